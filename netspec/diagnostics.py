@@ -1,0 +1,156 @@
+"""Diagnostics: spans, stable codes, and rustc-style rendering.
+
+A :class:`Span` travels from the parser to every diagnostic. Codes are stable: tools and
+tests match on them, and ``docs/errors.md`` documents each with an example and its fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+# code -> one-line summary. The catalogue test proves every code has a working example.
+CODES: dict[str, str] = {
+    "syntax": "the text does not parse",
+    "encoding": "the file is not valid UTF-8 text",
+    "limit": "the spec exceeds a size or nesting limit",
+    "unknown-name": "a name that no input, binding or parameter defines",
+    "unknown-layer": "a stage names no known layer, op or network",
+    "unknown-attr": "a result name that the value does not have",
+    "argument": "a layer or op argument is missing, unknown, duplicated or of the wrong type",
+    "value": "an argument has a value torch does not accept",
+    "dtype": "a tensor has a dtype the layer or op cannot take",
+    "rank": "a tensor has the wrong number of dimensions",
+    "shape": "a size does not match the size the layer or op needs",
+    "assert": "a shape assertion does not hold",
+    "layout": "a recurrent layer would read the batch axis as time, or time as batch",
+    "unproven": "a fact the shape depends on cannot be proven statically",
+    "size": "a convolution or pooling window leaves no output",
+    "duplicate": "a name is defined twice",
+    "output": "a network's outputs are missing or wrong",
+    "param": "a network parameter is missing, unknown or of the wrong type",
+    "recursion": "networks use each other in a cycle",
+    "memory": "a parameter tensor too large to allocate in practice",
+    "unused": "a binding or input that no output depends on",
+    "reserved": "a name that generated code cannot use",
+}
+
+
+@dataclass(frozen=True)
+class Span:
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int  # one past the last column, as Lark reports it
+
+    @staticmethod
+    def of(file: str, meta) -> "Span":
+        return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass
+class Diagnostic:
+    severity: str  # "error" | "warning"
+    code: str
+    message: str
+    span: Span
+    notes: list[str] = field(default_factory=list)
+    help: str | None = None
+
+    def to_json(self) -> dict:
+        s = self.span
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "file": s.file,
+            "line": s.line,
+            "column": s.column,
+            "end_line": s.end_line,
+            "end_column": s.end_column,
+            "notes": list(self.notes),
+            "help": self.help,
+        }
+
+
+class Reporter:
+    """Collects diagnostics; suppresses exact repeats so one cause is reported once."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+        self._seen: set = set()
+        self.allowed: dict[str, set[tuple[str, int]]] = {}
+
+    def allow(self, file: str, line: int, code: str) -> None:
+        self.allowed.setdefault(code, set()).add((file, line))
+
+    def add(self, diag: Diagnostic) -> None:
+        key = (diag.code, diag.span, diag.message)
+        if key in self._seen:
+            return
+        if (diag.span.file, diag.span.line) in self.allowed.get(diag.code, ()):
+            return
+        self._seen.add(key)
+        self.items.append(diag)
+
+    def error(self, code: str, message: str, span: Span, notes: Iterable[str] = (),
+              help: str | None = None) -> Diagnostic:
+        d = Diagnostic("error", code, message, span, list(notes), help)
+        self.add(d)
+        return d
+
+    def warning(self, code: str, message: str, span: Span, notes: Iterable[str] = (),
+                help: str | None = None) -> Diagnostic:
+        d = Diagnostic("warning", code, message, span, list(notes), help)
+        self.add(d)
+        return d
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]
+
+
+def suggest(name: str, choices: Iterable[str]) -> str | None:
+    """`did you mean ...?` text for the closest known names, or None."""
+    pool = list(choices)
+    close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
+        close = [lowered[c] for c in close]
+    if not close:
+        return None
+    return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
+
+
+def render(diag: Diagnostic, lines: list[str] | None, color: bool = False) -> str:
+    """rustc-style text: header, the source line with the span marked, notes, help."""
+    s = diag.span
+
+    def paint(text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+    sev = paint(diag.severity, "1;31" if diag.severity == "error" else "1;33")
+    out = [f"{s.where()}: {sev}[{diag.code}]: {diag.message}"]
+    if lines is not None and 1 <= s.line <= len(lines):
+        text = lines[s.line - 1].rstrip("\n").expandtabs(1)
+        gutter = str(s.line)
+        pad = " " * len(gutter)
+        end = s.end_column if s.end_line == s.line else len(text) + 1
+        width = max(1, end - s.column)
+        out.append(f" {gutter} | {text}")
+        marks = paint("^" * width, "1;31" if diag.severity == "error" else "1;33")
+        out.append(f" {pad} | {' ' * (s.column - 1)}{marks}")
+        prefix = f" {pad} "
+    else:
+        prefix = "  "
+    for note in diag.notes:
+        out.append(f"{prefix}= note: {note}")
+    if diag.help:
+        out.append(f"{prefix}= help: {diag.help}")
+    return "\n".join(out)

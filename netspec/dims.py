@@ -1,0 +1,350 @@
+"""Symbolic integer dimensions.
+
+A dim is a plain ``int`` when it is concrete, or an :class:`Expr`: a polynomial with
+integer coefficients over symbol names and floor-division atoms. Every ``Expr`` is kept in
+one canonical form, so two dims are equal exactly when their canonical forms are equal,
+however they were reached:
+
+* a floor atom ``N // c`` has ``c >= 2`` and every coefficient of ``N`` (the constant
+  included) in ``[0, c)``; the rest of the quotient moves out of the atom:
+  ``(3*h + 5) // 2 == h + 2 + (h + 1) // 2``;
+* ``(N // a + k) // b`` collapses to ``(N + k*a) // (a*b)``, so a chain of strided convs
+  stays one atom.
+
+Arithmetic on an ``Expr`` returns a plain ``int`` whenever the result is constant, so the
+common, concrete case costs what Python's own integers cost.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Union
+
+Dim = Union[int, "Expr"]
+
+# A monomial is a sorted tuple of (atom, power); an atom is a symbol name (str) or a Floor.
+Monomial = tuple
+
+
+class Floor:
+    """The atom ``num // den`` in canonical form (see the module docstring)."""
+
+    __slots__ = ("num", "den", "_key")
+
+    def __init__(self, num: "Expr", den: int):
+        self.num = num
+        self.den = den
+        self._key = ("~", num._key, den)
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Floor) and self._key == other._key
+
+
+def _atom_key(atom) -> tuple:
+    return (0, atom) if isinstance(atom, str) else (1, repr(atom._key))
+
+
+def _mono_key(mono: Monomial) -> tuple:
+    return tuple((_atom_key(a), p) for a, p in mono)
+
+
+def _mono_mul(a: Monomial, b: Monomial) -> Monomial:
+    if not a:
+        return b
+    if not b:
+        return a
+    powers: dict = {}
+    for atom, p in a + b:
+        powers[atom] = powers.get(atom, 0) + p
+    return tuple(sorted(powers.items(), key=lambda ap: _atom_key(ap[0])))
+
+
+class Expr:
+    """A non-constant symbolic dim. Build with :func:`sym`, combine with + - * //."""
+
+    __slots__ = ("terms", "_key", "_hash")
+
+    def __init__(self, terms: dict):
+        # terms: Monomial -> nonzero int; never constant-only (see _make).
+        self.terms = terms
+        self._key = tuple(sorted(((_mono_key(m), c) for m, c in terms.items())))
+        self._hash = hash(self._key)
+
+    # -- construction -------------------------------------------------------------------
+    @staticmethod
+    def _make(terms: dict) -> Dim:
+        terms = {m: c for m, c in terms.items() if c}
+        if not terms:
+            return 0
+        if len(terms) == 1 and () in terms:
+            return terms[()]
+        return Expr(terms)
+
+    @staticmethod
+    def _terms(d: Dim) -> dict:
+        if isinstance(d, Expr):
+            return d.terms
+        return {(): d} if d else {}
+
+    # -- arithmetic -----------------------------------------------------------------------
+    def __add__(self, other: Dim) -> Dim:
+        if not isinstance(other, (int, Expr)):
+            return NotImplemented
+        terms = dict(self.terms)
+        for m, c in Expr._terms(other).items():
+            terms[m] = terms.get(m, 0) + c
+        return Expr._make(terms)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Dim:
+        return Expr._make({m: -c for m, c in self.terms.items()})
+
+    def __sub__(self, other: Dim) -> Dim:
+        if not isinstance(other, (int, Expr)):
+            return NotImplemented
+        return self + (-other)
+
+    def __rsub__(self, other: Dim) -> Dim:
+        return (-self) + other
+
+    def __mul__(self, other: Dim) -> Dim:
+        if isinstance(other, int):
+            return Expr._make({m: c * other for m, c in self.terms.items()})
+        if not isinstance(other, Expr):
+            return NotImplemented
+        terms: dict = {}
+        for m1, c1 in self.terms.items():
+            for m2, c2 in other.terms.items():
+                m = _mono_mul(m1, m2)
+                terms[m] = terms.get(m, 0) + c1 * c2
+        return Expr._make(terms)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, other: Dim) -> Dim:
+        if isinstance(other, Expr):
+            q = exact_div(self, other)
+            if q is None:
+                raise NotConcrete(other)
+            return q
+        if not isinstance(other, int):
+            return NotImplemented
+        return floordiv(self, other)
+
+    def __rfloordiv__(self, other: Dim) -> Dim:
+        raise NotConcrete(self)
+
+    # -- comparison -----------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Expr) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"Expr({render(self)!r})"
+
+    def __str__(self) -> str:
+        return render(self)
+
+
+class NotConcrete(Exception):
+    """An operation needed a concrete integer where a symbolic dim stood."""
+
+    def __init__(self, dim: Dim):
+        super().__init__(render(dim))
+        self.dim = dim
+
+
+def sym(name: str) -> Expr:
+    return Expr({((name, 1),): 1})
+
+
+def is_const(d: Dim) -> bool:
+    return isinstance(d, int)
+
+
+def floordiv(d: Dim, c: int) -> Dim:
+    """``d // c`` for an integer divisor ``c > 0``, in canonical form."""
+    if isinstance(d, int):
+        return d // c
+    if c <= 0:
+        raise ZeroDivisionError("floor division of a dim by a non-positive integer")
+    if c == 1:
+        return d
+    quotient: dict = {}
+    remainder: dict = {}
+    for m, coeff in d.terms.items():
+        q, r = divmod(coeff, c)
+        if q:
+            quotient[m] = q
+        if r:
+            remainder[m] = r
+    rest = Expr._make(remainder)
+    if isinstance(rest, int):  # only a constant remained: it is in [0, c), so its floor is 0
+        return Expr._make(quotient)
+    # (N // a + k) // c  ->  (N + k*a) // (a*c)
+    inner = [m for m in rest.terms if m]
+    if len(inner) == 1 and rest.terms[inner[0]] == 1:
+        (mono,) = inner
+        if len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Floor):
+            atom = mono[0][0]
+            k = rest.terms.get((), 0)
+            collapsed = floordiv(atom.num + k * atom.den, atom.den * c)
+            return Expr._make(quotient) + collapsed
+    atom = Floor(rest, c)
+    quotient[((atom, 1),)] = quotient.get(((atom, 1),), 0) + 1
+    return Expr._make(quotient)
+
+
+def exact_div(a: Dim, b: Dim) -> Dim | None:
+    """``a / b`` when it is provably an integer for every value of the symbols, else None."""
+    if isinstance(b, int):
+        if b == 0:
+            return None
+        if isinstance(a, int):
+            return a // b if a % b == 0 else None
+        if all(c % b == 0 for c in a.terms.values()):
+            return Expr._make({m: c // b for m, c in a.terms.items()})
+        return None
+    if a == b:
+        return 1
+    if len(b.terms) != 1:
+        return None
+    ((bm, bc),) = b.terms.items()
+    bpow = dict(bm)
+    out: dict = {}
+    for m, c in Expr._terms(a).items():
+        if c % bc:
+            return None
+        powers = dict(m)
+        for atom, p in bpow.items():
+            if powers.get(atom, 0) < p:
+                return None
+            powers[atom] -= p
+            if not powers[atom]:
+                del powers[atom]
+        mono = tuple(sorted(powers.items(), key=lambda ap: _atom_key(ap[0])))
+        out[mono] = out.get(mono, 0) + c // bc
+    return Expr._make(out)
+
+
+def symbols(d: Dim) -> set[str]:
+    out: set[str] = set()
+    if isinstance(d, Expr):
+        for m in d.terms:
+            for atom, _ in m:
+                if isinstance(atom, str):
+                    out.add(atom)
+                else:
+                    out |= symbols(atom.num)
+    return out
+
+
+def substitute(d: Dim, env: Mapping[str, Dim]) -> Dim:
+    """Replace symbols by dims (ints or exprs); symbols not in ``env`` stay."""
+    if isinstance(d, int) or not env:
+        return d
+    total: Dim = 0
+    for m, c in d.terms.items():
+        term: Dim = c
+        for atom, p in m:
+            if isinstance(atom, str):
+                base = env.get(atom)
+                if base is None:
+                    base = sym(atom)
+            else:
+                base = floordiv(substitute(atom.num, env), atom.den)
+            for _ in range(p):
+                term = term * base
+        total = total + term
+    return total
+
+
+def evaluate(d: Dim, env: Mapping[str, int]) -> int:
+    """The integer value of ``d`` with every symbol given; KeyError names a missing one."""
+    value = substitute(d, env)
+    if not isinstance(value, int):
+        raise KeyError(sorted(symbols(value))[0])
+    return value
+
+
+def compare(a: Dim, b: Dim) -> bool | None:
+    """True when provably equal, False when provably different, None when unknown."""
+    diff = a - b
+    if isinstance(diff, int):
+        return diff == 0
+    return None
+
+
+def product(dims: Iterable[Dim]) -> Dim:
+    out: Dim = 1
+    for d in dims:
+        out = out * d
+    return out
+
+
+# -- rendering as a Python integer expression ------------------------------------------------
+
+def _render_atom(atom, alone: bool) -> str:
+    if isinstance(atom, str):
+        return atom
+    num = render(atom.num)
+    if not isinstance(atom.num, int) and (len(atom.num.terms) > 1 or _has_coeff(atom.num)):
+        num = f"({num})"
+    text = f"{num} // {atom.den}"
+    return text if alone else f"({text})"
+
+
+def _has_coeff(e: Expr) -> bool:
+    ((m, c),) = e.terms.items()
+    return c != 1 or len(m) > 1 or any(p > 1 for _, p in m)
+
+
+def _render_mono(m: Monomial, alone: bool) -> str:
+    parts = []
+    for atom, p in m:
+        parts.extend([_render_atom(atom, alone and len(m) == 1 and p == 1)] * p)
+    return " * ".join(parts)
+
+
+def _order(item) -> tuple:
+    m, _ = item
+    return (-sum(p for _, p in m), _mono_key(m))
+
+
+def render(d: Dim) -> str:
+    """Canonical text: a valid Python integer expression over the symbol names."""
+    if isinstance(d, int):
+        return str(d)
+    items = sorted(d.terms.items(), key=_order)
+    const = d.terms.get((), 0)
+    nonconst = [(m, c) for m, c in items if m]
+    # Cosmetic: one floor atom plus a constant reads better with the constant inside.
+    if (const and len(nonconst) == 1 and nonconst[0][1] == 1 and len(nonconst[0][0]) == 1
+            and isinstance(nonconst[0][0][0][0], Floor) and nonconst[0][0][0][1] == 1):
+        atom = nonconst[0][0][0][0]
+        return _render_shifted(atom, const)
+    out = ""
+    for i, (m, c) in enumerate(items):
+        if not m:
+            body = str(abs(c))
+        else:
+            mono = _render_mono(m, c == 1 or i > 0)
+            body = mono if abs(c) == 1 else f"{abs(c)} * {_render_mono(m, False)}"
+        if i == 0:
+            out = f"-{body}" if c < 0 else body
+        else:
+            out += f" - {body}" if c < 0 else f" + {body}"
+    return out
+
+
+def _render_shifted(atom: Floor, const: int) -> str:
+    num = atom.num + const * atom.den
+    inner = render(num)
+    if not isinstance(num, int) and (len(num.terms) > 1 or _has_coeff(num)):
+        inner = f"({inner})"
+    return f"{inner} // {atom.den}"

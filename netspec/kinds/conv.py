@@ -1,0 +1,379 @@
+"""Convolutions and pooling, with torch's exact output-size arithmetic."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, Optional
+
+from ..dims import Dim, Expr, floordiv
+from ..types import Tensor
+from .base import (Args, BoolArg, DimArg, DimOrTuple, FloatLayer, OptDimOrTuple, normalize_tuple,
+                   numel, register)
+
+# -- pure shape functions (tested against torch over tables of cases) -------------------------
+
+
+def conv_out(size: Dim, kernel: int, stride: int, padding: Dim, dilation: int) -> Dim:
+    """torch.nn.Conv*d: floor((L + 2p - d(k-1) - 1) / s) + 1."""
+    return floordiv(size + 2 * padding - dilation * (kernel - 1) - 1, stride) + 1
+
+
+def pool_out(size: Dim, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> tuple[Dim, bool]:
+    """torch's pooling_output_shape. Returns (size, exact): exact is False when a symbolic
+    size in ceil mode needed the last-window rule and it was assumed not to apply."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if not ceil_mode:
+        return floordiv(span, stride) + 1, True
+    out = floordiv(span + stride - 1, stride) + 1
+    # the last window must start inside the input or its left padding
+    start_last = (out - 1) * stride
+    limit = size + padding
+    if isinstance(start_last - limit, int):
+        return (out - 1 if start_last - limit >= 0 else out), True
+    if padding == 0 and stride <= dilation * (kernel - 1) + 1:
+        return out, True  # provably never applies (see docs/language.md)
+    return out, False
+
+
+def adaptive_out(size: Dim, out: Any) -> Dim:
+    return size if out is None else out
+
+
+# -- convolutions -----------------------------------------------------------------------------
+
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+
+
+class ConvArgs(Args):
+    in_channels: DimArg
+    out_channels: DimArg
+    kernel_size: DimOrTuple
+    stride: DimOrTuple = 1
+    padding: Any = 0  # int, tuple, "same" or "valid"; checked in infer
+    dilation: DimOrTuple = 1
+    groups: DimArg = 1
+    bias: BoolArg = True
+    padding_mode: PaddingMode = "zeros"
+
+
+class _Conv(FloatLayer):
+    n: ClassVar[int]
+    Args = ConvArgs
+    positional = ("out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
+                  "padding_mode")
+    inferred = "in_channels"
+    torch_positional = ("in_channels", "out_channels", "kernel_size")
+
+    def inferred_index(self, rank):
+        return rank - self.n - 1
+
+    @property
+    def ranks(self):  # batched or unbatched
+        return (self.n + 1, self.n + 2)
+
+    def _tuple(self, ctx, a, name: str) -> tuple[int, ...]:
+        try:
+            t = normalize_tuple(getattr(a, name), self.n)
+        except ValueError as e:
+            raise ctx.fail("argument", f"{self.name}({name}=...): {e}", arg=name)
+        return tuple(ctx.concrete(v, name, name) for v in t)
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        self.check_dtype(ctx, x)
+        k = self._tuple(ctx, a, "kernel_size")
+        s = self._tuple(ctx, a, "stride")
+        d = self._tuple(ctx, a, "dilation")
+        groups = ctx.concrete(a.groups, "groups", "groups")
+        if min(k) < 1 or min(s) < 1 or min(d) < 1 or groups < 1:
+            raise ctx.fail("value", f"{self.name}: kernel_size, stride, dilation and groups must be positive")
+        for what, value in (("in_channels", a.in_channels), ("out_channels", a.out_channels)):
+            v = ctx.checker.net.dim(value)
+            if isinstance(v, int) and v % groups:
+                raise ctx.fail("value", f"{self.name}: {what} ({v}) must be divisible by groups ({groups})",
+                               arg="groups")
+        pad = a.padding
+        spatial = x.shape[-self.n:]
+        if isinstance(pad, str):
+            if pad not in ("same", "valid"):
+                raise ctx.fail("value", f'{self.name}: padding must be "same", "valid", an integer or a tuple, '
+                               f'received "{pad}"', arg="padding")
+            if pad == "same" and max(s) > 1:
+                raise ctx.fail("value", f'{self.name}: padding="same" is not supported for strided '
+                               f"convolutions (stride={a.stride})", arg="padding",
+                               help="use an explicit padding, or stride=1")
+            if pad == "same":
+                out_spatial = spatial
+            else:
+                out_spatial = tuple(conv_out(L, k[i], s[i], 0, d[i]) for i, L in enumerate(spatial))
+        else:
+            try:
+                p = normalize_tuple(pad, self.n)
+            except ValueError as e:
+                raise ctx.fail("argument", f"{self.name}(padding=...): {e}", arg="padding")
+            if not all(isinstance(v, (int, Expr)) and not isinstance(v, bool) for v in p):
+                raise ctx.fail("argument", f"{self.name}(padding=...): expected an integer, a tuple or "
+                               '"same"/"valid"', arg="padding")
+            out_spatial = tuple(conv_out(L, k[i], s[i], p[i], d[i]) for i, L in enumerate(spatial))
+        for i, size in enumerate(out_spatial):
+            v = ctx.checker.net.dim(size)
+            if isinstance(v, int) and v < 1:
+                raise ctx.fail("size", f"{self.name} leaves no output: input {ctx.show_tensor(x)} is too small "
+                               f"for kernel_size={a.kernel_size} (output size {v} in dim {x.rank - self.n + i})",
+                               ctx.input_story(), help="use a smaller kernel or stride, or pad the input")
+        shape = x.shape[:-self.n - 1] + (a.out_channels,) + tuple(out_spatial)
+        keep = {i: i for i in range(x.rank - self.n - 1)}
+        return [x.with_shape(shape, ctx.origin, keep=keep)]
+
+    def param_count(self, a):
+        per = numel(normalize_tuple(a.kernel_size, self.n))
+        return a.out_channels * (a.in_channels // a.groups) * per + (a.out_channels if a.bias else 0)
+
+    def flops(self, a, inputs, outputs):
+        per = numel(normalize_tuple(a.kernel_size, self.n))
+        return 2 * numel(outputs[0].shape) * (a.in_channels // a.groups) * per
+
+
+@register
+class Conv1d(_Conv):
+    name = "Conv1d"
+    torch_name = "Conv1d"
+    n = 1
+    examples: ClassVar[list[dict]] = [
+        {"stage": "Conv1d(8, 3)", "input": "float32[2, 4, 20]"},
+        {"stage": "Conv1d(6, 5, stride=2, padding=1, dilation=2)", "input": "float32[1, 3, 31]"},
+        {"stage": 'Conv1d(4, 3, padding="same", bias=false)', "input": "float32[2, 2, 9]"},
+        {"stage": 'Conv1d(4, 4, padding="valid", groups=2)', "input": "float32[3, 6]"},
+    ]
+
+
+@register
+class Conv2d(_Conv):
+    name = "Conv2d"
+    torch_name = "Conv2d"
+    n = 2
+    examples: ClassVar[list[dict]] = [
+        {"stage": "Conv2d(6, 5, padding=2)", "input": "float32[2, 1, 28, 28]"},
+        {"stage": "Conv2d(8, (3, 5), stride=(2, 1), padding=(1, 2))", "input": "float32[1, 3, 17, 19]"},
+        {"stage": "Conv2d(4, 3, dilation=2, groups=2, bias=false)", "input": "float32[2, 4, 15, 16]"},
+        {"stage": 'Conv2d(5, 4, padding="same", dilation=(1, 2))', "input": "float32[1, 2, 10, 11]"},
+        {"stage": "Conv2d(3, 2, stride=3)", "input": "float64[2, 9, 10]"},
+        {"stage": 'Conv2d(2, 3, padding=1, padding_mode="reflect")', "input": "float32[1, 2, 6, 6]"},
+    ]
+
+
+# -- pooling ----------------------------------------------------------------------------------
+
+
+class MaxPoolArgs(Args):
+    kernel_size: DimOrTuple
+    stride: OptDimOrTuple = None
+    padding: DimOrTuple = 0
+    dilation: DimOrTuple = 1
+    return_indices: BoolArg = False
+    ceil_mode: BoolArg = False
+
+
+class AvgPool1dArgs(Args):
+    kernel_size: DimOrTuple
+    stride: OptDimOrTuple = None
+    padding: DimOrTuple = 0
+    ceil_mode: BoolArg = False
+    count_include_pad: BoolArg = True
+
+
+class AvgPool2dArgs(AvgPool1dArgs):
+    divisor_override: Optional[DimArg] = None
+
+
+class _Pool(FloatLayer):
+    n: ClassVar[int]
+    positional = ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode")
+    torch_positional = ("kernel_size",)
+    has_dilation: ClassVar[bool] = True
+
+    @property
+    def ranks(self):
+        return (self.n + 1, self.n + 2)
+
+    def _tuple(self, ctx, value, name):
+        try:
+            t = normalize_tuple(value, self.n)
+        except ValueError as e:
+            raise ctx.fail("argument", f"{self.name}({name}=...): {e}", arg=name)
+        return tuple(ctx.concrete(v, name, name) for v in t)
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        self.check_dtype(ctx, x)
+        if getattr(a, "return_indices", False):
+            raise ctx.fail("value", f"{self.name}(return_indices=true) is not supported",
+                           arg="return_indices", help="use the pooled values alone")
+        k = self._tuple(ctx, a.kernel_size, "kernel_size")
+        s = k if a.stride is None else self._tuple(ctx, a.stride, "stride")
+        p = self._tuple(ctx, a.padding, "padding")
+        d = self._tuple(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
+        if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
+            raise ctx.fail("value", f"{self.name}: kernel_size, stride and dilation must be positive, "
+                           "padding not negative")
+        for i in range(self.n):
+            if p[i] * 2 > k[i]:
+                raise ctx.fail("value", f"{self.name}: padding ({p[i]}) should be at most half of the "
+                               f"kernel size ({k[i]})", arg="padding")
+        out = []
+        for i, size in enumerate(x.shape[-self.n:]):
+            o, exact = pool_out(size, k[i], s[i], p[i], d[i], a.ceil_mode)
+            if not exact:
+                ctx.warn("unproven", f"{self.name} with ceil_mode: whether the last window starts inside "
+                         f"the input depends on the value of {ctx.show(size)}",
+                         help="torch drops that window when it starts in the right padding; "
+                         "give the size a concrete value to check it")
+            v = ctx.checker.net.dim(o)
+            if isinstance(v, int) and v < 1:
+                raise ctx.fail("size", f"{self.name} leaves no output: input {ctx.show_tensor(x)} is smaller "
+                               f"than its window ({k[i]})", ctx.input_story(),
+                               help="remove the pooling, or use a smaller window")
+            out.append(o)
+        shape = x.shape[:-self.n] + tuple(out)
+        return [x.with_shape(shape, ctx.origin, keep={i: i for i in range(x.rank - self.n)})]
+
+
+@register
+class MaxPool1d(_Pool):
+    name = "MaxPool1d"
+    torch_name = "MaxPool1d"
+    Args = MaxPoolArgs
+    n = 1
+    examples: ClassVar[list[dict]] = [
+        {"stage": "MaxPool1d(2)", "input": "float32[2, 3, 9]"},
+        {"stage": "MaxPool1d(3, stride=2, padding=1, dilation=2, ceil_mode=true)", "input": "float32[1, 2, 14]"},
+    ]
+
+
+@register
+class MaxPool2d(_Pool):
+    name = "MaxPool2d"
+    torch_name = "MaxPool2d"
+    Args = MaxPoolArgs
+    n = 2
+    examples: ClassVar[list[dict]] = [
+        {"stage": "MaxPool2d(2, 2)", "input": "float32[2, 3, 224, 224]"},
+        {"stage": "MaxPool2d(3, stride=2, ceil_mode=true)", "input": "float32[1, 4, 13, 14]"},
+        {"stage": "MaxPool2d((2, 3), padding=(1, 1), dilation=(1, 2))", "input": "float32[3, 11, 12]"},
+        {"stage": "MaxPool2d(2, stride=2, padding=1, ceil_mode=true)", "input": "float32[1, 1, 5, 6]"},
+    ]
+
+
+@register
+class AvgPool1d(_Pool):
+    name = "AvgPool1d"
+    torch_name = "AvgPool1d"
+    Args = AvgPool1dArgs
+    positional = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
+    n = 1
+    has_dilation = False
+    examples: ClassVar[list[dict]] = [
+        {"stage": "AvgPool1d(3)", "input": "float32[2, 3, 10]"},
+        {"stage": "AvgPool1d(4, stride=3, padding=2, ceil_mode=true)", "input": "float32[1, 2, 12]"},
+    ]
+
+
+@register
+class AvgPool2d(_Pool):
+    name = "AvgPool2d"
+    torch_name = "AvgPool2d"
+    Args = AvgPool2dArgs
+    positional = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    n = 2
+    has_dilation = False
+    examples: ClassVar[list[dict]] = [
+        {"stage": "AvgPool2d(2, stride=2)", "input": "float32[2, 6, 28, 28]"},
+        {"stage": "AvgPool2d((3, 2), stride=(2, 1), padding=1, ceil_mode=true)", "input": "float32[1, 2, 9, 8]"},
+        {"stage": "AvgPool2d(3, divisor_override=2, count_include_pad=false)", "input": "float32[2, 7, 7]"},
+    ]
+
+
+class AdaptiveArgs(Args):
+    output_size: OptDimOrTuple
+
+
+class AdaptiveMaxArgs(AdaptiveArgs):
+    return_indices: BoolArg = False
+
+
+class _Adaptive(FloatLayer):
+    n: ClassVar[int]
+    positional = ("output_size",)
+    torch_positional = ("output_size",)
+
+    @property
+    def ranks(self):
+        return (self.n + 1, self.n + 2)
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        self.check_dtype(ctx, x)
+        if getattr(a, "return_indices", False):
+            raise ctx.fail("value", f"{self.name}(return_indices=true) is not supported", arg="return_indices")
+        if a.output_size is None:
+            sizes = (None,) * self.n
+        else:
+            try:
+                sizes = normalize_tuple(a.output_size, self.n)
+            except ValueError as e:
+                raise ctx.fail("argument", f"{self.name}(output_size=...): {e}", arg="output_size")
+        out = []
+        for size, o in zip(x.shape[-self.n:], sizes):
+            if o is not None:
+                v = ctx.checker.net.dim(o)
+                if isinstance(v, int) and v < 1:
+                    raise ctx.fail("value", f"{self.name}: output_size must be positive", arg="output_size")
+            out.append(adaptive_out(size, o))
+        keep = {i: i for i in range(x.rank - self.n)}
+        for i, o in enumerate(sizes):
+            if o is None:
+                keep[x.rank - self.n + i] = x.rank - self.n + i
+        return [x.with_shape(x.shape[:-self.n] + tuple(out), ctx.origin, keep=keep)]
+
+
+@register
+class AdaptiveAvgPool1d(_Adaptive):
+    name = "AdaptiveAvgPool1d"
+    torch_name = "AdaptiveAvgPool1d"
+    Args = AdaptiveArgs
+    n = 1
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveAvgPool1d(5)", "input": "float32[2, 3, 17]"}]
+
+
+@register
+class AdaptiveAvgPool2d(_Adaptive):
+    name = "AdaptiveAvgPool2d"
+    torch_name = "AdaptiveAvgPool2d"
+    Args = AdaptiveArgs
+    n = 2
+    examples: ClassVar[list[dict]] = [
+        {"stage": "AdaptiveAvgPool2d((7, 7))", "input": "float32[2, 512, 14, 13]"},
+        {"stage": "AdaptiveAvgPool2d(1)", "input": "float32[3, 5, 6]"},
+        {"stage": "AdaptiveAvgPool2d((3, 4))", "input": "float32[1, 2, 9, 8]"},
+    ]
+
+
+@register
+class AdaptiveMaxPool1d(_Adaptive):
+    name = "AdaptiveMaxPool1d"
+    torch_name = "AdaptiveMaxPool1d"
+    Args = AdaptiveMaxArgs
+    n = 1
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool1d(4)", "input": "float32[2, 3, 10]"}]
+
+
+@register
+class AdaptiveMaxPool2d(_Adaptive):
+    name = "AdaptiveMaxPool2d"
+    torch_name = "AdaptiveMaxPool2d"
+    Args = AdaptiveMaxArgs
+    n = 2
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool2d((2, 3))", "input": "float32[2, 3, 10, 9]"}]
+
+
+def _unused(_: Tensor) -> None:
+    return None

@@ -1,0 +1,326 @@
+"""Ops: torch functions applied to values (permute, reshape, cat, ...)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Optional
+
+from ..dims import Dim, Expr, compare, exact_div, floordiv, render
+from ..types import Tensor
+from .base import Args, DimArg, Kind, numel, register
+from .dense import flatten_shape
+
+
+class Op(Kind):
+    category = "op"
+
+    def dim_index(self, ctx, value, rank: int, arg: str, extra: int = 0) -> int:
+        """A dim argument normalised to 0..rank-1+extra, or a `rank` error."""
+        d = ctx.concrete(value, arg, arg)
+        top = max(rank + extra, 1)
+        if not -top <= d < top:
+            raise ctx.fail("rank", f"{self.name}: dim {d} is out of range for a tensor with {rank} dims "
+                           f"(expected {-top} to {top - 1})", arg=arg)
+        return d % top
+
+    def is_view(self):
+        return True
+
+
+class DimsArgs(Args):
+    dims: tuple
+
+
+@register
+class Permute(Op):
+    name = "permute"
+    Args = DimsArgs
+    variadic = "dims"
+    examples: ClassVar[list[dict]] = [{"stage": "permute(1, 0, 2)", "input": "float32[2, 3, 4]"},
+                                      {"stage": "permute(0, 2, 3, 1)", "input": "float32[2, 3, 4, 5]"},
+                                      {"stage": "permute((2, 0, 1))", "input": "int64[3, 4, 5]"}]
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        if len(a.dims) != x.rank:
+            raise ctx.fail("rank", f"permute needs {x.rank} dims for {ctx.show_tensor(x)}, received {len(a.dims)}",
+                           arg="dims")
+        order = [self.dim_index(ctx, d, x.rank, "dims") for d in a.dims]
+        if len(set(order)) != len(order):
+            raise ctx.fail("value", f"permute: repeated dim in {tuple(a.dims)}", arg="dims")
+        return [x.with_shape(tuple(x.shape[i] for i in order), ctx.origin,
+                             keep={n: o for n, o in enumerate(order)})]
+
+
+class TransposeArgs(Args):
+    dim0: DimArg
+    dim1: DimArg
+
+
+@register
+class Transpose(Op):
+    name = "transpose"
+    Args = TransposeArgs
+    positional = ("dim0", "dim1")
+    examples: ClassVar[list[dict]] = [{"stage": "transpose(0, 1)", "input": "float32[2, 3, 4]"},
+                                      {"stage": "transpose(-1, 1)", "input": "float32[2, 3, 4, 5]"}]
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        i = self.dim_index(ctx, a.dim0, x.rank, "dim0")
+        j = self.dim_index(ctx, a.dim1, x.rank, "dim1")
+        order = list(range(x.rank))
+        order[i], order[j] = order[j], order[i]
+        return [x.with_shape(tuple(x.shape[k] for k in order), ctx.origin,
+                             keep={n: o for n, o in enumerate(order)})]
+
+
+class ShapeArgs(Args):
+    shape: tuple
+
+
+@register
+class Reshape(Op):
+    name = "reshape"
+    aliases = ("view",)
+    Args = ShapeArgs
+    variadic = "shape"
+    examples: ClassVar[list[dict]] = [{"stage": "reshape(-1, 4)", "input": "float32[2, 3, 4]"},
+                                      {"stage": "reshape(6, 2, 2)", "input": "float32[2, 3, 4]"},
+                                      {"stage": "reshape((4, -1))", "input": "int64[8, 2]"},
+                                      {"stage": "view(2, -1, 3)", "input": "float32[3, 4, 2]"}]
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        shape = list(a.shape)
+        for d in shape:
+            if isinstance(d, bool) or not isinstance(d, (int, Expr)):
+                raise ctx.fail("argument", f"reshape takes integer sizes, received {d!r}", arg="shape")
+        holes = [i for i, d in enumerate(shape) if isinstance(d, int) and d == -1]
+        if len(holes) > 1:
+            raise ctx.fail("value", "reshape: only one dimension can be -1", arg="shape")
+        for d in shape:
+            v = ctx.checker.net.dim(d)
+            if isinstance(v, int) and v < -1:
+                raise ctx.fail("value", f"reshape: invalid size {v}", arg="shape")
+        total = numel(x.shape)
+        known = numel(d for i, d in enumerate(shape) if i not in holes)
+        t_show, k_show = ctx.checker.net.dim(total), ctx.checker.net.dim(known)
+        if holes:
+            if isinstance(k_show, int) and k_show == 0:
+                raise ctx.fail("value", "reshape: cannot infer -1 next to a size of 0", arg="shape")
+            q = exact_div(t_show, k_show)
+            q_param = exact_div(total, known)
+            if q is None:
+                if isinstance(t_show, int) and isinstance(k_show, int):
+                    raise ctx.fail("shape", f"reshape({', '.join(render(d) for d in shape)}): "
+                                   f"{ctx.show_tensor(x)} has {t_show} elements, not divisible by {k_show}",
+                                   ctx.input_story(), arg="shape")
+                ctx.warn("unproven", f"reshape needs {render(t_show)} to be divisible by {render(k_show)}, "
+                         "which cannot be proven for every value of the symbols",
+                         [f"the input is {ctx.show_tensor(x)}"],
+                         help="check that the sizes divide, or use sizes that make it exact")
+                q_param = floordiv(total, k_show) if isinstance(k_show, int) else None
+                if q_param is None:
+                    raise ctx.fail("unproven", "reshape: the -1 size cannot be expressed", arg="shape")
+            shape[holes[0]] = q_param if q_param is not None else q
+        else:
+            verdict = compare(t_show, k_show)
+            if verdict is False:
+                raise ctx.fail("shape", f"reshape to [{', '.join(render(ctx.checker.net.dim(d)) for d in shape)}] "
+                               f"needs {render(k_show)} elements, but {ctx.show_tensor(x)} has {render(t_show)}",
+                               ctx.input_story(), arg="shape",
+                               help="use -1 for the size netspec should infer")
+            if verdict is None:
+                if ctx.checker.strict:
+                    ctx.warn("unproven", f"reshape needs {render(k_show)} elements, and the input has "
+                             f"{render(t_show)}: equal only for some values of the symbols", arg="shape")
+        keep = {}
+        for i, d in enumerate(shape):
+            if i < x.rank and compare(d, x.shape[i]) is True and numel(shape[:i]) == numel(x.shape[:i]):
+                keep[i] = i
+        return [x.with_shape(tuple(shape), ctx.origin, keep=keep)]
+
+
+class FlattenOpArgs(Args):
+    start_dim: DimArg = 0
+    end_dim: DimArg = -1
+
+
+@register
+class FlattenOp(Op):
+    name = "flatten"
+    Args = FlattenOpArgs
+    positional = ("start_dim", "end_dim")
+    examples: ClassVar[list[dict]] = [{"stage": "flatten(1)", "input": "float32[2, 3, 4, 5]"},
+                                      {"stage": "flatten", "input": "float32[2, 3]"},
+                                      {"stage": "flatten(1, -2)", "input": "float32[2, 3, 4, 5]"}]
+
+    def infer(self, ctx, a, inputs):
+        return [flatten_shape(ctx, inputs[0], a.start_dim, a.end_dim, "start_dim", "end_dim")]
+
+
+class OptDimArgs(Args):
+    dim: Optional[DimArg] = None
+
+
+@register
+class Squeeze(Op):
+    name = "squeeze"
+    Args = OptDimArgs
+    positional = ("dim",)
+    examples: ClassVar[list[dict]] = [{"stage": "squeeze(1)", "input": "float32[2, 1, 3]"},
+                                      {"stage": "squeeze", "input": "float32[1, 2, 1, 3]"},
+                                      {"stage": "squeeze(0)", "input": "float32[2, 3]"}]
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        if a.dim is None:
+            drop = []
+            for i, d in enumerate(x.shape):
+                v = ctx.checker.net.dim(d)
+                if v == 1:
+                    drop.append(i)
+                elif not isinstance(v, int):
+                    ctx.warn("unproven", f"squeeze: whether dim {i} (`{render(v)}`) is 1 is unknown; "
+                             "netspec keeps it", help="name the dim to squeeze: squeeze(dim)")
+        else:
+            i = self.dim_index(ctx, a.dim, x.rank, "dim")
+            v = ctx.checker.net.dim(x.shape[i]) if x.rank else 1
+            if not isinstance(v, int):
+                ctx.warn("unproven", f"squeeze({i}): whether dim {i} (`{render(v)}`) is 1 is unknown; "
+                         "netspec keeps it", arg="dim")
+            drop = [i] if v == 1 and x.rank else []
+        kept = [i for i in range(x.rank) if i not in drop]
+        return [x.with_shape(tuple(x.shape[i] for i in kept), ctx.origin,
+                             keep={n: o for n, o in enumerate(kept)})]
+
+
+class DimArgs(Args):
+    dim: DimArg
+
+
+@register
+class Unsqueeze(Op):
+    name = "unsqueeze"
+    Args = DimArgs
+    positional = ("dim",)
+    examples: ClassVar[list[dict]] = [{"stage": "unsqueeze(0)", "input": "float32[2, 3]"},
+                                      {"stage": "unsqueeze(-1)", "input": "float32[2, 3]"}]
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        i = self.dim_index(ctx, a.dim, x.rank, "dim", extra=1)
+        shape = x.shape[:i] + (1,) + x.shape[i:]
+        keep = {n: (n if n < i else n - 1) for n in range(len(shape)) if n != i}
+        return [x.with_shape(shape, ctx.origin, keep=keep)]
+
+
+class SelectArgs(Args):
+    dim: DimArg
+    index: DimArg
+
+
+@register
+class Select(Op):
+    name = "select"
+    Args = SelectArgs
+    positional = ("dim", "index")
+    examples: ClassVar[list[dict]] = [{"stage": "select(0, -1)", "input": "float32[28, 2, 200]"},
+                                      {"stage": "select(1, 2)", "input": "float32[2, 3, 4]"}]
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        if x.rank == 0:
+            raise ctx.fail("rank", "select needs a tensor with at least one dim")
+        i = self.dim_index(ctx, a.dim, x.rank, "dim")
+        size = ctx.checker.net.dim(x.shape[i])
+        idx = ctx.concrete(a.index, "index", "index")
+        if isinstance(size, int) and not -size <= idx < size:
+            raise ctx.fail("value", f"select: index {idx} is out of range for dim {i} of size {size}",
+                           arg="index")
+        kept = [k for k in range(x.rank) if k != i]
+        return [x.with_shape(tuple(x.shape[k] for k in kept), ctx.origin,
+                             keep={n: o for n, o in enumerate(kept)})]
+
+
+class CatArgs(Args):
+    dim: DimArg = 0
+
+
+@register
+class Cat(Op):
+    name = "cat"
+    Args = CatArgs
+    positional = ("dim",)
+    min_inputs = 1
+    max_inputs = None
+    examples: ClassVar[list[dict]] = [{"stage": "cat(dim=2)", "input": "float32[2, 3, 4]", "others": 1},
+                                      {"stage": "cat(dim=-1)", "input": "float32[2, 5]", "others": 2}]
+
+    def is_view(self):
+        return False
+
+    def infer(self, ctx, a, inputs):
+        first = inputs[0]
+        d = self.dim_index(ctx, a.dim, first.rank, "dim")
+        total: Dim = 0
+        for k, t in enumerate(inputs):
+            if t.dtype != first.dtype:
+                raise ctx.fail("dtype", f"cat needs one dtype: tensor {k} is {t.dtype}, tensor 0 is {first.dtype}",
+                               help="convert the tensors to one dtype first")
+            if t.rank != first.rank:
+                raise ctx.fail("rank", f"cat needs tensors with the same number of dims: tensor {k} is "
+                               f"{ctx.show_tensor(t)}, tensor 0 is {ctx.show_tensor(first)}")
+            for i in range(first.rank):
+                if i != d and not ctx.same(t.shape[i], first.shape[i]):
+                    notes = [n for n in (ctx.origin_note(first, i), ctx.origin_note(t, i)) if n]
+                    raise ctx.fail("shape", f"cat along dim {d}: dim {i} differs, {ctx.show(first.shape[i])} "
+                                   f"in tensor 0 and {ctx.show(t.shape[i])} in tensor {k}", notes,
+                                   help=f"every dim but {d} must match")
+            total = total + t.shape[d]
+        shape = first.shape[:d] + (total,) + first.shape[d + 1:]
+        return [first.with_shape(shape, ctx.origin, keep={i: i for i in range(first.rank) if i != d})]
+
+
+@register
+class Add(Op):
+    name = "add"
+    min_inputs = 2
+    max_inputs = 2
+    examples: ClassVar[list[dict]] = [{"stage": "add", "input": "float32[2, 3]", "others": 1},
+                                      {"stage": "add", "input": "float32[4, 1, 3]", "other_shapes": ["float32[5, 1]"]}]
+
+    def is_view(self):
+        return False
+
+    def infer(self, ctx, a, inputs):
+        x, y = inputs
+        if x.dtype != y.dtype:
+            raise ctx.fail("dtype", f"add needs one dtype: {x.dtype} and {y.dtype}",
+                           help="convert one of them first")
+        rank = max(x.rank, y.rank)
+        shape: list[Dim] = []
+        origins = []
+        for i in range(rank):
+            xi = i - (rank - x.rank)
+            yi = i - (rank - y.rank)
+            dx = x.shape[xi] if xi >= 0 else 1
+            dy = y.shape[yi] if yi >= 0 else 1
+            vx, vy = ctx.checker.net.dim(dx), ctx.checker.net.dim(dy)
+            if vx == 1:
+                shape.append(dy)
+                origins.append(y.origins[yi] if yi >= 0 else None)
+            elif vy == 1 or ctx.same(dx, dy):
+                shape.append(dx)
+                origins.append(x.origins[xi] if xi >= 0 else None)
+            else:
+                notes = [n for n in (ctx.origin_note(x, xi) if xi >= 0 else None,
+                                     ctx.origin_note(y, yi) if yi >= 0 else None) if n]
+                raise ctx.fail("shape", f"add cannot broadcast {ctx.show_tensor(x)} with {ctx.show_tensor(y)}: "
+                               f"dim {i} is {render(vx)} and {render(vy)}", notes,
+                               help="sizes must match or be 1")
+        return [Tensor(x.dtype, tuple(shape), tuple(origins))]
+
+
+def _unused(_: Any) -> None:
+    return None

@@ -1,0 +1,322 @@
+"""RNN, LSTM, GRU and their cells, with torch's exact result shapes.
+
+``output`` is ``[seq, batch, D * H_out]`` (``[batch, seq, ...]`` with batch_first), and
+``h_n``/``c_n`` are ``[D * num_layers, batch, H_out]`` / ``[..., hidden]`` whatever
+batch_first says; an unbatched input drops the batch dim everywhere. H_out is proj_size
+when an LSTM projects, else hidden_size.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import model_validator
+
+from ..dims import Dim
+from ..types import Tensor
+from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, TensorIn, numel, register
+
+
+class RNNBaseArgs(Args):
+    input_size: DimArg
+    hidden_size: DimArg
+    num_layers: DimArg = 1
+    bias: BoolArg = True
+    batch_first: BoolArg = False
+    dropout: FloatArg = 0.0
+    bidirectional: BoolArg = False
+    h0: TensorIn = None
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        if not 0.0 <= self.dropout <= 1.0:
+            raise ValueError(f"dropout should be a number in range [0, 1], received {self.dropout}")
+        if isinstance(self.num_layers, int) and self.num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, received {self.num_layers}")
+        if isinstance(self.hidden_size, int) and self.hidden_size < 1:
+            raise ValueError(f"hidden_size must be positive, received {self.hidden_size}")
+        return self
+
+
+class RNNArgs(RNNBaseArgs):
+    nonlinearity: Literal["tanh", "relu"] = "tanh"
+
+
+class LSTMArgs(RNNBaseArgs):
+    proj_size: DimArg = 0
+    c0: TensorIn = None
+
+    @model_validator(mode="after")
+    def _proj(self):
+        p, h = self.proj_size, self.hidden_size
+        if isinstance(p, int) and p < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if isinstance(p, int) and isinstance(h, int) and p >= h:
+            raise ValueError(f"proj_size ({p}) has to be smaller than hidden_size ({h})")
+        return self
+
+
+class _Recurrent(FloatLayer):
+    gates: ClassVar[int]
+    inferred = "input_size"
+    torch_positional = ("input_size", "hidden_size")
+    ranks = (2, 3)
+    rank_help = "a recurrent layer takes [seq, batch, features] (or [batch, seq, features] with batch_first=true)"
+    state_inputs = ("h0",)
+    results = ("output", "h_n")
+
+    def h_out(self, a) -> Dim:
+        return a.hidden_size
+
+    def directions(self, a) -> int:
+        return 2 if a.bidirectional else 1
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        self.check_dtype(ctx, x)
+        self.check_layout(ctx, a, x)
+        D = self.directions(a)
+        h_out = self.h_out(a)
+        layers = a.num_layers
+        batched = x.rank == 3
+        if batched:
+            t_axis, b_axis = (1, 0) if a.batch_first else (0, 1)
+            seq, batch = x.shape[t_axis], x.shape[b_axis]
+            out_shape = list(x.shape[:2]) + [D * h_out]
+            output = x.with_shape(tuple(out_shape), ctx.origin, keep={0: 0, 1: 1})
+            state = (D * layers, batch, h_out)
+            h_n = Tensor(x.dtype, state, (ctx.origin, x.origins[b_axis], ctx.origin))
+        else:
+            output = x.with_shape((x.shape[0], D * h_out), ctx.origin, keep={0: 0})
+            h_n = Tensor(x.dtype, (D * layers, h_out), (ctx.origin, ctx.origin))
+        results = [output, h_n]
+        if "c_n" in self.results:
+            c_shape = h_n.shape[:-1] + (a.hidden_size,)
+            results.append(Tensor(x.dtype, c_shape, h_n.origins))
+        for name, want in zip(("h0", "c0"), results[1:]):
+            given = getattr(a, name, None)
+            if given is not None:
+                self.check_state(ctx, name, given, want, x)
+        if isinstance(a.dropout, float) and a.dropout > 0 and ctx.checker.net.dim(layers) == 1:
+            ctx.warn("value", f"{self.name}(dropout={a.dropout}) with num_layers=1 does nothing: "
+                     "torch applies dropout between layers", arg="dropout",
+                     help="add layers, or drop the dropout argument")
+        return results
+
+    def check_state(self, ctx, name: str, given, want: Tensor, x: Tensor) -> None:
+        t = given.tensor
+        if t.dtype != x.dtype:
+            raise ctx.fail("dtype", f"{name} is {t.dtype} but the input is {x.dtype}", arg=name)
+        same_rank = t.rank == want.rank
+        if not same_rank or not all(ctx.same(g, w) for g, w in zip(t.shape, want.shape)):
+            notes = [f"{given.name} is {ctx.show_tensor(t)}"]
+            notes.append(f"{self.name} needs [D * num_layers, batch, {'hidden' if name == 'c0' else 'H_out'}] = "
+                         f"{ctx.show_tensor(want)}")
+            raise ctx.fail("shape", f"{name} of {self.name} must be {ctx.show_tensor(want)}, received "
+                           f"{ctx.show_tensor(t)}", notes, arg=name,
+                           help="the initial state is laid out [num_layers * directions, batch, hidden] "
+                           "whatever batch_first says")
+
+    def check_layout(self, ctx, a, x: Tensor) -> None:
+        if x.rank != 3:
+            return
+        time_axis, batch_axis = (1, 0) if a.batch_first else (0, 1)
+        bf = "true" if a.batch_first else "false"
+        problem = None
+        if ctx.role(x.shape[time_axis]) == "batch":
+            problem = (time_axis, "time", "batch")
+        elif ctx.role(x.shape[batch_axis]) == "time":
+            problem = (batch_axis, "batch", "time")
+        if problem is None:
+            return
+        axis, reads_as, is_ = problem
+        notes = ctx.input_story()
+        fix = "pass batch_first=false" if a.batch_first else "pass batch_first=true"
+        raise ctx.fail(
+            "layout",
+            f"{self.name} reads dim {axis} as {reads_as} (batch_first={bf}), but dim {axis} is "
+            f"`{ctx.show(x.shape[axis])}`",
+            notes,
+            help=f"{fix}, or put `-> transpose(0, 1)` before the {self.name}; if this is meant, "
+            "add `# netspec: allow[layout]` to the line")
+
+    def layer_inputs(self, a) -> list[Dim]:
+        D = self.directions(a)
+        return [a.input_size] + [D * self.h_out(a)]
+
+    def param_count(self, a):
+        D = self.directions(a)
+        g = self.gates * a.hidden_size
+        h_out = self.h_out(a)
+        per_dir_rest = g * (D * h_out) + g * h_out
+        per_dir_first = g * a.input_size + g * h_out
+        bias = 2 * g if a.bias else 0
+        proj = a.hidden_size * h_out if getattr(a, "proj_size", 0) != 0 else 0
+        first = D * (per_dir_first + bias + proj)
+        rest = (a.num_layers - 1) * D * (per_dir_rest + bias + proj)
+        return first + rest
+
+    def flops(self, a, inputs, outputs):
+        x = inputs[0]
+        steps = numel(x.shape[:-1])  # seq * batch (or seq when unbatched)
+        D = self.directions(a)
+        g = self.gates * a.hidden_size
+        h_out = self.h_out(a)
+        proj = a.hidden_size * h_out if getattr(a, "proj_size", 0) != 0 else 0
+        first = g * a.input_size + g * h_out + proj
+        rest = g * (D * h_out) + g * h_out + proj
+        return 2 * steps * D * (first + (a.num_layers - 1) * rest)
+
+    def label(self, a):
+        parts = [self.name, f"{_txt(a.hidden_size)}"]
+        extra = []
+        if a.num_layers != 1:
+            extra.append(f"layers={_txt(a.num_layers)}")
+        if a.bidirectional:
+            extra.append("bidirectional")
+        if a.batch_first:
+            extra.append("batch_first")
+        if getattr(a, "proj_size", 0):
+            extra.append(f"proj={_txt(a.proj_size)}")
+        return " ".join(parts) + (", " + ", ".join(extra) if extra else "")
+
+
+def _txt(d) -> str:
+    from ..dims import render
+
+    return render(d)
+
+
+@register
+class RNN(_Recurrent):
+    name = "RNN"
+    torch_name = "RNN"
+    Args = RNNArgs
+    gates = 1
+    positional = ("hidden_size", "num_layers", "nonlinearity", "bias", "batch_first", "dropout", "bidirectional")
+    examples: ClassVar[list[dict]] = [
+        {"stage": "RNN(8, num_layers=2, batch_first=true)", "input": "float32[3, 5, 10]"},
+        {"stage": 'RNN(4, nonlinearity="relu", bidirectional=true)', "input": "float32[6, 2, 3]"},
+        {"stage": "RNN(5, bias=false)", "input": "float32[7, 3]"},
+    ]
+
+
+@register
+class LSTM(_Recurrent):
+    name = "LSTM"
+    torch_name = "LSTM"
+    Args = LSTMArgs
+    gates = 4
+    positional = ("hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional", "proj_size")
+    state_inputs = ("h0", "c0")
+    results = ("output", "h_n", "c_n")
+    examples: ClassVar[list[dict]] = [
+        {"stage": "LSTM(100, bidirectional=true)", "input": "float32[28, 2, 28]"},
+        {"stage": "LSTM(12, 2, dropout=0.5)", "input": "float32[30, 4, 30]"},
+        {"stage": "LSTM(10, num_layers=3, proj_size=4, bidirectional=true, batch_first=true)",
+         "input": "float32[2, 6, 5]"},
+        {"stage": "LSTM(6, proj_size=2)", "input": "float64[5, 3]"},
+    ]
+
+    def h_out(self, a):
+        return a.proj_size if a.proj_size != 0 else a.hidden_size
+
+
+@register
+class GRU(_Recurrent):
+    name = "GRU"
+    torch_name = "GRU"
+    Args = RNNBaseArgs
+    gates = 3
+    positional = ("hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
+    examples: ClassVar[list[dict]] = [
+        {"stage": "GRU(16)", "input": "float32[9, 2, 8]"},
+        {"stage": "GRU(7, num_layers=2, bidirectional=true, batch_first=true, bias=false)",
+         "input": "float32[3, 4, 5]"},
+    ]
+
+
+# -- cells ------------------------------------------------------------------------------------
+
+
+class CellArgs(Args):
+    input_size: DimArg
+    hidden_size: DimArg
+    bias: BoolArg = True
+    hx: TensorIn = None
+
+
+class RNNCellArgs(CellArgs):
+    nonlinearity: Literal["tanh", "relu"] = "tanh"
+
+
+class LSTMCellArgs(CellArgs):
+    cx: TensorIn = None
+
+
+class _Cell(FloatLayer):
+    gates: ClassVar[int]
+    inferred = "input_size"
+    torch_positional = ("input_size", "hidden_size")
+    ranks = (1, 2)
+    rank_help = "a cell takes one step: [batch, features] or [features]"
+    state_inputs = ("hx",)
+    results = ("h",)
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        self.check_dtype(ctx, x)
+        h = x.with_shape(x.shape[:-1] + (a.hidden_size,), ctx.origin, keep={i: i for i in range(x.rank - 1)})
+        results = [h] * len(self.results)
+        for name in self.state_inputs:
+            given = getattr(a, name, None)
+            if given is None:
+                continue
+            t = given.tensor
+            if t.rank != h.rank or not all(ctx.same(g, w) for g, w in zip(t.shape, h.shape)) or t.dtype != h.dtype:
+                raise ctx.fail("shape", f"{name} of {self.name} must be {ctx.show_tensor(h)}, received "
+                               f"{ctx.show_tensor(t)}", arg=name)
+        return results
+
+    def param_count(self, a):
+        g = self.gates * a.hidden_size
+        return g * a.input_size + g * a.hidden_size + (2 * g if a.bias else 0)
+
+    def flops(self, a, inputs, outputs):
+        steps = numel(inputs[0].shape[:-1])
+        g = self.gates * a.hidden_size
+        return 2 * steps * (g * a.input_size + g * a.hidden_size)
+
+
+@register
+class RNNCell(_Cell):
+    name = "RNNCell"
+    torch_name = "RNNCell"
+    Args = RNNCellArgs
+    gates = 1
+    positional = ("hidden_size", "bias", "nonlinearity")
+    examples: ClassVar[list[dict]] = [{"stage": "RNNCell(8)", "input": "float32[3, 5]"},
+                                      {"stage": 'RNNCell(4, nonlinearity="relu", bias=false)', "input": "float32[6]"}]
+
+
+@register
+class LSTMCell(_Cell):
+    name = "LSTMCell"
+    torch_name = "LSTMCell"
+    Args = LSTMCellArgs
+    gates = 4
+    positional = ("hidden_size", "bias")
+    state_inputs = ("hx", "cx")
+    results = ("h", "c")
+    examples: ClassVar[list[dict]] = [{"stage": "LSTMCell(8)", "input": "float32[3, 5]"},
+                                      {"stage": "LSTMCell(3, bias=false)", "input": "float32[4]"}]
+
+
+@register
+class GRUCell(_Cell):
+    name = "GRUCell"
+    torch_name = "GRUCell"
+    Args = CellArgs
+    gates = 3
+    positional = ("hidden_size", "bias")
+    examples: ClassVar[list[dict]] = [{"stage": "GRUCell(6)", "input": "float32[2, 4]"}]

@@ -1,0 +1,587 @@
+"""Parsing: ``.net`` text -> AST dataclasses that carry spans.
+
+The grammar lives in ``grammar/netspec.lark`` (shipped in the wheel as
+``netspec/grammar/netspec.lark``) and is parsed with Lark's LALR parser. Parser errors
+become ``syntax`` diagnostics that say in plain words what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Union
+
+from .diagnostics import Reporter, Span
+
+MAX_DEPTH = 100  # nesting of parentheses, chains and expressions
+MAX_BYTES = 16 * 1024 * 1024
+
+
+# -- AST --------------------------------------------------------------------------------------
+
+@dataclass
+class Node:
+    span: Span
+
+
+@dataclass
+class Int(Node):
+    value: int
+
+
+@dataclass
+class Float(Node):
+    value: float
+
+
+@dataclass
+class Str(Node):
+    value: str
+
+
+@dataclass
+class Bool(Node):
+    value: bool
+
+
+@dataclass
+class Ref(Node):
+    name: str
+    attr: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}.{self.attr}" if self.attr else self.name
+
+
+@dataclass
+class Arg(Node):
+    name: str | None
+    value: "Expr"
+
+
+@dataclass
+class Call(Node):
+    name: str
+    args: list[Arg]
+    name_span: Span
+
+
+@dataclass
+class BinOp(Node):
+    op: str  # + - * // %
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass
+class Neg(Node):
+    operand: "Expr"
+
+
+@dataclass
+class Tuple(Node):
+    items: list["Expr"]
+
+
+@dataclass
+class TensorType(Node):
+    dtype: str | None
+    dtype_span: Span | None
+    dims: list["Expr"]
+
+
+@dataclass
+class StageCall(Node):
+    name: str
+    args: list[Arg]
+    has_parens: bool
+    name_span: Span
+
+
+@dataclass
+class StageGroup(Node):
+    stages: list["Stage"]
+
+
+@dataclass
+class Stage(Node):
+    core: Union[StageCall, StageGroup]
+    repeat: "Expr | None" = None
+    alias: str | None = None
+    alias_span: Span | None = None
+    assertion: TensorType | None = None
+
+
+@dataclass
+class Chain(Node):
+    source: "Expr"
+    assertion: TensorType | None
+    stages: list[Stage]
+
+
+Expr = Union[Int, Float, Str, Bool, Ref, Call, BinOp, Neg, Tuple, Chain]
+
+
+@dataclass
+class Param(Node):
+    name: str
+    default: Expr | None
+
+
+@dataclass
+class Input(Node):
+    name: str
+    type: TensorType
+    name_span: Span
+
+
+@dataclass
+class Binding(Node):
+    name: str
+    chain: Chain
+    name_span: Span
+
+
+@dataclass
+class Output(Node):
+    refs: list[Ref]
+
+
+@dataclass
+class Network(Node):
+    name: str
+    name_span: Span
+    params: list[Param]
+    inputs: list[Input] = field(default_factory=list)
+    bindings: list[Binding] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
+    statements: list[Node] = field(default_factory=list)
+
+
+@dataclass
+class Module:
+    file: str
+    text: str
+    networks: list[Network]
+    allowed: list[tuple[int, str]]  # (line, code) from `# netspec: allow[code]` comments
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+
+# -- the parser -------------------------------------------------------------------------------
+
+def grammar_path() -> Path:
+    packaged = Path(__file__).parent / "grammar" / "netspec.lark"
+    if packaged.exists():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "grammar" / "netspec.lark"
+
+
+_comments: list = []
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    import lark
+
+    return lark.Lark.open(
+        str(grammar_path()),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        lexer_callbacks={"COMMENT": _comments.append},
+        cache=False,
+    )
+
+
+_ALLOW = re.compile(r"#\s*netspec:\s*allow\[([A-Za-z0-9_\- ,]+)\]")
+
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "EQUAL": "`=`",
+    "DOT": "`.`",
+    "MINUS": "`-`",
+    "PLUS": "`+`",
+    "STAR": "`*`",
+    "SLASH": "`/`",
+    "PERCENT": "`%`",
+    "__ANON_0": "`->`",
+    "__ANON_1": "`//`",
+    "NETWORK": "`network`",
+    "INPUT": "`input`",
+    "OUTPUT": "`output`",
+    "AS": "`as`",
+    "TRUE": "`true`",
+    "FALSE": "`false`",
+    "$END": "the end of the file",
+}
+
+
+def _word(term: str) -> str:
+    if term in _TOKEN_WORDS:
+        return _TOKEN_WORDS[term]
+    return f"`{term.lower()}`" if term.isupper() else term
+
+
+def _describe_expected(expected) -> str:
+    words = sorted({_word(t) for t in expected})
+    if len(words) > 6:
+        words = words[:6] + ["…"]
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _line_col_end(text: str, line: int, column: int) -> tuple[int, int]:
+    lines = text.splitlines() or [""]
+    line = max(1, min(line, len(lines)))
+    width = len(lines[line - 1])
+    column = max(1, min(column, width + 1))
+    return line, column
+
+
+def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
+    depth = 0
+    line, col = 1, 0
+    in_comment = in_string = False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            in_comment = in_string = False
+            continue
+        if in_comment:
+            continue
+        if in_string:
+            in_string = ch != '"'
+            continue
+        if ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "([{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                reporter.error(
+                    "limit", f"brackets nest deeper than {MAX_DEPTH} levels",
+                    Span(file, line, col, line, col + 1),
+                    help="split the expression into named bindings")
+                return False
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+    return True
+
+
+def parse(text: str, file: str, reporter: Reporter) -> Module | None:
+    """Parse ``text``; on error report a ``syntax`` diagnostic and return None."""
+    import lark
+
+    if len(text) > MAX_BYTES:
+        reporter.error("limit", f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+                       Span(file, 1, 1, 1, 2))
+        return None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        col = text.index("\x00") - (text.rfind("\n", 0, text.index("\x00")) + 1) + 1
+        reporter.error("syntax", "the file contains a NUL byte", Span(file, line, col, line, col + 1),
+                       help="netspec files are plain UTF-8 text")
+        return None
+    if not _nesting_ok(text, file, reporter):
+        return None
+    parser = _parser()
+    _comments.clear()
+    try:
+        tree = parser.parse(text)
+    except lark.exceptions.UnexpectedInput as e:
+        reporter.add(_syntax_diagnostic(e, text, file))
+        return None
+    allowed = []
+    for tok in _comments:
+        m = _ALLOW.search(str(tok))
+        if m:
+            for code in m.group(1).split(","):
+                allowed.append((tok.line, code.strip()))
+    builder = _Builder(file)
+    try:
+        networks = builder.transform(tree)
+    except _DepthError as e:
+        reporter.error("limit", f"expressions nest deeper than {MAX_DEPTH} levels", e.span,
+                       help="split the expression into named bindings")
+        return None
+    return Module(file, text, networks, allowed)
+
+
+def _syntax_diagnostic(e, text: str, file: str):
+    import lark
+
+    from .diagnostics import Diagnostic
+
+    line, col = _line_col_end(text, getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1)
+    if isinstance(e, lark.exceptions.UnexpectedToken) and e.token.type == "$END":
+        lines = text.splitlines() or [""]
+        line = len(lines)
+        col = len(lines[-1]) + 1
+        msg = f"the file ends early: expected {_describe_expected(e.expected)}"
+        end = col + 1
+    elif isinstance(e, lark.exceptions.UnexpectedToken):
+        tok = str(e.token)
+        msg = f"unexpected {_word(e.token.type)} `{tok}`: expected {_describe_expected(e.expected)}"
+        end = col + max(1, len(tok.splitlines()[0]) if tok else 1)
+        if e.token.type == "NAME" and tok in {"network", "input", "output", "as", "true", "false"}:
+            msg = f"`{tok}` is a keyword here: expected {_describe_expected(e.expected)}"
+    elif isinstance(e, lark.exceptions.UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if 0 <= e.pos_in_stream < len(text) else "?"
+        shown = ch if ch.isprintable() else repr(ch)
+        msg = f"unexpected character `{shown}`"
+        if e.allowed:
+            msg += f": expected {_describe_expected(e.allowed)}"
+        end = col + 1
+    else:  # UnexpectedEOF
+        lines = text.splitlines() or [""]
+        line, col = len(lines), len(lines[-1]) + 1
+        msg = "the file ends early"
+        end = col + 1
+    help_ = None
+    if "`->`" in msg or "`)`" in msg:
+        help_ = "stages are joined with `->`; check the brackets around this point"
+    return Diagnostic("error", "syntax", msg, Span(file, line, col, line, end), [], help_)
+
+
+class _DepthError(Exception):
+    def __init__(self, span: Span):
+        self.span = span
+
+
+def _build_transformer():
+    import lark
+
+    class Builder(lark.Transformer_NonRecursive):
+        def __init__(self, file: str):
+            super().__init__()
+            self.file = file
+
+        def _span(self, meta) -> Span:
+            return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+        def _tok_span(self, tok) -> Span:
+            return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+        def start(self, items):
+            return list(items)
+
+        @lark.v_args(meta=True)
+        def network(self, meta, items):
+            name = items[0]
+            params: list[Param] = []
+            rest = items[1:]
+            if rest and isinstance(rest[0], list):
+                params = rest[0]
+                rest = rest[1:]
+            net = Network(self._span(meta), str(name), self._tok_span(name), params)
+            for st in rest:
+                net.statements.append(st)
+                if isinstance(st, Input):
+                    net.inputs.append(st)
+                elif isinstance(st, Binding):
+                    net.bindings.append(st)
+                elif isinstance(st, Output):
+                    net.outputs.append(st)
+            return net
+
+        def param_list(self, items):
+            return list(items)
+
+        @lark.v_args(meta=True)
+        def param(self, meta, items):
+            default = items[1] if len(items) > 1 else None
+            return Param(self._span(meta), str(items[0]), default)
+
+        @lark.v_args(meta=True)
+        def input_decl(self, meta, items):
+            return Input(self._span(meta), str(items[0]), items[1], self._tok_span(items[0]))
+
+        @lark.v_args(meta=True)
+        def binding(self, meta, items):
+            return Binding(self._span(meta), str(items[0]), items[1], self._tok_span(items[0]))
+
+        @lark.v_args(meta=True)
+        def output_decl(self, meta, items):
+            return Output(self._span(meta), list(items))
+
+        @lark.v_args(meta=True)
+        def tensor_type(self, meta, items):
+            dtype = dspan = None
+            if items and isinstance(items[0], lark.Token):
+                dtype, dspan = str(items[0]), self._tok_span(items[0])
+                items = items[1:]
+            return TensorType(self._span(meta), dtype, dspan, list(items))
+
+        @lark.v_args(meta=True)
+        def chain(self, meta, items):
+            source = items[0]
+            assertion = None
+            rest = items[1:]
+            if rest and isinstance(rest[0], TensorType):
+                assertion, rest = rest[0], rest[1:]
+            return Chain(self._span(meta), source, assertion, list(rest))
+
+        def assertion(self, items):
+            return items[0]
+
+        @lark.v_args(meta=True)
+        def stage(self, meta, items):
+            st = Stage(self._span(meta), items[0])
+            for item in items[1:]:
+                if isinstance(item, tuple) and item[0] == "repeat":
+                    st.repeat = item[1]
+                elif isinstance(item, tuple) and item[0] == "alias":
+                    st.alias, st.alias_span = item[1], item[2]
+                elif isinstance(item, TensorType):
+                    st.assertion = item
+            return st
+
+        def repeat(self, items):
+            return ("repeat", items[0])
+
+        def alias(self, items):
+            return ("alias", str(items[0]), self._tok_span(items[0]))
+
+        @lark.v_args(meta=True)
+        def stage_call(self, meta, items):
+            name = items[0]
+            args = [a if isinstance(a, Arg) else Arg(a.span, None, _unwrap(a)) for a in items[1:]]
+            has_parens = meta.end_column != name.end_column or meta.end_line != name.end_line
+            return StageCall(self._span(meta), str(name), args, has_parens, self._tok_span(name))
+
+        @lark.v_args(meta=True)
+        def stage_group(self, meta, items):
+            return StageGroup(self._span(meta), list(items))
+
+        @lark.v_args(meta=True)
+        def call(self, meta, items):
+            name = items[0]
+            args = [a if isinstance(a, Arg) else Arg(a.span, None, _unwrap(a)) for a in items[1:]]
+            return Call(self._span(meta), str(name), args, self._tok_span(name))
+
+        @lark.v_args(meta=True)
+        def kwarg(self, meta, items):
+            return Arg(self._span(meta), str(items[0]), _unwrap(items[1]))
+
+        @lark.v_args(meta=True)
+        def ref(self, meta, items):
+            return Ref(self._span(meta), str(items[0]), str(items[1]) if len(items) > 1 else None)
+
+        def _bin(self, op, meta, items):
+            return BinOp(self._span(meta), op, items[0], items[1])
+
+        @lark.v_args(meta=True)
+        def add(self, meta, items):
+            return self._bin("+", meta, items)
+
+        @lark.v_args(meta=True)
+        def sub(self, meta, items):
+            return self._bin("-", meta, items)
+
+        @lark.v_args(meta=True)
+        def mul(self, meta, items):
+            return self._bin("*", meta, items)
+
+        @lark.v_args(meta=True)
+        def floordiv(self, meta, items):
+            return self._bin("//", meta, items)
+
+        @lark.v_args(meta=True)
+        def mod(self, meta, items):
+            return self._bin("%", meta, items)
+
+        @lark.v_args(meta=True)
+        def neg(self, meta, items):
+            inner = items[0]
+            if isinstance(inner, (Int, Float)):
+                return type(inner)(self._span(meta), -inner.value)
+            return Neg(self._span(meta), inner)
+
+        @lark.v_args(meta=True)
+        def int_lit(self, meta, items):
+            return Int(self._span(meta), int(str(items[0]).replace("_", "")))
+
+        @lark.v_args(meta=True)
+        def float_lit(self, meta, items):
+            return Float(self._span(meta), float(str(items[0]).replace("_", "")))
+
+        @lark.v_args(meta=True)
+        def string_lit(self, meta, items):
+            return Str(self._span(meta), str(items[0])[1:-1])
+
+        @lark.v_args(meta=True)
+        def true_lit(self, meta, items):
+            return Bool(self._span(meta), True)
+
+        @lark.v_args(meta=True)
+        def false_lit(self, meta, items):
+            return Bool(self._span(meta), False)
+
+        @lark.v_args(meta=True)
+        def paren(self, meta, items):
+            chain = items[0]
+            if not chain.stages and chain.assertion is None:
+                return chain.source
+            return chain
+
+        @lark.v_args(meta=True)
+        def tuple_lit(self, meta, items):
+            return Tuple(self._span(meta), [_unwrap(c) for c in items])
+
+    return Builder
+
+
+def _unwrap(chain):
+    if isinstance(chain, Chain) and not chain.stages and chain.assertion is None:
+        return chain.source
+    return chain
+
+
+class _Builder:
+    _cls = None
+
+    def __init__(self, file: str):
+        if _Builder._cls is None:
+            _Builder._cls = _build_transformer()
+        self._impl = _Builder._cls(file)
+        self.file = file
+
+    def transform(self, tree):
+        _check_depth(tree, self.file)
+        return self._impl.transform(tree)
+
+
+def _check_depth(tree, file: str) -> None:
+    """Reject trees deeper than MAX_DEPTH before anything walks them recursively."""
+    import lark
+
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH * 4:
+            meta = node.meta
+            raise _DepthError(Span(file, getattr(meta, "line", 1), getattr(meta, "column", 1),
+                                   getattr(meta, "line", 1), getattr(meta, "column", 1) + 1))
+        for child in node.children:
+            if isinstance(child, lark.Tree):
+                stack.append((child, depth + 1))
