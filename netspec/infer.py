@@ -582,14 +582,18 @@ class NetworkChecker:
             if positional:
                 spans[kind.variadic] = positional[0][1]
             positional = []
-        if len(positional) > len(kind.positional):
+        names = kind.positional
+        if kind.size_first and positional and _is_size(positional[0][0]):
+            # BatchNorm2d(64), LayerNorm(512): torch's own order, the size checked as given
+            names = (kind.inferred, *kind.positional)
+        if len(positional) > len(names):
             extra = positional[len(kind.positional)]
             taken = ", ".join(kind.positional) or "none"
             self.reporter.error("argument", f"`{name}` takes {len(kind.positional)} positional argument"
                                 f"{'s' if len(kind.positional) != 1 else ''} ({taken}), received {len(positional)}",
                                 extra[1], help="pass the others by keyword" if kind.positional else None)
             bad = True
-        for (value, aspan), pname in zip(positional, kind.positional):
+        for (value, aspan), pname in zip(positional, names):
             if pname in values:
                 self.reporter.error("argument", f"`{pname}` is given both by position and by keyword", aspan)
                 bad = True
@@ -996,6 +1000,13 @@ class NetworkChecker:
             notes.append(f"{node.kind_name} (line {node.span.line}) makes it "
                          f"{v.tensor.dtype}{self.net.show(v.tensor)}")
         return notes
+
+
+def _is_size(v) -> bool:
+    """An int, a symbolic dim or a tuple of them: what a size argument looks like."""
+    if isinstance(v, tuple):
+        return bool(v) and all(_is_size(x) for x in v)
+    return isinstance(v, Expr) or (isinstance(v, int) and not isinstance(v, bool))
 
 
 def _text(expr) -> str:

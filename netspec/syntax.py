@@ -288,6 +288,25 @@ def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
     return True
 
 
+def decode(data: bytes, file: str, reporter: Reporter) -> str | None:
+    """UTF-8 text of a spec file (a leading BOM dropped); None with an ``encoding`` error."""
+    if len(data) > MAX_BYTES:
+        reporter.error("limit", f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+                       Span(file, 1, 1, 1, 2), help="split the spec into smaller files")
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        start = 3 if data.startswith(b"\xef\xbb\xbf") and e.start >= 3 else 0
+        before = data[start:e.start].decode("utf-8", "replace")
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        reporter.error("encoding", f"byte 0x{data[e.start]:02x} is not valid UTF-8",
+                       Span(file, line, col, line, col + 1),
+                       help="save the file as UTF-8")
+        return None
+
+
 def parse(text: str, file: str, reporter: Reporter) -> Module | None:
     """Parse ``text``; on error report a ``syntax`` diagnostic and return None."""
     import lark

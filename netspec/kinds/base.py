@@ -148,6 +148,9 @@ class Kind:
     # Emission: the nn class and torch's positional order of its constructor.
     torch_name: ClassVar[str | None] = None
     torch_positional: ClassVar[tuple[str, ...]] = ()
+    # the inferred argument may also come first by position, as in torch, when it looks
+    # like a size (BatchNorm2d(64)); the positional table of LANGUAGE.md still holds
+    size_first: ClassVar[bool] = False
     # Worked examples, each run against the real torch module by tests/test_kinds.py:
     # {"args": "...spec argument text...", "input": [[dims], dtype], ...}
     examples: ClassVar[list[dict]] = []

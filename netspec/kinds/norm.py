@@ -19,6 +19,7 @@ class _BatchNorm(FloatLayer):
     Args = BatchNormArgs
     positional = ("eps", "momentum", "affine", "track_running_stats")
     inferred = "num_features"
+    size_first = True
     torch_positional = ("num_features",)
 
     def inferred_index(self, rank):
@@ -56,6 +57,7 @@ class BatchNorm2d(_BatchNorm):
     examples: ClassVar[list[dict]] = [
         {"stage": "BatchNorm2d", "input": "float32[2, 8, 5, 5]"},
         {"stage": "BatchNorm2d(momentum=0.01, track_running_stats=false)", "input": "float32[2, 3, 4, 4]"},
+        {"stage": "BatchNorm2d(8, 0.001, 0.2)", "input": "float32[2, 8, 3, 3]"},
     ]
 
 
@@ -74,6 +76,7 @@ class LayerNorm(FloatLayer):
     positional = ("eps", "elementwise_affine", "bias")
     torch_positional = ("normalized_shape",)
     inferred = "normalized_shape"
+    size_first = True
     min_rank = 1
     examples: ClassVar[list[dict]] = [
         {"stage": "LayerNorm", "input": "float32[2, 5, 16]"},

@@ -1,0 +1,124 @@
+"""The `netspec` command line: check, build, diagram."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from netspec.source import UsageError, parse_set
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors: one line, exit status 2
+        self.exit(2, f"netspec: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="netspec", description="Declarative layer graphs with static shape checking.")
+    from netspec import __version__
+    p.add_argument("--version", action="version", version=f"netspec {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(sp):
+        sp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a network parameter (repeatable)")
+
+    c = sub.add_parser("check", help="parse and check specs, print every shape")
+    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("--json", action="store_true", help="print the machine-readable report")
+    common(c)
+    c.set_defaults(run=cmd_check)
+
+    b = sub.add_parser("build", help="compile a spec to a PyTorch module")
+    b.add_argument("file", metavar="FILE")
+    b.add_argument("-o", "--output", required=True, metavar="OUT.py")
+    b.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
+    common(b)
+    b.set_defaults(run=lambda a: _lazy("netspec.build", "cmd_build", a))
+
+    d = sub.add_parser("diagram", help="draw a spec with Graphviz")
+    d.add_argument("file", metavar="FILE")
+    d.add_argument("-o", "--output", required=True, metavar="OUT")
+    d.add_argument("--network", metavar="NAME")
+    d.add_argument("--rankdir", choices=["TB", "LR"], default="TB")
+    d.add_argument("--depth", type=int, default=0, metavar="N",
+                   help="expand networks used as layers N levels deep (0: one node each)")
+    d.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
+    common(d)
+    d.set_defaults(run=lambda a: _lazy("netspec.diagram", "cmd_diagram", a))
+    return p
+
+
+def _lazy(module: str, func: str, args) -> int:
+    import importlib
+    return getattr(importlib.import_module(module), func)(args)
+
+
+def overrides_of(args) -> dict[str, Any]:
+    return dict(parse_set(item) for item in args.set)
+
+
+def check_overrides(overrides: dict[str, Any], loaded: list) -> None:
+    known = {p.name for ld in loaded if ld.result.module
+             for net in ld.result.module.networks for p in net.params}
+    parsed = all(ld.result.module is not None for ld in loaded)
+    for name in overrides:
+        if parsed and name not in known:
+            raise UsageError(f"--set {name}: no network in the given files has a parameter `{name}`")
+
+
+def color_on(stream) -> bool:
+    return stream.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
+
+
+def print_diagnostics(loaded, stream, color: bool) -> None:
+    from netspec.diagnostics import render
+    for d in loaded.result.reporter.items:
+        print(render(d, loaded.lines, color=color), file=stream)
+        print(file=stream)
+
+
+def cmd_check(args) -> int:
+    from netspec.source import load
+    overrides = overrides_of(args)
+    loaded = [load(f, overrides) for f in args.files]
+    check_overrides(overrides, loaded)
+    ok = all(ld.result.ok for ld in loaded)
+    if args.json:
+        from netspec.report import network_json
+        out = {"ok": ok,
+               "diagnostics": [d.to_json() for ld in loaded for d in ld.result.reporter.items],
+               "networks": [network_json(n) for ld in loaded for n in ld.result.networks]}
+        sys.stdout.write(json.dumps(out) + "\n")
+        return 0 if ok else 1
+    from netspec.report import network_table
+    color = color_on(sys.stdout)
+    for ld in loaded:
+        for net in ld.result.networks:
+            print(network_table(net, color=color))
+            print()
+        print_diagnostics(ld, sys.stdout, color)
+    errors = sum(len(ld.result.reporter.errors) for ld in loaded)
+    warnings = sum(len(ld.result.reporter.items) for ld in loaded) - errors
+    files = ", ".join(ld.path for ld in loaded)
+    if errors:
+        print(f"{files}: {errors} error(s), {warnings} warning(s)")
+    else:
+        print(f"{files}: ok" + (f", {warnings} warning(s)" if warnings else ""))
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as e:
+        print(f"netspec: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
