@@ -620,7 +620,9 @@ class NetworkChecker:
                 index = kind.inferred_index(t.rank)
                 actual = t.shape[index]
                 given = values.get(kind.inferred)
-                if given is not None and not isinstance(given, TensorArg) and not self.same(given, actual):
+                if isinstance(given, tuple) or (given is not None and not _is_size(given)):
+                    pass  # a tuple (LayerNorm's normalized_shape) the kind checks; a non-size, validation
+                elif given is not None and not isinstance(given, TensorArg) and not self.same(given, actual):
                     notes = [n for n in [ctx.origin_note(t, index)] if n] + self.story(inputs[0])
                     self.reporter.error(
                         "shape", f"{name} was given {kind.inferred}={render(self.net.dim(given))}, "
@@ -628,7 +630,8 @@ class NetworkChecker:
                         spans.get(kind.inferred, span), notes,
                         help=f"drop `{kind.inferred}=` and let netspec infer it, or fix the input")
                     raise Fail("inferred")
-                values[kind.inferred] = actual
+                else:
+                    values[kind.inferred] = actual
             try:
                 a = kind.validate(values)
             except ValidationError as e:
