@@ -151,8 +151,9 @@ class Kind:
     # the inferred argument may also come first by position, as in torch, when it looks
     # like a size (BatchNorm2d(64)); the positional table of LANGUAGE.md still holds
     size_first: ClassVar[bool] = False
-    # Worked examples, each run against the real torch module by tests/test_kinds.py:
-    # {"args": "...spec argument text...", "input": [[dims], dtype], ...}
+    # Worked examples, each run against the real torch module by tests/test_kinds_torch.py:
+    # {"stage": "Conv2d(8, 3, stride=2)", "input": "float32[2, 3, 9, 9]"}, and for ops with
+    # more tensors "others": N (copies of the input's type) or "other_shapes": ["float32[5, 1]"]
     examples: ClassVar[list[dict]] = []
 
     # -- arguments ----------------------------------------------------------------------------

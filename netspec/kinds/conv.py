@@ -142,7 +142,8 @@ class Conv1d(_Conv):
         {"stage": "Conv1d(8, 3)", "input": "float32[2, 4, 20]"},
         {"stage": "Conv1d(6, 5, stride=2, padding=1, dilation=2)", "input": "float32[1, 3, 31]"},
         {"stage": 'Conv1d(4, 3, padding="same", bias=false)', "input": "float32[2, 2, 9]"},
-        {"stage": 'Conv1d(4, 4, padding="valid", groups=2)', "input": "float32[3, 6]"},
+        {"stage": 'Conv1d(4, 4, padding="valid", groups=2)', "input": "float32[6, 9]"},
+        {"stage": "Conv1d(4, (3,), stride=(2,), padding=(1,), dilation=(2,), in_channels=3)", "input": "float32[2, 3, 17]"},
     ]
 
 
@@ -158,6 +159,9 @@ class Conv2d(_Conv):
         {"stage": 'Conv2d(5, 4, padding="same", dilation=(1, 2))', "input": "float32[1, 2, 10, 11]"},
         {"stage": "Conv2d(3, 2, stride=3)", "input": "float64[2, 9, 10]"},
         {"stage": 'Conv2d(2, 3, padding=1, padding_mode="reflect")', "input": "float32[1, 2, 6, 6]"},
+        {"stage": "Conv2d(6, (3, 2), stride=(1, 2), padding=(2, 0), dilation=(2, 3), groups=3)", "input": "float32[2, 3, 12, 13]"},
+        {"stage": 'Conv2d(4, 3, padding="valid", in_channels=2)', "input": "float32[1, 2, 7, 8]"},
+        {"stage": "Conv2d(8, 3, 2, 1, 1, 2, false)", "input": "float32[1, 4, 9, 9]"},
     ]
 
 
@@ -246,6 +250,7 @@ class MaxPool1d(_Pool):
     examples: ClassVar[list[dict]] = [
         {"stage": "MaxPool1d(2)", "input": "float32[2, 3, 9]"},
         {"stage": "MaxPool1d(3, stride=2, padding=1, dilation=2, ceil_mode=true)", "input": "float32[1, 2, 14]"},
+        {"stage": "MaxPool1d(4, 1, 2)", "input": "float32[2, 7]"},
     ]
 
 
@@ -260,6 +265,9 @@ class MaxPool2d(_Pool):
         {"stage": "MaxPool2d(3, stride=2, ceil_mode=true)", "input": "float32[1, 4, 13, 14]"},
         {"stage": "MaxPool2d((2, 3), padding=(1, 1), dilation=(1, 2))", "input": "float32[3, 11, 12]"},
         {"stage": "MaxPool2d(2, stride=2, padding=1, ceil_mode=true)", "input": "float32[1, 1, 5, 6]"},
+        {"stage": "MaxPool2d((3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1), ceil_mode=true)",
+         "input": "float32[2, 3, 10, 7]"},
+        {"stage": "MaxPool2d(3, 2, 1, 2, false, true)", "input": "float32[1, 2, 11, 12]"},
     ]
 
 
@@ -274,6 +282,7 @@ class AvgPool1d(_Pool):
     examples: ClassVar[list[dict]] = [
         {"stage": "AvgPool1d(3)", "input": "float32[2, 3, 10]"},
         {"stage": "AvgPool1d(4, stride=3, padding=2, ceil_mode=true)", "input": "float32[1, 2, 12]"},
+        {"stage": "AvgPool1d(2, 1, 1, true)", "input": "float32[3, 5]"},
     ]
 
 
@@ -289,6 +298,7 @@ class AvgPool2d(_Pool):
         {"stage": "AvgPool2d(2, stride=2)", "input": "float32[2, 6, 28, 28]"},
         {"stage": "AvgPool2d((3, 2), stride=(2, 1), padding=1, ceil_mode=true)", "input": "float32[1, 2, 9, 8]"},
         {"stage": "AvgPool2d(3, divisor_override=2, count_include_pad=false)", "input": "float32[2, 7, 7]"},
+        {"stage": "AvgPool2d(3, 2, 1, true, false, 2)", "input": "float32[1, 2, 11, 12]"},
     ]
 
 
@@ -341,7 +351,9 @@ class AdaptiveAvgPool1d(_Adaptive):
     torch_name = "AdaptiveAvgPool1d"
     Args = AdaptiveArgs
     n = 1
-    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveAvgPool1d(5)", "input": "float32[2, 3, 17]"}]
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveAvgPool1d(5)", "input": "float32[2, 3, 17]"},
+                                      {"stage": "AdaptiveAvgPool1d((3,))", "input": "float32[4, 9]"},
+                                      {"stage": "AdaptiveAvgPool1d(6)", "input": "float32[1, 2, 4]"}]
 
 
 @register
@@ -354,6 +366,7 @@ class AdaptiveAvgPool2d(_Adaptive):
         {"stage": "AdaptiveAvgPool2d((7, 7))", "input": "float32[2, 512, 14, 13]"},
         {"stage": "AdaptiveAvgPool2d(1)", "input": "float32[3, 5, 6]"},
         {"stage": "AdaptiveAvgPool2d((3, 4))", "input": "float32[1, 2, 9, 8]"},
+        {"stage": "AdaptiveAvgPool2d(output_size=(1, 5))", "input": "float32[2, 3, 4]"},
     ]
 
 
@@ -363,7 +376,8 @@ class AdaptiveMaxPool1d(_Adaptive):
     torch_name = "AdaptiveMaxPool1d"
     Args = AdaptiveMaxArgs
     n = 1
-    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool1d(4)", "input": "float32[2, 3, 10]"}]
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool1d(4)", "input": "float32[2, 3, 10]"},
+                                      {"stage": "AdaptiveMaxPool1d(output_size=1)", "input": "float32[3, 8]"}]
 
 
 @register
@@ -372,7 +386,8 @@ class AdaptiveMaxPool2d(_Adaptive):
     torch_name = "AdaptiveMaxPool2d"
     Args = AdaptiveMaxArgs
     n = 2
-    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool2d((2, 3))", "input": "float32[2, 3, 10, 9]"}]
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool2d((2, 3))", "input": "float32[2, 3, 10, 9]"},
+                                      {"stage": "AdaptiveMaxPool2d(5)", "input": "float32[2, 3, 4]"}]
 
 
 def _unused(_: Tensor) -> None:

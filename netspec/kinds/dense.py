@@ -30,6 +30,7 @@ class Linear(FloatLayer):
         {"stage": "Linear(10)", "input": "float32[4, 7]"},
         {"stage": "Linear(3, bias=false)", "input": "float32[2, 5, 6]"},
         {"stage": "Linear(5, in_features=8)", "input": "float64[8]"},
+        {"stage": "Linear(3, false)", "input": "float32[2, 1, 2, 4]"},
     ]
 
     def infer(self, ctx, a, inputs):
@@ -74,6 +75,8 @@ class Embedding(Kind):
         {"stage": "Embedding(100, 16)", "input": "int64[4, 9]"},
         {"stage": "Embedding(10, 3, padding_idx=0)", "input": "int32[5]"},
         {"stage": "Embedding(7, 2)", "input": "int64[2, 3, 4]"},
+        {"stage": "Embedding(10, 4, 0)", "input": "int64[3, 2]"},
+        {"stage": "Embedding(10, 3, padding_idx=-1)", "input": "int64[2]"},
     ]
 
     def infer(self, ctx, a, inputs):
@@ -126,6 +129,9 @@ class Flatten(Kind):
         {"stage": "Flatten", "input": "float32[2, 3, 4, 5]"},
         {"stage": "Flatten(0)", "input": "float32[2, 3, 4]"},
         {"stage": "Flatten(1, 2)", "input": "int64[2, 3, 4, 5]"},
+        {"stage": "Flatten(-3, -2)", "input": "float32[2, 3, 4, 5]"},
+        {"stage": "Flatten(end_dim=1)", "input": "float32[2, 3, 4]"},
+        {"stage": "Flatten(start_dim=2)", "input": "float32[2, 3, 4, 5]"},
     ]
 
     def infer(self, ctx, a, inputs):
@@ -155,6 +161,7 @@ class Dropout(FloatLayer):
     examples: ClassVar[list[dict]] = [
         {"stage": "Dropout(0.5)", "input": "float32[3, 4]"},
         {"stage": "Dropout", "input": "float64[2, 2, 2]"},
+        {"stage": "Dropout(0.2, true)", "input": "float32[2, 3]"},
     ]
 
     def infer(self, ctx, a, inputs):
@@ -257,14 +264,16 @@ class Softmax(_Softmax):
     name = "Softmax"
     torch_name = "Softmax"
     examples: ClassVar[list[dict]] = [{"stage": "Softmax(-1)", "input": "float32[2, 3]"},
-                                      {"stage": "Softmax(dim=0)", "input": "float32[4, 5, 6]"}]
+                                      {"stage": "Softmax(dim=0)", "input": "float32[4, 5, 6]"},
+                                      {"stage": "Softmax(-2)", "input": "float64[2, 3, 4]"}]
 
 
 @register
 class LogSoftmax(_Softmax):
     name = "LogSoftmax"
     torch_name = "LogSoftmax"
-    examples: ClassVar[list[dict]] = [{"stage": "LogSoftmax(1)", "input": "float32[2, 3]"}]
+    examples: ClassVar[list[dict]] = [{"stage": "LogSoftmax(1)", "input": "float32[2, 3]"},
+                                      {"stage": "LogSoftmax(dim=-1)", "input": "float64[3]"}]
 
 
 def _unused(_: Dim) -> None:  # keeps the import list honest for type checkers

@@ -45,6 +45,7 @@ class BatchNorm1d(_BatchNorm):
         {"stage": "BatchNorm1d", "input": "float32[4, 10]"},
         {"stage": "BatchNorm1d(affine=false)", "input": "float32[4, 6, 9]"},
         {"stage": "BatchNorm1d(num_features=5, eps=0.001)", "input": "float64[3, 5]"},
+        {"stage": "BatchNorm1d(6, 0.001, 0.1, false)", "input": "float32[2, 6, 3]"},
     ]
 
 
@@ -58,6 +59,7 @@ class BatchNorm2d(_BatchNorm):
         {"stage": "BatchNorm2d", "input": "float32[2, 8, 5, 5]"},
         {"stage": "BatchNorm2d(momentum=0.01, track_running_stats=false)", "input": "float32[2, 3, 4, 4]"},
         {"stage": "BatchNorm2d(8, 0.001, 0.2)", "input": "float32[2, 8, 3, 3]"},
+        {"stage": "BatchNorm2d(affine=false)", "input": "float32[2, 4, 3, 3]"},
     ]
 
 
@@ -83,6 +85,8 @@ class LayerNorm(FloatLayer):
         {"stage": "LayerNorm(normalized_shape=(5, 16))", "input": "float32[2, 5, 16]"},
         {"stage": "LayerNorm(elementwise_affine=false)", "input": "float32[3, 7]"},
         {"stage": "LayerNorm(bias=false, eps=0.0001)", "input": "float32[6]"},
+        {"stage": "LayerNorm((3, 4), 0.001, true, false)", "input": "float32[2, 3, 4]"},
+        {"stage": "LayerNorm(7, elementwise_affine=true)", "input": "float64[2, 7]"},
     ]
 
     def infer(self, ctx, a, inputs):

@@ -37,7 +37,8 @@ class Permute(Op):
     variadic = "dims"
     examples: ClassVar[list[dict]] = [{"stage": "permute(1, 0, 2)", "input": "float32[2, 3, 4]"},
                                       {"stage": "permute(0, 2, 3, 1)", "input": "float32[2, 3, 4, 5]"},
-                                      {"stage": "permute((2, 0, 1))", "input": "int64[3, 4, 5]"}]
+                                      {"stage": "permute((2, 0, 1))", "input": "int64[3, 4, 5]"},
+                                      {"stage": "permute(-1, 0, -2)", "input": "float32[2, 3, 4]"}]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -62,7 +63,9 @@ class Transpose(Op):
     Args = TransposeArgs
     positional = ("dim0", "dim1")
     examples: ClassVar[list[dict]] = [{"stage": "transpose(0, 1)", "input": "float32[2, 3, 4]"},
-                                      {"stage": "transpose(-1, 1)", "input": "float32[2, 3, 4, 5]"}]
+                                      {"stage": "transpose(-1, 1)", "input": "float32[2, 3, 4, 5]"},
+                                      {"stage": "transpose(-3, -1)", "input": "float32[2, 3, 4]"},
+                                      {"stage": "transpose(1, 1)", "input": "float32[2, 3]"}]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -87,7 +90,10 @@ class Reshape(Op):
     examples: ClassVar[list[dict]] = [{"stage": "reshape(-1, 4)", "input": "float32[2, 3, 4]"},
                                       {"stage": "reshape(6, 2, 2)", "input": "float32[2, 3, 4]"},
                                       {"stage": "reshape((4, -1))", "input": "int64[8, 2]"},
-                                      {"stage": "view(2, -1, 3)", "input": "float32[3, 4, 2]"}]
+                                      {"stage": "view(2, -1, 3)", "input": "float32[3, 4, 2]"},
+                                      {"stage": "reshape(-1)", "input": "float32[2, 3, 4]"},
+                                      {"stage": "reshape((24,))", "input": "float32[2, 3, 4]"},
+                                      {"stage": "reshape(-1, 1, 2)", "input": "bool[3, 4]"}]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -153,7 +159,9 @@ class FlattenOp(Op):
     positional = ("start_dim", "end_dim")
     examples: ClassVar[list[dict]] = [{"stage": "flatten(1)", "input": "float32[2, 3, 4, 5]"},
                                       {"stage": "flatten", "input": "float32[2, 3]"},
-                                      {"stage": "flatten(1, -2)", "input": "float32[2, 3, 4, 5]"}]
+                                      {"stage": "flatten(1, -2)", "input": "float32[2, 3, 4, 5]"},
+                                      {"stage": "flatten(0, 1)", "input": "float32[2, 3, 4]"},
+                                      {"stage": "flatten(-2)", "input": "float32[2, 3, 4]"}]
 
     def infer(self, ctx, a, inputs):
         return [flatten_shape(ctx, inputs[0], a.start_dim, a.end_dim, "start_dim", "end_dim")]
@@ -170,7 +178,9 @@ class Squeeze(Op):
     positional = ("dim",)
     examples: ClassVar[list[dict]] = [{"stage": "squeeze(1)", "input": "float32[2, 1, 3]"},
                                       {"stage": "squeeze", "input": "float32[1, 2, 1, 3]"},
-                                      {"stage": "squeeze(0)", "input": "float32[2, 3]"}]
+                                      {"stage": "squeeze(0)", "input": "float32[2, 3]"},
+                                      {"stage": "squeeze(-2)", "input": "float32[2, 1, 3]"},
+                                      {"stage": "squeeze(dim=-1)", "input": "float32[2, 3, 1]"}]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -205,7 +215,9 @@ class Unsqueeze(Op):
     Args = DimArgs
     positional = ("dim",)
     examples: ClassVar[list[dict]] = [{"stage": "unsqueeze(0)", "input": "float32[2, 3]"},
-                                      {"stage": "unsqueeze(-1)", "input": "float32[2, 3]"}]
+                                      {"stage": "unsqueeze(-1)", "input": "float32[2, 3]"},
+                                      {"stage": "unsqueeze(3)", "input": "float32[2, 3, 4]"},
+                                      {"stage": "unsqueeze(-4)", "input": "float32[2, 3, 4]"}]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -226,7 +238,9 @@ class Select(Op):
     Args = SelectArgs
     positional = ("dim", "index")
     examples: ClassVar[list[dict]] = [{"stage": "select(0, -1)", "input": "float32[28, 2, 200]"},
-                                      {"stage": "select(1, 2)", "input": "float32[2, 3, 4]"}]
+                                      {"stage": "select(1, 2)", "input": "float32[2, 3, 4]"},
+                                      {"stage": "select(-1, 0)", "input": "float32[2, 3, 4]"},
+                                      {"stage": "select(-2, -3)", "input": "float32[2, 3, 4]"}]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -255,7 +269,11 @@ class Cat(Op):
     min_inputs = 1
     max_inputs = None
     examples: ClassVar[list[dict]] = [{"stage": "cat(dim=2)", "input": "float32[2, 3, 4]", "others": 1},
-                                      {"stage": "cat(dim=-1)", "input": "float32[2, 5]", "others": 2}]
+                                      {"stage": "cat(dim=-1)", "input": "float32[2, 5]", "others": 2},
+                                      {"stage": "cat(dim=1)", "input": "float32[2, 3, 4]",
+                                       "other_shapes": ["float32[2, 5, 4]", "float32[2, 1, 4]"]},
+                                      {"stage": "cat(-2)", "input": "int64[1, 2]", "other_shapes": ["int64[4, 2]"]},
+                                      {"stage": "cat", "input": "float32[3]", "other_shapes": ["float32[4]"]}]
 
     def is_view(self):
         return False
@@ -288,7 +306,9 @@ class Add(Op):
     min_inputs = 2
     max_inputs = 2
     examples: ClassVar[list[dict]] = [{"stage": "add", "input": "float32[2, 3]", "others": 1},
-                                      {"stage": "add", "input": "float32[4, 1, 3]", "other_shapes": ["float32[5, 1]"]}]
+                                      {"stage": "add", "input": "float32[4, 1, 3]", "other_shapes": ["float32[5, 1]"]},
+                                      {"stage": "add", "input": "float32[3, 1]", "other_shapes": ["float32[1, 4]"]},
+                                      {"stage": "add", "input": "float32[5]", "other_shapes": ["float32[2, 3, 5]"]}]
 
     def is_view(self):
         return False

@@ -198,6 +198,7 @@ class RNN(_Recurrent):
         {"stage": "RNN(8, num_layers=2, batch_first=true)", "input": "float32[3, 5, 10]"},
         {"stage": 'RNN(4, nonlinearity="relu", bidirectional=true)', "input": "float32[6, 2, 3]"},
         {"stage": "RNN(5, bias=false)", "input": "float32[7, 3]"},
+        {"stage": 'RNN(4, 2, "relu", false, true, 0.0, true)', "input": "float32[3, 5, 2]"},
     ]
 
 
@@ -216,6 +217,8 @@ class LSTM(_Recurrent):
         {"stage": "LSTM(10, num_layers=3, proj_size=4, bidirectional=true, batch_first=true)",
          "input": "float32[2, 6, 5]"},
         {"stage": "LSTM(6, proj_size=2)", "input": "float64[5, 3]"},
+        {"stage": "LSTM(6, 2, false, true, 0.0, true, 3)", "input": "float32[3, 5, 2]"},
+        {"stage": "LSTM(5, num_layers=2, bidirectional=true, proj_size=3, input_size=6)", "input": "float32[4, 6]"},
     ]
 
     def h_out(self, a):
@@ -233,6 +236,8 @@ class GRU(_Recurrent):
         {"stage": "GRU(16)", "input": "float32[9, 2, 8]"},
         {"stage": "GRU(7, num_layers=2, bidirectional=true, batch_first=true, bias=false)",
          "input": "float32[3, 4, 5]"},
+        {"stage": "GRU(5, 2, false, true)", "input": "float32[3, 5, 2]"},
+        {"stage": "GRU(4, batch_first=true)", "input": "float32[2, 3]"},
     ]
 
 
@@ -296,7 +301,8 @@ class RNNCell(_Cell):
     gates = 1
     positional = ("hidden_size", "bias", "nonlinearity")
     examples: ClassVar[list[dict]] = [{"stage": "RNNCell(8)", "input": "float32[3, 5]"},
-                                      {"stage": 'RNNCell(4, nonlinearity="relu", bias=false)', "input": "float32[6]"}]
+                                      {"stage": 'RNNCell(4, nonlinearity="relu", bias=false)', "input": "float32[6]"},
+                                      {"stage": "RNNCell(hidden_size=3, input_size=5)", "input": "float64[2, 5]"}]
 
 
 @register
@@ -319,4 +325,5 @@ class GRUCell(_Cell):
     Args = CellArgs
     gates = 3
     positional = ("hidden_size", "bias")
-    examples: ClassVar[list[dict]] = [{"stage": "GRUCell(6)", "input": "float32[2, 4]"}]
+    examples: ClassVar[list[dict]] = [{"stage": "GRUCell(6)", "input": "float32[2, 4]"},
+                                      {"stage": "GRUCell(3, false)", "input": "float32[5]"}]
