@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="parse and check specs, print every shape")
     c.add_argument("files", nargs="+", metavar="FILE")
     c.add_argument("--json", action="store_true", help="print the machine-readable report")
+    c.add_argument("--costs", action="store_true", help="add FLOPs and memory columns to the table")
+    c.add_argument("--dim", action="append", default=[], metavar="NAME=INT",
+                   help="give a symbolic dim a value in the report, e.g. --dim batch=32 (repeatable)")
     common(c)
     c.set_defaults(run=cmd_check)
 
@@ -70,6 +73,39 @@ def check_overrides(overrides: dict[str, Any], loaded: list) -> None:
             raise UsageError(f"--set {name}: no network in the given files has a parameter `{name}`")
 
 
+def dim_values(items: list[str], loaded: list) -> dict[str, int]:
+    """`--dim NAME=INT` values for the symbolic dims of the checked networks (docs/costs.md)."""
+    if not items:
+        return {}
+    from netspec.costs import dim_symbols, size_problems
+    from netspec.diagnostics import suggest
+    networks = [n for ld in loaded for n in ld.result.networks]
+    known = dim_symbols(networks)
+    params = {p.name for ld in loaded if ld.result.module for net in ld.result.module.networks for p in net.params}
+    env: dict[str, int] = {}
+    for item in items:
+        name, eq, raw = item.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not eq or not name.isidentifier():
+            raise UsageError(f"--dim expects NAME=INT, got {item!r}")
+        digits = raw.replace("_", "")
+        value = int(digits) if digits.isascii() and digits.isdigit() else None
+        if value is None or value < 1:
+            raise UsageError(f"--dim {name}: {raw!r} is not a positive integer")
+        if name not in known and all(ld.result.module is not None for ld in loaded):
+            if name in params:
+                raise UsageError(f"--dim {name}: `{name}` is a network parameter; give it with --set {name}={raw}")
+            hint = suggest(name, sorted(known))
+            raise UsageError(f"--dim {name}: no input of the checked networks has a symbolic dim `{name}`"
+                             + (f" ({hint})" if hint else ""))
+        env[name] = value
+    for net in networks:
+        problems = size_problems(net, env)
+        if problems:
+            raise UsageError(f"--dim: {problems[0]}")
+    return env
+
+
 def color_on(stream) -> bool:
     return stream.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
 
@@ -86,19 +122,20 @@ def cmd_check(args) -> int:
     overrides = overrides_of(args)
     loaded = [load(f, overrides) for f in args.files]
     check_overrides(overrides, loaded)
+    env = dim_values(args.dim, loaded)
     ok = all(ld.result.ok for ld in loaded)
     if args.json:
         from netspec.report import network_json
         out = {"ok": ok,
                "diagnostics": [d.to_json() for ld in loaded for d in ld.result.reporter.items],
-               "networks": [network_json(n) for ld in loaded for n in ld.result.networks]}
+               "networks": [network_json(n, env) for ld in loaded for n in ld.result.networks]}
         sys.stdout.write(json.dumps(out) + "\n")
         return 0 if ok else 1
     from netspec.report import network_table
     color = color_on(sys.stdout)
     for ld in loaded:
         for net in ld.result.networks:
-            print(network_table(net, color=color))
+            print(network_table(net, color=color, costs=args.costs, env=env))
             print()
         print_diagnostics(ld, sys.stdout, color)
     errors = sum(len(ld.result.reporter.errors) for ld in loaded)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from netspec.costs import FIELDS as COST_FIELDS
+from netspec.costs import Costs, bind, cost_json, human, human_bytes, human_flops, layer_costs, network_costs
 from netspec.dims import Dim, render
 from netspec.infer import LayerNode, TypedNetwork, Value
-from netspec.types import Tensor
+from netspec.types import Tensor, show_shape
 
 
 def dim_json(d: Dim) -> int | str:
@@ -14,10 +16,10 @@ def dim_json(d: Dim) -> int | str:
     return d if isinstance(d, int) else render(d)
 
 
-def tensor_json(net: TypedNetwork, name: str, t: Tensor | None) -> dict[str, Any]:
+def tensor_json(net: TypedNetwork, name: str, t: Tensor | None, env: dict | None = None) -> dict[str, Any]:
     if t is None:
         return {"name": name, "dtype": None, "shape": None}
-    return {"name": name, "dtype": t.dtype, "shape": [dim_json(d) for d in net.shape(t)]}
+    return {"name": name, "dtype": t.dtype, "shape": [dim_json(bind(d, env)) for d in net.shape(t)]}
 
 
 def result_names(node: LayerNode) -> list[str]:
@@ -34,23 +36,30 @@ def node_label(node: LayerNode) -> str:
     return node.alias or node.binding or ""
 
 
-def network_json(net: TypedNetwork) -> dict[str, Any]:
+def network_json(net: TypedNetwork, env: dict | None = None) -> dict[str, Any]:
+    """LANGUAGE.md's network object, with the costs of docs/costs.md; ``env`` gives symbols values."""
     return {
         "name": net.name,
         "params": dim_json(net.total_params),
-        "inputs": [tensor_json(net, v.name, v.tensor) for v in net.inputs],
-        "outputs": [tensor_json(net, name, v.tensor) for name, v in net.outputs],
+        **costs_json(network_costs(net, env)),
+        "inputs": [tensor_json(net, v.name, v.tensor, env) for v in net.inputs],
+        "outputs": [tensor_json(net, name, v.tensor, env) for name, v in net.outputs],
         "layers": [
             {
                 "kind": node.kind_name,
                 "line": node.span.line,
                 "params": dim_json(net.dim(node.params)),
-                "outputs": [tensor_json(net, rname, v.tensor)
+                **costs_json(layer_costs(net, node, env)),
+                "outputs": [tensor_json(net, rname, v.tensor, env)
                             for rname, v in zip(result_names(node), node.outputs)],
             }
             for node in net.nodes
         ],
     }
+
+
+def costs_json(c: Costs) -> dict[str, int | str | None]:
+    return {name: cost_json(value) for name, value in zip(COST_FIELDS, c.values())}
 
 
 # -- the table --------------------------------------------------------------------------------
@@ -59,23 +68,26 @@ def _fmt_count(d: Dim) -> str:
     return f"{d:,}" if isinstance(d, int) else render(d)
 
 
-def _value_text(net: TypedNetwork, v: Value, with_dtype: bool) -> str:
+def _value_text(net: TypedNetwork, v: Value, with_dtype: bool, env: dict | None = None) -> str:
     if v.tensor is None:
         return "?"
-    shape = net.show(v.tensor)
+    shape = show_shape([bind(d, env) for d in net.shape(v.tensor)])
     return f"{v.tensor.dtype}{shape}" if with_dtype else shape
 
 
-def network_table(net: TypedNetwork, color: bool = False, width: int = 100) -> str:
+def network_table(net: TypedNetwork, color: bool = False, width: int = 100, costs: bool = False,
+                  env: dict | None = None) -> str:
+    """The summary table; ``costs`` adds FLOPs and memory columns, ``env`` gives symbols values."""
     def bold(s: str) -> str:
         return f"\x1b[1m{s}\x1b[0m" if color else s
 
     def dim_(s: str) -> str:
         return f"\x1b[2m{s}\x1b[0m" if color else s
 
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
+    blank = ("",) * (len(COST_HEADS) if costs else 0)
     for v in net.inputs:
-        rows.append((f"{v.name} (input)", _value_text(net, v, True), ""))
+        rows.append((f"{v.name} (input)", _value_text(net, v, True, env), "", *blank))
     for node in net.nodes:
         head = node.kind_name
         label = node_label(node)
@@ -85,22 +97,26 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100) -> s
         for i, v in enumerate(node.outputs):
             in_dtype = node.inputs[0].tensor.dtype if node.inputs and node.inputs[0].tensor else None
             changed = v.tensor is not None and v.tensor.dtype != in_dtype
-            text = _value_text(net, v, changed)
+            text = _value_text(net, v, changed, env)
             if len(node.outputs) > 1:
                 text = f"{names[i]}: {text}"
             params = "" if i else (_fmt_count(net.dim(node.params)) if node.is_layer else "--")
-            rows.append((name if i == 0 else "", text, params))
+            extra = _cost_cells(layer_costs(net, node, env)) if costs and i == 0 else blank
+            rows.append((name if i == 0 else "", text, params, *extra))
         if node.error:
-            rows.append(("", dim_(f"(error: {node.error})"), ""))
+            rows.append(("", dim_(f"(error: {node.error})"), "", *blank))
     for oname, v in net.outputs:
-        rows.append((f"{oname} (output)", _value_text(net, v, True), ""))
+        rows.append((f"{oname} (output)", _value_text(net, v, True, env), "", *blank))
     c1 = max([len("Layer (kind, name, line)")] + [len(r[0]) for r in rows]) + 2
     c2 = max([len("Output shape")] + [len(r[1]) for r in rows]) + 2
     c3 = max([len("Param #")] + [len(r[2]) for r in rows])
-    total = c1 + c2 + c3
+    heads = COST_HEADS if costs else ()
+    cw = [max([len(h)] + [len(r[3 + k]) for r in rows]) + 2 for k, h in enumerate(heads)]
+    total = c1 + c2 + c3 + sum(cw)
     rule = "=" * total
     thin = "-" * total
-    head = f"{'Layer (kind, name, line)':<{c1}}{'Output shape':<{c2}}{'Param #':>{c3}}"
+    head = f"{'Layer (kind, name, line)':<{c1}}{'Output shape':<{c2}}{'Param #':>{c3}}" + \
+        "".join(f"{h:>{w}}" for h, w in zip(heads, cw))
     title = f"network {net.name}"
     if net.param_env or net.params:
         shown = []
@@ -110,11 +126,31 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100) -> s
         title += "(" + ", ".join(shown) + ")"
     out = [bold(title), rule, bold(head), rule]
     for r in rows:
-        out.append(f"{r[0]:<{c1}}{r[1]:<{c2}}{r[2]:>{c3}}".rstrip())
+        out.append((f"{r[0]:<{c1}}{r[1]:<{c2}}{r[2]:>{c3}}" + "".join(f"{c:>{w}}" for c, w in zip(r[3:], cw)))
+                   .rstrip())
     out.append(rule)
     out.append(f"Total params: {_fmt_count(net.total_params)}")
+    if costs:
+        c = network_costs(net, env)
+        out.append(f"Total FLOPs: {_total(c.flops, human_flops)}")
+        out.append(f"Params size: {_total(c.param_bytes, human_bytes)}")
+        out.append(f"Activations: {_total(c.activation_bytes, human_bytes)}")
     out.append(thin)
     return "\n".join(out)
+
+
+COST_HEADS = ("FLOPs", "Params size", "Activations")
+
+
+def _cost_cells(c: Costs) -> tuple[str, str, str]:
+    return (human(c.flops, human_flops), human(c.param_bytes, human_bytes),
+            human(c.activation_bytes, human_bytes))
+
+
+def _total(d: Dim | None, fmt) -> str:
+    """A rounded total with the exact count beside it: '4.7 MFLOPs (4,718,592)'."""
+    text = human(d, fmt)
+    return f"{text} ({d:,})" if isinstance(d, int) and not text.startswith(f"{d} ") else text
 
 
 def _lit(v: Any) -> str:

@@ -180,6 +180,11 @@ class Kind:
         """True when the result shares storage with the input (adds no activation bytes)."""
         return False
 
+    def aliases_input(self, a: Args) -> bool:
+        """True when the layer's result is its input's own storage: a view, or a layer that
+        writes in place (``inplace=true``). Such a result adds no activation bytes."""
+        return self.is_view() or getattr(a, "inplace", False) is True
+
     # -- presentation -------------------------------------------------------------------------
     def label(self, a: Args) -> str:
         """Kind and key arguments, as a diagram or table shows them."""
