@@ -1,0 +1,272 @@
+"""Static costs (docs/costs.md) against what torch counts and allocates.
+
+FLOPs are compared with ``torch.utils.flop_counter.FlopCounterMode`` on a real forward
+pass. On the CPU, torch runs a float32 ``nn.LSTM`` through one fused oneDNN kernel that
+the counter cannot look into (it counts 0); for such a recurrent module, and only where
+the counter saw nothing inside it, the measurement adds the gate-matmul count written
+below from the module's own weights (every weight matrix takes part in one
+multiply-accumulate per element per step). Where the counter does see a recurrent
+module's matmuls, that count is checked against the same formula, and one test turns
+oneDNN off to show the counter and the formula agree on LSTMs too.
+
+Activation bytes are compared with the bytes of the tensors that the layers of a real
+forward pass return, recorded with forward hooks on every leaf module and, for ops that
+have no module (``cat``, ``add``, ``permute`` ...), with a function mode that sees every
+torch call the forward makes outside a leaf module. A result counts when it does not
+share storage with an input of its call; the one exception is what docs/costs.md defines
+as a view although torch may copy: ``reshape``/``view``/``flatten`` of an input that is
+not contiguous. Dropout runs in training mode (its eval-mode result is its input).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from contextlib import contextmanager
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+from torch.overrides import TorchFunctionMode  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from netspec.costs import (bind, human, human_bytes, human_flops, layer_costs,  # noqa: E402
+                           network_costs)
+from netspec.dims import evaluate  # noqa: E402
+from netspec.infer import check_text  # noqa: E402
+from test_kinds_torch import (EXAMPLES, STATES, build_layer, example_spec, flat,  # noqa: E402
+                              parse_call, parse_type, random_tensor)
+
+# -- measuring torch ----------------------------------------------------------------------------
+
+RECURRENT = (nn.RNNBase, nn.RNNCellBase)
+# torch documents these as views that copy when their input is not contiguous; docs/costs.md
+# counts them as views whatever the layout
+MAY_COPY = {"reshape", "view", "flatten", "Flatten"}
+
+
+def gate_matmul_flops(module: nn.Module, x) -> int:
+    """FLOPs of a recurrent layer or cell, from torch's equations: at every step (each
+    element of the input but the features), for each direction and layer, every weight
+    matrix (W_ih, W_hh and an LSTM's projection W_hr) is one matrix-vector product."""
+    steps = math.prod(x.shape[:-1])
+    weights = sum(p.numel() for name, p in module.named_parameters() if name.startswith("weight"))
+    return 2 * steps * weights
+
+
+def _is_leaf(m: nn.Module) -> bool:
+    return next(m.children(), None) is None
+
+
+@contextmanager
+def _global_hooks(pre, post):
+    from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+
+    handles = [register_module_forward_pre_hook(pre), register_module_forward_hook(post)]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+class Flops:
+    """FlopCounterMode's total of one call, plus the gate matmuls of fused recurrent modules."""
+
+    def __init__(self):
+        self.counted = 0
+        self.fused: list[str] = []  # the recurrent modules the counter could not see into
+        self.seen: list[tuple[str, int, int]] = []  # (module, counted, formula) where it could
+
+    def run(self, call):
+        stack = []
+        with FlopCounterMode(display=False) as counter:
+            def pre(m, args):
+                if isinstance(m, RECURRENT):
+                    stack.append(counter.get_total_flops())
+
+            def post(m, args, out):
+                if isinstance(m, RECURRENT):
+                    counted = counter.get_total_flops() - stack.pop()
+                    formula = gate_matmul_flops(m, args[0])
+                    if counted == 0:
+                        self.fused.append(type(m).__name__)
+                        self.counted += formula
+                    else:
+                        self.seen.append((type(m).__name__, counted, formula))
+
+            with _global_hooks(pre, post):
+                result = call()
+        self.counted += counter.get_total_flops()
+        return result
+
+
+def _storage(t) -> int:
+    return t.untyped_storage().data_ptr()
+
+
+class Allocations(TorchFunctionMode):
+    """Bytes of the results of every leaf module and every torch call outside one."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0
+        self.calls: list[tuple[str, int]] = []  # (what, bytes it allocated for its results)
+
+    def record(self, what: str, out, ins) -> None:
+        outs = [t for t in flat(out) if isinstance(t, torch.Tensor)]
+        if not outs:
+            return
+        tensors = [t for t in flat(list(ins)) if isinstance(t, torch.Tensor)]
+        shared = {_storage(t) for t in tensors}
+        contiguous = all(t.is_contiguous() for t in tensors)
+        new = 0
+        for t in outs:
+            if _storage(t) in shared or (what in MAY_COPY and not contiguous):
+                continue
+            new += t.numel() * t.element_size()
+        self.calls.append((what, new))
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if self.depth == 0:
+            self.record(getattr(func, "__name__", str(func)), out, list(args) + list(kwargs.values()))
+        return out
+
+    @property
+    def total(self) -> int:
+        return sum(b for _, b in self.calls)
+
+    def run(self, call):
+        def pre(m, args):
+            if _is_leaf(m):
+                self.depth += 1
+
+        def post(m, args, out):
+            if _is_leaf(m):
+                self.depth -= 1
+                self.record(type(m).__name__, out, args)
+
+        with _global_hooks(pre, post), self:
+            return call()
+
+
+@contextmanager
+def dropout_training(model: nn.Module | None = None):
+    """Dropout as in training (it allocates its result); everything else as it was."""
+    from torch.nn.modules.module import register_module_forward_pre_hook
+
+    def pre(m, args):
+        if isinstance(m, nn.Dropout):
+            m.train()
+
+    handle = register_module_forward_pre_hook(pre)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+# -- every worked example of every kind ---------------------------------------------------------
+
+def stage_call(text: str, env: dict):
+    """The example's torch module (or None for an op) and a call that runs it on env's tensors."""
+    x = env["x"]
+    name, pos, kw = parse_call(text, env)
+    if name[0].isupper():
+        states = {k: kw.pop(k) for k in STATES if k in kw}
+        module = build_layer(name, pos, kw, x.shape)
+        if x.is_floating_point():
+            module = module.to(x.dtype)
+        module.eval()
+        assert not states
+        return module, lambda: module(x)
+    tensors = [x] + [p for p in pos if isinstance(p, torch.Tensor)]
+    pos = [p for p in pos if not isinstance(p, torch.Tensor)]
+    if name == "cat":
+        return None, lambda: torch.cat(tensors, *pos, **kw)
+    if name == "add":
+        return None, lambda: torch.add(*tensors, *pos, **kw)
+    first, *rest = tensors
+    return None, lambda: getattr(first, name)(*rest, *pos, **kw)
+
+
+def checked_example(kind, ex):
+    text, stage, types = example_spec(kind, ex)
+    result = check_text(text, "kind.net")
+    assert not result.reporter.errors, [d.message for d in result.reporter.errors]
+    (net,) = result.networks
+    return net, net.nodes[-1], stage, types
+
+
+@pytest.mark.parametrize("kind,index,ex", EXAMPLES, ids=[f"{k.name}-{i}" for k, i, _ in EXAMPLES])
+def test_example_costs_match_torch(kind, index, ex):
+    net, node, stage, types = checked_example(kind, ex)
+    stated = layer_costs(net, node)
+    assert all(isinstance(v, int) for v in stated.values()), stated
+
+    torch.manual_seed(0)
+    env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
+    module, call = stage_call(stage, env)
+
+    flops = Flops()
+    flops.run(call)
+    assert stated.flops == flops.counted, (stage, flops.fused, flops.seen)
+    for name, counted, formula in flops.seen:  # the formula itself, where the counter sees inside
+        assert counted == formula, (name, counted, formula)
+    if module is not None and not isinstance(module, RECURRENT):
+        assert not flops.fused
+
+    alloc = Allocations()
+    with dropout_training():
+        alloc.run(call)
+    assert stated.activation_bytes == alloc.total, (stage, alloc.calls)
+
+    param_bytes = sum(p.numel() * p.element_size() for p in module.parameters()) if module else 0
+    assert stated.param_bytes == param_bytes
+
+
+def test_examples_cover_flops_and_views():
+    """The examples exercise what makes the counts differ: every kind with FLOPs has some,
+    and views, in-place layers and fused recurrent layers all occur."""
+    with_flops = set()
+    aliasing = set()
+    for kind, _, ex in EXAMPLES:
+        net, node, _, _ = checked_example(kind, ex)
+        c = layer_costs(net, node)
+        if c.flops:
+            with_flops.add(kind.name)
+        if c.activation_bytes == 0:
+            aliasing.add(kind.name)
+    assert {"Linear", "Conv1d", "Conv2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"} <= with_flops
+    assert {"permute", "transpose", "reshape", "flatten", "Flatten", "select", "squeeze", "unsqueeze",
+            "ReLU", "Dropout"} <= aliasing
+
+
+@pytest.mark.parametrize("stage,input_type", [
+    ("LSTM(100, bidirectional=true)", "float32[28, 2, 28]"),
+    ("LSTM(12, 2, dropout=0.5)", "float32[30, 4, 30]"),
+    ("LSTM(7, num_layers=2, batch_first=true)", "float32[3, 5, 4]"),
+    ("LSTM(6)", "float32[5, 3]"),
+])
+def test_fused_lstm_counts_match_unfused(stage, input_type):
+    """The fused CPU LSTM that the counter cannot see into: with oneDNN off, torch runs the
+    same LSTM as separate matmuls, and the counter's total equals the stated FLOPs."""
+    text = f"network K {{\n    input x: {input_type}\n    out = x -> {stage}\n    output out\n}}\n"
+    result = check_text(text, "k.net")
+    assert not result.reporter.errors
+    (net,) = result.networks
+    torch.manual_seed(0)
+    x = random_tensor(*parse_type(input_type))
+    module, call = stage_call(stage, {"x": x})
+    fused = Flops()
+    fused.run(call)
+    if not fused.fused:
+        pytest.skip("this torch build does not fuse the LSTM on the CPU")
+    with torch.backends.mkldnn.flags(enabled=False):
+        plain = Flops()
+        plain.run(call)
+    assert not plain.fused
+    assert layer_costs(net, net.nodes[-1]).flops == plain.counted == fused.counted
