@@ -20,7 +20,6 @@ not contiguous. Dropout runs in training mode (its eval-mode result is its input
 
 from __future__ import annotations
 
-import json
 import math
 from contextlib import contextmanager
 
@@ -28,15 +27,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+import test_specs_torch as hand  # noqa: E402
+from test_kinds_torch import EXAMPLES, STATES, build_layer, example_spec, flat, parse_call, parse_type, random_tensor  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from netspec.costs import (bind, human, human_bytes, human_flops, layer_costs,  # noqa: E402
-                           network_costs)
-from netspec.dims import evaluate  # noqa: E402
+from netspec.costs import layer_costs, network_costs  # noqa: E402
 from netspec.infer import check_text  # noqa: E402
-from test_kinds_torch import (EXAMPLES, STATES, build_layer, example_spec, flat,  # noqa: E402
-                              parse_call, parse_type, random_tensor)
 
 # -- measuring torch ----------------------------------------------------------------------------
 
@@ -154,7 +151,7 @@ class Allocations(TorchFunctionMode):
 
 
 @contextmanager
-def dropout_training(model: nn.Module | None = None):
+def dropout_training():
     """Dropout as in training (it allocates its result); everything else as it was."""
     from torch.nn.modules.module import register_module_forward_pre_hook
 
@@ -270,3 +267,50 @@ def test_fused_lstm_counts_match_unfused(stage, input_type):
         plain.run(call)
     assert not plain.fused
     assert layer_costs(net, net.nodes[-1]).flops == plain.counted == fused.counted
+
+
+# -- every spec, against the hand-written models of tests/test_specs_torch.py -------------------
+
+def measure(model: nn.Module, inputs: list) -> tuple[Flops, Allocations]:
+    flops = Flops()
+    with torch.no_grad():
+        flops.run(lambda: model(*inputs))
+        alloc = Allocations()
+        with dropout_training():
+            alloc.run(lambda: model(*inputs))
+    return flops, alloc
+
+
+def assert_costs_match(net, env: dict, model: nn.Module, inputs: list) -> None:
+    stated = network_costs(net, env)
+    flops, alloc = measure(model, inputs)
+    assert stated.flops == flops.counted, (flops.fused, flops.seen)
+    for name, counted, formula in flops.seen:
+        assert counted == formula, (name, counted, formula)
+    assert stated.activation_bytes == alloc.total, alloc.calls
+    assert stated.param_bytes == sum(p.numel() * p.element_size() for p in model.parameters())
+    # the network's cost is the sum of its layers'
+    for field in ("flops", "param_bytes", "activation_bytes"):
+        assert getattr(stated, field) == sum(getattr(layer_costs(net, n, env), field) for n in net.nodes)
+
+
+@pytest.mark.parametrize("stem", sorted(hand.MODELS))
+def test_spec_costs_match_hand_written_model(stem):
+    name, cls = hand.MODELS[stem]
+    net = hand.checked(stem, name)
+    env = hand.env_for(stem)
+    torch.manual_seed(0)
+    model = cls().eval()
+    inputs = [hand.random_input(*hand.concrete(net, v.tensor, env)) for v in net.inputs]
+    assert_costs_match(net, env, model, inputs)
+
+
+@pytest.mark.parametrize("stem", ["charrnn", "bilstm", "gru", "lstm_state", "qstencoder", "lenet"])
+def test_spec_cost_formulas_hold_for_other_symbol_values(stem):
+    name, cls = hand.MODELS[stem]
+    net = hand.checked(stem, name)
+    for env in ({"batch": 1, "seq": 1}, {"batch": 5, "seq": 11}):
+        torch.manual_seed(0)
+        model = cls().eval()
+        inputs = [hand.random_input(*hand.concrete(net, v.tensor, env)) for v in net.inputs]
+        assert_costs_match(net, env, model, inputs)
