@@ -2,14 +2,17 @@
 
 A dim is a plain ``int`` when it is concrete, or an :class:`Expr`: a polynomial with
 integer coefficients over symbol names and floor-division atoms. Every ``Expr`` is kept in
-one canonical form, so two dims are equal exactly when their canonical forms are equal,
-however they were reached:
+one canonical form, so polynomials and floor divisions of polynomials by constants are
+equal exactly when their canonical forms are equal, however they were reached (floors
+nested in other ways may stay apart; ``compare`` then says it cannot tell):
 
 * a floor atom ``N // c`` has ``c >= 2`` and every coefficient of ``N`` (the constant
   included) in ``[0, c)``; the rest of the quotient moves out of the atom:
   ``(3*h + 5) // 2 == h + 2 + (h + 1) // 2``;
-* ``(N // a + k) // b`` collapses to ``(N + k*a) // (a*b)``, so a chain of strided convs
-  stays one atom.
+* a factor common to ``c`` and every non-constant coefficient of ``N`` cancels, the
+  constant rounding down: ``(2*h + 3) // 4 == (h + 1) // 2``;
+* ``(N // a + M) // b`` collapses to ``(N + M*a) // (a*b)`` when ``M`` holds no floor
+  atom, so a chain of strided convs stays one atom.
 
 Arithmetic on an ``Expr`` returns a plain ``int`` whenever the result is constant, so the
 common, concrete case costs what Python's own integers cost.
@@ -17,6 +20,7 @@ common, concrete case costs what Python's own integers cost.
 
 from __future__ import annotations
 
+from math import gcd
 from typing import Iterable, Mapping, Union
 
 Dim = Union[int, "Expr"]
@@ -186,14 +190,23 @@ def floordiv(d: Dim, c: int) -> Dim:
     rest = Expr._make(remainder)
     if isinstance(rest, int):  # only a constant remained: it is in [0, c), so its floor is 0
         return Expr._make(quotient)
-    # (N // a + k) // c  ->  (N + k*a) // (a*c)
-    inner = [m for m in rest.terms if m]
-    if len(inner) == 1 and rest.terms[inner[0]] == 1:
-        (mono,) = inner
-        if len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Floor):
+    # a factor g of the divisor and of every non-constant coefficient cancels, the constant
+    # rounding down: (2*a + 3) // 4 == (a + 1) // 2
+    g = c
+    for m, coeff in rest.terms.items():
+        if m:
+            g = gcd(g, coeff)
+    if g > 1:
+        rest = Expr._make({m: v // g for m, v in rest.terms.items()})
+        c //= g
+    # (N // a + M) // c  ->  (N + M*a) // (a*c), for M free of floor atoms
+    floors = [m for m in rest.terms if any(isinstance(atom, Floor) for atom, _ in m)]
+    if len(floors) == 1 and rest.terms[floors[0]] == 1:
+        (mono,) = floors
+        if len(mono) == 1 and mono[0][1] == 1:
             atom = mono[0][0]
-            k = rest.terms.get((), 0)
-            collapsed = floordiv(atom.num + k * atom.den, atom.den * c)
+            others = Expr._make({m: v for m, v in rest.terms.items() if m != mono})
+            collapsed = floordiv(atom.num + others * atom.den, atom.den * c)
             return Expr._make(quotient) + collapsed
     atom = Floor(rest, c)
     quotient[((atom, 1),)] = quotient.get(((atom, 1),), 0) + 1
