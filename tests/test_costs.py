@@ -20,7 +20,10 @@ not contiguous. Dropout runs in training mode (its eval-mode result is its input
 
 from __future__ import annotations
 
+import ast as pyast
+import json
 import math
+import re
 from contextlib import contextmanager
 
 import pytest
@@ -32,7 +35,7 @@ from test_kinds_torch import EXAMPLES, STATES, build_layer, example_spec, flat, 
 from torch.overrides import TorchFunctionMode  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from netspec.costs import layer_costs, network_costs  # noqa: E402
+from netspec.costs import human, human_bytes, human_flops, layer_costs, network_costs  # noqa: E402
 from netspec.infer import check_text  # noqa: E402
 
 # -- measuring torch ----------------------------------------------------------------------------
@@ -314,3 +317,174 @@ def test_spec_cost_formulas_hold_for_other_symbol_values(stem):
         model = cls().eval()
         inputs = [hand.random_input(*hand.concrete(net, v.tensor, env)) for v in net.inputs]
         assert_costs_match(net, env, model, inputs)
+
+
+# -- the JSON fields ----------------------------------------------------------------------------
+
+FORMULA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def formula_value(value, env: dict) -> int:
+    """A cost from the JSON: an int, or a Python integer expression over symbol names."""
+    if isinstance(value, int):
+        return value
+    assert isinstance(value, str), value
+    tree = pyast.parse(value, mode="eval")
+    for node in pyast.walk(tree):
+        assert isinstance(node, (pyast.Expression, pyast.BinOp, pyast.UnaryOp, pyast.Constant, pyast.Name,
+                                 pyast.Load, pyast.Add, pyast.Sub, pyast.Mult, pyast.FloorDiv, pyast.USub)), \
+            (value, type(node).__name__)
+        if isinstance(node, pyast.Name):
+            assert FORMULA.match(node.id) and node.id in env, (value, node.id)
+        if isinstance(node, pyast.Constant):
+            assert isinstance(node.value, int)
+    return eval(compile(tree, "<cost>", "eval"), {"__builtins__": {}}, dict(env))
+
+
+def check_json(capsys, *args) -> tuple[int, dict]:
+    from netspec.cli import main
+
+    code = main(["check", "--json", *map(str, args)])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("stem", sorted(hand.MODELS))
+def test_json_costs_evaluate_to_what_torch_measures(stem, capsys):
+    """The JSON's formulas, evaluated by Python with the symbols given values, equal torch's
+    counts on the hand-written model; each network's cost is the sum of its layers'."""
+    name, cls = hand.MODELS[stem]
+    code, out = check_json(capsys, hand.SPECS / f"{stem}.net")
+    assert code == 0
+    (doc,) = [n for n in out["networks"] if n["name"] == name]
+    env = hand.env_for(stem)
+    for layer in doc["layers"]:
+        for field in ("flops", "param_bytes", "activation_bytes"):
+            assert field in layer and isinstance(layer[field], (int, str)), layer
+    values = {f: formula_value(doc[f], env) for f in ("flops", "param_bytes", "activation_bytes")}
+    for f, total in values.items():
+        assert total == sum(formula_value(layer[f], env) for layer in doc["layers"]), f
+
+    net = hand.checked(stem, name)
+    torch.manual_seed(0)
+    model = cls().eval()
+    inputs = [hand.random_input(*hand.concrete(net, v.tensor, env)) for v in net.inputs]
+    flops, alloc = measure(model, inputs)
+    assert values["flops"] == flops.counted
+    assert values["activation_bytes"] == alloc.total
+    assert values["param_bytes"] == sum(p.numel() * p.element_size() for p in model.parameters())
+
+    # --dim gives the symbols values: every cost and every shape becomes that number
+    dims = [f"--dim={k}={v}" for k, v in env.items() if any(k in str(doc[f]) for f in values)
+            or any(k in json.dumps(i["shape"]) for i in doc["inputs"])]
+    code, bound = check_json(capsys, hand.SPECS / f"{stem}.net", *dims)
+    assert code == 0
+    (bdoc,) = [n for n in bound["networks"] if n["name"] == name]
+    assert {f: bdoc[f] for f in values} == values
+    for layer, blayer in zip(doc["layers"], bdoc["layers"]):
+        for f in values:
+            assert blayer[f] == formula_value(layer[f], env)
+        for o, bo in zip(layer["outputs"], blayer["outputs"]):
+            assert bo["shape"] == [formula_value(d, env) for d in o["shape"]]
+
+
+def test_json_costs_of_a_generic_block_name_its_parameters(capsys):
+    code, out = check_json(capsys, hand.SPECS / "resnet18.net")
+    assert code == 0
+    block = next(n for n in out["networks"] if n["name"] == "BasicBlock")
+    # two 3x3 convs of planes -> planes channels over [batch, planes, h, w]: 2 * 9 * planes**2 MACs a pixel
+    env = {"batch": 2, "planes": 3, "h": 5, "w": 4}
+    assert formula_value(block["flops"], env) == 2 * 2 * (9 * 3 * 3) * 2 * 5 * 4
+    assert formula_value(block["param_bytes"], env) == 4 * (2 * 9 * 3 * 3 + 2 * 2 * 3)
+
+
+def test_json_costs_are_null_where_a_layer_is_not_inferred(capsys):
+    code, out = check_json(capsys, hand.SPECS / "oops.net")
+    assert code == 1
+    (doc,) = out["networks"]
+    kinds = {layer["kind"]: layer for layer in doc["layers"]}
+    assert kinds["Embedding"]["flops"] == 0 and isinstance(kinds["Embedding"]["activation_bytes"], str)
+    assert kinds["LSTM"]["flops"] is None and kinds["Linear"]["activation_bytes"] is None
+    assert doc["flops"] is None and doc["param_bytes"] is None and doc["activation_bytes"] is None
+
+
+# -- the table and the command line -------------------------------------------------------------
+
+@pytest.mark.parametrize("n,text", [
+    (0, "0 FLOPs"), (999, "999 FLOPs"), (1000, "1.0 kFLOPs"), (4_718_592, "4.7 MFLOPs"),
+    (999_999, "1.0 MFLOPs"), (3_628_146_688, "3.6 GFLOPs"), (2 * 10**15, "2.0 PFLOPs"),
+])
+def test_human_flops(n, text):
+    assert human_flops(n) == text
+
+
+@pytest.mark.parametrize("n,text", [
+    (0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1_258_291, "1.2 MiB"),
+    (1024**2 - 1, "1.0 MiB"), (553_430_176, "527.8 MiB"), (3 * 1024**4, "3.0 TiB"),
+])
+def test_human_bytes(n, text):
+    assert human_bytes(n) == text
+
+
+def test_human_formulas_scale_each_term():
+    from netspec.dims import sym
+
+    d = 4_358_144 * sym("batch") * sym("seq") + 268_288 * sym("batch")
+    assert human(d, human_flops) == "4.4 MFLOPs * batch * seq + 268.3 kFLOPs * batch"
+    assert human(2048 * sym("h") - 1024, human_bytes) == "2.0 KiB * h - 1.0 KiB"
+
+
+def test_costs_table(run_cli):
+    r = run_cli("check", "--costs", "specs/lenet.net")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    head = next(line for line in lines if line.startswith("Layer"))
+    assert re.search(r"Param #\s+FLOPs\s+Params size\s+Activations$", head), head
+    conv = next(line for line in lines if line.startswith("Conv2d (logits) :6"))
+    assert "235.2 kFLOPs * batch" in conv and "624 B" in conv
+    assert "Total FLOPs: 833.0 kFLOPs * batch" in lines
+    assert "Params size: 241.0 KiB (246,824)" in lines
+    # without --costs the table keeps its three columns
+    plain = run_cli("check", "specs/lenet.net").stdout
+    assert "FLOPs" not in plain and "Total params: 61,706" in plain
+
+
+def test_dim_turns_the_table_into_numbers(run_cli):
+    """Totals with the symbols given values, against torch's count on the hand-written LeNet."""
+    r = run_cli("check", "--costs", "--dim", "batch=2", "specs/lenet.net")
+    assert r.returncode == 0, r.stderr
+    total = next(line for line in r.stdout.splitlines() if line.startswith("Total FLOPs:"))
+    exact = int(re.search(r"\(([\d,]+)\)", total).group(1).replace(",", ""))
+    flops, alloc = measure(hand.LeNet().eval(), [torch.randn(2, 1, 28, 28)])
+    assert exact == flops.counted
+    acts = next(line for line in r.stdout.splitlines() if line.startswith("Activations:"))
+    assert int(re.search(r"\(([\d,]+)\)", acts).group(1).replace(",", "")) == alloc.total
+    assert "image (input)             float32[2, 1, 28, 28]" in r.stdout
+    assert "batch" not in r.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--dim", "bach=3", "specs/lenet.net"], "no input of the checked networks has a symbolic dim `bach`"),
+    (["--dim", "batch=x", "specs/lenet.net"], "is not a positive integer"),
+    (["--dim", "batch=0", "specs/lenet.net"], "is not a positive integer"),
+    (["--dim", "batch", "specs/lenet.net"], "--dim expects NAME=INT"),
+    (["--dim", "classes=3", "specs/keras_cnn.net"], "is a network parameter; give it with --set classes=3"),
+])
+def test_bad_dim_is_a_usage_error(run_cli, args, message):
+    r = run_cli("check", *args)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
+
+
+def test_dim_that_leaves_no_output_is_a_usage_error(run_cli, tmp_path):
+    spec = tmp_path / "conv.net"
+    spec.write_text("network C {\n    input x: float[batch, 3, h, w]\n    y = x -> Conv2d(4, 5)\n    output y\n}\n")
+    ok = run_cli("check", "--json", "--dim", "h=9", "--dim", "w=5", str(spec))
+    assert ok.returncode == 0, ok.stderr
+    (doc,) = json.loads(ok.stdout)["networks"]
+    # a [batch, 4, 5, 1] result, 3 * 5 * 5 multiply-accumulates for each element
+    assert doc["flops"] == f"{2 * (4 * 5 * 1) * (3 * 5 * 5)} * batch"
+    assert doc["outputs"][0]["shape"] == ["batch", 4, 5, 1]
+    bad = run_cli("check", "--dim", "h=3", str(spec))
+    assert bad.returncode == 2
+    assert "Conv2d (line 3) would have size -1" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
