@@ -446,3 +446,30 @@ def test_error_where_torch_raises(types, source, stages, code, index):
             continue
         with pytest.raises((RuntimeError, ValueError, IndexError, TypeError)):
             run_stage(st, x, env)
+
+
+def test_sizes_reached_two_ways_are_proven_equal():
+    """Equal sizes written differently check as equal (no `assert` or `shape` error), and torch agrees."""
+    text = """network K {
+    input x: float32[1, 2, 2 * h]
+    input y: float32[1, 2, 3 * h + 5]
+    a = x -> MaxPool1d(4)                      : [1, 2, h // 2]
+    b = x -> MaxPool1d(2) -> MaxPool1d(2)
+    s = add(a, b)
+    c = y -> AvgPool1d(2) -> AvgPool1d(3)
+    d = y -> AvgPool1d(6)                      : [1, 2, (3 * h + 5) // 6]
+    t = add(c, d)
+    output s, t
+}
+"""
+    result, errors = check_one(text)
+    assert not errors, errors
+    (net,) = result.networks
+    stated = [net.shape(v.tensor) for _, v in net.outputs]
+    for h in range(1, 13):
+        x, y = torch.randn(1, 2, 2 * h), torch.randn(1, 2, 3 * h + 5)
+        if 2 * h < 4:
+            continue  # torch refuses a window larger than the input
+        s = nn.MaxPool1d(4)(x) + nn.MaxPool1d(2)(nn.MaxPool1d(2)(x))
+        t = nn.AvgPool1d(3)(nn.AvgPool1d(2)(y)) + nn.AvgPool1d(6)(y)
+        assert [[evaluate(d, {"h": h}) for d in shape] for shape in stated] == [list(s.shape), list(t.shape)]
