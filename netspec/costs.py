@@ -20,7 +20,9 @@ the typed graph; it never imports torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping
+from weakref import WeakKeyDictionary
 
 from .dims import Dim, Expr, render, substitute, symbols
 from .infer import LayerNode, TypedNetwork
@@ -61,8 +63,18 @@ def param_dtype(node: LayerNode) -> str:
     return "float32"
 
 
+_RAW: "WeakKeyDictionary[LayerNode, Costs]" = WeakKeyDictionary()
+
+
 def raw_costs(node: LayerNode) -> Costs:
     """A layer's costs in the symbols of the network it sits in (parameters not substituted)."""
+    known = _RAW.get(node)
+    if known is None:
+        known = _RAW[node] = _raw_costs(node)
+    return known
+
+
+def _raw_costs(node: LayerNode) -> Costs:
     if node.error is not None or any(v.tensor is None for v in node.outputs):
         return UNKNOWN
     if node.block is not None:
@@ -74,8 +86,14 @@ def raw_costs(node: LayerNode) -> Costs:
     activation: Dim = 0
     if not kind.aliases_input(a):
         for v in node.outputs:
-            activation = activation + numel(v.tensor.shape) * ITEMSIZE[v.tensor.dtype]
+            activation = activation + tensor_bytes(v.tensor.shape, v.tensor.dtype)
     return Costs(node.flops, node.params * ITEMSIZE[param_dtype(node)], activation)
+
+
+@lru_cache(maxsize=4096)
+def tensor_bytes(shape: tuple, dtype: str) -> Dim:
+    """Elements times item size; most layers of a network share a few shapes."""
+    return numel(shape) * ITEMSIZE[dtype]
 
 
 def layer_costs(net: TypedNetwork, node: LayerNode, env: Mapping[str, int] | None = None) -> Costs:
