@@ -488,3 +488,42 @@ def test_dim_that_leaves_no_output_is_a_usage_error(run_cli, tmp_path):
     bad = run_cli("check", "--dim", "h=3", str(spec))
     assert bad.returncode == 2
     assert "Conv2d (line 3) would have size -1" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+# -- dtypes -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stage,input_type", [
+    ("Linear(5)", "bfloat16[3, 4]"),
+    ("Linear(5)", "float16[2, 3, 4]"),
+    ("Conv2d(3, 3, padding=1)", "bfloat16[1, 2, 6, 6]"),
+    ("Conv1d(4, 2)", "float64[2, 3, 7]"),
+    ("LSTM(4, num_layers=2)", "bfloat16[5, 2, 3]"),
+    ("LSTM(4, bidirectional=true)", "float64[5, 2, 3]"),
+    ("GRU(4)", "float16[5, 2, 3]"),
+    ("LSTMCell(4)", "float64[2, 3]"),
+    ("LayerNorm", "float16[2, 3, 8]"),
+    ("BatchNorm2d", "float64[2, 3, 4, 4]"),
+    ("Embedding(10, 6)", "int32[2, 5]"),
+    ("ReLU", "int64[3, 4]"),
+    ("cat(x, dim=1)", "bfloat16[2, 3]"),
+])
+def test_costs_follow_the_dtype(stage, input_type):
+    """Parameters take the input's float dtype (an Embedding's are float32), results their own."""
+    text = f"network K {{\n    input x: {input_type}\n    out = x -> {stage}\n    output out\n}}\n"
+    result = check_text(text, "k.net")
+    assert not result.reporter.errors, [d.message for d in result.reporter.errors]
+    (net,) = result.networks
+    stated = network_costs(net)
+    torch.manual_seed(0)
+    x = random_tensor(*parse_type(input_type))
+    if stage.startswith("cat"):  # x -> cat(x, dim=1)
+        module, call = None, lambda: torch.cat([x, x], dim=1)
+    else:
+        module, call = stage_call(stage, {"x": x})
+    flops, alloc = Flops(), Allocations()
+    flops.run(call)
+    with dropout_training():
+        alloc.run(call)
+    assert stated.flops == flops.counted
+    assert stated.activation_bytes == alloc.total, alloc.calls
+    assert stated.param_bytes == (sum(p.numel() * p.element_size() for p in module.parameters()) if module else 0)
