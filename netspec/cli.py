@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--rankdir", choices=["TB", "LR"], default="TB")
     d.add_argument("--depth", type=int, default=0, metavar="N",
                    help="expand networks used as layers N levels deep (0: one node each)")
+    d.add_argument("--unroll", action="store_true",
+                   help="draw every repetition of `Stage * N` (default: once, with a ×N badge)")
     d.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
     common(d)
     d.set_defaults(run=lambda a: _lazy("netspec.diagram", "cmd_diagram", a))

@@ -97,6 +97,15 @@ def _show(v) -> str:
     return repr(v)
 
 
+def _map_dims(v, dim):
+    """A value with every dim in it passed through ``dim``."""
+    if isinstance(v, Expr):
+        return dim(v)
+    if isinstance(v, tuple):
+        return tuple(_map_dims(x, dim) for x in v)
+    return v
+
+
 DimArg = Annotated[Any, BeforeValidator(_dim)]
 DimOrTuple = Annotated[Any, BeforeValidator(_dim_or_tuple)]
 OptDimOrTuple = Annotated[Any, BeforeValidator(_opt_dim_or_tuple)]
@@ -186,19 +195,40 @@ class Kind:
         return self.is_view() or getattr(a, "inplace", False) is True
 
     # -- presentation -------------------------------------------------------------------------
-    def label(self, a: Args) -> str:
-        """Kind and key arguments, as a diagram or table shows them."""
+    def label(self, a: Args, dim=None) -> str:
+        """Kind and key arguments, as a diagram shows them: `Conv2d 64, 3, stride=2, bias=false`.
+
+        The arguments given are shown; the inferred one is left out (the input's shape says
+        it). The first positional argument and the required ones go by position while they
+        come in order, the rest by name, flags by their name alone. ``dim`` maps a dim to
+        what a user reads (a network's parameters substituted).
+        """
+        def show(v) -> str:
+            return _show(_map_dims(v, dim) if dim is not None else v)
+
+        given = a.model_fields_set
+        fields = self.Args.model_fields
         parts = []
-        for name in self.positional:
-            if name in a.model_fields_set:
-                parts.append(_show(getattr(a, name)))
-        for name in sorted(a.model_fields_set):
-            if name not in self.positional and name not in self.state_inputs:
-                value = getattr(a, name)
-                if value is True:
-                    parts.append(name)
-                else:
-                    parts.append(f"{name}={_show(value)}")
+        if self.variadic and self.variadic in given:
+            parts.extend(show(x) for x in getattr(a, self.variadic))
+        named = []
+        by_position = not parts
+        for k, name in enumerate(self.positional):
+            if name not in given or name == self.inferred:
+                by_position = False
+                continue
+            value = getattr(a, name)
+            first = k == 0 and self.max_inputs == 1
+            if by_position and (first or fields[name].is_required()) and not isinstance(value, bool):
+                parts.append(show(value))
+            else:
+                by_position = False
+                named.append(name)
+        named += sorted(n for n in given if n not in self.positional and n not in self.state_inputs
+                        and n != self.inferred and n != self.variadic)
+        for name in named:
+            value = getattr(a, name)
+            parts.append(name if value is True else f"{name}={show(value)}")
         return self.name + (" " + ", ".join(parts) if parts else "")
 
     # -- torch emission -----------------------------------------------------------------------

@@ -167,24 +167,25 @@ class _Recurrent(FloatLayer):
         rest = g * (D * h_out) + g * h_out + proj
         return 2 * steps * D * (first + (a.num_layers - 1) * rest)
 
-    def label(self, a):
-        parts = [self.name, f"{_txt(a.hidden_size)}"]
+    def label(self, a, dim=None):
+        def txt(d) -> str:
+            from ..dims import render
+
+            return render(dim(d) if dim is not None else d)
+
+        parts = [self.name, txt(a.hidden_size)]
         extra = []
-        if a.num_layers != 1:
-            extra.append(f"layers={_txt(a.num_layers)}")
+        if txt(a.num_layers) != "1":
+            extra.append(f"layers={txt(a.num_layers)}")
         if a.bidirectional:
             extra.append("bidirectional")
         if a.batch_first:
             extra.append("batch_first")
+        if a.dropout:
+            extra.append(f"dropout={a.dropout:g}")
         if getattr(a, "proj_size", 0):
-            extra.append(f"proj={_txt(a.proj_size)}")
+            extra.append(f"proj={txt(a.proj_size)}")
         return " ".join(parts) + (", " + ", ".join(extra) if extra else "")
-
-
-def _txt(d) -> str:
-    from ..dims import render
-
-    return render(d)
 
 
 @register

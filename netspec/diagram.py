@@ -1,0 +1,619 @@
+"""`netspec diagram`: the typed graph drawn with Graphviz.
+
+The drawing reads only the typed graph of :mod:`netspec.infer`: every label comes from the
+kind (``Kind.label``), every shape from ``TypedNetwork.show``, every parameter count from
+the node. Nothing here re-derives a shape.
+
+- Inputs and outputs are green and orange boxes; a layer is a blue box with its kind, its
+  key arguments and its parameter count; an op is a dashed grey box.
+- An edge carries the shape that flows on it, as `netspec check` prints it, with the dtype
+  where a layer changes it; a layer with several results (``output``, ``h_n``, ``c_n``)
+  labels each edge with the result's name, and a named value read by another binding
+  labels its edge with the name.
+- ``Stage * N`` is drawn once with a ``×N`` badge when every repetition looks the same
+  (same labels, same results, no error); ``unroll`` draws every repetition.
+- A network used as a layer is one node, or with ``depth`` > 0 a cluster of its layers.
+- A spec with errors still draws what was inferred: the failing node is red with its
+  message, the nodes after it are dashed, and errors that belong to no node are listed
+  under the title.
+
+The DOT text is deterministic: node ids ``n0, n1, ...`` in graph order, attributes sorted.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import struct
+import sys
+import textwrap
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netspec.diagnostics import Diagnostic, Span
+from netspec.dims import render
+from netspec.fsutil import MARKER
+from netspec.infer import CheckResult, LayerNode, TypedNetwork, Value
+from netspec.kinds.base import _show
+from netspec.source import UsageError
+
+FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
+INSTALL_HINT = "install Graphviz (apt-get install graphviz, or brew install graphviz)"
+WRAP = 46  # characters per line of an error message on a node
+TITLE_WRAP = 48
+
+FONT = "Helvetica"
+GRAPH_ATTRS = {"fontname": FONT, "fontsize": "12", "nodesep": "0.35", "ranksep": "0.3",
+               "labelloc": "t", "newrank": "true"}
+NODE_ATTRS = {"fontname": FONT, "fontsize": "12", "shape": "box", "margin": "0.12,0.05",
+              "style": "rounded,filled", "penwidth": "1.2"}
+EDGE_ATTRS = {"fontname": FONT, "fontsize": "10", "fontcolor": "#333333", "color": "#555555",
+              "arrowsize": "0.7"}
+STYLES = {
+    "input": {"fillcolor": "#d8efd3", "color": "#3b7a35", "penwidth": "1.6"},
+    "output": {"fillcolor": "#fde3c4", "color": "#b5651d", "penwidth": "1.6"},
+    "layer": {"fillcolor": "#dce7f7", "color": "#44679b"},
+    "op": {"fillcolor": "#f6f6f6", "color": "#9a9a9a", "fontcolor": "#4d4d4d",
+           "style": "rounded,filled,dashed"},
+    "error": {"fillcolor": "#fde0e0", "color": "#c62828", "penwidth": "2"},
+    "skipped": {"fillcolor": "#ffffff", "color": "#b0b0b0", "fontcolor": "#8a8a8a",
+                "style": "rounded,filled,dashed"},
+}
+BLOCK_CLUSTER = {"style": "rounded,filled", "fillcolor": "#f4f7fc", "color": "#44679b", "label": ""}
+TITLE_NODE = {"shape": "plaintext", "style": "solid", "margin": "0.05,0"}
+REPEAT_CLUSTER = {"style": "rounded,dashed", "color": "#7a7a7a", "fontname": FONT,
+                  "fontsize": "12", "labeljust": "r", "fontcolor": "#333333"}
+NETWORK_CLUSTER = {"style": "rounded", "color": "#bbbbbb", "fontname": FONT, "fontsize": "12",
+                   "labeljust": "l"}
+ERROR_COLOR = "#b71c1c"
+MUTED = "#5a5a5a"
+
+
+# -- the picture, before it becomes DOT -----------------------------------------------------------
+
+@dataclass
+class _Node:
+    id: str
+    attrs: dict[str, str]
+
+
+@dataclass
+class _Cluster:
+    name: str
+    attrs: dict[str, str]
+    items: list = field(default_factory=list)  # _Node | _Cluster, in graph order
+    children: dict = field(default_factory=dict)  # key -> _Cluster
+    same: list = field(default_factory=list)  # lists of node ids drawn side by side
+
+
+@dataclass
+class _Scope:
+    """One network being drawn: the top network, or a block expanded inside it."""
+
+    net: TypedNetwork
+    prefix: str  # for the SVG ids: "ResNet18", "ResNet18.4"
+    depth: int  # how many more levels of blocks to expand
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _html(lines: list[str], left: bool = False) -> str:
+    """An HTML-like label of lines, centred, or flush left (with a cluster's label)."""
+    if left:
+        return "<" + "".join(line + '<BR ALIGN="LEFT"/>' for line in lines) + ">"
+    return "<" + "<BR/>".join(lines) + ">"
+
+
+def _small(text: str, color: str = MUTED, size: int = 10) -> str:
+    return f'<FONT POINT-SIZE="{size}" COLOR="{color}">{_esc(text)}</FONT>'
+
+
+def _count(d) -> str:
+    return f"{d:,}" if isinstance(d, int) else render(d)
+
+
+def _contains(outer: Span, inner: Span) -> bool:
+    return (outer.file == inner.file
+            and (outer.line, outer.column) <= (inner.line, inner.column)
+            and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column))
+
+
+def _extent(s: Span) -> tuple[int, int]:
+    return (s.end_line - s.line, s.end_column - s.column)
+
+
+def result_names(node: LayerNode) -> list[str]:
+    """`output` / `h_n` / `c_n`, or a block's output names, one per result of the node."""
+    names = [n for n, _ in node.block.outputs] if node.block is not None else list(node.kind.results)
+    return [names[i] if i < len(names) else f"output{i}" for i in range(len(node.outputs))]
+
+
+def node_label(net: TypedNetwork, node: LayerNode) -> str:
+    """The kind and key arguments of a node, parameters substituted: `LSTM 512, layers=2`."""
+    if node.block is not None:
+        args = ", ".join(f"{k}={_show(_dim_of(net, v))}" for k, v in node.block_args.items())
+        return node.block.name + (" " + args if args else "")
+    if node.args is None:  # its arguments did not validate
+        return node.kind.name
+    return node.kind.label(node.args, net.dim)
+
+
+def _dim_of(net: TypedNetwork, v: Any) -> Any:
+    if isinstance(v, tuple):
+        return tuple(_dim_of(net, x) for x in v)
+    if isinstance(v, bool) or not hasattr(v, "terms"):
+        return v
+    return net.dim(v)
+
+
+def shape_text(net: TypedNetwork, v: Value, with_dtype: bool = False) -> str:
+    """A value's shape as `netspec check` prints it; `?` when it was not inferred."""
+    if v.tensor is None:
+        return "?"
+    return (v.tensor.dtype if with_dtype else "") + net.show(v.tensor)
+
+
+def title_of(net: TypedNetwork) -> tuple[str, str]:
+    """`ResNet18(num_classes=1000)` and `11,689,512 params`."""
+    shown = []
+    for p in net.ast.params:
+        value = net.param_env.get(p.name, net.params.get(p.name))
+        shown.append(f"{p.name}={_show(_dim_of(net, value)) if value is not None else '?'}")
+    head = net.name + (f"({', '.join(shown)})" if shown else "")
+    return head, f"{_count(net.total_params)} params"
+
+
+# -- repetitions -----------------------------------------------------------------------------------
+
+def _signature(net: TypedNetwork, node: LayerNode) -> tuple:
+    return (node.kind_name, node_label(net, node), len(node.group), node.error is None,
+            tuple(shape_text(net, v, True) for v in node.outputs))
+
+
+def collapse(net: TypedNetwork) -> tuple[dict[int, LayerNode], dict[int, int]]:
+    """Repetitions drawn once: (id of a hidden node -> the node drawn for it, group id -> N).
+
+    A group ``Stage * N`` collapses when every repetition has the same nodes with the same
+    labels and results, and none failed; the first repetition is drawn for all of them.
+    """
+    groups: dict[int, dict[int, list[LayerNode]]] = {}
+    for node in net.nodes:
+        for gid, i in node.group:
+            groups.setdefault(gid, {}).setdefault(i, []).append(node)
+    hidden: dict[int, LayerNode] = {}
+    counts: dict[int, int] = {}
+    for gid in sorted(groups):  # outer groups get their ids first
+        reps = groups[gid]
+        if len(reps) < 2 or any(id(n) in hidden for n in reps[0]):
+            continue
+        first = reps[0]
+        same = all(len(r) == len(first) and all(_signature(net, a) == _signature(net, b)
+                                                for a, b in zip(r, first))
+                   for r in reps.values())
+        if not same:
+            continue
+        counts[gid] = len(reps)
+        for i, r in reps.items():
+            if i:
+                for a, b in zip(r, first):
+                    hidden[id(a)] = b
+    return hidden, counts
+
+
+# -- the drawing -----------------------------------------------------------------------------------
+
+class Drawing:
+    """Builds the nodes, clusters and edges of one diagram from typed networks."""
+
+    def __init__(self, errors: list[Diagnostic], depth: int = 0, unroll: bool = False):
+        self.errors = errors
+        self.depth = depth
+        self.unroll = unroll
+        self.counter = 0
+        self.clusters = 0
+        self.root = _Cluster("", {})
+        self.edges: list[tuple[str, str, dict[str, str]]] = []
+        self.src: dict[int, str] = {}  # id(Value) -> the dot node that makes it
+        self.alias: dict[int, Value] = {}  # id(Value) -> the value it stands for
+        self.scope_of: dict[int, TypedNetwork] = {}  # id(Value) -> the network it lives in
+        self.owner: dict[int, LayerNode] = {}  # id(Diagnostic) -> the node it is drawn on
+        self.loose: list[Diagnostic] = []  # errors that belong to no drawn node
+
+    def _id(self) -> str:
+        nid = f"n{self.counter}"
+        self.counter += 1
+        return nid
+
+    # -- errors ------------------------------------------------------------------------------
+    def place_errors(self, nodes: list[LayerNode]) -> None:
+        """Each error goes on the innermost drawn node whose span holds it."""
+        for d in self.errors:
+            best = None
+            for node in nodes:
+                if _contains(node.span, d.span) and (best is None or _extent(node.span) < _extent(best.span)):
+                    best = node
+            if best is None:
+                self.loose.append(d)
+            else:
+                self.owner[id(d)] = best
+
+    def messages(self, node: LayerNode) -> list[str]:
+        return [d.message for d in self.errors if self.owner.get(id(d)) is node]
+
+    # -- values ------------------------------------------------------------------------------
+    def resolve(self, v: Value) -> Value:
+        while id(v) in self.alias:
+            v = self.alias[id(v)]
+        return v
+
+    def edge(self, v: Value, net: TypedNetwork, dst: str, consumer: LayerNode | None) -> None:
+        """An edge from whatever makes ``v`` (as ``net`` sees it) to ``dst``."""
+        origin = self.resolve(v)
+        src = self.src.get(id(origin))
+        if src is None:
+            return  # made by nothing drawn (a value that failed before any node)
+        lines = []
+        maker = origin.node
+        if maker is not None and len(maker.outputs) > 1:
+            lines.append(result_names(maker)[origin.index])
+        elif v.node is not None and v.name and "." not in v.name and consumer is not None \
+                and consumer.binding != v.name:
+            lines.append(v.name)  # a named value read by another binding
+        changed = False
+        if maker is not None and v.tensor is not None:
+            first = maker.inputs[0].tensor if maker.inputs else None
+            changed = first is None or first.dtype != v.tensor.dtype
+        lines.append(shape_text(net, v, changed))
+        attrs = {"label": "\\n".join(lines)}
+        if v.tensor is None:
+            attrs.update(style="dashed", color="#b0b0b0", fontcolor="#8a8a8a")
+        self.edges.append((src, dst, attrs))
+
+    # -- networks ----------------------------------------------------------------------------
+    def network(self, net: TypedNetwork, cluster: _Cluster) -> None:
+        scope = _Scope(net, net.name, self.depth)
+        for v in net.inputs:
+            nid = self._id()
+            label = _html([f"<B>{_esc(v.name)}</B>", _esc(shape_text(net, v, True))])
+            cluster.items.append(_Node(nid, {"label": label, "id": f"{net.name}.input.{v.name}",
+                                             **STYLES["input"]}))
+            self.src[id(v)] = nid
+        self.body(scope, cluster)
+        for name, v in net.outputs:
+            nid = self._id()
+            label = _html([f"<B>{_esc(name)}</B>", _esc(shape_text(net, v, True))])
+            cluster.items.append(_Node(nid, {"label": label, "id": f"{net.name}.output.{name}",
+                                             **STYLES["output"]}))
+            self.edge(v, net, nid, None)
+
+    def body(self, scope: _Scope, cluster: _Cluster) -> None:
+        net = scope.net
+        hidden, counts = ({}, {}) if self.unroll else collapse(net)
+        members: dict[int, list[LayerNode]] = {}
+        for node in net.nodes:
+            shown = node
+            while id(shown) in hidden:
+                shown = hidden[id(shown)]
+            members.setdefault(id(shown), []).append(node)
+        drawn_in_group: dict[int, int] = {}
+        for node in net.nodes:
+            if id(node) not in hidden:
+                for gid, _ in node.group:
+                    if gid in counts:
+                        drawn_in_group[gid] = drawn_in_group.get(gid, 0) + 1
+        for index, node in enumerate(net.nodes):
+            if id(node) in hidden:
+                shown = hidden[id(node)]
+                for mine, theirs in zip(node.outputs, shown.outputs):
+                    self.alias[id(mine)] = theirs
+                continue
+            place = cluster
+            badges = []
+            for gid, _ in node.group:
+                if gid not in counts:
+                    continue
+                if drawn_in_group[gid] > 1:
+                    key = (scope.prefix, gid)
+                    if key not in place.children:
+                        sub = _Cluster(self._cluster_name(),
+                                       {"label": f"×{counts[gid]}", **REPEAT_CLUSTER})
+                        place.children[key] = sub
+                        place.items.append(sub)
+                    place = place.children[key]
+                else:
+                    badges.append(f"×{counts[gid]}")
+            reps = members[id(node)]
+            expand = (node.block is not None and scope.depth > 0 and node.block.ok
+                      and not node.error and len(node.block.inputs) == len(node.inputs))
+            if expand:
+                self.block(scope, index, node, reps, badges, place)
+            else:
+                self.layer(scope, index, node, reps, badges, place)
+
+    def block(self, scope: _Scope, index: int, node: LayerNode, reps: list[LayerNode],
+              badges: list[str], place: _Cluster) -> None:
+        net, sub = scope.net, node.block
+        head = node_label(net, node) + "".join(" " + b for b in badges)
+        lines = [f"<B>{_esc(head)}</B>"]
+        who = node.alias or node.binding
+        if who:
+            lines.insert(0, _small(who, size=9))
+        params = self.params_text(net, reps)
+        if params:
+            lines.append(_small(params))
+        cluster = _Cluster(self._cluster_name(), dict(BLOCK_CLUSTER))
+        place.items.append(cluster)
+        place.children[("block", scope.prefix, index)] = cluster
+        # the title is a node beside the block's first layer, not the cluster's label, so that
+        # edges coming into the block never cross its text
+        title = self._id()
+        cluster.items.append(_Node(title, {"label": _html(lines, left=True), "id": f"{scope.prefix}.{index}",
+                                           **TITLE_NODE}))
+        for inner, outer in zip(sub.inputs, node.inputs):
+            self.alias[id(inner)] = outer
+        self.body(_Scope(sub, f"{scope.prefix}.{index}", scope.depth - 1), cluster)
+        first = _first_node(cluster.items[1:])
+        if first is not None:
+            cluster.same.append([title, first])
+        for outer, (_, inner) in zip(node.outputs, sub.outputs):
+            self.alias[id(outer)] = inner
+
+    def layer(self, scope: _Scope, index: int, node: LayerNode, reps: list[LayerNode],
+              badges: list[str], place: _Cluster) -> None:
+        net = scope.net
+        nid = self._id()
+        head = node_label(net, node) + "".join(" " + b for b in badges)
+        lines = []
+        if node.alias:
+            lines.append(_small(node.alias, size=9))
+        lines.append(_esc(head))
+        style = "layer" if node.is_layer else "op"
+        params = self.params_text(net, reps)
+        if node.is_layer and params and not node.error:
+            lines.append(_small(params))
+        messages = self.messages(node)
+        if node.error and not messages:
+            upstream = any(v.tensor is None for v in [*node.inputs, *node.state.values()])
+            if upstream or node.error == "not inferred":
+                style = "skipped"
+                lines.append(_small("not inferred", "#8a8a8a"))
+            else:
+                messages = [node.error]
+        if messages:
+            style = "error"
+            for m in messages:
+                lines.extend(_small(part, ERROR_COLOR) for part in textwrap.wrap(m, WRAP))
+        attrs = {"label": _html(lines), "id": f"{scope.prefix}.{index}", **NODE_ATTRS_OVERRIDE.get(style, {}),
+                 **STYLES[style]}
+        place.items.append(_Node(nid, attrs))
+        for v in node.outputs:
+            self.src[id(v)] = nid
+        for v in [*node.inputs, *node.state.values()]:
+            self.edge(v, net, nid, node)
+
+    def params_text(self, net: TypedNetwork, reps: list[LayerNode]) -> str:
+        """`9,408 params`, `38,720 params (1,792 + 36,928)` for a repetition; '' for none."""
+        counts = [net.dim(n.params) for n in reps]
+        total = net.dim(sum((n.params for n in reps), 0))
+        if total == 0:
+            return ""
+        text = f"{_count(total)} params"
+        if len(counts) > 1:
+            if all(c == counts[0] for c in counts):
+                text += f" ({len(counts)} × {_count(counts[0])})"
+            elif len(counts) <= 3:
+                text += " (" + " + ".join(_count(c) for c in counts) + ")"
+            else:
+                text += f" in {len(counts)}"
+        return text
+
+    def _cluster_name(self) -> str:
+        self.clusters += 1
+        return f"cluster_{self.clusters - 1}"
+
+
+def _first_node(items: list) -> str | None:
+    for item in items:
+        found = item.id if isinstance(item, _Node) else _first_node(item.items)
+        if found is not None:
+            return found
+    return None
+
+
+NODE_ATTRS_OVERRIDE: dict[str, dict[str, str]] = {"op": {"fontsize": "11"}, "skipped": {"fontsize": "11"}}
+
+
+def _drawn_nodes(net: TypedNetwork, depth: int) -> list[LayerNode]:
+    """Every node a diagram of ``net`` may draw: its own, and those of blocks it expands."""
+    out = []
+    for node in net.nodes:
+        out.append(node)
+        if node.block is not None and depth > 0 and node.block.ok:
+            out.extend(_drawn_nodes(node.block, depth - 1))
+    return out
+
+
+def build(networks: list[TypedNetwork], result: CheckResult, rankdir: str = "TB", depth: int = 0,
+          unroll: bool = False, source_name: str = "") -> Any:
+    """The graphviz.Digraph of ``networks`` (one, or several side by side)."""
+    import graphviz
+
+    errors = [d for d in result.reporter.items if d.severity == "error"]
+    drawing = Drawing(errors, depth, unroll)
+    drawing.place_errors([n for net in networks for n in _drawn_nodes(net, depth)])
+    comment = MARKER + (f" from {source_name}" if source_name else "")
+    g = graphviz.Digraph(name="netspec", comment=comment)
+    g.attr("graph", rankdir=rankdir, **GRAPH_ATTRS)
+    g.attr("node", **NODE_ATTRS)
+    g.attr("edge", **EDGE_ATTRS)
+    single = len(networks) == 1
+    for net in networks:
+        if single:
+            target = drawing.root
+        else:
+            target = _Cluster(drawing._cluster_name(), {**NETWORK_CLUSTER})
+            drawing.root.items.append(target)
+        drawing.network(net, target)
+        mine = [d for d in drawing.loose if single or _contains(net.span, d.span)]
+        label = title_lines(net) + error_lines(mine)
+        if single:
+            g.attr("graph", label=_html(label))
+        else:
+            target.attrs["label"] = _html(label, left=True)
+        drawing.loose = [d for d in drawing.loose if d not in mine]
+    if drawing.loose:  # errors outside the networks drawn
+        drawing.root.items.append(_Node(drawing._id(), {"label": _html(error_lines(drawing.loose)), "shape": "note",
+                                                        "id": "errors", **STYLES["error"]}))
+    _emit(g, drawing.root)
+    for src, dst, attrs in drawing.edges:
+        g.edge(src, dst, **attrs)
+    return g
+
+
+def error_lines(errors: list[Diagnostic]) -> list[str]:
+    """Errors that belong to no node, as lines under a network's title."""
+    out = []
+    for d in errors:
+        for i, line in enumerate(textwrap.wrap(f"line {d.span.line}: error[{d.code}]: {d.message}", 72)):
+            out.append(_small(line if i == 0 else "    " + line, ERROR_COLOR, 11))
+    return out
+
+
+def title_lines(net: TypedNetwork) -> list[str]:
+    """The network's name and parameters (wrapped: a title no wider than a column of layers)."""
+    head, params = title_of(net)
+    return [f'<FONT POINT-SIZE="14"><B>{_esc(line)}</B></FONT>'
+            for line in textwrap.wrap(head, TITLE_WRAP, break_on_hyphens=False)] + [_small(params, size=11)]
+
+
+def _emit(g, cluster: _Cluster) -> None:
+    for item in cluster.items:
+        if isinstance(item, _Node):
+            g.node(item.id, **item.attrs)
+        else:
+            import graphviz
+
+            sub = graphviz.Digraph(name=item.name)
+            sub.attr("graph", **item.attrs)
+            _emit(sub, item)
+            for ids in item.same:
+                row = graphviz.Digraph()
+                row.attr("graph", rank="same")
+                for nid in ids:
+                    row.node(nid)
+                sub.subgraph(row)
+            g.subgraph(sub)
+
+
+# -- the command -----------------------------------------------------------------------------------
+
+def select(result: CheckResult, path: str, name: str | None) -> list[TypedNetwork]:
+    """The networks to draw: the one named, or every network no other network uses."""
+    nets = result.networks
+    available = ", ".join(n.name for n in nets) or "none"
+    if name is not None:
+        chosen = [n for n in nets if n.name == name]
+        if not chosen:
+            raise UsageError(f"--network {name}: {path} has no network `{name}` (available: {available})")
+        return chosen
+    if not nets:
+        raise UsageError(f"{path} defines no network to draw (available: none)")
+    return [n for n in nets if not n.generic] or nets
+
+
+def diagram_source(path: str, network: str | None = None, rankdir: str = "TB", depth: int = 0,
+                   unroll: bool = False, overrides: dict | None = None):
+    """(DOT text or None when nothing parsed, the Loaded spec)."""
+    from netspec.source import load
+
+    loaded = load(path, overrides)
+    if loaded.result.module is None:
+        return None, loaded
+    nets = select(loaded.result, path, network)
+    g = build(nets, loaded.result, rankdir, depth, unroll, os.path.basename(path))
+    return g.source, loaded
+
+
+def render_dot(source: str, fmt: str) -> bytes:
+    """Run Graphviz's `dot` on DOT text; raises graphviz.ExecutableNotFound without it."""
+    import graphviz
+
+    return graphviz.Source(source).pipe(format=fmt)
+
+
+def mark(data: bytes, fmt: str) -> bytes:
+    """The file with netspec's marker near its start, in the format's own comment syntax.
+
+    DOT gets a `//` line, SVG an XML comment, PNG a tEXt chunk. A PDF keeps no comment
+    there without breaking its byte offsets, so it goes unmarked: an existing PDF is
+    replaced only with --force.
+    """
+    if fmt == "dot":
+        return data if data.startswith(f"// {MARKER}".encode()) else f"// {MARKER}\n".encode() + data
+    if fmt == "svg":
+        head, sep, rest = data.partition(b"?>")
+        comment = f"\n<!-- {MARKER} -->".encode()
+        return head + sep + comment + rest if sep else f"<!-- {MARKER} -->\n".encode() + data
+    if fmt == "png" and data.startswith(PNG_SIGNATURE):
+        at = len(PNG_SIGNATURE) + 8 + 13 + 4  # after the IHDR chunk, which must come first
+        body = b"tEXt" + b"Software\0" + MARKER.encode()
+        chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+        return data[:at] + chunk + data[at:]
+    return data
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def cmd_diagram(args) -> int:
+    """`netspec diagram FILE -o OUT`: 0 drawn, 1 drawn with errors in the spec (or no `dot`:
+    the .dot written instead), 2 usage error."""
+    try:
+        import graphviz
+    except ImportError:
+        raise UsageError("netspec diagram needs the graphviz Python package: pip install 'netspec[diagram]'") from None
+    from netspec.cli import check_overrides, color_on, overrides_of, print_diagnostics
+    from netspec.fsutil import write_output
+
+    out = Path(args.output)
+    fmt = FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"-o {args.output}: the suffix picks the format, one of " + ", ".join(FORMATS))
+    if args.depth < 0:
+        raise UsageError(f"--depth {args.depth}: give 0 or more")
+    overrides = overrides_of(args)
+    from netspec.source import load
+
+    loaded = load(args.file, overrides)
+    check_overrides(overrides, [loaded])
+    nets = select(loaded.result, args.file, args.network) if loaded.result.module is not None else []
+    if loaded.result.reporter.items:
+        print_diagnostics(loaded, sys.stderr, color_on(sys.stderr))
+    if loaded.result.module is None:
+        print(f"netspec: {args.file} does not parse; nothing drawn", file=sys.stderr)
+        return 1
+    g = build(nets, loaded.result, args.rankdir, args.depth, getattr(args, "unroll", False),
+              os.path.basename(args.file))
+    source = mark(g.source.encode(), "dot")
+    status = 0 if loaded.result.ok else 1
+    if fmt == "dot":
+        write_output(out, source, args.force)
+        return status
+    try:
+        data = render_dot(g.source, fmt)
+    except graphviz.ExecutableNotFound:
+        dot_path = out.with_suffix(".dot")
+        write_output(dot_path, source, args.force)
+        print(f"netspec: Graphviz's `dot` is not installed, so {out} was not drawn; wrote {dot_path}: "
+              f"{INSTALL_HINT}", file=sys.stderr)
+        return 1
+    except graphviz.CalledProcessError as e:
+        lines = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        print(f"netspec: dot failed: {lines[-1] if lines else e}", file=sys.stderr)
+        return 1
+    write_output(out, mark(data, fmt), args.force)
+    return status
