@@ -309,8 +309,6 @@ def decode(data: bytes, file: str, reporter: Reporter) -> str | None:
 
 def parse(text: str, file: str, reporter: Reporter) -> Module | None:
     """Parse ``text``; on error report a ``syntax`` diagnostic and return None."""
-    import lark
-
     if len(text) > MAX_BYTES:
         reporter.error("limit", f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
                        Span(file, 1, 1, 1, 2))
@@ -323,6 +321,13 @@ def parse(text: str, file: str, reporter: Reporter) -> Module | None:
         return None
     if not _nesting_ok(text, file, reporter):
         return None
+    from . import fastparse  # the same AST, faster; it leaves what it is unsure of to Lark
+
+    module = fastparse.parse(text, file)
+    if module is not None:
+        return module
+    import lark
+
     parser = _parser()
     _comments.clear()
     try:

@@ -130,7 +130,9 @@ class TensorArg:
 
 
 class Args(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", frozen=True)
+    # defer_build: a kind's validator is built on its first use, once per process, so a
+    # check pays only for the kinds its spec uses
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", frozen=True, defer_build=True)
 
 
 class NoArgs(Args):

@@ -1,0 +1,442 @@
+"""A fast path for parsing: a hand-written parser for the grammar in ``grammar/netspec.lark``.
+
+Lark's LALR parser, with the positions every diagnostic needs, costs about 20 µs a token
+in pure Python, which makes it the largest part of checking a big spec. This module reads
+the same language with one regular expression for the tokens and a recursive-descent
+parser over them (about a tenth of the cost), and builds exactly the AST that
+:func:`netspec.syntax.parse` builds from Lark's tree, spans included.
+
+It is only a fast path. The grammar file stays the definition of the language and Lark
+stays its parser of record: :func:`parse` returns ``None`` (declines) for anything it is
+not certain of, and the caller then parses with Lark, which accepts or reports the error.
+It declines on every syntax error, on a keyword spelled where Lark's contextual lexer might
+read it as a name, and on nesting deep enough for Lark's depth limit to matter; so when it
+returns a module, Lark would have returned the same one (tests/test_fastparse.py checks
+this on every spec, on the language document's examples and on generated programs).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .diagnostics import Span
+from .syntax import (
+    _ALLOW,
+    Arg,
+    Binding,
+    Bool,
+    Call,
+    Chain,
+    Float,
+    Input,
+    Int,
+    Module,
+    Neg,
+    Network,
+    Output,
+    Param,
+    Ref,
+    Stage,
+    StageCall,
+    StageGroup,
+    Str,
+    TensorType,
+    Tuple,
+)
+from .syntax import BinOp as _BinOp
+
+# The terminals of grammar/netspec.lark (FLOAT before INT, `->` before `-`, as Lark orders
+# them), each after the blanks that precede it. Every character but trailing blanks matches
+# one alternative, so findall() skips nothing else; the last one catches what the grammar
+# has no terminal for.
+_TOKENS = re.compile(r"""
+    ([ \t\f\r]*)
+    (?:(\n)
+      |(\#[^\n]*)
+      |([0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+)
+      |([0-9][0-9_]*)
+      |([A-Za-z_][A-Za-z0-9_]*)
+      |("[^"\\\n]*")
+      |(->|//|[-+*%=:,.()\[\]{}])
+      |([^ \t\f\r]))
+""", re.VERBOSE | re.DOTALL)
+
+KEYWORDS = frozenset({"network", "input", "output", "as", "true", "false"})
+
+# Lark's tree for one level of this parser's depth count is at most 4 levels deep (chain ->
+# stage -> stage_call -> kwarg -> chain), so below this bound Lark's own depth limit
+# (syntax.MAX_DEPTH * 4 tree levels) cannot be reached, and Python's recursion stays shallow.
+_MAX_DEPTH = 80
+
+_EOF = "$END"
+
+
+class _Decline(Exception):
+    """Not certain: leave this text to Lark."""
+
+
+def parse(text: str, file: str) -> Module | None:
+    """The module Lark would build from ``text``, or None to say: ask Lark."""
+    try:
+        return _Parser(text, file).module()
+    except (_Decline, RecursionError):
+        return None
+
+
+class _Parser:
+    __slots__ = ("file", "types", "texts", "lines", "cols", "ends", "i", "depth", "comments", "text")
+
+    def __init__(self, text: str, file: str):
+        self.file = file
+        self.text = text
+        types: list[str] = []
+        texts: list[str] = []
+        lines: list[int] = []
+        cols: list[int] = []
+        ends: list[int] = []
+        comments: list[tuple[int, str]] = []
+        line = col = 1
+        for blank, newline, comment, flt, integer, name, string, punct, _other in _TOKENS.findall(text):
+            col += len(blank)
+            if newline:
+                line += 1
+                col = 1
+                continue
+            if name:
+                kind, value = "NAME", name
+            elif punct:
+                kind = value = punct
+            elif integer:
+                kind, value = "INT", integer
+            elif comment:
+                comments.append((line, comment))
+                col += len(comment)
+                continue
+            elif flt:
+                kind, value = "FLOAT", flt
+            elif string:
+                kind, value = "STRING", string
+            else:
+                raise _Decline()
+            types.append(kind)
+            texts.append(value)
+            lines.append(line)
+            cols.append(col)
+            col += len(value)
+            ends.append(col)
+        types.append(_EOF)
+        texts.append("")
+        lines.append(line)
+        cols.append(0)
+        ends.append(0)
+        self.types, self.texts, self.lines, self.cols, self.ends = types, texts, lines, cols, ends
+        self.comments = comments
+        self.i = 0
+        self.depth = 0
+
+    # -- tokens ------------------------------------------------------------------------------
+    def span(self, first: int, last: int) -> Span:
+        """The span from token ``first`` to token ``last``, as Lark's propagated positions."""
+        return Span(self.file, self.lines[first], self.cols[first], self.lines[last], self.ends[last])
+
+    def expect(self, t: str) -> int:
+        i = self.i
+        if self.types[i] != t:
+            raise _Decline()
+        self.i = i + 1
+        return i
+
+    def keyword(self, word: str) -> bool:
+        """Consume ``word`` when it comes next (Lark reads it as the keyword wherever it is expected)."""
+        i = self.i
+        if self.types[i] == "NAME" and self.texts[i] == word:
+            self.i = i + 1
+            return True
+        return False
+
+    def name(self, any_word: bool = False) -> int:
+        """A NAME token. A keyword's spelling is a name to Lark only where no keyword can
+        come; this parser takes it only after `network`, `input`, `.` and `as`."""
+        i = self.i
+        if self.types[i] != "NAME" or (not any_word and self.texts[i] in KEYWORDS):
+            raise _Decline()
+        self.i = i + 1
+        return i
+
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise _Decline()
+
+    # -- module, network, statements -------------------------------------------------------------
+    def module(self) -> Module:
+        networks = []
+        while self.types[self.i] != _EOF:
+            networks.append(self.network())
+        allowed = []
+        for line, comment in self.comments:
+            m = _ALLOW.search(comment)
+            if m:
+                for code in m.group(1).split(","):
+                    allowed.append((line, code.strip()))
+        return Module(self.file, self.text, networks, allowed)
+
+    def network(self) -> Network:
+        first = self.i
+        if not self.keyword("network"):
+            raise _Decline()
+        name = self.name(any_word=True)
+        params: list[Param] = []
+        if self.types[self.i] == "(":
+            self.i += 1
+            while self.types[self.i] != ")":
+                params.append(self.param())
+                if self.types[self.i] == ",":
+                    self.i += 1
+                elif self.types[self.i] != ")":
+                    raise _Decline()
+            self.i += 1
+        self.expect("{")
+        statements = []
+        while self.types[self.i] != "}":
+            statements.append(self.statement())
+        last = self.expect("}")
+        net = Network(self.span(first, last), self.texts[name], self.span(name, name), params)
+        for st in statements:
+            net.statements.append(st)
+            if isinstance(st, Input):
+                net.inputs.append(st)
+            elif isinstance(st, Binding):
+                net.bindings.append(st)
+            else:
+                net.outputs.append(st)
+        return net
+
+    def param(self) -> Param:
+        first = self.name()
+        default = None
+        if self.types[self.i] == "=":
+            self.i += 1
+            default = self.expr()
+        return Param(self.span(first, self.i - 1), self.texts[first], default)
+
+    def statement(self):
+        first = self.i
+        if self.keyword("input"):
+            name = self.name(any_word=True)
+            self.expect(":")
+            tt = self.tensor_type()
+            return Input(self.span(first, self.i - 1), self.texts[name], tt, self.span(name, name))
+        if self.keyword("output"):
+            refs = [self.ref()]
+            while self.types[self.i] == ",":
+                self.i += 1
+                refs.append(self.ref())
+            return Output(self.span(first, self.i - 1), refs)
+        name = self.name()
+        self.expect("=")
+        chain = self.chain()
+        return Binding(self.span(first, self.i - 1), self.texts[name], chain, self.span(name, name))
+
+    def tensor_type(self) -> TensorType:
+        first = self.i
+        dtype = dspan = None
+        if self.types[first] == "NAME":
+            self.name()
+            dtype, dspan = self.texts[first], self.span(first, first)
+        self.expect("[")
+        dims = []
+        while self.types[self.i] != "]":
+            dims.append(self.expr())
+            if self.types[self.i] == ",":
+                self.i += 1
+            elif self.types[self.i] != "]":
+                raise _Decline()
+        self.i += 1
+        return TensorType(self.span(first, self.i - 1), dtype, dspan, dims)
+
+    # -- chains and stages --------------------------------------------------------------------
+    def chain(self) -> Chain:
+        self.deeper()
+        first = self.i
+        source = self.expr()
+        assertion = None
+        if self.types[self.i] == ":":
+            self.i += 1
+            assertion = self.tensor_type()
+        stages = []
+        types = self.types
+        while types[self.i] == "->":
+            self.i += 1
+            stages.append(self.stage())
+        self.depth -= 1
+        return Chain(self.span(first, self.i - 1), source, assertion, stages)
+
+    def stage(self) -> Stage:
+        first = self.i
+        types = self.types
+        if types[first] == "(":
+            self.deeper()
+            self.i += 1
+            stages = [self.stage()]
+            while types[self.i] == "->":
+                self.i += 1
+                stages.append(self.stage())
+            self.expect(")")
+            self.depth -= 1
+            core = StageGroup(self.span(first, self.i - 1), stages)
+        else:
+            name = self.name()
+            args: list[Arg] = []
+            if types[self.i] == "(":
+                self.i += 1
+                args = self.args()
+            core = StageCall(self.span(first, self.i - 1), self.texts[name], args,
+                             self.i - 1 != name, self.span(name, name))
+        st = Stage(None, core)
+        if types[self.i] == "*":
+            self.i += 1
+            self.deeper()
+            st.repeat = self.unary()
+            self.depth -= 1
+        if self.keyword("as"):
+            alias = self.name(any_word=True)
+            st.alias, st.alias_span = self.texts[alias], self.span(alias, alias)
+        if types[self.i] == ":":
+            self.i += 1
+            st.assertion = self.tensor_type()
+        st.span = self.span(first, self.i - 1)
+        return st
+
+    def args(self) -> list[Arg]:
+        """Arguments after `(`, up to and including `)`."""
+        out = []
+        types = self.types
+        while types[self.i] != ")":
+            first = self.i
+            if types[first] == "NAME" and types[first + 1] == "=":
+                self.name()
+                self.i += 1
+                value = _unwrap(self.chain())
+                out.append(Arg(self.span(first, self.i - 1), self.texts[first], value))
+            else:
+                ch = self.chain()
+                out.append(Arg(ch.span, None, _unwrap(ch)))
+            if types[self.i] == ",":
+                self.i += 1
+            elif types[self.i] != ")":
+                raise _Decline()
+        self.i += 1
+        return out
+
+    # -- expressions --------------------------------------------------------------------------
+    def expr(self):
+        first = self.i
+        types = self.types
+        left = self.product()
+        if types[self.i] not in ("+", "-"):
+            return left
+        depth = self.depth
+        while types[self.i] in ("+", "-"):  # left-associative: each operator is one level more
+            op = types[self.i]
+            self.i += 1
+            self.deeper()
+            left = _BinOp(None, op, left, self.product())
+            left.span = self.span(first, self.i - 1)
+        self.depth = depth
+        return left
+
+    def product(self):
+        first = self.i
+        types = self.types
+        left = self.unary()
+        if types[self.i] not in ("*", "//", "%"):
+            return left
+        depth = self.depth
+        while types[self.i] in ("*", "//", "%"):
+            op = types[self.i]
+            self.i += 1
+            self.deeper()
+            left = _BinOp(None, op, left, self.unary())
+            left.span = self.span(first, self.i - 1)
+        self.depth = depth
+        return left
+
+    def unary(self):
+        first = self.i
+        if self.types[first] == "-":
+            self.i += 1
+            self.deeper()
+            inner = self.unary()
+            self.depth -= 1
+            span = self.span(first, self.i - 1)
+            if isinstance(inner, (Int, Float)):
+                return type(inner)(span, -inner.value)
+            return Neg(span, inner)
+        return self.atom()
+
+    def atom(self):
+        i = self.i
+        t = self.types[i]
+        if t == "NAME":
+            text = self.texts[i]
+            if text == "true" or text == "false":
+                self.i = i + 1
+                return Bool(self.span(i, i), text == "true")
+            if self.types[i + 1] == "(":
+                self.name()
+                self.i += 1
+                self.deeper()
+                args = self.args()
+                self.depth -= 1
+                return Call(self.span(i, self.i - 1), text, args, self.span(i, i))
+            return self.ref()
+        if t == "INT":
+            self.i = i + 1
+            return Int(self.span(i, i), int(self.texts[i].replace("_", "")))
+        if t == "FLOAT":
+            self.i = i + 1
+            return Float(self.span(i, i), float(self.texts[i].replace("_", "")))
+        if t == "STRING":
+            self.i = i + 1
+            return Str(self.span(i, i), self.texts[i][1:-1])
+        if t == "(":
+            return self.paren()
+        raise _Decline()
+
+    def ref(self) -> Ref:
+        first = self.name()
+        attr = None
+        if self.types[self.i] == ".":
+            self.i += 1
+            attr = self.texts[self.name(any_word=True)]
+        return Ref(self.span(first, self.i - 1), self.texts[first], attr)
+
+    def paren(self):
+        """`(` chain `)`, or a tuple: `()`, `(a,)`, `(a, b)`, `(a, b,)`."""
+        first = self.i
+        self.i += 1
+        types = self.types
+        if types[self.i] == ")":
+            self.i += 1
+            return Tuple(self.span(first, self.i - 1), [])
+        self.deeper()
+        chains = [self.chain()]
+        trailing = False
+        while types[self.i] == ",":
+            self.i += 1
+            if types[self.i] == ")":
+                trailing = True
+                break
+            chains.append(self.chain())
+        self.expect(")")
+        self.depth -= 1
+        if len(chains) == 1 and not trailing:
+            return _unwrap(chains[0])
+        return Tuple(self.span(first, self.i - 1), [_unwrap(c) for c in chains])
+
+
+def _unwrap(chain: Chain):
+    if not chain.stages and chain.assertion is None:
+        return chain.source
+    return chain

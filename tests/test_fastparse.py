@@ -1,0 +1,315 @@
+"""The fast parser builds exactly the AST that Lark's parser builds, or declines.
+
+netspec/fastparse.py is an optimisation: whenever it returns a module, Lark (the parser of
+record for grammar/netspec.lark) must return an equal one, spans and `allow` comments
+included. These tests compare the two on every spec, on every example of the language
+documents, on generated programs, and on broken variants of them.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netspec import fastparse, syntax
+from netspec.diagnostics import Reporter
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.net"))
+KEYWORDS = sorted(fastparse.KEYWORDS)
+
+
+def lark_parse(text: str):
+    """syntax.parse with the fast path switched off: Lark's module, or None on a syntax error."""
+    saved = fastparse.parse
+    fastparse.parse = lambda text, file: None
+    try:
+        return syntax.parse(text, "t.net", Reporter())
+    finally:
+        fastparse.parse = saved
+
+
+def fast_parse(text: str):
+    return fastparse.parse(text, "t.net")
+
+
+def agree(text: str):
+    """Assert the fast parser's module equals Lark's whenever it returns one; return both."""
+    fast = fast_parse(text)
+    slow = lark_parse(text)
+    if fast is not None:
+        assert slow is not None, f"the fast parser accepted what Lark rejects:\n{text}"
+        assert fast == slow, f"the two parsers built different modules:\n{text}"
+    return fast, slow
+
+
+def doc_examples() -> list[str]:
+    out = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+                 ROOT.parent / "shared" / "design" / "LANGUAGE.md"]:
+        if path.exists():
+            for block in re.findall(r"```[a-z]*\n(.*?)```", path.read_text(), re.S):
+                if "network" in block:
+                    out.append(block)
+    return out
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_every_spec_takes_the_fast_path_to_the_same_module(path):
+    fast, slow = agree(path.read_text())
+    assert slow is not None
+    assert fast is not None, "the fast parser declined a spec in specs/"
+
+
+def test_the_documents_examples_parse_alike():
+    examples = doc_examples()
+    assert len(examples) >= 5
+    for text in examples:
+        agree(text)
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "   \n# only a comment\n",
+    "network N {}",
+    "network N() { }",
+    "network N(a, b=2,) { input x: [a, b,] output x }",
+    "network N { input x: float[1_000, 2] y = x -> f(1., 2.5e-3, 1e3, 1_0.0_1) output y }",
+    'network N { input x: float[2] y = x -> f("same", true, false, ()) output y }',
+    "network N { input x: float[2] y = x -> f((1,), (1, 2), (1, 2,), (x -> A)) output y }",
+    "network N { input x: float[2] y = (x) -> (A -> B(1) as b) * 2 as c : [2] output y }",
+    "network N { input x: float[2] y = x : [2] -> A * -3 -> B * (n) output y.output, y }",
+    "network N { input x: float[2] y = x -> A(k=-1 - -2 * 3 // 4 % 5 + (6 - 7)) output y }",
+    "network N { input x: float[2] y = add(x, x -> ReLU, alpha=0.5) -> ReLU output y }",
+    "network N {\r\n\tinput x: float[2]  # netspec: allow[shape, layout]\r\n\ty = x\r\n\toutput y\r\n}\r\n",
+    "network N { input x: float[2] y = x -> A(b=(c -> D : [2]) : [3]) output y }",
+])
+def test_corner_cases_parse_alike(text):
+    fast, slow = agree(text)
+    assert fast is not None and slow is not None
+
+
+@pytest.mark.parametrize("text", [
+    # keywords where Lark's contextual lexer reads them as names: left to Lark
+    "network N(input=1) { input x: float[as] y = x -> f(output=1) output y }",
+    "network N { input x: float[2] true = x output true }",
+    # syntax errors
+    "network N { input x: float[2] y = x -> output y }",
+    "network N { y = x -> A(1 2) output y }",
+    "network N { y = x -> A * 2 + 1 output y }",
+    "network N { y = [x] }",
+    'network N { y = x -> f("a\\"b") output y }',
+    "network N { y = x ~> A output y }",
+    "network N { y = x -> A(k==1) output y }",
+    "network N { y = x -> (A * 2 asx) output y }",
+    "network N {",
+    "network",
+    "network N { y = " + "-" * 200 + "1 output y }",
+    "network N { y = " + "+".join(["1"] * 300) + " output y }",
+])
+def test_what_the_fast_parser_declines_lark_decides(text):
+    fast, _ = agree(text)
+    assert fast is None
+
+
+def test_long_chains_and_many_bindings_take_the_fast_path():
+    chain = "network C { input x: float[batch, 8]\n y = x\n" + "".join(
+        f"  -> Linear({i % 7 + 1})\n" for i in range(1000)) + " output y }\n"
+    binds = "network B { input h0: float[batch, 8]\n" + "".join(
+        f" h{i + 1} = add(h{i}, h{i} -> ReLU) : [batch, 8]\n" for i in range(1000)) + " output h1000 }\n"
+    for text in (chain, binds):
+        fast, slow = agree(text)
+        assert fast is not None
+
+
+# -- generated programs -------------------------------------------------------------------------
+# Token lists drawn from the grammar (mostly valid programs), joined by random blanks and
+# comments. NAMES never spell a keyword; WORDS sometimes do, where Lark's contextual lexer
+# may read them either way.
+
+NAMES = st.sampled_from(["x", "y", "h", "batch", "seq", "Linear", "Conv2d", "ReLU", "f", "a_1", "_b", "B2",
+                         "trueish", "asx", "network_", "inputs"])
+WORDS = st.one_of(NAMES, NAMES, NAMES, NAMES, NAMES, NAMES, st.sampled_from(KEYWORDS))
+INTS = st.sampled_from(["0", "1", "7", "64", "1_000", "3_"])
+FLOATS = st.sampled_from(["0.5", "1.", "2.5e-3", "1e3", "1_0.0_1", "3E+2"])
+STRINGS = st.sampled_from(['"same"', '""', '"a b"'])
+
+
+@st.composite
+def expr(draw, w, depth=0):
+    choices = ["int", "float", "str", "bool", "ref", "attr"]
+    if depth < 3:
+        choices += ["call", "paren", "tuple", "binop", "neg"]
+    kind = draw(st.sampled_from(choices))
+    if kind == "int":
+        return [draw(INTS)]
+    if kind == "float":
+        return [draw(FLOATS)]
+    if kind == "str":
+        return [draw(STRINGS)]
+    if kind == "bool":
+        return [draw(st.sampled_from(["true", "false"]))]
+    if kind == "ref":
+        return [draw(w)]
+    if kind == "attr":
+        return [draw(w), ".", draw(w)]
+    if kind == "call":
+        return [draw(w), "(", *draw(arglist(w, depth + 1)), ")"]
+    if kind == "paren":
+        return ["(", *draw(chain(w, depth + 1)), ")"]
+    if kind == "tuple":
+        items = draw(st.lists(chain(w, depth + 1), max_size=3))
+        out = ["("]
+        for i, item in enumerate(items):
+            out += ([","] if i else []) + item
+        if len(items) == 1 or (items and draw(st.booleans())):
+            out.append(",")
+        return out + [")"]
+    if kind == "binop":
+        op = draw(st.sampled_from(["+", "-", "*", "//", "%"]))
+        return [*draw(expr(w, depth + 1)), op, *draw(expr(w, depth + 1))]
+    return ["-", *draw(expr(w, depth + 1))]
+
+
+@st.composite
+def arglist(draw, w, depth):
+    out = []
+    for i in range(draw(st.integers(0, 3))):
+        if i:
+            out.append(",")
+        if draw(st.booleans()):
+            out += [draw(w), "="]
+        out += draw(chain(w, depth))
+    if out and draw(st.booleans()):
+        out.append(",")
+    return out
+
+
+@st.composite
+def tensor_type(draw, w, depth):
+    out = [draw(w)] if draw(st.booleans()) else []
+    out.append("[")
+    for i in range(draw(st.integers(0, 3))):
+        out += ([","] if i else []) + draw(expr(w, depth + 1))
+    return out + ["]"]
+
+
+@st.composite
+def stage(draw, w, depth):
+    if depth < 3 and draw(st.integers(0, 4)) == 0:
+        out = ["(", *draw(stage(w, depth + 1))]
+        for _ in range(draw(st.integers(0, 2))):
+            out += ["->", *draw(stage(w, depth + 1))]
+        out.append(")")
+    else:
+        out = [draw(w)]
+        if draw(st.booleans()):
+            out += ["(", *draw(arglist(w, depth + 1)), ")"]
+    if draw(st.integers(0, 3)) == 0:
+        out += ["*", *draw(expr(w, depth + 2))]
+    if draw(st.integers(0, 3)) == 0:
+        out += ["as", draw(w)]
+    if draw(st.integers(0, 4)) == 0:
+        out += [":", *draw(tensor_type(w, depth))]
+    return out
+
+
+@st.composite
+def chain(draw, w, depth=0):
+    out = draw(expr(w, depth))
+    if draw(st.integers(0, 4)) == 0:
+        out += [":", *draw(tensor_type(w, depth))]
+    for _ in range(draw(st.integers(0, 3 if depth < 3 else 0))):
+        out += ["->", *draw(stage(w, depth))]
+    return out
+
+
+@st.composite
+def program(draw, w):
+    toks = []
+    for _ in range(draw(st.integers(1, 2))):
+        toks += ["network", draw(w)]
+        if draw(st.booleans()):
+            toks.append("(")
+            for i in range(draw(st.integers(0, 3))):
+                toks += ([","] if i else []) + [draw(w)]
+                if draw(st.booleans()):
+                    toks += ["=", *draw(expr(w, 1))]
+            toks.append(")")
+        toks.append("{")
+        for _ in range(draw(st.integers(0, 4))):
+            which = draw(st.sampled_from(["input", "binding", "binding", "output"]))
+            if which == "input":
+                toks += ["input", draw(w), ":", *draw(tensor_type(w, 0))]
+            elif which == "binding":
+                toks += [draw(w), "=", *draw(chain(w, 0))]
+            else:
+                toks += ["output", draw(w)]
+                if draw(st.booleans()):
+                    toks += [",", draw(w), ".", draw(w)]
+        toks.append("}")
+    return toks
+
+
+SEPARATORS = st.sampled_from([" ", " ", " ", "\n", "\t", "  ", "\r\n", " # a comment\n",
+                              "  # netspec: allow[shape]\n", "\n\n    "])
+
+
+@st.composite
+def spaced(draw, tokens):
+    seps = draw(st.lists(SEPARATORS, min_size=len(tokens) + 1, max_size=len(tokens) + 1))
+    return seps[0] + "".join(t + s for t, s in zip(tokens, seps[1:]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_generated_programs_take_the_fast_path_to_the_same_module(data):
+    text = data.draw(spaced(data.draw(program(NAMES))))
+    fast, slow = agree(text)
+    if slow is not None:
+        assert fast is not None, f"the fast parser declined a program Lark accepts:\n{text}"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_programs_spelling_keywords_as_names_never_parse_differently(data):
+    agree(data.draw(spaced(data.draw(program(WORDS)))))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_broken_programs_never_parse_differently(data):
+    tokens = data.draw(program(WORDS))
+    for _ in range(data.draw(st.integers(1, 3))):
+        op = data.draw(st.sampled_from(["delete", "duplicate", "swap", "insert"]))
+        i = data.draw(st.integers(0, max(0, len(tokens) - 1)))
+        if op == "delete" and tokens:
+            del tokens[i]
+        elif op == "duplicate" and tokens:
+            tokens.insert(i, tokens[i])
+        elif op == "swap" and len(tokens) > 1:
+            j = data.draw(st.integers(0, len(tokens) - 1))
+            tokens[i], tokens[j] = tokens[j], tokens[i]
+        else:
+            tokens.insert(i, data.draw(st.sampled_from(["(", ")", ",", "->", "=", ":", "[", "]", "{", "}",
+                                                         "*", "-", "as", "input", "1", "x", ".", "~", "\\"])))
+    agree(data.draw(spaced(tokens)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_character_level_damage_never_parses_differently(data):
+    path = data.draw(st.sampled_from(SPECS))
+    text = path.read_text()
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(text)))
+        ch = data.draw(st.sampled_from(list("()[]{},:=-> *.#\"\n\t0123456789abx_\x0b\u00e9")))
+        if data.draw(st.booleans()):
+            text = text[:i] + ch + text[i:]
+        else:
+            text = text[:i] + text[i + 1:]
+    agree(text)
