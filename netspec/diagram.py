@@ -478,7 +478,7 @@ def error_lines(errors: list[Diagnostic]) -> list[str]:
     """Errors that belong to no node, as lines under a network's title."""
     out = []
     for d in errors:
-        for i, line in enumerate(textwrap.wrap(f"line {d.span.line}: error[{d.code}]: {d.message}", 72)):
+        for i, line in enumerate(textwrap.wrap(f"line {d.span.line}: error[{d.code}]: {d.message}", 88)):
             out.append(_small(line if i == 0 else "    " + line, ERROR_COLOR, 11))
     return out
 
