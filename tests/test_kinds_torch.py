@@ -132,9 +132,9 @@ def run_stage(text: str, x, env: dict):
 def random_tensor(dtype: str, shape):
     dt = DTYPE[dtype]
     if dt.is_floating_point:
-        return torch.randn(*shape, dtype=dt)
+        return torch.randn(tuple(shape), dtype=dt)
     if dt == torch.bool:
-        return torch.rand(*shape) > 0.5
+        return torch.rand(tuple(shape)) > 0.5
     return torch.randint(0, 2, tuple(shape), dtype=dt)  # valid ids for any Embedding
 
 
@@ -394,6 +394,7 @@ FAILURES = [
     ({"x": "float32[2, 3]", "y": "float32[4, 3]"}, None, ["add(x, y)"], "shape", 0),
     ({"x": "float32[2, 3, 4]"}, "x", ["reshape(5, -1)"], "shape", 0),
     ({"x": "float32[2, 3, 4]"}, "x", ["reshape(4, 5)"], "shape", 0),
+    ({"x": "float32[]", "y": "float32[]"}, None, ["cat(x, y)"], "rank", 0),
     ({"x": "float32[2, 3, 4]"}, "x", ["permute(1, 0)"], "rank", 0),
     ({"x": "float32[2, 3, 4]"}, "x", ["transpose(0, 3)"], "rank", 0),
     ({"x": "float32[2, 3, 4]"}, "x", ["unsqueeze(4)"], "rank", 0),

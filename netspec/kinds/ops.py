@@ -65,12 +65,15 @@ class Transpose(Op):
     examples: ClassVar[list[dict]] = [{"stage": "transpose(0, 1)", "input": "float32[2, 3, 4]"},
                                       {"stage": "transpose(-1, 1)", "input": "float32[2, 3, 4, 5]"},
                                       {"stage": "transpose(-3, -1)", "input": "float32[2, 3, 4]"},
-                                      {"stage": "transpose(1, 1)", "input": "float32[2, 3]"}]
+                                      {"stage": "transpose(1, 1)", "input": "float32[2, 3]"},
+                                      {"stage": "transpose(0, -1)", "input": "float32[]"}]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         i = self.dim_index(ctx, a.dim0, x.rank, "dim0")
         j = self.dim_index(ctx, a.dim1, x.rank, "dim1")
+        if x.rank == 0:
+            return [x]  # torch takes dim 0 (or -1) of a 0-dim tensor as itself
         order = list(range(x.rank))
         order[i], order[j] = order[j], order[i]
         return [x.with_shape(tuple(x.shape[k] for k in order), ctx.origin,
@@ -280,6 +283,10 @@ class Cat(Op):
 
     def infer(self, ctx, a, inputs):
         first = inputs[0]
+        for k, t in enumerate(inputs):
+            if t.rank == 0:
+                raise ctx.fail("rank", f"cat cannot join a 0-dim tensor (tensor {k})",
+                               help="unsqueeze it first: `-> unsqueeze(0)`")
         d = self.dim_index(ctx, a.dim, first.rank, "dim")
         total: Dim = 0
         for k, t in enumerate(inputs):
