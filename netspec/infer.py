@@ -13,6 +13,7 @@ again at every use.
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +28,38 @@ from .types import DTYPES, Origin, Tensor, show_shape
 BATCH_NAMES = frozenset({"batch", "batch_size", "B", "N"})
 TIME_NAMES = frozenset({"seq", "seq_len", "time", "T"})
 MAX_REPEAT = 10_000
-MAX_LAYERS = 1_000_000
+MAX_LAYERS = A.MAX_LAYERS
 INT64_MAX = 2**63 - 1
+# Names a built module cannot use: networks become classes, parameters and inputs become
+# arguments, symbols and bindings become variables next to `self`, `torch` and `nn`.
+RESERVED = frozenset(keyword.kwlist) | {"self", "super", "torch", "nn"}
+# A binding made of layers and a stage's `as` name become submodules: nn.Module's own
+# attributes would hide them (nn.Module.__getattr__ is only asked for names it lacks).
+MODULE_ATTRS = frozenset("""
+    T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
+    double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter
+    get_submodule half ipu load_state_dict modules mtia named_buffers named_children
+    named_modules named_parameters parameters register_backward_hook register_buffer
+    register_forward_hook register_forward_pre_hook register_full_backward_hook
+    register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
+    set_submodule share_memory state_dict to to_empty train training type xpu zero_grad
+""".split())
+
+
+def check_name(reporter: Reporter, name: str, span: Span, what: str, submodule: bool = False) -> None:
+    """A `reserved` error for a name the generated Python module could not use."""
+    if name in RESERVED or (name.startswith("__") and name.endswith("__")):
+        why = "a Python keyword" if keyword.iskeyword(name) else "a name the built module itself uses"
+    elif submodule and name in MODULE_ATTRS:
+        why = "an attribute of torch's nn.Module"
+    else:
+        return
+    reporter.error("reserved", f"`{name}` cannot name {what}: it is {why}", span,
+                   help=f"rename it, e.g. `{name.strip('_')}_`")
+
+
 
 
 # -- the typed graph --------------------------------------------------------------------------
@@ -209,6 +240,8 @@ class Checker:
                                net.name_span, help="rename the network")
                 continue
             self.asts[net.name] = net
+        for net in module.networks:
+            check_name(reporter, net.name, net.name_span, "a network")
         self.used_as_stage = self._find_uses()
         self.generic_results: dict[str, TypedNetwork] = {}
         self._active: list[str] = []
@@ -259,6 +292,7 @@ class Checker:
                 reporter.error("duplicate", f"parameter `{p.name}` is declared twice", p.span)
                 continue
             seen.add(p.name)
+            check_name(reporter, p.name, p.span, "a parameter")
             value = None
             if p.default is not None:
                 value = literal(p.default, params, reporter)
@@ -337,6 +371,7 @@ class NetworkChecker:
         if inp.name in self.values or inp.name in self.net.params:
             self.reporter.error("duplicate", f"`{inp.name}` is defined twice", inp.name_span)
             return
+        check_name(self.reporter, inp.name, inp.name_span, "an input")
         dtype = self.dtype_of(inp.type)
         dims: list[Dim] = []
         origin = Origin(f"input {inp.name}", inp.span)
@@ -344,6 +379,7 @@ class NetworkChecker:
             if isinstance(dexpr, A.Ref) and dexpr.attr is None and dexpr.name not in self.net.params:
                 name = dexpr.name
                 if name not in self.symbol_env:
+                    check_name(self.reporter, name, dexpr.span, "a symbolic dim")
                     self.symbol_env[name] = sym(name) if given is None else given.shape[i] if i < given.rank else sym(name)
                     self.net.input_symbols.setdefault(name, (len(self.net.inputs), i))
                 dims.append(self.symbol_env[name])
@@ -358,6 +394,11 @@ class NetworkChecker:
         t = Tensor(dtype or "float32", tuple(dims), (origin,) * len(dims))
         if given is not None:
             t = Tensor(t.dtype, t.shape, given.origins if given.rank == t.rank else t.origins)
+        huge = [v for v in map(self.net.dim, dims) if isinstance(v, int) and v > INT64_MAX]
+        if huge:
+            self.reporter.error("limit", f"input `{inp.name}` has a size beyond int64: {huge[0]}", inp.type.span,
+                                help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
+            t = None  # not inferred further: every use would repeat the error
         v = Value(t, None, 0, inp.name)
         self.net.inputs.append(v)
         self.values[inp.name] = BindingResult(v, {"output": v})
@@ -419,6 +460,7 @@ class NetworkChecker:
             self.reporter.error("duplicate", f"`{b.name}` is already a symbolic dim of an input",
                                 b.name_span, help="give the value another name")
             return
+        check_name(self.reporter, b.name, b.name_span, "a binding", submodule=True)
         self.binding = b.name
         try:
             res = self.chain(b.chain)
@@ -476,6 +518,8 @@ class NetworkChecker:
         raise Fail("source")
 
     def stage(self, st: A.Stage, x: Value) -> BindingResult:
+        if st.alias:
+            check_name(self.reporter, st.alias, st.alias_span, "a layer", submodule=True)
         count = 1
         if st.repeat is not None:
             try:
@@ -512,7 +556,10 @@ class NetworkChecker:
              st: A.Stage | None, groups) -> BindingResult:
         self.checker.layer_count += 1
         if self.checker.layer_count > MAX_LAYERS:
-            self.reporter.error("limit", f"the spec has more than {MAX_LAYERS} layers", span)
+            if self.checker.layer_count == MAX_LAYERS + 1:  # once: every later stage fails alike
+                self.reporter.error("limit", f"the spec has more than {MAX_LAYERS:,} layers and ops", span,
+                                    help=f"netspec checks at most {MAX_LAYERS:,} stages in a file, "
+                                         "repetitions and uses of networks counted")
             raise Fail("limit")
         if name in self.checker.asts:
             return self.block_call(name, span, args, piped, st, groups)
@@ -637,7 +684,9 @@ class NetworkChecker:
             except ValidationError as e:
                 for field_name, msg in validation_messages(e):
                     where = spans.get(field_name, span)
-                    if field_name and field_name not in values:
+                    if field_name is None:  # a rule over several arguments: a value torch refuses
+                        self.reporter.error("value", f"{name}: {msg}", span)
+                    elif field_name not in values:
                         msg = f"`{name}` needs `{field_name}`"
                         self.reporter.error("argument", msg, span,
                                             help=f"pass it: {name}({', '.join(kind.positional) or field_name + '=...'})")
@@ -682,16 +731,17 @@ class NetworkChecker:
             raise Fail("rank")
 
     def _check_sizes(self, node: LayerNode, outs: list[Tensor], span: Span) -> None:
-        params = self.net.dim(node.params)
-        if isinstance(params, int) and params > 2**31:
-            self.reporter.warning("memory", f"{node.kind_name} holds {params:,} parameters, past 2**31",
-                                  span, help="check the sizes: a tensor this large rarely fits in memory")
         for t in outs:
             for d in t.shape:
                 v = self.net.dim(d)
                 if isinstance(v, int) and v > INT64_MAX:
-                    self.reporter.error("limit", f"{node.kind_name} makes a size beyond int64: {v}", span)
+                    self.reporter.error("limit", f"{node.kind_name} makes a size beyond int64: {v}", span,
+                                        help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
                     raise Fail("int64")
+        params = self.net.dim(node.params)
+        if isinstance(params, int) and params > 2**31:
+            self.reporter.warning("memory", f"{node.kind_name} holds {params:,} parameters, past 2**31",
+                                  span, help="check the sizes: a tensor this large rarely fits in memory")
 
     def _alias(self, st: A.Stage | None) -> str | None:
         if st is not None and st.alias:
@@ -913,6 +963,7 @@ class NetworkChecker:
             if expr.name in self.symbol_env:
                 return self.symbol_env[expr.name]
             if declare:
+                check_name(self.reporter, expr.name, expr.span, "a symbolic dim")
                 self.symbol_env[expr.name] = sym(expr.name)
                 self.net.input_symbols.setdefault(expr.name, (len(self.net.inputs), -1))
                 return self.symbol_env[expr.name]

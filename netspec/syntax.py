@@ -17,6 +17,7 @@ from .diagnostics import Reporter, Span
 
 MAX_DEPTH = 100  # nesting of parentheses, chains and expressions
 MAX_BYTES = 16 * 1024 * 1024
+MAX_LAYERS = 10_000  # layer and op instances in a file, repeats and network uses expanded
 
 
 # -- AST --------------------------------------------------------------------------------------
@@ -288,6 +289,31 @@ def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
     return True
 
 
+_STRING_OR_COMMENT = re.compile(r'"[^"\n]*"|#[^\n]*')
+
+
+def _stages_ok(text: str, file: str, reporter: Reporter) -> bool:
+    """At most MAX_LAYERS `->` outside comments and strings (every stage but a chain's source
+    follows one), so that a spec too large to check is refused before it is parsed."""
+    if text.count("->") <= MAX_LAYERS:
+        return True
+    count = 0
+    for number, line in enumerate(text.split("\n"), 1):
+        code = _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group()), line)
+        n = code.count("->")
+        if count + n > MAX_LAYERS:
+            col = 0
+            for _ in range(MAX_LAYERS - count + 1):
+                col = code.index("->", col) + 2
+            reporter.error("limit", f"the spec has more than {MAX_LAYERS:,} layers and ops",
+                           Span(file, number, col - 1, number, col + 1),
+                           help=f"netspec checks at most {MAX_LAYERS:,} stages in a file, "
+                                "repetitions and uses of networks counted")
+            return False
+        count += n
+    return True
+
+
 def decode(data: bytes, file: str, reporter: Reporter) -> str | None:
     """UTF-8 text of a spec file (a leading BOM dropped); None with an ``encoding`` error."""
     if len(data) > MAX_BYTES:
@@ -319,7 +345,7 @@ def parse(text: str, file: str, reporter: Reporter) -> Module | None:
         reporter.error("syntax", "the file contains a NUL byte", Span(file, line, col, line, col + 1),
                        help="netspec files are plain UTF-8 text")
         return None
-    if not _nesting_ok(text, file, reporter):
+    if not _nesting_ok(text, file, reporter) or not _stages_ok(text, file, reporter):
         return None
     from . import fastparse  # the same AST, faster; it leaves what it is unsure of to Lark
 
@@ -365,7 +391,9 @@ def _syntax_diagnostic(e, text: str, file: str):
         end = col + 1
     elif isinstance(e, lark.exceptions.UnexpectedToken):
         tok = str(e.token)
-        msg = f"unexpected {_word(e.token.type)} `{tok}`: expected {_describe_expected(e.expected)}"
+        what = _word(e.token.type)
+        what = what if what == f"`{tok}`" else f"{what} `{tok}`"
+        msg = f"unexpected {what}: expected {_describe_expected(e.expected)}"
         end = col + max(1, len(tok.splitlines()[0]) if tok else 1)
         if e.token.type == "NAME" and tok in {"network", "input", "output", "as", "true", "false"}:
             msg = f"`{tok}` is a keyword here: expected {_describe_expected(e.expected)}"
@@ -382,7 +410,11 @@ def _syntax_diagnostic(e, text: str, file: str):
         msg = "the file ends early"
         end = col + 1
     help_ = None
-    if "`->`" in msg or "`)`" in msg:
+    history = getattr(e, "token_history", None) or []
+    if set(getattr(e, "expected", ())) == {"EQUAL"} and history and history[-1].type == "NAME":
+        name = str(history[-1])
+        help_ = f"`{name}` starts a new binding here; if it is a stage, join it with `->`: `... -> {name}`"
+    elif "`->`" in msg or "`)`" in msg:
         help_ = "stages are joined with `->`; check the brackets around this point"
     return Diagnostic("error", "syntax", msg, Span(file, line, col, line, end), [], help_)
 

@@ -407,7 +407,7 @@ FAILURES = [
     ({"x": "float32[2, 3, 5, 5]"}, "x", ["BatchNorm2d(num_features=4)"], "shape", 0),
     ({"x": "float32[2, 7]"}, "x", ["LayerNorm(8)"], "shape", 0),
     ({"x": "float32[7]"}, "x", ["Linear(4)", "LSTM(6)"], "rank", 1),
-    ({"x": "float32[2, 5, 7]"}, "x", ["LSTM(6, proj_size=6)"], "argument", 0),
+    ({"x": "float32[2, 5, 7]"}, "x", ["LSTM(6, proj_size=6)"], "value", 0),
     ({"x": "float32[2, 5, 7]"}, "x", ["LSTM(6, input_size=5)"], "shape", 0),
 ]
 

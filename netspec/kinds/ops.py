@@ -124,13 +124,16 @@ class Reshape(Op):
                     raise ctx.fail("shape", f"reshape({', '.join(render(d) for d in shape)}): "
                                    f"{ctx.show_tensor(x)} has {t_show} elements, not divisible by {k_show}",
                                    ctx.input_story(), arg="shape")
+                q_param = floordiv(total, k_show) if isinstance(k_show, int) else None
+                if q_param is None:  # one diagnostic: the -1 is not a whole quotient of the symbols
+                    raise ctx.fail("unproven", f"reshape: the -1 size, {render(t_show)} divided by "
+                                   f"{render(k_show)}, cannot be expressed as a dim",
+                                   [f"the input is {ctx.show_tensor(x)}"], arg="shape",
+                                   help="give the other sizes so that they divide the input's size exactly")
                 ctx.warn("unproven", f"reshape needs {render(t_show)} to be divisible by {render(k_show)}, "
                          "which cannot be proven for every value of the symbols",
                          [f"the input is {ctx.show_tensor(x)}"],
                          help="check that the sizes divide, or use sizes that make it exact")
-                q_param = floordiv(total, k_show) if isinstance(k_show, int) else None
-                if q_param is None:
-                    raise ctx.fail("unproven", "reshape: the -1 size cannot be expressed", arg="shape")
             shape[holes[0]] = q_param if q_param is not None else q
         else:
             verdict = compare(t_show, k_show)
