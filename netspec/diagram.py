@@ -11,7 +11,8 @@ the node. Nothing here re-derives a shape.
   labels each edge with the result's name, and a named value read by another binding
   labels its edge with the name.
 - ``Stage * N`` is drawn once with a ``×N`` badge when every repetition looks the same
-  (same labels, same results, no error); ``unroll`` draws every repetition.
+  (same labels, same results, the same success or failure); ``unroll`` draws every
+  repetition.
 - A network used as a layer is one node, or with ``depth`` > 0 a cluster of its layers.
 - A spec with errors still draws what was inferred: the failing node is red with its
   message, the nodes after it are dashed, and errors that belong to no node are listed
@@ -43,9 +44,10 @@ FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 INSTALL_HINT = "install Graphviz (apt-get install graphviz, or brew install graphviz)"
 WRAP = 46  # characters per line of an error message on a node
 TITLE_WRAP = 48
+LABEL_PAD = 3  # points around an edge label's text
 
 FONT = "Helvetica"
-GRAPH_ATTRS = {"fontname": FONT, "fontsize": "12", "nodesep": "0.35", "ranksep": "0.3",
+GRAPH_ATTRS = {"fontname": FONT, "fontsize": "12", "nodesep": "0.5", "ranksep": "0.3",
                "labelloc": "t", "newrank": "true"}
 NODE_ATTRS = {"fontname": FONT, "fontsize": "12", "shape": "box", "margin": "0.12,0.05",
               "style": "rounded,filled", "penwidth": "1.2"}
@@ -178,7 +180,8 @@ def collapse(net: TypedNetwork) -> tuple[dict[int, LayerNode], dict[int, int]]:
     """Repetitions drawn once: (id of a hidden node -> the node drawn for it, group id -> N).
 
     A group ``Stage * N`` collapses when every repetition has the same nodes with the same
-    labels and results, and none failed; the first repetition is drawn for all of them.
+    labels and results, failing or not alike (one repetition that fails where the others do
+    not keeps them all); the first repetition is drawn for all of them.
     """
     groups: dict[int, dict[int, list[LayerNode]]] = {}
     for node in net.nodes:
@@ -260,15 +263,18 @@ class Drawing:
         maker = origin.node
         if maker is not None and len(maker.outputs) > 1:
             lines.append(result_names(maker)[origin.index])
-        elif v.node is not None and v.name and "." not in v.name and consumer is not None \
-                and consumer.binding != v.name:
-            lines.append(v.name)  # a named value read by another binding
+        elif v.node is not None and v.node.binding and consumer is not None \
+                and consumer.binding != v.node.binding:
+            lines.append(v.node.binding)  # a named value read by another binding
         changed = False
         if maker is not None and v.tensor is not None:
             first = maker.inputs[0].tensor if maker.inputs else None
             changed = first is None or first.dtype != v.tensor.dtype
         lines.append(shape_text(net, v, changed))
-        attrs = {"label": "\\n".join(lines)}
+        # a table with padding keeps the labels of parallel edges (h_n, c_n) apart
+        rows = "<TR><TD>" + "<BR/>".join(_esc(line) for line in lines) + "</TD></TR>"
+        attrs = {"label": f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="{LABEL_PAD}">'
+                          f'{rows}</TABLE>>'}
         if v.tensor is None:
             attrs.update(style="dashed", color="#b0b0b0", fontcolor="#8a8a8a")
         self.edges.append((src, dst, attrs))

@@ -23,7 +23,7 @@ class Loaded:
 
     @property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        return A.source_lines(self.text)
 
 
 def read_spec(path: str, reporter: Reporter) -> str | None:

@@ -171,7 +171,13 @@ class Module:
 
     @property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        return source_lines(self.text)
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines that spans count: split at `\n` only (as Lark counts them), so a form feed
+    or a Unicode line separator inside a line does not shift the line numbers."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
 # -- the parser -------------------------------------------------------------------------------
@@ -250,11 +256,18 @@ def _describe_expected(expected) -> str:
 
 
 def _line_col_end(text: str, line: int, column: int) -> tuple[int, int]:
-    lines = text.splitlines() or [""]
+    lines = text.split("\n")  # lines as Lark counts them: only `\n` ends one
     line = max(1, min(line, len(lines)))
     width = len(lines[line - 1])
     column = max(1, min(column, width + 1))
     return line, column
+
+
+def _end_of_text(text: str) -> tuple[int, int]:
+    """The position just after the last character that is not white space (an empty span
+    there marks where the file ends early)."""
+    lines = text.rstrip().split("\n")
+    return len(lines), len(lines[-1]) + 1
 
 
 def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
@@ -314,6 +327,26 @@ def _stages_ok(text: str, file: str, reporter: Reporter) -> bool:
     return True
 
 
+MAX_DIGITS = 100  # a number literal; sizes stop at int64 (19 digits) long before this
+_LONG_NUMBER = re.compile(r"(?<![A-Za-z0-9_])[0-9][0-9_]{%d,}" % MAX_DIGITS)
+
+
+def _numbers_ok(text: str, file: str, reporter: Reporter) -> bool:
+    """No number literal longer than MAX_DIGITS, outside comments and strings: Python would
+    refuse to convert one of thousands of digits, and nothing needs one."""
+    if not _LONG_NUMBER.search(text):
+        return True
+    for number, line in enumerate(text.split("\n"), 1):
+        code = re.sub(r'"[^"\n]*"|#[^\n]*', lambda m: " " * len(m.group()), line)
+        m = _LONG_NUMBER.search(code)
+        if m:
+            reporter.error("limit", f"a number has more than {MAX_DIGITS} digits",
+                           Span(file, number, m.start() + 1, number, m.end() + 1),
+                           help="sizes and arguments must be at most 2**63 - 1")
+            return False
+    return True
+
+
 def decode(data: bytes, file: str, reporter: Reporter) -> str | None:
     """UTF-8 text of a spec file (a leading BOM dropped); None with an ``encoding`` error."""
     if len(data) > MAX_BYTES:
@@ -346,6 +379,8 @@ def parse(text: str, file: str, reporter: Reporter) -> Module | None:
                        help="netspec files are plain UTF-8 text")
         return None
     if not _nesting_ok(text, file, reporter) or not _stages_ok(text, file, reporter):
+        return None
+    if not _numbers_ok(text, file, reporter):
         return None
     from . import fastparse  # the same AST, faster; it leaves what it is unsure of to Lark
 
@@ -384,11 +419,9 @@ def _syntax_diagnostic(e, text: str, file: str):
 
     line, col = _line_col_end(text, getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1)
     if isinstance(e, lark.exceptions.UnexpectedToken) and e.token.type == "$END":
-        lines = text.splitlines() or [""]
-        line = len(lines)
-        col = len(lines[-1]) + 1
+        line, col = _end_of_text(text)
         msg = f"the file ends early: expected {_describe_expected(e.expected)}"
-        end = col + 1
+        end = col
     elif isinstance(e, lark.exceptions.UnexpectedToken):
         tok = str(e.token)
         what = _word(e.token.type)
@@ -405,10 +438,9 @@ def _syntax_diagnostic(e, text: str, file: str):
             msg += f": expected {_describe_expected(e.allowed)}"
         end = col + 1
     else:  # UnexpectedEOF
-        lines = text.splitlines() or [""]
-        line, col = len(lines), len(lines[-1]) + 1
+        line, col = _end_of_text(text)
         msg = "the file ends early"
-        end = col + 1
+        end = col
     help_ = None
     history = getattr(e, "token_history", None) or []
     if set(getattr(e, "expected", ())) == {"EQUAL"} and history and history[-1].type == "NAME":

@@ -229,6 +229,15 @@ def test_single_node_repetition_gets_a_badge(specs_dir):
     each = layers[4]["params"]
     assert texts == ["BasicBlock planes=64 ×2", f"{2 * each:,} params (2 × {each:,})"]
     assert not drawn.has_id("ResNet18.5")
+    # the value `layer1` (the second block's result) leaves the node drawn for both blocks,
+    # named, since `layer2` reads it
+    name, _ = drawn.by_id("ResNet18.4")
+    (e,) = drawn.out_of(name)
+    assert drawn.nodes[e["dst"]]["id"] == "ResNet18.6"
+    assert e["texts"] == ["layer1", shape_of(layers[5]["outputs"][0])]
+    # within a binding, no name
+    name, _ = drawn.by_id("ResNet18.0")
+    assert [e["texts"] for e in drawn.out_of(name)] == [[shape_of(layers[0]["outputs"][0])]]
 
 
 @needs_dot
