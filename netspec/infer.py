@@ -30,6 +30,8 @@ TIME_NAMES = frozenset({"seq", "seq_len", "time", "T"})
 MAX_REPEAT = 10_000
 MAX_LAYERS = A.MAX_LAYERS
 INT64_MAX = 2**63 - 1
+MAX_DIGITS = A.MAX_DIGITS
+MAX_MAGNITUDE = 10**MAX_DIGITS  # arithmetic in a spec stops here, far past any size
 # Names a built module cannot use: networks become classes, parameters and inputs become
 # arguments, symbols and bindings become variables next to `self`, `torch` and `nn`.
 RESERVED = frozenset(keyword.kwlist) | {"self", "super", "torch", "nn"}
@@ -652,6 +654,11 @@ class NetworkChecker:
                 self.reporter.error("argument", f"`{name}` needs {kind.min_inputs} tensor input"
                                     f"{'s' if kind.min_inputs > 1 else ''}, received {len(inputs)}", span)
                 bad = True
+            elif kind.max_inputs is not None and len(inputs) > kind.max_inputs:
+                self.reporter.error("argument", f"`{name}` takes {kind.max_inputs} tensor input"
+                                    f"{'s' if kind.max_inputs > 1 else ''}, received {len(inputs)}", span,
+                                    help="a piped value counts as the first")
+                bad = True
         node = LayerNode(kind, None, inputs, state, span, self.binding,
                          alias=self._alias(st), group=tuple((g, i) for g, i, _, _ in groups))
         self.net.nodes.append(node)
@@ -876,6 +883,8 @@ class NetworkChecker:
             for inp, t in zip(ast.inputs, inputs):
                 nc.unify_input(inp, t, span)
             nc.run_body()
+        except Fail:
+            pass  # an input that does not fit the block's declaration: reported below
         finally:
             checker._active.pop()
         node.block_symbols = dict(nc.symbol_env)
@@ -901,7 +910,7 @@ class NetworkChecker:
                                 span)
         if len(inp.type.dims) != t.rank:
             self.reporter.error("rank", f"input `{inp.name}` of `{self.ast.name}` has {len(inp.type.dims)} dims "
-                                f"{show_shape([_text(d) for d in inp.type.dims])}, received {t.rank}: {self.net.show(t)}",
+                                f"[{', '.join(_text(d) for d in inp.type.dims)}], received {t.rank}: {self.net.show(t)}",
                                 span)
             raise Fail("rank")
         for i, dexpr in enumerate(inp.type.dims):
@@ -976,12 +985,14 @@ class NetworkChecker:
         if isinstance(expr, A.BinOp):
             left = self.dim_expr(expr.left, declare)
             right = self.dim_expr(expr.right, declare)
-            if expr.op == "+":
-                return left + right
-            if expr.op == "-":
-                return left - right
-            if expr.op == "*":
-                return left * right
+            if expr.op in ("+", "-", "*"):
+                result = left + right if expr.op == "+" else left - right if expr.op == "-" else left * right
+                if _oversized(self.net.dim(result)):
+                    # far past int64; Python could not even print it past 4,300 digits
+                    self.reporter.error("limit", f"`{_text(expr)}` is larger than 10**{MAX_DIGITS}", expr.span,
+                                        help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
+                    raise Fail("size")
+                return result
             divisor = self.net.dim(right)
             if not isinstance(divisor, int):
                 self.reporter.error("unproven", f"`{_text(expr.right)}` must be a known integer to divide by",
@@ -1054,6 +1065,13 @@ class NetworkChecker:
             notes.append(f"{node.kind_name} (line {node.span.line}) makes it "
                          f"{v.tensor.dtype}{self.net.show(v.tensor)}")
         return notes
+
+
+def _oversized(d: Dim) -> bool:
+    """An integer (or a coefficient of a symbolic dim) beyond 10**MAX_DIGITS."""
+    if isinstance(d, Expr):
+        return any(abs(c) > MAX_MAGNITUDE for c in d.terms.values())
+    return isinstance(d, int) and abs(d) > MAX_MAGNITUDE
 
 
 def _is_size(v) -> bool:

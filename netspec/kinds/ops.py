@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar, Optional
+
+from pydantic import BeforeValidator
 
 from ..dims import Dim, Expr, compare, exact_div, floordiv, render
 from ..types import Tensor
-from .base import Args, DimArg, Kind, numel, register
+from .base import Args, DimArg, Kind, _is_dim, _show, numel, register
 from .dense import flatten_shape
 
 
@@ -26,8 +28,17 @@ class Op(Kind):
         return True
 
 
+def _int_tuple(v):
+    if not isinstance(v, tuple) or not all(_is_dim(x) for x in v):
+        raise ValueError(f"expected integers, received {_show(v)}")
+    return v
+
+
+IntTuple = Annotated[tuple, BeforeValidator(_int_tuple)]
+
+
 class DimsArgs(Args):
-    dims: tuple
+    dims: IntTuple
 
 
 @register
@@ -81,7 +92,7 @@ class Transpose(Op):
 
 
 class ShapeArgs(Args):
-    shape: tuple
+    shape: IntTuple
 
 
 @register
