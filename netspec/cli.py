@@ -150,7 +150,21 @@ def cmd_check(args) -> int:
     return 0 if ok else 1
 
 
+def _tune_process() -> None:
+    """Settings for the `netspec` process itself (not for a program calling main(argv))."""
+    import gc
+
+    # A check allocates many objects that live to the end and frees few: collect the young
+    # generation less often (as mypy does); large specs check about a fifth faster.
+    gc.set_threshold(200_000, 30, 30)
+    # pydantic scans every installed distribution for plugins before it builds its first
+    # validator; netspec's argument models have nothing for a plugin to observe.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        _tune_process()
     args = _parser().parse_args(argv)
     try:
         return args.run(args)

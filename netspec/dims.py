@@ -50,8 +50,16 @@ def _atom_key(atom) -> tuple:
     return (0, atom) if isinstance(atom, str) else (1, repr(atom._key))
 
 
+_MONO_KEYS: dict = {}  # monomial -> its sort key; a spec has few distinct monomials
+
+
 def _mono_key(mono: Monomial) -> tuple:
-    return tuple((_atom_key(a), p) for a, p in mono)
+    key = _MONO_KEYS.get(mono)
+    if key is None:
+        if len(_MONO_KEYS) > 100_000:
+            _MONO_KEYS.clear()
+        key = _MONO_KEYS[mono] = tuple((_atom_key(a), p) for a, p in mono)
+    return key
 
 
 def _mono_mul(a: Monomial, b: Monomial) -> Monomial:
@@ -68,13 +76,19 @@ def _mono_mul(a: Monomial, b: Monomial) -> Monomial:
 class Expr:
     """A non-constant symbolic dim. Build with :func:`sym`, combine with + - * //."""
 
-    __slots__ = ("terms", "_key", "_hash")
+    __slots__ = ("terms", "_key", "_hash", "_symbols", "_text")
 
     def __init__(self, terms: dict):
         # terms: Monomial -> nonzero int; never constant-only (see _make).
         self.terms = terms
-        self._key = tuple(sorted(((_mono_key(m), c) for m, c in terms.items())))
+        if len(terms) == 1:
+            ((m, c),) = terms.items()
+            self._key = ((_mono_key(m), c),)
+        else:
+            self._key = tuple(sorted([(_mono_key(m), c) for m, c in terms.items()]))
         self._hash = hash(self._key)
+        self._symbols = None  # the set of symbol names, computed when first asked
+        self._text = None  # render(self), computed when first asked
 
     # -- construction -------------------------------------------------------------------
     @staticmethod
@@ -246,14 +260,22 @@ def exact_div(a: Dim, b: Dim) -> Dim | None:
 
 
 def symbols(d: Dim) -> set[str]:
+    """The symbol names in ``d``, those inside floor atoms included."""
+    if not isinstance(d, Expr):
+        return set()
+    if d._symbols is None:
+        d._symbols = frozenset(_collect_symbols(d))
+    return set(d._symbols)
+
+
+def _collect_symbols(d: Expr) -> set[str]:
     out: set[str] = set()
-    if isinstance(d, Expr):
-        for m in d.terms:
-            for atom, _ in m:
-                if isinstance(atom, str):
-                    out.add(atom)
-                else:
-                    out |= symbols(atom.num)
+    for m in d.terms:
+        for atom, _ in m:
+            if isinstance(atom, str):
+                out.add(atom)
+            else:
+                out |= symbols(atom.num)
     return out
 
 
@@ -261,6 +283,10 @@ def substitute(d: Dim, env: Mapping[str, Dim]) -> Dim:
     """Replace symbols by dims (ints or exprs); symbols not in ``env`` stay."""
     if isinstance(d, int) or not env:
         return d
+    if d._symbols is None:
+        d._symbols = frozenset(_collect_symbols(d))
+    if env.keys().isdisjoint(d._symbols):
+        return d  # nothing to replace: d is already canonical
     total: Dim = 0
     for m, c in d.terms.items():
         term: Dim = c
@@ -333,6 +359,12 @@ def render(d: Dim) -> str:
     """Canonical text: a valid Python integer expression over the symbol names."""
     if isinstance(d, int):
         return str(d)
+    if d._text is None:
+        d._text = _render(d)
+    return d._text
+
+
+def _render(d: Expr) -> str:
     items = sorted(d.terms.items(), key=_order)
     const = d.terms.get((), 0)
     nonconst = [(m, c) for m, c in items if m]

@@ -123,10 +123,16 @@ class TypedNetwork:
     fixed: dict[str, Any] = field(default_factory=dict)  # params generated code must keep
     generic: bool = False
     ok: bool = True
+    _dims: dict = field(default_factory=dict, repr=False)  # dim -> self.dim(dim), memoised
 
     # what a user reads: parameters substituted, canonical text
     def dim(self, d: Dim) -> Dim:
-        return substitute(d, self.param_env)
+        if isinstance(d, int):
+            return d
+        out = self._dims.get(d)
+        if out is None:
+            out = self._dims[d] = substitute(d, self.param_env)
+        return out
 
     def shape(self, t: Tensor) -> list[Dim]:
         return [self.dim(d) for d in t.shape]

@@ -270,14 +270,17 @@ def _end_of_text(text: str) -> tuple[int, int]:
     return len(lines), len(lines[-1]) + 1
 
 
+_NESTING_CHARS = re.compile(r'[()\[\]{}"#\n]')
+
+
 def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
     depth = 0
-    line, col = 1, 0
+    line, line_start = 1, 0
     in_comment = in_string = False
-    for ch in text:
-        col += 1
+    for m in _NESTING_CHARS.finditer(text):  # only the characters that matter, not every one
+        ch = m.group()
         if ch == "\n":
-            line, col = line + 1, 0
+            line, line_start = line + 1, m.end()
             in_comment = in_string = False
             continue
         if in_comment:
@@ -292,6 +295,7 @@ def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
         elif ch in "([{":
             depth += 1
             if depth > MAX_DEPTH:
+                col = m.start() - line_start + 1
                 reporter.error(
                     "limit", f"brackets nest deeper than {MAX_DEPTH} levels",
                     Span(file, line, col, line, col + 1),

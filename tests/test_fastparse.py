@@ -313,3 +313,44 @@ def test_character_level_damage_never_parses_differently(data):
         else:
             text = text[:i] + text[i + 1:]
     agree(text)
+
+
+def _nesting_reference(text: str):
+    """The bracket-depth scan, one character at a time: (line, column) of the first bracket
+    past syntax.MAX_DEPTH outside strings and comments, or None."""
+    depth, line, col = 0, 1, 0
+    in_comment = in_string = False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            in_comment = in_string = False
+        elif in_comment:
+            continue
+        elif in_string:
+            in_string = ch != '"'
+        elif ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "([{":
+            depth += 1
+            if depth > syntax.MAX_DEPTH:
+                return line, col
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["(", "((((((((((", ")", "[", "]", "{", "}", '"', "#", "\n", "x", " ", "\t", "é"]),
+                max_size=400))
+def test_the_nesting_limit_is_found_where_a_character_scan_finds_it(parts):
+    text = "".join(parts)
+    reporter = Reporter()
+    ok = syntax._nesting_ok(text, "t.net", reporter)
+    expected = _nesting_reference(text)
+    assert ok == (expected is None)
+    if expected is not None:
+        (d,) = reporter.items
+        assert (d.code, d.span.line, d.span.column) == ("limit", *expected)
