@@ -91,6 +91,7 @@ class LayerNode:
     block: "TypedNetwork | None" = None  # the instantiated sub-network
     block_args: dict = field(default_factory=dict)  # block param -> value at this use
     block_symbols: dict = field(default_factory=dict)  # block symbol -> caller dim
+    arg_refs: dict = field(default_factory=dict)  # argument -> the A.Ref of the parameter given
 
     @property
     def kind_name(self) -> str:
@@ -120,7 +121,9 @@ class TypedNetwork:
     nodes: list[LayerNode] = field(default_factory=list)
     bindings: dict[str, BindingResult] = field(default_factory=dict)
     input_symbols: dict[str, tuple[int, int]] = field(default_factory=dict)  # sym -> (input, dim)
-    fixed: dict[str, Any] = field(default_factory=dict)  # params generated code must keep
+    # params whose values the checked shapes depend on (a size computed from them, an
+    # equality proven only with their values): generated code must keep them
+    fixed: dict[str, Any] = field(default_factory=dict)
     generic: bool = False
     ok: bool = True
     _dims: dict = field(default_factory=dict, repr=False)  # dim -> self.dim(dim), memoised
@@ -200,6 +203,10 @@ class StageCtx:
 
     def concrete(self, d: Dim, what: str, arg: str | None = None) -> int:
         return self.checker.concrete(d, what, self.arg_spans.get(arg, self.span) if arg else self.span)
+
+    def known(self, d: Dim) -> Dim:
+        """``d`` with the parameters' values, for a decision that then depends on them."""
+        return self.checker.known(d)
 
     def role(self, d: Dim) -> str | None:
         """'batch' or 'time' when the dim is exactly a symbol named like one."""
@@ -355,14 +362,28 @@ class NetworkChecker:
         verdict = compare(self.net.dim(a), self.net.dim(b))
         if verdict is None:
             return not self.strict
+        if verdict and compare(a, b) is not True:
+            self.fix(a, b)  # equal only for the parameters' values
         return verdict
+
+    def fix(self, *dims: Dim) -> None:
+        """Record that the result depends on the values of the parameters in ``dims``."""
+        for d in dims:
+            for s in symbols(d):
+                if s in self.net.param_env:
+                    self.net.fixed[s] = self.net.param_env[s]
+
+    def known(self, d: Dim) -> Dim:
+        """``d`` with the parameters' values; a decision taken on it depends on them."""
+        value = self.net.dim(d)
+        if isinstance(value, int) and not isinstance(d, int):
+            self.fix(d)
+        return value
 
     def concrete(self, d: Dim, what: str, span: Span) -> int:
         value = self.net.dim(d)
         if isinstance(value, int):
-            for s in symbols(d):
-                if s in self.net.param_env and s in self.net.params:
-                    self.net.fixed[s] = self.net.param_env[s]
+            self.fix(d)
             return value
         self.reporter.error("unproven", f"{what} must be a known integer, but it is `{render(value)}`",
                             span, help="give it a concrete value, or a parameter with a default")
@@ -587,6 +608,7 @@ class NetworkChecker:
         spans: dict[str, Span] = {}
         state: dict[str, Value] = {}
         positional: list[tuple[Any, Span]] = []
+        refs: dict[Span, A.Ref] = {}
         bad = False
         for arg in args:
             try:
@@ -594,6 +616,8 @@ class NetworkChecker:
             except Fail:
                 bad = True
                 continue
+            if self._param_ref(arg.value):
+                refs[arg.span] = arg.value
             if arg.name is None:
                 if isinstance(value, Value):
                     if kind.category == "op" and kind.max_inputs != 1:
@@ -667,6 +691,7 @@ class NetworkChecker:
                 bad = True
         node = LayerNode(kind, None, inputs, state, span, self.binding,
                          alias=self._alias(st), group=tuple((g, i) for g, i, _, _ in groups))
+        node.arg_refs = {k: refs[s] for k, s in spans.items() if s in refs}
         self.net.nodes.append(node)
         if bad or any(v.tensor is None for v in inputs) or any(v.tensor is None for v in state.values()):
             return self._poison(node, kind.results)
@@ -756,6 +781,11 @@ class NetworkChecker:
             self.reporter.warning("memory", f"{node.kind_name} holds {params:,} parameters, past 2**31",
                                   span, help="check the sizes: a tensor this large rarely fits in memory")
 
+    def _param_ref(self, expr) -> bool:
+        """Whether an argument is a bare reference to one of the network's parameters."""
+        return (isinstance(expr, A.Ref) and expr.attr is None and expr.name in self.net.params
+                and expr.name not in self.values)
+
     def _alias(self, st: A.Stage | None) -> str | None:
         if st is not None and st.alias:
             return st.alias
@@ -821,6 +851,8 @@ class NetworkChecker:
                 bad = True
                 continue
             spans[key] = arg.span
+            if self._param_ref(arg.value):
+                node.arg_refs[key] = arg.value
             if key in input_names:
                 if not isinstance(value, Value):
                     self.reporter.error("argument", f"input `{key}` of `{name}` needs a tensor", arg.span)
@@ -895,6 +927,7 @@ class NetworkChecker:
             checker._active.pop()
         node.block_symbols = dict(nc.symbol_env)
         nc.net.ok = not inner.errors
+        self.net.fixed.update(nc.net.fixed)  # the caller's parameters the use depends on
         generic = checker.generic_results.get(ast.name)
         own = set()
         if generic is not None:
@@ -1010,7 +1043,7 @@ class NetworkChecker:
             self.concrete(right, "a divisor", expr.right.span)
             if expr.op == "//":
                 return floordiv(left, divisor)
-            left_v = self.net.dim(left)
+            left_v = self.known(left)
             if isinstance(left_v, int):
                 return left_v % divisor
             return left - floordiv(left, divisor) * divisor

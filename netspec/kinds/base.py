@@ -242,6 +242,25 @@ class Kind:
               and n not in self.state_inputs}
         return pos, kw
 
+    # Whether the torch constructor takes ``dtype=`` (a layer with weights or buffers): the
+    # built module makes them in the input's dtype when it is not float32.
+    dtype_kwarg: ClassVar[bool] = False
+
+    def call_args(self, a: Args, inputs: list[str], state: dict[str, str], code) -> list[str]:
+        """The arguments of the module's call in ``forward``: the input expressions, then any
+        initial state. ``state`` maps a state input (``h0``) to its expression; ``code``
+        renders a value (a dim, a literal) as Python source."""
+        return list(inputs)
+
+    def result_pattern(self, names: list[str]) -> str:
+        """The assignment target that unpacks the module's result into the kind's results,
+        one name per entry of ``results``: ``out, (h_n, c_n)`` for an LSTM."""
+        return ", ".join(names)
+
+    def op_expr(self, a: Args, inputs: list[str], code) -> str:
+        """An op's ``forward`` expression over its input expressions."""
+        raise NotImplementedError(f"{self.name} is not an op")
+
 
 def validation_messages(err: ValidationError) -> list[tuple[str | None, str]]:
     out = []

@@ -62,6 +62,7 @@ class _Conv(FloatLayer):
                   "padding_mode")
     inferred = "in_channels"
     torch_positional = ("in_channels", "out_channels", "kernel_size")
+    dtype_kwarg = True
 
     def inferred_index(self, rank):
         return rank - self.n - 1

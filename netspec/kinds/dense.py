@@ -25,6 +25,7 @@ class Linear(FloatLayer):
     positional = ("out_features", "bias")
     inferred = "in_features"
     torch_positional = ("in_features", "out_features")
+    dtype_kwarg = True
     min_rank = 1
     examples: ClassVar[list[dict]] = [
         {"stage": "Linear(10)", "input": "float32[4, 7]"},
@@ -209,7 +210,7 @@ class ReLU(_Elementwise):
                                       {"stage": "ReLU", "input": "int64[3]"}]
 
     def constructor_args(self, a):
-        return ([a.inplace], {}) if "inplace" in a.model_fields_set else ([], {})
+        return ([], {"inplace": a.inplace}) if "inplace" in a.model_fields_set else ([], {})
 
 
 @register

@@ -21,6 +21,7 @@ class _BatchNorm(FloatLayer):
     inferred = "num_features"
     size_first = True
     torch_positional = ("num_features",)
+    dtype_kwarg = True
 
     def inferred_index(self, rank):
         return 1
@@ -78,6 +79,7 @@ class LayerNorm(FloatLayer):
     positional = ("eps", "elementwise_affine", "bias")
     torch_positional = ("normalized_shape",)
     inferred = "normalized_shape"
+    dtype_kwarg = True
     size_first = True
     min_rank = 1
     examples: ClassVar[list[dict]] = [

@@ -51,6 +51,9 @@ class Permute(Op):
                                       {"stage": "permute((2, 0, 1))", "input": "int64[3, 4, 5]"},
                                       {"stage": "permute(-1, 0, -2)", "input": "float32[2, 3, 4]"}]
 
+    def op_expr(self, a, inputs, code):
+        return f"{inputs[0]}.permute({', '.join(code(d) for d in a.dims)})"
+
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         if len(a.dims) != x.rank:
@@ -78,6 +81,9 @@ class Transpose(Op):
                                       {"stage": "transpose(-3, -1)", "input": "float32[2, 3, 4]"},
                                       {"stage": "transpose(1, 1)", "input": "float32[2, 3]"},
                                       {"stage": "transpose(0, -1)", "input": "float32[]"}]
+
+    def op_expr(self, a, inputs, code):
+        return f"{inputs[0]}.transpose({code(a.dim0)}, {code(a.dim1)})"
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -109,6 +115,10 @@ class Reshape(Op):
                                       {"stage": "reshape((24,))", "input": "float32[2, 3, 4]"},
                                       {"stage": "reshape(-1, 1, 2)", "input": "bool[3, 4]"}]
 
+    def op_expr(self, a, inputs, code):
+        # reshape, also for `view`: the same result, and it never refuses a non-contiguous input
+        return f"{inputs[0]}.reshape({', '.join(code(d) for d in a.shape)})"
+
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         shape = list(a.shape)
@@ -136,6 +146,7 @@ class Reshape(Op):
                                    f"{ctx.show_tensor(x)} has {t_show} elements, not divisible by {k_show}",
                                    ctx.input_story(), arg="shape")
                 q_param = floordiv(total, k_show) if isinstance(k_show, int) else None
+                ctx.checker.fix(known)  # the divisor is the parameters' value
                 if q_param is None:  # one diagnostic: the -1 is not a whole quotient of the symbols
                     raise ctx.fail("unproven", f"reshape: the -1 size, {render(t_show)} divided by "
                                    f"{render(k_show)}, cannot be expressed as a dim",
@@ -145,9 +156,13 @@ class Reshape(Op):
                          "which cannot be proven for every value of the symbols",
                          [f"the input is {ctx.show_tensor(x)}"],
                          help="check that the sizes divide, or use sizes that make it exact")
+            if q_param is None:
+                ctx.checker.fix(total, known)  # divides only for the parameters' values
             shape[holes[0]] = q_param if q_param is not None else q
         else:
             verdict = compare(t_show, k_show)
+            if verdict and compare(total, known) is not True:
+                ctx.checker.fix(total, known)  # equal only for the parameters' values
             if verdict is False:
                 raise ctx.fail("shape", f"reshape to [{', '.join(render(ctx.checker.net.dim(d)) for d in shape)}] "
                                f"needs {render(k_show)} elements, but {ctx.show_tensor(x)} has {render(t_show)}",
@@ -180,6 +195,14 @@ class FlattenOp(Op):
                                       {"stage": "flatten(0, 1)", "input": "float32[2, 3, 4]"},
                                       {"stage": "flatten(-2)", "input": "float32[2, 3, 4]"}]
 
+    def op_expr(self, a, inputs, code):
+        args = []
+        if "start_dim" in a.model_fields_set or "end_dim" in a.model_fields_set:
+            args.append(code(a.start_dim))
+        if "end_dim" in a.model_fields_set:
+            args.append(code(a.end_dim))
+        return f"{inputs[0]}.flatten({', '.join(args)})"
+
     def infer(self, ctx, a, inputs):
         return [flatten_shape(ctx, inputs[0], a.start_dim, a.end_dim, "start_dim", "end_dim")]
 
@@ -199,12 +222,15 @@ class Squeeze(Op):
                                       {"stage": "squeeze(-2)", "input": "float32[2, 1, 3]"},
                                       {"stage": "squeeze(dim=-1)", "input": "float32[2, 3, 1]"}]
 
+    def op_expr(self, a, inputs, code):
+        return f"{inputs[0]}.squeeze({'' if a.dim is None else code(a.dim)})"
+
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         if a.dim is None:
             drop = []
             for i, d in enumerate(x.shape):
-                v = ctx.checker.net.dim(d)
+                v = ctx.known(d)  # squeezed or kept by its value
                 if v == 1:
                     drop.append(i)
                 elif not isinstance(v, int):
@@ -212,7 +238,7 @@ class Squeeze(Op):
                              "netspec keeps it", help="name the dim to squeeze: squeeze(dim)")
         else:
             i = self.dim_index(ctx, a.dim, x.rank, "dim")
-            v = ctx.checker.net.dim(x.shape[i]) if x.rank else 1
+            v = ctx.known(x.shape[i]) if x.rank else 1
             if not isinstance(v, int):
                 ctx.warn("unproven", f"squeeze({i}): whether dim {i} (`{render(v)}`) is 1 is unknown; "
                          "netspec keeps it", arg="dim")
@@ -236,6 +262,9 @@ class Unsqueeze(Op):
                                       {"stage": "unsqueeze(3)", "input": "float32[2, 3, 4]"},
                                       {"stage": "unsqueeze(-4)", "input": "float32[2, 3, 4]"}]
 
+    def op_expr(self, a, inputs, code):
+        return f"{inputs[0]}.unsqueeze({code(a.dim)})"
+
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         i = self.dim_index(ctx, a.dim, x.rank, "dim", extra=1)
@@ -258,6 +287,9 @@ class Select(Op):
                                       {"stage": "select(1, 2)", "input": "float32[2, 3, 4]"},
                                       {"stage": "select(-1, 0)", "input": "float32[2, 3, 4]"},
                                       {"stage": "select(-2, -3)", "input": "float32[2, 3, 4]"}]
+
+    def op_expr(self, a, inputs, code):
+        return f"{inputs[0]}.select({code(a.dim)}, {code(a.index)})"
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -294,6 +326,10 @@ class Cat(Op):
 
     def is_view(self):
         return False
+
+    def op_expr(self, a, inputs, code):
+        tensors = f"({inputs[0]},)" if len(inputs) == 1 else f"({', '.join(inputs)})"
+        return f"torch.cat({tensors}, dim={code(a.dim)})"
 
     def infer(self, ctx, a, inputs):
         first = inputs[0]
@@ -334,6 +370,9 @@ class Add(Op):
     def is_view(self):
         return False
 
+    def op_expr(self, a, inputs, code):
+        return f"{inputs[0]} + {inputs[1]}"
+
     def infer(self, ctx, a, inputs):
         x, y = inputs
         if x.dtype != y.dtype:
@@ -349,9 +388,12 @@ class Add(Op):
             dy = y.shape[yi] if yi >= 0 else 1
             vx, vy = ctx.checker.net.dim(dx), ctx.checker.net.dim(dy)
             if vx == 1:
+                ctx.known(dx)  # broadcast because of its value
                 shape.append(dy)
                 origins.append(y.origins[yi] if yi >= 0 else None)
             elif vy == 1 or ctx.same(dx, dy):
+                if vy == 1:
+                    ctx.known(dy)
                 shape.append(dx)
                 origins.append(x.origins[xi] if xi >= 0 else None)
             else:

@@ -64,6 +64,15 @@ class _Recurrent(FloatLayer):
     rank_help = "a recurrent layer takes [seq, batch, features] (or [batch, seq, features] with batch_first=true)"
     state_inputs = ("h0",)
     results = ("output", "h_n")
+    dtype_kwarg = True
+
+    def call_args(self, a, inputs, state, code):
+        if "h0" in state:
+            return [inputs[0], state["h0"]]
+        return list(inputs)
+
+    def result_pattern(self, names):
+        return f"{names[0]}, {names[1]}"
 
     def h_out(self, a) -> Dim:
         return a.hidden_size
@@ -225,6 +234,21 @@ class LSTM(_Recurrent):
     def h_out(self, a):
         return a.proj_size if a.proj_size != 0 else a.hidden_size
 
+    def call_args(self, a, inputs, state, code):
+        h0, c0 = state.get("h0"), state.get("c0")
+        if h0 is None and c0 is None:
+            return list(inputs)
+        # torch takes both states or neither: the missing one starts at zero, as torch's own
+        # default does, made like the given one (its dtype and device)
+        if c0 is None:
+            c0 = f"{h0}.new_zeros((*{h0}.shape[:-1], {code(a.hidden_size)}))"
+        if h0 is None:
+            h0 = f"{c0}.new_zeros((*{c0}.shape[:-1], {code(self.h_out(a))}))"
+        return [inputs[0], f"({h0}, {c0})"]
+
+    def result_pattern(self, names):
+        return f"{names[0]}, ({names[1]}, {names[2]})"
+
 
 @register
 class GRU(_Recurrent):
@@ -268,6 +292,17 @@ class _Cell(FloatLayer):
     rank_help = "a cell takes one step: [batch, features] or [features]"
     state_inputs = ("hx",)
     results = ("h",)
+    dtype_kwarg = True
+
+    def call_args(self, a, inputs, state, code):
+        names = [state.get(n) for n in self.state_inputs]
+        if all(n is None for n in names):
+            return list(inputs)
+        if len(names) == 1:
+            return [inputs[0], names[0]]
+        given = next(n for n in names if n is not None)  # LSTMCell: h and c have one shape
+        hx, cx = (n if n is not None else f"torch.zeros_like({given})" for n in names)
+        return [inputs[0], f"({hx}, {cx})"]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
