@@ -527,3 +527,24 @@ def test_costs_follow_the_dtype(stage, input_type):
     assert stated.flops == flops.counted
     assert stated.activation_bytes == alloc.total, alloc.calls
     assert stated.param_bytes == (sum(p.numel() * p.element_size() for p in module.parameters()) if module else 0)
+
+
+# -- the modules netspec builds -----------------------------------------------------------------
+
+def built(path, name: str, overrides=None):
+    """The checked network and the class netspec generates for it (`netspec build`'s code)."""
+    from netspec import api
+
+    spec = api.load(path, overrides)
+    return spec.network(name), spec.module_class(name)
+
+
+@pytest.mark.parametrize("stem", sorted(hand.MODELS))
+def test_spec_costs_match_the_built_module(stem):
+    name, _ = hand.MODELS[stem]
+    net, cls = built(hand.SPECS / f"{stem}.net", name)
+    env = hand.env_for(stem)
+    torch.manual_seed(0)
+    model = cls().eval()
+    inputs = [hand.random_input(*hand.concrete(net, v.tensor, env)) for v in net.inputs]
+    assert_costs_match(net, env, model, inputs)
