@@ -132,8 +132,9 @@ def size_problems(net: TypedNetwork, env: Mapping[str, int]) -> list[str]:
             for k, d in enumerate(net.shape(v.tensor)):
                 value = bind(d, env)
                 if isinstance(value, int) and value < 1 and isinstance(d, Expr) and symbols(d) & set(env):
+                    which = f"result {i}" if len(node.outputs) > 1 else "result"
                     out.append(f"{net.name}: {node.kind_name} (line {node.span.line}) would have size "
-                               f"{value} in dim {k} of its result {i} ({render(d)})")
+                               f"{value}: dim {k} of its {which} is `{render(d)}`")
     return out
 
 
