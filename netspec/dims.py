@@ -130,7 +130,18 @@ class Expr:
 
     def __mul__(self, other: Dim) -> Dim:
         if isinstance(other, int):
-            return Expr._make({m: c * other for m, c in self.terms.items()})
+            if other == 1:
+                return self
+            if other == 0:
+                return 0
+            # scaling keeps the monomials, so the canonical key keeps its order
+            out = Expr.__new__(Expr)
+            out.terms = {m: c * other for m, c in self.terms.items()}
+            out._key = tuple([(mk, c * other) for mk, c in self._key])
+            out._hash = hash(out._key)
+            out._symbols = self._symbols
+            out._text = None
+            return out
         if not isinstance(other, Expr):
             return NotImplemented
         terms: dict = {}
