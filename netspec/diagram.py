@@ -233,11 +233,16 @@ class Drawing:
 
     # -- errors ------------------------------------------------------------------------------
     def place_errors(self, nodes: list[LayerNode]) -> None:
-        """Each error goes on the innermost drawn node whose span holds it."""
+        """Each error goes on the innermost node whose span holds it; among the repetitions of
+        a stage (one span), on the first that failed."""
+        def rank(node: LayerNode) -> tuple:
+            failed = node.error is not None and not _upstream_failed(node)
+            return (_extent(node.span), not failed)
+
         for d in self.errors:
             best = None
             for node in nodes:
-                if _contains(node.span, d.span) and (best is None or _extent(node.span) < _extent(best.span)):
+                if _contains(node.span, d.span) and (best is None or rank(node) < rank(best)):
                     best = node
             if best is None:
                 self.loose.append(d)
@@ -383,8 +388,7 @@ class Drawing:
             lines.append(_small(params))
         messages = self.messages(node)
         if node.error and not messages:
-            upstream = any(v.tensor is None for v in [*node.inputs, *node.state.values()])
-            if upstream or node.error == "not inferred":
+            if _upstream_failed(node) or node.error == "not inferred":
                 style = "skipped"
                 lines.append(_small("not inferred", "#8a8a8a"))
             else:
@@ -420,6 +424,11 @@ class Drawing:
     def _cluster_name(self) -> str:
         self.clusters += 1
         return f"cluster_{self.clusters - 1}"
+
+
+def _upstream_failed(node: LayerNode) -> bool:
+    """Whether the node was not inferred because a value it reads was not."""
+    return any(v.tensor is None for v in [*node.inputs, *node.state.values()])
 
 
 def _first_node(items: list) -> str | None:

@@ -385,6 +385,58 @@ def test_errors_on_no_node_are_listed_and_text_is_escaped(tmp_path):
     assert drawn.by_id("Bad.0")[1]["texts"] == ["Linear 16", "144 params"]  # drawn as inferred
 
 
+REPEAT_FAILS = """network Rep {
+    input x: float[batch, 3, 7, 7]
+    y = x -> Conv2d(8, 3) * 4
+    output y
+}
+"""
+
+
+@needs_dot
+def test_the_repetition_that_fails_is_the_one_marked(tmp_path):
+    """Four repetitions share one span; the error is drawn on the fourth, which failed."""
+    spec = tmp_path / "rep.net"
+    spec.write_text(REPEAT_FAILS)
+    (error,) = load(str(spec)).result.reporter.errors
+    drawn, _ = svg_of(spec)
+    for k in range(3):
+        assert drawn.by_id(f"Rep.{k}")[1]["g"].find(f"{SVG}path").get("fill") == "#dce7f7"
+    name, failed = drawn.by_id("Rep.3")
+    assert failed["g"].find(f"{SVG}path").get("fill") == "#fde0e0"
+    assert " ".join(failed["texts"][1:]) == error.message
+    (e,) = drawn.into(name)
+    assert e["texts"] == ["[batch, 8, 1, 1]"]  # 7 -> 5 -> 3 -> 1, and a 3x3 kernel no longer fits
+
+
+TWO_ROOTS = """network A {
+    input x: float[batch, 4]
+    y = x -> Linear(2)
+    output y, nope
+}
+network B {
+    input x: float[batch, 4]
+    y = x -> Linear(3)
+    output y
+}
+"""
+
+
+@needs_dot
+def test_several_networks_side_by_side(tmp_path):
+    spec = tmp_path / "two.net"
+    spec.write_text(TWO_ROOTS)
+    drawn, _ = svg_of(spec)
+    assert sorted(c[0] for c in drawn.clusters) == ["A", "B"]
+    a = next(c for c in drawn.clusters if c[0] == "A")
+    b = next(c for c in drawn.clusters if c[0] == "B")
+    assert "line 4: error[unknown-name]: no value named `nope`" in a and not any("error" in t for t in b)
+    assert drawn.by_id("A.0")[1]["texts"] == ["Linear 2", "10 params"]
+    assert drawn.by_id("B.0")[1]["texts"] == ["Linear 3", "15 params"]
+    only_b, _ = svg_of(spec, network="B")
+    assert only_b.clusters == [] and not only_b.has_id("A.0")
+
+
 # -- determinism and goldens -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("golden", sorted(GOLDENS))
