@@ -578,6 +578,30 @@ def test_docs_show_every_spec():
         assert svg.exists() and MARKER in svg.read_text()[:4096]
 
 
+@needs_dot
+def test_docs_pictures_are_current():
+    """The committed SVGs say what netspec draws now (text for text; the geometry may
+    differ between Graphviz versions): run scripts/make_diagrams.py after a change."""
+    import importlib.util
+
+    from netspec.cli import _parser
+
+    loader = importlib.util.spec_from_file_location("make_diagrams", ROOT / "scripts" / "make_diagrams.py")
+    script = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(script)
+    drawings = {p.stem: (p.name, []) for p in SPECS.glob("*.net")}
+    drawings.update({name: (spec, extra) for name, spec, extra, _ in script.EXTRA})
+    assert sorted(p.stem for p in (ROOT / "docs" / "diagrams").glob("*.svg")) == sorted(drawings)
+    for name, (spec, extra) in sorted(drawings.items()):
+        svg = ROOT / "docs" / "diagrams" / f"{name}.svg"
+        a = _parser().parse_args(["diagram", spec, "-o", "x.svg", *extra])
+        fresh, _ = svg_of(SPECS / spec, depth=a.depth, unroll=a.unroll, rankdir=a.rankdir)
+        committed = Drawn(svg.read_bytes())
+        assert sorted(n["texts"] for n in committed.nodes.values()) == \
+            sorted(n["texts"] for n in fresh.nodes.values()), svg.name
+        assert sorted(e["texts"] for e in committed.edges) == sorted(e["texts"] for e in fresh.edges), svg.name
+
+
 def test_build_is_usable_on_its_own():
     """The library entry point: networks in, a graphviz.Digraph out."""
     loaded = load(str(SPECS / "charrnn.net"))
