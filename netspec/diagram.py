@@ -222,7 +222,6 @@ class Drawing:
         self.edges: list[tuple[str, str, dict[str, str]]] = []
         self.src: dict[int, str] = {}  # id(Value) -> the dot node that makes it
         self.alias: dict[int, Value] = {}  # id(Value) -> the value it stands for
-        self.scope_of: dict[int, TypedNetwork] = {}  # id(Value) -> the network it lives in
         self.owner: dict[int, LayerNode] = {}  # id(Diagnostic) -> the node it is drawn on
         self.loose: list[Diagnostic] = []  # errors that belong to no drawn node
 
@@ -358,7 +357,6 @@ class Drawing:
             lines.append(_small(params))
         cluster = _Cluster(self._cluster_name(), dict(BLOCK_CLUSTER))
         place.items.append(cluster)
-        place.children[("block", scope.prefix, index)] = cluster
         # the title is a node beside the block's first layer, not the cluster's label, so that
         # edges coming into the block never cross its text
         title = self._id()
