@@ -351,6 +351,12 @@ def source_name(path: str) -> str:
     return name
 
 
+def doc_text(text: str) -> str:
+    """``text`` for the inside of a triple-quoted docstring: a quote or a backslash from a
+    file name is escaped, so the string ends where the generator ends it."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def generate(result: CheckResult, file: str) -> Generated:
     """The Python module for a checked spec. ``file`` names the spec in the header."""
     if not result.ok:
@@ -480,10 +486,14 @@ def _check_uses(net: TypedNetwork, by_name: dict, diagnostics: list, fixed: dict
             continue
         problem = _compare_block(generic, node, net, fixed)
         if problem:
+            notes = [f"`{generic.name}` is defined at line {generic.span.line}"]
+            if generic.fixed:
+                given = ", ".join(f"{k}={literal(v)}" for k, v in generic.fixed.items())
+                notes.append(f"its class is built for {given}, the values its sizes were checked with")
             diagnostics.append(Diagnostic(
                 "error", "build",
                 f"`{generic.name}` is built as one class, and this use needs other code: {problem}",
-                node.span, [f"`{generic.name}` is defined at line {generic.span.line}"],
+                node.span, notes,
                 help=f"give `{generic.name}` the arguments of its other uses, or define a network "
                      "of its own for this use"))
 
@@ -780,7 +790,8 @@ class ClassGen:
 
         out: list[str] = []
         out.append(f"class {self.cls_of[net.name]}(nn.Module):")
-        out.append(f'{IND}"""{net.name}: {source_name(net.span.file)}, line {net.span.line}."""')
+        doc = f"{net.name}: {source_name(net.span.file)}, line {net.span.line}."
+        out.append(f'{IND}"""{doc_text(doc)}"""')
         out.append("")
         # __init__
         sig = [Raw("self"), Raw("*")]

@@ -1,0 +1,545 @@
+"""`netspec build` and the Python API, proven against torch.
+
+Every spec in specs/ builds to a module whose every layer's result, run on real tensors,
+has the shape and dtype `netspec check` states, and whose parameter count is the one it
+states; the classic networks load torchvision's own state_dicts with strict=True and give
+torchvision's outputs. The generated code of every spec is kept in tests/golden/;
+regenerate it with ``NETSPEC_UPDATE_GOLDEN=1 python -m pytest tests/test_build.py`` and
+review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from netspec import api
+from netspec.build import MODULE_ATTRS, generate
+from netspec.dims import evaluate
+from netspec.fsutil import MARKER, is_generated, write_output
+from netspec.infer import check_text
+from netspec.source import UsageError
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+GOOD = sorted(p for p in SPECS.glob("*.net") if p.name != "oops.net")
+UPDATE = os.environ.get("NETSPEC_UPDATE_GOLDEN") == "1"
+SYMBOLS = {"batch": 3, "seq": 7}
+
+
+def cli(*args, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "netspec", *map(str, args)], cwd=cwd, env=e,
+                          capture_output=True, text=True, timeout=120)
+
+
+def generated(path: Path) -> str:
+    result = check_text(path.read_text(), str(path))
+    assert result.ok, [d.message for d in result.reporter.items]
+    return generate(result, str(path)).code
+
+
+# -- golden files -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec", GOOD, ids=[p.stem for p in GOOD])
+def test_generated_code_matches_golden(spec):
+    code = generated(spec)
+    golden = GOLDEN / f"{spec.stem}.py"
+    if UPDATE:
+        GOLDEN.mkdir(exist_ok=True)
+        golden.write_text(code)
+    assert golden.exists(), f"no golden file {golden.name}: run with NETSPEC_UPDATE_GOLDEN=1"
+    assert code == golden.read_text(), f"{spec.name} builds to other code than {golden.name}"
+
+
+def test_every_golden_file_has_its_spec():
+    stems = {p.stem for p in GOOD}
+    assert {p.stem for p in GOLDEN.glob("*.py")} == stems
+
+
+def _ruff() -> str:
+    exe = Path(sys.executable).parent / "ruff"
+    found = str(exe) if exe.exists() else shutil.which("ruff")
+    if found is None:
+        pytest.skip("ruff is not installed")
+    return found
+
+
+@pytest.mark.parametrize("config", ["project", "isolated"])
+def test_golden_files_pass_ruff_check_and_format(config):
+    ruff = _ruff()
+    files = sorted(str(p) for p in GOLDEN.glob("*.py"))
+    flags = ["--isolated"] if config == "isolated" else ["--config", str(ROOT / "pyproject.toml")]
+    check = subprocess.run([ruff, "check", *flags, "--no-cache", *files], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    fmt = subprocess.run([ruff, "format", *flags, "--no-cache", "--check", "--diff", *files],
+                         capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_build_is_byte_identical_across_runs_and_hash_seeds(tmp_path):
+    outs = []
+    for seed in ("0", "1", "12345"):
+        out = tmp_path / f"resnet18_{seed}.py"
+        r = cli("build", SPECS / "resnet18.net", "-o", out, env={"PYTHONHASHSEED": seed})
+        assert r.returncode == 0, r.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+    assert outs[0].decode() == (GOLDEN / "resnet18.py").read_text()
+
+
+def test_the_api_runs_the_code_the_command_writes(tmp_path):
+    out = tmp_path / "vgg.py"
+    assert cli("build", SPECS / "vgg16.net", "-o", out).returncode == 0
+    assert out.read_text() == api.load(SPECS / "vgg16.net").code
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+def test_build_writes_a_marked_module_and_says_so(tmp_path):
+    out = tmp_path / "lenet.py"
+    r = cli("build", SPECS / "lenet.net", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"wrote {out}: LeNet\n"
+    text = out.read_text()
+    assert text.startswith(f"# {MARKER} from lenet.net -- do not edit.\n")
+    assert is_generated(out)
+
+
+def test_build_does_not_import_torch(tmp_path):
+    out = tmp_path / "resnet.py"
+    script = textwrap.dedent(f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("netspec build imported torch")
+        sys.meta_path.insert(0, Block())
+        from netspec.cli import main
+        code = main(["build", {str(SPECS / 'resnet18.net')!r}, "-o", {str(out)!r}])
+        assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules), "torch imported"
+        sys.exit(code)
+    """)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert out.exists()
+
+
+def test_spec_errors_print_diagnostics_and_write_nothing(tmp_path):
+    out = tmp_path / "oops.py"
+    r = cli("build", SPECS / "oops.net", "-o", out)
+    assert r.returncode == 1
+    assert "error[layout]" in r.stderr and "oops.net:3:44" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_refuses_to_overwrite_a_file_it_did_not_write(tmp_path):
+    out = tmp_path / "model.py"
+    out.write_text("# my own model\n")
+    r = cli("build", SPECS / "lenet.net", "-o", out)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "--force" in r.stderr, r.stderr
+    assert out.read_text() == "# my own model\n"
+    r = cli("build", SPECS / "lenet.net", "-o", out, "--force")
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == (GOLDEN / "lenet.py").read_text()
+    # a file netspec wrote is replaced without --force
+    r = cli("build", SPECS / "vgg16.net", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == (GOLDEN / "vgg16.py").read_text()
+
+
+def test_refuses_to_write_over_the_spec_itself(tmp_path):
+    spec = tmp_path / "lenet.net"
+    spec.write_text((SPECS / "lenet.net").read_text())
+    r = cli("build", spec, "-o", spec, "--force")
+    assert r.returncode == 2 and "the spec itself" in r.stderr
+    assert spec.read_text() == (SPECS / "lenet.net").read_text()
+
+
+@pytest.mark.parametrize("case", ["directory", "no-dir", "missing-spec", "bad-set"])
+def test_usage_errors_exit_2_with_one_line(tmp_path, case):
+    args = {
+        "directory": [SPECS / "lenet.net", "-o", tmp_path],
+        "no-dir": [SPECS / "lenet.net", "-o", tmp_path / "nope" / "x.py"],
+        "missing-spec": [tmp_path / "missing.net", "-o", tmp_path / "x.py"],
+        "bad-set": [SPECS / "vgg16.net", "-o", tmp_path / "x.py", "--set", "nosuch=3"],
+    }[case]
+    r = cli("build", *args)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("netspec: error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert not (tmp_path / "x.py").exists()
+
+
+def test_set_changes_the_defaults_of_the_built_class(tmp_path):
+    out = tmp_path / "vgg.py"
+    r = cli("build", SPECS / "vgg16.net", "-o", out, "--set", "num_classes=10")
+    assert r.returncode == 0, r.stderr
+    assert "num_classes: int = 10" in out.read_text()
+
+
+# -- writing files ------------------------------------------------------------------------------
+
+def test_write_output_is_atomic_when_the_write_fails(tmp_path, monkeypatch):
+    out = tmp_path / "model.py"
+    old = f"# {MARKER}\nold = 1\n"
+    out.write_text(old)
+
+    def fail(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(UsageError, match="No space left"):
+        write_output(out, f"# {MARKER}\nnew = 2\n")
+    assert out.read_text() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"], "a temporary file was left"
+
+
+def test_write_output_keeps_a_link_and_the_mode(tmp_path):
+    target = tmp_path / "real.py"
+    target.write_text(f"# {MARKER}\n")
+    os.chmod(target, 0o640)
+    link = tmp_path / "link.py"
+    link.symlink_to(target)
+    write_output(link, f"# {MARKER}\nx = 1\n")
+    assert link.is_symlink() and target.read_text().endswith("x = 1\n")
+    assert (target.stat().st_mode & 0o777) == 0o640
+
+
+def test_write_output_refuses_without_the_marker(tmp_path):
+    out = tmp_path / "notes.txt"
+    out.write_bytes(b"\x89PNG mine")
+    with pytest.raises(UsageError, match="--force"):
+        write_output(out, b"new")
+    assert out.read_bytes() == b"\x89PNG mine"
+    write_output(out, b"new", force=True)
+    assert out.read_bytes() == b"new"
+
+
+# -- the API ---------------------------------------------------------------------------------------
+
+def test_api_loads_paths_and_text_with_overrides():
+    spec = api.load(SPECS / "vgg16.net", {"num_classes": 10})
+    net = spec.network()
+    assert net.name == "VGG16" and net.param_env == {"num_classes": 10}
+    text = (SPECS / "lenet.net").read_text()
+    assert api.load(text).network().name == "LeNet"
+    assert api.loads(text, file="lenet.net").code == (GOLDEN / "lenet.py").read_text()
+    assert set(api.load(SPECS / "resnet18.net").networks) == {"BasicBlock", "DownBlock", "ResNet18"}
+
+
+def test_api_reports_spec_errors():
+    with pytest.raises(api.SpecError) as e:
+        api.load(SPECS / "oops.net")
+    assert e.value.diagnostics[0].code == "layout"
+    assert "oops.net:3:44" in str(e.value)
+    spec = api.load(SPECS / "oops.net", strict=False)
+    assert not spec.ok
+    with pytest.raises(api.SpecError):
+        spec.module()
+    with pytest.raises(UsageError):
+        api.load("no/such/file.net")
+
+
+def test_api_names_networks():
+    spec = api.load(SPECS / "resnet18.net")
+    assert spec.network().name == "ResNet18"
+    with pytest.raises(KeyError, match="no network `Nope`"):
+        spec.network("Nope")
+    two = api.loads("network A { input x: float[2] \n y = x -> ReLU \n output y }\n"
+                    "network B { input x: float[2] \n y = x -> Tanh \n output y }")
+    with pytest.raises(ValueError, match="name the one you want"):
+        two.network()
+    assert two.network("B").name == "B"
+
+
+# -- against torch ----------------------------------------------------------------------------------
+
+torch = pytest.importorskip("torch")
+
+
+def random_inputs(net, env, device="cpu"):
+    out = []
+    for v in net.inputs:
+        shape = [evaluate(d, env) for d in v.tensor.shape]
+        dtype = getattr(torch, v.tensor.dtype)
+        if dtype.is_floating_point:
+            out.append(torch.randn(shape, dtype=dtype, device=device))
+        elif dtype == torch.bool:
+            out.append(torch.rand(shape, device=device) > 0.5)
+        else:
+            out.append(torch.randint(0, 2, shape, dtype=dtype, device=device))
+    return out
+
+
+def shapes_of(observed, env) -> tuple[list, list]:
+    """(stated, actual) per observed node: (dtype, shape) of every result."""
+    stated, actual = [], []
+    for o in observed:
+        where = f"{o.network.name}.{o.node.kind_name}:{o.node.span.line} {o.path}"
+        stated.append((where, [(v.tensor.dtype, [evaluate(d, env) for d in v.tensor.shape])
+                               for v in o.node.outputs]))
+        actual.append((where, [(str(t.dtype).removeprefix("torch."), list(t.shape)) for t in o.outputs]))
+    return stated, actual
+
+
+def count_nodes(net) -> int:
+    return sum(1 + (count_nodes(n.block) if n.block is not None else 0) for n in net.nodes)
+
+
+def run_and_compare(spec: api.Spec, symbols: dict, device="cpu", **params):
+    """Run the spec's module (made with ``params``) and compare every node with the typed
+    graph, its shapes evaluated with the symbols and the parameters' values: the shapes
+    are symbolic in the parameters the class does not fix."""
+    net = spec.network()
+    env = dict(symbols)
+    env.update(net.param_env)
+    env.update(params)
+    model = spec.module(**params).to(device).eval()
+    inputs = random_inputs(net, env, device)
+    result, observed = spec.trace(model, *inputs)
+    stated, actual = shapes_of(observed, env)
+    assert actual == stated
+    assert len(observed) == count_nodes(net), "a node was not observed"
+    results = result if isinstance(result, tuple) else (result,)
+    assert len(results) == len(net.outputs)
+    for r, (_, v) in zip(results, net.outputs):
+        assert list(r.shape) == [evaluate(d, env) for d in v.tensor.shape]
+        assert str(r.dtype).removeprefix("torch.") == v.tensor.dtype
+        assert r.device.type == torch.device(device).type
+    total = sum((n.params for n in net.nodes), 0)  # symbolic in the parameters
+    assert sum(p.numel() for p in model.parameters()) == evaluate(total, env)
+    return model, results
+
+
+@pytest.mark.parametrize("spec", GOOD, ids=[p.stem for p in GOOD])
+def test_every_spec_runs_as_checked(spec):
+    torch.manual_seed(0)
+    run_and_compare(api.load(spec), SYMBOLS)
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_symbols_are_read_from_the_inputs(batch):
+    spec = api.load(SPECS / "qstencoder.net")
+    assert "batch = question.shape[0]" in spec.code
+    run_and_compare(spec, {"batch": batch})
+
+
+def test_parameters_follow_the_constructor():
+    spec = api.load(SPECS / "charrnn.net")
+    assert spec.class_info().checked == {}
+    model = spec.module(classes=6, hidden=5)
+    out = model(torch.zeros(2, 3, dtype=torch.long))
+    assert list(out.shape) == [6, 6]
+    run_and_compare(spec, {"batch": 2, "seq": 3}, classes=6, hidden=5, layers=3)
+    run_and_compare(api.load(SPECS / "keras_cnn.net"), {"batch": 2}, classes=7)
+
+
+def test_a_parameter_the_shapes_depend_on_is_refused_with_a_rebuild_hint():
+    text = """
+    network Strided(stride=2, classes=3) {
+        input x: float[batch, 2, 16]
+        y = x -> Conv1d(4, 3, stride=stride) -> Flatten -> Linear(classes)
+        output y
+    }"""
+    spec = api.loads(text)
+    assert spec.class_info().checked == {"stride": 2}
+    with pytest.raises(ValueError, match="--set stride="):
+        spec.module(stride=3)
+    model = spec.module(classes=5)
+    assert list(model(torch.zeros(2, 2, 16)).shape) == [2, 5]
+    run_and_compare(api.loads(text, {"stride": 3}), {"batch": 2})
+
+
+def test_equalities_proven_with_values_fix_the_parameters():
+    text = """
+    network Sum(a=4, b=2) {
+        input x: float[batch, a]
+        input y: float[batch, 2 * b]
+        s = add(x, y)
+        output s
+    }"""
+    spec = api.loads(text)
+    assert spec.class_info().checked == {"a": 4, "b": 2}
+    with pytest.raises(ValueError):
+        spec.module(a=5)
+
+
+def test_non_integer_parameters():
+    text = """
+    network Opts(drop=0.25, bi=true, mode="relu", hidden=6) {
+        input x: float[seq, batch, 3]
+        y = x -> RNN(hidden, nonlinearity=mode, bidirectional=bi) -> Dropout(drop)
+        output y
+    }"""
+    spec = api.loads(text)
+    code = spec.code
+    assert "nn.Dropout(drop)" in code and "nonlinearity=mode" in code
+    assert spec.class_info().checked == {"bi": True, "mode": "relu"}
+    assert spec.module(drop=0.5).y_dropout.p == 0.5  # a rate is free
+    with pytest.raises(ValueError, match="bi=True"):
+        spec.module(bi=False)
+    run_and_compare(spec, {"seq": 4, "batch": 2})
+
+
+def test_names_that_python_or_torch_reserve_are_renamed():
+    text = """
+    network int {
+        input id: float[batch, 4]
+        input l: float[batch, 4]
+        max = add(id, l) -> Linear(3)
+        sum = max -> ReLU
+        output sum
+    }"""
+    spec = api.loads(text)
+    code = spec.code
+    assert "class int_(nn.Module):" in code
+    assert "def forward(self, id_: torch.Tensor, l_: torch.Tensor)" in code
+    model = spec.module()
+    assert set(model.state_dict()) == {"max_linear.weight", "max_linear.bias"}
+    run_and_compare(spec, {"batch": 2})
+
+
+def test_a_dtype_other_than_float32_builds_layers_in_it():
+    text = """
+    network Double {
+        input x: double[batch, 4]
+        y = x -> Linear(3) -> BatchNorm1d -> LayerNorm
+        output y
+    }"""
+    spec = api.loads(text)
+    assert "dtype=torch.float64" in spec.code
+    run_and_compare(spec, {"batch": 3})
+
+
+def test_missing_initial_states_start_at_zero():
+    text = """
+    network States(hidden=5) {
+        input x: float[seq, batch, 3]
+        input h: float[2, batch, 4]
+        input c: float[1, batch, 6]
+        input hx: float[batch, 4]
+        a = x -> LSTM(hidden, bidirectional=true, proj_size=4, h0=h)
+        b = x -> LSTM(6, c0=c)
+        cell = x -> select(0, 0) -> LSTMCell(4, hx=hx)
+        output a.output, a.c_n, b.h_n, cell.c
+    }"""
+    spec = api.loads(text)
+    assert "new_zeros" in spec.code and "zeros_like" in spec.code
+    run_and_compare(spec, {"seq": 3, "batch": 2})
+
+
+def test_networks_as_stages_with_several_inputs_outputs_and_sizes():
+    text = """
+    network Head(k=3) {
+        input x: float[batch, c, l]
+        y = x -> Conv1d(4, k) -> Flatten -> Linear(3)
+        output y
+    }
+    network Pair(w) {
+        input a: float[batch, f]
+        input b: float[batch, f]
+        s = add(a, b) -> Linear(w)
+        d = cat(a, b, dim=1)
+        output s, d
+    }
+    network Top {
+        input x: float[batch, 8]
+        p = x -> Pair(3, b=x)
+        q = p.d -> unsqueeze(1) -> Head -> unsqueeze(1) -> Head
+        output p.s, q
+    }"""
+    spec = api.loads(text)
+    code = spec.code
+    assert "def __init__(self, *, k: int = 3, c: int, l_: int) -> None:" in code
+    assert "Pair(w=3, f=8)" in code and "Head(k=3, c=1, l_=16)" in code
+    run_and_compare(spec, {"batch": 2})
+
+
+def test_a_class_that_cannot_serve_every_use_is_refused(tmp_path):
+    text = """network Head(k=3) {
+    input x: float[batch, c, l]
+    y = x -> Conv1d(4, k) -> Flatten -> Linear(3)
+    output y
+}
+network Top {
+    input x: float[batch, 1, 9]
+    y = x -> Head -> unsqueeze(1) -> Head(k=2)
+    output y
+}
+"""
+    spec_file = tmp_path / "top.net"
+    spec_file.write_text(text)
+    r = cli("build", spec_file, "-o", tmp_path / "top.py")
+    assert r.returncode == 1
+    assert "error[build]" in r.stderr and "top.net:8:38" in r.stderr and "k=3" in r.stderr
+    assert not (tmp_path / "top.py").exists()
+
+
+def test_nn_module_attributes_are_all_reserved():
+    names = {n for n in dir(torch.nn.Module()) if not (n.startswith("__") and n.endswith("__"))}
+    assert names <= MODULE_ATTRS, sorted(names - MODULE_ATTRS)
+
+
+# -- torchvision -------------------------------------------------------------------------------------
+
+torchvision = pytest.importorskip("torchvision")
+
+
+# the adaptive pools let a small image stand in for 224x224: the same modules, less time
+@pytest.mark.parametrize("name,size", [("vgg16", 32), ("alexnet", 64), ("resnet18", 64)])
+def test_loads_torchvision_state_dict_strictly_and_agrees(name, size):
+    torch.manual_seed(0)
+    reference = getattr(torchvision.models, name)(weights=None).eval()
+    model = api.load(SPECS / f"{name}.net").module().eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        expected = reference(x)
+        got = model(x)
+    assert got.shape == expected.shape == (2, 1000)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+# -- devices ------------------------------------------------------------------------------------------
+
+def test_a_built_module_holds_no_device():
+    spec = api.load(SPECS / "lstm_state.net")
+    assert "device" not in spec.code.replace("device of", "")
+    model = spec.module()
+    assert {p.device.type for p in model.parameters()} == {"cpu"}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("spec", ["resnet18", "qstencoder", "lstm_state", "gru"])
+def test_modules_run_on_the_gpu(spec):
+    torch.manual_seed(0)
+    model, results = run_and_compare(api.load(SPECS / f"{spec}.net"), SYMBOLS, device="cuda")
+    assert all(r.is_cuda for r in results)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_tensors_made_in_forward_follow_the_input_device_and_dtype():
+    text = """
+    network States(hidden=5) {
+        input x: double[seq, batch, 3]
+        input h: double[1, batch, 5]
+        y = x -> LSTM(hidden, h0=h)
+        output y.c_n
+    }"""
+    spec = api.loads(text)
+    model, (c_n,) = run_and_compare(spec, {"seq": 3, "batch": 2}, device="cuda")
+    assert c_n.is_cuda and c_n.dtype == torch.float64
