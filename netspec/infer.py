@@ -14,6 +14,7 @@ again at every use.
 from __future__ import annotations
 
 import keyword
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +61,6 @@ def check_name(reporter: Reporter, name: str, span: Span, what: str, submodule: 
         return
     reporter.error("reserved", f"`{name}` cannot name {what}: it is {why}", span,
                    help=f"rename it, e.g. `{name.strip('_')}_`")
-
-
 
 
 # -- the typed graph --------------------------------------------------------------------------
@@ -460,23 +459,27 @@ class NetworkChecker:
         self.warn_unused()
 
     def warn_unused(self) -> None:
-        used: set[int] = set()
-        stack = [v for _, v in self.net.outputs]
-        while stack:
-            v = stack.pop()
-            if id(v) in used:
-                continue
-            used.add(id(v))
-            if v.node is not None:
-                stack.extend(v.node.inputs)
-                stack.extend(v.node.state.values())
-                stack.extend(o for o in v.node.outputs)
+        # read from the text, not the inferred graph: a stage that failed still uses its inputs
+        if not self.ast.outputs:
+            return
+        deps: dict[str, set[str]] = {}
         for b in self.ast.bindings:
-            res = self.values.get(b.name)
-            if res is not None and not any(id(v) in used for v in res.results.values()) \
-                    and id(res.primary) not in used and self.net.outputs:
+            deps.setdefault(b.name, set()).update(_names_in(b.chain))
+        used: set[str] = set()
+        stack = [r.name for o in self.ast.outputs for r in o.refs]
+        while stack:
+            name = stack.pop()
+            if name not in used:
+                used.add(name)
+                stack.extend(deps.get(name, ()))
+        for b in self.ast.bindings:
+            if b.name not in used and self.value_spans.get(b.name) == b.span:  # not one refused
                 self.reporter.warning("unused", f"`{b.name}` is computed but no output uses it",
-                                      b.name_span, help=f"add it to `output`, or remove the binding")
+                                      b.name_span, help="add it to `output`, or remove the binding")
+        for inp in self.ast.inputs:
+            if inp.name not in used:
+                self.reporter.warning("unused", f"input `{inp.name}` is declared but no output uses it",
+                                      inp.name_span, help="remove the input, or use it")
 
     def run_binding(self, b: A.Binding) -> None:
         if b.name in self.values or b.name in self.net.params:
@@ -515,6 +518,8 @@ class NetworkChecker:
             return None
         if ref.attr is None:
             return res.primary
+        if ref.attr not in res.results and res.primary.tensor is None and res.primary.node is None:
+            return res.primary  # a value that failed: its error is reported where it failed
         if ref.attr not in res.results:
             self.reporter.error("unknown-attr", f"`{ref.name}` has no result `{ref.attr}`", ref.span,
                                 [f"`{ref.name}` has: " + ", ".join(f"`{k}`" for k in res.results)],
@@ -559,7 +564,7 @@ class NetworkChecker:
                 self.reporter.error("limit" if count > MAX_REPEAT else "value",
                                     f"a stage is repeated {count} times; the count must be 1 to {MAX_REPEAT}",
                                     st.repeat.span)
-                count = max(1, min(count, MAX_REPEAT))
+                raise Fail("repeat")  # the stages after it cannot be inferred
         self._group_counter += 1
         gid = self._group_counter
         res = None
@@ -809,6 +814,8 @@ class NetworkChecker:
                                 help="networks must form a tree of uses")
             raise Fail("recursion")
         generic = self.checker.generic(name)  # reports the block's own errors once
+        if generic is None:  # `name` is being checked and uses this network: a cycle, which
+            raise Fail("recursion")  # the use that closes it (an instantiation) reports
         node = LayerNode(None, None, [], {}, span, self.binding, alias=self._alias(st),
                          group=tuple((g, i) for g, i, _, _ in groups))
         self.net.nodes.append(node)
@@ -937,8 +944,11 @@ class NetworkChecker:
                 continue
             if (d.code, d.span) in own:
                 continue  # the block's own error, already reported at its line
-            notes = [f"in `{ast.name}` at {d.span.where()}: {d.message}"] + d.notes
-            self.reporter.add(Diagnostic(d.severity, d.code, f"`{ast.name}` does not check with these inputs: {d.message}",
+            inner_use = _USE_FAILS.match(d.message)  # from a block this block uses: one line a level
+            core = inner_use.group(2) if inner_use else d.message
+            where = f"in `{ast.name}` at {d.span.where()}"
+            notes = [f"{where}, which uses `{inner_use.group(1)}`" if inner_use else f"{where}: {core}"] + d.notes
+            self.reporter.add(Diagnostic(d.severity, d.code, f"`{ast.name}` does not check with these inputs: {core}",
                                          span, notes, d.help))
         return nc.net
 
@@ -946,11 +956,11 @@ class NetworkChecker:
         declared = self.dtype_of(inp.type)
         if declared is not None and declared != t.dtype:
             self.reporter.error("dtype", f"input `{inp.name}` of `{self.ast.name}` is {declared}, received {t.dtype}",
-                                span)
+                                inp.type.span)  # the caller reports it at the use, noting this line
         if len(inp.type.dims) != t.rank:
             self.reporter.error("rank", f"input `{inp.name}` of `{self.ast.name}` has {len(inp.type.dims)} dims "
                                 f"[{', '.join(_text(d) for d in inp.type.dims)}], received {t.rank}: {self.net.show(t)}",
-                                span)
+                                inp.type.span)
             raise Fail("rank")
         for i, dexpr in enumerate(inp.type.dims):
             if isinstance(dexpr, A.Ref) and dexpr.attr is None and dexpr.name not in self.net.params \
@@ -1111,6 +1121,24 @@ def _oversized(d: Dim) -> bool:
     if isinstance(d, Expr):
         return any(abs(c) > MAX_MAGNITUDE for c in d.terms.values())
     return isinstance(d, int) and abs(d) > MAX_MAGNITUDE
+
+
+_USE_FAILS = re.compile(r"`(\w+)` does not check with these inputs: (.*)", re.DOTALL)
+
+
+def _names_in(node) -> set[str]:
+    """Every name a part of the AST refers to (values, parameters and symbols alike)."""
+    names: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, A.Ref):
+            names.add(n.name)
+        elif isinstance(n, list):
+            stack.extend(n)
+        elif isinstance(n, A.Node):
+            stack.extend(getattr(n, f) for f in n.__dataclass_fields__ if f != "span")
+    return names
 
 
 def _is_size(v) -> bool:

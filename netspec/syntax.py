@@ -452,7 +452,39 @@ def _syntax_diagnostic(e, text: str, file: str):
         help_ = f"`{name}` starts a new binding here; if it is a stage, join it with `->`: `... -> {name}`"
     elif "`->`" in msg or "`)`" in msg:
         help_ = "stages are joined with `->`; check the brackets around this point"
-    return Diagnostic("error", "syntax", msg, Span(file, line, col, line, end), [], help_)
+    notes = []
+    token = getattr(e, "token", None)
+    upto = getattr(token, "start_pos", None) if token is not None and token.type != "$END" else len(text)
+    opened = _open_brackets(text, upto if isinstance(upto, int) else getattr(e, "pos_in_stream", 0) or 0)
+    if opened and opened[-1][0] < line:
+        o_line, o_col, o_char = opened[-1]
+        notes.append(f"the `{o_char}` at line {o_line}, column {o_col} is not closed")
+    return Diagnostic("error", "syntax", msg, Span(file, line, col, line, end), notes, help_)
+
+
+def _open_brackets(text: str, upto: int) -> list[tuple[int, int, str]]:
+    """(line, column, bracket) of every bracket still open at offset ``upto``."""
+    stack: list[tuple[int, int, str]] = []
+    line, col = 1, 0
+    in_comment = in_string = False
+    for ch in text[:upto]:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            in_comment = in_string = False
+        elif in_comment:
+            continue
+        elif in_string:
+            in_string = ch != '"'
+        elif ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "([{":
+            stack.append((line, col, ch))
+        elif ch in ")]}" and stack:
+            stack.pop()
+    return stack
 
 
 class _DepthError(Exception):

@@ -145,7 +145,7 @@ class Reshape(Op):
                     raise ctx.fail("shape", f"reshape({', '.join(render(d) for d in shape)}): "
                                    f"{ctx.show_tensor(x)} has {t_show} elements, not divisible by {k_show}",
                                    ctx.input_story(), arg="shape")
-                q_param = floordiv(total, k_show) if isinstance(k_show, int) else None
+                q_param = _floor_quotient(total, k_show)
                 ctx.checker.fix(known)  # the divisor is the parameters' value
                 if q_param is None:  # one diagnostic: the -1 is not a whole quotient of the symbols
                     raise ctx.fail("unproven", f"reshape: the -1 size, {render(t_show)} divided by "
@@ -177,6 +177,20 @@ class Reshape(Op):
             if i < x.rank and compare(d, x.shape[i]) is True and numel(shape[:i]) == numel(x.shape[:i]):
                 keep[i] = i
         return [x.with_shape(tuple(shape), ctx.origin, keep=keep)]
+
+
+def _floor_quotient(total: Dim, k: Dim) -> Dim | None:
+    """``total // k`` as a dim: for an integer ``k``, or one term ``c * m`` whose symbols ``m``
+    divide ``total`` exactly (``batch * seq // (5 * batch) == seq // 5``); else None."""
+    if isinstance(k, int):
+        return floordiv(total, k)
+    if len(k.terms) != 1:
+        return None
+    ((_, coeff),) = k.terms.items()
+    if coeff < 1:
+        return None
+    part = exact_div(total, exact_div(k, coeff))
+    return None if part is None else floordiv(part, coeff)
 
 
 class FlattenOpArgs(Args):
