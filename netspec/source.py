@@ -44,8 +44,12 @@ def load(path: str, overrides: dict[str, Any] | None = None) -> Loaded:
     """Parse and check one spec file."""
     reporter = Reporter()
     text = read_spec(path, reporter)
-    if text is None:
-        return Loaded(path, "", CheckResult(None, [], reporter))
+    if text is None:  # not UTF-8, or too large: show the lines with the bad bytes replaced
+        shown = ""
+        if not any(d.code == "limit" for d in reporter.items):
+            with open(path, "rb") as f:
+                shown = f.read().decode("utf-8", "replace")
+        return Loaded(path, shown, CheckResult(None, [], reporter))
     return Loaded(path, text, check_text(text, path, overrides, reporter))
 
 
@@ -63,4 +67,8 @@ def parse_set(item: str) -> tuple[str, Any]:
         value = literal(default, {}, reporter)
         if not reporter.errors and value is not None:
             return name, value
-    raise UsageError(f"--set {name}: {raw!r} is not a number, boolean, string or tuple")
+    limit = next((d for d in reporter.errors if d.code == "limit"), None)
+    if limit is not None:  # the value nests too deeply or has too many digits
+        raise UsageError(f"--set {name}: the value is too large: {limit.message}")
+    shown = raw if len(raw) <= 60 else raw[:57] + "..."
+    raise UsageError(f"--set {name}: {shown!r} is not a number, boolean, string or tuple")

@@ -1,0 +1,168 @@
+"""Usage errors: a missing or unreadable file, a directory, a bad option value, an unknown
+network. Each exits with status 2 and says what is wrong in one line on stderr, with no
+traceback and nothing on stdout; nothing is written.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import SPECS
+
+LENET = SPECS / "lenet.net"
+VGG16 = SPECS / "vgg16.net"  # has a parameter: num_classes
+UNREADABLE_PROC = Path("/proc/self/mem")  # exists, opens, and fails to read at offset 0
+
+
+def has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def assert_usage_error(proc, *words: str) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout[-500:], proc.stderr[-500:])
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    (line,) = lines
+    assert line.startswith("netspec: error: ")
+    assert len(line) < 300, line
+    for w in words:
+        assert w in line, line
+    assert proc.stdout == ""
+    return line
+
+
+# -- files -------------------------------------------------------------------------------------
+
+COMMANDS = ["check"]
+if has("netspec.build"):
+    COMMANDS.append("build")
+if has("netspec.diagram"):
+    COMMANDS.append("diagram")
+
+
+def command(name: str, spec, tmp_path: Path, *extra: str) -> list[str]:
+    """A full command line for `name` on `spec`, writing (if at all) under tmp_path."""
+    out = {"check": [], "build": ["-o", str(tmp_path / "out.py")], "diagram": ["-o", str(tmp_path / "out.dot")]}
+    return [name, str(spec), *out[name], *extra]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_missing_file(run_cli, tmp_path, cmd):
+    missing = tmp_path / "nope.net"
+    assert_usage_error(run_cli(*command(cmd, missing, tmp_path)), "no such file", str(missing))
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_directory(run_cli, tmp_path, cmd):
+    assert_usage_error(run_cli(*command(cmd, SPECS, tmp_path)), str(SPECS), "directory")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_unreadable_file(run_cli, tmp_path, cmd):
+    if os.name != "posix" or not UNREADABLE_PROC.exists():
+        pytest.skip("needs /proc")
+    assert_usage_error(run_cli(*command(cmd, UNREADABLE_PROC, tmp_path)), "cannot read", str(UNREADABLE_PROC))
+
+
+@pytest.mark.skipif(os.name != "posix" or (hasattr(os, "geteuid") and os.geteuid() == 0),
+                    reason="needs POSIX permissions, which root ignores")
+def test_file_without_read_permission(run_cli, tmp_path):
+    spec = tmp_path / "secret.net"
+    spec.write_text(LENET.read_text())
+    spec.chmod(0)
+    try:
+        assert_usage_error(run_cli("check", spec), "cannot read", str(spec))
+    finally:
+        spec.chmod(0o644)
+
+
+def test_one_missing_file_among_good_ones(run_cli, tmp_path):
+    assert_usage_error(run_cli("check", LENET, tmp_path / "nope.net"), "no such file")
+
+
+# -- options -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("item,words", [
+    ("num_classes", ["--set expects NAME=VALUE", "'num_classes'"]),
+    ("=3", ["--set expects NAME=VALUE"]),
+    ("num classes=3", ["--set expects NAME=VALUE"]),
+    ("num_classes=abc", ["--set num_classes", "'abc'", "not a number, boolean, string or tuple"]),
+    ("num_classes=", ["--set num_classes", "not a number"]),
+    ("num_classes=x -> ReLU", ["--set num_classes", "not a number"]),
+    ("num_classes=(3,", ["--set num_classes", "not a number"]),
+    ("nope=3", ["--set nope", "no network", "`nope`"]),
+    ("num_classes=" + "(" * 50_000 + "1" + ")" * 50_000, ["--set num_classes", "nest deeper"]),
+    ("num_classes=" + "-" * 10_000 + "1", ["--set num_classes", "nest deeper"]),
+    ("num_classes=" + "9" * 5_000, ["--set num_classes", "digits"]),
+    ("num_classes=x " + "-" * 10_000, ["--set num_classes", "..."]),
+], ids=["no-equals", "no-name", "space-in-name", "a-name-as-value", "empty", "a-chain", "unclosed",
+        "unknown-parameter", "deep-brackets", "many-minus-signs", "thousands-of-digits", "long-junk"])
+def test_bad_set(run_cli, tmp_path, item, words):
+    assert_usage_error(run_cli(*command("check", VGG16, tmp_path, "--set", item)), *words)
+
+
+@pytest.mark.parametrize("item", ["num_classes", "num_classes=abc", "nope=3"])
+@pytest.mark.parametrize("cmd", [c for c in COMMANDS if c != "check"])
+def test_bad_set_writes_nothing(run_cli, tmp_path, cmd, item):
+    assert_usage_error(run_cli(*command(cmd, VGG16, tmp_path, "--set", item)), "--set")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("item,words", [
+    ("batch", ["--dim expects NAME=INT"]),
+    ("batch=x", ["--dim batch", "not a positive integer"]),
+    ("batch=0", ["--dim batch", "not a positive integer"]),
+    ("batch=-3", ["--dim batch", "not a positive integer"]),
+    ("bacth=3", ["--dim bacth", "did you mean `batch`?"]),
+])
+def test_bad_dim(run_cli, item, words):
+    assert_usage_error(run_cli("check", LENET, "--dim", item), *words)
+
+
+@pytest.mark.parametrize("argv,words", [
+    ([], ["required"]),
+    (["check"], ["required", "FILE"]),
+    (["check", "--bogus", str(LENET)], ["unrecognized arguments: --bogus"]),
+    (["frobnicate", str(LENET)], ["invalid choice", "frobnicate"]),
+])
+def test_bad_command_line(run_cli, argv, words):
+    assert_usage_error(run_cli(*argv), *words)
+
+
+def test_a_good_command_still_works(run_cli):
+    """The counterpart: the same spec and option, well formed, check cleanly."""
+    proc = run_cli("check", VGG16, "--set", "num_classes=10", "--dim", "batch=2")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+
+
+# -- build and diagram -------------------------------------------------------------------------
+
+@pytest.mark.skipif(not has("netspec.diagram"), reason="netspec.diagram is not there")
+@pytest.mark.parametrize("name", ["Nope", "lenet", ""])
+def test_diagram_of_an_unknown_network(run_cli, tmp_path, name):
+    out = tmp_path / "lenet.dot"
+    line = assert_usage_error(run_cli("diagram", LENET, "-o", out, "--network", name), "LeNet")
+    assert not out.exists()
+    assert "no network" in line
+
+
+@pytest.mark.skipif(not has("netspec.build"), reason="netspec.build is not there")
+def test_build_keeps_a_file_it_did_not_write(run_cli, tmp_path):
+    out = tmp_path / "mine.py"
+    out.write_text("# my own work\n")
+    assert_usage_error(run_cli("build", LENET, "-o", out), str(out), "--force")
+    assert out.read_text() == "# my own work\n"
+
+
+@pytest.mark.skipif(not has("netspec.build"), reason="netspec.build is not there")
+def test_build_into_a_directory_or_nowhere(run_cli, tmp_path):
+    assert_usage_error(run_cli("build", LENET, "-o", tmp_path), str(tmp_path))
+    assert_usage_error(run_cli("build", LENET, "-o", tmp_path / "no" / "such" / "x.py"), "cannot write")
