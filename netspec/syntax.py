@@ -456,8 +456,10 @@ def _syntax_diagnostic(e, text: str, file: str):
     token = getattr(e, "token", None)
     upto = getattr(token, "start_pos", None) if token is not None and token.type != "$END" else len(text)
     opened = _open_brackets(text, upto if isinstance(upto, int) else getattr(e, "pos_in_stream", 0) or 0)
-    if opened and opened[-1][0] < line:
-        o_line, o_col, o_char = opened[-1]
+    closers = {"(": "RPAR", "[": "RSQB", "{": "RBRACE"}
+    expected = set(getattr(e, "expected", None) or getattr(e, "allowed", None) or ())
+    if opened and opened[-1][0] < line and closers[opened[-1][2]] in expected:
+        o_line, o_col, o_char = opened[-1]  # the parser would close it here: say where it opened
         notes.append(f"the `{o_char}` at line {o_line}, column {o_col} is not closed")
     return Diagnostic("error", "syntax", msg, Span(file, line, col, line, end), notes, help_)
 
