@@ -128,6 +128,9 @@ def suggest(name: str, choices: Iterable[str]) -> str | None:
     return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
 
 
+MAX_SHOWN = 160  # characters of a source line shown; a longer one is cut around the span
+
+
 def render(diag: Diagnostic, lines: list[str] | None, color: bool = False) -> str:
     """rustc-style text: header, the source line with the span marked, notes, help."""
     s = diag.span
@@ -143,9 +146,16 @@ def render(diag: Diagnostic, lines: list[str] | None, color: bool = False) -> st
         pad = " " * len(gutter)
         end = s.end_column if s.end_line == s.line else len(text) + 1
         width = max(1, end - s.column)
+        column = s.column
+        if len(text) > MAX_SHOWN:  # a generated line: show a window around the span
+            start = max(0, min(column - 1 - MAX_SHOWN // 3, len(text) - MAX_SHOWN))
+            shown = text[start:start + MAX_SHOWN]
+            text = ("…" if start else "") + shown + ("…" if start + MAX_SHOWN < len(text) else "")
+            column = column - start + (1 if start else 0)
+            width = max(1, min(width, MAX_SHOWN - (column - 1)))
         out.append(f" {gutter} | {text}")
         marks = paint("^" * width, "1;31" if diag.severity == "error" else "1;33")
-        out.append(f" {pad} | {' ' * (s.column - 1)}{marks}")
+        out.append(f" {pad} | {' ' * (column - 1)}{marks}")
         prefix = f" {pad} "
     else:
         prefix = "  "

@@ -218,3 +218,18 @@ def test_text_report_of_a_deep_spec(run_cli, tmp_path):
     proc = run_cli("check", path)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"{path}:3:" in proc.stdout and "error[limit]" in proc.stdout
+
+
+def test_a_long_line_is_shown_around_its_span():
+    """A generated line of 100,000 characters is cut to a window; the marks stay under
+    the span."""
+    from netspec.diagnostics import MAX_SHOWN, Diagnostic, Span, render
+
+    line = "".join(chr(ord("a") + i % 26) for i in range(100_000))
+    for column in (1, 50, 5_000, 99_990, 100_000):
+        d = Diagnostic("error", "limit", "too long", Span("f.net", 1, column, 1, column + 3))
+        _, shown, marks = render(d, [line]).split("\n")
+        shown, marks = shown.split(" | ", 1)[1], marks.split(" | ", 1)[1]
+        assert len(shown) <= MAX_SHOWN + 2
+        at = marks.index("^")
+        assert shown[at:at + marks.count("^")] == line[column - 1:column - 1 + marks.count("^")]
