@@ -9,11 +9,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from netspec.diagnostics import CODES
 
 DOC = ROOT / "docs" / "errors.md"

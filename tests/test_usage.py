@@ -10,12 +10,37 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import SPECS
 
 LENET = SPECS / "lenet.net"
 VGG16 = SPECS / "vgg16.net"  # has a parameter: num_classes
 UNREADABLE_PROC = Path("/proc/self/mem")  # exists, opens, and fails to read at offset 0
+
+
+class Done:
+    """What a command run in this process left: exit status, stdout, stderr (as a
+    CompletedProcess has them). An exception that escapes fails the test as a traceback would."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def run_here(capsys):
+    """`netspec ARGS` in this process: the same code path as the command, without starting
+    an interpreter for each of the many option cases."""
+    from netspec.cli import main
+
+    def run(*args) -> Done:
+        capsys.readouterr()
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as e:  # argparse's own exit for a bad command line
+            status = e.code
+        out, err = capsys.readouterr()
+        return Done(status, out, err)
+
+    return run
 
 
 def has(module: str) -> bool:
@@ -104,14 +129,14 @@ def test_one_missing_file_among_good_ones(run_cli, tmp_path):
     ("num_classes=x " + "-" * 10_000, ["--set num_classes", "..."]),
 ], ids=["no-equals", "no-name", "space-in-name", "a-name-as-value", "empty", "a-chain", "unclosed",
         "unknown-parameter", "deep-brackets", "many-minus-signs", "thousands-of-digits", "long-junk"])
-def test_bad_set(run_cli, tmp_path, item, words):
-    assert_usage_error(run_cli(*command("check", VGG16, tmp_path, "--set", item)), *words)
+def test_bad_set(run_here, tmp_path, item, words):
+    assert_usage_error(run_here(*command("check", VGG16, tmp_path, "--set", item)), *words)
 
 
 @pytest.mark.parametrize("item", ["num_classes", "num_classes=abc", "nope=3"])
 @pytest.mark.parametrize("cmd", [c for c in COMMANDS if c != "check"])
-def test_bad_set_writes_nothing(run_cli, tmp_path, cmd, item):
-    assert_usage_error(run_cli(*command(cmd, VGG16, tmp_path, "--set", item)), "--set")
+def test_bad_set_writes_nothing(run_here, tmp_path, cmd, item):
+    assert_usage_error(run_here(*command(cmd, VGG16, tmp_path, "--set", item)), "--set")
     assert not list(tmp_path.iterdir())
 
 
@@ -122,8 +147,8 @@ def test_bad_set_writes_nothing(run_cli, tmp_path, cmd, item):
     ("batch=-3", ["--dim batch", "not a positive integer"]),
     ("bacth=3", ["--dim bacth", "did you mean `batch`?"]),
 ])
-def test_bad_dim(run_cli, item, words):
-    assert_usage_error(run_cli("check", LENET, "--dim", item), *words)
+def test_bad_dim(run_here, item, words):
+    assert_usage_error(run_here("check", LENET, "--dim", item), *words)
 
 
 @pytest.mark.parametrize("argv,words", [
@@ -132,8 +157,14 @@ def test_bad_dim(run_cli, item, words):
     (["check", "--bogus", str(LENET)], ["unrecognized arguments: --bogus"]),
     (["frobnicate", str(LENET)], ["invalid choice", "frobnicate"]),
 ])
-def test_bad_command_line(run_cli, argv, words):
-    assert_usage_error(run_cli(*argv), *words)
+def test_bad_command_line(run_here, argv, words):
+    assert_usage_error(run_here(*argv), *words)
+
+
+def test_a_bad_option_in_a_fresh_interpreter(run_cli):
+    """The in-process runs above, once as the command itself: status, one line, no traceback."""
+    assert_usage_error(run_cli("check", VGG16, "--set", "num_classes=abc"), "--set num_classes")
+    assert_usage_error(run_cli("check", "--bogus", LENET), "--bogus")
 
 
 def test_a_good_command_still_works(run_cli):
@@ -147,9 +178,9 @@ def test_a_good_command_still_works(run_cli):
 
 @pytest.mark.skipif(not has("netspec.diagram"), reason="netspec.diagram is not there")
 @pytest.mark.parametrize("name", ["Nope", "lenet", ""])
-def test_diagram_of_an_unknown_network(run_cli, tmp_path, name):
+def test_diagram_of_an_unknown_network(run_here, tmp_path, name):
     out = tmp_path / "lenet.dot"
-    line = assert_usage_error(run_cli("diagram", LENET, "-o", out, "--network", name), "LeNet")
+    line = assert_usage_error(run_here("diagram", LENET, "-o", out, "--network", name), "LeNet")
     assert not out.exists()
     assert "no network" in line
 
