@@ -54,6 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
     common(d)
     d.set_defaults(run=lambda a: _lazy("netspec.diagram", "cmd_diagram", a))
+
+    e = sub.add_parser("export", help="export a network with torch.export (and ONNX), dynamic in its symbols")
+    e.add_argument("file", metavar="FILE")
+    e.add_argument("-o", "--output", required=True, metavar="OUT.pt2")
+    e.add_argument("--network", metavar="NAME", help="the network to export (default: the one not used as a stage)")
+    e.add_argument("--onnx", metavar="OUT.onnx", help="also write ONNX (needs the onnx and onnxscript packages)")
+    e.add_argument("--dim", action="append", default=[], metavar="NAME=INT",
+                   help="the example size of a symbolic dim, e.g. --dim seq=30 (repeatable)")
+    e.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
+    common(e)
+    e.set_defaults(run=lambda a: _lazy("netspec.export", "cmd_export", a))
     return p
 
 

@@ -1,0 +1,362 @@
+"""`netspec export`: a network as a torch.export program (``.pt2``) and, optionally, ONNX.
+
+The module is the one ``netspec build`` writes (made through :mod:`netspec.api`). Its
+example inputs come from the checked input types, and every symbolic dim of an input
+(``batch``, ``seq``, ...) is a ``torch.export.Dim`` of the same name, shared by every input
+that has it. Where torch cannot keep a symbol dynamic it says so and suggests a fix (a
+recurrent layer, for one, is traced step by step, which fixes the sequence length:
+pytorch/pytorch#115092); netspec applies torch's suggestion, exports again and says which
+dims ended up static. ``--dim NAME=SIZE`` chooses the example size of a symbol.
+
+ONNX is written with ``torch.onnx.export(..., dynamo=True)`` from the same module, inputs
+and dynamic dims, so the ONNX inputs carry the symbols' names; it needs the ``onnx`` and
+``onnxscript`` packages. Both files carry the netspec marker (an ``extra/netspec`` entry
+in the ``.pt2`` archive, the model's ``doc_string`` in ONNX), and, as every netspec
+output, replace an existing file only when netspec wrote it or ``--force`` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from netspec.dims import Expr, evaluate, render, symbols
+from netspec.fsutil import MARKER
+from netspec.infer import TypedNetwork
+from netspec.source import UsageError
+
+# Example sizes tried for a symbol, in order, when --dim does not give one: distinct from
+# each other (so torch does not take two symbols for one) and never 0 or 1, which torch
+# would specialise.
+_FIRST_TRIES = {"batch": 3, "seq": 7}
+_TRIES = (5, 8, 16, 32, 64, 128, 224, 256, 512)
+_PT2_MARK = "netspec"  # the archive's extra file that holds the marker
+
+
+class ExportFailed(Exception):
+    """torch could not export the module; the message says why, in one paragraph."""
+
+
+@dataclass
+class Exported:
+    program: Any  # torch.export.ExportedProgram
+    module: Any  # the nn.Module exported
+    inputs: tuple  # the example inputs
+    dynamic_shapes: tuple  # the dynamic_shapes the program was exported with
+    dynamic: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # symbol -> (min, max)
+    static: dict[str, int] = field(default_factory=dict)  # symbols torch fixed -> their size
+
+
+# -- example inputs ------------------------------------------------------------------------------
+
+def input_symbols(net: TypedNetwork) -> list[str]:
+    """The symbols of the network's input dims, in the order they first appear."""
+    out: list[str] = []
+    for v in net.inputs:
+        if v.tensor is None:
+            continue
+        for d in net.shape(v.tensor):
+            for s in sorted(symbols(d)):
+                if s not in out:
+                    out.append(s)
+    return out
+
+
+def example_sizes(net: TypedNetwork, given: dict[str, int] | None = None) -> dict[str, int]:
+    """A size for every input symbol: ``given`` ones, else the first tried size that gives
+    every layer of the network a positive size."""
+    from netspec.costs import size_problems
+
+    env = dict(given or {})
+    taken = set(env.values())
+    for s in input_symbols(net):
+        if s in env:
+            continue
+        tries = [_FIRST_TRIES[s]] if s in _FIRST_TRIES else []
+        tries += [t for t in _TRIES if t not in tries]
+        for t in tries:
+            if t in taken:
+                continue
+            if not size_problems(net, {**env, s: t}):
+                env[s] = t
+                taken.add(t)
+                break
+        else:
+            raise UsageError(f"no example size for `{s}` gives every layer of {net.name} a positive size; "
+                             f"give one with --dim {s}=SIZE")
+    return env
+
+
+def example_inputs(net: TypedNetwork, sizes: dict[str, int], seed: int = 0) -> tuple:
+    """Random tensors of the network's input types (integer ids are 0 or 1)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for v in net.inputs:
+        shape = [evaluate(d, sizes) for d in net.shape(v.tensor)]
+        dtype = getattr(torch, v.tensor.dtype)
+        if dtype.is_floating_point:
+            out.append(torch.randn(shape, generator=g).to(dtype))
+        elif dtype == torch.bool:
+            out.append(torch.randint(0, 2, shape, generator=g).bool())
+        else:
+            out.append(torch.randint(0, 2, shape, generator=g, dtype=dtype))
+    return tuple(out)
+
+
+def dynamic_shapes(net: TypedNetwork) -> tuple:
+    """One ``{dim: torch.export.Dim}`` per input: a dim that is a symbol gets the Dim of
+    that name (the same object wherever the symbol appears); other dims stay static."""
+    from torch.export import Dim
+
+    dims: dict[str, Any] = {}
+    out = []
+    for v in net.inputs:
+        spec = {}
+        for i, d in enumerate(net.shape(v.tensor)):
+            if isinstance(d, Expr) and len(d.terms) == 1:
+                ((mono, coeff),) = d.terms.items()
+                if coeff == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], str):
+                    name = mono[0][0]
+                    if name not in dims:
+                        dims[name] = Dim(name, min=1)
+                    spec[i] = dims[name]
+        out.append(spec or None)
+    return tuple(out)
+
+
+# -- exporting -----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _quiet():
+    """torch's warnings and progress lines would bury netspec's own output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+
+
+def _first_paragraph(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.split("\n\n")[0].strip()
+
+
+def export_network(module, net: TypedNetwork, sizes: dict[str, int]) -> Exported:
+    """torch.export ``module`` (built for ``net``) with the spec's symbols as dynamic dims."""
+    import torch
+    from torch.export.dynamic_shapes import refine_dynamic_shapes_from_suggested_fixes
+
+    module = module.eval()
+    inputs = example_inputs(net, sizes)
+    shapes = dynamic_shapes(net)
+    for _ in range(len(sizes) + 2):
+        try:
+            with _quiet():
+                program = torch.export.export(module, inputs, dynamic_shapes=shapes)
+            break
+        except Exception as e:  # torch raises several kinds; a suggested fix says what to change
+            message = str(e)
+            if "Suggested fixes" not in message:
+                raise ExportFailed(_first_paragraph(e)) from e
+            # torch's parser reads every line after the heading: give it the fixes alone
+            fixes = message.split("Suggested fixes:", 1)[1].strip().split("\n\n")[0]
+            try:
+                refined = refine_dynamic_shapes_from_suggested_fixes("Suggested fixes:\n" + fixes, shapes)
+            except Exception:
+                raise ExportFailed(_first_paragraph(e)) from e
+            if _describe(refined) == _describe(shapes):
+                raise ExportFailed(_first_paragraph(e)) from e
+            shapes = tuple(refined)
+    else:
+        raise ExportFailed("torch.export kept asking for other dynamic dims")
+    result = Exported(program, module, inputs, shapes)
+    _read_dims(result, net, sizes)
+    return result
+
+
+def _describe(shapes) -> list:
+    return [None if s is None else sorted((k, repr(v)) for k, v in s.items()) for s in shapes]
+
+
+def _read_dims(result: Exported, net: TypedNetwork, sizes: dict[str, int]) -> None:
+    """Which symbols the program keeps dynamic (with torch's range) and which torch fixed."""
+    import torch
+
+    placeholders = [n for n in result.program.graph.nodes if n.op == "placeholder"]
+    user = result.program.graph_signature.user_inputs
+    vals = {n.name: n.meta.get("val") for n in placeholders}
+    ranges = result.program.range_constraints
+    for v, name in zip(net.inputs, user):
+        fake = vals.get(name)
+        if fake is None:
+            continue
+        for i, d in enumerate(net.shape(v.tensor)):
+            if not isinstance(d, Expr):
+                continue
+            sym = render(d)
+            size = fake.shape[i]
+            if isinstance(size, torch.SymInt):
+                vr = ranges.get(size.node.expr)
+                lo = int(vr.lower) if vr is not None and getattr(vr.lower, "is_Integer", False) else 1
+                hi = int(vr.upper) if vr is not None and getattr(vr.upper, "is_Integer", False) else None
+                result.dynamic.setdefault(sym, (lo, hi))
+            elif sym.isidentifier():  # a symbol torch fixed (other dims were static from the start)
+                result.static.setdefault(sym, int(size))
+
+
+def check_program(result: Exported, sizes_list: list[dict[str, int]], net: TypedNetwork) -> None:
+    """Run the program at other symbol sizes and compare its results with the module's."""
+    import torch
+
+    for sizes in sizes_list:
+        inputs = example_inputs(net, sizes, seed=1)
+        with torch.no_grad():
+            want = result.module(*inputs)
+            got = result.program.module()(*inputs)
+        for a, b in zip(_flat(got), _flat(want)):
+            torch.testing.assert_close(a, b)
+
+
+def _flat(x) -> list:
+    if isinstance(x, (tuple, list)):
+        return [t for item in x for t in _flat(item)]
+    return [x]
+
+
+def pt2_bytes(result: Exported, source: str, network: str) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.export.save(result.program, buf,
+                      extra_files={_PT2_MARK: f"{MARKER} from {os.path.basename(source)}, network {network}\n"})
+    return buf.getvalue()
+
+
+def onnx_bytes(result: Exported, net: TypedNetwork, source: str) -> bytes:
+    import torch
+
+    with _quiet():
+        program = torch.onnx.export(
+            result.module, result.inputs, dynamic_shapes=result.dynamic_shapes, dynamo=True,
+            input_names=[v.name for v in net.inputs],
+            output_names=[name for name, _ in net.outputs])
+    proto = program.model_proto
+    proto.doc_string = f"{MARKER} from {os.path.basename(source)}, network {net.name}"
+    return proto.SerializeToString()
+
+
+def written_by_netspec(path: str) -> bool:
+    """Whether an existing ``.pt2`` or ``.onnx`` file carries the netspec marker."""
+    import zipfile
+
+    from netspec.fsutil import is_generated
+
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                for name in z.namelist():
+                    if name.endswith(f"/extra/{_PT2_MARK}") and MARKER.encode() in z.read(name)[:4096]:
+                        return True
+        except (OSError, zipfile.BadZipFile):
+            return False
+        return False
+    return is_generated(path)
+
+
+def _write(path: str, data: bytes, force: bool) -> None:
+    from netspec.fsutil import write_output
+
+    if os.path.isfile(path) and not force and not written_by_netspec(path):
+        raise UsageError(f"{path} exists and was not written by netspec; pass --force to overwrite it")
+    write_output(path, data, force=True)
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+def _shown_type(net: TypedNetwork, v) -> str:
+    return f"{v.tensor.dtype}{net.show(v.tensor)}" if v.tensor is not None else "?"
+
+
+def cmd_export(args) -> int:
+    from netspec.cli import check_overrides, color_on, dim_values, overrides_of
+    from netspec.diagnostics import render as render_diagnostic
+    from netspec.source import load
+
+    for out in filter(None, [args.output, args.onnx]):
+        if os.path.exists(out) and os.path.exists(args.file) and os.path.samefile(out, args.file):
+            raise UsageError(f"{out} is the spec itself; write the export to another file")
+    if args.onnx and args.output and os.path.abspath(args.onnx) == os.path.abspath(args.output):
+        raise UsageError("-o and --onnx name the same file")
+    import importlib.util
+
+    missing = [m for m in (["torch"] + (["onnx", "onnxscript"] if args.onnx else []))
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"netspec export{' --onnx' if args.onnx else ''} needs {', '.join(missing)}: "
+                         f"pip install {' '.join(missing)}")
+
+    overrides = overrides_of(args)
+    loaded = load(args.file, overrides)
+    check_overrides(overrides, [loaded])
+    color = color_on(sys.stderr)
+    lines = loaded.lines
+    for d in loaded.result.reporter.items:
+        print(render_diagnostic(d, lines, color=color), file=sys.stderr)
+        print(file=sys.stderr)
+    if not loaded.result.ok:
+        errors = len(loaded.result.reporter.errors)
+        print(f"{args.file}: {errors} error(s); nothing written", file=sys.stderr)
+        return 1
+
+    from netspec import api
+
+    spec = api.Spec(loaded.path, loaded.text, loaded.result, overrides)
+    try:
+        net = spec.network(args.network)
+    except (KeyError, ValueError) as e:
+        raise UsageError(str(e).strip("'\"")) from None
+    sizes = example_sizes(net, dim_values(args.dim, [loaded]))
+    try:
+        module = spec.module(net.name)
+    except api.SpecError as e:
+        for d in e.diagnostics:
+            print(render_diagnostic(d, lines, color=color), file=sys.stderr)
+            print(file=sys.stderr)
+        print(f"{args.file}: the module cannot be built; nothing written", file=sys.stderr)
+        return 1
+    except TypeError as e:  # a network used as a stage needs its input sizes as arguments
+        raise UsageError(f"{net.name} cannot be made on its own ({e}); export the network that uses it") from None
+    try:
+        result = export_network(module, net, sizes)
+    except ExportFailed as e:
+        print(f"{args.file}: torch.export could not export {net.name}: {e}", file=sys.stderr)
+        return 1
+    _write(args.output, pt2_bytes(result, args.file, net.name), args.force)
+    written = [args.output]
+    if args.onnx:
+        try:
+            data = onnx_bytes(result, net, args.file)
+        except Exception as e:  # the ONNX exporter raises many kinds
+            print(f"wrote {args.output}", file=sys.stderr)
+            print(f"{args.file}: torch.onnx.export could not export {net.name}: {_first_paragraph(e)}",
+                  file=sys.stderr)
+            return 1
+        _write(args.onnx, data, args.force)
+        written.append(args.onnx)
+    ins = ", ".join(f"{v.name}: {_shown_type(net, v)}" for v in net.inputs)
+    outs = ", ".join(f"{name}: {_shown_type(net, v)}" for name, v in net.outputs)
+    print(f"wrote {' and '.join(written)}: {net.name}({ins}) -> {outs}")
+    if result.dynamic:
+        print("dynamic: " + ", ".join(
+            f"{s} ({lo}..{hi if hi is not None else 'any'})" for s, (lo, hi) in result.dynamic.items()))
+    if result.static:
+        print("static: " + ", ".join(f"{s} = {n}" for s, n in result.static.items())
+              + " (torch.export fixed " + ("these sizes" if len(result.static) > 1 else "this size")
+              + "; choose another with --dim NAME=SIZE)")
+    return 0
