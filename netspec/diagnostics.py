@@ -115,9 +115,18 @@ class Reporter:
         return [d for d in self.items if d.severity == "error"]
 
 
+SUGGEST_POOL = 200  # names compared for a suggestion: the last ones given
+
+
 def suggest(name: str, choices: Iterable[str]) -> str | None:
-    """`did you mean ...?` text for the closest known names, or None."""
+    """`did you mean ...?` text for the closest known names, or None.
+
+    Only the last SUGGEST_POOL choices are compared (callers list the nearest definitions
+    last), so that a spec with thousands of names and thousands of misspellings is not
+    checked in quadratic time."""
     pool = list(choices)
+    if len(pool) > SUGGEST_POOL:
+        pool = pool[-SUGGEST_POOL:]
     close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
     if not close:
         lowered = {c.lower(): c for c in pool}
