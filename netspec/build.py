@@ -130,8 +130,8 @@ class Names:
         if not _IDENT.match(name):
             raise ValueError(f"not an identifier: {name!r}")
         base = name
-        if base.startswith("__"):  # class-private names are mangled by Python
-            base = base.lstrip("_") or "v"
+        if base.startswith("__") or not base.strip("_"):  # class-private names are mangled by Python
+            base = base.lstrip("_") or "v"  # and `_` + "_" would be one of them: never usable
         while not self.usable(base):
             base += "_"
         self.taken.add(base)

@@ -19,11 +19,14 @@ The property (:func:`check_case`): ``netspec check`` exits 0 or 1, prints JSON w
 ``ok`` agrees with the exit status, every diagnostic points inside the file (line 1 to the
 number of lines, column 1 to the line's length + 1, end not before start, end column at
 most the line's length + 1), nothing is written to stderr, no exception escapes, and the
-case ends within a time bound.
+case ends within a time bound. A case that checks is also built (in memory): the generator
+raises nothing, and the module it writes passes :func:`check_module_ast`, the static check
+of what a built module may contain.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -95,7 +98,12 @@ class HypothesisDraw(Draw):
 
 # -- vocabulary -------------------------------------------------------------------------------
 
-KIND_NAMES = sorted(__import__("netspec.kinds", fromlist=["REGISTRY"]).REGISTRY)
+def _registry():
+    from netspec.kinds import REGISTRY
+    return REGISTRY
+
+
+KIND_NAMES = sorted(_registry())
 
 HUGE_INTS = [
     "9223372036854775807",            # int64 max
@@ -443,27 +451,44 @@ def _example_stages():
 ELEMENTWISE = ["ReLU", "Tanh", "Sigmoid", "GELU", "Dropout(0.1)", "ReLU(inplace=true)", "Softmax(-1)"]
 
 
-def valid(d: Draw) -> bytes:
+def valid(d: Draw, hostile_names: bool | None = None) -> bytes:
     """Stages from the kinds' worked examples, each on its own input, with elementwise layers
-    between them: the spec checks, so the generator exercises the successful paths too."""
+    between them: the spec checks, so the generator exercises the successful paths (and the
+    build) too. With ``hostile_names`` the names come from NAMES (keywords, builtins, the
+    generated code's own names): then the spec checks or is refused for a name."""
+    if hostile_names is None:
+        hostile_names = d.chance(0.3)
+    used: set[str] = set()
+
+    def name(plain: str) -> str:
+        if not hostile_names or d.chance(0.5):
+            return plain
+        pool = [n for n in NAMES if n not in KEYWORDS and n not in used and n not in KIND_NAMES]
+        used.add(n := d.choice(pool))
+        return n
+
     examples = _example_stages()
-    lines = [f"network V{d.int(0, 99)} {{"]
+    lines = [f"network {name(f'V{d.int(0, 99)}')} {{"]
     outs = []
+    batch = name("batch")
     for k in range(d.int(1, 4)):
         stage, inp = d.choice(examples)
         dtype, _, rest = inp.partition("[")
         dims = [x.strip() for x in rest.rstrip("]").split(",")]
         # the first dim is a batch: keep it concrete or make it a symbol
         if len(dims) >= 2 and d.chance(0.5) and not stage.startswith(("LSTM", "RNN", "GRU", "select", "Embedding")):
-            dims[0] = "batch"
-        lines.append(f"    input x{k}: {dtype}[{', '.join(dims)}]")
+            dims[0] = batch
+        x, y = name(f"x{k}"), name(f"y{k}")
+        lines.append(f"    input {x}: {dtype}[{', '.join(dims)}]")
         chain = [stage]
         for _ in range(d.int(0, 2)):
             chain.append(d.choice(ELEMENTWISE))
         if not dtype.startswith("float") or stage.startswith(("RNN", "LSTM", "GRU")):
             chain = [stage]
-        lines.append(f"    y{k} = x{k} -> " + " -> ".join(chain))
-        outs.append(f"y{k}")
+        if hostile_names and d.chance(0.3):
+            chain[0] += f" as {name('layer')}"
+        lines.append(f"    {y} = {x} -> " + " -> ".join(chain))
+        outs.append(y)
     lines.append(f"    output {', '.join(outs)}")
     lines.append("}")
     return ("\n".join(lines) + "\n").encode()
@@ -490,6 +515,84 @@ def any_case(d: Draw, kind: str | None = None) -> tuple[str, bytes]:
     if kind == "valid":
         return kind, valid(d) if not d.chance(0.3) else mutant(d, valid(d))
     return kind, random_bytes(d)
+
+
+# -- what a built module may contain ---------------------------------------------------------
+
+ALLOWED_NODES = (
+    ast.Module, ast.Expr, ast.Import, ast.ImportFrom, ast.alias, ast.ClassDef, ast.FunctionDef,
+    ast.arguments, ast.arg, ast.Assign, ast.If, ast.Raise, ast.Return, ast.Compare, ast.Call,
+    ast.keyword, ast.Attribute, ast.Name, ast.Constant, ast.Tuple, ast.BinOp, ast.UnaryOp,
+    ast.Subscript, ast.Slice, ast.Starred, ast.Load, ast.Store, ast.Add, ast.Sub, ast.Mult,
+    ast.FloorDiv, ast.Mod, ast.USub, ast.NotEq, ast.IsNot,
+)
+# builtins a built module may read; every other name must be one it defines
+BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str"}
+NN_CLASSES = {k.torch_name for k in _registry().values() if k.torch_name} | {"Module", "Sequential"}
+TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32"}
+TENSOR_METHODS = {"permute", "transpose", "reshape", "flatten", "squeeze", "unsqueeze", "select", "new_zeros",
+                  "shape"}
+
+
+def check_module_ast(code: str) -> list[str]:
+    """What in ``code`` a built module has no business containing (empty: nothing)."""
+    tree = ast.parse(code)
+    problems = []
+    defined = {"torch", "nn"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+    for node in ast.walk(tree):
+        if not isinstance(node, ALLOWED_NODES):
+            problems.append(f"node {type(node).__name__} at line {getattr(node, 'lineno', '?')}")
+        if isinstance(node, ast.Import) and [a.name for a in node.names] != ["torch"]:
+            problems.append(f"import of {[a.name for a in node.names]}")
+        if isinstance(node, ast.ImportFrom) and (node.module, [a.name for a in node.names]) != ("torch", ["nn"]):
+            problems.append(f"import from {node.module}")
+        if isinstance(node, ast.alias) and node.asname is not None:
+            problems.append(f"import as {node.asname}")
+        if isinstance(node, ast.Name) and node.id not in defined and node.id not in BUILTIN_NAMES:
+            problems.append(f"name {node.id!r} that the module does not define")
+        if isinstance(node, ast.ClassDef):
+            if [ast.unparse(b) for b in node.bases] != ["nn.Module"] or node.decorator_list or node.keywords:
+                problems.append(f"class {node.name} is not a plain nn.Module")
+            for stmt in node.body:
+                ok_doc = isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and stmt is node.body[0]
+                if not (ok_doc or isinstance(stmt, ast.FunctionDef)):
+                    problems.append(f"class body statement {ast.unparse(stmt)[:60]!r}")
+        if isinstance(node, ast.FunctionDef):
+            if node.name not in ("__init__", "forward") or node.decorator_list:
+                problems.append(f"function {node.name}")
+            if any(d is not None and not isinstance(d, ast.Constant | ast.UnaryOp | ast.Tuple | ast.Call)
+                   for d in node.args.defaults + node.args.kw_defaults):
+                problems.append(f"a default of {node.name} that is not a literal")
+        if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant) \
+                and ast.unparse(node) != "super().__init__()":
+            problems.append(f"expression statement {ast.unparse(node)[:60]!r}")
+        if isinstance(node, ast.Attribute):
+            base = node.value
+            if node.attr.startswith("__") and not (node.attr == "__init__" and isinstance(base, ast.Call)
+                                                   and ast.unparse(base) == "super()"):
+                problems.append(f"dunder attribute {node.attr}")
+            elif isinstance(base, ast.Name) and base.id == "nn" and node.attr not in NN_CLASSES:
+                problems.append(f"nn.{node.attr}")
+            elif isinstance(base, ast.Name) and base.id == "torch" and node.attr not in TORCH_ATTRS:
+                problems.append(f"torch.{node.attr}")
+            elif not (isinstance(base, ast.Name) and base.id in ("self", "nn", "torch")) \
+                    and node.attr not in TENSOR_METHODS and node.attr != "__init__":
+                problems.append(f"attribute .{node.attr} of {ast.unparse(base)[:40]}")
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name) and f.id not in {"super", "ValueError", "float"} | defined:
+                problems.append(f"call of {f.id}")
+            if isinstance(f, ast.Name) and f.id == "float" and [ast.literal_eval(a) for a in node.args] != ["inf"]:
+                problems.append("float() of something other than inf")
+    return problems
+
 
 
 # -- the driver -------------------------------------------------------------------------------
@@ -579,9 +682,10 @@ def run_main(argv: list[str]) -> tuple[int | None, str, str, str | None]:
 
 
 def check_case(data: bytes, workdir: Path, name: str = "case.net", extra: tuple[str, ...] = (),
-               time_limit: float = TIME_LIMIT, exits: tuple[int, ...] = (0, 1)) -> Outcome:
+               time_limit: float = TIME_LIMIT, exits: tuple[int, ...] = (0, 1), build: bool = True) -> Outcome:
     """Write ``data`` to ``workdir/name``, run `check --json` and `check` on it, and test the
-    properties. Returns an Outcome whose ``problem`` says what broke, or None."""
+    properties; when it checks, generate its module too (:func:`build_problem`). Returns an
+    Outcome whose ``problem`` says what broke, or None."""
     path = workdir / name
     path.write_bytes(data)
     spath = str(path)
@@ -639,7 +743,47 @@ def check_case(data: bytes, workdir: Path, name: str = "case.net", extra: tuple[
             return fail(f"[{x['code']}] {x['message']!r}: {why}")
     if seconds > time_limit:
         return fail(f"a check took {seconds:.2f} s of CPU time, more than {time_limit} s")
+    if code == 0 and build and not extra:
+        why = build_problem(spath, lines, time_limit)
+        if why:
+            return fail(why)
     return Outcome(code, seconds, None, len(diags))
+
+
+def build_problem(spath: str, lines: list[str], time_limit: float) -> str | None:
+    """Generate the module of a spec that checks (in memory): no exception, diagnostics
+    inside the file, and code that passes :func:`check_module_ast`. None when all hold."""
+    from netspec.build import BuildError, generate
+    from netspec.source import load
+    start = time.process_time()
+    try:
+        with time_bound(time_limit):
+            loaded = load(spath)
+            try:
+                gen = generate(loaded.result, spath)
+            except BuildError as e:
+                diags = e.diagnostics
+                code = None
+            else:
+                diags, code = gen.diagnostics, gen.code if gen.ok else None
+    except CaseTimeout:
+        return f"build took more than {time_limit} s"
+    except Exception:
+        return "build raised:\n" + traceback.format_exc()
+    for d in diags:
+        why = span_problem(d.to_json(), spath, lines)
+        if why:
+            return f"build [{d.code}] {d.message!r}: {why}"
+    if code is not None:
+        try:
+            problems = check_module_ast(code)
+        except SyntaxError as e:
+            return f"the built module does not parse: {e}"
+        if problems:
+            return f"the built module contains {problems[:5]}"
+    if time.process_time() - start > time_limit:
+        return f"build took {time.process_time() - start:.2f} s of CPU time, more than {time_limit} s"
+    return None
 
 
 def warm_up(workdir: Path) -> None:

@@ -179,8 +179,15 @@ def test_generated_specs(seed, workdir):
 @quick(100)
 @given(seed=SEEDS)
 def test_valid_specs_check(seed, workdir):
-    out = assert_holds(fuzzgen.valid(RandomDraw(random.Random(seed))), workdir)
+    out = assert_holds(fuzzgen.valid(RandomDraw(random.Random(seed)), hostile_names=False), workdir)
     assert out.exit == 0, "a spec built from the kinds' worked examples must check"
+
+
+@quick(100)
+@given(seed=SEEDS)
+def test_valid_specs_with_hostile_names(seed, workdir):
+    """Keywords, builtins and the generated code's own names: refused, or built safely."""
+    assert_holds(fuzzgen.valid(RandomDraw(random.Random(seed)), hostile_names=True), workdir)
 
 
 @quick(100)
