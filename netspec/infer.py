@@ -355,6 +355,7 @@ class NetworkChecker:
         self.binding: str | None = None
         self._group_counter = 0
         self._group_stack: list = []
+        self._sources: dict = {}  # node -> the first node of the chain of layers that led to it
 
     # -- comparisons and concreteness ------------------------------------------------------------
     def same(self, a: Dim, b: Dim) -> bool:
@@ -1101,10 +1102,18 @@ class NetworkChecker:
             where = f" (line {span.line})" if span else ""
             notes.append(f"{v.name} is {v.tensor.dtype}{self.net.show(v.tensor)}{where}")
             return notes
-        # walk back to the source through layers that keep the layout
+        # walk back to the source through layers that keep the layout (remembered, so that
+        # many errors along one long chain do not each walk all of it)
         src = node
+        walked = []
         while src.inputs and src.inputs[0].node is not None:
+            if src in self._sources:
+                src = self._sources[src]
+                break
+            walked.append(src)
             src = src.inputs[0].node
+        for n in walked:
+            self._sources[n] = src
         first = src.inputs[0] if src.inputs else None
         if first is not None and first.tensor is not None:
             span = self.value_spans.get(first.name)
