@@ -458,6 +458,8 @@ def build(networks: list[TypedNetwork], result: CheckResult, rankdir: str = "TB"
     errors = [d for d in result.reporter.items if d.severity == "error"]
     drawing = Drawing(errors, depth, unroll)
     drawing.place_errors([n for net in networks for n in _drawn_nodes(net, depth)])
+    if source_name and not source_name.isprintable():  # a newline would end the DOT comment
+        source_name = ascii(source_name)[1:-1]
     comment = MARKER + (f" from {source_name}" if source_name else "")
     g = graphviz.Digraph(name="netspec", comment=comment)
     g.attr("graph", rankdir=rankdir, **GRAPH_ATTRS)
@@ -614,13 +616,13 @@ def cmd_diagram(args) -> int:
     source = mark(g.source.encode(), "dot")
     status = 0 if loaded.result.ok else 1
     if fmt == "dot":
-        write_output(out, source, args.force)
+        write_output(out, source, args.force, source=args.file)
         return status
     try:
         data = render_dot(g.source, fmt)
     except graphviz.ExecutableNotFound:
         dot_path = out.with_suffix(".dot")
-        write_output(dot_path, source, args.force)
+        write_output(dot_path, source, args.force, source=args.file)
         print(f"netspec: Graphviz's `dot` is not installed, so {out} was not drawn; wrote {dot_path}: "
               f"{INSTALL_HINT}", file=sys.stderr)
         return 1
@@ -628,5 +630,5 @@ def cmd_diagram(args) -> int:
         lines = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         print(f"netspec: dot failed: {lines[-1] if lines else e}", file=sys.stderr)
         return 1
-    write_output(out, mark(data, fmt), args.force)
+    write_output(out, mark(data, fmt), args.force, source=args.file)
     return status
