@@ -251,6 +251,17 @@ def exact_div(a: Dim, b: Dim) -> Dim | None:
     if a == b:
         return 1
     if len(b.terms) != 1:
+        # a monomial quotient, proven by multiplying back: (504*h - 504) / (56*h - 56) == 9
+        a_terms = Expr._terms(a)
+        if not a_terms:
+            return 0
+        am, ac = min(a_terms.items(), key=lambda t: _mono_key(t[0]))
+        for bm, bc in sorted(b.terms.items(), key=lambda t: _mono_key(t[0])):
+            q = exact_div(Expr._make({am: ac}), Expr._make({bm: bc}))
+            if q is not None:
+                diff = b * q - a
+                if isinstance(diff, int) and diff == 0:
+                    return q
         return None
     ((bm, bc),) = b.terms.items()
     bpow = dict(bm)

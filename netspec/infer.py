@@ -819,7 +819,6 @@ class NetworkChecker:
             raise Fail("recursion")  # the use that closes it (an instantiation) reports
         node = LayerNode(None, None, [], {}, span, self.binding, alias=self._alias(st),
                          group=tuple((g, i) for g, i, _, _ in groups))
-        self.net.nodes.append(node)
         # arguments: piped -> first input, tensors by keyword -> other inputs, the rest params
         tensors: dict[str, Value] = {}
         params_given: dict[str, Any] = {}
@@ -884,6 +883,7 @@ class NetworkChecker:
                                 + ", ".join(f"`{m}`" for m in missing), span,
                                 help=f"pass them by keyword: {name}({missing[0]}=...)")
             bad = True
+        self.net.nodes.append(node)  # after the chains among its arguments: in the order they run
         node.inputs = [tensors[n] for n in input_names if n in tensors]
         out_names = [r.text for o in ast.outputs for r in o.refs] or ["output"]
         if bad or any(v.tensor is None for v in node.inputs) or generic is None:
