@@ -1,0 +1,1157 @@
+"""Random valid netspec specs: stacks and graphs of every layer and op, for tests that run
+them against torch.
+
+    from hypothesis import given
+    from netgen import specs
+
+    @given(specs())
+    def test_something(spec):
+        text, symbols = spec          # the spec's text, and a value for each symbolic dim
+
+:func:`specs` is a hypothesis strategy of :class:`GeneratedSpec`; :func:`generate` makes
+one from any source of choices (:class:`Draw`: hypothesis's data, or a seeded
+``random.Random`` for long runs without hypothesis's overhead).
+
+A generated file has one network that is not used as a stage (the last; :attr:`root`
+names it) and may define networks used as its stages (residual blocks repeated with
+``* N``, chains over symbolic input sizes, blocks with two inputs and two outputs). Its
+inputs are images, signals, sequences (either layout, with ``batch``/``seq`` symbols),
+token ids or flat features, in float32, float64 or int64. Stages are drawn from every
+layer kind and op with valid random arguments; values are bound, reused, concatenated
+and added (from branches that keep the shapes the checker must prove equal); recurrent
+layers expose ``output``/``h_n``/``c_n`` and sometimes take initial states; sizes are
+sometimes the network's parameters.
+
+The generator tracks each value's concrete shape (under :attr:`GeneratedSpec.symbols`) to
+keep every argument valid for torch, and a structural key per dim to know which sizes the
+checker can prove equal; it never asks netspec what a shape is. Symbols are at least 2,
+so no symbolic size is 1 at run time. A spec it makes checks without errors, and without
+``unproven`` warnings (facts the checker would have to assume).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
+
+# -- sources of choices -------------------------------------------------------------------------
+
+
+class Draw:
+    def int(self, lo: int, hi: int) -> int:
+        raise NotImplementedError
+
+    def choice(self, seq):
+        seq = list(seq)
+        return seq[self.int(0, len(seq) - 1)]
+
+    def chance(self, p: float) -> bool:
+        return self.int(0, 99) < int(p * 100)
+
+
+class RandomDraw(Draw):
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+
+    def int(self, lo: int, hi: int) -> int:
+        return self.rng.randint(lo, hi)
+
+
+class HypothesisDraw(Draw):
+    _strategies: dict = {}
+
+    def __init__(self, draw):
+        self.draw = draw
+
+    def int(self, lo: int, hi: int) -> int:
+        s = self._strategies.get((lo, hi))
+        if s is None:
+            from hypothesis import strategies as st
+            s = self._strategies[(lo, hi)] = st.integers(lo, hi)
+        return self.draw(s)
+
+
+class GeneratedSpec(NamedTuple):
+    text: str
+    symbols: dict[str, int]  # a value for every symbolic dim of the root network's inputs
+    root: str = "Net"
+
+
+@dataclass
+class Options:
+    max_stages: int = 10  # stages on the main path of the root network
+    blocks: bool = True
+    recurrent: bool = True
+    conv: bool = True
+    params: bool = True
+
+
+def specs(max_stages: int = 10, blocks: bool = True, recurrent: bool = True, conv: bool = True,
+          params: bool = True):
+    """A hypothesis strategy of :class:`GeneratedSpec`."""
+    from hypothesis import strategies as st
+
+    opts = Options(max_stages, blocks, recurrent, conv, params)
+
+    @st.composite
+    def strategy(draw):
+        return generate(HypothesisDraw(draw), opts)
+
+    return strategy()
+
+
+# -- shapes as the generator sees them ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Dim:
+    value: int  # under the chosen symbol values
+    text: str | None  # how a spec writes it (`5`, `batch`, `batch * 4`), when it can
+    key: Any  # dims with equal keys are provably equal to the checker
+    role: str | None = None  # "batch" or "time": exactly a symbol the checker reads so
+
+    @property
+    def concrete(self) -> bool:
+        """Provably equal to its value: a literal, or a parameter (checked with its value)."""
+        return isinstance(self.key, int)
+
+    @property
+    def literal(self) -> bool:
+        """A size the checker knows without a parameter's value."""
+        return self.concrete and self.text == str(self.value)
+
+
+def const(v: int) -> Dim:
+    return Dim(v, str(v), v)
+
+
+def derived(value: int, *key) -> Dim:
+    return Dim(value, None, ("d",) + key)
+
+
+def product(dims) -> Dim:
+    dims = [d for d in dims if not (d.literal and d.value == 1)]
+    if len(dims) == 1:
+        return dims[0]  # the dim itself, with its role
+    value = 1
+    for d in dims:
+        value *= d.value
+    if all(d.literal for d in dims):
+        return const(value)
+    if all(d.concrete for d in dims):  # parameters among them: known by their values only
+        return Dim(value, None, value)
+    text = " * ".join(d.text for d in dims) if all(d.text for d in dims) else None
+    return Dim(value, text, ("prod",) + tuple(d.key for d in dims))
+
+
+@dataclass(frozen=True)
+class Val:
+    expr: str  # how the spec refers to it
+    dtype: str
+    shape: tuple[Dim, ...]
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def floating(self) -> bool:
+        return self.dtype in ("float32", "float64")
+
+
+@dataclass
+class Stage:
+    text: str
+    apply: Callable[[Val], "Val | None"]  # the result type, or None when not valid for it
+    results: tuple[str, ...] = ("output",)
+    extra: dict = field(default_factory=dict)  # for recurrent layers: the other results
+
+
+FLOAT = ("float32", "float64")
+NAMES = ["a", "b", "feat", "out", "hidden", "stem", "head", "z", "sum", "max", "id", "len", "l", "I",
+         "list", "F", "print", "range", "x2", "trunk", "mix", "proj", "mid", "low", "top", "res"]
+
+
+# -- the generator -------------------------------------------------------------------------------------
+
+class Gen:
+    def __init__(self, d: Draw, opts: Options, taken: set[str], symbols: dict[str, int], depth: int = 0):
+        self.d = d
+        self.opts = opts
+        self.taken = taken  # names used anywhere in this network
+        self.symbols = symbols
+        self.depth = depth
+        self.params: list[tuple[str, str]] = []  # (name, default text)
+        self.inputs: list[str] = []
+        self.lines: list[str] = []
+        self.values: list[Val] = []  # bound values the network may reuse
+        self.blocks: list[str] = []  # texts of networks used as stages
+        self.block_names: set[str] = set()
+        self.counter = 0
+
+    # -- names and values ------------------------------------------------------------------------
+    def fresh(self, pool=None) -> str:
+        pool = pool or NAMES
+        for _ in range(4):
+            name = self.d.choice(pool)
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+        self.counter += 1
+        while f"v{self.counter}" in self.taken:
+            self.counter += 1
+        self.taken.add(f"v{self.counter}")
+        return f"v{self.counter}"
+
+    def size(self, lo: int, hi: int) -> tuple[str, Dim]:
+        """A layer size: a literal, or sometimes a parameter of the network."""
+        v = self.d.int(lo, hi)
+        if self.opts.params and self.depth == 0 and self.d.chance(0.2):
+            name = self.fresh(["width", "hidden_size", "units", "ch", "n_out", "k_out"])
+            self.params.append((name, str(v)))
+            return name, Dim(v, name, v)
+        return str(v), const(v)
+
+    # -- stages ------------------------------------------------------------------------------------
+    def stage(self, v: Val, only_preserving: bool = False, keep_last: bool = False) -> Stage | None:
+        """A random stage valid for ``v`` (None when none was found)."""
+        makers = self.makers(v, only_preserving, keep_last)
+        for _ in range(6):
+            if not makers:
+                return None
+            maker = self.d.choice(makers)
+            st = maker(v)
+            if st is not None and st.apply(v) is not None:
+                return st
+        return None
+
+    def makers(self, v: Val, only_preserving: bool, keep_last: bool) -> list:
+        m: list = []
+        if not v.floating:
+            if v.dtype == "int64" and not only_preserving and v.rank >= 1:
+                m += [self.embedding] * 4
+            if not only_preserving:
+                m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.unsqueeze]
+            return m
+        m += [self.activation] * 3 + [self.dropout, self.layernorm]
+        if v.rank in (2, 3, 4):
+            m += [self.batchnorm]
+        if not keep_last and v.rank >= 1:
+            m += [self.linear] * 3
+        if only_preserving:
+            if self.opts.conv and v.rank in (3, 4):
+                m += [self.conv_same] * 2
+            return m
+        m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.flatten_layer,
+              self.unsqueeze, self.squeeze, self.select, self.softmax]
+        if self.opts.conv:
+            if v.rank in (2, 3, 4):
+                m += [self.conv] * 3 + [self.pool] * 2 + [self.adaptive]
+            if v.rank in (3, 4):
+                m += [self.conv_same]
+        if self.opts.recurrent and v.rank in (1, 2):
+            m += [self.cell]
+        return m
+
+    # layers and ops: each returns a Stage with its args fixed, valid for the current value
+    def activation(self, v: Val) -> Stage:
+        text = self.d.choice(["ReLU", "ReLU(inplace=true)", "Tanh", "Sigmoid", "GELU", 'GELU("tanh")',
+                              "ReLU(true)"])
+        return Stage(text, lambda x: x if x.floating else None)
+
+    def softmax(self, v: Val) -> Stage:
+        dim = self.d.int(-v.rank, v.rank - 1) if v.rank else 0
+        name = self.d.choice(["Softmax", "LogSoftmax"])
+        return Stage(f"{name}({dim})" if self.d.chance(0.5) else f"{name}(dim={dim})",
+                     lambda x: x if x.floating and (-max(x.rank, 1) <= dim < max(x.rank, 1)) else None)
+
+    def dropout(self, v: Val) -> Stage:
+        if self.opts.params and self.depth == 0 and self.d.chance(0.3):
+            name = self.fresh(["rate", "drop", "p_drop"])
+            self.params.append((name, "0.25"))
+            return Stage(f"Dropout({name})", lambda x: x if x.floating else None)
+        p = self.d.choice(["0.0", "0.1", "0.5"])
+        return Stage(self.d.choice([f"Dropout({p})", "Dropout", f"Dropout(p={p})"]),
+                     lambda x: x if x.floating else None)
+
+    def layernorm(self, v: Val) -> Stage | None:
+        if v.rank == 0:
+            return None
+        if v.rank >= 2 and v.shape[-1].concrete and v.shape[-2].concrete and self.d.chance(0.3):
+            a, b = v.shape[-2].value, v.shape[-1].value
+            text = f"LayerNorm(normalized_shape=({a}, {b}))"
+
+            def apply(x):
+                ok = x.floating and x.rank >= 2 and x.shape[-2].key == a and x.shape[-1].key == b
+                return x if ok else None
+            return Stage(text, apply)
+        text = self.d.choice(["LayerNorm", "LayerNorm(elementwise_affine=false)", "LayerNorm(eps=0.001)",
+                              "LayerNorm(bias=false)"])
+        return Stage(text, lambda x: x if x.floating and x.rank >= 1 else None)
+
+    def batchnorm(self, v: Val) -> Stage | None:
+        name = "BatchNorm2d" if v.rank == 4 else "BatchNorm1d"
+        if v.rank == 4:
+            ranks = (4,)
+        elif v.rank in (2, 3):
+            ranks = (2, 3)
+        else:
+            return None
+        opts = ["", "(affine=false)", "(momentum=0.2)", "(eps=0.001, track_running_stats=false)"]
+        if v.shape[1].text:
+            opts.append(f"({v.shape[1].text})")
+        text = name + self.d.choice(opts)
+        key = v.shape[1].key
+
+        def apply(x):
+            if not x.floating or x.rank not in ranks:
+                return None
+            if text.endswith(f"({v.shape[1].text})") and x.shape[1].key != key:
+                return None
+            if "track_running_stats=false" in text:  # batch statistics need two values a channel
+                values = 1
+                for i, dd in enumerate(x.shape):
+                    values *= dd.value if i != 1 else 1
+                if values < 2:
+                    return None
+            return x
+        return Stage(text, apply)
+
+    def linear(self, v: Val) -> Stage:
+        text_n, n = self.size(1, 12)
+        bias = self.d.choice(["", "", ", bias=false", ", false"])
+        return Stage(f"Linear({text_n}{bias})",
+                     lambda x: Val(x.expr, x.dtype, x.shape[:-1] + (n,)) if x.floating and x.rank >= 1 else None)
+
+    def embedding(self, v: Val) -> Stage:
+        vocab = self.d.int(2, 20)
+        text_e, e = self.size(1, 10)
+        extra = self.d.choice(["", "", f", padding_idx={self.d.int(0, vocab - 1)}", ", max_norm=1.0"])
+        return Stage(f"Embedding({vocab}, {text_e}{extra})",
+                     lambda x: Val(x.expr, "float32", x.shape + (e,)) if x.dtype == "int64" else None)
+
+    def flatten_layer(self, v: Val) -> Stage | None:
+        if v.rank < 1:
+            return None
+        s = self.d.int(-v.rank, v.rank - 1)
+        e = self.d.int(-v.rank, v.rank - 1)
+        if s % v.rank > e % v.rank:
+            s, e = e, s
+        text = self.d.choice([f"Flatten({s}, {e})", f"Flatten(start_dim={s}, end_dim={e})"])
+        if s == 1 and e == -1:
+            text = self.d.choice(["Flatten", text])
+        return Stage(text, lambda x: _flatten(x, s, e))
+
+    def flatten_op(self, v: Val) -> Stage | None:
+        if v.rank < 1:
+            return None
+        s = self.d.int(-v.rank, v.rank - 1)
+        if self.d.chance(0.5):
+            return Stage(f"flatten({s})", lambda x: _flatten(x, s, -1))
+        e = self.d.int(-v.rank, v.rank - 1)
+        if s % v.rank > e % v.rank:
+            s, e = e, s
+        return Stage(f"flatten({s}, {e})", lambda x: _flatten(x, s, e))
+
+    def permute(self, v: Val) -> Stage | None:
+        if v.rank < 2:
+            return None
+        order = list(range(v.rank))
+        for i in range(len(order) - 1, 0, -1):
+            j = self.d.int(0, i)
+            order[i], order[j] = order[j], order[i]
+        if self.d.chance(0.3):
+            order = [o - v.rank if self.d.chance(0.5) else o for o in order]
+        text = "permute(" + ", ".join(map(str, order)) + ")"
+        rank = v.rank
+        return Stage(text, lambda x: Val(x.expr, x.dtype, tuple(x.shape[o] for o in order)) if x.rank == rank else None)
+
+    def transpose(self, v: Val) -> Stage | None:
+        if v.rank < 2:
+            return None
+        i, j = self.d.int(-v.rank, v.rank - 1), self.d.int(-v.rank, v.rank - 1)
+
+        def apply(x):
+            if not (-x.rank <= i < x.rank and -x.rank <= j < x.rank):
+                return None
+            s = list(x.shape)
+            s[i], s[j] = s[j], s[i]
+            return Val(x.expr, x.dtype, tuple(s))
+        return Stage(f"transpose({i}, {j})", apply)
+
+    def unsqueeze(self, v: Val) -> Stage | None:
+        if v.rank >= 5:
+            return None
+        i = self.d.int(-v.rank - 1, v.rank)
+
+        def apply(x):
+            if not -x.rank - 1 <= i <= x.rank or x.rank >= 5:
+                return None
+            k = i % (x.rank + 1)
+            return Val(x.expr, x.dtype, x.shape[:k] + (const(1),) + x.shape[k:])
+        return Stage(f"unsqueeze({i})", apply)
+
+    def squeeze(self, v: Val) -> Stage | None:
+        ones = [i for i, d in enumerate(v.shape) if d.concrete and d.value == 1]
+        if not ones:
+            return None
+        if self.d.chance(0.5):
+            i = self.d.choice(ones)
+            i = i - v.rank if self.d.chance(0.5) else i
+
+            def apply(x):
+                if not -x.rank <= i < x.rank or not (x.shape[i].concrete and x.shape[i].value == 1):
+                    return None
+                k = i % x.rank
+                return Val(x.expr, x.dtype, x.shape[:k] + x.shape[k + 1:])
+            return Stage(f"squeeze({i})", apply)
+
+        def apply_all(x):
+            if not all(d.concrete for d in x.shape):
+                return None  # whether a symbolic dim is 1 is unknown: netspec warns
+            return Val(x.expr, x.dtype, tuple(d for d in x.shape if not (d.concrete and d.value == 1)))
+        return Stage("squeeze", apply_all)
+
+    def select(self, v: Val) -> Stage | None:
+        if v.rank < 1:
+            return None
+        dim = self.d.int(-v.rank, v.rank - 1)
+        size = v.shape[dim].value
+        index = self.d.int(-size, size - 1)
+
+        def apply(x):
+            if not -x.rank <= dim < x.rank or not -x.shape[dim].value <= index < x.shape[dim].value:
+                return None
+            k = dim % x.rank
+            return Val(x.expr, x.dtype, x.shape[:k] + x.shape[k + 1:])
+        return Stage(f"select({dim}, {index})", apply)
+
+    def reshape(self, v: Val) -> Stage | None:
+        if v.rank == 0:
+            return None
+        name = self.d.choice(["reshape", "reshape", "view"])
+        if all(d.concrete for d in v.shape):
+            total = 1
+            for d in v.shape:
+                total *= d.value
+            dims = _factor(self.d, total)
+            if self.d.chance(0.5) and len(dims) > 0:
+                hole = self.d.int(0, len(dims) - 1)
+                texts = [str(x) if i != hole else "-1" for i, x in enumerate(dims)]
+            else:
+                texts = [str(x) for x in dims]
+            target = tuple(const(x) for x in dims)
+
+            def apply_c(x):
+                t = 1
+                for dd in x.shape:
+                    if not dd.concrete:
+                        return None
+                    t *= dd.value
+                return Val(x.expr, x.dtype, target) if t == total else None
+            return Stage(f"{name}({', '.join(texts)})", apply_c)
+        # keep a prefix of dims the spec can write, -1 for the rest and factors of what is concrete
+        k = self.d.int(0, v.rank - 1)
+        prefix = v.shape[:k]
+        if any(d.text is None for d in prefix):
+            return None
+        rest = v.shape[k:]
+        coeff = 1
+        for d in rest:
+            if d.concrete:
+                coeff *= d.value
+        suffix = _factor(self.d, coeff)[:2] if self.d.chance(0.6) else []
+        suffix_prod = 1
+        for s in suffix:
+            suffix_prod *= s
+        texts = [d.text for d in prefix] + ["-1"] + [str(s) for s in suffix]
+        prefix_keys = tuple(d.key for d in prefix)
+        rest_keys = tuple(d.key for d in rest)
+
+        def apply(x):
+            if tuple(d.key for d in x.shape[:k]) != prefix_keys or tuple(d.key for d in x.shape[k:]) != rest_keys:
+                return None
+            merged = product(x.shape[k:])
+            hole_value = merged.value // suffix_prod
+            symbolic = [d for d in x.shape[k:] if not d.concrete]
+            if suffix_prod == 1:
+                hole = merged
+            elif len(symbolic) == 1 and suffix_prod == coeff:
+                hole = symbolic[0]  # the concrete part divided away: the dim itself
+            else:
+                hole = Dim(hole_value, None, ("div", merged.key, suffix_prod))
+            return Val(x.expr, x.dtype, tuple(x.shape[:k]) + (hole,) + tuple(const(s) for s in suffix))
+        return Stage(f"{name}({', '.join(texts)})", apply)
+
+    # convolution and pooling
+    def conv(self, v: Val) -> Stage | None:
+        n = 2 if v.rank == 4 or (v.rank == 3 and self.d.chance(0.4)) else 1
+        if v.rank < n + 1:
+            return None
+        spatial = v.shape[-n:]
+        text_out, out = self.size(1, 8)
+        k = [self.d.int(1, 5) for _ in range(n)]
+        s = [self.d.choice([1, 1, 2, 3]) for _ in range(n)]
+        dil = [self.d.choice([1, 1, 2]) for _ in range(n)]
+        p = [self.d.int(0, 2) for _ in range(n)]
+        for i, L in enumerate(spatial):
+            while L.value + 2 * p[i] < dil[i] * (k[i] - 1) + 1:
+                if dil[i] > 1:
+                    dil[i] = 1
+                elif k[i] > 1:
+                    k[i] -= 1
+                else:
+                    p[i] += 1
+        in_ch = v.shape[-n - 1]
+        groups = 1
+        if in_ch.concrete and out.concrete and self.d.chance(0.25):
+            for g in (3, 2):
+                if in_ch.value % g == 0 and out.value % g == 0:
+                    groups = g
+                    break
+        name = f"Conv{n}d"
+        tup = (lambda xs: str(xs[0]) if n == 1 or len(set(xs)) == 1 else "(" + ", ".join(map(str, xs)) + ")")
+        args = [text_out, tup(k)]
+        if any(x != 1 for x in s):
+            args.append(f"stride={tup(s)}")
+        if any(p):
+            args.append(f"padding={tup(p)}")
+        if any(x != 1 for x in dil):
+            args.append(f"dilation={tup(dil)}")
+        if groups > 1:
+            args.append(f"groups={groups}")
+        if self.d.chance(0.2):
+            args.append("bias=false")
+        if self.d.chance(0.1) and all(x >= 1 for x in p) and all(2 * p[i] < k[i] for i in range(n)):
+            args.append('padding_mode="reflect"' if all(L.value > p[i] for i, L in enumerate(spatial)) else
+                        'padding_mode="zeros"')
+        if self.d.chance(0.15) and in_ch.text:
+            args.append(f"in_channels={in_ch.text}")
+        text = f"{name}({', '.join(args)})"
+        kk, ss, pp, dd = tuple(k), tuple(s), tuple(p), tuple(dil)
+        in_key = in_ch.key
+
+        def apply(x):
+            if not x.floating or x.rank not in (n + 1, n + 2):
+                return None
+            if "in_channels=" in text and x.shape[-n - 1].key != in_key:
+                return None
+            if groups > 1 and not (x.shape[-n - 1].concrete and x.shape[-n - 1].value % groups == 0):
+                return None
+            outs = []
+            for i, L in enumerate(x.shape[-n:]):
+                o = _conv_out(L, kk[i], ss[i], pp[i], dd[i])
+                if o is None:
+                    return None
+                if 'reflect' in text and L.value <= pp[i]:
+                    return None
+                outs.append(o)
+            return Val(x.expr, x.dtype, x.shape[:-n - 1] + (out,) + tuple(outs))
+        return Stage(text, apply)
+
+    def conv_same(self, v: Val) -> Stage | None:
+        """A convolution that keeps the spatial sizes: only the channels may change."""
+        n = 2 if v.rank == 4 else 1
+        if v.rank < n + 1:
+            return None
+        k = self.d.choice([1, 3, 5])
+        c = v.shape[-n - 1]
+        if self.d.chance(0.5) and c.text:
+            text_out, out = c.text, c
+        else:
+            text_out, out = self.size(1, 8)
+        pad = self.d.choice(['"same"', str((k - 1) // 2)])
+        text = f"Conv{n}d({text_out}, {k}, padding={pad})"
+
+        def apply(x):
+            if not x.floating or x.rank not in (n + 1, n + 2):
+                return None
+            return Val(x.expr, x.dtype, x.shape[:-n - 1] + (out,) + x.shape[-n:])
+        return Stage(text, apply)
+
+    def pool(self, v: Val) -> Stage | None:
+        n = 2 if v.rank == 4 or (v.rank == 3 and self.d.chance(0.4)) else 1
+        if v.rank < n + 1:
+            return None
+        spatial = v.shape[-n:]
+        kind = self.d.choice(["MaxPool", "AvgPool"])
+        k = [self.d.int(1, 4) for _ in range(n)]
+        for i, L in enumerate(spatial):
+            k[i] = min(k[i], L.value)
+        stride = [self.d.int(1, 3) for _ in range(n)] if self.d.chance(0.6) else None
+        p = [self.d.int(0, k[i] // 2) for i in range(n)]
+        dil = [self.d.choice([1, 1, 2]) for _ in range(n)] if kind == "MaxPool" else [1] * n
+        for i, L in enumerate(spatial):
+            while L.value + 2 * p[i] < dil[i] * (k[i] - 1) + 1:
+                dil[i] = 1
+                if L.value + 2 * p[i] < k[i]:
+                    k[i] -= 1
+                    p[i] = min(p[i], k[i] // 2)
+        ceil = all(L.literal for L in spatial) and self.d.chance(0.3)
+        tup = (lambda xs: str(xs[0]) if n == 1 or len(set(xs)) == 1 else "(" + ", ".join(map(str, xs)) + ")")
+        args = [tup(k)]
+        if stride:
+            args.append(self.d.choice([f"stride={tup(stride)}", tup(stride)]) if not any(p) and not ceil
+                        else f"stride={tup(stride)}")
+        if any(p):
+            args.append(f"padding={tup(p)}")
+        if any(x != 1 for x in dil):
+            args.append(f"dilation={tup(dil)}")
+        if ceil:
+            args.append("ceil_mode=true")
+        if kind == "AvgPool" and self.d.chance(0.2):
+            args.append("count_include_pad=false")
+        text = f"{kind}{n}d({', '.join(args)})"
+        ss = tuple(stride) if stride else tuple(k)
+
+        def apply(x):
+            if not x.floating or x.rank not in (n + 1, n + 2):
+                return None
+            outs = []
+            for i, L in enumerate(x.shape[-n:]):
+                if ceil and not L.literal:
+                    return None
+                o = _pool_out(L, k[i], ss[i], p[i], dil[i], ceil)
+                if o is None:
+                    return None
+                outs.append(o)
+            return Val(x.expr, x.dtype, x.shape[:-n] + tuple(outs))
+        return Stage(text, apply)
+
+    def adaptive(self, v: Val) -> Stage | None:
+        n = 2 if v.rank == 4 or (v.rank == 3 and self.d.chance(0.4)) else 1
+        if v.rank < n + 1:
+            return None
+        sizes = [self.d.choice([None, 1, 2, 3]) if n == 2 else self.d.choice([1, 2, 3, 4]) for _ in range(n)]
+        if all(s is None for s in sizes):
+            sizes[0] = 2
+        kind = self.d.choice(["AdaptiveAvgPool", "AdaptiveMaxPool"])
+        if n == 1:
+            arg = str(sizes[0])
+        else:
+            arg = "(" + ", ".join("None" if s is None else str(s) for s in sizes) + ")"
+            if None in sizes:
+                return None  # the language has no None literal
+            if sizes[0] == sizes[1] and self.d.chance(0.5):
+                arg = str(sizes[0])
+
+        def apply(x):
+            if not x.floating or x.rank not in (n + 1, n + 2):
+                return None
+            return Val(x.expr, x.dtype, x.shape[:-n] + tuple(const(s) for s in sizes))
+        return Stage(f"{kind}{n}d({arg})", apply)
+
+    # recurrent
+    def recurrent(self, v: Val) -> tuple[Stage, dict] | None:
+        if not v.floating or v.rank not in (2, 3):
+            return None
+        kind = self.d.choice(["RNN", "LSTM", "GRU"])
+        bfs = [bf for bf in (False, True) if _layout_ok(v, bf)]
+        if not bfs:
+            return None
+        bf = self.d.choice(bfs)
+        text_h, hidden = self.size(2, 8)
+        layers = self.d.choice([1, 1, 2])
+        bi = self.d.chance(0.4)
+        args = [text_h]
+        if layers != 1:
+            args.append(f"num_layers={layers}")
+        if bf:
+            args.append("batch_first=true")
+        if bi:
+            args.append("bidirectional=true")
+        if layers > 1 and self.d.chance(0.3):
+            args.append("dropout=0.1")
+        if kind == "RNN" and self.d.chance(0.3):
+            args.append('nonlinearity="relu"')
+        if self.d.chance(0.15):
+            args.append("bias=false")
+        proj = None
+        if kind == "LSTM" and hidden.concrete and hidden.value > 2 and self.d.chance(0.3):
+            proj = self.d.int(1, hidden.value - 1)
+            args.append(f"proj_size={proj}")
+        D = 2 if bi else 1
+        h_out = const(proj) if proj else hidden
+        batched = v.rank == 3
+        state_shape = None
+        if batched:
+            b_axis = 0 if bf else 1
+            state_shape = (const(D * layers), v.shape[b_axis], h_out)
+        else:
+            state_shape = (const(D * layers), h_out)
+        return kind, args, bf, hidden, h_out, D, layers, state_shape
+
+    # -- chains ------------------------------------------------------------------------------------
+    def chain(self, v: Val, n: int, only_preserving=False, keep_last=False) -> tuple[list[str], Val]:
+        """Up to ``n`` stages from ``v``, some grouped and repeated."""
+        parts: list[str] = []
+        for _ in range(n):
+            if self.d.chance(0.15):
+                group, w = self.group(v, only_preserving, keep_last)
+                if group:
+                    parts.append(group)
+                    v = w
+                    continue
+            st = self.stage(v, only_preserving, keep_last)
+            if st is None:
+                break
+            w = st.apply(v)
+            text = st.text
+            if self.d.chance(0.1):
+                again = st.apply(w)
+                if again is not None and again.shape == w.shape:
+                    count = self.d.int(2, 3)
+                    text = f"{text} * {count}"
+            if self.depth == 0 and self.d.chance(0.08):
+                alias = self.fresh(["fc", "conv", "norm", "act", "lin", "layer_a", "layer_b", "block"])
+                text = f"{text} as {alias}"
+            if self.d.chance(0.1) and all(dd.text for dd in w.shape):
+                text += f" : {_type(w, self.d.chance(0.3))}"
+            parts.append(text)
+            v = w
+        return parts, v
+
+    def group(self, v: Val, only_preserving: bool, keep_last: bool) -> tuple[str | None, Val]:
+        """``(A -> B) * N``: stages that, applied again, keep their result's shape."""
+        stages = []
+        w = v
+        for _ in range(self.d.int(1, 3)):
+            st = self.stage(w, only_preserving, keep_last)
+            if st is None:
+                break
+            stages.append(st)
+            w = st.apply(w)
+        if not stages:
+            return None, v
+        count = 1
+        x = w
+        for _ in range(self.d.int(1, 2)):
+            y = x
+            for st in stages:
+                y = st.apply(y) if y is not None else None
+            if y is None or y.shape != x.shape:
+                break
+            count += 1
+            x = y
+        text = "(" + " -> ".join(st.text for st in stages) + ")"
+        if count > 1:
+            text += f" * {count}"
+        return text, x
+
+    def branch_to(self, v: Val, cat_dim: int | None) -> tuple[str, Val]:
+        """A chain from ``v`` that keeps every dim but ``cat_dim`` (None: every dim)."""
+        rank = v.rank
+        last = cat_dim is not None and cat_dim % rank == rank - 1
+        channel = cat_dim is not None and rank in (3, 4) and cat_dim % rank == 1
+        parts = []
+        w = v
+        for _ in range(self.d.int(0, 3)):
+            if last and v.floating and self.d.chance(0.5):
+                st = self.linear(w)
+            elif channel and v.floating and self.opts.conv and self.d.chance(0.5):
+                st = self.conv_same(w)
+            elif v.floating:
+                st = self.stage(w, only_preserving=True, keep_last=True)
+            else:
+                st = None
+            if st is None:
+                continue
+            nxt = st.apply(w)
+            if nxt is None:
+                continue
+            parts.append(st.text)
+            w = nxt
+        text = w.expr if not parts else f"{v.expr} -> " + " -> ".join(parts)
+        return text, Val(v.expr, w.dtype, w.shape)
+
+    # -- the body ------------------------------------------------------------------------------------
+    def bind(self, chain_text: str, result: Val, names: dict | None = None) -> Val:
+        name = self.fresh()
+        self.lines.append(f"    {name} = {chain_text}")
+        val = Val(name, result.dtype, result.shape)
+        self.values.append(val)
+        return val
+
+    def body(self, start: Val, steps: int) -> list[Val]:
+        """Bindings from ``start``: chains, graphs, recurrent layers and networks as stages."""
+        v = start
+        outs: list[Val] = []
+        budget = steps
+        while budget > 0:
+            r = self.d.int(0, 99)
+            if r < 45:
+                n = self.d.int(1, min(4, budget))
+                parts, w = self.chain(v, n)
+                if not parts:
+                    budget -= 1
+                    continue
+                v = self.bind(f"{v.expr} -> " + " -> ".join(parts), w)
+                budget -= len(parts)
+            elif r < 60:
+                v = self.merge(v)
+                budget -= 1
+            elif r < 72 and self.opts.recurrent:
+                got = self.recurrent_binding(v)
+                budget -= 1
+                if got is not None:
+                    v, others = got
+                    outs.extend(others)
+            elif r < 84 and self.opts.blocks and self.depth == 0:
+                w = self.block_use(v)
+                budget -= 1
+                if w is not None:
+                    v = w
+            elif r < 92 and len(self.values) > 1:
+                v = self.d.choice(self.values)  # reuse an earlier binding
+                budget -= 1
+            else:
+                if self.opts.recurrent and v.floating and v.rank in (1, 2) and self.d.chance(0.5):
+                    w = self.cell_binding(v)
+                    if w is not None:
+                        v = w
+                budget -= 1
+        outs.append(v)
+        return outs
+
+    def merge(self, v: Val) -> Val:
+        """cat or add of branches from ``v`` (inline chains or bound values)."""
+        if v.rank == 0 or (not v.floating and self.d.chance(0.5)):
+            text, w = self.branch_to(v, None)
+            return self.bind(f"{text} -> unsqueeze(0)" if v.rank == 0 else text,
+                             Val(v.expr, w.dtype, ((const(1),) + w.shape) if v.rank == 0 else w.shape))
+        if self.d.chance(0.5) and v.floating:
+            a_text, a = self.branch_to(v, None)
+            b_text, b = self.branch_to(v, None)
+            if a.shape != b.shape:
+                return v
+            if self.d.chance(0.3):
+                bound = self.bind(b_text, b)
+                b_text = bound.expr
+            return self.bind(f"add({a_text}, {b_text})", a)
+        dim = self.d.int(-v.rank, v.rank - 1)
+        branches = [self.branch_to(v, dim) for _ in range(self.d.int(1, 3))]
+        k = dim % v.rank
+        total = []
+        texts = []
+        for text, w in branches:
+            if any(w.shape[i].key != branches[0][1].shape[i].key for i in range(v.rank) if i != k):
+                return v
+            total.append(w.shape[k])
+            texts.append(text)
+        if self.d.chance(0.3) and len(texts) > 1:
+            bound = self.bind(texts[-1], branches[-1][1])
+            texts[-1] = bound.expr
+        merged = _sum_dims(total)
+        shape = branches[0][1].shape[:k] + (merged,) + branches[0][1].shape[k + 1:]
+        dim_text = self.d.choice([f"dim={dim}", str(dim)]) if dim != 0 else self.d.choice(["dim=0", "0", ""])
+        args = ", ".join(texts + ([dim_text] if dim_text else []))
+        return self.bind(f"cat({args})", Val(v.expr, v.dtype, shape))
+
+    def recurrent_binding(self, v: Val):
+        if not v.floating:
+            return None
+        if v.rank not in (2, 3):
+            return None
+        got = self.recurrent(v)
+        if got is None:
+            return None
+        kind, args, bf, hidden, h_out, D, layers, state_shape = got
+        # initial states from the network's inputs, when the spec can write their shape
+        if self.depth == 0 and all(dd.text for dd in state_shape) and self.d.chance(0.35):
+            which = ["h0", "c0"] if kind == "LSTM" else ["h0"]
+            given = [w for w in which if self.d.chance(0.7)] or [which[0]]
+            for w in given:
+                shape = state_shape if w == "h0" else state_shape[:-1] + (hidden,)
+                if w == "c0" and any(dd.text is None for dd in shape):
+                    continue
+                name = self.fresh(["h_init", "c_init", "state0", "s0", "h", "c"])
+                self.inputs.append(f"    input {name}: {v.dtype}[{', '.join(dd.text for dd in shape)}]")
+                args.append(f"{w}={name}")
+        text = f"{kind}({', '.join(args)})"
+        out_shape = v.shape[:-1] + (product([const(D), h_out]),)
+        name = self.fresh()
+        lead = ""
+        if self.d.chance(0.3):
+            parts, w = self.chain(v, 1, only_preserving=True, keep_last=True)
+            if parts and w.shape == v.shape:
+                lead = " -> " + " -> ".join(parts)
+        self.lines.append(f"    {name} = {v.expr}{lead} -> {text}")
+        out = Val(f"{name}.output" if self.d.chance(0.5) else name, v.dtype, out_shape)
+        h_n = Val(f"{name}.h_n", v.dtype, state_shape)
+        vals = [out, h_n]
+        if kind == "LSTM":
+            vals.append(Val(f"{name}.c_n", v.dtype, state_shape[:-1] + (hidden,)))
+        self.values.extend(vals)
+        nxt = self.d.choice(vals) if self.d.chance(0.4) else out
+        others = [x for x in vals if x is not nxt and self.d.chance(0.3)]
+        return nxt, others
+
+    def cell_binding(self, v: Val) -> Val | None:
+        kind = self.d.choice(["RNNCell", "LSTMCell", "GRUCell"])
+        text_h, hidden = self.size(2, 8)
+        args = [text_h]
+        if kind == "RNNCell" and self.d.chance(0.3):
+            args.append('nonlinearity="relu"')
+        if self.d.chance(0.2):
+            args.append("bias=false")
+        name = self.fresh()
+        shape = v.shape[:-1] + (hidden,)
+        self.lines.append(f"    {name} = {v.expr} -> {kind}({', '.join(args)})")
+        if kind == "LSTMCell":
+            h, c = Val(f"{name}.h", v.dtype, shape), Val(f"{name}.c", v.dtype, shape)
+            self.values.extend([h, c])
+            return self.d.choice([h, c])
+        val = Val(name, v.dtype, shape)
+        self.values.append(val)
+        return val
+
+    def cell(self, v: Val) -> Stage | None:
+        kind = self.d.choice(["RNNCell", "GRUCell", "LSTMCell"])
+        text_h, hidden = self.size(2, 8)
+        return Stage(f"{kind}({text_h})",
+                     lambda x: Val(x.expr, x.dtype, x.shape[:-1] + (hidden,)) if x.floating and x.rank in (1, 2) else None)
+
+    # -- networks used as stages ----------------------------------------------------------------------
+    def block_use(self, v: Val) -> Val | None:
+        if not v.floating or v.rank == 0:
+            return None
+        kind = self.d.choice(["residual", "chain", "pair"])
+        name = self.fresh_block(kind)
+        syms = [f"{name.lower()}_{i}" for i in range(v.rank)]
+        if kind == "residual":
+            return self.residual_block(name, syms, v)
+        if kind == "pair":
+            return self.pair_block(name, syms, v)
+        return self.chain_block(name, syms, v)
+
+    def fresh_block(self, kind: str) -> str:
+        base = {"residual": "Res", "chain": "Sub", "pair": "Pair"}[kind]
+        i = 1
+        while f"{base}{i}" in self.block_names:
+            i += 1
+        self.block_names.add(f"{base}{i}")
+        return f"{base}{i}"
+
+    def _block_input(self, syms, v: Val, role_names: bool) -> tuple[str, Val]:
+        dims = []
+        texts = []
+        for s, d in zip(syms, v.shape):
+            dims.append(Dim(d.value, s, ("bsym", s), None))
+            texts.append(s)
+        return f"{v.dtype}[{', '.join(texts)}]", Val("x", v.dtype, tuple(dims))
+
+    def residual_block(self, name: str, syms, v: Val) -> Val | None:
+        typ, x = self._block_input(syms, v, False)
+        sub = Gen(self.d, self.opts, {"x", "y", "out"} | set(syms), self.symbols, self.depth + 1)
+        parts = []
+        w = x
+        for _ in range(self.d.int(1, 3)):
+            st = sub.stage(w, only_preserving=True, keep_last=True)
+            if st is None:
+                break
+            parts.append(st.text)
+            w = st.apply(w)
+        if not parts or w.shape != x.shape:
+            return None
+        width = ""
+        self.blocks.append(
+            f"network {name}{width} {{\n    input x: {typ}\n    out = x -> {' -> '.join(parts)}\n"
+            f"    y = add(out, x) -> ReLU\n    output y\n}}\n")
+        count = self.d.choice(["", "", " * 2", " * 3"])
+        return self.bind(f"{v.expr} -> {name}{count}", v)
+
+    def pair_block(self, name: str, syms, v: Val) -> Val | None:
+        typ, x = self._block_input(syms, v, False)
+        width_text, width = self.size(2, 6)
+        other_text, other = self.branch_to(v, None)
+        if other.shape != v.shape:
+            return None
+        self.blocks.append(
+            f"network {name}(width) {{\n    input a: {typ}\n    input b: {typ}\n"
+            f"    s = add(a, b) -> Linear(width)\n    d = cat(a, b, dim=-1)\n    output s, d\n}}\n")
+        primary = Val(v.expr, v.dtype, v.shape[:-1] + (width,))  # the first output, s
+        bound = self.bind(f"{v.expr} -> {name}({width_text}, b={other_text})" if self.d.chance(0.5)
+                          else f"{v.expr} -> {name}(width={width_text}, b={other_text})", primary)
+        last = v.shape[-1]
+        s = Val(f"{bound.expr}.s", v.dtype, v.shape[:-1] + (width,))
+        d = Val(f"{bound.expr}.d", v.dtype, v.shape[:-1] + (_sum_dims([last, last]),))
+        self.values.extend([s, d])
+        return self.d.choice([s, d])
+
+    def chain_block(self, name: str, syms, v: Val) -> Val | None:
+        typ, x = self._block_input(syms, v, False)
+        sub = Gen(self.d, self.opts, {"x", "y"} | set(syms), self.symbols, self.depth + 1)
+        parts, w = sub.chain(x, self.d.int(1, 4))
+        if not parts:
+            return None
+        self.blocks.append(f"network {name} {{\n    input x: {typ}\n    y = x -> {' -> '.join(parts)}\n"
+                           f"    output y\n}}\n")
+        # the result's sizes, in the caller's terms: block symbols are the caller's dims
+        env = {("bsym", s): d for s, d in zip(syms, v.shape)}
+        shape = tuple(_rekey(dd, env) for dd in w.shape)
+        return self.bind(f"{v.expr} -> {name}", Val(v.expr, w.dtype, shape))
+
+
+# -- shape rules the generator needs (torch's) -------------------------------------------------------
+
+def _conv_out(L: Dim, k: int, s: int, p: int, d: int) -> Dim | None:
+    value = (L.value + 2 * p - d * (k - 1) - 1) // s + 1
+    if value < 1:
+        return None
+    if s == 1 and 2 * p == d * (k - 1):
+        return L
+    if L.concrete:
+        return const(value) if L.literal else Dim(value, None, value)
+    return derived(value, "conv", L.key, k, s, p, d)
+
+
+def _pool_out(L: Dim, k: int, s: int, p: int, d: int, ceil: bool) -> Dim | None:
+    span = L.value + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        return None
+    if ceil:
+        out = -(-span // s) + 1
+        if (out - 1) * s >= L.value + p:
+            out -= 1
+    else:
+        out = span // s + 1
+    if out < 1:
+        return None
+    if s == 1 and 2 * p == d * (k - 1) and not ceil:
+        return L
+    if L.concrete:
+        return const(out) if L.literal else Dim(out, None, out)
+    return derived(out, "pool", L.key, k, s, p, d, ceil)
+
+
+def _flatten(x: Val, s: int, e: int) -> Val | None:
+    rank = max(x.rank, 1)
+    if not (-rank <= s < rank and -rank <= e < rank):
+        return None
+    s, e = s % rank, e % rank
+    if x.rank == 0:
+        return Val(x.expr, x.dtype, (const(1),))
+    if s > e:
+        return None
+    merged = product(x.shape[s:e + 1]) if e > s else x.shape[s]
+    return Val(x.expr, x.dtype, x.shape[:s] + (merged,) + x.shape[e + 1:])
+
+
+def _sum_dims(dims: list[Dim]) -> Dim:
+    if len(dims) == 1:
+        return dims[0]
+    value = sum(d.value for d in dims)
+    if all(d.literal for d in dims):
+        return const(value)
+    if all(d.concrete for d in dims):
+        return Dim(value, None, value)
+    return Dim(value, None, ("sum",) + tuple(sorted((repr(d.key) for d in dims))))
+
+
+def _rekey(d: Dim, env: dict) -> Dim:
+    """A block's result dim in the caller's terms."""
+    if isinstance(d.key, tuple) and d.key in env:
+        return env[d.key]
+    if d.concrete:
+        return d
+    return Dim(d.value, None, ("block", repr(d.key), tuple(sorted(repr(k) for k in env))))
+
+
+def _factor(d: Draw, n: int) -> list[int]:
+    """A random factorisation of ``n`` into 1 to 3 factors."""
+    out = []
+    rest = n
+    for _ in range(d.int(0, 2)):
+        divisors = [x for x in range(2, rest + 1) if rest % x == 0 and x <= 64]
+        if not divisors:
+            break
+        f = d.choice(divisors)
+        out.append(f)
+        rest //= f
+    out.append(rest)
+    order = list(range(len(out)))
+    for i in range(len(order) - 1, 0, -1):
+        j = d.int(0, i)
+        order[i], order[j] = order[j], order[i]
+    return [out[i] for i in order]
+
+
+def _layout_ok(v: Val, bf: bool) -> bool:
+    if v.rank != 3:
+        return True
+    t, b = (1, 0) if bf else (0, 1)
+    return v.shape[t].role != "batch" and v.shape[b].role != "time"
+
+
+def _type(v: Val, dtype: bool) -> str:
+    body = "[" + ", ".join(d.text for d in v.shape) + "]"
+    return (v.dtype + body) if dtype else body
+
+
+# -- the root network ---------------------------------------------------------------------------------
+
+def _input(d: Draw, opts: Options, symbols: dict[str, int]) -> tuple[str, Val]:
+    """The root network's first input: its declaration and its value."""
+    def sym(name, lo, hi, role=None):
+        value = symbols.setdefault(name, d.int(lo, hi))
+        return Dim(value, name, ("sym", name), role)
+
+    def size(lo, hi):
+        return const(d.int(lo, hi))
+
+    batch = sym("batch", 2, 4, "batch")
+    families = ["flat", "tokens", "seq"]
+    if opts.conv:
+        families += ["image", "image", "signal"]
+    fam = d.choice(families)
+    dtype = "float64" if d.chance(0.15) else "float32"
+    if fam == "flat":
+        shape = (batch, size(1, 12))
+    elif fam == "tokens":
+        dtype = "int64"
+        shape = (batch, sym("seq", 2, 5, "time"))
+    elif fam == "seq":
+        seq = sym("seq", 2, 5, "time")
+        shape = (seq, batch, size(1, 6)) if d.chance(0.5) else (batch, seq, size(1, 6))
+    elif fam == "image":
+        h = sym("h", 5, 12) if d.chance(0.6) else size(5, 12)
+        w = sym("w", 5, 12) if d.chance(0.5) else size(5, 12)
+        shape = (batch, size(1, 4), h, w)
+        if d.chance(0.15):
+            shape = shape[1:]  # unbatched
+    else:
+        L = sym("length", 5, 16) if d.chance(0.6) else size(5, 16)
+        shape = (batch, size(1, 4), L)
+    name = d.choice(["x", "image", "tokens", "signal", "frames", "id", "inp"])
+    spelled = {"float32": d.choice(["float", "float32"]), "float64": d.choice(["double", "float64"]),
+               "int64": d.choice(["long", "int64"])}[dtype]
+    decl = f"    input {name}: {spelled}[{', '.join(x.text for x in shape)}]"
+    return decl, Val(name, dtype, shape)
+
+
+def generate(d: Draw, opts: Options | None = None) -> GeneratedSpec:
+    """One random spec whose root network checks and runs."""
+    opts = opts or Options()
+    symbols: dict[str, int] = {}
+    decl, x = _input(d, opts, symbols)
+    g = Gen(d, opts, {x.expr} | set(symbols) | {"Net"}, symbols)
+    g.taken |= {"batch", "seq", "h", "w", "length"}
+    g.inputs.append(decl)
+    g.values.append(x)
+    steps = d.int(1, opts.max_stages)
+    outs = g.body(x, steps)
+    outputs = []
+    for o in outs:
+        if o.expr not in outputs:
+            outputs.append(o.expr)
+    params = ""
+    if g.params:
+        params = "(" + ", ".join(f"{n}={v}" for n, v in g.params) + ")"
+    body = "\n".join(g.inputs + [""] + g.lines + ["", f"    output {', '.join(outputs)}"])
+    text = "".join(b + "\n" for b in g.blocks) + f"network Net{params} {{\n{body}\n}}\n"
+    return GeneratedSpec(text, dict(symbols))
+
+
+def sample(seed: int, opts: Options | None = None) -> GeneratedSpec:
+    """A spec from a seeded ``random.Random``: for long runs and for reproducing one case."""
+    return generate(RandomDraw(random.Random(seed)), opts)

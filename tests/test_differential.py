@@ -1,0 +1,163 @@
+"""Differential testing: random networks, checked by netspec and run by torch.
+
+For every network tests/netgen.py makes, `netspec check` must accept it (no error, no
+fact it would have to assume); `netspec build` must build it; and the built module, run
+on real random tensors with the generated symbol values, must produce for every node (in
+networks used as stages too) results of exactly the dtypes and shapes the check stated,
+and hold exactly the number of parameters it stated. The same holds again with every
+integer parameter the class does not fix set to another value: the stated shapes are
+symbolic in those parameters, so the check must be right for every value of them.
+
+A few hundred networks run by default; ``NETSPEC_DIFF_EXAMPLES=20000`` runs that many.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from hypothesis import HealthCheck, given, note, settings  # noqa: E402
+
+import netgen  # noqa: E402
+from netspec import api  # noqa: E402
+from netspec.dims import evaluate  # noqa: E402
+from netspec.infer import check_text  # noqa: E402
+
+EXAMPLES = int(os.environ.get("NETSPEC_DIFF_EXAMPLES", "300"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 1000,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.filter_too_much], print_blob=True)
+
+
+def inputs_for(net, env, gen: torch.Generator) -> list:
+    out = []
+    for v in net.inputs:
+        shape = [evaluate(d, env) for d in v.tensor.shape]
+        dtype = getattr(torch, v.tensor.dtype)
+        if dtype.is_floating_point:
+            out.append(torch.randn(shape, generator=gen).to(dtype))
+        else:
+            out.append(torch.randint(0, 2, shape, generator=gen, dtype=dtype))
+    return out
+
+
+def count_nodes(net) -> int:
+    return sum(1 + (count_nodes(n.block) if n.block is not None else 0) for n in net.nodes)
+
+
+def run(spec: api.Spec, symbols: dict[str, int], params: dict, root: str) -> None:
+    """Build the root network with ``params``, run it, compare every node with the check."""
+    net = spec.network(root)
+    info = spec.class_info(root)
+    env = dict(symbols)
+    env.update(net.param_env)
+    env.update(params)
+    kwargs = {info.params[p]: v for p, v in params.items()}
+    for s, kw in info.symbols.items():  # input sizes the constructor needs
+        kwargs[kw] = env[s]
+    model = spec.module(root, **kwargs).eval()
+    gen = torch.Generator().manual_seed(0)
+    inputs = inputs_for(net, env, gen)
+    result, observed = spec.trace(model, *inputs, network=root)
+    for o in observed:
+        stated = [(v.tensor.dtype, [evaluate(d, env) for d in v.tensor.shape]) for v in o.node.outputs]
+        actual = [(str(t.dtype).removeprefix("torch."), list(t.shape)) for t in o.outputs]
+        assert actual == stated, (f"{o.network.name}: {o.node.kind_name} at line {o.node.span.line} "
+                                  f"({o.path or 'root'}): check says {stated}, torch made {actual}")
+    assert len(observed) == count_nodes(net), "a node's results were not observed"
+    results = result if isinstance(result, tuple) else (result,)
+    assert [list(r.shape) for r in results] == [[evaluate(d, env) for d in v.tensor.shape] for _, v in net.outputs]
+    total = sum((n.params for n in net.nodes), 0)
+    assert sum(p.numel() for p in model.parameters()) == evaluate(total, env), "parameter count"
+
+
+def differential(text: str, symbols: dict[str, int], root: str = "Net", log=lambda _: None) -> None:
+    log(text)
+    log(f"symbols: {symbols}")
+    result = check_text(text, "random.net")
+    problems = [f"{d.span.line}: {d.severity}[{d.code}] {d.message}" for d in result.reporter.items
+                if d.severity == "error" or d.code == "unproven"]
+    assert not problems, problems
+    spec = api.loads(text, file="random.net")
+    log(spec.code)
+    run(spec, symbols, {}, root)
+    # every integer parameter the class accepts freely, at another value
+    info = spec.class_info(root)
+    net = spec.network(root)
+    free = {p: 2 * v for p, v in net.param_env.items() if p not in info.checked}
+    if free:
+        run(spec, symbols, free, root)
+
+
+@SETTINGS
+@given(netgen.specs())
+def test_random_networks_run_as_checked(spec):
+    torch.manual_seed(0)
+    differential(spec.text, spec.symbols, spec.root, note)
+
+
+@SETTINGS
+@given(netgen.specs(max_stages=4, blocks=False, params=False))
+def test_random_small_stacks_run_as_checked(spec):
+    torch.manual_seed(0)
+    differential(spec.text, spec.symbols, spec.root, note)
+
+
+def test_generated_code_of_random_networks_passes_ruff(tmp_path):
+    """A sample of random networks' modules: ruff check and ruff format accept them."""
+    exe = Path(sys.executable).parent / "ruff"
+    if not exe.exists():
+        pytest.skip("ruff is not installed")
+    files = []
+    for seed in range(40):
+        spec = netgen.sample(seed)
+        path = tmp_path / f"net_{seed}.py"
+        path.write_text(api.loads(spec.text, file=f"net_{seed}.net").code)
+        files.append(str(path))
+    check = subprocess.run([str(exe), "check", "--isolated", "--no-cache", *files], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    fmt = subprocess.run([str(exe), "format", "--isolated", "--no-cache", "--check", "--diff", *files],
+                         capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+# -- what the random networks found, kept as examples ----------------------------------------------
+
+REGRESSIONS = {
+    # a -1 whose quotient the checker had to divide a polynomial by another to find:
+    # (504*h - 504) / (56*h - 56) == 9
+    "reshape_polynomial_quotient": ("""
+network Sub {
+    input x: float32[a, b, c, d]
+    y = x -> view(a, b, c, -1, 1)
+    output y
+}
+network Net(width=11) {
+    input x: float32[batch, 3, h, 8]
+    y = x -> transpose(0, 3) -> Linear(width, false) -> Conv2d(7, (2, 5), padding=(0, 1)) -> Sub
+    output y
+}
+""", {"batch": 2, "h": 6}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_regressions(name):
+    text, symbols = REGRESSIONS[name]
+    differential(text, symbols)
+
+
+def test_the_generator_is_reproducible_and_varied():
+    a, b = netgen.sample(7), netgen.sample(7)
+    assert a == b
+    texts = {netgen.sample(seed).text for seed in range(50)}
+    assert len(texts) == 50
+    joined = "\n".join(texts)
+    for word in ("Conv2d", "Conv1d", "LSTM", "GRU", "cat(", "add(", "network Res", "network Pair", " * ",
+                 "reshape(", "Embedding", "MaxPool", "BatchNorm", "as ", "h0="):
+        assert word in joined, f"no generated network has {word!r}"
