@@ -559,3 +559,26 @@ def test_spec_costs_match_the_built_module(stem):
     inputs = [hand.random_input(*hand.concrete(net, v.tensor, env)) for v in net.inputs]
     assert_costs_match(net, env, model, inputs)
 
+
+# -- random networks ----------------------------------------------------------------------------
+
+RANDOM_SEEDS = int(os.environ.get("NETSPEC_COST_SEEDS", "40"))
+
+
+@pytest.mark.parametrize("seed", range(RANDOM_SEEDS))
+def test_random_network_costs_match_the_built_module(seed):
+    """Random specs of tests/netgen.py (every layer and op, blocks, recurrent states), built by
+    netspec and run at the generator's symbol values. NETSPEC_COST_SEEDS=N runs more."""
+    import netgen
+
+    from netspec import api
+
+    case = netgen.sample(seed)
+    spec = api.loads(case.text, file=f"random-{seed}.net")
+    net = spec.network(case.root)
+    torch.manual_seed(seed)
+    # a layer whose size is an input's symbol takes the symbol's value as a constructor argument
+    sizes = {kw: case.symbols[s] for s, kw in spec.class_info(case.root).symbols.items()}
+    model = spec.module_class(case.root)(**sizes).eval()
+    inputs = [hand.random_input(*hand.concrete(net, v.tensor, case.symbols)) for v in net.inputs]
+    assert_costs_match(net, case.symbols, model, inputs)
