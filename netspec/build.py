@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from netspec import syntax as A
-from netspec.diagnostics import Diagnostic, Span
+from netspec.diagnostics import Diagnostic
 from netspec.dims import Dim, Expr, compare, render, substitute, sym, symbols
 from netspec.fsutil import MARKER
 from netspec.infer import CheckResult, LayerNode, TypedNetwork, Value
@@ -266,7 +266,7 @@ def flat(c: Call, scope: Scope) -> str:
     return f"{c.func}({', '.join(parts)})"
 
 
-def _items(c: Call, scope: Scope) -> list[tuple[str, Any]]:
+def _items(c: Call) -> list[tuple[str, Any]]:
     """(prefix, value) per argument: the keyword's ``name=`` or nothing."""
     return [("", a) for a in c.args] + [(f"{k}=", v) for k, v in c.kwargs]
 
@@ -282,7 +282,7 @@ def lay_out(prefix: str, value, suffix: str, indent: str, scope: Scope, comment:
         lines = _with_comment(indent + prefix + value.func + "(", comment, indent)
         inner = indent + IND
         comments = value.comments or [None] * (len(value.args) + len(value.kwargs))
-        for (key, v), note in zip(_items(value, scope), comments):
+        for (key, v), note in zip(_items(value), comments):
             lines.extend(lay_out(key, v, ",", inner, scope, note))
         lines.append(indent + ")" + suffix)
         return lines
@@ -613,7 +613,6 @@ class ClassGen:
         self.cls_of = cls_of
         self.infos = infos
         self.class_names = class_names
-        self.nodes = net.nodes
         self.index = {id(n): i for i, n in enumerate(net.nodes)}
         self.param_names = [p.name for p in net.ast.params]
         # which parameters the class must refuse other values of
@@ -1027,20 +1026,6 @@ def _slug(result: str) -> str:
 
 
 # -- the command --------------------------------------------------------------------------------
-
-def build_text(text: str, file: str, overrides: dict | None = None):
-    """Check and generate: (CheckResult, Generated or None)."""
-    from netspec.infer import check_text
-
-    result = check_text(text, file, overrides)
-    if not result.ok:
-        return result, None
-    try:
-        gen = generate(result, file)
-    except BuildError as e:
-        return result, Generated("", {}, e.diagnostics)
-    return result, gen
-
 
 def cmd_build(args) -> int:
     import sys

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
+import netgen  # noqa: E402
 from hypothesis import HealthCheck, given, note, settings  # noqa: E402
 
-import netgen  # noqa: E402
 from netspec import api  # noqa: E402
 from netspec.dims import evaluate  # noqa: E402
 from netspec.infer import check_text  # noqa: E402
