@@ -660,6 +660,10 @@ class NetworkChecker:
             values[arg.name] = value
             spans[arg.name] = arg.span
         if kind.variadic is not None:
+            if positional and kind.variadic in values:
+                self.reporter.error("argument", f"`{kind.variadic}` is given both by position and by keyword",
+                                    spans[kind.variadic])
+                bad = True
             if len(positional) == 1 and isinstance(positional[0][0], tuple):
                 values[kind.variadic] = positional[0][0]
             elif positional:

@@ -79,12 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[dict] = []
     slowest = (0.0, "", b"")
     done = 0
+    out = Path(a.failures)
     ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
     with ctx.Pool(a.jobs) as pool:
         for r in pool.imap_unordered(work, jobs):
             kinds.update(r["kinds"])
             exits.update(r["exits"])
             failures.extend(r["failures"])
+            for f in r["failures"]:  # on disk at once: a long run can be looked into while it runs
+                out.mkdir(parents=True, exist_ok=True)
+                stem = f"case-{f['case']:07d}"
+                (out / f"{stem}.net").write_bytes(f["data"])
+                (out / f"{stem}.txt").write_text(f"{f['kind']}\n{f['problem']}\n")
             if r["slowest"][0] > slowest[0]:
                 slowest = r["slowest"]
             done += sum(r["kinds"].values())
@@ -99,13 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"slowest case: {slowest[0]:.3f} s ({slowest[1]}; time limit {a.time_limit} s)")
     print(f"failing:      {len(failures)}")
     if failures:
-        out = Path(a.failures)
-        out.mkdir(parents=True, exist_ok=True)
         problems: Counter = Counter()
         for f in failures:
-            stem = f"case-{f['case']:07d}"
-            (out / f"{stem}.net").write_bytes(f["data"])
-            (out / f"{stem}.txt").write_text(f"{f['kind']}\n{f['problem']}\n")
             problems[f["problem"].splitlines()[-1][:160]] += 1
         for msg, n in problems.most_common(20):
             print(f"  {n:>6}  {msg}")
