@@ -176,7 +176,7 @@ def export_network(module, net: TypedNetwork, sizes: dict[str, int]) -> Exported
     else:
         raise ExportFailed("torch.export kept asking for other dynamic dims")
     result = Exported(program, module, inputs, shapes)
-    _read_dims(result, net, sizes)
+    _read_dims(result, net)
     return result
 
 
@@ -184,7 +184,7 @@ def _describe(shapes) -> list:
     return [None if s is None else sorted((k, repr(v)) for k, v in s.items()) for s in shapes]
 
 
-def _read_dims(result: Exported, net: TypedNetwork, sizes: dict[str, int]) -> None:
+def _read_dims(result: Exported, net: TypedNetwork) -> None:
     """Which symbols the program keeps dynamic (with torch's range) and which torch fixed."""
     import torch
 
@@ -197,16 +197,16 @@ def _read_dims(result: Exported, net: TypedNetwork, sizes: dict[str, int]) -> No
         if fake is None:
             continue
         for i, d in enumerate(net.shape(v.tensor)):
-            if not isinstance(d, Expr):
+            sym = render(d) if isinstance(d, Expr) else ""
+            if not sym.isidentifier():  # a number, or an expression of symbols: not a Dim of its own
                 continue
-            sym = render(d)
             size = fake.shape[i]
             if isinstance(size, torch.SymInt):
                 vr = ranges.get(size.node.expr)
                 lo = int(vr.lower) if vr is not None and getattr(vr.lower, "is_Integer", False) else 1
                 hi = int(vr.upper) if vr is not None and getattr(vr.upper, "is_Integer", False) else None
                 result.dynamic.setdefault(sym, (lo, hi))
-            elif sym.isidentifier():  # a symbol torch fixed (other dims were static from the start)
+            else:  # a symbol torch fixed
                 result.static.setdefault(sym, int(size))
 
 
