@@ -18,6 +18,7 @@ import linecache
 import os
 import sys
 import types
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,10 @@ class Spec:
             linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
             mod = types.ModuleType(modname, f"Built from {self.file} by netspec.")
             mod.__file__ = filename
+            # tracebacks show the generated lines while anything made from them lives
+            keeper = _SourceKeeper()
+            weakref.finalize(keeper, linecache.cache.pop, filename, None)
+            mod.__dict__["__netspec_source__"] = keeper
             exec(compile(code, filename, "exec"), mod.__dict__)
             self._namespace = mod
         return self._namespace
@@ -213,6 +218,10 @@ class Spec:
             for h in hooks:
                 h.remove()
         return result, observed
+
+
+class _SourceKeeper:
+    """Held by a built module's globals: its source leaves linecache when they go."""
 
 
 def _is_text(source) -> bool:
