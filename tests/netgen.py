@@ -796,7 +796,7 @@ class Gen:
                 if got is not None:
                     v, others = got
                     outs.extend(others)
-            elif r < 84 and self.opts.blocks and self.depth == 0:
+            elif r < 84 and self.opts.blocks and self.depth <= 1:
                 w = self.block_use(v)
                 budget -= 1
                 if w is not None:
@@ -936,7 +936,7 @@ class Gen:
         dims = []
         texts = []
         for s, d in zip(syms, v.shape):
-            dims.append(Dim(d.value, s, ("bsym", s), None))
+            dims.append(Dim(d.value, s, ("bsym", s), d.role))
             texts.append(s)
         return f"{v.dtype}[{', '.join(texts)}]", Val("x", v.dtype, tuple(dims))
 
@@ -980,12 +980,23 @@ class Gen:
 
     def chain_block(self, name: str, syms, v: Val) -> Val | None:
         typ, x = self._block_input(syms, v, False)
-        sub = Gen(self.d, self.opts, {"x", "y"} | set(syms), self.symbols, self.depth + 1)
-        parts, w = sub.chain(x, self.d.int(1, 4))
-        if not parts:
-            return None
-        self.blocks.append(f"network {name} {{\n    input x: {typ}\n    y = x -> {' -> '.join(parts)}\n"
-                           f"    output y\n}}\n")
+        sub = Gen(self.d, self.opts, {"x"} | set(syms), self.symbols, self.depth + 1)
+        sub.block_names = self.block_names  # one namespace of networks for the file
+        sub.values.append(x)
+        if self.depth == 0 and self.d.chance(0.5):
+            w = sub.body(x, self.d.int(1, 4))[-1]  # bindings, merges, recurrent layers, blocks
+            if w.expr == "x":
+                return None
+            lines = "\n".join(sub.lines)
+            out = w.expr
+        else:
+            parts, w = sub.chain(x, self.d.int(1, 4))
+            if not parts:
+                return None
+            lines = f"    y = x -> {' -> '.join(parts)}"
+            out = "y"
+        self.blocks.extend(sub.blocks)  # the networks it uses, defined before it
+        self.blocks.append(f"network {name} {{\n    input x: {typ}\n{lines}\n    output {out}\n}}\n")
         # the result's sizes, in the caller's terms: block symbols are the caller's dims
         env = {("bsym", s): d for s, d in zip(syms, v.shape)}
         shape = tuple(_rekey(dd, env) for dd in w.shape)
