@@ -130,7 +130,8 @@ def derived(value: int, *key) -> Dim:
 
 
 def product(dims) -> Dim:
-    dims = [d for d in dims if not (d.literal and d.value == 1)]
+    # a size 1 drops out, a parameter's too: the checker reads dims with parameters' values
+    dims = [d for d in dims if not (d.concrete and d.value == 1)] or [const(1)]
     if len(dims) == 1:
         return dims[0]  # the dim itself, with its role
     value = 1
