@@ -514,11 +514,32 @@ def test_loads_torchvision_state_dict_strictly_and_agrees(name, size):
 
 # -- devices ------------------------------------------------------------------------------------------
 
-def test_a_built_module_holds_no_device():
-    spec = api.load(SPECS / "lstm_state.net")
-    assert "device" not in spec.code.replace("device of", "")
-    model = spec.module()
+FACTORIES = ("torch.zeros(", "torch.ones(", "torch.empty(", "torch.full(", "torch.tensor(", "torch.arange(",
+             "torch.rand", "device", ".cuda(", ".to(", ".cpu(")
+
+
+def test_a_built_module_holds_no_device_and_makes_tensors_only_from_its_inputs():
+    states = api.loads("""
+    network States(hidden=5) {
+        input x: float[seq, batch, 3]
+        input h: float[1, batch, 5]
+        input hx: float[batch, 4]
+        a = x -> LSTM(hidden, h0=h)
+        b = x -> select(0, 0) -> LSTMCell(4, hx=hx)
+        output a.c_n, b.c
+    }""")
+    codes = [p.read_text() for p in GOLDEN.glob("*.py")] + [states.code]
+    for code in codes:
+        assert not [f for f in FACTORIES if f in code]
+    assert "h.new_zeros((*h.shape[:-1], self.hidden))" in states.code
+    assert "torch.zeros_like(hx)" in states.code
+    model = api.load(SPECS / "lstm_state.net").module()
     assert {p.device.type for p in model.parameters()} == {"cpu"}
+    # the module follows .to(dtype) and what it makes follows its inputs
+    run = states.module().double()
+    x = torch.randn(3, 2, 3, dtype=torch.float64)
+    c_n, c = run(x, torch.randn(1, 2, 5, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64))
+    assert c_n.dtype == c.dtype == torch.float64
 
 
 @pytest.mark.gpu
