@@ -825,10 +825,18 @@ class Gen:
             b_text, b = self.branch_to(v, None)
             if a.shape != b.shape:
                 return v
+            result = a
+            if self.opts.conv and v.rank in (3, 4) and self.d.chance(0.3):
+                # broadcast: the pooled branch is 1 in every spatial dim
+                n = v.rank - 2
+                b_text = f"{b_text} -> {self.d.choice(['AdaptiveAvgPool', 'AdaptiveMaxPool'])}{n}d(1)"
+                b = Val(b.expr, b.dtype, b.shape[:2] + (const(1),) * n)
+                if self.d.chance(0.5):
+                    (a_text, a), (b_text, b) = (b_text, b), (a_text, a)
             if self.d.chance(0.3):
                 bound = self.bind(b_text, b)
                 b_text = bound.expr
-            return self.bind(f"add({a_text}, {b_text})", a)
+            return self.bind(f"add({a_text}, {b_text})", result)
         dim = self.d.int(-v.rank, v.rank - 1)
         branches = [self.branch_to(v, dim) for _ in range(self.d.int(1, 3))]
         k = dim % v.rank
