@@ -132,6 +132,8 @@ class Names:
         base = name
         if base.startswith("__") or not base.strip("_"):  # class-private names are mangled by Python
             base = base.lstrip("_") or "v"  # and `_` + "_" would be one of them: never usable
+            if base[0].isdigit():  # `__9f` stripped is no identifier
+                base = "v_" + base
         while not self.usable(base):
             base += "_"
         self.taken.add(base)

@@ -172,6 +172,8 @@ HOSTILE_NAMES = [
     "training", "state_dict", "cuda", "to", "l", "O", "I",
     # names of the other slots (collisions), of the class, and of layers
     "Net", "x", "h", "y", "fc", "p", "Linear", "ReLU", "reshape",
+    # names that stop being identifiers, or collide, once class-private underscores go
+    "__", "__9f", "__x", "_1",
 ]
 SLOTS = list(PLAIN)
 
