@@ -16,7 +16,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -29,6 +29,7 @@ from .types import DTYPES, Origin, Tensor, show_shape
 BATCH_NAMES = frozenset({"batch", "batch_size", "B", "N"})
 TIME_NAMES = frozenset({"seq", "seq_len", "time", "T"})
 MAX_REPEAT = 10_000
+MAX_USE_DEPTH = 100  # networks used inside networks used inside ...
 MAX_LAYERS = A.MAX_LAYERS
 INT64_MAX = 2**63 - 1
 MAX_DIGITS = A.MAX_DIGITS
@@ -260,6 +261,8 @@ class Checker:
         self.generic_results: dict[str, TypedNetwork] = {}
         self._active: list[str] = []
         self._instances: dict = {}
+        self._fewest: dict[str, int] = {}
+        self.use_depth = 0
 
     def _find_uses(self) -> set[str]:
         used: set[str] = set()
@@ -286,6 +289,35 @@ class Checker:
             elif isinstance(node, A.Call):
                 stack.extend(a.value for a in node.args)
         return used
+
+    def fewest_layers(self, core: A.StageCall | A.StageGroup) -> int:
+        """The fewest layers one pass through a stage's core counts: a layer or op one, a
+        network one plus the fewest its chains count, a group the sum of its stages, each
+        times its repetition count where that is a number. Checking stops at the layer limit;
+        this bound lets a spec that would pass it many times over stop before checking."""
+        if isinstance(core, A.StageCall):
+            return 1 + (self.fewest_in_network(core.name) if core.name in self.asts else 0)
+        total = 0
+        for sub in core.stages:
+            times = sub.repeat.value if isinstance(sub.repeat, A.Int) and sub.repeat.value > 0 else 1
+            total += times * self.fewest_layers(sub.core)
+            if total > MAX_LAYERS:
+                break
+        return total
+
+    def fewest_in_network(self, name: str) -> int:
+        """The fewest layers a use of network ``name`` counts besides the use itself."""
+        if name not in self._fewest:
+            self._fewest[name] = 0  # a cycle counts nothing here; it is an error of its own
+            total = 0
+            for b in self.asts[name].bindings:
+                for st in b.chain.stages if isinstance(b.chain, A.Chain) else ():
+                    times = st.repeat.value if isinstance(st.repeat, A.Int) and st.repeat.value > 0 else 1
+                    total += times * self.fewest_layers(st.core)
+                if total > MAX_LAYERS:
+                    break
+            self._fewest[name] = total
+        return self._fewest[name]
 
     def check(self) -> list[TypedNetwork]:
         out = []
@@ -566,6 +598,8 @@ class NetworkChecker:
                                     f"a stage is repeated {count} times; the count must be 1 to {MAX_REPEAT}",
                                     st.repeat.span)
                 raise Fail("repeat")  # the stages after it cannot be inferred
+            if self.checker.layer_count + count * self.checker.fewest_layers(st.core) > MAX_LAYERS:
+                self._layer_limit(st.span, ahead=True)
         self._group_counter += 1
         gid = self._group_counter
         res = None
@@ -586,17 +620,26 @@ class NetworkChecker:
             self.assert_type(res.primary, st.assertion, "the stage's result")
         return res
 
+    def _layer_limit(self, span: Span, ahead: bool = False) -> NoReturn:
+        """Past the layer limit: the error, once (every later stage fails alike). ``ahead``:
+        the layers this stage would expand to are known to pass it before they are checked."""
+        if ahead:
+            self.checker.layer_count = max(self.checker.layer_count, MAX_LAYERS) + 1
+        if self.checker.layer_count == MAX_LAYERS + 1:
+            self.reporter.error("limit", f"the spec has more than {MAX_LAYERS:,} layers and ops", span,
+                                help=f"netspec checks at most {MAX_LAYERS:,} stages in a file, "
+                                     "repetitions and uses of networks counted")
+        raise Fail("limit")
+
     # -- calls: layers, ops, networks ----------------------------------------------------------
     def call(self, name: str, name_span: Span, span: Span, args: list[A.Arg], piped: Value | None,
              st: A.Stage | None, groups) -> BindingResult:
         self.checker.layer_count += 1
         if self.checker.layer_count > MAX_LAYERS:
-            if self.checker.layer_count == MAX_LAYERS + 1:  # once: every later stage fails alike
-                self.reporter.error("limit", f"the spec has more than {MAX_LAYERS:,} layers and ops", span,
-                                    help=f"netspec checks at most {MAX_LAYERS:,} stages in a file, "
-                                         "repetitions and uses of networks counted")
-            raise Fail("limit")
+            self._layer_limit(span)
         if name in self.checker.asts:
+            if self.checker.layer_count + self.checker.fewest_in_network(name) > MAX_LAYERS:
+                self._layer_limit(span, ahead=True)
             return self.block_call(name, span, args, piped, st, groups)
         kind = REGISTRY.get(name)
         if kind is None:
@@ -812,6 +855,19 @@ class NetworkChecker:
 
     def block_call(self, name: str, span: Span, args: list[A.Arg], piped: Value | None,
                    st: A.Stage | None, groups) -> BindingResult:
+        if self.checker.use_depth >= MAX_USE_DEPTH:
+            self.reporter.error("limit", f"networks are used inside one another more than {MAX_USE_DEPTH} deep",
+                                span, help="netspec checks uses of networks nested at most "
+                                           f"{MAX_USE_DEPTH} deep; flatten some of them into one network")
+            raise Fail("limit")
+        self.checker.use_depth += 1
+        try:
+            return self._block_call(name, span, args, piped, st, groups)
+        finally:
+            self.checker.use_depth -= 1
+
+    def _block_call(self, name: str, span: Span, args: list[A.Arg], piped: Value | None,
+                    st: A.Stage | None, groups) -> BindingResult:
         ast = self.checker.asts[name]
         if name in self.checker._active or name == self.ast.name:
             chain = " -> ".join(self.checker._active + [self.ast.name, name])

@@ -17,7 +17,7 @@ from .diagnostics import Reporter, Span
 
 MAX_DEPTH = 100  # nesting of parentheses, chains and expressions
 MAX_BYTES = 16 * 1024 * 1024
-MAX_LAYERS = 10_000  # layer and op instances in a file, repeats and network uses expanded
+MAX_LAYERS = 200_000  # layer and op instances in a file, repeats and network uses expanded
 
 
 # -- AST --------------------------------------------------------------------------------------

@@ -75,8 +75,9 @@ network Digits {
     "limit": {
         "about": "The limits are a file over 16 MiB, brackets or "
                  "expressions nested more than 100 levels deep, a repetition count above 10,000, "
-                 "more than 10,000 layers and ops in a file (repetitions and every use of a "
-                 "network counted), a number of more than 100 digits, or a size beyond int64 "
+                 "more than 200,000 layers and ops in a file (repetitions and every use of a "
+                 "network counted), uses of networks nested more than 100 deep, a number of "
+                 "more than 100 digits, or a size beyond int64 "
                  "(2**63 - 1); a layer with more than 2**31 parameters is a `memory` warning. "
                  "Each limit is reported once, where it is first exceeded, and nothing is checked "
                  "past it in that chain.",

@@ -1,8 +1,8 @@
 """Limits: specs too large or too deep to check get one clear `limit` diagnostic and exit
 status 1, never a Python traceback (RecursionError, MemoryError, ValueError from a
 thousand-digit number) and never a hang. The limits themselves are read from netspec, so
-the tests follow a changed limit; the sizes from the issue (100,000 nested parentheses, a
-chain of 50,000 stages, 10,000 minus signs) are far past every limit.
+the tests follow a changed limit; 100,000 nested parentheses, 10,000 minus signs and chains
+of stages one past the layer limit are far past every limit.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from netspec import syntax
-from netspec.infer import INT64_MAX, MAX_LAYERS, MAX_REPEAT
+from netspec.infer import INT64_MAX, MAX_LAYERS, MAX_REPEAT, MAX_USE_DEPTH
 
 HEAD = "network L {\n    input x: float[batch, 4]\n"
 TAIL = "    output y\n}\n"
@@ -57,7 +57,7 @@ def assert_one_limit(result, line: int | None = None, words: str | None = None) 
 # -- nesting: no recursion anywhere, however deep -----------------------------------------------
 
 N_PARENS = 100_000
-N_STAGES = 50_000
+N_STAGES = MAX_LAYERS + 1
 N_MINUS = 10_000
 N_DEEP = 10_000
 
@@ -105,13 +105,13 @@ def test_brackets_in_comments_and_strings_do_not_count(check):
 
 # -- the number of layers -----------------------------------------------------------------------
 
-def test_a_chain_of_50000_stages_is_a_limit_found_before_parsing(check):
+def test_a_chain_past_the_layer_limit_is_found_before_parsing(check):
     d = assert_one_limit(check(spec("    y = x" + " -> ReLU" * N_STAGES + "\n")), line=3,
                          words=f"more than {MAX_LAYERS:,} layers")
     assert d["column"] == len("    y = x") + 8 * MAX_LAYERS + 2  # the arrow one past the limit
 
 
-def test_50000_stages_on_their_own_lines(check):
+def test_stages_past_the_limit_on_their_own_lines(check):
     assert_one_limit(check(spec("    y = x\n" + "        -> ReLU\n" * N_STAGES)),
                      line=3 + MAX_LAYERS + 1, words="layers")
 
@@ -132,14 +132,37 @@ def test_repetitions_count_as_layers_and_stop_at_once(check):
     assert_one_limit(check(spec(body)), line=3, words="layers")
 
 
-def test_networks_used_as_layers_count_as_layers(check):
-    """300 networks each using the one before: no RecursionError; the layers the uses
-    expand to pass the limit, which is reported once, at the outermost use it stopped in."""
+def test_a_deep_tree_of_network_uses_is_a_limit(check):
+    """300 networks each using the one before: no RecursionError; uses nested past
+    MAX_USE_DEPTH are a limit error at the use, with a note a level."""
     parts = ["network N0 {\n    input x: float[batch, 4]\n    y = x -> ReLU\n    output y\n}\n"]
     for i in range(1, 300):
         parts.append(f"network N{i} {{\n    input x: float[batch, 4]\n    y = x -> N{i - 1}\n    output y\n}}\n")
-    d = assert_one_limit(check("".join(parts)), words="layers")
-    assert len(d["notes"]) < 200 and all(len(n) < 300 for n in d["notes"])  # one short note a level
+    status, diags = check("".join(parts))
+    assert status == 1 and diags and {d["code"] for d in diags} == {"limit"}
+    assert all(f"more than {MAX_USE_DEPTH} deep" in d["message"] for d in diags)
+    # exactly the networks whose uses nest past the limit fail: N{MAX_USE_DEPTH + 1} and on
+    assert check("".join(parts[:MAX_USE_DEPTH + 1])) == (0, [])
+
+
+def test_networks_used_as_layers_count_as_layers(check):
+    """300 networks each using the one before 1,000 times, 1000**300 layers: the limit is found
+    before the layers are checked, and reported once."""
+    parts = ["network N0 {\n    input x: float[batch, 4]\n    y = x -> ReLU\n    output y\n}\n"]
+    for i in range(1, 300):
+        parts.append(f"network N{i} {{\n    input x: float[batch, 4]\n    y = x -> N{i - 1} * 1000\n"
+                     "    output y\n}\n")
+    d = assert_one_limit(check("".join(parts)), line=13, words="layers")
+    assert d["notes"] == [] and d["end_column"] - d["column"] == len("N1 * 1000")  # the whole stage
+
+
+def test_networks_used_past_the_limit_in_checked_layers(check):
+    """Uses whose layers the bound cannot see (a repetition count from a parameter) pass the
+    limit as they are checked: the same one error."""
+    parts = ["network N0(k=1) {\n    input x: float[batch, 4]\n    y = x -> ReLU * k\n    output y\n}\n",
+             f"network N1 {{\n    input x: float[batch, 4]\n    y = x -> N0(k={MAX_REPEAT}) * {MAX_LAYERS // MAX_REPEAT}\n"
+             "    output y\n}\n"]
+    assert_one_limit(check("".join(parts)), words="layers")
 
 
 def test_exactly_the_limit_of_repetitions_checks(check):
