@@ -170,7 +170,7 @@ def test_mutated_specs(spec, data, workdir):
 SEEDS = st.integers(0, 2**64 - 1)
 
 
-@quick(400)
+@quick(250)
 @given(seed=SEEDS)
 def test_generated_specs(seed, workdir):
     assert_holds(fuzzgen.generated(RandomDraw(random.Random(seed))), workdir)
