@@ -266,7 +266,24 @@ def written_by_netspec(path: str) -> bool:
         except (OSError, zipfile.BadZipFile):
             return False
         return False
+    if _is_onnx_by_netspec(path):
+        return True
     return is_generated(path)
+
+
+def _is_onnx_by_netspec(path: str) -> bool:
+    """An ONNX model whose doc_string (written near the start: protobuf writes fields in
+    number order) begins with the marker."""
+    try:
+        with open(path, "rb") as f:
+            if MARKER.encode() not in f.read(4096):
+                return False
+        import onnx
+
+        model = onnx.load_model(path, load_external_data=False)
+    except Exception:  # not ONNX, unreadable, or onnx missing: not netspec's
+        return False
+    return model.doc_string.startswith(MARKER)
 
 
 def _write(path: str, data: bytes, force: bool) -> None:

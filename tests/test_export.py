@@ -146,6 +146,14 @@ def test_onnx_inputs_and_outputs_carry_the_spec_names(capsys, tmp_path):
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
     assert written_by_netspec(str(path))
+    # its own .onnx is replaced; someone else's (here: the same model without the marker) is not
+    assert export_cli(capsys, SPECS / "charrnn.net", "-o", pt2, "--onnx", path)[0] == 0
+    theirs = tmp_path / "theirs.onnx"
+    model.doc_string = "exported by hand"
+    onnx.save(model, str(theirs))
+    before = theirs.read_bytes()
+    code, _, err = export_cli(capsys, SPECS / "charrnn.net", "-o", tmp_path / "b.pt2", "--onnx", theirs)
+    assert code == 2 and "--force" in err and theirs.read_bytes() == before
 
     def dims(v):
         return [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
