@@ -78,6 +78,13 @@ class Diagnostic:
         }
 
 
+# Errors that `# netspec: allow[code]` may silence: those after which every shape can still
+# be inferred (a recurrent layer reading batch as time is well defined, only likely unmeant);
+# a silenced one lets the check go on. Any other error leaves values that cannot be
+# inferred, so it is reported whatever the comment.
+SILENCEABLE_ERRORS = frozenset({"layout"})
+
+
 class Reporter:
     """Collects diagnostics; suppresses exact repeats so one cause is reported once."""
 
@@ -89,11 +96,16 @@ class Reporter:
     def allow(self, file: str, line: int, code: str) -> None:
         self.allowed.setdefault(code, set()).add((file, line))
 
+    def silenced(self, code: str, span: Span, severity: str = "error") -> bool:
+        """Whether an allow comment on the span's line silences this diagnostic."""
+        return ((span.file, span.line) in self.allowed.get(code, ())
+                and (severity == "warning" or code in SILENCEABLE_ERRORS))
+
     def add(self, diag: Diagnostic) -> None:
         key = (diag.code, diag.span, diag.message)
         if key in self._seen:
             return
-        if (diag.span.file, diag.span.line) in self.allowed.get(diag.code, ()):
+        if self.silenced(diag.code, diag.span, diag.severity):
             return
         self._seen.add(key)
         self.items.append(diag)

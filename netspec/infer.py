@@ -190,6 +190,14 @@ class StageCtx:
         span = self.arg_spans.get(arg, self.span) if arg else self.span
         self.checker.reporter.warning(code, message, span, notes, help)
 
+    def fail_unless_allowed(self, code: str, message: str, notes=(), help: str | None = None,
+                            arg: str | None = None) -> None:
+        """An error that stops the chain, unless an allow comment silences it on its line:
+        then the check goes on as if it were fine."""
+        span = self.arg_spans.get(arg, self.span) if arg else self.span
+        if not self.checker.reporter.silenced(code, span):
+            raise self.fail(code, message, notes, help, arg)
+
     # dims
     def show(self, d: Dim) -> str:
         return render(self.checker.net.dim(d))

@@ -530,7 +530,8 @@ FILE:LINE:COLUMN: SEVERITY[CODE]: what is wrong
 - Each mistake is reported once, where it is made. Values computed from a value that
   failed are not inferred, and report nothing of their own.
 - `# netspec: allow[CODE]` (or `allow[CODE, CODE]`) at the end of a line silences those
-  codes on that line, for a layout that is meant or a warning that is understood.
+  codes on that line, for a layout that is meant or a warning that is understood. Other
+  errors cannot be silenced: nothing that depends on them could be inferred.
 - `netspec check --json` gives the same diagnostics as objects with `severity`, `code`,
   `message`, `file`, `line`, `column`, `end_line`, `end_column`, `notes` and `help`.
 

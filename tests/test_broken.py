@@ -115,6 +115,32 @@ def test_allow_comment_silences_layout_on_its_line_only():
     assert [d.code for d in check_text(other, path.name).reporter.items] == ["layout"]
 
 
+def test_an_allowed_layout_is_checked_on_as_torch_runs_it():
+    """A silenced layout error is not a stop: every shape after it is inferred (as torch
+    computes it, reading batch as time) and the spec builds."""
+    torch = pytest.importorskip("torch")
+    from netspec import api
+
+    path = BROKEN / "layout_allowed.net"
+    result = check_text(path.read_text(), path.name)
+    (net,) = result.networks
+    shapes = {name: net.show(v.tensor) for name, v in net.outputs}
+    assert shapes == {"out": "[batch, seq, 2]"}
+    module = api.loads(path.read_text(), file=path.name).module("LayoutAllowed")
+    out = module(torch.randint(0, 1000, (3, 5)))
+    assert tuple(out.shape) == (3, 5, 2)
+    lstm = torch.nn.LSTM(64, 128)  # torch's own reading of [3, 5, 64]: seq 3, batch 5
+    assert tuple(lstm(torch.zeros(3, 5, 64))[0].shape) == (3, 5, 128)
+
+
+def test_allow_does_not_silence_an_error_that_stops_the_check():
+    """Only warnings and the layout error can be allowed: a shape error leaves nothing to
+    infer after it, so its allow comment is ignored and the check fails."""
+    text = ("network N {\n    input x: float[batch, 4]\n"
+            "    y = x -> Linear(3, in_features=5)   # netspec: allow[shape]\n    output y\n}\n")
+    assert [(d.severity, d.code) for d in check_text(text, "n.net").reporter.items] == [("error", "shape")]
+
+
 # -- what the rendered text says -----------------------------------------------------------
 
 def rendered(name: str) -> list[str]:

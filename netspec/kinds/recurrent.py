@@ -141,7 +141,7 @@ class _Recurrent(FloatLayer):
         axis, reads_as, is_ = problem
         notes = ctx.input_story()
         fix = "pass batch_first=false" if a.batch_first else "pass batch_first=true"
-        raise ctx.fail(
+        ctx.fail_unless_allowed(
             "layout",
             f"{self.name} reads dim {axis} as {reads_as} (batch_first={bf}), but dim {axis} is "
             f"`{ctx.show(x.shape[axis])}`",
