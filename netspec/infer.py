@@ -270,7 +270,7 @@ class Checker:
         self._active: list[str] = []
         self._instances: dict = {}
         self._fewest: dict[str, int] = {}
-        self.use_depth = 0
+        self.too_deep = self._uses_nested_too_deep()
 
     def _find_uses(self) -> set[str]:
         used: set[str] = set()
@@ -298,20 +298,55 @@ class Checker:
                 stack.extend(a.value for a in node.args)
         return used
 
+    def _uses_nested_too_deep(self) -> set[str]:
+        """Networks whose uses nest more than MAX_USE_DEPTH deep (a network using a network
+        using ...), found from the text without recursion. One error is reported for each
+        network one level past the limit, at its use of a network at the limit; those above
+        them are not checked (they could only fail alike)."""
+        uses: dict[str, dict[str, Span]] = {}
+        for name, ast in self.asts.items():
+            found: dict[str, Span] = {}
+            stack: list = [b.chain for b in ast.bindings]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, (A.Call, A.StageCall)) and node.name in self.asts:
+                    found.setdefault(node.name, node.span)
+                if isinstance(node, list):
+                    stack.extend(node)
+                elif isinstance(node, A.Node):
+                    stack.extend(v for v in vars(node).values() if isinstance(v, (list, A.Node)))
+            uses[name] = found
+        depth: dict[str, int] = {}
+        for root in self.asts:
+            stack = [(root, iter(uses[root]))]
+            on_path = {root}
+            while stack:
+                name, pending = stack[-1]
+                child = next(pending, None)
+                if child is None:
+                    stack.pop()
+                    on_path.discard(name)
+                    depth[name] = 1 + max((depth.get(u, 0) for u in uses[name] if u in depth), default=-1)
+                elif child not in depth and child not in on_path:  # a cycle is an error of its own
+                    stack.append((child, iter(uses[child])))
+                    on_path.add(child)
+        for name, d in depth.items():
+            if d == MAX_USE_DEPTH + 1:
+                used, span = next((u, sp) for u, sp in uses[name].items() if depth.get(u) == MAX_USE_DEPTH)
+                self.reporter.error("limit", f"networks are used inside one another more than {MAX_USE_DEPTH} deep",
+                                    span, [f"`{used}` already nests uses {MAX_USE_DEPTH} deep"],
+                                    help=f"netspec checks uses of networks nested at most {MAX_USE_DEPTH} deep; "
+                                         "flatten some of them into one network")
+        return {name for name, d in depth.items() if d > MAX_USE_DEPTH}
+
     def fewest_layers(self, core: A.StageCall | A.StageGroup) -> int:
         """The fewest layers one pass through a stage's core counts: a layer or op one, a
         network one plus the fewest its chains count, a group the sum of its stages, each
         times its repetition count where that is a number. Checking stops at the layer limit;
         this bound lets a spec that would pass it many times over stop before checking."""
-        if isinstance(core, A.StageCall):
-            return 1 + (self.fewest_in_network(core.name) if core.name in self.asts else 0)
-        total = 0
-        for sub in core.stages:
-            times = sub.repeat.value if isinstance(sub.repeat, A.Int) and sub.repeat.value > 0 else 1
-            total += times * self.fewest_layers(sub.core)
-            if total > MAX_LAYERS:
-                break
-        return total
+        if isinstance(core, A.StageGroup):
+            return self._fewest_in_stages(core.stages)
+        return 1 + (self.fewest_in_network(core.name) if core.name in self.asts else 0)
 
     def fewest_in_network(self, name: str) -> int:
         """The fewest layers a use of network ``name`` counts besides the use itself."""
@@ -319,17 +354,26 @@ class Checker:
             self._fewest[name] = 0  # a cycle counts nothing here; it is an error of its own
             total = 0
             for b in self.asts[name].bindings:
-                for st in b.chain.stages if isinstance(b.chain, A.Chain) else ():
-                    times = st.repeat.value if isinstance(st.repeat, A.Int) and st.repeat.value > 0 else 1
-                    total += times * self.fewest_layers(st.core)
+                total += self._fewest_in_stages(b.chain.stages)
                 if total > MAX_LAYERS:
                     break
             self._fewest[name] = total
         return self._fewest[name]
 
+    def _fewest_in_stages(self, stages: list[A.Stage]) -> int:
+        total = 0
+        for st in stages:
+            times = st.repeat.value if isinstance(st.repeat, A.Int) and st.repeat.value > 0 else 1
+            total += times * self.fewest_layers(st.core)
+            if total > MAX_LAYERS:
+                break
+        return total
+
     def check(self) -> list[TypedNetwork]:
         out = []
         for name, ast in self.asts.items():
+            if name in self.too_deep:
+                continue
             generic = name in self.used_as_stage
             net = self.generic(name) if generic else self.run_root(ast)
             if net is not None:
@@ -863,19 +907,6 @@ class NetworkChecker:
 
     def block_call(self, name: str, span: Span, args: list[A.Arg], piped: Value | None,
                    st: A.Stage | None, groups) -> BindingResult:
-        if self.checker.use_depth >= MAX_USE_DEPTH:
-            self.reporter.error("limit", f"networks are used inside one another more than {MAX_USE_DEPTH} deep",
-                                span, help="netspec checks uses of networks nested at most "
-                                           f"{MAX_USE_DEPTH} deep; flatten some of them into one network")
-            raise Fail("limit")
-        self.checker.use_depth += 1
-        try:
-            return self._block_call(name, span, args, piped, st, groups)
-        finally:
-            self.checker.use_depth -= 1
-
-    def _block_call(self, name: str, span: Span, args: list[A.Arg], piped: Value | None,
-                    st: A.Stage | None, groups) -> BindingResult:
         ast = self.checker.asts[name]
         if name in self.checker._active or name == self.ast.name:
             chain = " -> ".join(self.checker._active + [self.ast.name, name])

@@ -132,24 +132,33 @@ def test_repetitions_count_as_layers_and_stop_at_once(check):
     assert_one_limit(check(spec(body)), line=3, words="layers")
 
 
-def test_a_deep_tree_of_network_uses_is_a_limit(check):
-    """300 networks each using the one before: no RecursionError; uses nested past
-    MAX_USE_DEPTH are a limit error at the use, with a note a level."""
+def nested_networks(n: int) -> list[str]:
+    """Networks N0 ... N{n-1}, each using the one before; N{i} is defined at line 5i + 1."""
     parts = ["network N0 {\n    input x: float[batch, 4]\n    y = x -> ReLU\n    output y\n}\n"]
-    for i in range(1, 300):
+    for i in range(1, n):
         parts.append(f"network N{i} {{\n    input x: float[batch, 4]\n    y = x -> N{i - 1}\n    output y\n}}\n")
-    status, diags = check("".join(parts))
-    assert status == 1 and diags and {d["code"] for d in diags} == {"limit"}
-    assert all(f"more than {MAX_USE_DEPTH} deep" in d["message"] for d in diags)
-    # exactly the networks whose uses nest past the limit fail: N{MAX_USE_DEPTH + 1} and on
-    assert check("".join(parts[:MAX_USE_DEPTH + 1])) == (0, [])
+    return parts
+
+
+@pytest.mark.parametrize("order", ["used first", "users first"])
+def test_a_deep_tree_of_network_uses_is_a_limit(check, order):
+    """3,000 networks each using the one before: no RecursionError; one limit error, at the
+    use in the first network past MAX_USE_DEPTH, whatever order they are written in."""
+    parts = nested_networks(3000)
+    if order == "users first":
+        parts.reverse()
+    d = assert_one_limit(check("".join(parts)), words=f"more than {MAX_USE_DEPTH} deep")
+    lines = "".join(parts).split("\n")
+    assert lines[d["line"] - 1].strip() == f"y = x -> N{MAX_USE_DEPTH}"
+    # at the limit itself, every network checks
+    assert check("".join(nested_networks(MAX_USE_DEPTH + 1))) == (0, [])
 
 
 def test_networks_used_as_layers_count_as_layers(check):
-    """300 networks each using the one before 1,000 times, 1000**300 layers: the limit is found
+    """50 networks each using the one before 1,000 times, 1000**50 layers: the limit is found
     before the layers are checked, and reported once."""
     parts = ["network N0 {\n    input x: float[batch, 4]\n    y = x -> ReLU\n    output y\n}\n"]
-    for i in range(1, 300):
+    for i in range(1, 50):
         parts.append(f"network N{i} {{\n    input x: float[batch, 4]\n    y = x -> N{i - 1} * 1000\n"
                      "    output y\n}\n")
     d = assert_one_limit(check("".join(parts)), line=13, words="layers")
