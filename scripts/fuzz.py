@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--kind", choices=fuzzgen.KINDS_OF_CASE, help="only this kind of case")
     p.add_argument("--time-limit", type=float, default=fuzzgen.TIME_LIMIT,
-                   help="seconds one case may take (default %(default)s)")
+                   help="CPU seconds one check may take, plus %s ms a layer it checks (default %%(default)s)"
+                   % (fuzzgen.LAYER_SECONDS * 1000))
     p.add_argument("--chunk", type=int, default=500, help="cases per work unit")
     p.add_argument("--failures", default="fuzz-failures", help="folder for failing cases")
     a = p.parse_args(argv)
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cases:        {done} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})")
     print(f"exit status:  {', '.join(f'{k}: {v}' for k, v in sorted(exits.items(), key=str))}")
     print(f"wall time:    {elapsed:.1f} s with {a.jobs} processes ({done / elapsed:.1f} cases/s)")
-    print(f"slowest case: {slowest[0]:.3f} s ({slowest[1]}; time limit {a.time_limit} s)")
+    print(f"slowest case: {slowest[0]:.3f} s ({slowest[1]}; time limit {a.time_limit} s "
+          f"+ {fuzzgen.LAYER_SECONDS * 1000} ms a layer)")
     print(f"failing:      {len(failures)}")
     if failures:
         problems: Counter = Counter()

@@ -44,8 +44,26 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.net"))
 SPEC_BYTES = {p.name: p.read_bytes() for p in SPECS}
 
-# CPU seconds one `netspec check` of a case may take (each of the --json and the text run)
+# CPU seconds one `netspec check` of a case may take (each of the --json and the text run),
+# plus LAYER_SECONDS for each layer it checks: a spec may legitimately hold up to the layer
+# limit (netspec.infer.MAX_LAYERS), which the checker goes through in linear time
 TIME_LIMIT = float(os.environ.get("NETSPEC_FUZZ_TIME_LIMIT", "2.0"))
+LAYER_SECONDS = 0.25e-3
+
+
+def layers_checked(report: dict) -> int:
+    """The layers a check went through, from its JSON report: each listed layer, and for a
+    use of a network, that network's layers again (each use is checked on its own)."""
+    listed = {n["name"]: [layer["kind"] for layer in n.get("layers", [])] for n in report.get("networks", [])}
+    cost: dict[str, int] = {}
+    for name in listed:  # bottom-up without recursion: repeat until no total changes
+        cost[name] = len(listed[name])
+    for _ in range(len(listed)):
+        new = {name: sum(1 + cost.get(kind, 0) for kind in kinds) for name, kinds in listed.items()}
+        if new == cost:
+            break
+        cost = new
+    return sum(cost.values())
 
 
 # -- sources of choices -----------------------------------------------------------------------
@@ -682,10 +700,16 @@ def run_main(argv: list[str]) -> tuple[int | None, str, str, str | None]:
 
 
 def check_case(data: bytes, workdir: Path, name: str = "case.net", extra: tuple[str, ...] = (),
-               time_limit: float = TIME_LIMIT, exits: tuple[int, ...] = (0, 1), build: bool = True) -> Outcome:
+               time_limit: float = TIME_LIMIT, exits: tuple[int, ...] = (0, 1), build: bool = True,
+               layer_seconds: float = LAYER_SECONDS) -> Outcome:
     """Write ``data`` to ``workdir/name``, run `check --json` and `check` on it, and test the
-    properties; when it checks, generate its module too (:func:`build_problem`). Returns an
-    Outcome whose ``problem`` says what broke, or None."""
+    properties; when it checks, generate its module too (:func:`build_problem`). A run may
+    take ``time_limit`` CPU seconds plus ``layer_seconds`` a layer checked; it is stopped at
+    the most the layer limit allows. Returns an Outcome whose ``problem`` says what broke,
+    or None."""
+    from netspec.infer import MAX_LAYERS
+
+    most = time_limit + layer_seconds * MAX_LAYERS
     path = workdir / name
     path.write_bytes(data)
     spath = str(path)
@@ -696,7 +720,7 @@ def check_case(data: bytes, workdir: Path, name: str = "case.net", extra: tuple[
         nonlocal seconds
         start = time.process_time()  # CPU time: what the run costs, whatever else the machine runs
         try:
-            with time_bound(time_limit):
+            with time_bound(most):
                 return run_main(argv)
         finally:
             seconds = max(seconds, time.process_time() - start)
@@ -708,7 +732,7 @@ def check_case(data: bytes, workdir: Path, name: str = "case.net", extra: tuple[
         else:
             code2, out2, err2, tb2 = code, "", "", None
     except CaseTimeout:
-        return Outcome(None, seconds, f"took more than {time_limit} s")
+        return Outcome(None, seconds, f"took more than {most} s")
 
     def fail(msg: str) -> Outcome:
         return Outcome(code, seconds, msg)
@@ -741,10 +765,12 @@ def check_case(data: bytes, workdir: Path, name: str = "case.net", extra: tuple[
         why = span_problem(x, spath, lines)
         if why:
             return fail(f"[{x['code']}] {x['message']!r}: {why}")
-    if seconds > time_limit:
-        return fail(f"a check took {seconds:.2f} s of CPU time, more than {time_limit} s")
+    layers = layers_checked(report)
+    bound = time_limit + layer_seconds * layers
+    if seconds > bound:
+        return fail(f"a check of {layers} layers took {seconds:.2f} s of CPU time, more than {bound:.2f} s")
     if code == 0 and build and not extra:
-        why = build_problem(spath, lines, time_limit)
+        why = build_problem(spath, lines, bound)
         if why:
             return fail(why)
     return Outcome(code, seconds, None, len(diags))

@@ -143,8 +143,18 @@ def test_driver_reports_a_slow_check(workdir, monkeypatch):
             pass
 
     monkeypatch.setattr(netspec.source, "check_text", spin)
-    out = check_case(SPEC_BYTES["lenet.net"], workdir, time_limit=0.2)
+    out = check_case(SPEC_BYTES["lenet.net"], workdir, time_limit=0.2, layer_seconds=0)
     assert out.problem == "took more than 0.2 s"
+
+
+def test_the_time_bound_grows_with_the_layers_checked():
+    """A case's bound is TIME_LIMIT plus LAYER_SECONDS a layer checked, counted from the
+    report: N's 3 ReLUs and 2 uses of B, each use checking B's 2 layers again, and B's own
+    generic check: 3 + 2 * (1 + 2) + 2 = 11."""
+    report = {"networks": [{"name": "B", "layers": [{"kind": "ReLU"}] * 2},
+                           {"name": "N", "layers": [{"kind": "ReLU"}] * 3 + [{"kind": "B"}] * 2}]}
+    assert fuzzgen.layers_checked(report) == 11
+    assert fuzzgen.layers_checked({"networks": []}) == 0
 
 
 def test_span_check_rejects_positions_outside_the_file():
