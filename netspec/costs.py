@@ -75,7 +75,7 @@ def raw_costs(node: LayerNode) -> Costs:
 
 
 def _raw_costs(node: LayerNode) -> Costs:
-    if node.error is not None or any(v.tensor is None for v in node.outputs):
+    if node.error is not None or not node.outputs or any(v.tensor is None for v in node.outputs):
         return UNKNOWN
     if node.block is not None:
         total = ZERO
@@ -87,7 +87,8 @@ def _raw_costs(node: LayerNode) -> Costs:
     if not kind.aliases_input(a):
         for v in node.outputs:
             activation = activation + tensor_bytes(v.tensor.shape, v.tensor.dtype)
-    return Costs(node.flops, node.params * ITEMSIZE[param_dtype(node)], activation)
+    flops = kind.flops(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs])
+    return Costs(flops, node.params * ITEMSIZE[param_dtype(node)], activation)
 
 
 @lru_cache(maxsize=4096)

@@ -13,6 +13,7 @@ again at every use.
 
 from __future__ import annotations
 
+import gc
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -86,7 +87,6 @@ class LayerNode:
     group: tuple = ()  # (group id, repeat index) pairs from the outside in
     outputs: list[Value] = field(default_factory=list)
     params: Dim = 0
-    flops: Dim = 0
     error: str | None = None
     block: "TypedNetwork | None" = None  # the instantiated sub-network
     block_args: dict = field(default_factory=dict)  # block param -> value at this use
@@ -303,18 +303,14 @@ class Checker:
         using ...), found from the text without recursion. One error is reported for each
         network one level past the limit, at its use of a network at the limit; those above
         them are not checked (they could only fail alike)."""
+        if len(self.asts) < 2:
+            return set()
         uses: dict[str, dict[str, Span]] = {}
         for name, ast in self.asts.items():
             found: dict[str, Span] = {}
-            stack: list = [b.chain for b in ast.bindings]
-            while stack:
-                node = stack.pop()
+            for node in A.walk([b.chain for b in ast.bindings]):
                 if isinstance(node, (A.Call, A.StageCall)) and node.name in self.asts:
                     found.setdefault(node.name, node.span)
-                if isinstance(node, list):
-                    stack.extend(node)
-                elif isinstance(node, A.Node):
-                    stack.extend(v for v in vars(node).values() if isinstance(v, (list, A.Node)))
             uses[name] = found
         depth: dict[str, int] = {}
         for root in self.asts:
@@ -842,7 +838,6 @@ class NetworkChecker:
             node.args = a
             outs = kind.infer(ctx, a, in_types)
             node.params = kind.param_count(a)
-            node.flops = kind.flops(a, in_types, outs)
         except Fail as f:
             node.error = str(f)
             return self._poison(node, kind.results)
@@ -995,7 +990,6 @@ class NetworkChecker:
             return self._poison(node, out_names)
         node.block = sub
         node.params = sum((n.params for n in sub.nodes), 0)
-        node.flops = sum((n.flops for n in sub.nodes), 0)
         outs = []
         for i, (oname, v) in enumerate(sub.outputs):
             t = v.tensor
@@ -1236,17 +1230,7 @@ _USE_FAILS = re.compile(r"`(\w+)` does not check with these inputs: (.*)", re.DO
 
 def _names_in(node) -> set[str]:
     """Every name a part of the AST refers to (values, parameters and symbols alike)."""
-    names: set[str] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, A.Ref):
-            names.add(n.name)
-        elif isinstance(n, list):
-            stack.extend(n)
-        elif isinstance(n, A.Node):
-            stack.extend(getattr(n, f) for f in n.__dataclass_fields__ if f != "span")
-    return names
+    return {n.name for n in A.walk(node) if isinstance(n, A.Ref)}
 
 
 def _is_size(v) -> bool:
@@ -1306,7 +1290,19 @@ def literal(expr, params: dict, reporter: Reporter):
 
 def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
                reporter: Reporter | None = None) -> CheckResult:
-    reporter = reporter or Reporter()
+    # Parsing and checking make many objects and few reference cycles: the cyclic
+    # collector's passes over them cost a third of a large check, for nothing. Paused
+    # here, and left as it was after.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_text(text, file, overrides, reporter or Reporter())
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter: Reporter) -> CheckResult:
     module = A.parse(text, file, reporter)
     if module is None:
         return CheckResult(None, [], reporter)

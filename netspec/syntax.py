@@ -162,6 +162,32 @@ class Network(Node):
     statements: list[Node] = field(default_factory=list)
 
 
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def walk(node):
+    """Every AST node under ``node`` (itself included), without recursion."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, list):
+            stack.extend(n)
+            continue
+        if not isinstance(n, Node):
+            continue
+        yield n
+        fields = _CHILD_FIELDS.get(type(n))
+        if fields is None:  # the fields that can hold nodes: not spans, names or numbers
+            fields = _CHILD_FIELDS[type(n)] = tuple(
+                f for f, spec in n.__dataclass_fields__.items()
+                if f != "span" and not f.endswith("_span") and spec.type not in ("str", "int", "bool", "float",
+                                                                                  "str | None", "int | None"))
+        for f in fields:
+            v = getattr(n, f)
+            if v is not None:
+                stack.append(v)
+
+
 @dataclass
 class Module:
     file: str
