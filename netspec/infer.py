@@ -273,30 +273,9 @@ class Checker:
         self.too_deep = self._uses_nested_too_deep()
 
     def _find_uses(self) -> set[str]:
-        used: set[str] = set()
-
-        def walk_stage(st: A.Stage):
-            core = st.core
-            if isinstance(core, A.StageGroup):
-                for s in core.stages:
-                    walk_stage(s)
-            elif core.name in self.asts:
-                used.add(core.name)
-
-        stack: list = []
-        for net in self.asts.values():
-            for b in net.bindings:
-                stack.append(b.chain)
-        while stack:
-            node = stack.pop()
-            if isinstance(node, A.Chain):
-                stack.append(node.source)
-                for st in node.stages:
-                    walk_stage(st)
-                    stack.extend(_stage_arg_exprs(st))
-            elif isinstance(node, A.Call):
-                stack.extend(a.value for a in node.args)
-        return used
+        """Networks that some chain uses as a stage."""
+        chains = [b.chain for net in self.asts.values() for b in net.bindings]
+        return {n.name for n in A.walk(chains) if isinstance(n, A.StageCall) and n.name in self.asts}
 
     def _uses_nested_too_deep(self) -> set[str]:
         """Networks whose uses nest more than MAX_USE_DEPTH deep (a network using a network
@@ -1262,16 +1241,6 @@ def _kind_of(v) -> str:
     if isinstance(v, tuple):
         return "a tuple"
     return type(v).__name__
-
-
-def _stage_arg_exprs(st: A.Stage) -> list:
-    core = st.core
-    if isinstance(core, A.StageGroup):
-        out = []
-        for s in core.stages:
-            out.extend(_stage_arg_exprs(s))
-        return out
-    return [a.value for a in core.args]
 
 
 def literal(expr, params: dict, reporter: Reporter):
