@@ -169,9 +169,6 @@ def _tune_process() -> None:
     # the cyclic collector's passes cost a quarter of a large check and free next to nothing
     # in a process that exits when the command is done.
     gc.disable()
-    # pydantic scans every installed distribution for plugins before it builds its first
-    # validator; netspec's argument models have nothing for a plugin to observe.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,12 +19,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from pydantic import ValidationError
 
 from . import syntax as A
 from .diagnostics import Diagnostic, Reporter, Span, suggest
 from .dims import Dim, Expr, NotConcrete, compare, floordiv, render, substitute, sym, symbols
-from .kinds import REGISTRY, Fail, Kind, TensorArg, validation_messages
+from .kinds import REGISTRY, Fail, Kind, TensorArg, ValidationError, validation_messages
 from .types import DTYPES, Origin, Tensor, show_shape
 
 BATCH_NAMES = frozenset({"batch", "batch_size", "B", "N"})

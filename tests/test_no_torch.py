@@ -1,6 +1,7 @@
-"""`netspec check` never imports torch.
+"""`netspec check` never imports torch, nor pydantic's model layer.
 
-A fresh interpreter installs an import hook that refuses torch (and torchvision), then
+A fresh interpreter installs an import hook that refuses torch and torchvision, and
+pydantic itself (argument validation runs on pydantic-core alone, for start-up time), then
 runs the command line's entry point on every spec, as a table, as JSON and with costs.
 Any attempt to import torch, even one the code would catch, fails the test.
 """
@@ -19,10 +20,11 @@ SCRIPT = r"""
 import importlib.abc, json, runpy, sys
 
 attempts = []
+REFUSED = ("torch", "torchvision", "pydantic")
 
 class RefuseTorch(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "torchvision"):
+        if name.split(".")[0] in REFUSED:
             attempts.append(name)
             raise ImportError(f"netspec check must not import {name}")
         return None
@@ -42,7 +44,7 @@ for spec in specs:
             code = e.code
         statuses[" ".join([*options, spec])] = code
 during_check = list(attempts)
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision"))
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in REFUSED)
 try:  # the hook itself works
     import torch  # noqa: F401
     refused = False
@@ -53,7 +55,7 @@ with open(out_path, "w") as f:
 """
 
 
-def test_check_never_imports_torch(tmp_path, specs_dir):
+def test_check_never_imports_torch_or_pydantic_models(tmp_path, specs_dir):
     specs = sorted(str(p.relative_to(ROOT)) for p in specs_dir.glob("*.net"))
     assert specs
     out = tmp_path / "result.json"

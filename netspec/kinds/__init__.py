@@ -1,6 +1,8 @@
 """Layer and op kinds, one class each, registered by name."""
 
+from .args import ValidationError
 from .base import REGISTRY, Args, Fail, Kind, TensorArg, pyval, register, validation_messages
 from . import conv, dense, norm, ops, recurrent  # noqa: F401  (registers every kind)
 
-__all__ = ["REGISTRY", "Args", "Fail", "Kind", "TensorArg", "pyval", "register", "validation_messages"]
+__all__ = ["REGISTRY", "Args", "Fail", "Kind", "TensorArg", "pyval", "register", "validation_messages",
+           "ValidationError"]

@@ -1,19 +1,18 @@
 """The base of every layer and op kind, and the registry that names them.
 
-One class per kind holds everything netspec knows about it: its arguments (a pydantic
-model with torch's names and defaults), its shape rule, its parameter count, its FLOPs,
-its torch emission and its diagram label, and worked examples that a test runs against
-the real torch module. Backends ask the kind; they never branch on kind names.
+One class per kind holds everything netspec knows about it: its arguments (declared like
+a pydantic model, with torch's names and defaults: see args.py), its shape rule, its
+parameter count, its FLOPs, its torch emission and its diagram label, and worked examples
+that a test runs against the real torch module. Backends ask the kind; they never branch on kind names.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
-
 from ..dims import Dim, Expr, render
 from ..types import Tensor
+from .args import Args, Before, ValidationError
 
 REGISTRY: dict[str, "Kind"] = {}
 
@@ -106,13 +105,13 @@ def _map_dims(v, dim):
     return v
 
 
-DimArg = Annotated[Any, BeforeValidator(_dim)]
-DimOrTuple = Annotated[Any, BeforeValidator(_dim_or_tuple)]
-OptDimOrTuple = Annotated[Any, BeforeValidator(_opt_dim_or_tuple)]
-FloatArg = Annotated[Any, BeforeValidator(_float)]
-BoolArg = Annotated[Any, BeforeValidator(_bool)]
-StrArg = Annotated[Any, BeforeValidator(_str)]
-TensorIn = Annotated[Any, BeforeValidator(_tensor)]
+DimArg = Annotated[Any, Before(_dim)]
+DimOrTuple = Annotated[Any, Before(_dim_or_tuple)]
+OptDimOrTuple = Annotated[Any, Before(_opt_dim_or_tuple)]
+FloatArg = Annotated[Any, Before(_float)]
+BoolArg = Annotated[Any, Before(_bool)]
+StrArg = Annotated[Any, Before(_str)]
+TensorIn = Annotated[Any, Before(_tensor)]
 
 
 class TensorArg:
@@ -127,12 +126,6 @@ class TensorArg:
     @property
     def tensor(self) -> Tensor | None:
         return self.value.tensor
-
-
-class Args(BaseModel):
-    # defer_build: a kind's validator is built on its first use, once per process, so a
-    # check pays only for the kinds its spec uses
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", frozen=True, defer_build=True)
 
 
 class NoArgs(Args):

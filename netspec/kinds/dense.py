@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, Optional
 
-from pydantic import model_validator
-
 from ..dims import Dim
 from ..types import INT_DTYPES, Tensor
+from .args import after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Kind, numel, register
 
 
@@ -56,12 +55,11 @@ class EmbeddingArgs(Args):
     scale_grad_by_freq: BoolArg = False
     sparse: BoolArg = False
 
-    @model_validator(mode="after")
+    @after
     def _padding(self):
         n, p = self.num_embeddings, self.padding_idx
         if isinstance(n, int) and isinstance(p, int) and not -n <= p < n:
             raise ValueError(f"padding_idx must be within num_embeddings ({n}), received {p}")
-        return self
 
 
 @register
@@ -146,11 +144,10 @@ class DropoutArgs(Args):
     p: FloatArg = 0.5
     inplace: BoolArg = False
 
-    @model_validator(mode="after")
+    @after
     def _range(self):
         if not 0.0 <= self.p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {self.p}")
-        return self
 
 
 @register

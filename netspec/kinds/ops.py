@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Optional
 
-from pydantic import BeforeValidator
-
 from ..dims import Dim, Expr, compare, exact_div, floordiv, render
 from ..types import Tensor
+from .args import Before
 from .base import Args, DimArg, Kind, _is_dim, _show, numel, register
 from .dense import flatten_shape
 
@@ -34,7 +33,7 @@ def _int_tuple(v):
     return v
 
 
-IntTuple = Annotated[tuple, BeforeValidator(_int_tuple)]
+IntTuple = Annotated[Any, Before(_int_tuple)]
 
 
 class DimsArgs(Args):

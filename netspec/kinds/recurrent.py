@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import model_validator
-
 from ..dims import Dim
 from ..types import Tensor
+from .args import after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, TensorIn, numel, register
 
 
@@ -27,7 +26,7 @@ class RNNBaseArgs(Args):
     bidirectional: BoolArg = False
     h0: TensorIn = None
 
-    @model_validator(mode="after")
+    @after
     def _ranges(self):
         if not 0.0 <= self.dropout <= 1.0:
             raise ValueError(f"dropout should be a number in range [0, 1], received {self.dropout}")
@@ -35,7 +34,6 @@ class RNNBaseArgs(Args):
             raise ValueError(f"num_layers must be at least 1, received {self.num_layers}")
         if isinstance(self.hidden_size, int) and self.hidden_size < 1:
             raise ValueError(f"hidden_size must be positive, received {self.hidden_size}")
-        return self
 
 
 class RNNArgs(RNNBaseArgs):
@@ -46,14 +44,13 @@ class LSTMArgs(RNNBaseArgs):
     proj_size: DimArg = 0
     c0: TensorIn = None
 
-    @model_validator(mode="after")
+    @after
     def _proj(self):
         p, h = self.proj_size, self.hidden_size
         if isinstance(p, int) and p < 0:
             raise ValueError("proj_size should be a positive integer or zero to disable projections")
         if isinstance(p, int) and isinstance(h, int) and p >= h:
             raise ValueError(f"proj_size ({p}) has to be smaller than hidden_size ({h})")
-        return self
 
 
 class _Recurrent(FloatLayer):
