@@ -92,6 +92,9 @@ class Reporter:
         self.items: list[Diagnostic] = []
         self._seen: set = set()
         self.allowed: dict[str, set[tuple[str, int]]] = {}
+        # every diagnostic raised, repeats and silenced ones included: a result computed
+        # while none was raised does not depend on where it was computed
+        self.raised = 0
 
     def allow(self, file: str, line: int, code: str) -> None:
         self.allowed.setdefault(code, set()).add((file, line))
@@ -102,6 +105,7 @@ class Reporter:
                 and (severity == "warning" or code in SILENCEABLE_ERRORS))
 
     def add(self, diag: Diagnostic) -> None:
+        self.raised += 1
         key = (diag.code, diag.span, diag.message)
         if key in self._seen:
             return

@@ -107,6 +107,53 @@ class BindingResult:
     results: dict[str, Value]
 
 
+# -- applications of a layer or op seen before --------------------------------------------------
+# A spec repeats itself: the same layer with the same arguments on inputs of the same type. The
+# rule's result then differs only in where its dims come from (origins name the layer and its
+# line), so the TRACE_AT-th time an application is seen its rule is traced once more with
+# placeholder origins, and later ones reuse the result with their own origins put in. Only
+# an application that reported nothing is reused (no error or warning: the tracing run
+# refuses any, silenced by an allow comment or not); one with initial state tensors never. TRACE_AT = 0 turns reuse off (tests
+# compare the two).
+TRACE_AT = 2
+
+class _Slot(tuple):
+    """A placeholder origin: dim ``dim`` of input ``input``."""
+
+    __slots__ = ()
+
+    def __new__(cls, k: int, j: int):
+        return super().__new__(cls, (k, j))
+
+    input = property(lambda self: self[0])
+    dim = property(lambda self: self[1])
+
+
+_SELF = Origin("<the layer itself>", Span("", 0, 0, 0, 0))  # placeholder for the layer's own
+
+
+@dataclass(frozen=True)
+class Applied:
+    args: Any
+    params: Dim
+    outputs: tuple  # (dtype, shape, origins with placeholders) per result
+    results: tuple[str, ...]
+
+
+def _tagged(v):
+    """A value as a memo key: 1, 1.0 and true are equal in Python but not as arguments."""
+    if isinstance(v, tuple):
+        return (tuple, tuple(_tagged(x) for x in v))
+    if isinstance(v, float):
+        return (float, repr(v))
+    return (type(v), v)
+
+
+def _application_key(name: str, values: dict[str, Any], inputs: list[Tensor]) -> tuple:
+    return (name, tuple(sorted((k, _tagged(v)) for k, v in values.items())),
+            tuple((t.dtype, t.shape) for t in inputs))
+
+
 @dataclass(eq=False)
 class TypedNetwork:
     name: str
@@ -146,10 +193,12 @@ class TypedNetwork:
 
     @property
     def total_params(self) -> Dim:
+        # each count with the parameters' values first (memoised, mostly ints), then the sum:
+        # the same polynomial as substituting into the sum, without growing a 10k-term one
         total: Dim = 0
         for n in self.nodes:
-            total = total + n.params
-        return self.dim(total)
+            total = total + self.dim(n.params)
+        return total
 
 
 @dataclass
@@ -169,23 +218,29 @@ class StageCtx:
     """What a kind may use while inferring: report at the stage, compare and show dims."""
 
     def __init__(self, checker: "NetworkChecker", span: Span, kind_name: str,
-                 arg_spans: dict[str, Span], inputs: list[Value]):
+                 arg_spans: dict[str, Span], inputs: list[Value], tracing: bool = False):
         self.checker = checker
         self.span = span
         self.kind_name = kind_name
         self.arg_spans = arg_spans
         self.input_values = inputs
-        self.origin = Origin(kind_name, span)
+        # tracing (NetworkChecker._trace): origins are placeholders and nothing is reported
+        self.tracing = tracing
+        self.origin = _SELF if tracing else Origin(kind_name, span)
 
     # reporting
     def fail(self, code: str, message: str, notes=(), help: str | None = None,
              arg: str | None = None) -> Fail:
+        if self.tracing:
+            raise Fail(message)
         span = self.arg_spans.get(arg, self.span) if arg else self.span
         self.checker.reporter.error(code, message, span, notes, help)
         return Fail(message)
 
     def warn(self, code: str, message: str, notes=(), help: str | None = None,
              arg: str | None = None) -> None:
+        if self.tracing:
+            raise Fail(message)
         span = self.arg_spans.get(arg, self.span) if arg else self.span
         self.checker.reporter.warning(code, message, span, notes, help)
 
@@ -194,7 +249,7 @@ class StageCtx:
         """An error that stops the chain, unless an allow comment silences it on its line:
         then the check goes on as if it were fine."""
         span = self.arg_spans.get(arg, self.span) if arg else self.span
-        if not self.checker.reporter.silenced(code, span):
+        if self.tracing or not self.checker.reporter.silenced(code, span):
             raise self.fail(code, message, notes, help, arg)
 
     # dims
@@ -414,6 +469,7 @@ class NetworkChecker:
         self._group_counter = 0
         self._group_stack: list = []
         self._sources: dict = {}  # node -> the first node of the chain of layers that led to it
+        self._applied: dict = {}  # _application_key -> times seen, Applied, or None (see call)
 
     # -- comparisons and concreteness ------------------------------------------------------------
     def same(self, a: Dim, b: Dim) -> bool:
@@ -796,6 +852,11 @@ class NetworkChecker:
                     raise Fail("inferred")
                 else:
                     values[kind.inferred] = actual
+            key = None if state else _application_key(name, values, in_types)
+            seen = self._applied.get(key, 0) if key is not None else None
+            if isinstance(seen, Applied):
+                return self._reapply(node, seen, ctx, in_types)
+            raised = self.reporter.raised
             try:
                 a = kind.validate(values)
             except ValidationError as e:
@@ -828,9 +889,43 @@ class NetworkChecker:
             self.reporter.error("limit", f"{name}: a size is too large", span)
             return self._poison(node, kind.results)
         self._check_sizes(node, outs, span)
+        if isinstance(seen, int) and self.reporter.raised == raised:
+            # nothing reported: this application's result is the same wherever it stands
+            seen += 1
+            if TRACE_AT and seen >= TRACE_AT:
+                self._applied[key] = self._trace(kind, ctx, a, in_types, node.params)
+            else:
+                self._applied[key] = seen
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         results = dict(zip(kind.results, node.outputs))
         return BindingResult(node.outputs[0], results)
+
+    # -- reusing the result of an application seen before ----------------------------------------
+    def _trace(self, kind: Kind, ctx: StageCtx, a, in_types: list[Tensor], params: Dim) -> Applied | None:
+        """The rule's result over inputs whose origins are placeholders: which dim of which
+        input (or the layer itself) each result dim takes its origin from. None (never
+        reused) when the rule does not run through the same way again."""
+        traced = [Tensor(t.dtype, t.shape, tuple(_Slot(k, j) for j in range(t.rank))) for k, t in enumerate(in_types)]
+        probe = StageCtx(self, ctx.span, ctx.kind_name, ctx.arg_spans, ctx.input_values, tracing=True)
+        raised = self.reporter.raised
+        try:
+            outs = kind.infer(probe, a, traced)
+        except Exception:  # noqa: BLE001 - the rule went another way: keep nothing
+            return None
+        if self.reporter.raised != raised:
+            return None
+        return Applied(a, params, tuple((t.dtype, t.shape, t.origins) for t in outs), kind.results)
+
+    def _reapply(self, node: LayerNode, seen: Applied, ctx: StageCtx, in_types: list[Tensor]) -> BindingResult:
+        node.args = seen.args
+        node.params = seen.params
+        outs = []
+        for dtype, shape, origins in seen.outputs:
+            outs.append(Tensor(dtype, shape, tuple(
+                in_types[o.input].origins[o.dim] if type(o) is _Slot else ctx.origin if o is _SELF else o
+                for o in origins)))
+        node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
+        return BindingResult(node.outputs[0], dict(zip(seen.results, node.outputs)))
 
     def check_rank(self, kind: Kind, t: Tensor, ctx: StageCtx, v: Value) -> None:
         ranks = kind.ranks
