@@ -138,6 +138,7 @@ class Applied:
     params: Dim
     outputs: tuple  # (dtype, shape, origins with placeholders) per result
     results: tuple[str, ...]
+    fixed: dict  # parameter -> value: those the result depends on (TypedNetwork.fixed)
 
 
 def _tagged(v):
@@ -324,6 +325,10 @@ class Checker:
         self._active: list[str] = []
         self._instances: dict = {}
         self._fewest: dict[str, int] = {}
+        # applications seen, shared by the networks checked under the same parameter values
+        # (every use of a network instantiates it again): see NetworkChecker.call
+        self.applied: dict[tuple, dict] = {}
+        self.used_names: dict[int, set[str]] = {}  # id(network AST) -> names its outputs use
         self.too_deep = self._uses_nested_too_deep()
 
     def _find_uses(self) -> set[str]:
@@ -469,7 +474,7 @@ class NetworkChecker:
         self._group_counter = 0
         self._group_stack: list = []
         self._sources: dict = {}  # node -> the first node of the chain of layers that led to it
-        self._applied: dict = {}  # _application_key -> times seen, Applied, or None (see call)
+        self._applied: dict | None = None  # _application_key -> times seen, Applied or None
 
     # -- comparisons and concreteness ------------------------------------------------------------
     def same(self, a: Dim, b: Dim) -> bool:
@@ -577,16 +582,9 @@ class NetworkChecker:
         # read from the text, not the inferred graph: a stage that failed still uses its inputs
         if not self.ast.outputs:
             return
-        deps: dict[str, set[str]] = {}
-        for b in self.ast.bindings:
-            deps.setdefault(b.name, set()).update(_names_in(b.chain))
-        used: set[str] = set()
-        stack = [r.name for o in self.ast.outputs for r in o.refs]
-        while stack:
-            name = stack.pop()
-            if name not in used:
-                used.add(name)
-                stack.extend(deps.get(name, ()))
+        used = self.checker.used_names.get(id(self.ast))
+        if used is None:  # once per network, not at each of its uses
+            used = self.checker.used_names[id(self.ast)] = _used_names(self.ast)
         for b in self.ast.bindings:
             if b.name not in used and self.value_spans.get(b.name) == b.span:  # not one refused
                 self.reporter.warning("unused", f"`{b.name}` is computed but no output uses it",
@@ -853,6 +851,10 @@ class NetworkChecker:
                 else:
                     values[kind.inferred] = actual
             key = None if state else _application_key(name, values, in_types)
+            if key is not None and self._applied is None:
+                # a rule reads the parameters' values (and whether equations may be assumed)
+                env = (self.strict, tuple(sorted((k, _tagged(v)) for k, v in self.net.param_env.items())))
+                self._applied = self.checker.applied.setdefault(env, {})
             seen = self._applied.get(key, 0) if key is not None else None
             if isinstance(seen, Applied):
                 return self._reapply(node, seen, ctx, in_types)
@@ -908,17 +910,22 @@ class NetworkChecker:
         traced = [Tensor(t.dtype, t.shape, tuple(_Slot(k, j) for j in range(t.rank))) for k, t in enumerate(in_types)]
         probe = StageCtx(self, ctx.span, ctx.kind_name, ctx.arg_spans, ctx.input_values, tracing=True)
         raised = self.reporter.raised
+        fixed, self.net.fixed = self.net.fixed, {}  # the parameters the result depends on
         try:
             outs = kind.infer(probe, a, traced)
         except Exception:  # noqa: BLE001 - the rule went another way: keep nothing
             return None
+        finally:
+            fixed, self.net.fixed = self.net.fixed, fixed
+            self.net.fixed.update(fixed)
         if self.reporter.raised != raised:
             return None
-        return Applied(a, params, tuple((t.dtype, t.shape, t.origins) for t in outs), kind.results)
+        return Applied(a, params, tuple((t.dtype, t.shape, t.origins) for t in outs), kind.results, fixed)
 
     def _reapply(self, node: LayerNode, seen: Applied, ctx: StageCtx, in_types: list[Tensor]) -> BindingResult:
         node.args = seen.args
         node.params = seen.params
+        self.net.fixed.update(seen.fixed)
         outs = []
         for dtype, shape, origins in seen.outputs:
             outs.append(Tensor(dtype, shape, tuple(
@@ -1299,6 +1306,21 @@ def _oversized(d: Dim) -> bool:
 
 
 _USE_FAILS = re.compile(r"`(\w+)` does not check with these inputs: (.*)", re.DOTALL)
+
+
+def _used_names(ast: A.Network) -> set[str]:
+    """The names the network's outputs depend on, read from its text."""
+    deps: dict[str, set[str]] = {}
+    for b in ast.bindings:
+        deps.setdefault(b.name, set()).update(_names_in(b.chain))
+    used: set[str] = set()
+    stack = [r.name for o in ast.outputs for r in o.refs]
+    while stack:
+        name = stack.pop()
+        if name not in used:
+            used.add(name)
+            stack.extend(deps.get(name, ()))
+    return used
 
 
 def _names_in(node) -> set[str]:

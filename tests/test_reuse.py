@@ -36,18 +36,22 @@ ROOT = Path(__file__).resolve().parent.parent
 def outcome(text: str, trace_at: int, monkeypatch) -> dict:
     monkeypatch.setattr(infer, "TRACE_AT", trace_at)
     result = check_text(text, "case.net")
-    nets = []
-    for net in result.networks:
-        nodes = [(n.kind_name, _args(n.args), n.params, n.error, n.span, n.alias,
-                  [(v.tensor.dtype, v.tensor.shape, v.tensor.origins) if v.tensor else None for v in n.outputs])
-                 for n in net.nodes]
-        outputs = [(name, v.tensor) for name, v in net.outputs]
-        nets.append((net.name, nodes, outputs, dict(net.fixed), net.total_params, network_json(net)))
+    nets = [_network(net) + (network_json(net),) for net in result.networks]
     code = None
     if result.ok and result.networks:
         code = generate(result, "case.net").code
     return {"diagnostics": [d.to_json() | {"notes": d.notes, "help": d.help} for d in result.reporter.items],
             "networks": nets, "code": code}
+
+
+def _network(net) -> tuple:
+    """A typed network as plain values, with the network instantiated at each use."""
+    nodes = [(n.kind_name, _args(n.args), n.params, n.error, n.span, n.alias,
+              [(v.tensor.dtype, v.tensor.shape, v.tensor.origins) if v.tensor else None for v in n.outputs],
+              _network(n.block) if n.block is not None else None)
+             for n in net.nodes]
+    outputs = [(name, v.tensor) for name, v in net.outputs]
+    return (net.name, nodes, outputs, dict(net.fixed), net.total_params)
 
 
 def _args(a):
@@ -165,6 +169,49 @@ network Net {
     a = x -> Block -> Block -> Block(4) -> Conv2d(4, 3, padding=1)
     b = a -> Block(c=4) -> Conv2d(4, 3, padding=1) -> Block
     output b
+}
+""",
+    "parameters": """
+network Block(c=4, k=3) {
+    input x: float[batch, c, 8, 8]
+    y = x -> Conv2d(c, k, padding=1) -> BatchNorm2d(c) -> ReLU -> reshape(batch, c * 64)
+    output y
+}
+network Net(w=4, n=2) {
+    input x: float[batch, w, 8, 8]
+    a = x -> Block(w) -> reshape(batch, w, 8, 8) -> Block(c=w) -> reshape(batch, 4, 8, 8) -> Block(4)
+    b = x -> Block(w, k=3) -> Linear(n) -> Linear(n)
+    c = x -> Block -> Linear(n) -> Linear(2)
+    output a, b, c
+}
+""",
+    "strictness": """
+network Pair {
+    input x: float[batch, 8]
+    input y: float[seq, 8]
+    z = add(x, y)
+    w = add(x, y)
+    output z, w
+}
+network Net {
+    input x: float[batch, 8]
+    input y: float[seq, 8]
+    p = x -> Pair(y=y)
+    z = add(x, y)
+    output z
+}
+""",
+    "parameter_values": """
+network Block(k=3) {
+    input x: float[batch, 2, 9, 9]
+    y = x -> Conv2d(4, k) -> Conv2d(4, k)
+    output y
+}
+network Net(k=5) {
+    input x: float[batch, 2, 9, 9]
+    a = x -> Block -> Conv2d(4, k)
+    b = x -> Conv2d(4, k) -> Conv2d(4, k)
+    output a, b
 }
 """,
 }
