@@ -320,6 +320,7 @@ class Checker:
             self.asts[net.name] = net
         for net in module.networks:
             check_name(reporter, net.name, net.name_span, "a network")
+        self.binding_names: dict[int, set[str]] = {}  # id(binding AST) -> names its chain uses
         self.used_as_stage = self._find_uses()
         self.generic_results: dict[str, TypedNetwork] = {}
         self._active: list[str] = []
@@ -332,9 +333,19 @@ class Checker:
         self.too_deep = self._uses_nested_too_deep()
 
     def _find_uses(self) -> set[str]:
-        """Networks that some chain uses as a stage."""
-        chains = [b.chain for net in self.asts.values() for b in net.bindings]
-        return {n.name for n in A.walk(chains) if isinstance(n, A.StageCall) and n.name in self.asts}
+        """Networks that some chain uses as a stage. The same pass over the text keeps the
+        names each binding's chain refers to, for the unused-binding warning."""
+        uses = set()
+        for net in self.asts.values():
+            for b in net.bindings:
+                names = set()
+                for n in A.walk(b.chain):
+                    if isinstance(n, A.Ref):
+                        names.add(n.name)
+                    elif isinstance(n, A.StageCall) and n.name in self.asts:
+                        uses.add(n.name)
+                self.binding_names[id(b)] = names
+        return uses
 
     def _uses_nested_too_deep(self) -> set[str]:
         """Networks whose uses nest more than MAX_USE_DEPTH deep (a network using a network
@@ -584,7 +595,7 @@ class NetworkChecker:
             return
         used = self.checker.used_names.get(id(self.ast))
         if used is None:  # once per network, not at each of its uses
-            used = self.checker.used_names[id(self.ast)] = _used_names(self.ast)
+            used = self.checker.used_names[id(self.ast)] = _used_names(self.ast, self.checker.binding_names)
         for b in self.ast.bindings:
             if b.name not in used and self.value_spans.get(b.name) == b.span:  # not one refused
                 self.reporter.warning("unused", f"`{b.name}` is computed but no output uses it",
@@ -1308,11 +1319,13 @@ def _oversized(d: Dim) -> bool:
 _USE_FAILS = re.compile(r"`(\w+)` does not check with these inputs: (.*)", re.DOTALL)
 
 
-def _used_names(ast: A.Network) -> set[str]:
-    """The names the network's outputs depend on, read from its text."""
+def _used_names(ast: A.Network, known: dict[int, set[str]]) -> set[str]:
+    """The names the network's outputs depend on, read from its text (``known``: the names
+    in each binding's chain, by the binding's id, where already read)."""
     deps: dict[str, set[str]] = {}
     for b in ast.bindings:
-        deps.setdefault(b.name, set()).update(_names_in(b.chain))
+        names = known.get(id(b))
+        deps.setdefault(b.name, set()).update(names if names is not None else _names_in(b.chain))
     used: set[str] = set()
     stack = [r.name for o in ast.outputs for r in o.refs]
     while stack:
