@@ -68,11 +68,16 @@ def _fmt_count(d: Dim) -> str:
     return f"{d:,}" if isinstance(d, int) else render(d)
 
 
-def _value_text(net: TypedNetwork, v: Value, with_dtype: bool, env: dict | None = None) -> str:
-    if v.tensor is None:
+def _value_text(net: TypedNetwork, v: Value, with_dtype: bool, env: dict | None, shape_texts: dict) -> str:
+    """A value's type as the table shows it; ``shape_texts`` keeps each shape's text (a big
+    network repeats a few shapes thousands of times)."""
+    t = v.tensor
+    if t is None:
         return "?"
-    shape = show_shape([bind(d, env) for d in net.shape(v.tensor)])
-    return f"{v.tensor.dtype}{shape}" if with_dtype else shape
+    shape = shape_texts.get(t.shape)
+    if shape is None:
+        shape = shape_texts[t.shape] = show_shape([bind(d, env) for d in net.shape(t)])
+    return f"{t.dtype}{shape}" if with_dtype else shape
 
 
 def network_table(net: TypedNetwork, color: bool = False, width: int = 100, costs: bool = False,
@@ -85,9 +90,10 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
         return f"\x1b[2m{s}\x1b[0m" if color else s
 
     rows: list[tuple[str, ...]] = []
+    shape_texts: dict = {}
     blank = ("",) * (len(COST_HEADS) if costs else 0)
     for v in net.inputs:
-        rows.append((f"{v.name} (input)", _value_text(net, v, True, env), "", *blank))
+        rows.append((f"{v.name} (input)", _value_text(net, v, True, env, shape_texts), "", *blank))
     for node in net.nodes:
         head = node.kind_name
         label = node_label(node)
@@ -97,7 +103,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
         for i, v in enumerate(node.outputs):
             in_dtype = node.inputs[0].tensor.dtype if node.inputs and node.inputs[0].tensor else None
             changed = v.tensor is not None and v.tensor.dtype != in_dtype
-            text = _value_text(net, v, changed, env)
+            text = _value_text(net, v, changed, env, shape_texts)
             if len(node.outputs) > 1:
                 text = f"{names[i]}: {text}"
             params = "" if i else (_fmt_count(net.dim(node.params)) if node.is_layer else "--")
@@ -106,7 +112,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
         if node.error:
             rows.append(("", dim_(f"(error: {node.error})"), "", *blank))
     for oname, v in net.outputs:
-        rows.append((f"{oname} (output)", _value_text(net, v, True, env), "", *blank))
+        rows.append((f"{oname} (output)", _value_text(net, v, True, env, shape_texts), "", *blank))
     c1 = max([len("Layer (kind, name, line)")] + [len(r[0]) for r in rows]) + 2
     c2 = max([len("Output shape")] + [len(r[1]) for r in rows]) + 2
     c3 = max([len("Param #")] + [len(r[2]) for r in rows])

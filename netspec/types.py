@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .diagnostics import Span
 from .dims import Dim, render
@@ -23,9 +24,9 @@ ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int64": 8,
             "bool": 1}
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a dim got its size: `Embedding (line 3)`, `input tokens (line 2)`."""
+class Origin(NamedTuple):
+    """Where a dim got its size: `Embedding (line 3)`, `input tokens (line 2)`. A named
+    tuple, like Span: one is made for every layer a check goes through."""
 
     what: str
     span: Span
