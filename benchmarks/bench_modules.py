@@ -8,7 +8,12 @@ must give the same output. They are then timed with torch.utils.benchmark, inter
 (built, reference, reference, built, ...) over several rounds; the figure is the median
 of the per-round ratios. Target (issue #6, item 4): within 3%.
 
-Run: python benchmarks/bench_modules.py [--rounds N] [--threads T] [--device cpu|cuda] [--models ...]
+Under each model a `work` line says what one forward pass of each does, free of timing
+noise: the aten ops dispatched (compared in order, with their input shapes) and the module
+calls made. tests/test_same_work.py asserts that they agree.
+
+Run: python benchmarks/bench_modules.py [--rounds N] [--threads T] [--clock wall|cpu]
+       [--device cpu|cuda] [--models ...]
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 
 from _harness import ROOT, load, machine, versions
 
@@ -96,6 +102,55 @@ MODELS = {
 }
 
 
+def dispatched(module, x) -> tuple[list[tuple[str, tuple]], int]:
+    """The aten ops one forward pass dispatches (name and input shapes, in order) and how
+    many module calls it makes: the work a module does, free of timing noise."""
+    torch, _ = _torch()
+    from torch.nn.modules.module import register_module_forward_pre_hook
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+
+    ops: list[tuple[str, tuple]] = []
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            shapes = tuple(tuple(a.shape) for a in tree_leaves((args, kwargs)) if isinstance(a, torch.Tensor))
+            ops.append((str(func.overloadpacket), shapes))
+            return func(*args, **(kwargs or {}))
+
+    calls = [0]
+
+    def count(module, inputs):
+        calls[0] += 1
+
+    hook = register_module_forward_pre_hook(count)
+    try:
+        with torch.inference_mode(), Record():
+            module(x)
+    finally:
+        hook.remove()
+    return ops, calls[0]
+
+
+def op_differences(built_ops, reference_ops) -> list[str]:
+    """Where two op sequences differ, as text; an out-of-place op where the other runs the
+    in-place form on the same shapes (add against add_) is listed as such."""
+    import difflib
+
+    out = []
+    matcher = difflib.SequenceMatcher(a=reference_ops, b=built_ops, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        ref, mine = reference_ops[i1:i2], built_ops[j1:j2]
+        if tag == "replace" and len(ref) == len(mine) and all(
+                a[1] == b[1] and a[0].rstrip("_") == b[0].rstrip("_") for a, b in zip(ref, mine)):
+            out.extend(f"{b[0]} where the reference runs {a[0]} {a[1]}" for a, b in zip(ref, mine))
+        else:
+            out.append(f"{tag}: reference {ref} / built {mine}")
+    return out
+
+
 def same_weights(built, reference) -> str:
     """Give ``built`` the reference's weights: by name where the names agree, else in order."""
     torch, _ = _torch()
@@ -120,6 +175,9 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=0, help="batch size (default: 8 on CPU, 64 on CUDA)")
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="time measured: wall, or the process's CPU time (steadier on a shared machine, "
+                         "but a sum over threads: use with --threads 1)")
     args = ap.parse_args()
 
     torch, _ = _torch()
@@ -134,7 +192,7 @@ def main() -> int:
     print(machine())
     print(versions("netspec", "torch", "torchvision"))
     print(f"device {device}, {torch.get_num_threads()} threads, batch {batch}, eval mode, inference_mode; "
-          f"{args.rounds} interleaved rounds of {args.min_run_time} s; {load()}\n")
+          f"{args.rounds} interleaved rounds of {args.min_run_time} s of {args.clock} time; {load()}\n")
     print(f"{'model':<12}{'built':>12}{'reference':>12}{'ratio':>9}{'ratio range':>18}   weights")
     worst = 0.0
     for name in args.models.split(","):
@@ -149,11 +207,12 @@ def main() -> int:
             if not torch.allclose(a, b, rtol=1e-4, atol=1e-5):
                 raise SystemExit(f"{name}: the built module and the reference disagree "
                                  f"(max difference {(a - b).abs().max().item():.3g})")
+        clock = {"timer": time.process_time} if args.clock == "cpu" else {}
         timers = {
             "built": benchmark.Timer("m(x)", globals={"m": built, "x": x}, label=name, sub_label="built",
-                                     num_threads=torch.get_num_threads()),
+                                     num_threads=torch.get_num_threads(), **clock),
             "reference": benchmark.Timer("m(x)", globals={"m": reference, "x": x}, label=name,
-                                         sub_label="reference", num_threads=torch.get_num_threads()),
+                                         sub_label="reference", num_threads=torch.get_num_threads(), **clock),
         }
         medians: dict[str, list[float]] = {"built": [], "reference": []}
         ratios = []
@@ -169,6 +228,12 @@ def main() -> int:
         print(f"{name:<12}{statistics.median(medians['built']) * 1e3:>9.2f} ms"
               f"{statistics.median(medians['reference']) * 1e3:>9.2f} ms{ratio:>9.3f}"
               f"{f'{min(ratios):.3f}-{max(ratios):.3f}':>18}   {how}", flush=True)
+        (ops, calls), (ref_ops, ref_calls) = dispatched(built, x), dispatched(reference, x)
+        diffs = op_differences(ops, ref_ops)
+        same = "the same aten ops" if not diffs else f"the same aten ops but {len(diffs)}: " + "; ".join(
+            sorted(set(d.split(" (")[0] for d in diffs)))
+        print(f"{'':<12}work: {len(ops)} vs {len(ref_ops)} aten ops, {same}; {calls} vs {ref_calls} module calls",
+              flush=True)
     print(f"\nlargest difference {worst * 100:.1f}% (target within 3%: {'met' if worst <= 0.03 else 'NOT met'})")
     print(f"after: {load()}")
     return 0

@@ -968,6 +968,8 @@ class ForwardGen:
             return Call(f"self.{unit[0]}", [Raw(x) for x in ins])
         kind = n.kind
         if kind.category == "op":
+            if n.in_place:
+                return Raw(kind.op_expr_in_place(n.args, ins, self.code))
             return Raw(kind.op_expr(n.args, ins, self.code))
         state = {k: self.var[id(v)] for k, v in n.state.items()}
         args = kind.call_args(n.args, ins, state, self.code)

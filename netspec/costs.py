@@ -11,7 +11,7 @@ symbols have values. The definitions (docs/costs.md) in short:
   (its input's, or its output's for an ``Embedding``; float32 when neither is a float).
 * ``activation_bytes``: the bytes of every result of the layer (``output``, ``h_n``,
   ``c_n``), except where the result is the input's own storage (``Kind.aliases_input``:
-  views and in-place layers).
+  views and in-place layers; ``LayerNode.in_place``: an add written into its input).
 
 A network used as a layer costs the sum of its inner layers. This module only reads
 the typed graph; it never imports torch.
@@ -84,7 +84,7 @@ def _raw_costs(node: LayerNode) -> Costs:
         return total
     kind, a = node.kind, node.args
     activation: Dim = 0
-    if not kind.aliases_input(a):
+    if not kind.aliases_input(a) and not node.in_place:
         for v in node.outputs:
             activation = activation + tensor_bytes(v.tensor.shape, v.tensor.dtype)
     flops = kind.flops(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs])

@@ -91,6 +91,7 @@ class LayerNode:
     block_args: dict = field(default_factory=dict)  # block param -> value at this use
     block_symbols: dict = field(default_factory=dict)  # block symbol -> caller dim
     arg_refs: dict = field(default_factory=dict)  # argument -> the A.Ref of the parameter given
+    in_place: bool = False  # the op writes its result into its first input (see _mark_in_place)
 
     @property
     def kind_name(self) -> str:
@@ -587,7 +588,32 @@ class NetworkChecker:
             self.reporter.error("output", f"network `{self.ast.name}` has no `output` statement",
                                 self.ast.name_span,
                                 help="name its results: `output logits`")
+        self._mark_in_place()
         self.warn_unused()
+
+    def _mark_in_place(self) -> None:
+        """Mark the ops that may write their result into their first input, as torchvision's
+        residual blocks do (`out += identity`): that input is a fresh result of a layer or op
+        that does not keep it for backward (Kind.fresh_result), nothing else reads it, and
+        it has the result's shape and dtype (nothing broadcast into it, no promotion)."""
+        nodes = self.net.nodes
+        if not any(n.kind is not None and n.kind.writes_in_place for n in nodes):
+            return
+        uses: dict[int, int] = {}
+        for n in nodes:
+            for v in (*n.inputs, *n.state.values()):
+                uses[id(v)] = uses.get(id(v), 0) + 1
+        for _, v in self.net.outputs:
+            uses[id(v)] = uses.get(id(v), 0) + 1
+        for n in nodes:
+            if n.kind is None or not n.kind.writes_in_place or n.error is not None or len(n.outputs) != 1:
+                continue
+            v, out = n.inputs[0], n.outputs[0].tensor
+            producer = v.node
+            n.in_place = (producer is not None and producer.kind is not None and producer.kind.fresh_result
+                          and producer.error is None and not producer.kind.aliases_input(producer.args)
+                          and v.index == 0 and uses.get(id(v)) == 1 and v.tensor is not None
+                          and out is not None and v.tensor.dtype == out.dtype and v.tensor.shape == out.shape)
 
     def warn_unused(self) -> None:
         # read from the text, not the inferred graph: a stage that failed still uses its inputs

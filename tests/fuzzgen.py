@@ -548,7 +548,7 @@ ALLOWED_NODES = (
 BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str"}
 NN_CLASSES = {k.torch_name for k in _registry().values() if k.torch_name} | {"Module", "Sequential"}
 TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32"}
-TENSOR_METHODS = {"permute", "transpose", "reshape", "flatten", "squeeze", "unsqueeze", "select", "new_zeros",
+TENSOR_METHODS = {"permute", "transpose", "reshape", "flatten", "squeeze", "unsqueeze", "select", "new_zeros", "add_",
                   "shape"}
 
 

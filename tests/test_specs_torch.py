@@ -174,7 +174,8 @@ class ResBlock(nn.Module):  # He et al.'s basic block, option B shortcut when th
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
         out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-        return self.relu(out + identity)
+        out += identity  # in place, as torchvision's BasicBlock
+        return self.relu(out)
 
 
 class ResNet18(Traced):

@@ -184,6 +184,11 @@ class Kind:
         """True when the result shares storage with the input (adds no activation bytes)."""
         return False
 
+    # Whether the result is a new tensor that the layer does not keep for its backward pass
+    # (a convolution keeps its input, not its output; a ReLU keeps its output): a later op
+    # may then write into it, as torchvision's residual blocks do with `out += identity`.
+    fresh_result: ClassVar[bool] = False
+
     def aliases_input(self, a: Args) -> bool:
         """True when the layer's result is its input's own storage: a view, or a layer that
         writes in place (``inplace=true``). Such a result adds no activation bytes."""
@@ -253,6 +258,15 @@ class Kind:
     def op_expr(self, a: Args, inputs: list[str], code) -> str:
         """An op's ``forward`` expression over its input expressions."""
         raise NotImplementedError(f"{self.name} is not an op")
+
+    # An op that can write its result into its first input (op_expr_in_place); the checker
+    # marks where it may (LayerNode.in_place: that input is a fresh result, fresh_result,
+    # read by nothing else, of the result's own shape and dtype).
+    writes_in_place: ClassVar[bool] = False
+
+    def op_expr_in_place(self, a: Args, inputs: list[str], code) -> str:
+        """The ``forward`` expression that writes the op's result into its first input."""
+        raise NotImplementedError(f"{self.name} has no in-place form")
 
 
 def validation_messages(err: ValidationError) -> list[tuple[str | None, str]]:

@@ -58,6 +58,7 @@ class ConvArgs(Args):
 class _Conv(FloatLayer):
     n: ClassVar[int]
     Args = ConvArgs
+    fresh_result = True
     positional = ("out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
                   "padding_mode")
     inferred = "in_channels"

@@ -21,6 +21,7 @@ class Linear(FloatLayer):
     name = "Linear"
     torch_name = "Linear"
     Args = LinearArgs
+    fresh_result = True
     positional = ("out_features", "bias")
     inferred = "in_features"
     torch_positional = ("in_features", "out_features")

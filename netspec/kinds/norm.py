@@ -17,6 +17,7 @@ class BatchNormArgs(Args):
 
 class _BatchNorm(FloatLayer):
     Args = BatchNormArgs
+    fresh_result = True
     positional = ("eps", "momentum", "affine", "track_running_stats")
     inferred = "num_features"
     size_first = True
@@ -76,6 +77,7 @@ class LayerNorm(FloatLayer):
     name = "LayerNorm"
     torch_name = "LayerNorm"
     Args = LayerNormArgs
+    fresh_result = True
     positional = ("eps", "elementwise_affine", "bias")
     torch_positional = ("normalized_shape",)
     inferred = "normalized_shape"

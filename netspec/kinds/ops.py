@@ -383,8 +383,14 @@ class Add(Op):
     def is_view(self):
         return False
 
+    fresh_result = True
+    writes_in_place = True
+
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]} + {inputs[1]}"
+
+    def op_expr_in_place(self, a, inputs, code):
+        return f"{inputs[0]}.add_({inputs[1]})"
 
     def infer(self, ctx, a, inputs):
         x, y = inputs

@@ -21,7 +21,7 @@ class BasicBlock(nn.Module):
         out = self.relu(out)  # [batch, planes, h, w]  (line 11)
         out = self.conv2(out)  # [batch, planes, h, w]  (line 12)
         out = self.bn2(out)  # [batch, planes, h, w]  (line 13)
-        y = out + x  # [batch, planes, h, w]  (line 14)
+        y = out.add_(x)  # [batch, planes, h, w]  (line 14)
         y = self.y_relu(y)  # [batch, planes, h, w]  (line 14)
         return y
 
@@ -57,7 +57,7 @@ class DownBlock(nn.Module):
         out = self.bn2(out)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 29)
         # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 31)
         shortcut = self.downsample(x)
-        y = out + shortcut  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 32)
+        y = out.add_(shortcut)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 32)
         y = self.y_relu(y)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 32)
         return y
 
