@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-
 from . import syntax as A
 from .diagnostics import Diagnostic, Reporter, Span, suggest
 from .dims import Dim, Expr, NotConcrete, compare, floordiv, render, substitute, sym, symbols
@@ -114,9 +113,10 @@ class BindingResult:
 # line), so the TRACE_AT-th time an application is seen its rule is traced once more with
 # placeholder origins, and later ones reuse the result with their own origins put in. Only
 # an application that reported nothing is reused (no error or warning: the tracing run
-# refuses any, silenced by an allow comment or not); one with initial state tensors never. TRACE_AT = 0 turns reuse off (tests
-# compare the two).
+# refuses any, silenced by an allow comment or not); one with initial state tensors never.
+# TRACE_AT = 0 turns reuse off (tests compare the two).
 TRACE_AT = 2
+
 
 class _Slot(tuple):
     """A placeholder origin: dim ``dim`` of input ``input``."""

@@ -19,6 +19,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import fuzzgen
+import netgen
 import pytest
 
 import netspec.infer as infer
@@ -26,9 +28,6 @@ from netspec.build import generate
 from netspec.infer import check_text
 from netspec.kinds import REGISTRY, TensorArg
 from netspec.report import network_json
-
-import fuzzgen
-import netgen
 
 ROOT = Path(__file__).resolve().parent.parent
 

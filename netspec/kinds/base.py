@@ -3,7 +3,8 @@
 One class per kind holds everything netspec knows about it: its arguments (declared like
 a pydantic model, with torch's names and defaults: see args.py), its shape rule, its
 parameter count, its FLOPs, its torch emission and its diagram label, and worked examples
-that a test runs against the real torch module. Backends ask the kind; they never branch on kind names.
+that a test runs against the real torch module. Backends ask the kind; they never branch
+on kind names.
 """
 
 from __future__ import annotations
