@@ -487,14 +487,19 @@ class NetworkChecker:
         self._group_stack: list = []
         self._sources: dict = {}  # node -> the first node of the chain of layers that led to it
         self._applied: dict | None = None  # _application_key -> times seen, Applied or None
+        self._same: dict[tuple, bool] = {}  # (a, b) -> what same(a, b) said
 
     # -- comparisons and concreteness ------------------------------------------------------------
     def same(self, a: Dim, b: Dim) -> bool:
+        known = self._same.get((a, b))
+        if known is not None:  # asked before in this network: its parameters already fixed
+            return known
         verdict = compare(self.net.dim(a), self.net.dim(b))
         if verdict is None:
-            return not self.strict
-        if verdict and compare(a, b) is not True:
+            verdict = not self.strict
+        elif verdict and compare(a, b) is not True:
             self.fix(a, b)  # equal only for the parameters' values
+        self._same[(a, b)] = verdict
         return verdict
 
     def fix(self, *dims: Dim) -> None:
@@ -947,7 +952,9 @@ class NetworkChecker:
         traced = [Tensor(t.dtype, t.shape, tuple(_Slot(k, j) for j in range(t.rank))) for k, t in enumerate(in_types)]
         probe = StageCtx(self, ctx.span, ctx.kind_name, ctx.arg_spans, ctx.input_values, tracing=True)
         raised = self.reporter.raised
-        fixed, self.net.fixed = self.net.fixed, {}  # the parameters the result depends on
+        # the parameters the result depends on, all of them (same() asked afresh)
+        fixed, self.net.fixed = self.net.fixed, {}
+        same, self._same = self._same, {}
         try:
             outs = kind.infer(probe, a, traced)
         except Exception:  # noqa: BLE001 - the rule went another way: keep nothing
@@ -955,6 +962,7 @@ class NetworkChecker:
         finally:
             fixed, self.net.fixed = self.net.fixed, fixed
             self.net.fixed.update(fixed)
+            self._same = same
         if self.reporter.raised != raised:
             return None
         return Applied(a, params, tuple((t.dtype, t.shape, t.origins) for t in outs), kind.results, fixed)

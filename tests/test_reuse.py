@@ -213,6 +213,24 @@ network Net(k=5) {
     output a, b
 }
 """,
+    # add's equality k == 4 holds only for the caller's parameter value (k is its `n`): each
+    # use of Pair must record that the caller's `n` is fixed, reused or not
+    "fixed_by_equality": """
+network Pair {
+    input x: float[batch, k]
+    input y: float[batch, 4]
+    a = add(x, y)
+    b = add(x, y)
+    output a, b
+}
+network Net(n=4) {
+    input x: float[batch, n]
+    input y: float[batch, 4]
+    p = x -> Pair(y=y)
+    q = x -> Pair(y=y)
+    output p.a, q.b
+}
+""",
 }
 
 
