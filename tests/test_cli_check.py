@@ -317,8 +317,70 @@ def test_colour_on_a_terminal():
 def test_console_script_is_declared(capsys):
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["netspec"] == "netspec.cli:main"
+    assert project["scripts"]["netspec"] == "netspec.cli:console"
     module, _, func = project["scripts"]["netspec"].partition(":")
-    main = getattr(__import__(module, fromlist=[func]), func)
+    assert callable(getattr(__import__(module, fromlist=[func]), func))
+    from netspec.cli import main  # what the console script runs on the command line's arguments
     assert main(["check", str(SPECS / "lenet.net")]) == 0
     assert "Total params: 61,706" in capsys.readouterr().out
+
+
+# -- ending the process -------------------------------------------------------------------------
+
+ATEXIT_PROBE = """
+import atexit, sys
+atexit.register(lambda: print("teardown ran", file=sys.stderr))
+{imports}
+from netspec.cli import console
+sys.argv = ["netspec", *sys.argv[1:]]
+console()
+"""
+
+
+def _probe(imports: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", ATEXIT_PROBE.format(imports=imports), *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def big_spec(tmp_path) -> Path:
+    """3000 layers: a table and a report far larger than a pipe's buffer."""
+    lines = ["network Big {", "    input x: float[batch, 8]", "    h0 = x"]
+    lines += [f"    h{i} = h{i - 1} -> Linear(8)" for i in range(1, 3001)]
+    lines += ["    output h3000", "}"]
+    spec = tmp_path / "big.net"
+    spec.write_text("\n".join(lines) + "\n")
+    return spec
+
+
+def test_the_command_skips_the_interpreter_teardown_and_loses_no_output(big_spec, capsys):
+    spec = big_spec
+    proc = _probe("", "check", "--json", str(spec))
+    assert proc.returncode == 0, proc.stderr
+    assert "teardown ran" not in proc.stderr  # ended at once, every byte flushed before:
+    from netspec.cli import main
+    assert main(["check", "--json", str(spec)]) == 0
+    assert json.loads(proc.stdout) == json.loads(capsys.readouterr().out)
+    assert len(json.loads(proc.stdout)["networks"][0]["layers"]) == 3000
+    oops = _probe("", "check", "specs/oops.net")
+    assert oops.returncode == 1 and "teardown ran" not in oops.stderr and "error" in oops.stdout
+
+
+def test_a_process_that_imported_torch_ends_normally():
+    pytest.importorskip("torch")
+    proc = _probe("import torch", "check", "specs/lenet.net")
+    assert proc.returncode == 0
+    assert "teardown ran" in proc.stderr
+
+
+def test_a_reader_that_goes_away_is_no_error(big_spec):
+    """`netspec check big.net | head`: the table does not fit the pipe, the reader stops."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "netspec", "check", str(big_spec)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0
+    assert err == b""
