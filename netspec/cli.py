@@ -173,9 +173,9 @@ def _tune_process() -> None:
 
 def _exit_now(code: int) -> NoReturn:
     """End the `netspec` process without the interpreter's teardown, which frees every object
-    one by one: a fifth of a 10k-layer check, for memory the process gives back anyway
-    (mypy ends the same way). What was printed is flushed first; files the command wrote
-    are closed already (fsutil's atomic writes)."""
+    one by one: a fifth of a 10k-layer check, for memory the process gives back anyway.
+    What was printed is flushed first; files the command wrote are closed already (fsutil's
+    atomic writes)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
