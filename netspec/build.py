@@ -881,12 +881,7 @@ class ForwardGen:
 
     def statements(self) -> list[Stmt]:
         net = self.net
-        uses: dict[int, int] = {}
-        for n in net.nodes:
-            for v in list(n.inputs) + list(n.state.values()):
-                uses[id(v)] = uses.get(id(v), 0) + 1
-        for _, v in net.outputs:
-            uses[id(v)] = uses.get(id(v), 0) + 1
+        uses = net.uses()
         unit_of = {}
         for attr, nodes, seq in self.cls.units:
             for n in nodes:

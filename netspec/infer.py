@@ -193,6 +193,17 @@ class TypedNetwork:
             return "?"
         return show_shape(self.shape(t))
 
+    def uses(self) -> dict[int, int]:
+        """How many times each value is read (by id): as a layer's input or initial state, or
+        as an output of the network."""
+        uses: dict[int, int] = {}
+        for n in self.nodes:
+            for v in (*n.inputs, *n.state.values()):
+                uses[id(v)] = uses.get(id(v), 0) + 1
+        for _, v in self.outputs:
+            uses[id(v)] = uses.get(id(v), 0) + 1
+        return uses
+
     @property
     def total_params(self) -> Dim:
         # each count with the parameters' values first (memoised, mostly ints), then the sum:
@@ -604,12 +615,7 @@ class NetworkChecker:
         nodes = self.net.nodes
         if not any(n.kind is not None and n.kind.writes_in_place for n in nodes):
             return
-        uses: dict[int, int] = {}
-        for n in nodes:
-            for v in (*n.inputs, *n.state.values()):
-                uses[id(v)] = uses.get(id(v), 0) + 1
-        for _, v in self.net.outputs:
-            uses[id(v)] = uses.get(id(v), 0) + 1
+        uses = self.net.uses()
         for n in nodes:
             if n.kind is None or not n.kind.writes_in_place or n.error is not None or len(n.outputs) != 1:
                 continue
