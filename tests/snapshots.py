@@ -47,15 +47,15 @@ def outputs(name: str) -> dict[str, str]:
     got = {
         "check.txt": _run(["check", name]),
         "costs.txt": _run(["check", "--costs", name]),
-        "check.json": _run(["check", "--json", name]),
+        "json.txt": _run(["check", "--json", name]),
     }
     with tempfile.TemporaryDirectory() as tmp:
         built = os.path.join(tmp, "out.py")
         log = _run(["build", name, "-o", built])
-        got["build.py"] = log + (Path(built).read_text() if os.path.exists(built) else "")
+        got["build.txt"] = log + (Path(built).read_text() if os.path.exists(built) else "")
         dot = os.path.join(tmp, "out.dot")
         log = _run(["diagram", name, "-o", dot])
-        got["diagram.dot"] = log + (Path(dot).read_text() if os.path.exists(dot) else "")
+        got["diagram.txt"] = log + (Path(dot).read_text() if os.path.exists(dot) else "")
     return {k: v.replace(tmp, "<tmp>") for k, v in got.items()}
 
 
