@@ -50,6 +50,7 @@ from netspec.diagnostics import Diagnostic
 from netspec.dims import Dim, Expr, compare, render, substitute, sym, symbols
 from netspec.fsutil import MARKER
 from netspec.infer import CheckResult, LayerNode, TypedNetwork, Value
+from netspec.kinds import Construct
 from netspec.types import show_shape
 
 WIDTH = 88
@@ -366,7 +367,9 @@ def generate(result: CheckResult, file: str) -> Generated:
     nets = [n for n in result.networks]
     by_name = {n.name: n for n in nets}
     order = _dependency_order(nets, by_name)
-    class_names = Names(_module_level)
+    support = {n.kind.torch_name for net in nets for n in net.nodes
+               if n.kind is not None and n.kind.is_module and n.kind.support_code}
+    class_names = Names(lambda name: _module_level(name) or name in support)
     cls_of = {n.name: class_names.add(n.name) for n in nets}
     diagnostics: list[Diagnostic] = []
     infos: dict[str, ClassInfo] = {}
@@ -385,6 +388,8 @@ def generate(result: CheckResult, file: str) -> Generated:
               "import torch",
               "from torch import nn"]
     lines = list(header)
+    for support in _support_code(nets):
+        lines.extend(["", ""] + support.rstrip("\n").split("\n"))
     for net, body in zip(order, bodies):
         lines.extend(["", ""])
         start = len(lines)
@@ -398,6 +403,13 @@ def generate(result: CheckResult, file: str) -> Generated:
                 s.end += start
     code = "\n".join(lines) + "\n"
     return Generated(code, {n.name: infos[n.name] for n in nets}, diagnostics)
+
+
+def _support_code(nets: list[TypedNetwork]) -> list[str]:
+    """The classes of layers torch.nn lacks that the networks use, each once, by name."""
+    kinds = {n.kind.torch_name: n.kind for net in nets for n in net.nodes
+             if n.kind is not None and n.kind.is_module and n.kind.support_code}
+    return [kinds[name].support_code for name in sorted(kinds)]
 
 
 def _dependency_order(nets: list[TypedNetwork], by_name: dict) -> list[TypedNetwork]:
@@ -448,10 +460,19 @@ def constructor(node: LayerNode, net: TypedNetwork, infos: dict[str, ClassInfo],
         return Call(cls_of[node.block.name], [], kwargs)
     kind = node.kind
     pos, kw = kind.constructor_args(layer_args(node, net))
-    kwargs = list(kw.items())
+    kwargs = [(k, _code_value(v)) for k, v in kw.items()]
     if kind.dtype_kwarg and node.inputs and node.inputs[0].tensor.dtype != "float32":
         kwargs.append(("dtype", Raw(f"torch.{node.inputs[0].tensor.dtype}")))
-    return Call(f"nn.{kind.torch_name}", list(pos), kwargs)
+    return Call(kind.module_class, [_code_value(v) for v in pos], kwargs)
+
+
+def _code_value(v):
+    """A kind's constructor value as a code value: a Construct becomes a Call."""
+    if isinstance(v, Construct):
+        return Call(v.func, [_code_value(a) for a in v.args], [(k, _code_value(x)) for k, x in v.kwargs])
+    if isinstance(v, tuple):
+        return tuple(_code_value(x) for x in v)
+    return v
 
 
 def fingerprint(node: LayerNode, net: TypedNetwork, named: bool) -> tuple:
@@ -467,14 +488,8 @@ def fingerprint(node: LayerNode, net: TypedNetwork, named: bool) -> tuple:
             args.append((k, v))
         syms = tuple(sorted(node.block_symbols.items()))
         return ("block", node.block.name, tuple(args), syms)
-    kind = node.kind
-    a = node.args
-    if kind.category == "layer":
-        pos, kw = kind.constructor_args(layer_args(node, net, named))
-        dtype = node.inputs[0].tensor.dtype if node.inputs and node.inputs[0].tensor else None
-        return ("layer", kind.name, tuple(pos), tuple(sorted(kw.items())), dtype, tuple(sorted(node.state)))
-    fields = tuple((f, getattr(a, f)) for f in type(a).model_fields)
-    return ("op", kind.name, fields, len(node.inputs))
+    return node.kind.fingerprint(layer_args(node, net, named), [v.tensor for v in node.inputs],
+                                 tuple(node.state))
 
 
 # -- proving that a network's class serves every use -------------------------------------------
@@ -661,7 +676,7 @@ class ClassGen:
         planned: list[tuple[str, list[LayerNode], bool, bool]] = []  # name, nodes, seq, from spec
         for b in net.ast.bindings:
             nodes = by_binding.get(b.name, [])
-            layers = [n for n in nodes if n.is_layer]
+            layers = [n for n in nodes if n.is_module]
             if not layers:
                 continue
             if len(layers) == len(nodes) and all(n.alias is None for n in nodes) and self._pipeline(nodes):
@@ -937,8 +952,7 @@ class ForwardGen:
                 target = self._pattern(node, names)
                 comment = ", ".join(self._shape(v) for v in results) + f"  ({where})"
                 idx = self.cls.index[id(node)]
-                stmts.append(Stmt(target, value, comment, idx if node.kind and node.kind.category == "op" else None,
-                                  tuple(names)))
+                stmts.append(Stmt(target, value, comment, None if node.is_module else idx, tuple(names)))
         outs = [self.var[id(v)] for _, v in net.outputs]
         stmts.append(Stmt("", Raw(", ".join(outs)), None))
         return stmts
@@ -961,14 +975,11 @@ class ForwardGen:
         ins = [self.var[id(v)] for v in n.inputs]
         if n.block is not None:
             return Call(f"self.{unit[0]}", [Raw(x) for x in ins])
-        kind = n.kind
-        if kind.category == "op":
-            if n.in_place:
-                return Raw(kind.op_expr_in_place(n.args, ins, self.code))
-            return Raw(kind.op_expr(n.args, ins, self.code))
         state = {k: self.var[id(v)] for k, v in n.state.items()}
-        args = kind.call_args(n.args, ins, state, self.code)
-        return Call(f"self.{unit[0]}", [Raw(x) for x in args])
+        fwd = n.kind.forward(n.args, f"self.{unit[0]}" if unit else "", ins, state, self.code, n.in_place)
+        if fwd.expr is not None:
+            return Raw(fwd.expr)
+        return Call(fwd.callee, [Raw(x) for x in fwd.args])
 
     def finish(self, stored: dict[str, str]) -> dict[str, str]:
         """Name what forward reads: parameters and stored symbols from self, the other

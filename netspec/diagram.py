@@ -380,9 +380,9 @@ class Drawing:
         if node.alias:
             lines.append(_small(node.alias, size=9))
         lines.append(_esc(head))
-        style = "layer" if node.is_layer else "op"
+        style = "layer" if node.is_module else "op"
         params = self.params_text(net, reps)
-        if node.is_layer and params and not node.error:
+        if node.is_module and params and not node.error:
             lines.append(_small(params))
         messages = self.messages(node)
         if node.error and not messages:

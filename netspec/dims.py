@@ -192,8 +192,9 @@ def sym(name: str) -> Expr:
     return Expr({((name, 1),): 1})
 
 
-def is_const(d: Dim) -> bool:
-    return isinstance(d, int)
+def is_dim(v) -> bool:
+    """Whether ``v`` is a size: an int (not a bool) or a symbolic dim."""
+    return isinstance(v, Expr) or (isinstance(v, int) and not isinstance(v, bool))
 
 
 def floordiv(d: Dim, c: int) -> Dim:

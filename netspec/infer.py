@@ -97,8 +97,9 @@ class LayerNode:
         return self.block.name if self.block is not None else self.kind.name
 
     @property
-    def is_layer(self) -> bool:
-        return self.block is not None or self.kind.category == "layer"
+    def is_module(self) -> bool:
+        """Whether the node is a submodule of the built module (a layer or a network)."""
+        return self.block is not None or self.kind.is_module
 
 
 @dataclass
@@ -266,6 +267,20 @@ class StageCtx:
             raise self.fail(code, message, notes, help, arg)
 
     # dims
+    @property
+    def strict(self) -> bool:
+        """Whether an equation that cannot be decided is an error (False: a block checked
+        generically, where it is assumed and checked again at every use)."""
+        return self.checker.strict
+
+    def dim(self, d: Dim) -> Dim:
+        """``d`` with the parameters' values, to read (a decision taken on it: ``known``)."""
+        return self.checker.net.dim(d)
+
+    def fix(self, *dims: Dim) -> None:
+        """Record that the result depends on the values of the parameters in ``dims``."""
+        self.checker.fix(*dims)
+
     def show(self, d: Dim) -> str:
         return render(self.checker.net.dim(d))
 
@@ -326,7 +341,7 @@ class Checker:
                                help="rename one of them")
                 continue
             if net.name in REGISTRY:
-                reporter.error("duplicate", f"network `{net.name}` has the name of a built-in {REGISTRY[net.name].category}",
+                reporter.error("duplicate", f"network `{net.name}` has the name of a built-in {REGISTRY[net.name].what}",
                                net.name_span, help="rename the network")
                 continue
             self.asts[net.name] = net
@@ -776,7 +791,7 @@ class NetworkChecker:
             self.reporter.error("unknown-layer", f"unknown {what} `{name}`", name_span,
                                 help=suggest(name, known) or "see docs/language.md for the layers and ops netspec knows")
             raise Fail(name)
-        if piped is None and kind.category == "layer":
+        if piped is None and kind.needs_pipe:
             self.reporter.error("argument", f"`{name}` is a layer: it needs an input piped into it",
                                 span, help=f"write `x -> {name}(...)`")
             raise Fail(name)
@@ -797,7 +812,7 @@ class NetworkChecker:
                 refs[arg.span] = arg.value
             if arg.name is None:
                 if isinstance(value, Value):
-                    if kind.category == "op" and kind.max_inputs != 1:
+                    if kind.max_inputs != 1:
                         inputs.append(value)
                         continue
                     self.reporter.error("argument", f"`{name}` takes no tensor as a positional argument",
@@ -860,7 +875,7 @@ class NetworkChecker:
                 continue
             values[pname] = value
             spans[pname] = aspan
-        if kind.category == "op":
+        if True:
             if len(inputs) < kind.min_inputs:
                 self.reporter.error("argument", f"`{name}` needs {kind.min_inputs} tensor input"
                                     f"{'s' if kind.min_inputs > 1 else ''}, received {len(inputs)}", span)

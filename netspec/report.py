@@ -106,7 +106,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
             text = _value_text(net, v, changed, env, shape_texts)
             if len(node.outputs) > 1:
                 text = f"{names[i]}: {text}"
-            params = "" if i else (_fmt_count(net.dim(node.params)) if node.is_layer else "--")
+            params = "" if i else (_fmt_count(net.dim(node.params)) if node.is_module else "--")
             extra = _cost_cells(layer_costs(net, node, env)) if costs and i == 0 else blank
             rows.append((name if i == 0 else "", text, params, *extra))
         if node.error:

@@ -456,14 +456,19 @@ def generated(d: Draw, sloppy: float | None = None) -> bytes:
 
 
 def _example_stages():
+    """(stage, input type, batch axis) of every one-input worked example; the axis is the
+    one the kind reads as the batch (Kind.batch_axis), None where it has none."""
+    from netspec.infer import check_text
     from netspec.kinds import REGISTRY
     out = []
     for kind in {id(k): k for k in REGISTRY.values()}.values():
         for ex in kind.examples:
             if ex.get("others") or ex.get("other_shapes"):
                 continue
-            out.append((ex["stage"], ex["input"]))
-    return sorted(out)
+            result = check_text(f"network E {{\n input x: {ex['input']}\n y = x -> {ex['stage']}\n output y\n}}\n", "e")
+            (node,) = result.networks[0].nodes
+            out.append((ex["stage"], ex["input"], kind.batch_axis(node.args, node.inputs[0].tensor.rank)))
+    return sorted(out, key=lambda e: e[:2])
 
 
 ELEMENTWISE = ["ReLU", "Tanh", "Sigmoid", "GELU", "Dropout(0.1)", "ReLU(inplace=true)", "Softmax(-1)"]
@@ -490,12 +495,12 @@ def valid(d: Draw, hostile_names: bool | None = None) -> bytes:
     outs = []
     batch = name("batch")
     for k in range(d.int(1, 4)):
-        stage, inp = d.choice(examples)
+        stage, inp, axis = d.choice(examples)
         dtype, _, rest = inp.partition("[")
         dims = [x.strip() for x in rest.rstrip("]").split(",")]
-        # the first dim is a batch: keep it concrete or make it a symbol
-        if len(dims) >= 2 and d.chance(0.5) and not stage.startswith(("LSTM", "RNN", "GRU", "select", "Embedding")):
-            dims[0] = batch
+        # the dim the kind reads as the batch: keep it concrete or make it a symbol
+        if axis is not None and d.chance(0.5):
+            dims[axis] = batch
         x, y = name(f"x{k}"), name(f"y{k}")
         lines.append(f"    input {x}: {dtype}[{', '.join(dims)}]")
         chain = [stage]
@@ -546,7 +551,7 @@ ALLOWED_NODES = (
 )
 # builtins a built module may read; every other name must be one it defines
 BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str"}
-NN_CLASSES = {k.torch_name for k in _registry().values() if k.torch_name} | {"Module", "Sequential"}
+NN_CLASSES = {k.torch_name for k in _registry().values() if k.is_module} | {"Module", "Sequential"}
 TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32"}
 TENSOR_METHODS = {"permute", "transpose", "reshape", "flatten", "squeeze", "unsqueeze", "select", "new_zeros", "add_",
                   "shape"}

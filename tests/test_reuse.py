@@ -264,7 +264,7 @@ def _example_specs():
             extra = "".join(f", o{j}" for j in range(len(others)))
             for j in range(2):
                 for r in range(2):
-                    if kind.category == "op" and (others or "(" in stage):
+                    if not kind.is_module and (others or "(" in stage):
                         name, _, rest = stage.partition("(")
                         call = f"{name}(x{j}{extra}" + (", " + rest if rest != ")" and rest else ")")
                         lines.append(f"    v{j}{r} = {call}")

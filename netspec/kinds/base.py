@@ -9,10 +9,10 @@ on kind names.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, NamedTuple
 
-from ..dims import Dim, Expr, render
-from ..types import Tensor
+from ..dims import Dim, Expr, is_dim, render
+from ..types import FLOAT_DTYPES, Tensor
 from .args import Args, Before, ValidationError
 
 REGISTRY: dict[str, "Kind"] = {}
@@ -33,20 +33,16 @@ class Fail(Exception):
 
 # -- argument types ---------------------------------------------------------------------------
 
-def _is_dim(v) -> bool:
-    return isinstance(v, Expr) or (isinstance(v, int) and not isinstance(v, bool))
-
-
 def _dim(v):
-    if not _is_dim(v):
+    if not is_dim(v):
         raise ValueError(f"expected an integer, received {_show(v)}")
     return v
 
 
 def _dim_or_tuple(v):
-    if _is_dim(v):
+    if is_dim(v):
         return v
-    if isinstance(v, tuple) and v and all(_is_dim(x) for x in v):
+    if isinstance(v, tuple) and v and all(is_dim(x) for x in v):
         return v
     raise ValueError(f"expected an integer or a tuple of integers, received {_show(v)}")
 
@@ -54,7 +50,7 @@ def _dim_or_tuple(v):
 def _opt_dim_or_tuple(v):
     if v is None:
         return v
-    if isinstance(v, tuple) and v and all(x is None or _is_dim(x) for x in v):
+    if isinstance(v, tuple) and v and all(x is None or is_dim(x) for x in v):
         return v
     return _dim_or_tuple(v)
 
@@ -133,12 +129,34 @@ class NoArgs(Args):
     pass
 
 
+class Forward(NamedTuple):
+    """How a stage reads in a built module's ``forward``: a call of ``callee`` (a submodule)
+    with ``args``, which a long line splits one argument a line, or one expression."""
+
+    callee: str | None = None
+    args: tuple[str, ...] = ()
+    expr: str | None = None
+
+
+class Construct(NamedTuple):
+    """A constructor call among a layer's constructor arguments (TransformerEncoder takes an
+    ``nn.TransformerEncoderLayer(...)``): ``func`` as Python source, then the values."""
+
+    func: str
+    args: tuple = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
 # -- the kind base ----------------------------------------------------------------------------
 
 class Kind:
+    """What every layer and op has: arguments, a shape rule, costs, a label, examples."""
+
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
-    category: ClassVar[str] = "layer"  # "layer" (an nn module) or "op" (a torch function)
+    what: ClassVar[str]  # "layer" or "op", as messages name it
+    is_module: ClassVar[bool]  # a submodule of the built nn.Module (with weights or state)
+    needs_pipe: ClassVar[bool] = False  # an input must be piped into it (`x -> Linear(8)`)
     Args: ClassVar[type[Args]] = NoArgs
     positional: ClassVar[tuple[str, ...]] = ()  # the spec's positional order
     inferred: ClassVar[str | None] = None  # the argument read from the input
@@ -147,12 +165,9 @@ class Kind:
     ranks: ClassVar[tuple[int, ...] | None] = None  # allowed ranks of the first input
     min_rank: ClassVar[int] = 0  # when ranks is None
     rank_help: ClassVar[str] = ""
-    variadic: ClassVar[str | None] = None  # an op argument that takes every positional value
+    variadic: ClassVar[str | None] = None  # an argument that takes every positional value
     min_inputs: ClassVar[int] = 1
-    max_inputs: ClassVar[int | None] = 1
-    # Emission: the nn class and torch's positional order of its constructor.
-    torch_name: ClassVar[str | None] = None
-    torch_positional: ClassVar[tuple[str, ...]] = ()
+    max_inputs: ClassVar[int | None] = 1  # tensors given by position beyond the piped one
     # the inferred argument may also come first by position, as in torch, when it looks
     # like a size (BatchNorm2d(64)); the positional table of LANGUAGE.md still holds
     size_first: ClassVar[bool] = False
@@ -163,7 +178,7 @@ class Kind:
 
     # -- arguments ----------------------------------------------------------------------------
     def validate(self, values: dict[str, Any]) -> Args:
-        """Raise pydantic's ValidationError; the engine turns it into diagnostics."""
+        """Raise pydantic's ValidationError; the checker turns it into diagnostics."""
         return self.Args(**values)
 
     # -- the shape rule -----------------------------------------------------------------------
@@ -173,6 +188,11 @@ class Kind:
     def inferred_index(self, rank: int) -> int:
         """Which dim of the input gives the inferred argument (in_features: the last)."""
         return rank - 1
+
+    def batch_axis(self, a: Args, rank: int) -> int | None:
+        """The dim of a ``rank``-dim input that the kind reads as the batch, whose samples
+        it keeps apart; None when no dim is (an unbatched input, or an op that mixes dim 0)."""
+        return None
 
     # -- costs --------------------------------------------------------------------------------
     def param_count(self, a: Args) -> Dim:
@@ -195,6 +215,11 @@ class Kind:
         writes in place (``inplace=true``). Such a result adds no activation bytes."""
         return self.is_view() or getattr(a, "inplace", False) is True
 
+    # An op that can write its result into its first input (Op.forward with in_place); the
+    # checker marks where it may (Node.in_place: that input is a fresh result, fresh_result,
+    # read by nothing else, of the result's own shape and dtype).
+    writes_in_place: ClassVar[bool] = False
+
     # -- presentation -------------------------------------------------------------------------
     def label(self, a: Args, dim=None) -> str:
         """Kind and key arguments, as a diagram shows them: `Conv2d 64, 3, stride=2, bias=false`.
@@ -208,10 +233,18 @@ class Kind:
             return _show(_map_dims(v, dim) if dim is not None else v)
 
         given = a.model_fields_set
+        parts = [show(x) for x in getattr(a, self.variadic)] if self.variadic in given else []
+        named = self._label_positional(a, given, parts, show)
+        named += sorted(n for n in given if n not in self.positional and n not in self.state_inputs
+                        and n != self.inferred and n != self.variadic)
+        for name in named:
+            value = getattr(a, name)
+            parts.append(name if value is True else f"{name}={show(value)}")
+        return self.name + (" " + ", ".join(parts) if parts else "")
+
+    def _label_positional(self, a: Args, given, parts: list[str], show) -> list[str]:
+        """Append the positional arguments shown by position; return those shown by name."""
         fields = self.Args.model_fields
-        parts = []
-        if self.variadic and self.variadic in given:
-            parts.extend(show(x) for x in getattr(a, self.variadic))
         named = []
         by_position = not parts
         for k, name in enumerate(self.positional):
@@ -225,14 +258,52 @@ class Kind:
             else:
                 by_position = False
                 named.append(name)
-        named += sorted(n for n in given if n not in self.positional and n not in self.state_inputs
-                        and n != self.inferred and n != self.variadic)
-        for name in named:
-            value = getattr(a, name)
-            parts.append(name if value is True else f"{name}={show(value)}")
-        return self.name + (" " + ", ".join(parts) if parts else "")
+        return named
 
     # -- torch emission -----------------------------------------------------------------------
+    def forward(self, a: Args, module: str, inputs: list[str], state: dict[str, str], code,
+                in_place: bool = False) -> Forward:
+        """The stage in ``forward``: ``module`` names its submodule (a layer's), ``inputs``
+        and ``state`` are the expressions of its tensors, ``code`` renders a value (a dim,
+        a literal) as Python source."""
+        raise NotImplementedError
+
+    def result_pattern(self, names: list[str]) -> str:
+        """The assignment target that unpacks the result into the kind's results, one name
+        per entry of ``results``: ``out, (h_n, c_n)`` for an LSTM."""
+        return ", ".join(names)
+
+    def fingerprint(self, a: Args, inputs: list[Tensor | None], state: tuple[str, ...]) -> tuple:
+        """What the generated code of one application depends on, to compare a network's
+        class with a use of it."""
+        raise NotImplementedError
+
+
+class Layer(Kind):
+    """A torch ``nn`` module: built once in ``__init__``, called in ``forward``."""
+
+    what = "layer"
+    is_module = True
+    needs_pipe = True
+    # Emission: the nn class and torch's positional order of its constructor.
+    torch_name: ClassVar[str | None] = None
+    torch_positional: ClassVar[tuple[str, ...]] = ()
+    # Whether the torch constructor takes ``dtype=`` (a layer with weights or buffers): the
+    # built module makes them in the input's dtype when it is not float32.
+    dtype_kwarg: ClassVar[bool] = False
+    # For a layer torch.nn lacks (torchvision's StochasticDepth): the Python source of the
+    # class, named ``torch_name``, that a built module using it defines once.
+    support_code: ClassVar[str | None] = None
+
+    @property
+    def module_class(self) -> str:
+        """The class the built module constructs, as Python source."""
+        return self.torch_name if self.support_code else f"nn.{self.torch_name}"
+
+    def batch_axis(self, a: Args, rank: int) -> int | None:
+        lowest = min(self.ranks) if self.ranks else self.min_rank
+        return 0 if rank > lowest else None
+
     def constructor_args(self, a: Args) -> tuple[list[Any], dict[str, Any]]:
         """Positional and keyword values of the torch constructor, inferred sizes written out."""
         pos = [getattr(a, n) for n in self.torch_positional]
@@ -241,33 +312,50 @@ class Kind:
               and n not in self.state_inputs}
         return pos, kw
 
-    # Whether the torch constructor takes ``dtype=`` (a layer with weights or buffers): the
-    # built module makes them in the input's dtype when it is not float32.
-    dtype_kwarg: ClassVar[bool] = False
-
     def call_args(self, a: Args, inputs: list[str], state: dict[str, str], code) -> list[str]:
-        """The arguments of the module's call in ``forward``: the input expressions, then any
-        initial state. ``state`` maps a state input (``h0``) to its expression; ``code``
-        renders a value (a dim, a literal) as Python source."""
+        """The arguments of the module's call: the input expressions, then any initial state."""
         return list(inputs)
 
-    def result_pattern(self, names: list[str]) -> str:
-        """The assignment target that unpacks the module's result into the kind's results,
-        one name per entry of ``results``: ``out, (h_n, c_n)`` for an LSTM."""
-        return ", ".join(names)
+    def forward(self, a, module, inputs, state, code, in_place=False):
+        return Forward(callee=module, args=tuple(self.call_args(a, inputs, state, code)))
+
+    def fingerprint(self, a, inputs, state):
+        pos, kw = self.constructor_args(a)
+        dtype = inputs[0].dtype if inputs and inputs[0] is not None else None
+        return ("layer", self.name, tuple(pos), tuple(sorted(kw.items())), dtype, tuple(sorted(state)))
+
+
+class Op(Kind):
+    """A torch function applied to values: an expression in ``forward``, no submodule."""
+
+    what = "op"
+    is_module = False
+
+    def is_view(self):
+        return True
+
+    def dim_index(self, ctx, value, rank: int, arg: str, extra: int = 0) -> int:
+        """A dim argument normalised to 0..rank-1+extra, or a `rank` error."""
+        d = ctx.concrete(value, arg, arg)
+        top = max(rank + extra, 1)
+        if not -top <= d < top:
+            raise ctx.fail("rank", f"{self.name}: dim {d} is out of range for a tensor with {rank} dims "
+                           f"(expected {-top} to {top - 1})", arg=arg)
+        return d % top
 
     def op_expr(self, a: Args, inputs: list[str], code) -> str:
-        """An op's ``forward`` expression over its input expressions."""
-        raise NotImplementedError(f"{self.name} is not an op")
-
-    # An op that can write its result into its first input (op_expr_in_place); the checker
-    # marks where it may (LayerNode.in_place: that input is a fresh result, fresh_result,
-    # read by nothing else, of the result's own shape and dtype).
-    writes_in_place: ClassVar[bool] = False
+        """The op's ``forward`` expression over its input expressions."""
+        raise NotImplementedError
 
     def op_expr_in_place(self, a: Args, inputs: list[str], code) -> str:
         """The ``forward`` expression that writes the op's result into its first input."""
         raise NotImplementedError(f"{self.name} has no in-place form")
+
+    def forward(self, a, module, inputs, state, code, in_place=False):
+        return Forward(expr=self.op_expr_in_place(a, inputs, code) if in_place else self.op_expr(a, inputs, code))
+
+    def fingerprint(self, a, inputs, state):
+        return ("op", self.name, tuple((f, getattr(a, f)) for f in type(a).model_fields), len(inputs))
 
 
 def validation_messages(err: ValidationError) -> list[tuple[str | None, str]]:
@@ -291,30 +379,12 @@ def normalize_tuple(v, n: int) -> tuple:
     return (v,) * n
 
 
-def pyval(v) -> str:
-    """A Python literal (or a dim expression over parameter and symbol names) for code."""
-    if v is None or isinstance(v, bool):
-        return repr(v)
-    if isinstance(v, (int, Expr)):
-        return render(v)
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, str):
-        return repr(v)
-    if isinstance(v, tuple):
-        inner = ", ".join(pyval(x) for x in v)
-        return f"({inner},)" if len(v) == 1 else f"({inner})"
-    raise TypeError(f"no literal for {type(v).__name__}")
-
-
-class FloatLayer(Kind):
+class FloatLayer(Layer):
     """A layer with float parameters: refuses integer input, keeps the input's dtype."""
 
     accepts_int: ClassVar[bool] = False
 
     def check_dtype(self, ctx, t: Tensor) -> None:
-        from ..types import FLOAT_DTYPES
-
         if t.dtype not in FLOAT_DTYPES and not self.accepts_int:
             raise ctx.fail("dtype", f"{self.name} needs a floating-point input, received {t.dtype}",
                            ctx.input_story(),

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Optional
 
-from ..dims import Dim, Expr, floordiv
+from ..dims import Dim, floordiv, is_dim
 from ..types import Tensor
-from .base import (Args, BoolArg, DimArg, DimOrTuple, FloatLayer, OptDimOrTuple, normalize_tuple,
-                   numel, register)
+from .base import Args, BoolArg, DimArg, DimOrTuple, FloatLayer, OptDimOrTuple, normalize_tuple, numel, register
 
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
 
@@ -38,6 +37,45 @@ def adaptive_out(size: Dim, out: Any) -> Dim:
     return size if out is None else out
 
 
+# -- what every n-dimensional window layer shares ---------------------------------------------
+
+
+class Spatial(FloatLayer):
+    """A layer over the last ``n`` dims of a batched ``[N, C, *spatial]`` or unbatched
+    ``[C, *spatial]`` input: convolutions, pools, adaptive pools."""
+
+    n: ClassVar[int]
+
+    @property
+    def ranks(self):  # batched or unbatched
+        return (self.n + 1, self.n + 2)
+
+    def window(self, ctx, value, name: str) -> tuple[int, ...]:
+        """A size or an n-tuple of them (kernel_size, stride, ...), every one a known integer."""
+        try:
+            t = normalize_tuple(value, self.n)
+        except ValueError as e:
+            raise ctx.fail("argument", f"{self.name}({name}=...): {e}", arg=name)
+        return tuple(ctx.concrete(v, name, name) for v in t)
+
+    def check_groups(self, ctx, groups: int, **channels) -> None:
+        """in_channels and out_channels must divide into ``groups``, as torch's constructor says."""
+        for what, value in channels.items():
+            v = ctx.dim(value)
+            if isinstance(v, int) and v % groups:
+                raise ctx.fail("value", f"{self.name}: {what} ({v}) must be divisible by groups ({groups})",
+                               arg="groups")
+
+    def check_output(self, ctx, x: Tensor, sizes, too_small) -> None:
+        """Every output size must be at least 1: ``too_small(i, size)`` gives the message and
+        the help for spatial dim ``i`` when it is not."""
+        for i, size in enumerate(sizes):
+            v = ctx.dim(size)
+            if isinstance(v, int) and v < 1:
+                message, help = too_small(i, v)
+                raise ctx.fail("size", f"{self.name} leaves no output: {message}", ctx.input_story(), help=help)
+
+
 # -- convolutions -----------------------------------------------------------------------------
 
 PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
@@ -55,8 +93,7 @@ class ConvArgs(Args):
     padding_mode: PaddingMode = "zeros"
 
 
-class _Conv(FloatLayer):
-    n: ClassVar[int]
+class _Conv(Spatial):
     Args = ConvArgs
     fresh_result = True
     positional = ("out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
@@ -68,33 +105,27 @@ class _Conv(FloatLayer):
     def inferred_index(self, rank):
         return rank - self.n - 1
 
-    @property
-    def ranks(self):  # batched or unbatched
-        return (self.n + 1, self.n + 2)
-
-    def _tuple(self, ctx, a, name: str) -> tuple[int, ...]:
-        try:
-            t = normalize_tuple(getattr(a, name), self.n)
-        except ValueError as e:
-            raise ctx.fail("argument", f"{self.name}({name}=...): {e}", arg=name)
-        return tuple(ctx.concrete(v, name, name) for v in t)
-
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         self.check_dtype(ctx, x)
-        k = self._tuple(ctx, a, "kernel_size")
-        s = self._tuple(ctx, a, "stride")
-        d = self._tuple(ctx, a, "dilation")
+        k = self.window(ctx, a.kernel_size, "kernel_size")
+        s = self.window(ctx, a.stride, "stride")
+        d = self.window(ctx, a.dilation, "dilation")
         groups = ctx.concrete(a.groups, "groups", "groups")
         if min(k) < 1 or min(s) < 1 or min(d) < 1 or groups < 1:
             raise ctx.fail("value", f"{self.name}: kernel_size, stride, dilation and groups must be positive")
-        for what, value in (("in_channels", a.in_channels), ("out_channels", a.out_channels)):
-            v = ctx.checker.net.dim(value)
-            if isinstance(v, int) and v % groups:
-                raise ctx.fail("value", f"{self.name}: {what} ({v}) must be divisible by groups ({groups})",
-                               arg="groups")
+        self.check_groups(ctx, groups, in_channels=a.in_channels, out_channels=a.out_channels)
+        out_spatial = self._spatial(ctx, a, x.shape[-self.n:], k, s, d)
+        self.check_output(ctx, x, out_spatial, lambda i, v: (
+            f"input {ctx.show_tensor(x)} is too small for kernel_size={a.kernel_size} (output size {v} in dim "
+            f"{x.rank - self.n + i})", "use a smaller kernel or stride, or pad the input"))
+        shape = x.shape[:-self.n - 1] + (a.out_channels,) + tuple(out_spatial)
+        keep = {i: i for i in range(x.rank - self.n - 1)}
+        return [x.with_shape(shape, ctx.origin, keep=keep)]
+
+    def _spatial(self, ctx, a, spatial, k, s, d) -> tuple:
+        """The output's spatial sizes under the padding given (a size, a tuple, "same", "valid")."""
         pad = a.padding
-        spatial = x.shape[-self.n:]
         if isinstance(pad, str):
             if pad not in ("same", "valid"):
                 raise ctx.fail("value", f'{self.name}: padding must be "same", "valid", an integer or a tuple, '
@@ -104,27 +135,16 @@ class _Conv(FloatLayer):
                                f"convolutions (stride={a.stride})", arg="padding",
                                help="use an explicit padding, or stride=1")
             if pad == "same":
-                out_spatial = spatial
-            else:
-                out_spatial = tuple(conv_out(L, k[i], s[i], 0, d[i]) for i, L in enumerate(spatial))
-        else:
-            try:
-                p = normalize_tuple(pad, self.n)
-            except ValueError as e:
-                raise ctx.fail("argument", f"{self.name}(padding=...): {e}", arg="padding")
-            if not all(isinstance(v, (int, Expr)) and not isinstance(v, bool) for v in p):
-                raise ctx.fail("argument", f"{self.name}(padding=...): expected an integer, a tuple or "
-                               '"same"/"valid"', arg="padding")
-            out_spatial = tuple(conv_out(L, k[i], s[i], p[i], d[i]) for i, L in enumerate(spatial))
-        for i, size in enumerate(out_spatial):
-            v = ctx.checker.net.dim(size)
-            if isinstance(v, int) and v < 1:
-                raise ctx.fail("size", f"{self.name} leaves no output: input {ctx.show_tensor(x)} is too small "
-                               f"for kernel_size={a.kernel_size} (output size {v} in dim {x.rank - self.n + i})",
-                               ctx.input_story(), help="use a smaller kernel or stride, or pad the input")
-        shape = x.shape[:-self.n - 1] + (a.out_channels,) + tuple(out_spatial)
-        keep = {i: i for i in range(x.rank - self.n - 1)}
-        return [x.with_shape(shape, ctx.origin, keep=keep)]
+                return tuple(spatial)
+            return tuple(conv_out(L, k[i], s[i], 0, d[i]) for i, L in enumerate(spatial))
+        try:
+            p = normalize_tuple(pad, self.n)
+        except ValueError as e:
+            raise ctx.fail("argument", f"{self.name}(padding=...): {e}", arg="padding")
+        if not all(is_dim(v) for v in p):
+            raise ctx.fail("argument", f"{self.name}(padding=...): expected an integer, a tuple or "
+                           '"same"/"valid"', arg="padding")
+        return tuple(conv_out(L, k[i], s[i], p[i], d[i]) for i, L in enumerate(spatial))
 
     def param_count(self, a):
         per = numel(normalize_tuple(a.kernel_size, self.n))
@@ -191,22 +211,10 @@ class AvgPool2dArgs(AvgPool1dArgs):
     divisor_override: Optional[DimArg] = None
 
 
-class _Pool(FloatLayer):
-    n: ClassVar[int]
+class _Pool(Spatial):
     positional = ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode")
     torch_positional = ("kernel_size",)
     has_dilation: ClassVar[bool] = True
-
-    @property
-    def ranks(self):
-        return (self.n + 1, self.n + 2)
-
-    def _tuple(self, ctx, value, name):
-        try:
-            t = normalize_tuple(value, self.n)
-        except ValueError as e:
-            raise ctx.fail("argument", f"{self.name}({name}=...): {e}", arg=name)
-        return tuple(ctx.concrete(v, name, name) for v in t)
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -214,10 +222,10 @@ class _Pool(FloatLayer):
         if getattr(a, "return_indices", False):
             raise ctx.fail("value", f"{self.name}(return_indices=true) is not supported",
                            arg="return_indices", help="use the pooled values alone")
-        k = self._tuple(ctx, a.kernel_size, "kernel_size")
-        s = k if a.stride is None else self._tuple(ctx, a.stride, "stride")
-        p = self._tuple(ctx, a.padding, "padding")
-        d = self._tuple(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
+        k = self.window(ctx, a.kernel_size, "kernel_size")
+        s = k if a.stride is None else self.window(ctx, a.stride, "stride")
+        p = self.window(ctx, a.padding, "padding")
+        d = self.window(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
         if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
             raise ctx.fail("value", f"{self.name}: kernel_size, stride and dilation must be positive, "
                            "padding not negative")
@@ -233,11 +241,9 @@ class _Pool(FloatLayer):
                          f"the input depends on the value of {ctx.show(size)}",
                          help="torch drops that window when it starts in the right padding; "
                          "give the size a concrete value to check it")
-            v = ctx.checker.net.dim(o)
-            if isinstance(v, int) and v < 1:
-                raise ctx.fail("size", f"{self.name} leaves no output: input {ctx.show_tensor(x)} is smaller "
-                               f"than its window ({k[i]})", ctx.input_story(),
-                               help="remove the pooling, or use a smaller window")
+            self.check_output(ctx, x, [o], lambda _, v, i=i: (
+                f"input {ctx.show_tensor(x)} is smaller than its window ({k[i]})",
+                "remove the pooling, or use a smaller window"))
             out.append(o)
         shape = x.shape[:-self.n] + tuple(out)
         return [x.with_shape(shape, ctx.origin, keep={i: i for i in range(x.rank - self.n)})]
@@ -312,14 +318,9 @@ class AdaptiveMaxArgs(AdaptiveArgs):
     return_indices: BoolArg = False
 
 
-class _Adaptive(FloatLayer):
-    n: ClassVar[int]
+class _Adaptive(Spatial):
     positional = ("output_size",)
     torch_positional = ("output_size",)
-
-    @property
-    def ranks(self):
-        return (self.n + 1, self.n + 2)
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -336,7 +337,7 @@ class _Adaptive(FloatLayer):
         out = []
         for size, o in zip(x.shape[-self.n:], sizes):
             if o is not None:
-                v = ctx.checker.net.dim(o)
+                v = ctx.dim(o)
                 if isinstance(v, int) and v < 1:
                     raise ctx.fail("value", f"{self.name}: output_size must be positive", arg="output_size")
             out.append(adaptive_out(size, o))
@@ -391,6 +392,3 @@ class AdaptiveMaxPool2d(_Adaptive):
     examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool2d((2, 3))", "input": "float32[2, 3, 10, 9]"},
                                       {"stage": "AdaptiveMaxPool2d(5)", "input": "float32[2, 3, 4]"}]
 
-
-def _unused(_: Tensor) -> None:
-    return None

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, Optional
 
-from ..dims import Dim
 from ..types import INT_DTYPES, Tensor
 from .args import after
-from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Kind, numel, register
+from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, numel, register
 
 
 class LinearArgs(Args):
@@ -64,7 +63,7 @@ class EmbeddingArgs(Args):
 
 
 @register
-class Embedding(Kind):
+class Embedding(Layer):
     name = "Embedding"
     torch_name = "Embedding"
     Args = EmbeddingArgs
@@ -119,7 +118,7 @@ def flatten_shape(ctx, x: Tensor, start, end, arg_start: str, arg_end: str) -> T
 
 
 @register
-class Flatten(Kind):
+class Flatten(Layer):
     name = "Flatten"
     torch_name = "Flatten"
     Args = FlattenArgs
@@ -136,6 +135,10 @@ class Flatten(Kind):
 
     def infer(self, ctx, a, inputs):
         return [flatten_shape(ctx, inputs[0], a.start_dim, a.end_dim, "start_dim", "end_dim")]
+
+    def batch_axis(self, a, rank):
+        start = a.start_dim if isinstance(a.start_dim, int) else 0
+        return 0 if rank >= 2 and start % rank >= 1 else None
 
     def is_view(self):
         return True
@@ -181,10 +184,6 @@ class Dropout(FloatLayer):
 
 class InplaceArgs(Args):
     inplace: BoolArg = False
-
-
-class NoArgs(Args):
-    pass
 
 
 class _Elementwise(FloatLayer):
@@ -260,6 +259,10 @@ class _Softmax(_Elementwise):
                 raise ctx.fail("rank", f"dim={d} is out of range for {ctx.show_tensor(x)}", arg="dim")
         return [x]
 
+    def batch_axis(self, a, rank):
+        over = a.dim if isinstance(a.dim, int) else 0  # without `dim`, torch may pick dim 0
+        return 0 if rank >= 2 and over % rank != 0 else None
+
 
 @register
 class Softmax(_Softmax):
@@ -277,6 +280,3 @@ class LogSoftmax(_Softmax):
     examples: ClassVar[list[dict]] = [{"stage": "LogSoftmax(1)", "input": "float32[2, 3]"},
                                       {"stage": "LogSoftmax(dim=-1)", "input": "float64[3]"}]
 
-
-def _unused(_: Dim) -> None:  # keeps the import list honest for type checkers
-    return None

@@ -27,6 +27,9 @@ class _BatchNorm(FloatLayer):
     def inferred_index(self, rank):
         return 1
 
+    def batch_axis(self, a, rank):
+        return 0
+
     def infer(self, ctx, a, inputs):
         self.check_dtype(ctx, inputs[0])
         if a.momentum is not None and (isinstance(a.momentum, bool) or not isinstance(a.momentum, (int, float))):

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Optional
 
-from ..dims import Dim, Expr, compare, exact_div, floordiv, render
+from ..dims import Dim, compare, exact_div, floordiv, is_dim, render
 from ..types import Tensor
 from .args import Before
-from .base import Args, DimArg, Kind, _is_dim, _show, numel, register
+from .base import Args, DimArg, Op, _show, numel, register
 from .dense import flatten_shape
 
 
-class Op(Kind):
-    category = "op"
-
-    def dim_index(self, ctx, value, rank: int, arg: str, extra: int = 0) -> int:
-        """A dim argument normalised to 0..rank-1+extra, or a `rank` error."""
-        d = ctx.concrete(value, arg, arg)
-        top = max(rank + extra, 1)
-        if not -top <= d < top:
-            raise ctx.fail("rank", f"{self.name}: dim {d} is out of range for a tensor with {rank} dims "
-                           f"(expected {-top} to {top - 1})", arg=arg)
-        return d % top
-
-    def is_view(self):
-        return True
-
-
 def _int_tuple(v):
-    if not isinstance(v, tuple) or not all(_is_dim(x) for x in v):
+    if not isinstance(v, tuple) or not all(is_dim(x) for x in v):
         raise ValueError(f"expected integers, received {_show(v)}")
     return v
 
@@ -122,18 +106,18 @@ class Reshape(Op):
         (x,) = inputs
         shape = list(a.shape)
         for d in shape:
-            if isinstance(d, bool) or not isinstance(d, (int, Expr)):
+            if not is_dim(d):
                 raise ctx.fail("argument", f"reshape takes integer sizes, received {d!r}", arg="shape")
         holes = [i for i, d in enumerate(shape) if isinstance(d, int) and d == -1]
         if len(holes) > 1:
             raise ctx.fail("value", "reshape: only one dimension can be -1", arg="shape")
         for d in shape:
-            v = ctx.checker.net.dim(d)
+            v = ctx.dim(d)
             if isinstance(v, int) and v < -1:
                 raise ctx.fail("value", f"reshape: invalid size {v}", arg="shape")
         total = numel(x.shape)
         known = numel(d for i, d in enumerate(shape) if i not in holes)
-        t_show, k_show = ctx.checker.net.dim(total), ctx.checker.net.dim(known)
+        t_show, k_show = ctx.dim(total), ctx.dim(known)
         if holes:
             if isinstance(k_show, int) and k_show == 0:
                 raise ctx.fail("value", "reshape: cannot infer -1 next to a size of 0", arg="shape")
@@ -145,7 +129,7 @@ class Reshape(Op):
                                    f"{ctx.show_tensor(x)} has {t_show} elements, not divisible by {k_show}",
                                    ctx.input_story(), arg="shape")
                 q_param = _floor_quotient(total, k_show)
-                ctx.checker.fix(known)  # the divisor is the parameters' value
+                ctx.fix(known)  # the divisor is the parameters' value
                 if q_param is None:  # one diagnostic: the -1 is not a whole quotient of the symbols
                     raise ctx.fail("unproven", f"reshape: the -1 size, {render(t_show)} divided by "
                                    f"{render(k_show)}, cannot be expressed as a dim",
@@ -156,19 +140,19 @@ class Reshape(Op):
                          [f"the input is {ctx.show_tensor(x)}"],
                          help="check that the sizes divide, or use sizes that make it exact")
             if q_param is None:
-                ctx.checker.fix(total, known)  # divides only for the parameters' values
+                ctx.fix(total, known)  # divides only for the parameters' values
             shape[holes[0]] = q_param if q_param is not None else q
         else:
             verdict = compare(t_show, k_show)
             if verdict and compare(total, known) is not True:
-                ctx.checker.fix(total, known)  # equal only for the parameters' values
+                ctx.fix(total, known)  # equal only for the parameters' values
             if verdict is False:
-                raise ctx.fail("shape", f"reshape to [{', '.join(render(ctx.checker.net.dim(d)) for d in shape)}] "
+                raise ctx.fail("shape", f"reshape to [{', '.join(render(ctx.dim(d)) for d in shape)}] "
                                f"needs {render(k_show)} elements, but {ctx.show_tensor(x)} has {render(t_show)}",
                                ctx.input_story(), arg="shape",
                                help="use -1 for the size netspec should infer")
             if verdict is None:
-                if ctx.checker.strict:
+                if ctx.strict:
                     ctx.warn("unproven", f"reshape needs {render(k_show)} elements, and the input has "
                              f"{render(t_show)}: equal only for some values of the symbols", arg="shape")
         keep = {}
@@ -309,7 +293,7 @@ class Select(Op):
         if x.rank == 0:
             raise ctx.fail("rank", "select needs a tensor with at least one dim")
         i = self.dim_index(ctx, a.dim, x.rank, "dim")
-        size = ctx.checker.net.dim(x.shape[i])
+        size = ctx.dim(x.shape[i])
         idx = ctx.concrete(a.index, "index", "index")
         if isinstance(size, int) and not -size <= idx < size:
             raise ctx.fail("value", f"select: index {idx} is out of range for dim {i} of size {size}",
@@ -405,7 +389,7 @@ class Add(Op):
             yi = i - (rank - y.rank)
             dx = x.shape[xi] if xi >= 0 else 1
             dy = y.shape[yi] if yi >= 0 else 1
-            vx, vy = ctx.checker.net.dim(dx), ctx.checker.net.dim(dy)
+            vx, vy = ctx.dim(dx), ctx.dim(dy)
             if vx == 1:
                 ctx.known(dx)  # broadcast because of its value
                 shape.append(dy)
@@ -423,6 +407,3 @@ class Add(Op):
                                help="sizes must match or be 1")
         return [Tensor(x.dtype, tuple(shape), tuple(origins))]
 
-
-def _unused(_: Any) -> None:
-    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from ..dims import Dim
+from ..dims import Dim, render
 from ..types import Tensor
 from .args import after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, TensorIn, numel, register
@@ -74,6 +74,9 @@ class _Recurrent(FloatLayer):
     def h_out(self, a) -> Dim:
         return a.hidden_size
 
+    def batch_axis(self, a, rank):
+        return (0 if a.batch_first else 1) if rank == 3 else None
+
     def directions(self, a) -> int:
         return 2 if a.bidirectional else 1
 
@@ -86,8 +89,8 @@ class _Recurrent(FloatLayer):
         layers = a.num_layers
         batched = x.rank == 3
         if batched:
-            t_axis, b_axis = (1, 0) if a.batch_first else (0, 1)
-            seq, batch = x.shape[t_axis], x.shape[b_axis]
+            b_axis = self.batch_axis(a, x.rank)
+            batch = x.shape[b_axis]
             out_shape = list(x.shape[:2]) + [D * h_out]
             output = x.with_shape(tuple(out_shape), ctx.origin, keep={0: 0, 1: 1})
             state = (D * layers, batch, h_out)
@@ -103,7 +106,7 @@ class _Recurrent(FloatLayer):
             given = getattr(a, name, None)
             if given is not None:
                 self.check_state(ctx, name, given, want, x)
-        if isinstance(a.dropout, float) and a.dropout > 0 and ctx.checker.net.dim(layers) == 1:
+        if isinstance(a.dropout, float) and a.dropout > 0 and ctx.dim(layers) == 1:
             ctx.warn("value", f"{self.name}(dropout={a.dropout}) with num_layers=1 does nothing: "
                      "torch applies dropout between layers", arg="dropout",
                      help="add layers, or drop the dropout argument")
@@ -146,10 +149,6 @@ class _Recurrent(FloatLayer):
             help=f"{fix}, or put `-> transpose(0, 1)` before the {self.name}; if this is meant, "
             "add `# netspec: allow[layout]` to the line")
 
-    def layer_inputs(self, a) -> list[Dim]:
-        D = self.directions(a)
-        return [a.input_size] + [D * self.h_out(a)]
-
     def param_count(self, a):
         D = self.directions(a)
         g = self.gates * a.hidden_size
@@ -175,8 +174,6 @@ class _Recurrent(FloatLayer):
 
     def label(self, a, dim=None):
         def txt(d) -> str:
-            from ..dims import render
-
             return render(dim(d) if dim is not None else d)
 
         parts = [self.name, txt(a.hidden_size)]
