@@ -748,8 +748,6 @@ class ClassGen:
         for i, n in enumerate(nodes):
             if n.state or len(n.inputs) != 1 or len(n.outputs) != 1:
                 return False
-            if n.kind is not None and len(n.kind.results) != 1:
-                return False
             if i and n.inputs[0] is not nodes[i - 1].outputs[0]:
                 return False
         return True
@@ -958,9 +956,7 @@ class ForwardGen:
         return stmts
 
     def _result_names(self, node: LayerNode) -> list[str]:
-        if node.block is not None:
-            return [r.text for o in node.block.ast.outputs for r in o.refs] or ["output"]
-        return list(node.kind.results)
+        return node.result_names
 
     def _pattern(self, node: LayerNode, names: list[str]) -> str:
         if node.block is not None or len(names) == 1:

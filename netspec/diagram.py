@@ -128,12 +128,6 @@ def _extent(s: Span) -> tuple[int, int]:
     return (s.end_line - s.line, s.end_column - s.column)
 
 
-def result_names(node: LayerNode) -> list[str]:
-    """`output` / `h_n` / `c_n`, or a block's output names, one per result of the node."""
-    names = [n for n, _ in node.block.outputs] if node.block is not None else list(node.kind.results)
-    return [names[i] if i < len(names) else f"output{i}" for i in range(len(node.outputs))]
-
-
 def node_label(net: TypedNetwork, node: LayerNode) -> str:
     """The kind and key arguments of a node, parameters substituted: `LSTM 512, layers=2`."""
     if node.block is not None:
@@ -266,7 +260,7 @@ class Drawing:
         lines = []
         maker = origin.node
         if maker is not None and len(maker.outputs) > 1:
-            lines.append(result_names(maker)[origin.index])
+            lines.append(maker.result_names[origin.index])
         elif v.node is not None and v.node.binding and consumer is not None \
                 and consumer.binding != v.node.binding:
             lines.append(v.node.binding)  # a named value read by another binding

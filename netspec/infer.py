@@ -97,6 +97,18 @@ class LayerNode:
         return self.block.name if self.block is not None else self.kind.name
 
     @property
+    def result_names(self) -> list[str]:
+        """One name per result: the kind's for its arguments (`output`, `h_n`, `c_n`), or a
+        network's output names."""
+        if self.block is not None:
+            names = [n for n, _ in self.block.outputs]
+        elif self.args is not None:
+            names = list(self.kind.result_names(self.args))
+        else:
+            names = list(self.kind.results)
+        return [names[i] if i < len(names) else f"output{i}" for i in range(len(self.outputs))]
+
+    @property
     def is_module(self) -> bool:
         """Whether the node is a submodule of the built module (a layer or a network)."""
         return self.block is not None or self.kind.is_module
@@ -962,7 +974,7 @@ class NetworkChecker:
             else:
                 self._applied[key] = seen
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
-        results = dict(zip(kind.results, node.outputs))
+        results = dict(zip(kind.result_names(a), node.outputs))
         return BindingResult(node.outputs[0], results)
 
     # -- reusing the result of an application seen before ----------------------------------------
@@ -986,7 +998,7 @@ class NetworkChecker:
             self._same = same
         if self.reporter.raised != raised:
             return None
-        return Applied(a, params, tuple((t.dtype, t.shape, t.origins) for t in outs), kind.results, fixed)
+        return Applied(a, params, tuple((t.dtype, t.shape, t.origins) for t in outs), kind.result_names(a), fixed)
 
     def _reapply(self, node: LayerNode, seen: Applied, ctx: StageCtx, in_types: list[Tensor]) -> BindingResult:
         node.args = seen.args

@@ -22,15 +22,6 @@ def tensor_json(net: TypedNetwork, name: str, t: Tensor | None, env: dict | None
     return {"name": name, "dtype": t.dtype, "shape": [dim_json(bind(d, env)) for d in net.shape(t)]}
 
 
-def result_names(node: LayerNode) -> list[str]:
-    """The names of a node's results: `output` / `h_n` / `c_n`, or a block's outputs."""
-    if node.block is not None:
-        names = [n for n, _ in node.block.outputs]
-    else:
-        names = list(node.kind.results)
-    return [names[i] if i < len(names) else f"output{i}" for i in range(len(node.outputs))]
-
-
 def node_label(node: LayerNode) -> str:
     """Where a node lives in the spec, as the user named it (`enc`, `logits`, `conv1`)."""
     return node.alias or node.binding or ""
@@ -51,7 +42,7 @@ def network_json(net: TypedNetwork, env: dict | None = None) -> dict[str, Any]:
                 "params": dim_json(net.dim(node.params)),
                 **costs_json(layer_costs(net, node, env)),
                 "outputs": [tensor_json(net, rname, v.tensor, env)
-                            for rname, v in zip(result_names(node), node.outputs)],
+                            for rname, v in zip(node.result_names, node.outputs)],
             }
             for node in net.nodes
         ],
@@ -99,7 +90,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
         label = node_label(node)
         depth = max(0, len(node.group) - 1)  # every stage opens a group; nested ones indent
         name = f"{'  ' * depth}{head}" + (f" ({label})" if label else "") + f" :{node.span.line}"
-        names = result_names(node)
+        names = node.result_names
         for i, v in enumerate(node.outputs):
             in_dtype = node.inputs[0].tensor.dtype if node.inputs and node.inputs[0].tensor else None
             changed = v.tensor is not None and v.tensor.dtype != in_dtype

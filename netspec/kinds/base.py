@@ -189,6 +189,12 @@ class Kind:
         """Which dim of the input gives the inferred argument (in_features: the last)."""
         return rank - 1
 
+    def result_names(self, a: Args) -> tuple[str, ...]:
+        """The names of the results with these arguments, one per tensor ``infer`` returns
+        (``chunk(3)`` has three; an attention that returns no weights has one); ``results``
+        names them before the arguments are known."""
+        return self.results
+
     def batch_axis(self, a: Args, rank: int) -> int | None:
         """The dim of a ``rank``-dim input that the kind reads as the batch, whose samples
         it keeps apart; None when no dim is (an unbatched input, or an op that mixes dim 0)."""

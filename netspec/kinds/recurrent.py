@@ -16,6 +16,30 @@ from .args import after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, TensorIn, numel, register
 
 
+def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool) -> None:
+    """A `layout` error when a layer that reads ``[seq, batch, ...]`` (``[batch, seq, ...]``
+    with batch_first) would read a dim named as a batch as time, or a time dim as batch:
+    torch runs such a model silently and wrong. An allow comment on the line silences it."""
+    time_axis, batch_axis = (1, 0) if batch_first else (0, 1)
+    problem = None
+    if ctx.role(x.shape[time_axis]) == "batch":
+        problem = (time_axis, "time")
+    elif ctx.role(x.shape[batch_axis]) == "time":
+        problem = (batch_axis, "batch")
+    if problem is None:
+        return
+    axis, reads_as = problem
+    bf = "true" if batch_first else "false"
+    fix = "pass batch_first=false" if batch_first else "pass batch_first=true"
+    ctx.fail_unless_allowed(
+        "layout",
+        f"{name} reads dim {axis} as {reads_as} (batch_first={bf}), but dim {axis} is "
+        f"`{ctx.show(x.shape[axis])}`",
+        ctx.input_story(),
+        help=f"{fix}, or put `-> transpose(0, 1)` before the {name}; if this is meant, "
+        "add `# netspec: allow[layout]` to the line")
+
+
 class RNNBaseArgs(Args):
     input_size: DimArg
     hidden_size: DimArg
@@ -127,27 +151,8 @@ class _Recurrent(FloatLayer):
                            "whatever batch_first says")
 
     def check_layout(self, ctx, a, x: Tensor) -> None:
-        if x.rank != 3:
-            return
-        time_axis, batch_axis = (1, 0) if a.batch_first else (0, 1)
-        bf = "true" if a.batch_first else "false"
-        problem = None
-        if ctx.role(x.shape[time_axis]) == "batch":
-            problem = (time_axis, "time", "batch")
-        elif ctx.role(x.shape[batch_axis]) == "time":
-            problem = (batch_axis, "batch", "time")
-        if problem is None:
-            return
-        axis, reads_as, is_ = problem
-        notes = ctx.input_story()
-        fix = "pass batch_first=false" if a.batch_first else "pass batch_first=true"
-        ctx.fail_unless_allowed(
-            "layout",
-            f"{self.name} reads dim {axis} as {reads_as} (batch_first={bf}), but dim {axis} is "
-            f"`{ctx.show(x.shape[axis])}`",
-            notes,
-            help=f"{fix}, or put `-> transpose(0, 1)` before the {self.name}; if this is meant, "
-            "add `# netspec: allow[layout]` to the line")
+        if x.rank == 3:
+            check_sequence_layout(ctx, self.name, x, a.batch_first)
 
     def param_count(self, a):
         D = self.directions(a)
