@@ -45,6 +45,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from netspec import codes
 from netspec import syntax as A
 from netspec.diagnostics import Diagnostic
 from netspec.dims import Dim, Expr, compare, render, substitute, sym, symbols
@@ -508,7 +509,7 @@ def _check_uses(net: TypedNetwork, by_name: dict, diagnostics: list, fixed: dict
                 given = ", ".join(f"{k}={literal(v)}" for k, v in generic.fixed.items())
                 notes.append(f"its class is built for {given}, the values its sizes were checked with")
             diagnostics.append(Diagnostic(
-                "error", "build",
+                "error", codes.BUILD,
                 f"`{generic.name}` is built as one class, and this use needs other code: {problem}",
                 node.span, notes,
                 help=f"give `{generic.name}` the arguments of its other uses, or define a network "
@@ -713,7 +714,7 @@ class ClassGen:
                 continue
             if name in first:
                 raise BuildError([Diagnostic(
-                    "error", "duplicate", f"`{name}` names two modules of `{net.name}`",
+                    "error", codes.DUPLICATE, f"`{name}` names two modules of `{net.name}`",
                     nodes[0].span, [f"`{name}` also names the module at line {first[name].span.line}"],
                     help="give each its own name; a module used twice would share its weights")])
             first[name] = nodes[0]
@@ -725,7 +726,7 @@ class ClassGen:
         for i, (_, nodes, seq, _) in enumerate(planned):
             if len(nodes) > 1 and not (seq and self._pipeline(nodes)):
                 raise BuildError([Diagnostic(
-                    "error", "build", f"`as {planned[i][0]}` names layers that do not form one pipeline",
+                    "error", codes.BUILD, f"`as {planned[i][0]}` names layers that do not form one pipeline",
                     nodes[0].span, help="name each layer on its own")])
             units.append((names[i], nodes, seq))
             for k, n in enumerate(nodes):

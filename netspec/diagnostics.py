@@ -10,31 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple
 
-# code -> one-line summary. The catalogue test proves every code has a working example.
-CODES: dict[str, str] = {
-    "syntax": "the text does not parse",
-    "encoding": "the file is not valid UTF-8 text",
-    "limit": "the spec exceeds a size or nesting limit",
-    "unknown-name": "a name that no input, binding or parameter defines",
-    "unknown-layer": "a stage names no known layer, op or network",
-    "unknown-attr": "a result name that the value does not have",
-    "argument": "a layer or op argument is missing, unknown, duplicated or of the wrong type",
-    "value": "an argument has a value torch does not accept",
-    "dtype": "a tensor has a dtype the layer or op cannot take",
-    "rank": "a tensor has the wrong number of dimensions",
-    "shape": "a size does not match the size the layer or op needs",
-    "assert": "a shape assertion does not hold",
-    "layout": "a recurrent layer would read the batch axis as time, or time as batch",
-    "unproven": "a fact the shape depends on cannot be proven statically",
-    "size": "a convolution or pooling window leaves no output",
-    "duplicate": "a name is defined twice",
-    "output": "a network's outputs are missing or wrong",
-    "param": "a network parameter is missing, unknown or of the wrong type",
-    "recursion": "networks use each other in a cycle",
-    "memory": "a parameter tensor too large to allocate in practice",
-    "unused": "a binding or input that no output depends on",
-    "reserved": "a name that generated code cannot use",
-}
+from .codes import SILENCEABLE_ERRORS, Code
 
 
 class Span(NamedTuple):
@@ -80,13 +56,6 @@ class Diagnostic:
         }
 
 
-# Errors that `# netspec: allow[code]` may silence: those after which every shape can still
-# be inferred (a recurrent layer reading batch as time is well defined, only likely unmeant);
-# a silenced one lets the check go on. Any other error leaves values that cannot be
-# inferred, so it is reported whatever the comment.
-SILENCEABLE_ERRORS = frozenset({"layout"})
-
-
 class Reporter:
     """Collects diagnostics; suppresses exact repeats so one cause is reported once."""
 
@@ -107,6 +76,8 @@ class Reporter:
                 and (severity == "warning" or code in SILENCEABLE_ERRORS))
 
     def add(self, diag: Diagnostic) -> None:
+        if type(diag.code) is not Code:  # a bare string would be a new, undocumented code
+            raise TypeError(f"diagnostic code {diag.code!r} is not one of netspec.codes")
         self.raised += 1
         key = (diag.code, diag.span, diag.message)
         if key in self._seen:

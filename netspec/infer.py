@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from . import codes
 from . import syntax as A
 from .diagnostics import Diagnostic, Reporter, Span, suggest
 from .dims import Dim, Expr, NotConcrete, compare, floordiv, render, substitute, sym, symbols
@@ -59,7 +60,7 @@ def check_name(reporter: Reporter, name: str, span: Span, what: str, submodule: 
         why = "an attribute of torch's nn.Module"
     else:
         return
-    reporter.error("reserved", f"`{name}` cannot name {what}: it is {why}", span,
+    reporter.error(codes.RESERVED, f"`{name}` cannot name {what}: it is {why}", span,
                    help=f"rename it, e.g. `{name.strip('_')}_`")
 
 
@@ -348,12 +349,12 @@ class Checker:
         self.layer_count = 0
         for net in module.networks:
             if net.name in self.asts:
-                reporter.error("duplicate", f"network `{net.name}` is defined twice", net.name_span,
+                reporter.error(codes.DUPLICATE, f"network `{net.name}` is defined twice", net.name_span,
                                [f"first defined at line {self.asts[net.name].span.line}"],
                                help="rename one of them")
                 continue
             if net.name in REGISTRY:
-                reporter.error("duplicate", f"network `{net.name}` has the name of a built-in {REGISTRY[net.name].what}",
+                reporter.error(codes.DUPLICATE, f"network `{net.name}` has the name of a built-in {REGISTRY[net.name].what}",
                                net.name_span, help="rename the network")
                 continue
             self.asts[net.name] = net
@@ -417,7 +418,7 @@ class Checker:
         for name, d in depth.items():
             if d == MAX_USE_DEPTH + 1:
                 used, span = next((u, sp) for u, sp in uses[name].items() if depth.get(u) == MAX_USE_DEPTH)
-                self.reporter.error("limit", f"networks are used inside one another more than {MAX_USE_DEPTH} deep",
+                self.reporter.error(codes.LIMIT, f"networks are used inside one another more than {MAX_USE_DEPTH} deep",
                                     span, [f"`{used}` already nests uses {MAX_USE_DEPTH} deep"],
                                     help=f"netspec checks uses of networks nested at most {MAX_USE_DEPTH} deep; "
                                          "flatten some of them into one network")
@@ -471,7 +472,7 @@ class Checker:
         seen: set[str] = set()
         for p in ast.params:
             if p.name in seen:
-                reporter.error("duplicate", f"parameter `{p.name}` is declared twice", p.span)
+                reporter.error(codes.DUPLICATE, f"parameter `{p.name}` is declared twice", p.span)
                 continue
             seen.add(p.name)
             check_name(reporter, p.name, p.span, "a parameter")
@@ -559,7 +560,7 @@ class NetworkChecker:
         if isinstance(value, int):
             self.fix(d)
             return value
-        self.reporter.error("unproven", f"{what} must be a known integer, but it is `{render(value)}`",
+        self.reporter.error(codes.UNPROVEN, f"{what} must be a known integer, but it is `{render(value)}`",
                             span, help="give it a concrete value, or a parameter with a default")
         raise Fail(what)
 
@@ -572,7 +573,7 @@ class NetworkChecker:
 
     def declare_input(self, inp: A.Input, given: Tensor | None) -> None:
         if inp.name in self.values or inp.name in self.net.params:
-            self.reporter.error("duplicate", f"`{inp.name}` is defined twice", inp.name_span)
+            self.reporter.error(codes.DUPLICATE, f"`{inp.name}` is defined twice", inp.name_span)
             return
         check_name(self.reporter, inp.name, inp.name_span, "an input")
         dtype = self.dtype_of(inp.type)
@@ -593,13 +594,13 @@ class NetworkChecker:
                 dims.append(sym(f"_{inp.name}_{i}"))
         for d in dims:
             if isinstance(d, int) and d < 0:
-                self.reporter.error("shape", f"input `{inp.name}` has a negative size {d}", inp.type.span)
+                self.reporter.error(codes.SHAPE, f"input `{inp.name}` has a negative size {d}", inp.type.span)
         t = Tensor(dtype or "float32", tuple(dims), (origin,) * len(dims))
         if given is not None:
             t = Tensor(t.dtype, t.shape, given.origins if given.rank == t.rank else t.origins)
         huge = [v for v in map(self.net.dim, dims) if isinstance(v, int) and v > INT64_MAX]
         if huge:
-            self.reporter.error("limit", f"input `{inp.name}` has a size beyond int64: {huge[0]}", inp.type.span,
+            self.reporter.error(codes.LIMIT, f"input `{inp.name}` has a size beyond int64: {huge[0]}", inp.type.span,
                                 help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
             t = None  # not inferred further: every use would repeat the error
         v = Value(t, None, 0, inp.name)
@@ -611,7 +612,7 @@ class NetworkChecker:
         if tt.dtype is None:
             return None
         if tt.dtype not in DTYPES:
-            self.reporter.error("dtype", f"unknown dtype `{tt.dtype}`", tt.dtype_span,
+            self.reporter.error(codes.DTYPE, f"unknown dtype `{tt.dtype}`", tt.dtype_span,
                                 help=suggest(tt.dtype, DTYPES) or "use one of: " + ", ".join(sorted(DTYPES)))
             return None
         return DTYPES[tt.dtype]
@@ -628,7 +629,7 @@ class NetworkChecker:
                 if v is not None:
                     self.net.outputs.append((ref.text, v))
         if not seen_out:
-            self.reporter.error("output", f"network `{self.ast.name}` has no `output` statement",
+            self.reporter.error(codes.OUTPUT, f"network `{self.ast.name}` has no `output` statement",
                                 self.ast.name_span,
                                 help="name its results: `output logits`")
         self._mark_in_place()
@@ -662,22 +663,22 @@ class NetworkChecker:
             used = self.checker.used_names[id(self.ast)] = _used_names(self.ast, self.checker.binding_names)
         for b in self.ast.bindings:
             if b.name not in used and self.value_spans.get(b.name) == b.span:  # not one refused
-                self.reporter.warning("unused", f"`{b.name}` is computed but no output uses it",
+                self.reporter.warning(codes.UNUSED, f"`{b.name}` is computed but no output uses it",
                                       b.name_span, help="add it to `output`, or remove the binding")
         for inp in self.ast.inputs:
             if inp.name not in used:
-                self.reporter.warning("unused", f"input `{inp.name}` is declared but no output uses it",
+                self.reporter.warning(codes.UNUSED, f"input `{inp.name}` is declared but no output uses it",
                                       inp.name_span, help="remove the input, or use it")
 
     def run_binding(self, b: A.Binding) -> None:
         if b.name in self.values or b.name in self.net.params:
             first = self.value_spans.get(b.name)
-            self.reporter.error("duplicate", f"`{b.name}` is defined twice", b.name_span,
+            self.reporter.error(codes.DUPLICATE, f"`{b.name}` is defined twice", b.name_span,
                                 [f"first defined at line {first.line}"] if first else [],
                                 help="give the new value its own name")
             return
         if b.name in self.symbol_env:
-            self.reporter.error("duplicate", f"`{b.name}` is already a symbolic dim of an input",
+            self.reporter.error(codes.DUPLICATE, f"`{b.name}` is already a symbolic dim of an input",
                                 b.name_span, help="give the value another name")
             return
         check_name(self.reporter, b.name, b.name_span, "a binding", submodule=True)
@@ -701,7 +702,7 @@ class NetworkChecker:
         res = self.values.get(ref.name)
         if res is None:
             known = list(self.values) + list(self.net.params)
-            self.reporter.error("unknown-name", f"no value named `{ref.name}`", ref.span,
+            self.reporter.error(codes.UNKNOWN_NAME, f"no value named `{ref.name}`", ref.span,
                                 help=suggest(ref.name, known) or "define it with `name = ...` or `input name: ...` first")
             return None
         if ref.attr is None:
@@ -709,7 +710,7 @@ class NetworkChecker:
         if ref.attr not in res.results and res.primary.tensor is None and res.primary.node is None:
             return res.primary  # a value that failed: its error is reported where it failed
         if ref.attr not in res.results:
-            self.reporter.error("unknown-attr", f"`{ref.name}` has no result `{ref.attr}`", ref.span,
+            self.reporter.error(codes.UNKNOWN_ATTR, f"`{ref.name}` has no result `{ref.attr}`", ref.span,
                                 [f"`{ref.name}` has: " + ", ".join(f"`{k}`" for k in res.results)],
                                 help=suggest(ref.attr, res.results))
             return None
@@ -735,7 +736,7 @@ class NetworkChecker:
             return self.chain(expr)
         if isinstance(expr, A.Call):
             return self.call(expr.name, expr.name_span, expr.span, expr.args, None, None, ())
-        self.reporter.error("argument", "a chain must start with a tensor value", expr.span,
+        self.reporter.error(codes.ARGUMENT, "a chain must start with a tensor value", expr.span,
                             help="start with an input or a binding: `x -> ...`")
         raise Fail("source")
 
@@ -749,7 +750,7 @@ class NetworkChecker:
             except Fail:
                 count = 1
             if not 1 <= count <= MAX_REPEAT:
-                self.reporter.error("limit" if count > MAX_REPEAT else "value",
+                self.reporter.error(codes.LIMIT if count > MAX_REPEAT else codes.VALUE,
                                     f"a stage is repeated {count} times; the count must be 1 to {MAX_REPEAT}",
                                     st.repeat.span)
                 raise Fail("repeat")  # the stages after it cannot be inferred
@@ -781,7 +782,7 @@ class NetworkChecker:
         if ahead:
             self.checker.layer_count = max(self.checker.layer_count, MAX_LAYERS) + 1
         if self.checker.layer_count == MAX_LAYERS + 1:
-            self.reporter.error("limit", f"the spec has more than {MAX_LAYERS:,} layers and ops", span,
+            self.reporter.error(codes.LIMIT, f"the spec has more than {MAX_LAYERS:,} layers and ops", span,
                                 help=f"netspec checks at most {MAX_LAYERS:,} stages in a file, "
                                      "repetitions and uses of networks counted")
         raise Fail("limit")
@@ -800,11 +801,11 @@ class NetworkChecker:
         if kind is None:
             known = list(REGISTRY) + list(self.checker.asts)
             what = "layer or network" if name[:1].isupper() else "op"
-            self.reporter.error("unknown-layer", f"unknown {what} `{name}`", name_span,
+            self.reporter.error(codes.UNKNOWN_LAYER, f"unknown {what} `{name}`", name_span,
                                 help=suggest(name, known) or "see docs/language.md for the layers and ops netspec knows")
             raise Fail(name)
         if piped is None and kind.needs_pipe:
-            self.reporter.error("argument", f"`{name}` is a layer: it needs an input piped into it",
+            self.reporter.error(codes.ARGUMENT, f"`{name}` is a layer: it needs an input piped into it",
                                 span, help=f"write `x -> {name}(...)`")
             raise Fail(name)
         inputs: list[Value] = [piped] if piped is not None else []
@@ -827,19 +828,19 @@ class NetworkChecker:
                     if kind.max_inputs != 1:
                         inputs.append(value)
                         continue
-                    self.reporter.error("argument", f"`{name}` takes no tensor as a positional argument",
+                    self.reporter.error(codes.ARGUMENT, f"`{name}` takes no tensor as a positional argument",
                                         arg.span, help=f"pipe the tensor in: `x -> {name}(...)`")
                     bad = True
                     continue
                 positional.append((value, arg.span))
                 continue
             if arg.name in values or arg.name in state:
-                self.reporter.error("argument", f"`{arg.name}` is given twice", arg.span)
+                self.reporter.error(codes.ARGUMENT, f"`{arg.name}` is given twice", arg.span)
                 bad = True
                 continue
             if isinstance(value, Value):
                 if arg.name not in kind.state_inputs:
-                    self.reporter.error("argument", f"`{name}` takes no tensor `{arg.name}`", arg.span,
+                    self.reporter.error(codes.ARGUMENT, f"`{name}` takes no tensor `{arg.name}`", arg.span,
                                         help=f"tensors it takes by keyword: {', '.join(kind.state_inputs)}"
                                         if kind.state_inputs else None)
                     bad = True
@@ -850,7 +851,7 @@ class NetworkChecker:
                 continue
             fields = kind.Args.model_fields
             if arg.name not in fields:
-                self.reporter.error("argument", f"`{name}` has no argument `{arg.name}`", arg.span,
+                self.reporter.error(codes.ARGUMENT, f"`{name}` has no argument `{arg.name}`", arg.span,
                                     [f"`{name}` takes: " + ", ".join(fields)] if fields else [f"`{name}` takes no arguments"],
                                     help=suggest(arg.name, fields))
                 bad = True
@@ -859,7 +860,7 @@ class NetworkChecker:
             spans[arg.name] = arg.span
         if kind.variadic is not None:
             if positional and kind.variadic in values:
-                self.reporter.error("argument", f"`{kind.variadic}` is given both by position and by keyword",
+                self.reporter.error(codes.ARGUMENT, f"`{kind.variadic}` is given both by position and by keyword",
                                     spans[kind.variadic])
                 bad = True
             if len(positional) == 1 and isinstance(positional[0][0], tuple):
@@ -876,24 +877,24 @@ class NetworkChecker:
         if len(positional) > len(names):
             extra = positional[len(kind.positional)]
             taken = ", ".join(kind.positional) or "none"
-            self.reporter.error("argument", f"`{name}` takes {len(kind.positional)} positional argument"
+            self.reporter.error(codes.ARGUMENT, f"`{name}` takes {len(kind.positional)} positional argument"
                                 f"{'s' if len(kind.positional) != 1 else ''} ({taken}), received {len(positional)}",
                                 extra[1], help="pass the others by keyword" if kind.positional else None)
             bad = True
         for (value, aspan), pname in zip(positional, names):
             if pname in values:
-                self.reporter.error("argument", f"`{pname}` is given both by position and by keyword", aspan)
+                self.reporter.error(codes.ARGUMENT, f"`{pname}` is given both by position and by keyword", aspan)
                 bad = True
                 continue
             values[pname] = value
             spans[pname] = aspan
         if True:
             if len(inputs) < kind.min_inputs:
-                self.reporter.error("argument", f"`{name}` needs {kind.min_inputs} tensor input"
+                self.reporter.error(codes.ARGUMENT, f"`{name}` needs {kind.min_inputs} tensor input"
                                     f"{'s' if kind.min_inputs > 1 else ''}, received {len(inputs)}", span)
                 bad = True
             elif kind.max_inputs is not None and len(inputs) > kind.max_inputs:
-                self.reporter.error("argument", f"`{name}` takes {kind.max_inputs} tensor input"
+                self.reporter.error(codes.ARGUMENT, f"`{name}` takes {kind.max_inputs} tensor input"
                                     f"{'s' if kind.max_inputs > 1 else ''}, received {len(inputs)}", span,
                                     help="a piped value counts as the first")
                 bad = True
@@ -918,7 +919,7 @@ class NetworkChecker:
                 elif given is not None and not isinstance(given, TensorArg) and not self.same(given, actual):
                     notes = [n for n in [ctx.origin_note(t, index)] if n] + self.story(inputs[0])
                     self.reporter.error(
-                        "shape", f"{name} was given {kind.inferred}={render(self.net.dim(given))}, "
+                        codes.SHAPE, f"{name} was given {kind.inferred}={render(self.net.dim(given))}, "
                         f"but its input {self.net.show(t)} has {render(self.net.dim(actual))} in dim {index}",
                         spans.get(kind.inferred, span), notes,
                         help=f"drop `{kind.inferred}=` and let netspec infer it, or fix the input")
@@ -940,16 +941,16 @@ class NetworkChecker:
                 for field_name, msg in validation_messages(e):
                     where = spans.get(field_name, span)
                     if field_name is None:  # a rule over several arguments: a value torch refuses
-                        self.reporter.error("value", f"{name}: {msg}", span)
+                        self.reporter.error(codes.VALUE, f"{name}: {msg}", span)
                     elif field_name not in values:
                         msg = f"`{name}` needs `{field_name}`"
-                        self.reporter.error("argument", msg, span,
+                        self.reporter.error(codes.ARGUMENT, msg, span,
                                             help=f"pass it: {name}({', '.join(kind.positional) or field_name + '=...'})")
                     else:
-                        self.reporter.error("argument", f"{name}({field_name}=...): {msg}", where)
+                        self.reporter.error(codes.ARGUMENT, f"{name}({field_name}=...): {msg}", where)
                 raise Fail("args")
             except ValueError as e:
-                self.reporter.error("value", f"{name}: {e}", span)
+                self.reporter.error(codes.VALUE, f"{name}: {e}", span)
                 raise Fail("args")
             node.args = a
             outs = kind.infer(ctx, a, in_types)
@@ -958,12 +959,12 @@ class NetworkChecker:
             node.error = str(f)
             return self._poison(node, kind.results)
         except NotConcrete as e:
-            self.reporter.error("unproven", f"{name} needs a known integer where `{render(e.dim)}` stands", span,
+            self.reporter.error(codes.UNPROVEN, f"{name} needs a known integer where `{render(e.dim)}` stands", span,
                                 help="give the size a concrete value")
             node.error = "not concrete"
             return self._poison(node, kind.results)
         except OverflowError:
-            self.reporter.error("limit", f"{name}: a size is too large", span)
+            self.reporter.error(codes.LIMIT, f"{name}: a size is too large", span)
             return self._poison(node, kind.results)
         self._check_sizes(node, outs, span)
         if isinstance(seen, int) and self.reporter.raised == raised:
@@ -1021,7 +1022,7 @@ class NetworkChecker:
             ok = t.rank in ranks
             want = " or ".join(str(r) for r in ranks)
         if not ok:
-            self.reporter.error("rank", f"{kind.name} takes a tensor with {want} dims, received {t.rank}: "
+            self.reporter.error(codes.RANK, f"{kind.name} takes a tensor with {want} dims, received {t.rank}: "
                                 f"{self.net.show(t)}", ctx.span, self.story(v),
                                 help=kind.rank_help or None)
             raise Fail("rank")
@@ -1031,12 +1032,12 @@ class NetworkChecker:
             for d in t.shape:
                 v = self.net.dim(d)
                 if isinstance(v, int) and v > INT64_MAX:
-                    self.reporter.error("limit", f"{node.kind_name} makes a size beyond int64: {v}", span,
+                    self.reporter.error(codes.LIMIT, f"{node.kind_name} makes a size beyond int64: {v}", span,
                                         help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
                     raise Fail("int64")
         params = self.net.dim(node.params)
         if isinstance(params, int) and params > 2**31:
-            self.reporter.warning("memory", f"{node.kind_name} holds {params:,} parameters, past 2**31",
+            self.reporter.warning(codes.MEMORY, f"{node.kind_name} holds {params:,} parameters, past 2**31",
                                   span, help="check the sizes: a tensor this large rarely fits in memory")
 
     def _param_ref(self, expr) -> bool:
@@ -1063,7 +1064,7 @@ class NetworkChecker:
         ast = self.checker.asts[name]
         if name in self.checker._active or name == self.ast.name:
             chain = " -> ".join(self.checker._active + [self.ast.name, name])
-            self.reporter.error("recursion", f"network `{name}` uses itself: {chain}", span,
+            self.reporter.error(codes.RECURSION, f"network `{name}` uses itself: {chain}", span,
                                 help="networks must form a tree of uses")
             raise Fail("recursion")
         generic = self.checker.generic(name)  # reports the block's own errors once
@@ -1093,20 +1094,20 @@ class NetworkChecker:
                 if isinstance(value, Value):
                     free = [n for n in input_names if n not in tensors]
                     if not free:
-                        self.reporter.error("argument", f"`{name}` takes no more tensor inputs", arg.span)
+                        self.reporter.error(codes.ARGUMENT, f"`{name}` takes no more tensor inputs", arg.span)
                         bad = True
                         continue
                     key = free[0]
                 else:
                     if pi >= len(pos_params):
-                        self.reporter.error("argument", f"`{name}` takes {len(pos_params)} parameters, "
+                        self.reporter.error(codes.ARGUMENT, f"`{name}` takes {len(pos_params)} parameters, "
                                             f"received more", arg.span)
                         bad = True
                         continue
                     key = pos_params[pi]
                     pi += 1
             if key in tensors or key in params_given:
-                self.reporter.error("argument", f"`{key}` is given twice", arg.span)
+                self.reporter.error(codes.ARGUMENT, f"`{key}` is given twice", arg.span)
                 bad = True
                 continue
             spans[key] = arg.span
@@ -1114,24 +1115,24 @@ class NetworkChecker:
                 node.arg_refs[key] = arg.value
             if key in input_names:
                 if not isinstance(value, Value):
-                    self.reporter.error("argument", f"input `{key}` of `{name}` needs a tensor", arg.span)
+                    self.reporter.error(codes.ARGUMENT, f"input `{key}` of `{name}` needs a tensor", arg.span)
                     bad = True
                     continue
                 tensors[key] = value
             elif key in param_names:
                 if isinstance(value, Value):
-                    self.reporter.error("argument", f"parameter `{key}` of `{name}` takes a value, not a tensor",
+                    self.reporter.error(codes.ARGUMENT, f"parameter `{key}` of `{name}` takes a value, not a tensor",
                                         arg.span)
                     bad = True
                     continue
                 params_given[key] = value
             else:
-                self.reporter.error("argument", f"`{name}` has no parameter or input `{key}`", arg.span,
+                self.reporter.error(codes.ARGUMENT, f"`{name}` has no parameter or input `{key}`", arg.span,
                                     help=suggest(key, input_names + param_names))
                 bad = True
         missing = [n for n in input_names if n not in tensors]
         if missing:
-            self.reporter.error("argument", f"`{name}` needs its input{'s' if len(missing) > 1 else ''} "
+            self.reporter.error(codes.ARGUMENT, f"`{name}` needs its input{'s' if len(missing) > 1 else ''} "
                                 + ", ".join(f"`{m}`" for m in missing), span,
                                 help=f"pass them by keyword: {name}({missing[0]}=...)")
             bad = True
@@ -1170,7 +1171,7 @@ class NetworkChecker:
                 value = literal(p.default, params, inner)
                 params[p.name] = value if not isinstance(value, int) or isinstance(value, bool) else value
             else:
-                self.reporter.error("param", f"`{ast.name}` needs its parameter `{p.name}`", span,
+                self.reporter.error(codes.PARAM, f"`{ast.name}` needs its parameter `{p.name}`", span,
                                     help=f"pass it: {ast.name}({p.name}=...)")
                 return None
         node.block_args = dict(params)
@@ -1192,7 +1193,7 @@ class NetworkChecker:
         if generic is not None:
             own = {(d.code, d.span) for d in self.reporter.items}
         for d in inner.items:
-            if d.code == "unused":
+            if d.code == codes.UNUSED:
                 continue
             if (d.code, d.span) in own:
                 continue  # the block's own error, already reported at its line
@@ -1207,10 +1208,10 @@ class NetworkChecker:
     def unify_input(self, inp: A.Input, t: Tensor, span: Span) -> None:
         declared = self.dtype_of(inp.type)
         if declared is not None and declared != t.dtype:
-            self.reporter.error("dtype", f"input `{inp.name}` of `{self.ast.name}` is {declared}, received {t.dtype}",
+            self.reporter.error(codes.DTYPE, f"input `{inp.name}` of `{self.ast.name}` is {declared}, received {t.dtype}",
                                 inp.type.span)  # the caller reports it at the use, noting this line
         if len(inp.type.dims) != t.rank:
-            self.reporter.error("rank", f"input `{inp.name}` of `{self.ast.name}` has {len(inp.type.dims)} dims "
+            self.reporter.error(codes.RANK, f"input `{inp.name}` of `{self.ast.name}` has {len(inp.type.dims)} dims "
                                 f"[{', '.join(_text(d) for d in inp.type.dims)}], received {t.rank}: {self.net.show(t)}",
                                 inp.type.span)
             raise Fail("rank")
@@ -1221,7 +1222,7 @@ class NetworkChecker:
                 continue
             want = self.dim_expr(dexpr)
             if not self.same(want, t.shape[i]):
-                self.reporter.error("shape", f"input `{inp.name}` needs dim {i} = {render(self.net.dim(want))}, "
+                self.reporter.error(codes.SHAPE, f"input `{inp.name}` needs dim {i} = {render(self.net.dim(want))}, "
                                     f"received {render(self.net.dim(t.shape[i]))}", inp.type.span)
         v = Value(Tensor(t.dtype, t.shape, t.origins), None, 0, inp.name)
         self.net.inputs.append(v)
@@ -1267,7 +1268,7 @@ class NetworkChecker:
                 v = self.net.params[expr.name]
                 if isinstance(v, (int, Expr)) and not isinstance(v, bool):
                     return v
-                self.reporter.error("param", f"parameter `{expr.name}` is {_kind_of(v)}, not an integer",
+                self.reporter.error(codes.PARAM, f"parameter `{expr.name}` is {_kind_of(v)}, not an integer",
                                     expr.span)
                 raise Fail(expr.name)
             if expr.name in self.symbol_env:
@@ -1278,7 +1279,7 @@ class NetworkChecker:
                 self.net.input_symbols.setdefault(expr.name, (len(self.net.inputs), -1))
                 return self.symbol_env[expr.name]
             known = list(self.net.params) + list(self.symbol_env)
-            self.reporter.error("unknown-name", f"no parameter or symbolic dim named `{expr.name}`", expr.span,
+            self.reporter.error(codes.UNKNOWN_NAME, f"no parameter or symbolic dim named `{expr.name}`", expr.span,
                                 help=suggest(expr.name, known) or "symbols come from the inputs' shapes")
             raise Fail(expr.name)
         if isinstance(expr, A.Neg):
@@ -1290,17 +1291,17 @@ class NetworkChecker:
                 result = left + right if expr.op == "+" else left - right if expr.op == "-" else left * right
                 if _oversized(self.net.dim(result)):
                     # far past int64; Python could not even print it past 4,300 digits
-                    self.reporter.error("limit", f"`{_text(expr)}` is larger than 10**{MAX_DIGITS}", expr.span,
+                    self.reporter.error(codes.LIMIT, f"`{_text(expr)}` is larger than 10**{MAX_DIGITS}", expr.span,
                                         help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
                     raise Fail("size")
                 return result
             divisor = self.net.dim(right)
             if not isinstance(divisor, int):
-                self.reporter.error("unproven", f"`{_text(expr.right)}` must be a known integer to divide by",
+                self.reporter.error(codes.UNPROVEN, f"`{_text(expr.right)}` must be a known integer to divide by",
                                     expr.right.span)
                 raise Fail("div")
             if divisor <= 0:
-                self.reporter.error("value", f"division by {divisor}", expr.right.span)
+                self.reporter.error(codes.VALUE, f"division by {divisor}", expr.right.span)
                 raise Fail("div")
             self.concrete(right, "a divisor", expr.right.span)
             if expr.op == "//":
@@ -1309,7 +1310,7 @@ class NetworkChecker:
             if isinstance(left_v, int):
                 return left_v % divisor
             return left - floordiv(left, divisor) * divisor
-        self.reporter.error("argument", f"expected an integer size, received {_text(expr)}", expr.span)
+        self.reporter.error(codes.ARGUMENT, f"expected an integer size, received {_text(expr)}", expr.span)
         raise Fail("dim")
 
     # -- assertions ------------------------------------------------------------------------------
@@ -1319,14 +1320,14 @@ class NetworkChecker:
         t = v.tensor
         dtype = self.dtype_of(tt)
         if dtype is not None and dtype != t.dtype:
-            self.reporter.error("assert", f"{what} is {t.dtype}, not {dtype}", tt.span,
+            self.reporter.error(codes.ASSERT, f"{what} is {t.dtype}, not {dtype}", tt.span,
                                 self.story(v), help=f"write `: {t.dtype}[...]`, or convert the value")
         try:
             want = [self.dim_expr(d) for d in tt.dims]
         except Fail:
             return
         if len(want) != t.rank:
-            self.reporter.error("assert", f"{what} has {t.rank} dims {self.net.show(t)}, "
+            self.reporter.error(codes.ASSERT, f"{what} has {t.rank} dims {self.net.show(t)}, "
                                 f"the assertion has {len(want)}", tt.span, self.story(v),
                                 help=f"write `: {self.net.show(t)}`")
             return
@@ -1340,7 +1341,7 @@ class NetworkChecker:
                 notes.append(f"dim {i} is {render(self.net.dim(d))}, set by {o}")
             notes.extend(self.story(v))
             reason = "is not" if verdict is False else "cannot be proven equal to"
-            self.reporter.error("assert", f"dim {i} of {what} is {render(self.net.dim(d))}, which {reason} "
+            self.reporter.error(codes.ASSERT, f"dim {i} of {what} is {render(self.net.dim(d))}, which {reason} "
                                 f"{render(self.net.dim(w))}", tt.dims[i].span, notes,
                                 help=f"the inferred shape is {self.net.show(t)}")
 
@@ -1449,7 +1450,7 @@ def literal(expr, params: dict, reporter: Reporter):
         v = literal(expr.operand, params, reporter)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return -v
-    reporter.error("param", "a parameter default must be a number, boolean, string or tuple", expr.span)
+    reporter.error(codes.PARAM, "a parameter default must be a number, boolean, string or tuple", expr.span)
     return None
 
 
@@ -1477,7 +1478,7 @@ def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter
     try:
         networks = checker.check()
     except RecursionError:
-        reporter.error("limit", "the spec nests too deeply to check", Span(file, 1, 1, 1, 2))
+        reporter.error(codes.LIMIT, "the spec nests too deeply to check", Span(file, 1, 1, 1, 2))
         networks = []
     reporter.items.sort(key=lambda d: (d.span.line, d.span.column))
     return CheckResult(module, networks, reporter)

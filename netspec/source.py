@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from netspec import codes
 from netspec import syntax as A
 from netspec.diagnostics import Reporter
 from netspec.infer import CheckResult, check_text, literal
@@ -46,7 +47,7 @@ def load(path: str, overrides: dict[str, Any] | None = None) -> Loaded:
     text = read_spec(path, reporter)
     if text is None:  # not UTF-8, or too large: show the lines with the bad bytes replaced
         shown = ""
-        if not any(d.code == "limit" for d in reporter.items):
+        if not any(d.code == codes.LIMIT for d in reporter.items):
             with open(path, "rb") as f:
                 shown = f.read().decode("utf-8", "replace")
         return Loaded(path, shown, CheckResult(None, [], reporter))
@@ -67,7 +68,7 @@ def parse_set(item: str) -> tuple[str, Any]:
         value = literal(default, {}, reporter)
         if not reporter.errors and value is not None:
             return name, value
-    limit = next((d for d in reporter.errors if d.code == "limit"), None)
+    limit = next((d for d in reporter.errors if d.code == codes.LIMIT), None)
     if limit is not None:  # the value nests too deeply or has too many digits
         raise UsageError(f"--set {name}: the value is too large: {limit.message}")
     shown = raw if len(raw) <= 60 else raw[:57] + "..."

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Union
 
+from . import codes
 from .diagnostics import Reporter, Span
 
 MAX_DEPTH = 100  # nesting of parentheses, chains and expressions
@@ -323,7 +324,7 @@ def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
             if depth > MAX_DEPTH:
                 col = m.start() - line_start + 1
                 reporter.error(
-                    "limit", f"brackets nest deeper than {MAX_DEPTH} levels",
+                    codes.LIMIT, f"brackets nest deeper than {MAX_DEPTH} levels",
                     Span(file, line, col, line, col + 1),
                     help="split the expression into named bindings")
                 return False
@@ -348,7 +349,7 @@ def _stages_ok(text: str, file: str, reporter: Reporter) -> bool:
             col = 0
             for _ in range(MAX_LAYERS - count + 1):
                 col = code.index("->", col) + 2
-            reporter.error("limit", f"the spec has more than {MAX_LAYERS:,} layers and ops",
+            reporter.error(codes.LIMIT, f"the spec has more than {MAX_LAYERS:,} layers and ops",
                            Span(file, number, col - 1, number, col + 1),
                            help=f"netspec checks at most {MAX_LAYERS:,} stages in a file, "
                                 "repetitions and uses of networks counted")
@@ -370,7 +371,7 @@ def _numbers_ok(text: str, file: str, reporter: Reporter) -> bool:
         code = re.sub(r'"[^"\n]*"|#[^\n]*', lambda m: " " * len(m.group()), line)
         m = _LONG_NUMBER.search(code)
         if m:
-            reporter.error("limit", f"a number has more than {MAX_DIGITS} digits",
+            reporter.error(codes.LIMIT, f"a number has more than {MAX_DIGITS} digits",
                            Span(file, number, m.start() + 1, number, m.end() + 1),
                            help="sizes and arguments must be at most 2**63 - 1")
             return False
@@ -380,7 +381,7 @@ def _numbers_ok(text: str, file: str, reporter: Reporter) -> bool:
 def decode(data: bytes, file: str, reporter: Reporter) -> str | None:
     """UTF-8 text of a spec file (a leading BOM dropped); None with an ``encoding`` error."""
     if len(data) > MAX_BYTES:
-        reporter.error("limit", f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+        reporter.error(codes.LIMIT, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
                        Span(file, 1, 1, 1, 2), help="split the spec into smaller files")
         return None
     try:
@@ -390,7 +391,7 @@ def decode(data: bytes, file: str, reporter: Reporter) -> str | None:
         before = data[start:e.start].decode("utf-8", "replace")
         line = before.count("\n") + 1
         col = len(before) - (before.rfind("\n") + 1) + 1
-        reporter.error("encoding", f"byte 0x{data[e.start]:02x} is not valid UTF-8",
+        reporter.error(codes.ENCODING, f"byte 0x{data[e.start]:02x} is not valid UTF-8",
                        Span(file, line, col, line, col + 1),
                        help="save the file as UTF-8")
         return None
@@ -399,13 +400,13 @@ def decode(data: bytes, file: str, reporter: Reporter) -> str | None:
 def parse(text: str, file: str, reporter: Reporter) -> Module | None:
     """Parse ``text``; on error report a ``syntax`` diagnostic and return None."""
     if len(text) > MAX_BYTES:
-        reporter.error("limit", f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+        reporter.error(codes.LIMIT, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
                        Span(file, 1, 1, 1, 2))
         return None
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         col = text.index("\x00") - (text.rfind("\n", 0, text.index("\x00")) + 1) + 1
-        reporter.error("syntax", "the file contains a NUL byte", Span(file, line, col, line, col + 1),
+        reporter.error(codes.SYNTAX, "the file contains a NUL byte", Span(file, line, col, line, col + 1),
                        help="netspec files are plain UTF-8 text")
         return None
     if not _nesting_ok(text, file, reporter) or not _stages_ok(text, file, reporter):
@@ -436,7 +437,7 @@ def parse(text: str, file: str, reporter: Reporter) -> Module | None:
     try:
         networks = builder.transform(tree)
     except _DepthError as e:
-        reporter.error("limit", f"expressions nest deeper than {MAX_DEPTH} levels", e.span,
+        reporter.error(codes.LIMIT, f"expressions nest deeper than {MAX_DEPTH} levels", e.span,
                        help="split the expression into named bindings")
         return None
     return Module(file, text, networks, allowed)
@@ -487,7 +488,7 @@ def _syntax_diagnostic(e, text: str, file: str):
     if opened and opened[-1][0] < line and closers[opened[-1][2]] in expected:
         o_line, o_col, o_char = opened[-1]  # the parser would close it here: say where it opened
         notes.append(f"the `{o_char}` at line {o_line}, column {o_col} is not closed")
-    return Diagnostic("error", "syntax", msg, Span(file, line, col, line, end), notes, help_)
+    return Diagnostic("error", codes.SYNTAX, msg, Span(file, line, col, line, end), notes, help_)
 
 
 def _open_brackets(text: str, upto: int) -> list[tuple[int, int, str]]:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from netspec.cli import main  # noqa: E402
-from netspec.diagnostics import CODES  # noqa: E402
+from netspec.codes import CODES  # noqa: E402
 
 DOC = ROOT / "docs" / "errors.md"
 

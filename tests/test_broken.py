@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from netspec.diagnostics import CODES, render
+from netspec.codes import CODES
+from netspec.diagnostics import render
 from netspec.infer import check_text
 from netspec.source import load
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from netspec.diagnostics import CODES
+from netspec.codes import CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

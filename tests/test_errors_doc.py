@@ -13,7 +13,7 @@ import re
 import pytest
 from conftest import ROOT
 
-from netspec.diagnostics import CODES
+from netspec.codes import CODES
 
 DOC = ROOT / "docs" / "errors.md"
 SCRIPT = ROOT / "scripts" / "make_errors_doc.py"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, NamedTuple
 
+from .. import codes
 from ..dims import Dim, Expr, is_dim, render
 from ..types import FLOAT_DTYPES, Tensor
 from .args import Args, Before, ValidationError
@@ -345,7 +346,7 @@ class Op(Kind):
         d = ctx.concrete(value, arg, arg)
         top = max(rank + extra, 1)
         if not -top <= d < top:
-            raise ctx.fail("rank", f"{self.name}: dim {d} is out of range for a tensor with {rank} dims "
+            raise ctx.fail(codes.RANK, f"{self.name}: dim {d} is out of range for a tensor with {rank} dims "
                            f"(expected {-top} to {top - 1})", arg=arg)
         return d % top
 
@@ -392,7 +393,7 @@ class FloatLayer(Layer):
 
     def check_dtype(self, ctx, t: Tensor) -> None:
         if t.dtype not in FLOAT_DTYPES and not self.accepts_int:
-            raise ctx.fail("dtype", f"{self.name} needs a floating-point input, received {t.dtype}",
+            raise ctx.fail(codes.DTYPE, f"{self.name} needs a floating-point input, received {t.dtype}",
                            ctx.input_story(),
                            help="integer ids go through `Embedding` first" if t.dtype in ("int64", "int32")
                            else "convert the value to float")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Optional
 
+from .. import codes
 from ..dims import Dim, floordiv, is_dim
 from ..types import Tensor
 from .base import Args, BoolArg, DimArg, DimOrTuple, FloatLayer, OptDimOrTuple, normalize_tuple, numel, register
@@ -55,7 +56,7 @@ class Spatial(FloatLayer):
         try:
             t = normalize_tuple(value, self.n)
         except ValueError as e:
-            raise ctx.fail("argument", f"{self.name}({name}=...): {e}", arg=name)
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name)
         return tuple(ctx.concrete(v, name, name) for v in t)
 
     def check_groups(self, ctx, groups: int, **channels) -> None:
@@ -63,7 +64,7 @@ class Spatial(FloatLayer):
         for what, value in channels.items():
             v = ctx.dim(value)
             if isinstance(v, int) and v % groups:
-                raise ctx.fail("value", f"{self.name}: {what} ({v}) must be divisible by groups ({groups})",
+                raise ctx.fail(codes.VALUE, f"{self.name}: {what} ({v}) must be divisible by groups ({groups})",
                                arg="groups")
 
     def check_output(self, ctx, x: Tensor, sizes, too_small) -> None:
@@ -73,7 +74,7 @@ class Spatial(FloatLayer):
             v = ctx.dim(size)
             if isinstance(v, int) and v < 1:
                 message, help = too_small(i, v)
-                raise ctx.fail("size", f"{self.name} leaves no output: {message}", ctx.input_story(), help=help)
+                raise ctx.fail(codes.SIZE, f"{self.name} leaves no output: {message}", ctx.input_story(), help=help)
 
 
 # -- convolutions -----------------------------------------------------------------------------
@@ -113,7 +114,7 @@ class _Conv(Spatial):
         d = self.window(ctx, a.dilation, "dilation")
         groups = ctx.concrete(a.groups, "groups", "groups")
         if min(k) < 1 or min(s) < 1 or min(d) < 1 or groups < 1:
-            raise ctx.fail("value", f"{self.name}: kernel_size, stride, dilation and groups must be positive")
+            raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride, dilation and groups must be positive")
         self.check_groups(ctx, groups, in_channels=a.in_channels, out_channels=a.out_channels)
         out_spatial = self._spatial(ctx, a, x.shape[-self.n:], k, s, d)
         self.check_output(ctx, x, out_spatial, lambda i, v: (
@@ -128,10 +129,10 @@ class _Conv(Spatial):
         pad = a.padding
         if isinstance(pad, str):
             if pad not in ("same", "valid"):
-                raise ctx.fail("value", f'{self.name}: padding must be "same", "valid", an integer or a tuple, '
+                raise ctx.fail(codes.VALUE, f'{self.name}: padding must be "same", "valid", an integer or a tuple, '
                                f'received "{pad}"', arg="padding")
             if pad == "same" and max(s) > 1:
-                raise ctx.fail("value", f'{self.name}: padding="same" is not supported for strided '
+                raise ctx.fail(codes.VALUE, f'{self.name}: padding="same" is not supported for strided '
                                f"convolutions (stride={a.stride})", arg="padding",
                                help="use an explicit padding, or stride=1")
             if pad == "same":
@@ -140,9 +141,9 @@ class _Conv(Spatial):
         try:
             p = normalize_tuple(pad, self.n)
         except ValueError as e:
-            raise ctx.fail("argument", f"{self.name}(padding=...): {e}", arg="padding")
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): {e}", arg="padding")
         if not all(is_dim(v) for v in p):
-            raise ctx.fail("argument", f"{self.name}(padding=...): expected an integer, a tuple or "
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): expected an integer, a tuple or "
                            '"same"/"valid"', arg="padding")
         return tuple(conv_out(L, k[i], s[i], p[i], d[i]) for i, L in enumerate(spatial))
 
@@ -220,24 +221,24 @@ class _Pool(Spatial):
         (x,) = inputs
         self.check_dtype(ctx, x)
         if getattr(a, "return_indices", False):
-            raise ctx.fail("value", f"{self.name}(return_indices=true) is not supported",
+            raise ctx.fail(codes.VALUE, f"{self.name}(return_indices=true) is not supported",
                            arg="return_indices", help="use the pooled values alone")
         k = self.window(ctx, a.kernel_size, "kernel_size")
         s = k if a.stride is None else self.window(ctx, a.stride, "stride")
         p = self.window(ctx, a.padding, "padding")
         d = self.window(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
         if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
-            raise ctx.fail("value", f"{self.name}: kernel_size, stride and dilation must be positive, "
+            raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride and dilation must be positive, "
                            "padding not negative")
         for i in range(self.n):
             if p[i] * 2 > k[i]:
-                raise ctx.fail("value", f"{self.name}: padding ({p[i]}) should be at most half of the "
+                raise ctx.fail(codes.VALUE, f"{self.name}: padding ({p[i]}) should be at most half of the "
                                f"kernel size ({k[i]})", arg="padding")
         out = []
         for i, size in enumerate(x.shape[-self.n:]):
             o, exact = pool_out(size, k[i], s[i], p[i], d[i], a.ceil_mode)
             if not exact:
-                ctx.warn("unproven", f"{self.name} with ceil_mode: whether the last window starts inside "
+                ctx.warn(codes.UNPROVEN, f"{self.name} with ceil_mode: whether the last window starts inside "
                          f"the input depends on the value of {ctx.show(size)}",
                          help="torch drops that window when it starts in the right padding; "
                          "give the size a concrete value to check it")
@@ -326,20 +327,20 @@ class _Adaptive(Spatial):
         (x,) = inputs
         self.check_dtype(ctx, x)
         if getattr(a, "return_indices", False):
-            raise ctx.fail("value", f"{self.name}(return_indices=true) is not supported", arg="return_indices")
+            raise ctx.fail(codes.VALUE, f"{self.name}(return_indices=true) is not supported", arg="return_indices")
         if a.output_size is None:
             sizes = (None,) * self.n
         else:
             try:
                 sizes = normalize_tuple(a.output_size, self.n)
             except ValueError as e:
-                raise ctx.fail("argument", f"{self.name}(output_size=...): {e}", arg="output_size")
+                raise ctx.fail(codes.ARGUMENT, f"{self.name}(output_size=...): {e}", arg="output_size")
         out = []
         for size, o in zip(x.shape[-self.n:], sizes):
             if o is not None:
                 v = ctx.dim(o)
                 if isinstance(v, int) and v < 1:
-                    raise ctx.fail("value", f"{self.name}: output_size must be positive", arg="output_size")
+                    raise ctx.fail(codes.VALUE, f"{self.name}: output_size must be positive", arg="output_size")
             out.append(adaptive_out(size, o))
         keep = {i: i for i in range(x.rank - self.n)}
         for i, o in enumerate(sizes):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, Optional
 
+from .. import codes
 from ..types import INT_DTYPES, Tensor
 from .args import after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, numel, register
@@ -81,7 +82,7 @@ class Embedding(Layer):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         if x.dtype not in INT_DTYPES:
-            raise ctx.fail("dtype", f"Embedding needs integer ids (int64 or int32), received {x.dtype}",
+            raise ctx.fail(codes.DTYPE, f"Embedding needs integer ids (int64 or int32), received {x.dtype}",
                            ctx.input_story(),
                            help="declare the input as `long[...]`, or use Linear for float features")
         return [Tensor("float32", x.shape + (a.embedding_dim,),
@@ -102,13 +103,13 @@ def flatten_shape(ctx, x: Tensor, start, end, arg_start: str, arg_end: str) -> T
     e = ctx.concrete(end, "end_dim", arg_end)
     for v, which in ((s, arg_start), (e, arg_end)):
         if not -rank <= v < rank:
-            raise ctx.fail("rank", f"{which}={v} is out of range for a tensor with {x.rank} dims "
+            raise ctx.fail(codes.RANK, f"{which}={v} is out of range for a tensor with {x.rank} dims "
                            f"{ctx.show_tensor(x)}", arg=which)
     s, e = s % rank, e % rank
     if x.rank == 0:
         return x.with_shape((1,), ctx.origin)
     if s > e:
-        raise ctx.fail("value", f"start_dim ({s}) comes after end_dim ({e})", arg=arg_start)
+        raise ctx.fail(codes.VALUE, f"start_dim ({s}) comes after end_dim ({e})", arg=arg_start)
     shape = x.shape[:s] + (numel(x.shape[s:e + 1]),) + x.shape[e + 1:]
     keep = {i: i for i in range(s)}
     keep.update({i: i + (e - s) for i in range(s + 1, len(shape))})
@@ -250,13 +251,13 @@ class _Softmax(_Elementwise):
         x = inputs[0]
         self.check_dtype(ctx, x)
         if a.dim is None:
-            ctx.warn("value", f"{self.name} without `dim`: torch picks one implicitly and warns",
+            ctx.warn(codes.VALUE, f"{self.name} without `dim`: torch picks one implicitly and warns",
                      help=f"pass the dim: {self.name}(-1)")
         else:
             d = ctx.concrete(a.dim, "dim", "dim")
             rank = max(x.rank, 1)
             if not -rank <= d < rank:
-                raise ctx.fail("rank", f"dim={d} is out of range for {ctx.show_tensor(x)}", arg="dim")
+                raise ctx.fail(codes.RANK, f"dim={d} is out of range for {ctx.show_tensor(x)}", arg="dim")
         return [x]
 
     def batch_axis(self, a, rank):

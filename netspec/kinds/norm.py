@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from .. import codes
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, numel, register
 
 
@@ -33,7 +34,7 @@ class _BatchNorm(FloatLayer):
     def infer(self, ctx, a, inputs):
         self.check_dtype(ctx, inputs[0])
         if a.momentum is not None and (isinstance(a.momentum, bool) or not isinstance(a.momentum, (int, float))):
-            raise ctx.fail("argument", f"{self.name}(momentum=...): expected a number", arg="momentum")
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}(momentum=...): expected a number", arg="momentum")
         return [inputs[0]]
 
     def param_count(self, a):
@@ -101,17 +102,17 @@ class LayerNorm(FloatLayer):
         self.check_dtype(ctx, x)
         shape = self._shape(a)
         if len(shape) > x.rank:
-            raise ctx.fail("rank", f"LayerNorm normalizes {len(shape)} dims but its input "
+            raise ctx.fail(codes.RANK, f"LayerNorm normalizes {len(shape)} dims but its input "
                            f"{ctx.show_tensor(x)} has {x.rank}", arg="normalized_shape")
         tail = x.shape[x.rank - len(shape):]
         for i, (want, got) in enumerate(zip(shape, tail)):
             if not isinstance(want, int) and not hasattr(want, "terms"):
-                raise ctx.fail("argument", "LayerNorm(normalized_shape=...): expected integers",
+                raise ctx.fail(codes.ARGUMENT, "LayerNorm(normalized_shape=...): expected integers",
                                arg="normalized_shape")
             if not ctx.same(want, got):
                 idx = x.rank - len(shape) + i
                 notes = [n for n in [ctx.origin_note(x, idx)] if n]
-                raise ctx.fail("shape", f"LayerNorm(normalized_shape={ctx.show(want) if len(shape) == 1 else shape}) "
+                raise ctx.fail(codes.SHAPE, f"LayerNorm(normalized_shape={ctx.show(want) if len(shape) == 1 else shape}) "
                                f"does not match the input's trailing dims {ctx.show_tensor(x)}", notes,
                                arg="normalized_shape",
                                help="drop normalized_shape and let netspec infer the last dim")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Optional
 
+from .. import codes
 from ..dims import Dim, compare, exact_div, floordiv, is_dim, render
 from ..types import Tensor
 from .args import Before
@@ -40,11 +41,11 @@ class Permute(Op):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         if len(a.dims) != x.rank:
-            raise ctx.fail("rank", f"permute needs {x.rank} dims for {ctx.show_tensor(x)}, received {len(a.dims)}",
+            raise ctx.fail(codes.RANK, f"permute needs {x.rank} dims for {ctx.show_tensor(x)}, received {len(a.dims)}",
                            arg="dims")
         order = [self.dim_index(ctx, d, x.rank, "dims") for d in a.dims]
         if len(set(order)) != len(order):
-            raise ctx.fail("value", f"permute: repeated dim in {tuple(a.dims)}", arg="dims")
+            raise ctx.fail(codes.VALUE, f"permute: repeated dim in {tuple(a.dims)}", arg="dims")
         return [x.with_shape(tuple(x.shape[i] for i in order), ctx.origin,
                              keep={n: o for n, o in enumerate(order)})]
 
@@ -107,35 +108,35 @@ class Reshape(Op):
         shape = list(a.shape)
         for d in shape:
             if not is_dim(d):
-                raise ctx.fail("argument", f"reshape takes integer sizes, received {d!r}", arg="shape")
+                raise ctx.fail(codes.ARGUMENT, f"reshape takes integer sizes, received {d!r}", arg="shape")
         holes = [i for i, d in enumerate(shape) if isinstance(d, int) and d == -1]
         if len(holes) > 1:
-            raise ctx.fail("value", "reshape: only one dimension can be -1", arg="shape")
+            raise ctx.fail(codes.VALUE, "reshape: only one dimension can be -1", arg="shape")
         for d in shape:
             v = ctx.dim(d)
             if isinstance(v, int) and v < -1:
-                raise ctx.fail("value", f"reshape: invalid size {v}", arg="shape")
+                raise ctx.fail(codes.VALUE, f"reshape: invalid size {v}", arg="shape")
         total = numel(x.shape)
         known = numel(d for i, d in enumerate(shape) if i not in holes)
         t_show, k_show = ctx.dim(total), ctx.dim(known)
         if holes:
             if isinstance(k_show, int) and k_show == 0:
-                raise ctx.fail("value", "reshape: cannot infer -1 next to a size of 0", arg="shape")
+                raise ctx.fail(codes.VALUE, "reshape: cannot infer -1 next to a size of 0", arg="shape")
             q = exact_div(t_show, k_show)
             q_param = exact_div(total, known)
             if q is None:
                 if isinstance(t_show, int) and isinstance(k_show, int):
-                    raise ctx.fail("shape", f"reshape({', '.join(render(d) for d in shape)}): "
+                    raise ctx.fail(codes.SHAPE, f"reshape({', '.join(render(d) for d in shape)}): "
                                    f"{ctx.show_tensor(x)} has {t_show} elements, not divisible by {k_show}",
                                    ctx.input_story(), arg="shape")
                 q_param = _floor_quotient(total, k_show)
                 ctx.fix(known)  # the divisor is the parameters' value
                 if q_param is None:  # one diagnostic: the -1 is not a whole quotient of the symbols
-                    raise ctx.fail("unproven", f"reshape: the -1 size, {render(t_show)} divided by "
+                    raise ctx.fail(codes.UNPROVEN, f"reshape: the -1 size, {render(t_show)} divided by "
                                    f"{render(k_show)}, cannot be expressed as a dim",
                                    [f"the input is {ctx.show_tensor(x)}"], arg="shape",
                                    help="give the other sizes so that they divide the input's size exactly")
-                ctx.warn("unproven", f"reshape needs {render(t_show)} to be divisible by {render(k_show)}, "
+                ctx.warn(codes.UNPROVEN, f"reshape needs {render(t_show)} to be divisible by {render(k_show)}, "
                          "which cannot be proven for every value of the symbols",
                          [f"the input is {ctx.show_tensor(x)}"],
                          help="check that the sizes divide, or use sizes that make it exact")
@@ -147,13 +148,13 @@ class Reshape(Op):
             if verdict and compare(total, known) is not True:
                 ctx.fix(total, known)  # equal only for the parameters' values
             if verdict is False:
-                raise ctx.fail("shape", f"reshape to [{', '.join(render(ctx.dim(d)) for d in shape)}] "
+                raise ctx.fail(codes.SHAPE, f"reshape to [{', '.join(render(ctx.dim(d)) for d in shape)}] "
                                f"needs {render(k_show)} elements, but {ctx.show_tensor(x)} has {render(t_show)}",
                                ctx.input_story(), arg="shape",
                                help="use -1 for the size netspec should infer")
             if verdict is None:
                 if ctx.strict:
-                    ctx.warn("unproven", f"reshape needs {render(k_show)} elements, and the input has "
+                    ctx.warn(codes.UNPROVEN, f"reshape needs {render(k_show)} elements, and the input has "
                              f"{render(t_show)}: equal only for some values of the symbols", arg="shape")
         keep = {}
         for i, d in enumerate(shape):
@@ -231,13 +232,13 @@ class Squeeze(Op):
                 if v == 1:
                     drop.append(i)
                 elif not isinstance(v, int):
-                    ctx.warn("unproven", f"squeeze: whether dim {i} (`{render(v)}`) is 1 is unknown; "
+                    ctx.warn(codes.UNPROVEN, f"squeeze: whether dim {i} (`{render(v)}`) is 1 is unknown; "
                              "netspec keeps it", help="name the dim to squeeze: squeeze(dim)")
         else:
             i = self.dim_index(ctx, a.dim, x.rank, "dim")
             v = ctx.known(x.shape[i]) if x.rank else 1
             if not isinstance(v, int):
-                ctx.warn("unproven", f"squeeze({i}): whether dim {i} (`{render(v)}`) is 1 is unknown; "
+                ctx.warn(codes.UNPROVEN, f"squeeze({i}): whether dim {i} (`{render(v)}`) is 1 is unknown; "
                          "netspec keeps it", arg="dim")
             drop = [i] if v == 1 and x.rank else []
         kept = [i for i in range(x.rank) if i not in drop]
@@ -291,12 +292,12 @@ class Select(Op):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         if x.rank == 0:
-            raise ctx.fail("rank", "select needs a tensor with at least one dim")
+            raise ctx.fail(codes.RANK, "select needs a tensor with at least one dim")
         i = self.dim_index(ctx, a.dim, x.rank, "dim")
         size = ctx.dim(x.shape[i])
         idx = ctx.concrete(a.index, "index", "index")
         if isinstance(size, int) and not -size <= idx < size:
-            raise ctx.fail("value", f"select: index {idx} is out of range for dim {i} of size {size}",
+            raise ctx.fail(codes.VALUE, f"select: index {idx} is out of range for dim {i} of size {size}",
                            arg="index")
         kept = [k for k in range(x.rank) if k != i]
         return [x.with_shape(tuple(x.shape[k] for k in kept), ctx.origin,
@@ -332,21 +333,21 @@ class Cat(Op):
         first = inputs[0]
         for k, t in enumerate(inputs):
             if t.rank == 0:
-                raise ctx.fail("rank", f"cat cannot join a 0-dim tensor (tensor {k})",
+                raise ctx.fail(codes.RANK, f"cat cannot join a 0-dim tensor (tensor {k})",
                                help="unsqueeze it first: `-> unsqueeze(0)`")
         d = self.dim_index(ctx, a.dim, first.rank, "dim")
         total: Dim = 0
         for k, t in enumerate(inputs):
             if t.dtype != first.dtype:
-                raise ctx.fail("dtype", f"cat needs one dtype: tensor {k} is {t.dtype}, tensor 0 is {first.dtype}",
+                raise ctx.fail(codes.DTYPE, f"cat needs one dtype: tensor {k} is {t.dtype}, tensor 0 is {first.dtype}",
                                help="convert the tensors to one dtype first")
             if t.rank != first.rank:
-                raise ctx.fail("rank", f"cat needs tensors with the same number of dims: tensor {k} is "
+                raise ctx.fail(codes.RANK, f"cat needs tensors with the same number of dims: tensor {k} is "
                                f"{ctx.show_tensor(t)}, tensor 0 is {ctx.show_tensor(first)}")
             for i in range(first.rank):
                 if i != d and not ctx.same(t.shape[i], first.shape[i]):
                     notes = [n for n in (ctx.origin_note(first, i), ctx.origin_note(t, i)) if n]
-                    raise ctx.fail("shape", f"cat along dim {d}: dim {i} differs, {ctx.show(first.shape[i])} "
+                    raise ctx.fail(codes.SHAPE, f"cat along dim {d}: dim {i} differs, {ctx.show(first.shape[i])} "
                                    f"in tensor 0 and {ctx.show(t.shape[i])} in tensor {k}", notes,
                                    help=f"every dim but {d} must match")
             total = total + t.shape[d]
@@ -379,7 +380,7 @@ class Add(Op):
     def infer(self, ctx, a, inputs):
         x, y = inputs
         if x.dtype != y.dtype:
-            raise ctx.fail("dtype", f"add needs one dtype: {x.dtype} and {y.dtype}",
+            raise ctx.fail(codes.DTYPE, f"add needs one dtype: {x.dtype} and {y.dtype}",
                            help="convert one of them first")
         rank = max(x.rank, y.rank)
         shape: list[Dim] = []
@@ -402,7 +403,7 @@ class Add(Op):
             else:
                 notes = [n for n in (ctx.origin_note(x, xi) if xi >= 0 else None,
                                      ctx.origin_note(y, yi) if yi >= 0 else None) if n]
-                raise ctx.fail("shape", f"add cannot broadcast {ctx.show_tensor(x)} with {ctx.show_tensor(y)}: "
+                raise ctx.fail(codes.SHAPE, f"add cannot broadcast {ctx.show_tensor(x)} with {ctx.show_tensor(y)}: "
                                f"dim {i} is {render(vx)} and {render(vy)}", notes,
                                help="sizes must match or be 1")
         return [Tensor(x.dtype, tuple(shape), tuple(origins))]

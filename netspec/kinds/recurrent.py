@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from .. import codes
 from ..dims import Dim, render
 from ..types import Tensor
 from .args import after
@@ -32,7 +33,7 @@ def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool) -> None:
     bf = "true" if batch_first else "false"
     fix = "pass batch_first=false" if batch_first else "pass batch_first=true"
     ctx.fail_unless_allowed(
-        "layout",
+        codes.LAYOUT,
         f"{name} reads dim {axis} as {reads_as} (batch_first={bf}), but dim {axis} is "
         f"`{ctx.show(x.shape[axis])}`",
         ctx.input_story(),
@@ -131,7 +132,7 @@ class _Recurrent(FloatLayer):
             if given is not None:
                 self.check_state(ctx, name, given, want, x)
         if isinstance(a.dropout, float) and a.dropout > 0 and ctx.dim(layers) == 1:
-            ctx.warn("value", f"{self.name}(dropout={a.dropout}) with num_layers=1 does nothing: "
+            ctx.warn(codes.VALUE, f"{self.name}(dropout={a.dropout}) with num_layers=1 does nothing: "
                      "torch applies dropout between layers", arg="dropout",
                      help="add layers, or drop the dropout argument")
         return results
@@ -139,13 +140,13 @@ class _Recurrent(FloatLayer):
     def check_state(self, ctx, name: str, given, want: Tensor, x: Tensor) -> None:
         t = given.tensor
         if t.dtype != x.dtype:
-            raise ctx.fail("dtype", f"{name} is {t.dtype} but the input is {x.dtype}", arg=name)
+            raise ctx.fail(codes.DTYPE, f"{name} is {t.dtype} but the input is {x.dtype}", arg=name)
         same_rank = t.rank == want.rank
         if not same_rank or not all(ctx.same(g, w) for g, w in zip(t.shape, want.shape)):
             notes = [f"{given.name} is {ctx.show_tensor(t)}"]
             notes.append(f"{self.name} needs [D * num_layers, batch, {'hidden' if name == 'c0' else 'H_out'}] = "
                          f"{ctx.show_tensor(want)}")
-            raise ctx.fail("shape", f"{name} of {self.name} must be {ctx.show_tensor(want)}, received "
+            raise ctx.fail(codes.SHAPE, f"{name} of {self.name} must be {ctx.show_tensor(want)}, received "
                            f"{ctx.show_tensor(t)}", notes, arg=name,
                            help="the initial state is laid out [num_layers * directions, batch, hidden] "
                            "whatever batch_first says")
@@ -314,7 +315,7 @@ class _Cell(FloatLayer):
                 continue
             t = given.tensor
             if t.rank != h.rank or not all(ctx.same(g, w) for g, w in zip(t.shape, h.shape)) or t.dtype != h.dtype:
-                raise ctx.fail("shape", f"{name} of {self.name} must be {ctx.show_tensor(h)}, received "
+                raise ctx.fail(codes.SHAPE, f"{name} of {self.name} must be {ctx.show_tensor(h)}, received "
                                f"{ctx.show_tensor(t)}", arg=name)
         return results
 
