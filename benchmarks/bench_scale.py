@@ -26,13 +26,13 @@ import tempfile
 from _harness import ROOT, CommandFailed, compile_netspec, interleaved, load, machine, netspec_argv, versions
 
 # `netspec check PATH` with the layer limit raised (for sizes past it), else the same code path
-LIFTED = ("import sys; import netspec.syntax as s, netspec.infer as i; s.MAX_LAYERS = i.MAX_LAYERS = 10**7; "
+LIFTED = ("import sys; import netspec.limits as limits; limits.MAX_LAYERS = 10**7; "
           "from netspec.cli import main; sys.argv[0] = 'netspec'; sys.exit(main())")
 
 
 def layer_limit() -> int:
     sys.path.insert(0, ROOT)
-    from netspec.infer import MAX_LAYERS
+    from netspec.limits import MAX_LAYERS
 
     return MAX_LAYERS
 

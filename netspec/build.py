@@ -45,8 +45,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from netspec import ast as A
 from netspec import codes
-from netspec import syntax as A
 from netspec.diagnostics import Diagnostic
 from netspec.dims import Dim, Expr, compare, render, substitute, sym, symbols
 from netspec.fsutil import MARKER

@@ -4,7 +4,7 @@ Lark's LALR parser, with the positions every diagnostic needs, costs about 20 µ
 in pure Python, which makes it the largest part of checking a big spec. This module reads
 the same language with one regular expression for the tokens and a recursive-descent
 parser over them (about a tenth of the cost), and builds exactly the AST that
-:func:`netspec.syntax.parse` builds from Lark's tree, spans included.
+:func:`netspec.parser.parse` builds from Lark's tree, spans included.
 
 It is only a fast path. The grammar file stays the definition of the language and Lark
 stays its parser of record: :func:`parse` returns ``None`` (declines) for anything it is
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 
-from .diagnostics import Span
-from .syntax import (
-    _ALLOW,
+from .ast import (
+    ALLOW_COMMENT,
+    KEYWORDS,
     Arg,
     Binding,
     Bool,
@@ -43,7 +43,8 @@ from .syntax import (
     TensorType,
     Tuple,
 )
-from .syntax import BinOp as _BinOp
+from .ast import BinOp as _BinOp
+from .diagnostics import Span
 
 # The terminals of grammar/netspec.lark (FLOAT before INT, `->` before `-`, as Lark orders
 # them), each after the blanks that precede it. Every character but trailing blanks matches
@@ -61,11 +62,9 @@ _TOKENS = re.compile(r"""
       |([^ \t\f\r]))
 """, re.VERBOSE | re.DOTALL)
 
-KEYWORDS = frozenset({"network", "input", "output", "as", "true", "false"})
-
 # Lark's tree for one level of this parser's depth count is at most 4 levels deep (chain ->
 # stage -> stage_call -> kwarg -> chain), so below this bound Lark's own depth limit
-# (syntax.MAX_DEPTH * 4 tree levels) cannot be reached, and Python's recursion stays shallow.
+# (limits.MAX_DEPTH * 4 tree levels) cannot be reached, and Python's recursion stays shallow.
 _MAX_DEPTH = 80
 
 _EOF = "$END"
@@ -175,7 +174,7 @@ class _Parser:
             networks.append(self.network())
         allowed = []
         for line, comment in self.comments:
-            m = _ALLOW.search(comment)
+            m = ALLOW_COMMENT.search(comment)
             if m:
                 for code in m.group(1).split(","):
                     allowed.append((line, code.strip()))

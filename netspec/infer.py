@@ -19,21 +19,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from . import codes
-from . import syntax as A
+from . import ast as A
+from . import codes, limits
 from .diagnostics import Diagnostic, Reporter, Span, suggest
 from .dims import Dim, Expr, NotConcrete, compare, floordiv, render, substitute, sym, symbols
 from .kinds import REGISTRY, Fail, Kind, TensorArg, ValidationError, validation_messages
+from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_USE_DEPTH
+from .parser import parse
 from .types import DTYPES, Origin, Tensor, show_shape
 
 BATCH_NAMES = frozenset({"batch", "batch_size", "B", "N"})
 TIME_NAMES = frozenset({"seq", "seq_len", "time", "T"})
-MAX_REPEAT = 10_000
-MAX_USE_DEPTH = 100  # networks used inside networks used inside ...
-MAX_LAYERS = A.MAX_LAYERS
-INT64_MAX = 2**63 - 1
-MAX_DIGITS = A.MAX_DIGITS
-MAX_MAGNITUDE = 10**MAX_DIGITS  # arithmetic in a spec stops here, far past any size
 # Names a built module cannot use: networks become classes, parameters and inputs become
 # arguments, symbols and bindings become variables next to `self`, `torch` and `nn`.
 RESERVED = frozenset(keyword.kwlist) | {"self", "super", "torch", "nn"}
@@ -440,7 +436,7 @@ class Checker:
             total = 0
             for b in self.asts[name].bindings:
                 total += self._fewest_in_stages(b.chain.stages)
-                if total > MAX_LAYERS:
+                if total > limits.MAX_LAYERS:
                     break
             self._fewest[name] = total
         return self._fewest[name]
@@ -450,7 +446,7 @@ class Checker:
         for st in stages:
             times = st.repeat.value if isinstance(st.repeat, A.Int) and st.repeat.value > 0 else 1
             total += times * self.fewest_layers(st.core)
-            if total > MAX_LAYERS:
+            if total > limits.MAX_LAYERS:
                 break
         return total
 
@@ -754,7 +750,7 @@ class NetworkChecker:
                                     f"a stage is repeated {count} times; the count must be 1 to {MAX_REPEAT}",
                                     st.repeat.span)
                 raise Fail("repeat")  # the stages after it cannot be inferred
-            if self.checker.layer_count + count * self.checker.fewest_layers(st.core) > MAX_LAYERS:
+            if self.checker.layer_count + count * self.checker.fewest_layers(st.core) > limits.MAX_LAYERS:
                 self._layer_limit(st.span, ahead=True)
         self._group_counter += 1
         gid = self._group_counter
@@ -780,10 +776,10 @@ class NetworkChecker:
         """Past the layer limit: the error, once (every later stage fails alike). ``ahead``:
         the layers this stage would expand to are known to pass it before they are checked."""
         if ahead:
-            self.checker.layer_count = max(self.checker.layer_count, MAX_LAYERS) + 1
-        if self.checker.layer_count == MAX_LAYERS + 1:
-            self.reporter.error(codes.LIMIT, f"the spec has more than {MAX_LAYERS:,} layers and ops", span,
-                                help=f"netspec checks at most {MAX_LAYERS:,} stages in a file, "
+            self.checker.layer_count = max(self.checker.layer_count, limits.MAX_LAYERS) + 1
+        if self.checker.layer_count == limits.MAX_LAYERS + 1:
+            self.reporter.error(codes.LIMIT, f"the spec has more than {limits.MAX_LAYERS:,} layers and ops", span,
+                                help=f"netspec checks at most {limits.MAX_LAYERS:,} stages in a file, "
                                      "repetitions and uses of networks counted")
         raise Fail("limit")
 
@@ -791,10 +787,10 @@ class NetworkChecker:
     def call(self, name: str, name_span: Span, span: Span, args: list[A.Arg], piped: Value | None,
              st: A.Stage | None, groups) -> BindingResult:
         self.checker.layer_count += 1
-        if self.checker.layer_count > MAX_LAYERS:
+        if self.checker.layer_count > limits.MAX_LAYERS:
             self._layer_limit(span)
         if name in self.checker.asts:
-            if self.checker.layer_count + self.checker.fewest_in_network(name) > MAX_LAYERS:
+            if self.checker.layer_count + self.checker.fewest_in_network(name) > limits.MAX_LAYERS:
                 self._layer_limit(span, ahead=True)
             return self.block_call(name, span, args, piped, st, groups)
         kind = REGISTRY.get(name)
@@ -1469,7 +1465,7 @@ def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
 
 
 def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter: Reporter) -> CheckResult:
-    module = A.parse(text, file, reporter)
+    module = parse(text, file, reporter)
     if module is None:
         return CheckResult(None, [], reporter)
     for line, code in module.allowed:

@@ -6,10 +6,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from netspec import ast as A
 from netspec import codes
-from netspec import syntax as A
 from netspec.diagnostics import Reporter
 from netspec.infer import CheckResult, check_text, literal
+from netspec.limits import MAX_BYTES
+from netspec.parser import decode, parse
 
 
 class UsageError(Exception):
@@ -35,10 +37,10 @@ def read_spec(path: str, reporter: Reporter) -> str | None:
         raise UsageError(f"{path} is a directory, not a spec file")
     try:
         with open(path, "rb") as f:
-            data = f.read(A.MAX_BYTES + 1)
+            data = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
-    return A.decode(data, path, reporter)
+    return decode(data, path, reporter)
 
 
 def load(path: str, overrides: dict[str, Any] | None = None) -> Loaded:
@@ -62,7 +64,7 @@ def parse_set(item: str) -> tuple[str, Any]:
         raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
     raw = raw.strip()
     reporter = Reporter()
-    module = A.parse(f"network _set(v = {raw}) {{}}", "--set", reporter)
+    module = parse(f"network _set(v = {raw}) {{}}", "--set", reporter)
     if module is not None and not reporter.errors and module.networks[0].params:
         default = module.networks[0].params[0].default
         value = literal(default, {}, reporter)

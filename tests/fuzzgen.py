@@ -46,7 +46,7 @@ SPEC_BYTES = {p.name: p.read_bytes() for p in SPECS}
 
 # CPU seconds one `netspec check` of a case may take (each of the --json and the text run),
 # plus LAYER_SECONDS for each layer it checks: a spec may legitimately hold up to the layer
-# limit (netspec.infer.MAX_LAYERS), which the checker goes through in linear time
+# limit (netspec.limits.MAX_LAYERS), which the checker goes through in linear time
 TIME_LIMIT = float(os.environ.get("NETSPEC_FUZZ_TIME_LIMIT", "2.0"))
 LAYER_SECONDS = 0.25e-3
 
@@ -712,7 +712,7 @@ def check_case(data: bytes, workdir: Path, name: str = "case.net", extra: tuple[
     take ``time_limit`` CPU seconds plus ``layer_seconds`` a layer checked; it is stopped at
     the most the layer limit allows. Returns an Outcome whose ``problem`` says what broke,
     or None."""
-    from netspec.infer import MAX_LAYERS
+    from netspec.limits import MAX_LAYERS
 
     most = time_limit + layer_seconds * MAX_LAYERS
     path = workdir / name

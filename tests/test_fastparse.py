@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netspec import fastparse, syntax
+from netspec import fastparse, limits, parser
 from netspec.diagnostics import Reporter
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ def lark_parse(text: str):
     saved = fastparse.parse
     fastparse.parse = lambda text, file: None
     try:
-        return syntax.parse(text, "t.net", Reporter())
+        return parser.parse(text, "t.net", Reporter())
     finally:
         fastparse.parse = saved
 
@@ -317,7 +317,7 @@ def test_character_level_damage_never_parses_differently(data):
 
 def _nesting_reference(text: str):
     """The bracket-depth scan, one character at a time: (line, column) of the first bracket
-    past syntax.MAX_DEPTH outside strings and comments, or None."""
+    past limits.MAX_DEPTH outside strings and comments, or None."""
     depth, line, col = 0, 1, 0
     in_comment = in_string = False
     for ch in text:
@@ -335,7 +335,7 @@ def _nesting_reference(text: str):
             in_string = True
         elif ch in "([{":
             depth += 1
-            if depth > syntax.MAX_DEPTH:
+            if depth > limits.MAX_DEPTH:
                 return line, col
         elif ch in ")]}":
             depth = max(0, depth - 1)
@@ -348,7 +348,7 @@ def _nesting_reference(text: str):
 def test_the_nesting_limit_is_found_where_a_character_scan_finds_it(parts):
     text = "".join(parts)
     reporter = Reporter()
-    ok = syntax._nesting_ok(text, "t.net", reporter)
+    ok = parser._nesting_ok(text, "t.net", reporter)
     expected = _nesting_reference(text)
     assert ok == (expected is None)
     if expected is not None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from netspec import syntax
-from netspec.infer import INT64_MAX, MAX_LAYERS, MAX_REPEAT, MAX_USE_DEPTH
+from netspec import limits
+from netspec.limits import INT64_MAX, MAX_LAYERS, MAX_REPEAT, MAX_USE_DEPTH
 
 HEAD = "network L {\n    input x: float[batch, 4]\n"
 TAIL = "    output y\n}\n"
@@ -77,7 +77,7 @@ DEEP = {
 
 @pytest.mark.parametrize("text", DEEP.values(), ids=DEEP.keys())
 def test_deep_brackets_are_a_limit(check, text):
-    assert_one_limit(check(text), words=f"deeper than {syntax.MAX_DEPTH}")
+    assert_one_limit(check(text), words=f"deeper than {limits.MAX_DEPTH}")
 
 
 FLAT_DEEP = {
@@ -93,7 +93,7 @@ FLAT_DEEP = {
 @pytest.mark.parametrize("text", FLAT_DEEP.values(), ids=FLAT_DEEP.keys())
 def test_deep_expressions_are_a_limit(check, text):
     line = next(i for i, s in enumerate(text.split("\n"), 1) if len(s) > 1000)
-    assert_one_limit(check(text), line=line, words=f"deeper than {syntax.MAX_DEPTH}")
+    assert_one_limit(check(text), line=line, words=f"deeper than {limits.MAX_DEPTH}")
 
 
 def test_brackets_in_comments_and_strings_do_not_count(check):
@@ -189,8 +189,8 @@ def test_a_huge_repetition_count(check):
 
 def test_a_file_past_the_size_limit(check):
     filler = ("#" + " " * 98 + "\n").encode()
-    data = spec("    y = x\n").encode() + filler * (syntax.MAX_BYTES // len(filler) + 1)
-    assert len(data) > syntax.MAX_BYTES
+    data = spec("    y = x\n").encode() + filler * (limits.MAX_BYTES // len(filler) + 1)
+    assert len(data) > limits.MAX_BYTES
     assert_one_limit(check(data), line=1, words="larger than")
 
 

@@ -1,0 +1,323 @@
+"""Parsing: ``.net`` text -> the AST (netspec.ast), with spans.
+
+The grammar lives in ``grammar/netspec.lark`` (shipped in the wheel as
+``netspec/grammar/netspec.lark``) and is parsed with Lark's LALR parser, after a hand-written
+fast path (netspec.fastparse) that builds the same AST for the texts it is sure of. Before
+either, the text is screened against the bounds of netspec.limits, so that no parser
+sees a text too deep or too large. Parser errors become ``syntax`` diagnostics that say in
+plain words what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from . import codes, fastparse, limits
+from .ast import ALLOW_COMMENT, KEYWORDS, Module
+from .diagnostics import Diagnostic, Reporter, Span
+from .limits import MAX_BYTES, MAX_DEPTH, MAX_DIGITS
+
+
+def grammar_path() -> Path:
+    packaged = Path(__file__).parent / "grammar" / "netspec.lark"
+    if packaged.exists():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "grammar" / "netspec.lark"
+
+
+_comments: list = []
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    import lark
+
+    return lark.Lark.open(
+        str(grammar_path()),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        lexer_callbacks={"COMMENT": _comments.append},
+        cache=False,
+    )
+
+
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "EQUAL": "`=`",
+    "DOT": "`.`",
+    "MINUS": "`-`",
+    "PLUS": "`+`",
+    "STAR": "`*`",
+    "SLASH": "`/`",
+    "PERCENT": "`%`",
+    "__ANON_0": "`->`",
+    "__ANON_1": "`//`",
+    "NETWORK": "`network`",
+    "INPUT": "`input`",
+    "OUTPUT": "`output`",
+    "AS": "`as`",
+    "TRUE": "`true`",
+    "FALSE": "`false`",
+    "$END": "the end of the file",
+}
+
+
+def _word(term: str) -> str:
+    if term in _TOKEN_WORDS:
+        return _TOKEN_WORDS[term]
+    return f"`{term.lower()}`" if term.isupper() else term
+
+
+def _describe_expected(expected) -> str:
+    words = sorted({_word(t) for t in expected})
+    if len(words) > 6:
+        words = words[:6] + ["…"]
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _line_col_end(text: str, line: int, column: int) -> tuple[int, int]:
+    lines = text.split("\n")  # lines as Lark counts them: only `\n` ends one
+    line = max(1, min(line, len(lines)))
+    width = len(lines[line - 1])
+    column = max(1, min(column, width + 1))
+    return line, column
+
+
+def _end_of_text(text: str) -> tuple[int, int]:
+    """The position just after the last character that is not white space (an empty span
+    there marks where the file ends early)."""
+    lines = text.rstrip().split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+_NESTING_CHARS = re.compile(r'[()\[\]{}"#\n]')
+
+
+def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
+    depth = 0
+    line, line_start = 1, 0
+    in_comment = in_string = False
+    for m in _NESTING_CHARS.finditer(text):  # only the characters that matter, not every one
+        ch = m.group()
+        if ch == "\n":
+            line, line_start = line + 1, m.end()
+            in_comment = in_string = False
+            continue
+        if in_comment:
+            continue
+        if in_string:
+            in_string = ch != '"'
+            continue
+        if ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "([{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                col = m.start() - line_start + 1
+                reporter.error(
+                    codes.LIMIT, f"brackets nest deeper than {MAX_DEPTH} levels",
+                    Span(file, line, col, line, col + 1),
+                    help="split the expression into named bindings")
+                return False
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+    return True
+
+
+_STRING_OR_COMMENT = re.compile(r'"[^"\n]*"|#[^\n]*')
+
+
+def _stages_ok(text: str, file: str, reporter: Reporter) -> bool:
+    """At most limits.MAX_LAYERS `->` outside comments and strings (every stage but a chain's source
+    follows one), so that a spec too large to check is refused before it is parsed."""
+    if text.count("->") <= limits.MAX_LAYERS:
+        return True
+    count = 0
+    for number, line in enumerate(text.split("\n"), 1):
+        code = _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group()), line)
+        n = code.count("->")
+        if count + n > limits.MAX_LAYERS:
+            col = 0
+            for _ in range(limits.MAX_LAYERS - count + 1):
+                col = code.index("->", col) + 2
+            reporter.error(codes.LIMIT, f"the spec has more than {limits.MAX_LAYERS:,} layers and ops",
+                           Span(file, number, col - 1, number, col + 1),
+                           help=f"netspec checks at most {limits.MAX_LAYERS:,} stages in a file, "
+                                "repetitions and uses of networks counted")
+            return False
+        count += n
+    return True
+
+
+_LONG_NUMBER = re.compile(r"(?<![A-Za-z0-9_])[0-9][0-9_]{%d,}" % MAX_DIGITS)
+
+
+def _numbers_ok(text: str, file: str, reporter: Reporter) -> bool:
+    """No number literal longer than MAX_DIGITS, outside comments and strings: Python would
+    refuse to convert one of thousands of digits, and nothing needs one."""
+    if not _LONG_NUMBER.search(text):
+        return True
+    for number, line in enumerate(text.split("\n"), 1):
+        code = re.sub(r'"[^"\n]*"|#[^\n]*', lambda m: " " * len(m.group()), line)
+        m = _LONG_NUMBER.search(code)
+        if m:
+            reporter.error(codes.LIMIT, f"a number has more than {MAX_DIGITS} digits",
+                           Span(file, number, m.start() + 1, number, m.end() + 1),
+                           help="sizes and arguments must be at most 2**63 - 1")
+            return False
+    return True
+
+
+def decode(data: bytes, file: str, reporter: Reporter) -> str | None:
+    """UTF-8 text of a spec file (a leading BOM dropped); None with an ``encoding`` error."""
+    if len(data) > MAX_BYTES:
+        reporter.error(codes.LIMIT, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+                       Span(file, 1, 1, 1, 2), help="split the spec into smaller files")
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        start = 3 if data.startswith(b"\xef\xbb\xbf") and e.start >= 3 else 0
+        before = data[start:e.start].decode("utf-8", "replace")
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        reporter.error(codes.ENCODING, f"byte 0x{data[e.start]:02x} is not valid UTF-8",
+                       Span(file, line, col, line, col + 1),
+                       help="save the file as UTF-8")
+        return None
+
+
+def parse(text: str, file: str, reporter: Reporter) -> Module | None:
+    """Parse ``text``; on error report a ``syntax`` diagnostic and return None."""
+    if len(text) > MAX_BYTES:
+        reporter.error(codes.LIMIT, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+                       Span(file, 1, 1, 1, 2))
+        return None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        col = text.index("\x00") - (text.rfind("\n", 0, text.index("\x00")) + 1) + 1
+        reporter.error(codes.SYNTAX, "the file contains a NUL byte", Span(file, line, col, line, col + 1),
+                       help="netspec files are plain UTF-8 text")
+        return None
+    if not _nesting_ok(text, file, reporter) or not _stages_ok(text, file, reporter):
+        return None
+    if not _numbers_ok(text, file, reporter):
+        return None
+    module = fastparse.parse(text, file)  # the same AST, faster; what it is unsure of goes to Lark
+    if module is not None:
+        return module
+    import lark
+
+    from .lark_tree import DepthError, to_ast
+
+    parser = _parser()
+    _comments.clear()
+    try:
+        tree = parser.parse(text)
+    except lark.exceptions.UnexpectedInput as e:
+        reporter.add(_syntax_diagnostic(e, text, file))
+        return None
+    allowed = []
+    for tok in _comments:
+        m = ALLOW_COMMENT.search(str(tok))
+        if m:
+            for code in m.group(1).split(","):
+                allowed.append((tok.line, code.strip()))
+    try:
+        networks = to_ast(tree, file)
+    except DepthError as e:
+        reporter.error(codes.LIMIT, f"expressions nest deeper than {MAX_DEPTH} levels", e.span,
+                       help="split the expression into named bindings")
+        return None
+    return Module(file, text, networks, allowed)
+
+
+def _syntax_diagnostic(e, text: str, file: str):
+    import lark
+
+    line, col = _line_col_end(text, getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1)
+    if isinstance(e, lark.exceptions.UnexpectedToken) and e.token.type == "$END":
+        line, col = _end_of_text(text)
+        msg = f"the file ends early: expected {_describe_expected(e.expected)}"
+        end = col
+    elif isinstance(e, lark.exceptions.UnexpectedToken):
+        tok = str(e.token)
+        what = _word(e.token.type)
+        what = what if what == f"`{tok}`" else f"{what} `{tok}`"
+        msg = f"unexpected {what}: expected {_describe_expected(e.expected)}"
+        end = col + max(1, len(tok.splitlines()[0]) if tok else 1)
+        if e.token.type == "NAME" and tok in KEYWORDS:
+            msg = f"`{tok}` is a keyword here: expected {_describe_expected(e.expected)}"
+    elif isinstance(e, lark.exceptions.UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if 0 <= e.pos_in_stream < len(text) else "?"
+        shown = ch if ch.isprintable() else repr(ch)
+        msg = f"unexpected character `{shown}`"
+        if e.allowed:
+            msg += f": expected {_describe_expected(e.allowed)}"
+        end = col + 1
+    else:  # UnexpectedEOF
+        line, col = _end_of_text(text)
+        msg = "the file ends early"
+        end = col
+    help_ = None
+    history = getattr(e, "token_history", None) or []
+    if set(getattr(e, "expected", ())) == {"EQUAL"} and history and history[-1].type == "NAME":
+        name = str(history[-1])
+        help_ = f"`{name}` starts a new binding here; if it is a stage, join it with `->`: `... -> {name}`"
+    elif "`->`" in msg or "`)`" in msg:
+        help_ = "stages are joined with `->`; check the brackets around this point"
+    notes = []
+    token = getattr(e, "token", None)
+    upto = getattr(token, "start_pos", None) if token is not None and token.type != "$END" else len(text)
+    opened = _open_brackets(text, upto if isinstance(upto, int) else getattr(e, "pos_in_stream", 0) or 0)
+    closers = {"(": "RPAR", "[": "RSQB", "{": "RBRACE"}
+    expected = set(getattr(e, "expected", None) or getattr(e, "allowed", None) or ())
+    if opened and opened[-1][0] < line and closers[opened[-1][2]] in expected:
+        o_line, o_col, o_char = opened[-1]  # the parser would close it here: say where it opened
+        notes.append(f"the `{o_char}` at line {o_line}, column {o_col} is not closed")
+    return Diagnostic("error", codes.SYNTAX, msg, Span(file, line, col, line, end), notes, help_)
+
+
+def _open_brackets(text: str, upto: int) -> list[tuple[int, int, str]]:
+    """(line, column, bracket) of every bracket still open at offset ``upto``."""
+    stack: list[tuple[int, int, str]] = []
+    line, col = 1, 0
+    in_comment = in_string = False
+    for ch in text[:upto]:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            in_comment = in_string = False
+        elif in_comment:
+            continue
+        elif in_string:
+            in_string = ch != '"'
+        elif ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "([{":
+            stack.append((line, col, ch))
+        elif ch in ")]}" and stack:
+            stack.pop()
+    return stack
+
+
