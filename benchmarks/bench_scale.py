@@ -8,7 +8,7 @@ For each it prints the median wall time, the time per layer (total / N) and the 
 time per layer (above the start-up of a near-empty spec). Target (issue #6, item 2): 10k
 layers check in 1 s or less on a 2-core machine, and time per layer that does not grow.
 
-netspec refuses a spec of more than netspec.infer.MAX_LAYERS layers. A size past that limit
+netspec refuses a spec of more than netspec.limits.MAX_LAYERS layers. A size past that limit
 is checked by the same code with the limit raised for that process (marked `*`), so that
 the growth of the checker itself can be seen; without the mark, it is the plain command.
 

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from netspec.build import BuildError, ClassInfo, Generated, generate
+from netspec.checker import check_text
 from netspec.diagnostics import Diagnostic, render
-from netspec.infer import CheckResult, LayerNode, TypedNetwork, check_text
+from netspec.graph import CheckResult, Node, TypedNetwork
 from netspec.source import read_spec
 
 __all__ = ["Spec", "SpecError", "Observed", "load", "loads", "module"]
@@ -47,7 +48,7 @@ class Observed:
     """One node's results in a run of a built module (see :meth:`Spec.trace`)."""
 
     network: TypedNetwork  # the typed network the node belongs to (an instance for a block use)
-    node: LayerNode
+    node: Node
     outputs: list  # torch tensors, one per result of the node
     path: str  # the module path of the class instance that ran it ("" for the root)
 

@@ -45,117 +45,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from netspec import ast as A
-from netspec import codes
+from netspec import codes, pycode
 from netspec.diagnostics import Diagnostic
 from netspec.dims import Dim, Expr, compare, render, substitute, sym, symbols
 from netspec.fsutil import MARKER
-from netspec.infer import CheckResult, LayerNode, TypedNetwork, Value
+from netspec.graph import CheckResult, Node, TypedNetwork, Value
 from netspec.kinds import Construct
+from netspec.pycode import Names, attribute, module_level
 from netspec.types import show_shape
 
 WIDTH = 88
 IND = "    "
-
-# -- reserved names ---------------------------------------------------------------------------
-
-KEYWORDS = frozenset("""
-    False None True and as assert async await break class continue def del elif else except
-    finally for from global if import in is lambda nonlocal not or pass raise return try while
-    with yield
-""".split())
-# Python's builtins (3.10 to 3.13), written out so that the output does not depend on the
-# Python that runs the build.
-BUILTINS = frozenset("""
-    ArithmeticError AssertionError AttributeError BaseException BaseExceptionGroup
-    BlockingIOError BrokenPipeError BufferError BytesWarning ChildProcessError
-    ConnectionAbortedError ConnectionError ConnectionRefusedError ConnectionResetError
-    DeprecationWarning EOFError Ellipsis EncodingWarning EnvironmentError Exception
-    ExceptionGroup False FileExistsError FileNotFoundError FloatingPointError FutureWarning
-    GeneratorExit IOError ImportError ImportWarning IndentationError IndexError
-    InterruptedError IsADirectoryError KeyError KeyboardInterrupt LookupError MemoryError
-    ModuleNotFoundError NameError None NotADirectoryError NotImplemented NotImplementedError
-    OSError OverflowError PendingDeprecationWarning PermissionError ProcessLookupError
-    PythonFinalizationError RecursionError ReferenceError ResourceWarning RuntimeError
-    RuntimeWarning StopAsyncIteration StopIteration SyntaxError SyntaxWarning SystemError
-    SystemExit TabError TimeoutError True TypeError UnboundLocalError UnicodeDecodeError
-    UnicodeEncodeError UnicodeError UnicodeTranslateError UnicodeWarning UserWarning
-    ValueError Warning ZeroDivisionError abs aiter all anext any ascii bin bool breakpoint
-    bytearray bytes callable chr classmethod compile complex copyright credits delattr dict
-    dir divmod enumerate eval exec exit filter float format frozenset getattr globals hasattr
-    hash help hex id input int isinstance issubclass iter len license list locals map max
-    memoryview min next object oct open ord pow print property quit range repr reversed round
-    set setattr slice sorted staticmethod str sum super tuple type vars zip
-""".split())
-# Names the generated module defines or imports, and names ruff refuses (E741, E742).
-CODE_NAMES = frozenset({"torch", "nn", "F", "self", "l", "O", "I"})
-# Attributes of an nn.Module instance (torch 2.x): a submodule or a stored value of that
-# name would hide them or be hidden. tests/test_build.py compares this with torch's own.
-MODULE_ATTRS = frozenset("""
-    T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
-    double dump_patches eval extra_repr float forward get_buffer get_extra_state
-    get_parameter get_submodule half ipu load_state_dict modules mtia named_buffers
-    named_children named_modules named_parameters parameters register_backward_hook
-    register_buffer register_forward_hook register_forward_pre_hook
-    register_full_backward_hook register_full_backward_pre_hook
-    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
-    register_parameter register_state_dict_post_hook register_state_dict_pre_hook
-    requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train
-    training type xpu zero_grad
-    _apply _backward_hooks _backward_pre_hooks _buffers _call_impl _compiled_call_impl
-    _forward_hooks _forward_hooks_always_called _forward_hooks_with_kwargs
-    _forward_pre_hooks _forward_pre_hooks_with_kwargs _get_backward_hooks
-    _get_backward_pre_hooks _get_name _is_full_backward_hook _load_from_state_dict
-    _load_state_dict_post_hooks _load_state_dict_pre_hooks _maybe_warn_non_full_backward_hook
-    _modules _named_members _non_persistent_buffers_set _parameters
-    _register_load_state_dict_pre_hook _register_state_dict_hook _replicate_for_data_parallel
-    _save_to_state_dict _slow_forward _state_dict_hooks _state_dict_pre_hooks _version
-    _wrapped_call_impl
-""".split())
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-class Names:
-    """One namespace of the generated code: spec names kept where they can be, else given
-    a trailing ``_`` until they are free. Deterministic: the same order of requests gives
-    the same names."""
-
-    def __init__(self, reserved: Callable[[str], bool]):
-        self.reserved = reserved
-        self.taken: set[str] = set()
-
-    def usable(self, name: str) -> bool:
-        return (bool(_IDENT.match(name)) and not self.reserved(name) and name not in self.taken
-                and not (name.startswith("__")))
-
-    def add(self, name: str) -> str:
-        if not _IDENT.match(name):
-            raise ValueError(f"not an identifier: {name!r}")
-        base = name
-        if base.startswith("__") or not base.strip("_"):  # class-private names are mangled by Python
-            base = base.lstrip("_") or "v"  # and `_` + "_" would be one of them: never usable
-            if base[0].isdigit():  # `__9f` stripped is no identifier
-                base = "v_" + base
-        while not self.usable(base):
-            base += "_"
-        self.taken.add(base)
-        return base
-
-    def take(self, name: str) -> None:
-        self.taken.add(name)
-
-
-def _module_level(name: str) -> bool:
-    return name in KEYWORDS or name in BUILTINS or name in CODE_NAMES
-
-
-def _local(name: str) -> bool:
-    return name in KEYWORDS or name in BUILTINS or name in CODE_NAMES or name == "_"
-
-
-def _attribute(name: str) -> bool:
-    return name in KEYWORDS or name in MODULE_ATTRS
-
 
 # -- code values ------------------------------------------------------------------------------
 
@@ -370,7 +270,7 @@ def generate(result: CheckResult, file: str) -> Generated:
     order = _dependency_order(nets, by_name)
     support = {n.kind.torch_name for net in nets for n in net.nodes
                if n.kind is not None and n.kind.is_module and n.kind.support_code}
-    class_names = Names(lambda name: _module_level(name) or name in support)
+    class_names = Names(lambda name: module_level(name) or name in support)
     cls_of = {n.name: class_names.add(n.name) for n in nets}
     diagnostics: list[Diagnostic] = []
     infos: dict[str, ClassInfo] = {}
@@ -433,27 +333,27 @@ def _dependency_order(nets: list[TypedNetwork], by_name: dict) -> list[TypedNetw
 
 # -- layers as code values ---------------------------------------------------------------------
 
-def layer_args(node: LayerNode, net: TypedNetwork, named: bool = True):
+def layer_args(node: Node, net: TypedNetwork, named: bool = True):
     """The node's validated arguments with non-integer parameters named (ParamRef)."""
     a = node.args
     if not named:
         return a
     update = {}
-    for fname, ref in node.arg_refs.items():
-        if fname in type(a).model_fields and not isinstance(net.params.get(ref.name), Expr):
-            update[fname] = ParamRef(ref.name)
+    for fname, use in node.arg_params.items():
+        if fname in type(a).model_fields and not isinstance(net.params.get(use.name), Expr):
+            update[fname] = ParamRef(use.name)
     return a.model_copy(update=update) if update else a
 
 
-def constructor(node: LayerNode, net: TypedNetwork, infos: dict[str, ClassInfo], cls_of: dict[str, str]) -> Call:
+def constructor(node: Node, net: TypedNetwork, infos: dict[str, ClassInfo], cls_of: dict[str, str]) -> Call:
     """The constructor call of a layer or network node, as a code value."""
     if node.block is not None:
         info = infos[node.block.name]
         kwargs = []
         for p, kw in info.params.items():
-            ref = node.arg_refs.get(p)
-            if ref is not None and not isinstance(net.params.get(ref.name), Expr):
-                kwargs.append((kw, ParamRef(ref.name)))
+            use = node.arg_params.get(p)
+            if use is not None and not isinstance(net.params.get(use.name), Expr):
+                kwargs.append((kw, ParamRef(use.name)))
             else:
                 kwargs.append((kw, node.block_args[p]))
         for s, kw in info.symbols.items():
@@ -476,16 +376,16 @@ def _code_value(v):
     return v
 
 
-def fingerprint(node: LayerNode, net: TypedNetwork, named: bool) -> tuple:
+def fingerprint(node: Node, net: TypedNetwork, named: bool) -> tuple:
     """What the generated code of a node depends on, for comparing a network's class with a
     use of it: its kind, its constructor's values, the op's arguments, the state given.
     ``named``: non-integer parameters as the class names them (ParamRef), else values."""
     if node.block is not None:
         args = []
         for k, v in sorted(node.block_args.items()):
-            ref = node.arg_refs.get(k)
-            if named and ref is not None and not isinstance(net.params.get(ref.name), Expr):
-                v = ParamRef(ref.name)
+            use = node.arg_params.get(k)
+            if named and use is not None and not isinstance(net.params.get(use.name), Expr):
+                v = ParamRef(use.name)
             args.append((k, v))
         syms = tuple(sorted(node.block_symbols.items()))
         return ("block", node.block.name, tuple(args), syms)
@@ -516,7 +416,7 @@ def _check_uses(net: TypedNetwork, by_name: dict, diagnostics: list, fixed: dict
                      "of its own for this use"))
 
 
-def _compare_block(generic: TypedNetwork, use: LayerNode, caller: TypedNetwork, fixed: dict) -> str | None:
+def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed: dict) -> str | None:
     inst = use.block
     if len(generic.nodes) != len(inst.nodes):
         return (f"it has {len(inst.nodes)} layers and ops here and {len(generic.nodes)} in the class "
@@ -589,41 +489,6 @@ def _annotation(net: TypedNetwork, p: str) -> str:
     return {bool: "bool", float: "float", str: "str", tuple: "tuple"}.get(type(v), "int")
 
 
-def _refs(net: A.Network) -> dict[str, set]:
-    """Every reference to a parameter in a network's body: name -> spans."""
-    out: dict[str, set] = {}
-    params = {p.name for p in net.params}
-    stack: list = [b.chain for b in net.bindings]
-    stack += [d for i in net.inputs for d in i.type.dims]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, A.Ref):
-            if x.attr is None and x.name in params:
-                out.setdefault(x.name, set()).add(x.span)
-        elif isinstance(x, A.Chain):
-            stack.append(x.source)
-            if x.assertion is not None:
-                stack.extend(x.assertion.dims)
-            stack.extend(x.stages)
-        elif isinstance(x, A.Stage):
-            stack.append(x.core)
-            if x.repeat is not None:
-                stack.append(x.repeat)
-            if x.assertion is not None:
-                stack.extend(x.assertion.dims)
-        elif isinstance(x, A.StageGroup):
-            stack.extend(x.stages)
-        elif isinstance(x, (A.StageCall, A.Call)):
-            stack.extend(a.value for a in x.args)
-        elif isinstance(x, A.Tuple):
-            stack.extend(x.items)
-        elif isinstance(x, A.BinOp):
-            stack.extend([x.left, x.right])
-        elif isinstance(x, A.Neg):
-            stack.append(x.operand)
-    return out
-
-
 class ClassGen:
     def __init__(self, net: TypedNetwork, cls_of: dict[str, str], infos: dict[str, ClassInfo],
                  extra_fixed: dict[str, Any], class_names: set[str]):
@@ -632,7 +497,7 @@ class ClassGen:
         self.infos = infos
         self.class_names = class_names
         self.index = {id(n): i for i, n in enumerate(net.nodes)}
-        self.param_names = [p.name for p in net.ast.params]
+        self.param_names = net.param_names
         # which parameters the class must refuse other values of
         self.checked = self._checked(extra_fixed)
         self.sites: list[Site] = [Site() for _ in net.nodes]
@@ -647,11 +512,8 @@ class ClassGen:
         out = {}
         fixed = dict(net.fixed)
         fixed.update(extra_fixed)
-        uses = _refs(net.ast)
-        named = set()
-        for n in net.nodes:
-            for r in n.arg_refs.values():
-                named.add(r.span)
+        uses = net.param_refs
+        named = {use.span for n in net.nodes for use in n.arg_params.values()}
         for p in self.param_names:
             if _is_int_param(net, p):
                 if p in fixed:
@@ -667,24 +529,24 @@ class ClassGen:
         return out
 
     # -- attribute names -----------------------------------------------------------------------
-    def _units(self) -> list[tuple[str, list[LayerNode], bool]]:
+    def _units(self) -> list[tuple[str, list[Node], bool]]:
         net = self.net
-        attrs = Names(_attribute)
-        units: list[tuple[str, list[LayerNode], bool]] = []
-        by_binding: dict[str, list[LayerNode]] = {}
+        attrs = Names(attribute)
+        units: list[tuple[str, list[Node], bool]] = []
+        by_binding: dict[str, list[Node]] = {}
         for n in net.nodes:
             by_binding.setdefault(n.binding, []).append(n)
-        planned: list[tuple[str, list[LayerNode], bool, bool]] = []  # name, nodes, seq, from spec
-        for b in net.ast.bindings:
-            nodes = by_binding.get(b.name, [])
+        planned: list[tuple[str, list[Node], bool, bool]] = []  # name, nodes, seq, from spec
+        for binding in net.binding_names:
+            nodes = by_binding.get(binding, [])
             layers = [n for n in nodes if n.is_module]
             if not layers:
                 continue
             if len(layers) == len(nodes) and all(n.alias is None for n in nodes) and self._pipeline(nodes):
-                planned.append((b.name, nodes, len(nodes) > 1, True))
+                planned.append((binding, nodes, len(nodes) > 1, True))
                 continue
             # aliased runs first, then the rest by kind
-            runs: list[tuple[str, list[LayerNode]]] = []
+            runs: list[tuple[str, list[Node]]] = []
             for n in layers:
                 if n.alias is not None:
                     if runs and runs[-1][0] == n.alias and runs[-1][1][-1] is self._prev_layer(n, layers):
@@ -706,9 +568,9 @@ class ClassGen:
                 k = self._kind_slug(n)
                 i = seen.get(k, 0)
                 seen[k] = i + 1
-                name = f"{b.name}_{k}" if counts[k] == 1 else f"{b.name}_{k}_{i}"
+                name = f"{binding}_{k}" if counts[k] == 1 else f"{binding}_{k}_{i}"
                 planned.append((name, [n], False, False))
-        first: dict[str, LayerNode] = {}
+        first: dict[str, Node] = {}
         for name, nodes, _, from_spec in planned:
             if not from_spec:
                 continue
@@ -734,15 +596,15 @@ class ClassGen:
         self.attrs = attrs
         return units
 
-    def _prev_layer(self, n: LayerNode, layers: list[LayerNode]) -> LayerNode | None:
+    def _prev_layer(self, n: Node, layers: list[Node]) -> Node | None:
         i = layers.index(n)
         return layers[i - 1] if i else None
 
     @staticmethod
-    def _kind_slug(n: LayerNode) -> str:
+    def _kind_slug(n: Node) -> str:
         return n.kind_name.lower()
 
-    def _pipeline(self, nodes: list[LayerNode]) -> bool:
+    def _pipeline(self, nodes: list[Node]) -> bool:
         """Whether the nodes pass one tensor each to the next: an nn.Sequential can run them."""
         if len(nodes) == 1:
             return True
@@ -783,7 +645,7 @@ class ClassGen:
             if s not in ctor_symbols:
                 ctor_symbols.append(s)
         # __init__'s own names
-        local = Names(lambda n: _local(n) or n in self.class_names)
+        local = Names(lambda n: pycode.local(n) or n in self.class_names)
         init_names: dict[str, str] = {}
         for p in self.param_names:
             init_names[p] = local.add(p)
@@ -871,13 +733,13 @@ class ForwardGen:
         self.cls = cls
         self.net = cls.net
         self.free: set[str] = set()  # spec names (params, symbols) forward reads
-        self.local = Names(lambda n: _local(n) or n in cls.class_names)
+        self.local = Names(lambda n: pycode.local(n) or n in cls.class_names)
         self.names: dict[str, str] = {}
         for v in self.net.inputs:
             self.names[v.name] = self.local.add(v.name)
         self.binding_var: dict[str, str] = {}
-        for b in self.net.ast.bindings:
-            self.binding_var[b.name] = self.local.add(b.name)
+        for binding in self.net.binding_names:
+            self.binding_var[binding] = self.local.add(binding)
         self.symbol_var: dict[str, str] = {}
         for s in sorted(self.net.input_symbols, key=cls._symbol_order):
             self.symbol_var[s] = self.local.add(s)
@@ -900,13 +762,13 @@ class ForwardGen:
         for attr, nodes, seq in self.cls.units:
             for n in nodes:
                 unit_of[id(n)] = (attr, nodes, seq)
-        by_binding: dict[str, list[LayerNode]] = {}
+        by_binding: dict[str, list[Node]] = {}
         for n in net.nodes:
             by_binding.setdefault(n.binding, []).append(n)
         stmts: list[Stmt] = []
-        for b in net.ast.bindings:
-            nodes = by_binding.get(b.name, [])
-            bvar = self.binding_var[b.name]
+        for binding in net.binding_names:
+            nodes = by_binding.get(binding, [])
+            bvar = self.binding_var[binding]
             temps = 0
             k = 0
             while k < len(nodes):
@@ -930,11 +792,11 @@ class ForwardGen:
                 results = node.outputs
                 if is_last:
                     if len(results) == 1:
-                        name = bvar if uses.get(id(results[0])) else self.local.add("_" + b.name)
+                        name = bvar if uses.get(id(results[0])) else self.local.add("_" + binding)
                         names = [name]
                     else:
-                        names = [self.local.add(f"{b.name}_{_slug(r)}") if uses.get(id(v))
-                                 else self.local.add(f"_{b.name}_{_slug(r)}")
+                        names = [self.local.add(f"{binding}_{_slug(r)}") if uses.get(id(v))
+                                 else self.local.add(f"_{binding}_{_slug(r)}")
                                  for r, v in zip(self._result_names(node), results)]
                 else:
                     nxt = nodes[k]
@@ -942,9 +804,9 @@ class ForwardGen:
                     if uses.get(id(primary)) == 1 and nxt.inputs and nxt.inputs[0] is primary:
                         names = [bvar]
                     else:
-                        names = [self.local.add(f"{b.name}_{temps}")]
+                        names = [self.local.add(f"{binding}_{temps}")]
                         temps += 1
-                    names += [self.local.add(f"_{b.name}_{_slug(r)}")
+                    names += [self.local.add(f"_{binding}_{_slug(r)}")
                               for r in self._result_names(node)[1:]]
                 for v, nm in zip(results, names):
                     self.var[id(v)] = nm
@@ -956,10 +818,10 @@ class ForwardGen:
         stmts.append(Stmt("", Raw(", ".join(outs)), None))
         return stmts
 
-    def _result_names(self, node: LayerNode) -> list[str]:
+    def _result_names(self, node: Node) -> list[str]:
         return node.result_names
 
-    def _pattern(self, node: LayerNode, names: list[str]) -> str:
+    def _pattern(self, node: Node, names: list[str]) -> str:
         if node.block is not None or len(names) == 1:
             return ", ".join(names)
         return node.kind.result_pattern(names)
@@ -968,7 +830,7 @@ class ForwardGen:
         t = v.tensor
         return show_shape(t.shape, None if t.dtype == "float32" else t.dtype)
 
-    def _node_value(self, n: LayerNode, unit) -> Any:
+    def _node_value(self, n: Node, unit) -> Any:
         ins = [self.var[id(v)] for v in n.inputs]
         if n.block is not None:
             return Call(f"self.{unit[0]}", [Raw(x) for x in ins])

@@ -11,7 +11,7 @@ symbols have values. The definitions (docs/costs.md) in short:
   (its input's, or its output's for an ``Embedding``; float32 when neither is a float).
 * ``activation_bytes``: the bytes of every result of the layer (``output``, ``h_n``,
   ``c_n``), except where the result is the input's own storage (``Kind.aliases_input``:
-  views and in-place layers; ``LayerNode.in_place``: an add written into its input).
+  views and in-place layers; ``Node.in_place``: an add written into its input).
 
 A network used as a layer costs the sum of its inner layers. This module only reads
 the typed graph; it never imports torch.
@@ -25,7 +25,7 @@ from typing import Mapping
 from weakref import WeakKeyDictionary
 
 from .dims import Dim, Expr, render, substitute, symbols
-from .infer import LayerNode, TypedNetwork
+from .graph import Node, TypedNetwork
 from .kinds.base import numel
 from .types import FLOAT_DTYPES, ITEMSIZE
 
@@ -55,7 +55,7 @@ ZERO = Costs(0, 0, 0)
 UNKNOWN = Costs(None, None, None)
 
 
-def param_dtype(node: LayerNode) -> str:
+def param_dtype(node: Node) -> str:
     """The dtype of a layer's parameters: its input's float dtype (an Embedding: its output's)."""
     for v in node.inputs[:1] + node.outputs[:1]:
         if v.tensor is not None and v.tensor.dtype in FLOAT_DTYPES:
@@ -63,10 +63,10 @@ def param_dtype(node: LayerNode) -> str:
     return "float32"
 
 
-_RAW: "WeakKeyDictionary[LayerNode, Costs]" = WeakKeyDictionary()
+_RAW: "WeakKeyDictionary[Node, Costs]" = WeakKeyDictionary()
 
 
-def raw_costs(node: LayerNode) -> Costs:
+def raw_costs(node: Node) -> Costs:
     """A layer's costs in the symbols of the network it sits in (parameters not substituted)."""
     known = _RAW.get(node)
     if known is None:
@@ -74,7 +74,7 @@ def raw_costs(node: LayerNode) -> Costs:
     return known
 
 
-def _raw_costs(node: LayerNode) -> Costs:
+def _raw_costs(node: Node) -> Costs:
     if node.error is not None or not node.outputs or any(v.tensor is None for v in node.outputs):
         return UNKNOWN
     if node.block is not None:
@@ -97,7 +97,7 @@ def tensor_bytes(shape: tuple, dtype: str) -> Dim:
     return numel(shape) * ITEMSIZE[dtype]
 
 
-def layer_costs(net: TypedNetwork, node: LayerNode, env: Mapping[str, int] | None = None) -> Costs:
+def layer_costs(net: TypedNetwork, node: Node, env: Mapping[str, int] | None = None) -> Costs:
     """A layer's costs as a user reads them: parameters substituted, then the symbol values."""
     return raw_costs(node).map(lambda d: bind(net.dim(d), env))
 

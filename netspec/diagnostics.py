@@ -39,6 +39,9 @@ class Diagnostic:
     span: Span
     notes: list[str] = field(default_factory=list)
     help: str | None = None
+    # for a diagnostic reported at a use of a network: (the message it had inside, the
+    # network), so a use of that use reports one line a level (not in the JSON)
+    cause: tuple[str, str] | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
         s = self.span

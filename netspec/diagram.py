@@ -1,6 +1,6 @@
 """`netspec diagram`: the typed graph drawn with Graphviz.
 
-The drawing reads only the typed graph of :mod:`netspec.infer`: every label comes from the
+The drawing reads only the typed graph of :mod:`netspec.graph`: every label comes from the
 kind (``Kind.label``), every shape from ``TypedNetwork.show``, every parameter count from
 the node. Nothing here re-derives a shape.
 
@@ -36,7 +36,7 @@ from typing import Any
 from netspec.diagnostics import Diagnostic, Span
 from netspec.dims import render
 from netspec.fsutil import MARKER
-from netspec.infer import CheckResult, LayerNode, TypedNetwork, Value
+from netspec.graph import CheckResult, Node, TypedNetwork, Value
 from netspec.kinds.base import _show
 from netspec.source import UsageError
 
@@ -128,7 +128,7 @@ def _extent(s: Span) -> tuple[int, int]:
     return (s.end_line - s.line, s.end_column - s.column)
 
 
-def node_label(net: TypedNetwork, node: LayerNode) -> str:
+def node_label(net: TypedNetwork, node: Node) -> str:
     """The kind and key arguments of a node, parameters substituted: `LSTM 512, layers=2`."""
     if node.block is not None:
         args = ", ".join(f"{k}={_show(_dim_of(net, v))}" for k, v in node.block_args.items())
@@ -156,32 +156,32 @@ def shape_text(net: TypedNetwork, v: Value, with_dtype: bool = False) -> str:
 def title_of(net: TypedNetwork) -> tuple[str, str]:
     """`ResNet18(num_classes=1000)` and `11,689,512 params`."""
     shown = []
-    for p in net.ast.params:
-        value = net.param_env.get(p.name, net.params.get(p.name))
-        shown.append(f"{p.name}={_show(_dim_of(net, value)) if value is not None else '?'}")
+    for p in net.param_names:
+        value = net.param_env.get(p, net.params.get(p))
+        shown.append(f"{p}={_show(_dim_of(net, value)) if value is not None else '?'}")
     head = net.name + (f"({', '.join(shown)})" if shown else "")
     return head, f"{_count(net.total_params)} params"
 
 
 # -- repetitions -----------------------------------------------------------------------------------
 
-def _signature(net: TypedNetwork, node: LayerNode) -> tuple:
+def _signature(net: TypedNetwork, node: Node) -> tuple:
     return (node.kind_name, node_label(net, node), len(node.group), node.error is None,
             tuple(shape_text(net, v, True) for v in node.outputs))
 
 
-def collapse(net: TypedNetwork) -> tuple[dict[int, LayerNode], dict[int, int]]:
+def collapse(net: TypedNetwork) -> tuple[dict[int, Node], dict[int, int]]:
     """Repetitions drawn once: (id of a hidden node -> the node drawn for it, group id -> N).
 
     A group ``Stage * N`` collapses when every repetition has the same nodes with the same
     labels and results, failing or not alike (one repetition that fails where the others do
     not keeps them all); the first repetition is drawn for all of them.
     """
-    groups: dict[int, dict[int, list[LayerNode]]] = {}
+    groups: dict[int, dict[int, list[Node]]] = {}
     for node in net.nodes:
         for gid, i in node.group:
             groups.setdefault(gid, {}).setdefault(i, []).append(node)
-    hidden: dict[int, LayerNode] = {}
+    hidden: dict[int, Node] = {}
     counts: dict[int, int] = {}
     for gid in sorted(groups):  # outer groups get their ids first
         reps = groups[gid]
@@ -216,7 +216,7 @@ class Drawing:
         self.edges: list[tuple[str, str, dict[str, str]]] = []
         self.src: dict[int, str] = {}  # id(Value) -> the dot node that makes it
         self.alias: dict[int, Value] = {}  # id(Value) -> the value it stands for
-        self.owner: dict[int, LayerNode] = {}  # id(Diagnostic) -> the node it is drawn on
+        self.owner: dict[int, Node] = {}  # id(Diagnostic) -> the node it is drawn on
         self.loose: list[Diagnostic] = []  # errors that belong to no drawn node
 
     def _id(self) -> str:
@@ -225,10 +225,10 @@ class Drawing:
         return nid
 
     # -- errors ------------------------------------------------------------------------------
-    def place_errors(self, nodes: list[LayerNode]) -> None:
+    def place_errors(self, nodes: list[Node]) -> None:
         """Each error goes on the innermost node whose span holds it; among the repetitions of
         a stage (one span), on the first that failed."""
-        def rank(node: LayerNode) -> tuple:
+        def rank(node: Node) -> tuple:
             failed = node.error is not None and not _upstream_failed(node)
             return (_extent(node.span), not failed)
 
@@ -242,7 +242,7 @@ class Drawing:
             else:
                 self.owner[id(d)] = best
 
-    def messages(self, node: LayerNode) -> list[str]:
+    def messages(self, node: Node) -> list[str]:
         return [d.message for d in self.errors if self.owner.get(id(d)) is node]
 
     # -- values ------------------------------------------------------------------------------
@@ -251,7 +251,7 @@ class Drawing:
             v = self.alias[id(v)]
         return v
 
-    def edge(self, v: Value, net: TypedNetwork, dst: str, consumer: LayerNode | None) -> None:
+    def edge(self, v: Value, net: TypedNetwork, dst: str, consumer: Node | None) -> None:
         """An edge from whatever makes ``v`` (as ``net`` sees it) to ``dst``."""
         origin = self.resolve(v)
         src = self.src.get(id(origin))
@@ -297,7 +297,7 @@ class Drawing:
     def body(self, scope: _Scope, cluster: _Cluster) -> None:
         net = scope.net
         hidden, counts = ({}, {}) if self.unroll else collapse(net)
-        members: dict[int, list[LayerNode]] = {}
+        members: dict[int, list[Node]] = {}
         for node in net.nodes:
             shown = node
             while id(shown) in hidden:
@@ -338,7 +338,7 @@ class Drawing:
             else:
                 self.layer(scope, index, node, reps, badges, place)
 
-    def block(self, scope: _Scope, index: int, node: LayerNode, reps: list[LayerNode],
+    def block(self, scope: _Scope, index: int, node: Node, reps: list[Node],
               badges: list[str], place: _Cluster) -> None:
         net, sub = scope.net, node.block
         head = node_label(net, node) + "".join(" " + b for b in badges)
@@ -365,7 +365,7 @@ class Drawing:
         for outer, (_, inner) in zip(node.outputs, sub.outputs):
             self.alias[id(outer)] = inner
 
-    def layer(self, scope: _Scope, index: int, node: LayerNode, reps: list[LayerNode],
+    def layer(self, scope: _Scope, index: int, node: Node, reps: list[Node],
               badges: list[str], place: _Cluster) -> None:
         net = scope.net
         nid = self._id()
@@ -397,7 +397,7 @@ class Drawing:
         for v in [*node.inputs, *node.state.values()]:
             self.edge(v, net, nid, node)
 
-    def params_text(self, net: TypedNetwork, reps: list[LayerNode]) -> str:
+    def params_text(self, net: TypedNetwork, reps: list[Node]) -> str:
         """`9,408 params`, `38,720 params (1,792 + 36,928)` for a repetition; '' for none."""
         counts = [net.dim(n.params) for n in reps]
         total = net.dim(sum((n.params for n in reps), 0))
@@ -418,7 +418,7 @@ class Drawing:
         return f"cluster_{self.clusters - 1}"
 
 
-def _upstream_failed(node: LayerNode) -> bool:
+def _upstream_failed(node: Node) -> bool:
     """Whether the node was not inferred because a value it reads was not."""
     return any(v.tensor is None for v in [*node.inputs, *node.state.values()])
 
@@ -434,7 +434,7 @@ def _first_node(items: list) -> str | None:
 NODE_ATTRS_OVERRIDE: dict[str, dict[str, str]] = {"op": {"fontsize": "11"}, "skipped": {"fontsize": "11"}}
 
 
-def _drawn_nodes(net: TypedNetwork, depth: int) -> list[LayerNode]:
+def _drawn_nodes(net: TypedNetwork, depth: int) -> list[Node]:
     """Every node a diagram of ``net`` may draw: its own, and those of blocks it expands."""
     out = []
     for node in net.nodes:

@@ -27,7 +27,7 @@ from typing import Any
 
 from netspec.dims import Expr, evaluate, render, symbols
 from netspec.fsutil import MARKER
-from netspec.infer import TypedNetwork
+from netspec.graph import TypedNetwork
 from netspec.source import UsageError
 
 # Example sizes tried for a symbol, in order, when --dim does not give one: distinct from

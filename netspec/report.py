@@ -7,7 +7,7 @@ from typing import Any
 from netspec.costs import FIELDS as COST_FIELDS
 from netspec.costs import Costs, bind, cost_json, human, human_bytes, human_flops, layer_costs, network_costs
 from netspec.dims import Dim, render
-from netspec.infer import LayerNode, TypedNetwork, Value
+from netspec.graph import Node, TypedNetwork, Value
 from netspec.types import Tensor, show_shape
 
 
@@ -22,7 +22,7 @@ def tensor_json(net: TypedNetwork, name: str, t: Tensor | None, env: dict | None
     return {"name": name, "dtype": t.dtype, "shape": [dim_json(bind(d, env)) for d in net.shape(t)]}
 
 
-def node_label(node: LayerNode) -> str:
+def node_label(node: Node) -> str:
     """Where a node lives in the spec, as the user named it (`enc`, `logits`, `conv1`)."""
     return node.alias or node.binding or ""
 
@@ -117,9 +117,9 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
     title = f"network {net.name}"
     if net.param_env or net.params:
         shown = []
-        for p in net.ast.params:
-            val = net.param_env.get(p.name, net.params.get(p.name))
-            shown.append(f"{p.name}={_lit(val)}")
+        for p in net.param_names:
+            val = net.param_env.get(p, net.params.get(p))
+            shown.append(f"{p}={_lit(val)}")
         title += "(" + ", ".join(shown) + ")"
     out = [bold(title), rule, bold(head), rule]
     for r in rows:

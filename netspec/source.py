@@ -8,8 +8,9 @@ from typing import Any
 
 from netspec import ast as A
 from netspec import codes
+from netspec.checker import check_text, literal
 from netspec.diagnostics import Reporter
-from netspec.infer import CheckResult, check_text, literal
+from netspec.graph import CheckResult
 from netspec.limits import MAX_BYTES
 from netspec.parser import decode, parse
 

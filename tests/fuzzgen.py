@@ -458,7 +458,7 @@ def generated(d: Draw, sloppy: float | None = None) -> bytes:
 def _example_stages():
     """(stage, input type, batch axis) of every one-input worked example; the axis is the
     one the kind reads as the batch (Kind.batch_axis), None where it has none."""
-    from netspec.infer import check_text
+    from netspec.checker import check_text
     from netspec.kinds import REGISTRY
     out = []
     for kind in {id(k): k for k in REGISTRY.values()}.values():

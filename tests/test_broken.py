@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from netspec.checker import check_text
 from netspec.codes import CODES
 from netspec.diagnostics import render
-from netspec.infer import check_text
 from netspec.source import load
 
 BROKEN = Path(__file__).resolve().parent / "broken"

@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 
 from netspec import api
-from netspec.build import MODULE_ATTRS, generate
+from netspec.build import generate
+from netspec.checker import check_text
 from netspec.dims import evaluate
 from netspec.fsutil import MARKER, is_generated, write_output
-from netspec.infer import check_text
+from netspec.pycode import MODULE_ATTRS, PUBLIC_MODULE_ATTRS
 from netspec.source import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -490,6 +491,8 @@ network Top {
 def test_nn_module_attributes_are_all_reserved():
     names = {n for n in dir(torch.nn.Module()) if not (n.startswith("__") and n.endswith("__"))}
     assert names <= MODULE_ATTRS, sorted(names - MODULE_ATTRS)
+    public = {n for n in names if not n.startswith("_")}
+    assert public <= PUBLIC_MODULE_ATTRS, sorted(public - PUBLIC_MODULE_ATTRS)  # the checker refuses these
 
 
 # -- torchvision -------------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
 
 
 def _param_names(paths) -> dict[str, set[str]]:
-    from netspec.infer import check_text
+    from netspec.checker import check_text
 
     out: dict[str, set[str]] = {}
     for p in paths:

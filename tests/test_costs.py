@@ -37,8 +37,8 @@ from test_kinds_torch import EXAMPLES, STATES, build_layer, example_spec, flat, 
 from torch.overrides import TorchFunctionMode  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from netspec.checker import check_text  # noqa: E402
 from netspec.costs import human, human_bytes, human_flops, layer_costs, network_costs  # noqa: E402
-from netspec.infer import check_text  # noqa: E402
 
 # -- measuring torch ----------------------------------------------------------------------------
 

@@ -25,8 +25,8 @@ import netgen  # noqa: E402
 from hypothesis import HealthCheck, given, note, settings  # noqa: E402
 
 from netspec import api  # noqa: E402
+from netspec.checker import check_text  # noqa: E402
 from netspec.dims import evaluate  # noqa: E402
-from netspec.infer import check_text  # noqa: E402
 
 EXAMPLES = int(os.environ.get("NETSPEC_DIFF_EXAMPLES", "300"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 1000,

@@ -18,8 +18,8 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+from netspec.checker import check_text  # noqa: E402
 from netspec.dims import evaluate  # noqa: E402
-from netspec.infer import check_text  # noqa: E402
 from netspec.kinds import REGISTRY  # noqa: E402
 
 KINDS = sorted({id(k): k for k in REGISTRY.values()}.values(), key=lambda k: k.name)

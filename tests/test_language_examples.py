@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from netspec.infer import check_text
+from netspec.checker import check_text
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGE = ROOT.parent / "shared" / "design" / "LANGUAGE.md"

@@ -1,7 +1,7 @@
 """Reusing the result of a layer application seen before changes nothing a user can see.
 
 The checker reuses the inferred result of an application (same layer, same argument
-values, inputs of the same types) from the TRACE_AT-th time it sees it (netspec/infer.py).
+values, inputs of the same types) from the TRACE_AT-th time it sees it (netspec/memo.py).
 Each spec here is checked with reuse off (TRACE_AT = 0), on from the first repeat
 (TRACE_AT = 1) and as shipped; everything the check produces must be the same: every
 diagnostic with its notes (which say where each size came from), every node's arguments,
@@ -23,9 +23,10 @@ import fuzzgen
 import netgen
 import pytest
 
-import netspec.infer as infer
+import netspec.checker as checker
+import netspec.memo as memo
 from netspec.build import generate
-from netspec.infer import check_text
+from netspec.checker import check_text
 from netspec.kinds import REGISTRY, TensorArg
 from netspec.report import network_json
 
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def outcome(text: str, trace_at: int, monkeypatch) -> dict:
-    monkeypatch.setattr(infer, "TRACE_AT", trace_at)
+    monkeypatch.setattr(memo, "TRACE_AT", trace_at)
     result = check_text(text, "case.net")
     nets = [_network(net) + (network_json(net),) for net in result.networks]
     code = None
@@ -70,18 +71,18 @@ def assert_same(text: str, monkeypatch) -> dict:
 
 def reused(text: str, monkeypatch) -> int:
     """How many applications the check reused (with TRACE_AT = 1)."""
-    monkeypatch.setattr(infer, "TRACE_AT", 1)
+    monkeypatch.setattr(memo, "TRACE_AT", 1)
     count = 0
-    original = infer.NetworkChecker._reapply
+    original = checker.NetworkChecker._replay
 
     def counting(self, *a, **kw):
         nonlocal count
         count += 1
         return original(self, *a, **kw)
 
-    monkeypatch.setattr(infer.NetworkChecker, "_reapply", counting)
+    monkeypatch.setattr(checker.NetworkChecker, "_replay", counting)
     check_text(text, "case.net")
-    monkeypatch.setattr(infer.NetworkChecker, "_reapply", original)
+    monkeypatch.setattr(checker.NetworkChecker, "_replay", original)
     return count
 
 

@@ -22,7 +22,7 @@ pytest.importorskip("torchvision")
 
 from netspec import api  # noqa: E402
 from netspec.build import generate  # noqa: E402
-from netspec.infer import check_text  # noqa: E402
+from netspec.checker import check_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

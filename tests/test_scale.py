@@ -20,8 +20,8 @@ import pytest
 
 import netspec
 from netspec import diagnostics
+from netspec.checker import check_text
 from netspec.diagnostics import Reporter
-from netspec.infer import check_text
 from netspec.report import network_json, network_table
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "benchmarks"))

@@ -17,8 +17,8 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+from netspec.checker import check_text  # noqa: E402
 from netspec.dims import evaluate  # noqa: E402
-from netspec.infer import check_text  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SYMBOLS = {"batch": 3, "seq": 7}  # no size the specs use elsewhere

@@ -1,0 +1,254 @@
+"""Binding a call's arguments to what the callee takes: one driver, two signatures.
+
+A stage or a source calls a layer or op kind (``Conv2d(64, 3, stride=2)``, ``cat(a, b,
+dim=1)``) or a network (``BasicBlock(128, stride=2)``, ``Decoder(memory=enc)``). Either way
+the piped value comes first, then the arguments in order: each is evaluated, then placed
+by the callee's :class:`Signature` (a positional value or tensor, a keyword value or tensor)
+or reported where it does not fit. The result, :class:`Bound`, says which tensors go in,
+which argument took which value, where each was written, and which arguments were given as
+a bare network parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import ast as A
+from . import codes
+from .diagnostics import Reporter, Span, suggest
+from .dims import is_dim
+from .graph import ParamUse, Value
+from .kinds import Fail, Kind, TensorArg
+
+if TYPE_CHECKING:
+    from .checker import NetworkChecker
+
+
+@dataclass
+class Bound:
+    inputs: list[Value] = field(default_factory=list)  # tensors in order, the piped one first
+    tensors: dict[str, Value] = field(default_factory=dict)  # tensors by keyword or input name
+    values: dict[str, Any] = field(default_factory=dict)  # argument values by name
+    spans: dict[str, Span] = field(default_factory=dict)  # where each argument was written
+    params: dict[str, ParamUse] = field(default_factory=dict)  # argument -> parameter given bare
+    bad: bool = False  # an argument was refused (and reported)
+
+
+class Signature:
+    """What a callee takes; subclasses place each argument or report why it does not fit."""
+
+    def __init__(self, name: str, reporter: Reporter):
+        self.name = name
+        self.reporter = reporter
+
+    def error(self, message: str, span: Span, notes=(), help: str | None = None) -> None:
+        self.reporter.error(codes.ARGUMENT, message, span, notes, help)
+
+    def pipe(self, value: Value, bound: Bound) -> None:
+        raise NotImplementedError
+
+    def positional(self, value: Any, arg: A.Arg, bound: Bound) -> bool:
+        """Place a positional argument; False when refused (reported)."""
+        raise NotImplementedError
+
+    def keyword(self, value: Any, arg: A.Arg, bound: Bound) -> bool:
+        raise NotImplementedError
+
+    def finish(self, bound: Bound, span: Span) -> None:
+        """After every argument: what depends on all of them (positions, missing inputs)."""
+
+
+def bind(network: "NetworkChecker", sig: Signature, args: list[A.Arg], piped: Value | None, span: Span) -> Bound:
+    """Evaluate and place every argument of a call to ``sig``'s callee."""
+    bound = Bound()
+    if piped is not None:
+        sig.pipe(piped, bound)
+    given_bare: dict[Span, ParamUse] = {}
+    for arg in args:
+        try:
+            value = network.value(arg.value)
+        except Fail:
+            bound.bad = True
+            continue
+        use = network.param_use(arg.value)
+        if use is not None:
+            given_bare[arg.span] = use
+        place = sig.positional if arg.name is None else sig.keyword
+        if not place(value, arg, bound):
+            bound.bad = True
+    sig.finish(bound, span)
+    bound.params = {k: given_bare[s] for k, s in bound.spans.items() if s in given_bare}
+    return bound
+
+
+class KindSignature(Signature):
+    """A layer's or an op's arguments: ``kind.positional`` by position, its Args fields by
+    keyword, tensors piped, by position (ops that join several: ``cat``) or by keyword
+    (a layer's ``h0=``)."""
+
+    def __init__(self, kind: Kind, name: str, reporter: Reporter):
+        super().__init__(name, reporter)
+        self.kind = kind
+        self.given: list[tuple[Any, Span]] = []  # positional values, placed in finish()
+
+    def pipe(self, value, bound):
+        bound.inputs.append(value)
+
+    def positional(self, value, arg, bound):
+        if not isinstance(value, Value):
+            self.given.append((value, arg.span))
+            return True
+        if self.kind.max_inputs != 1:
+            bound.inputs.append(value)
+            return True
+        self.error(f"`{self.name}` takes no tensor as a positional argument", arg.span,
+                   help=f"pipe the tensor in: `x -> {self.name}(...)`")
+        return False
+
+    def keyword(self, value, arg, bound):
+        kind, key = self.kind, arg.name
+        if key in bound.values or key in bound.tensors:
+            self.error(f"`{key}` is given twice", arg.span)
+            return False
+        if isinstance(value, Value):
+            if key not in kind.state_inputs:
+                self.error(f"`{self.name}` takes no tensor `{key}`", arg.span,
+                           help=f"tensors it takes by keyword: {', '.join(kind.state_inputs)}"
+                           if kind.state_inputs else None)
+                return False
+            bound.tensors[key] = value
+            bound.values[key] = TensorArg(value, arg.value.text if isinstance(arg.value, A.Ref) else key)
+        else:
+            fields = kind.Args.model_fields
+            if key not in fields:
+                self.error(f"`{self.name}` has no argument `{key}`", arg.span,
+                           [f"`{self.name}` takes: " + ", ".join(fields)] if fields else
+                           [f"`{self.name}` takes no arguments"], help=suggest(key, fields))
+                return False
+            bound.values[key] = value
+        bound.spans[key] = arg.span
+        return True
+
+    def finish(self, bound, span):
+        given = self._variadic(bound)
+        names = self.kind.positional
+        if self.kind.size_first and given and _is_size(given[0][0]):
+            # BatchNorm2d(64), LayerNorm(512): torch's own order, the size checked as given
+            names = (self.kind.inferred, *self.kind.positional)
+        if len(given) > len(names):
+            self._too_many(given)
+            bound.bad = True
+        for (value, aspan), name in zip(given, names):
+            if name in bound.values:
+                self.error(f"`{name}` is given both by position and by keyword", aspan)
+                bound.bad = True
+                continue
+            bound.values[name] = value
+            bound.spans[name] = aspan
+        if not self._input_count(len(bound.inputs), span):
+            bound.bad = True
+
+    def _variadic(self, bound: Bound) -> list[tuple[Any, Span]]:
+        """An argument that takes every positional value (``permute(1, 0, 2)``); the
+        positional values left for the others."""
+        variadic, given = self.kind.variadic, self.given
+        if variadic is None or not given:
+            return given
+        if variadic in bound.values:
+            self.error(f"`{variadic}` is given both by position and by keyword", bound.spans[variadic])
+            bound.bad = True
+        if len(given) == 1 and isinstance(given[0][0], tuple):
+            bound.values[variadic] = given[0][0]
+        else:
+            bound.values[variadic] = tuple(v for v, _ in given)
+        bound.spans[variadic] = given[0][1]
+        return []
+
+    def _too_many(self, given: list[tuple[Any, Span]]) -> None:
+        taken = self.kind.positional
+        self.error(f"`{self.name}` takes {len(taken)} positional argument{'s' if len(taken) != 1 else ''} "
+                   f"({', '.join(taken) or 'none'}), received {len(given)}", given[len(taken)][1],
+                   help="pass the others by keyword" if taken else None)
+
+    def _input_count(self, n: int, span: Span) -> bool:
+        kind = self.kind
+        if n < kind.min_inputs:
+            self.error(f"`{self.name}` needs {kind.min_inputs} tensor input"
+                       f"{'s' if kind.min_inputs > 1 else ''}, received {n}", span)
+            return False
+        if kind.max_inputs is not None and n > kind.max_inputs:
+            self.error(f"`{self.name}` takes {kind.max_inputs} tensor input"
+                       f"{'s' if kind.max_inputs > 1 else ''}, received {n}", span,
+                       help="a piped value counts as the first")
+            return False
+        return True
+
+
+class NetworkSignature(Signature):
+    """A network's inputs and parameters: the piped value is its first input, further
+    tensors fill its other inputs in order, other values its parameters in order; both go by
+    name too."""
+
+    def __init__(self, net: A.Network, reporter: Reporter):
+        super().__init__(net.name, reporter)
+        self.input_names = [i.name for i in net.inputs]
+        self.param_names = [p.name for p in net.params]
+        self.next_param = 0
+
+    def pipe(self, value, bound):
+        if self.input_names:
+            bound.tensors[self.input_names[0]] = value
+
+    def positional(self, value, arg, bound):
+        if isinstance(value, Value):
+            free = [n for n in self.input_names if n not in bound.tensors]
+            if not free:
+                self.error(f"`{self.name}` takes no more tensor inputs", arg.span)
+                return False
+            return self._place(free[0], value, arg, bound)
+        if self.next_param >= len(self.param_names):
+            self.error(f"`{self.name}` takes {len(self.param_names)} parameters, received more", arg.span)
+            return False
+        self.next_param += 1
+        return self._place(self.param_names[self.next_param - 1], value, arg, bound)
+
+    def keyword(self, value, arg, bound):
+        return self._place(arg.name, value, arg, bound)
+
+    def _place(self, key: str, value, arg: A.Arg, bound: Bound) -> bool:
+        if key in bound.tensors or key in bound.values:
+            self.error(f"`{key}` is given twice", arg.span)
+            return False
+        bound.spans[key] = arg.span
+        if key in self.input_names:
+            if not isinstance(value, Value):
+                self.error(f"input `{key}` of `{self.name}` needs a tensor", arg.span)
+                return False
+            bound.tensors[key] = value
+        elif key in self.param_names:
+            if isinstance(value, Value):
+                self.error(f"parameter `{key}` of `{self.name}` takes a value, not a tensor", arg.span)
+                return False
+            bound.values[key] = value
+        else:
+            self.error(f"`{self.name}` has no parameter or input `{key}`", arg.span,
+                       help=suggest(key, self.input_names + self.param_names))
+            return False
+        return True
+
+    def finish(self, bound, span):
+        missing = [n for n in self.input_names if n not in bound.tensors]
+        if missing:
+            self.error(f"`{self.name}` needs its input{'s' if len(missing) > 1 else ''} "
+                       + ", ".join(f"`{m}`" for m in missing), span,
+                       help=f"pass them by keyword: {self.name}({missing[0]}=...)")
+            bound.bad = True
+        bound.inputs = [bound.tensors[n] for n in self.input_names if n in bound.tensors]
+
+
+def _is_size(v) -> bool:
+    """An int, a symbolic dim or a tuple of them: what a size argument looks like."""
+    if isinstance(v, tuple):
+        return bool(v) and all(_is_size(x) for x in v)
+    return is_dim(v)

@@ -1,0 +1,1082 @@
+"""The checker: the AST of a spec -> the typed graph, in one pass per network.
+
+Every network is walked once in statement order. Each stage becomes a :class:`Node` whose
+results are :class:`Value`s with an inferred :class:`~netspec.types.Tensor`: the stage's
+arguments are bound (netspec.binder), its kind's shape rule runs (``kind.infer``, through
+netspec.context), and a result seen before is reused (netspec.memo). Integer parameters
+stay symbols in the shapes; ``TypedNetwork.dim`` gives them their values for what users read.
+
+A network used as a stage is checked once on its own, generically and leniently (an
+equation over its symbols that cannot be decided is assumed), and instantiated again at
+each use with its input symbols unified against the caller's sizes, where everything is
+checked.
+"""
+
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+from . import ast as A
+from . import codes, limits, memo
+from .binder import Bound, KindSignature, NetworkSignature, bind
+from .context import StageCtx
+from .diagnostics import Diagnostic, Reporter, Span, suggest
+from .dims import Dim, Expr, NotConcrete, compare, floordiv, is_dim, render, sym, symbols
+from .graph import CheckResult, Node, ParamUse, TypedNetwork, Value
+from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
+from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_USE_DEPTH
+from .parser import parse
+from .pycode import check_name, mark_in_place
+from .types import DTYPES, Origin, Tensor
+
+
+def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
+               reporter: Reporter | None = None) -> CheckResult:
+    """Parse and check the text of a spec; ``overrides`` give parameters values (``--set``)."""
+    # Parsing and checking make many objects and few reference cycles: the cyclic
+    # collector's passes over them cost a third of a large check, for nothing. Paused
+    # here, and left as it was after.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_text(text, file, overrides, reporter or Reporter())
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter: Reporter) -> CheckResult:
+    module = parse(text, file, reporter)
+    if module is None:
+        return CheckResult(None, [], reporter)
+    for line, code in module.allowed:
+        reporter.allow(file, line, code)
+    checker = Checker(module, reporter, overrides)
+    try:
+        networks = checker.check()
+    except RecursionError:
+        reporter.error(codes.LIMIT, "the spec nests too deeply to check", Span(file, 1, 1, 1, 2))
+        networks = []
+    reporter.items.sort(key=lambda d: (d.span.line, d.span.column))
+    return CheckResult(module, networks, reporter)
+
+
+class Results:
+    """What a name in a network stands for: its primary value (what a pipe carries on) and
+    every named result (`output`, `h_n`, `c_n`, a network's outputs)."""
+
+    __slots__ = ("primary", "named")
+
+    def __init__(self, primary: Value, named: dict[str, Value]):
+        self.primary = primary
+        self.named = named
+
+
+# -- the whole file ------------------------------------------------------------------------------
+
+class Checker:
+    """Checks one parsed module: every network, with blocks instantiated at each use."""
+
+    def __init__(self, module: A.Module, reporter: Reporter, overrides: dict[str, Any] | None = None):
+        self.module = module
+        self.reporter = reporter
+        self.overrides = overrides or {}
+        self.asts: dict[str, A.Network] = {}
+        self.layer_count = 0
+        self._define_networks(module)
+        self.binding_names: dict[int, set[str]] = {}  # id(binding AST) -> names its chain uses
+        self.used_as_stage = self._find_uses()
+        self.generic_results: dict[str, TypedNetwork | None] = {}
+        self.active: list[str] = []  # the networks being checked, outermost first
+        self._fewest: dict[str, int] = {}
+        # applications seen, shared by the networks checked under the same parameter values
+        # (every use of a network instantiates it again): see NetworkChecker.apply
+        self.applied: dict[tuple, dict] = {}
+        self.used_names: dict[int, set[str]] = {}  # id(network AST) -> names its outputs use
+        self.too_deep = self._uses_nested_too_deep()
+
+    def _define_networks(self, module: A.Module) -> None:
+        for net in module.networks:
+            if net.name in self.asts:
+                self.reporter.error(codes.DUPLICATE, f"network `{net.name}` is defined twice", net.name_span,
+                                    [f"first defined at line {self.asts[net.name].span.line}"],
+                                    help="rename one of them")
+                continue
+            if net.name in REGISTRY:
+                self.reporter.error(codes.DUPLICATE,
+                                    f"network `{net.name}` has the name of a built-in {REGISTRY[net.name].what}",
+                                    net.name_span, help="rename the network")
+                continue
+            self.asts[net.name] = net
+        for net in module.networks:
+            check_name(self.reporter, net.name, net.name_span, "a network")
+
+    def _find_uses(self) -> set[str]:
+        """Networks that some chain uses as a stage. The same pass over the text keeps the
+        names each binding's chain refers to, for the unused-binding warning."""
+        uses = set()
+        for net in self.asts.values():
+            for b in net.bindings:
+                names = set()
+                for n in A.walk(b.chain):
+                    if isinstance(n, A.Ref):
+                        names.add(n.name)
+                    elif isinstance(n, A.StageCall) and n.name in self.asts:
+                        uses.add(n.name)
+                self.binding_names[id(b)] = names
+        return uses
+
+    def _uses_nested_too_deep(self) -> set[str]:
+        """Networks whose uses nest more than MAX_USE_DEPTH deep (a network using a network
+        using ...), found from the text without recursion. One error is reported for each
+        network one level past the limit, at its use of a network at the limit; those above
+        them are not checked (they could only fail alike)."""
+        if len(self.asts) < 2:
+            return set()
+        uses: dict[str, dict[str, Span]] = {}
+        for name, ast in self.asts.items():
+            found: dict[str, Span] = {}
+            for node in A.walk([b.chain for b in ast.bindings]):
+                if isinstance(node, (A.Call, A.StageCall)) and node.name in self.asts:
+                    found.setdefault(node.name, node.span)
+            uses[name] = found
+        depth = _use_depths(uses)
+        for name, d in depth.items():
+            if d == MAX_USE_DEPTH + 1:
+                used, span = next((u, sp) for u, sp in uses[name].items() if depth.get(u) == MAX_USE_DEPTH)
+                self.reporter.error(codes.LIMIT, f"networks are used inside one another more than {MAX_USE_DEPTH} deep",
+                                    span, [f"`{used}` already nests uses {MAX_USE_DEPTH} deep"],
+                                    help=f"netspec checks uses of networks nested at most {MAX_USE_DEPTH} deep; "
+                                         "flatten some of them into one network")
+        return {name for name, d in depth.items() if d > MAX_USE_DEPTH}
+
+    # -- the layer limit, counted before checking ----------------------------------------------
+    def fewest_layers(self, core: A.StageCall | A.StageGroup) -> int:
+        """The fewest layers one pass through a stage's core counts: a layer or op one, a
+        network one plus the fewest its chains count, a group the sum of its stages, each
+        times its repetition count where that is a number. Checking stops at the layer limit;
+        this bound lets a spec that would pass it many times over stop before checking."""
+        if isinstance(core, A.StageGroup):
+            return self._fewest_in_stages(core.stages)
+        return 1 + (self.fewest_in_network(core.name) if core.name in self.asts else 0)
+
+    def fewest_in_network(self, name: str) -> int:
+        """The fewest layers a use of network ``name`` counts besides the use itself."""
+        if name not in self._fewest:
+            self._fewest[name] = 0  # a cycle counts nothing here; it is an error of its own
+            total = 0
+            for b in self.asts[name].bindings:
+                total += self._fewest_in_stages(b.chain.stages)
+                if total > limits.MAX_LAYERS:
+                    break
+            self._fewest[name] = total
+        return self._fewest[name]
+
+    def _fewest_in_stages(self, stages: list[A.Stage]) -> int:
+        total = 0
+        for st in stages:
+            times = st.repeat.value if isinstance(st.repeat, A.Int) and st.repeat.value > 0 else 1
+            total += times * self.fewest_layers(st.core)
+            if total > limits.MAX_LAYERS:
+                break
+        return total
+
+    # -- checking --------------------------------------------------------------------------------
+    def check(self) -> list[TypedNetwork]:
+        out = []
+        for name, ast in self.asts.items():
+            if name in self.too_deep:
+                continue
+            net = self.generic(name) if name in self.used_as_stage else self.run_root(ast)
+            if net is not None:
+                out.append(net)
+        return out
+
+    def param_values(self, ast: A.Network, reporter: Reporter) -> tuple[dict, dict, dict]:
+        """(values used in the body: ints as symbols, the ints' values, the defaults)."""
+        params: dict[str, Any] = {}
+        env: dict[str, Dim] = {}
+        defaults: dict[str, Any] = {}
+        seen: set[str] = set()
+        for p in ast.params:
+            if p.name in seen:
+                reporter.error(codes.DUPLICATE, f"parameter `{p.name}` is declared twice", p.span)
+                continue
+            seen.add(p.name)
+            check_name(reporter, p.name, p.span, "a parameter")
+            value = None
+            if p.default is not None:
+                value = literal(p.default, params, reporter)
+                defaults[p.name] = value
+            if p.name in self.overrides:
+                value = self.overrides[p.name]
+            if is_dim(value):
+                params[p.name] = sym(p.name)
+                env[p.name] = value
+            elif value is None:
+                params[p.name] = sym(p.name)  # free: checked generically
+            else:
+                params[p.name] = value
+        return params, env, defaults
+
+    def run_root(self, ast: A.Network) -> TypedNetwork:
+        params, env, defaults = self.param_values(ast, self.reporter)
+        generic = any(p.name not in env and isinstance(params.get(p.name), Expr) for p in ast.params)
+        nc = NetworkChecker(self, ast, params, env, defaults, self.reporter, strict=not generic)
+        return nc.run_standalone()
+
+    def generic(self, name: str) -> TypedNetwork | None:
+        """A network used as a stage, checked once on its own over free symbols; None while
+        it is being checked (a use of it then closes a cycle)."""
+        if name in self.generic_results:
+            return self.generic_results[name]
+        ast = self.asts[name]
+        params, env, defaults = self.param_values(ast, self.reporter)
+        nc = NetworkChecker(self, ast, params, env, defaults, self.reporter, strict=False)
+        self.generic_results[name] = None  # guards recursion
+        net = nc.run_standalone()
+        net.generic = True
+        self.generic_results[name] = net
+        return net
+
+
+def _use_depths(uses: dict[str, dict[str, Span]]) -> dict[str, int]:
+    """How deep each network's uses of networks nest (0: it uses none), without recursion;
+    a cycle (an error of its own) is not followed."""
+    depth: dict[str, int] = {}
+    for root in uses:
+        stack = [(root, iter(uses[root]))]
+        on_path = {root}
+        while stack:
+            name, pending = stack[-1]
+            child = next(pending, None)
+            if child is None:
+                stack.pop()
+                on_path.discard(name)
+                depth[name] = 1 + max((depth.get(u, 0) for u in uses[name] if u in depth), default=-1)
+            elif child not in depth and child not in on_path:
+                stack.append((child, iter(uses[child])))
+                on_path.add(child)
+    return depth
+
+
+# -- one network -----------------------------------------------------------------------------
+
+class NetworkChecker:
+    """Checks the statements of one network: standalone, or instantiated at a use."""
+
+    def __init__(self, checker: Checker, ast: A.Network, params: dict, param_env: dict,
+                 defaults: dict, reporter: Reporter, strict: bool):
+        self.checker = checker
+        self.ast = ast
+        self.reporter = reporter
+        self.strict = strict
+        self.net = TypedNetwork(ast.name, ast.span, params, param_env, defaults,
+                                param_names=[p.name for p in ast.params],
+                                param_refs=_param_refs(ast, params),
+                                binding_names=[b.name for b in ast.bindings])
+        self.values: dict[str, Results] = {}
+        self.value_spans: dict[str, Span] = {}
+        self.symbol_env: dict[str, Dim] = {}  # names of symbols -> dims (instantiation)
+        self.binding: str | None = None
+        self._group_counter = 0
+        self._group_stack: list = []
+        self._sources: dict = {}  # node -> the first node of the chain of layers that led to it
+        self._applied: dict | None = None  # application key -> times seen, Applied or None
+        self._same: dict[tuple, bool] = {}  # (a, b) -> what same(a, b) said
+
+    # -- comparisons and concreteness ------------------------------------------------------------
+    def same(self, a: Dim, b: Dim) -> bool:
+        known = self._same.get((a, b))
+        if known is not None:  # asked before in this network: its parameters already fixed
+            return known
+        verdict = compare(self.net.dim(a), self.net.dim(b))
+        if verdict is None:
+            verdict = not self.strict
+        elif verdict and compare(a, b) is not True:
+            self.fix(a, b)  # equal only for the parameters' values
+        self._same[(a, b)] = verdict
+        return verdict
+
+    def fix(self, *dims: Dim) -> None:
+        """Record that the result depends on the values of the parameters in ``dims``."""
+        for d in dims:
+            for s in symbols(d):
+                if s in self.net.param_env:
+                    self.net.fixed[s] = self.net.param_env[s]
+
+    def known(self, d: Dim) -> Dim:
+        """``d`` with the parameters' values; a decision taken on it depends on them."""
+        value = self.net.dim(d)
+        if isinstance(value, int) and not isinstance(d, int):
+            self.fix(d)
+        return value
+
+    def concrete(self, d: Dim, what: str, span: Span) -> int:
+        value = self.net.dim(d)
+        if isinstance(value, int):
+            self.fix(d)
+            return value
+        self.reporter.error(codes.UNPROVEN, f"{what} must be a known integer, but it is `{render(value)}`",
+                            span, help="give it a concrete value, or a parameter with a default")
+        raise Fail(what)
+
+    @contextmanager
+    def fresh_facts(self):
+        """Record afresh which parameters a result depends on (same() asked again), then
+        keep those and the ones recorded before; yields the fresh record."""
+        fixed, self.net.fixed = self.net.fixed, {}
+        same, self._same = self._same, {}
+        fresh = self.net.fixed
+        try:
+            yield fresh
+        finally:
+            self.net.fixed = fixed
+            fixed.update(fresh)
+            self._same = same
+
+    # -- statements ------------------------------------------------------------------------------
+    def run_standalone(self) -> TypedNetwork:
+        for inp in self.ast.inputs:
+            self.declare_input(inp)
+        self.run_body()
+        return self.net
+
+    def declare_input(self, inp: A.Input) -> None:
+        if inp.name in self.values or inp.name in self.net.params:
+            self.reporter.error(codes.DUPLICATE, f"`{inp.name}` is defined twice", inp.name_span)
+            return
+        check_name(self.reporter, inp.name, inp.name_span, "an input")
+        dtype = self.dtype_of(inp.type)
+        dims = [self._input_dim(inp, i, dexpr) for i, dexpr in enumerate(inp.type.dims)]
+        for d in dims:
+            if isinstance(d, int) and d < 0:
+                self.reporter.error(codes.SHAPE, f"input `{inp.name}` has a negative size {d}", inp.type.span)
+        origin = Origin(f"input {inp.name}", inp.span)
+        t = Tensor(dtype or "float32", tuple(dims), (origin,) * len(dims))
+        huge = [v for v in map(self.net.dim, dims) if isinstance(v, int) and v > INT64_MAX]
+        if huge:
+            self.reporter.error(codes.LIMIT, f"input `{inp.name}` has a size beyond int64: {huge[0]}", inp.type.span,
+                                help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
+            t = None  # not inferred further: every use would repeat the error
+        self._define_input(inp, Value(t, None, 0, inp.name))
+
+    def _input_dim(self, inp: A.Input, i: int, dexpr) -> Dim:
+        """Dim ``i`` of an input's declared shape; a name no parameter has declares a symbol."""
+        if isinstance(dexpr, A.Ref) and dexpr.attr is None and dexpr.name not in self.net.params:
+            name = dexpr.name
+            if name not in self.symbol_env:
+                check_name(self.reporter, name, dexpr.span, "a symbolic dim")
+                self.symbol_env[name] = sym(name)
+                self.net.input_symbols.setdefault(name, (len(self.net.inputs), i))
+            return self.symbol_env[name]
+        try:
+            return self.dim_expr(dexpr, declare=True)
+        except Fail:
+            return sym(f"_{inp.name}_{i}")
+
+    def _define_input(self, inp: A.Input, v: Value) -> None:
+        self.net.inputs.append(v)
+        self.values[inp.name] = Results(v, {"output": v})
+        self.value_spans[inp.name] = inp.span
+
+    def dtype_of(self, tt: A.TensorType) -> str | None:
+        if tt.dtype is None:
+            return None
+        if tt.dtype not in DTYPES:
+            self.reporter.error(codes.DTYPE, f"unknown dtype `{tt.dtype}`", tt.dtype_span,
+                                help=suggest(tt.dtype, DTYPES) or "use one of: " + ", ".join(sorted(DTYPES)))
+            return None
+        return DTYPES[tt.dtype]
+
+    def run_body(self) -> None:
+        for st in self.ast.statements:
+            if isinstance(st, A.Binding):
+                self.run_binding(st)
+        for st in self.ast.outputs:
+            for ref in st.refs:
+                v = self.lookup(ref)
+                if v is not None:
+                    self.net.outputs.append((ref.text, v))
+        if not self.ast.outputs:
+            self.reporter.error(codes.OUTPUT, f"network `{self.ast.name}` has no `output` statement",
+                                self.ast.name_span, help="name its results: `output logits`")
+        mark_in_place(self.net)
+        self.warn_unused()
+
+    def warn_unused(self) -> None:
+        # read from the text, not the inferred graph: a stage that failed still uses its inputs
+        if not self.ast.outputs:
+            return
+        used = self.checker.used_names.get(id(self.ast))
+        if used is None:  # once per network, not at each of its uses
+            used = self.checker.used_names[id(self.ast)] = _used_names(self.ast, self.checker.binding_names)
+        for b in self.ast.bindings:
+            if b.name not in used and self.value_spans.get(b.name) == b.span:  # not one refused
+                self.reporter.warning(codes.UNUSED, f"`{b.name}` is computed but no output uses it",
+                                      b.name_span, help="add it to `output`, or remove the binding")
+        for inp in self.ast.inputs:
+            if inp.name not in used:
+                self.reporter.warning(codes.UNUSED, f"input `{inp.name}` is declared but no output uses it",
+                                      inp.name_span, help="remove the input, or use it")
+
+    def run_binding(self, b: A.Binding) -> None:
+        if b.name in self.values or b.name in self.net.params:
+            first = self.value_spans.get(b.name)
+            self.reporter.error(codes.DUPLICATE, f"`{b.name}` is defined twice", b.name_span,
+                                [f"first defined at line {first.line}"] if first else [],
+                                help="give the new value its own name")
+            return
+        if b.name in self.symbol_env:
+            self.reporter.error(codes.DUPLICATE, f"`{b.name}` is already a symbolic dim of an input",
+                                b.name_span, help="give the value another name")
+            return
+        check_name(self.reporter, b.name, b.name_span, "a binding", submodule=True)
+        self.binding = b.name
+        try:
+            res = self.chain(b.chain)
+        except Fail:
+            poisoned = Value(None, None, 0, b.name)
+            res = Results(poisoned, {"output": poisoned})
+        self.binding = None
+        self.values[b.name] = res
+        self.value_spans[b.name] = b.span
+        for key, v in res.named.items():
+            if not v.name:
+                v.name = b.name if key == "output" else f"{b.name}.{key}"
+
+    # -- values --------------------------------------------------------------------------------
+    def lookup(self, ref: A.Ref) -> Value | None:
+        res = self.values.get(ref.name)
+        if res is None:
+            known = list(self.values) + list(self.net.params)
+            self.reporter.error(codes.UNKNOWN_NAME, f"no value named `{ref.name}`", ref.span,
+                                help=suggest(ref.name, known) or "define it with `name = ...` or `input name: ...` first")
+            return None
+        if ref.attr is None:
+            return res.primary
+        if ref.attr not in res.named and res.primary.tensor is None and res.primary.node is None:
+            return res.primary  # a value that failed: its error is reported where it failed
+        if ref.attr not in res.named:
+            self.reporter.error(codes.UNKNOWN_ATTR, f"`{ref.name}` has no result `{ref.attr}`", ref.span,
+                                [f"`{ref.name}` has: " + ", ".join(f"`{k}`" for k in res.named)],
+                                help=suggest(ref.attr, res.named))
+            return None
+        return res.named[ref.attr]
+
+    def chain(self, ch: A.Chain) -> Results:
+        res = self.source(ch.source)
+        if ch.assertion is not None:
+            self.assert_type(res.primary, ch.assertion, "the value")
+        for st in ch.stages:
+            res = self.stage(st, res.primary)
+        return res
+
+    def source(self, expr) -> Results:
+        if isinstance(expr, A.Ref):
+            v = self.lookup(expr)
+            if v is None:
+                raise Fail(expr.name)
+            if expr.attr is None:
+                return self.values[expr.name]
+            return Results(v, {"output": v})
+        if isinstance(expr, A.Chain):
+            return self.chain(expr)
+        if isinstance(expr, A.Call):
+            return self.call(expr.name, expr.name_span, expr.span, expr.args, None, None)
+        self.reporter.error(codes.ARGUMENT, "a chain must start with a tensor value", expr.span,
+                            help="start with an input or a binding: `x -> ...`")
+        raise Fail("source")
+
+    def stage(self, st: A.Stage, x: Value) -> Results:
+        if st.alias:
+            check_name(self.reporter, st.alias, st.alias_span, "a layer", submodule=True)
+        count = self._repeat_count(st)
+        self._group_counter += 1
+        gid = self._group_counter
+        res = None
+        for i in range(count):
+            self._group_stack.append((gid, i, st.alias))
+            try:
+                if isinstance(st.core, A.StageGroup):
+                    for sub in st.core.stages:
+                        res = self.stage(sub, x)
+                        x = res.primary
+                else:
+                    c = st.core
+                    res = self.call(c.name, c.name_span, c.span, c.args, x, st)
+                    x = res.primary
+            finally:
+                self._group_stack.pop()
+        if st.assertion is not None:
+            self.assert_type(res.primary, st.assertion, "the stage's result")
+        return res
+
+    def _repeat_count(self, st: A.Stage) -> int:
+        """How many times `Stage * N` runs its stage; refused past MAX_REPEAT or the layer limit."""
+        if st.repeat is None:
+            return 1
+        try:
+            count = self.concrete(self.dim_expr(st.repeat), "a repetition count", st.repeat.span)
+        except Fail:
+            count = 1
+        if not 1 <= count <= MAX_REPEAT:
+            self.reporter.error(codes.LIMIT if count > MAX_REPEAT else codes.VALUE,
+                                f"a stage is repeated {count} times; the count must be 1 to {MAX_REPEAT}",
+                                st.repeat.span)
+            raise Fail("repeat")  # the stages after it cannot be inferred
+        if self.checker.layer_count + count * self.checker.fewest_layers(st.core) > limits.MAX_LAYERS:
+            self.layer_limit(st.span, ahead=True)
+        return count
+
+    def layer_limit(self, span: Span, ahead: bool = False) -> NoReturn:
+        """Past the layer limit: the error, once (every later stage fails alike). ``ahead``:
+        the layers this stage would expand to are known to pass it before they are checked."""
+        checker = self.checker
+        if ahead:
+            checker.layer_count = max(checker.layer_count, limits.MAX_LAYERS) + 1
+        if checker.layer_count == limits.MAX_LAYERS + 1:
+            self.reporter.error(codes.LIMIT, f"the spec has more than {limits.MAX_LAYERS:,} layers and ops", span,
+                                help=f"netspec checks at most {limits.MAX_LAYERS:,} stages in a file, "
+                                     "repetitions and uses of networks counted")
+        raise Fail("limit")
+
+    # -- calls: layers, ops, networks ----------------------------------------------------------
+    def call(self, name: str, name_span: Span, span: Span, args: list[A.Arg], piped: Value | None,
+             st: A.Stage | None) -> Results:
+        checker = self.checker
+        checker.layer_count += 1
+        if checker.layer_count > limits.MAX_LAYERS:
+            self.layer_limit(span)
+        if name in checker.asts:
+            if checker.layer_count + checker.fewest_in_network(name) > limits.MAX_LAYERS:
+                self.layer_limit(span, ahead=True)
+            return self.use_network(name, span, args, piped, st)
+        kind = REGISTRY.get(name)
+        if kind is None:
+            known = list(REGISTRY) + list(checker.asts)
+            what = "layer or network" if name[:1].isupper() else "op"
+            self.reporter.error(codes.UNKNOWN_LAYER, f"unknown {what} `{name}`", name_span,
+                                help=suggest(name, known) or "see docs/language.md for the layers and ops netspec knows")
+            raise Fail(name)
+        if piped is None and kind.needs_pipe:
+            self.reporter.error(codes.ARGUMENT, f"`{name}` is a layer: it needs an input piped into it",
+                                span, help=f"write `x -> {name}(...)`")
+            raise Fail(name)
+        bound = bind(self, KindSignature(kind, name, self.reporter), args, piped, span)
+        node = self._node(kind, bound.inputs, bound.tensors, span, st)
+        node.arg_params = bound.params
+        self.net.nodes.append(node)
+        if bound.bad or any(v.tensor is None for v in (*bound.inputs, *bound.tensors.values())):
+            return self._poison(node, kind.results)
+        return self.apply(kind, node, bound, StageCtx(self, span, name, bound.spans, bound.inputs))
+
+    def _node(self, kind: Kind | None, inputs: list[Value], state: dict[str, Value], span: Span,
+              st: A.Stage | None) -> Node:
+        # a stage belongs to the repetitions around it; a source (`cat(...)`) to none
+        group = tuple((g, i) for g, i, _ in self._group_stack) if st is not None else ()
+        return Node(kind, None, inputs, state, span, self.binding, alias=self._alias(st), group=group)
+
+    def apply(self, kind: Kind, node: Node, bound: Bound, ctx: StageCtx) -> Results:
+        """The kind's rule on bound arguments: the node's results, or poisoned ones after an error."""
+        values, in_types = bound.values, [v.tensor for v in bound.inputs]
+        try:
+            if in_types:
+                self.check_rank(kind, in_types[0], ctx, bound.inputs[0])
+                self._infer_size(kind, values, in_types[0], bound, ctx)
+            key = None if bound.tensors else memo.application_key(kind.name, values, in_types)
+            seen = self._seen(key)
+            if isinstance(seen, memo.Applied):
+                return self._replay(node, seen, ctx, in_types)
+            raised = self.reporter.raised
+            a = node.args = self._validate(kind, values, bound.spans, ctx)
+            outs = kind.infer(ctx, a, in_types)
+            node.params = kind.param_count(a)
+        except Fail as f:
+            node.error = str(f)
+            return self._poison(node, kind.results)
+        except NotConcrete as e:
+            self.reporter.error(codes.UNPROVEN, f"{ctx.kind_name} needs a known integer where `{render(e.dim)}` "
+                                "stands", ctx.span, help="give the size a concrete value")
+            node.error = "not concrete"
+            return self._poison(node, kind.results)
+        except OverflowError:
+            self.reporter.error(codes.LIMIT, f"{ctx.kind_name}: a size is too large", ctx.span)
+            return self._poison(node, kind.results)
+        self._check_sizes(node, outs, ctx.span)
+        if isinstance(seen, int) and self.reporter.raised == raised:
+            self._remember(key, seen + 1, kind, ctx, a, in_types, node.params)
+        node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
+        return Results(node.outputs[0], dict(zip(kind.result_names(a), node.outputs)))
+
+    def _infer_size(self, kind: Kind, values: dict, t: Tensor, bound: Bound, ctx: StageCtx) -> None:
+        """Fill in the argument read from the input (in_features); one given too is checked."""
+        if not kind.inferred:
+            return
+        index = kind.inferred_index(t.rank)
+        actual = t.shape[index]
+        given = values.get(kind.inferred)
+        if given is None:
+            values[kind.inferred] = actual
+            return
+        if not is_dim(given):
+            return  # a tuple (LayerNorm's normalized_shape) the kind checks; a non-size, validation
+        if self.same(given, actual):
+            values[kind.inferred] = actual
+            return
+        notes = [n for n in [ctx.origin_note(t, index)] if n] + self.story(bound.inputs[0])
+        self.reporter.error(
+            codes.SHAPE, f"{ctx.kind_name} was given {kind.inferred}={render(self.net.dim(given))}, "
+            f"but its input {self.net.show(t)} has {render(self.net.dim(actual))} in dim {index}",
+            bound.spans.get(kind.inferred, ctx.span), notes,
+            help=f"drop `{kind.inferred}=` and let netspec infer it, or fix the input")
+        raise Fail("inferred")
+
+    def _validate(self, kind: Kind, values: dict, spans: dict[str, Span], ctx: StageCtx):
+        """The kind's Args; each value pydantic refuses is an error at its argument."""
+        name, span = ctx.kind_name, ctx.span
+        try:
+            return kind.validate(values)
+        except ValidationError as e:
+            for field_name, msg in validation_messages(e):
+                if field_name is None:  # a rule over several arguments: a value torch refuses
+                    self.reporter.error(codes.VALUE, f"{name}: {msg}", span)
+                elif field_name not in values:
+                    self.reporter.error(codes.ARGUMENT, f"`{name}` needs `{field_name}`", span,
+                                        help=f"pass it: {name}({', '.join(kind.positional) or field_name + '=...'})")
+                else:
+                    self.reporter.error(codes.ARGUMENT, f"{name}({field_name}=...): {msg}", spans.get(field_name, span))
+            raise Fail("args") from None
+        except ValueError as e:
+            self.reporter.error(codes.VALUE, f"{name}: {e}", span)
+            raise Fail("args") from None
+
+    # -- reusing the result of an application seen before ----------------------------------------
+    def _seen(self, key):
+        """What the memo holds for an application: times seen, or its Applied result."""
+        if key is None:
+            return None
+        if self._applied is None:
+            # a rule reads the parameters' values (and whether equations may be assumed)
+            env = (self.strict, tuple(sorted((k, memo.tagged(v)) for k, v in self.net.param_env.items())))
+            self._applied = self.checker.applied.setdefault(env, {})
+        return self._applied.get(key, 0)
+
+    def _remember(self, key, seen: int, kind: Kind, ctx: StageCtx, a, in_types: list[Tensor], params: Dim) -> None:
+        """Nothing was reported: this application's result is the same wherever it stands."""
+        if memo.TRACE_AT and seen >= memo.TRACE_AT:
+            self._applied[key] = self._trace(kind, ctx, a, in_types, params)
+        else:
+            self._applied[key] = seen
+
+    def _trace(self, kind: Kind, ctx: StageCtx, a, in_types: list[Tensor], params: Dim) -> memo.Applied | None:
+        """The rule's result over inputs whose origins are placeholders: which dim of which
+        input (or the layer itself) each result dim takes its origin from. None (never
+        reused) when the rule does not run through the same way again."""
+        raised = self.reporter.raised
+        with self.fresh_facts() as fixed:  # the parameters the result depends on, all of them
+            try:
+                outs = kind.infer(ctx.traced(), a, memo.placeholders(in_types))
+            except Exception:  # noqa: BLE001 - the rule went another way: keep nothing
+                return None
+        if self.reporter.raised != raised:
+            return None
+        return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed))
+
+    def _replay(self, node: Node, seen: memo.Applied, ctx: StageCtx, in_types: list[Tensor]) -> Results:
+        node.args = seen.args
+        node.params = seen.params
+        self.net.fixed.update(seen.fixed)
+        node.outputs = [Value(t, node, i, "") for i, t in enumerate(memo.replay(seen, in_types, ctx.origin))]
+        return Results(node.outputs[0], dict(zip(seen.results, node.outputs)))
+
+    # -- checks around a rule --------------------------------------------------------------------
+    def check_rank(self, kind: Kind, t: Tensor, ctx: StageCtx, v: Value) -> None:
+        ranks = kind.ranks
+        if ranks is None:
+            ok = t.rank >= kind.min_rank
+            want = f"at least {kind.min_rank}"
+        else:
+            ok = t.rank in ranks
+            want = " or ".join(str(r) for r in ranks)
+        if not ok:
+            self.reporter.error(codes.RANK, f"{kind.name} takes a tensor with {want} dims, received {t.rank}: "
+                                f"{self.net.show(t)}", ctx.span, self.story(v),
+                                help=kind.rank_help or None)
+            raise Fail("rank")
+
+    def _check_sizes(self, node: Node, outs: list[Tensor], span: Span) -> None:
+        for t in outs:
+            for d in t.shape:
+                v = self.net.dim(d)
+                if isinstance(v, int) and v > INT64_MAX:
+                    self.reporter.error(codes.LIMIT, f"{node.kind_name} makes a size beyond int64: {v}", span,
+                                        help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
+                    raise Fail("int64")
+        params = self.net.dim(node.params)
+        if isinstance(params, int) and params > 2**31:
+            self.reporter.warning(codes.MEMORY, f"{node.kind_name} holds {params:,} parameters, past 2**31",
+                                  span, help="check the sizes: a tensor this large rarely fits in memory")
+
+    def param_use(self, expr) -> ParamUse | None:
+        """An argument that is a bare reference to one of the network's parameters."""
+        if (isinstance(expr, A.Ref) and expr.attr is None and expr.name in self.net.params
+                and expr.name not in self.values):
+            return ParamUse(expr.name, expr.span)
+        return None
+
+    def _alias(self, st: A.Stage | None) -> str | None:
+        if st is not None and st.alias:
+            return st.alias
+        for _, _, alias in reversed(self._group_stack):
+            if alias:
+                return alias
+        return None
+
+    def _poison(self, node: Node, results) -> Results:
+        node.outputs = [Value(None, node, i, "") for i in range(len(results))]
+        if node.error is None:
+            node.error = "not inferred"
+        return Results(node.outputs[0], dict(zip(results, node.outputs)))
+
+    # -- networks used as stages -----------------------------------------------------------------
+    def use_network(self, name: str, span: Span, args: list[A.Arg], piped: Value | None,
+                    st: A.Stage | None) -> Results:
+        ast = self.checker.asts[name]
+        if name in self.checker.active or name == self.ast.name:
+            chain = " -> ".join(self.checker.active + [self.ast.name, name])
+            self.reporter.error(codes.RECURSION, f"network `{name}` uses itself: {chain}", span,
+                                help="networks must form a tree of uses")
+            raise Fail("recursion")
+        generic = self.checker.generic(name)  # reports the block's own errors once
+        if generic is None:  # `name` is being checked and uses this network: a cycle, which
+            raise Fail("recursion")  # the use that closes it (an instantiation) reports
+        node = self._node(None, [], {}, span, st)
+        bound = bind(self, NetworkSignature(ast, self.reporter), args, piped, span)
+        node.arg_params = bound.params
+        self.net.nodes.append(node)  # after the chains among its arguments: in the order they run
+        node.inputs = bound.inputs
+        out_names = [r.text for o in ast.outputs for r in o.refs] or ["output"]
+        if bound.bad or any(v.tensor is None for v in node.inputs):
+            node.block = generic
+            return self._poison(node, out_names)
+        sub = self.instantiate(ast, bound.values, [v.tensor for v in node.inputs], span, node)
+        if sub is None or not sub.ok:
+            node.block = generic
+            node.error = "the block does not check at this use"
+            return self._poison(node, out_names)
+        node.block = sub
+        node.params = sum((n.params for n in sub.nodes), 0)
+        node.outputs = [Value(Tensor(v.tensor.dtype, v.tensor.shape, (Origin(name, span),) * v.tensor.rank), node, i, "")
+                        for i, (_, v) in enumerate(sub.outputs)]
+        results = dict(zip(out_names, node.outputs))
+        if node.outputs:
+            results.setdefault("output", node.outputs[0])
+        return Results(node.outputs[0], results)
+
+    def instantiate(self, ast: A.Network, given: dict, inputs: list[Tensor], span: Span,
+                    node: Node) -> TypedNetwork | None:
+        """Check network ``ast`` at one use: these parameter values, these inputs. Its
+        diagnostics are reported at the use, each with where in the network it arose."""
+        inner = Reporter()
+        params = self._block_params(ast, given, span, inner)
+        if params is None:
+            return None
+        node.block_args = dict(params)
+        nc = NetworkChecker(self.checker, ast, params, self.net.param_env, {}, inner, strict=self.strict)
+        self.checker.active.append(self.ast.name)
+        try:
+            for inp, t in zip(ast.inputs, inputs):
+                nc.unify_input(inp, t)
+            nc.run_body()
+        except Fail:
+            pass  # an input that does not fit the block's declaration: reported below
+        finally:
+            self.checker.active.pop()
+        node.block_symbols = dict(nc.symbol_env)
+        nc.net.ok = not inner.errors
+        self.net.fixed.update(nc.net.fixed)  # the caller's parameters the use depends on
+        self._report_use(ast, inner, span)
+        return nc.net
+
+    def _block_params(self, ast: A.Network, given: dict, span: Span, inner: Reporter) -> dict | None:
+        params: dict[str, Any] = {}
+        for p in ast.params:
+            if p.name in given:
+                params[p.name] = given[p.name]
+            elif p.default is not None:
+                params[p.name] = literal(p.default, params, inner)
+            else:
+                self.reporter.error(codes.PARAM, f"`{ast.name}` needs its parameter `{p.name}`", span,
+                                    help=f"pass it: {ast.name}({p.name}=...)")
+                return None
+        return params
+
+    def _report_use(self, ast: A.Network, inner: Reporter, span: Span) -> None:
+        """A use's diagnostics at the use: "`B` does not check with these inputs: ..."."""
+        own = set()
+        if self.checker.generic_results.get(ast.name) is not None:
+            own = {(d.code, d.span) for d in self.reporter.items}
+        for d in inner.items:
+            if d.code == codes.UNUSED or (d.code, d.span) in own:
+                continue  # the block's own error, already reported at its line
+            core, via = d.cause if d.cause is not None else (d.message, None)  # one line a level
+            where = f"in `{ast.name}` at {d.span.where()}"
+            notes = [f"{where}, which uses `{via}`" if via else f"{where}: {core}"] + d.notes
+            self.reporter.add(Diagnostic(d.severity, d.code, f"`{ast.name}` does not check with these inputs: {core}",
+                                         span, notes, d.help, cause=(core, ast.name)))
+
+    def unify_input(self, inp: A.Input, t: Tensor) -> None:
+        declared = self.dtype_of(inp.type)
+        if declared is not None and declared != t.dtype:
+            self.reporter.error(codes.DTYPE, f"input `{inp.name}` of `{self.ast.name}` is {declared}, received {t.dtype}",
+                                inp.type.span)  # the caller reports it at the use, noting this line
+        if len(inp.type.dims) != t.rank:
+            self.reporter.error(codes.RANK, f"input `{inp.name}` of `{self.ast.name}` has {len(inp.type.dims)} dims "
+                                f"[{', '.join(_text(d) for d in inp.type.dims)}], received {t.rank}: {self.net.show(t)}",
+                                inp.type.span)
+            raise Fail("rank")
+        for i, dexpr in enumerate(inp.type.dims):
+            if isinstance(dexpr, A.Ref) and dexpr.attr is None and dexpr.name not in self.net.params \
+                    and dexpr.name not in self.symbol_env:
+                self.symbol_env[dexpr.name] = t.shape[i]
+                continue
+            want = self.dim_expr(dexpr)
+            if not self.same(want, t.shape[i]):
+                self.reporter.error(codes.SHAPE, f"input `{inp.name}` needs dim {i} = {render(self.net.dim(want))}, "
+                                    f"received {render(self.net.dim(t.shape[i]))}", inp.type.span)
+        self._define_input(inp, Value(Tensor(t.dtype, t.shape, t.origins), None, 0, inp.name))
+
+    # -- argument values and dim expressions -----------------------------------------------------
+    def value(self, expr) -> Any:
+        """An argument's value: a Python literal, a dim, a tuple, or a tensor Value."""
+        if isinstance(expr, (A.Int, A.Float, A.Str, A.Bool)):
+            return expr.value
+        if isinstance(expr, A.Tuple):
+            return tuple(self.value(e) for e in expr.items)
+        if isinstance(expr, A.Ref):
+            return self._ref_value(expr)
+        if isinstance(expr, A.Call):
+            return self.source(expr).primary
+        if isinstance(expr, A.Chain):
+            return self.chain(expr).primary
+        if isinstance(expr, (A.BinOp, A.Neg)):
+            return self.dim_expr(expr)
+        raise Fail("value")
+
+    def _ref_value(self, expr: A.Ref) -> Any:
+        if expr.attr is None and expr.name not in self.values:
+            if expr.name in self.net.params:
+                return self.net.params[expr.name]
+            if expr.name in self.symbol_env:
+                return self.symbol_env[expr.name]
+        v = self.lookup(expr)
+        if v is None:
+            raise Fail(expr.name)
+        return v
+
+    def dim_expr(self, expr, declare: bool = False) -> Dim:
+        """Integer arithmetic over params and symbols; ``declare`` creates input symbols."""
+        if isinstance(expr, A.Int):
+            return expr.value
+        if isinstance(expr, A.Ref) and expr.attr is None:
+            return self._dim_name(expr, declare)
+        if isinstance(expr, A.Neg):
+            return -self.dim_expr(expr.operand, declare)
+        if isinstance(expr, A.BinOp):
+            return self._dim_binop(expr, declare)
+        self.reporter.error(codes.ARGUMENT, f"expected an integer size, received {_text(expr)}", expr.span)
+        raise Fail("dim")
+
+    def _dim_name(self, expr: A.Ref, declare: bool) -> Dim:
+        if expr.name in self.net.params:
+            v = self.net.params[expr.name]
+            if is_dim(v):
+                return v
+            self.reporter.error(codes.PARAM, f"parameter `{expr.name}` is {_kind_of(v)}, not an integer", expr.span)
+            raise Fail(expr.name)
+        if expr.name in self.symbol_env:
+            return self.symbol_env[expr.name]
+        if declare:
+            check_name(self.reporter, expr.name, expr.span, "a symbolic dim")
+            self.symbol_env[expr.name] = sym(expr.name)
+            self.net.input_symbols.setdefault(expr.name, (len(self.net.inputs), -1))
+            return self.symbol_env[expr.name]
+        known = list(self.net.params) + list(self.symbol_env)
+        self.reporter.error(codes.UNKNOWN_NAME, f"no parameter or symbolic dim named `{expr.name}`", expr.span,
+                            help=suggest(expr.name, known) or "symbols come from the inputs' shapes")
+        raise Fail(expr.name)
+
+    def _dim_binop(self, expr: A.BinOp, declare: bool) -> Dim:
+        left = self.dim_expr(expr.left, declare)
+        right = self.dim_expr(expr.right, declare)
+        if expr.op in ("+", "-", "*"):
+            result = left + right if expr.op == "+" else left - right if expr.op == "-" else left * right
+            if _oversized(self.net.dim(result)):
+                # far past int64; Python could not even print it past 4,300 digits
+                self.reporter.error(codes.LIMIT, f"`{_text(expr)}` is larger than 10**{MAX_DIGITS}", expr.span,
+                                    help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
+                raise Fail("size")
+            return result
+        divisor = self.net.dim(right)
+        if not isinstance(divisor, int):
+            self.reporter.error(codes.UNPROVEN, f"`{_text(expr.right)}` must be a known integer to divide by",
+                                expr.right.span)
+            raise Fail("div")
+        if divisor <= 0:
+            self.reporter.error(codes.VALUE, f"division by {divisor}", expr.right.span)
+            raise Fail("div")
+        self.concrete(right, "a divisor", expr.right.span)
+        if expr.op == "//":
+            return floordiv(left, divisor)
+        left_v = self.known(left)
+        if isinstance(left_v, int):
+            return left_v % divisor
+        return left - floordiv(left, divisor) * divisor
+
+    # -- assertions ------------------------------------------------------------------------------
+    def assert_type(self, v: Value, tt: A.TensorType, what: str) -> None:
+        if v.tensor is None:
+            return
+        t = v.tensor
+        dtype = self.dtype_of(tt)
+        if dtype is not None and dtype != t.dtype:
+            self.reporter.error(codes.ASSERT, f"{what} is {t.dtype}, not {dtype}", tt.span,
+                                self.story(v), help=f"write `: {t.dtype}[...]`, or convert the value")
+        try:
+            want = [self.dim_expr(d) for d in tt.dims]
+        except Fail:
+            return
+        if len(want) != t.rank:
+            self.reporter.error(codes.ASSERT, f"{what} has {t.rank} dims {self.net.show(t)}, "
+                                f"the assertion has {len(want)}", tt.span, self.story(v),
+                                help=f"write `: {self.net.show(t)}`")
+            return
+        for i, (w, d) in enumerate(zip(want, t.shape)):
+            verdict = compare(self.net.dim(w), self.net.dim(d))
+            if verdict is True or (verdict is None and not self.strict):
+                continue
+            notes = []
+            o = t.origins[i]
+            if o is not None:
+                notes.append(f"dim {i} is {render(self.net.dim(d))}, set by {o}")
+            notes.extend(self.story(v))
+            reason = "is not" if verdict is False else "cannot be proven equal to"
+            self.reporter.error(codes.ASSERT, f"dim {i} of {what} is {render(self.net.dim(d))}, which {reason} "
+                                f"{render(self.net.dim(w))}", tt.dims[i].span, notes,
+                                help=f"the inferred shape is {self.net.show(t)}")
+
+    def story(self, v: Value) -> list[str]:
+        """Where a value came from, for notes: its source and the stage that made it."""
+        node = v.node
+        if node is None:
+            span = self.value_spans.get(v.name)
+            where = f" (line {span.line})" if span else ""
+            return [f"{v.name} is {v.tensor.dtype}{self.net.show(v.tensor)}{where}"]
+        notes = []
+        first = self._source_of(node)
+        if first is not None and first.tensor is not None:
+            span = self.value_spans.get(first.name)
+            where = f" (line {span.line})" if span else ""
+            notes.append(f"{first.name} is {first.tensor.dtype}{self.net.show(first.tensor)}{where}")
+        if v.tensor is not None:
+            notes.append(f"{node.kind_name} (line {node.span.line}) makes it "
+                         f"{v.tensor.dtype}{self.net.show(v.tensor)}")
+        return notes
+
+    def _source_of(self, node: Node) -> Value | None:
+        """The value the chain of layers that led to ``node`` started from (remembered, so
+        that many errors along one long chain do not each walk all of it)."""
+        src = node
+        walked = []
+        while src.inputs and src.inputs[0].node is not None:
+            if src in self._sources:
+                src = self._sources[src]
+                break
+            walked.append(src)
+            src = src.inputs[0].node
+        for n in walked:
+            self._sources[n] = src
+        return src.inputs[0] if src.inputs else None
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def _oversized(d: Dim) -> bool:
+    """An integer (or a coefficient of a symbolic dim) beyond 10**MAX_DIGITS."""
+    if isinstance(d, Expr):
+        return any(abs(c) > MAX_MAGNITUDE for c in d.terms.values())
+    return isinstance(d, int) and abs(d) > MAX_MAGNITUDE
+
+
+def _param_refs(ast: A.Network, params: dict) -> dict[str, set[Span]]:
+    """Every reference to a parameter in a network's body and input shapes: name -> spans."""
+    out: dict[str, set[Span]] = {}
+    roots = [b.chain for b in ast.bindings] + [d for i in ast.inputs for d in i.type.dims]
+    for n in A.walk(roots):
+        if isinstance(n, A.Ref) and n.attr is None and n.name in params:
+            out.setdefault(n.name, set()).add(n.span)
+    return out
+
+
+def _used_names(ast: A.Network, known: dict[int, set[str]]) -> set[str]:
+    """The names the network's outputs depend on, read from its text (``known``: the names
+    in each binding's chain, by the binding's id, where already read)."""
+    deps: dict[str, set[str]] = {}
+    for b in ast.bindings:
+        names = known.get(id(b))
+        deps.setdefault(b.name, set()).update(names if names is not None else _names_in(b.chain))
+    used: set[str] = set()
+    stack = [r.name for o in ast.outputs for r in o.refs]
+    while stack:
+        name = stack.pop()
+        if name not in used:
+            used.add(name)
+            stack.extend(deps.get(name, ()))
+    return used
+
+
+def _names_in(node) -> set[str]:
+    """Every name a part of the AST refers to (values, parameters and symbols alike)."""
+    return {n.name for n in A.walk(node) if isinstance(n, A.Ref)}
+
+
+def _text(expr) -> str:
+    if isinstance(expr, (A.Int, A.Float)):
+        return str(expr.value)
+    if isinstance(expr, A.Ref):
+        return expr.text
+    if isinstance(expr, A.Neg):
+        return f"-{_text(expr.operand)}"
+    if isinstance(expr, A.BinOp):
+        return f"{_text(expr.left)} {expr.op} {_text(expr.right)}"
+    return "..."
+
+
+def _kind_of(v) -> str:
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, float):
+        return "a float"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, tuple):
+        return "a tuple"
+    return type(v).__name__
+
+
+def literal(expr, params: dict, reporter: Reporter):
+    """A parameter default or a --set value: a constant, possibly using earlier params."""
+    if isinstance(expr, (A.Int, A.Float, A.Str, A.Bool)):
+        return expr.value
+    if isinstance(expr, A.Tuple):
+        return tuple(literal(e, params, reporter) for e in expr.items)
+    if isinstance(expr, A.Neg):
+        v = literal(expr.operand, params, reporter)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v
+    reporter.error(codes.PARAM, "a parameter default must be a number, boolean, string or tuple", expr.span)
+    return None
+

@@ -1,0 +1,152 @@
+"""The typed graph: what checking a spec produces, and all that every backend reads.
+
+A :class:`TypedNetwork` holds the network's parameters (their values, defaults and
+declaration order), its inputs and outputs, and one :class:`Node` per application of a
+layer, an op or a network, in the order they run; every :class:`Value` a node makes has an
+inferred :class:`~netspec.types.Tensor` (dtype, shape, and where each dim came from).
+Integer parameters stay symbols in the shapes, so generated code can follow a changed
+parameter; :meth:`TypedNetwork.dim` substitutes their values for what a user reads.
+
+Report, costs, build, diagram and export read this and nothing else of the check: no
+backend re-reads the AST or re-derives a shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from .ast import Module
+from .diagnostics import Reporter, Span
+from .dims import Dim, substitute
+from .kinds import Kind
+from .types import Tensor, show_shape
+
+
+@dataclass(eq=False)
+class Value:
+    tensor: Tensor | None  # None when it could not be inferred (the error is reported)
+    node: "Node | None"  # the node that made it; None for an input
+    index: int  # which of the node's results
+    name: str  # what the spec calls it: `enc`, `enc.h_n`, an input's name
+
+
+class ParamUse(NamedTuple):
+    """An argument given as a bare network parameter (``Linear(classes)``), and where."""
+
+    name: str
+    span: Span
+
+
+@dataclass(eq=False)
+class Node:
+    """One application of a layer, an op or a network (``kind`` None, ``block`` set)."""
+
+    kind: Kind | None
+    args: Any  # the kind's validated Args; None until validated
+    inputs: list[Value]
+    state: dict[str, Value]  # tensors passed by keyword (h0, c0)
+    span: Span
+    binding: str | None  # the binding whose chain holds it
+    alias: str | None = None  # its `as` name, or that of the group it is in
+    group: tuple = ()  # (group id, repeat index) pairs from the outside in
+    outputs: list[Value] = field(default_factory=list)
+    params: Dim = 0
+    error: str | None = None
+    block: "TypedNetwork | None" = None  # the network used, instantiated at this use
+    block_args: dict = field(default_factory=dict)  # block param -> value at this use
+    block_symbols: dict = field(default_factory=dict)  # block symbol -> caller dim
+    arg_params: dict[str, ParamUse] = field(default_factory=dict)  # argument -> parameter given bare
+    in_place: bool = False  # the op writes its result into its first input (pycode.mark_in_place)
+
+    @property
+    def kind_name(self) -> str:
+        return self.block.name if self.block is not None else self.kind.name
+
+    @property
+    def result_names(self) -> list[str]:
+        """One name per result: the kind's for its arguments (`output`, `h_n`, `c_n`), or a
+        network's output names."""
+        if self.block is not None:
+            names = [n for n, _ in self.block.outputs]
+        elif self.args is not None:
+            names = list(self.kind.result_names(self.args))
+        else:
+            names = list(self.kind.results)
+        return [names[i] if i < len(names) else f"output{i}" for i in range(len(self.outputs))]
+
+    @property
+    def is_module(self) -> bool:
+        """Whether the node is a submodule of the built module (a layer or a network)."""
+        return self.block is not None or self.kind.is_module
+
+
+@dataclass(eq=False)
+class TypedNetwork:
+    name: str
+    span: Span
+    params: dict[str, Any]  # name -> value used in the body (ints are symbols)
+    param_env: dict[str, Dim]  # param symbol -> its value, for what users read
+    param_defaults: dict[str, Any]
+    param_names: list[str] = field(default_factory=list)  # in declaration order
+    param_refs: dict[str, set[Span]] = field(default_factory=dict)  # every use of a parameter in the body
+    binding_names: list[str] = field(default_factory=list)  # in statement order
+    output_names: list[str] = field(default_factory=list)  # as the output statement names them
+    inputs: list[Value] = field(default_factory=list)
+    outputs: list[tuple[str, Value]] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    input_symbols: dict[str, tuple[int, int]] = field(default_factory=dict)  # sym -> (input, dim)
+    # params whose values the checked shapes depend on (a size computed from them, an
+    # equality proven only with their values): generated code must keep them
+    fixed: dict[str, Any] = field(default_factory=dict)
+    generic: bool = False  # used as a stage: checked over free symbols, instantiated at each use
+    ok: bool = True
+    _dims: dict = field(default_factory=dict, repr=False)  # dim -> self.dim(dim), memoised
+
+    # what a user reads: parameters substituted, canonical text
+    def dim(self, d: Dim) -> Dim:
+        if isinstance(d, int):
+            return d
+        out = self._dims.get(d)
+        if out is None:
+            out = self._dims[d] = substitute(d, self.param_env)
+        return out
+
+    def shape(self, t: Tensor) -> list[Dim]:
+        return [self.dim(d) for d in t.shape]
+
+    def show(self, t: Tensor | None) -> str:
+        if t is None:
+            return "?"
+        return show_shape(self.shape(t))
+
+    def uses(self) -> dict[int, int]:
+        """How many times each value is read (by id): as a layer's input or initial state, or
+        as an output of the network."""
+        uses: dict[int, int] = {}
+        for n in self.nodes:
+            for v in (*n.inputs, *n.state.values()):
+                uses[id(v)] = uses.get(id(v), 0) + 1
+        for _, v in self.outputs:
+            uses[id(v)] = uses.get(id(v), 0) + 1
+        return uses
+
+    @property
+    def total_params(self) -> Dim:
+        # each count with the parameters' values first (memoised, mostly ints), then the sum:
+        # the same polynomial as substituting into the sum, without growing a 10k-term one
+        total: Dim = 0
+        for n in self.nodes:
+            total = total + self.dim(n.params)
+        return total
+
+
+@dataclass
+class CheckResult:
+    module: Module | None  # None when the text did not parse
+    networks: list[TypedNetwork]
+    reporter: Reporter
+
+    @property
+    def ok(self) -> bool:
+        return not self.reporter.errors

@@ -1,0 +1,83 @@
+"""Reusing the result of an application seen before.
+
+A spec repeats itself: the same layer with the same arguments on inputs of the same type.
+The rule's result then differs only in where its dims come from (origins name the layer and
+its line), so the TRACE_AT-th time an application is seen its rule is traced once more with
+placeholder origins (:class:`Slot`: dim j of input k, or :data:`SELF`: the layer itself),
+and later ones reuse the result with their own origins put in. Only an application that
+reported nothing is reused (no error or warning: the tracing run refuses any, silenced by
+an allow comment or not); one with tensors passed by keyword never. TRACE_AT = 0 turns
+reuse off (tests/test_reuse.py compares the two).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .diagnostics import Span
+from .dims import Dim
+from .types import Origin, Tensor
+
+TRACE_AT = 2
+
+
+class Slot(tuple):
+    """A placeholder origin: dim ``dim`` of input ``input``."""
+
+    __slots__ = ()
+
+    def __new__(cls, k: int, j: int):
+        return super().__new__(cls, (k, j))
+
+    input = property(lambda self: self[0])
+    dim = property(lambda self: self[1])
+
+
+SELF = Origin("<the layer itself>", Span("", 0, 0, 0, 0))  # placeholder for the layer's own
+
+
+@dataclass(frozen=True)
+class Applied:
+    """An application's result, to reuse: its arguments, parameter count, results (dtype,
+    shape, origins with placeholders) and the parameters whose values it depends on."""
+
+    args: Any
+    params: Dim
+    outputs: tuple
+    results: tuple[str, ...]
+    fixed: dict
+
+
+def tagged(v):
+    """A value as a memo key: 1, 1.0 and true are equal in Python but not as arguments."""
+    if isinstance(v, tuple):
+        return (tuple, tuple(tagged(x) for x in v))
+    if isinstance(v, float):
+        return (float, repr(v))
+    return (type(v), v)
+
+
+def application_key(name: str, values: dict[str, Any], inputs: list[Tensor]) -> tuple:
+    """What an application's result depends on: the kind, the argument values, the inputs' types."""
+    return (name, tuple(sorted((k, tagged(v)) for k, v in values.items())),
+            tuple((t.dtype, t.shape) for t in inputs))
+
+
+def placeholders(inputs: list[Tensor]) -> list[Tensor]:
+    """The inputs with every origin a Slot, for tracing a rule."""
+    return [Tensor(t.dtype, t.shape, tuple(Slot(k, j) for j in range(t.rank))) for k, t in enumerate(inputs)]
+
+
+def recorded(a, params: Dim, outs: list[Tensor], results: tuple[str, ...], fixed: dict) -> Applied:
+    return Applied(a, params, tuple((t.dtype, t.shape, t.origins) for t in outs), results, fixed)
+
+
+def replay(seen: Applied, inputs: list[Tensor], origin: Origin) -> list[Tensor]:
+    """The results of ``seen`` on these inputs, with their origins and the layer's own put in."""
+    outs = []
+    for dtype, shape, origins in seen.outputs:
+        outs.append(Tensor(dtype, shape, tuple(
+            inputs[o.input].origins[o.dim] if type(o) is Slot else origin if o is SELF else o
+            for o in origins)))
+    return outs

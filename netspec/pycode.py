@@ -1,0 +1,155 @@
+"""The rules of the Python that `netspec build` writes, which the checker asks too.
+
+A spec's names become Python names: networks become classes, parameters and inputs become
+arguments, symbols and bindings become local variables beside ``self``, ``torch`` and ``nn``,
+and a binding made of layers or a stage's ``as`` name becomes a submodule. The checker
+refuses (`reserved`) a name no built module could use; the build renames what only its own
+code would clash with (:class:`Names`). Where an op may write its result into its input
+(``out.add_(x)``, as torchvision's residual blocks do) is decided here too, on the typed graph.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from . import codes
+from .diagnostics import Reporter, Span
+from .graph import TypedNetwork
+
+KEYWORDS = frozenset("""
+    False None True and as assert async await break class continue def del elif else except
+    finally for from global if import in is lambda nonlocal not or pass raise return try while
+    with yield
+""".split())
+# Python's builtins (3.10 to 3.13), written out so that the output does not depend on the
+# Python that runs the build.
+BUILTINS = frozenset("""
+    ArithmeticError AssertionError AttributeError BaseException BaseExceptionGroup
+    BlockingIOError BrokenPipeError BufferError BytesWarning ChildProcessError
+    ConnectionAbortedError ConnectionError ConnectionRefusedError ConnectionResetError
+    DeprecationWarning EOFError Ellipsis EncodingWarning EnvironmentError Exception
+    ExceptionGroup False FileExistsError FileNotFoundError FloatingPointError FutureWarning
+    GeneratorExit IOError ImportError ImportWarning IndentationError IndexError
+    InterruptedError IsADirectoryError KeyError KeyboardInterrupt LookupError MemoryError
+    ModuleNotFoundError NameError None NotADirectoryError NotImplemented NotImplementedError
+    OSError OverflowError PendingDeprecationWarning PermissionError ProcessLookupError
+    PythonFinalizationError RecursionError ReferenceError ResourceWarning RuntimeError
+    RuntimeWarning StopAsyncIteration StopIteration SyntaxError SyntaxWarning SystemError
+    SystemExit TabError TimeoutError True TypeError UnboundLocalError UnicodeDecodeError
+    UnicodeEncodeError UnicodeError UnicodeTranslateError UnicodeWarning UserWarning
+    ValueError Warning ZeroDivisionError abs aiter all anext any ascii bin bool breakpoint
+    bytearray bytes callable chr classmethod compile complex copyright credits delattr dict
+    dir divmod enumerate eval exec exit filter float format frozenset getattr globals hasattr
+    hash help hex id input int isinstance issubclass iter len license list locals map max
+    memoryview min next object oct open ord pow print property quit range repr reversed round
+    set setattr slice sorted staticmethod str sum super tuple type vars zip
+""".split())
+# Names the generated module defines or imports, and names ruff refuses (E741, E742).
+CODE_NAMES = frozenset({"torch", "nn", "F", "self", "l", "O", "I"})
+# Attributes of an nn.Module instance (torch 2.x): a submodule or a stored value of that
+# name would hide them or be hidden (nn.Module.__getattr__ is only asked for names it
+# lacks). The checker refuses the public ones; the build also steers clear of the private
+# ones. tests/test_build.py compares the two sets with torch's own.
+PUBLIC_MODULE_ATTRS = frozenset("""
+    T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
+    double dump_patches eval extra_repr float forward get_buffer get_extra_state
+    get_parameter get_submodule half ipu load_state_dict modules mtia named_buffers
+    named_children named_modules named_parameters parameters register_backward_hook
+    register_buffer register_forward_hook register_forward_pre_hook
+    register_full_backward_hook register_full_backward_pre_hook
+    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
+    register_parameter register_state_dict_post_hook register_state_dict_pre_hook
+    requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train
+    training type xpu zero_grad
+""".split())
+MODULE_ATTRS = PUBLIC_MODULE_ATTRS | frozenset("""
+    _apply _backward_hooks _backward_pre_hooks _buffers _call_impl _compiled_call_impl
+    _forward_hooks _forward_hooks_always_called _forward_hooks_with_kwargs
+    _forward_pre_hooks _forward_pre_hooks_with_kwargs _get_backward_hooks
+    _get_backward_pre_hooks _get_name _is_full_backward_hook _load_from_state_dict
+    _load_state_dict_post_hooks _load_state_dict_pre_hooks _maybe_warn_non_full_backward_hook
+    _modules _named_members _non_persistent_buffers_set _parameters
+    _register_load_state_dict_pre_hook _register_state_dict_hook _replicate_for_data_parallel
+    _save_to_state_dict _slow_forward _state_dict_hooks _state_dict_pre_hooks _version
+    _wrapped_call_impl
+""".split())
+# Names a built module cannot use for a spec's name, whatever the build renames.
+RESERVED = KEYWORDS | {"self", "super", "torch", "nn"}
+
+
+def check_name(reporter: Reporter, name: str, span: Span, what: str, submodule: bool = False) -> None:
+    """A `reserved` error for a name the generated Python module could not use."""
+    if name in RESERVED or (name.startswith("__") and name.endswith("__")):
+        why = "a Python keyword" if name in KEYWORDS else "a name the built module itself uses"
+    elif submodule and name in PUBLIC_MODULE_ATTRS:
+        why = "an attribute of torch's nn.Module"
+    else:
+        return
+    reporter.error(codes.RESERVED, f"`{name}` cannot name {what}: it is {why}", span,
+                   help=f"rename it, e.g. `{name.strip('_')}_`")
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class Names:
+    """One namespace of the generated code: spec names kept where they can be, else given
+    a trailing ``_`` until they are free. Deterministic: the same order of requests gives
+    the same names."""
+
+    def __init__(self, reserved: Callable[[str], bool]):
+        self.reserved = reserved
+        self.taken: set[str] = set()
+
+    def usable(self, name: str) -> bool:
+        return (bool(_IDENT.match(name)) and not self.reserved(name) and name not in self.taken
+                and not (name.startswith("__")))
+
+    def add(self, name: str) -> str:
+        if not _IDENT.match(name):
+            raise ValueError(f"not an identifier: {name!r}")
+        base = name
+        if base.startswith("__") or not base.strip("_"):  # class-private names are mangled by Python
+            base = base.lstrip("_") or "v"  # and `_` + "_" would be one of them: never usable
+            if base[0].isdigit():  # `__9f` stripped is no identifier
+                base = "v_" + base
+        while not self.usable(base):
+            base += "_"
+        self.taken.add(base)
+        return base
+
+
+def module_level(name: str) -> bool:
+    """Whether a module-level name (a class) is taken by Python or the generated code."""
+    return name in KEYWORDS or name in BUILTINS or name in CODE_NAMES
+
+
+def local(name: str) -> bool:
+    """Whether a local variable name of a generated method is taken."""
+    return module_level(name) or name == "_"
+
+
+def attribute(name: str) -> bool:
+    """Whether an attribute name of a generated nn.Module is taken."""
+    return name in KEYWORDS or name in MODULE_ATTRS
+
+
+def mark_in_place(net: TypedNetwork) -> None:
+    """Mark the ops that may write their result into their first input, as torchvision's
+    residual blocks do (`out += identity`): that input is a fresh result of a layer or op
+    that does not keep it for backward (Kind.fresh_result), nothing else reads it, and
+    it has the result's shape and dtype (nothing broadcast into it, no promotion)."""
+    nodes = net.nodes
+    if not any(n.kind is not None and n.kind.writes_in_place for n in nodes):
+        return
+    uses = net.uses()
+    for n in nodes:
+        if n.kind is None or not n.kind.writes_in_place or n.error is not None or len(n.outputs) != 1:
+            continue
+        v, out = n.inputs[0], n.outputs[0].tensor
+        producer = v.node
+        n.in_place = (producer is not None and producer.kind is not None and producer.kind.fresh_result
+                      and producer.error is None and not producer.kind.aliases_input(producer.args)
+                      and v.index == 0 and uses.get(id(v)) == 1 and v.tensor is not None
+                      and out is not None and v.tensor.dtype == out.dtype and v.tensor.shape == out.shape)
