@@ -16,19 +16,20 @@ from __future__ import annotations
 import itertools
 import linecache
 import os
-import sys
 import types
 import weakref
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from netspec.build import BuildError, ClassInfo, Generated, generate
+from netspec import ast as A
 from netspec.checker import check_text
-from netspec.diagnostics import Diagnostic, render
-from netspec.graph import CheckResult, Node, TypedNetwork
+from netspec.diagnostics import Diagnostic, Reporter, render
+from netspec.graph import CheckResult, TypedNetwork
 from netspec.source import read_spec
 
-__all__ = ["Spec", "SpecError", "Observed", "load", "loads", "module"]
+if TYPE_CHECKING:
+    from netspec.build import ClassInfo, Generated
+
+__all__ = ["Spec", "SpecError", "check_file", "load", "loads", "module"]
 
 _counter = itertools.count()
 
@@ -43,22 +44,12 @@ class SpecError(Exception):
         super().__init__(shown or "the spec has errors")
 
 
-@dataclass
-class Observed:
-    """One node's results in a run of a built module (see :meth:`Spec.trace`)."""
-
-    network: TypedNetwork  # the typed network the node belongs to (an instance for a block use)
-    node: Node
-    outputs: list  # torch tensors, one per result of the node
-    path: str  # the module path of the class instance that ran it ("" for the root)
-
-
 class Spec:
     """A checked spec: its typed graph, its generated code, and modules built from it."""
 
     def __init__(self, file: str, text: str, result: CheckResult, overrides: dict[str, Any]):
         self.file = file
-        self.text = text
+        self.text = text  # the text as read (bytes that are not UTF-8 shown replaced)
         self.result = result
         self.overrides = dict(overrides)
         self._generated: Generated | None = None
@@ -72,6 +63,11 @@ class Spec:
     @property
     def diagnostics(self) -> list[Diagnostic]:
         return list(self.result.reporter.items)
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines diagnostics count, to show beside them."""
+        return A.source_lines(self.text)
 
     @property
     def networks(self) -> dict[str, TypedNetwork]:
@@ -97,6 +93,8 @@ class Spec:
     @property
     def generated(self) -> Generated:
         if self._generated is None:
+            from netspec.build import BuildError, generate
+
             if not self.result.ok:
                 raise SpecError([d for d in self.result.reporter.items if d.severity == "error"], self.text)
             try:
@@ -143,83 +141,6 @@ class Spec:
         parameters, and any input size its layers need, e.g. ``inplanes=64``)."""
         return self.module_class(name)(**params)
 
-    # -- observing a run ---------------------------------------------------------------------------
-    def trace(self, module, *inputs, network: str | None = None) -> tuple[Any, list[Observed]]:
-        """Run ``module`` (built from this spec for ``network``) on ``inputs`` and record
-        every node's results, in networks used as stages too: layers through forward
-        hooks, ops by reading forward's local variables after their statement.
-
-        Returns the module's result and the observations. The typed networks they name
-        are the ones the spec was checked with: compare them when the module was made with
-        the checked parameter values.
-        """
-        import torch
-
-        net = self.network(network)
-        infos = {i.class_name: i for i in self.generated.classes.values()}
-        observed: list[Observed] = []
-        hooks = []
-        frames: dict[int, tuple] = {}  # id(module instance) -> (typed net, info, path)
-        codes = set()
-
-        def flat(result) -> list:
-            if isinstance(result, (tuple, list)):
-                return [t for r in result for t in flat(r)]
-            return [result]
-
-        def attach(mod, typed: TypedNetwork, path: str):
-            info = infos[type(mod).__name__]
-            frames[id(mod)] = (typed, info, path)
-            codes.add(type(mod).forward.__code__)
-            for node, site in zip(typed.nodes, info.sites):
-                if site.module is None:
-                    continue
-                sub = mod.get_submodule(site.module)
-
-                def hook(_m, _args, result, node=node, typed=typed, path=path):
-                    observed.append(Observed(typed, node, flat(result), path))
-
-                hooks.append(sub.register_forward_hook(hook))
-                if node.block is not None:
-                    attach(sub, node.block, f"{path}.{site.module}" if path else site.module)
-
-        attach(module, net, "")
-        pending: dict[int, int] = {}  # id(frame) -> last line seen
-
-        def local_trace(frame, event, arg):
-            if event not in ("line", "return"):
-                return local_trace
-            key = frame.f_locals.get("self")
-            entry = frames.get(id(key))
-            if entry is None:
-                return local_trace
-            typed, info, path = entry
-            last = pending.get(id(frame))
-            line = frame.f_lineno if event == "line" else sys.maxsize
-            if last is not None:
-                for node, site in zip(typed.nodes, info.sites):
-                    if site.line and site.line <= last <= site.end < line:
-                        values = [frame.f_locals[n] for n in site.names]
-                        observed.append(Observed(typed, node, values, path))
-            pending[id(frame)] = line
-            return local_trace
-
-        def global_trace(frame, event, arg):
-            if event == "call" and frame.f_code in codes:
-                return local_trace
-            return None
-
-        old = sys.gettrace()
-        sys.settrace(global_trace)
-        try:
-            with torch.no_grad():
-                result = module(*inputs)
-        finally:
-            sys.settrace(old)
-            for h in hooks:
-                h.remove()
-        return result, observed
-
 
 class _SourceKeeper:
     """Held by a built module's globals: its source leaves linecache when they go."""
@@ -229,26 +150,26 @@ def _is_text(source) -> bool:
     return isinstance(source, str) and ("\n" in source or "{" in source)
 
 
+def check_file(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Spec:
+    """Read and check a spec file, whatever its diagnostics (see ``Spec.ok``); a missing or
+    unreadable file raises :class:`netspec.errors.UsageError`."""
+    path = os.fspath(path)
+    reporter = Reporter()
+    text, shown = read_spec(path, reporter)
+    result = CheckResult(None, [], reporter) if text is None else check_text(text, path, overrides, reporter)
+    return Spec(path, shown, result, overrides or {})
+
+
 def load(source: str | os.PathLike, overrides: dict[str, Any] | None = None, *, strict: bool = True) -> Spec:
     """Parse and check a spec: a path, or the text of a spec (any string with a ``{`` or a
     newline). ``overrides`` gives parameters values, as ``--set`` does. With ``strict``
     (the default) a spec with errors raises :class:`SpecError`; a missing or unreadable
-    file raises :class:`netspec.source.UsageError`."""
+    file raises :class:`netspec.errors.UsageError`."""
     if _is_text(source):
         return loads(source, overrides, strict=strict)
-    path = os.fspath(source)
-    from netspec.diagnostics import Reporter
-
-    reporter = Reporter()
-    text = read_spec(path, reporter)
-    if text is None:
-        result = CheckResult(None, [], reporter)
-        text = ""
-    else:
-        result = check_text(text, path, overrides, reporter)
-    spec = Spec(path, text, result, overrides or {})
-    if strict and not result.ok:
-        raise SpecError([d for d in result.reporter.items if d.severity == "error"], text)
+    spec = check_file(source, overrides)
+    if strict and not spec.ok:
+        raise SpecError([d for d in spec.result.reporter.items if d.severity == "error"], spec.text)
     return spec
 
 
@@ -266,4 +187,3 @@ def module(source: str | os.PathLike, name: str | None = None, overrides: dict[s
            **params) -> Any:
     """Shorthand: ``load(source, overrides).module(name, **params)``."""
     return load(source, overrides).module(name, **params)
-

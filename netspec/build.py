@@ -43,7 +43,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from netspec import codes, pycode
 from netspec.diagnostics import Diagnostic
@@ -224,8 +224,6 @@ class ClassInfo:
     defaults: dict[str, Any]  # spec parameter -> default value (absent: required)
     checked: dict[str, Any]  # parameters the class accepts only with these values
     sites: list[Site]  # one per node of the network
-    forward_first: int = 0  # first and last line of forward, 1-based
-    forward_last: int = 0
 
 
 @dataclass
@@ -296,8 +294,6 @@ def generate(result: CheckResult, file: str) -> Generated:
         start = len(lines)
         lines.extend(body)
         info = infos[net.name]
-        info.forward_first += start
-        info.forward_last += start
         for s in info.sites:
             if s.line:
                 s.line += start
@@ -698,7 +694,6 @@ class ClassGen:
             out.extend(lay_out(f"self.{attr} = ", call, "", body, init_scope, comment))
         out.append("")
         # forward
-        self.info.forward_first = len(out) + 1
         inputs = [Raw("self")] + [Raw(f"{fwd_names[v.name]}: torch.Tensor") for v in net.inputs]
         ret = "torch.Tensor" if len(net.outputs) == 1 else "tuple[torch.Tensor, ...]"
         out.extend(lay_out("def ", Call("forward", inputs), f" -> {ret}:", IND, init_scope))
@@ -709,7 +704,6 @@ class ClassGen:
             if site.line:
                 site.line += base
                 site.end += base
-        self.info.forward_last = len(out)
         return out
 
     def _symbol_order(self, s: str):
@@ -892,40 +886,3 @@ def _fill_value(v, fill):
 
 def _slug(result: str) -> str:
     return re.sub(r"\W", "_", result)
-
-
-# -- the command --------------------------------------------------------------------------------
-
-def cmd_build(args) -> int:
-    import sys
-
-    from netspec.cli import check_overrides, color_on, overrides_of
-    from netspec.diagnostics import render as render_diagnostic
-    from netspec.fsutil import write_output
-    from netspec.source import UsageError, load
-
-    overrides = overrides_of(args)
-    if os.path.exists(args.output) and os.path.exists(args.file) and os.path.samefile(args.output, args.file):
-        raise UsageError(f"{args.output} is the spec itself; write the module to another file")
-    loaded = load(args.file, overrides)
-    check_overrides(overrides, [loaded])
-    color = color_on(sys.stderr)
-    diagnostics = list(loaded.result.reporter.items)
-    gen = None
-    if loaded.result.ok:
-        try:
-            gen = generate(loaded.result, args.file)
-        except BuildError as e:
-            gen = Generated("", {}, e.diagnostics)
-        diagnostics += gen.diagnostics
-    for d in diagnostics:
-        print(render_diagnostic(d, loaded.lines, color=color), file=sys.stderr)
-        print(file=sys.stderr)
-    if gen is None or not gen.ok:
-        errors = sum(d.severity == "error" for d in diagnostics)
-        print(f"{args.file}: {errors} error(s); nothing written", file=sys.stderr)
-        return 1
-    write_output(args.output, gen.code, force=args.force)
-    names = ", ".join(i.class_name for i in gen.classes.values())
-    print(f"wrote {args.output}: {names}")
-    return 0

@@ -27,7 +27,7 @@ from .dims import Dim, Expr, NotConcrete, compare, floordiv, is_dim, render, sym
 from .graph import CheckResult, Node, ParamUse, TypedNetwork, Value
 from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_USE_DEPTH
-from .parser import parse
+from .parser import literal, parse
 from .pycode import check_name, mark_in_place
 from .types import DTYPES, Origin, Tensor
 
@@ -208,7 +208,7 @@ class Checker:
             check_name(reporter, p.name, p.span, "a parameter")
             value = None
             if p.default is not None:
-                value = literal(p.default, params, reporter)
+                value = literal(p.default, reporter)
                 defaults[p.name] = value
             if p.name in self.overrides:
                 value = self.overrides[p.name]
@@ -807,7 +807,7 @@ class NetworkChecker:
             if p.name in given:
                 params[p.name] = given[p.name]
             elif p.default is not None:
-                params[p.name] = literal(p.default, params, inner)
+                params[p.name] = literal(p.default, inner)
             else:
                 self.reporter.error(codes.PARAM, f"`{ast.name}` needs its parameter `{p.name}`", span,
                                     help=f"pass it: {ast.name}({p.name}=...)")
@@ -1065,18 +1065,3 @@ def _kind_of(v) -> str:
     if isinstance(v, tuple):
         return "a tuple"
     return type(v).__name__
-
-
-def literal(expr, params: dict, reporter: Reporter):
-    """A parameter default or a --set value: a constant, possibly using earlier params."""
-    if isinstance(expr, (A.Int, A.Float, A.Str, A.Bool)):
-        return expr.value
-    if isinstance(expr, A.Tuple):
-        return tuple(literal(e, params, reporter) for e in expr.items)
-    if isinstance(expr, A.Neg):
-        v = literal(expr.operand, params, reporter)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return -v
-    reporter.error(codes.PARAM, "a parameter default must be a number, boolean, string or tuple", expr.span)
-    return None
-

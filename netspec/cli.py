@@ -1,4 +1,11 @@
-"""The `netspec` command line: check, build, diagram."""
+"""The `netspec` command line: check, build, diagram, export.
+
+Every subcommand is here; each loads its spec files through one helper (:func:`load`:
+`--set` values, the check, unknown parameter names refused) and prints diagnostics through
+one (:func:`print_diagnostics`), then calls its backend's plain functions: netspec.report,
+netspec.build, netspec.diagram, netspec.export. Exit status: 0 ok, 1 the spec has errors (or
+a backend failed), 2 a usage error (netspec.errors.UsageError).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,11 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import NoReturn
 
-from netspec.source import UsageError, parse_set
+from netspec.errors import UsageError
+from netspec.source import parse_set
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,27 +30,39 @@ def _parser() -> argparse.ArgumentParser:
     from netspec import __version__
     p.add_argument("--version", action="version", version=f"netspec {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _check_parser(sub)
+    _build_parser(sub)
+    _diagram_parser(sub)
+    _export_parser(sub)
+    return p
 
-    def common(sp):
-        sp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a network parameter (repeatable)")
 
+def _common(sp) -> None:
+    sp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a network parameter (repeatable)")
+
+
+def _check_parser(sub) -> None:
     c = sub.add_parser("check", help="parse and check specs, print every shape")
     c.add_argument("files", nargs="+", metavar="FILE")
     c.add_argument("--json", action="store_true", help="print the machine-readable report")
     c.add_argument("--costs", action="store_true", help="add FLOPs and memory columns to the table")
     c.add_argument("--dim", action="append", default=[], metavar="NAME=INT",
                    help="give a symbolic dim a value in the report, e.g. --dim batch=32 (repeatable)")
-    common(c)
+    _common(c)
     c.set_defaults(run=cmd_check)
 
+
+def _build_parser(sub) -> None:
     b = sub.add_parser("build", help="compile a spec to a PyTorch module")
     b.add_argument("file", metavar="FILE")
     b.add_argument("-o", "--output", required=True, metavar="OUT.py")
     b.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
-    common(b)
-    b.set_defaults(run=lambda a: _lazy("netspec.build", "cmd_build", a))
+    _common(b)
+    b.set_defaults(run=cmd_build)
 
+
+def _diagram_parser(sub) -> None:
     d = sub.add_parser("diagram", help="draw a spec with Graphviz")
     d.add_argument("file", metavar="FILE")
     d.add_argument("-o", "--output", required=True, metavar="OUT")
@@ -52,9 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--unroll", action="store_true",
                    help="draw every repetition of `Stage * N` (default: once, with a ×N badge)")
     d.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
-    common(d)
-    d.set_defaults(run=lambda a: _lazy("netspec.diagram", "cmd_diagram", a))
+    _common(d)
+    d.set_defaults(run=cmd_diagram)
 
+
+def _export_parser(sub) -> None:
     e = sub.add_parser("export", help="export a network with torch.export (and ONNX), dynamic in its symbols")
     e.add_argument("file", metavar="FILE")
     e.add_argument("-o", "--output", required=True, metavar="OUT.pt2")
@@ -63,49 +86,55 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--dim", action="append", default=[], metavar="NAME=INT",
                    help="the example size of a symbolic dim, e.g. --dim seq=30 (repeatable)")
     e.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
-    common(e)
-    e.set_defaults(run=lambda a: _lazy("netspec.export", "cmd_export", a))
-    return p
+    _common(e)
+    e.set_defaults(run=cmd_export)
 
 
-def _lazy(module: str, func: str, args) -> int:
-    import importlib
-    return getattr(importlib.import_module(module), func)(args)
+# -- loading and reporting, for every command ------------------------------------------------------
 
+def load(args, files: list[str]) -> list:
+    """Check each spec file with the command's `--set` values; a name no network of the
+    files has as a parameter is a usage error."""
+    from netspec.api import check_file
 
-def overrides_of(args) -> dict[str, Any]:
-    return dict(parse_set(item) for item in args.set)
-
-
-def check_overrides(overrides: dict[str, Any], loaded: list) -> None:
-    known = {p.name for ld in loaded if ld.result.module
-             for net in ld.result.module.networks for p in net.params}
-    parsed = all(ld.result.module is not None for ld in loaded)
+    overrides = dict(parse_set(item) for item in args.set)
+    specs = [check_file(f, overrides) for f in files]
+    known = {p.name for s in specs if s.result.module for net in s.result.module.networks for p in net.params}
+    parsed = all(s.result.module is not None for s in specs)
     for name in overrides:
         if parsed and name not in known:
             raise UsageError(f"--set {name}: no network in the given files has a parameter `{name}`")
+    return specs
 
 
-def dim_values(items: list[str], loaded: list) -> dict[str, int]:
+def color_on(stream) -> bool:
+    return stream.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
+
+
+def print_diagnostics(spec, diagnostics, stream) -> None:
+    from netspec.diagnostics import render
+
+    color = color_on(stream)
+    lines = spec.lines
+    for d in diagnostics:
+        print(render(d, lines, color=color), file=stream)
+        print(file=stream)
+
+
+def dim_values(items: list[str], specs: list) -> dict[str, int]:
     """`--dim NAME=INT` values for the symbolic dims of the checked networks (docs/costs.md)."""
     if not items:
         return {}
     from netspec.costs import dim_symbols, size_problems
     from netspec.diagnostics import suggest
-    networks = [n for ld in loaded for n in ld.result.networks]
+    networks = [n for s in specs for n in s.result.networks]
     known = dim_symbols(networks)
-    params = {p.name for ld in loaded if ld.result.module for net in ld.result.module.networks for p in net.params}
+    params = {p.name for s in specs if s.result.module for net in s.result.module.networks for p in net.params}
+    parsed = all(s.result.module is not None for s in specs)
     env: dict[str, int] = {}
     for item in items:
-        name, eq, raw = item.partition("=")
-        name, raw = name.strip(), raw.strip()
-        if not eq or not name.isidentifier():
-            raise UsageError(f"--dim expects NAME=INT, got {item!r}")
-        digits = raw.replace("_", "")
-        value = int(digits) if digits.isascii() and digits.isdigit() else None
-        if value is None or value < 1:
-            raise UsageError(f"--dim {name}: {raw!r} is not a positive integer")
-        if name not in known and all(ld.result.module is not None for ld in loaded):
+        name, raw, value = _dim_value(item)
+        if name not in known and parsed:
             if name in params:
                 raise UsageError(f"--dim {name}: `{name}` is a network parameter; give it with --set {name}={raw}")
             hint = suggest(name, sorted(known))
@@ -119,47 +148,193 @@ def dim_values(items: list[str], loaded: list) -> dict[str, int]:
     return env
 
 
-def color_on(stream) -> bool:
-    return stream.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
+def _dim_value(item: str) -> tuple[str, str, int]:
+    name, eq, raw = item.partition("=")
+    name, raw = name.strip(), raw.strip()
+    if not eq or not name.isidentifier():
+        raise UsageError(f"--dim expects NAME=INT, got {item!r}")
+    digits = raw.replace("_", "")
+    value = int(digits) if digits.isascii() and digits.isdigit() else None
+    if value is None or value < 1:
+        raise UsageError(f"--dim {name}: {raw!r} is not a positive integer")
+    return name, raw, value
 
 
-def print_diagnostics(loaded, stream, color: bool) -> None:
-    from netspec.diagnostics import render
-    for d in loaded.result.reporter.items:
-        print(render(d, loaded.lines, color=color), file=stream)
-        print(file=stream)
-
+# -- the commands ----------------------------------------------------------------------------------
 
 def cmd_check(args) -> int:
-    from netspec.source import load
-    overrides = overrides_of(args)
-    loaded = [load(f, overrides) for f in args.files]
-    check_overrides(overrides, loaded)
-    env = dim_values(args.dim, loaded)
-    ok = all(ld.result.ok for ld in loaded)
+    specs = load(args, args.files)
+    env = dim_values(args.dim, specs)
+    ok = all(s.ok for s in specs)
     if args.json:
         from netspec.report import network_json
         out = {"ok": ok,
-               "diagnostics": [d.to_json() for ld in loaded for d in ld.result.reporter.items],
-               "networks": [network_json(n, env) for ld in loaded for n in ld.result.networks]}
+               "diagnostics": [d.to_json() for s in specs for d in s.result.reporter.items],
+               "networks": [network_json(n, env) for s in specs for n in s.result.networks]}
         sys.stdout.write(json.dumps(out) + "\n")
         return 0 if ok else 1
     from netspec.report import network_table
     color = color_on(sys.stdout)
-    for ld in loaded:
-        for net in ld.result.networks:
+    for s in specs:
+        for net in s.result.networks:
             print(network_table(net, color=color, costs=args.costs, env=env))
             print()
-        print_diagnostics(ld, sys.stdout, color)
-    errors = sum(len(ld.result.reporter.errors) for ld in loaded)
-    warnings = sum(len(ld.result.reporter.items) for ld in loaded) - errors
-    files = ", ".join(ld.path for ld in loaded)
+        print_diagnostics(s, s.result.reporter.items, sys.stdout)
+    errors = sum(len(s.result.reporter.errors) for s in specs)
+    warnings = sum(len(s.result.reporter.items) for s in specs) - errors
+    files = ", ".join(s.file for s in specs)
     if errors:
         print(f"{files}: {errors} error(s), {warnings} warning(s)")
     else:
         print(f"{files}: ok" + (f", {warnings} warning(s)" if warnings else ""))
     return 0 if ok else 1
 
+
+def cmd_build(args) -> int:
+    from netspec.build import BuildError, Generated, generate
+    from netspec.fsutil import write_output
+
+    if os.path.exists(args.output) and os.path.exists(args.file) and os.path.samefile(args.output, args.file):
+        raise UsageError(f"{args.output} is the spec itself; write the module to another file")
+    (spec,) = load(args, [args.file])
+    diagnostics = list(spec.result.reporter.items)
+    gen = None
+    if spec.ok:
+        try:
+            gen = generate(spec.result, args.file)
+        except BuildError as e:
+            gen = Generated("", {}, e.diagnostics)
+        diagnostics += gen.diagnostics
+    print_diagnostics(spec, diagnostics, sys.stderr)
+    if gen is None or not gen.ok:
+        errors = sum(d.severity == "error" for d in diagnostics)
+        print(f"{args.file}: {errors} error(s); nothing written", file=sys.stderr)
+        return 1
+    write_output(args.output, gen.code, force=args.force)
+    names = ", ".join(i.class_name for i in gen.classes.values())
+    print(f"wrote {args.output}: {names}")
+    return 0
+
+
+def cmd_diagram(args) -> int:
+    """0 drawn, 1 drawn with errors in the spec (or no `dot`: the .dot written instead)."""
+    try:
+        import graphviz
+    except ImportError:
+        raise UsageError("netspec diagram needs the graphviz Python package: pip install 'netspec[diagram]'") from None
+    from netspec import diagram
+
+    out = Path(args.output)
+    fmt = diagram.FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"-o {args.output}: the suffix picks the format, one of " + ", ".join(diagram.FORMATS))
+    if args.depth < 0:
+        raise UsageError(f"--depth {args.depth}: give 0 or more")
+    (spec,) = load(args, [args.file])
+    nets = diagram.select(spec.result, args.file, args.network) if spec.result.module is not None else []
+    print_diagnostics(spec, spec.result.reporter.items, sys.stderr)
+    if spec.result.module is None:
+        print(f"netspec: {args.file} does not parse; nothing drawn", file=sys.stderr)
+        return 1
+    g = diagram.build(nets, spec.result, args.rankdir, args.depth, args.unroll, os.path.basename(args.file))
+    status = 0 if spec.ok else 1
+    try:
+        data = diagram.mark(g.source.encode(), "dot") if fmt == "dot" else diagram.mark(diagram.render_dot(g.source, fmt), fmt)
+    except graphviz.ExecutableNotFound:
+        return _diagram_without_dot(args, out, g.source)
+    except graphviz.CalledProcessError as e:
+        lines = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        print(f"netspec: dot failed: {lines[-1] if lines else e}", file=sys.stderr)
+        return 1
+    _write(out, data, args)
+    return status
+
+
+def _diagram_without_dot(args, out: Path, source: str) -> int:
+    from netspec import diagram
+
+    dot_path = out.with_suffix(".dot")
+    _write(dot_path, diagram.mark(source.encode(), "dot"), args)
+    print(f"netspec: Graphviz's `dot` is not installed, so {out} was not drawn; wrote {dot_path}: "
+          f"{diagram.INSTALL_HINT}", file=sys.stderr)
+    return 1
+
+
+def _write(path, data: bytes, args) -> None:
+    from netspec.fsutil import write_output
+
+    write_output(path, data, args.force, source=args.file)
+
+
+def cmd_export(args) -> int:
+    from netspec import api, export
+
+    _export_usage(args)
+    (spec,) = load(args, [args.file])
+    print_diagnostics(spec, spec.result.reporter.items, sys.stderr)
+    if not spec.ok:
+        print(f"{args.file}: {len(spec.result.reporter.errors)} error(s); nothing written", file=sys.stderr)
+        return 1
+    try:
+        net = spec.network(args.network)
+    except (KeyError, ValueError) as e:
+        raise UsageError(str(e).strip("'\"")) from None
+    sizes = export.example_sizes(net, dim_values(args.dim, [spec]))
+    try:
+        module = spec.module(net.name)
+    except api.SpecError as e:
+        print_diagnostics(spec, e.diagnostics, sys.stderr)
+        print(f"{args.file}: the module cannot be built; nothing written", file=sys.stderr)
+        return 1
+    except TypeError as e:  # a network used as a stage needs its input sizes as arguments
+        raise UsageError(f"{net.name} cannot be made on its own ({e}); export the network that uses it") from None
+    try:
+        result = export.export_network(module, net, sizes)
+    except export.ExportFailed as e:
+        print(f"{args.file}: torch.export could not export {net.name}: {e}", file=sys.stderr)
+        return 1
+    written = _export_files(args, net, result)
+    if written is None:
+        return 1
+    print(export.summary(net, result, written))
+    return 0
+
+
+def _export_usage(args) -> None:
+    """What export needs before anything is loaded: distinct outputs, torch (and onnx)."""
+    import importlib.util
+
+    for out in filter(None, [args.output, args.onnx]):
+        if os.path.exists(out) and os.path.exists(args.file) and os.path.samefile(out, args.file):
+            raise UsageError(f"{out} is the spec itself; write the export to another file")
+    if args.onnx and args.output and os.path.abspath(args.onnx) == os.path.abspath(args.output):
+        raise UsageError("-o and --onnx name the same file")
+    missing = [m for m in (["torch"] + (["onnx", "onnxscript"] if args.onnx else []))
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"netspec export{' --onnx' if args.onnx else ''} needs {', '.join(missing)}: "
+                         f"pip install {' '.join(missing)}")
+
+
+def _export_files(args, net, result) -> list[str] | None:
+    """Write the .pt2 (and the ONNX file); the paths written, or None when ONNX failed."""
+    from netspec import export
+
+    export.write(args.output, export.pt2_bytes(result, args.file, net.name), args.force)
+    if not args.onnx:
+        return [args.output]
+    try:
+        data = export.onnx_bytes(result, net, args.file)
+    except Exception as e:  # noqa: BLE001 - the ONNX exporter raises many kinds
+        print(f"wrote {args.output}", file=sys.stderr)
+        print(f"{args.file}: torch.onnx.export could not export {net.name}: {export.first_paragraph(e)}",
+              file=sys.stderr)
+        return None
+    export.write(args.onnx, data, args.force)
+    return [args.output, args.onnx]
+
+
+# -- the process ----------------------------------------------------------------------------------
 
 def _tune_process() -> None:
     """Settings for the `netspec` process itself (not for a program calling main(argv))."""
@@ -210,3 +385,4 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+

@@ -23,10 +23,6 @@ class Span(NamedTuple):
     end_line: int
     end_column: int  # one past the last column, as Lark reports it
 
-    @staticmethod
-    def of(file: str, meta) -> "Span":
-        return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
-
     def where(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 

@@ -24,21 +24,18 @@ The DOT text is deterministic: node ids ``n0, n1, ...`` in graph order, attribut
 from __future__ import annotations
 
 import html
-import os
 import struct
-import sys
 import textwrap
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from netspec.diagnostics import Diagnostic, Span
 from netspec.dims import render
+from netspec.errors import UsageError
 from netspec.fsutil import MARKER
 from netspec.graph import CheckResult, Node, TypedNetwork, Value
 from netspec.kinds.base import _show
-from netspec.source import UsageError
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 INSTALL_HINT = "install Graphviz (apt-get install graphviz, or brew install graphviz)"
@@ -534,19 +531,6 @@ def select(result: CheckResult, path: str, name: str | None) -> list[TypedNetwor
     return [n for n in nets if not n.generic] or nets
 
 
-def diagram_source(path: str, network: str | None = None, rankdir: str = "TB", depth: int = 0,
-                   unroll: bool = False, overrides: dict | None = None):
-    """(DOT text or None when nothing parsed, the Loaded spec)."""
-    from netspec.source import load
-
-    loaded = load(path, overrides)
-    if loaded.result.module is None:
-        return None, loaded
-    nets = select(loaded.result, path, network)
-    g = build(nets, loaded.result, rankdir, depth, unroll, os.path.basename(path))
-    return g.source, loaded
-
-
 def render_dot(source: str, fmt: str) -> bytes:
     """Run Graphviz's `dot` on DOT text; raises graphviz.ExecutableNotFound without it."""
     import graphviz
@@ -576,53 +560,3 @@ def mark(data: bytes, fmt: str) -> bytes:
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def cmd_diagram(args) -> int:
-    """`netspec diagram FILE -o OUT`: 0 drawn, 1 drawn with errors in the spec (or no `dot`:
-    the .dot written instead), 2 usage error."""
-    try:
-        import graphviz
-    except ImportError:
-        raise UsageError("netspec diagram needs the graphviz Python package: pip install 'netspec[diagram]'") from None
-    from netspec.cli import check_overrides, color_on, overrides_of, print_diagnostics
-    from netspec.fsutil import write_output
-
-    out = Path(args.output)
-    fmt = FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise UsageError(f"-o {args.output}: the suffix picks the format, one of " + ", ".join(FORMATS))
-    if args.depth < 0:
-        raise UsageError(f"--depth {args.depth}: give 0 or more")
-    overrides = overrides_of(args)
-    from netspec.source import load
-
-    loaded = load(args.file, overrides)
-    check_overrides(overrides, [loaded])
-    nets = select(loaded.result, args.file, args.network) if loaded.result.module is not None else []
-    if loaded.result.reporter.items:
-        print_diagnostics(loaded, sys.stderr, color_on(sys.stderr))
-    if loaded.result.module is None:
-        print(f"netspec: {args.file} does not parse; nothing drawn", file=sys.stderr)
-        return 1
-    g = build(nets, loaded.result, args.rankdir, args.depth, getattr(args, "unroll", False),
-              os.path.basename(args.file))
-    source = mark(g.source.encode(), "dot")
-    status = 0 if loaded.result.ok else 1
-    if fmt == "dot":
-        write_output(out, source, args.force, source=args.file)
-        return status
-    try:
-        data = render_dot(g.source, fmt)
-    except graphviz.ExecutableNotFound:
-        dot_path = out.with_suffix(".dot")
-        write_output(dot_path, source, args.force, source=args.file)
-        print(f"netspec: Graphviz's `dot` is not installed, so {out} was not drawn; wrote {dot_path}: "
-              f"{INSTALL_HINT}", file=sys.stderr)
-        return 1
-    except graphviz.CalledProcessError as e:
-        lines = (e.stderr or b"").decode(errors="replace").strip().splitlines()
-        print(f"netspec: dot failed: {lines[-1] if lines else e}", file=sys.stderr)
-        return 1
-    write_output(out, mark(data, fmt), args.force, source=args.file)
-    return status

@@ -20,15 +20,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from netspec.dims import Expr, evaluate, render, symbols
+from netspec.errors import UsageError
 from netspec.fsutil import MARKER
 from netspec.graph import TypedNetwork
-from netspec.source import UsageError
 
 # Example sizes tried for a symbol, in order, when --dim does not give one: distinct from
 # each other (so torch does not take two symbols for one) and never 0 or 1, which torch
@@ -142,7 +141,7 @@ def _quiet():
             yield
 
 
-def _first_paragraph(e: BaseException) -> str:
+def first_paragraph(e: BaseException) -> str:
     text = str(e).strip() or type(e).__name__
     return text.split("\n\n")[0].strip()
 
@@ -163,15 +162,15 @@ def export_network(module, net: TypedNetwork, sizes: dict[str, int]) -> Exported
         except Exception as e:  # torch raises several kinds; a suggested fix says what to change
             message = str(e)
             if "Suggested fixes" not in message:
-                raise ExportFailed(_first_paragraph(e)) from e
+                raise ExportFailed(first_paragraph(e)) from e
             # torch's parser reads every line after the heading: give it the fixes alone
             fixes = message.split("Suggested fixes:", 1)[1].strip().split("\n\n")[0]
             try:
                 refined = refine_dynamic_shapes_from_suggested_fixes("Suggested fixes:\n" + fixes, shapes)
             except Exception:
-                raise ExportFailed(_first_paragraph(e)) from e
+                raise ExportFailed(first_paragraph(e)) from e
             if _describe(refined) == _describe(shapes):
-                raise ExportFailed(_first_paragraph(e)) from e
+                raise ExportFailed(first_paragraph(e)) from e
             shapes = tuple(refined)
     else:
         raise ExportFailed("torch.export kept asking for other dynamic dims")
@@ -208,25 +207,6 @@ def _read_dims(result: Exported, net: TypedNetwork) -> None:
                 result.dynamic.setdefault(sym, (lo, hi))
             else:  # a symbol torch fixed
                 result.static.setdefault(sym, int(size))
-
-
-def check_program(result: Exported, sizes_list: list[dict[str, int]], net: TypedNetwork) -> None:
-    """Run the program at other symbol sizes and compare its results with the module's."""
-    import torch
-
-    for sizes in sizes_list:
-        inputs = example_inputs(net, sizes, seed=1)
-        with torch.no_grad():
-            want = result.module(*inputs)
-            got = result.program.module()(*inputs)
-        for a, b in zip(_flat(got), _flat(want)):
-            torch.testing.assert_close(a, b)
-
-
-def _flat(x) -> list:
-    if isinstance(x, (tuple, list)):
-        return [t for item in x for t in _flat(item)]
-    return [x]
 
 
 def pt2_bytes(result: Exported, source: str, network: str) -> bytes:
@@ -286,7 +266,8 @@ def _is_onnx_by_netspec(path: str) -> bool:
     return model.doc_string.startswith(MARKER)
 
 
-def _write(path: str, data: bytes, force: bool) -> None:
+def write(path: str, data: bytes, force: bool) -> None:
+    """Write an export, replacing only a file netspec wrote (unless ``force``)."""
     from netspec.fsutil import write_output
 
     if os.path.isfile(path) and not force and not written_by_netspec(path):
@@ -294,86 +275,22 @@ def _write(path: str, data: bytes, force: bool) -> None:
     write_output(path, data, force=True)
 
 
-# -- the command ---------------------------------------------------------------------------------
+# -- what the command says ----------------------------------------------------------------------
 
 def _shown_type(net: TypedNetwork, v) -> str:
     return f"{v.tensor.dtype}{net.show(v.tensor)}" if v.tensor is not None else "?"
 
 
-def cmd_export(args) -> int:
-    from netspec.cli import check_overrides, color_on, dim_values, overrides_of
-    from netspec.diagnostics import render as render_diagnostic
-    from netspec.source import load
-
-    for out in filter(None, [args.output, args.onnx]):
-        if os.path.exists(out) and os.path.exists(args.file) and os.path.samefile(out, args.file):
-            raise UsageError(f"{out} is the spec itself; write the export to another file")
-    if args.onnx and args.output and os.path.abspath(args.onnx) == os.path.abspath(args.output):
-        raise UsageError("-o and --onnx name the same file")
-    import importlib.util
-
-    missing = [m for m in (["torch"] + (["onnx", "onnxscript"] if args.onnx else []))
-               if importlib.util.find_spec(m) is None]
-    if missing:
-        raise UsageError(f"netspec export{' --onnx' if args.onnx else ''} needs {', '.join(missing)}: "
-                         f"pip install {' '.join(missing)}")
-
-    overrides = overrides_of(args)
-    loaded = load(args.file, overrides)
-    check_overrides(overrides, [loaded])
-    color = color_on(sys.stderr)
-    lines = loaded.lines
-    for d in loaded.result.reporter.items:
-        print(render_diagnostic(d, lines, color=color), file=sys.stderr)
-        print(file=sys.stderr)
-    if not loaded.result.ok:
-        errors = len(loaded.result.reporter.errors)
-        print(f"{args.file}: {errors} error(s); nothing written", file=sys.stderr)
-        return 1
-
-    from netspec import api
-
-    spec = api.Spec(loaded.path, loaded.text, loaded.result, overrides)
-    try:
-        net = spec.network(args.network)
-    except (KeyError, ValueError) as e:
-        raise UsageError(str(e).strip("'\"")) from None
-    sizes = example_sizes(net, dim_values(args.dim, [loaded]))
-    try:
-        module = spec.module(net.name)
-    except api.SpecError as e:
-        for d in e.diagnostics:
-            print(render_diagnostic(d, lines, color=color), file=sys.stderr)
-            print(file=sys.stderr)
-        print(f"{args.file}: the module cannot be built; nothing written", file=sys.stderr)
-        return 1
-    except TypeError as e:  # a network used as a stage needs its input sizes as arguments
-        raise UsageError(f"{net.name} cannot be made on its own ({e}); export the network that uses it") from None
-    try:
-        result = export_network(module, net, sizes)
-    except ExportFailed as e:
-        print(f"{args.file}: torch.export could not export {net.name}: {e}", file=sys.stderr)
-        return 1
-    _write(args.output, pt2_bytes(result, args.file, net.name), args.force)
-    written = [args.output]
-    if args.onnx:
-        try:
-            data = onnx_bytes(result, net, args.file)
-        except Exception as e:  # the ONNX exporter raises many kinds
-            print(f"wrote {args.output}", file=sys.stderr)
-            print(f"{args.file}: torch.onnx.export could not export {net.name}: {_first_paragraph(e)}",
-                  file=sys.stderr)
-            return 1
-        _write(args.onnx, data, args.force)
-        written.append(args.onnx)
+def summary(net: TypedNetwork, result: Exported, written: list[str]) -> str:
+    """What `netspec export` prints: the files, the signature, and which symbols stayed dynamic."""
     ins = ", ".join(f"{v.name}: {_shown_type(net, v)}" for v in net.inputs)
     outs = ", ".join(f"{name}: {_shown_type(net, v)}" for name, v in net.outputs)
-    print(f"wrote {' and '.join(written)}: {net.name}({ins}) -> {outs}")
+    lines = [f"wrote {' and '.join(written)}: {net.name}({ins}) -> {outs}"]
     if result.dynamic:
-        print("dynamic: " + ", ".join(
+        lines.append("dynamic: " + ", ".join(
             f"{s} ({lo}..{hi if hi is not None else 'any'})" for s, (lo, hi) in result.dynamic.items()))
     if result.static:
-        print("static: " + ", ".join(f"{s} = {n}" for s, n in result.static.items())
-              + " (torch.export fixed " + ("these sizes" if len(result.static) > 1 else "this size")
-              + "; choose another with --dim NAME=SIZE)")
-    return 0
+        lines.append("static: " + ", ".join(f"{s} = {n}" for s, n in result.static.items())
+                     + " (torch.export fixed " + ("these sizes" if len(result.static) > 1 else "this size")
+                     + "; choose another with --dim NAME=SIZE)")
+    return "\n".join(lines)

@@ -14,6 +14,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from . import ast as A
 from . import codes, fastparse, limits
 from .ast import ALLOW_COMMENT, KEYWORDS, Module
 from .diagnostics import Diagnostic, Reporter, Span
@@ -321,3 +322,15 @@ def _open_brackets(text: str, upto: int) -> list[tuple[int, int, str]]:
     return stack
 
 
+def literal(expr, reporter: Reporter):
+    """A parameter default or a --set value: a number, boolean, string or tuple of them."""
+    if isinstance(expr, (A.Int, A.Float, A.Str, A.Bool)):
+        return expr.value
+    if isinstance(expr, A.Tuple):
+        return tuple(literal(e, reporter) for e in expr.items)
+    if isinstance(expr, A.Neg):
+        v = literal(expr.operand, reporter)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v
+    reporter.error(codes.PARAM, "a parameter default must be a number, boolean, string or tuple", expr.span)
+    return None

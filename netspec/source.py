@@ -1,37 +1,25 @@
-"""Reading spec files and `--set` values, with usage errors kept apart from spec errors."""
+"""Reading spec files and `--set` values: the front's side of the command line and the API.
+
+A file is read once (so a pipe or a FIFO works like a file), its bytes checked against the
+size bound and decoded as UTF-8; a problem with the call itself (no such file, a folder, a
+malformed `--set`) is a UsageError, a problem with the spec a diagnostic.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
-from netspec import ast as A
 from netspec import codes
-from netspec.checker import check_text, literal
 from netspec.diagnostics import Reporter
-from netspec.graph import CheckResult
+from netspec.errors import UsageError
 from netspec.limits import MAX_BYTES
-from netspec.parser import decode, parse
+from netspec.parser import decode, literal, parse
 
 
-class UsageError(Exception):
-    """A problem with how netspec was called (exit status 2), not with a spec."""
-
-
-@dataclass
-class Loaded:
-    path: str
-    text: str
-    result: CheckResult
-
-    @property
-    def lines(self) -> list[str]:
-        return A.source_lines(self.text)
-
-
-def read_spec(path: str, reporter: Reporter) -> str | None:
-    """The text of a spec; None (with a diagnostic) when its bytes are not UTF-8."""
+def read_spec(path: str, reporter: Reporter) -> tuple[str | None, str]:
+    """(the text of a spec, or None with a diagnostic when its bytes are not UTF-8 or too
+    many; the text to show beside diagnostics: the bytes decoded with any bad ones replaced)."""
     if not os.path.exists(path):
         raise UsageError(f"no such file: {path}")
     if os.path.isdir(path):
@@ -41,20 +29,11 @@ def read_spec(path: str, reporter: Reporter) -> str | None:
             data = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
-    return decode(data, path, reporter)
-
-
-def load(path: str, overrides: dict[str, Any] | None = None) -> Loaded:
-    """Parse and check one spec file."""
-    reporter = Reporter()
-    text = read_spec(path, reporter)
-    if text is None:  # not UTF-8, or too large: show the lines with the bad bytes replaced
-        shown = ""
-        if not any(d.code == codes.LIMIT for d in reporter.items):
-            with open(path, "rb") as f:
-                shown = f.read().decode("utf-8", "replace")
-        return Loaded(path, shown, CheckResult(None, [], reporter))
-    return Loaded(path, text, check_text(text, path, overrides, reporter))
+    text = decode(data, path, reporter)
+    if text is not None:
+        return text, text
+    too_large = len(data) > MAX_BYTES
+    return None, "" if too_large else data.decode("utf-8", "replace")
 
 
 def parse_set(item: str) -> tuple[str, Any]:
@@ -68,7 +47,7 @@ def parse_set(item: str) -> tuple[str, Any]:
     module = parse(f"network _set(v = {raw}) {{}}", "--set", reporter)
     if module is not None and not reporter.errors and module.networks[0].params:
         default = module.networks[0].params[0].default
-        value = literal(default, {}, reporter)
+        value = literal(default, reporter)
         if not reporter.errors and value is not None:
             return name, value
     limit = next((d for d in reporter.errors if d.code == codes.LIMIT), None)

@@ -784,12 +784,12 @@ def check_case(data: bytes, workdir: Path, name: str = "case.net", extra: tuple[
 def build_problem(spath: str, lines: list[str], time_limit: float) -> str | None:
     """Generate the module of a spec that checks (in memory): no exception, diagnostics
     inside the file, and code that passes :func:`check_module_ast`. None when all hold."""
+    from netspec.api import check_file
     from netspec.build import BuildError, generate
-    from netspec.source import load
     start = time.process_time()
     try:
         with time_bound(time_limit):
-            loaded = load(spath)
+            loaded = check_file(spath)
             try:
                 gen = generate(loaded.result, spath)
             except BuildError as e:

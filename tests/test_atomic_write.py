@@ -24,8 +24,8 @@ import pytest
 
 from netspec import fsutil
 from netspec.cli import main
+from netspec.errors import UsageError
 from netspec.fsutil import MARKER, is_generated, write_output
-from netspec.source import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from netspec.api import check_file
 from netspec.checker import check_text
 from netspec.codes import CODES
 from netspec.diagnostics import render
-from netspec.source import load
 
 BROKEN = Path(__file__).resolve().parent / "broken"
 FILES = sorted(BROKEN.glob("*.net"))
@@ -145,7 +145,7 @@ def test_allow_does_not_silence_an_error_that_stops_the_check():
 # -- what the rendered text says -----------------------------------------------------------
 
 def rendered(name: str) -> list[str]:
-    ld = load(str(BROKEN / name))
+    ld = check_file(str(BROKEN / name))
     return [render(d, ld.lines) for d in ld.result.reporter.items]
 
 

@@ -17,15 +17,16 @@ import sys
 import textwrap
 from pathlib import Path
 
+import observe
 import pytest
 
 from netspec import api
 from netspec.build import generate
 from netspec.checker import check_text
 from netspec.dims import evaluate
+from netspec.errors import UsageError
 from netspec.fsutil import MARKER, is_generated, write_output
 from netspec.pycode import MODULE_ATTRS, PUBLIC_MODULE_ATTRS
-from netspec.source import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -309,7 +310,7 @@ def run_and_compare(spec: api.Spec, symbols: dict, device="cpu", **params):
     env.update(params)
     model = spec.module(**params).to(device).eval()
     inputs = random_inputs(net, env, device)
-    result, observed = spec.trace(model, *inputs)
+    result, observed = observe.trace(spec, model, *inputs)
     stated, actual = shapes_of(observed, env)
     assert actual == stated
     assert len(observed) == count_nodes(net), "a node was not observed"

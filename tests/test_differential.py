@@ -22,6 +22,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 import netgen  # noqa: E402
+import observe  # noqa: E402
 from hypothesis import HealthCheck, given, note, settings  # noqa: E402
 
 from netspec import api  # noqa: E402
@@ -63,7 +64,7 @@ def run(spec: api.Spec, symbols: dict[str, int], params: dict, root: str) -> Non
     model = spec.module(root, **kwargs).eval()
     gen = torch.Generator().manual_seed(0)
     inputs = inputs_for(net, env, gen)
-    result, observed = spec.trace(model, *inputs, network=root)
+    result, observed = observe.trace(spec, model, *inputs, network=root)
     for o in observed:
         stated = [(v.tensor.dtype, [evaluate(d, env) for d in v.tensor.shape]) for v in o.node.outputs]
         actual = [(str(t.dtype).removeprefix("torch."), list(t.shape)) for t in o.outputs]

@@ -20,17 +20,38 @@ from conftest import GOOD_SPECS, SPECS  # noqa: E402
 
 from netspec import api  # noqa: E402
 from netspec.export import (  # noqa: E402
-    check_program,
+    Exported,
+    example_inputs,
     example_sizes,
     export_network,
     input_symbols,
     written_by_netspec,
 )
+from netspec.graph import TypedNetwork  # noqa: E402
 
 ALL = os.environ.get("NETSPEC_EXPORT_ALL") == "1"
 DEFAULT = {"lenet", "charrnn", "lstm_state"}
 EXPORTED = [p for p in GOOD_SPECS if ALL or p.stem in DEFAULT]
 HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript"))
+
+
+def check_program(result: Exported, sizes_list: list[dict[str, int]], net: TypedNetwork) -> None:
+    """Run the program at other symbol sizes and compare its results with the module's."""
+    import torch
+
+    for sizes in sizes_list:
+        inputs = example_inputs(net, sizes, seed=1)
+        with torch.no_grad():
+            want = result.module(*inputs)
+            got = result.program.module()(*inputs)
+        for a, b in zip(_flat(got), _flat(want)):
+            torch.testing.assert_close(a, b)
+
+
+def _flat(x) -> list:
+    if isinstance(x, (tuple, list)):
+        return [t for item in x for t in _flat(item)]
+    return [x]
 
 
 @functools.lru_cache(maxsize=None)

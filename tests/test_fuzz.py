@@ -142,24 +142,24 @@ def test_form_feed_does_not_shift_lines(workdir, run_cli):
 # -- the driver can fail -----------------------------------------------------------------------
 
 def test_driver_reports_an_escaped_exception(workdir, monkeypatch):
-    import netspec.source
+    import netspec.api
 
     def boom(*a, **k):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(netspec.source, "check_text", boom)
+    monkeypatch.setattr(netspec.api, "check_text", boom)
     out = check_case(SPEC_BYTES["lenet.net"], workdir)
     assert out.problem and "RuntimeError: boom" in out.problem
 
 
 def test_driver_reports_a_slow_check(workdir, monkeypatch):
-    import netspec.source
+    import netspec.api
 
     def spin(*a, **k):
         while True:
             pass
 
-    monkeypatch.setattr(netspec.source, "check_text", spin)
+    monkeypatch.setattr(netspec.api, "check_text", spin)
     out = check_case(SPEC_BYTES["lenet.net"], workdir, time_limit=0.2, layer_seconds=0)
     assert out.problem == "took more than 0.2 s"
 

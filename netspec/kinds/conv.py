@@ -56,7 +56,7 @@ class Spatial(FloatLayer):
         try:
             t = normalize_tuple(value, self.n)
         except ValueError as e:
-            raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name)
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name) from None
         return tuple(ctx.concrete(v, name, name) for v in t)
 
     def check_groups(self, ctx, groups: int, **channels) -> None:
@@ -141,7 +141,7 @@ class _Conv(Spatial):
         try:
             p = normalize_tuple(pad, self.n)
         except ValueError as e:
-            raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): {e}", arg="padding")
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): {e}", arg="padding") from None
         if not all(is_dim(v) for v in p):
             raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): expected an integer, a tuple or "
                            '"same"/"valid"', arg="padding")
@@ -334,7 +334,7 @@ class _Adaptive(Spatial):
             try:
                 sizes = normalize_tuple(a.output_size, self.n)
             except ValueError as e:
-                raise ctx.fail(codes.ARGUMENT, f"{self.name}(output_size=...): {e}", arg="output_size")
+                raise ctx.fail(codes.ARGUMENT, f"{self.name}(output_size=...): {e}", arg="output_size") from None
         out = []
         for size, o in zip(x.shape[-self.n:], sizes):
             if o is not None:
