@@ -47,7 +47,7 @@ from typing import Any
 
 from netspec import codes, pycode
 from netspec.diagnostics import Diagnostic
-from netspec.dims import Dim, Expr, compare, render, substitute, sym, symbols
+from netspec.dims import Dim, Expr, compare, is_dim, render, substitute, sym, symbols
 from netspec.fsutil import MARKER
 from netspec.graph import CheckResult, Node, TypedNetwork, Value
 from netspec.kinds import Construct
@@ -413,53 +413,58 @@ def _check_uses(net: TypedNetwork, by_name: dict, diagnostics: list, fixed: dict
 
 
 def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed: dict) -> str | None:
+    """Why the class of ``generic`` would not compute what ``use`` was checked with, or None.
+    Equalities that hold only for the caller's parameter values go into ``fixed``."""
     inst = use.block
     if len(generic.nodes) != len(inst.nodes):
         return (f"it has {len(inst.nodes)} layers and ops here and {len(generic.nodes)} in the class "
                 "(a repetition count that depends on a parameter)")
-    env: dict[str, Any] = {}
-    for p, v in use.block_args.items():
-        env[p] = v
+    env: dict[str, Any] = dict(use.block_args)
     for s, v in use.block_symbols.items():
         env.setdefault(s, v)
-    dim_env = {k: v for k, v in env.items() if isinstance(v, (int, Expr)) and not isinstance(v, bool)}
-
-    def evaluate(v):
-        if isinstance(v, Expr):
-            return substitute(v, dim_env)
-        if isinstance(v, ParamRef):
-            return env.get(v.name, v)
-        if isinstance(v, tuple):
-            return tuple(evaluate(x) for x in v)
-        return v
-
-    def same(g, i) -> bool:
-        if isinstance(g, tuple) and isinstance(i, tuple):
-            return len(g) == len(i) and all(same(x, y) for x, y in zip(g, i))
-        g_dim = isinstance(g, (int, Expr)) and not isinstance(g, bool)
-        i_dim = isinstance(i, (int, Expr)) and not isinstance(i, bool)
-        if g_dim and i_dim:
-            if compare(g, i) is True:
-                return True
-            if compare(caller.dim(g), caller.dim(i)) is True:
-                for s in symbols(g) | symbols(i):
-                    if s in caller.param_env:
-                        fixed[s] = caller.param_env[s]
-                return True
-            return False
-        if type(g) is not type(i):
-            return False
-        return g == i
-
+    at_use = _AtUse(env, caller, fixed)
     for g, i in zip(generic.nodes, inst.nodes):
-        fg = evaluate(fingerprint(g, generic, True))
+        fg = at_use.evaluate(fingerprint(g, generic, True))
         fi = fingerprint(i, inst, False)
         if fg[:2] != fi[:2]:
             return f"line {g.span.line} has {fi[1]} here and {fg[1]} in the class"
-        if not same(fg, fi):
+        if not at_use.same(fg, fi):
             return (f"{g.kind_name} at line {g.span.line} gets other arguments here "
                     "(a size or value the class computes from a parameter's default)")
     return None
+
+
+class _AtUse:
+    """A class's code values evaluated at one use, compared with what the use was checked with."""
+
+    def __init__(self, env: dict[str, Any], caller: TypedNetwork, fixed: dict):
+        self.env = env
+        self.dims = {k: v for k, v in env.items() if is_dim(v)}
+        self.caller = caller
+        self.fixed = fixed
+
+    def evaluate(self, v):
+        if isinstance(v, Expr):
+            return substitute(v, self.dims)
+        if isinstance(v, ParamRef):
+            return self.env.get(v.name, v)
+        if isinstance(v, tuple):
+            return tuple(self.evaluate(x) for x in v)
+        return v
+
+    def same(self, g, i) -> bool:
+        if isinstance(g, tuple) and isinstance(i, tuple):
+            return len(g) == len(i) and all(self.same(x, y) for x, y in zip(g, i))
+        if not (is_dim(g) and is_dim(i)):
+            return type(g) is type(i) and g == i
+        if compare(g, i) is True:
+            return True
+        if compare(self.caller.dim(g), self.caller.dim(i)) is True:
+            for s in symbols(g) | symbols(i):
+                if s in self.caller.param_env:
+                    self.fixed[s] = self.caller.param_env[s]
+            return True
+        return False
 
 
 # -- one class ---------------------------------------------------------------------------------
@@ -526,61 +531,18 @@ class ClassGen:
 
     # -- attribute names -----------------------------------------------------------------------
     def _units(self) -> list[tuple[str, list[Node], bool]]:
-        net = self.net
-        attrs = Names(attribute)
-        units: list[tuple[str, list[Node], bool]] = []
+        """(attribute, nodes, whether an nn.Sequential) per submodule of the class."""
         by_binding: dict[str, list[Node]] = {}
-        for n in net.nodes:
+        for n in self.net.nodes:
             by_binding.setdefault(n.binding, []).append(n)
         planned: list[tuple[str, list[Node], bool, bool]] = []  # name, nodes, seq, from spec
-        for binding in net.binding_names:
-            nodes = by_binding.get(binding, [])
-            layers = [n for n in nodes if n.is_module]
-            if not layers:
-                continue
-            if len(layers) == len(nodes) and all(n.alias is None for n in nodes) and self._pipeline(nodes):
-                planned.append((binding, nodes, len(nodes) > 1, True))
-                continue
-            # aliased runs first, then the rest by kind
-            runs: list[tuple[str, list[Node]]] = []
-            for n in layers:
-                if n.alias is not None:
-                    if runs and runs[-1][0] == n.alias and runs[-1][1][-1] is self._prev_layer(n, layers):
-                        runs[-1][1].append(n)
-                    else:
-                        runs.append((n.alias, [n]))
-            counts: dict[str, int] = {}
-            for n in layers:
-                if n.alias is None:
-                    k = self._kind_slug(n)
-                    counts[k] = counts.get(k, 0) + 1
-            seen: dict[str, int] = {}
-            for n in layers:
-                if n.alias is not None:
-                    for alias, run in runs:
-                        if run[0] is n:
-                            planned.append((alias, run, len(run) > 1, True))
-                    continue
-                k = self._kind_slug(n)
-                i = seen.get(k, 0)
-                seen[k] = i + 1
-                name = f"{binding}_{k}" if counts[k] == 1 else f"{binding}_{k}_{i}"
-                planned.append((name, [n], False, False))
-        first: dict[str, Node] = {}
-        for name, nodes, _, from_spec in planned:
-            if not from_spec:
-                continue
-            if name in first:
-                raise BuildError([Diagnostic(
-                    "error", codes.DUPLICATE, f"`{name}` names two modules of `{net.name}`",
-                    nodes[0].span, [f"`{name}` also names the module at line {first[name].span.line}"],
-                    help="give each its own name; a module used twice would share its weights")])
-            first[name] = nodes[0]
+        for binding in self.net.binding_names:
+            planned += self._plan_binding(binding, by_binding.get(binding, []))
+        self._refuse_duplicates(planned)
         # spec names first, so that a generated name never takes one
-        order = sorted(range(len(planned)), key=lambda i: (not planned[i][3], i))
-        names: dict[int, str] = {}
-        for i in order:
-            names[i] = attrs.add(planned[i][0])
+        self.attrs = attrs = Names(attribute)
+        names = {i: attrs.add(planned[i][0]) for i in sorted(range(len(planned)), key=lambda i: (not planned[i][3], i))}
+        units = []
         for i, (_, nodes, seq, _) in enumerate(planned):
             if len(nodes) > 1 and not (seq and self._pipeline(nodes)):
                 raise BuildError([Diagnostic(
@@ -589,8 +551,49 @@ class ClassGen:
             units.append((names[i], nodes, seq))
             for k, n in enumerate(nodes):
                 self.sites[self.index[id(n)]] = Site(module=f"{names[i]}.{k}" if seq else names[i])
-        self.attrs = attrs
         return units
+
+    def _plan_binding(self, binding: str, nodes: list[Node]) -> list[tuple[str, list[Node], bool, bool]]:
+        """The submodules of one binding: the binding itself when it is made only of layers
+        none of which is named; else each named run of layers, and the others by kind."""
+        layers = [n for n in nodes if n.is_module]
+        if not layers:
+            return []
+        if len(layers) == len(nodes) and all(n.alias is None for n in nodes) and self._pipeline(nodes):
+            return [(binding, nodes, len(nodes) > 1, True)]
+        runs: list[tuple[str, list[Node]]] = []  # consecutive layers under one `as` name
+        for n in layers:
+            if n.alias is not None:
+                if runs and runs[-1][0] == n.alias and runs[-1][1][-1] is self._prev_layer(n, layers):
+                    runs[-1][1].append(n)
+                else:
+                    runs.append((n.alias, [n]))
+        counts: dict[str, int] = {}
+        for n in layers:
+            if n.alias is None:
+                counts[self._kind_slug(n)] = counts.get(self._kind_slug(n), 0) + 1
+        planned, seen = [], {}
+        for n in layers:
+            if n.alias is not None:
+                planned += [(alias, run, len(run) > 1, True) for alias, run in runs if run[0] is n]
+                continue
+            k = self._kind_slug(n)
+            seen[k] = seen.get(k, 0) + 1
+            name = f"{binding}_{k}" if counts[k] == 1 else f"{binding}_{k}_{seen[k] - 1}"
+            planned.append((name, [n], False, False))
+        return planned
+
+    def _refuse_duplicates(self, planned) -> None:
+        first: dict[str, Node] = {}
+        for name, nodes, _, from_spec in planned:
+            if not from_spec:
+                continue
+            if name in first:
+                raise BuildError([Diagnostic(
+                    "error", codes.DUPLICATE, f"`{name}` names two modules of `{self.net.name}`",
+                    nodes[0].span, [f"`{name}` also names the module at line {first[name].span.line}"],
+                    help="give each its own name; a module used twice would share its weights")])
+            first[name] = nodes[0]
 
     def _prev_layer(self, n: Node, layers: list[Node]) -> Node | None:
         i = layers.index(n)
@@ -613,97 +616,82 @@ class ClassGen:
 
     # -- the class ------------------------------------------------------------------------------
     def lines(self) -> list[str]:
+        ctor_calls = self._constructors()
+        fwd = ForwardGen(self)
+        fwd_body = fwd.statements()
+        init_names, ctor_symbols, stored = self._names(ctor_calls, fwd.free)
+        fwd_names = fwd.finish(stored)  # forward's names: inputs, symbols read from inputs
+        init_scope = Scope(init_names)
         net = self.net
-        # constructor values first: they say which input symbols __init__ needs
-        ctor_calls = []
+        doc = f"{net.name}: {source_name(net.span.file)}, line {net.span.line}."
+        out = [f"class {self.cls_of[net.name]}(nn.Module):", f'{IND}"""{doc_text(doc)}"""', ""]
+        out += self._init_lines(init_names, ctor_symbols, stored, ctor_calls, init_scope)
+        out.append("")
+        inputs = [Raw("self")] + [Raw(f"{fwd_names[v.name]}: torch.Tensor") for v in net.inputs]
+        ret = "torch.Tensor" if len(net.outputs) == 1 else "tuple[torch.Tensor, ...]"
+        out.extend(lay_out("def ", Call("forward", inputs), f" -> {ret}:", IND, init_scope))
+        base = len(out)
+        out.extend(fwd.render(fwd_body))
+        for site in self.sites:
+            if site.line:
+                site.line += base
+                site.end += base
+        return out
+
+    def _constructors(self) -> list[tuple[str, Call, str | None]]:
+        """(attribute, constructor call, comment) per submodule, in order."""
+        out = []
         for attr, nodes, seq in self.units:
-            calls = [constructor(n, net, self.infos, self.cls_of) for n in nodes]
+            calls = [constructor(n, self.net, self.infos, self.cls_of) for n in nodes]
             if seq:
-                call = Call("nn.Sequential", calls, [], explode=True,
-                            comments=[f"line {n.span.line}" for n in nodes])
-                comment = None
+                out.append((attr, Call("nn.Sequential", calls, [], explode=True,
+                                       comments=[f"line {n.span.line}" for n in nodes]), None))
             else:
-                call = calls[0]
-                comment = f"line {nodes[0].span.line}"
-            ctor_calls.append((attr, call, comment))
+                out.append((attr, calls[0], f"line {nodes[0].span.line}"))
+        return out
+
+    def _names(self, ctor_calls, fwd_free: set[str]) -> tuple[dict[str, str], list[str], dict[str, str]]:
+        """__init__'s keyword names (parameters, then the input sizes its layers need), the
+        input symbols it takes, and the values forward reads from self (name -> attribute)."""
+        net, params = self.net, set(self.param_names)
         init_free: set[str] = set()
         for _, call, _ in ctor_calls:
             init_free |= free_names(call)
-        params = set(self.param_names)
         ctor_symbols = sorted((s for s in init_free - params), key=self._symbol_order)
-        # forward: which names it reads
-        fwd = ForwardGen(self)
-        fwd_body = fwd.statements()
-        fwd_free = fwd.free
         fwd_symbols = sorted(fwd_free - params, key=self._symbol_order)
         stored_symbols = [s for s in fwd_symbols if net.input_symbols.get(s, (0, -1))[1] < 0]
-        for s in stored_symbols:
-            if s not in ctor_symbols:
-                ctor_symbols.append(s)
-        # __init__'s own names
+        ctor_symbols += [s for s in stored_symbols if s not in ctor_symbols]
         local = Names(lambda n: pycode.local(n) or n in self.class_names)
-        init_names: dict[str, str] = {}
-        for p in self.param_names:
-            init_names[p] = local.add(p)
-        for s in ctor_symbols:
-            init_names[s] = local.add(s)
+        init_names = {name: local.add(name) for name in [*self.param_names, *ctor_symbols]}
         self.info.params = {p: init_names[p] for p in self.param_names}
         self.info.symbols = {s: init_names[s] for s in ctor_symbols}
         for p in self.param_names:
             has, v = _param_default(net, p)
             if has:
                 self.info.defaults[p] = v
-        # values forward reads from self
-        stored: dict[str, str] = {}
-        for name in sorted(fwd_free & params, key=self.param_names.index) + stored_symbols:
-            stored[name] = self.attrs.add(name)
-        init_scope = Scope(init_names)
-        # forward's names: inputs, symbols read from inputs
-        fwd_names = fwd.finish(stored)
+        stored = {name: self.attrs.add(name)
+                  for name in sorted(fwd_free & params, key=self.param_names.index) + stored_symbols}
+        return init_names, ctor_symbols, stored
 
-        out: list[str] = []
-        out.append(f"class {self.cls_of[net.name]}(nn.Module):")
-        doc = f"{net.name}: {source_name(net.span.file)}, line {net.span.line}."
-        out.append(f'{IND}"""{doc_text(doc)}"""')
-        out.append("")
-        # __init__
+    def _init_lines(self, init_names: dict[str, str], ctor_symbols: list[str], stored: dict[str, str],
+                    ctor_calls, scope: Scope) -> list[str]:
+        net, body = self.net, IND * 2
         sig = [Raw("self"), Raw("*")]
         for p in self.param_names:
-            text = f"{init_names[p]}: {_annotation(net, p)}"
             has, v = _param_default(net, p)
-            if has:
-                text += f" = {literal(v)}"
-            sig.append(Raw(text))
-        for s in ctor_symbols:
-            sig.append(Raw(f"{init_names[s]}: int"))
-        if len(sig) == 2:
-            sig = [Raw("self")]
-        out.extend(lay_out("def ", Call("__init__", sig), " -> None:", IND, init_scope))
-        body = IND * 2
+            sig.append(Raw(f"{init_names[p]}: {_annotation(net, p)}" + (f" = {literal(v)}" if has else "")))
+        sig += [Raw(f"{init_names[s]}: int") for s in ctor_symbols]
+        out = lay_out("def ", Call("__init__", sig if len(sig) > 2 else [Raw("self")]), " -> None:", IND, scope)
         out.append(f"{body}super().__init__()")
         for p, value in self.checked.items():
             kw = init_names[p]
             test = f"{kw} is not {literal(value)}" if isinstance(value, bool) else f"{kw} != {literal(value)}"
             out.append(f"{body}if {test}:")
-            msg = (f"{self.cls_of[net.name]} was built for {kw}={literal(value)}; "
-                   f"rebuild it with --set {p}=...")
-            out.extend(lay_out("raise ", Call("ValueError", [Raw(pystr(msg))]), "", body + IND, init_scope))
-        for name, attr in stored.items():
-            out.append(f"{body}self.{attr} = {init_names[name]}")
+            msg = f"{self.cls_of[net.name]} was built for {kw}={literal(value)}; rebuild it with --set {p}=..."
+            out.extend(lay_out("raise ", Call("ValueError", [Raw(pystr(msg))]), "", body + IND, scope))
+        out += [f"{body}self.{attr} = {init_names[name]}" for name, attr in stored.items()]
         for attr, call, comment in ctor_calls:
-            out.extend(lay_out(f"self.{attr} = ", call, "", body, init_scope, comment))
-        out.append("")
-        # forward
-        inputs = [Raw("self")] + [Raw(f"{fwd_names[v.name]}: torch.Tensor") for v in net.inputs]
-        ret = "torch.Tensor" if len(net.outputs) == 1 else "tuple[torch.Tensor, ...]"
-        out.extend(lay_out("def ", Call("forward", inputs), f" -> {ret}:", IND, init_scope))
-        base = len(out)
-        for line in fwd.render(fwd_body):
-            out.append(line)
-        for site in self.sites:
-            if site.line:
-                site.line += base
-                site.end += base
+            out.extend(lay_out(f"self.{attr} = ", call, "", body, scope, comment))
         return out
 
     def _symbol_order(self, s: str):
@@ -751,66 +739,66 @@ class ForwardGen:
 
     def statements(self) -> list[Stmt]:
         net = self.net
-        uses = net.uses()
-        unit_of = {}
-        for attr, nodes, seq in self.cls.units:
-            for n in nodes:
-                unit_of[id(n)] = (attr, nodes, seq)
+        self.uses = net.uses()
+        self.unit_of = {id(n): unit for unit in self.cls.units for n in unit[1]}
         by_binding: dict[str, list[Node]] = {}
         for n in net.nodes:
             by_binding.setdefault(n.binding, []).append(n)
         stmts: list[Stmt] = []
         for binding in net.binding_names:
-            nodes = by_binding.get(binding, [])
-            bvar = self.binding_var[binding]
-            temps = 0
-            k = 0
-            while k < len(nodes):
-                n = nodes[k]
-                unit = unit_of.get(id(n))
-                if unit is not None and unit[2]:  # an nn.Sequential: one call for the run
-                    attr, run, _ = unit
-                    last = run[-1]
-                    src = self.var[id(n.inputs[0])]
-                    value = Call(f"self.{attr}", [Raw(src)])
-                    first_line, last_line = run[0].span.line, last.span.line
-                    where = f"line {first_line}" if first_line == last_line else f"lines {first_line}-{last_line}"
-                    k += len(run)
-                    node = last
-                else:
-                    value = self._node_value(n, unit)
-                    where = f"line {n.span.line}"
-                    k += 1
-                    node = n
-                is_last = k >= len(nodes)
-                results = node.outputs
-                if is_last:
-                    if len(results) == 1:
-                        name = bvar if uses.get(id(results[0])) else self.local.add("_" + binding)
-                        names = [name]
-                    else:
-                        names = [self.local.add(f"{binding}_{_slug(r)}") if uses.get(id(v))
-                                 else self.local.add(f"_{binding}_{_slug(r)}")
-                                 for r, v in zip(self._result_names(node), results)]
-                else:
-                    nxt = nodes[k]
-                    primary = results[0]
-                    if uses.get(id(primary)) == 1 and nxt.inputs and nxt.inputs[0] is primary:
-                        names = [bvar]
-                    else:
-                        names = [self.local.add(f"{binding}_{temps}")]
-                        temps += 1
-                    names += [self.local.add(f"_{binding}_{_slug(r)}")
-                              for r in self._result_names(node)[1:]]
-                for v, nm in zip(results, names):
-                    self.var[id(v)] = nm
-                target = self._pattern(node, names)
-                comment = ", ".join(self._shape(v) for v in results) + f"  ({where})"
-                idx = self.cls.index[id(node)]
-                stmts.append(Stmt(target, value, comment, None if node.is_module else idx, tuple(names)))
+            stmts += self._binding_statements(binding, by_binding.get(binding, []))
         outs = [self.var[id(v)] for _, v in net.outputs]
         stmts.append(Stmt("", Raw(", ".join(outs)), None))
         return stmts
+
+    def _binding_statements(self, binding: str, nodes: list[Node]) -> list[Stmt]:
+        """One statement per stage of a binding, or one per run of stages built as one
+        nn.Sequential; the binding's last result takes the binding's name."""
+        stmts = []
+        self.temps = 0
+        k = 0
+        while k < len(nodes):
+            n = nodes[k]
+            unit = self.unit_of.get(id(n))
+            if unit is not None and unit[2]:  # an nn.Sequential: one call for the run
+                attr, run, _ = unit
+                value = Call(f"self.{attr}", [Raw(self.var[id(n.inputs[0])])])
+                first_line, last_line = run[0].span.line, run[-1].span.line
+                where = f"line {first_line}" if first_line == last_line else f"lines {first_line}-{last_line}"
+                k += len(run)
+                node = run[-1]
+            else:
+                value = self._node_value(n, unit)
+                where = f"line {n.span.line}"
+                k += 1
+                node = n
+            names = self._result_vars(binding, node, nodes[k] if k < len(nodes) else None)
+            for v, nm in zip(node.outputs, names):
+                self.var[id(v)] = nm
+            comment = ", ".join(self._shape(v) for v in node.outputs) + f"  ({where})"
+            idx = self.cls.index[id(node)]
+            stmts.append(Stmt(self._pattern(node, names), value, comment, None if node.is_module else idx,
+                              tuple(names)))
+        return stmts
+
+    def _result_vars(self, binding: str, node: Node, nxt: Node | None) -> list[str]:
+        """The variables a statement assigns: the binding's own name for its last result (or
+        for a result only the next stage reads), a numbered temporary otherwise, and `_`-names
+        for results nothing reads."""
+        results, uses = node.outputs, self.uses
+        if nxt is None:
+            if len(results) == 1:
+                return [self.binding_var[binding] if uses.get(id(results[0])) else self.local.add("_" + binding)]
+            return [self.local.add(f"{binding}_{_slug(r)}") if uses.get(id(v))
+                    else self.local.add(f"_{binding}_{_slug(r)}")
+                    for r, v in zip(self._result_names(node), results)]
+        primary = results[0]
+        if uses.get(id(primary)) == 1 and nxt.inputs and nxt.inputs[0] is primary:
+            names = [self.binding_var[binding]]
+        else:
+            names = [self.local.add(f"{binding}_{self.temps}")]
+            self.temps += 1
+        return names + [self.local.add(f"_{binding}_{_slug(r)}") for r in self._result_names(node)[1:]]
 
     def _result_names(self, node: Node) -> list[str]:
         return node.result_names

@@ -294,39 +294,23 @@ class Drawing:
     def body(self, scope: _Scope, cluster: _Cluster) -> None:
         net = scope.net
         hidden, counts = ({}, {}) if self.unroll else collapse(net)
-        members: dict[int, list[Node]] = {}
+        members: dict[int, list[Node]] = {}  # id(node drawn) -> the repetitions it stands for
+        drawn_in_group: dict[int, int] = {}  # group id -> nodes drawn in it
         for node in net.nodes:
             shown = node
             while id(shown) in hidden:
                 shown = hidden[id(shown)]
             members.setdefault(id(shown), []).append(node)
-        drawn_in_group: dict[int, int] = {}
-        for node in net.nodes:
             if id(node) not in hidden:
                 for gid, _ in node.group:
                     if gid in counts:
                         drawn_in_group[gid] = drawn_in_group.get(gid, 0) + 1
         for index, node in enumerate(net.nodes):
             if id(node) in hidden:
-                shown = hidden[id(node)]
-                for mine, theirs in zip(node.outputs, shown.outputs):
+                for mine, theirs in zip(node.outputs, hidden[id(node)].outputs):
                     self.alias[id(mine)] = theirs
                 continue
-            place = cluster
-            badges = []
-            for gid, _ in node.group:
-                if gid not in counts:
-                    continue
-                if drawn_in_group[gid] > 1:
-                    key = (scope.prefix, gid)
-                    if key not in place.children:
-                        sub = _Cluster(self._cluster_name(),
-                                       {"label": f"×{counts[gid]}", **REPEAT_CLUSTER})
-                        place.children[key] = sub
-                        place.items.append(sub)
-                    place = place.children[key]
-                else:
-                    badges.append(f"×{counts[gid]}")
+            place, badges = self._place(scope, node, cluster, counts, drawn_in_group)
             reps = members[id(node)]
             expand = (node.block is not None and scope.depth > 0 and node.block.ok
                       and not node.error and len(node.block.inputs) == len(node.inputs))
@@ -334,6 +318,26 @@ class Drawing:
                 self.block(scope, index, node, reps, badges, place)
             else:
                 self.layer(scope, index, node, reps, badges, place)
+
+    def _place(self, scope: _Scope, node: Node, cluster: _Cluster, counts: dict[int, int],
+               drawn_in_group: dict[int, int]) -> tuple[_Cluster, list[str]]:
+        """The cluster a drawn node goes in (a dashed ×N box per repetition of several
+        nodes), and the ×N badges of repetitions of it alone."""
+        place = cluster
+        badges = []
+        for gid, _ in node.group:
+            if gid not in counts:
+                continue
+            if drawn_in_group[gid] > 1:
+                key = (scope.prefix, gid)
+                if key not in place.children:
+                    sub = _Cluster(self._cluster_name(), {"label": f"×{counts[gid]}", **REPEAT_CLUSTER})
+                    place.children[key] = sub
+                    place.items.append(sub)
+                place = place.children[key]
+            else:
+                badges.append(f"×{counts[gid]}")
+        return place, badges
 
     def block(self, scope: _Scope, index: int, node: Node, reps: list[Node],
               badges: list[str], place: _Cluster) -> None:

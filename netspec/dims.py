@@ -225,18 +225,26 @@ def floordiv(d: Dim, c: int) -> Dim:
     if g > 1:
         rest = Expr._make({m: v // g for m, v in rest.terms.items()})
         c //= g
-    # (N // a + M) // c  ->  (N + M*a) // (a*c), for M free of floor atoms
-    floors = [m for m in rest.terms if any(isinstance(atom, Floor) for atom, _ in m)]
-    if len(floors) == 1 and rest.terms[floors[0]] == 1:
-        (mono,) = floors
-        if len(mono) == 1 and mono[0][1] == 1:
-            atom = mono[0][0]
-            others = Expr._make({m: v for m, v in rest.terms.items() if m != mono})
-            collapsed = floordiv(atom.num + others * atom.den, atom.den * c)
-            return Expr._make(quotient) + collapsed
+    collapsed = _collapse(rest, c)
+    if collapsed is not None:
+        return Expr._make(quotient) + collapsed
     atom = Floor(rest, c)
     quotient[((atom, 1),)] = quotient.get(((atom, 1),), 0) + 1
     return Expr._make(quotient)
+
+
+def _collapse(rest: "Expr", c: int) -> Dim | None:
+    """``(N // a + M) // c`` as ``(N + M*a) // (a*c)``, for M free of floor atoms; None when
+    ``rest`` is not of that form."""
+    floors = [m for m in rest.terms if any(isinstance(atom, Floor) for atom, _ in m)]
+    if len(floors) != 1 or rest.terms[floors[0]] != 1:
+        return None
+    (mono,) = floors
+    if len(mono) != 1 or mono[0][1] != 1:
+        return None
+    atom = mono[0][0]
+    others = Expr._make({m: v for m, v in rest.terms.items() if m != mono})
+    return floordiv(atom.num + others * atom.den, atom.den * c)
 
 
 def exact_div(a: Dim, b: Dim) -> Dim | None:
@@ -252,18 +260,28 @@ def exact_div(a: Dim, b: Dim) -> Dim | None:
     if a == b:
         return 1
     if len(b.terms) != 1:
-        # a monomial quotient, proven by multiplying back: (504*h - 504) / (56*h - 56) == 9
-        a_terms = Expr._terms(a)
-        if not a_terms:
-            return 0
-        am, ac = min(a_terms.items(), key=lambda t: _mono_key(t[0]))
-        for bm, bc in sorted(b.terms.items(), key=lambda t: _mono_key(t[0])):
-            q = exact_div(Expr._make({am: ac}), Expr._make({bm: bc}))
-            if q is not None:
-                diff = b * q - a
-                if isinstance(diff, int) and diff == 0:
-                    return q
-        return None
+        return _div_by_sum(a, b)
+    return _div_by_term(a, b)
+
+
+def _div_by_sum(a: Dim, b: "Expr") -> Dim | None:
+    """``a / b`` for a ``b`` of several terms: a monomial quotient, proven by multiplying
+    back: (504*h - 504) / (56*h - 56) == 9."""
+    a_terms = Expr._terms(a)
+    if not a_terms:
+        return 0
+    am, ac = min(a_terms.items(), key=lambda t: _mono_key(t[0]))
+    for bm, bc in sorted(b.terms.items(), key=lambda t: _mono_key(t[0])):
+        q = exact_div(Expr._make({am: ac}), Expr._make({bm: bc}))
+        if q is not None:
+            diff = b * q - a
+            if isinstance(diff, int) and diff == 0:
+                return q
+    return None
+
+
+def _div_by_term(a: Dim, b: "Expr") -> Dim | None:
+    """``a / b`` for a ``b`` of one term: every term of ``a`` divided by it exactly."""
     ((bm, bc),) = b.terms.items()
     bpow = dict(bm)
     out: dict = {}

@@ -52,6 +52,19 @@ def _default_mode() -> int:
     return 0o666 & ~mask
 
 
+def _replaceable(target: str, shown: str, force: bool) -> int:
+    """The mode of an existing file the write may replace; a UsageError when it may not."""
+    try:
+        st = os.stat(target)
+    except OSError as e:
+        raise UsageError(f"cannot write {shown}: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{shown} exists and is not a regular file")
+    if not force and not is_generated(target):
+        raise UsageError(f"{shown} exists and was not written by netspec; pass --force to overwrite it")
+    return stat.S_IMODE(st.st_mode)
+
+
 def write_output(path: str | os.PathLike, data: bytes | str, force: bool = False,
                  source: str | os.PathLike | None = None) -> None:
     """Write ``data`` to ``path`` atomically.
@@ -73,19 +86,7 @@ def write_output(path: str | os.PathLike, data: bytes | str, force: bool = False
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
         raise UsageError(f"cannot write {shown}: no such directory {os.path.dirname(shown) or '.'}")
-    mode = None
-    if os.path.lexists(target):
-        try:
-            st = os.stat(target)
-        except OSError as e:
-            raise UsageError(f"cannot write {shown}: {e.strerror or e}") from None
-        if not stat.S_ISREG(st.st_mode):
-            raise UsageError(f"{shown} exists and is not a regular file")
-        if not force and not is_generated(target):
-            raise UsageError(f"{shown} exists and was not written by netspec; pass --force to overwrite it")
-        mode = stat.S_IMODE(st.st_mode)
-    if mode is None:
-        mode = _default_mode()
+    mode = _replaceable(target, shown, force) if os.path.lexists(target) else _default_mode()
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(target) + ".", suffix=".tmp")

@@ -77,33 +77,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
     def bold(s: str) -> str:
         return f"\x1b[1m{s}\x1b[0m" if color else s
 
-    def dim_(s: str) -> str:
-        return f"\x1b[2m{s}\x1b[0m" if color else s
-
-    rows: list[tuple[str, ...]] = []
-    shape_texts: dict = {}
-    blank = ("",) * (len(COST_HEADS) if costs else 0)
-    for v in net.inputs:
-        rows.append((f"{v.name} (input)", _value_text(net, v, True, env, shape_texts), "", *blank))
-    for node in net.nodes:
-        head = node.kind_name
-        label = node_label(node)
-        depth = max(0, len(node.group) - 1)  # every stage opens a group; nested ones indent
-        name = f"{'  ' * depth}{head}" + (f" ({label})" if label else "") + f" :{node.span.line}"
-        names = node.result_names
-        for i, v in enumerate(node.outputs):
-            in_dtype = node.inputs[0].tensor.dtype if node.inputs and node.inputs[0].tensor else None
-            changed = v.tensor is not None and v.tensor.dtype != in_dtype
-            text = _value_text(net, v, changed, env, shape_texts)
-            if len(node.outputs) > 1:
-                text = f"{names[i]}: {text}"
-            params = "" if i else (_fmt_count(net.dim(node.params)) if node.is_module else "--")
-            extra = _cost_cells(layer_costs(net, node, env)) if costs and i == 0 else blank
-            rows.append((name if i == 0 else "", text, params, *extra))
-        if node.error:
-            rows.append(("", dim_(f"(error: {node.error})"), "", *blank))
-    for oname, v in net.outputs:
-        rows.append((f"{oname} (output)", _value_text(net, v, True, env, shape_texts), "", *blank))
+    rows = _rows(net, costs, env, color)
     c1 = max([len("Layer (kind, name, line)")] + [len(r[0]) for r in rows]) + 2
     c2 = max([len("Output shape")] + [len(r[1]) for r in rows]) + 2
     c3 = max([len("Param #")] + [len(r[2]) for r in rows])
@@ -111,29 +85,64 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
     cw = [max([len(h)] + [len(r[3 + k]) for r in rows]) + 2 for k, h in enumerate(heads)]
     total = c1 + c2 + c3 + sum(cw)
     rule = "=" * total
-    thin = "-" * total
     head = f"{'Layer (kind, name, line)':<{c1}}{'Output shape':<{c2}}{'Param #':>{c3}}" + \
         "".join(f"{h:>{w}}" for h, w in zip(heads, cw))
-    title = f"network {net.name}"
-    if net.param_env or net.params:
-        shown = []
-        for p in net.param_names:
-            val = net.param_env.get(p, net.params.get(p))
-            shown.append(f"{p}={_lit(val)}")
-        title += "(" + ", ".join(shown) + ")"
-    out = [bold(title), rule, bold(head), rule]
+    out = [bold(_title(net)), rule, bold(head), rule]
     for r in rows:
         out.append((f"{r[0]:<{c1}}{r[1]:<{c2}}{r[2]:>{c3}}" + "".join(f"{c:>{w}}" for c, w in zip(r[3:], cw)))
                    .rstrip())
-    out.append(rule)
-    out.append(f"Total params: {_fmt_count(net.total_params)}")
+    out += [rule, f"Total params: {_fmt_count(net.total_params)}"]
     if costs:
         c = network_costs(net, env)
         out.append(f"Total FLOPs: {_total(c.flops, human_flops)}")
         out.append(f"Params size: {_total(c.param_bytes, human_bytes)}")
         out.append(f"Activations: {_total(c.activation_bytes, human_bytes)}")
-    out.append(thin)
+    out.append("-" * total)
     return "\n".join(out)
+
+
+def _title(net: TypedNetwork) -> str:
+    title = f"network {net.name}"
+    if net.param_env or net.params:
+        shown = [f"{p}={_lit(net.param_env.get(p, net.params.get(p)))}" for p in net.param_names]
+        title += "(" + ", ".join(shown) + ")"
+    return title
+
+
+def _rows(net: TypedNetwork, costs: bool, env: dict | None, color: bool) -> list[tuple[str, ...]]:
+    """The table's rows: inputs, a row per result of each node (and one for its error), outputs."""
+    rows: list[tuple[str, ...]] = []
+    shape_texts: dict = {}
+    blank = ("",) * (len(COST_HEADS) if costs else 0)
+    for v in net.inputs:
+        rows.append((f"{v.name} (input)", _value_text(net, v, True, env, shape_texts), "", *blank))
+    for node in net.nodes:
+        rows += _node_rows(net, node, costs, env, shape_texts, blank)
+        if node.error:
+            error = f"(error: {node.error})"
+            rows.append(("", f"\x1b[2m{error}\x1b[0m" if color else error, "", *blank))
+    for oname, v in net.outputs:
+        rows.append((f"{oname} (output)", _value_text(net, v, True, env, shape_texts), "", *blank))
+    return rows
+
+
+def _node_rows(net: TypedNetwork, node: Node, costs: bool, env: dict | None, shape_texts: dict,
+               blank: tuple) -> list[tuple[str, ...]]:
+    label = node_label(node)
+    depth = max(0, len(node.group) - 1)  # every stage opens a group; nested ones indent
+    name = f"{'  ' * depth}{node.kind_name}" + (f" ({label})" if label else "") + f" :{node.span.line}"
+    names = node.result_names
+    in_dtype = node.inputs[0].tensor.dtype if node.inputs and node.inputs[0].tensor else None
+    rows = []
+    for i, v in enumerate(node.outputs):
+        changed = v.tensor is not None and v.tensor.dtype != in_dtype
+        text = _value_text(net, v, changed, env, shape_texts)
+        if len(node.outputs) > 1:
+            text = f"{names[i]}: {text}"
+        params = "" if i else (_fmt_count(net.dim(node.params)) if node.is_module else "--")
+        extra = _cost_cells(layer_costs(net, node, env)) if costs and i == 0 else blank
+        rows.append((name if i == 0 else "", text, params, *extra))
+    return rows
 
 
 COST_HEADS = ("FLOPs", "Params size", "Activations")

@@ -106,6 +106,20 @@ class Reshape(Op):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         shape = list(a.shape)
+        holes = self._holes(ctx, shape)
+        if holes:
+            shape[holes[0]] = self._hole_size(ctx, x, shape, holes[0])
+        else:
+            self._check_count(ctx, x, shape)
+        keep = {}
+        for i, d in enumerate(shape):
+            if i < x.rank and compare(d, x.shape[i]) is True and numel(shape[:i]) == numel(x.shape[:i]):
+                keep[i] = i
+        return [x.with_shape(tuple(shape), ctx.origin, keep=keep)]
+
+    @staticmethod
+    def _holes(ctx, shape: list) -> list[int]:
+        """Where the -1 stands (at most once); every other size an integer of at least 0."""
         for d in shape:
             if not is_dim(d):
                 raise ctx.fail(codes.ARGUMENT, f"reshape takes integer sizes, received {d!r}", arg="shape")
@@ -116,51 +130,54 @@ class Reshape(Op):
             v = ctx.dim(d)
             if isinstance(v, int) and v < -1:
                 raise ctx.fail(codes.VALUE, f"reshape: invalid size {v}", arg="shape")
+        return holes
+
+    @staticmethod
+    def _hole_size(ctx, x: Tensor, shape: list, hole: int) -> Dim:
+        """The size the -1 stands for: the input's elements over the other sizes."""
         total = numel(x.shape)
-        known = numel(d for i, d in enumerate(shape) if i not in holes)
+        known = numel(d for i, d in enumerate(shape) if i != hole)
         t_show, k_show = ctx.dim(total), ctx.dim(known)
-        if holes:
-            if isinstance(k_show, int) and k_show == 0:
-                raise ctx.fail(codes.VALUE, "reshape: cannot infer -1 next to a size of 0", arg="shape")
-            q = exact_div(t_show, k_show)
-            q_param = exact_div(total, known)
-            if q is None:
-                if isinstance(t_show, int) and isinstance(k_show, int):
-                    raise ctx.fail(codes.SHAPE, f"reshape({', '.join(render(d) for d in shape)}): "
-                                   f"{ctx.show_tensor(x)} has {t_show} elements, not divisible by {k_show}",
-                                   ctx.input_story(), arg="shape")
-                q_param = _floor_quotient(total, k_show)
-                ctx.fix(known)  # the divisor is the parameters' value
-                if q_param is None:  # one diagnostic: the -1 is not a whole quotient of the symbols
-                    raise ctx.fail(codes.UNPROVEN, f"reshape: the -1 size, {render(t_show)} divided by "
-                                   f"{render(k_show)}, cannot be expressed as a dim",
-                                   [f"the input is {ctx.show_tensor(x)}"], arg="shape",
-                                   help="give the other sizes so that they divide the input's size exactly")
-                ctx.warn(codes.UNPROVEN, f"reshape needs {render(t_show)} to be divisible by {render(k_show)}, "
-                         "which cannot be proven for every value of the symbols",
-                         [f"the input is {ctx.show_tensor(x)}"],
-                         help="check that the sizes divide, or use sizes that make it exact")
-            if q_param is None:
-                ctx.fix(total, known)  # divides only for the parameters' values
-            shape[holes[0]] = q_param if q_param is not None else q
-        else:
-            verdict = compare(t_show, k_show)
-            if verdict and compare(total, known) is not True:
-                ctx.fix(total, known)  # equal only for the parameters' values
-            if verdict is False:
-                raise ctx.fail(codes.SHAPE, f"reshape to [{', '.join(render(ctx.dim(d)) for d in shape)}] "
-                               f"needs {render(k_show)} elements, but {ctx.show_tensor(x)} has {render(t_show)}",
-                               ctx.input_story(), arg="shape",
-                               help="use -1 for the size netspec should infer")
-            if verdict is None:
-                if ctx.strict:
-                    ctx.warn(codes.UNPROVEN, f"reshape needs {render(k_show)} elements, and the input has "
-                             f"{render(t_show)}: equal only for some values of the symbols", arg="shape")
-        keep = {}
-        for i, d in enumerate(shape):
-            if i < x.rank and compare(d, x.shape[i]) is True and numel(shape[:i]) == numel(x.shape[:i]):
-                keep[i] = i
-        return [x.with_shape(tuple(shape), ctx.origin, keep=keep)]
+        if isinstance(k_show, int) and k_show == 0:
+            raise ctx.fail(codes.VALUE, "reshape: cannot infer -1 next to a size of 0", arg="shape")
+        q = exact_div(t_show, k_show)
+        q_param = exact_div(total, known)
+        if q is None:
+            if isinstance(t_show, int) and isinstance(k_show, int):
+                raise ctx.fail(codes.SHAPE, f"reshape({', '.join(render(d) for d in shape)}): "
+                               f"{ctx.show_tensor(x)} has {t_show} elements, not divisible by {k_show}",
+                               ctx.input_story(), arg="shape")
+            q_param = _floor_quotient(total, k_show)
+            ctx.fix(known)  # the divisor is the parameters' value
+            if q_param is None:  # one diagnostic: the -1 is not a whole quotient of the symbols
+                raise ctx.fail(codes.UNPROVEN, f"reshape: the -1 size, {render(t_show)} divided by "
+                               f"{render(k_show)}, cannot be expressed as a dim",
+                               [f"the input is {ctx.show_tensor(x)}"], arg="shape",
+                               help="give the other sizes so that they divide the input's size exactly")
+            ctx.warn(codes.UNPROVEN, f"reshape needs {render(t_show)} to be divisible by {render(k_show)}, "
+                     "which cannot be proven for every value of the symbols",
+                     [f"the input is {ctx.show_tensor(x)}"],
+                     help="check that the sizes divide, or use sizes that make it exact")
+        if q_param is None:
+            ctx.fix(total, known)  # divides only for the parameters' values
+        return q_param if q_param is not None else q
+
+    @staticmethod
+    def _check_count(ctx, x: Tensor, shape: list) -> None:
+        """Without a -1, the sizes must hold as many elements as the input."""
+        total, known = numel(x.shape), numel(shape)
+        t_show, k_show = ctx.dim(total), ctx.dim(known)
+        verdict = compare(t_show, k_show)
+        if verdict and compare(total, known) is not True:
+            ctx.fix(total, known)  # equal only for the parameters' values
+        if verdict is False:
+            raise ctx.fail(codes.SHAPE, f"reshape to [{', '.join(render(ctx.dim(d)) for d in shape)}] "
+                           f"needs {render(k_show)} elements, but {ctx.show_tensor(x)} has {render(t_show)}",
+                           ctx.input_story(), arg="shape",
+                           help="use -1 for the size netspec should infer")
+        if verdict is None and ctx.strict:
+            ctx.warn(codes.UNPROVEN, f"reshape needs {render(k_show)} elements, and the input has "
+                     f"{render(t_show)}: equal only for some values of the symbols", arg="shape")
 
 
 def _floor_quotient(total: Dim, k: Dim) -> Dim | None:
