@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from netspec import ast as A
 from netspec.checker import check_text
 from netspec.diagnostics import Diagnostic, Reporter, render
+from netspec.errors import UsageError
 from netspec.graph import CheckResult, TypedNetwork
 from netspec.source import read_spec
 
@@ -150,6 +151,21 @@ def _is_text(source) -> bool:
     return isinstance(source, str) and ("\n" in source or "{" in source)
 
 
+def unknown_overrides(overrides: dict[str, Any], results: list[CheckResult]) -> list[str]:
+    """The names among ``overrides`` that no network of the parsed specs has as a parameter
+    (none when a spec did not parse: its parameters are unknown)."""
+    if any(r.module is None for r in results):
+        return []
+    known = {p.name for r in results for net in r.module.networks for p in net.params}
+    return [name for name in overrides if name not in known]
+
+
+def _refuse_unknown(overrides: dict[str, Any] | None, result: CheckResult, file: str) -> None:
+    unknown = unknown_overrides(overrides or {}, [result])
+    if unknown:
+        raise UsageError(f"{file}: no network has a parameter `{unknown[0]}` to override")
+
+
 def check_file(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Spec:
     """Read and check a spec file, whatever its diagnostics (see ``Spec.ok``); a missing or
     unreadable file raises :class:`netspec.errors.UsageError`."""
@@ -168,6 +184,7 @@ def load(source: str | os.PathLike, overrides: dict[str, Any] | None = None, *, 
     if _is_text(source):
         return loads(source, overrides, strict=strict)
     spec = check_file(source, overrides)
+    _refuse_unknown(overrides, spec.result, spec.file)
     if strict and not spec.ok:
         raise SpecError([d for d in spec.result.reporter.items if d.severity == "error"], spec.text)
     return spec
@@ -177,6 +194,7 @@ def loads(text: str, overrides: dict[str, Any] | None = None, *, file: str = "<s
           strict: bool = True) -> Spec:
     """Parse and check the text of a spec."""
     result = check_text(text, file, overrides)
+    _refuse_unknown(overrides, result, file)
     spec = Spec(file, text, result, overrides or {})
     if strict and not result.ok:
         raise SpecError([d for d in result.reporter.items if d.severity == "error"], text)

@@ -51,7 +51,7 @@ from netspec.dims import Dim, Expr, compare, is_dim, render, substitute, sym, sy
 from netspec.fsutil import MARKER
 from netspec.graph import CheckResult, Node, TypedNetwork, Value
 from netspec.kinds import Construct
-from netspec.pycode import Names, attribute, module_level
+from netspec.pycode import Names, attribute, module_level, plan_modules
 from netspec.types import show_shape
 
 WIDTH = 88
@@ -224,6 +224,7 @@ class ClassInfo:
     defaults: dict[str, Any]  # spec parameter -> default value (absent: required)
     checked: dict[str, Any]  # parameters the class accepts only with these values
     sites: list[Site]  # one per node of the network
+    pinned: dict[str, int] = field(default_factory=dict)  # checked parameter -> the spec line that needs its value
 
 
 @dataclass
@@ -422,7 +423,7 @@ def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed
     env: dict[str, Any] = dict(use.block_args)
     for s, v in use.block_symbols.items():
         env.setdefault(s, v)
-    at_use = _AtUse(env, caller, fixed)
+    at_use = _AtUse(env, caller, fixed, use.span.line)
     for g, i in zip(generic.nodes, inst.nodes):
         fg = at_use.evaluate(fingerprint(g, generic, True))
         fi = fingerprint(i, inst, False)
@@ -437,7 +438,8 @@ def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed
 class _AtUse:
     """A class's code values evaluated at one use, compared with what the use was checked with."""
 
-    def __init__(self, env: dict[str, Any], caller: TypedNetwork, fixed: dict):
+    def __init__(self, env: dict[str, Any], caller: TypedNetwork, fixed: dict, line: int):
+        self.line = line  # the use's line: a parameter fixed here is pinned there
         self.env = env
         self.dims = {k: v for k, v in env.items() if is_dim(v)}
         self.caller = caller
@@ -462,7 +464,7 @@ class _AtUse:
         if compare(self.caller.dim(g), self.caller.dim(i)) is True:
             for s in symbols(g) | symbols(i):
                 if s in self.caller.param_env:
-                    self.fixed[s] = self.caller.param_env[s]
+                    self.fixed[s] = (self.caller.param_env[s], self.line)
             return True
         return False
 
@@ -503,116 +505,48 @@ class ClassGen:
         self.checked = self._checked(extra_fixed)
         self.sites: list[Site] = [Site() for _ in net.nodes]
         self.units = self._units()  # (attr, nodes, sequential)
-        self.info = ClassInfo(net.name, cls_of[net.name], {}, {}, {}, self.checked, self.sites)
+        self.info = ClassInfo(net.name, cls_of[net.name], {}, {}, {}, {p: v for p, (v, _) in self.checked.items()},
+                              self.sites, {p: line for p, (_, line) in self.checked.items()})
 
     # -- which parameter values the class depends on ----------------------------------------
-    def _checked(self, extra_fixed: dict) -> dict[str, Any]:
+    def _checked(self, extra_fixed: dict) -> dict[str, tuple[Any, int]]:
+        """The parameters the class accepts only with the values it was checked with:
+        parameter -> (value, the spec line that needs that value)."""
         net = self.net
         if net.generic:
             return {}  # proven at every use instead (_check_uses)
-        out = {}
-        fixed = dict(net.fixed)
+        fixed = {p: (v, net.pins[p].line if p in net.pins else net.span.line) for p, v in net.fixed.items()}
         fixed.update(extra_fixed)
-        uses = net.param_refs
         named = {use.span for n in net.nodes for use in n.arg_params.values()}
+        out = {}
         for p in self.param_names:
             if _is_int_param(net, p):
                 if p in fixed:
                     out[p] = fixed[p]
                 continue
-            spans = uses.get(p, set())
+            spans = net.param_refs.get(p, set())
             if not spans:
                 continue
             has, v = _param_default(net, p)
             if isinstance(v, float) and spans <= named:
                 continue  # a rate or an epsilon: no shape depends on it, every use names it
-            out[p] = v
+            out[p] = (v, min(s.line for s in spans))
         return out
 
     # -- attribute names -----------------------------------------------------------------------
     def _units(self) -> list[tuple[str, list[Node], bool]]:
         """(attribute, nodes, whether an nn.Sequential) per submodule of the class."""
-        by_binding: dict[str, list[Node]] = {}
-        for n in self.net.nodes:
-            by_binding.setdefault(n.binding, []).append(n)
-        planned: list[tuple[str, list[Node], bool, bool]] = []  # name, nodes, seq, from spec
-        for binding in self.net.binding_names:
-            planned += self._plan_binding(binding, by_binding.get(binding, []))
-        self._refuse_duplicates(planned)
+        planned = plan_modules(self.net)
         # spec names first, so that a generated name never takes one
         self.attrs = attrs = Names(attribute)
-        names = {i: attrs.add(planned[i][0]) for i in sorted(range(len(planned)), key=lambda i: (not planned[i][3], i))}
+        order = sorted(range(len(planned)), key=lambda i: (not planned[i].from_spec, i))
+        names = {i: attrs.add(planned[i].name) for i in order}
         units = []
-        for i, (_, nodes, seq, _) in enumerate(planned):
-            if len(nodes) > 1 and not (seq and self._pipeline(nodes)):
-                raise BuildError([Diagnostic(
-                    "error", codes.BUILD, f"`as {planned[i][0]}` names layers that do not form one pipeline",
-                    nodes[0].span, help="name each layer on its own")])
-            units.append((names[i], nodes, seq))
-            for k, n in enumerate(nodes):
-                self.sites[self.index[id(n)]] = Site(module=f"{names[i]}.{k}" if seq else names[i])
+        for i, unit in enumerate(planned):
+            units.append((names[i], unit.nodes, unit.seq))
+            for k, n in enumerate(unit.nodes):
+                self.sites[self.index[id(n)]] = Site(module=f"{names[i]}.{k}" if unit.seq else names[i])
         return units
-
-    def _plan_binding(self, binding: str, nodes: list[Node]) -> list[tuple[str, list[Node], bool, bool]]:
-        """The submodules of one binding: the binding itself when it is made only of layers
-        none of which is named; else each named run of layers, and the others by kind."""
-        layers = [n for n in nodes if n.is_module]
-        if not layers:
-            return []
-        if len(layers) == len(nodes) and all(n.alias is None for n in nodes) and self._pipeline(nodes):
-            return [(binding, nodes, len(nodes) > 1, True)]
-        runs: list[tuple[str, list[Node]]] = []  # consecutive layers under one `as` name
-        for n in layers:
-            if n.alias is not None:
-                if runs and runs[-1][0] == n.alias and runs[-1][1][-1] is self._prev_layer(n, layers):
-                    runs[-1][1].append(n)
-                else:
-                    runs.append((n.alias, [n]))
-        counts: dict[str, int] = {}
-        for n in layers:
-            if n.alias is None:
-                counts[self._kind_slug(n)] = counts.get(self._kind_slug(n), 0) + 1
-        planned, seen = [], {}
-        for n in layers:
-            if n.alias is not None:
-                planned += [(alias, run, len(run) > 1, True) for alias, run in runs if run[0] is n]
-                continue
-            k = self._kind_slug(n)
-            seen[k] = seen.get(k, 0) + 1
-            name = f"{binding}_{k}" if counts[k] == 1 else f"{binding}_{k}_{seen[k] - 1}"
-            planned.append((name, [n], False, False))
-        return planned
-
-    def _refuse_duplicates(self, planned) -> None:
-        first: dict[str, Node] = {}
-        for name, nodes, _, from_spec in planned:
-            if not from_spec:
-                continue
-            if name in first:
-                raise BuildError([Diagnostic(
-                    "error", codes.DUPLICATE, f"`{name}` names two modules of `{self.net.name}`",
-                    nodes[0].span, [f"`{name}` also names the module at line {first[name].span.line}"],
-                    help="give each its own name; a module used twice would share its weights")])
-            first[name] = nodes[0]
-
-    def _prev_layer(self, n: Node, layers: list[Node]) -> Node | None:
-        i = layers.index(n)
-        return layers[i - 1] if i else None
-
-    @staticmethod
-    def _kind_slug(n: Node) -> str:
-        return n.kind_name.lower()
-
-    def _pipeline(self, nodes: list[Node]) -> bool:
-        """Whether the nodes pass one tensor each to the next: an nn.Sequential can run them."""
-        if len(nodes) == 1:
-            return True
-        for i, n in enumerate(nodes):
-            if n.state or len(n.inputs) != 1 or len(n.outputs) != 1:
-                return False
-            if i and n.inputs[0] is not nodes[i - 1].outputs[0]:
-                return False
-        return True
 
     # -- the class ------------------------------------------------------------------------------
     def lines(self) -> list[str]:
@@ -683,11 +617,12 @@ class ClassGen:
         sig += [Raw(f"{init_names[s]}: int") for s in ctor_symbols]
         out = lay_out("def ", Call("__init__", sig if len(sig) > 2 else [Raw("self")]), " -> None:", IND, scope)
         out.append(f"{body}super().__init__()")
-        for p, value in self.checked.items():
+        for p, (value, line) in self.checked.items():
             kw = init_names[p]
             test = f"{kw} is not {literal(value)}" if isinstance(value, bool) else f"{kw} != {literal(value)}"
             out.append(f"{body}if {test}:")
-            msg = f"{self.cls_of[net.name]} was built for {kw}={literal(value)}; rebuild it with --set {p}=..."
+            msg = (f"{self.cls_of[net.name]} needs {kw}={literal(value)}: line {line} of "
+                   f"{source_name(net.span.file)} holds only for that value; rebuild with --set {p}=...")
             out.extend(lay_out("raise ", Call("ValueError", [Raw(pystr(msg))]), "", body + IND, scope))
         out += [f"{body}self.{attr} = {init_names[name]}" for name, attr in stored.items()]
         for attr, call, comment in ctor_calls:

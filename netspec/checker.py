@@ -23,12 +23,13 @@ from . import codes, limits, memo
 from .binder import Bound, KindSignature, NetworkSignature, bind
 from .context import StageCtx
 from .diagnostics import Diagnostic, Reporter, Span, suggest
-from .dims import Dim, Expr, NotConcrete, compare, floordiv, is_dim, render, sym, symbols
+from .dims import Dim, Expr, NotConcrete, compare, floordiv, is_dim, render, sign, sym, symbols
 from .graph import CheckResult, Node, ParamUse, TypedNetwork, Value
 from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
+from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_USE_DEPTH
 from .parser import literal, parse
-from .pycode import check_name, mark_in_place
+from .pycode import check_modules, check_name, mark_in_place
 from .types import DTYPES, Origin, Tensor
 
 
@@ -96,6 +97,8 @@ class Checker:
         self.applied: dict[tuple, dict] = {}
         self.used_names: dict[int, set[str]] = {}  # id(network AST) -> names its outputs use
         self.too_deep = self._uses_nested_too_deep()
+        # the symbols that are sizes, at least 1: every name but the networks' parameters
+        self.sizes = _Sizes({p.name for net in module.networks for p in net.params})
 
     def _define_networks(self, module: A.Module) -> None:
         for net in module.networks:
@@ -242,6 +245,19 @@ class Checker:
         return net
 
 
+class _Sizes:
+    """The symbols that are sizes (at least 1): input symbols, not parameters, which may
+    stand for any integer where a network is checked generically."""
+
+    __slots__ = ("params",)
+
+    def __init__(self, params: set[str]):
+        self.params = params
+
+    def __contains__(self, name: object) -> bool:
+        return name not in self.params
+
+
 def _use_depths(uses: dict[str, dict[str, Span]]) -> dict[str, int]:
     """How deep each network's uses of networks nest (0: it uses none), without recursion;
     a cycle (an error of its own) is not followed."""
@@ -275,8 +291,7 @@ class NetworkChecker:
         self.strict = strict
         self.net = TypedNetwork(ast.name, ast.span, params, param_env, defaults,
                                 param_names=[p.name for p in ast.params],
-                                param_refs=_param_refs(ast, params),
-                                binding_names=[b.name for b in ast.bindings])
+                                param_refs=_param_refs(ast, params))
         self.values: dict[str, Results] = {}
         self.value_spans: dict[str, Span] = {}
         self.symbol_env: dict[str, Dim] = {}  # names of symbols -> dims (instantiation)
@@ -286,13 +301,19 @@ class NetworkChecker:
         self._sources: dict = {}  # node -> the first node of the chain of layers that led to it
         self._applied: dict | None = None  # application key -> times seen, Applied or None
         self._same: dict[tuple, bool] = {}  # (a, b) -> what same(a, b) said
+        self.here = ast.span  # the statement or stage being checked
 
     # -- comparisons and concreteness ------------------------------------------------------------
+    def compare(self, a: Dim, b: Dim) -> bool | None:
+        """True when a == b for every value of the symbols (the parameters at their values),
+        False when never, None when it depends on the values."""
+        return compare(self.net.dim(a), self.net.dim(b), self.checker.sizes)
+
     def same(self, a: Dim, b: Dim) -> bool:
         known = self._same.get((a, b))
         if known is not None:  # asked before in this network: its parameters already fixed
             return known
-        verdict = compare(self.net.dim(a), self.net.dim(b))
+        verdict = self.compare(a, b)
         if verdict is None:
             verdict = not self.strict
         elif verdict and compare(a, b) is not True:
@@ -300,12 +321,14 @@ class NetworkChecker:
         self._same[(a, b)] = verdict
         return verdict
 
-    def fix(self, *dims: Dim) -> None:
-        """Record that the result depends on the values of the parameters in ``dims``."""
+    def fix(self, *dims: Dim, span: Span | None = None) -> None:
+        """Record that the result depends on the values of the parameters in ``dims``, and
+        where it was first needed (``span``, else the stage being checked)."""
         for d in dims:
             for s in symbols(d):
                 if s in self.net.param_env:
                     self.net.fixed[s] = self.net.param_env[s]
+                    self.net.pins.setdefault(s, span or self.here)
 
     def known(self, d: Dim) -> Dim:
         """``d`` with the parameters' values; a decision taken on it depends on them."""
@@ -352,8 +375,9 @@ class NetworkChecker:
         dtype = self.dtype_of(inp.type)
         dims = [self._input_dim(inp, i, dexpr) for i, dexpr in enumerate(inp.type.dims)]
         for d in dims:
-            if isinstance(d, int) and d < 0:
-                self.reporter.error(codes.SHAPE, f"input `{inp.name}` has a negative size {d}", inp.type.span)
+            if sign(self.net.dim(d), self.checker.sizes) == -1:
+                self.reporter.error(codes.SHAPE, f"input `{inp.name}` has a negative size {render(self.net.dim(d))}",
+                                    inp.type.span, help="sizes are at least 0; check the sign")
         origin = Origin(f"input {inp.name}", inp.span)
         t = Tensor(dtype or "float32", tuple(dims), (origin,) * len(dims))
         huge = [v for v in map(self.net.dim, dims) if isinstance(v, int) and v > INT64_MAX]
@@ -404,6 +428,7 @@ class NetworkChecker:
             self.reporter.error(codes.OUTPUT, f"network `{self.ast.name}` has no `output` statement",
                                 self.ast.name_span, help="name its results: `output logits`")
         mark_in_place(self.net)
+        check_modules(self.net, self.reporter)
         self.warn_unused()
 
     def warn_unused(self) -> None:
@@ -421,6 +446,10 @@ class NetworkChecker:
             if inp.name not in used:
                 self.reporter.warning(codes.UNUSED, f"input `{inp.name}` is declared but no output uses it",
                                       inp.name_span, help="remove the input, or use it")
+        for p in self.ast.params:
+            if p.name not in self.net.param_refs:
+                self.reporter.warning(codes.UNUSED, f"parameter `{p.name}` is declared but nothing uses it",
+                                      p.span, help="remove the parameter, or use it in a size or an argument")
 
     def run_binding(self, b: A.Binding) -> None:
         if b.name in self.values or b.name in self.net.params:
@@ -434,6 +463,7 @@ class NetworkChecker:
                                 b.name_span, help="give the value another name")
             return
         check_name(self.reporter, b.name, b.name_span, "a binding", submodule=True)
+        self.net.binding_names.append(b.name)
         self.binding = b.name
         try:
             res = self.chain(b.chain)
@@ -547,6 +577,7 @@ class NetworkChecker:
     def call(self, name: str, name_span: Span, span: Span, args: list[A.Arg], piped: Value | None,
              st: A.Stage | None) -> Results:
         checker = self.checker
+        self.here = span
         checker.layer_count += 1
         if checker.layer_count > limits.MAX_LAYERS:
             self.layer_limit(span)
@@ -635,22 +666,41 @@ class NetworkChecker:
         raise Fail("inferred")
 
     def _validate(self, kind: Kind, values: dict, spans: dict[str, Span], ctx: StageCtx):
-        """The kind's Args; each value pydantic refuses is an error at its argument."""
+        """The kind's Args; each value pydantic refuses is an error at its argument. The
+        values are validated once more with the network's parameter values put in: what
+        torch gets (`GRU(hidden)` with `--set hidden=0`)."""
+        a = self._validated(kind, values, spans, ctx, {})
+        actual = {k: self._valued(v) for k, v in values.items()}
+        if actual != values:
+            self._validated(kind, actual, spans, ctx, values)
+        return a
+
+    def _valued(self, v):
+        if isinstance(v, Expr):
+            return self.net.dim(v)
+        if isinstance(v, tuple):
+            return tuple(self._valued(x) for x in v)
+        return v
+
+    def _validated(self, kind: Kind, values: dict, spans: dict[str, Span], ctx: StageCtx, written: dict):
         name, span = ctx.kind_name, ctx.span
         try:
             return kind.validate(values)
         except ValidationError as e:
-            for field_name, msg in validation_messages(e):
-                if field_name is None:  # a rule over several arguments: a value torch refuses
-                    self.reporter.error(codes.VALUE, f"{name}: {msg}", span)
-                elif field_name not in values:
-                    self.reporter.error(codes.ARGUMENT, f"`{name}` needs `{field_name}`", span,
-                                        help=f"pass it: {name}({', '.join(kind.positional) or field_name + '=...'})")
-                else:
-                    self.reporter.error(codes.ARGUMENT, f"{name}({field_name}=...): {msg}", spans.get(field_name, span))
+            for r in validation_messages(e):
+                if r.field is not None and r.field not in values:
+                    self.reporter.error(codes.ARGUMENT, f"`{name}` needs `{r.field}`", span,
+                                        help=f"pass it: {name}({', '.join(kind.positional) or r.field + '=...'})")
+                    continue
+                where = spans.get(r.field, span) if r.field else span
+                message = f"{name}({r.field}=...): {r.message}" if r.field else f"{name}: {r.message}"
+                notes = [f"`{r.field}` is `{render(written[r.field])}`, which is {render(values[r.field])} here"
+                         ] if r.field in written and written[r.field] != values[r.field] else []
+                fix = f"`{r.field}` takes {takes(kind, r.field)}" if r.field else "check the values of its arguments"
+                self.reporter.error(r.code, message, where, notes, help=r.help or fix)
             raise Fail("args") from None
         except ValueError as e:
-            self.reporter.error(codes.VALUE, f"{name}: {e}", span)
+            self.reporter.error(codes.VALUE, f"{name}: {e}", span, help="check the values of its arguments")
             raise Fail("args") from None
 
     # -- reusing the result of an application seen before ----------------------------------------
@@ -689,6 +739,8 @@ class NetworkChecker:
         node.args = seen.args
         node.params = seen.params
         self.net.fixed.update(seen.fixed)
+        for p in seen.fixed:
+            self.net.pins.setdefault(p, node.span)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(memo.replay(seen, in_types, ctx.origin))]
         return Results(node.outputs[0], dict(zip(seen.results, node.outputs)))
 
@@ -798,6 +850,8 @@ class NetworkChecker:
         node.block_symbols = dict(nc.symbol_env)
         nc.net.ok = not inner.errors
         self.net.fixed.update(nc.net.fixed)  # the caller's parameters the use depends on
+        for p, where in nc.net.pins.items():
+            self.net.pins.setdefault(p, where)
         self._report_use(ast, inner, span)
         return nc.net
 
@@ -955,7 +1009,9 @@ class NetworkChecker:
                                 help=f"write `: {self.net.show(t)}`")
             return
         for i, (w, d) in enumerate(zip(want, t.shape)):
-            verdict = compare(self.net.dim(w), self.net.dim(d))
+            verdict = self.compare(w, d)
+            if verdict is True and compare(w, d) is not True:
+                self.fix(w, d, span=tt.dims[i].span)  # holds only for the parameters' values
             if verdict is True or (verdict is None and not self.strict):
                 continue
             notes = []

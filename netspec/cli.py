@@ -95,15 +95,12 @@ def _export_parser(sub) -> None:
 def load(args, files: list[str]) -> list:
     """Check each spec file with the command's `--set` values; a name no network of the
     files has as a parameter is a usage error."""
-    from netspec.api import check_file
+    from netspec.api import check_file, unknown_overrides
 
     overrides = dict(parse_set(item) for item in args.set)
     specs = [check_file(f, overrides) for f in files]
-    known = {p.name for s in specs if s.result.module for net in s.result.module.networks for p in net.params}
-    parsed = all(s.result.module is not None for s in specs)
-    for name in overrides:
-        if parsed and name not in known:
-            raise UsageError(f"--set {name}: no network in the given files has a parameter `{name}`")
+    for name in unknown_overrides(overrides, [s.result for s in specs]):
+        raise UsageError(f"--set {name}: no network in the given files has a parameter `{name}`")
     return specs
 
 

@@ -88,6 +88,11 @@ class StageCtx:
     def show_tensor(self, t: Tensor) -> str:
         return t.dtype + self._nc.net.show(t)
 
+    def compare(self, a: Dim, b: Dim) -> bool | None:
+        """True when a == b for every value of the symbols (sizes are at least 1), False
+        when never, None when it depends on the values; parameters at their values."""
+        return self._nc.compare(a, b)
+
     def same(self, a: Dim, b: Dim) -> bool:
         """Whether a == b may hold: provably, or assumed in a generic block check."""
         return self._nc.same(a, b)

@@ -20,8 +20,9 @@ common, concrete case costs what Python's own integers cost.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from math import gcd
-from typing import Iterable, Mapping, Union
+from typing import Container, Iterable, Mapping, Union
 
 Dim = Union[int, "Expr"]
 
@@ -352,12 +353,69 @@ def evaluate(d: Dim, env: Mapping[str, int]) -> int:
     return value
 
 
-def compare(a: Dim, b: Dim) -> bool | None:
-    """True when provably equal, False when provably different, None when unknown."""
+def compare(a: Dim, b: Dim, positive: Container[str] = ()) -> bool | None:
+    """True when provably equal, False when provably different, None when unknown.
+    Symbols in ``positive`` are sizes, at least 1 (see :func:`sign`)."""
     diff = a - b
     if isinstance(diff, int):
         return diff == 0
+    return False if sign(diff, positive) in (1, -1) else None
+
+
+def sign(d: Dim, positive: Container[str] = ()) -> int | None:
+    """1 when ``d`` > 0 for every value of its symbols, -1 when < 0, 0 when it is 0, None
+    when that depends on the values. Symbols in ``positive`` are at least 1 (sizes); any
+    other symbol may be any integer."""
+    if isinstance(d, int):
+        return (d > 0) - (d < 0)
+    coeffs = d.terms.values()
+    if all(c > 0 for c in coeffs):
+        low = least(d, positive)
+        return 1 if low is not None and low > 0 else None
+    if all(c < 0 for c in coeffs):
+        low = least(-d, positive)
+        return -1 if low is not None and low > 0 else None
     return None
+
+
+def least(d: Dim, positive: Container[str] = ()) -> int | None:
+    """A lower bound of ``d`` over every value of its symbols, when every coefficient but
+    the constant's is positive and every symbol is in ``positive`` (each term at its least:
+    a size at 1, a floor atom ``N // c`` at the floor of ``N``'s least over c); else None."""
+    if isinstance(d, int):
+        return d
+    total = 0
+    for mono, coeff in d.terms.items():
+        if coeff < 0 and mono:
+            return None
+        term = coeff
+        for atom, power in mono:
+            if isinstance(atom, str):
+                if atom not in positive:
+                    return None
+                continue  # at least 1
+            low = least(atom.num, positive)
+            if low is None or low < 0:
+                return None
+            term *= (low // atom.den) ** power
+        total += term
+    return total
+
+
+def ratio(a: Dim, b: Dim) -> Fraction | None:
+    """``a / b`` when it is one rational number for every value of the symbols
+    (``12 * batch / (5 * batch)`` is 12/5), else None."""
+    if b == 0:
+        return None
+    if isinstance(a, int) and isinstance(b, int):
+        return Fraction(a, b)
+    if isinstance(a, int) or isinstance(b, int):
+        return Fraction(0) if a == 0 else None
+    mono, coeff = next(iter(b.terms.items()))
+    r = Fraction(a.terms.get(mono, 0), coeff)
+    if r == 0 or a * r.denominator - b * r.numerator != 0:
+        return None
+    return r
 
 
 def product(dims: Iterable[Dim]) -> Dim:

@@ -99,6 +99,7 @@ class TypedNetwork:
     # params whose values the checked shapes depend on (a size computed from them, an
     # equality proven only with their values): generated code must keep them
     fixed: dict[str, Any] = field(default_factory=dict)
+    pins: dict[str, Span] = field(default_factory=dict)  # fixed param -> where it was first needed
     generic: bool = False  # used as a stage: checked over free symbols, instantiated at each use
     ok: bool = True
     _dims: dict = field(default_factory=dict, repr=False)  # dim -> self.dim(dim), memoised

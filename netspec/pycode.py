@@ -11,11 +11,11 @@ code would clash with (:class:`Names`). Where an op may write its result into it
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from . import codes
 from .diagnostics import Reporter, Span
-from .graph import TypedNetwork
+from .graph import Node, TypedNetwork
 
 KEYWORDS = frozenset("""
     False None True and as assert async await break class continue def del elif else except
@@ -153,3 +153,92 @@ def mark_in_place(net: TypedNetwork) -> None:
                       and producer.error is None and not producer.kind.aliases_input(producer.args)
                       and v.index == 0 and uses.get(id(v)) == 1 and v.tensor is not None
                       and out is not None and v.tensor.dtype == out.dtype and v.tensor.shape == out.shape)
+
+
+# -- the submodules of a built network ---------------------------------------------------------
+
+class Planned(NamedTuple):
+    """One submodule of a network's class: the name the spec gives it (or one made from
+    the binding and the kind), its nodes, and whether it is an nn.Sequential of them."""
+
+    name: str
+    nodes: list[Node]
+    seq: bool
+    from_spec: bool  # the name is the spec's own: a binding's or an `as` name
+
+
+def plan_modules(net: TypedNetwork) -> list[Planned]:
+    """The submodules of ``net``'s class, binding by binding: a binding made only of layers
+    none of which is named is one submodule named after it (an nn.Sequential of several);
+    otherwise each run of layers under one `as` name is one, and the other layers are
+    named `<binding>_<kind>` (numbered when the kind occurs more than once)."""
+    by_binding: dict[str, list[Node]] = {}
+    for n in net.nodes:
+        by_binding.setdefault(n.binding, []).append(n)
+    planned: list[Planned] = []
+    for binding in net.binding_names:
+        planned += _plan_binding(binding, by_binding.get(binding, []))
+    return planned
+
+
+def _plan_binding(binding: str, nodes: list[Node]) -> list[Planned]:
+    layers = [n for n in nodes if n.is_module]
+    if not layers:
+        return []
+    if len(layers) == len(nodes) and all(n.alias is None for n in nodes) and pipeline(nodes):
+        return [Planned(binding, nodes, len(nodes) > 1, True)]
+    runs: list[tuple[str, list[Node]]] = []  # consecutive layers under one `as` name
+    for i, n in enumerate(layers):
+        if n.alias is not None:
+            if runs and runs[-1][0] == n.alias and i and runs[-1][1][-1] is layers[i - 1]:
+                runs[-1][1].append(n)
+            else:
+                runs.append((n.alias, [n]))
+    counts: dict[str, int] = {}
+    for n in layers:
+        if n.alias is None:
+            counts[n.kind_name.lower()] = counts.get(n.kind_name.lower(), 0) + 1
+    planned, seen = [], {}
+    for n in layers:
+        if n.alias is not None:
+            planned += [Planned(alias, run, len(run) > 1, True) for alias, run in runs if run[0] is n]
+            continue
+        k = n.kind_name.lower()
+        seen[k] = seen.get(k, 0) + 1
+        planned.append(Planned(f"{binding}_{k}" if counts[k] == 1 else f"{binding}_{k}_{seen[k] - 1}", [n],
+                               False, False))
+    return planned
+
+
+def pipeline(nodes: list[Node]) -> bool:
+    """Whether the nodes pass one tensor each to the next: an nn.Sequential can run them."""
+    if len(nodes) == 1:
+        return True
+    for i, n in enumerate(nodes):
+        if n.state or len(n.inputs) != 1 or len(n.outputs) != 1:
+            return False
+        if i and n.inputs[0] is not nodes[i - 1].outputs[0]:
+            return False
+    return True
+
+
+def check_modules(net: TypedNetwork, reporter: Reporter) -> None:
+    """Names the built class could not hold: one `as` name for two modules (they would
+    share weights, or one would be lost), or for layers that are not one pipeline."""
+    first: dict[str, Node] = {}
+    for unit in plan_modules(net):
+        if unit.from_spec and unit.name in first:
+            reporter.error(codes.DUPLICATE, f"`{unit.name}` names two modules of `{net.name}`",
+                           _alias_span(unit), [f"`{unit.name}` also names the module at line "
+                                               f"{first[unit.name].span.line}"],
+                           help="give each its own name; a module used twice would share its weights")
+        elif unit.from_spec:
+            first[unit.name] = unit.nodes[0]
+        if len(unit.nodes) > 1 and not (unit.seq and pipeline(unit.nodes)):
+            reporter.error(codes.DUPLICATE, f"`as {unit.name}` names layers that do not form one pipeline",
+                           _alias_span(unit), [f"{n.kind_name} (line {n.span.line})" for n in unit.nodes][:4],
+                           help="name each layer on its own, or only a run of layers that pass one tensor on")
+
+
+def _alias_span(unit: Planned) -> Span:
+    return unit.nodes[0].span

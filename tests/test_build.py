@@ -11,6 +11,7 @@ review the diff.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -339,13 +340,28 @@ def test_symbols_are_read_from_the_inputs(batch):
 
 
 def test_parameters_follow_the_constructor():
-    spec = api.load(SPECS / "charrnn.net")
+    # CharRNN without its shape assertions, which hold only for the default sizes
+    free = re.sub(r"\s+: \[[^\]]*\]", "", (SPECS / "charrnn.net").read_text())
+    spec = api.loads(free)
     assert spec.class_info().checked == {}
     model = spec.module(classes=6, hidden=5)
     out = model(torch.zeros(2, 3, dtype=torch.long))
     assert list(out.shape) == [6, 6]
     run_and_compare(spec, {"batch": 2, "seq": 3}, classes=6, hidden=5, layers=3)
     run_and_compare(api.load(SPECS / "keras_cnn.net"), {"batch": 2}, classes=7)
+
+
+def test_an_assertion_pins_the_parameters_it_holds_for():
+    """CharRNN asserts [batch, seq, 8] after its RNN: true for hidden=8 only. The class
+    refuses another value, naming the value it needs and the line that needs it."""
+    spec = api.load(SPECS / "charrnn.net")
+    assert spec.class_info().checked == {"embedding": 10, "hidden": 8, "classes": 4}
+    assert spec.class_info().pinned == {"embedding": 6, "hidden": 7, "classes": 8}
+    with pytest.raises(ValueError, match=r"CharRNN needs hidden=8: line 7 of charrnn.net"):
+        spec.module(hidden=5)
+    spec.module(layers=3, vocab=9)  # nothing asserts these
+    with pytest.raises(api.SpecError, match="is 5, which is not 8"):
+        api.load(SPECS / "charrnn.net", {"hidden": 5})
 
 
 def test_a_parameter_the_shapes_depend_on_is_refused_with_a_rebuild_hint():

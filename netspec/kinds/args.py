@@ -24,7 +24,7 @@ from typing import Any, Callable, ClassVar
 from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 
-__all__ = ["Args", "Before", "Field", "ValidationError", "after"]
+__all__ = ["ArgValueError", "Args", "Before", "Field", "Positive", "ValidationError", "after"]
 
 
 class Before:
@@ -37,6 +37,24 @@ class Before:
         self.func = func
 
 
+class Positive:
+    """Field metadata: the argument is a size, at least 1 (``Annotated[Any, Before(f),
+    Positive()]``). A literal below 1 is refused here; a size that comes from a network
+    parameter (a symbol here) is checked once the parameter's value is known."""
+
+    __slots__ = ()
+
+
+class ArgValueError(ValueError):
+    """A value torch refuses, raised by a rule over several arguments (``@after``): it names
+    the argument it is about, so the error points there, and says how to fix it."""
+
+    def __init__(self, field: str, message: str, help: str | None = None):
+        super().__init__(message)
+        self.field = field
+        self.help = help
+
+
 def after(method):
     """Mark an ``Args`` method as a rule over several fields, run once every field is valid;
     it raises ValueError to refuse the values."""
@@ -47,13 +65,14 @@ def after(method):
 class Field:
     """A declared argument: its name, its annotation and its default (if any)."""
 
-    __slots__ = ("name", "annotation", "default", "required")
+    __slots__ = ("name", "annotation", "default", "required", "positive")
 
     def __init__(self, name: str, annotation: str, default: Any, required: bool):
         self.name = name
         self.annotation = annotation
         self.default = default
         self.required = required
+        self.positive = False  # a size (Positive), known once the class's validator is built
 
     def is_required(self) -> bool:
         return self.required
@@ -110,11 +129,20 @@ class Args:
         cls._validator = None
 
     @classmethod
+    def sizes(cls) -> list[str]:
+        """The arguments that are sizes (Positive), each at least 1."""
+        if cls._validator is None:
+            cls._build()
+        return [f.name for f in cls.model_fields.values() if f.positive]
+
+    @classmethod
     def _build(cls) -> SchemaValidator:
         module = vars(sys.modules[cls.__module__])
         entries = {}
         for f in cls.model_fields.values():
             tp = eval(f.annotation, module) if isinstance(f.annotation, str) else f.annotation  # noqa: S307
+            f.positive = typing.get_origin(tp) is typing.Annotated and any(
+                isinstance(m, Positive) for m in typing.get_args(tp)[1:])
             schema = _schema(tp)
             if not f.required:
                 schema = cs.with_default_schema(schema, default=f.default)
@@ -132,8 +160,9 @@ class Args:
             try:
                 rule(self)
             except ValueError as e:
+                loc = (e.field,) if isinstance(e, ArgValueError) else ()
                 raise ValidationError.from_exception_data(
-                    type(self).__name__, [{"type": "value_error", "loc": (), "input": values, "ctx": {"error": e}}]
+                    type(self).__name__, [{"type": "value_error", "loc": loc, "input": values, "ctx": {"error": e}}]
                 ) from None
 
     def model_copy(self, update: dict[str, Any] | None = None) -> Args:

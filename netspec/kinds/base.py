@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, NamedTuple
 from .. import codes
 from ..dims import Dim, Expr, is_dim, render
 from ..types import FLOAT_DTYPES, Tensor
-from .args import Args, Before, ValidationError
+from .args import Args, ArgValueError, Before, Positive, ValidationError
 
 REGISTRY: dict[str, "Kind"] = {}
 
@@ -38,6 +38,23 @@ def _dim(v):
     if not is_dim(v):
         raise ValueError(f"expected an integer, received {_show(v)}")
     return v
+
+
+class SizeError(ValueError):
+    """A size below 1: a value torch refuses (not a value of the wrong type)."""
+
+
+def _size(v):
+    v = _dim(v)
+    if isinstance(v, int) and v < 1:
+        raise SizeError(f"expected a positive size, received {v}")
+    return v
+
+
+def _size_or_tuple(v):
+    if isinstance(v, tuple) and v and all(is_dim(x) for x in v):
+        return tuple(_size(x) for x in v)
+    return _size(v) if is_dim(v) else _dim_or_tuple(v)
 
 
 def _dim_or_tuple(v):
@@ -103,7 +120,9 @@ def _map_dims(v, dim):
     return v
 
 
-DimArg = Annotated[Any, Before(_dim)]
+DimArg = Annotated[Any, Before(_dim)]  # an integer: a dim index, a padding, ...
+SizeArg = Annotated[Any, Before(_size), Positive()]  # a size: at least 1
+SizeOrTuple = Annotated[Any, Before(_size_or_tuple), Positive()]  # sizes: kernel_size, stride
 DimOrTuple = Annotated[Any, Before(_dim_or_tuple)]
 OptDimOrTuple = Annotated[Any, Before(_opt_dim_or_tuple)]
 FloatArg = Annotated[Any, Before(_float)]
@@ -365,7 +384,17 @@ class Op(Kind):
         return ("op", self.name, tuple((f, getattr(a, f)) for f in type(a).model_fields), len(inputs))
 
 
-def validation_messages(err: ValidationError) -> list[tuple[str | None, str]]:
+class Refusal(NamedTuple):
+    """One argument refused by validation: which (None: the arguments together), why, the
+    code (``argument``: a wrong type or name; ``value``: a value torch refuses) and a fix."""
+
+    field: str | None
+    message: str
+    code: codes.Code
+    help: str | None
+
+
+def validation_messages(err: ValidationError) -> list[Refusal]:
     out = []
     for e in err.errors():
         field = str(e["loc"][0]) if e.get("loc") else None
@@ -373,8 +402,34 @@ def validation_messages(err: ValidationError) -> list[tuple[str | None, str]]:
         for prefix in ("Value error, ", "Assertion failed, "):
             if msg.startswith(prefix):
                 msg = msg[len(prefix):]
-        out.append((field, msg))
+        cause = (e.get("ctx") or {}).get("error")
+        if isinstance(cause, ArgValueError):
+            out.append(Refusal(cause.field, msg, codes.VALUE, cause.help))
+        elif isinstance(cause, SizeError):
+            out.append(Refusal(field, msg, codes.VALUE, "sizes are at least 1"))
+        else:
+            out.append(Refusal(field, msg, codes.VALUE if field is None else codes.ARGUMENT, None))
     return out
+
+
+# What an argument takes, by its annotation, for a help line.
+_TAKES = {"SizeArg": "a positive integer", "SizeOrTuple": "a positive integer or a tuple of them",
+          "DimArg": "an integer", "DimOrTuple": "an integer or a tuple of integers",
+          "OptDimOrTuple": "an integer, a tuple of integers or none", "FloatArg": "a number",
+          "BoolArg": "true or false", "StrArg": "a string", "TensorIn": "a tensor value",
+          "IntTuple": "integers"}
+
+
+def takes(kind: "Kind", field: str) -> str:
+    """What an argument of ``kind`` takes, in words: "a positive integer", "one of ..."."""
+    f = kind.Args.model_fields.get(field)
+    text = f.annotation if f is not None and isinstance(f.annotation, str) else ""
+    if text.startswith("Literal["):
+        return "one of " + text[len("Literal["):-1].replace('"', "`")
+    for name, words in _TAKES.items():
+        if name in text:
+            return words
+    return "a value of its type"
 
 
 def normalize_tuple(v, n: int) -> tuple:

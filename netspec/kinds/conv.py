@@ -7,7 +7,19 @@ from typing import Any, ClassVar, Literal, Optional
 from .. import codes
 from ..dims import Dim, floordiv, is_dim
 from ..types import Tensor
-from .base import Args, BoolArg, DimArg, DimOrTuple, FloatLayer, OptDimOrTuple, normalize_tuple, numel, register
+from .base import (
+    Args,
+    BoolArg,
+    DimArg,
+    DimOrTuple,
+    FloatLayer,
+    OptDimOrTuple,
+    SizeArg,
+    SizeOrTuple,
+    normalize_tuple,
+    numel,
+    register,
+)
 
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
 
@@ -83,13 +95,13 @@ PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
 
 class ConvArgs(Args):
-    in_channels: DimArg
-    out_channels: DimArg
-    kernel_size: DimOrTuple
-    stride: DimOrTuple = 1
+    in_channels: SizeArg
+    out_channels: SizeArg
+    kernel_size: SizeOrTuple
+    stride: SizeOrTuple = 1
     padding: Any = 0  # int, tuple, "same" or "valid"; checked in infer
-    dilation: DimOrTuple = 1
-    groups: DimArg = 1
+    dilation: SizeOrTuple = 1
+    groups: SizeArg = 1
     bias: BoolArg = True
     padding_mode: PaddingMode = "zeros"
 
@@ -192,16 +204,16 @@ class Conv2d(_Conv):
 
 
 class MaxPoolArgs(Args):
-    kernel_size: DimOrTuple
+    kernel_size: SizeOrTuple
     stride: OptDimOrTuple = None
     padding: DimOrTuple = 0
-    dilation: DimOrTuple = 1
+    dilation: SizeOrTuple = 1
     return_indices: BoolArg = False
     ceil_mode: BoolArg = False
 
 
 class AvgPool1dArgs(Args):
-    kernel_size: DimOrTuple
+    kernel_size: SizeOrTuple
     stride: OptDimOrTuple = None
     padding: DimOrTuple = 0
     ceil_mode: BoolArg = False

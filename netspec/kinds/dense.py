@@ -6,13 +6,13 @@ from typing import ClassVar, Literal, Optional
 
 from .. import codes
 from ..types import INT_DTYPES, Tensor
-from .args import after
-from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, numel, register
+from .args import ArgValueError, after
+from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, numel, register
 
 
 class LinearArgs(Args):
-    in_features: DimArg
-    out_features: DimArg
+    in_features: SizeArg
+    out_features: SizeArg
     bias: BoolArg = True
 
 
@@ -48,8 +48,8 @@ class Linear(FloatLayer):
 
 
 class EmbeddingArgs(Args):
-    num_embeddings: DimArg
-    embedding_dim: DimArg
+    num_embeddings: SizeArg
+    embedding_dim: SizeArg
     padding_idx: Optional[DimArg] = None
     max_norm: Optional[FloatArg] = None
     norm_type: FloatArg = 2.0
@@ -60,7 +60,8 @@ class EmbeddingArgs(Args):
     def _padding(self):
         n, p = self.num_embeddings, self.padding_idx
         if isinstance(n, int) and isinstance(p, int) and not -n <= p < n:
-            raise ValueError(f"padding_idx must be within num_embeddings ({n}), received {p}")
+            raise ArgValueError("padding_idx", f"padding_idx must be within num_embeddings ({n}), received {p}",
+                                help=f"give an index from {-n} to {n - 1}, or leave padding_idx out")
 
 
 @register
@@ -152,7 +153,8 @@ class DropoutArgs(Args):
     @after
     def _range(self):
         if not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {self.p}")
+            raise ArgValueError("p", f"dropout probability has to be between 0 and 1, but got {self.p}",
+                                help="p is a probability: give a number from 0 to 1")
 
 
 @register

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from .. import codes
-from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, numel, register
+from .base import Args, BoolArg, FloatArg, FloatLayer, SizeArg, numel, register
 
 
 class BatchNormArgs(Args):
-    num_features: DimArg
+    num_features: SizeArg
     eps: FloatArg = 1e-5
     momentum: Any = 0.1
     affine: BoolArg = True

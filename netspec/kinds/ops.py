@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Optional
 
 from .. import codes
-from ..dims import Dim, compare, exact_div, floordiv, is_dim, render
+from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render
 from ..types import Tensor
 from .args import Before
 from .base import Args, DimArg, Op, _show, numel, register
@@ -143,10 +143,13 @@ class Reshape(Op):
         q = exact_div(t_show, k_show)
         q_param = exact_div(total, known)
         if q is None:
-            if isinstance(t_show, int) and isinstance(k_show, int):
+            r = ratio(t_show, k_show)
+            if r is not None:  # the same fraction for every value of the symbols
                 raise ctx.fail(codes.SHAPE, f"reshape({', '.join(render(d) for d in shape)}): "
-                               f"{ctx.show_tensor(x)} has {t_show} elements, not divisible by {k_show}",
-                               ctx.input_story(), arg="shape")
+                               f"{ctx.show_tensor(x)} has {render(t_show)} elements, not divisible by "
+                               f"{render(k_show)}" + ("" if isinstance(t_show, int) else f" (the ratio is {r})"),
+                               ctx.input_story(), arg="shape",
+                               help="choose sizes whose product divides the input's number of elements")
             q_param = _floor_quotient(total, k_show)
             ctx.fix(known)  # the divisor is the parameters' value
             if q_param is None:  # one diagnostic: the -1 is not a whole quotient of the symbols
@@ -167,7 +170,7 @@ class Reshape(Op):
         """Without a -1, the sizes must hold as many elements as the input."""
         total, known = numel(x.shape), numel(shape)
         t_show, k_show = ctx.dim(total), ctx.dim(known)
-        verdict = compare(t_show, k_show)
+        verdict = ctx.compare(total, known)
         if verdict and compare(total, known) is not True:
             ctx.fix(total, known)  # equal only for the parameters' values
         if verdict is False:

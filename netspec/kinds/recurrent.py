@@ -14,7 +14,7 @@ from .. import codes
 from ..dims import Dim, render
 from ..types import Tensor
 from .args import after
-from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, TensorIn, numel, register
+from .base import Args, ArgValueError, BoolArg, DimArg, FloatArg, FloatLayer, SizeArg, TensorIn, numel, register
 
 
 def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool) -> None:
@@ -42,9 +42,9 @@ def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool) -> None:
 
 
 class RNNBaseArgs(Args):
-    input_size: DimArg
-    hidden_size: DimArg
-    num_layers: DimArg = 1
+    input_size: SizeArg
+    hidden_size: SizeArg
+    num_layers: SizeArg = 1
     bias: BoolArg = True
     batch_first: BoolArg = False
     dropout: FloatArg = 0.0
@@ -54,11 +54,8 @@ class RNNBaseArgs(Args):
     @after
     def _ranges(self):
         if not 0.0 <= self.dropout <= 1.0:
-            raise ValueError(f"dropout should be a number in range [0, 1], received {self.dropout}")
-        if isinstance(self.num_layers, int) and self.num_layers < 1:
-            raise ValueError(f"num_layers must be at least 1, received {self.num_layers}")
-        if isinstance(self.hidden_size, int) and self.hidden_size < 1:
-            raise ValueError(f"hidden_size must be positive, received {self.hidden_size}")
+            raise ArgValueError("dropout", f"dropout should be a number in range [0, 1], received {self.dropout}",
+                                help="dropout is a probability: give a number from 0 to 1")
 
 
 class RNNArgs(RNNBaseArgs):
@@ -72,10 +69,12 @@ class LSTMArgs(RNNBaseArgs):
     @after
     def _proj(self):
         p, h = self.proj_size, self.hidden_size
+        fix = "give 0 (no projection) or a size smaller than hidden_size"
         if isinstance(p, int) and p < 0:
-            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+            raise ArgValueError("proj_size", "proj_size should be a positive integer or zero to disable projections",
+                                help=fix)
         if isinstance(p, int) and isinstance(h, int) and p >= h:
-            raise ValueError(f"proj_size ({p}) has to be smaller than hidden_size ({h})")
+            raise ArgValueError("proj_size", f"proj_size ({p}) has to be smaller than hidden_size ({h})", help=fix)
 
 
 class _Recurrent(FloatLayer):
@@ -270,8 +269,8 @@ class GRU(_Recurrent):
 
 
 class CellArgs(Args):
-    input_size: DimArg
-    hidden_size: DimArg
+    input_size: SizeArg
+    hidden_size: SizeArg
     bias: BoolArg = True
     hx: TensorIn = None
 

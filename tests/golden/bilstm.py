@@ -15,6 +15,14 @@ class BiLSTMClassifier(nn.Module):
         classes: int = 12,
     ) -> None:
         super().__init__()
+        if hidden != 256:
+            raise ValueError(
+                "BiLSTMClassifier needs hidden=256: line 8 of bilstm.net holds only for that value; rebuild with --set hidden=...",
+            )
+        if classes != 12:
+            raise ValueError(
+                "BiLSTMClassifier needs classes=12: line 10 of bilstm.net holds only for that value; rebuild with --set classes=...",
+            )
         self.enc = nn.LSTM(  # line 5
             features,
             hidden,

@@ -16,6 +16,18 @@ class CharRNN(nn.Module):
         classes: int = 4,
     ) -> None:
         super().__init__()
+        if embedding != 10:
+            raise ValueError(
+                "CharRNN needs embedding=10: line 6 of charrnn.net holds only for that value; rebuild with --set embedding=...",
+            )
+        if hidden != 8:
+            raise ValueError(
+                "CharRNN needs hidden=8: line 7 of charrnn.net holds only for that value; rebuild with --set hidden=...",
+            )
+        if classes != 4:
+            raise ValueError(
+                "CharRNN needs classes=4: line 8 of charrnn.net holds only for that value; rebuild with --set classes=...",
+            )
         self.classes = classes
         self.logits_embedding = nn.Embedding(vocab, embedding)  # line 6
         # line 7

@@ -15,6 +15,18 @@ class GRUClassifier(nn.Module):
         classes: int = 2,
     ) -> None:
         super().__init__()
+        if embed != 128:
+            raise ValueError(
+                "GRUClassifier needs embed=128: line 7 of gru.net holds only for that value; rebuild with --set embed=...",
+            )
+        if hidden != 256:
+            raise ValueError(
+                "GRUClassifier needs hidden=256: line 10 of gru.net holds only for that value; rebuild with --set hidden=...",
+            )
+        if classes != 2:
+            raise ValueError(
+                "GRUClassifier needs classes=2: line 12 of gru.net holds only for that value; rebuild with --set classes=...",
+            )
         self.hidden = hidden
         self.enc_embedding = nn.Embedding(vocab, embed)  # line 7
         self.enc_gru = nn.GRU(  # line 8

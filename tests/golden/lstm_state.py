@@ -15,6 +15,14 @@ class LSTMWithState(nn.Module):
         layers: int = 2,
     ) -> None:
         super().__init__()
+        if vocab != 1000:
+            raise ValueError(
+                "LSTMWithState needs vocab=1000: line 11 of lstm_state.net holds only for that value; rebuild with --set vocab=...",
+            )
+        if embed != 64:
+            raise ValueError(
+                "LSTMWithState needs embed=64: line 9 of lstm_state.net holds only for that value; rebuild with --set embed=...",
+            )
         self.enc_embedding = nn.Embedding(vocab, embed)  # line 9
         # line 10
         self.enc_lstm = nn.LSTM(embed, hidden, num_layers=layers, dropout=0.1)

@@ -16,6 +16,22 @@ class QstEncoder(nn.Module):
         hidden_size: int = 512,
     ) -> None:
         super().__init__()
+        if word_embed_size != 300:
+            raise ValueError(
+                "QstEncoder needs word_embed_size=300: line 7 of qstencoder.net holds only for that value; rebuild with --set word_embed_size=...",
+            )
+        if embed_size != 1024:
+            raise ValueError(
+                "QstEncoder needs embed_size=1024: line 15 of qstencoder.net holds only for that value; rebuild with --set embed_size=...",
+            )
+        if num_layers != 2:
+            raise ValueError(
+                "QstEncoder needs num_layers=2: line 11 of qstencoder.net holds only for that value; rebuild with --set num_layers=...",
+            )
+        if hidden_size != 512:
+            raise ValueError(
+                "QstEncoder needs hidden_size=512: line 11 of qstencoder.net holds only for that value; rebuild with --set hidden_size=...",
+            )
         self.words_embedding = nn.Embedding(qst_vocab_size, word_embed_size)  # line 7
         self.words_tanh = nn.Tanh()  # line 8
         # line 10

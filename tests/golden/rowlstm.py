@@ -8,6 +8,10 @@ class RowLSTM(nn.Module):
 
     def __init__(self, *, hidden: int = 100, classes: int = 10) -> None:
         super().__init__()
+        if hidden != 100:
+            raise ValueError(
+                "RowLSTM needs hidden=100: line 7 of rowlstm.net holds only for that value; rebuild with --set hidden=...",
+            )
         self.enc_lstm = nn.LSTM(28, hidden, bidirectional=True)  # line 5
         self.logits_linear = nn.Linear(2 * hidden, classes)  # line 7
 
