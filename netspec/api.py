@@ -162,6 +162,8 @@ class Spec:
         codes = set()
 
         def flat(result) -> list:
+            if result is None:  # a result torch leaves out (attention weights not asked for)
+                return []
             if isinstance(result, (tuple, list)):
                 return [t for r in result for t in flat(r)]
             return [result]

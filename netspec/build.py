@@ -460,9 +460,9 @@ def constructor(node: LayerNode, net: TypedNetwork, infos: dict[str, ClassInfo],
         return Call(cls_of[node.block.name], [], kwargs)
     kind = node.kind
     pos, kw = kind.constructor_args(layer_args(node, net))
-    kwargs = [(k, _code_value(v)) for k, v in kw.items()]
     if kind.dtype_kwarg and node.inputs and node.inputs[0].tensor.dtype != "float32":
-        kwargs.append(("dtype", Raw(f"torch.{node.inputs[0].tensor.dtype}")))
+        pos, kw = kind.with_dtype(pos, kw, Raw(f"torch.{node.inputs[0].tensor.dtype}"))
+    kwargs = [(k, _code_value(v)) for k, v in kw.items()]
     return Call(kind.module_class, [_code_value(v) for v in pos], kwargs)
 
 
@@ -748,6 +748,8 @@ class ClassGen:
         for i, n in enumerate(nodes):
             if n.state or len(n.inputs) != 1 or len(n.outputs) != 1:
                 return False
+            if n.kind is not None and not n.kind.plain_call(n.args):
+                return False
             if i and n.inputs[0] is not nodes[i - 1].outputs[0]:
                 return False
         return True
@@ -959,7 +961,7 @@ class ForwardGen:
         return node.result_names
 
     def _pattern(self, node: LayerNode, names: list[str]) -> str:
-        if node.block is not None or len(names) == 1:
+        if node.block is not None:
             return ", ".join(names)
         return node.kind.result_pattern(names)
 

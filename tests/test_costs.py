@@ -33,7 +33,8 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 import test_specs_torch as hand  # noqa: E402
-from test_kinds_torch import EXAMPLES, STATES, build_layer, example_spec, flat, parse_call, parse_type, random_tensor  # noqa: E402
+from test_kinds_torch import EXAMPLES, example_spec, flat, parse_type, random_tensor  # noqa: E402
+from test_kinds_torch import stage_call as kinds_stage_call  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -60,10 +61,36 @@ def gate_matmul_flops(module: nn.Module, x) -> int:
     return 2 * steps * weights
 
 
+# torch modules that a netspec kind builds as one layer although they hold others: their
+# results are the layer's, what they make inside is not counted (as inside an LSTM)
+COMPOSITE = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.TransformerEncoder,
+             nn.TransformerDecoder, nn.Transformer)
+
+
 def _is_layer(m: nn.Module) -> bool:
-    """A torch layer (nn.Linear, nn.LSTM, ...): a leaf module of torch.nn itself. Modules
-    that a model defines (a built block, a model without layers) are code around layers."""
+    """A torch layer (nn.Linear, nn.LSTM, ...): a leaf module of torch.nn itself, or one of
+    torch's composite layers. Modules that a model defines (a built block, a model without
+    layers) are code around layers."""
+    if isinstance(m, COMPOSITE):
+        return True
     return type(m).__module__.startswith("torch.nn.") and next(m.children(), None) is None
+
+
+@contextmanager
+def attention_math():
+    """Attention on torch's math path, the one whose matmuls FlopCounterMode counts (docs/costs.md):
+    without the fused fast path that eval mode under no_grad may take, and with
+    scaled_dot_product_attention's math backend (on the CPU its fused kernel, which
+    MultiheadAttention uses with need_weights=false, is not counted)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    was = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(was)
 
 
 @contextmanager
@@ -88,7 +115,7 @@ class Flops:
 
     def run(self, call):
         stack = []
-        with FlopCounterMode(display=False) as counter:
+        with attention_math(), FlopCounterMode(display=False) as counter:
             def pre(m, args):
                 if isinstance(m, RECURRENT):
                     stack.append(counter.get_total_flops())
@@ -154,7 +181,8 @@ class Allocations(TorchFunctionMode):
         def post(m, args, out):
             if _is_layer(m):
                 self.depth -= 1
-                self.record(type(m).__name__, out, args)
+                if self.depth == 0:  # not a layer inside a composite one
+                    self.record(type(m).__name__, out, args)
 
         with _global_hooks(pre, post), self:
             return call()
@@ -180,24 +208,7 @@ def dropout_training():
 
 def stage_call(text: str, env: dict):
     """The example's torch module (or None for an op) and a call that runs it on env's tensors."""
-    x = env["x"]
-    name, pos, kw = parse_call(text, env)
-    if name[0].isupper():
-        states = {k: kw.pop(k) for k in STATES if k in kw}
-        module = build_layer(name, pos, kw, x.shape)
-        if x.is_floating_point():
-            module = module.to(x.dtype)
-        module.eval()
-        assert not states
-        return module, lambda: module(x)
-    tensors = [x] + [p for p in pos if isinstance(p, torch.Tensor)]
-    pos = [p for p in pos if not isinstance(p, torch.Tensor)]
-    if name == "cat":
-        return None, lambda: torch.cat(tensors, *pos, **kw)
-    if name == "add":
-        return None, lambda: torch.add(*tensors, *pos, **kw)
-    first, *rest = tensors
-    return None, lambda: getattr(first, name)(*rest, *pos, **kw)
+    return kinds_stage_call(text, env["x"], env)
 
 
 def checked_example(kind, ex):

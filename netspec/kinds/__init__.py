@@ -2,7 +2,7 @@
 
 from .args import ValidationError
 from .base import REGISTRY, Args, Construct, Fail, Forward, Kind, Layer, Op, TensorArg, register, validation_messages
-from . import conv, dense, norm, ops, recurrent  # noqa: F401  (registers every kind)
+from . import attention, conv, dense, norm, ops, recurrent  # noqa: F401  (registers every kind)
 
 __all__ = ["REGISTRY", "Args", "Construct", "Fail", "Forward", "Kind", "Layer", "Op", "TensorArg", "register",
            "validation_messages", "ValidationError"]
