@@ -7,13 +7,16 @@ the counter saw nothing inside it, the measurement adds the gate-matmul count wr
 below from the module's own weights (every weight matrix takes part in one
 multiply-accumulate per element per step). Where the counter does see a recurrent
 module's matmuls, that count is checked against the same formula, and one test turns
-oneDNN off to show the counter and the formula agree on LSTMs too.
+oneDNN off to show the counter and the formula agree on LSTMs too. Attention is counted on
+torch's math path (``attention_math``: no fused fast path, scaled_dot_product_attention's
+math backend), the path training takes; a test shows what the fused paths hide.
 
 Activation bytes are compared with the bytes of the tensors that the layers of a real
 forward pass return, recorded with forward hooks on every torch layer (a leaf module of
 torch.nn) and, for ops that have no module (``cat``, ``add``, ``permute`` ...), with a
 function mode that sees every torch call the forward makes outside a torch layer (the
-zero ``c0`` a built module makes for an LSTM given ``h0`` alone is not a result). A result counts when it does not
+zero ``c0`` a built module makes for an LSTM given ``h0`` alone is not a result; torch's composite
+layers, MultiheadAttention and the transformers, count as one layer). A result counts when it does not
 share storage with an input of its call; the one exception is what docs/costs.md defines
 as a view although torch may copy: ``reshape``/``view``/``flatten`` of an input that is
 not contiguous. Dropout runs in training mode (its eval-mode result is its input).
@@ -288,6 +291,34 @@ def test_fused_lstm_counts_match_unfused(stage, input_type):
         plain.run(call)
     assert not plain.fused
     assert layer_costs(net, net.nodes[-1]).flops == plain.counted == fused.counted
+
+
+@pytest.mark.parametrize("stage,input_type", [
+    ("TransformerEncoderLayer(2, 16, batch_first=true)", "float32[3, 5, 8]"),
+    ("MultiheadAttention(2, batch_first=true)", "float32[3, 5, 8]"),
+    ("MultiheadAttention(2, need_weights=false)", "float32[5, 3, 8]"),
+])
+def test_attention_fast_paths_hide_what_the_math_path_counts(stage, input_type):
+    """In eval mode under no_grad torch may run attention through a fused kernel
+    (torch._transformer_encoder_layer_fwd, torch._native_multi_head_attention, the CPU's
+    fused scaled_dot_product_attention) whose matmuls FlopCounterMode does not see; on the
+    math path (attention_math), as in training, the counter's total is the stated FLOPs."""
+    text = f"network K {{\n    input x: {input_type}\n    out = x -> {stage}\n    output out\n}}\n"
+    result = check_text(text, "k.net")
+    assert not result.reporter.errors
+    (net,) = result.networks
+    stated = layer_costs(net, net.nodes[-1]).flops
+    torch.manual_seed(0)
+    module, call = stage_call(stage, {"x": random_tensor(*parse_type(input_type))})
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        call()
+    if counter.get_total_flops() == stated:
+        pytest.skip("this torch build takes no fused path here")
+    assert counter.get_total_flops() < stated
+    with torch.no_grad():
+        flops = Flops()
+        flops.run(call)
+    assert flops.counted == stated
 
 
 # -- every spec, against the hand-written models of tests/test_specs_torch.py -------------------

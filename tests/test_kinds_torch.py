@@ -612,6 +612,76 @@ FAILURES = [
 ]
 
 
+# -- layout: attention reads [seq, batch, E] unless batch_first, as recurrent layers do -----------
+
+LAYOUT = [
+    # (inputs, stage, the text the error points at: the stage, or the tensor argument)
+    ({"x": "float32[batch, seq, 8]"}, "MultiheadAttention(2)", "MultiheadAttention(2)"),
+    ({"x": "float32[seq, batch, 8]"}, "MultiheadAttention(2, batch_first=true)", None),
+    ({"x": "float32[seq, batch, 8]", "k": "float32[batch, seq, 8]"}, "MultiheadAttention(2, key=k)", "key=k"),
+    ({"x": "float32[seq, batch, 8]", "k": "float32[seq, batch, 8]", "v": "float32[batch, seq, 8]"},
+     "MultiheadAttention(2, key=k, value=v)", "value=v"),
+    ({"x": "float32[N, T, 8]"}, "TransformerEncoderLayer(2, 8)", None),
+    ({"x": "float32[T, B, 8]"}, "TransformerEncoder(2, 1, 8, batch_first=true)", None),
+    ({"x": "float32[seq, batch, 8]", "m": "float32[batch, seq, 8]"}, "TransformerDecoderLayer(2, 8, memory=m)",
+     "memory=m"),
+    ({"x": "float32[batch, seq, 8]", "m": "float32[time, batch, 8]"},
+     "TransformerDecoder(2, 1, 8, memory=m, batch_first=true)", "memory=m"),
+    ({"x": "float32[seq, batch, 8]", "t": "float32[batch, seq, 8]"}, "Transformer(2, 1, 1, 8, tgt=t)", "tgt=t"),
+]
+SIZES_OF = {"batch": 2, "seq": 3, "time": 5, "N": 2, "T": 4, "B": 3}
+
+
+@pytest.mark.parametrize("types,stage,at", LAYOUT, ids=[s for _, s, _ in LAYOUT])
+def test_attention_reading_batch_as_time_is_a_layout_error(types, stage, at):
+    """A batch symbol where attention reads the sequence (or a time symbol as the batch) is a
+    `layout` error at the stage or at the tensor argument, with the recurrent layers' help;
+    the allow comment accepts it, and where the error is the piped input's, torch runs the
+    stage with the shapes the check then states."""
+    decls = "\n".join(f"    input {n}: {t}" for n, t in types.items())
+    line = f"    out = x -> {stage}"
+    text = f"network K {{\n{decls}\n{line}\n    output out\n}}\n"
+    result, _ = check_one(text)
+    (d,) = result.reporter.errors
+    assert d.code == "layout" and d.span.line == len(types) + 2, d.message
+    start = line.index(at if at is not None else stage) + 1
+    assert start <= d.span.column < start + len(at or stage), (d.span, d.message)
+    assert "batch_first" in d.help and "allow[layout]" in d.help
+    if at is not None and not at.startswith(stage.split("(")[0]):
+        return  # a key or memory laid out otherwise has another batch than the input: torch refuses it
+    allowed, errors = check_one(text.replace(line, line + "  # netspec: allow[layout]"))
+    assert not errors, errors
+    (net,) = allowed.networks
+    env = {n: random_tensor(*parse_type(re.sub(r"[A-Za-z_]+(?=[,\]])", lambda m: str(SIZES_OF[m.group(0)]), t)))
+           for n, t in types.items()}
+    outs, _ = run_stage(stage, env["x"], env)
+    assert [[evaluate(dim, SIZES_OF) for dim in net.shape(o.tensor)] for o in net.nodes[-1].outputs] == \
+           [list(t.shape) for t in outs]
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_attention_weights_are_a_result_only_when_torch_returns_them(need_weights):
+    flag = "true" if need_weights else "false"
+    text = f"""network W {{
+    input x: float32[5, 3, 8]
+    a = x -> MultiheadAttention(2, need_weights={flag})
+    b = a.output -> Linear(3)
+    w = a.weights
+    output b, w
+}}
+"""
+    result, errors = check_one(text)
+    module = nn.MultiheadAttention(8, 2).eval()
+    _, weights = module(*[torch.randn(5, 3, 8)] * 3, need_weights=need_weights)
+    if need_weights:
+        assert not errors, errors
+        (net,) = result.networks
+        assert net.shape(dict(net.outputs)["w"].tensor) == list(weights.shape)
+    else:
+        assert weights is None
+        assert [(e.code, e.span.line) for e in result.reporter.errors] == [("unknown-attr", 5)]
+
+
 def _stage_columns(line: str, stages: list[str]) -> list[tuple[int, int]]:
     cols, at = [], 0
     for st in stages:
