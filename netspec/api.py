@@ -161,13 +161,6 @@ class Spec:
         frames: dict[int, tuple] = {}  # id(module instance) -> (typed net, info, path)
         codes = set()
 
-        def flat(result) -> list:
-            if result is None:  # a result torch leaves out (attention weights not asked for)
-                return []
-            if isinstance(result, (tuple, list)):
-                return [t for r in result for t in flat(r)]
-            return [result]
-
         def attach(mod, typed: TypedNetwork, path: str):
             info = infos[type(mod).__name__]
             frames[id(mod)] = (typed, info, path)
@@ -178,7 +171,7 @@ class Spec:
                 sub = mod.get_submodule(site.module)
 
                 def hook(_m, _args, result, node=node, typed=typed, path=path):
-                    observed.append(Observed(typed, node, flat(result), path))
+                    observed.append(Observed(typed, node, _results(result), path))
 
                 hooks.append(sub.register_forward_hook(hook))
                 if node.block is not None:
@@ -220,6 +213,16 @@ class Spec:
             for h in hooks:
                 h.remove()
         return result, observed
+
+
+def _results(result) -> list:
+    """A module's results as a flat list; None, a result torch leaves out (attention weights
+    not asked for), is none."""
+    if result is None:
+        return []
+    if isinstance(result, (tuple, list)):
+        return [t for r in result for t in _results(r)]
+    return [result]
 
 
 class _SourceKeeper:

@@ -249,16 +249,21 @@ class Gen:
         m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.flatten_layer,
               self.unsqueeze, self.squeeze, self.select, self.softmax]
         if self.opts.conv:
-            if v.rank in (2, 3, 4):
-                m += [self.conv] * 3 + [self.pool] * 2 + [self.adaptive]
-            if v.rank == 5:
-                m += [self.conv] * 3
-            if v.rank in (2, 3, 4, 5):
-                m += [self.conv_transpose]
-            if v.rank in (3, 4, 5):
-                m += [self.conv_same]
+            m += self.conv_makers(v)
         if self.opts.recurrent and v.rank in (1, 2):
             m += [self.cell]
+        return m
+
+    def conv_makers(self, v: Val) -> list:
+        m: list = []
+        if v.rank in (2, 3, 4):
+            m += [self.conv] * 3 + [self.pool] * 2 + [self.adaptive]
+        if v.rank == 5:
+            m += [self.conv] * 3
+        if v.rank in (2, 3, 4, 5):
+            m += [self.conv_transpose]
+        if v.rank in (3, 4, 5):
+            m += [self.conv_same]
         return m
 
     # layers and ops: each returns a Stage with its args fixed, valid for the current value
@@ -595,16 +600,10 @@ class Gen:
         groups = 1
         if in_ch.concrete and out.concrete and self.d.chance(0.25):
             groups = next((g for g in (2, 3) if in_ch.value % g == 0 and out.value % g == 0), 1)
-        tup = (lambda xs: str(xs[0]) if n == 1 or len(set(xs)) == 1 else "(" + ", ".join(map(str, xs)) + ")")
-        args = [text_out, tup(k)]
-        for name, xs, default in (("stride", s, 1), ("padding", p, 0), ("output_padding", op, 0),
-                                  ("dilation", dil, 1)):
-            if any(x != default for x in xs):
-                args.append(f"{name}={tup(xs)}")
-        if groups > 1:
-            args.append(f"groups={groups}")
-        if self.d.chance(0.2):
-            args.append("bias=false")
+        args = [text_out, _tup(k)] + [f"{name}={_tup(xs)}" for name, xs, default in (
+            ("stride", s, 1), ("padding", p, 0), ("output_padding", op, 0), ("dilation", dil, 1))
+            if any(x != default for x in xs)]
+        args += [f"groups={groups}"] * (groups > 1) + ["bias=false"] * self.d.chance(0.2)
         text = f"ConvTranspose{n}d({', '.join(args)})"
 
         def apply(x):
@@ -613,12 +612,7 @@ class Gen:
             if groups > 1 and not (x.shape[-n - 1].concrete and x.shape[-n - 1].value % groups == 0):
                 return None
             outs = [_conv_transpose_out(L, k[i], s[i], p[i], dil[i], op[i]) for i, L in enumerate(x.shape[-n:])]
-            volume = 1
-            for o in outs:
-                if o is None:
-                    return None
-                volume *= o.value
-            if volume > 4096:  # keep repeated upsampling small
+            if None in outs or _volume(outs) > 4096:  # keep repeated upsampling small
                 return None
             return Val(x.expr, x.dtype, x.shape[:-n - 1] + (out,) + tuple(outs))
         return Stage(text, apply)
@@ -939,14 +933,9 @@ class Gen:
             elif r < 60:
                 v = self.merge(v)
                 budget -= 1
-            elif r < 66 and self.opts.attention:
-                got = self.attention_binding(v)
-                budget -= 1
-                if got is not None:
-                    v, others = got
-                    outs.extend(others)
-            elif r < 74 and self.opts.recurrent:
-                got = self.recurrent_binding(v)
+            elif r < 74 and (self.opts.recurrent or self.opts.attention):
+                attention = self.opts.attention and (r < 66 or not self.opts.recurrent)
+                got = self.attention_binding(v) if attention else self.recurrent_binding(v)
                 budget -= 1
                 if got is not None:
                     v, others = got
@@ -1192,6 +1181,18 @@ def _conv_transpose_out(L: Dim, k: int, s: int, p: int, d: int, op: int) -> Dim 
     if L.concrete:
         return const(value) if L.literal else Dim(value, None, value)
     return derived(value, "convT", L.key, k, s, p, d, op)
+
+
+def _tup(xs) -> str:
+    """A window argument as a spec writes it: one size, or a tuple when they differ."""
+    return str(xs[0]) if len(set(xs)) == 1 else "(" + ", ".join(map(str, xs)) + ")"
+
+
+def _volume(dims) -> int:
+    out = 1
+    for d in dims:
+        out *= d.value
+    return out
 
 
 def _spatial_dims(d: Draw, v: Val) -> int:

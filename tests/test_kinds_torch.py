@@ -433,6 +433,46 @@ def test_symbolic_sizes_match_torch(stages, n):
     assert compared >= len(SIZES) * len(stated) // 2
 
 
+# -- parameter counts of the composite layers, every flag that changes them ---------------------
+
+def _flag_cases() -> list[tuple[str, dict]]:
+    """(stage, tensors beyond x: float32[5, 3, 8]) over every combination of the arguments
+    that change a parameter count."""
+    cases = []
+    for bias in ("true", "false"):
+        for kv in ("true", "false"):
+            for dims, tensors in (("", {}), (", key=k, value=v, kdim=5, vdim=3",
+                                             {"k": "float32[7, 3, 5]", "v": "float32[7, 3, 3]"}),
+                                  (", kdim=8, vdim=8", {})):
+                cases.append((f"MultiheadAttention(2, bias={bias}, add_bias_kv={kv}{dims})", tensors))
+        memory = {"m": "float32[6, 3, 8]"}
+        cases.append((f"TransformerEncoderLayer(2, 12, bias={bias})", {}))
+        cases.append((f"TransformerDecoderLayer(4, 6, bias={bias}, memory=m)", memory))
+        for norm in ("true", "false"):
+            for layers in (1, 3):
+                cases.append((f"TransformerEncoder(2, {layers}, 10, bias={bias}, norm={norm})", {}))
+                cases.append((f"TransformerDecoder(2, {layers}, 10, bias={bias}, norm={norm}, memory=m)", memory))
+        for enc, dec in ((1, 2), (3, 1)):
+            cases.append((f"Transformer(4, {enc}, {dec}, 6, bias={bias}, tgt=t)", {"t": "float32[4, 3, 8]"}))
+    return cases
+
+
+FLAG_CASES = _flag_cases()
+
+
+@pytest.mark.parametrize("stage,tensors", FLAG_CASES, ids=[s for s, _ in FLAG_CASES])
+def test_parameter_counts_match_torch_for_every_flag_combination(stage, tensors):
+    types = {"x": "float32[5, 3, 8]"} | tensors
+    decls = "\n".join(f"    input {n}: {t}" for n, t in types.items())
+    result, errors = check_one(f"network K {{\n{decls}\n    out = x -> {stage}\n    output out\n}}\n")
+    assert not errors, errors
+    (net,) = result.networks
+    env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
+    outs, module = run_stage(stage, env["x"], env)
+    assert net.dim(net.nodes[-1].params) == sum(p.numel() for p in module.parameters())
+    assert [net.shape(o.tensor) for o in net.nodes[-1].outputs] == [list(t.shape) for t in outs]
+
+
 # -- the transposed convolution's size rule over a table of cases ------------------------------
 
 TRANSPOSED = [  # (size, kernel, stride, padding, dilation, output_padding)
@@ -550,6 +590,8 @@ FAILURES = [
     ({"x": "float32[1, 4, 5, 5]"}, "x", ["ConvTranspose2d(6, 3, output_padding=1)"], "value", 0),
     ({"x": "float32[1, 4, 5, 5]"}, "x", ['ConvTranspose2d(6, 3, padding="same")'], "value", 0),
     ({"x": "float32[1, 4, 5, 5]"}, "x", ['ConvTranspose2d(6, 3, padding_mode="reflect")'], "value", 0),
+    ({"x": "float32[1, 4, 5, 5]"}, "x", ["ConvTranspose2d(6, 3, padding=true)"], "argument", 0),
+    ({"x": "float32[1, 4, 5, 5]"}, "x", ["ConvTranspose2d(6, 3, padding=(1, 1, 1))"], "argument", 0),
     ({"x": "float32[1, 4, 5, 5]"}, "x", ["ConvTranspose2d(6, 3, groups=4)"], "value", 0),
     ({"x": "float32[1, 4, 5]"}, "x", ["ConvTranspose1d(6, 3, padding=-1)"], "value", 0),
     ({"x": "float32[1, 4, 1]"}, "x", ["ConvTranspose1d(6, 1, padding=1)"], "size", 0),

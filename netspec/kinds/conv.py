@@ -261,6 +261,9 @@ class _ConvTranspose(Spatial):
         if isinstance(a.padding, str):
             raise ctx.fail("value", f'{self.name} takes no string padding (received "{a.padding}")',
                            arg="padding", help="give the padding as an integer or a tuple of integers")
+        if not all(is_dim(v) for v in (a.padding if isinstance(a.padding, tuple) else (a.padding,))):
+            raise ctx.fail("argument", f"{self.name}(padding=...): expected an integer or a tuple of integers",
+                           arg="padding", help="give the padding as an integer or a tuple of integers")
         if a.padding_mode != "zeros":
             raise ctx.fail("value", f'{self.name}: only padding_mode="zeros" is supported, received '
                            f'"{a.padding_mode}"', arg="padding_mode", help="drop the padding_mode argument")
