@@ -199,7 +199,6 @@ class _Attention(FloatLayer):
     rank_help = RANK_HELP
     dtype_kwarg = True
     forward_only: ClassVar[tuple[str, ...]] = ()  # arguments of the call, not the constructor
-    calls: ClassVar[tuple[AttentionCall, ...]] = ()
 
     def batch_axis(self, a, rank):
         return (0 if a.batch_first else 1) if rank == 3 else None
@@ -209,7 +208,7 @@ class _Attention(FloatLayer):
         return pos, {k: v for k, v in kw.items() if k not in self.forward_only}
 
     def keyword_args(self, a, state: dict[str, str], code) -> list[str]:
-        """The masks and the forward-only arguments given, by keyword, in torch's order."""
+        """The masks, then the forward-only arguments given, by keyword."""
         out = [f"{n}={state[n]}" for n in self.state_inputs if n in state and n not in self.leading]
         out += [f"{n}={code(getattr(a, n))}" for n in self.forward_only if n in a.model_fields_set]
         return out
@@ -277,7 +276,6 @@ class MultiheadAttention(_Attention):
     torch_positional = ("embed_dim", "num_heads")
     state_inputs = ("key", "value", "key_padding_mask", "attn_mask")
     forward_only = ("need_weights", "average_attn_weights", "is_causal")
-    calls = (AttentionCall("attn_mask", "key_padding_mask", "is_causal"),)
     results = ("output", "weights")
     examples: ClassVar[list[dict]] = [
         {"stage": "MultiheadAttention(2)", "input": "float32[5, 3, 8]"},
@@ -328,7 +326,8 @@ class MultiheadAttention(_Attention):
                            f"{ctx.show(ks.length)} and {ctx.show(vs.length)}",
                            arg="value" if a.value is not None else "key",
                            help="pass a value with one step per step of the key")
-        check_masks(ctx, self.name, a, self.calls[0], q, heads, qs.length, ks.length, qs.batch)
+        check_masks(ctx, self.name, a, AttentionCall("attn_mask", "key_padding_mask", "is_causal"), q, heads,
+                    qs.length, ks.length, qs.batch)
         out = q.with_shape(q.shape, ctx.origin, keep={i: i for i in range(q.rank - 1)})
         if not a.need_weights:
             return [out]
