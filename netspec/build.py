@@ -358,9 +358,9 @@ def constructor(node: Node, net: TypedNetwork, infos: dict[str, ClassInfo], cls_
         return Call(cls_of[node.block.name], [], kwargs)
     kind = node.kind
     pos, kw = kind.constructor_args(layer_args(node, net))
-    kwargs = [(k, _code_value(v)) for k, v in kw.items()]
     if kind.dtype_kwarg and node.inputs and node.inputs[0].tensor.dtype != "float32":
-        kwargs.append(("dtype", Raw(f"torch.{node.inputs[0].tensor.dtype}")))
+        pos, kw = kind.with_dtype(pos, kw, Raw(f"torch.{node.inputs[0].tensor.dtype}"))
+    kwargs = [(k, _code_value(v)) for k, v in kw.items()]
     return Call(kind.module_class, [_code_value(v) for v in pos], kwargs)
 
 
@@ -739,7 +739,7 @@ class ForwardGen:
         return node.result_names
 
     def _pattern(self, node: Node, names: list[str]) -> str:
-        if node.block is not None or len(names) == 1:
+        if node.block is not None:
             return ", ".join(names)
         return node.kind.result_pattern(names)
 

@@ -217,6 +217,8 @@ def pipeline(nodes: list[Node]) -> bool:
     for i, n in enumerate(nodes):
         if n.state or len(n.inputs) != 1 or len(n.outputs) != 1:
             return False
+        if n.kind is not None and n.args is not None and not n.kind.plain_call(n.args):
+            return False
         if i and n.inputs[0] is not nodes[i - 1].outputs[0]:
             return False
     return True

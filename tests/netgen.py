@@ -85,14 +85,15 @@ class Options:
     recurrent: bool = True
     conv: bool = True
     params: bool = True
+    attention: bool = True
 
 
 def specs(max_stages: int = 10, blocks: bool = True, recurrent: bool = True, conv: bool = True,
-          params: bool = True):
+          params: bool = True, attention: bool = True):
     """A hypothesis strategy of :class:`GeneratedSpec`."""
     from hypothesis import strategies as st
 
-    opts = Options(max_stages, blocks, recurrent, conv, params)
+    opts = Options(max_stages, blocks, recurrent, conv, params, attention)
 
     @st.composite
     def strategy(draw):
@@ -239,19 +240,30 @@ class Gen:
             m += [self.batchnorm]
         if not keep_last and v.rank >= 1:
             m += [self.linear] * 3
+        if self.opts.attention and v.rank in (2, 3):
+            m += [self.attention]  # keeps the shape
         if only_preserving:
-            if self.opts.conv and v.rank in (3, 4):
+            if self.opts.conv and v.rank in (3, 4, 5):
                 m += [self.conv_same] * 2
             return m
         m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.flatten_layer,
               self.unsqueeze, self.squeeze, self.select, self.softmax]
         if self.opts.conv:
-            if v.rank in (2, 3, 4):
-                m += [self.conv] * 3 + [self.pool] * 2 + [self.adaptive]
-            if v.rank in (3, 4):
-                m += [self.conv_same]
+            m += self.conv_makers(v)
         if self.opts.recurrent and v.rank in (1, 2):
             m += [self.cell]
+        return m
+
+    def conv_makers(self, v: Val) -> list:
+        m: list = []
+        if v.rank in (2, 3, 4):
+            m += [self.conv] * 3 + [self.pool] * 2 + [self.adaptive]
+        if v.rank == 5:
+            m += [self.conv] * 3
+        if v.rank in (2, 3, 4, 5):
+            m += [self.conv_transpose]
+        if v.rank in (3, 4, 5):
+            m += [self.conv_same]
         return m
 
     # layers and ops: each returns a Stage with its args fixed, valid for the current value
@@ -486,7 +498,7 @@ class Gen:
 
     # convolution and pooling
     def conv(self, v: Val) -> Stage | None:
-        n = 2 if v.rank == 4 or (v.rank == 3 and self.d.chance(0.4)) else 1
+        n = _spatial_dims(self.d, v)
         if v.rank < n + 1:
             return None
         spatial = v.shape[-n:]
@@ -552,7 +564,7 @@ class Gen:
 
     def conv_same(self, v: Val) -> Stage | None:
         """A convolution that keeps the spatial sizes: only the channels may change."""
-        n = 2 if v.rank == 4 else 1
+        n = {4: 2, 5: 3}.get(v.rank, 1)
         if v.rank < n + 1:
             return None
         k = self.d.choice([1, 3, 5])
@@ -568,6 +580,41 @@ class Gen:
             if not x.floating or x.rank not in (n + 1, n + 2):
                 return None
             return Val(x.expr, x.dtype, x.shape[:-n - 1] + (out,) + x.shape[-n:])
+        return Stage(text, apply)
+
+    def conv_transpose(self, v: Val) -> Stage | None:
+        """ConvTranspose1d/2d/3d: sizes grow with the stride; kept small."""
+        n = _spatial_dims(self.d, v)
+        if v.rank < n + 1:
+            return None
+        text_out, out = self.size(1, 6)
+        k = [self.d.int(1, 4) for _ in range(n)]
+        s = [self.d.choice([1, 1, 2, 3]) for _ in range(n)]
+        dil = [self.d.choice([1, 1, 2]) for _ in range(n)]
+        p = [self.d.int(0, 2) for _ in range(n)]
+        op = [self.d.int(0, max(s[i], dil[i]) - 1) if self.d.chance(0.4) else 0 for i in range(n)]
+        for i, L in enumerate(v.shape[-n:]):
+            while p[i] and _transposed_size(L.value, k[i], s[i], p[i], dil[i], op[i]) < 1:
+                p[i] -= 1
+        in_ch = v.shape[-n - 1]
+        groups = 1
+        if in_ch.concrete and out.concrete and self.d.chance(0.25):
+            groups = next((g for g in (2, 3) if in_ch.value % g == 0 and out.value % g == 0), 1)
+        args = [text_out, _tup(k)] + [f"{name}={_tup(xs)}" for name, xs, default in (
+            ("stride", s, 1), ("padding", p, 0), ("output_padding", op, 0), ("dilation", dil, 1))
+            if any(x != default for x in xs)]
+        args += [f"groups={groups}"] * (groups > 1) + ["bias=false"] * self.d.chance(0.2)
+        text = f"ConvTranspose{n}d({', '.join(args)})"
+
+        def apply(x):
+            if not x.floating or x.rank not in (n + 1, n + 2):
+                return None
+            if groups > 1 and not (x.shape[-n - 1].concrete and x.shape[-n - 1].value % groups == 0):
+                return None
+            outs = [_conv_transpose_out(L, k[i], s[i], p[i], dil[i], op[i]) for i, L in enumerate(x.shape[-n:])]
+            if None in outs or _volume(outs) > 4096:  # keep repeated upsampling small
+                return None
+            return Val(x.expr, x.dtype, x.shape[:-n - 1] + (out,) + tuple(outs))
         return Stage(text, apply)
 
     def pool(self, v: Val) -> Stage | None:
@@ -641,6 +688,101 @@ class Gen:
                 return None
             return Val(x.expr, x.dtype, x.shape[:-n] + tuple(const(s) for s in sizes))
         return Stage(f"{kind}{n}d({arg})", apply)
+
+    # attention
+    def attention(self, v: Val) -> Stage | None:
+        """MultiheadAttention (self-attention) or a TransformerEncoderLayer: keeps the shape."""
+        if not v.floating or v.rank not in (2, 3) or not v.shape[-1].concrete:
+            return None
+        E = v.shape[-1]
+        h = self.d.choice([x for x in (1, 2, 3, 4) if E.value % x == 0])
+        bfs = [bf for bf in (False, True) if _layout_ok(v, bf)]
+        if not bfs:
+            return None
+        bf = self.d.choice(bfs)
+        args = [str(h)]
+        if self.d.chance(0.5):
+            kind = "TransformerEncoderLayer"
+            args.append(self.d.choice([str(self.d.int(1, 12)), f"dim_feedforward={self.d.int(1, 12)}"]))
+            options = ['activation="gelu"', "norm_first=true", "bias=false", "dropout=0.0", "layer_norm_eps=1e-6"]
+        else:
+            kind = "MultiheadAttention"
+            options = ["bias=false", "add_bias_kv=true", "add_zero_attn=true", "dropout=0.1", "need_weights=false",
+                       "average_attn_weights=false"]
+        args += [o for o in options if self.d.chance(0.2)]
+        if bf:
+            args.append("batch_first=true")
+        text = f"{kind}({', '.join(args)})"
+
+        def apply(x):
+            ok = x.floating and x.rank in (2, 3) and x.shape[-1].key == E.key and _layout_ok(x, bf)
+            return x if ok else None
+        return Stage(text, apply)
+
+    def attention_binding(self, v: Val):
+        """A bound MultiheadAttention: sometimes over a key (and value) of its own, with masks,
+        exposing ``output`` and ``weights``."""
+        if self.depth != 0 or not v.floating or v.rank not in (2, 3) or not v.shape[-1].concrete:
+            return None
+        bfs = [bf for bf in (False, True) if _layout_ok(v, bf)]
+        if not bfs:
+            return None
+        bf = self.d.choice(bfs)
+        E = v.shape[-1].value
+        h = self.d.choice([x for x in (1, 2, 4) if E % x == 0])
+        L, N = (v.shape[0], None) if v.rank == 2 else ((v.shape[1], v.shape[0]) if bf else (v.shape[0], v.shape[1]))
+        args = [str(h)] + (["batch_first=true"] if bf else [])
+        S = L
+        if (N is None or N.text) and self.d.chance(0.5):
+            S = const(self.d.int(1, 5))
+            args += self.attention_memory(v.dtype, S, N, bf, E)
+        if L.text and S.text and self.d.chance(0.3):
+            mask = self.fresh(["mask", "attn_mask", "causal"])
+            self.inputs.append(f"    input {mask}: {self.d.choice(['bool', v.dtype])}[{L.text}, {S.text}]")
+            args.append(f"attn_mask={mask}")
+        if S.text and (N is None or N.text) and self.d.chance(0.3):
+            pad = self.fresh(["pad", "padding", "kpm"])
+            dims = [S.text] if N is None else [N.text, S.text]
+            self.inputs.append(f"    input {pad}: bool[{', '.join(dims)}]")
+            args.append(f"key_padding_mask={pad}")
+        extra = 0
+        for flag in ("add_bias_kv", "add_zero_attn"):
+            if self.d.chance(0.2):
+                args.append(f"{flag}=true")
+                extra += 1
+        weights = self.d.chance(0.8)
+        average = not self.d.chance(0.3)
+        if not weights:
+            args.append("need_weights=false")
+        elif not average:
+            args.append("average_attn_weights=false")
+        name = self.fresh()
+        self.lines.append(f"    {name} = {v.expr} -> MultiheadAttention({', '.join(args)})")
+        out = Val(f"{name}.output" if self.d.chance(0.5) else name, v.dtype, v.shape)
+        vals = [out]
+        if weights:
+            shape = (L, _sum_dims([S, const(extra)]) if extra else S)
+            shape = shape if average else (const(h),) + shape
+            vals.append(Val(f"{name}.weights", v.dtype, shape if N is None else (N,) + shape))
+        self.values.extend(vals)
+        nxt = self.d.choice(vals) if self.d.chance(0.3) else out
+        return nxt, [x for x in vals if x is not nxt and self.d.chance(0.3)]
+
+    def attention_memory(self, dtype: str, S: Dim, N: Dim | None, bf: bool, E: int) -> list[str]:
+        """A key (and maybe a value) as inputs of the network: their arguments."""
+        kdim = self.d.choice([E, self.d.int(1, 6)])
+        key = self.fresh(["key", "memory", "mem", "k"])
+        lead = [S.text] if N is None else ([N.text, S.text] if bf else [S.text, N.text])
+        self.inputs.append(f"    input {key}: {dtype}[{', '.join(lead + [str(kdim)])}]")
+        args = [f"key={key}"] + ([f"kdim={kdim}"] if kdim != E else [])
+        if self.d.chance(0.5):
+            vdim = self.d.choice([E, self.d.int(1, 6)])
+            value = self.fresh(["value", "val", "v"])
+            self.inputs.append(f"    input {value}: {dtype}[{', '.join(lead + [str(vdim)])}]")
+            args += [f"value={value}"] + ([f"vdim={vdim}"] if vdim != E else [])
+        elif kdim != E:
+            args.append(f"vdim={kdim}")  # the value is the key
+        return args
 
     # recurrent
     def recurrent(self, v: Val) -> tuple[Stage, dict] | None:
@@ -791,8 +933,9 @@ class Gen:
             elif r < 60:
                 v = self.merge(v)
                 budget -= 1
-            elif r < 72 and self.opts.recurrent:
-                got = self.recurrent_binding(v)
+            elif r < 74 and (self.opts.recurrent or self.opts.attention):
+                attention = self.opts.attention and (r < 66 or not self.opts.recurrent)
+                got = self.attention_binding(v) if attention else self.recurrent_binding(v)
                 budget -= 1
                 if got is not None:
                     v, others = got
@@ -1025,6 +1168,40 @@ def _conv_out(L: Dim, k: int, s: int, p: int, d: int) -> Dim | None:
     return derived(value, "conv", L.key, k, s, p, d)
 
 
+def _transposed_size(L: int, k: int, s: int, p: int, d: int, op: int) -> int:
+    return (L - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def _conv_transpose_out(L: Dim, k: int, s: int, p: int, d: int, op: int) -> Dim | None:
+    value = _transposed_size(L.value, k, s, p, d, op)
+    if value < 1:
+        return None
+    if s == 1 and d * (k - 1) + op == 2 * p:
+        return L
+    if L.concrete:
+        return const(value) if L.literal else Dim(value, None, value)
+    return derived(value, "convT", L.key, k, s, p, d, op)
+
+
+def _tup(xs) -> str:
+    """A window argument as a spec writes it: one size, or a tuple when they differ."""
+    return str(xs[0]) if len(set(xs)) == 1 else "(" + ", ".join(map(str, xs)) + ")"
+
+
+def _volume(dims) -> int:
+    out = 1
+    for d in dims:
+        out *= d.value
+    return out
+
+
+def _spatial_dims(d: Draw, v: Val) -> int:
+    """How many trailing dims a convolution of ``v`` treats as spatial."""
+    if v.rank == 5:
+        return 3
+    return 2 if v.rank == 4 or (v.rank == 3 and d.chance(0.4)) else 1
+
+
 def _pool_out(L: Dim, k: int, s: int, p: int, d: int, ceil: bool) -> Dim | None:
     span = L.value + 2 * p - d * (k - 1) - 1
     if span < 0:
@@ -1122,7 +1299,7 @@ def _input(d: Draw, opts: Options, symbols: dict[str, int]) -> tuple[str, Val]:
     batch = sym("batch", 2, 4, "batch")
     families = ["flat", "tokens", "seq"]
     if opts.conv:
-        families += ["image", "image", "signal"]
+        families += ["image", "image", "signal", "volume"]
     fam = d.choice(families)
     dtype = "float64" if d.chance(0.15) else "float32"
     if fam == "flat":
@@ -1139,10 +1316,13 @@ def _input(d: Draw, opts: Options, symbols: dict[str, int]) -> tuple[str, Val]:
         shape = (batch, size(1, 4), h, w)
         if d.chance(0.15):
             shape = shape[1:]  # unbatched
+    elif fam == "volume":
+        depth = sym("depth", 3, 6) if d.chance(0.5) else size(3, 6)
+        shape = (batch, size(1, 3), depth, size(3, 6), size(3, 6))
     else:
         L = sym("length", 5, 16) if d.chance(0.6) else size(5, 16)
         shape = (batch, size(1, 4), L)
-    name = d.choice(["x", "image", "tokens", "signal", "frames", "id", "inp"])
+    name = d.choice(["x", "image", "tokens", "signal", "frames", "id", "inp", "volume"])
     spelled = {"float32": d.choice(["float", "float32"]), "float64": d.choice(["double", "float64"]),
                "int64": d.choice(["long", "int64"])}[dtype]
     decl = f"    input {name}: {spelled}[{', '.join(x.text for x in shape)}]"
@@ -1155,7 +1335,7 @@ def generate(d: Draw, opts: Options | None = None) -> GeneratedSpec:
     symbols: dict[str, int] = {}
     decl, x = _input(d, opts, symbols)
     g = Gen(d, opts, {x.expr} | set(symbols) | {"Net"}, symbols)
-    g.taken |= {"batch", "seq", "h", "w", "length"}
+    g.taken |= {"batch", "seq", "h", "w", "length", "depth"}
     g.inputs.append(decl)
     g.values.append(x)
     steps = d.int(1, opts.max_stages)

@@ -27,6 +27,10 @@ class Observed:
 
 
 def _flat(result) -> list:
+    """A module's results as a flat list; None, a result torch leaves out (attention weights
+    not asked for), is none."""
+    if result is None:
+        return []
     if isinstance(result, (tuple, list)):
         return [t for r in result for t in _flat(r)]
     return [result]

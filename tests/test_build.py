@@ -270,6 +270,7 @@ def test_api_names_networks():
 # -- against torch ----------------------------------------------------------------------------------
 
 torch = pytest.importorskip("torch")
+nn = torch.nn
 
 
 def random_inputs(net, env, device="cpu"):
@@ -439,6 +440,75 @@ def test_a_dtype_other_than_float32_builds_layers_in_it():
     spec = api.loads(text)
     assert "dtype=torch.float64" in spec.code
     run_and_compare(spec, {"batch": 3})
+
+
+ATTENTION = """
+network Attn(heads=2, ff=16) {
+    input src: float[seq, batch, 8]
+    input tgt: float[tlen, batch, 8]
+    input mem: float[mlen, batch, 6]
+    input pad: bool[batch, seq]
+    input causal: bool[tlen, tlen]
+    input cross: float[tlen, mlen]
+    input vol: float[batch, 2, 4, 5, 6]
+
+    enc = src -> TransformerEncoder(heads, 2, ff, 0.0, norm=true, src_key_padding_mask=pad) as encoder
+    att = tgt -> MultiheadAttention(heads, key=mem, kdim=6, vdim=6, attn_mask=cross, average_attn_weights=false)
+    blocks = att.output -> (TransformerEncoderLayer(heads, ff, 0.0) -> ReLU) * 2 as blocks
+    again = src -> MultiheadAttention(heads, need_weights=false) * 2 -> TransformerEncoderLayer(heads, ff) as last
+    dec = tgt -> TransformerDecoder(heads, 2, ff, memory=enc, tgt_mask=causal, tgt_is_causal=true)
+    step = tgt -> TransformerDecoderLayer(heads, ff, batch_first=false, memory=src, memory_key_padding_mask=pad)
+    full = src -> Transformer(heads, 1, 1, ff, tgt=tgt, src_key_padding_mask=pad) as model
+    up = vol -> Conv3d(4, 3, padding=1) -> ConvTranspose3d(2, 2, stride=2) as up3
+    flat = vol -> select(2, 0) -> ConvTranspose2d(4, 3, stride=2, output_padding=1) -> flatten(2)
+        -> ConvTranspose1d(2, 4, stride=3, padding=1, groups=2) * 2
+    output enc, att.weights, blocks, again, dec, step, full, up, flat
+}
+"""
+
+
+def test_attention_and_transposed_convolutions_build_and_run_as_checked():
+    """Every new kind in one spec, with `as` names, repeated stages and parameters: the
+    built module runs with the stated shapes and parameter count; the stacks are torch's own
+    objects, whose state_dict names are torch's, loaded strictly into torch's own module."""
+    spec = api.loads(ATTENTION)
+    code = spec.code
+    assert "nn.TransformerEncoder(  # line 11" in code and "nn.TransformerEncoderLayer(8, heads," in code
+    assert "norm=nn.LayerNorm(8)" in code
+    assert "need_weights=False" in code and "_ = self." in code
+    symbols = {"seq": 5, "batch": 3, "tlen": 4, "mlen": 7}
+    torch.manual_seed(0)
+    model, _ = run_and_compare(spec, symbols)
+    run_and_compare(spec, symbols, ff=10)  # the feed-forward width is free, the heads are not
+    assert spec.class_info().checked == {"heads": 2}
+
+    theirs = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, 0.0), 2, norm=nn.LayerNorm(8))
+    assert list(model.encoder.state_dict()) == list(theirs.state_dict())
+    assert "layers.0.self_attn.in_proj_weight" in model.encoder.state_dict()
+    theirs.load_state_dict(model.encoder.state_dict(), strict=True)
+    model.eval()
+    theirs.eval()
+    src = torch.randn(5, 3, 8)
+    with torch.no_grad():
+        assert torch.equal(model.encoder(src), theirs(src))
+    assert isinstance(model.blocks, nn.Sequential) and len(model.blocks) == 4
+    assert isinstance(model.model, nn.Transformer) and isinstance(model.up3, nn.ConvTranspose3d)
+
+
+def test_attention_in_another_dtype_builds_every_nested_module_in_it():
+    text = """
+    network Double {
+        input x: double[seq, batch, 8]
+        input t: double[tlen, batch, 8]
+        a = x -> TransformerEncoder(2, 1, 16, norm=true)
+        b = t -> TransformerDecoder(2, 1, 16, memory=a) -> MultiheadAttention(4, key=x)
+        c = x -> Transformer(2, 1, 1, 16, tgt=t) -> permute(1, 2, 0) -> ConvTranspose1d(3, 2)
+        output b.output, c
+    }"""
+    spec = api.loads(text)
+    model, _ = run_and_compare(spec, {"seq": 4, "batch": 2, "tlen": 3})
+    assert {p.dtype for p in model.parameters()} == {torch.float64}
+    assert "nn.LayerNorm(8, dtype=torch.float64)" in spec.code
 
 
 def test_missing_initial_states_start_at_zero():

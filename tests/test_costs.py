@@ -7,13 +7,16 @@ the counter saw nothing inside it, the measurement adds the gate-matmul count wr
 below from the module's own weights (every weight matrix takes part in one
 multiply-accumulate per element per step). Where the counter does see a recurrent
 module's matmuls, that count is checked against the same formula, and one test turns
-oneDNN off to show the counter and the formula agree on LSTMs too.
+oneDNN off to show the counter and the formula agree on LSTMs too. Attention is counted on
+torch's math path (``attention_math``: no fused fast path, scaled_dot_product_attention's
+math backend), the path training takes; a test shows what the fused paths hide.
 
 Activation bytes are compared with the bytes of the tensors that the layers of a real
 forward pass return, recorded with forward hooks on every torch layer (a leaf module of
 torch.nn) and, for ops that have no module (``cat``, ``add``, ``permute`` ...), with a
 function mode that sees every torch call the forward makes outside a torch layer (the
-zero ``c0`` a built module makes for an LSTM given ``h0`` alone is not a result). A result counts when it does not
+zero ``c0`` a built module makes for an LSTM given ``h0`` alone is not a result; torch's composite
+layers, MultiheadAttention and the transformers, count as one layer). A result counts when it does not
 share storage with an input of its call; the one exception is what docs/costs.md defines
 as a view although torch may copy: ``reshape``/``view``/``flatten`` of an input that is
 not contiguous. Dropout runs in training mode (its eval-mode result is its input).
@@ -33,7 +36,8 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 import test_specs_torch as hand  # noqa: E402
-from test_kinds_torch import EXAMPLES, STATES, build_layer, example_spec, flat, parse_call, parse_type, random_tensor  # noqa: E402
+from test_kinds_torch import EXAMPLES, example_spec, flat, parse_type, random_tensor  # noqa: E402
+from test_kinds_torch import stage_call as kinds_stage_call  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -60,10 +64,36 @@ def gate_matmul_flops(module: nn.Module, x) -> int:
     return 2 * steps * weights
 
 
+# torch modules that a netspec kind builds as one layer although they hold others: their
+# results are the layer's, what they make inside is not counted (as inside an LSTM)
+COMPOSITE = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.TransformerEncoder,
+             nn.TransformerDecoder, nn.Transformer)
+
+
 def _is_layer(m: nn.Module) -> bool:
-    """A torch layer (nn.Linear, nn.LSTM, ...): a leaf module of torch.nn itself. Modules
-    that a model defines (a built block, a model without layers) are code around layers."""
+    """A torch layer (nn.Linear, nn.LSTM, ...): a leaf module of torch.nn itself, or one of
+    torch's composite layers. Modules that a model defines (a built block, a model without
+    layers) are code around layers."""
+    if isinstance(m, COMPOSITE):
+        return True
     return type(m).__module__.startswith("torch.nn.") and next(m.children(), None) is None
+
+
+@contextmanager
+def attention_math():
+    """Attention on torch's math path, the one whose matmuls FlopCounterMode counts (docs/costs.md):
+    without the fused fast path that eval mode under no_grad may take, and with
+    scaled_dot_product_attention's math backend (on the CPU its fused kernel, which
+    MultiheadAttention uses with need_weights=false, is not counted)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    was = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(was)
 
 
 @contextmanager
@@ -88,7 +118,7 @@ class Flops:
 
     def run(self, call):
         stack = []
-        with FlopCounterMode(display=False) as counter:
+        with attention_math(), FlopCounterMode(display=False) as counter:
             def pre(m, args):
                 if isinstance(m, RECURRENT):
                     stack.append(counter.get_total_flops())
@@ -154,7 +184,8 @@ class Allocations(TorchFunctionMode):
         def post(m, args, out):
             if _is_layer(m):
                 self.depth -= 1
-                self.record(type(m).__name__, out, args)
+                if self.depth == 0:  # not a layer inside a composite one
+                    self.record(type(m).__name__, out, args)
 
         with _global_hooks(pre, post), self:
             return call()
@@ -180,24 +211,7 @@ def dropout_training():
 
 def stage_call(text: str, env: dict):
     """The example's torch module (or None for an op) and a call that runs it on env's tensors."""
-    x = env["x"]
-    name, pos, kw = parse_call(text, env)
-    if name[0].isupper():
-        states = {k: kw.pop(k) for k in STATES if k in kw}
-        module = build_layer(name, pos, kw, x.shape)
-        if x.is_floating_point():
-            module = module.to(x.dtype)
-        module.eval()
-        assert not states
-        return module, lambda: module(x)
-    tensors = [x] + [p for p in pos if isinstance(p, torch.Tensor)]
-    pos = [p for p in pos if not isinstance(p, torch.Tensor)]
-    if name == "cat":
-        return None, lambda: torch.cat(tensors, *pos, **kw)
-    if name == "add":
-        return None, lambda: torch.add(*tensors, *pos, **kw)
-    first, *rest = tensors
-    return None, lambda: getattr(first, name)(*rest, *pos, **kw)
+    return kinds_stage_call(text, env["x"], env)
 
 
 def checked_example(kind, ex):
@@ -277,6 +291,34 @@ def test_fused_lstm_counts_match_unfused(stage, input_type):
         plain.run(call)
     assert not plain.fused
     assert layer_costs(net, net.nodes[-1]).flops == plain.counted == fused.counted
+
+
+@pytest.mark.parametrize("stage,input_type", [
+    ("TransformerEncoderLayer(2, 16, batch_first=true)", "float32[3, 5, 8]"),
+    ("MultiheadAttention(2, batch_first=true)", "float32[3, 5, 8]"),
+    ("MultiheadAttention(2, need_weights=false)", "float32[5, 3, 8]"),
+])
+def test_attention_fast_paths_hide_what_the_math_path_counts(stage, input_type):
+    """In eval mode under no_grad torch may run attention through a fused kernel
+    (torch._transformer_encoder_layer_fwd, torch._native_multi_head_attention, the CPU's
+    fused scaled_dot_product_attention) whose matmuls FlopCounterMode does not see; on the
+    math path (attention_math), as in training, the counter's total is the stated FLOPs."""
+    text = f"network K {{\n    input x: {input_type}\n    out = x -> {stage}\n    output out\n}}\n"
+    result = check_text(text, "k.net")
+    assert not result.reporter.errors
+    (net,) = result.networks
+    stated = layer_costs(net, net.nodes[-1]).flops
+    torch.manual_seed(0)
+    module, call = stage_call(stage, {"x": random_tensor(*parse_type(input_type))})
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        call()
+    if counter.get_total_flops() == stated:
+        pytest.skip("this torch build takes no fused path here")
+    assert counter.get_total_flops() < stated
+    with torch.no_grad():
+        flops = Flops()
+        flops.run(call)
+    assert flops.counted == stated
 
 
 # -- every spec, against the hand-written models of tests/test_specs_torch.py -------------------

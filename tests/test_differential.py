@@ -160,5 +160,6 @@ def test_the_generator_is_reproducible_and_varied():
     assert len(texts) == 50
     joined = "\n".join(texts)
     for word in ("Conv2d", "Conv1d", "LSTM", "GRU", "cat(", "add(", "network Res", "network Pair", " * ",
-                 "reshape(", "Embedding", "MaxPool", "BatchNorm", "as ", "h0="):
+                 "reshape(", "Embedding", "MaxPool", "BatchNorm", "as ", "h0=", "Conv3d", "ConvTranspose",
+                 "MultiheadAttention", "TransformerEncoderLayer", ".weights", "key_padding_mask="):
         assert word in joined, f"no generated network has {word!r}"

@@ -472,9 +472,10 @@ def test_every_argument_refuses_a_string_torch_does_not_take(tmp_path):
         ex = next((e for e in kind.examples if not e.get("others") and not e.get("other_shapes")), None)
         if ex is None:
             continue
+        tensors = "".join(f"    input {n}: {t}\n" for n, t in ex.get("tensors", {}).items())
         for field_name in kind.Args.model_fields:
             spec = tmp_path / f"{kind.name}-{field_name}.net"
-            spec.write_text(f"network Net {{\n    input x: {ex['input']}\n"
+            spec.write_text(f"network Net {{\n    input x: {ex['input']}\n{tensors}"
                             f"    y = x -> {_with_kwarg(ex['stage'], field_name, s)}\n    output y\n}}\n")
             b = build(spec, spec.with_suffix(".py"))
             assert_refused(b, {"argument", "value"})

@@ -20,7 +20,7 @@ nn = torch.nn
 
 from netspec.checker import check_text  # noqa: E402
 from netspec.dims import evaluate  # noqa: E402
-from netspec.kinds import REGISTRY  # noqa: E402
+from netspec.kinds import REGISTRY, Construct  # noqa: E402
 
 KINDS = sorted({id(k): k for k in REGISTRY.values()}.values(), key=lambda k: k.name)
 EXAMPLES = [(k, i, ex) for k in KINDS for i, ex in enumerate(k.examples)]
@@ -37,6 +37,10 @@ INFERRED = {
     "Linear": ("in_features", lambda s: s[-1]),
     "Conv1d": ("in_channels", lambda s: s[-2]),
     "Conv2d": ("in_channels", lambda s: s[-3]),
+    "Conv3d": ("in_channels", lambda s: s[-4]),
+    "ConvTranspose1d": ("in_channels", lambda s: s[-2]),
+    "ConvTranspose2d": ("in_channels", lambda s: s[-3]),
+    "ConvTranspose3d": ("in_channels", lambda s: s[-4]),
     "RNN": ("input_size", lambda s: s[-1]),
     "LSTM": ("input_size", lambda s: s[-1]),
     "GRU": ("input_size", lambda s: s[-1]),
@@ -49,6 +53,27 @@ INFERRED = {
 }
 SIZE_FIRST = {"BatchNorm1d", "BatchNorm2d", "LayerNorm"}  # BatchNorm2d(64), as in torch
 STATES = ("h0", "c0", "hx", "cx")
+for _name in ("MultiheadAttention",):
+    INFERRED[_name] = ("embed_dim", lambda s: s[-1])
+for _name in ("TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder",
+              "Transformer"):
+    INFERRED[_name] = ("d_model", lambda s: s[-1])
+
+# Arguments of a layer's call rather than its constructor (torch's forward signatures).
+CALL_ONLY = {"need_weights", "average_attn_weights", "is_causal", "src_is_causal", "tgt_is_causal",
+             "memory_is_causal"}
+# Tensors a layer's call takes by position after the piped one; the other tensors given to a
+# stage (masks) go to the call by keyword. MultiheadAttention's key defaults to the query and
+# its value to the key (docs/language.md).
+LEADING = {"MultiheadAttention": ("key", "value"), "TransformerDecoderLayer": ("memory",),
+           "TransformerDecoder": ("memory",), "Transformer": ("tgt",)}
+# nn.TransformerEncoder/Decoder take a built layer and a count: the stage gives the layer's
+# arguments with num_layers after nhead, and norm=true for the final LayerNorm that
+# nn.Transformer gives its encoder and decoder (docs/language.md).
+STACKS = {"TransformerEncoder": "TransformerEncoderLayer", "TransformerDecoder": "TransformerDecoderLayer"}
+STACK_ORDER = ("nhead", "num_layers", "dim_feedforward", "dropout", "activation", "layer_norm_eps", "batch_first",
+               "norm_first", "bias")
+STACK_OWN = ("enable_nested_tensor", "mask_check")
 
 
 def parse_type(text: str) -> tuple[str, list[int]]:
@@ -85,6 +110,8 @@ def _is_size(v) -> bool:
 
 def build_layer(name: str, pos: list, kw: dict, in_shape) -> nn.Module:
     pos, kw = list(pos), dict(kw)
+    if name in STACKS:
+        return build_stack(name, pos, kw, in_shape)
     if name in INFERRED:
         arg, read = INFERRED[name]
         if arg in kw:
@@ -94,39 +121,63 @@ def build_layer(name: str, pos: list, kw: dict, in_shape) -> nn.Module:
     return getattr(nn, name)(*pos, **kw)
 
 
+def build_stack(name: str, pos: list, kw: dict, in_shape) -> nn.Module:
+    kw = dict(zip(STACK_ORDER, pos)) | kw
+    d_model = kw.pop("d_model", in_shape[-1])
+    num_layers = kw.pop("num_layers")
+    outer = {k: kw.pop(k) for k in STACK_OWN if k in kw}
+    if kw.pop("norm", False):
+        outer["norm"] = nn.LayerNorm(d_model, eps=kw.get("layer_norm_eps", 1e-5), bias=kw.get("bias", True))
+    return getattr(nn, name)(getattr(nn, STACKS[name])(d_model, **kw), num_layers, **outer)
+
+
 def flat(result) -> list:
     if isinstance(result, (tuple, list)):
-        return [t for r in result for t in flat(r)]
+        return [t for r in result for t in flat(r) if t is not None]
     return [result]
 
 
-def run_stage(text: str, x, env: dict):
-    """Run one stage on torch; returns (list of result tensors, module or None)."""
+def stage_call(text: str, x, env: dict):
+    """The torch module of one stage (None for an op) and a call that runs it on ``x``."""
     name, pos, kw = parse_call(text, env)
     if name[0].isupper():
-        states = {k: kw.pop(k) for k in STATES if k in kw}
+        tensors = {k: kw.pop(k) for k in list(kw) if isinstance(kw[k], torch.Tensor)}
+        call_kw = {k: kw.pop(k) for k in CALL_ONLY if k in kw}
         module = build_layer(name, pos, kw, x.shape)
         if x.is_floating_point():
             module = module.to(x.dtype)
         module.eval()
-        if name == "LSTM" and states:
-            out = module(x, (states["h0"], states["c0"]))
-        elif name == "LSTMCell" and states:
-            out = module(x, (states["hx"], states["cx"]))
-        elif states:
-            out = module(x, next(iter(states.values())))
-        else:
-            out = module(x)
-        return flat(out), module
+        return module, lambda: _call_layer(name, module, x, tensors, call_kw)
     tensors = [x] if x is not None else []
     tensors += [p for p in pos if isinstance(p, torch.Tensor)]
     pos = [p for p in pos if not isinstance(p, torch.Tensor)]
     if name == "cat":
-        return [torch.cat(tensors, *pos, **kw)], None
+        return None, lambda: torch.cat(tensors, *pos, **kw)
     if name == "add":
-        return [torch.add(*tensors, *pos, **kw)], None
+        return None, lambda: torch.add(*tensors, *pos, **kw)
     first, *rest = tensors
-    return [getattr(first, name)(*rest, *pos, **kw)], None
+    return None, lambda: getattr(first, name)(*rest, *pos, **kw)
+
+
+def _call_layer(name: str, module, x, tensors: dict, call_kw: dict):
+    tensors = dict(tensors)
+    if name == "LSTM" and tensors:
+        return module(x, (tensors["h0"], tensors["c0"]))
+    if name == "LSTMCell" and tensors:
+        return module(x, (tensors["hx"], tensors["cx"]))
+    if any(k in tensors for k in STATES):
+        return module(x, next(iter(tensors.values())))
+    if name == "MultiheadAttention":
+        key = tensors.pop("key", x)
+        return module(x, key, tensors.pop("value", key), **tensors, **call_kw)
+    leading = [tensors.pop(k) for k in LEADING.get(name, ()) if k in tensors]
+    return module(x, *leading, **tensors, **call_kw)
+
+
+def run_stage(text: str, x, env: dict):
+    """Run one stage on torch; returns (list of result tensors, module or None)."""
+    module, call = stage_call(text, x, env)
+    return flat(call()), module
 
 
 def random_tensor(dtype: str, shape):
@@ -154,6 +205,7 @@ def example_spec(kind, ex) -> tuple[str, str, dict]:
     """The one-network spec of an example, the stage text torch runs, and the inputs' types."""
     stage = ex["stage"] or kind.name
     types = {"x": ex["input"]}
+    types.update(ex.get("tensors", {}))  # tensors the stage names: keys, masks, a memory
     others = [ex["input"]] * ex.get("others", 0) + list(ex.get("other_shapes", []))
     names = [f"y{i}" for i in range(len(others))]
     types.update(zip(names, others))
@@ -188,11 +240,30 @@ def test_example_matches_torch(kind, index, ex):
     assert net.total_params == torch_params
 
     if module is not None:
-        # the emission path (constructor_args) builds the same module
+        # the emission path (constructor_args) builds the same module, with torch's names
         pos, kw = kind.constructor_args(node.args)
-        emitted = getattr(nn, kind.torch_name)(*pos, **kw)
+        emitted = emit(kind, pos, kw)
         assert {k: tuple(v.shape) for k, v in emitted.state_dict().items()} == \
                {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        dtype = env["x"].dtype
+        if kind.dtype_kwarg and dtype != torch.float32:  # and makes its weights in the input's dtype
+            typed = emit(kind, *kind.with_dtype(pos, kw, dtype))
+            assert {p.dtype for p in typed.parameters()} <= {dtype}
+            assert {k: tuple(v.shape) for k, v in typed.state_dict().items()} == \
+                   {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+def materialize(v):
+    """A constructor value as torch: a Construct (a module the layer's constructor takes) built."""
+    if isinstance(v, Construct):
+        assert v.func.startswith("nn."), v.func
+        return getattr(nn, v.func.removeprefix("nn."))(*map(materialize, v.args),
+                                                        **{k: materialize(x) for k, x in v.kwargs})
+    return v
+
+
+def emit(kind, pos, kw) -> nn.Module:
+    return getattr(nn, kind.torch_name)(*map(materialize, pos), **{k: materialize(v) for k, v in kw.items()})
 
 
 def test_every_kind_has_examples():
@@ -212,7 +283,7 @@ NO_SHAPE_EFFECT = {"inplace", "p", "eps", "momentum", "track_running_stats", "ap
 def _covered(kind) -> set[str]:
     names: set[str] = set()
     for ex in kind.examples:
-        _, pos, kw = parse_call(ex["stage"] or kind.name)
+        _, pos, kw = parse_call(ex["stage"] or kind.name, {n: n for n in ex.get("tensors", {})})
         names |= set(kw)
         order = kind.positional
         if kind.name in SIZE_FIRST and pos and _is_size(pos[0]):
@@ -253,7 +324,31 @@ POSITIONAL = [
     ("float32[2, 6, 3]", "BatchNorm1d(6, 0.001, 0.1, false)", lambda: nn.BatchNorm1d(6, eps=0.001, affine=False)),
     ("float32[2, 6, 3]", "BatchNorm1d(0.001, 0.1, false)", lambda: nn.BatchNorm1d(6, eps=0.001, affine=False)),
     ("float32[2, 3, 4, 5]", "Flatten(1, 2)", lambda: nn.Flatten(1, 2)),
+    ("float32[1, 2, 7, 7, 7]", "Conv3d(4, 3, 2, 1, 2, 2, false)", lambda: nn.Conv3d(2, 4, 3, 2, 1, 2, 2, False)),
+    ("float32[1, 2, 6, 6]", "ConvTranspose2d(4, 3, 2, 1, 1, 2, false, 2)",
+     lambda: nn.ConvTranspose2d(2, 4, 3, 2, 1, 1, 2, False, 2)),
+    ("float32[1, 3, 6]", "ConvTranspose1d(2, 5, 2, 1, 1, 1, true, 1)", lambda: nn.ConvTranspose1d(3, 2, 5, 2, 1, 1, 1, True, 1)),
+    ("float32[2, 3, 6]", "MultiheadAttention(2, 0.5, false, true, false, 6, 6, true)",
+     lambda: nn.MultiheadAttention(6, 2, 0.5, False, True, False, 6, 6, True)),
+    ("float32[2, 6, 8]", 'TransformerEncoderLayer(4, 32, 0.25, "gelu", 1e-6, true, false, false)',
+     lambda: nn.TransformerEncoderLayer(8, 4, 32, 0.25, "gelu", 1e-6, True, False, False)),
+    ("float32[2, 6, 8]", 'TransformerDecoderLayer(4, 32, 0.25, "gelu", 1e-6, false, true, false, memory=x)',
+     lambda: nn.TransformerDecoderLayer(8, 4, 32, 0.25, "gelu", 1e-6, False, True, False)),
+    ("float32[2, 6, 8]", 'TransformerEncoder(4, 2, 32, 0.25, "gelu", 1e-6, true, false, true)',
+     lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 4, 32, 0.25, "gelu", 1e-6, True, False, True), 2)),
+    ("float32[2, 6, 8]", 'TransformerDecoder(4, 2, 32, 0.25, "gelu", 1e-6, false, true, false, memory=x)',
+     lambda: nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 4, 32, 0.25, "gelu", 1e-6, False, True, False), 2)),
+    ("float32[5, 2, 8]", 'Transformer(4, 1, 2, 16, 0.25, "gelu", tgt=x)', lambda: nn.Transformer(8, 4, 1, 2, 16, 0.25, "gelu")),
 ]
+# how the hand-written module is called on the input (as its key and value, its memory, its target)
+POSITIONAL_CALLS = {nn.MultiheadAttention: lambda m, x: m(x, x, x), nn.TransformerDecoderLayer: lambda m, x: m(x, x),
+                    nn.TransformerDecoder: lambda m, x: m(x, x), nn.Transformer: lambda m, x: m(x, x)}
+CONFIG = ("in_features", "out_features", "in_channels", "out_channels", "kernel_size", "stride", "padding",
+          "output_padding", "dilation", "groups", "ceil_mode", "count_include_pad", "divisor_override", "input_size",
+          "hidden_size", "num_layers", "bias", "batch_first", "bidirectional", "proj_size", "nonlinearity",
+          "padding_idx", "normalized_shape", "eps", "affine", "elementwise_affine", "start_dim", "end_dim",
+          "embed_dim", "num_heads", "kdim", "vdim", "dropout", "add_zero_attn", "_qkv_same_embed_dim", "p",
+          "norm_first", "activation_relu_or_gelu", "activation", "d_model", "nhead")
 
 
 @pytest.mark.parametrize("input_type,stage,make", POSITIONAL, ids=[s for _, s, _ in POSITIONAL])
@@ -265,19 +360,20 @@ def test_positional_order_matches_torch_constructor(input_type, stage, make):
     node = net.nodes[-1]
     module = make().eval()
     x = random_tensor(*parse_type(input_type))
-    outs = flat(module(x))
+    outs = flat(POSITIONAL_CALLS.get(type(module), lambda m, x: m(x))(module, x))
     assert [net.shape(o.tensor) for o in node.outputs] == [list(t.shape) for t in outs]
     assert net.dim(node.params) == sum(p.numel() for p in module.parameters())
-    # the arguments the checker read are the ones the hand-written constructor got
+    # the arguments the checker read are the ones the hand-written constructor got, in every
+    # module the layer holds
     pos, kw = node.kind.constructor_args(node.args)
-    emitted = getattr(nn, node.kind.torch_name)(*pos, **kw)
-    for attr in ("in_features", "out_features", "in_channels", "out_channels", "kernel_size", "stride",
-                 "padding", "dilation", "groups", "ceil_mode", "count_include_pad", "divisor_override",
-                 "input_size", "hidden_size", "num_layers", "bias", "batch_first", "bidirectional",
-                 "proj_size", "nonlinearity", "padding_idx", "normalized_shape", "eps", "affine",
-                 "elementwise_affine", "start_dim", "end_dim"):
-        if hasattr(module, attr) and not isinstance(getattr(module, attr), torch.Tensor):
-            assert getattr(emitted, attr) == getattr(module, attr), attr
+    emitted = emit(node.kind, pos, kw)
+    pairs = list(zip(emitted.modules(), module.modules()))
+    assert len(pairs) == len(list(module.modules()))
+    for mine, theirs in pairs:
+        assert type(mine) is type(theirs)
+        for attr in CONFIG:
+            if hasattr(theirs, attr) and not isinstance(getattr(theirs, attr), (torch.Tensor, nn.Module)):
+                assert getattr(mine, attr) == getattr(theirs, attr), (type(theirs).__name__, attr)
 
 
 # -- symbolic sizes: the conv and pool arithmetic over a table of concrete sizes ---------------
@@ -296,13 +392,18 @@ SYMBOLIC = [
     ("AvgPool2d((3, 2), stride=(2, 1), padding=1)", 2),
     ("AdaptiveAvgPool2d((3, 2))", 2),
     ("Conv2d(4, 3, stride=2) -> MaxPool2d(2) -> Conv2d(4, 3, padding=1, stride=2)", 2),
+    ("ConvTranspose1d(4, 3, stride=2, padding=1, output_padding=1)", 1),
+    ("ConvTranspose2d(4, (3, 2), stride=(2, 3), padding=(1, 0), dilation=(1, 2), output_padding=(1, 1))", 2),
+    ("Conv2d(4, 3, stride=2) -> ConvTranspose2d(3, 3, stride=2, padding=1)", 2),
+    ("Conv3d(4, 3, stride=2, padding=1)", 3),
+    ("ConvTranspose3d(2, (2, 3, 1), stride=(2, 1, 3), padding=(0, 1, 0))", 3),
 ]
 SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 23, 31, 32]
 
 
 @pytest.mark.parametrize("stages,n", SYMBOLIC, ids=[s for s, _ in SYMBOLIC])
 def test_symbolic_sizes_match_torch(stages, n):
-    spatial = ["h", "w"][:n]
+    spatial = ["h", "w", "d"][:n]
     text = (f"network K {{\n    input x: float32[2, 3, {', '.join(spatial)}]\n"
             f"    out = x -> {stages}\n    output out\n}}\n")
     result, errors = check_one(text)
@@ -312,7 +413,7 @@ def test_symbolic_sizes_match_torch(stages, n):
     stated = net.shape(net.outputs[0][1].tensor)
     compared = 0
     for size in SIZES:
-        env = {"h": size, "w": size + 1}
+        env = {"h": size, "w": size + 1, "d": size + 2}
         want = [evaluate(d, env) for d in stated]
         x = torch.randn(2, 3, *[env[s] for s in spatial])
         try:
@@ -330,6 +431,81 @@ def test_symbolic_sizes_match_torch(stages, n):
             assert got == stated_dim, (size, want, list(y.shape))
             compared += 1
     assert compared >= len(SIZES) * len(stated) // 2
+
+
+# -- parameter counts of the composite layers, every flag that changes them ---------------------
+
+def _flag_cases() -> list[tuple[str, dict]]:
+    """(stage, tensors beyond x: float32[5, 3, 8]) over every combination of the arguments
+    that change a parameter count."""
+    cases = []
+    for bias in ("true", "false"):
+        for kv in ("true", "false"):
+            for dims, tensors in (("", {}), (", key=k, value=v, kdim=5, vdim=3",
+                                             {"k": "float32[7, 3, 5]", "v": "float32[7, 3, 3]"}),
+                                  (", kdim=8, vdim=8", {})):
+                cases.append((f"MultiheadAttention(2, bias={bias}, add_bias_kv={kv}{dims})", tensors))
+        memory = {"m": "float32[6, 3, 8]"}
+        cases.append((f"TransformerEncoderLayer(2, 12, bias={bias})", {}))
+        cases.append((f"TransformerDecoderLayer(4, 6, bias={bias}, memory=m)", memory))
+        for norm in ("true", "false"):
+            for layers in (1, 3):
+                cases.append((f"TransformerEncoder(2, {layers}, 10, bias={bias}, norm={norm})", {}))
+                cases.append((f"TransformerDecoder(2, {layers}, 10, bias={bias}, norm={norm}, memory=m)", memory))
+        for enc, dec in ((1, 2), (3, 1)):
+            cases.append((f"Transformer(4, {enc}, {dec}, 6, bias={bias}, tgt=t)", {"t": "float32[4, 3, 8]"}))
+    return cases
+
+
+FLAG_CASES = _flag_cases()
+
+
+@pytest.mark.parametrize("stage,tensors", FLAG_CASES, ids=[s for s, _ in FLAG_CASES])
+def test_parameter_counts_match_torch_for_every_flag_combination(stage, tensors):
+    types = {"x": "float32[5, 3, 8]"} | tensors
+    decls = "\n".join(f"    input {n}: {t}" for n, t in types.items())
+    result, errors = check_one(f"network K {{\n{decls}\n    out = x -> {stage}\n    output out\n}}\n")
+    assert not errors, errors
+    (net,) = result.networks
+    env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
+    outs, module = run_stage(stage, env["x"], env)
+    assert net.dim(net.nodes[-1].params) == sum(p.numel() for p in module.parameters())
+    assert [net.shape(o.tensor) for o in net.nodes[-1].outputs] == [list(t.shape) for t in outs]
+
+
+# -- the transposed convolution's size rule over a table of cases ------------------------------
+
+TRANSPOSED = [  # (size, kernel, stride, padding, dilation, output_padding)
+    (L, k, st, p, d, op)
+    for L in (1, 2, 3, 7)
+    for k in (1, 2, 3, 5)
+    for st in (1, 2, 3)
+    for p in (0, 1, 2)
+    for d in (1, 2)
+    for op in (0, 1, 2)
+    if op < st or op < d
+]
+
+
+def test_conv_transpose_out_matches_torch():
+    """conv_transpose_out, concrete and symbolic, against the size torch's ConvTranspose1d
+    makes; where the rule gives less than 1, torch refuses the input."""
+    from netspec.dims import sym
+    from netspec.kinds.conv import conv_transpose_out
+
+    refused = 0
+    for L, k, st, p, d, op in TRANSPOSED:
+        want = conv_transpose_out(L, k, st, p, d, op)
+        assert evaluate(conv_transpose_out(sym("L"), k, st, p, d, op), {"L": L}) == want
+        layer = nn.ConvTranspose1d(1, 1, k, stride=st, padding=p, output_padding=op, dilation=d, bias=False)
+        try:
+            got = layer(torch.zeros(1, 1, L)).shape[-1]
+        except RuntimeError:
+            assert want < 1, (L, k, st, p, d, op, want)
+            refused += 1
+            continue
+        assert got == want, (L, k, st, p, d, op)
+    assert refused and refused < len(TRANSPOSED) // 4
 
 
 # -- initial states -----------------------------------------------------------------------------
@@ -409,7 +585,143 @@ FAILURES = [
     ({"x": "float32[7]"}, "x", ["Linear(4)", "LSTM(6)"], "rank", 1),
     ({"x": "float32[2, 5, 7]"}, "x", ["LSTM(6, proj_size=6)"], "value", 0),
     ({"x": "float32[2, 5, 7]"}, "x", ["LSTM(6, input_size=5)"], "shape", 0),
+    # transposed convolutions
+    ({"x": "float32[1, 4, 5, 5]"}, "x", ["ConvTranspose2d(6, 3, stride=2, output_padding=2)"], "value", 0),
+    ({"x": "float32[1, 4, 5, 5]"}, "x", ["ConvTranspose2d(6, 3, output_padding=1)"], "value", 0),
+    ({"x": "float32[1, 4, 5, 5]"}, "x", ['ConvTranspose2d(6, 3, padding="same")'], "value", 0),
+    ({"x": "float32[1, 4, 5, 5]"}, "x", ['ConvTranspose2d(6, 3, padding_mode="reflect")'], "value", 0),
+    ({"x": "float32[1, 4, 5, 5]"}, "x", ["ConvTranspose2d(6, 3, padding=true)"], "argument", 0),
+    ({"x": "float32[1, 4, 5, 5]"}, "x", ["ConvTranspose2d(6, 3, padding=(1, 1, 1))"], "argument", 0),
+    ({"x": "float32[1, 4, 5, 5]"}, "x", ["ConvTranspose2d(6, 3, groups=4)"], "value", 0),
+    ({"x": "float32[1, 4, 5]"}, "x", ["ConvTranspose1d(6, 3, padding=-1)"], "value", 0),
+    ({"x": "float32[1, 4, 1]"}, "x", ["ConvTranspose1d(6, 1, padding=1)"], "size", 0),
+    ({"x": "float32[1, 4, 5, 5]"}, "x", ["ConvTranspose2d(6, 3, in_channels=3)"], "shape", 0),
+    ({"x": "float32[4, 5, 5]"}, "x", ["ConvTranspose3d(6, 3)"], "rank", 0),
+    ({"x": "float32[1, 3, 4, 4, 4]"}, "x", ["Conv3d(4, 3, stride=2)", "Conv3d(4, 2)"], "size", 1),
+    # attention: the embedding, the key and value, the masks
+    ({"x": "float32[5, 3, 9]"}, "x", ["MultiheadAttention(2)"], "value", 0),
+    ({"x": "float32[5, 3, 8]", "k": "float32[7, 3, 6]", "v": "float32[7, 3, 3]"}, "x",
+     ["MultiheadAttention(2, key=k, value=v, kdim=5, vdim=3)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "k": "float32[7, 3, 5]", "v": "float32[7, 3, 5]"}, "x",
+     ["MultiheadAttention(2, key=k, value=v, kdim=5, vdim=3)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]"}, "x", ["MultiheadAttention(2, kdim=5)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "k": "float32[7, 4, 8]"}, "x", ["MultiheadAttention(2, key=k)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "k": "float32[7, 3, 8]", "v": "float32[6, 3, 8]"}, "x",
+     ["MultiheadAttention(2, key=k, value=v)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "k": "float64[7, 3, 8]"}, "x", ["MultiheadAttention(2, key=k)"], "dtype", 0),
+    ({"x": "float32[5, 3, 8]", "k": "float32[7, 8]"}, "x", ["MultiheadAttention(2, key=k)"], "rank", 0),
+    ({"x": "float32[5, 3, 8]", "m": "bool[5, 6]"}, "x", ["MultiheadAttention(2, attn_mask=m)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "m": "bool[2, 5, 5]"}, "x", ["MultiheadAttention(2, attn_mask=m)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "m": "bool[6, 5, 5]"}, "x", ["MultiheadAttention(2, batch_first=true, attn_mask=m)"],
+     "shape", 0),
+    ({"x": "float32[5, 8]", "m": "bool[4, 5, 5]"}, "x", ["MultiheadAttention(2, attn_mask=m)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "m": "bool[1, 3, 5, 5]"}, "x", ["MultiheadAttention(2, attn_mask=m)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "m": "int64[5, 5]"}, "x", ["MultiheadAttention(2, attn_mask=m)"], "dtype", 0),
+    ({"x": "float32[5, 3, 8]", "m": "float64[5, 5]"}, "x", ["MultiheadAttention(2, attn_mask=m)"], "dtype", 0),
+    ({"x": "float32[5, 3, 8]", "m": "float64[5, 5]"}, "x",
+     ["MultiheadAttention(2, attn_mask=m, need_weights=false)"], "dtype", 0),
+    ({"x": "float32[5, 3, 8]", "p": "bool[3, 4]"}, "x", ["MultiheadAttention(2, key_padding_mask=p)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "p": "bool[5, 3]"}, "x", ["MultiheadAttention(2, key_padding_mask=p)"], "shape", 0),
+    ({"x": "float32[5, 8]", "p": "bool[1, 5]"}, "x", ["MultiheadAttention(2, key_padding_mask=p)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]"}, "x", ["MultiheadAttention(2, is_causal=true)"], "value", 0),
+    ({"x": "float32[5, 3, 8]"}, "x", ["MultiheadAttention(2, is_causal=true, need_weights=false)"], "value", 0),
+    ({"x": "float32[5, 3, 8, 1]"}, "x", ["MultiheadAttention(2)"], "rank", 0),
+    ({"x": "float32[5, 3, 8]"}, "x", ["MultiheadAttention(2, embed_dim=4)"], "shape", 0),
+    # transformers
+    ({"x": "float32[5, 3, 6]"}, "x", ["TransformerEncoderLayer(4, 8)"], "value", 0),
+    ({"x": "float32[5, 3, 8]", "m": "bool[5, 4]"}, "x", ["TransformerEncoderLayer(2, 8, src_mask=m)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "p": "bool[3, 4]"}, "x", ["TransformerEncoderLayer(2, 8, src_key_padding_mask=p)"],
+     "shape", 0),
+    ({"x": "float32[5, 3, 8]"}, "x", ["TransformerEncoderLayer(2, 8, is_causal=true)"], "value", 0),
+    ({"x": "float32[5, 3, 8]"}, "x", ["TransformerEncoder(2, 2, 8, is_causal=true)"], "value", 0),
+    ({"x": "float32[5, 3, 8]", "m": "float64[5, 5]"}, "x", ["TransformerEncoder(2, 1, 8, mask=m)"], "dtype", 0),
+    ({"x": "float32[5, 3, 8]"}, "x", ["TransformerDecoderLayer(2, 8)"], "argument", 0),
+    ({"x": "float32[5, 3, 8]", "m": "float32[7, 3, 6]"}, "x", ["TransformerDecoderLayer(2, 8, memory=m)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "m": "float32[7, 4, 8]"}, "x", ["TransformerDecoder(2, 1, 8, memory=m)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "m": "float32[7, 3, 8]", "mm": "bool[5, 5]"}, "x",
+     ["TransformerDecoder(2, 1, 8, memory=m, memory_mask=mm)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "m": "float32[7, 3, 8]"}, "x",
+     ["TransformerDecoderLayer(2, 8, memory=m, tgt_is_causal=true)"], "value", 0),
+    ({"x": "float32[5, 3, 8]"}, "x", ["Transformer(2, 1, 1, 8)"], "argument", 0),
+    ({"x": "float32[5, 3, 8]", "t": "float32[4, 2, 8]"}, "x", ["Transformer(2, 1, 1, 8, tgt=t)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "t": "float32[4, 8]"}, "x", ["Transformer(2, 1, 1, 8, tgt=t)"], "rank", 0),
+    ({"x": "float32[5, 3, 8]", "t": "float32[4, 3, 6]"}, "x", ["Transformer(2, 1, 1, 8, tgt=t)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "t": "float32[4, 3, 8]", "tm": "bool[4, 5]"}, "x",
+     ["Transformer(2, 1, 1, 8, tgt=t, tgt_mask=tm)"], "shape", 0),
+    ({"x": "float32[5, 3, 8]", "t": "float32[4, 3, 8]"}, "x", ["Transformer(2, 1, 1, 8, tgt=t, src_is_causal=true)"],
+     "value", 0),
+    ({"x": "float32[5, 3, 12]", "t": "float32[4, 3, 12]"}, "x", ["Transformer(tgt=t)"], "value", 0),
 ]
+
+
+# -- layout: attention reads [seq, batch, E] unless batch_first, as recurrent layers do -----------
+
+LAYOUT = [
+    # (inputs, stage, the text the error points at: the stage, or the tensor argument)
+    ({"x": "float32[batch, seq, 8]"}, "MultiheadAttention(2)", "MultiheadAttention(2)"),
+    ({"x": "float32[seq, batch, 8]"}, "MultiheadAttention(2, batch_first=true)", None),
+    ({"x": "float32[seq, batch, 8]", "k": "float32[batch, seq, 8]"}, "MultiheadAttention(2, key=k)", "key=k"),
+    ({"x": "float32[seq, batch, 8]", "k": "float32[seq, batch, 8]", "v": "float32[batch, seq, 8]"},
+     "MultiheadAttention(2, key=k, value=v)", "value=v"),
+    ({"x": "float32[N, T, 8]"}, "TransformerEncoderLayer(2, 8)", None),
+    ({"x": "float32[T, B, 8]"}, "TransformerEncoder(2, 1, 8, batch_first=true)", None),
+    ({"x": "float32[seq, batch, 8]", "m": "float32[batch, seq, 8]"}, "TransformerDecoderLayer(2, 8, memory=m)",
+     "memory=m"),
+    ({"x": "float32[batch, seq, 8]", "m": "float32[time, batch, 8]"},
+     "TransformerDecoder(2, 1, 8, memory=m, batch_first=true)", "memory=m"),
+    ({"x": "float32[seq, batch, 8]", "t": "float32[batch, seq, 8]"}, "Transformer(2, 1, 1, 8, tgt=t)", "tgt=t"),
+]
+SIZES_OF = {"batch": 2, "seq": 3, "time": 5, "N": 2, "T": 4, "B": 3}
+
+
+@pytest.mark.parametrize("types,stage,at", LAYOUT, ids=[s for _, s, _ in LAYOUT])
+def test_attention_reading_batch_as_time_is_a_layout_error(types, stage, at):
+    """A batch symbol where attention reads the sequence (or a time symbol as the batch) is a
+    `layout` error at the stage or at the tensor argument, with the recurrent layers' help;
+    the allow comment accepts it, and where the error is the piped input's, torch runs the
+    stage with the shapes the check then states."""
+    decls = "\n".join(f"    input {n}: {t}" for n, t in types.items())
+    line = f"    out = x -> {stage}"
+    text = f"network K {{\n{decls}\n{line}\n    output out\n}}\n"
+    result, _ = check_one(text)
+    (d,) = result.reporter.errors
+    assert d.code == "layout" and d.span.line == len(types) + 2, d.message
+    start = line.index(at if at is not None else stage) + 1
+    assert start <= d.span.column < start + len(at or stage), (d.span, d.message)
+    assert "batch_first" in d.help and "allow[layout]" in d.help
+    if at is not None and not at.startswith(stage.split("(")[0]):
+        return  # a key or memory laid out otherwise has another batch than the input: torch refuses it
+    allowed, errors = check_one(text.replace(line, line + "  # netspec: allow[layout]"))
+    assert not errors, errors
+    (net,) = allowed.networks
+    env = {n: random_tensor(*parse_type(re.sub(r"[A-Za-z_]+(?=[,\]])", lambda m: str(SIZES_OF[m.group(0)]), t)))
+           for n, t in types.items()}
+    outs, _ = run_stage(stage, env["x"], env)
+    assert [[evaluate(dim, SIZES_OF) for dim in net.shape(o.tensor)] for o in net.nodes[-1].outputs] == \
+           [list(t.shape) for t in outs]
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_attention_weights_are_a_result_only_when_torch_returns_them(need_weights):
+    flag = "true" if need_weights else "false"
+    text = f"""network W {{
+    input x: float32[5, 3, 8]
+    a = x -> MultiheadAttention(2, need_weights={flag})
+    b = a.output -> Linear(3)
+    w = a.weights
+    output b, w
+}}
+"""
+    result, errors = check_one(text)
+    module = nn.MultiheadAttention(8, 2).eval()
+    _, weights = module(*[torch.randn(5, 3, 8)] * 3, need_weights=need_weights)
+    if need_weights:
+        assert not errors, errors
+        (net,) = result.networks
+        assert net.shape(dict(net.outputs)["w"].tensor) == list(weights.shape)
+    else:
+        assert weights is None
+        assert [(e.code, e.span.line) for e in result.reporter.errors] == [("unknown-attr", 5)]
 
 
 def _stage_columns(line: str, stages: list[str]) -> list[tuple[int, int]]:
@@ -445,7 +757,7 @@ def test_error_where_torch_raises(types, source, stages, code, index):
         if i < index:
             x = run_stage(st, x, env)[0][0]
             continue
-        with pytest.raises((RuntimeError, ValueError, IndexError, TypeError)):
+        with pytest.raises((RuntimeError, ValueError, IndexError, TypeError, AssertionError)):
             run_stage(st, x, env)
 
 

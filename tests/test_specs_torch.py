@@ -290,6 +290,8 @@ def concrete(net, t, env) -> tuple[str, list[int]]:
 
 
 def random_input(dtype: str, shape):
+    if dtype == "bool":  # a mask
+        return torch.rand(*shape) > 0.5
     if dtype.startswith("int"):
         return torch.randint(0, 2, tuple(shape), dtype=getattr(torch, dtype))
     return torch.randn(*shape, dtype=getattr(torch, dtype))

@@ -113,7 +113,9 @@ class Args:
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        fields = dict(cls.model_fields)
+        fields: dict[str, Field] = {}
+        for base in reversed(cls.__mro__[1:]):  # every base's fields, as pydantic collects them
+            fields.update(getattr(base, "model_fields", {}))
         for name, annotation in cls.__dict__.get("__annotations__", {}).items():
             if isinstance(annotation, str) and annotation.startswith("ClassVar"):
                 continue

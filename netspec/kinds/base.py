@@ -342,6 +342,17 @@ class Layer(Kind):
         """The arguments of the module's call: the input expressions, then any initial state."""
         return list(inputs)
 
+    def with_dtype(self, pos: list[Any], kw: dict[str, Any], dtype) -> tuple[list[Any], dict[str, Any]]:
+        """The constructor values with ``dtype`` (a value the build renders) where torch takes
+        it: the constructor's own ``dtype=``, or the modules a Construct nests."""
+        return pos, {**kw, "dtype": dtype}
+
+    def plain_call(self, a: Args) -> bool:
+        """Whether the built module is called on the piped tensor alone and returns its one
+        result, so that an nn.Sequential can run it (MultiheadAttention is not: it takes
+        the query as key and value too, and returns a pair)."""
+        return True
+
     def forward(self, a, module, inputs, state, code, in_place=False):
         return Forward(callee=module, args=tuple(self.call_args(a, inputs, state, code)))
 

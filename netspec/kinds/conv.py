@@ -29,6 +29,12 @@ def conv_out(size: Dim, kernel: int, stride: int, padding: Dim, dilation: int) -
     return floordiv(size + 2 * padding - dilation * (kernel - 1) - 1, stride) + 1
 
 
+def conv_transpose_out(size: Dim, kernel: int, stride: int, padding: int, dilation: int,
+                       output_padding: int) -> Dim:
+    """torch.nn.ConvTranspose*d: (L - 1)s - 2p + d(k - 1) + output_padding + 1."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
 def pool_out(size: Dim, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> tuple[Dim, bool]:
     """torch's pooling_output_shape. Returns (size, exact): exact is False when a symbolic
     size in ceil mode needed the last-window rule and it was assumed not to apply."""
@@ -197,6 +203,151 @@ class Conv2d(_Conv):
         {"stage": "Conv2d(6, (3, 2), stride=(1, 2), padding=(2, 0), dilation=(2, 3), groups=3)", "input": "float32[2, 3, 12, 13]"},
         {"stage": 'Conv2d(4, 3, padding="valid", in_channels=2)', "input": "float32[1, 2, 7, 8]"},
         {"stage": "Conv2d(8, 3, 2, 1, 1, 2, false)", "input": "float32[1, 4, 9, 9]"},
+    ]
+
+
+@register
+class Conv3d(_Conv):
+    name = "Conv3d"
+    torch_name = "Conv3d"
+    n = 3
+    examples: ClassVar[list[dict]] = [
+        {"stage": "Conv3d(4, 3)", "input": "float32[2, 3, 6, 7, 8]"},
+        {"stage": "Conv3d(6, (3, 1, 2), stride=(1, 2, 3), padding=(1, 0, 2), dilation=(2, 1, 1), groups=3)",
+         "input": "float32[1, 3, 7, 8, 9]"},
+        {"stage": 'Conv3d(2, 3, padding="same", bias=false)', "input": "float64[2, 5, 5, 6]"},
+        {"stage": 'Conv3d(4, 2, padding=1, padding_mode="replicate", in_channels=2)', "input": "float32[1, 2, 4, 4, 4]"},
+        {"stage": 'Conv3d(4, 3, 2, "valid", 1, 1, false)', "input": "float32[1, 2, 7, 7, 7]"},
+    ]
+
+
+# -- transposed convolutions ------------------------------------------------------------------
+
+
+class ConvTransposeArgs(Args):
+    in_channels: SizeArg
+    out_channels: SizeArg
+    kernel_size: SizeOrTuple
+    stride: SizeOrTuple = 1
+    padding: Any = 0  # an int or a tuple; a string is refused in infer, as torch does
+    output_padding: DimOrTuple = 0
+    groups: SizeArg = 1
+    bias: BoolArg = True
+    dilation: SizeOrTuple = 1
+    padding_mode: PaddingMode = "zeros"  # torch takes only "zeros" (checked in infer)
+
+
+class _ConvTranspose(Spatial):
+    """A transposed convolution: each input position spreads a kernel over the output, so
+    the output grows with the stride (the inverse of a convolution's size rule)."""
+
+    Args = ConvTransposeArgs
+    fresh_result = True
+    # torch's order: groups and bias come before dilation here, unlike Conv*d
+    positional = ("out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "bias",
+                  "dilation", "padding_mode")
+    inferred = "in_channels"
+    torch_positional = ("in_channels", "out_channels", "kernel_size")
+    dtype_kwarg = True
+
+    def inferred_index(self, rank):
+        return rank - self.n - 1
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        self.check_dtype(ctx, x)
+        k, s, p, d, op = self._windows(ctx, a)
+        groups = ctx.concrete(a.groups, "groups", "groups")
+        if groups < 1:
+            raise ctx.fail(codes.VALUE, f"{self.name}: groups must be positive", arg="groups")
+        self.check_groups(ctx, groups, in_channels=a.in_channels, out_channels=a.out_channels)
+        out = [conv_transpose_out(L, k[i], s[i], p[i], d[i], op[i]) for i, L in enumerate(x.shape[-self.n:])]
+        self.check_output(ctx, x, out, lambda i, v: (
+            f"padding={a.padding} takes more than input {ctx.show_tensor(x)} makes (output size {v} in dim "
+            f"{x.rank - self.n + i})", "use a smaller padding, or a larger stride or kernel"))
+        shape = x.shape[:-self.n - 1] + (a.out_channels,) + tuple(out)
+        return [x.with_shape(shape, ctx.origin, keep={i: i for i in range(x.rank - self.n - 1)})]
+
+    def _windows(self, ctx, a) -> tuple:
+        """kernel_size, stride, padding, dilation and output_padding as n-tuples, refused
+        where torch refuses them."""
+        if isinstance(a.padding, str):
+            raise ctx.fail(codes.VALUE, f'{self.name} takes no string padding (received "{a.padding}")',
+                           arg="padding", help="give the padding as an integer or a tuple of integers")
+        if not all(is_dim(v) for v in (a.padding if isinstance(a.padding, tuple) else (a.padding,))):
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): expected an integer or a tuple of integers",
+                           arg="padding", help="give the padding as an integer or a tuple of integers")
+        if a.padding_mode != "zeros":
+            raise ctx.fail(codes.VALUE, f'{self.name}: only padding_mode="zeros" is supported, received '
+                           f'"{a.padding_mode}"', arg="padding_mode", help="drop the padding_mode argument")
+        k = self.window(ctx, a.kernel_size, "kernel_size")
+        s = self.window(ctx, a.stride, "stride")
+        d = self.window(ctx, a.dilation, "dilation")
+        if min(k) < 1 or min(s) < 1 or min(d) < 1:
+            raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride and dilation must be positive")
+        p = self.window(ctx, a.padding, "padding")
+        op = self.window(ctx, a.output_padding, "output_padding")
+        for name, values in (("padding", p), ("output_padding", op)):
+            if min(values) < 0:
+                raise ctx.fail(codes.VALUE, f"{self.name}: {name} must not be negative", arg=name)
+        for i in range(self.n):
+            if op[i] >= s[i] and op[i] >= d[i]:
+                raise ctx.fail(codes.VALUE, f"{self.name}: output_padding ({op[i]}) must be smaller than either "
+                               f"stride ({s[i]}) or dilation ({d[i]})", arg="output_padding",
+                               help=f"use an output_padding below {max(s[i], d[i])}")
+        return k, s, p, d, op
+
+    def param_count(self, a):
+        per = numel(normalize_tuple(a.kernel_size, self.n))
+        return a.in_channels * (a.out_channels // a.groups) * per + (a.out_channels if a.bias else 0)
+
+    def flops(self, a, inputs, outputs):
+        # torch's count for a transposed convolution: every input element meets the kernel
+        # once per output channel of its group
+        per = numel(normalize_tuple(a.kernel_size, self.n))
+        return 2 * numel(inputs[0].shape) * (a.out_channels // a.groups) * per
+
+
+@register
+class ConvTranspose1d(_ConvTranspose):
+    name = "ConvTranspose1d"
+    torch_name = "ConvTranspose1d"
+    n = 1
+    examples: ClassVar[list[dict]] = [
+        {"stage": "ConvTranspose1d(4, 3)", "input": "float32[2, 3, 10]"},
+        {"stage": "ConvTranspose1d(6, 4, stride=3, padding=2, output_padding=2, dilation=2)", "input": "float32[1, 2, 7]"},
+        {"stage": "ConvTranspose1d(4, 3, stride=2, groups=2, bias=false)", "input": "float64[4, 5]"},
+        {"stage": "ConvTranspose1d(2, 5, 2, 1, 1, 1, true, 1)", "input": "float32[1, 3, 6]"},
+        {"stage": "ConvTranspose1d(3, (2,), stride=(2,), padding=(1,), output_padding=(1,), in_channels=2)",
+         "input": "float32[3, 2, 4]"},
+    ]
+
+
+@register
+class ConvTranspose2d(_ConvTranspose):
+    name = "ConvTranspose2d"
+    torch_name = "ConvTranspose2d"
+    n = 2
+    examples: ClassVar[list[dict]] = [
+        {"stage": "ConvTranspose2d(8, 4, stride=2, padding=1)", "input": "float32[2, 16, 7, 7]"},
+        {"stage": "ConvTranspose2d(6, (3, 2), stride=(2, 3), padding=(1, 0), output_padding=(1, 2), dilation=(1, 2), groups=3)",
+         "input": "float32[1, 3, 5, 6]"},
+        {"stage": "ConvTranspose2d(3, 3, stride=2, output_padding=1, bias=false)", "input": "float64[2, 4, 5]"},
+        {"stage": "ConvTranspose2d(4, 3, 2, 1, 1, 2, false, 1)", "input": "float32[1, 2, 6, 6]"},
+        {"stage": 'ConvTranspose2d(2, 1, padding_mode="zeros", in_channels=5)', "input": "float32[1, 5, 3, 4]"},
+    ]
+
+
+@register
+class ConvTranspose3d(_ConvTranspose):
+    name = "ConvTranspose3d"
+    torch_name = "ConvTranspose3d"
+    n = 3
+    examples: ClassVar[list[dict]] = [
+        {"stage": "ConvTranspose3d(4, 2, stride=2)", "input": "float32[2, 3, 3, 4, 5]"},
+        {"stage": "ConvTranspose3d(6, (3, 1, 2), stride=(2, 1, 2), padding=(1, 0, 1), output_padding=(1, 0, 0), "
+                  "dilation=(1, 2, 1), groups=2)", "input": "float32[1, 4, 3, 3, 4]"},
+        {"stage": "ConvTranspose3d(2, 3, 1, 1, 0, 1, true, 2)", "input": "float64[3, 2, 3, 4]"},
     ]
 
 

@@ -17,10 +17,13 @@ from .args import after
 from .base import Args, ArgValueError, BoolArg, DimArg, FloatArg, FloatLayer, SizeArg, TensorIn, numel, register
 
 
-def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool) -> None:
+def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str | None = None,
+                          notes=None) -> None:
     """A `layout` error when a layer that reads ``[seq, batch, ...]`` (``[batch, seq, ...]``
     with batch_first) would read a dim named as a batch as time, or a time dim as batch:
-    torch runs such a model silently and wrong. An allow comment on the line silences it."""
+    torch runs such a model silently and wrong. An allow comment on the line silences it.
+    ``arg`` names a tensor passed by keyword (an attention's key), ``notes`` say where it
+    came from; without ``arg`` the tensor is the input."""
     time_axis, batch_axis = (1, 0) if batch_first else (0, 1)
     problem = None
     if ctx.role(x.shape[time_axis]) == "batch":
@@ -32,13 +35,14 @@ def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool) -> None:
     axis, reads_as = problem
     bf = "true" if batch_first else "false"
     fix = "pass batch_first=false" if batch_first else "pass batch_first=true"
+    where = f"dim {axis}" if arg is None else f"dim {axis} of `{arg}`"
+    move = f"put `-> transpose(0, 1)` before the {name}" if arg is None else f"transpose `{arg}` first"
     ctx.fail_unless_allowed(
         codes.LAYOUT,
-        f"{name} reads dim {axis} as {reads_as} (batch_first={bf}), but dim {axis} is "
+        f"{name} reads {where} as {reads_as} (batch_first={bf}), but dim {axis} is "
         f"`{ctx.show(x.shape[axis])}`",
-        ctx.input_story(),
-        help=f"{fix}, or put `-> transpose(0, 1)` before the {name}; if this is meant, "
-        "add `# netspec: allow[layout]` to the line")
+        ctx.input_story() if arg is None else (notes or [f"`{arg}` is {ctx.show_tensor(x)}"]),
+        help=f"{fix}, or {move}; if this is meant, add `# netspec: allow[layout]` to the line", arg=arg)
 
 
 class RNNBaseArgs(Args):
