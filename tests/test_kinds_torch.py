@@ -404,6 +404,7 @@ FAILURES = [
     ({"x": "float32[2, 3, 4, 5]"}, "x", ["Flatten(2, 1)"], "value", 0),
     ({"x": "float32[2, 3]"}, "x", ["Embedding(10, 4)"], "dtype", 0),
     ({"x": "int64[2, 3]"}, "x", ["Linear(4)"], "dtype", 0),
+    ({"x": "bool[2, 3]"}, "x", ["ReLU"], "dtype", 0),
     ({"x": "float32[2, 3, 5, 5]"}, "x", ["BatchNorm2d(num_features=4)"], "shape", 0),
     ({"x": "float32[2, 7]"}, "x", ["LayerNorm(8)"], "shape", 0),
     ({"x": "float32[7]"}, "x", ["Linear(4)", "LSTM(6)"], "rank", 1),

@@ -388,9 +388,12 @@ def normalize_tuple(v, n: int) -> tuple:
 class FloatLayer(Layer):
     """A layer with float parameters: refuses integer input, keeps the input's dtype."""
 
-    accepts_int: ClassVar[bool] = False
+    accepts_int: ClassVar[bool] = False  # int64 and int32 too (ReLU); never bool
 
     def check_dtype(self, ctx, t: Tensor) -> None:
+        if t.dtype == "bool" and self.accepts_int:
+            raise ctx.fail("dtype", f"{self.name} takes numbers, not bool", ctx.input_story(),
+                           help="convert the mask to a number type first")
         if t.dtype not in FLOAT_DTYPES and not self.accepts_int:
             raise ctx.fail("dtype", f"{self.name} needs a floating-point input, received {t.dtype}",
                            ctx.input_story(),
