@@ -11,6 +11,7 @@ the error at the stage where torch raises.
 from __future__ import annotations
 
 import ast as pyast
+import inspect
 import re
 
 import pytest
@@ -83,15 +84,32 @@ def _is_size(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def torch_class(name: str):
+    """The torch module class of a layer: torch.nn's, or torchvision's for what torch.nn lacks."""
+    if name == "StochasticDepth":
+        import torchvision
+
+        return torchvision.ops.StochasticDepth
+    return getattr(nn, name)
+
+
 def build_layer(name: str, pos: list, kw: dict, in_shape) -> nn.Module:
     pos, kw = list(pos), dict(kw)
+    cls = torch_class(name)
     if name in INFERRED:
         arg, read = INFERRED[name]
-        if arg in kw:
+        # torch's first argument goes first; a later one (GroupNorm's num_channels) by name
+        params = inspect.signature(cls).parameters
+        first = arg not in params or next(iter(params)) == arg
+        if arg in kw and first:
             pos.insert(0, kw.pop(arg))
+        elif arg in kw:
+            pass
+        elif not first:
+            kw[arg] = read(list(in_shape))
         elif not (name in SIZE_FIRST and pos and _is_size(pos[0])):
             pos.insert(0, read(list(in_shape)))
-    return getattr(nn, name)(*pos, **kw)
+    return cls(*pos, **kw)
 
 
 def flat(result) -> list:
@@ -100,33 +118,41 @@ def flat(result) -> list:
     return [result]
 
 
-def run_stage(text: str, x, env: dict):
-    """Run one stage on torch; returns (list of result tensors, module or None)."""
+def stage_call(text: str, x, env: dict):
+    """One stage as torch runs it: (its module, or None for an op; a call that runs it)."""
     name, pos, kw = parse_call(text, env)
     if name[0].isupper():
         states = {k: kw.pop(k) for k in STATES if k in kw}
+        # other tensors given by keyword go to the call by keyword (EmbeddingBag's offsets)
+        tensors = {k: kw.pop(k) for k in list(kw) if isinstance(kw[k], torch.Tensor)}
         module = build_layer(name, pos, kw, x.shape)
         if x.is_floating_point():
             module = module.to(x.dtype)
         module.eval()
         if name == "LSTM" and states:
-            out = module(x, (states["h0"], states["c0"]))
-        elif name == "LSTMCell" and states:
-            out = module(x, (states["hx"], states["cx"]))
-        elif states:
-            out = module(x, next(iter(states.values())))
-        else:
-            out = module(x)
-        return flat(out), module
+            return module, lambda: module(x, (states["h0"], states["c0"]))
+        if name == "LSTMCell" and states:
+            return module, lambda: module(x, (states["hx"], states["cx"]))
+        if states:
+            return module, lambda: module(x, next(iter(states.values())))
+        return module, lambda: module(x, **tensors)
     tensors = [x] if x is not None else []
     tensors += [p for p in pos if isinstance(p, torch.Tensor)]
     pos = [p for p in pos if not isinstance(p, torch.Tensor)]
     if name == "cat":
-        return [torch.cat(tensors, *pos, **kw)], None
+        return None, lambda: torch.cat(tensors, *pos, **kw)
     if name == "add":
-        return [torch.add(*tensors, *pos, **kw)], None
+        return None, lambda: torch.add(*tensors, *pos, **kw)
+    if name in ("interpolate", "pad"):
+        return None, lambda: getattr(torch.nn.functional, name)(*tensors, *pos, **kw)
     first, *rest = tensors
-    return [getattr(first, name)(*rest, *pos, **kw)], None
+    return None, lambda: getattr(first, name)(*rest, *pos, **kw)
+
+
+def run_stage(text: str, x, env: dict):
+    """Run one stage on torch; returns (list of result tensors, module or None)."""
+    module, call = stage_call(text, x, env)
+    return flat(call()), module
 
 
 def random_tensor(dtype: str, shape):
@@ -136,6 +162,15 @@ def random_tensor(dtype: str, shape):
     if dt == torch.bool:
         return torch.rand(tuple(shape)) > 0.5
     return torch.randint(0, 2, tuple(shape), dtype=dt)  # valid ids for any Embedding
+
+
+def example_tensors(types: dict[str, str]) -> dict:
+    """Random tensors of the given types; `offsets` are the starts of equal bags of `x`."""
+    env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
+    if "offsets" in env:
+        bags, n = env["offsets"].numel(), env["x"].numel()
+        env["offsets"] = (torch.arange(bags) * n // bags).to(env["offsets"].dtype)
+    return env
 
 
 def torch_dtype_name(t) -> str:
@@ -151,9 +186,10 @@ def check_one(text: str):
 # -- the worked examples ------------------------------------------------------------------------
 
 def example_spec(kind, ex) -> tuple[str, str, dict]:
-    """The one-network spec of an example, the stage text torch runs, and the inputs' types."""
+    """The one-network spec of an example, the stage text torch runs, and the inputs' types.
+    An example's "tensors" ({"offsets": "int64[3]"}) are inputs its stage names by keyword."""
     stage = ex["stage"] or kind.name
-    types = {"x": ex["input"]}
+    types = {"x": ex["input"], **ex.get("tensors", {})}
     others = [ex["input"]] * ex.get("others", 0) + list(ex.get("other_shapes", []))
     names = [f"y{i}" for i in range(len(others))]
     types.update(zip(names, others))
@@ -177,7 +213,7 @@ def test_example_matches_torch(kind, index, ex):
     assert node.kind is kind
 
     torch.manual_seed(0)
-    env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
+    env = example_tensors(types)
     outs, module = run_stage(stage, env["x"], env)
 
     stated = [(o.tensor.dtype, net.shape(o.tensor)) for o in node.outputs]
@@ -190,9 +226,18 @@ def test_example_matches_torch(kind, index, ex):
     if module is not None:
         # the emission path (constructor_args) builds the same module
         pos, kw = kind.constructor_args(node.args)
-        emitted = getattr(nn, kind.torch_name)(*pos, **kw)
+        emitted = emitted_class(kind)(*pos, **kw)
         assert {k: tuple(v.shape) for k, v in emitted.state_dict().items()} == \
                {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+def emitted_class(kind):
+    """The class a built module constructs for a layer: torch.nn's, or the one it defines."""
+    if kind.support_code is None:
+        return getattr(nn, kind.torch_name)
+    scope = {"torch": torch, "nn": nn}
+    exec(compile(kind.support_code, f"<{kind.name}>", "exec"), scope)  # noqa: S102 (netspec's own code)
+    return scope[kind.torch_name]
 
 
 def test_every_kind_has_examples():
@@ -253,6 +298,12 @@ POSITIONAL = [
     ("float32[2, 6, 3]", "BatchNorm1d(6, 0.001, 0.1, false)", lambda: nn.BatchNorm1d(6, eps=0.001, affine=False)),
     ("float32[2, 6, 3]", "BatchNorm1d(0.001, 0.1, false)", lambda: nn.BatchNorm1d(6, eps=0.001, affine=False)),
     ("float32[2, 3, 4, 5]", "Flatten(1, 2)", lambda: nn.Flatten(1, 2)),
+    ("float32[2, 4, 5]", "LeakyReLU(0.2, true)", lambda: nn.LeakyReLU(negative_slope=0.2, inplace=True)),
+    ("float32[2, 3]", "ELU(0.5, true)", lambda: nn.ELU(alpha=0.5, inplace=True)),
+    ("float32[5]", "Softplus(2.0, 10.0)", lambda: nn.Softplus(beta=2.0, threshold=10.0)),
+    ("float32[2, 4, 5]", "PReLU(4, 0.1)", lambda: nn.PReLU(num_parameters=4, init=0.1)),
+    ("float32[2, 8, 3]", "GLU(1)", lambda: nn.GLU(dim=1)),
+    ("float32[2, 3]", "ReLU6(true)", lambda: nn.ReLU6(inplace=True)),
 ]
 
 
@@ -270,12 +321,13 @@ def test_positional_order_matches_torch_constructor(input_type, stage, make):
     assert net.dim(node.params) == sum(p.numel() for p in module.parameters())
     # the arguments the checker read are the ones the hand-written constructor got
     pos, kw = node.kind.constructor_args(node.args)
-    emitted = getattr(nn, node.kind.torch_name)(*pos, **kw)
+    emitted = emitted_class(node.kind)(*pos, **kw)
     for attr in ("in_features", "out_features", "in_channels", "out_channels", "kernel_size", "stride",
                  "padding", "dilation", "groups", "ceil_mode", "count_include_pad", "divisor_override",
                  "input_size", "hidden_size", "num_layers", "bias", "batch_first", "bidirectional",
                  "proj_size", "nonlinearity", "padding_idx", "normalized_shape", "eps", "affine",
-                 "elementwise_affine", "start_dim", "end_dim"):
+                 "elementwise_affine", "start_dim", "end_dim", "inplace", "negative_slope", "alpha", "beta",
+                 "threshold", "num_parameters", "init", "dim"):
         if hasattr(module, attr) and not isinstance(getattr(module, attr), torch.Tensor):
             assert getattr(emitted, attr) == getattr(module, attr), attr
 
@@ -405,6 +457,15 @@ FAILURES = [
     ({"x": "float32[2, 3]"}, "x", ["Embedding(10, 4)"], "dtype", 0),
     ({"x": "int64[2, 3]"}, "x", ["Linear(4)"], "dtype", 0),
     ({"x": "bool[2, 3]"}, "x", ["ReLU"], "dtype", 0),
+    ({"x": "bool[2, 3]"}, "x", ["ReLU6"], "dtype", 0),
+    ({"x": "int64[2, 3]"}, "x", ["SiLU"], "dtype", 0),
+    ({"x": "int32[2, 3]"}, "x", ["GLU"], "dtype", 0),
+    ({"x": "float32[2, 5]"}, "x", ["GLU"], "shape", 0),
+    ({"x": "float32[2, 4]"}, "x", ["Linear(6)", "GLU", "GLU"], "shape", 2),
+    ({"x": "float32[2, 4]"}, "x", ["GLU(2)"], "rank", 0),
+    ({"x": "float32[2, 3, 4]"}, "x", ["PReLU(4)"], "shape", 0),
+    ({"x": "float32[5]"}, "x", ["PReLU(5)"], "shape", 0),
+    ({"x": "float32[]"}, "x", ["PReLU(2)"], "rank", 0),
     ({"x": "float32[2, 3, 5, 5]"}, "x", ["BatchNorm2d(num_features=4)"], "shape", 0),
     ({"x": "float32[2, 7]"}, "x", ["LayerNorm(8)"], "shape", 0),
     ({"x": "float32[7]"}, "x", ["Linear(4)", "LSTM(6)"], "rank", 1),
