@@ -304,6 +304,8 @@ POSITIONAL = [
     ("float32[2, 4, 5]", "PReLU(4, 0.1)", lambda: nn.PReLU(num_parameters=4, init=0.1)),
     ("float32[2, 8, 3]", "GLU(1)", lambda: nn.GLU(dim=1)),
     ("float32[2, 3]", "ReLU6(true)", lambda: nn.ReLU6(inplace=True)),
+    ("float32[2, 3, 4, 4]", "Dropout2d(0.3, true)", lambda: nn.Dropout2d(p=0.3, inplace=True)),
+    ("float32[4, 3]", 'StochasticDepth(0.2, "batch")', lambda: torch_class("StochasticDepth")(p=0.2, mode="batch")),
 ]
 
 
@@ -327,7 +329,7 @@ def test_positional_order_matches_torch_constructor(input_type, stage, make):
                  "input_size", "hidden_size", "num_layers", "bias", "batch_first", "bidirectional",
                  "proj_size", "nonlinearity", "padding_idx", "normalized_shape", "eps", "affine",
                  "elementwise_affine", "start_dim", "end_dim", "inplace", "negative_slope", "alpha", "beta",
-                 "threshold", "num_parameters", "init", "dim"):
+                 "threshold", "num_parameters", "init", "dim", "p", "mode"):
         if hasattr(module, attr) and not isinstance(getattr(module, attr), torch.Tensor):
             assert getattr(emitted, attr) == getattr(module, attr), attr
 
@@ -466,6 +468,9 @@ FAILURES = [
     ({"x": "float32[2, 3, 4]"}, "x", ["PReLU(4)"], "shape", 0),
     ({"x": "float32[5]"}, "x", ["PReLU(5)"], "shape", 0),
     ({"x": "float32[]"}, "x", ["PReLU(2)"], "rank", 0),
+    ({"x": "float32[2, 3, 4, 5]"}, "x", ["Dropout1d"], "rank", 0),
+    ({"x": "float32[2, 3]"}, "x", ['StochasticDepth(1.5, "row")'], "value", 0),
+    ({"x": "float32[2, 3]"}, "x", ['StochasticDepth(0.5, "col")'], "argument", 0),
     ({"x": "float32[2, 3, 5, 5]"}, "x", ["BatchNorm2d(num_features=4)"], "shape", 0),
     ({"x": "float32[2, 7]"}, "x", ["LayerNorm(8)"], "shape", 0),
     ({"x": "float32[7]"}, "x", ["Linear(4)", "LSTM(6)"], "rank", 1),
@@ -536,3 +541,78 @@ def test_sizes_reached_two_ways_are_proven_equal():
         s = nn.MaxPool1d(4)(x) + nn.MaxPool1d(2)(nn.MaxPool1d(2)(x))
         t = nn.AvgPool1d(3)(nn.AvgPool1d(2)(y)) + nn.AvgPool1d(6)(y)
         assert [[evaluate(d, {"h": h}) for d in shape] for shape in stated] == [list(s.shape), list(t.shape)]
+
+
+# -- StochasticDepth: the class a built module defines computes what torchvision does -----------
+
+SD_CASES = [(0.5, "row", (8, 3, 4), "float32"), (0.2, "batch", (4, 5), "float32"), (0.0, "row", (3, 2), "float32"),
+            (1.0, "row", (4, 2), "float32"), (1.0, "batch", (3,), "float32"), (0.3, "batch", (), "float64"),
+            (0.7, "row", (6,), "float64"), (0.25, "row", (16, 2, 2, 2), "bfloat16")]
+
+
+@pytest.mark.parametrize("p,mode,shape,dtype", SD_CASES, ids=[f"{m}-{p}-{len(s)}d-{d}" for p, m, s, d in SD_CASES])
+def test_stochastic_depth_computes_as_torchvision(p, mode, shape, dtype):
+    torchvision = pytest.importorskip("torchvision")
+    ours = emitted_class(REGISTRY["StochasticDepth"])(p, mode)
+    theirs = torchvision.ops.StochasticDepth(p, mode)
+    x = torch.randn(shape).to(DTYPE[dtype])
+    for training in (True, False):
+        ours.train(training)
+        theirs.train(training)
+        for seed in range(4):
+            torch.manual_seed(seed)
+            a = ours(x)
+            torch.manual_seed(seed)
+            b = theirs(x)
+            assert a.dtype == b.dtype and torch.equal(a, b), (training, seed)
+            if not training or p == 0.0:
+                assert a is x and b is x  # the input itself, as torchvision returns it
+            else:
+                assert a is not x
+
+
+def test_stochastic_depth_on_a_0_dim_input_in_row_mode_fails_as_torchvision():
+    torchvision = pytest.importorskip("torchvision")
+    text = 'network K {\n    input x: float32[]\n    y = x -> StochasticDepth(0.5, "row")\n    output y\n}\n'
+    result, _ = check_one(text)
+    assert [d.code for d in result.reporter.errors] == ["rank"]
+    with pytest.raises(IndexError):
+        torchvision.ops.StochasticDepth(0.5, "row").train()(torch.randn(()))
+
+
+def test_built_module_defines_stochastic_depth_and_runs_as_torchvision():
+    """A built module with StochasticDepth needs only torch, passes the injection check, and
+    draws the same rows as torchvision's layer in training."""
+    torchvision = pytest.importorskip("torchvision")
+    from fuzzgen import check_module_ast
+
+    from netspec import api
+
+    text = ('network Net {\n    input x: float32[batch, 3, 8]\n'
+            '    y = x -> StochasticDepth(0.5, "row")\n    z = x -> StochasticDepth(0.4, mode="batch")\n'
+            '    output y, z\n}\n')
+    spec = api.loads(text, file="sd.net")
+    assert spec.code.count("class StochasticDepth(nn.Module):") == 1
+    assert check_module_ast(spec.code) == []
+    model = spec.module("Net").train()
+    x = torch.randn(64, 3, 8)
+    torch.manual_seed(1)
+    y, z = model(x)
+    torch.manual_seed(1)
+    want_y = torchvision.ops.StochasticDepth(0.5, "row").train()(x)
+    want_z = torchvision.ops.StochasticDepth(0.4, "batch").train()(x)
+    assert torch.equal(y, want_y) and torch.equal(z, want_z)
+    assert 0 < int((y == 0).all(dim=(1, 2)).sum()) < 64  # rows were dropped, not all of them
+    y, z = model.eval()(x)
+    assert y is x and z is x
+
+
+@pytest.mark.parametrize("stage,input_type", [("Dropout2d", "float32[2, 3]"), ("Dropout3d", "float32[2, 3, 4]"),
+                                              ("Dropout2d", "float32[1, 2, 3, 4, 5]")])
+def test_ranks_torch_deprecates_are_errors(stage, input_type):
+    """torch runs a channel dropout on these ranks with a warning that they will be errors."""
+    text = f"network K {{\n    input x: {input_type}\n    y = x -> {stage}\n    output y\n}}\n"
+    result, _ = check_one(text)
+    assert [d.code for d in result.reporter.errors] == ["rank"]
+    with pytest.warns(UserWarning, match="deprecated"):
+        run_stage(stage, random_tensor(*parse_type(input_type)), {})
