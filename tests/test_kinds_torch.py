@@ -46,9 +46,15 @@ INFERRED = {
     "GRUCell": ("input_size", lambda s: s[-1]),
     "BatchNorm1d": ("num_features", lambda s: s[1]),
     "BatchNorm2d": ("num_features", lambda s: s[1]),
+    "BatchNorm3d": ("num_features", lambda s: s[1]),
+    "GroupNorm": ("num_channels", lambda s: s[1]),
+    "InstanceNorm1d": ("num_features", lambda s: s[-2]),
+    "InstanceNorm2d": ("num_features", lambda s: s[-3]),
+    "InstanceNorm3d": ("num_features", lambda s: s[-4]),
     "LayerNorm": ("normalized_shape", lambda s: s[-1]),
 }
-SIZE_FIRST = {"BatchNorm1d", "BatchNorm2d", "LayerNorm"}  # BatchNorm2d(64), as in torch
+SIZE_FIRST = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm",  # BatchNorm2d(64), as in torch
+              "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}
 STATES = ("h0", "c0", "hx", "cx")
 
 
@@ -98,17 +104,20 @@ def build_layer(name: str, pos: list, kw: dict, in_shape) -> nn.Module:
     cls = torch_class(name)
     if name in INFERRED:
         arg, read = INFERRED[name]
-        # torch's first argument goes first; a later one (GroupNorm's num_channels) by name
-        params = inspect.signature(cls).parameters
-        first = arg not in params or next(iter(params)) == arg
-        if arg in kw and first:
-            pos.insert(0, kw.pop(arg))
-        elif arg in kw:
-            pass
-        elif not first:
-            kw[arg] = read(list(in_shape))
-        elif not (name in SIZE_FIRST and pos and _is_size(pos[0])):
-            pos.insert(0, read(list(in_shape)))
+        if arg in kw:
+            value = kw.pop(arg)
+        elif name in SIZE_FIRST and pos and _is_size(pos[0]):
+            value = None  # given first, as in torch
+        else:
+            value = read(list(in_shape))
+        # the spec's positional order is torch's without the inferred argument: put it back
+        # at its place in torch's order (GroupNorm's num_channels is second), or by name
+        params = list(inspect.signature(cls).parameters)
+        index = params.index(arg) if arg in params else 0
+        if value is not None and len(pos) >= index:
+            pos.insert(index, value)
+        elif value is not None:
+            kw[arg] = value
     return cls(*pos, **kw)
 
 
@@ -306,6 +315,13 @@ POSITIONAL = [
     ("float32[2, 3]", "ReLU6(true)", lambda: nn.ReLU6(inplace=True)),
     ("float32[2, 3, 4, 4]", "Dropout2d(0.3, true)", lambda: nn.Dropout2d(p=0.3, inplace=True)),
     ("float32[4, 3]", 'StochasticDepth(0.2, "batch")', lambda: torch_class("StochasticDepth")(p=0.2, mode="batch")),
+    ("float32[2, 6, 2, 3, 3]", "BatchNorm3d(6, 0.001, 0.2, false)",
+     lambda: nn.BatchNorm3d(6, eps=0.001, momentum=0.2, affine=False)),
+    ("float32[2, 6, 7]", "GroupNorm(3, 0.001, false)", lambda: nn.GroupNorm(3, 6, eps=0.001, affine=False)),
+    ("float32[2, 4, 5]", "InstanceNorm1d(4, 0.001, 0.2, true, true)",
+     lambda: nn.InstanceNorm1d(4, eps=0.001, momentum=0.2, affine=True, track_running_stats=True)),
+    ("float32[2, 4, 5]", "InstanceNorm1d(0.001, 0.2, true)",
+     lambda: nn.InstanceNorm1d(4, eps=0.001, momentum=0.2, affine=True)),
 ]
 
 
@@ -329,7 +345,8 @@ def test_positional_order_matches_torch_constructor(input_type, stage, make):
                  "input_size", "hidden_size", "num_layers", "bias", "batch_first", "bidirectional",
                  "proj_size", "nonlinearity", "padding_idx", "normalized_shape", "eps", "affine",
                  "elementwise_affine", "start_dim", "end_dim", "inplace", "negative_slope", "alpha", "beta",
-                 "threshold", "num_parameters", "init", "dim", "p", "mode"):
+                 "threshold", "num_parameters", "init", "dim", "p", "mode", "num_groups", "num_channels",
+                 "num_features", "momentum", "track_running_stats"):
         if hasattr(module, attr) and not isinstance(getattr(module, attr), torch.Tensor):
             assert getattr(emitted, attr) == getattr(module, attr), attr
 
@@ -471,6 +488,16 @@ FAILURES = [
     ({"x": "float32[2, 3, 4, 5]"}, "x", ["Dropout1d"], "rank", 0),
     ({"x": "float32[2, 3]"}, "x", ['StochasticDepth(1.5, "row")'], "value", 0),
     ({"x": "float32[2, 3]"}, "x", ['StochasticDepth(0.5, "col")'], "argument", 0),
+    ({"x": "float32[2, 3, 4, 4]"}, "x", ["BatchNorm3d"], "rank", 0),
+    ({"x": "float32[2, 4, 5]"}, "x", ["GroupNorm(3)"], "value", 0),
+    ({"x": "float32[2, 4, 5]"}, "x", ["Conv1d(6, 1)", "GroupNorm(4)"], "value", 1),
+    ({"x": "float32[2, 4, 5]"}, "x", ["GroupNorm(2, num_channels=6)"], "shape", 0),
+    ({"x": "float32[4]"}, "x", ["GroupNorm(2)"], "rank", 0),
+    ({"x": "int64[2, 4]"}, "x", ["GroupNorm(2)"], "dtype", 0),
+    ({"x": "float32[2, 3, 1]"}, "x", ["InstanceNorm1d"], "size", 0),
+    ({"x": "float32[2, 3, 4, 4]"}, "x", ["Conv2d(3, 4)", "InstanceNorm2d"], "size", 1),
+    ({"x": "float32[2, 3, 5]"}, "x", ["InstanceNorm1d(affine=true, num_features=4)"], "shape", 0),
+    ({"x": "float32[4, 4]"}, "x", ["InstanceNorm2d"], "rank", 0),
     ({"x": "float32[2, 3, 5, 5]"}, "x", ["BatchNorm2d(num_features=4)"], "shape", 0),
     ({"x": "float32[2, 7]"}, "x", ["LayerNorm(8)"], "shape", 0),
     ({"x": "float32[7]"}, "x", ["Linear(4)", "LSTM(6)"], "rank", 1),
@@ -616,3 +643,16 @@ def test_ranks_torch_deprecates_are_errors(stage, input_type):
     assert [d.code for d in result.reporter.errors] == ["rank"]
     with pytest.warns(UserWarning, match="deprecated"):
         run_stage(stage, random_tensor(*parse_type(input_type)), {})
+
+
+def test_group_norm_in_torch_order_is_refused_with_a_fix():
+    """`GroupNorm(32, 64)` is torch's (num_groups, num_channels); here num_channels is inferred,
+    so the 64 would be eps: an error that says so, not a silent eps=64."""
+    text = "network K {\n    input x: float32[2, 64, 3]\n    y = x -> GroupNorm(32, 64)\n    output y\n}\n"
+    result, _ = check_one(text)
+    (err,) = result.reporter.errors
+    assert err.code == "argument" and "num_channels=64" in err.message
+    assert err.span.column == text.splitlines()[2].index("64") + 1
+    fixed = text.replace("GroupNorm(32, 64)", "GroupNorm(32, num_channels=64)")
+    assert not check_one(fixed)[1]
+    assert not check_one(text.replace("GroupNorm(32, 64)", "GroupNorm(32, 0.001)"))[1]
