@@ -322,6 +322,12 @@ POSITIONAL = [
      lambda: nn.InstanceNorm1d(4, eps=0.001, momentum=0.2, affine=True, track_running_stats=True)),
     ("float32[2, 4, 5]", "InstanceNorm1d(0.001, 0.2, true)",
      lambda: nn.InstanceNorm1d(4, eps=0.001, momentum=0.2, affine=True)),
+    ("float32[1, 2, 9, 8]", "LPPool2d(3.0, (3, 2), (2, 1), true)",
+     lambda: nn.LPPool2d(norm_type=3.0, kernel_size=(3, 2), stride=(2, 1), ceil_mode=True)),
+    ("float32[2, 7, 8, 9]", "MaxPool3d(3, 2, 1, 2, false, true)",
+     lambda: nn.MaxPool3d(3, stride=2, padding=1, dilation=2, ceil_mode=True)),
+    ("float32[2, 5, 6, 7]", "AvgPool3d(3, 2, 1, true, false, 2)",
+     lambda: nn.AvgPool3d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False, divisor_override=2)),
 ]
 
 
@@ -346,7 +352,7 @@ def test_positional_order_matches_torch_constructor(input_type, stage, make):
                  "proj_size", "nonlinearity", "padding_idx", "normalized_shape", "eps", "affine",
                  "elementwise_affine", "start_dim", "end_dim", "inplace", "negative_slope", "alpha", "beta",
                  "threshold", "num_parameters", "init", "dim", "p", "mode", "num_groups", "num_channels",
-                 "num_features", "momentum", "track_running_stats"):
+                 "num_features", "momentum", "track_running_stats", "norm_type"):
         if hasattr(module, attr) and not isinstance(getattr(module, attr), torch.Tensor):
             assert getattr(emitted, attr) == getattr(module, attr), attr
 
@@ -367,13 +373,18 @@ SYMBOLIC = [
     ("AvgPool2d((3, 2), stride=(2, 1), padding=1)", 2),
     ("AdaptiveAvgPool2d((3, 2))", 2),
     ("Conv2d(4, 3, stride=2) -> MaxPool2d(2) -> Conv2d(4, 3, padding=1, stride=2)", 2),
+    ("MaxPool3d((1, 3, 2), stride=(1, 2, 2), padding=(0, 1, 1))", 3),
+    ("AvgPool3d(2, stride=(1, 2, 3), ceil_mode=true)", 3),
+    ("AdaptiveMaxPool3d((2, 1, 3))", 3),
+    ("LPPool1d(2, 3, stride=2)", 1),
+    ("LPPool2d(2, (2, 3), ceil_mode=true)", 2),
 ]
 SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 23, 31, 32]
 
 
 @pytest.mark.parametrize("stages,n", SYMBOLIC, ids=[s for s, _ in SYMBOLIC])
 def test_symbolic_sizes_match_torch(stages, n):
-    spatial = ["h", "w"][:n]
+    spatial = ["h", "w", "d"][:n]
     text = (f"network K {{\n    input x: float32[2, 3, {', '.join(spatial)}]\n"
             f"    out = x -> {stages}\n    output out\n}}\n")
     result, errors = check_one(text)
@@ -383,7 +394,7 @@ def test_symbolic_sizes_match_torch(stages, n):
     stated = net.shape(net.outputs[0][1].tensor)
     compared = 0
     for size in SIZES:
-        env = {"h": size, "w": size + 1}
+        env = {"h": size, "w": size + 1, "d": size + 2}
         want = [evaluate(d, env) for d in stated]
         x = torch.randn(2, 3, *[env[s] for s in spatial])
         try:
@@ -498,6 +509,10 @@ FAILURES = [
     ({"x": "float32[2, 3, 4, 4]"}, "x", ["Conv2d(3, 4)", "InstanceNorm2d"], "size", 1),
     ({"x": "float32[2, 3, 5]"}, "x", ["InstanceNorm1d(affine=true, num_features=4)"], "shape", 0),
     ({"x": "float32[4, 4]"}, "x", ["InstanceNorm2d"], "rank", 0),
+    ({"x": "float32[2, 4, 4]"}, "x", ["MaxPool3d(2)"], "rank", 0),
+    ({"x": "float32[1, 2, 2, 4, 4]"}, "x", ["AvgPool3d(3)"], "size", 0),
+    ({"x": "float32[1, 2, 2, 2]"}, "x", ["LPPool2d(2, 3)"], "size", 0),
+    ({"x": "float32[3, 4]"}, "x", ["LPPool2d(2, 2)"], "rank", 0),
     ({"x": "float32[2, 3, 5, 5]"}, "x", ["BatchNorm2d(num_features=4)"], "shape", 0),
     ({"x": "float32[2, 7]"}, "x", ["LayerNorm(8)"], "shape", 0),
     ({"x": "float32[7]"}, "x", ["Linear(4)", "LSTM(6)"], "rank", 1),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Optional
 
 from ..dims import Dim, floordiv
-from .base import Args, BoolArg, DimArg, DimOrTuple, OptDimOrTuple, normalize_tuple, register
+from .base import Args, BoolArg, DimArg, DimOrTuple, FloatArg, OptDimOrTuple, normalize_tuple, register
 from .conv import Spatial
 
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
@@ -69,7 +69,7 @@ class _Pool(Spatial):
                            arg="return_indices", help="use the pooled values alone")
         k = self.window(ctx, a.kernel_size, "kernel_size")
         s = k if a.stride is None else self.window(ctx, a.stride, "stride")
-        p = self.window(ctx, a.padding, "padding")
+        p = self.window(ctx, getattr(a, "padding", 0), "padding")  # LPPool has none
         d = self.window(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
         if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
             raise ctx.fail("value", f"{self.name}: kernel_size, stride and dilation must be positive, "
@@ -155,6 +155,84 @@ class AvgPool2d(_Pool):
     ]
 
 
+@register
+class MaxPool3d(_Pool):
+    name = "MaxPool3d"
+    torch_name = "MaxPool3d"
+    Args = MaxPoolArgs
+    n = 3
+    examples: ClassVar[list[dict]] = [
+        {"stage": "MaxPool3d(2)", "input": "float32[2, 3, 4, 6, 6]"},
+        {"stage": "MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))", "input": "float32[1, 2, 3, 9, 8]"},
+        {"stage": "MaxPool3d(3, 2, 1, 2, false, true)", "input": "float32[2, 7, 8, 9]"},
+    ]
+
+
+@register
+class AvgPool3d(_Pool):
+    name = "AvgPool3d"
+    torch_name = "AvgPool3d"
+    Args = AvgPool2dArgs
+    positional = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    n = 3
+    has_dilation = False
+    examples: ClassVar[list[dict]] = [
+        {"stage": "AvgPool3d(2, stride=2)", "input": "float32[2, 3, 4, 4, 4]"},
+        {"stage": "AvgPool3d((2, 3, 3), stride=(1, 2, 2), padding=1, ceil_mode=true)", "input": "float32[1, 2, 5, 7, 6]"},
+        {"stage": "AvgPool3d(3, 2, 1, true, false, 2)", "input": "float64[2, 5, 6, 7]"},
+    ]
+
+
+class LPPoolArgs(Args):
+    norm_type: FloatArg
+    kernel_size: DimOrTuple
+    stride: OptDimOrTuple = None
+    ceil_mode: BoolArg = False
+
+
+class _LPPool(_Pool):
+    """The p-norm of each window: torch's avg_pool of x**p without padding, so its sizes."""
+
+    Args = LPPoolArgs
+    positional = ("norm_type", "kernel_size", "stride", "ceil_mode")
+    torch_positional = ("norm_type", "kernel_size")
+    has_dilation = False
+
+
+@register
+class LPPool1d(_LPPool):
+    name = "LPPool1d"
+    torch_name = "LPPool1d"
+    n = 1
+    examples: ClassVar[list[dict]] = [
+        {"stage": "LPPool1d(2, 3)", "input": "float32[2, 3, 10]"},
+        {"stage": "LPPool1d(1.5, 4, stride=3, ceil_mode=true)", "input": "float32[3, 11]"},
+    ]
+
+
+@register
+class LPPool2d(_LPPool):
+    name = "LPPool2d"
+    torch_name = "LPPool2d"
+    n = 2
+    examples: ClassVar[list[dict]] = [
+        {"stage": "LPPool2d(2, 2)", "input": "float32[2, 3, 8, 8]"},
+        {"stage": "LPPool2d(3.0, (3, 2), (2, 1), true)", "input": "float64[1, 2, 9, 8]"},
+        {"stage": "LPPool2d(norm_type=1, kernel_size=3, stride=2)", "input": "float32[2, 7, 7]"},
+    ]
+
+
+@register
+class LPPool3d(_LPPool):
+    name = "LPPool3d"
+    torch_name = "LPPool3d"
+    n = 3
+    examples: ClassVar[list[dict]] = [
+        {"stage": "LPPool3d(2, 2)", "input": "float32[2, 3, 4, 4, 4]"},
+        {"stage": "LPPool3d(2, (1, 2, 2), stride=(1, 2, 1), ceil_mode=true)", "input": "float32[2, 3, 5, 5]"},
+    ]
+
+
 class AdaptiveArgs(Args):
     output_size: OptDimOrTuple
 
@@ -237,3 +315,23 @@ class AdaptiveMaxPool2d(_Adaptive):
     examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool2d((2, 3))", "input": "float32[2, 3, 10, 9]"},
                                       {"stage": "AdaptiveMaxPool2d(5)", "input": "float32[2, 3, 4]"}]
 
+
+
+@register
+class AdaptiveAvgPool3d(_Adaptive):
+    name = "AdaptiveAvgPool3d"
+    torch_name = "AdaptiveAvgPool3d"
+    Args = AdaptiveArgs
+    n = 3
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveAvgPool3d(1)", "input": "float32[2, 4, 3, 5, 5]"},
+                                      {"stage": "AdaptiveAvgPool3d((2, 3, 4))", "input": "float32[3, 5, 7, 9]"}]
+
+
+@register
+class AdaptiveMaxPool3d(_Adaptive):
+    name = "AdaptiveMaxPool3d"
+    torch_name = "AdaptiveMaxPool3d"
+    Args = AdaptiveMaxArgs
+    n = 3
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool3d((1, 2, 2))", "input": "float32[2, 3, 4, 6, 6]"},
+                                      {"stage": "AdaptiveMaxPool3d(output_size=3)", "input": "float64[2, 5, 4, 3]"}]
