@@ -328,6 +328,9 @@ POSITIONAL = [
      lambda: nn.MaxPool3d(3, stride=2, padding=1, dilation=2, ceil_mode=True)),
     ("float32[2, 5, 6, 7]", "AvgPool3d(3, 2, 1, true, false, 2)",
      lambda: nn.AvgPool3d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False, divisor_override=2)),
+    ("float32[1, 2, 3]", "Upsample(7)", lambda: nn.Upsample(size=7)),
+    ("float32[2, 8, 3, 4]", "PixelShuffle(2)", lambda: nn.PixelShuffle(upscale_factor=2)),
+    ("float32[2, 2, 4, 6]", "PixelUnshuffle(2)", lambda: nn.PixelUnshuffle(downscale_factor=2)),
 ]
 
 
@@ -352,7 +355,8 @@ def test_positional_order_matches_torch_constructor(input_type, stage, make):
                  "proj_size", "nonlinearity", "padding_idx", "normalized_shape", "eps", "affine",
                  "elementwise_affine", "start_dim", "end_dim", "inplace", "negative_slope", "alpha", "beta",
                  "threshold", "num_parameters", "init", "dim", "p", "mode", "num_groups", "num_channels",
-                 "num_features", "momentum", "track_running_stats", "norm_type"):
+                 "num_features", "momentum", "track_running_stats", "norm_type", "size", "scale_factor",
+                 "align_corners", "recompute_scale_factor", "upscale_factor", "downscale_factor"):
         if hasattr(module, attr) and not isinstance(getattr(module, attr), torch.Tensor):
             assert getattr(emitted, attr) == getattr(module, attr), attr
 
@@ -378,6 +382,10 @@ SYMBOLIC = [
     ("AdaptiveMaxPool3d((2, 1, 3))", 3),
     ("LPPool1d(2, 3, stride=2)", 1),
     ("LPPool2d(2, (2, 3), ceil_mode=true)", 2),
+    ("Upsample(scale_factor=1.5)", 2),
+    ('Conv2d(4, 3) -> Upsample(scale_factor=(0.5, 2.5), mode="bilinear")', 2),
+    ('interpolate(scale_factor=0.75, mode="linear")', 1),
+    ("Upsample(size=(6, 4)) -> PixelUnshuffle(2) -> PixelShuffle(2)", 2),
 ]
 SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 23, 31, 32]
 
@@ -512,6 +520,16 @@ FAILURES = [
     ({"x": "float32[2, 4, 4]"}, "x", ["MaxPool3d(2)"], "rank", 0),
     ({"x": "float32[1, 2, 2, 4, 4]"}, "x", ["AvgPool3d(3)"], "size", 0),
     ({"x": "float32[1, 2, 2, 2]"}, "x", ["LPPool2d(2, 3)"], "size", 0),
+    ({"x": "float32[1, 2, 4, 4]"}, "x", ['Upsample(scale_factor=2, mode="trilinear")'], "rank", 0),
+    ({"x": "float32[1, 2, 4]"}, "x", ['Upsample(scale_factor=2, mode="linear")', "Conv1d(3, 9)"], "size", 1),
+    ({"x": "float32[1, 2, 9, 9]"}, "x", ['interpolate(scale_factor=0.1, mode="bicubic")'], "size", 0),
+    ({"x": "float32[1, 2, 9, 9]"}, "x", ['interpolate(size=(3, 3), scale_factor=2)'], "argument", 0),
+    ({"x": "float32[2, 6, 3, 3]"}, "x", ["PixelShuffle(2)"], "shape", 0),
+    ({"x": "float32[2, 4, 3, 3]"}, "x", ["PixelShuffle(2)", "PixelShuffle(2)"], "shape", 1),
+    ({"x": "float32[8, 3]"}, "x", ["PixelShuffle(2)"], "rank", 0),
+    ({"x": "float32[2, 4, 3, 3]"}, "x", ["PixelShuffle(0)"], "value", 0),
+    ({"x": "float32[2, 4, 3, 4]"}, "x", ["PixelUnshuffle(2)"], "shape", 0),
+    ({"x": "float32[2, 4, 4, 6]"}, "x", ["PixelUnshuffle(4)"], "shape", 0),
     ({"x": "float32[3, 4]"}, "x", ["LPPool2d(2, 2)"], "rank", 0),
     ({"x": "float32[2, 3, 5, 5]"}, "x", ["BatchNorm2d(num_features=4)"], "shape", 0),
     ({"x": "float32[2, 7]"}, "x", ["LayerNorm(8)"], "shape", 0),
