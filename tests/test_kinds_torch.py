@@ -331,6 +331,9 @@ POSITIONAL = [
     ("float32[1, 2, 3]", "Upsample(7)", lambda: nn.Upsample(size=7)),
     ("float32[2, 8, 3, 4]", "PixelShuffle(2)", lambda: nn.PixelShuffle(upscale_factor=2)),
     ("float32[2, 2, 4, 6]", "PixelUnshuffle(2)", lambda: nn.PixelUnshuffle(downscale_factor=2)),
+    ("float32[2, 3, 4, 4]", "ConstantPad2d((1, 2, 3, 4), -1.5)", lambda: nn.ConstantPad2d(padding=(1, 2, 3, 4), value=-1.5)),
+    ("float32[2, 3, 5]", "ReflectionPad1d(3)", lambda: nn.ReflectionPad1d(padding=3)),
+    ("float32[2, 3, 4, 4]", "ZeroPad2d((1, 0, 2, 1))", lambda: nn.ZeroPad2d(padding=(1, 0, 2, 1))),
 ]
 
 
@@ -356,7 +359,8 @@ def test_positional_order_matches_torch_constructor(input_type, stage, make):
                  "elementwise_affine", "start_dim", "end_dim", "inplace", "negative_slope", "alpha", "beta",
                  "threshold", "num_parameters", "init", "dim", "p", "mode", "num_groups", "num_channels",
                  "num_features", "momentum", "track_running_stats", "norm_type", "size", "scale_factor",
-                 "align_corners", "recompute_scale_factor", "upscale_factor", "downscale_factor"):
+                 "align_corners", "recompute_scale_factor", "upscale_factor", "downscale_factor", "padding",
+                 "value"):
         if hasattr(module, attr) and not isinstance(getattr(module, attr), torch.Tensor):
             assert getattr(emitted, attr) == getattr(module, attr), attr
 
@@ -530,6 +534,20 @@ FAILURES = [
     ({"x": "float32[2, 4, 3, 3]"}, "x", ["PixelShuffle(0)"], "value", 0),
     ({"x": "float32[2, 4, 3, 4]"}, "x", ["PixelUnshuffle(2)"], "shape", 0),
     ({"x": "float32[2, 4, 4, 6]"}, "x", ["PixelUnshuffle(4)"], "shape", 0),
+    ({"x": "float32[2, 3, 5]"}, "x", ["ReflectionPad1d(5)"], "size", 0),
+    ({"x": "float32[2, 3, 4, 5]"}, "x", ["ReflectionPad2d((1, 1, 4, 0))"], "size", 0),
+    ({"x": "float32[2, 3, 5]"}, "x", ["ReplicationPad1d((-5, 0))"], "size", 0),
+    ({"x": "float32[2, 3, 5]"}, "x", ["ZeroPad1d((-6, 0))"], "size", 0),
+    ({"x": "float32[2, 3, 5]"}, "x", ["ZeroPad1d(-2)", "ZeroPad1d(-1)"], "size", 1),
+    ({"x": "float32[4, 5]"}, "x", ["ReflectionPad2d(1)"], "rank", 0),
+    ({"x": "bool[2, 3, 5]"}, "x", ["ReflectionPad1d(1)"], "dtype", 0),
+    ({"x": "float32[3]"}, "x", ["ZeroPad2d(1)"], "rank", 0),
+    ({"x": "float32[2, 3, 4]"}, "x", ["pad((1, 1, 1))"], "value", 0),
+    ({"x": "float32[2, 3, 4, 5]"}, "x", ['pad((1, 1), mode="reflect")'], "rank", 0),
+    ({"x": "float32[2, 3, 4]"}, "x", ['pad((1, 1), mode="reflect", value=1.0)'], "value", 0),
+    ({"x": "float32[1, 2, 5]"}, "x", ['pad((6, 0), mode="circular")'], "size", 0),
+    ({"x": "float32[5]"}, "x", ["pad((1, 1, 1, 1))"], "rank", 0),
+    ({"x": "bool[2, 3, 5]"}, "x", ['pad((1, 1), "replicate")'], "dtype", 0),
     ({"x": "float32[3, 4]"}, "x", ["LPPool2d(2, 2)"], "rank", 0),
     ({"x": "float32[2, 3, 5, 5]"}, "x", ["BatchNorm2d(num_features=4)"], "shape", 0),
     ({"x": "float32[2, 7]"}, "x", ["LayerNorm(8)"], "shape", 0),

@@ -1,6 +1,6 @@
 """Layer and op kinds, one class each, registered by name."""
 
-from . import activation, conv, dense, dropout, norm, ops, pool, recurrent, resample  # noqa: F401  (registers every kind)
+from . import activation, conv, dense, dropout, norm, ops, pad, pool, recurrent, resample  # noqa: F401  (registers every kind)
 from .args import ValidationError
 from .base import REGISTRY, Args, Construct, Fail, Forward, Kind, Layer, Op, TensorArg, register, validation_messages
 
