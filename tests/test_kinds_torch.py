@@ -178,7 +178,7 @@ def example_tensors(types: dict[str, str]) -> dict:
     env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
     if "offsets" in env:
         bags, n = env["offsets"].numel(), env["x"].numel()
-        env["offsets"] = (torch.arange(bags) * n // bags).to(env["offsets"].dtype)
+        env["offsets"] = (torch.arange(bags) * n // max(bags, 1)).reshape(env["offsets"].shape).to(env["offsets"].dtype)
     return env
 
 
@@ -266,7 +266,7 @@ NO_SHAPE_EFFECT = {"inplace", "p", "eps", "momentum", "track_running_stats", "ap
 def _covered(kind) -> set[str]:
     names: set[str] = set()
     for ex in kind.examples:
-        _, pos, kw = parse_call(ex["stage"] or kind.name)
+        _, pos, kw = parse_call(ex["stage"] or kind.name, {n: None for n in ex.get("tensors", {})})
         names |= set(kw)
         order = kind.positional
         if kind.name in SIZE_FIRST and pos and _is_size(pos[0]):
@@ -334,6 +334,9 @@ POSITIONAL = [
     ("float32[2, 3, 4, 4]", "ConstantPad2d((1, 2, 3, 4), -1.5)", lambda: nn.ConstantPad2d(padding=(1, 2, 3, 4), value=-1.5)),
     ("float32[2, 3, 5]", "ReflectionPad1d(3)", lambda: nn.ReflectionPad1d(padding=3)),
     ("float32[2, 3, 4, 4]", "ZeroPad2d((1, 0, 2, 1))", lambda: nn.ZeroPad2d(padding=(1, 0, 2, 1))),
+    ("float32[4, 6, 5]", "Unflatten(1, (2, 3))", lambda: nn.Unflatten(dim=1, unflattened_size=(2, 3))),
+    ("int32[2, 5]", 'EmbeddingBag(10, 3, 1.0, 3.0, true, "sum", true)',
+     lambda: nn.EmbeddingBag(10, 3, max_norm=1.0, norm_type=3.0, scale_grad_by_freq=True, mode="sum", sparse=True)),
 ]
 
 
@@ -360,7 +363,8 @@ def test_positional_order_matches_torch_constructor(input_type, stage, make):
                  "threshold", "num_parameters", "init", "dim", "p", "mode", "num_groups", "num_channels",
                  "num_features", "momentum", "track_running_stats", "norm_type", "size", "scale_factor",
                  "align_corners", "recompute_scale_factor", "upscale_factor", "downscale_factor", "padding",
-                 "value"):
+                 "value", "unflattened_size", "num_embeddings", "embedding_dim", "max_norm",
+                 "scale_grad_by_freq", "include_last_offset", "sparse"):
         if hasattr(module, attr) and not isinstance(getattr(module, attr), torch.Tensor):
             assert getattr(emitted, attr) == getattr(module, attr), attr
 
@@ -470,6 +474,63 @@ def test_initial_states_match_torch(types, stage, ok):
             run_stage(stage, env["x"], env)
 
 
+# -- tensors by keyword: EmbeddingBag's offsets and per_sample_weights ---------------------------
+
+BAG_CASES = [
+    # (inputs, stage, ok)
+    ({"x": "int64[7]", "offsets": "int64[3]"}, "EmbeddingBag(10, 4, offsets=offsets)", True),
+    ({"x": "int64[7]", "offsets": "int32[3]"}, "EmbeddingBag(10, 4, include_last_offset=true, offsets=offsets)",
+     True),
+    ({"x": "int32[2, 5]", "w": "float32[2, 5]"}, 'EmbeddingBag(10, 4, mode="sum", per_sample_weights=w)', True),
+    ({"x": "int64[6]", "offsets": "int64[2]", "w": "float32[6]"},
+     'EmbeddingBag(10, 4, mode="sum", offsets=offsets, per_sample_weights=w)', True),
+    ({"x": "int64[7]"}, "EmbeddingBag(10, 4)", False),
+    ({"x": "int64[2, 5]", "offsets": "int64[2]"}, "EmbeddingBag(10, 4, offsets=offsets)", False),
+    ({"x": "int64[7]", "offsets": "int64[1, 3]"}, "EmbeddingBag(10, 4, offsets=offsets)", False),
+    ({"x": "int64[7]", "offsets": "float32[3]"}, "EmbeddingBag(10, 4, offsets=offsets)", False),
+    ({"x": "int64[7]", "offsets": "int64[0]"}, "EmbeddingBag(10, 4, include_last_offset=true, offsets=offsets)",
+     False),
+    ({"x": "int64[2, 5]", "w": "float32[2, 5]"}, "EmbeddingBag(10, 4, per_sample_weights=w)", False),
+    ({"x": "int64[2, 5]", "w": "float32[2, 4]"}, 'EmbeddingBag(10, 4, mode="sum", per_sample_weights=w)', False),
+    ({"x": "int64[2, 5]", "w": "float64[2, 5]"}, 'EmbeddingBag(10, 4, mode="sum", per_sample_weights=w)', False),
+]
+
+
+@pytest.mark.parametrize("types,stage,ok", BAG_CASES, ids=[f"{s}-{'ok' if o else 'bad'}" for _, s, o in BAG_CASES])
+def test_embedding_bag_tensors_match_torch(types, stage, ok):
+    decls = "\n".join(f"    input {n}: {t}" for n, t in types.items())
+    text = f"network K {{\n{decls}\n    out = x -> {stage}\n    output out\n}}\n"
+    result, errors = check_one(text)
+    torch.manual_seed(0)
+    env = example_tensors(types)
+    if ok:
+        assert not errors, errors
+        (net,) = result.networks
+        node = net.nodes[-1]
+        outs, module = run_stage(stage, env["x"], env)
+        assert [(o.tensor.dtype, net.shape(o.tensor)) for o in node.outputs] == \
+               [(torch_dtype_name(t), list(t.shape)) for t in outs]
+        assert net.dim(node.params) == sum(p.numel() for p in module.parameters())
+    else:
+        assert errors, f"the checker accepted {stage} with {types}"
+        assert all(e.startswith(f"{len(types) + 2}:") for e in errors), errors
+        with pytest.raises((RuntimeError, ValueError)):
+            run_stage(stage, env["x"], env)
+
+
+def test_built_embedding_bag_takes_its_tensors_by_keyword():
+    from netspec import api
+
+    text = ('network Net {\n    input ids: int64[n]\n    input starts: int64[bags]\n    input w: float32[n]\n'
+            '    y = ids -> EmbeddingBag(10, 4, mode="sum", offsets=starts, per_sample_weights=w)\n'
+            '    z = ids -> unsqueeze(0) -> EmbeddingBag(10, 3)\n    output y, z\n}\n')
+    spec = api.loads(text, file="bag.net")
+    assert "offsets=starts, per_sample_weights=w" in spec.code.replace("\n", " ").replace("  ", "")
+    model = spec.module("Net")
+    y, z = model(torch.tensor([1, 2, 3, 4, 5, 6, 7]), torch.tensor([0, 3]), torch.ones(7))
+    assert list(y.shape) == [2, 4] and list(z.shape) == [1, 3]
+
+
 # -- expected failures: the checker reports where torch raises ----------------------------------
 
 FAILURES = [
@@ -548,6 +609,18 @@ FAILURES = [
     ({"x": "float32[1, 2, 5]"}, "x", ['pad((6, 0), mode="circular")'], "size", 0),
     ({"x": "float32[5]"}, "x", ["pad((1, 1, 1, 1))"], "rank", 0),
     ({"x": "bool[2, 3, 5]"}, "x", ['pad((1, 1), "replicate")'], "dtype", 0),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(1, (4, -1))"], "shape", 0),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(1, (2, 4))"], "shape", 0),
+    ({"x": "float32[2, 4]"}, "x", ["Linear(6)", "Unflatten(-1, (4, 2))"], "shape", 1),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(1, (-1, -1))"], "value", 0),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(1, (-2, -3))"], "value", 0),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(2, (2, 3))"], "rank", 0),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(1, 6)"], "argument", 0),
+    ({"x": "float32[2, 3]"}, "x", ["EmbeddingBag(10, 4)"], "dtype", 0),
+    ({"x": "int64[2, 3, 4]"}, "x", ["EmbeddingBag(10, 4)"], "rank", 0),
+    ({"x": "int64[7]"}, "x", ["EmbeddingBag(10, 4)"], "argument", 0),
+    ({"x": "int64[2, 3]"}, "x", ['EmbeddingBag(10, 4, mode="max", sparse=true)'], "value", 0),
+    ({"x": "int64[2, 3]"}, "x", ['EmbeddingBag(10, 4, mode="max", scale_grad_by_freq=true)'], "value", 0),
     ({"x": "float32[3, 4]"}, "x", ["LPPool2d(2, 2)"], "rank", 0),
     ({"x": "float32[2, 3, 5, 5]"}, "x", ["BatchNorm2d(num_features=4)"], "shape", 0),
     ({"x": "float32[2, 7]"}, "x", ["LayerNorm(8)"], "shape", 0),
@@ -584,7 +657,7 @@ def test_error_where_torch_raises(types, source, stages, code, index):
 
     # torch runs the stages before `index` and raises at `index`
     torch.manual_seed(0)
-    env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
+    env = example_tensors(types)
     x = env.get(source) if source else None
     for i, st in enumerate(stages):
         if i < index:

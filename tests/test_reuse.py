@@ -260,6 +260,7 @@ def _example_specs():
             others = ex.get("other_shapes") or [ex["input"]] * ex.get("others", 0)
             lines = [f"    input x{j}: {ex['input']}" for j in range(2)]
             lines += [f"    input o{j}: {t}" for j, t in enumerate(others)]
+            lines += [f"    input {n}: {t}" for n, t in ex.get("tensors", {}).items()]  # by keyword
             stage = ex["stage"]
             extra = "".join(f", o{j}" for j in range(len(others)))
             for j in range(2):
