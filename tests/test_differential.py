@@ -159,5 +159,7 @@ def test_the_generator_is_reproducible_and_varied():
     assert len(texts) == 50
     joined = "\n".join(texts)
     for word in ("Conv2d", "Conv1d", "LSTM", "GRU", "cat(", "add(", "network Res", "network Pair", " * ",
-                 "reshape(", "Embedding", "MaxPool", "BatchNorm", "as ", "h0="):
+                 "reshape(", "Embedding", "MaxPool", "BatchNorm", "as ", "h0=", "Pad", "pad(", "Upsample",
+                 "interpolate(", "PixelShuffle", "Unflatten", "GLU", "GroupNorm", "InstanceNorm", "LPPool",
+                 "StochasticDepth"):
         assert word in joined, f"no generated network has {word!r}"

@@ -578,6 +578,8 @@ FAILURES = [
     ({"x": "float32[2, 4, 5]"}, "x", ["GroupNorm(2, num_channels=6)"], "shape", 0),
     ({"x": "float32[4]"}, "x", ["GroupNorm(2)"], "rank", 0),
     ({"x": "int64[2, 4]"}, "x", ["GroupNorm(2)"], "dtype", 0),
+    ({"x": "float32[1, 3]"}, "x", ["GroupNorm(3)"], "size", 0),
+    ({"x": "float32[1, 4, 3]"}, "x", ["Linear(1)", "GroupNorm(4)"], "size", 1),
     ({"x": "float32[2, 3, 1]"}, "x", ["InstanceNorm1d"], "size", 0),
     ({"x": "float32[2, 3, 4, 4]"}, "x", ["Conv2d(3, 4)", "InstanceNorm2d"], "size", 1),
     ({"x": "float32[2, 3, 5]"}, "x", ["InstanceNorm1d(affine=true, num_features=4)"], "shape", 0),

@@ -228,19 +228,19 @@ class PReLU(_Elementwise):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         self.check_dtype(ctx, x)
-        n = ctx.concrete(a.num_parameters, "num_parameters", "num_parameters")
-        if n < 1:
+        n = ctx.known(a.num_parameters)  # a size: a symbol, as a channel count, is fine
+        if isinstance(n, int) and n < 1:
             raise ctx.fail("value", f"PReLU: num_parameters must be positive, received {n}", arg="num_parameters")
         if n == 1:
             return [x]
         if x.rank == 0:
-            raise ctx.fail("rank", f"PReLU(num_parameters={n}) needs a channel dim, but its input is 0-dim",
+            raise ctx.fail("rank", f"PReLU(num_parameters={ctx.show(n)}) needs a channel dim, but its input is 0-dim",
                            ctx.input_story(), arg="num_parameters", help="use num_parameters=1 for one slope")
         channels = x.shape[1] if x.rank >= 2 else 1
-        if not ctx.same(channels, n):
+        if not ctx.same(channels, a.num_parameters):
             where = "dim 1" if x.rank >= 2 else "a 1-dim input, which has one channel"
             notes = [o for o in [ctx.origin_note(x, 1) if x.rank >= 2 else None] if o] + ctx.input_story()
-            raise ctx.fail("shape", f"PReLU has num_parameters={n}, but its input {ctx.show_tensor(x)} has "
+            raise ctx.fail("shape", f"PReLU has num_parameters={ctx.show(n)}, but its input {ctx.show_tensor(x)} has "
                            f"{ctx.show(channels)} channels ({where})", notes, arg="num_parameters",
                            help="give one parameter a channel, or num_parameters=1 for one slope")
         return [x]

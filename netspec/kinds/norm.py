@@ -208,6 +208,12 @@ class GroupNorm(FloatLayer):
                 ctx.warn("unproven", f"GroupNorm needs num_channels (`{ctx.show(channels)}`) divisible by "
                          f"num_groups ({groups}), which cannot be proven for every value of the symbols",
                          ctx.input_story(), arg="num_groups")
+        # torch's own count (F.group_norm): batch * channels a group * spatial elements
+        values = ctx.dim(x.shape[0] * numel(x.shape[2:]) * channels)
+        if isinstance(values, int) and values == groups:
+            raise ctx.fail("size", f"GroupNorm({groups}) on {ctx.show_tensor(x)} normalizes single values: torch "
+                           "needs more than one value a channel", ctx.input_story(),
+                           help="use fewer groups, or a larger input")
         return [x]
 
     def param_count(self, a):

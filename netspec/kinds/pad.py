@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 from ..dims import Dim, is_dim
 from ..types import Tensor
 from .args import Before
-from .base import Args, DimOrTuple, FloatArg, Layer, Op, _show, register
+from .base import Args, DimOrTuple, FloatArg, Forward, Layer, Op, _show, register
 
 PadMode = Literal["constant", "reflect", "replicate", "circular"]
 SIDES = ("left", "right", "top", "bottom", "front", "back")
@@ -327,9 +327,16 @@ class Pad(Op):
             raise ctx.fail("dtype", f'pad with mode "{a.mode}" takes numbers, not bool', ctx.input_story(),
                            help='convert the mask to a number type first, or use mode="constant"')
 
-    def op_expr(self, a, inputs, code):
+    def call_args(self, a, inputs, code) -> tuple[str, ...]:
         given = [f"{n}={code(getattr(a, n))}" for n in ("mode", "value") if n in a.model_fields_set]
-        return f"nn.functional.pad({', '.join([inputs[0], code(a.pad), *given])})"
+        return (inputs[0], code(a.pad), *given)
+
+    def op_expr(self, a, inputs, code):
+        return f"nn.functional.pad({', '.join(self.call_args(a, inputs, code))})"
+
+    def forward(self, a, module, inputs, state, code, in_place=False):
+        # a call, which a long line splits one argument a line
+        return Forward(callee="nn.functional.pad", args=self.call_args(a, inputs, code))
 
     def batch_axis(self, a, rank):
         return 0 if rank > len(a.pad) // 2 else None

@@ -10,13 +10,25 @@ the size is ``(p * size) // 2**k``; any other scale needs a concrete size.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from ..dims import Dim, exact_div, floordiv
 from ..types import Tensor
 from .args import Before
-from .base import Args, BoolArg, DimArg, DimOrTuple, FloatLayer, Layer, Op, _float, _show, normalize_tuple, register
+from .base import (
+    Args,
+    BoolArg,
+    DimArg,
+    DimOrTuple,
+    FloatLayer,
+    Forward,
+    Layer,
+    Op,
+    _float,
+    _show,
+    normalize_tuple,
+    register,
+)
 
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
 
@@ -31,8 +43,7 @@ def scaled_size(size: Dim, scale: float) -> Dim | None:
     ``p / 2**k`` with a small p, else None (no exact formula)."""
     if isinstance(size, int):
         return math.floor(float(size) * scale)
-    f = Fraction(scale)  # the double's exact value
-    p, q = f.numerator, f.denominator
+    p, q = scale.as_integer_ratio()  # the double's exact value, in lowest terms
     if q & (q - 1) == 0 and abs(p) < DYADIC_NUMERATOR_LIMIT:
         return floordiv(size * p, q)
     return None
@@ -205,9 +216,16 @@ class Interpolate(_Resample, Op):
                            ctx.input_story(), help="convert the value to float")
         return [self.resample(ctx, a, x)]
 
-    def op_expr(self, a, inputs, code):
+    def call_args(self, a, inputs, code) -> tuple[str, ...]:
         given = [f"{n}={code(getattr(a, n))}" for n in self.Args.model_fields if n in a.model_fields_set]
-        return f"nn.functional.interpolate({', '.join([inputs[0], *given])})"
+        return (inputs[0], *given)
+
+    def op_expr(self, a, inputs, code):
+        return f"nn.functional.interpolate({', '.join(self.call_args(a, inputs, code))})"
+
+    def forward(self, a, module, inputs, state, code, in_place=False):
+        # a call, which a long line splits one argument a line
+        return Forward(callee="nn.functional.interpolate", args=self.call_args(a, inputs, code))
 
     def batch_axis(self, a, rank):
         return 0
