@@ -552,6 +552,7 @@ ALLOWED_NODES = (
 # builtins a built module may read; every other name must be one it defines
 BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str"}
 NN_CLASSES = {k.torch_name for k in _registry().values() if k.is_module} | {"Module", "Sequential"}
+NN_FUNCTIONS = {"interpolate", "pad"}  # the ops `interpolate` and `pad`
 TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32"}
 TENSOR_METHODS = {"permute", "transpose", "reshape", "flatten", "squeeze", "unsqueeze", "select", "new_zeros", "add_",
                   "shape",
@@ -603,8 +604,11 @@ def check_module_ast(code: str) -> list[str]:
             if node.attr.startswith("__") and not (node.attr == "__init__" and isinstance(base, ast.Call)
                                                    and ast.unparse(base) == "super()"):
                 problems.append(f"dunder attribute {node.attr}")
-            elif isinstance(base, ast.Name) and base.id == "nn" and node.attr not in NN_CLASSES:
+            elif isinstance(base, ast.Name) and base.id == "nn" and node.attr not in NN_CLASSES | {"functional"}:
                 problems.append(f"nn.{node.attr}")
+            elif ast.unparse(base) == "nn.functional":
+                if node.attr not in NN_FUNCTIONS:
+                    problems.append(f"nn.functional.{node.attr}")
             elif isinstance(base, ast.Name) and base.id == "torch" and node.attr not in TORCH_ATTRS:
                 problems.append(f"torch.{node.attr}")
             elif not (isinstance(base, ast.Name) and base.id in ("self", "nn", "torch")) \

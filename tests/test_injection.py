@@ -44,7 +44,8 @@ def test_the_static_check_catches_injected_code():
                 "class B(nn.Module):\n    y = open('f', 'w')\n", "A.__dict__\n", "torch.load('f')\n",
                 "nn.Module.__subclasses__()\n", "x = lambda: 1\n", "def f():\n    pass\n",
                 "class C(nn.Module):\n    def forward(self, x=exec('1')):\n        return x\n",
-                "x = (1).__class__\n", "x = [1]\n", "getattr(torch, 'load')('f')\n"):
+                "x = (1).__class__\n", "x = [1]\n", "getattr(torch, 'load')('f')\n",
+                "x = nn.functional.unfold(1)\n", "x = nn.utils\n"):
         assert check_module_ast(clean + bad), bad
 
 
