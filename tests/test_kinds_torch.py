@@ -782,3 +782,44 @@ def test_group_norm_in_torch_order_is_refused_with_a_fix():
     fixed = text.replace("GroupNorm(32, 64)", "GroupNorm(32, num_channels=64)")
     assert not check_one(fixed)[1]
     assert not check_one(text.replace("GroupNorm(32, 64)", "GroupNorm(32, 0.001)"))[1]
+
+
+# -- symbolic sizes that split: exact where the symbols divide, a warning where they may not -----
+
+SPLITS = [
+    # (input type, stage, warned): the stated shape against torch at several values of n
+    ("float32[2, 2 * n]", "GLU", False),
+    ("float32[2, n]", "GLU", True),
+    ("float32[2, 4 * n, 3, 3]", "PixelShuffle(2)", False),
+    ("float32[2, n, 3, 3]", "PixelShuffle(2)", True),
+    ("float32[2, 3, 2 * n, 6]", "PixelUnshuffle(2)", False),
+    ("float32[2, 3, n, 6]", "PixelUnshuffle(2)", True),
+    ("float32[2, 4 * n, 3]", "Unflatten(1, (n, -1))", False),
+    ("float32[2, 3 * n, 3]", "Unflatten(1, (-1, 3))", False),
+    ("float32[2, n, 3]", "Unflatten(1, (2, -1))", True),
+    ("float32[2, 6 * n]", "Unflatten(-1, (2, 3, n))", False),
+    ("float32[2, 8, n]", "GroupNorm(4)", False),
+    ("float32[2, n, 5]", "GroupNorm(2)", True),
+]
+
+
+@pytest.mark.parametrize("input_type,stage,warned", SPLITS, ids=[f"{s}-{t}" for t, s, _ in SPLITS])
+def test_symbolic_splits_match_torch(input_type, stage, warned):
+    text = f"network K {{\n    input x: {input_type}\n    y = x -> {stage}\n    output y\n}}\n"
+    result, errors = check_one(text)
+    assert not errors, errors
+    assert [d.code for d in result.reporter.items] == (["unproven"] if warned else [])
+    (net,) = result.networks
+    stated = net.shape(net.outputs[0][1].tensor)
+    ran = 0
+    for n in range(1, 17):
+        dims = [evaluate(d, {"n": n}) for d in net.inputs[0].tensor.shape]
+        x = torch.randn(dims)
+        try:
+            (y,), _ = run_stage(stage.replace("n,", f"{n},").replace("n)", f"{n})"), x, {})
+        except (RuntimeError, ValueError):
+            assert warned, (n, stage)  # only where the warning said the sizes may not divide
+            continue
+        assert list(y.shape) == [evaluate(d, {"n": n}) for d in stated], (n, stage)
+        ran += 1
+    assert ran >= 4
