@@ -485,6 +485,13 @@ def _param_default(net: TypedNetwork, p: str):
     return True, v
 
 
+def _sets_a_shape(net: TypedNetwork, p: str) -> bool:
+    """Whether parameter ``p`` is given to an argument whose float value changes a shape
+    (``Kind.shape_args``: Upsample's scale_factor)."""
+    return any(ref.name == p and name in n.kind.shape_args
+               for n in net.nodes if n.kind is not None for name, ref in n.arg_params.items())
+
+
 def _annotation(net: TypedNetwork, p: str) -> str:
     has, v = _param_default(net, p)
     if not has or isinstance(v, int) and not isinstance(v, bool):
@@ -528,7 +535,7 @@ class ClassGen:
             if not spans:
                 continue
             has, v = _param_default(net, p)
-            if isinstance(v, float) and spans <= named:
+            if isinstance(v, float) and spans <= named and not _sets_a_shape(net, p):
                 continue  # a rate or an epsilon: no shape depends on it, every use names it
             out[p] = (v, min(s.line for s in spans))
         return out

@@ -547,14 +547,17 @@ ALLOWED_NODES = (
     ast.arguments, ast.arg, ast.Assign, ast.If, ast.Raise, ast.Return, ast.Compare, ast.Call,
     ast.keyword, ast.Attribute, ast.Name, ast.Constant, ast.Tuple, ast.BinOp, ast.UnaryOp,
     ast.Subscript, ast.Slice, ast.Starred, ast.Load, ast.Store, ast.Add, ast.Sub, ast.Mult,
-    ast.FloorDiv, ast.Mod, ast.USub, ast.NotEq, ast.IsNot,
+    ast.FloorDiv, ast.Mod, ast.USub, ast.NotEq, ast.IsNot, ast.BoolOp, ast.And,
 )
 # builtins a built module may read; every other name must be one it defines
 BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str"}
 NN_CLASSES = {k.torch_name for k in _registry().values() if k.is_module} | {"Module", "Sequential"}
+NN_FUNCTIONS = {"interpolate", "pad"}  # the ops `interpolate` and `pad`
 TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32"}
 TENSOR_METHODS = {"permute", "transpose", "reshape", "flatten", "squeeze", "unsqueeze", "select", "new_zeros", "add_",
-                  "shape"}
+                  "shape",
+                  # StochasticDepth, the class a built module defines for torchvision's layer
+                  "ndim", "new_empty", "bernoulli_", "div_"}
 
 
 def check_module_ast(code: str) -> list[str]:
@@ -601,8 +604,11 @@ def check_module_ast(code: str) -> list[str]:
             if node.attr.startswith("__") and not (node.attr == "__init__" and isinstance(base, ast.Call)
                                                    and ast.unparse(base) == "super()"):
                 problems.append(f"dunder attribute {node.attr}")
-            elif isinstance(base, ast.Name) and base.id == "nn" and node.attr not in NN_CLASSES:
+            elif isinstance(base, ast.Name) and base.id == "nn" and node.attr not in NN_CLASSES | {"functional"}:
                 problems.append(f"nn.{node.attr}")
+            elif ast.unparse(base) == "nn.functional":
+                if node.attr not in NN_FUNCTIONS:
+                    problems.append(f"nn.functional.{node.attr}")
             elif isinstance(base, ast.Name) and base.id == "torch" and node.attr not in TORCH_ATTRS:
                 problems.append(f"torch.{node.attr}")
             elif not (isinstance(base, ast.Name) and base.id in ("self", "nn", "torch")) \

@@ -31,6 +31,7 @@ so no symbolic size is 1 at run time. A spec it makes checks without errors, and
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
@@ -231,13 +232,14 @@ class Gen:
         m: list = []
         if not v.floating:
             if v.dtype == "int64" and not only_preserving and v.rank >= 1:
-                m += [self.embedding] * 4
+                m += [self.embedding] * 4 + ([self.embedding_bag] if v.rank == 2 else [])
             if not only_preserving:
-                m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.unsqueeze]
-            return m
-        m += [self.activation] * 3 + [self.dropout, self.layernorm]
+                m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.unsqueeze, self.pad,
+                      self.unflatten]
+            return m + [self.identity]
+        m += [self.activation] * 3 + [self.dropout, self.layernorm, self.channel_dropout, self.groupnorm]
         if v.rank in (2, 3, 4):
-            m += [self.batchnorm]
+            m += [self.batchnorm, self.instancenorm]
         if not keep_last and v.rank >= 1:
             m += [self.linear] * 3
         if self.opts.attention and v.rank in (2, 3):
@@ -247,7 +249,7 @@ class Gen:
                 m += [self.conv_same] * 2
             return m
         m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.flatten_layer,
-              self.unsqueeze, self.squeeze, self.select, self.softmax]
+              self.unsqueeze, self.squeeze, self.select, self.softmax, self.unflatten, self.glu, self.pad]
         if self.opts.conv:
             m += self.conv_makers(v)
         if self.opts.recurrent and v.rank in (1, 2):
@@ -257,7 +259,9 @@ class Gen:
     def conv_makers(self, v: Val) -> list:
         m: list = []
         if v.rank in (2, 3, 4):
-            m += [self.conv] * 3 + [self.pool] * 2 + [self.adaptive]
+            m += [self.conv] * 3 + [self.pool] * 2 + [self.adaptive, self.lppool]
+        if v.rank in (3, 4):
+            m += [self.upsample, self.upsample] + [self.pixel_shuffle] * 3
         if v.rank == 5:
             m += [self.conv] * 3
         if v.rank in (2, 3, 4, 5):
@@ -269,8 +273,16 @@ class Gen:
     # layers and ops: each returns a Stage with its args fixed, valid for the current value
     def activation(self, v: Val) -> Stage:
         text = self.d.choice(["ReLU", "ReLU(inplace=true)", "Tanh", "Sigmoid", "GELU", 'GELU("tanh")',
-                              "ReLU(true)"])
+                              "ReLU(true)", "ReLU6", "SiLU", "Hardswish(true)", "Hardsigmoid", "Mish",
+                              "LeakyReLU(0.2)", "ELU(alpha=0.5)", "Softplus(2.0)", "PReLU", "PReLU(init=0.1)"])
+        if v.rank >= 2 and v.shape[1].text and self.d.chance(0.2):  # a slope a channel
+            key = v.shape[1].key
+            return Stage(f"PReLU({v.shape[1].text})",
+                         lambda x: x if x.floating and x.rank >= 2 and x.shape[1].key == key else None)
         return Stage(text, lambda x: x if x.floating else None)
+
+    def identity(self, v: Val) -> Stage:
+        return Stage("Identity", lambda x: x)
 
     def softmax(self, v: Val) -> Stage:
         dim = self.d.int(-v.rank, v.rank - 1) if v.rank else 0
@@ -286,6 +298,49 @@ class Gen:
         p = self.d.choice(["0.0", "0.1", "0.5"])
         return Stage(self.d.choice([f"Dropout({p})", "Dropout", f"Dropout(p={p})"]),
                      lambda x: x if x.floating else None)
+
+    def channel_dropout(self, v: Val) -> Stage | None:
+        """The dropouts of whole channels or samples, each on the ranks it takes."""
+        options = [("AlphaDropout(0.1)", range(0, 9)), ('StochasticDepth(0.2, "row")', range(1, 9)),
+                   ('StochasticDepth(0.5, mode="batch")', range(0, 9)), ("Dropout1d(0.1)", (2, 3)),
+                   ("Dropout2d(p=0.2)", (4,)), ("Dropout3d", (4, 5))]
+        usable = [(t, r) for t, r in options if v.rank in r]
+        if not usable:
+            return None
+        text, ranks = self.d.choice(usable)
+        return Stage(text, lambda x: x if x.floating and x.rank in ranks else None)
+
+    def groupnorm(self, v: Val) -> Stage | None:
+        if v.rank < 2:
+            return None
+        c = v.shape[1]
+        groups = self.d.choice([g for g in (1, 2, 3, 4) if c.value % g == 0]) if c.concrete else 1
+        text = f"GroupNorm({groups}{self.d.choice(['', ', affine=false', ', eps=0.001', ', bias=false'])})"
+        key = c.key
+
+        def apply(x):
+            if not x.floating or x.rank < 2 or (groups > 1 and x.shape[1].key != key):
+                return None
+            return x if math.prod(d.value for d in x.shape) > groups else None  # torch: more than one value
+        return Stage(text, apply)
+
+    def instancenorm(self, v: Val) -> Stage | None:
+        n = 2 if v.rank == 4 or (v.rank == 3 and self.d.chance(0.4)) else 1
+        if v.rank not in (n + 1, n + 2):
+            return None
+        channels = v.shape[v.rank - n - 1]
+        opts = ["", "(affine=true)", "(track_running_stats=true)", "(eps=0.001, affine=true, bias=false)"]
+        if channels.text:
+            opts.append(f"({channels.text})")
+        text = f"InstanceNorm{n}d" + self.d.choice(opts)
+
+        def apply(x):
+            if not x.floating or x.rank not in (n + 1, n + 2) or math.prod(d.value for d in x.shape[-n:]) < 2:
+                return None  # torch needs more than one value a channel
+            if text.endswith(f"({channels.text})") and x.shape[x.rank - n - 1].key != channels.key:
+                return None
+            return x
+        return Stage(text, apply)
 
     def layernorm(self, v: Val) -> Stage | None:
         if v.rank == 0:
@@ -783,6 +838,138 @@ class Gen:
         elif kdim != E:
             args.append(f"vdim={kdim}")  # the value is the key
         return args
+    def lppool(self, v: Val) -> Stage | None:
+        n = 2 if v.rank == 4 or (v.rank == 3 and self.d.chance(0.4)) else 1
+        if v.rank < n + 1:
+            return None
+        k = [min(self.d.int(1, 3), L.value) for L in v.shape[-n:]]
+        s = [self.d.int(1, 3) for _ in range(n)]
+        ceil = all(L.literal for L in v.shape[-n:]) and self.d.chance(0.3)
+        tup = (lambda xs: str(xs[0]) if n == 1 or len(set(xs)) == 1 else "(" + ", ".join(map(str, xs)) + ")")
+        text = f"LPPool{n}d({self.d.choice(['2', '1.5', '3.0'])}, {tup(k)}, stride={tup(s)}" + \
+            (", ceil_mode=true)" if ceil else ")")
+
+        def apply(x):
+            if not x.floating or x.rank not in (n + 1, n + 2) or (ceil and not all(L.literal for L in x.shape[-n:])):
+                return None
+            outs = [_pool_out(L, k[i], s[i], 0, 1, ceil) for i, L in enumerate(x.shape[-n:])]
+            return None if None in outs else Val(x.expr, x.dtype, x.shape[:-n] + tuple(outs))
+        return Stage(text, apply)
+
+    def upsample(self, v: Val) -> Stage | None:
+        """Upsample or interpolate of [N, C, L] or [N, C, H, W]: by a size, or by scales that
+        are exact for symbolic sizes (p / 2**k) and any scale for literal ones."""
+        n = v.rank - 2
+        modes = ["nearest", "nearest-exact"] + (["linear"] if n == 1 else ["bilinear", "bicubic"])
+        mode = self.d.choice(modes)
+        align = ", align_corners=true" if mode in ("linear", "bilinear", "bicubic") and self.d.chance(0.3) else ""
+        form = self.d.choice(["Upsample", "interpolate"])
+        if all(L.literal for L in v.shape[2:]) and self.d.chance(0.3):
+            sizes = tuple(self.d.int(1, 9) for _ in range(n))
+            arg = f"size={sizes[0] if n == 1 else sizes}"
+            rank = v.rank
+            return Stage(f'{form}({arg}, mode="{mode}"{align})',
+                         lambda x: Val(x.expr, x.dtype, x.shape[:2] + tuple(const(z) for z in sizes))
+                         if x.floating and x.rank == rank else None)
+        scales = [self.d.choice([0.5, 1.5, 2.0, 2.5] + ([0.7, 1.3, 0.29] if L.literal else [])) for L in v.shape[2:]]
+        arg = repr(scales[0]) if len(set(scales)) == 1 else "(" + ", ".join(map(repr, scales)) + ")"
+        rank = v.rank
+
+        def apply(x):
+            if not x.floating or x.rank != rank:
+                return None
+            outs = [_scaled(L, s) for L, s in zip(x.shape[2:], scales)]
+            return None if None in outs else Val(x.expr, x.dtype, x.shape[:2] + tuple(outs))
+        return Stage(f'{form}(scale_factor={arg}, mode="{mode}"{align})', apply)
+
+    def pixel_shuffle(self, v: Val) -> Stage | None:
+        c, h, w = v.shape[-3:]
+        options = [("shuffle", r) for r in (2, 3) if c.concrete and c.value % (r * r) == 0]
+        options += [("unshuffle", r) for r in (2, 3) if h.concrete and w.concrete and h.value % r == w.value % r == 0]
+        if not options:
+            return None
+        which, r = self.d.choice(options)
+        if which == "shuffle":
+
+            def shuffle(x):
+                if x.rank < 3 or x.shape[-3].key != c.key:
+                    return None
+                return Val(x.expr, x.dtype, x.shape[:-3] + (_divided(c, r * r), product([x.shape[-2], const(r)]),
+                                                            product([x.shape[-1], const(r)])))
+            return Stage(f"PixelShuffle({r})", shuffle)
+
+        def unshuffle(x):
+            if x.rank < 3 or (x.shape[-2].key, x.shape[-1].key) != (h.key, w.key):
+                return None
+            return Val(x.expr, x.dtype, x.shape[:-3] + (product([x.shape[-3], const(r * r)]), _divided(h, r),
+                                                        _divided(w, r)))
+        return Stage(f"PixelUnshuffle(downscale_factor={r})", unshuffle)
+
+    def unflatten(self, v: Val) -> Stage | None:
+        if v.rank == 0 or v.rank >= 5:
+            return None
+        i = self.d.int(0, v.rank - 1)
+        size = v.shape[i]
+        if size.concrete:
+            parts = [const(f) for f in _factor(self.d, size.value)]
+            texts = [str(p.value) for p in parts]
+            if self.d.chance(0.4):
+                texts[self.d.int(0, len(texts) - 1)] = "-1"
+        else:
+            parts, texts = [const(1), size], ["1", "-1"]
+        dim = i - v.rank if self.d.chance(0.4) else i
+        sizes = "(" + ", ".join(texts) + ("," if len(texts) == 1 else "") + ")"
+        key = size.key
+        return Stage(f"Unflatten({dim}, {sizes})",
+                     lambda x: Val(x.expr, x.dtype, x.shape[:i] + tuple(parts) + x.shape[i + 1:])
+                     if x.rank == v.rank and x.shape[i].key == key else None)
+
+    def glu(self, v: Val) -> Stage | None:
+        even = [i for i, d in enumerate(v.shape) if d.concrete and d.value % 2 == 0]
+        if not even:
+            return None
+        i = self.d.choice(even)
+        size = v.shape[i]
+        rank = v.rank
+        text = "GLU" if i == rank - 1 and self.d.chance(0.5) else f"GLU({self.d.choice([i, i - rank])})"
+        return Stage(text, lambda x: Val(x.expr, x.dtype, x.shape[:i] + (_divided(size, 2),) + x.shape[i + 1:])
+                     if x.floating and x.rank == rank and x.shape[i].key == size.key else None)
+
+    def pad(self, v: Val) -> Stage | None:
+        """A padding layer or the pad op over the last one or two dims; pads from -1 to 2
+        that torch's rules for the mode allow at these sizes."""
+        n = 2 if v.rank >= 3 and self.d.chance(0.5) else 1
+        family = self.d.choice(["Zero", "Constant", "Reflection", "Replication", "op"])
+        mode = {"Reflection": "reflect", "Replication": "replicate"}.get(family, "constant")
+        if family == "op":
+            mode = self.d.choice(["constant", "constant", "reflect", "replicate", "circular"])
+        frame = mode != "constant"
+        if v.rank < max(n, 1) or (frame and v.rank not in (n + 1, n + 2)) or (frame and not v.floating):
+            return None
+        pads = []
+        for L in reversed(v.shape[-n:]):  # the last dim first, as torch lists them
+            pair = (self.d.int(-1, 2), self.d.int(-1, 2))
+            if not _pad_ok(mode, L.value, *pair):
+                pair = (0, 1) if _pad_ok(mode, L.value, 0, 1) else (0, 0)
+            pads += pair
+        text = _pad_text(family, n, mode, tuple(pads), self.d)
+        rank = v.rank
+        keys = tuple(L.key for L in v.shape[-n:])
+
+        def apply(x):
+            if x.rank != rank or tuple(L.key for L in x.shape[-n:]) != keys:
+                return None
+            shape = list(x.shape)
+            for k in range(n):
+                shape[rank - 1 - k] = _padded(x.shape[rank - 1 - k], pads[2 * k] + pads[2 * k + 1])
+            return Val(x.expr, x.dtype, tuple(shape))
+        return Stage(text, apply)
+
+    def embedding_bag(self, v: Val) -> Stage:
+        text_e, e = self.size(1, 8)
+        mode = self.d.choice(["", ', mode="sum"', ', mode="max"'])
+        return Stage(f"EmbeddingBag({self.d.int(2, 20)}, {text_e}{mode})",
+                     lambda x: Val(x.expr, "float32", (x.shape[0], e)) if x.dtype == "int64" and x.rank == 2 else None)
 
     # recurrent
     def recurrent(self, v: Val) -> tuple[Stage, dict] | None:
@@ -1219,6 +1406,55 @@ def _pool_out(L: Dim, k: int, s: int, p: int, d: int, ceil: bool) -> Dim | None:
     if L.concrete:
         return const(out) if L.literal else Dim(out, None, out)
     return derived(out, "pool", L.key, k, s, p, d, ceil)
+
+
+def _scaled(L: Dim, scale: float) -> Dim | None:
+    """torch's size for a scale factor, floor(L * scale) in doubles; a symbolic size only by a
+    scale the checker has an exact formula for (p / 2**k)."""
+    value = math.floor(L.value * scale)
+    if value < 1:
+        return None
+    if scale == 1.0:
+        return L
+    if L.concrete:
+        return const(value) if L.literal else Dim(value, None, value)
+    if scale not in (0.5, 1.5, 2.0, 2.5):
+        return None
+    return derived(value, "scale", L.key, scale)
+
+
+def _divided(L: Dim, by: int) -> Dim:
+    """A concrete size divided exactly (the generator divides only those)."""
+    value = L.value // by
+    return const(value) if L.literal else Dim(value, None, value)
+
+
+def _padded(L: Dim, total: int) -> Dim:
+    if total == 0:
+        return L
+    value = L.value + total
+    if L.concrete:
+        return const(value) if L.literal else Dim(value, None, value)
+    return derived(value, "pad", L.key, total)
+
+
+def _pad_ok(mode: str, size: int, before: int, after: int) -> bool:
+    """torch's limits on one dim's pads, and a result of at least one."""
+    if mode == "reflect" and max(before, after) >= size:
+        return False
+    if mode == "circular" and max(before, after) > size:
+        return False
+    return size + min(before, 0) + min(after, 0) >= 1 and size + before + after >= 1
+
+
+def _pad_text(family: str, n: int, mode: str, pads: tuple, d: Draw) -> str:
+    if family == "op":
+        extra = f', mode="{mode}"' if mode != "constant" or d.chance(0.3) else ""
+        if mode == "constant" and d.chance(0.3):
+            extra += ", value=0.5"
+        return f"pad({pads}{extra})"
+    arg = str(pads[0]) if len(set(pads)) == 1 and d.chance(0.5) else str(pads)
+    return f"ConstantPad{n}d({arg}, 1.5)" if family == "Constant" else f"{family}Pad{n}d({arg})"
 
 
 def _flatten(x: Val, s: int, e: int) -> Val | None:

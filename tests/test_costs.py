@@ -19,7 +19,7 @@ zero ``c0`` a built module makes for an LSTM given ``h0`` alone is not a result;
 layers, MultiheadAttention and the transformers, count as one layer). A result counts when it does not
 share storage with an input of its call; the one exception is what docs/costs.md defines
 as a view although torch may copy: ``reshape``/``view``/``flatten`` of an input that is
-not contiguous. Dropout runs in training mode (its eval-mode result is its input).
+not contiguous. The dropouts run in training mode (their eval-mode result is their input).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 import test_specs_torch as hand  # noqa: E402
-from test_kinds_torch import EXAMPLES, example_spec, flat, parse_type, random_tensor  # noqa: E402
-from test_kinds_torch import stage_call as kinds_stage_call  # noqa: E402
+from test_kinds_torch import EXAMPLES, example_spec, example_tensors, flat, parse_type, random_tensor  # noqa: E402
+from test_kinds_torch import stage_call as torch_stage_call  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -68,15 +68,19 @@ def gate_matmul_flops(module: nn.Module, x) -> int:
 # results are the layer's, what they make inside is not counted (as inside an LSTM)
 COMPOSITE = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.TransformerEncoder,
              nn.TransformerDecoder, nn.Transformer)
+# the layer netspec knows that torch.nn lacks: torchvision's StochasticDepth, or the class of
+# that name a built module defines; a layer like torch.nn's, that acts in training only
+OUTSIDE_NN = "StochasticDepth"
 
 
 def _is_layer(m: nn.Module) -> bool:
-    """A torch layer (nn.Linear, nn.LSTM, ...): a leaf module of torch.nn itself, or one of
-    torch's composite layers. Modules that a model defines (a built block, a model without
-    layers) are code around layers."""
+    """A torch layer (nn.Linear, nn.LSTM, ...): a leaf module of torch.nn itself, one of
+    torch's composite layers, or StochasticDepth. Modules that a model defines (a built
+    block, a model without layers) are code around layers."""
     if isinstance(m, COMPOSITE):
         return True
-    return type(m).__module__.startswith("torch.nn.") and next(m.children(), None) is None
+    torch_layer = type(m).__module__.startswith("torch.nn.") or type(m).__name__ == OUTSIDE_NN
+    return torch_layer and next(m.children(), None) is None
 
 
 @contextmanager
@@ -193,11 +197,12 @@ class Allocations(TorchFunctionMode):
 
 @contextmanager
 def dropout_training():
-    """Dropout as in training (it allocates its result); everything else as it was."""
+    """The dropouts as in training (they allocate their results): nn.Dropout, Dropout1d/2d/3d,
+    AlphaDropout and StochasticDepth; everything else as it was."""
     from torch.nn.modules.module import register_module_forward_pre_hook
 
     def pre(m, args):
-        if isinstance(m, nn.Dropout):
+        if isinstance(m, nn.modules.dropout._DropoutNd) or type(m).__name__ == OUTSIDE_NN:
             m.train()
 
     handle = register_module_forward_pre_hook(pre)
@@ -210,8 +215,9 @@ def dropout_training():
 # -- every worked example of every kind ---------------------------------------------------------
 
 def stage_call(text: str, env: dict):
-    """The example's torch module (or None for an op) and a call that runs it on env's tensors."""
-    return kinds_stage_call(text, env["x"], env)
+    """The example's torch module (or None for an op) and a call that runs it on env's tensors
+    (the independent translation of tests/test_kinds_torch.py)."""
+    return torch_stage_call(text, env["x"], env)
 
 
 def checked_example(kind, ex):
@@ -229,7 +235,7 @@ def test_example_costs_match_torch(kind, index, ex):
     assert all(isinstance(v, int) for v in stated.values()), stated
 
     torch.manual_seed(0)
-    env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
+    env = example_tensors(types)
     module, call = stage_call(stage, env)
 
     flops = Flops()

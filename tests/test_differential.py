@@ -156,10 +156,12 @@ def test_regressions(name):
 def test_the_generator_is_reproducible_and_varied():
     a, b = netgen.sample(7), netgen.sample(7)
     assert a == b
-    texts = {netgen.sample(seed).text for seed in range(50)}
-    assert len(texts) == 50
+    texts = {netgen.sample(seed).text for seed in range(200)}
+    assert len(texts) == 200
     joined = "\n".join(texts)
     for word in ("Conv2d", "Conv1d", "LSTM", "GRU", "cat(", "add(", "network Res", "network Pair", " * ",
                  "reshape(", "Embedding", "MaxPool", "BatchNorm", "as ", "h0=", "Conv3d", "ConvTranspose",
-                 "MultiheadAttention", "TransformerEncoderLayer", ".weights", "key_padding_mask="):
+                 "MultiheadAttention", "TransformerEncoderLayer", ".weights", "key_padding_mask=", "Pad",
+                 "pad(", "Upsample", "interpolate(", "PixelShuffle", "Unflatten", "GLU", "GroupNorm",
+                 "InstanceNorm", "LPPool", "StochasticDepth"):
         assert word in joined, f"no generated network has {word!r}"

@@ -44,7 +44,8 @@ def test_the_static_check_catches_injected_code():
                 "class B(nn.Module):\n    y = open('f', 'w')\n", "A.__dict__\n", "torch.load('f')\n",
                 "nn.Module.__subclasses__()\n", "x = lambda: 1\n", "def f():\n    pass\n",
                 "class C(nn.Module):\n    def forward(self, x=exec('1')):\n        return x\n",
-                "x = (1).__class__\n", "x = [1]\n", "getattr(torch, 'load')('f')\n"):
+                "x = (1).__class__\n", "x = [1]\n", "getattr(torch, 'load')('f')\n",
+                "x = nn.functional.unfold(1)\n", "x = nn.utils\n"):
         assert check_module_ast(clean + bad), bad
 
 
@@ -469,7 +470,8 @@ def test_every_argument_refuses_a_string_torch_does_not_take(tmp_path):
         if id(kind) in seen:
             continue
         seen.add(id(kind))
-        ex = next((e for e in kind.examples if not e.get("others") and not e.get("other_shapes")), None)
+        ex = next((e for e in kind.examples if not e.get("others") and not e.get("other_shapes")
+                   and not e.get("tensors")), None)
         if ex is None:
             continue
         tensors = "".join(f"    input {n}: {t}\n" for n, t in ex.get("tensors", {}).items())

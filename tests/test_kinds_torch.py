@@ -11,6 +11,7 @@ the error at the stage where torch raises.
 from __future__ import annotations
 
 import ast as pyast
+import inspect
 import re
 
 import pytest
@@ -49,9 +50,15 @@ INFERRED = {
     "GRUCell": ("input_size", lambda s: s[-1]),
     "BatchNorm1d": ("num_features", lambda s: s[1]),
     "BatchNorm2d": ("num_features", lambda s: s[1]),
+    "BatchNorm3d": ("num_features", lambda s: s[1]),
+    "GroupNorm": ("num_channels", lambda s: s[1]),
+    "InstanceNorm1d": ("num_features", lambda s: s[-2]),
+    "InstanceNorm2d": ("num_features", lambda s: s[-3]),
+    "InstanceNorm3d": ("num_features", lambda s: s[-4]),
     "LayerNorm": ("normalized_shape", lambda s: s[-1]),
 }
-SIZE_FIRST = {"BatchNorm1d", "BatchNorm2d", "LayerNorm"}  # BatchNorm2d(64), as in torch
+SIZE_FIRST = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm",  # BatchNorm2d(64), as in torch
+              "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}
 STATES = ("h0", "c0", "hx", "cx")
 for _name in ("MultiheadAttention",):
     INFERRED[_name] = ("embed_dim", lambda s: s[-1])
@@ -108,17 +115,37 @@ def _is_size(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def torch_class(name: str):
+    """The torch module class of a layer: torch.nn's, or torchvision's for what torch.nn lacks."""
+    if name == "StochasticDepth":
+        import torchvision
+
+        return torchvision.ops.StochasticDepth
+    return getattr(nn, name)
+
+
 def build_layer(name: str, pos: list, kw: dict, in_shape) -> nn.Module:
     pos, kw = list(pos), dict(kw)
     if name in STACKS:
         return build_stack(name, pos, kw, in_shape)
+    cls = torch_class(name)
     if name in INFERRED:
         arg, read = INFERRED[name]
         if arg in kw:
-            pos.insert(0, kw.pop(arg))
-        elif not (name in SIZE_FIRST and pos and _is_size(pos[0])):
-            pos.insert(0, read(list(in_shape)))
-    return getattr(nn, name)(*pos, **kw)
+            value = kw.pop(arg)
+        elif name in SIZE_FIRST and pos and _is_size(pos[0]):
+            value = None  # given first, as in torch
+        else:
+            value = read(list(in_shape))
+        # the spec's positional order is torch's without the inferred argument: put it back
+        # at its place in torch's order (GroupNorm's num_channels is second), or by name
+        params = list(inspect.signature(cls).parameters)
+        index = params.index(arg) if arg in params else 0
+        if value is not None and len(pos) >= index:
+            pos.insert(index, value)
+        elif value is not None:
+            kw[arg] = value
+    return cls(*pos, **kw)
 
 
 def build_stack(name: str, pos: list, kw: dict, in_shape) -> nn.Module:
@@ -138,9 +165,11 @@ def flat(result) -> list:
 
 
 def stage_call(text: str, x, env: dict):
-    """The torch module of one stage (None for an op) and a call that runs it on ``x``."""
+    """One stage as torch runs it: (its module, or None for an op; a call that runs it)."""
     name, pos, kw = parse_call(text, env)
     if name[0].isupper():
+        # tensors given by keyword: a state (h0), a key or mask, or one a call takes by keyword
+        # (EmbeddingBag's offsets)
         tensors = {k: kw.pop(k) for k in list(kw) if isinstance(kw[k], torch.Tensor)}
         call_kw = {k: kw.pop(k) for k in CALL_ONLY if k in kw}
         module = build_layer(name, pos, kw, x.shape)
@@ -155,6 +184,8 @@ def stage_call(text: str, x, env: dict):
         return None, lambda: torch.cat(tensors, *pos, **kw)
     if name == "add":
         return None, lambda: torch.add(*tensors, *pos, **kw)
+    if name in ("interpolate", "pad"):
+        return None, lambda: getattr(torch.nn.functional, name)(*tensors, *pos, **kw)
     first, *rest = tensors
     return None, lambda: getattr(first, name)(*rest, *pos, **kw)
 
@@ -189,6 +220,15 @@ def random_tensor(dtype: str, shape):
     return torch.randint(0, 2, tuple(shape), dtype=dt)  # valid ids for any Embedding
 
 
+def example_tensors(types: dict[str, str]) -> dict:
+    """Random tensors of the given types; `offsets` are the starts of equal bags of `x`."""
+    env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
+    if "offsets" in env:
+        bags, n = env["offsets"].numel(), env["x"].numel()
+        env["offsets"] = (torch.arange(bags) * n // max(bags, 1)).reshape(env["offsets"].shape).to(env["offsets"].dtype)
+    return env
+
+
 def torch_dtype_name(t) -> str:
     return str(t.dtype).removeprefix("torch.")
 
@@ -202,7 +242,8 @@ def check_one(text: str):
 # -- the worked examples ------------------------------------------------------------------------
 
 def example_spec(kind, ex) -> tuple[str, str, dict]:
-    """The one-network spec of an example, the stage text torch runs, and the inputs' types."""
+    """The one-network spec of an example, the stage text torch runs, and the inputs' types.
+    An example's "tensors" ({"offsets": "int64[3]"}) are inputs its stage names by keyword."""
     stage = ex["stage"] or kind.name
     types = {"x": ex["input"]}
     types.update(ex.get("tensors", {}))  # tensors the stage names: keys, masks, a memory
@@ -229,7 +270,7 @@ def test_example_matches_torch(kind, index, ex):
     assert node.kind is kind
 
     torch.manual_seed(0)
-    env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
+    env = example_tensors(types)
     outs, module = run_stage(stage, env["x"], env)
 
     stated = [(o.tensor.dtype, net.shape(o.tensor)) for o in node.outputs]
@@ -263,7 +304,17 @@ def materialize(v):
 
 
 def emit(kind, pos, kw) -> nn.Module:
-    return getattr(nn, kind.torch_name)(*map(materialize, pos), **{k: materialize(v) for k, v in kw.items()})
+    """The module a built module constructs for a layer with these constructor values."""
+    return emitted_class(kind)(*map(materialize, pos), **{k: materialize(v) for k, v in kw.items()})
+
+
+def emitted_class(kind):
+    """The class a built module constructs for a layer: torch.nn's, or the one it defines."""
+    if kind.support_code is None:
+        return getattr(nn, kind.torch_name)
+    scope = {"torch": torch, "nn": nn}
+    exec(compile(kind.support_code, f"<{kind.name}>", "exec"), scope)  # noqa: S102 (netspec's own code)
+    return scope[kind.torch_name]
 
 
 def test_every_kind_has_examples():
@@ -339,6 +390,36 @@ POSITIONAL = [
     ("float32[2, 6, 8]", 'TransformerDecoder(4, 2, 32, 0.25, "gelu", 1e-6, false, true, false, memory=x)',
      lambda: nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 4, 32, 0.25, "gelu", 1e-6, False, True, False), 2)),
     ("float32[5, 2, 8]", 'Transformer(4, 1, 2, 16, 0.25, "gelu", tgt=x)', lambda: nn.Transformer(8, 4, 1, 2, 16, 0.25, "gelu")),
+    ("float32[2, 4, 5]", "LeakyReLU(0.2, true)", lambda: nn.LeakyReLU(negative_slope=0.2, inplace=True)),
+    ("float32[2, 3]", "ELU(0.5, true)", lambda: nn.ELU(alpha=0.5, inplace=True)),
+    ("float32[5]", "Softplus(2.0, 10.0)", lambda: nn.Softplus(beta=2.0, threshold=10.0)),
+    ("float32[2, 4, 5]", "PReLU(4, 0.1)", lambda: nn.PReLU(num_parameters=4, init=0.1)),
+    ("float32[2, 8, 3]", "GLU(1)", lambda: nn.GLU(dim=1)),
+    ("float32[2, 3]", "ReLU6(true)", lambda: nn.ReLU6(inplace=True)),
+    ("float32[2, 3, 4, 4]", "Dropout2d(0.3, true)", lambda: nn.Dropout2d(p=0.3, inplace=True)),
+    ("float32[4, 3]", 'StochasticDepth(0.2, "batch")', lambda: torch_class("StochasticDepth")(p=0.2, mode="batch")),
+    ("float32[2, 6, 2, 3, 3]", "BatchNorm3d(6, 0.001, 0.2, false)",
+     lambda: nn.BatchNorm3d(6, eps=0.001, momentum=0.2, affine=False)),
+    ("float32[2, 6, 7]", "GroupNorm(3, 0.001, false)", lambda: nn.GroupNorm(3, 6, eps=0.001, affine=False)),
+    ("float32[2, 4, 5]", "InstanceNorm1d(4, 0.001, 0.2, true, true)",
+     lambda: nn.InstanceNorm1d(4, eps=0.001, momentum=0.2, affine=True, track_running_stats=True)),
+    ("float32[2, 4, 5]", "InstanceNorm1d(0.001, 0.2, true)",
+     lambda: nn.InstanceNorm1d(4, eps=0.001, momentum=0.2, affine=True)),
+    ("float32[1, 2, 9, 8]", "LPPool2d(3.0, (3, 2), (2, 1), true)",
+     lambda: nn.LPPool2d(norm_type=3.0, kernel_size=(3, 2), stride=(2, 1), ceil_mode=True)),
+    ("float32[2, 7, 8, 9]", "MaxPool3d(3, 2, 1, 2, false, true)",
+     lambda: nn.MaxPool3d(3, stride=2, padding=1, dilation=2, ceil_mode=True)),
+    ("float32[2, 5, 6, 7]", "AvgPool3d(3, 2, 1, true, false, 2)",
+     lambda: nn.AvgPool3d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False, divisor_override=2)),
+    ("float32[1, 2, 3]", "Upsample(7)", lambda: nn.Upsample(size=7)),
+    ("float32[2, 8, 3, 4]", "PixelShuffle(2)", lambda: nn.PixelShuffle(upscale_factor=2)),
+    ("float32[2, 2, 4, 6]", "PixelUnshuffle(2)", lambda: nn.PixelUnshuffle(downscale_factor=2)),
+    ("float32[2, 3, 4, 4]", "ConstantPad2d((1, 2, 3, 4), -1.5)", lambda: nn.ConstantPad2d(padding=(1, 2, 3, 4), value=-1.5)),
+    ("float32[2, 3, 5]", "ReflectionPad1d(3)", lambda: nn.ReflectionPad1d(padding=3)),
+    ("float32[2, 3, 4, 4]", "ZeroPad2d((1, 0, 2, 1))", lambda: nn.ZeroPad2d(padding=(1, 0, 2, 1))),
+    ("float32[4, 6, 5]", "Unflatten(1, (2, 3))", lambda: nn.Unflatten(dim=1, unflattened_size=(2, 3))),
+    ("int32[2, 5]", 'EmbeddingBag(10, 3, 1.0, 3.0, true, "sum", true)',
+     lambda: nn.EmbeddingBag(10, 3, max_norm=1.0, norm_type=3.0, scale_grad_by_freq=True, mode="sum", sparse=True)),
 ]
 # how the hand-written module is called on the input (as its key and value, its memory, its target)
 POSITIONAL_CALLS = {nn.MultiheadAttention: lambda m, x: m(x, x, x), nn.TransformerDecoderLayer: lambda m, x: m(x, x),
@@ -348,7 +429,11 @@ CONFIG = ("in_features", "out_features", "in_channels", "out_channels", "kernel_
           "hidden_size", "num_layers", "bias", "batch_first", "bidirectional", "proj_size", "nonlinearity",
           "padding_idx", "normalized_shape", "eps", "affine", "elementwise_affine", "start_dim", "end_dim",
           "embed_dim", "num_heads", "kdim", "vdim", "dropout", "add_zero_attn", "_qkv_same_embed_dim", "p",
-          "norm_first", "activation_relu_or_gelu", "activation", "d_model", "nhead")
+          "norm_first", "activation_relu_or_gelu", "activation", "d_model", "nhead", "inplace", "negative_slope",
+          "alpha", "beta", "threshold", "num_parameters", "init", "dim", "mode", "num_groups", "num_channels",
+          "num_features", "momentum", "track_running_stats", "norm_type", "size", "scale_factor", "align_corners",
+          "recompute_scale_factor", "upscale_factor", "downscale_factor", "value", "unflattened_size",
+          "num_embeddings", "embedding_dim", "max_norm", "scale_grad_by_freq", "include_last_offset", "sparse")
 
 
 @pytest.mark.parametrize("input_type,stage,make", POSITIONAL, ids=[s for _, s, _ in POSITIONAL])
@@ -370,7 +455,7 @@ def test_positional_order_matches_torch_constructor(input_type, stage, make):
     pairs = list(zip(emitted.modules(), module.modules()))
     assert len(pairs) == len(list(module.modules()))
     for mine, theirs in pairs:
-        assert type(mine) is type(theirs)
+        assert type(mine).__name__ == type(theirs).__name__  # StochasticDepth: the built module's own class
         for attr in CONFIG:
             if hasattr(theirs, attr) and not isinstance(getattr(theirs, attr), (torch.Tensor, nn.Module)):
                 assert getattr(mine, attr) == getattr(theirs, attr), (type(theirs).__name__, attr)
@@ -397,6 +482,15 @@ SYMBOLIC = [
     ("Conv2d(4, 3, stride=2) -> ConvTranspose2d(3, 3, stride=2, padding=1)", 2),
     ("Conv3d(4, 3, stride=2, padding=1)", 3),
     ("ConvTranspose3d(2, (2, 3, 1), stride=(2, 1, 3), padding=(0, 1, 0))", 3),
+    ("MaxPool3d((1, 3, 2), stride=(1, 2, 2), padding=(0, 1, 1))", 3),
+    ("AvgPool3d(2, stride=(1, 2, 3), ceil_mode=true)", 3),
+    ("AdaptiveMaxPool3d((2, 1, 3))", 3),
+    ("LPPool1d(2, 3, stride=2)", 1),
+    ("LPPool2d(2, (2, 3), ceil_mode=true)", 2),
+    ("Upsample(scale_factor=1.5)", 2),
+    ('Conv2d(4, 3) -> Upsample(scale_factor=(0.5, 2.5), mode="bilinear")', 2),
+    ('interpolate(scale_factor=0.75, mode="linear")', 1),
+    ("Upsample(size=(6, 4)) -> PixelUnshuffle(2) -> PixelShuffle(2)", 2),
 ]
 SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 23, 31, 32]
 
@@ -552,6 +646,63 @@ def test_initial_states_match_torch(types, stage, ok):
             run_stage(stage, env["x"], env)
 
 
+# -- tensors by keyword: EmbeddingBag's offsets and per_sample_weights ---------------------------
+
+BAG_CASES = [
+    # (inputs, stage, ok)
+    ({"x": "int64[7]", "offsets": "int64[3]"}, "EmbeddingBag(10, 4, offsets=offsets)", True),
+    ({"x": "int64[7]", "offsets": "int32[3]"}, "EmbeddingBag(10, 4, include_last_offset=true, offsets=offsets)",
+     True),
+    ({"x": "int32[2, 5]", "w": "float32[2, 5]"}, 'EmbeddingBag(10, 4, mode="sum", per_sample_weights=w)', True),
+    ({"x": "int64[6]", "offsets": "int64[2]", "w": "float32[6]"},
+     'EmbeddingBag(10, 4, mode="sum", offsets=offsets, per_sample_weights=w)', True),
+    ({"x": "int64[7]"}, "EmbeddingBag(10, 4)", False),
+    ({"x": "int64[2, 5]", "offsets": "int64[2]"}, "EmbeddingBag(10, 4, offsets=offsets)", False),
+    ({"x": "int64[7]", "offsets": "int64[1, 3]"}, "EmbeddingBag(10, 4, offsets=offsets)", False),
+    ({"x": "int64[7]", "offsets": "float32[3]"}, "EmbeddingBag(10, 4, offsets=offsets)", False),
+    ({"x": "int64[7]", "offsets": "int64[0]"}, "EmbeddingBag(10, 4, include_last_offset=true, offsets=offsets)",
+     False),
+    ({"x": "int64[2, 5]", "w": "float32[2, 5]"}, "EmbeddingBag(10, 4, per_sample_weights=w)", False),
+    ({"x": "int64[2, 5]", "w": "float32[2, 4]"}, 'EmbeddingBag(10, 4, mode="sum", per_sample_weights=w)', False),
+    ({"x": "int64[2, 5]", "w": "float64[2, 5]"}, 'EmbeddingBag(10, 4, mode="sum", per_sample_weights=w)', False),
+]
+
+
+@pytest.mark.parametrize("types,stage,ok", BAG_CASES, ids=[f"{s}-{'ok' if o else 'bad'}" for _, s, o in BAG_CASES])
+def test_embedding_bag_tensors_match_torch(types, stage, ok):
+    decls = "\n".join(f"    input {n}: {t}" for n, t in types.items())
+    text = f"network K {{\n{decls}\n    out = x -> {stage}\n    output out\n}}\n"
+    result, errors = check_one(text)
+    torch.manual_seed(0)
+    env = example_tensors(types)
+    if ok:
+        assert not errors, errors
+        (net,) = result.networks
+        node = net.nodes[-1]
+        outs, module = run_stage(stage, env["x"], env)
+        assert [(o.tensor.dtype, net.shape(o.tensor)) for o in node.outputs] == \
+               [(torch_dtype_name(t), list(t.shape)) for t in outs]
+        assert net.dim(node.params) == sum(p.numel() for p in module.parameters())
+    else:
+        assert errors, f"the checker accepted {stage} with {types}"
+        assert all(e.startswith(f"{len(types) + 2}:") for e in errors), errors
+        with pytest.raises((RuntimeError, ValueError)):
+            run_stage(stage, env["x"], env)
+
+
+def test_built_embedding_bag_takes_its_tensors_by_keyword():
+    from netspec import api
+
+    text = ('network Net {\n    input ids: int64[n]\n    input starts: int64[bags]\n    input w: float32[n]\n'
+            '    y = ids -> EmbeddingBag(10, 4, mode="sum", offsets=starts, per_sample_weights=w)\n'
+            '    z = ids -> unsqueeze(0) -> EmbeddingBag(10, 3)\n    output y, z\n}\n')
+    spec = api.loads(text, file="bag.net")
+    assert "offsets=starts, per_sample_weights=w" in spec.code.replace("\n", " ").replace("  ", "")
+    model = spec.module("Net")
+    y, z = model(torch.tensor([1, 2, 3, 4, 5, 6, 7]), torch.tensor([0, 3]), torch.ones(7))
+    assert list(y.shape) == [2, 4] and list(z.shape) == [1, 3]
+
+
 # -- expected failures: the checker reports where torch raises ----------------------------------
 
 FAILURES = [
@@ -580,6 +731,71 @@ FAILURES = [
     ({"x": "float32[2, 3, 4, 5]"}, "x", ["Flatten(2, 1)"], "value", 0),
     ({"x": "float32[2, 3]"}, "x", ["Embedding(10, 4)"], "dtype", 0),
     ({"x": "int64[2, 3]"}, "x", ["Linear(4)"], "dtype", 0),
+    ({"x": "bool[2, 3]"}, "x", ["ReLU"], "dtype", 0),
+    ({"x": "bool[2, 3]"}, "x", ["ReLU6"], "dtype", 0),
+    ({"x": "int64[2, 3]"}, "x", ["SiLU"], "dtype", 0),
+    ({"x": "int32[2, 3]"}, "x", ["GLU"], "dtype", 0),
+    ({"x": "float32[2, 5]"}, "x", ["GLU"], "shape", 0),
+    ({"x": "float32[2, 4]"}, "x", ["Linear(6)", "GLU", "GLU"], "shape", 2),
+    ({"x": "float32[2, 4]"}, "x", ["GLU(2)"], "rank", 0),
+    ({"x": "float32[2, 3, 4]"}, "x", ["PReLU(4)"], "shape", 0),
+    ({"x": "float32[5]"}, "x", ["PReLU(5)"], "shape", 0),
+    ({"x": "float32[]"}, "x", ["PReLU(2)"], "rank", 0),
+    ({"x": "float32[2, 3, 4, 5]"}, "x", ["Dropout1d"], "rank", 0),
+    ({"x": "float32[2, 3]"}, "x", ['StochasticDepth(1.5, "row")'], "value", 0),
+    ({"x": "float32[2, 3]"}, "x", ['StochasticDepth(0.5, "col")'], "argument", 0),
+    ({"x": "float32[2, 3, 4, 4]"}, "x", ["BatchNorm3d"], "rank", 0),
+    ({"x": "float32[2, 4, 5]"}, "x", ["GroupNorm(3)"], "value", 0),
+    ({"x": "float32[2, 4, 5]"}, "x", ["Conv1d(6, 1)", "GroupNorm(4)"], "value", 1),
+    ({"x": "float32[2, 4, 5]"}, "x", ["GroupNorm(2, num_channels=6)"], "shape", 0),
+    ({"x": "float32[4]"}, "x", ["GroupNorm(2)"], "rank", 0),
+    ({"x": "int64[2, 4]"}, "x", ["GroupNorm(2)"], "dtype", 0),
+    ({"x": "float32[1, 3]"}, "x", ["GroupNorm(3)"], "size", 0),
+    ({"x": "float32[1, 4, 3]"}, "x", ["Linear(1)", "GroupNorm(4)"], "size", 1),
+    ({"x": "float32[2, 3, 1]"}, "x", ["InstanceNorm1d"], "size", 0),
+    ({"x": "float32[2, 3, 4, 4]"}, "x", ["Conv2d(3, 4)", "InstanceNorm2d"], "size", 1),
+    ({"x": "float32[2, 3, 5]"}, "x", ["InstanceNorm1d(affine=true, num_features=4)"], "shape", 0),
+    ({"x": "float32[4, 4]"}, "x", ["InstanceNorm2d"], "rank", 0),
+    ({"x": "float32[2, 4, 4]"}, "x", ["MaxPool3d(2)"], "rank", 0),
+    ({"x": "float32[1, 2, 2, 4, 4]"}, "x", ["AvgPool3d(3)"], "size", 0),
+    ({"x": "float32[1, 2, 2, 2]"}, "x", ["LPPool2d(2, 3)"], "size", 0),
+    ({"x": "float32[1, 2, 4, 4]"}, "x", ['Upsample(scale_factor=2, mode="trilinear")'], "rank", 0),
+    ({"x": "float32[1, 2, 4]"}, "x", ['Upsample(scale_factor=2, mode="linear")', "Conv1d(3, 9)"], "size", 1),
+    ({"x": "float32[1, 2, 9, 9]"}, "x", ['interpolate(scale_factor=0.1, mode="bicubic")'], "size", 0),
+    ({"x": "float32[1, 2, 9, 9]"}, "x", ['interpolate(size=(3, 3), scale_factor=2)'], "argument", 0),
+    ({"x": "float32[2, 6, 3, 3]"}, "x", ["PixelShuffle(2)"], "shape", 0),
+    ({"x": "float32[2, 4, 3, 3]"}, "x", ["PixelShuffle(2)", "PixelShuffle(2)"], "shape", 1),
+    ({"x": "float32[8, 3]"}, "x", ["PixelShuffle(2)"], "rank", 0),
+    ({"x": "float32[2, 4, 3, 3]"}, "x", ["PixelShuffle(0)"], "value", 0),
+    ({"x": "float32[2, 4, 3, 4]"}, "x", ["PixelUnshuffle(2)"], "shape", 0),
+    ({"x": "float32[2, 4, 4, 6]"}, "x", ["PixelUnshuffle(4)"], "shape", 0),
+    ({"x": "float32[2, 3, 5]"}, "x", ["ReflectionPad1d(5)"], "size", 0),
+    ({"x": "float32[2, 3, 4, 5]"}, "x", ["ReflectionPad2d((1, 1, 4, 0))"], "size", 0),
+    ({"x": "float32[2, 3, 5]"}, "x", ["ReplicationPad1d((-5, 0))"], "size", 0),
+    ({"x": "float32[2, 3, 5]"}, "x", ["ZeroPad1d((-6, 0))"], "size", 0),
+    ({"x": "float32[2, 3, 5]"}, "x", ["ZeroPad1d(-2)", "ZeroPad1d(-1)"], "size", 1),
+    ({"x": "float32[4, 5]"}, "x", ["ReflectionPad2d(1)"], "rank", 0),
+    ({"x": "bool[2, 3, 5]"}, "x", ["ReflectionPad1d(1)"], "dtype", 0),
+    ({"x": "float32[3]"}, "x", ["ZeroPad2d(1)"], "rank", 0),
+    ({"x": "float32[2, 3, 4]"}, "x", ["pad((1, 1, 1))"], "value", 0),
+    ({"x": "float32[2, 3, 4, 5]"}, "x", ['pad((1, 1), mode="reflect")'], "rank", 0),
+    ({"x": "float32[2, 3, 4]"}, "x", ['pad((1, 1), mode="reflect", value=1.0)'], "value", 0),
+    ({"x": "float32[1, 2, 5]"}, "x", ['pad((6, 0), mode="circular")'], "size", 0),
+    ({"x": "float32[5]"}, "x", ["pad((1, 1, 1, 1))"], "rank", 0),
+    ({"x": "bool[2, 3, 5]"}, "x", ['pad((1, 1), "replicate")'], "dtype", 0),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(1, (4, -1))"], "shape", 0),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(1, (2, 4))"], "shape", 0),
+    ({"x": "float32[2, 4]"}, "x", ["Linear(6)", "Unflatten(-1, (4, 2))"], "shape", 1),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(1, (-1, -1))"], "value", 0),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(1, (-2, -3))"], "value", 0),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(2, (2, 3))"], "rank", 0),
+    ({"x": "float32[2, 6]"}, "x", ["Unflatten(1, 6)"], "argument", 0),
+    ({"x": "float32[2, 3]"}, "x", ["EmbeddingBag(10, 4)"], "dtype", 0),
+    ({"x": "int64[2, 3, 4]"}, "x", ["EmbeddingBag(10, 4)"], "rank", 0),
+    ({"x": "int64[7]"}, "x", ["EmbeddingBag(10, 4)"], "argument", 0),
+    ({"x": "int64[2, 3]"}, "x", ['EmbeddingBag(10, 4, mode="max", sparse=true)'], "value", 0),
+    ({"x": "int64[2, 3]"}, "x", ['EmbeddingBag(10, 4, mode="max", scale_grad_by_freq=true)'], "value", 0),
+    ({"x": "float32[3, 4]"}, "x", ["LPPool2d(2, 2)"], "rank", 0),
     ({"x": "float32[2, 3, 5, 5]"}, "x", ["BatchNorm2d(num_features=4)"], "shape", 0),
     ({"x": "float32[2, 7]"}, "x", ["LayerNorm(8)"], "shape", 0),
     ({"x": "float32[7]"}, "x", ["Linear(4)", "LSTM(6)"], "rank", 1),
@@ -751,7 +967,7 @@ def test_error_where_torch_raises(types, source, stages, code, index):
 
     # torch runs the stages before `index` and raises at `index`
     torch.manual_seed(0)
-    env = {n: random_tensor(*parse_type(t)) for n, t in types.items()}
+    env = example_tensors(types)
     x = env.get(source) if source else None
     for i, st in enumerate(stages):
         if i < index:
@@ -786,3 +1002,132 @@ def test_sizes_reached_two_ways_are_proven_equal():
         s = nn.MaxPool1d(4)(x) + nn.MaxPool1d(2)(nn.MaxPool1d(2)(x))
         t = nn.AvgPool1d(3)(nn.AvgPool1d(2)(y)) + nn.AvgPool1d(6)(y)
         assert [[evaluate(d, {"h": h}) for d in shape] for shape in stated] == [list(s.shape), list(t.shape)]
+
+
+# -- StochasticDepth: the class a built module defines computes what torchvision does -----------
+
+SD_CASES = [(0.5, "row", (8, 3, 4), "float32"), (0.2, "batch", (4, 5), "float32"), (0.0, "row", (3, 2), "float32"),
+            (1.0, "row", (4, 2), "float32"), (1.0, "batch", (3,), "float32"), (0.3, "batch", (), "float64"),
+            (0.7, "row", (6,), "float64"), (0.25, "row", (16, 2, 2, 2), "bfloat16")]
+
+
+@pytest.mark.parametrize("p,mode,shape,dtype", SD_CASES, ids=[f"{m}-{p}-{len(s)}d-{d}" for p, m, s, d in SD_CASES])
+def test_stochastic_depth_computes_as_torchvision(p, mode, shape, dtype):
+    torchvision = pytest.importorskip("torchvision")
+    ours = emitted_class(REGISTRY["StochasticDepth"])(p, mode)
+    theirs = torchvision.ops.StochasticDepth(p, mode)
+    x = torch.randn(shape).to(DTYPE[dtype])
+    for training in (True, False):
+        ours.train(training)
+        theirs.train(training)
+        for seed in range(4):
+            torch.manual_seed(seed)
+            a = ours(x)
+            torch.manual_seed(seed)
+            b = theirs(x)
+            assert a.dtype == b.dtype and torch.equal(a, b), (training, seed)
+            if not training or p == 0.0:
+                assert a is x and b is x  # the input itself, as torchvision returns it
+            else:
+                assert a is not x
+
+
+def test_stochastic_depth_on_a_0_dim_input_in_row_mode_fails_as_torchvision():
+    torchvision = pytest.importorskip("torchvision")
+    text = 'network K {\n    input x: float32[]\n    y = x -> StochasticDepth(0.5, "row")\n    output y\n}\n'
+    result, _ = check_one(text)
+    assert [d.code for d in result.reporter.errors] == ["rank"]
+    with pytest.raises(IndexError):
+        torchvision.ops.StochasticDepth(0.5, "row").train()(torch.randn(()))
+
+
+def test_built_module_defines_stochastic_depth_and_runs_as_torchvision():
+    """A built module with StochasticDepth needs only torch, passes the injection check, and
+    draws the same rows as torchvision's layer in training."""
+    torchvision = pytest.importorskip("torchvision")
+    from fuzzgen import check_module_ast
+
+    from netspec import api
+
+    text = ('network Net {\n    input x: float32[batch, 3, 8]\n'
+            '    y = x -> StochasticDepth(0.5, "row")\n    z = x -> StochasticDepth(0.4, mode="batch")\n'
+            '    output y, z\n}\n')
+    spec = api.loads(text, file="sd.net")
+    assert spec.code.count("class StochasticDepth(nn.Module):") == 1
+    assert check_module_ast(spec.code) == []
+    model = spec.module("Net").train()
+    x = torch.randn(64, 3, 8)
+    torch.manual_seed(1)
+    y, z = model(x)
+    torch.manual_seed(1)
+    want_y = torchvision.ops.StochasticDepth(0.5, "row").train()(x)
+    want_z = torchvision.ops.StochasticDepth(0.4, "batch").train()(x)
+    assert torch.equal(y, want_y) and torch.equal(z, want_z)
+    assert 0 < int((y == 0).all(dim=(1, 2)).sum()) < 64  # rows were dropped, not all of them
+    y, z = model.eval()(x)
+    assert y is x and z is x
+
+
+@pytest.mark.parametrize("stage,input_type", [("Dropout2d", "float32[2, 3]"), ("Dropout3d", "float32[2, 3, 4]"),
+                                              ("Dropout2d", "float32[1, 2, 3, 4, 5]")])
+def test_ranks_torch_deprecates_are_errors(stage, input_type):
+    """torch runs a channel dropout on these ranks with a warning that they will be errors."""
+    text = f"network K {{\n    input x: {input_type}\n    y = x -> {stage}\n    output y\n}}\n"
+    result, _ = check_one(text)
+    assert [d.code for d in result.reporter.errors] == ["rank"]
+    with pytest.warns(UserWarning, match="deprecated"):
+        run_stage(stage, random_tensor(*parse_type(input_type)), {})
+
+
+def test_group_norm_in_torch_order_is_refused_with_a_fix():
+    """`GroupNorm(32, 64)` is torch's (num_groups, num_channels); here num_channels is inferred,
+    so the 64 would be eps: an error that says so, not a silent eps=64."""
+    text = "network K {\n    input x: float32[2, 64, 3]\n    y = x -> GroupNorm(32, 64)\n    output y\n}\n"
+    result, _ = check_one(text)
+    (err,) = result.reporter.errors
+    assert err.code == "argument" and "num_channels=64" in err.message
+    assert err.span.column == text.splitlines()[2].index("64") + 1
+    fixed = text.replace("GroupNorm(32, 64)", "GroupNorm(32, num_channels=64)")
+    assert not check_one(fixed)[1]
+    assert not check_one(text.replace("GroupNorm(32, 64)", "GroupNorm(32, 0.001)"))[1]
+
+
+# -- symbolic sizes that split: exact where the symbols divide, a warning where they may not -----
+
+SPLITS = [
+    # (input type, stage, warned): the stated shape against torch at several values of n
+    ("float32[2, 2 * n]", "GLU", False),
+    ("float32[2, n]", "GLU", True),
+    ("float32[2, 4 * n, 3, 3]", "PixelShuffle(2)", False),
+    ("float32[2, n, 3, 3]", "PixelShuffle(2)", True),
+    ("float32[2, 3, 2 * n, 6]", "PixelUnshuffle(2)", False),
+    ("float32[2, 3, n, 6]", "PixelUnshuffle(2)", True),
+    ("float32[2, 4 * n, 3]", "Unflatten(1, (n, -1))", False),
+    ("float32[2, 3 * n, 3]", "Unflatten(1, (-1, 3))", False),
+    ("float32[2, n, 3]", "Unflatten(1, (2, -1))", True),
+    ("float32[2, 6 * n]", "Unflatten(-1, (2, 3, n))", False),
+    ("float32[2, 8, n]", "GroupNorm(4)", False),
+    ("float32[2, n, 5]", "GroupNorm(2)", True),
+]
+
+
+@pytest.mark.parametrize("input_type,stage,warned", SPLITS, ids=[f"{s}-{t}" for t, s, _ in SPLITS])
+def test_symbolic_splits_match_torch(input_type, stage, warned):
+    text = f"network K {{\n    input x: {input_type}\n    y = x -> {stage}\n    output y\n}}\n"
+    result, errors = check_one(text)
+    assert not errors, errors
+    assert [d.code for d in result.reporter.items] == (["unproven"] if warned else [])
+    (net,) = result.networks
+    stated = net.shape(net.outputs[0][1].tensor)
+    ran = 0
+    for n in range(1, 17):
+        dims = [evaluate(d, {"n": n}) for d in net.inputs[0].tensor.shape]
+        x = torch.randn(dims)
+        try:
+            (y,), _ = run_stage(stage.replace("n,", f"{n},").replace("n)", f"{n})"), x, {})
+        except (RuntimeError, ValueError):
+            assert warned, (n, stage)  # only where the warning said the sizes may not divide
+            continue
+        assert list(y.shape) == [evaluate(d, {"n": n}) for d in stated], (n, stage)
+        ran += 1
+    assert ran >= 4

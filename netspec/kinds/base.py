@@ -191,6 +191,9 @@ class Kind:
     # the inferred argument may also come first by position, as in torch, when it looks
     # like a size (BatchNorm2d(64)); the positional table of LANGUAGE.md still holds
     size_first: ClassVar[bool] = False
+    # float arguments whose value changes a shape (Upsample's scale_factor): a network
+    # parameter given for one is checked by the built class, as an integer size is
+    shape_args: ClassVar[tuple[str, ...]] = ()
     # Worked examples, each run against the real torch module by tests/test_kinds_torch.py:
     # {"stage": "Conv2d(8, 3, stride=2)", "input": "float32[2, 3, 9, 9]"}, and for ops with
     # more tensors "others": N (copies of the input's type) or "other_shapes": ["float32[5, 1]"]
@@ -455,9 +458,12 @@ def normalize_tuple(v, n: int) -> tuple:
 class FloatLayer(Layer):
     """A layer with float parameters: refuses integer input, keeps the input's dtype."""
 
-    accepts_int: ClassVar[bool] = False
+    accepts_int: ClassVar[bool] = False  # int64 and int32 too (ReLU); never bool
 
     def check_dtype(self, ctx, t: Tensor) -> None:
+        if t.dtype == "bool" and self.accepts_int:
+            raise ctx.fail(codes.DTYPE, f"{self.name} takes numbers, not bool", ctx.input_story(),
+                           help="convert the mask to a number type first")
         if t.dtype not in FLOAT_DTYPES and not self.accepts_int:
             raise ctx.fail(codes.DTYPE, f"{self.name} needs a floating-point input, received {t.dtype}",
                            ctx.input_story(),

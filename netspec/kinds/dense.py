@@ -1,13 +1,14 @@
-"""Linear, Embedding, Flatten, Dropout and the activations."""
+"""Linear, Embedding, EmbeddingBag, Flatten and Unflatten."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Optional
+from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from .. import codes
+from ..dims import compare, exact_div, floordiv, is_dim, render
 from ..types import INT_DTYPES, Tensor
-from .args import ArgValueError, after
-from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, numel, register
+from .args import ArgValueError, Before, after
+from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, TensorIn, _show, numel, register
 
 
 class LinearArgs(Args):
@@ -58,10 +59,13 @@ class EmbeddingArgs(Args):
 
     @after
     def _padding(self):
-        n, p = self.num_embeddings, self.padding_idx
-        if isinstance(n, int) and isinstance(p, int) and not -n <= p < n:
-            raise ArgValueError("padding_idx", f"padding_idx must be within num_embeddings ({n}), received {p}",
-                                help=f"give an index from {-n} to {n - 1}, or leave padding_idx out")
+        check_padding_idx(self.num_embeddings, self.padding_idx)
+
+
+def check_padding_idx(n, p) -> None:
+    if isinstance(n, int) and isinstance(p, int) and not -n <= p < n:
+        raise ArgValueError("padding_idx", f"padding_idx must be within num_embeddings ({n}), received {p}",
+                            help=f"give an index from {-n} to {n - 1}, or leave padding_idx out")
 
 
 @register
@@ -82,12 +86,123 @@ class Embedding(Layer):
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
-        if x.dtype not in INT_DTYPES:
-            raise ctx.fail(codes.DTYPE, f"Embedding needs integer ids (int64 or int32), received {x.dtype}",
-                           ctx.input_story(),
-                           help="declare the input as `long[...]`, or use Linear for float features")
+        check_ids(ctx, self.name, x)
         return [Tensor("float32", x.shape + (a.embedding_dim,),
                        x.origins + (ctx.origin,))]
+
+    def param_count(self, a):
+        return a.num_embeddings * a.embedding_dim
+
+
+def check_ids(ctx, name: str, x: Tensor) -> None:
+    if x.dtype not in INT_DTYPES:
+        raise ctx.fail(codes.DTYPE, f"{name} needs integer ids (int64 or int32), received {x.dtype}",
+                       ctx.input_story(),
+                       help="declare the input as `long[...]`, or use Linear for float features")
+
+
+class EmbeddingBagArgs(Args):
+    num_embeddings: SizeArg
+    embedding_dim: SizeArg
+    max_norm: Optional[FloatArg] = None
+    norm_type: FloatArg = 2.0
+    scale_grad_by_freq: BoolArg = False
+    mode: Literal["mean", "sum", "max"] = "mean"
+    sparse: BoolArg = False
+    include_last_offset: BoolArg = False
+    padding_idx: Optional[DimArg] = None
+    offsets: TensorIn = None
+    per_sample_weights: TensorIn = None
+
+    @after
+    def _rules(self):
+        check_padding_idx(self.num_embeddings, self.padding_idx)
+        if self.mode == "max" and self.sparse:
+            raise ValueError('mode="max" does not support sparse weights')
+        if self.mode == "max" and self.scale_grad_by_freq:
+            raise ValueError('mode="max" does not support scaling the gradient by the frequency')
+
+
+@register
+class EmbeddingBag(Layer):
+    """Sums, averages or takes the max of the embeddings of each bag of ids: a 2-dim input
+    [B, N] is B bags of N ids; a 1-dim input is cut into bags where ``offsets=`` starts them.
+    The result is float32[bags, embedding_dim]."""
+
+    name = "EmbeddingBag"
+    torch_name = "EmbeddingBag"
+    Args = EmbeddingBagArgs
+    positional = ("num_embeddings", "embedding_dim", "max_norm", "norm_type", "scale_grad_by_freq", "mode",
+                  "sparse")
+    torch_positional = ("num_embeddings", "embedding_dim")
+    state_inputs = ("offsets", "per_sample_weights")
+    ranks = (1, 2)
+    rank_help = "EmbeddingBag takes [bags, ids], or [ids] with offsets="
+    examples: ClassVar[list[dict]] = [
+        {"stage": "EmbeddingBag(100, 16)", "input": "int64[4, 9]"},
+        {"stage": 'EmbeddingBag(10, 3, 1.0, 2.0, false, "max")', "input": "int32[2, 5]"},
+        {"stage": 'EmbeddingBag(10, 4, mode="sum", offsets=offsets)', "input": "int64[7]",
+         "tensors": {"offsets": "int64[3]"}},
+        {"stage": "EmbeddingBag(10, 4, include_last_offset=true, padding_idx=0, offsets=offsets)",
+         "input": "int32[9]", "tensors": {"offsets": "int32[4]"}},
+        {"stage": 'EmbeddingBag(10, 2, mode="sum", per_sample_weights=w)', "input": "int64[3, 4]",
+         "tensors": {"w": "float32[3, 4]"}},
+        {"stage": 'EmbeddingBag(8, 3, mode="sum", sparse=true, offsets=offsets, per_sample_weights=w)',
+         "input": "int64[6]", "tensors": {"offsets": "int64[2]", "w": "float32[6]"}},
+    ]
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        check_ids(ctx, self.name, x)
+        if x.rank == 2:
+            if a.offsets is not None:
+                raise ctx.fail(codes.ARGUMENT, "EmbeddingBag takes offsets= only with a 1-dim input: a 2-dim input "
+                               f"{ctx.show_tensor(x)} is {ctx.show(x.shape[0])} bags of {ctx.show(x.shape[1])} ids",
+                               arg="offsets", help="drop offsets=, or give the ids as one 1-dim tensor")
+            if ctx.dim(x.shape[1]) == 0:
+                raise ctx.fail(codes.SIZE, f"EmbeddingBag: bags of 0 ids in {ctx.show_tensor(x)}", ctx.input_story())
+            bags, origin = x.shape[0], x.origins[0]
+        else:
+            bags, origin = self._bags(ctx, a, x)
+        if a.per_sample_weights is not None:
+            self._check_weights(ctx, a, x)
+        return [Tensor("float32", (bags, a.embedding_dim), (origin, ctx.origin))]
+
+    def _bags(self, ctx, a, x: Tensor):
+        """The number of bags of a 1-dim input: one a start in offsets (less the last one with
+        include_last_offset, which ends the last bag)."""
+        if a.offsets is None:
+            raise ctx.fail(codes.ARGUMENT, f"EmbeddingBag on a 1-dim input {ctx.show_tensor(x)} needs offsets=, "
+                           "where each bag starts", ctx.input_story(),
+                           help="pass offsets=o (a 1-dim integer tensor), or give 2-dim ids [bags, ids]")
+        t = a.offsets.tensor
+        if t.rank != 1:
+            raise ctx.fail(codes.RANK, f"EmbeddingBag: offsets must be 1-dim, received {ctx.show_tensor(t)}", arg="offsets")
+        if t.dtype not in INT_DTYPES:
+            raise ctx.fail(codes.DTYPE, f"EmbeddingBag: offsets must be integers (int64 or int32), received {t.dtype}",
+                           arg="offsets")
+        if not a.include_last_offset:
+            return t.shape[0], t.origins[0]
+        bags = t.shape[0] - 1
+        if isinstance(ctx.dim(bags), int) and ctx.dim(bags) < 0:
+            raise ctx.fail(codes.SIZE, "EmbeddingBag with include_last_offset needs at least one offset", arg="offsets")
+        return bags, ctx.origin
+
+    def _check_weights(self, ctx, a, x: Tensor) -> None:
+        t = a.per_sample_weights.tensor
+        if a.mode != "sum":
+            raise ctx.fail(codes.VALUE, f'EmbeddingBag takes per_sample_weights only with mode="sum", not "{a.mode}"',
+                           arg="per_sample_weights", help='use mode="sum", or drop the weights')
+        if t.dtype != "float32":
+            raise ctx.fail(codes.DTYPE, f"EmbeddingBag: per_sample_weights must be float32, as its weights, received "
+                           f"{t.dtype}", arg="per_sample_weights")
+        if t.rank != x.rank or not all(ctx.same(w, d) for w, d in zip(t.shape, x.shape)):
+            raise ctx.fail(codes.SHAPE, f"EmbeddingBag: per_sample_weights must have the ids' shape "
+                           f"{ctx.show_tensor(x)}, received {ctx.show_tensor(t)}", arg="per_sample_weights",
+                           help="give one weight an id")
+
+    def call_args(self, a, inputs, state, code):
+        return [inputs[0]] + [f"{n}={state[n]}" for n in self.state_inputs if n in state]
 
     def param_count(self, a):
         return a.num_embeddings * a.embedding_dim
@@ -146,140 +261,110 @@ class Flatten(Layer):
         return True
 
 
-class DropoutArgs(Args):
-    p: FloatArg = 0.5
-    inplace: BoolArg = False
+# -- Unflatten --------------------------------------------------------------------------------
 
-    @after
-    def _range(self):
-        if not 0.0 <= self.p <= 1.0:
-            raise ArgValueError("p", f"dropout probability has to be between 0 and 1, but got {self.p}",
-                                help="p is a probability: give a number from 0 to 1")
+
+def _sizes(v):
+    if not isinstance(v, tuple) or not v or not all(is_dim(x) for x in v):
+        raise ValueError(f"expected a tuple of sizes, received {_show(v)}")
+    return v
+
+
+class UnflattenArgs(Args):
+    dim: DimArg
+    unflattened_size: Annotated[Any, Before(_sizes)]
 
 
 @register
-class Dropout(FloatLayer):
-    name = "Dropout"
-    torch_name = "Dropout"
-    Args = DropoutArgs
-    positional = ("p", "inplace")
+class Unflatten(Layer):
+    """Splits one dim into several: their product must be the dim's size (-1, once, stands
+    for what the others leave). A view of its input."""
+
+    name = "Unflatten"
+    torch_name = "Unflatten"
+    Args = UnflattenArgs
+    positional = ("dim", "unflattened_size")
+    torch_positional = ("dim", "unflattened_size")
+    min_rank = 1
     examples: ClassVar[list[dict]] = [
-        {"stage": "Dropout(0.5)", "input": "float32[3, 4]"},
-        {"stage": "Dropout", "input": "float64[2, 2, 2]"},
-        {"stage": "Dropout(0.2, true)", "input": "float32[2, 3]"},
+        {"stage": "Unflatten(1, (2, 3))", "input": "float32[4, 6, 5]"},
+        {"stage": "Unflatten(-1, (4, -1))", "input": "int64[2, 12]"},
+        {"stage": "Unflatten(dim=0, unflattened_size=(2, 1, 3))", "input": "float32[6]"},
+        {"stage": "Unflatten(-2, (-1, 2, 2))", "input": "bool[3, 8, 1]"},
+        {"stage": "Unflatten(1, (5,))", "input": "float64[2, 5]"},
     ]
 
     def infer(self, ctx, a, inputs):
-        self.check_dtype(ctx, inputs[0])
-        return [inputs[0]]
+        (x,) = inputs
+        d = ctx.concrete(a.dim, "dim", "dim")
+        if not -x.rank <= d < x.rank:
+            raise ctx.fail(codes.RANK, f"Unflatten: dim={d} is out of range for {ctx.show_tensor(x)}", arg="dim")
+        i = d % x.rank
+        sizes = self._sizes(ctx, a, x, i)
+        shape = x.shape[:i] + sizes + x.shape[i + 1:]
+        keep = {k: k for k in range(i)}
+        keep.update({k + len(sizes) - 1: k for k in range(i + 1, x.rank)})
+        if len(sizes) == 1:
+            keep[i] = i
+        return [x.with_shape(shape, ctx.origin, keep=keep)]
 
-    def aliases_input(self, a):
-        return a.inplace or a.p == 0.0  # torch returns the input itself when p is 0
+    def _sizes(self, ctx, a, x: Tensor, i: int) -> tuple:
+        """The sizes the dim splits into, -1 worked out; their product is the dim's size."""
+        sizes = list(a.unflattened_size)
+        holes = [k for k, v in enumerate(sizes) if isinstance(v, int) and v == -1]
+        if len(holes) > 1:
+            raise ctx.fail(codes.VALUE, "Unflatten: only one size can be -1", arg="unflattened_size")
+        for v in sizes:
+            if isinstance(ctx.dim(v), int) and ctx.dim(v) < -1:
+                raise ctx.fail(codes.VALUE, f"Unflatten: invalid size {ctx.show(v)}", arg="unflattened_size")
+        size = x.shape[i]
+        known = numel(v for k, v in enumerate(sizes) if k not in holes)
+        if holes:
+            sizes[holes[0]] = self._hole(ctx, x, i, known)
+            return tuple(sizes)
+        verdict = compare(ctx.dim(size), ctx.dim(known))
+        if verdict is False:
+            notes = [o for o in [ctx.origin_note(x, i)] if o] + ctx.input_story()
+            raise ctx.fail(codes.SHAPE, f"Unflatten: the sizes ({', '.join(render(ctx.dim(v)) for v in sizes)}) "
+                           f"multiply to {ctx.show(known)}, but dim {i} of {ctx.show_tensor(x)} is "
+                           f"{ctx.show(size)}", notes, arg="unflattened_size",
+                           help="use -1 for the size netspec should work out")
+        if verdict and compare(size, known) is not True:
+            ctx.fix(size, known)  # equal only for the parameters' values
+        if verdict is None and ctx.strict:
+            ctx.warn(codes.UNPROVEN, f"Unflatten needs dim {i} (`{ctx.show(size)}`) to be {ctx.show(known)}, "
+                     "equal only for some values of the symbols", arg="unflattened_size")
+        return tuple(sizes)
 
-    def constructor_args(self, a):
-        pos, kw = [], {}
-        if "p" in a.model_fields_set:
-            pos.append(a.p)
-        if "inplace" in a.model_fields_set:
-            kw["inplace"] = a.inplace
-        return pos, kw
-
-
-class InplaceArgs(Args):
-    inplace: BoolArg = False
-
-
-class _Elementwise(FloatLayer):
-    examples: ClassVar[list[dict]] = [{"stage": "", "input": "float32[2, 3]"},
-                                      {"stage": "", "input": "float64[4]"}]
-
-    def infer(self, ctx, a, inputs):
-        self.check_dtype(ctx, inputs[0])
-        return [inputs[0]]
-
-
-@register
-class ReLU(_Elementwise):
-    name = "ReLU"
-    torch_name = "ReLU"
-    Args = InplaceArgs
-    positional = ("inplace",)
-    accepts_int = True
-    examples: ClassVar[list[dict]] = [{"stage": "ReLU", "input": "float32[2, 3]"},
-                                      {"stage": "ReLU(true)", "input": "float32[4, 1, 2]"},
-                                      {"stage": "ReLU", "input": "int64[3]"}]
-
-    def constructor_args(self, a):
-        return ([], {"inplace": a.inplace}) if "inplace" in a.model_fields_set else ([], {})
-
-
-@register
-class Tanh(_Elementwise):
-    name = "Tanh"
-    torch_name = "Tanh"
-    examples: ClassVar[list[dict]] = [{"stage": "Tanh", "input": "float32[2, 3]"}]
-
-
-@register
-class Sigmoid(_Elementwise):
-    name = "Sigmoid"
-    torch_name = "Sigmoid"
-    examples: ClassVar[list[dict]] = [{"stage": "Sigmoid", "input": "float64[5, 1]"}]
-
-
-class GELUArgs(Args):
-    approximate: Literal["none", "tanh"] = "none"
-
-
-@register
-class GELU(_Elementwise):
-    name = "GELU"
-    torch_name = "GELU"
-    Args = GELUArgs
-    positional = ("approximate",)
-    examples: ClassVar[list[dict]] = [{"stage": "GELU", "input": "float32[2, 3]"},
-                                      {"stage": 'GELU("tanh")', "input": "float32[3]"}]
-
-
-class SoftmaxArgs(Args):
-    dim: Optional[DimArg] = None
-
-
-class _Softmax(_Elementwise):
-    Args = SoftmaxArgs
-    positional = ("dim",)
-
-    def infer(self, ctx, a, inputs):
-        x = inputs[0]
-        self.check_dtype(ctx, x)
-        if a.dim is None:
-            ctx.warn(codes.VALUE, f"{self.name} without `dim`: torch picks one implicitly and warns",
-                     help=f"pass the dim: {self.name}(-1)")
-        else:
-            d = ctx.concrete(a.dim, "dim", "dim")
-            rank = max(x.rank, 1)
-            if not -rank <= d < rank:
-                raise ctx.fail(codes.RANK, f"dim={d} is out of range for {ctx.show_tensor(x)}", arg="dim")
-        return [x]
+    def _hole(self, ctx, x: Tensor, i: int, known) -> Any:
+        size = x.shape[i]
+        q = exact_div(size, known)
+        if q is not None:
+            return q
+        sv, kv = ctx.dim(size), ctx.dim(known)
+        if isinstance(kv, int) and kv == 0:
+            raise ctx.fail(codes.VALUE, "Unflatten: cannot work out -1 next to a size of 0", arg="unflattened_size")
+        if isinstance(sv, int) and isinstance(kv, int):
+            if sv % kv:
+                notes = [o for o in [ctx.origin_note(x, i)] if o] + ctx.input_story()
+                raise ctx.fail(codes.SHAPE, f"Unflatten: dim {i} of {ctx.show_tensor(x)} ({sv}) is not divisible by "
+                               f"{kv}", notes, arg="unflattened_size", help="give sizes that divide the dim")
+            ctx.fix(size, known)  # divides only for the parameters' values
+            return sv // kv
+        if not isinstance(kv, int):
+            raise ctx.fail(codes.UNPROVEN, f"Unflatten: the -1 size, {render(sv)} divided by {render(kv)}, cannot be "
+                           "expressed as a dim", ctx.input_story(), arg="unflattened_size",
+                           help="give the other sizes so that they divide the dim exactly")
+        ctx.fix(known)
+        if ctx.strict:
+            ctx.warn(codes.UNPROVEN, f"Unflatten needs dim {i} (`{render(sv)}`) to be divisible by {kv}, which "
+                     "cannot be proven for every value of the symbols", ctx.input_story(), arg="unflattened_size",
+                     help="check that the sizes divide, or use sizes that make it exact")
+        return floordiv(size, kv)
 
     def batch_axis(self, a, rank):
-        over = a.dim if isinstance(a.dim, int) else 0  # without `dim`, torch may pick dim 0
-        return 0 if rank >= 2 and over % rank != 0 else None
+        at = a.dim if isinstance(a.dim, int) else 0
+        return 0 if rank >= 2 and at % rank >= 1 else None
 
-
-@register
-class Softmax(_Softmax):
-    name = "Softmax"
-    torch_name = "Softmax"
-    examples: ClassVar[list[dict]] = [{"stage": "Softmax(-1)", "input": "float32[2, 3]"},
-                                      {"stage": "Softmax(dim=0)", "input": "float32[4, 5, 6]"},
-                                      {"stage": "Softmax(-2)", "input": "float64[2, 3, 4]"}]
-
-
-@register
-class LogSoftmax(_Softmax):
-    name = "LogSoftmax"
-    torch_name = "LogSoftmax"
-    examples: ClassVar[list[dict]] = [{"stage": "LogSoftmax(1)", "input": "float32[2, 3]"},
-                                      {"stage": "LogSoftmax(dim=-1)", "input": "float64[3]"}]
-
+    def is_view(self):
+        return True

@@ -1,11 +1,13 @@
-"""BatchNorm1d/2d and LayerNorm."""
+"""BatchNorm1d/2d/3d, LayerNorm, GroupNorm and InstanceNorm1d/2d/3d."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from .. import codes
-from .base import Args, BoolArg, FloatArg, FloatLayer, SizeArg, numel, register
+from ..dims import exact_div
+from .args import Before
+from .base import Args, BoolArg, FloatArg, FloatLayer, SizeArg, _float, numel, register
 
 
 class BatchNormArgs(Args):
@@ -69,6 +71,19 @@ class BatchNorm2d(_BatchNorm):
     ]
 
 
+@register
+class BatchNorm3d(_BatchNorm):
+    name = "BatchNorm3d"
+    torch_name = "BatchNorm3d"
+    ranks = (5,)
+    rank_help = "BatchNorm3d takes [batch, channels, depth, height, width]"
+    examples: ClassVar[list[dict]] = [
+        {"stage": "BatchNorm3d", "input": "float32[2, 4, 3, 5, 5]"},
+        {"stage": "BatchNorm3d(6, 0.001, 0.2, false)", "input": "float64[2, 6, 2, 3, 3]"},
+        {"stage": "BatchNorm3d(num_features=3, track_running_stats=false)", "input": "float32[2, 3, 2, 2, 2]"},
+    ]
+
+
 class LayerNormArgs(Args):
     normalized_shape: Any
     eps: FloatArg = 1e-5
@@ -128,3 +143,165 @@ class LayerNorm(FloatLayer):
             return 0
         n = numel(self._shape(a))
         return 2 * n if a.bias else n
+
+
+# -- GroupNorm --------------------------------------------------------------------------------
+
+
+def _group_eps(v):
+    """GroupNorm's eps: a number, but not a bare integer, which in torch's order would be the
+    num_channels this language infers (`GroupNorm(32, 64)` means eps=64 here)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        raise ValueError(f"expected a float, received {v}; torch's second argument, num_channels, is "
+                         f"inferred from the input here: leave it out, or pass num_channels={v}")
+    return _float(v)
+
+
+class GroupNormArgs(Args):
+    num_groups: SizeArg
+    num_channels: SizeArg
+    eps: Annotated[Any, Before(_group_eps)] = 1e-5
+    affine: BoolArg = True
+    bias: BoolArg = True
+
+
+@register
+class GroupNorm(FloatLayer):
+    """Normalizes groups of the channels (dim 1) of [N, C, *]; num_channels is dim 1."""
+
+    name = "GroupNorm"
+    torch_name = "GroupNorm"
+    Args = GroupNormArgs
+    fresh_result = True
+    positional = ("num_groups", "eps", "affine")
+    inferred = "num_channels"
+    torch_positional = ("num_groups", "num_channels")
+    dtype_kwarg = True
+    min_rank = 2
+    rank_help = "GroupNorm takes [batch, channels, *]"
+    examples: ClassVar[list[dict]] = [
+        {"stage": "GroupNorm(2)", "input": "float32[2, 4, 5, 5]"},
+        {"stage": "GroupNorm(3, 0.001, false)", "input": "float32[2, 6, 7]"},
+        {"stage": "GroupNorm(num_groups=1, num_channels=5, bias=false)", "input": "float64[3, 5]"},
+        {"stage": "GroupNorm(4, affine=true, eps=1e-6)", "input": "float32[1, 8, 2, 2, 2]"},
+    ]
+
+    def inferred_index(self, rank):
+        return 1
+
+    def batch_axis(self, a, rank):
+        return 0
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        self.check_dtype(ctx, x)
+        groups = ctx.concrete(a.num_groups, "num_groups", "num_groups")
+        if groups < 1:
+            raise ctx.fail(codes.VALUE, f"GroupNorm: num_groups must be positive, received {groups}", arg="num_groups")
+        channels = a.num_channels
+        if exact_div(channels, groups) is None:
+            v = ctx.known(channels)
+            if isinstance(v, int) and v % groups:
+                notes = [o for o in [ctx.origin_note(x, 1)] if o] + ctx.input_story()
+                raise ctx.fail(codes.VALUE, f"GroupNorm: num_channels ({v}) must be divisible by num_groups ({groups})",
+                               notes, arg="num_groups", help="use a number of groups that divides the channels")
+            if not isinstance(v, int) and ctx.strict:
+                ctx.warn(codes.UNPROVEN, f"GroupNorm needs num_channels (`{ctx.show(channels)}`) divisible by "
+                         f"num_groups ({groups}), which cannot be proven for every value of the symbols",
+                         ctx.input_story(), arg="num_groups")
+        # torch's own count (F.group_norm): batch * channels a group * spatial elements
+        values = ctx.dim(x.shape[0] * numel(x.shape[2:]) * channels)
+        if isinstance(values, int) and values == groups:
+            raise ctx.fail(codes.SIZE, f"GroupNorm({groups}) on {ctx.show_tensor(x)} normalizes single values: torch "
+                           "needs more than one value a channel", ctx.input_story(),
+                           help="use fewer groups, or a larger input")
+        return [x]
+
+    def param_count(self, a):
+        if not a.affine:
+            return 0
+        return 2 * a.num_channels if a.bias else a.num_channels
+
+
+# -- InstanceNorm -----------------------------------------------------------------------------
+
+
+class InstanceNormArgs(BatchNormArgs):
+    affine: BoolArg = False
+    track_running_stats: BoolArg = False
+    bias: BoolArg = True
+
+
+class _InstanceNorm(_BatchNorm):
+    """Normalizes each channel of each sample over its n spatial dims: [N, C, *spatial] or
+    unbatched [C, *spatial]; num_features is the channel dim."""
+
+    Args = InstanceNormArgs
+    n: ClassVar[int]
+
+    @property
+    def ranks(self):
+        return (self.n + 1, self.n + 2)
+
+    @property
+    def rank_help(self):
+        spatial = ("L", "H, W", "D, H, W")[self.n - 1]
+        return f"{self.name} takes [N, C, {spatial}] or [C, {spatial}]"
+
+    def inferred_index(self, rank):
+        return rank - self.n - 1
+
+    def batch_axis(self, a, rank):
+        return 0 if rank == self.n + 2 else None
+
+    def infer(self, ctx, a, inputs):
+        out = super().infer(ctx, a, inputs)
+        x = inputs[0]
+        elements = ctx.dim(numel(x.shape[-self.n:]))
+        if elements == 1:  # torch raises in training, and in eval without running stats
+            raise ctx.fail(codes.SIZE, f"{self.name} needs more than one spatial element a channel, but its input "
+                           f"is {ctx.show_tensor(x)}", ctx.input_story(),
+                           help="instance statistics need several values; use a larger input, or no norm here")
+        return out
+
+    def param_count(self, a):
+        if not a.affine:
+            return 0
+        return 2 * a.num_features if a.bias else a.num_features
+
+
+@register
+class InstanceNorm1d(_InstanceNorm):
+    name = "InstanceNorm1d"
+    torch_name = "InstanceNorm1d"
+    n = 1
+    examples: ClassVar[list[dict]] = [
+        {"stage": "InstanceNorm1d", "input": "float32[2, 3, 8]"},
+        {"stage": "InstanceNorm1d(4, 0.001, 0.2, true, true)", "input": "float32[2, 4, 5]"},
+        {"stage": "InstanceNorm1d(affine=true, bias=false)", "input": "float64[3, 6]"},
+    ]
+
+
+@register
+class InstanceNorm2d(_InstanceNorm):
+    name = "InstanceNorm2d"
+    torch_name = "InstanceNorm2d"
+    n = 2
+    examples: ClassVar[list[dict]] = [
+        {"stage": "InstanceNorm2d", "input": "float32[2, 3, 4, 4]"},
+        {"stage": "InstanceNorm2d(num_features=5, affine=true)", "input": "float32[5, 3, 2]"},
+        {"stage": "InstanceNorm2d(eps=0.01, track_running_stats=true)", "input": "float64[1, 2, 3, 3]"},
+        {"stage": "InstanceNorm2d(3, affine=true, bias=false)", "input": "float32[2, 3, 2, 5]"},
+    ]
+
+
+@register
+class InstanceNorm3d(_InstanceNorm):
+    name = "InstanceNorm3d"
+    torch_name = "InstanceNorm3d"
+    n = 3
+    examples: ClassVar[list[dict]] = [
+        {"stage": "InstanceNorm3d", "input": "float32[2, 3, 2, 3, 4]"},
+        {"stage": "InstanceNorm3d(2, affine=true)", "input": "float32[2, 2, 2, 2]"},
+        {"stage": "InstanceNorm3d(momentum=0.5, affine=true, bias=false)", "input": "float32[1, 3, 2, 2, 3]"},
+    ]

@@ -1,0 +1,343 @@
+"""Padding: ZeroPad, ConstantPad, ReflectionPad and ReplicationPad (1d to 3d), and `pad`.
+
+torch's pad list names the last dim first: ``(left, right)`` for the last dim, then ``(top,
+bottom)`` for the one before, then ``(front, back)``. A negative pad crops. Each padded dim
+becomes ``size + before + after``, with torch's limits by mode: a constant pad may crop the
+dim to nothing (not further), reflection needs each pad smaller than the dim and leaves at
+least 1, replication leaves at least 1, a circular pad may not wrap around more than once
+nor crop the whole dim.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal, Optional
+
+from .. import codes
+from ..dims import Dim, is_dim
+from ..types import Tensor
+from .args import Before
+from .base import Args, DimOrTuple, FloatArg, Forward, Layer, Op, _show, register
+
+PadMode = Literal["constant", "reflect", "replicate", "circular"]
+SIDES = ("left", "right", "top", "bottom", "front", "back")
+
+
+# -- the pure shape rule (tested against torch over tables of cases) --------------------------
+
+
+def padded(size: Dim, before: int, after: int) -> Dim:
+    return size + before + after
+
+
+def pad_problem(mode: str, size: int, before: int, after: int) -> str | None:
+    """Why torch refuses to pad a dim of ``size`` by (before, after) in ``mode``, or None.
+
+    A circular pad that crops the whole dim is refused too: torch then raises, or wraps
+    around nothing and returns uninitialized values."""
+    out = size + before + after
+    kept = size + min(before, 0) + min(after, 0)  # what the negative pads leave of the input
+    if mode == "reflect" and max(before, after) >= size:
+        return f"reflection padding ({before}, {after}) must be smaller than the dim ({size})"
+    if mode == "circular" and max(before, after) > size:
+        return f"circular padding ({before}, {after}) would wrap around the dim ({size}) more than once"
+    if mode == "constant" and kept < 0:
+        return f"padding ({before}, {after}) crops more than the dim ({size})"
+    if mode == "circular" and kept < 1:
+        return f"circular padding ({before}, {after}) crops all of the dim ({size})"
+    if mode in ("reflect", "replicate") and out < 1:
+        return f"padding ({before}, {after}) leaves {out} of the dim ({size})"
+    return None
+
+
+def pad_shape(ctx, who: str, mode: str, x: Tensor, pads: tuple[int, ...], arg: str) -> Tensor:
+    """``x`` padded by torch's pad list ``pads`` (the last dim first) in ``mode``."""
+    shape = list(x.shape)
+    keep = {}
+    for k in range(len(pads) // 2):
+        i = x.rank - 1 - k
+        before, after = pads[2 * k], pads[2 * k + 1]
+        v = ctx.dim(x.shape[i])
+        problem = pad_problem(mode, v, before, after) if isinstance(v, int) else None
+        if problem is not None:
+            raise ctx.fail(codes.SIZE, f"{who}: {problem}, dim {i} of {ctx.show_tensor(x)}", ctx.input_story(), arg=arg,
+                           help="use a smaller padding, or pad a larger input")
+        shape[i] = padded(x.shape[i], before, after)
+        if before == after == 0:
+            keep[i] = i
+    keep.update({i: i for i in range(x.rank - len(pads) // 2)})
+    return x.with_shape(tuple(shape), ctx.origin, keep=keep)
+
+
+# -- the layers ----------------------------------------------------------------------------------
+
+
+class PadArgs(Args):
+    padding: DimOrTuple
+
+
+class ConstantPadArgs(PadArgs):
+    value: FloatArg
+
+
+class _Pad(Layer):
+    """A padding layer over the last ``n`` dims."""
+
+    n: ClassVar[int]
+    mode: ClassVar[str]
+    Args = PadArgs
+    fresh_result = True
+    positional = ("padding",)
+    torch_positional = ("padding",)
+
+    def pads(self, ctx, a) -> tuple[int, ...]:
+        p = a.padding
+        if is_dim(p):
+            p = (p,) * (2 * self.n)
+        elif len(p) != 2 * self.n:
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): expected an integer or {2 * self.n} values "
+                           f"({', '.join(SIDES[:2 * self.n])}), received {len(p)}", arg="padding")
+        return tuple(ctx.concrete(v, "padding", "padding") for v in p)
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        if self.mode != "constant" and x.dtype == "bool":
+            raise ctx.fail(codes.DTYPE, f"{self.name} takes numbers, not bool", ctx.input_story(),
+                           help="convert the mask to a number type first, or pad it with a ConstantPad")
+        return [pad_shape(ctx, self.name, self.mode, x, self.pads(ctx, a), "padding")]
+
+    def batch_axis(self, a, rank):
+        return 0 if rank >= self.n + 2 else None
+
+
+class _ConstantPad(_Pad):
+    """Pads with a constant: any dtype, any rank from n on (torch pads the last n dims)."""
+
+    mode = "constant"
+
+    @property
+    def min_rank(self):
+        return self.n
+
+
+class _ZeroPad(_ConstantPad):
+    pass
+
+
+class _ValuePad(_ConstantPad):
+    Args = ConstantPadArgs
+    positional = ("padding", "value")
+    torch_positional = ("padding", "value")
+
+
+class _FramePad(_Pad):
+    """Reflects or replicates the border: [N, C, *spatial] or unbatched [C, *spatial]."""
+
+    @property
+    def ranks(self):
+        return (self.n + 1, self.n + 2)
+
+    @property
+    def rank_help(self):
+        spatial = ("W", "H, W", "D, H, W")[self.n - 1]
+        return f"{self.name} takes [N, C, {spatial}] or [C, {spatial}]"
+
+
+class _ReflectionPad(_FramePad):
+    mode = "reflect"
+
+
+class _ReplicationPad(_FramePad):
+    mode = "replicate"
+
+
+@register
+class ZeroPad1d(_ZeroPad):
+    name = "ZeroPad1d"
+    torch_name = "ZeroPad1d"
+    n = 1
+    examples: ClassVar[list[dict]] = [{"stage": "ZeroPad1d(2)", "input": "float32[2, 3, 5]"},
+                                      {"stage": "ZeroPad1d((1, -2))", "input": "int64[4, 6]"},
+                                      {"stage": "ZeroPad1d(padding=(0, 3))", "input": "bool[5]"}]
+
+
+@register
+class ZeroPad2d(_ZeroPad):
+    name = "ZeroPad2d"
+    torch_name = "ZeroPad2d"
+    n = 2
+    examples: ClassVar[list[dict]] = [{"stage": "ZeroPad2d(1)", "input": "float32[2, 3, 4, 4]"},
+                                      {"stage": "ZeroPad2d((1, 2, 0, 3))", "input": "float64[3, 5, 6]"},
+                                      {"stage": "ZeroPad2d((-1, -1, 2, -2))", "input": "float32[4, 5]"}]
+
+
+@register
+class ZeroPad3d(_ZeroPad):
+    name = "ZeroPad3d"
+    torch_name = "ZeroPad3d"
+    n = 3
+    examples: ClassVar[list[dict]] = [{"stage": "ZeroPad3d(1)", "input": "float32[1, 2, 3, 4, 4]"},
+                                      {"stage": "ZeroPad3d((1, 0, 0, 2, 3, 1))", "input": "float32[2, 3, 3, 3]"}]
+
+
+@register
+class ConstantPad1d(_ValuePad):
+    name = "ConstantPad1d"
+    torch_name = "ConstantPad1d"
+    n = 1
+    examples: ClassVar[list[dict]] = [{"stage": "ConstantPad1d(2, 0.5)", "input": "float32[2, 3, 5]"},
+                                      {"stage": "ConstantPad1d((3, -1), value=1)", "input": "int32[4, 6]"}]
+
+
+@register
+class ConstantPad2d(_ValuePad):
+    name = "ConstantPad2d"
+    torch_name = "ConstantPad2d"
+    n = 2
+    examples: ClassVar[list[dict]] = [{"stage": "ConstantPad2d((1, 2, 3, 4), -1.5)", "input": "float32[2, 3, 4, 4]"},
+                                      {"stage": "ConstantPad2d(padding=1, value=2.0)", "input": "float16[3, 5]"}]
+
+
+@register
+class ConstantPad3d(_ValuePad):
+    name = "ConstantPad3d"
+    torch_name = "ConstantPad3d"
+    n = 3
+    examples: ClassVar[list[dict]] = [{"stage": "ConstantPad3d(1, 0.0)", "input": "float32[2, 2, 3, 3]"},
+                                      {"stage": "ConstantPad3d((0, 1, 2, 0, 1, 1), 3.5)", "input": "float64[1, 2, 2, 2, 2]"}]
+
+
+@register
+class ReflectionPad1d(_ReflectionPad):
+    name = "ReflectionPad1d"
+    torch_name = "ReflectionPad1d"
+    n = 1
+    examples: ClassVar[list[dict]] = [{"stage": "ReflectionPad1d(3)", "input": "float32[2, 3, 5]"},
+                                      {"stage": "ReflectionPad1d((4, -2))", "input": "int64[3, 5]"}]
+
+
+@register
+class ReflectionPad2d(_ReflectionPad):
+    name = "ReflectionPad2d"
+    torch_name = "ReflectionPad2d"
+    n = 2
+    examples: ClassVar[list[dict]] = [{"stage": "ReflectionPad2d(1)", "input": "float32[2, 3, 4, 4]"},
+                                      {"stage": "ReflectionPad2d((3, 0, 1, 2))", "input": "float64[2, 3, 4]"}]
+
+
+@register
+class ReflectionPad3d(_ReflectionPad):
+    name = "ReflectionPad3d"
+    torch_name = "ReflectionPad3d"
+    n = 3
+    examples: ClassVar[list[dict]] = [{"stage": "ReflectionPad3d(1)", "input": "float32[1, 2, 3, 3, 3]"},
+                                      {"stage": "ReflectionPad3d((2, 1, 0, 1, 1, -1))", "input": "float32[2, 2, 3, 4]"}]
+
+
+@register
+class ReplicationPad1d(_ReplicationPad):
+    name = "ReplicationPad1d"
+    torch_name = "ReplicationPad1d"
+    n = 1
+    examples: ClassVar[list[dict]] = [{"stage": "ReplicationPad1d(4)", "input": "float32[2, 3, 2]"},
+                                      {"stage": "ReplicationPad1d((-3, 1))", "input": "float16[3, 5]"}]
+
+
+@register
+class ReplicationPad2d(_ReplicationPad):
+    name = "ReplicationPad2d"
+    torch_name = "ReplicationPad2d"
+    n = 2
+    examples: ClassVar[list[dict]] = [{"stage": "ReplicationPad2d(2)", "input": "float32[2, 3, 1, 4]"},
+                                      {"stage": "ReplicationPad2d((0, 1, 5, 0))", "input": "int32[2, 3, 4]"}]
+
+
+@register
+class ReplicationPad3d(_ReplicationPad):
+    name = "ReplicationPad3d"
+    torch_name = "ReplicationPad3d"
+    n = 3
+    examples: ClassVar[list[dict]] = [{"stage": "ReplicationPad3d(1)", "input": "float32[1, 2, 2, 3, 3]"},
+                                      {"stage": "ReplicationPad3d((1, 2, 0, 0, 3, 1))", "input": "float64[2, 1, 2, 2]"}]
+
+
+# -- the op --------------------------------------------------------------------------------------
+
+
+def _pad_list(v):
+    if not isinstance(v, tuple) or not v or not all(is_dim(x) for x in v):
+        raise ValueError(f"expected a tuple of integers, received {_show(v)}")
+    return v
+
+
+# the ranks torch's non-constant modes take, by the number of padded dims
+FRAME_RANKS = {1: (2, 3), 2: (3, 4), 3: (4, 5)}
+
+
+class PadOpArgs(Args):
+    pad: Annotated[Any, Before(_pad_list)]
+    mode: PadMode = "constant"
+    value: Optional[FloatArg] = None
+
+
+@register
+class Pad(Op):
+    """torch.nn.functional.pad: the pad list pads the last dims (the last first)."""
+
+    name = "pad"
+    Args = PadOpArgs
+    fresh_result = True
+    positional = ("pad", "mode", "value")
+    examples: ClassVar[list[dict]] = [
+        {"stage": "pad((1, 2))", "input": "float32[2, 3, 4]"},
+        {"stage": 'pad((1, 1, 2, 0), "reflect")', "input": "float32[2, 3, 4, 5]"},
+        {"stage": 'pad(pad=(-1, 2, 1, 1, 0, 1), mode="constant", value=0.5)', "input": "float32[2, 3, 4, 5]"},
+        {"stage": 'pad((3, 4), mode="circular")', "input": "float64[2, 5]"},
+        {"stage": 'pad((1, 1, 1, 1, 1, 1), mode="replicate")', "input": "float32[1, 2, 3, 3, 3]"},
+        {"stage": "pad((0, 0, 0, 0, 2, 1), value=1)", "input": "int64[4, 2, 3]"},
+    ]
+
+    def is_view(self):
+        return False
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        pads = tuple(ctx.concrete(v, "pad", "pad") for v in a.pad)
+        if len(pads) % 2:
+            raise ctx.fail(codes.VALUE, f"pad takes pairs (before, after), the last dim first; received {len(pads)} "
+                           "values", arg="pad")
+        dims = len(pads) // 2
+        if dims > x.rank:
+            raise ctx.fail(codes.RANK, f"pad pads {dims} dims, but its input {ctx.show_tensor(x)} has {x.rank}",
+                           ctx.input_story(), arg="pad")
+        if a.mode != "constant":
+            self._check_frame(ctx, a, x, dims)
+        return [pad_shape(ctx, "pad", a.mode, x, pads, "pad")]
+
+    def _check_frame(self, ctx, a, x: Tensor, dims: int) -> None:
+        """What torch asks of the reflect, replicate and circular modes."""
+        if a.value not in (None, 0.0):
+            raise ctx.fail(codes.VALUE, f'pad: mode "{a.mode}" takes no value', arg="value",
+                           help='drop value, or use mode="constant"')
+        ranks = FRAME_RANKS.get(dims, ())
+        if x.rank not in ranks:
+            want = " or ".join(map(str, ranks)) if ranks else "2 to 5"
+            raise ctx.fail(codes.RANK, f'pad with mode "{a.mode}" pads the last {dims} dims of a {want}-dim input, '
+                           f"received {ctx.show_tensor(x)}", ctx.input_story(), arg="pad",
+                           help="pad 1 dim of 2- or 3-dim input, 2 of a 3- or 4-dim one, 3 of a 4- or 5-dim one")
+        if x.dtype == "bool" and a.mode != "circular":
+            raise ctx.fail(codes.DTYPE, f'pad with mode "{a.mode}" takes numbers, not bool', ctx.input_story(),
+                           help='convert the mask to a number type first, or use mode="constant"')
+
+    def call_args(self, a, inputs, code) -> tuple[str, ...]:
+        given = [f"{n}={code(getattr(a, n))}" for n in ("mode", "value") if n in a.model_fields_set]
+        return (inputs[0], code(a.pad), *given)
+
+    def op_expr(self, a, inputs, code):
+        return f"nn.functional.pad({', '.join(self.call_args(a, inputs, code))})"
+
+    def forward(self, a, module, inputs, state, code, in_place=False):
+        # a call, which a long line splits one argument a line
+        return Forward(callee="nn.functional.pad", args=self.call_args(a, inputs, code))
+
+    def batch_axis(self, a, rank):
+        return 0 if rank > len(a.pad) // 2 else None

@@ -1,0 +1,338 @@
+"""Pooling, with torch's exact output-size arithmetic."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Optional
+
+from .. import codes
+from ..dims import Dim, floordiv
+from .base import Args, BoolArg, DimArg, DimOrTuple, FloatArg, OptDimOrTuple, SizeOrTuple, normalize_tuple, register
+from .conv import Spatial
+
+# -- pure shape functions (tested against torch over tables of cases) -------------------------
+
+
+def pool_out(size: Dim, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> tuple[Dim, bool]:
+    """torch's pooling_output_shape. Returns (size, exact): exact is False when a symbolic
+    size in ceil mode needed the last-window rule and it was assumed not to apply."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if not ceil_mode:
+        return floordiv(span, stride) + 1, True
+    out = floordiv(span + stride - 1, stride) + 1
+    # the last window must start inside the input or its left padding
+    start_last = (out - 1) * stride
+    limit = size + padding
+    if isinstance(start_last - limit, int):
+        return (out - 1 if start_last - limit >= 0 else out), True
+    if padding == 0 and stride <= dilation * (kernel - 1) + 1:
+        return out, True  # provably never applies (see docs/language.md)
+    return out, False
+
+
+def adaptive_out(size: Dim, out: Any) -> Dim:
+    return size if out is None else out
+
+
+# -- pooling ----------------------------------------------------------------------------------
+
+
+class MaxPoolArgs(Args):
+    kernel_size: SizeOrTuple
+    stride: OptDimOrTuple = None
+    padding: DimOrTuple = 0
+    dilation: SizeOrTuple = 1
+    return_indices: BoolArg = False
+    ceil_mode: BoolArg = False
+
+
+class AvgPool1dArgs(Args):
+    kernel_size: SizeOrTuple
+    stride: OptDimOrTuple = None
+    padding: DimOrTuple = 0
+    ceil_mode: BoolArg = False
+    count_include_pad: BoolArg = True
+
+
+class AvgPool2dArgs(AvgPool1dArgs):
+    divisor_override: Optional[DimArg] = None
+
+
+class _Pool(Spatial):
+    positional = ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode")
+    torch_positional = ("kernel_size",)
+    has_dilation: ClassVar[bool] = True
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        self.check_dtype(ctx, x)
+        if getattr(a, "return_indices", False):
+            raise ctx.fail(codes.VALUE, f"{self.name}(return_indices=true) is not supported",
+                           arg="return_indices", help="use the pooled values alone")
+        k = self.window(ctx, a.kernel_size, "kernel_size")
+        s = k if a.stride is None else self.window(ctx, a.stride, "stride")
+        p = self.window(ctx, getattr(a, "padding", 0), "padding")  # LPPool has none
+        d = self.window(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
+        if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
+            raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride and dilation must be positive, "
+                           "padding not negative")
+        for i in range(self.n):
+            if p[i] * 2 > k[i]:
+                raise ctx.fail(codes.VALUE, f"{self.name}: padding ({p[i]}) should be at most half of the "
+                               f"kernel size ({k[i]})", arg="padding")
+        out = []
+        for i, size in enumerate(x.shape[-self.n:]):
+            o, exact = pool_out(size, k[i], s[i], p[i], d[i], a.ceil_mode)
+            if not exact:
+                ctx.warn(codes.UNPROVEN, f"{self.name} with ceil_mode: whether the last window starts inside "
+                         f"the input depends on the value of {ctx.show(size)}",
+                         help="torch drops that window when it starts in the right padding; "
+                         "give the size a concrete value to check it")
+            self.check_output(ctx, x, [o], lambda _, v, i=i: (
+                f"input {ctx.show_tensor(x)} is smaller than its window ({k[i]})",
+                "remove the pooling, or use a smaller window"))
+            out.append(o)
+        shape = x.shape[:-self.n] + tuple(out)
+        return [x.with_shape(shape, ctx.origin, keep={i: i for i in range(x.rank - self.n)})]
+
+
+@register
+class MaxPool1d(_Pool):
+    name = "MaxPool1d"
+    torch_name = "MaxPool1d"
+    Args = MaxPoolArgs
+    n = 1
+    examples: ClassVar[list[dict]] = [
+        {"stage": "MaxPool1d(2)", "input": "float32[2, 3, 9]"},
+        {"stage": "MaxPool1d(3, stride=2, padding=1, dilation=2, ceil_mode=true)", "input": "float32[1, 2, 14]"},
+        {"stage": "MaxPool1d(4, 1, 2)", "input": "float32[2, 7]"},
+    ]
+
+
+@register
+class MaxPool2d(_Pool):
+    name = "MaxPool2d"
+    torch_name = "MaxPool2d"
+    Args = MaxPoolArgs
+    n = 2
+    examples: ClassVar[list[dict]] = [
+        {"stage": "MaxPool2d(2, 2)", "input": "float32[2, 3, 224, 224]"},
+        {"stage": "MaxPool2d(3, stride=2, ceil_mode=true)", "input": "float32[1, 4, 13, 14]"},
+        {"stage": "MaxPool2d((2, 3), padding=(1, 1), dilation=(1, 2))", "input": "float32[3, 11, 12]"},
+        {"stage": "MaxPool2d(2, stride=2, padding=1, ceil_mode=true)", "input": "float32[1, 1, 5, 6]"},
+        {"stage": "MaxPool2d((3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1), ceil_mode=true)",
+         "input": "float32[2, 3, 10, 7]"},
+        {"stage": "MaxPool2d(3, 2, 1, 2, false, true)", "input": "float32[1, 2, 11, 12]"},
+    ]
+
+
+@register
+class AvgPool1d(_Pool):
+    name = "AvgPool1d"
+    torch_name = "AvgPool1d"
+    Args = AvgPool1dArgs
+    positional = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
+    n = 1
+    has_dilation = False
+    examples: ClassVar[list[dict]] = [
+        {"stage": "AvgPool1d(3)", "input": "float32[2, 3, 10]"},
+        {"stage": "AvgPool1d(4, stride=3, padding=2, ceil_mode=true)", "input": "float32[1, 2, 12]"},
+        {"stage": "AvgPool1d(2, 1, 1, true)", "input": "float32[3, 5]"},
+    ]
+
+
+@register
+class AvgPool2d(_Pool):
+    name = "AvgPool2d"
+    torch_name = "AvgPool2d"
+    Args = AvgPool2dArgs
+    positional = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    n = 2
+    has_dilation = False
+    examples: ClassVar[list[dict]] = [
+        {"stage": "AvgPool2d(2, stride=2)", "input": "float32[2, 6, 28, 28]"},
+        {"stage": "AvgPool2d((3, 2), stride=(2, 1), padding=1, ceil_mode=true)", "input": "float32[1, 2, 9, 8]"},
+        {"stage": "AvgPool2d(3, divisor_override=2, count_include_pad=false)", "input": "float32[2, 7, 7]"},
+        {"stage": "AvgPool2d(3, 2, 1, true, false, 2)", "input": "float32[1, 2, 11, 12]"},
+    ]
+
+
+@register
+class MaxPool3d(_Pool):
+    name = "MaxPool3d"
+    torch_name = "MaxPool3d"
+    Args = MaxPoolArgs
+    n = 3
+    examples: ClassVar[list[dict]] = [
+        {"stage": "MaxPool3d(2)", "input": "float32[2, 3, 4, 6, 6]"},
+        {"stage": "MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))", "input": "float32[1, 2, 3, 9, 8]"},
+        {"stage": "MaxPool3d(3, 2, 1, 2, false, true)", "input": "float32[2, 7, 8, 9]"},
+    ]
+
+
+@register
+class AvgPool3d(_Pool):
+    name = "AvgPool3d"
+    torch_name = "AvgPool3d"
+    Args = AvgPool2dArgs
+    positional = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    n = 3
+    has_dilation = False
+    examples: ClassVar[list[dict]] = [
+        {"stage": "AvgPool3d(2, stride=2)", "input": "float32[2, 3, 4, 4, 4]"},
+        {"stage": "AvgPool3d((2, 3, 3), stride=(1, 2, 2), padding=1, ceil_mode=true)", "input": "float32[1, 2, 5, 7, 6]"},
+        {"stage": "AvgPool3d(3, 2, 1, true, false, 2)", "input": "float64[2, 5, 6, 7]"},
+    ]
+
+
+class LPPoolArgs(Args):
+    norm_type: FloatArg
+    kernel_size: DimOrTuple
+    stride: OptDimOrTuple = None
+    ceil_mode: BoolArg = False
+
+
+class _LPPool(_Pool):
+    """The p-norm of each window: torch's avg_pool of x**p without padding, so its sizes."""
+
+    Args = LPPoolArgs
+    positional = ("norm_type", "kernel_size", "stride", "ceil_mode")
+    torch_positional = ("norm_type", "kernel_size")
+    has_dilation = False
+
+
+@register
+class LPPool1d(_LPPool):
+    name = "LPPool1d"
+    torch_name = "LPPool1d"
+    n = 1
+    examples: ClassVar[list[dict]] = [
+        {"stage": "LPPool1d(2, 3)", "input": "float32[2, 3, 10]"},
+        {"stage": "LPPool1d(1.5, 4, stride=3, ceil_mode=true)", "input": "float32[3, 11]"},
+    ]
+
+
+@register
+class LPPool2d(_LPPool):
+    name = "LPPool2d"
+    torch_name = "LPPool2d"
+    n = 2
+    examples: ClassVar[list[dict]] = [
+        {"stage": "LPPool2d(2, 2)", "input": "float32[2, 3, 8, 8]"},
+        {"stage": "LPPool2d(3.0, (3, 2), (2, 1), true)", "input": "float64[1, 2, 9, 8]"},
+        {"stage": "LPPool2d(norm_type=1, kernel_size=3, stride=2)", "input": "float32[2, 7, 7]"},
+    ]
+
+
+@register
+class LPPool3d(_LPPool):
+    name = "LPPool3d"
+    torch_name = "LPPool3d"
+    n = 3
+    examples: ClassVar[list[dict]] = [
+        {"stage": "LPPool3d(2, 2)", "input": "float32[2, 3, 4, 4, 4]"},
+        {"stage": "LPPool3d(2, (1, 2, 2), stride=(1, 2, 1), ceil_mode=true)", "input": "float32[2, 3, 5, 5]"},
+    ]
+
+
+class AdaptiveArgs(Args):
+    output_size: OptDimOrTuple
+
+
+class AdaptiveMaxArgs(AdaptiveArgs):
+    return_indices: BoolArg = False
+
+
+class _Adaptive(Spatial):
+    positional = ("output_size",)
+    torch_positional = ("output_size",)
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        self.check_dtype(ctx, x)
+        if getattr(a, "return_indices", False):
+            raise ctx.fail(codes.VALUE, f"{self.name}(return_indices=true) is not supported", arg="return_indices")
+        if a.output_size is None:
+            sizes = (None,) * self.n
+        else:
+            try:
+                sizes = normalize_tuple(a.output_size, self.n)
+            except ValueError as e:
+                raise ctx.fail(codes.ARGUMENT, f"{self.name}(output_size=...): {e}", arg="output_size") from None
+        out = []
+        for size, o in zip(x.shape[-self.n:], sizes):
+            if o is not None:
+                v = ctx.dim(o)
+                if isinstance(v, int) and v < 1:
+                    raise ctx.fail(codes.VALUE, f"{self.name}: output_size must be positive", arg="output_size")
+            out.append(adaptive_out(size, o))
+        keep = {i: i for i in range(x.rank - self.n)}
+        for i, o in enumerate(sizes):
+            if o is None:
+                keep[x.rank - self.n + i] = x.rank - self.n + i
+        return [x.with_shape(x.shape[:-self.n] + tuple(out), ctx.origin, keep=keep)]
+
+
+@register
+class AdaptiveAvgPool1d(_Adaptive):
+    name = "AdaptiveAvgPool1d"
+    torch_name = "AdaptiveAvgPool1d"
+    Args = AdaptiveArgs
+    n = 1
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveAvgPool1d(5)", "input": "float32[2, 3, 17]"},
+                                      {"stage": "AdaptiveAvgPool1d((3,))", "input": "float32[4, 9]"},
+                                      {"stage": "AdaptiveAvgPool1d(6)", "input": "float32[1, 2, 4]"}]
+
+
+@register
+class AdaptiveAvgPool2d(_Adaptive):
+    name = "AdaptiveAvgPool2d"
+    torch_name = "AdaptiveAvgPool2d"
+    Args = AdaptiveArgs
+    n = 2
+    examples: ClassVar[list[dict]] = [
+        {"stage": "AdaptiveAvgPool2d((7, 7))", "input": "float32[2, 512, 14, 13]"},
+        {"stage": "AdaptiveAvgPool2d(1)", "input": "float32[3, 5, 6]"},
+        {"stage": "AdaptiveAvgPool2d((3, 4))", "input": "float32[1, 2, 9, 8]"},
+        {"stage": "AdaptiveAvgPool2d(output_size=(1, 5))", "input": "float32[2, 3, 4]"},
+    ]
+
+
+@register
+class AdaptiveMaxPool1d(_Adaptive):
+    name = "AdaptiveMaxPool1d"
+    torch_name = "AdaptiveMaxPool1d"
+    Args = AdaptiveMaxArgs
+    n = 1
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool1d(4)", "input": "float32[2, 3, 10]"},
+                                      {"stage": "AdaptiveMaxPool1d(output_size=1)", "input": "float32[3, 8]"}]
+
+
+@register
+class AdaptiveMaxPool2d(_Adaptive):
+    name = "AdaptiveMaxPool2d"
+    torch_name = "AdaptiveMaxPool2d"
+    Args = AdaptiveMaxArgs
+    n = 2
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool2d((2, 3))", "input": "float32[2, 3, 10, 9]"},
+                                      {"stage": "AdaptiveMaxPool2d(5)", "input": "float32[2, 3, 4]"}]
+
+
+
+@register
+class AdaptiveAvgPool3d(_Adaptive):
+    name = "AdaptiveAvgPool3d"
+    torch_name = "AdaptiveAvgPool3d"
+    Args = AdaptiveArgs
+    n = 3
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveAvgPool3d(1)", "input": "float32[2, 4, 3, 5, 5]"},
+                                      {"stage": "AdaptiveAvgPool3d((2, 3, 4))", "input": "float32[3, 5, 7, 9]"}]
+
+
+@register
+class AdaptiveMaxPool3d(_Adaptive):
+    name = "AdaptiveMaxPool3d"
+    torch_name = "AdaptiveMaxPool3d"
+    Args = AdaptiveMaxArgs
+    n = 3
+    examples: ClassVar[list[dict]] = [{"stage": "AdaptiveMaxPool3d((1, 2, 2))", "input": "float32[2, 3, 4, 6, 6]"},
+                                      {"stage": "AdaptiveMaxPool3d(output_size=3)", "input": "float64[2, 5, 4, 3]"}]
