@@ -416,3 +416,26 @@ def _render_shifted(atom: Floor, const: int) -> str:
     if not isinstance(num, int) and (len(num.terms) > 1 or _has_coeff(num)):
         inner = f"({inner})"
     return f"{inner} // {atom.den}"
+
+
+def nonneg(d: Dim) -> bool:
+    """Whether ``d >= 0`` is proven for every value of its symbols (sizes, so at least 0):
+    an int at least 0, or a polynomial with no negative coefficient whose floors are of such."""
+    if isinstance(d, int):
+        return d >= 0
+    for mono, c in d.terms.items():
+        if c < 0:
+            return False
+        for atom, _ in mono:
+            if isinstance(atom, Floor) and not nonneg(atom.num):
+                return False
+    return True
+
+
+def less_equal(a: Dim, b: Dim) -> bool | None:
+    """True when ``a <= b`` is proven, False when ``a > b`` is, None when unknown."""
+    if nonneg(b - a):
+        return True
+    if nonneg(a - b - 1):
+        return False
+    return None
