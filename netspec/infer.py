@@ -824,6 +824,11 @@ class NetworkChecker:
                 refs[arg.span] = arg.value
             if arg.name is None:
                 if isinstance(value, Value):
+                    if kind.max_inputs != 1 and any(not isinstance(v, str) for v, _ in positional):
+                        # `sub(2.0, x)` would read as x - 2.0 (an equation may come first: einsum)
+                        self.reporter.error("argument", f"`{name}` takes its tensors before its other arguments",
+                                            arg.span, help=f"put the tensors first: {name}(x, y, ...)")
+                        bad = True
                     if kind.max_inputs != 1:
                         inputs.append(value)
                         continue
@@ -1247,6 +1252,8 @@ class NetworkChecker:
                     return self.net.params[expr.name]
                 if expr.name in self.symbol_env:
                     return self.symbol_env[expr.name]
+                if expr.name in CONSTANTS:
+                    return CONSTANTS[expr.name]
             v = self.lookup(expr)
             if v is None:
                 raise Fail(expr.name)
@@ -1254,6 +1261,8 @@ class NetworkChecker:
         if isinstance(expr, (A.Chain, A.Call)):
             res = self.source(expr) if isinstance(expr, A.Call) else self.chain(expr)
             return res.primary
+        if isinstance(expr, A.Neg) and isinstance(expr.operand, A.Float):
+            return -expr.operand.value
         if isinstance(expr, (A.BinOp, A.Neg)):
             return self.dim_expr(expr)
         raise Fail("value")
@@ -1406,6 +1415,11 @@ def _used_names(ast: A.Network, known: dict[int, set[str]]) -> set[str]:
 def _names_in(node) -> set[str]:
     """Every name a part of the AST refers to (values, parameters and symbols alike)."""
     return {n.name for n in A.walk(node) if isinstance(n, A.Ref)}
+
+
+# names an argument may use that no value, parameter or symbol defines: `None`, and a dtype
+# (`to(float16)`, read as its canonical name, as `to("float16")`)
+CONSTANTS: dict[str, Any] = {"None": None, **DTYPES}
 
 
 def _is_size(v) -> bool:

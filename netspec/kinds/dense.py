@@ -170,7 +170,7 @@ class Dropout(FloatLayer):
         self.check_dtype(ctx, inputs[0])
         return [inputs[0]]
 
-    def aliases_input(self, a):
+    def aliases_input(self, a, inputs=None):
         return a.inplace or a.p == 0.0  # torch returns the input itself when p is 0
 
     def constructor_args(self, a):
