@@ -463,7 +463,7 @@ def _example_stages():
     out = []
     for kind in {id(k): k for k in REGISTRY.values()}.values():
         for ex in kind.examples:
-            if ex.get("others") or ex.get("other_shapes"):
+            if ex.get("others") or ex.get("other_shapes") or ex["input"] is None:
                 continue
             result = check_text(f"network E {{\n input x: {ex['input']}\n y = x -> {ex['stage']}\n output y\n}}\n", "e")
             (node,) = result.networks[0].nodes
@@ -547,14 +547,17 @@ ALLOWED_NODES = (
     ast.arguments, ast.arg, ast.Assign, ast.If, ast.Raise, ast.Return, ast.Compare, ast.Call,
     ast.keyword, ast.Attribute, ast.Name, ast.Constant, ast.Tuple, ast.BinOp, ast.UnaryOp,
     ast.Subscript, ast.Slice, ast.Starred, ast.Load, ast.Store, ast.Add, ast.Sub, ast.Mult,
-    ast.FloorDiv, ast.Mod, ast.USub, ast.NotEq, ast.IsNot,
+    ast.FloorDiv, ast.Mod, ast.USub, ast.NotEq, ast.IsNot, ast.Div, ast.Pow, ast.MatMult,
 )
 # builtins a built module may read; every other name must be one it defines
 BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str"}
 NN_CLASSES = {k.torch_name for k in _registry().values() if k.is_module} | {"Module", "Sequential"}
-TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32"}
+TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32",
+               "stack", "where", "div", "bmm", "einsum", "arange"}
 TENSOR_METHODS = {"permute", "transpose", "reshape", "flatten", "squeeze", "unsqueeze", "select", "new_zeros", "add_",
-                  "shape"}
+                  "shape", "sum", "mean", "amax", "amin", "var", "std", "softmax", "log_softmax", "split", "chunk",
+                  "narrow", "expand", "repeat", "contiguous", "masked_fill", "float", "double", "half", "bfloat16",
+                  "long", "int", "bool", "to", "device"}
 
 
 def check_module_ast(code: str) -> list[str]:

@@ -33,7 +33,17 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 import test_specs_torch as hand  # noqa: E402
-from test_kinds_torch import EXAMPLES, STATES, build_layer, example_spec, flat, parse_call, parse_type, random_tensor  # noqa: E402
+from test_kinds_torch import (  # noqa: E402, E501
+    EXAMPLES,
+    STATES,
+    build_layer,
+    example_spec,
+    flat,
+    op_call,
+    parse_call,
+    parse_type,
+    random_tensor,
+)
 from torch.overrides import TorchFunctionMode  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -46,6 +56,8 @@ RECURRENT = (nn.RNNBase, nn.RNNCellBase)
 # torch documents these as views that copy when their input is not contiguous; docs/costs.md
 # counts them as views whatever the layout
 MAY_COPY = {"reshape", "view", "flatten", "Flatten"}
+# and this one as a copy, although torch returns an input that is already contiguous
+COPIES = {"contiguous"}
 # the zero c0 a built module makes for an LSTM given h0 alone: an initial state, not a
 # layer's result (torch makes the same zeros inside the layer when no state is given)
 STATE_ZEROS = {"new_zeros", "zeros", "zeros_like"}
@@ -130,7 +142,7 @@ class Allocations(TorchFunctionMode):
         contiguous = all(t.is_contiguous() for t in tensors)
         new = 0
         for t in outs:
-            if _storage(t) in shared or (what in MAY_COPY and not contiguous):
+            if (_storage(t) in shared and what not in COPIES) or (what in MAY_COPY and not contiguous):
                 continue
             new += t.numel() * t.element_size()
         self.calls.append((what, new))
@@ -180,7 +192,7 @@ def dropout_training():
 
 def stage_call(text: str, env: dict):
     """The example's torch module (or None for an op) and a call that runs it on env's tensors."""
-    x = env["x"]
+    x = env.get("x")
     name, pos, kw = parse_call(text, env)
     if name[0].isupper():
         states = {k: kw.pop(k) for k in STATES if k in kw}
@@ -190,14 +202,9 @@ def stage_call(text: str, env: dict):
         module.eval()
         assert not states
         return module, lambda: module(x)
-    tensors = [x] + [p for p in pos if isinstance(p, torch.Tensor)]
+    tensors = ([x] if x is not None else []) + [p for p in pos if isinstance(p, torch.Tensor)]
     pos = [p for p in pos if not isinstance(p, torch.Tensor)]
-    if name == "cat":
-        return None, lambda: torch.cat(tensors, *pos, **kw)
-    if name == "add":
-        return None, lambda: torch.add(*tensors, *pos, **kw)
-    first, *rest = tensors
-    return None, lambda: getattr(first, name)(*rest, *pos, **kw)
+    return None, op_call(name, tensors, pos, kw)
 
 
 def checked_example(kind, ex):
