@@ -254,9 +254,10 @@ def test_examples_cover_flops_and_views():
             with_flops.add(kind.name)
         if c.activation_bytes == 0:
             aliasing.add(kind.name)
-    assert {"Linear", "Conv1d", "Conv2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"} <= with_flops
+    assert {"Linear", "Conv1d", "Conv2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+            "matmul", "bmm", "einsum"} <= with_flops
     assert {"permute", "transpose", "reshape", "flatten", "Flatten", "select", "squeeze", "unsqueeze",
-            "ReLU", "Dropout"} <= aliasing
+            "ReLU", "Dropout", "expand", "narrow", "getitem", "split", "chunk", "einsum", "float", "to"} <= aliasing
 
 
 @pytest.mark.parametrize("stage,input_type", [
