@@ -135,8 +135,13 @@ class Names:
             base = base.lstrip("_") or "v"  # and `_` + "_" would be one of them: never usable
             if base[0].isdigit():  # `__9f` stripped is no identifier
                 base = "v_" + base
+        stem, k = base, 1
         while not self.usable(base):
-            base += "_"
+            if stem.startswith("_"):  # a result nothing reads: `_x_2`, which linters read as a dummy
+                k += 1
+                base = f"{stem}_{k}"
+            else:
+                base += "_"
         self.taken.add(base)
         return base
 

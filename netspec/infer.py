@@ -1236,13 +1236,7 @@ class NetworkChecker:
     # -- argument values and dim expressions -----------------------------------------------------
     def value(self, expr) -> Any:
         """An argument's value: a Python literal, a dim, a tuple, or a tensor Value."""
-        if isinstance(expr, A.Int):
-            return expr.value
-        if isinstance(expr, A.Float):
-            return expr.value
-        if isinstance(expr, A.Str):
-            return expr.value
-        if isinstance(expr, A.Bool):
+        if isinstance(expr, (A.Int, A.Float, A.Str, A.Bool)):
             return expr.value
         if isinstance(expr, A.Tuple):
             return tuple(self.value(e) for e in expr.items)

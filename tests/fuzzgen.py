@@ -456,8 +456,8 @@ def generated(d: Draw, sloppy: float | None = None) -> bytes:
 
 
 def _example_stages():
-    """(stage, input type, batch axis) of every one-input worked example; the axis is the
-    one the kind reads as the batch (Kind.batch_axis), None where it has none."""
+    """(stage, input type, batch axis, result dtype) of every one-input worked example; the
+    axis is the one the kind reads as the batch (Kind.batch_axis), None where it has none."""
     from netspec.infer import check_text
     from netspec.kinds import REGISTRY
     out = []
@@ -467,7 +467,8 @@ def _example_stages():
                 continue
             result = check_text(f"network E {{\n input x: {ex['input']}\n y = x -> {ex['stage']}\n output y\n}}\n", "e")
             (node,) = result.networks[0].nodes
-            out.append((ex["stage"], ex["input"], kind.batch_axis(node.args, node.inputs[0].tensor.rank)))
+            out.append((ex["stage"], ex["input"], kind.batch_axis(node.args, node.inputs[0].tensor.rank),
+                        node.outputs[0].tensor.dtype))
     return sorted(out, key=lambda e: e[:2])
 
 
@@ -495,7 +496,7 @@ def valid(d: Draw, hostile_names: bool | None = None) -> bytes:
     outs = []
     batch = name("batch")
     for k in range(d.int(1, 4)):
-        stage, inp, axis = d.choice(examples)
+        stage, inp, axis, result = d.choice(examples)
         dtype, _, rest = inp.partition("[")
         dims = [x.strip() for x in rest.rstrip("]").split(",")]
         # the dim the kind reads as the batch: keep it concrete or make it a symbol
@@ -506,7 +507,7 @@ def valid(d: Draw, hostile_names: bool | None = None) -> bytes:
         chain = [stage]
         for _ in range(d.int(0, 2)):
             chain.append(d.choice(ELEMENTWISE))
-        if not dtype.startswith("float") or stage.startswith(("RNN", "LSTM", "GRU")):
+        if not result.startswith("float") or stage.startswith(("RNN", "LSTM", "GRU")):
             chain = [stage]
         if hostile_names and d.chance(0.3):
             chain[0] += f" as {name('layer')}"

@@ -174,3 +174,19 @@ def test_positions_are_made_on_the_inputs_device():
     model = spec.module().cuda()
     y = model(torch.randn(2, 5, device="cuda"))
     assert y.device.type == "cuda" and list(y.shape) == [2, 5]
+
+
+def test_add_writes_in_place_only_into_a_first_operand_of_the_result_dtype():
+    text = """network P {
+    input x: float32[b, 3]
+    input y: float64[b, 3]
+    same = add(x -> Linear(3), x)
+    promoted = add(x -> Linear(3), y)
+    output same, promoted
+}
+"""
+    code = api.loads(text, file="p.net").code
+    assert ".add_(x)" in code
+    assert ".add_(y)" not in code and " + y" in code
+    torch.manual_seed(0)
+    differential(text, {"b": 2}, "P")
