@@ -1064,9 +1064,10 @@ class Gen:
         branches = [self.branch_to(v, None) for _ in range(self.d.int(1, 3))]
         if any(w.shape != branches[0][1].shape for _, w in branches):
             return v
+        shape = branches[0][1].shape  # a branch keeps the rank, not always the channels
         dim = self.d.int(-v.rank - 1, v.rank)
         k = dim % (v.rank + 1)
-        shape = v.shape[:k] + (const(len(branches)),) + v.shape[k:]
+        shape = shape[:k] + (const(len(branches)),) + shape[k:]
         dim_text = self.d.choice([f"dim={dim}", str(dim)]) if dim != 0 else self.d.choice(["dim=0", "0", ""])
         args = ", ".join([t for t, _ in branches] + ([dim_text] if dim_text else []))
         return self.bind(f"stack({args})", Val(v.expr, branches[0][1].dtype, shape))
