@@ -101,6 +101,11 @@ class KindSignature(Signature):
             return True
         if self.kind.max_inputs != 1:
             bound.inputs.append(value)
+            if any(not isinstance(v, str) for v, _ in self.given):
+                # `sub(2.0, x)` would read as x - 2.0 (an equation may come first: einsum)
+                self.error(f"`{self.name}` takes its tensors before its other arguments", arg.span,
+                           help=f"put the tensors first: {self.name}(x, y, ...)")
+                return False
             return True
         self.error(f"`{self.name}` takes no tensor as a positional argument", arg.span,
                    help=f"pipe the tensor in: `x -> {self.name}(...)`")

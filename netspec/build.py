@@ -149,6 +149,8 @@ class Scope:
         return render(substitute(d, env) if env else d)
 
     def value(self, v) -> str:
+        if isinstance(v, tuple) and hasattr(v, "render_code"):  # a value that writes itself (a subscript)
+            return v.render_code(self.value)
         if isinstance(v, bool) or v is None:
             return literal(v)
         if isinstance(v, (int, Expr)):
@@ -759,6 +761,8 @@ class ForwardGen:
         if n.block is not None:
             return Call(f"self.{unit[0]}", [Raw(x) for x in ins])
         state = {k: self.var[id(v)] for k, v in n.state.items()}
+        if not ins and self.net.inputs:  # a tensor made from nothing (arange): on the inputs' device
+            state["device"] = f"{self.names[self.net.inputs[0].name]}.device"
         fwd = n.kind.forward(n.args, f"self.{unit[0]}" if unit else "", ins, state, self.code, n.in_place)
         if fwd.expr is not None:
             return Raw(fwd.expr)

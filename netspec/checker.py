@@ -64,6 +64,11 @@ def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter
     return CheckResult(module, networks, reporter)
 
 
+# names an argument may use that no value, parameter or symbol defines: `None`, and a dtype
+# (`to(float16)`, read as its canonical name, as `to("float16")`)
+CONSTANTS: dict[str, Any] = {"None": None, **DTYPES}
+
+
 class Results:
     """What a name in a network stands for: its primary value (what a pipe carries on) and
     every named result (`output`, `h_n`, `c_n`, a network's outputs)."""
@@ -916,6 +921,8 @@ class NetworkChecker:
             return self.source(expr).primary
         if isinstance(expr, A.Chain):
             return self.chain(expr).primary
+        if isinstance(expr, A.Neg) and isinstance(expr.operand, A.Float):
+            return -expr.operand.value
         if isinstance(expr, (A.BinOp, A.Neg)):
             return self.dim_expr(expr)
         raise Fail("value")
@@ -926,6 +933,8 @@ class NetworkChecker:
                 return self.net.params[expr.name]
             if expr.name in self.symbol_env:
                 return self.symbol_env[expr.name]
+            if expr.name in CONSTANTS:
+                return CONSTANTS[expr.name]
         v = self.lookup(expr)
         if v is None:
             raise Fail(expr.name)

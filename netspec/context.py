@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from . import memo
 from .codes import Code
 from .diagnostics import Span
-from .dims import Dim, Expr, render
+from .dims import Dim, Expr, less_equal, render
 from .kinds import Fail
 from .types import Origin, Tensor
 
@@ -92,6 +92,11 @@ class StageCtx:
         """True when a == b for every value of the symbols (sizes are at least 1), False
         when never, None when it depends on the values; parameters at their values."""
         return self._nc.compare(a, b)
+
+    def less_equal(self, a: Dim, b: Dim) -> bool | None:
+        """True when a <= b for every value of the symbols (sizes are at least 1), False
+        when never, None when it depends on the values; parameters at their values."""
+        return less_equal(self.dim(a), self.dim(b), self._nc.checker.sizes)
 
     def same(self, a: Dim, b: Dim) -> bool:
         """Whether a == b may hold: provably, or assumed in a generic block check."""

@@ -84,7 +84,7 @@ def _raw_costs(node: Node) -> Costs:
         return total
     kind, a = node.kind, node.args
     activation: Dim = 0
-    if not kind.aliases_input(a) and not node.in_place:
+    if not kind.aliases_input(a, [v.tensor for v in node.inputs]) and not node.in_place:
         for v in node.outputs:
             activation = activation + tensor_bytes(v.tensor.shape, v.tensor.dtype)
     flops = kind.flops(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs])

@@ -492,3 +492,15 @@ def _render_shifted(atom: Floor, const: int) -> str:
     if not isinstance(num, int) and (len(num.terms) > 1 or _has_coeff(num)):
         inner = f"({inner})"
     return f"{inner} // {atom.den}"
+
+
+def less_equal(a: Dim, b: Dim, positive: Container[str] = ()) -> bool | None:
+    """True when ``a <= b`` for every value of the symbols, False when ``a > b`` for every
+    value, None when it depends (symbols in ``positive`` are sizes, at least 1)."""
+    low = least(b - a, positive)
+    if low is not None and low >= 0:
+        return True
+    low = least(a - b - 1, positive)
+    if low is not None and low >= 0:
+        return False
+    return None

@@ -114,8 +114,13 @@ class Names:
             base = base.lstrip("_") or "v"  # and `_` + "_" would be one of them: never usable
             if base[0].isdigit():  # `__9f` stripped is no identifier
                 base = "v_" + base
+        stem, k = base, 1
         while not self.usable(base):
-            base += "_"
+            if stem.startswith("_"):  # a result nothing reads: `_x_2`, which linters read as a dummy
+                k += 1
+                base = f"{stem}_{k}"
+            else:
+                base += "_"
         self.taken.add(base)
         return base
 
@@ -150,7 +155,7 @@ def mark_in_place(net: TypedNetwork) -> None:
         v, out = n.inputs[0], n.outputs[0].tensor
         producer = v.node
         n.in_place = (producer is not None and producer.kind is not None and producer.kind.fresh_result
-                      and producer.error is None and not producer.kind.aliases_input(producer.args)
+                      and producer.error is None and not producer.kind.aliases_input(producer.args, [i.tensor for i in producer.inputs])
                       and v.index == 0 and uses.get(id(v)) == 1 and v.tensor is not None
                       and out is not None and v.tensor.dtype == out.dtype and v.tensor.shape == out.shape)
 

@@ -56,3 +56,65 @@ class Tensor:
 def show_shape(shape, dtype: str | None = None) -> str:
     body = "[" + ", ".join(render(d) for d in shape) + "]"
     return f"{dtype}{body}" if dtype else body
+
+
+# -- type promotion (torch.result_type) ---------------------------------------------------------
+
+# each dtype's category (bool < integer < floating point) and its rank within it
+_CATEGORY = {"bool": 0, "int32": 1, "int64": 1, "float16": 2, "bfloat16": 2, "float32": 2, "float64": 2}
+_WIDTH = {"bool": 0, "int32": 1, "int64": 2, "float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
+
+
+def category(dtype: str) -> int:
+    """0 for bool, 1 for an integer dtype, 2 for a floating-point one."""
+    return _CATEGORY[dtype]
+
+
+def promote_types(a: str, b: str) -> str:
+    """torch.promote_types over netspec's dtypes: the higher category wins, then the wider
+    dtype; float16 with bfloat16 is float32."""
+    if a == b:
+        return a
+    if _CATEGORY[a] != _CATEGORY[b]:
+        return a if _CATEGORY[a] > _CATEGORY[b] else b
+    if {a, b} == {"float16", "bfloat16"}:
+        return "float32"
+    return a if _WIDTH[a] > _WIDTH[b] else b
+
+
+def _combine(higher: str | None, lower: str | None) -> str | None:
+    """c10's combine_categories: a lower priority class only raises the category."""
+    if higher is None:
+        return lower
+    if lower is None or _CATEGORY[higher] == 2:
+        return higher
+    if higher == "bool" or _CATEGORY[lower] == 2:
+        return promote_types(higher, lower)
+    return higher
+
+
+def scalar_dtype(value) -> str:
+    """The dtype a Python number takes part in promotion with: bool, int64, or the default
+    float dtype (float32)."""
+    if isinstance(value, bool):
+        return "bool"
+    return "float32" if isinstance(value, float) else "int64"
+
+
+def result_type(*operands) -> str:
+    """torch.result_type of tensors (Tensor) and Python numbers (int, float, a symbolic dim
+    counts as an int). Tensors with dims come first, then 0-dim tensors, then numbers; a
+    later class changes the result only when its category is higher."""
+    dims = zero = wrapped = None
+    for op in operands:
+        if isinstance(op, Tensor):
+            if op.rank:
+                dims = op.dtype if dims is None else promote_types(dims, op.dtype)
+            else:
+                zero = op.dtype if zero is None else promote_types(zero, op.dtype)
+        else:
+            dt = scalar_dtype(op)
+            wrapped = dt if wrapped is None else promote_types(wrapped, dt)
+    out = _combine(dims, _combine(zero, wrapped))
+    assert out is not None, "result_type of nothing"
+    return out

@@ -201,8 +201,9 @@ network Regularised {
 """,
     },
     "dtype": {
-        "about": "Float layers refuse integer tensors, `Embedding` needs integer ids, `cat` and `add` need one dtype (netspec "
-                 "does not promote silently), or a dtype name is unknown.",
+        "about": "Float layers refuse integer tensors, `Embedding` needs integer ids, `cat`, `matmul` and `bmm` need one "
+                 "dtype, `mean`, `var` and `softmax` a floating-point tensor, `where` and `masked_fill` a bool mask, or a "
+                 "dtype name is unknown. Arithmetic (`add`, `mul`, ...) promotes as torch does.",
         "example": """\
 network Tagger {
     input tokens: long[batch, seq]

@@ -456,18 +456,19 @@ def generated(d: Draw, sloppy: float | None = None) -> bytes:
 
 
 def _example_stages():
-    """(stage, input type, batch axis) of every one-input worked example; the axis is the
-    one the kind reads as the batch (Kind.batch_axis), None where it has none."""
+    """(stage, input type, batch axis, result dtype) of every one-input worked example; the
+    axis is the one the kind reads as the batch (Kind.batch_axis), None where it has none."""
     from netspec.checker import check_text
     from netspec.kinds import REGISTRY
     out = []
     for kind in {id(k): k for k in REGISTRY.values()}.values():
         for ex in kind.examples:
-            if ex.get("others") or ex.get("other_shapes") or ex.get("tensors"):
+            if ex.get("others") or ex.get("other_shapes") or ex.get("tensors") or ex["input"] is None:
                 continue
             result = check_text(f"network E {{\n input x: {ex['input']}\n y = x -> {ex['stage']}\n output y\n}}\n", "e")
             (node,) = result.networks[0].nodes
-            out.append((ex["stage"], ex["input"], kind.batch_axis(node.args, node.inputs[0].tensor.rank)))
+            out.append((ex["stage"], ex["input"], kind.batch_axis(node.args, node.inputs[0].tensor.rank),
+                        node.outputs[0].tensor.dtype))
     return sorted(out, key=lambda e: e[:2])
 
 
@@ -495,7 +496,7 @@ def valid(d: Draw, hostile_names: bool | None = None) -> bytes:
     outs = []
     batch = name("batch")
     for k in range(d.int(1, 4)):
-        stage, inp, axis = d.choice(examples)
+        stage, inp, axis, result = d.choice(examples)
         dtype, _, rest = inp.partition("[")
         dims = [x.strip() for x in rest.rstrip("]").split(",")]
         # the dim the kind reads as the batch: keep it concrete or make it a symbol
@@ -506,7 +507,7 @@ def valid(d: Draw, hostile_names: bool | None = None) -> bytes:
         chain = [stage]
         for _ in range(d.int(0, 2)):
             chain.append(d.choice(ELEMENTWISE))
-        if not dtype.startswith("float") or stage.startswith(("RNN", "LSTM", "GRU")):
+        if not result.startswith("float") or stage.startswith(("RNN", "LSTM", "GRU")):
             chain = [stage]
         if hostile_names and d.chance(0.3):
             chain[0] += f" as {name('layer')}"
@@ -547,15 +548,18 @@ ALLOWED_NODES = (
     ast.arguments, ast.arg, ast.Assign, ast.If, ast.Raise, ast.Return, ast.Compare, ast.Call,
     ast.keyword, ast.Attribute, ast.Name, ast.Constant, ast.Tuple, ast.BinOp, ast.UnaryOp,
     ast.Subscript, ast.Slice, ast.Starred, ast.Load, ast.Store, ast.Add, ast.Sub, ast.Mult,
-    ast.FloorDiv, ast.Mod, ast.USub, ast.NotEq, ast.IsNot, ast.BoolOp, ast.And,
+    ast.FloorDiv, ast.Mod, ast.USub, ast.NotEq, ast.IsNot, ast.BoolOp, ast.And, ast.Div, ast.Pow, ast.MatMult,
 )
 # builtins a built module may read; every other name must be one it defines
 BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str"}
 NN_CLASSES = {k.torch_name for k in _registry().values() if k.is_module} | {"Module", "Sequential"}
 NN_FUNCTIONS = {"interpolate", "pad"}  # the ops `interpolate` and `pad`
-TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32"}
+TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32",
+               "stack", "where", "div", "bmm", "einsum", "arange"}
 TENSOR_METHODS = {"permute", "transpose", "reshape", "flatten", "squeeze", "unsqueeze", "select", "new_zeros", "add_",
-                  "shape",
+                  "shape", "sum", "mean", "amax", "amin", "var", "std", "softmax", "log_softmax", "split", "chunk",
+                  "narrow", "expand", "repeat", "contiguous", "masked_fill", "float", "double", "half", "bfloat16",
+                  "long", "int", "bool", "to", "device",
                   # StochasticDepth, the class a built module defines for torchvision's layer
                   "ndim", "new_empty", "bernoulli_", "div_"}
 

@@ -235,9 +235,10 @@ class Gen:
                 m += [self.embedding] * 4 + ([self.embedding_bag] if v.rank == 2 else [])
             if not only_preserving:
                 m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.unsqueeze, self.pad,
-                      self.unflatten]
+                      self.unflatten, self.scalar_op, self.reduce_op, self.getitem_op, self.expand_op, self.cast_op]
             return m + [self.identity]
-        m += [self.activation] * 3 + [self.dropout, self.layernorm, self.channel_dropout, self.groupnorm]
+        m += [self.activation] * 3 + [self.dropout, self.layernorm, self.channel_dropout, self.groupnorm,
+                                      self.scalar_op]
         if v.rank in (2, 3, 4):
             m += [self.batchnorm, self.instancenorm]
         if not keep_last and v.rank >= 1:
@@ -250,6 +251,8 @@ class Gen:
             return m
         m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.flatten_layer,
               self.unsqueeze, self.squeeze, self.select, self.softmax, self.unflatten, self.glu, self.pad]
+        m += [self.reduce_op, self.softmax_op, self.expand_op, self.getitem_op, self.getitem_op, self.narrow_op,
+              self.pieces_op, self.repeat_op, self.cast_op, self.contiguous_op]
         if self.opts.conv:
             m += self.conv_makers(v)
         if self.opts.recurrent and v.rank in (1, 2):
@@ -550,6 +553,172 @@ class Gen:
                 hole = Dim(hole_value, None, ("div", merged.key, suffix_prod))
             return Val(x.expr, x.dtype, tuple(x.shape[:k]) + (hole,) + tuple(const(s) for s in suffix))
         return Stage(f"{name}({', '.join(texts)})", apply)
+
+    # tensor ops
+    def scalar_op(self, v: Val) -> Stage:
+        """Arithmetic with a number: the shape stays; an integer tensor divided, or times a
+        float, becomes float32 (torch's promotion)."""
+        if v.floating:
+            text = self.d.choice(["mul(0.5)", "mul(2)", "sub(1)", "add(0.25)", "div(3)", "pow(2)", "neg",
+                                  "mul(-1.5)", "sub(other=2)", "pow(exponent=0.5)"])
+            return Stage(text, lambda x: x if x.floating else None)
+        # integer results stay ids an Embedding may read (0 and 1), so only float ones
+        text = self.d.choice(["div(2)", "mul(0.5)", "add(0.5)", "sub(1.5)", "pow(0.5)"])
+        return Stage(text, lambda x: Val(x.expr, "float32", x.shape) if x.dtype == "int64" else None)
+
+    def reduce_op(self, v: Val) -> Stage | None:
+        if v.rank == 0:
+            return None
+        names = ["sum", "mean", "amax", "amin", "var", "std"] if v.floating else ["amax", "amin"]
+        name = self.d.choice(names)
+        rank = v.rank
+        dims = sorted({self.d.int(0, rank - 1) for _ in range(self.d.int(1, min(2, rank)))})
+        spelled = [d - rank if self.d.chance(0.3) else d for d in dims]
+        keep = self.d.chance(0.4)
+        dim_text = str(spelled[0]) if len(spelled) == 1 else "(" + ", ".join(map(str, spelled)) + ")"
+        extra = ""
+        if name in ("var", "std"):
+            extra = self.d.choice(["", ", correction=0", ", unbiased=false"])
+        if keep:
+            text = self.d.choice([f"{name}({dim_text}, keepdim=true{extra})", f"{name}(dim={dim_text}, keepdim=true{extra})"])
+        else:
+            text = f"{name}({dim_text}{extra})"
+
+        def apply(x):
+            if x.rank != rank or (name in ("mean", "var", "std") and not x.floating):
+                return None
+            if keep:
+                shape = tuple(const(1) if i in dims else d for i, d in enumerate(x.shape))
+            else:
+                shape = tuple(d for i, d in enumerate(x.shape) if i not in dims)
+            return Val(x.expr, x.dtype, shape)
+        return Stage(text, apply)
+
+    def softmax_op(self, v: Val) -> Stage | None:
+        if v.rank == 0:
+            return None
+        dim = self.d.int(-v.rank, v.rank - 1)
+        name = self.d.choice(["softmax", "log_softmax"])
+        return Stage(f"{name}({dim})", lambda x: x if x.floating and -x.rank <= dim < x.rank else None)
+
+    def expand_op(self, v: Val) -> Stage | None:
+        ones = [i for i, d in enumerate(v.shape) if d.literal and d.value == 1]
+        lead = self.d.int(0, 1) if v.rank < 4 else 0
+        if not ones and not lead:
+            return None
+        sizes = {i: self.d.int(2, 4) for i in ones if self.d.chance(0.7)}
+        new = [self.d.int(1, 3) for _ in range(lead)]
+        texts = [str(n) for n in new] + [str(sizes[i]) if i in sizes else "-1" for i in range(v.rank)]
+        rank = v.rank
+
+        def apply(x):
+            if x.rank != rank or any(not (x.shape[i].literal and x.shape[i].value == 1) for i in sizes):
+                return None
+            shape = tuple(const(n) for n in new) + tuple(const(sizes[i]) if i in sizes else d
+                                                         for i, d in enumerate(x.shape))
+            return Val(x.expr, x.dtype, shape)
+        # then contiguous: an in-place layer after it (ReLU(inplace=true)) would write into
+        # elements that share memory, which torch refuses
+        return Stage(f"expand({', '.join(texts)}) -> contiguous", apply)
+
+    def getitem_op(self, v: Val) -> Stage | None:
+        """``x[...]`` as the op: full slices, integers, slices of known dims, None, and `...`
+        before the items (which then index the last dims) or after them."""
+        if v.rank == 0:
+            return None
+        m = self.d.int(1, v.rank)
+        dots = self.d.choice([None, None, "first", "last"]) if m < v.rank else None
+        items: list[tuple[str, tuple]] = []  # (text, what it does)
+        for d in (v.shape[v.rank - m:] if dots == "first" else v.shape[:m]):
+            if self.d.chance(0.1):
+                items.append(("None", ("new",)))
+            items.append(self.index_item(d))
+        if dots:
+            items.insert(0 if dots == "first" else len(items), ('"..."', ("dots",)))
+        rank = v.rank
+        text = "getitem((" + ", ".join(t for t, _ in items) + ("," if len(items) == 1 else "") + "))"
+        return Stage(text, lambda x: _index(x, [it for _, it in items]) if x.rank == rank else None)
+
+    def index_item(self, d: Dim) -> tuple[str, tuple]:
+        """One item indexing ``d``: the whole dim, an integer, or a slice of a known size."""
+        r = self.d.int(0, 9)
+        if r < 3 or (r >= 6 and not d.concrete):
+            return '("slice", None, None, None)', ("keep",)
+        if r < 6:
+            return str(self.d.choice([0, -1])), ("int",)
+        n = d.value
+        bounds = (self.d.choice([None, self.d.int(-n, n)]), self.d.choice([None, self.d.int(-n - 1, n + 1)]),
+                  self.d.choice([None, None, self.d.int(1, 3)]))
+        if not range(*slice(*bounds).indices(n)):  # no empty dims: the layers after need sizes
+            bounds = (None, None, bounds[2])
+        return "(" + ", ".join(['"slice"'] + ["None" if b is None else str(b) for b in bounds]) + ")", \
+            ("slice", slice(*bounds))
+
+    def narrow_op(self, v: Val) -> Stage | None:
+        known = [i for i, d in enumerate(v.shape) if d.concrete and d.value >= 1]
+        if not known:
+            return None
+        i = self.d.choice(known)
+        n = v.shape[i].value
+        start = self.d.int(0, n - 1)
+        length = self.d.int(1, n - start)
+        spelled = start - n if self.d.chance(0.3) else start
+        rank = v.rank
+
+        def apply(x):
+            if x.rank != rank or not (x.shape[i].concrete and x.shape[i].value == n):
+                return None
+            d = const(length) if x.shape[i].literal else Dim(length, None, length)
+            return Val(x.expr, x.dtype, x.shape[:i] + (d,) + x.shape[i + 1:])
+        return Stage(f"narrow({i}, {spelled}, {length})", apply)
+
+    def pieces_op(self, v: Val) -> Stage | None:
+        """split or chunk in a pipe: the first piece flows on."""
+        known = [i for i, d in enumerate(v.shape) if d.literal and d.value >= 1]
+        if not known:
+            return None
+        i = self.d.choice(known)
+        n = v.shape[i].value
+        if self.d.chance(0.5):
+            size = self.d.int(1, n + 1)
+            first = min(size, n)
+            text = self.d.choice([f"split({size}, dim={i})", f"split({size}, {i})"])
+        else:
+            c = self.d.int(1, 4)
+            first = -(-n // c)
+            text = f"chunk({c}, {i})"
+        rank = v.rank
+
+        def apply(x):
+            if x.rank != rank or not (x.shape[i].literal and x.shape[i].value == n):
+                return None
+            return Val(x.expr, x.dtype, x.shape[:i] + (const(first),) + x.shape[i + 1:])
+        return Stage(text, apply)
+
+    def repeat_op(self, v: Val) -> Stage | None:
+        if v.rank >= 4:
+            return None
+        lead = [self.d.int(1, 2) for _ in range(self.d.int(0 if v.rank else 1, 1))]
+        counts = [self.d.choice([1, 1, 2]) for _ in range(v.rank)]
+        rank = v.rank
+
+        def apply(x):
+            if x.rank != rank:
+                return None
+            shape = tuple(const(c) for c in lead) + tuple(d if c == 1 else product([d, const(c)])
+                                                          for d, c in zip(x.shape, counts))
+            return Val(x.expr, x.dtype, shape)
+        return Stage(f"repeat({', '.join(map(str, lead + counts))})", apply)
+
+    def cast_op(self, v: Val) -> Stage:
+        # to a float dtype only: a float made integer would be no id an Embedding may read
+        target = self.d.choice(["float32", "float64"])
+        text = self.d.choice({"float32": ["float", "to(float32)", 'to("float")'],
+                              "float64": ["double", "to(float64)"]}[target])
+        return Stage(text, lambda x: Val(x.expr, target, x.shape))
+
+    def contiguous_op(self, v: Val) -> Stage:
+        return Stage("contiguous", lambda x: x)
 
     # convolution and pooling
     def conv(self, v: Val) -> Stage | None:
@@ -1150,23 +1319,15 @@ class Gen:
             text, w = self.branch_to(v, None)
             return self.bind(f"{text} -> unsqueeze(0)" if v.rank == 0 else text,
                              Val(v.expr, w.dtype, ((const(1),) + w.shape) if v.rank == 0 else w.shape))
+        r = self.d.int(0, 9)
+        if v.floating and r < 2:
+            return self.product_merge(v)
+        if v.floating and r < 3:
+            return self.stack_merge(v)
+        if r < 4 and any(d.literal and d.value >= 2 for d in v.shape):
+            return self.pieces_binding(v)
         if self.d.chance(0.5) and v.floating:
-            a_text, a = self.branch_to(v, None)
-            b_text, b = self.branch_to(v, None)
-            if a.shape != b.shape:
-                return v
-            result = a
-            if self.opts.conv and v.rank in (3, 4) and self.d.chance(0.3):
-                # broadcast: the pooled branch is 1 in every spatial dim
-                n = v.rank - 2
-                b_text = f"{b_text} -> {self.d.choice(['AdaptiveAvgPool', 'AdaptiveMaxPool'])}{n}d(1)"
-                b = Val(b.expr, b.dtype, b.shape[:2] + (const(1),) * n)
-                if self.d.chance(0.5):
-                    (a_text, a), (b_text, b) = (b_text, b), (a_text, a)
-            if self.d.chance(0.3):
-                bound = self.bind(b_text, b)
-                b_text = bound.expr
-            return self.bind(f"add({a_text}, {b_text})", result)
+            return self.elementwise_merge(v)
         dim = self.d.int(-v.rank, v.rank - 1)
         branches = [self.branch_to(v, dim) for _ in range(self.d.int(1, 3))]
         k = dim % v.rank
@@ -1185,6 +1346,85 @@ class Gen:
         dim_text = self.d.choice([f"dim={dim}", str(dim)]) if dim != 0 else self.d.choice(["dim=0", "0", ""])
         args = ", ".join(texts + ([dim_text] if dim_text else []))
         return self.bind(f"cat({args})", Val(v.expr, v.dtype, shape))
+
+    def elementwise_merge(self, v: Val) -> Val:
+        """add, mul or sub of two branches of ``v``, one of them sometimes broadcast."""
+        a_text, a = self.branch_to(v, None)
+        b_text, b = self.branch_to(v, None)
+        if a.shape != b.shape:
+            return v
+        result = a
+        op = self.d.choice(["add", "add", "mul", "sub"])
+        if self.d.chance(0.3):
+            # broadcast: a reduction that keeps its dim as 1
+            i = self.d.int(0, v.rank - 1)
+            b_text = f"{b_text} -> {self.d.choice(['amax', 'mean', 'sum'])}({i}, keepdim=true)"
+            b = Val(b.expr, b.dtype, b.shape[:i] + (const(1),) + b.shape[i + 1:])
+            if self.d.chance(0.5):
+                (a_text, a), (b_text, b) = (b_text, b), (a_text, a)
+        elif self.opts.conv and v.rank in (3, 4) and self.d.chance(0.3):
+            # broadcast: the pooled branch is 1 in every spatial dim
+            n = v.rank - 2
+            b_text = f"{b_text} -> {self.d.choice(['AdaptiveAvgPool', 'AdaptiveMaxPool'])}{n}d(1)"
+            b = Val(b.expr, b.dtype, b.shape[:2] + (const(1),) * n)
+            if self.d.chance(0.5):
+                (a_text, a), (b_text, b) = (b_text, b), (a_text, a)
+        if self.d.chance(0.3):
+            bound = self.bind(b_text, b)
+            b_text = bound.expr
+        return self.bind(f"{op}({a_text}, {b_text})", Val(v.expr, v.dtype, result.shape))
+
+    def product_merge(self, v: Val) -> Val:
+        """A matrix product of two branches of ``v``: matmul (a vector's dot product, or
+        the last two dims against their transpose), bmm, or the same as an einsum."""
+        a_text, a = self.branch_to(v, None)
+        b_text, b = self.branch_to(v, None)
+        if a.shape != b.shape or v.rank == 0:
+            return v
+        if v.rank == 1:
+            return self.bind(f"matmul({a_text}, {b_text})", Val(v.expr, v.dtype, ()))
+        shape = a.shape[:-1] + (b.shape[-2],)
+        kind = self.d.choice(["matmul", "matmul", "einsum"] + (["bmm"] if v.rank == 3 else []))
+        if kind == "einsum":
+            return self.bind(f'einsum("...ij,...kj->...ik", {a_text}, {b_text})', Val(v.expr, v.dtype, shape))
+        swap = "transpose(1, 2)" if kind == "bmm" else self.d.choice(["transpose(-1, -2)", f"transpose({v.rank - 1}, -2)"])
+        return self.bind(f"{kind}({a_text}, {b_text} -> {swap})", Val(v.expr, v.dtype, shape))
+
+    def stack_merge(self, v: Val) -> Val:
+        branches = [self.branch_to(v, None) for _ in range(self.d.int(1, 3))]
+        if any(w.shape != branches[0][1].shape for _, w in branches):
+            return v
+        shape = branches[0][1].shape  # a branch keeps the rank, not always the channels
+        dim = self.d.int(-v.rank - 1, v.rank)
+        k = dim % (v.rank + 1)
+        shape = shape[:k] + (const(len(branches)),) + shape[k:]
+        dim_text = self.d.choice([f"dim={dim}", str(dim)]) if dim != 0 else self.d.choice(["dim=0", "0", ""])
+        args = ", ".join([t for t, _ in branches] + ([dim_text] if dim_text else []))
+        return self.bind(f"stack({args})", Val(v.expr, branches[0][1].dtype, shape))
+
+    def pieces_binding(self, v: Val) -> Val:
+        """split or chunk bound to a name: every piece is a value (`parts.output1`)."""
+        i = self.d.choice([i for i, d in enumerate(v.shape) if d.literal and d.value >= 2])
+        n = v.shape[i].value
+        if self.d.chance(0.5):
+            size = self.d.int(1, n)
+            sizes = [min(size, n - j) for j in range(0, n, size)]
+            text = f"split({size}, dim={i})"
+        elif self.d.chance(0.5):
+            c = self.d.int(2, 4)
+            step = -(-n // c)
+            sizes = [min(step, n - j) for j in range(0, n, step)]
+            text = f"chunk({c}, {i})"
+        else:
+            cut = self.d.int(1, n - 1)
+            sizes = [cut, n - cut]
+            text = f"split(({cut}, {n - cut}), {i - v.rank})"
+        name = self.fresh()
+        self.lines.append(f"    {name} = {v.expr} -> {text}")
+        pieces = [Val(f"{name}.output{j}", v.dtype, v.shape[:i] + (const(s),) + v.shape[i + 1:])
+                  for j, s in enumerate(sizes)]
+        self.values.extend(pieces)
+        return self.d.choice(pieces)
 
     def recurrent_binding(self, v: Val):
         if not v.floating:
@@ -1455,6 +1695,29 @@ def _pad_text(family: str, n: int, mode: str, pads: tuple, d: Draw) -> str:
         return f"pad({pads}{extra})"
     arg = str(pads[0]) if len(set(pads)) == 1 and d.chance(0.5) else str(pads)
     return f"ConstantPad{n}d({arg}, 1.5)" if family == "Constant" else f"{family}Pad{n}d({arg})"
+def _index(x: Val, items: list[tuple]) -> Val | None:
+    """Python's basic indexing of ``x`` by items ("keep",), ("int",), ("slice", slice),
+    ("new",), ("dots",)."""
+    used = sum(1 for it in items if it[0] in ("keep", "int", "slice"))
+    shape: list[Dim] = []
+    k = 0
+    for it in items:
+        if it[0] == "new":
+            shape.append(const(1))
+        elif it[0] == "dots":
+            shape.extend(x.shape[k:k + x.rank - used])
+            k += x.rank - used
+        else:
+            d = x.shape[k]
+            k += 1
+            if it[0] == "slice" and not d.concrete:
+                return None
+            if it[0] == "keep" or (it[0] == "slice" and it[1] == slice(None)):
+                shape.append(d)
+            elif it[0] == "slice":
+                n = len(range(*it[1].indices(d.value)))
+                shape.append(const(n) if d.literal else Dim(n, None, n))
+    return Val(x.expr, x.dtype, tuple(shape) + x.shape[k:])
 
 
 def _flatten(x: Val, s: int, e: int) -> Val | None:
@@ -1487,6 +1750,12 @@ def _rekey(d: Dim, env: dict) -> Dim:
         return env[d.key]
     if d.concrete:
         return d
+    if isinstance(d.key, tuple) and d.key[:1] == ("prod",):
+        # a product of the block's symbols: the caller's dims multiplied (a factor 1 drops
+        # out, and what is left may be a batch or time dim, as the checker reads it)
+        parts = [env.get(k, const(k) if isinstance(k, int) else None) for k in d.key[1:]]
+        if all(p is not None for p in parts):
+            return product(parts)
     return Dim(d.value, None, ("block", repr(d.key), tuple(sorted(repr(k) for k in env))))
 
 

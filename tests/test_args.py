@@ -55,7 +55,7 @@ def reference_model(cls: type[Args]) -> type[pydantic.BaseModel]:
 
 
 SAMPLES = [0, 1, 2, 3, 7, -1, -5, 64, 0.0, 0.5, 1.5, -0.1, True, False, None, "same", "valid", "tanh", "relu",
-           "none", "zeros", "reflect", "bogus", (2, 3), (1,), (), (None, 4), (2, "x"), (1.5, 2),
+           "none", "zeros", "reflect", "bogus", "float16", "int64", (2, 3), (1,), (), (None, 4), (2, "x"), (1.5, 2),
            "row", "batch", "sum", "mean", "constant", "nearest", "bilinear", (1, -1), (0.5, 2.0)]
 
 

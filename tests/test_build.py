@@ -414,7 +414,7 @@ def test_non_integer_parameters():
 
 def test_names_that_python_or_torch_reserve_are_renamed():
     text = """
-    network int {
+    network list {
         input id: float[batch, 4]
         input l: float[batch, 4]
         max = add(id, l) -> Linear(3)
@@ -423,7 +423,7 @@ def test_names_that_python_or_torch_reserve_are_renamed():
     }"""
     spec = api.loads(text)
     code = spec.code
-    assert "class int_(nn.Module):" in code
+    assert "class list_(nn.Module):" in code
     assert "def forward(self, id_: torch.Tensor, l_: torch.Tensor)" in code
     model = spec.module()
     assert set(model.state_dict()) == {"max_linear.weight", "max_linear.bias"}

@@ -477,8 +477,10 @@ def test_every_argument_refuses_a_string_torch_does_not_take(tmp_path):
         tensors = "".join(f"    input {n}: {t}\n" for n, t in ex.get("tensors", {}).items())
         for field_name in kind.Args.model_fields:
             spec = tmp_path / f"{kind.name}-{field_name}.net"
-            spec.write_text(f"network Net {{\n    input x: {ex['input']}\n{tensors}"
-                            f"    y = x -> {_with_kwarg(ex['stage'], field_name, s)}\n    output y\n}}\n")
+            source = "" if ex["input"] is None else "x -> "  # an op that starts a chain (arange): no input
+            decl = "" if ex["input"] is None else f"    input x: {ex['input']}\n"
+            spec.write_text(f"network Net {{\n{decl}{tensors}"
+                            f"    y = {source}{_with_kwarg(ex['stage'], field_name, s)}\n    output y\n}}\n")
             b = build(spec, spec.with_suffix(".py"))
             assert_refused(b, {"argument", "value"})
             checked += 1

@@ -27,7 +27,7 @@ KINDS = sorted({id(k): k for k in REGISTRY.values()}.values(), key=lambda k: k.n
 EXAMPLES = [(k, i, ex) for k in KINDS for i, ex in enumerate(k.examples)]
 
 DTYPE = {"float32": torch.float32, "float": torch.float32, "float64": torch.float64,
-         "double": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16,
+         "double": torch.float64, "float16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16,
          "int64": torch.int64, "long": torch.int64, "int32": torch.int32, "int": torch.int32,
          "bool": torch.bool}
 
@@ -100,7 +100,7 @@ def parse_call(text: str, env: dict | None = None) -> tuple[str, list, dict]:
 
     def value(n):
         if isinstance(n, pyast.Name):
-            return env[n.id]
+            return n.id if n.id in DTYPE and n.id not in env else env[n.id]  # to(float16): a dtype's name
         return pyast.literal_eval(n)
 
     if isinstance(node, pyast.Name):
@@ -180,14 +180,7 @@ def stage_call(text: str, x, env: dict):
     tensors = [x] if x is not None else []
     tensors += [p for p in pos if isinstance(p, torch.Tensor)]
     pos = [p for p in pos if not isinstance(p, torch.Tensor)]
-    if name == "cat":
-        return None, lambda: torch.cat(tensors, *pos, **kw)
-    if name == "add":
-        return None, lambda: torch.add(*tensors, *pos, **kw)
-    if name in ("interpolate", "pad"):
-        return None, lambda: getattr(torch.nn.functional, name)(*tensors, *pos, **kw)
-    first, *rest = tensors
-    return None, lambda: getattr(first, name)(*rest, *pos, **kw)
+    return None, op_call(name, tensors, pos, kw)
 
 
 def _call_layer(name: str, module, x, tensors: dict, call_kw: dict):
@@ -211,13 +204,54 @@ def run_stage(text: str, x, env: dict):
     return flat(call()), module
 
 
+# ops that are torch functions of their tensors (torch.cat(tensors, dim), torch.add(x, y));
+# every other op is a method of its first tensor (x.sum(1), x.masked_fill(mask, 0.0))
+SEQUENCE_FUNCTIONS = {"cat", "stack"}
+FUNCTIONS = {"add", "sub", "mul", "div", "pow", "neg", "where", "matmul", "bmm", "split"}
+
+
+def torch_index(index):
+    """The spec's index tuple as a Python subscript: ("slice", a, b, c) -> slice(a, b, c),
+    "..." -> Ellipsis; one item stands alone."""
+    def item(i):
+        if isinstance(i, tuple):
+            assert i[0] == "slice", i
+            return slice(*i[1:])
+        return Ellipsis if i == "..." else i
+    if not isinstance(index, tuple) or (index and index[0] == "slice"):
+        return item(index)
+    return tuple(item(i) for i in index)
+
+
+def op_call(name: str, tensors: list, pos: list, kw: dict):
+    """A call of torch for the op ``name`` on ``tensors`` with the stage's other arguments."""
+    if name in SEQUENCE_FUNCTIONS:
+        return lambda: getattr(torch, name)(tensors, *pos, **kw)
+    if name in FUNCTIONS:
+        return lambda: getattr(torch, name)(*tensors, *pos, **kw)
+    if name == "einsum":
+        equation = pos[0] if pos else kw["equation"]
+        return lambda: torch.einsum(equation, *tensors)
+    if name == "arange":
+        return lambda: torch.arange(*pos, **kw)
+    if name in ("interpolate", "pad"):
+        return lambda: getattr(torch.nn.functional, name)(*tensors, *pos, **kw)
+    first, *rest = tensors
+    if name == "to":  # torch.float16, torch.half, torch.long, ...
+        return lambda: first.to(getattr(torch, pos[0] if pos else kw["dtype"]))
+    if name == "getitem":
+        index = torch_index(pos[0] if pos else kw["index"])
+        return lambda: first[index]
+    return lambda: getattr(first, name)(*rest, *pos, **kw)
+
+
 def random_tensor(dtype: str, shape):
     dt = DTYPE[dtype]
     if dt.is_floating_point:
         return torch.randn(tuple(shape), dtype=dt)
     if dt == torch.bool:
         return torch.rand(tuple(shape)) > 0.5
-    return torch.randint(0, 2, tuple(shape), dtype=dt)  # valid ids for any Embedding
+    return torch.randint(1, 3, tuple(shape), dtype=dt)  # valid ids for an Embedding of 3; never 0, a divisor
 
 
 def example_tensors(types: dict[str, str]) -> dict:
@@ -243,8 +277,11 @@ def check_one(text: str):
 
 def example_spec(kind, ex) -> tuple[str, str, dict]:
     """The one-network spec of an example, the stage text torch runs, and the inputs' types.
-    An example's "tensors" ({"offsets": "int64[3]"}) are inputs its stage names by keyword."""
+    An example's "tensors" ({"offsets": "int64[3]"}) are inputs its stage names by keyword;
+    an example without an input (arange) starts its chain with the op."""
     stage = ex["stage"] or kind.name
+    if ex["input"] is None:
+        return f"network K {{\n    out = {stage}\n    output out\n}}\n", stage, {}
     types = {"x": ex["input"]}
     types.update(ex.get("tensors", {}))  # tensors the stage names: keys, masks, a memory
     others = [ex["input"]] * ex.get("others", 0) + list(ex.get("other_shapes", []))
@@ -271,7 +308,7 @@ def test_example_matches_torch(kind, index, ex):
 
     torch.manual_seed(0)
     env = example_tensors(types)
-    outs, module = run_stage(stage, env["x"], env)
+    outs, module = run_stage(stage, env.get("x"), env)
 
     stated = [(o.tensor.dtype, net.shape(o.tensor)) for o in node.outputs]
     actual = [(torch_dtype_name(t), list(t.shape)) for t in outs]
@@ -867,6 +904,55 @@ FAILURES = [
     ({"x": "float32[5, 3, 8]", "t": "float32[4, 3, 8]"}, "x", ["Transformer(2, 1, 1, 8, tgt=t, src_is_causal=true)"],
      "value", 0),
     ({"x": "float32[5, 3, 12]", "t": "float32[4, 3, 12]"}, "x", ["Transformer(tgt=t)"], "value", 0),
+    # tensor ops
+    ({"x": "float32[2, 3]", "y": "float32[4, 3]"}, None, ["mul(x, y)"], "shape", 0),
+    ({"x": "float32[2, 3]", "y": "float32[2]"}, None, ["sub(x, y)"], "shape", 0),
+    ({"x": "bool[3]", "y": "bool[3]"}, None, ["sub(x, y)"], "dtype", 0),
+    ({"x": "int64[3]"}, "x", ["pow(-1)"], "value", 0),
+    ({"x": "bool[3]"}, "x", ["neg"], "dtype", 0),
+    ({"c": "int64[3]", "x": "float32[3]", "y": "float32[3]"}, None, ["where(c, x, y)"], "dtype", 0),
+    ({"c": "bool[2, 3]", "x": "float32[4]", "y": "float32[3]"}, None, ["where(c, x, y)"], "shape", 0),
+    ({"x": "float32[3]", "m": "int64[3]"}, None, ["masked_fill(x, m, 0.0)"], "dtype", 0),
+    ({"x": "float32[2, 3]", "y": "float32[4, 5]"}, None, ["matmul(x, y)"], "shape", 0),
+    ({"x": "float32[2, 3, 4]", "y": "float32[3, 4, 5]"}, None, ["matmul(x, y)"], "shape", 0),
+    ({"x": "float32[]", "y": "float32[3]"}, None, ["matmul(x, y)"], "rank", 0),
+    ({"x": "float32[2, 3]", "y": "float64[3, 2]"}, None, ["matmul(x, y)"], "dtype", 0),
+    ({"x": "float32[2, 3, 4]", "y": "float32[3, 4, 5]"}, None, ["bmm(x, y)"], "shape", 0),
+    ({"x": "float32[2, 3, 4]", "y": "float32[2, 5, 6]"}, None, ["bmm(x, y)"], "shape", 0),
+    ({"x": "float32[3, 4]", "y": "float32[3, 4, 5]"}, None, ["bmm(x, y)"], "rank", 0),
+    ({"x": "float32[2, 3]", "y": "float32[4, 5]"}, None, ['einsum("ij,jk->ik", x, y)'], "shape", 0),
+    ({"x": "float32[2, 3]"}, "x", ['einsum("ii->i")'], "shape", 0),
+    ({"x": "float32[2, 3]"}, "x", ['einsum("ijk")'], "rank", 0),
+    ({"x": "float32[2, 3]"}, "x", ['einsum("ij->ik")'], "value", 0),
+    ({"x": "float32[2, 3]", "y": "float32[3]"}, None, ['einsum("ij->i", x, y)'], "argument", 0),
+    ({"x": "float32[2, 3]"}, "x", ["mean(1)", "long", "mean(0)"], "dtype", 2),
+    ({"x": "int64[2, 3]"}, "x", ["var(1)"], "dtype", 0),
+    ({"x": "int32[2, 3]"}, "x", ["softmax(1)"], "dtype", 0),
+    ({"x": "float32[2, 3]"}, "x", ["sum((1, 1))"], "value", 0),
+    ({"x": "float32[2, 3]"}, "x", ["amax(2)"], "rank", 0),
+    ({"x": "float32[2, 3]"}, "x", ["sum(keepdim=true)"], "argument", 0),
+    ({"x": "float32[2, 3]"}, "x", ["var(1, unbiased=true, correction=0)"], "value", 0),
+    ({"x": "float32[]"}, "x", ["chunk(2)"], "rank", 0),
+    ({"x": "float32[4]"}, "x", ["chunk(0)"], "value", 0),
+    ({"x": "float32[]"}, "x", ["split(1)"], "rank", 0),
+    ({"x": "float32[10]"}, "x", ["split((3, 6))"], "shape", 0),
+    ({"x": "float32[10]"}, "x", ["split(0)"], "value", 0),
+    ({"x": "float32[2, 3]", "y": "float32[3, 2]"}, None, ["stack(x, y)"], "shape", 0),
+    ({"x": "float32[2, 3]", "y": "float32[2]"}, None, ["stack(x, y)"], "shape", 0),
+    ({"x": "float32[2, 3]"}, "x", ["stack(dim=3)"], "rank", 0),
+    ({"x": "float32[10]"}, "x", ["narrow(0, 8, 3)"], "value", 0),
+    ({"x": "float32[10]"}, "x", ["narrow(0, -11, 1)"], "value", 0),
+    ({"x": "float32[3, 2]"}, "x", ["expand(3, 4)"], "shape", 0),
+    ({"x": "float32[3, 1]"}, "x", ["expand(4)"], "rank", 0),
+    ({"x": "float32[3, 1]"}, "x", ["expand(-1, 3, 4)"], "value", 0),
+    ({"x": "float32[3, 1]"}, "x", ["repeat(2)"], "rank", 0),
+    ({"x": "float32[2, 3]"}, "x", ["getitem((0, 3))"], "value", 0),
+    ({"x": "float32[2, 3]"}, "x", ["getitem((0, 1, 2))"], "rank", 0),
+    ({"x": "float32[4]"}, "x", ['getitem(("slice", None, None, 0))'], "value", 0),
+    ({"x": "float32[4]"}, "x", ['getitem(("slice", None, None, -1))'], "value", 0),
+    ({}, None, ["arange(5, 1)"], "value", 0),
+    ({}, None, ["arange(0, 5, 0)"], "value", 0),
+    ({"x": "float32[3]"}, "x", ['to("float8")'], "argument", 0),
 ]
 
 
@@ -952,10 +1038,10 @@ def _stage_columns(line: str, stages: list[str]) -> list[tuple[int, int]]:
 @pytest.mark.parametrize("types,source,stages,code,index", FAILURES,
                          ids=[" -> ".join(s) for _, _, s, _, _ in FAILURES])
 def test_error_where_torch_raises(types, source, stages, code, index):
-    decls = "\n".join(f"    input {n}: {t}" for n, t in types.items())
+    decls = "".join(f"    input {n}: {t}\n" for n, t in types.items())
     chain = " -> ".join(([source] if source else []) + stages)
     line = f"    out = {chain}"
-    text = f"network K {{\n{decls}\n{line}\n    output out\n}}\n"
+    text = f"network K {{\n{decls}{line}\n    output out\n}}\n"
     result, _ = check_one(text)
     errors = result.reporter.errors
     assert errors, f"no error for {chain}"
@@ -973,7 +1059,7 @@ def test_error_where_torch_raises(types, source, stages, code, index):
         if i < index:
             x = run_stage(st, x, env)[0][0]
             continue
-        with pytest.raises((RuntimeError, ValueError, IndexError, TypeError, AssertionError)):
+        with pytest.raises((RuntimeError, ValueError, IndexError, TypeError, AssertionError, AttributeError)):
             run_stage(st, x, env)
 
 

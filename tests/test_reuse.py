@@ -258,15 +258,19 @@ def _example_specs():
     out = []
     for kind in sorted({id(k): k for k in REGISTRY.values()}.values(), key=lambda k: k.name):
         for i, ex in enumerate(kind.examples):
+            stage = ex["stage"]
+            if ex["input"] is None:  # an op that starts a chain (arange)
+                lines = [f"    v{r} = {stage}" for r in range(2)] + ["    output v0"]
+                out.append((f"{kind.name}-{i}", "network Ex {\n" + "\n".join(lines) + "\n}\n"))
+                continue
             others = ex.get("other_shapes") or [ex["input"]] * ex.get("others", 0)
             lines = [f"    input x{j}: {ex['input']}" for j in range(2)]
             lines += [f"    input o{j}: {t}" for j, t in enumerate(others)]
             lines += [f"    input {n}: {t}" for n, t in ex.get("tensors", {}).items()]
-            stage = ex["stage"]
             extra = "".join(f", o{j}" for j in range(len(others)))
             for j in range(2):
                 for r in range(2):
-                    if not kind.is_module and (others or "(" in stage):
+                    if not kind.is_module and others:  # an op of several tensors: all by position
                         name, _, rest = stage.partition("(")
                         call = f"{name}(x{j}{extra}" + (", " + rest if rest != ")" and rest else ")")
                         lines.append(f"    v{j}{r} = {call}")

@@ -239,9 +239,11 @@ class Kind:
     # may then write into it, as torchvision's residual blocks do with `out += identity`.
     fresh_result: ClassVar[bool] = False
 
-    def aliases_input(self, a: Args) -> bool:
+    def aliases_input(self, a: Args, inputs: list[Tensor] | None = None) -> bool:
         """True when the layer's result is its input's own storage: a view, or a layer that
-        writes in place (``inplace=true``). Such a result adds no activation bytes."""
+        writes in place (``inplace=true``). Such a result adds no activation bytes. With the
+        input types (``inputs``) the answer may depend on them: a cast to the input's own
+        dtype returns the input; without them it is the answer for any input."""
         return self.is_view() or getattr(a, "inplace", False) is True
 
     # An op that can write its result into its first input (Op.forward with in_place); the

@@ -36,7 +36,7 @@ class Dropout(FloatLayer):
         self.check_dtype(ctx, inputs[0])
         return [inputs[0]]
 
-    def aliases_input(self, a):
+    def aliases_input(self, a, inputs=None):
         return a.inplace or a.p == 0.0  # torch returns the input itself when p is 0
 
     def constructor_args(self, a):
@@ -114,7 +114,7 @@ class AlphaDropout(Dropout):
                                       {"stage": "AlphaDropout", "input": "float64[2, 2, 2]"},
                                       {"stage": "AlphaDropout(0.1, true)", "input": "float32[5]"}]
 
-    def aliases_input(self, a):
+    def aliases_input(self, a, inputs=None):
         return a.p == 0.0  # torch's AlphaDropout takes `inplace` but never writes in place
 
 
@@ -180,5 +180,5 @@ class StochasticDepth(FloatLayer):
                            ctx.input_story(), arg="mode", help='use mode="batch" for a 0-dim input')
         return [x]
 
-    def aliases_input(self, a):
+    def aliases_input(self, a, inputs=None):
         return a.p == 0.0  # torchvision returns the input itself when p is 0

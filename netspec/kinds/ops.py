@@ -1,4 +1,5 @@
-"""Ops: torch functions applied to values (permute, reshape, cat, ...)."""
+"""Ops that reshape, reorder or join: permute, transpose, reshape, flatten, squeeze,
+unsqueeze, select, cat, expand, repeat, contiguous."""
 
 from __future__ import annotations
 
@@ -375,56 +376,112 @@ class Cat(Op):
         return [first.with_shape(shape, ctx.origin, keep={i: i for i in range(first.rank) if i != d})]
 
 
+class SizeArgs(Args):
+    size: IntTuple
+
+
 @register
-class Add(Op):
-    name = "add"
-    min_inputs = 2
-    max_inputs = 2
-    examples: ClassVar[list[dict]] = [{"stage": "add", "input": "float32[2, 3]", "others": 1},
-                                      {"stage": "add", "input": "float32[4, 1, 3]", "other_shapes": ["float32[5, 1]"]},
-                                      {"stage": "add", "input": "float32[3, 1]", "other_shapes": ["float32[1, 4]"]},
-                                      {"stage": "add", "input": "float32[5]", "other_shapes": ["float32[2, 3, 5]"]}]
+class Expand(Op):
+    """``x.expand(*sizes)``: a view with size-1 dims stretched, -1 keeping a dim, and new
+    leading dims."""
+
+    name = "expand"
+    Args = SizeArgs
+    variadic = "size"
+    examples: ClassVar[list[dict]] = [{"stage": "expand(2, -1, 4)", "input": "float32[3, 1]"},
+                                      {"stage": "expand(3, 2)", "input": "float32[3, 2]"},
+                                      {"stage": "expand((3, 0))", "input": "int64[3, 1]"},
+                                      {"stage": "expand(5, 2, 3)", "input": "float32[]"},
+                                      {"stage": "expand(-1, -1)", "input": "bool[2, 1]"}]
+
+    def op_expr(self, a, inputs, code):
+        return f"{inputs[0]}.expand({', '.join(code(d) for d in a.size)})"
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        new = len(a.size) - x.rank
+        if new < 0:
+            raise ctx.fail(codes.RANK, f"expand needs at least {x.rank} sizes for {ctx.show_tensor(x)}, "
+                           f"received {len(a.size)}", arg="size")
+        shape: list[Dim] = []
+        keep = {}
+        for i, d in enumerate(a.size):
+            v = ctx.dim(d)
+            if i < new:
+                if isinstance(v, int) and v < 0:
+                    raise ctx.fail(codes.VALUE, f"expand: size {v} for the new leading dim {i}; a new dim needs its size",
+                                   arg="size")
+                shape.append(d)
+                continue
+            old = x.shape[i - new]
+            if (isinstance(v, int) and v == -1) or ctx.same(d, old):
+                shape.append(old)
+                keep[i] = i - new
+            elif ctx.known(old) == 1 and not (isinstance(v, int) and v < 0):
+                shape.append(d)
+            else:
+                notes = [n for n in [ctx.origin_note(x, i - new)] if n]
+                raise ctx.fail(codes.SHAPE, f"expand: dim {i - new} of {ctx.show_tensor(x)} is {ctx.show(old)}, not 1, "
+                               f"and cannot become {render(v)}", notes, arg="size",
+                               help="only a dim of size 1 expands; -1 keeps a dim")
+        return [x.with_shape(tuple(shape), ctx.origin, keep=keep)]
+
+
+class RepeatArgs(Args):
+    repeats: IntTuple
+
+
+@register
+class Repeat(Op):
+    """``x.repeat(*repeats)``: a new tensor with each dim repeated; extra leading counts make
+    new dims."""
+
+    name = "repeat"
+    Args = RepeatArgs
+    variadic = "repeats"
+    examples: ClassVar[list[dict]] = [{"stage": "repeat(2, 1, 4)", "input": "float32[3, 1]"},
+                                      {"stage": "repeat(2, 3)", "input": "int64[3, 2]"},
+                                      {"stage": "repeat((1, 0))", "input": "float32[3, 2]"},
+                                      {"stage": "repeat(2)", "input": "float32[]"}]
 
     def is_view(self):
         return False
 
-    fresh_result = True
-    writes_in_place = True
-
     def op_expr(self, a, inputs, code):
-        return f"{inputs[0]} + {inputs[1]}"
-
-    def op_expr_in_place(self, a, inputs, code):
-        return f"{inputs[0]}.add_({inputs[1]})"
+        return f"{inputs[0]}.repeat({', '.join(code(d) for d in a.repeats)})"
 
     def infer(self, ctx, a, inputs):
-        x, y = inputs
-        if x.dtype != y.dtype:
-            raise ctx.fail(codes.DTYPE, f"add needs one dtype: {x.dtype} and {y.dtype}",
-                           help="convert one of them first")
-        rank = max(x.rank, y.rank)
-        shape: list[Dim] = []
-        origins = []
-        for i in range(rank):
-            xi = i - (rank - x.rank)
-            yi = i - (rank - y.rank)
-            dx = x.shape[xi] if xi >= 0 else 1
-            dy = y.shape[yi] if yi >= 0 else 1
-            vx, vy = ctx.dim(dx), ctx.dim(dy)
-            if vx == 1:
-                ctx.known(dx)  # broadcast because of its value
-                shape.append(dy)
-                origins.append(y.origins[yi] if yi >= 0 else None)
-            elif vy == 1 or ctx.same(dx, dy):
-                if vy == 1:
-                    ctx.known(dy)
-                shape.append(dx)
-                origins.append(x.origins[xi] if xi >= 0 else None)
-            else:
-                notes = [n for n in (ctx.origin_note(x, xi) if xi >= 0 else None,
-                                     ctx.origin_note(y, yi) if yi >= 0 else None) if n]
-                raise ctx.fail(codes.SHAPE, f"add cannot broadcast {ctx.show_tensor(x)} with {ctx.show_tensor(y)}: "
-                               f"dim {i} is {render(vx)} and {render(vy)}", notes,
-                               help="sizes must match or be 1")
-        return [Tensor(x.dtype, tuple(shape), tuple(origins))]
+        (x,) = inputs
+        new = len(a.repeats) - x.rank
+        if new < 0:
+            raise ctx.fail(codes.RANK, f"repeat needs at least {x.rank} counts for {ctx.show_tensor(x)}, "
+                           f"received {len(a.repeats)}", arg="repeats")
+        for r in a.repeats:
+            v = ctx.dim(r)
+            if isinstance(v, int) and v < 0:
+                raise ctx.fail(codes.VALUE, f"repeat: the count {v} is negative", arg="repeats")
+        shape = tuple(r if i < new else x.shape[i - new] * r for i, r in enumerate(a.repeats))
+        keep = {i: i - new for i, r in enumerate(a.repeats) if i >= new and r == 1}
+        return [x.with_shape(shape, ctx.origin, keep=keep)]
 
+
+@register
+class Contiguous(Op):
+    """``x.contiguous()``: counted as a copy (torch returns the input itself when it is
+    already contiguous, which netspec does not track)."""
+
+    name = "contiguous"
+    examples: ClassVar[list[dict]] = [{"stage": "contiguous", "input": "float32[2, 3]"},
+                                      {"stage": "contiguous()", "input": "int64[]"}]
+
+    def is_view(self):
+        return False
+
+    def batch_axis(self, a, rank):
+        return 0 if rank >= 1 else None
+
+    def op_expr(self, a, inputs, code):
+        return f"{inputs[0]}.contiguous()"
+
+    def infer(self, ctx, a, inputs):
+        return [inputs[0]]

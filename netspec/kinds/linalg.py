@@ -1,0 +1,330 @@
+"""Matrix products: matmul, bmm, einsum.
+
+FLOPs are what torch.utils.flop_counter.FlopCounterMode counts: 2 per multiply-accumulate
+of the matrix products torch runs (mm, bmm), nothing for a matrix-vector product (mv,
+dot), which the counter does not count.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .. import codes
+from ..dims import Dim
+from ..types import FLOAT_DTYPES, Tensor
+from .arith import broadcast
+from .base import Args, Op, StrArg, numel, register
+
+
+def _same_dtype(ctx, name: str, tensors: list[Tensor], floats_only: bool = False) -> str:
+    first = tensors[0]
+    for k, t in enumerate(tensors):
+        if t.dtype != first.dtype:
+            raise ctx.fail(codes.DTYPE, f"{name} needs one dtype: tensor {k} is {t.dtype}, tensor 0 is {first.dtype}",
+                           help="convert one of them first: `-> to(float32)`")
+        if t.dtype == "bool" or (floats_only and t.dtype not in FLOAT_DTYPES):
+            raise ctx.fail(codes.DTYPE, f"{name} needs {'floating-point' if floats_only else 'numeric'} tensors, "
+                           f"received {ctx.show_tensor(t)} (tensor {k})", ctx.input_story(k),
+                           help="convert it first: `-> float()`")
+    return first.dtype
+
+
+def _contract(ctx, name: str, a: Tensor, b: Tensor, ia: int, ib: int) -> None:
+    """A `shape` error unless dim ``ia`` of ``a`` and dim ``ib`` of ``b`` (the summed ones) agree."""
+    if not ctx.same(a.shape[ia], b.shape[ib]):
+        notes = [n for n in (ctx.origin_note(a, ia), ctx.origin_note(b, ib)) if n]
+        raise ctx.fail(codes.SHAPE, f"{name}: {ctx.show_tensor(a)} and {ctx.show_tensor(b)} cannot be multiplied: "
+                       f"dim {ia} of the first is {ctx.show(a.shape[ia])}, dim {ib} of the second is "
+                       f"{ctx.show(b.shape[ib])}", notes, help="the first's last dim must be the second's "
+                       + ("only dim" if b.rank == 1 else "second-to-last"))
+
+
+@register
+class Matmul(Op):
+    """``a @ b`` with torch.matmul's rules: a 1-D operand is a row (first) or a column
+    (second) vector, removed from the result; the dims before the last two broadcast."""
+
+    name = "matmul"
+    min_inputs = 2
+    max_inputs = 2
+    examples: ClassVar[list[dict]] = [
+        {"stage": "matmul", "input": "float32[3, 5]", "other_shapes": ["float32[5, 4]"]},
+        {"stage": "matmul", "input": "float32[5]", "other_shapes": ["float32[5]"]},
+        {"stage": "matmul", "input": "float32[3, 5]", "other_shapes": ["float32[5]"]},
+        {"stage": "matmul", "input": "float32[5]", "other_shapes": ["float32[5, 4]"]},
+        {"stage": "matmul", "input": "float64[2, 3, 5]", "other_shapes": ["float64[2, 5, 4]"]},
+        {"stage": "matmul", "input": "float32[2, 3, 5]", "other_shapes": ["float32[5, 4]"]},
+        {"stage": "matmul", "input": "float32[3, 5]", "other_shapes": ["float32[2, 5, 4]"]},
+        {"stage": "matmul", "input": "float32[2, 1, 3, 5]", "other_shapes": ["float32[6, 5, 4]"]},
+        {"stage": "matmul", "input": "float16[2, 3, 5]", "other_shapes": ["float16[5]"]},
+        {"stage": "matmul", "input": "float32[5]", "other_shapes": ["float32[2, 5, 4]"]},
+        {"stage": "matmul", "input": "int64[2, 3]", "other_shapes": ["int64[3, 2]"]},
+    ]
+
+    def is_view(self):
+        return False
+
+    def batch_axis(self, a, rank):
+        return 0 if rank >= 2 else None
+
+    def op_expr(self, a, inputs, code):
+        return f"{inputs[0]} @ {inputs[1]}"
+
+    def infer(self, ctx, a, inputs):
+        x, y = inputs
+        for k, t in enumerate(inputs):
+            if t.rank == 0:
+                raise ctx.fail(codes.RANK, f"matmul needs tensors with at least 1 dim, tensor {k} is {ctx.show_tensor(t)}",
+                               help="unsqueeze it, or use `mul` for a scalar")
+        dtype = _same_dtype(ctx, "matmul", inputs)
+        _contract(ctx, "matmul", x, y, x.rank - 1, max(y.rank - 2, 0))
+        bx = Tensor(dtype, x.shape[:-2], x.origins[:-2])
+        by = Tensor(dtype, y.shape[:-2], y.origins[:-2])
+        shape, origins = broadcast(ctx, "matmul", [bx, by], shown=[x, y])
+        if x.rank >= 2:
+            shape, origins = shape + (x.shape[-2],), origins + (x.origins[-2],)
+        if y.rank >= 2:
+            shape, origins = shape + (y.shape[-1],), origins + (y.origins[-1],)
+        return [Tensor(dtype, shape, origins)]
+
+    def flops(self, a, inputs, outputs):
+        x, y = inputs
+        if y.rank == 1:
+            return 0  # a matrix-vector product (mv, dot): not counted
+        return 2 * numel(outputs[0].shape) * x.shape[-1]
+
+
+@register
+class Bmm(Op):
+    """``torch.bmm(a, b)``: [B, n, m] @ [B, m, p] -> [B, n, p], no broadcasting."""
+
+    name = "bmm"
+    min_inputs = 2
+    max_inputs = 2
+    ranks = (3,)
+    rank_help = "bmm takes [batch, n, m] and [batch, m, p]; `matmul` broadcasts other ranks"
+    examples: ClassVar[list[dict]] = [
+        {"stage": "bmm", "input": "float32[2, 3, 5]", "other_shapes": ["float32[2, 5, 4]"]},
+        {"stage": "bmm", "input": "float64[1, 1, 1]", "others": 1},
+        {"stage": "bmm", "input": "bfloat16[4, 2, 3]", "other_shapes": ["bfloat16[4, 3, 6]"]},
+    ]
+
+    def is_view(self):
+        return False
+
+    def batch_axis(self, a, rank):
+        return 0
+
+    def op_expr(self, a, inputs, code):
+        return f"torch.bmm({inputs[0]}, {inputs[1]})"
+
+    def infer(self, ctx, a, inputs):
+        x, y = inputs
+        if y.rank != 3:
+            raise ctx.fail(codes.RANK, f"bmm takes 3-dim tensors, the second is {ctx.show_tensor(y)}",
+                           help=self.rank_help)
+        dtype = _same_dtype(ctx, "bmm", inputs)
+        if not ctx.same(x.shape[0], y.shape[0]):
+            notes = [n for n in (ctx.origin_note(x, 0), ctx.origin_note(y, 0)) if n]
+            raise ctx.fail(codes.SHAPE, f"bmm needs equal batch sizes: {ctx.show(x.shape[0])} in {ctx.show_tensor(x)} "
+                           f"and {ctx.show(y.shape[0])} in {ctx.show_tensor(y)}", notes,
+                           help="`matmul` broadcasts a batch of 1; bmm does not")
+        _contract(ctx, "bmm", x, y, 2, 1)
+        return [Tensor(dtype, (x.shape[0], x.shape[1], y.shape[2]), (x.origins[0], x.origins[1], y.origins[2]))]
+
+    def flops(self, a, inputs, outputs):
+        return 2 * numel(outputs[0].shape) * inputs[0].shape[2]
+
+
+# -- einsum ---------------------------------------------------------------------------------------
+
+def _letters(ctx, term: str, k: int) -> tuple[list[str], bool]:
+    """The subscripts of one operand's term, ``...`` as one entry; whether it has one."""
+    out: list[str] = []
+    rest = term
+    while rest:
+        if rest.startswith("..."):
+            if "..." in out:
+                raise ctx.fail(codes.VALUE, f"einsum: operand {k} has more than one ellipsis", arg="equation")
+            out.append("...")
+            rest = rest[3:]
+        elif rest[0] == ".":
+            raise ctx.fail(codes.VALUE, f"einsum: a '.' in operand {k} that is not part of an ellipsis",
+                           arg="equation")
+        elif rest[0].isascii() and rest[0].isalpha():
+            out.append(rest[0])
+            rest = rest[1:]
+        else:
+            raise ctx.fail(codes.VALUE, f"einsum: invalid subscript {rest[0]!r}; subscripts are letters a-z, A-Z",
+                           arg="equation")
+    return out, "..." in out
+
+
+def parse_einsum(ctx, equation: str, count: int) -> tuple[list[list[str]], list[str]]:
+    """The operands' subscripts and the output's, ``...`` kept as an entry; the implicit
+    output (no ``->``) is the ellipsis, then the letters used once, in alphabetical order."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = [_letters(ctx, t, k)[0] for k, t in enumerate(lhs.split(","))]
+    if len(terms) != count:
+        raise ctx.fail(codes.ARGUMENT, f"einsum: the equation {equation!r} has {len(terms)} operand"
+                       f"{'s' if len(terms) != 1 else ''}, received {count} tensor{'s' if count != 1 else ''}",
+                       arg="equation")
+    used = [s for t in terms for s in t if s != "..."]
+    if arrow:
+        out, _ = _letters(ctx, rhs, -1)
+        for s in out:
+            if s != "..." and s not in used:
+                raise ctx.fail(codes.VALUE, f"einsum: output subscript {s} appears in no operand", arg="equation")
+            if out.count(s) > 1:
+                raise ctx.fail(codes.VALUE, f"einsum: output subscript {s} appears more than once", arg="equation")
+    else:
+        once = sorted(s for s in set(used) if used.count(s) == 1)
+        out = (["..."] if any("..." in t for t in terms) else []) + once
+    return terms, out
+
+
+def _expand_terms(ctx, terms, tensors: list[Tensor]) -> tuple[list[list[str]], int]:
+    """Each operand's subscripts with the ellipsis spelt out as labels ``...0``, ``...1``,
+    right-aligned across operands; and how many dims the ellipsis covers."""
+    width = 0
+    for k, (t, x) in enumerate(zip(terms, tensors)):
+        letters = len([s for s in t if s != "..."])
+        if letters > x.rank or ("..." not in t and letters != x.rank):
+            raise ctx.fail(codes.RANK, f"einsum: operand {k} has {len(t) if '...' not in t else letters} subscript"
+                           f"{'s' if letters != 1 else ''} for {ctx.show_tensor(x)}", arg="equation")
+        width = max(width, x.rank - letters)
+    out = []
+    for t, x in zip(terms, tensors):
+        n = x.rank - len([s for s in t if s != "..."])
+        dots = [f"...{i}" for i in range(width - n, width)]
+        out.append([lab for s in t for lab in (dots if s == "..." else [s])])
+    return out, width
+
+
+class EinsumArgs(Args):
+    equation: StrArg
+
+
+@register
+class Einsum(Op):
+    """``torch.einsum(equation, *tensors)``: every size of a subscript must agree (a size 1
+    broadcasts between operands), and ``...`` dims broadcast."""
+
+    name = "einsum"
+    Args = EinsumArgs
+    positional = ("equation",)
+    min_inputs = 1
+    max_inputs = None
+    examples: ClassVar[list[dict]] = [
+        {"stage": 'einsum("ij,jk->ik")', "input": "float32[3, 5]", "other_shapes": ["float32[5, 4]"]},
+        {"stage": 'einsum("bhqd,bhkd->bhqk")', "input": "float32[2, 3, 4, 5]", "other_shapes": ["float32[2, 3, 6, 5]"]},
+        {"stage": 'einsum("ij,jk")', "input": "float32[3, 5]", "other_shapes": ["float32[5, 4]"]},
+        {"stage": 'einsum("i,i->")', "input": "float64[5]", "others": 1},
+        {"stage": 'einsum("i,i->i")', "input": "float32[5]", "others": 1},
+        {"stage": 'einsum("i,j->ij")', "input": "float32[5]", "other_shapes": ["float32[4]"]},
+        {"stage": 'einsum("ij->ji")', "input": "float32[2, 3]"},
+        {"stage": 'einsum("ii->i")', "input": "float32[3, 3]"},
+        {"stage": 'einsum("ii")', "input": "float32[3, 3]"},
+        {"stage": 'einsum("ij->")', "input": "float16[2, 3]"},
+        {"stage": 'einsum("ij,jk,kl->il")', "input": "float32[3, 5]",
+         "other_shapes": ["float32[5, 4]", "float32[4, 2]"]},
+        {"stage": 'einsum("ij,kl,jk->il")', "input": "float32[3, 5]",
+         "other_shapes": ["float32[4, 2]", "float32[5, 4]"]},
+        {"stage": 'einsum("...ij,...jk->...ik")', "input": "float32[2, 3, 5]", "other_shapes": ["float32[5, 4]"]},
+        {"stage": 'einsum("...ij,...jk")', "input": "float32[2, 1, 3, 5]", "other_shapes": ["float32[4, 5, 6]"]},
+        {"stage": 'einsum("i...j,j")', "input": "float32[3, 4, 5]", "other_shapes": ["float32[5]"]},
+        {"stage": 'einsum("...i,...i->...")', "input": "float32[2, 3, 4]", "other_shapes": ["float32[3, 4]"]},
+        {"stage": 'einsum("bij,bjk->bik")', "input": "float32[1, 3, 5]", "other_shapes": ["float32[2, 5, 4]"]},
+        {"stage": 'einsum("ij,jk->ik")', "input": "float32[3, 1]", "other_shapes": ["float32[5, 4]"]},
+        {"stage": 'einsum("ij,k->i")', "input": "float32[3, 4]", "other_shapes": ["float32[5]"]},
+        {"stage": 'einsum("Ab,bA")', "input": "float32[3, 4]", "other_shapes": ["float32[4, 3]"]},
+        {"stage": 'einsum("b j, b j -> b")', "input": "float32[2, 3]", "others": 1},
+        {"stage": 'einsum("i,i,i->")', "input": "float32[2]", "others": 2},
+        {"stage": 'einsum("...ij->...")', "input": "float32[2, 3, 4]"},
+        {"stage": 'einsum("ij->...ij")', "input": "float32[3, 4]"},
+    ]
+
+    def is_view(self):
+        return False
+
+    def op_expr(self, a, inputs, code):
+        return f"torch.einsum({code(a.equation)}, {', '.join(inputs)})"
+
+    def infer(self, ctx, a, inputs):
+        dtype = _same_dtype(ctx, "einsum", inputs, floats_only=True)
+        terms, out = parse_einsum(ctx, a.equation, len(inputs))
+        labels, width = _expand_terms(ctx, terms, inputs)
+        sizes: dict[str, tuple[Dim, object]] = {}  # label -> (size, origin)
+        for k, (labs, x) in enumerate(zip(labels, inputs)):
+            seen: dict[str, int] = {}
+            for i, lab in enumerate(labs):
+                if lab in seen and not ctx.same(x.shape[seen[lab]], x.shape[i]):
+                    raise ctx.fail(codes.SHAPE, f"einsum: subscript {lab} is repeated in operand {k} with sizes "
+                                   f"{ctx.show(x.shape[seen[lab]])} and {ctx.show(x.shape[i])}",
+                                   arg="equation", help="a repeated subscript takes a diagonal: the sizes must match")
+                seen.setdefault(lab, i)
+                self._merge(ctx, sizes, lab, x, i, inputs, labels)
+        shape, origins = [], []
+        for s in out:
+            for lab in ([f"...{i}" for i in range(width)] if s == "..." else [s]):
+                shape.append(sizes[lab][0])
+                origins.append(sizes[lab][1])
+        return [Tensor(dtype, tuple(shape), tuple(origins))]
+
+    @staticmethod
+    def _merge(ctx, sizes: dict, lab: str, x: Tensor, i: int, inputs, labels) -> None:
+        """Broadcast the size of ``lab`` seen so far with dim ``i`` of ``x``."""
+        d = x.shape[i]
+        if lab not in sizes or ctx.dim(sizes[lab][0]) == 1:
+            sizes[lab] = (d, x.origins[i])
+            return
+        if ctx.dim(d) == 1 or ctx.same(sizes[lab][0], d):
+            return
+        what = "the dims under `...`" if lab.startswith("...") else f"subscript {lab}"
+        raise ctx.fail(codes.SHAPE, f"einsum: {what} has size {ctx.show(sizes[lab][0])} in one operand and "
+                       f"{ctx.show(d)} in {ctx.show_tensor(x)}", [n for n in [ctx.origin_note(x, i)] if n],
+                       arg="equation", help="the sizes of a subscript must match or be 1")
+
+    def aliases_input(self, a, inputs=None):
+        """One operand with every subscript kept: torch returns a view (a permutation, a
+        diagonal) of it."""
+        if not inputs or len(inputs) != 1 or inputs[0] is None:
+            return False
+        labels, kept = self._labels(a, inputs)
+        return set(labels[0]) == kept
+
+    def _labels(self, a, inputs) -> tuple[list[list[str]], set[str]]:
+        terms, out = parse_einsum(None, a.equation, len(inputs))
+        labels, width = _expand_terms(None, terms, inputs)
+        return labels, {lab for s in out for lab in ([f"...{i}" for i in range(width)] if s == "..." else [s])}
+
+    def flops(self, a, inputs, outputs):
+        labels, kept = self._labels(a, inputs)
+        return einsum_flops(labels, inputs, kept)
+
+
+def einsum_flops(labels: list[list[str]], inputs: list[Tensor], kept: set[str]) -> Dim:
+    """What FlopCounterMode counts for torch's einsum: the operands contracted left to right,
+    each pair that sums over a subscript of size other than 1 in both as one bmm,
+    2 x (dims in both) x (dims in the left only) x (summed dims) x (dims in the right only);
+    a pair with nothing summed in both is a product of elements (0)."""
+    def dims(k: int) -> dict[str, Dim]:
+        out: dict[str, Dim] = {}
+        for lab, d in zip(labels[k], inputs[k].shape):
+            out[lab] = d
+        return {lab: d for lab, d in out.items() if d != 1}
+
+    total: Dim = 0
+    left = dims(0)
+    for k in range(1, len(inputs)):
+        right = dims(k)
+        later = {lab for labs in labels[k + 1:] for lab in labs} | kept
+        summed = [lab for lab in left if lab in right and lab not in later]
+        if summed:
+            both = numel(d for lab, d in left.items() if lab in right and lab not in summed)
+            lo = numel(d for lab, d in left.items() if lab not in right and lab in later)
+            ro = numel(d for lab, d in right.items() if lab not in left and lab in later)
+            total = total + 2 * both * lo * numel(left[lab] for lab in summed) * ro
+        left = {lab: d for lab, d in {**right, **left}.items() if lab in later}
+    return total
