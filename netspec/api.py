@@ -25,7 +25,8 @@ from typing import Any
 from netspec.build import BuildError, ClassInfo, Generated, generate
 from netspec.diagnostics import Diagnostic, render
 from netspec.infer import CheckResult, LayerNode, TypedNetwork, check_text
-from netspec.source import read_spec
+from netspec.source import check_overrides, read_source, shown_name
+from netspec.syntax import source_lines
 
 __all__ = ["Spec", "SpecError", "Observed", "load", "loads", "module"]
 
@@ -37,7 +38,7 @@ class SpecError(Exception):
 
     def __init__(self, diagnostics: list[Diagnostic], text: str = ""):
         self.diagnostics = diagnostics
-        lines = text.splitlines()
+        lines = source_lines(text)  # split once, at newlines only, as spans count lines
         shown = "\n\n".join(render(d, lines, color=False) for d in diagnostics if d.severity == "error")
         super().__init__(shown or "the spec has errors")
 
@@ -232,29 +233,34 @@ def load(source: str | os.PathLike, overrides: dict[str, Any] | None = None, *, 
     """Parse and check a spec: a path, or the text of a spec (any string with a ``{`` or a
     newline). ``overrides`` gives parameters values, as ``--set`` does. With ``strict``
     (the default) a spec with errors raises :class:`SpecError`; a missing or unreadable
-    file raises :class:`netspec.source.UsageError`."""
+    file, or an override that names no parameter or has a value the language cannot write
+    (a list, a dict, None), raises :class:`netspec.source.UsageError`."""
     if _is_text(source):
         return loads(source, overrides, strict=strict)
     path = os.fspath(source)
     from netspec.diagnostics import Reporter
 
+    check_overrides(overrides)
     reporter = Reporter()
-    text = read_spec(path, reporter)
+    text, shown = read_source(path, reporter)
+    name = shown_name(path)
     if text is None:
         result = CheckResult(None, [], reporter)
-        text = ""
     else:
-        result = check_text(text, path, overrides, reporter)
-    spec = Spec(path, text, result, overrides or {})
+        result = check_text(text, name, overrides, reporter)
+    check_overrides(overrides, result.module)
+    spec = Spec(name, text or "", result, overrides or {})
     if strict and not result.ok:
-        raise SpecError([d for d in result.reporter.items if d.severity == "error"], text)
+        raise SpecError([d for d in result.reporter.items if d.severity == "error"], shown)
     return spec
 
 
 def loads(text: str, overrides: dict[str, Any] | None = None, *, file: str = "<string>",
           strict: bool = True) -> Spec:
     """Parse and check the text of a spec."""
+    check_overrides(overrides)
     result = check_text(text, file, overrides)
+    check_overrides(overrides, result.module)
     spec = Spec(file, text, result, overrides or {})
     if strict and not result.ok:
         raise SpecError([d for d in result.reporter.items if d.severity == "error"], text)

@@ -1037,6 +1037,7 @@ def cmd_build(args) -> int:
     import sys
 
     from netspec.cli import check_overrides, color_on, overrides_of
+    from netspec.diagnostics import printable
     from netspec.diagnostics import render as render_diagnostic
     from netspec.fsutil import write_output
     from netspec.source import UsageError, load
@@ -1051,7 +1052,7 @@ def cmd_build(args) -> int:
     gen = None
     if loaded.result.ok:
         try:
-            gen = generate(loaded.result, args.file)
+            gen = generate(loaded.result, loaded.path)
         except BuildError as e:
             gen = Generated("", {}, e.diagnostics)
         diagnostics += gen.diagnostics
@@ -1060,9 +1061,9 @@ def cmd_build(args) -> int:
         print(file=sys.stderr)
     if gen is None or not gen.ok:
         errors = sum(d.severity == "error" for d in diagnostics)
-        print(f"{args.file}: {errors} error(s); nothing written", file=sys.stderr)
+        print(printable(f"{loaded.path}: {errors} error(s); nothing written"), file=sys.stderr)
         return 1
     write_output(args.output, gen.code, force=args.force)
     names = ", ".join(i.class_name for i in gen.classes.values())
-    print(f"wrote {args.output}: {names}")
+    print(printable(f"wrote {args.output}: {names}"))
     return 0

@@ -8,12 +8,13 @@ import os
 import sys
 from typing import Any, NoReturn
 
-from netspec.source import UsageError, parse_set
+from netspec.process import UsageError  # light: `netspec` installs its handlers before the checker loads
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors: one line, exit status 2
-        self.exit(2, f"netspec: error: {message}\n")
+        from netspec.diagnostics import printable
+        self.exit(2, f"netspec: error: {printable(message)}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,6 +75,7 @@ def _lazy(module: str, func: str, args) -> int:
 
 
 def overrides_of(args) -> dict[str, Any]:
+    from netspec.source import parse_set
     return dict(parse_set(item) for item in args.set)
 
 
@@ -120,13 +122,15 @@ def dim_values(items: list[str], loaded: list) -> dict[str, int]:
 
 
 def color_on(stream) -> bool:
-    return stream.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
+    return (stream is not None and stream.isatty()  # None: the stream is closed
+            and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb")
 
 
 def print_diagnostics(loaded, stream, color: bool) -> None:
     from netspec.diagnostics import render
+    lines = loaded.lines  # split once for every diagnostic
     for d in loaded.result.reporter.items:
-        print(render(d, loaded.lines, color=color), file=stream)
+        print(render(d, lines, color=color), file=stream)
         print(file=stream)
 
 
@@ -153,7 +157,8 @@ def cmd_check(args) -> int:
         print_diagnostics(ld, sys.stdout, color)
     errors = sum(len(ld.result.reporter.errors) for ld in loaded)
     warnings = sum(len(ld.result.reporter.items) for ld in loaded) - errors
-    files = ", ".join(ld.path for ld in loaded)
+    from netspec.diagnostics import printable
+    files = printable(", ".join(ld.path for ld in loaded))
     if errors:
         print(f"{files}: {errors} error(s), {warnings} warning(s)")
     else:
@@ -171,29 +176,12 @@ def _tune_process() -> None:
     gc.disable()
 
 
-def _exit_now(code: int) -> NoReturn:
-    """End the `netspec` process without the interpreter's teardown, which frees every object
-    one by one: a fifth of a 10k-layer check, for memory the process gives back anyway.
-    What was printed is flushed first; files the command wrote are closed already (fsutil's
-    atomic writes)."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BrokenPipeError:  # the reader went away (`netspec check x.net | head`)
-            pass
-        except OSError:  # the output could not be written: the command did not do its job
-            code = code or 1
-    os._exit(code)
-
-
 def console() -> NoReturn:
     """The `netspec` command (its console script and `python -m netspec`): main() on the
-    command line's arguments, then the process ends."""
-    code = main()
-    # torch (`netspec export`) may have exit handlers of its own: that process ends normally
-    if "torch" not in sys.modules:
-        _exit_now(code)
-    sys.exit(code)
+    command line's arguments, under netspec.process's handling of signals and of output
+    that cannot be written, then the process ends."""
+    from netspec import process
+    process.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,9 +190,13 @@ def main(argv: list[str] | None = None) -> int:
         _tune_process()
     args = _parser().parse_args(argv)
     try:
+        from netspec.fsutil import check_target
+        check_target(getattr(args, "output", None), "-o")
+        check_target(getattr(args, "onnx", None), "--onnx")
         return args.run(args)
     except UsageError as e:
-        print(f"netspec: error: {e}", file=sys.stderr)
+        from netspec.diagnostics import printable
+        print(f"netspec: error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

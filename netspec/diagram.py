@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netspec.diagnostics import Diagnostic, Span
+from netspec.diagnostics import Diagnostic, Span, printable
 from netspec.dims import render
 from netspec.fsutil import MARKER
 from netspec.infer import CheckResult, LayerNode, TypedNetwork, Value
@@ -100,7 +100,9 @@ class _Scope:
 
 
 def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
+    """Text for an HTML-like label: markup escaped, and no control character (a string a
+    spec gives is drawn as `netspec check` prints it)."""
+    return html.escape(printable(text), quote=True)
 
 
 def _html(lines: list[str], left: bool = False) -> str:
@@ -603,10 +605,10 @@ def cmd_diagram(args) -> int:
     if loaded.result.reporter.items:
         print_diagnostics(loaded, sys.stderr, color_on(sys.stderr))
     if loaded.result.module is None:
-        print(f"netspec: {args.file} does not parse; nothing drawn", file=sys.stderr)
+        print(f"netspec: {printable(loaded.path)} does not parse; nothing drawn", file=sys.stderr)
         return 1
     g = build(nets, loaded.result, args.rankdir, args.depth, getattr(args, "unroll", False),
-              os.path.basename(args.file))
+              os.path.basename(loaded.path))
     source = mark(g.source.encode(), "dot")
     status = 0 if loaded.result.ok else 1
     if fmt == "dot":
@@ -617,12 +619,12 @@ def cmd_diagram(args) -> int:
     except graphviz.ExecutableNotFound:
         dot_path = out.with_suffix(".dot")
         write_output(dot_path, source, args.force, source=args.file)
-        print(f"netspec: Graphviz's `dot` is not installed, so {out} was not drawn; wrote {dot_path}: "
-              f"{INSTALL_HINT}", file=sys.stderr)
+        print(printable(f"netspec: Graphviz's `dot` is not installed, so {out} was not drawn; wrote {dot_path}: ")
+              + INSTALL_HINT, file=sys.stderr)
         return 1
     except graphviz.CalledProcessError as e:
         lines = (e.stderr or b"").decode(errors="replace").strip().splitlines()
-        print(f"netspec: dot failed: {lines[-1] if lines else e}", file=sys.stderr)
+        print(printable(f"netspec: dot failed: {lines[-1] if lines else e}"), file=sys.stderr)
         return 1
     write_output(out, mark(data, fmt), args.force, source=args.file)
     return status

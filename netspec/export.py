@@ -25,6 +25,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from netspec.diagnostics import printable
 from netspec.dims import Expr, evaluate, render, symbols
 from netspec.fsutil import MARKER
 from netspec.infer import TypedNetwork
@@ -289,9 +290,7 @@ def _is_onnx_by_netspec(path: str) -> bool:
 def _write(path: str, data: bytes, force: bool) -> None:
     from netspec.fsutil import write_output
 
-    if os.path.isfile(path) and not force and not written_by_netspec(path):
-        raise UsageError(f"{path} exists and was not written by netspec; pass --force to overwrite it")
-    write_output(path, data, force=True)
+    write_output(path, data, force=force, generated=written_by_netspec)
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -328,7 +327,7 @@ def cmd_export(args) -> int:
         print(file=sys.stderr)
     if not loaded.result.ok:
         errors = len(loaded.result.reporter.errors)
-        print(f"{args.file}: {errors} error(s); nothing written", file=sys.stderr)
+        print(printable(f"{loaded.path}: {errors} error(s); nothing written"), file=sys.stderr)
         return 1
 
     from netspec import api
@@ -345,14 +344,14 @@ def cmd_export(args) -> int:
         for d in e.diagnostics:
             print(render_diagnostic(d, lines, color=color), file=sys.stderr)
             print(file=sys.stderr)
-        print(f"{args.file}: the module cannot be built; nothing written", file=sys.stderr)
+        print(printable(f"{loaded.path}: the module cannot be built; nothing written"), file=sys.stderr)
         return 1
     except TypeError as e:  # a network used as a stage needs its input sizes as arguments
         raise UsageError(f"{net.name} cannot be made on its own ({e}); export the network that uses it") from None
     try:
         result = export_network(module, net, sizes)
     except ExportFailed as e:
-        print(f"{args.file}: torch.export could not export {net.name}: {e}", file=sys.stderr)
+        print(printable(f"{loaded.path}: torch.export could not export {net.name}: {e}", newlines=True), file=sys.stderr)
         return 1
     _write(args.output, pt2_bytes(result, args.file, net.name), args.force)
     written = [args.output]
@@ -360,15 +359,15 @@ def cmd_export(args) -> int:
         try:
             data = onnx_bytes(result, net, args.file)
         except Exception as e:  # the ONNX exporter raises many kinds
-            print(f"wrote {args.output}", file=sys.stderr)
-            print(f"{args.file}: torch.onnx.export could not export {net.name}: {_first_paragraph(e)}",
+            print(printable(f"wrote {args.output}"), file=sys.stderr)
+            print(printable(f"{loaded.path}: torch.onnx.export could not export {net.name}: {_first_paragraph(e)}"),
                   file=sys.stderr)
             return 1
         _write(args.onnx, data, args.force)
         written.append(args.onnx)
     ins = ", ".join(f"{v.name}: {_shown_type(net, v)}" for v in net.inputs)
     outs = ", ".join(f"{name}: {_shown_type(net, v)}" for name, v in net.outputs)
-    print(f"wrote {' and '.join(written)}: {net.name}({ins}) -> {outs}")
+    print(printable(f"wrote {' and '.join(written)}: {net.name}({ins}) -> {outs}"))
     if result.dynamic:
         print("dynamic: " + ", ".join(
             f"{s} ({lo}..{hi if hi is not None else 'any'})" for s, (lo, hi) in result.dynamic.items()))

@@ -6,6 +6,7 @@ from typing import Any
 
 from netspec.costs import FIELDS as COST_FIELDS
 from netspec.costs import Costs, bind, cost_json, human, human_bytes, human_flops, layer_costs, network_costs
+from netspec.diagnostics import printable
 from netspec.dims import Dim, render
 from netspec.infer import LayerNode, TypedNetwork, Value
 from netspec.types import Tensor, show_shape
@@ -101,7 +102,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
             extra = _cost_cells(layer_costs(net, node, env)) if costs and i == 0 else blank
             rows.append((name if i == 0 else "", text, params, *extra))
         if node.error:
-            rows.append(("", dim_(f"(error: {node.error})"), "", *blank))
+            rows.append(("", dim_(printable(f"(error: {node.error})")), "", *blank))
     for oname, v in net.outputs:
         rows.append((f"{oname} (output)", _value_text(net, v, True, env, shape_texts), "", *blank))
     c1 = max([len("Layer (kind, name, line)")] + [len(r[0]) for r in rows]) + 2
@@ -121,7 +122,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
             val = net.param_env.get(p.name, net.params.get(p.name))
             shown.append(f"{p.name}={_lit(val)}")
         title += "(" + ", ".join(shown) + ")"
-    out = [bold(title), rule, bold(head), rule]
+    out = [bold(printable(title)), rule, bold(head), rule]
     for r in rows:
         out.append((f"{r[0]:<{c1}}{r[1]:<{c2}}{r[2]:>{c3}}" + "".join(f"{c:>{w}}" for c, w in zip(r[3:], cw)))
                    .rstrip())
