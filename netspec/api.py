@@ -13,6 +13,7 @@ only when a module is asked for.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import linecache
 import os
@@ -23,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 from netspec import ast as A
 from netspec.checker import check_text
 from netspec.diagnostics import Diagnostic, Reporter, render
-from netspec.errors import UsageError
 from netspec.graph import CheckResult, TypedNetwork
-from netspec.source import read_spec
+from netspec.source import check_overrides, read_spec, shown_name
 
 if TYPE_CHECKING:
     from netspec.build import ClassInfo, Generated
@@ -40,7 +40,7 @@ class SpecError(Exception):
 
     def __init__(self, diagnostics: list[Diagnostic], text: str = ""):
         self.diagnostics = diagnostics
-        lines = text.splitlines()
+        lines = A.source_lines(text)  # split once, at newlines only, as spans count lines
         shown = "\n\n".join(render(d, lines, color=False) for d in diagnostics if d.severity == "error")
         super().__init__(shown or "the spec has errors")
 
@@ -65,9 +65,9 @@ class Spec:
     def diagnostics(self) -> list[Diagnostic]:
         return list(self.result.reporter.items)
 
-    @property
+    @functools.cached_property
     def lines(self) -> list[str]:
-        """The lines diagnostics count, to show beside them."""
+        """The lines diagnostics count, to show beside them: split once for all of them."""
         return A.source_lines(self.text)
 
     @property
@@ -160,31 +160,28 @@ def unknown_overrides(overrides: dict[str, Any], results: list[CheckResult]) -> 
     return [name for name in overrides if name not in known]
 
 
-def _refuse_unknown(overrides: dict[str, Any] | None, result: CheckResult, file: str) -> None:
-    unknown = unknown_overrides(overrides or {}, [result])
-    if unknown:
-        raise UsageError(f"{file}: no network has a parameter `{unknown[0]}` to override")
-
-
 def check_file(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Spec:
     """Read and check a spec file, whatever its diagnostics (see ``Spec.ok``); a missing or
     unreadable file raises :class:`netspec.errors.UsageError`."""
     path = os.fspath(path)
     reporter = Reporter()
     text, shown = read_spec(path, reporter)
-    result = CheckResult(None, [], reporter) if text is None else check_text(text, path, overrides, reporter)
-    return Spec(path, shown, result, overrides or {})
+    name = shown_name(path)
+    result = CheckResult(None, [], reporter) if text is None else check_text(text, name, overrides, reporter)
+    return Spec(name, shown, result, overrides or {})
 
 
 def load(source: str | os.PathLike, overrides: dict[str, Any] | None = None, *, strict: bool = True) -> Spec:
     """Parse and check a spec: a path, or the text of a spec (any string with a ``{`` or a
     newline). ``overrides`` gives parameters values, as ``--set`` does. With ``strict``
     (the default) a spec with errors raises :class:`SpecError`; a missing or unreadable
-    file raises :class:`netspec.errors.UsageError`."""
+    file, or an override that names no parameter or has a value the language cannot write
+    (a list, a dict, None), raises :class:`netspec.errors.UsageError`."""
     if _is_text(source):
         return loads(source, overrides, strict=strict)
+    check_overrides(overrides)
     spec = check_file(source, overrides)
-    _refuse_unknown(overrides, spec.result, spec.file)
+    check_overrides(overrides, spec.result.module)
     if strict and not spec.ok:
         raise SpecError([d for d in spec.result.reporter.items if d.severity == "error"], spec.text)
     return spec
@@ -193,8 +190,10 @@ def load(source: str | os.PathLike, overrides: dict[str, Any] | None = None, *, 
 def loads(text: str, overrides: dict[str, Any] | None = None, *, file: str = "<string>",
           strict: bool = True) -> Spec:
     """Parse and check the text of a spec."""
+    check_overrides(overrides)
+    check_overrides(overrides)
     result = check_text(text, file, overrides)
-    _refuse_unknown(overrides, result, file)
+    check_overrides(overrides, result.module)
     spec = Spec(file, text, result, overrides or {})
     if strict and not result.ok:
         raise SpecError([d for d in result.reporter.items if d.severity == "error"], text)

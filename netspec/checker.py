@@ -486,9 +486,9 @@ class NetworkChecker:
     def lookup(self, ref: A.Ref) -> Value | None:
         res = self.values.get(ref.name)
         if res is None:
-            known = list(self.values) + list(self.net.params)
             self.reporter.error(codes.UNKNOWN_NAME, f"no value named `{ref.name}`", ref.span,
-                                help=suggest(ref.name, known) or "define it with `name = ...` or `input name: ...` first")
+                                help=suggest(ref.name, self.values, self.net.params)
+                                or "define it with `name = ...` or `input name: ...` first")
             return None
         if ref.attr is None:
             return res.primary
@@ -592,10 +592,10 @@ class NetworkChecker:
             return self.use_network(name, span, args, piped, st)
         kind = REGISTRY.get(name)
         if kind is None:
-            known = list(REGISTRY) + list(checker.asts)
             what = "layer or network" if name[:1].isupper() else "op"
             self.reporter.error(codes.UNKNOWN_LAYER, f"unknown {what} `{name}`", name_span,
-                                help=suggest(name, known) or "see docs/language.md for the layers and ops netspec knows")
+                                help=suggest(name, REGISTRY, checker.asts)
+                                or "see docs/language.md for the layers and ops netspec knows")
             raise Fail(name)
         if piped is None and kind.needs_pipe:
             self.reporter.error(codes.ARGUMENT, f"`{name}` is a layer: it needs an input piped into it",

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from netspec.errors import UsageError
-from netspec.source import parse_set
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors: one line, exit status 2
-        self.exit(2, f"netspec: error: {message}\n")
+        from netspec.diagnostics import printable
+        self.exit(2, f"netspec: error: {printable(message)}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,6 +96,7 @@ def load(args, files: list[str]) -> list:
     """Check each spec file with the command's `--set` values; a name no network of the
     files has as a parameter is a usage error."""
     from netspec.api import check_file, unknown_overrides
+    from netspec.source import parse_set
 
     overrides = dict(parse_set(item) for item in args.set)
     specs = [check_file(f, overrides) for f in files]
@@ -105,7 +106,8 @@ def load(args, files: list[str]) -> list:
 
 
 def color_on(stream) -> bool:
-    return stream.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
+    return (stream is not None and stream.isatty()  # None: the stream is closed
+            and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb")
 
 
 def print_diagnostics(spec, diagnostics, stream) -> None:
@@ -179,7 +181,7 @@ def cmd_check(args) -> int:
         print_diagnostics(s, s.result.reporter.items, sys.stdout)
     errors = sum(len(s.result.reporter.errors) for s in specs)
     warnings = sum(len(s.result.reporter.items) for s in specs) - errors
-    files = ", ".join(s.file for s in specs)
+    files = _printable(", ".join(s.file for s in specs))
     if errors:
         print(f"{files}: {errors} error(s), {warnings} warning(s)")
     else:
@@ -198,18 +200,18 @@ def cmd_build(args) -> int:
     gen = None
     if spec.ok:
         try:
-            gen = generate(spec.result, args.file)
+            gen = generate(spec.result, spec.file)
         except BuildError as e:
             gen = Generated("", {}, e.diagnostics)
         diagnostics += gen.diagnostics
     print_diagnostics(spec, diagnostics, sys.stderr)
     if gen is None or not gen.ok:
         errors = sum(d.severity == "error" for d in diagnostics)
-        print(f"{args.file}: {errors} error(s); nothing written", file=sys.stderr)
+        print(_printable(f"{spec.file}: {errors} error(s); nothing written"), file=sys.stderr)
         return 1
     write_output(args.output, gen.code, force=args.force)
     names = ", ".join(i.class_name for i in gen.classes.values())
-    print(f"wrote {args.output}: {names}")
+    print(_printable(f"wrote {args.output}: {names}"))
     return 0
 
 
@@ -231,9 +233,9 @@ def cmd_diagram(args) -> int:
     nets = diagram.select(spec.result, args.file, args.network) if spec.result.module is not None else []
     print_diagnostics(spec, spec.result.reporter.items, sys.stderr)
     if spec.result.module is None:
-        print(f"netspec: {args.file} does not parse; nothing drawn", file=sys.stderr)
+        print(f"netspec: {_printable(spec.file)} does not parse; nothing drawn", file=sys.stderr)
         return 1
-    g = diagram.build(nets, spec.result, args.rankdir, args.depth, args.unroll, os.path.basename(args.file))
+    g = diagram.build(nets, spec.result, args.rankdir, args.depth, args.unroll, os.path.basename(spec.file))
     status = 0 if spec.ok else 1
     try:
         data = diagram.mark(g.source.encode(), "dot") if fmt == "dot" else diagram.mark(diagram.render_dot(g.source, fmt), fmt)
@@ -241,7 +243,7 @@ def cmd_diagram(args) -> int:
         return _diagram_without_dot(args, out, g.source)
     except graphviz.CalledProcessError as e:
         lines = (e.stderr or b"").decode(errors="replace").strip().splitlines()
-        print(f"netspec: dot failed: {lines[-1] if lines else e}", file=sys.stderr)
+        print(_printable(f"netspec: dot failed: {lines[-1] if lines else e}"), file=sys.stderr)
         return 1
     _write(out, data, args)
     return status
@@ -252,8 +254,8 @@ def _diagram_without_dot(args, out: Path, source: str) -> int:
 
     dot_path = out.with_suffix(".dot")
     _write(dot_path, diagram.mark(source.encode(), "dot"), args)
-    print(f"netspec: Graphviz's `dot` is not installed, so {out} was not drawn; wrote {dot_path}: "
-          f"{diagram.INSTALL_HINT}", file=sys.stderr)
+    print(_printable(f"netspec: Graphviz's `dot` is not installed, so {out} was not drawn; wrote {dot_path}: ")
+          + diagram.INSTALL_HINT, file=sys.stderr)
     return 1
 
 
@@ -270,7 +272,7 @@ def cmd_export(args) -> int:
     (spec,) = load(args, [args.file])
     print_diagnostics(spec, spec.result.reporter.items, sys.stderr)
     if not spec.ok:
-        print(f"{args.file}: {len(spec.result.reporter.errors)} error(s); nothing written", file=sys.stderr)
+        print(_printable(f"{spec.file}: {len(spec.result.reporter.errors)} error(s); nothing written"), file=sys.stderr)
         return 1
     try:
         net = spec.network(args.network)
@@ -281,19 +283,19 @@ def cmd_export(args) -> int:
         module = spec.module(net.name)
     except api.SpecError as e:
         print_diagnostics(spec, e.diagnostics, sys.stderr)
-        print(f"{args.file}: the module cannot be built; nothing written", file=sys.stderr)
+        print(_printable(f"{spec.file}: the module cannot be built; nothing written"), file=sys.stderr)
         return 1
     except TypeError as e:  # a network used as a stage needs its input sizes as arguments
         raise UsageError(f"{net.name} cannot be made on its own ({e}); export the network that uses it") from None
     try:
         result = export.export_network(module, net, sizes)
     except export.ExportFailed as e:
-        print(f"{args.file}: torch.export could not export {net.name}: {e}", file=sys.stderr)
+        print(_printable(f"{spec.file}: torch.export could not export {net.name}: {e}", newlines=True), file=sys.stderr)
         return 1
     written = _export_files(args, net, result)
     if written is None:
         return 1
-    print(export.summary(net, result, written))
+    print(_printable(export.summary(net, result, written), newlines=True))
     return 0
 
 
@@ -323,12 +325,18 @@ def _export_files(args, net, result) -> list[str] | None:
     try:
         data = export.onnx_bytes(result, net, args.file)
     except Exception as e:  # noqa: BLE001 - the ONNX exporter raises many kinds
-        print(f"wrote {args.output}", file=sys.stderr)
-        print(f"{args.file}: torch.onnx.export could not export {net.name}: {export.first_paragraph(e)}",
+        print(_printable(f"wrote {args.output}"), file=sys.stderr)
+        print(_printable(f"{args.file}: torch.onnx.export could not export {net.name}: {export.first_paragraph(e)}"),
               file=sys.stderr)
         return None
     export.write(args.onnx, data, args.force)
     return [args.output, args.onnx]
+
+
+def _printable(text: str, newlines: bool = False) -> str:
+    """Text for the terminal: a control character from a spec or a path shown escaped."""
+    from netspec.diagnostics import printable
+    return printable(text, newlines)
 
 
 # -- the process ----------------------------------------------------------------------------------
@@ -343,29 +351,12 @@ def _tune_process() -> None:
     gc.disable()
 
 
-def _exit_now(code: int) -> NoReturn:
-    """End the `netspec` process without the interpreter's teardown, which frees every object
-    one by one: a fifth of a 10k-layer check, for memory the process gives back anyway.
-    What was printed is flushed first; files the command wrote are closed already (fsutil's
-    atomic writes)."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BrokenPipeError:  # the reader went away (`netspec check x.net | head`)
-            pass
-        except OSError:  # the output could not be written: the command did not do its job
-            code = code or 1
-    os._exit(code)
-
-
 def console() -> NoReturn:
     """The `netspec` command (its console script and `python -m netspec`): main() on the
-    command line's arguments, then the process ends."""
-    code = main()
-    # torch (`netspec export`) may have exit handlers of its own: that process ends normally
-    if "torch" not in sys.modules:
-        _exit_now(code)
-    sys.exit(code)
+    command line's arguments, under netspec.process's handling of signals and of output
+    that cannot be written, then the process ends."""
+    from netspec import process
+    process.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,9 +365,13 @@ def main(argv: list[str] | None = None) -> int:
         _tune_process()
     args = _parser().parse_args(argv)
     try:
+        from netspec.fsutil import check_target
+        check_target(getattr(args, "output", None), "-o")
+        check_target(getattr(args, "onnx", None), "--onnx")
         return args.run(args)
     except UsageError as e:
-        print(f"netspec: error: {e}", file=sys.stderr)
+        from netspec.diagnostics import printable
+        print(f"netspec: error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -30,7 +30,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from netspec.diagnostics import Diagnostic, Span
+from netspec.diagnostics import Diagnostic, Span, printable
 from netspec.dims import render
 from netspec.errors import UsageError
 from netspec.fsutil import MARKER
@@ -97,7 +97,9 @@ class _Scope:
 
 
 def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
+    """Text for an HTML-like label: markup escaped, and no control character (a string a
+    spec gives is drawn as `netspec check` prints it)."""
+    return html.escape(printable(text), quote=True)
 
 
 def _html(lines: list[str], left: bool = False) -> str:

@@ -270,9 +270,7 @@ def write(path: str, data: bytes, force: bool) -> None:
     """Write an export, replacing only a file netspec wrote (unless ``force``)."""
     from netspec.fsutil import write_output
 
-    if os.path.isfile(path) and not force and not written_by_netspec(path):
-        raise UsageError(f"{path} exists and was not written by netspec; pass --force to overwrite it")
-    write_output(path, data, force=True)
+    write_output(path, data, force=force, generated=written_by_netspec)
 
 
 # -- what the command says ----------------------------------------------------------------------

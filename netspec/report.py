@@ -6,6 +6,7 @@ from typing import Any
 
 from netspec.costs import FIELDS as COST_FIELDS
 from netspec.costs import Costs, bind, cost_json, human, human_bytes, human_flops, layer_costs, network_costs
+from netspec.diagnostics import printable
 from netspec.dims import Dim, render
 from netspec.graph import Node, TypedNetwork, Value
 from netspec.types import Tensor, show_shape
@@ -87,7 +88,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
     rule = "=" * total
     head = f"{'Layer (kind, name, line)':<{c1}}{'Output shape':<{c2}}{'Param #':>{c3}}" + \
         "".join(f"{h:>{w}}" for h, w in zip(heads, cw))
-    out = [bold(_title(net)), rule, bold(head), rule]
+    out = [bold(printable(_title(net))), rule, bold(head), rule]
     for r in rows:
         out.append((f"{r[0]:<{c1}}{r[1]:<{c2}}{r[2]:>{c3}}" + "".join(f"{c:>{w}}" for c, w in zip(r[3:], cw)))
                    .rstrip())
@@ -119,7 +120,7 @@ def _rows(net: TypedNetwork, costs: bool, env: dict | None, color: bool) -> list
     for node in net.nodes:
         rows += _node_rows(net, node, costs, env, shape_texts, blank)
         if node.error:
-            error = f"(error: {node.error})"
+            error = printable(f"(error: {node.error})")
             rows.append(("", f"\x1b[2m{error}\x1b[0m" if color else error, "", *blank))
     for oname, v in net.outputs:
         rows.append((f"{oname} (output)", _value_text(net, v, True, env, shape_texts), "", *blank))

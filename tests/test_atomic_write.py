@@ -326,3 +326,76 @@ def test_is_generated_reads_the_marker_where_netspec_puts_it(tmp_path):
     ]:
         p.write_text(data)
         assert is_generated(p) is expected, data
+
+
+def test_the_marker_is_recognised_exactly(tmp_path):
+    """The marker line is netspec's own, whole: a longer name after it is someone else's."""
+    import struct
+    import zlib
+
+    def png(software: bytes) -> bytes:
+        ihdr = b"IHDR" + struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+        text = b"tEXt" + b"Software\0" + software
+
+        def chunk(body):
+            return struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+        return fsutil.PNG_SIGNATURE + chunk(ihdr) + chunk(text)
+
+    p = tmp_path / "f"
+    for data, expected in [
+        (f"# {MARKER}\n".encode(), True),
+        (f"# {MARKER} from x.net -- do not edit.\r\nimport torch\n".encode(), True),
+        (f"// {MARKER}\ndigraph netspec {{}}\n".encode(), True),
+        (f"<!-- {MARKER} -->\n<svg/>\n".encode(), True),
+        (png(MARKER.encode()), True),
+        (f"# {MARKER}trum-cli 2.1 from x.net -- do not edit.\n".encode(), False),
+        (f"# {MARKER}-tools\n".encode(), False),
+        (f"# {MARKER} from x.net -- do not edit. Edited by hand.\n".encode(), False),
+        (f"# {MARKER} from x.net\n".encode(), False),
+        (f"// {MARKER}trum\n".encode(), False),
+        (f"<!-- {MARKER}trum -->\n".encode(), False),
+        (f'<?xml version="1.0"?>\n<!-- {MARKER}trum -->\n<svg/>\n'.encode(), False),
+        (png(MARKER.encode() + b"trum"), False),
+    ]:
+        p.write_bytes(data)
+        assert is_generated(p) is expected, data
+
+
+@pytest.mark.parametrize("command,suffix", [("build", ".py"), ("diagram", ".dot")])
+def test_a_file_of_another_generator_needs_force(tmp_path, command, suffix):
+    out = tmp_path / f"model{suffix}"
+    theirs = f"{'#' if suffix == '.py' else '//'} {MARKER}trum-cli 2.1 from x.net -- do not edit.\n".encode()
+    out.write_bytes(theirs)
+    code, _, err = netspec(command, SPECS / "lenet.net", out)
+    assert_refused(code, err, out)
+    assert out.read_bytes() == theirs
+    assert netspec(command, SPECS / "lenet.net", out, "--force")[0] == 0
+    assert is_generated(out)
+
+
+@pytest.mark.parametrize("command,suffix", OUTPUTS)
+def test_a_read_only_file_needs_force_even_when_netspec_wrote_it(tmp_path, command, suffix):
+    out = tmp_path / f"model{suffix}"
+    assert netspec(command, SPECS / "charrnn.net", out, "--force")[0] == 0
+    before = out.read_bytes()
+    os.chmod(out, 0o444)
+    code, _, err = netspec(command, SPECS / "lenet.net", out)
+    assert_refused(code, err, out)
+    assert ("read-only" in err or suffix == ".pdf") and out.read_bytes() == before  # a PDF is unmarked
+    code, _, err = netspec(command, SPECS / "lenet.net", out, "--force")
+    assert code == 0, err
+    assert out.read_bytes() != before and (out.stat().st_mode & 0o777) == 0o444  # replaced, still read-only
+    assert files_in(tmp_path) == [out.name]
+
+
+@pytest.mark.parametrize("length", [253, 255])
+def test_an_output_name_as_long_as_a_name_may_be(tmp_path, length):
+    """The temporary name beside it must fit NAME_MAX too (`.NAME.XXXXXXXX.tmp` did not)."""
+    out = tmp_path / ("m" * (length - 3) + ".py")
+    code, _, err = netspec("build", SPECS / "lenet.net", out)
+    assert code == 0, err
+    assert is_generated(out) and files_in(tmp_path) == [out.name]
+    wide = tmp_path / ("é" * ((length - 3) // 2) + ".py")  # two bytes a letter: NAME_MAX counts bytes
+    code, _, err = netspec("build", SPECS / "lenet.net", wide)
+    assert code == 0, err
+    assert len(os.fsencode(fsutil._temporary_name(str(tmp_path), str(wide)).rsplit("/", 1)[1])) <= 255

@@ -197,3 +197,54 @@ def test_build_keeps_a_file_it_did_not_write(run_cli, tmp_path):
 def test_build_into_a_directory_or_nowhere(run_cli, tmp_path):
     assert_usage_error(run_cli("build", LENET, "-o", tmp_path), str(tmp_path))
     assert_usage_error(run_cli("build", LENET, "-o", tmp_path / "no" / "such" / "x.py"), "cannot write")
+
+
+@pytest.mark.parametrize("cmd,suffix", [("build", ".py"), ("diagram", ".dot"), ("export", ".pt2")])
+def test_an_output_name_that_names_no_file(run_here, tmp_path, cmd, suffix):
+    """`-o newdir/` wrote a file named `newdir`; `-o ''` and a missing folder are refused too."""
+    before = sorted(os.listdir(tmp_path))
+    assert_usage_error(run_here(cmd, LENET, "-o", f"{tmp_path}/newdir/"), "newdir/", "not a folder")
+    (tmp_path / "there").mkdir()
+    assert_usage_error(run_here(cmd, LENET, "-o", f"{tmp_path}/there/"), "there/", "not a folder")
+    assert_usage_error(run_here(cmd, LENET, "-o", ""), "-o ''", "empty")
+    assert_usage_error(run_here(cmd, LENET, "-o", tmp_path / "missing" / f"x{suffix}"), "no such directory")
+    assert sorted(os.listdir(tmp_path)) == sorted([*before, "there"])
+    assert os.listdir(tmp_path / "there") == []
+
+
+# -- the Python API's overrides -----------------------------------------------------------------
+
+VGG16_TEXT = VGG16.read_text()
+
+
+@pytest.mark.parametrize("value,words", [
+    ([10], "type `list`"), ({"a": 1}, "type `dict`"), ({10}, "type `set`"), (None, "None"),
+    (object(), "type `object`"), (b"10", "type `bytes`"), (float("nan"), "nan"), (2**70, "int64"),
+    ((10, [1]), "type `list`"), ('say "hi"', "string"),
+])
+@pytest.mark.parametrize("how", ["path", "text", "module"])
+def test_an_override_the_language_cannot_write_is_a_usage_error(value, words, how):
+    """A list or dict raised a raw `TypeError: unhashable`, None made the parameter free."""
+    from netspec import api
+    from netspec.errors import UsageError
+
+    with pytest.raises(UsageError) as e:
+        if how == "path":
+            api.load(VGG16, {"num_classes": value})
+        elif how == "text":
+            api.load(VGG16_TEXT, {"num_classes": value})
+        else:
+            api.module(VGG16, overrides={"num_classes": value})
+    assert "`num_classes`" in str(e.value) and words in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("how", ["path", "text"])
+def test_an_override_of_no_parameter_is_a_usage_error(how):
+    from netspec import api
+    from netspec.errors import UsageError
+
+    with pytest.raises(UsageError, match="no network in .* has a parameter `num_clases`"):
+        api.load(VGG16 if how == "path" else VGG16_TEXT, {"num_clases": 10})
+    with pytest.raises(UsageError, match="parameter name"):
+        api.load(VGG16, {3: 10})
+    assert api.load(VGG16, {"num_classes": 10}).network("VGG16").param_env == {"num_classes": 10}
