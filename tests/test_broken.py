@@ -30,6 +30,29 @@ BROKEN = Path(__file__).resolve().parent / "broken"
 FILES = sorted(BROKEN.glob("*.net"))
 SEVERITIES = ("error", "warning")
 
+# Specs the checker lets through today (the traps of tests/oracle.py): each file states the
+# diagnostic the checker should give. Remove a file from here once the checker gives it.
+PENDING = {
+    "traps_duplicate_as.net": "trap duplicate-as: check accepts two modules named `fc`; build refuses them",
+    "traps_view.net": "trap view-contiguity: check accepts `view` after a transpose; torch's .view refuses it",
+    "traps_data_sized.net": "trap data-sized-weights: check sizes weights by `seq` (in_channels, in_features, "
+                            "out_features)",
+    "traps_batch.net": "trap batch-tracking: check accepts reshape(batch, -1) of a tensor whose batch is dim 1",
+    "traps_reshape.net": "trap unproven-reshape: only a warning, and the -1 truncates 12/5 to 2",
+    "traps_sizes.net": "trap positivity: check accepts Linear(-2), Embedding(-3, 4) and an input of size -n",
+    "traps_unused_param.net": "trap unused-parameter: check accepts a parameter nothing reads, silently",
+    "traps_as_pipeline.net": "found by the oracle: check accepts `as` over layers that are not one pipeline; "
+                             "build refuses",
+    "traps_layout_unbatched.net": "found by the oracle: check accepts RNN over [batch, features], time = batch",
+    "traps_arg_line.net": "LSTM(10,\n proj_size=10) is reported on the LSTM's line, not the argument's",
+}
+
+
+def _cases():
+    for p in FILES:
+        reason = PENDING.get(p.name)
+        yield pytest.param(p, id=p.stem, marks=[pytest.mark.xfail(strict=True, reason=reason)] if reason else [])
+
 # the last comment on a line, when it is nothing but expectations
 _EXPECT = re.compile(r"#\s*((?:error|warning):\s*[a-z-]+(?:\s*;\s*(?:error|warning):\s*[a-z-]+)*)\s*$")
 _ITEM = re.compile(r"(error|warning):\s*([a-z-]+)")
@@ -68,7 +91,7 @@ def reported(run_cli) -> dict[str, Counter]:
     return out
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+@pytest.mark.parametrize("path", list(_cases()))
 def test_reports_exactly_what_the_file_expects(path: Path, reported):
     want, got = expected(path), reported[path.name]
     missing, extra = want - got, got - want
@@ -88,6 +111,10 @@ def test_expectations_are_read():
             if re.search(r"#\s*(error|warning)\b", line):
                 assert (number, *_ITEM.search(line[line.rfind("#"):]).groups()) in expected(path), \
                     f"{path.name}:{number}: an expectation the reader does not take"
+
+
+def test_pending_files_exist():
+    assert set(PENDING) <= {p.name for p in FILES}
 
 
 def test_every_code_has_a_broken_file():
