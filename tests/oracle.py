@@ -682,7 +682,8 @@ def classify(f: Finding, out: Outcome) -> str | None:
         return "as-pipeline"
     if f.what == "batch" and re.search(r": (RNN|LSTM|GRU) \(line", f.message):
         return "recurrent-layout"
-    if f.what == "constructor" and re.search(r"negative dimension|must be (greater than zero|positive)", f.message):
+    if f.what in ("constructor", "run") and re.search(r"negative dimension|must be (greater than zero|positive)"
+                                                      r"|indexing axis dim should be positive", f.message):
         return "positivity"
     if f.what in ("run", "shape", "output") and "unproven" in out.warnings:
         return "unproven-reshape"
@@ -734,6 +735,8 @@ TRAPS = [
          _net("Neg", "input x: float[batch, 6]", "y = x -> Linear(-2)", "output y")),
     Trap("embedding-negative", "positivity",
          _net("NegEmb", "input t: long[batch, 7]", "y = t -> Embedding(-3, 4)", "output y")),
+    Trap("embedding-empty", "positivity",
+         _net("NoVocab(vocab=0)", "input t: long[batch, 7]", "y = t -> Embedding(vocab, 4)", "output y")),
     Trap("input-negative", "positivity",
          _net("NegIn", "input x: float[batch, -n]", "y = x -> ReLU", "output y")),
     Trap("set-zero", "positivity",
