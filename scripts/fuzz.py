@@ -1,6 +1,15 @@
 """The long fuzz profile: many hostile spec files through `netspec check`, in process.
 
     python scripts/fuzz.py --cases 100000 [--jobs 2] [--seed 1] [--kind mutant]
+    python scripts/fuzz.py --oracle --cases 20000 [--jobs 2] [--seed 1] [--kind netgen]
+    python scripts/fuzz.py --oracle --seed 1 --case 661      # one case again, in full
+
+With ``--oracle`` the cases (tests/oracle.py: mutants, generated and valid specs, random
+networks of tests/netgen.py with view, `as`, assertions and parameters, and the directed
+traps) go through the oracle: every spec that checks is built and run by torch and
+compared with what check stated. The run prints how many checked and ran, the findings
+by the trap they are an instance of, and every finding no known trap explains (written
+to --failures); exit status 1 when there is one.
 
 Runs the same generators and the same properties as tests/test_fuzz.py (see
 tests/fuzzgen.py), driven by seeded ``random.Random`` instead of hypothesis so a case costs
@@ -26,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import fuzzgen  # noqa: E402
+
+OPEN = "open"  # a finding no known trap explains
 
 
 def work(job: tuple[int, int, int, str | None, float]) -> dict:
@@ -54,18 +65,119 @@ def work(job: tuple[int, int, int, str | None, float]) -> dict:
     return {"kinds": kinds, "exits": exits, "failures": failures, "slowest": slowest, "seconds": total}
 
 
+def oracle_work(job: tuple[int, int, int, str | None, float]) -> dict:
+    """Oracle cases ``first`` to ``first + count`` of the run seeded ``seed``."""
+    import oracle
+
+    seed, first, count, only, limit = job
+    kinds: Counter = Counter()
+    findings: Counter = Counter()
+    failures, examples = [], {}
+    checked = ran = skipped = 0
+    slowest = (0.0, "", b"")
+    total = 0.0
+    for index in range(first, first + count):
+        case = oracle.make_case(seed, index, only)
+        out = oracle.run(case, time_limit=limit)
+        kinds[case.kind.split()[0]] += 1
+        checked += out.checked
+        ran += out.ran
+        skipped += len(out.skipped)
+        total += out.seconds
+        if out.seconds > slowest[0]:
+            slowest = (out.seconds, str(case), case.data)
+        for f in out.findings:
+            findings[(f.trap or OPEN, f.what)] += 1
+            entry = {"case": index, "kind": case.kind, "problem": oracle.report(case, f), "data": case.data}
+            if f.trap is None:
+                failures.append(entry)
+            else:
+                examples.setdefault(f.trap, entry)
+    return {"kinds": kinds, "findings": findings, "failures": failures, "examples": examples, "checked": checked,
+            "ran": ran, "skipped": skipped, "slowest": slowest, "seconds": total}
+
+
+def oracle_main(a) -> int:
+    import oracle
+    import torch  # noqa: F401 - imported once here, not in every worker after the fork
+
+    if a.case is not None:  # one case again, in full
+        case = oracle.make_case(a.seed, a.case, a.kind)
+        out = oracle.run(case, time_limit=a.time_limit)
+        print(f"{case}: {'checked' if out.checked else 'refused by check'}; {out.ran} run(s); "
+              f"warnings: {', '.join(out.warnings) or 'none'}")
+        for why in out.skipped:
+            print(f"  skipped: {why}")
+        for f in out.findings:
+            print(f"  [{f.trap or OPEN}] {f}")
+        print("--- spec ---\n" + case.data.decode("utf-8", "replace"))
+        return 1 if any(f.trap is None for f in out.findings) else 0
+    jobs = [(a.seed, first, min(a.chunk, a.cases - first), a.kind, a.time_limit) for first in range(0, a.cases, a.chunk)]
+    start = time.perf_counter()
+    sums: dict = {"kinds": Counter(), "findings": Counter(), "failures": [], "examples": {}, "checked": 0, "ran": 0,
+                  "skipped": 0, "slowest": (0.0, "", b"")}
+    ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
+    with ctx.Pool(a.jobs) as pool:
+        for r in pool.imap_unordered(oracle_work, jobs):
+            for k in ("kinds", "findings"):
+                sums[k].update(r[k])
+            for k in ("checked", "ran", "skipped"):
+                sums[k] += r[k]
+            sums["failures"] += r["failures"]
+            for trap, entry in r["examples"].items():
+                sums["examples"].setdefault(trap, entry)
+            sums["slowest"] = max(sums["slowest"], r["slowest"], key=lambda x: x[0])
+            done = sum(sums["kinds"].values())
+            el = time.perf_counter() - start
+            print(f"  {done:>7} cases  {el:7.1f} s  {done / el:7.1f} cases/s  {len(sums['failures'])} open",
+                  file=sys.stderr, flush=True)
+    return oracle_summary(a, sums, time.perf_counter() - start)
+
+
+def oracle_summary(a, sums: dict, elapsed: float) -> int:
+    done = sum(sums["kinds"].values())
+    print(f"cases:        {done} ({', '.join(f'{k} {v}' for k, v in sorted(sums['kinds'].items()))})")
+    print(f"checked:      {sums['checked']}; assignments run through torch: {sums['ran']}; "
+          f"skipped: {sums['skipped']}")
+    print(f"wall time:    {elapsed:.1f} s with {a.jobs} processes ({done / elapsed:.1f} cases/s)")
+    print(f"slowest case: {sums['slowest'][0]:.3f} s ({sums['slowest'][1]})")
+    print(f"findings:     {sum(sums['findings'].values())}")
+    for (trap, what), n in sorted(sums["findings"].items(), key=lambda kv: (kv[0][0] == OPEN, -kv[1])):
+        print(f"  {n:>6}  {trap:<22} {what}")
+    out = Path(a.failures)
+    entries = sums["failures"] + [dict(e, kind=f"{e['kind']} (first {t})") for t, e in sums["examples"].items()]
+    for e in entries:
+        out.mkdir(parents=True, exist_ok=True)
+        stem = f"oracle-{e['case']:07d}"
+        (out / f"{stem}.net").write_bytes(e["data"])
+        (out / f"{stem}.txt").write_text(f"{e['kind']}\n{e['problem']}\n")
+    if entries:
+        print(f"open findings, and the first case of each trap, written to {out}/")
+    return 1 if sums["failures"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", type=int, default=100_000)
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--kind", choices=fuzzgen.KINDS_OF_CASE, help="only this kind of case")
+    p.add_argument("--oracle", action="store_true", help="build and run every case that checks (tests/oracle.py)")
+    p.add_argument("--case", type=int, help="with --oracle: run this one case and show it in full")
+    p.add_argument("--kind", help=f"only this kind of case: {', '.join(fuzzgen.KINDS_OF_CASE)}; "
+                   "with --oracle: mutant, generated, valid, netgen, trap")
     p.add_argument("--time-limit", type=float, default=fuzzgen.TIME_LIMIT,
                    help="CPU seconds one check may take, plus %s ms a layer it checks (default %%(default)s)"
                    % (fuzzgen.LAYER_SECONDS * 1000))
     p.add_argument("--chunk", type=int, default=500, help="cases per work unit")
     p.add_argument("--failures", default="fuzz-failures", help="folder for failing cases")
     a = p.parse_args(argv)
+    if a.oracle:
+        if a.time_limit == fuzzgen.TIME_LIMIT:
+            import oracle
+            a.time_limit = oracle.TIME_LIMIT
+        return oracle_main(a)
+    if a.kind is not None and a.kind not in fuzzgen.KINDS_OF_CASE:
+        p.error(f"--kind: choose from {', '.join(fuzzgen.KINDS_OF_CASE)}")
 
     jobs = []
     first = 0

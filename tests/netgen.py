@@ -77,6 +77,8 @@ class GeneratedSpec(NamedTuple):
     text: str
     symbols: dict[str, int]  # a value for every symbolic dim of the root network's inputs
     root: str = "Net"
+    traps: frozenset = frozenset()  # what the spec holds that the checker may have to refuse (extended)
+    required: dict = {}  # a value for each parameter of the root network without a default (extended)
 
 
 @dataclass
@@ -87,6 +89,10 @@ class Options:
     conv: bool = True
     params: bool = True
     attention: bool = True
+    # beyond what always checks: `view` after transpose and permute, `as` names (the same
+    # one twice too), true shape assertions that may pin a parameter, parameters without
+    # a default and parameters nothing uses; GeneratedSpec.traps names what it put in
+    extended: bool = False
 
 
 def specs(max_stages: int = 10, blocks: bool = True, recurrent: bool = True, conv: bool = True,
@@ -152,6 +158,7 @@ class Val:
     expr: str  # how the spec refers to it
     dtype: str
     shape: tuple[Dim, ...]
+    strided: bool = False  # made by a transpose or a permute: maybe not contiguous
 
     @property
     def rank(self) -> int:
@@ -184,13 +191,16 @@ class Gen:
         self.taken = taken  # names used anywhere in this network
         self.symbols = symbols
         self.depth = depth
-        self.params: list[tuple[str, str]] = []  # (name, default text)
+        self.params: list[tuple[str, str | None]] = []  # (name, default text; None: none)
         self.inputs: list[str] = []
         self.lines: list[str] = []
         self.values: list[Val] = []  # bound values the network may reuse
         self.blocks: list[str] = []  # texts of networks used as stages
         self.block_names: set[str] = set()
         self.counter = 0
+        self.traps: set[str] = set()  # shared by the networks of one file
+        self.aliases: list[str] = []  # `as` names given in this network
+        self.required: dict[str, int] = {}  # parameters without a default -> the value assumed
 
     # -- names and values ------------------------------------------------------------------------
     def fresh(self, pool=None) -> str:
@@ -211,6 +221,10 @@ class Gen:
         v = self.d.int(lo, hi)
         if self.opts.params and self.depth == 0 and self.d.chance(0.2):
             name = self.fresh(["width", "hidden_size", "units", "ch", "n_out", "k_out"])
+            if self.opts.extended and self.d.chance(0.3):  # no default: a symbol to the checker
+                self.params.append((name, None))
+                self.required[name] = v
+                return name, Dim(v, name, ("param", name))
             self.params.append((name, str(v)))
             return name, Dim(v, name, v)
         return str(v), const(v)
@@ -219,6 +233,8 @@ class Gen:
     def stage(self, v: Val, only_preserving: bool = False, keep_last: bool = False) -> Stage | None:
         """A random stage valid for ``v`` (None when none was found)."""
         makers = self.makers(v, only_preserving, keep_last)
+        if self.opts.extended and v.strided and not only_preserving:
+            makers += [self.reshape] * 3  # `view` (mostly) of a transposed tensor
         for _ in range(6):
             if not makers:
                 return None
@@ -435,7 +451,9 @@ class Gen:
             order = [o - v.rank if self.d.chance(0.5) else o for o in order]
         text = "permute(" + ", ".join(map(str, order)) + ")"
         rank = v.rank
-        return Stage(text, lambda x: Val(x.expr, x.dtype, tuple(x.shape[o] for o in order)) if x.rank == rank else None)
+        moved = [o % rank for o in order] != list(range(rank))
+        return Stage(text, lambda x: Val(x.expr, x.dtype, tuple(x.shape[o] for o in order), moved)
+                     if x.rank == rank else None)
 
     def transpose(self, v: Val) -> Stage | None:
         if v.rank < 2:
@@ -447,7 +465,7 @@ class Gen:
                 return None
             s = list(x.shape)
             s[i], s[j] = s[j], s[i]
-            return Val(x.expr, x.dtype, tuple(s))
+            return Val(x.expr, x.dtype, tuple(s), i % x.rank != j % x.rank)
         return Stage(f"transpose({i}, {j})", apply)
 
     def unsqueeze(self, v: Val) -> Stage | None:
@@ -497,10 +515,18 @@ class Gen:
             return Val(x.expr, x.dtype, x.shape[:k] + x.shape[k + 1:])
         return Stage(f"select({dim}, {index})", apply)
 
+    def reshape_name(self, v: Val) -> str:
+        name = self.d.choice(["reshape", "reshape", "view"])
+        if self.opts.extended and v.strided and self.d.chance(0.8):
+            name = "view"
+        if name == "view" and v.strided:
+            self.traps.add("view-after-transpose")
+        return name
+
     def reshape(self, v: Val) -> Stage | None:
         if v.rank == 0:
             return None
-        name = self.d.choice(["reshape", "reshape", "view"])
+        name = self.reshape_name(v)
         if all(d.concrete for d in v.shape):
             total = 1
             for d in v.shape:
@@ -1201,14 +1227,58 @@ class Gen:
                 if again is not None and again.shape == w.shape:
                     count = self.d.int(2, 3)
                     text = f"{text} * {count}"
+            alias = None
             if self.depth == 0 and self.d.chance(0.08):
                 alias = self.fresh(["fc", "conv", "norm", "act", "lin", "layer_a", "layer_b", "block"])
+            elif self.opts.extended and self.d.chance(0.1):
+                alias = self.extended_alias()
+            if alias:
                 text = f"{text} as {alias}"
+                self.aliases.append(alias)
             if self.d.chance(0.1) and all(dd.text for dd in w.shape):
                 text += f" : {_type(w, self.d.chance(0.3))}"
+            elif self.opts.extended and all(dd.text for dd in w.shape) and self.d.chance(0.25):
+                text += f" : {self.assertion(w)}"
             parts.append(text)
             v = w
         return parts, v
+
+    def source(self, v: Val) -> str:
+        """How a chain starts from ``v``: its name, with a shape assertion sometimes (extended)."""
+        if self.opts.extended and all(dd.text for dd in v.shape) and self.d.chance(0.15):
+            return f"{v.expr} : {self.assertion(v)}"
+        return v.expr
+
+    def extended_alias(self) -> str:
+        """An `as` name: new, one this network already gave (``duplicate-as``: two modules
+        of one name, unless the two layers follow each other), or a binding's name."""
+        if self.aliases and self.d.chance(0.3):
+            self.traps.add("duplicate-as")
+            return self.d.choice(self.aliases)
+        bound = [v.expr for v in self.values if "." not in v.expr and v.expr not in self.inputs_names()]
+        if bound and self.d.chance(0.2):
+            self.traps.add("as-binding-name")
+            return self.d.choice(bound)
+        return self.fresh(["fc", "conv", "norm", "act", "lin", "layer_a", "layer_b", "block"])
+
+    def inputs_names(self) -> set[str]:
+        return {line.split()[1].rstrip(":") for line in self.inputs}
+
+    def assertion(self, v: Val) -> str:
+        """A true shape assertion for ``v``: symbols and parameters by name, a parameter's
+        size sometimes by its value (``assert-pins-param``: true for that value only), a
+        number sometimes as a sum."""
+        texts = []
+        for dd in v.shape:
+            if dd.concrete and dd.text != str(dd.value) and self.d.chance(0.3):
+                self.traps.add("assert-pins-param")
+                texts.append(str(dd.value))
+            elif dd.literal and dd.value > 1 and self.d.chance(0.15):
+                texts.append(f"{dd.value - 1} + 1")
+            else:
+                texts.append(dd.text)
+        body = "[" + ", ".join(texts) + "]"
+        return v.dtype + body if self.d.chance(0.3) else body
 
     def group(self, v: Val, only_preserving: bool, keep_last: bool) -> tuple[str | None, Val]:
         """``(A -> B) * N``: stages that, applied again, keep their result's shape."""
@@ -1284,7 +1354,7 @@ class Gen:
                 if not parts:
                     budget -= 1
                     continue
-                v = self.bind(f"{v.expr} -> " + " -> ".join(parts), w)
+                v = self.bind(f"{self.source(v)} -> " + " -> ".join(parts), w)
                 budget -= len(parts)
             elif r < 60:
                 v = self.merge(v)
@@ -1522,6 +1592,7 @@ class Gen:
     def residual_block(self, name: str, syms, v: Val) -> Val | None:
         typ, x = self._block_input(syms, v, False)
         sub = Gen(self.d, self.opts, {"x", "y", "out"} | set(syms), self.symbols, self.depth + 1)
+        sub.traps = self.traps
         parts = []
         w = x
         for _ in range(self.d.int(1, 3)):
@@ -1561,6 +1632,7 @@ class Gen:
         typ, x = self._block_input(syms, v, False)
         sub = Gen(self.d, self.opts, {"x"} | set(syms), self.symbols, self.depth + 1)
         sub.block_names = self.block_names  # one namespace of networks for the file
+        sub.traps = self.traps
         sub.values.append(x)
         if self.depth == 0 and self.d.chance(0.5):
             w = sub.body(x, self.d.int(1, 4))[-1]  # bindings, merges, recurrent layers, blocks
@@ -1849,12 +1921,15 @@ def generate(d: Draw, opts: Options | None = None) -> GeneratedSpec:
     for o in outs:
         if o.expr not in outputs:
             outputs.append(o.expr)
+    if opts.extended and d.chance(0.15):  # a parameter nothing reads
+        g.params.append((g.fresh(["spare", "unused_width", "extra"]), str(d.int(1, 9))))
+        g.traps.add("unused-param")
     params = ""
     if g.params:
-        params = "(" + ", ".join(f"{n}={v}" for n, v in g.params) + ")"
+        params = "(" + ", ".join(n if v is None else f"{n}={v}" for n, v in g.params) + ")"
     body = "\n".join(g.inputs + [""] + g.lines + ["", f"    output {', '.join(outputs)}"])
     text = "".join(b + "\n" for b in g.blocks) + f"network Net{params} {{\n{body}\n}}\n"
-    return GeneratedSpec(text, dict(symbols))
+    return GeneratedSpec(text, dict(symbols), "Net", frozenset(g.traps), dict(g.required))
 
 
 def sample(seed: int, opts: Options | None = None) -> GeneratedSpec:

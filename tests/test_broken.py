@@ -30,6 +30,22 @@ BROKEN = Path(__file__).resolve().parent / "broken"
 FILES = sorted(BROKEN.glob("*.net"))
 SEVERITIES = ("error", "warning")
 
+# Specs the checker lets through today (the traps of tests/oracle.py): each file states the
+# diagnostic the checker should give. Remove a file from here once the checker gives it.
+PENDING = {
+    "traps_view.net": "trap view-contiguity: check accepts `view` after a transpose; torch's .view refuses it",
+    "traps_data_sized.net": "trap data-sized-weights: check sizes weights by `seq` (in_channels, in_features, "
+                            "out_features)",
+    "traps_batch.net": "trap batch-tracking: check accepts reshape(batch, -1) of a tensor whose batch is dim 1",
+    "traps_layout_unbatched.net": "found by the oracle: check accepts RNN over [batch, features], time = batch",
+}
+
+
+def _cases():
+    for p in FILES:
+        reason = PENDING.get(p.name)
+        yield pytest.param(p, id=p.stem, marks=[pytest.mark.xfail(strict=True, reason=reason)] if reason else [])
+
 # the last comment on a line, when it is nothing but expectations
 _EXPECT = re.compile(r"#\s*((?:error|warning):\s*[a-z-]+(?:\s*;\s*(?:error|warning):\s*[a-z-]+)*)\s*$")
 _ITEM = re.compile(r"(error|warning):\s*([a-z-]+)")
@@ -68,7 +84,7 @@ def reported(run_cli) -> dict[str, Counter]:
     return out
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+@pytest.mark.parametrize("path", list(_cases()))
 def test_reports_exactly_what_the_file_expects(path: Path, reported):
     want, got = expected(path), reported[path.name]
     missing, extra = want - got, got - want
@@ -88,6 +104,10 @@ def test_expectations_are_read():
             if re.search(r"#\s*(error|warning)\b", line):
                 assert (number, *_ITEM.search(line[line.rfind("#"):]).groups()) in expected(path), \
                     f"{path.name}:{number}: an expectation the reader does not take"
+
+
+def test_pending_files_exist():
+    assert set(PENDING) <= {p.name for p in FILES}
 
 
 def test_every_code_has_a_broken_file():
