@@ -191,7 +191,6 @@ def loads(text: str, overrides: dict[str, Any] | None = None, *, file: str = "<s
           strict: bool = True) -> Spec:
     """Parse and check the text of a spec."""
     check_overrides(overrides)
-    check_overrides(overrides)
     result = check_text(text, file, overrides)
     check_overrides(overrides, result.module)
     spec = Spec(file, text, result, overrides or {})

@@ -14,6 +14,8 @@ from typing import Union
 from .diagnostics import Span
 
 KEYWORDS = frozenset({"network", "input", "output", "as", "true", "false"})
+# words that start a declaration where a statement starts, and are names everywhere else
+DECLARATIONS = frozenset({"param", "buffer", "shared"})
 # `# netspec: allow[code, ...]` silences those diagnostics on its line
 ALLOW_COMMENT = re.compile(r"#\s*netspec:\s*allow\[([A-Za-z0-9_\- ,]+)\]")
 
@@ -68,7 +70,7 @@ class Call(Node):
 
 @dataclass
 class BinOp(Node):
-    op: str  # + - * // %
+    op: str  # + - * / // % @ **: sizes, or tensors (add, sub, mul, div, matmul, pow)
     left: "Expr"
     right: "Expr"
 
@@ -81,6 +83,28 @@ class Neg(Node):
 @dataclass
 class Tuple(Node):
     items: list["Expr"]
+
+
+@dataclass
+class Slice(Node):
+    """`start:stop:step` in a subscript, each part optional."""
+
+    start: "Expr | None"
+    stop: "Expr | None"
+    step: "Expr | None"
+
+
+@dataclass
+class Dots(Node):
+    """`...` in a subscript."""
+
+
+@dataclass
+class Subscript(Node):
+    """`x[:, -1]`: a tensor indexed as Python indexes it (the op `getitem`)."""
+
+    value: "Expr"
+    items: list["Expr"]  # an index, a Slice, Dots, or `None` (a Ref) for a new axis
 
 
 @dataclass
@@ -110,6 +134,7 @@ class Stage(Node):
     alias: str | None = None
     alias_span: Span | None = None
     assertion: TensorType | None = None
+    alias_start: int | None = None  # `as name{1}`: each repetition a module, numbered from it
 
 
 @dataclass
@@ -119,7 +144,7 @@ class Chain(Node):
     stages: list[Stage]
 
 
-Expr = Union[Int, Float, Str, Bool, Ref, Call, BinOp, Neg, Tuple, Chain]
+Expr = Union[Int, Float, Str, Bool, Ref, Call, BinOp, Neg, Tuple, Chain, Subscript]
 
 
 @dataclass
@@ -140,6 +165,29 @@ class Binding(Node):
     name: str
     chain: Chain
     name_span: Span
+    # `q, k, v = ...`: every name (the first is ``name``) with its span, one per result
+    targets: list[tuple[str, Span]] = field(default_factory=list)
+
+
+@dataclass
+class TensorDecl(Node):
+    """`param w: float[4, 4] = normal(std=0.02)`: a learnable tensor (or a `buffer`) of the
+    built module, with the call that makes its first value (zeros when none is given)."""
+
+    kind: str  # "param" | "buffer"
+    name: str
+    name_span: Span
+    type: TensorType
+    init: "Expr | None"
+
+
+@dataclass
+class SharedDecl(Node):
+    """`shared cell = RNNCell(8)`: one module, built once, applied wherever ``name`` is a stage."""
+
+    name: str
+    name_span: Span
+    layer: StageCall
 
 
 @dataclass
@@ -156,6 +204,14 @@ class Network(Node):
     bindings: list[Binding] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
     statements: list[Node] = field(default_factory=list)
+    tensors: list[TensorDecl] = field(default_factory=list)
+    shared: list[SharedDecl] = field(default_factory=list)
+
+    def add(self, st: Node) -> None:
+        """Add a statement, in order, to the list of its kind too."""
+        self.statements.append(st)
+        {Input: self.inputs, Binding: self.bindings, Output: self.outputs, TensorDecl: self.tensors,
+         SharedDecl: self.shared}[type(st)].append(st)
 
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}

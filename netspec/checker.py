@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from . import ast as A
-from . import codes, limits, memo
+from . import codes, limits, memo, operators
 from .binder import Bound, KindSignature, NetworkSignature, bind
 from .context import StageCtx
 from .diagnostics import Diagnostic, Reporter, Span, suggest
@@ -521,6 +521,19 @@ class NetworkChecker:
             return self.chain(expr)
         if isinstance(expr, A.Call):
             return self.call(expr.name, expr.name_span, expr.span, expr.args, None, None)
+        if isinstance(expr, (A.BinOp, A.Neg, A.Subscript)) and operators.is_tensor(expr, self.is_value):
+            try:
+                call = operators.as_call(expr, self.is_value)
+            except operators.OperatorError as e:
+                self.reporter.error(e.code, e.message, e.span, help=e.help)
+                raise Fail("operator") from None
+            first, *rest = call.args  # the tensor the operator is called on, piped
+            piped = self.value(first.value)
+            if not isinstance(piped, Value):
+                self.reporter.error(codes.ARGUMENT, f"`{_text(first.value)}` is not a tensor", first.span,
+                                    help="index and operate on tensor values; sizes take `+ - * // %`")
+                raise Fail("operator")
+            return self.call(call.name, call.name_span, call.span, rest, piped, None)
         self.reporter.error(codes.ARGUMENT, "a chain must start with a tensor value", expr.span,
                             help="start with an input or a binding: `x -> ...`")
         raise Fail("source")
@@ -923,9 +936,44 @@ class NetworkChecker:
             return self.chain(expr).primary
         if isinstance(expr, A.Neg) and isinstance(expr.operand, A.Float):
             return -expr.operand.value
+        if isinstance(expr, (A.BinOp, A.Neg, A.Subscript)) and operators.is_tensor(expr, self.is_value):
+            return self.source(expr).primary
         if isinstance(expr, (A.BinOp, A.Neg)):
-            return self.dim_expr(expr)
+            return self.number(expr) if _real(expr) else self.dim_expr(expr)
         raise Fail("value")
+
+    def number(self, expr) -> int | float:
+        """Arithmetic on Python numbers (`0.5 ** 3`, `d ** -0.5`), as Python computes it; a
+        parameter in it must have a known value, which the result then depends on."""
+        if isinstance(expr, (A.Int, A.Float)):
+            return expr.value
+        if isinstance(expr, A.Neg):
+            return -self.number(expr.operand)
+        if isinstance(expr, A.Ref) and expr.attr is None:
+            return self.concrete(self.dim_expr(expr), f"`{expr.name}` in a number", expr.span)
+        if not isinstance(expr, A.BinOp) or expr.op == "@":
+            self.reporter.error(codes.ARGUMENT, f"expected a number, received {_text(expr)}", expr.span)
+            raise Fail("number")
+        left, right = self.number(expr.left), self.number(expr.right)
+        try:
+            out = _NUMBER_OPS[expr.op](left, right)
+        except ZeroDivisionError:
+            self.reporter.error(codes.VALUE, f"`{_text(expr)}` divides by zero", expr.span)
+            raise Fail("number") from None
+        except OverflowError:
+            out = None
+        if not isinstance(out, (int, float)) or _oversized(out if isinstance(out, int) else 0) \
+                or out in (float("inf"), float("-inf")):
+            self.reporter.error(codes.VALUE, f"`{_text(expr)}` is not a finite real number", expr.span,
+                                help="write the number itself")
+            raise Fail("number")
+        return out
+
+    def is_value(self, name: str) -> bool:
+        """Whether a bare name stands for a tensor value here: not a size (a parameter or a
+        symbol) nor a constant; an unknown name too, so that it is reported as a value."""
+        return name in self.values or not (name in self.net.params or name in self.symbol_env
+                                           or name in CONSTANTS)
 
     def _ref_value(self, expr: A.Ref) -> Any:
         if expr.attr is None and expr.name not in self.values:
@@ -973,8 +1021,15 @@ class NetworkChecker:
         raise Fail(expr.name)
 
     def _dim_binop(self, expr: A.BinOp, declare: bool) -> Dim:
+        if expr.op in ("/", "@"):
+            self.reporter.error(codes.ARGUMENT, f"`{expr.op}` is an operator on tensors; `{_text(expr)}` has none",
+                                expr.span, help="sizes divide with `//`" if expr.op == "/" else
+                                "`@` multiplies matrices: give it tensors")
+            raise Fail("size operator")
         left = self.dim_expr(expr.left, declare)
         right = self.dim_expr(expr.right, declare)
+        if expr.op == "**":
+            return self._dim_power(expr, left, right)
         if expr.op in ("+", "-", "*"):
             result = left + right if expr.op == "+" else left - right if expr.op == "-" else left * right
             if _oversized(self.net.dim(result)):
@@ -998,6 +1053,24 @@ class NetworkChecker:
         if isinstance(left_v, int):
             return left_v % divisor
         return left - floordiv(left, divisor) * divisor
+
+    def _dim_power(self, expr: A.BinOp, base: Dim, exponent: Dim) -> Dim:
+        """``base ** exponent`` with a known exponent from 0 to 64."""
+        n = self.net.dim(exponent)
+        if not isinstance(n, int) or not 0 <= n <= 64:
+            self.reporter.error(codes.VALUE if isinstance(n, int) else codes.UNPROVEN,
+                                f"a size's exponent must be a known integer from 0 to 64, not `{_text(expr.right)}`",
+                                expr.right.span, help="write the power as a product, or give the exponent a value")
+            raise Fail("power")
+        self.concrete(exponent, "an exponent", expr.right.span)
+        result: Dim = 1
+        for _ in range(n):
+            result = result * base
+            if _oversized(self.net.dim(result)):
+                self.reporter.error(codes.LIMIT, f"`{_text(expr)}` is larger than 10**{MAX_DIGITS}", expr.span,
+                                    help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
+                raise Fail("size")
+        return result
 
     # -- assertions ------------------------------------------------------------------------------
     def assert_type(self, v: Value, tt: A.TensorType, what: str) -> None:
@@ -1068,6 +1141,23 @@ class NetworkChecker:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+_NUMBER_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+               "/": lambda a, b: a / b, "//": lambda a, b: a // b, "%": lambda a, b: a % b,
+               "**": lambda a, b: a ** b}
+
+
+def _real(expr) -> bool:
+    """Whether arithmetic without tensors is on numbers, not sizes: it has a float, `/`, or
+    a negative power."""
+    for n in A.walk(expr):
+        if isinstance(n, A.Float) or (isinstance(n, A.BinOp) and n.op == "/"):
+            return True
+        if isinstance(n, A.BinOp) and n.op == "**" and isinstance(n.right, (A.Neg, A.Int)) \
+                and not (isinstance(n.right, A.Int) and n.right.value >= 0):
+            return True
+    return False
+
 
 def _oversized(d: Dim) -> bool:
     """An integer (or a coefficient of a symbolic dim) beyond 10**MAX_DIGITS."""

@@ -21,12 +21,14 @@ import re
 
 from .ast import (
     ALLOW_COMMENT,
+    DECLARATIONS,
     KEYWORDS,
     Arg,
     Binding,
     Bool,
     Call,
     Chain,
+    Dots,
     Float,
     Input,
     Int,
@@ -36,10 +38,14 @@ from .ast import (
     Output,
     Param,
     Ref,
+    SharedDecl,
+    Slice,
     Stage,
     StageCall,
     StageGroup,
     Str,
+    Subscript,
+    TensorDecl,
     TensorType,
     Tuple,
 )
@@ -58,7 +64,7 @@ _TOKENS = re.compile(r"""
       |([0-9][0-9_]*)
       |([A-Za-z_][A-Za-z0-9_]*)
       |("[^"\\\n]*")
-      |(->|//|[-+*%=:,.()\[\]{}])
+      |(->|//|\*\*|\.\.\.|[-+*/%@=:,.()\[\]{}])
       |([^ \t\f\r]))
 """, re.VERBOSE | re.DOTALL)
 
@@ -68,6 +74,7 @@ _TOKENS = re.compile(r"""
 _MAX_DEPTH = 80
 
 _EOF = "$END"
+_PRODUCT = frozenset({"*", "/", "//", "%", "@"})
 
 
 class _Decline(Exception):
@@ -202,13 +209,7 @@ class _Parser:
         last = self.expect("}")
         net = Network(self.span(first, last), self.texts[name], self.span(name, name), params)
         for st in statements:
-            net.statements.append(st)
-            if isinstance(st, Input):
-                net.inputs.append(st)
-            elif isinstance(st, Binding):
-                net.bindings.append(st)
-            else:
-                net.outputs.append(st)
+            net.add(st)
         return net
 
     def param(self) -> Param:
@@ -232,10 +233,35 @@ class _Parser:
                 self.i += 1
                 refs.append(self.ref())
             return Output(self.span(first, self.i - 1), refs)
-        name = self.name()
+        if self.texts[first] in DECLARATIONS and self.types[first] == "NAME" and self.types[first + 1] == "NAME":
+            return self.declaration()
+        names = [self.name()]
+        while self.types[self.i] == ",":
+            self.i += 1
+            names.append(self.name())
         self.expect("=")
         chain = self.chain()
-        return Binding(self.span(first, self.i - 1), self.texts[name], chain, self.span(name, name))
+        targets = [(self.texts[n], self.span(n, n)) for n in names] if len(names) > 1 else []
+        return Binding(self.span(first, self.i - 1), self.texts[names[0]], chain, self.span(names[0], names[0]),
+                       targets)
+
+    def declaration(self):
+        """`param|buffer NAME: type (= expr)?` or `shared NAME = stage_core`."""
+        first = self.i
+        word = self.texts[first]
+        self.i += 1
+        name = self.name()
+        if word == "shared":
+            self.expect("=")
+            core = self.stage_core()
+            return SharedDecl(self.span(first, self.i - 1), self.texts[name], self.span(name, name), core)
+        self.expect(":")
+        tt = self.tensor_type()
+        init = None
+        if self.types[self.i] == "=":
+            self.i += 1
+            init = self.expr()
+        return TensorDecl(self.span(first, self.i - 1), word, self.texts[name], self.span(name, name), tt, init)
 
     def tensor_type(self) -> TensorType:
         first = self.i
@@ -271,7 +297,7 @@ class _Parser:
         self.depth -= 1
         return Chain(self.span(first, self.i - 1), source, assertion, stages)
 
-    def stage(self) -> Stage:
+    def stage_core(self):
         first = self.i
         types = self.types
         if types[first] == "(":
@@ -283,16 +309,19 @@ class _Parser:
                 stages.append(self.stage())
             self.expect(")")
             self.depth -= 1
-            core = StageGroup(self.span(first, self.i - 1), stages)
-        else:
-            name = self.name()
-            args: list[Arg] = []
-            if types[self.i] == "(":
-                self.i += 1
-                args = self.args()
-            core = StageCall(self.span(first, self.i - 1), self.texts[name], args,
-                             self.i - 1 != name, self.span(name, name))
-        st = Stage(None, core)
+            return StageGroup(self.span(first, self.i - 1), stages)
+        name = self.name()
+        args: list[Arg] = []
+        if types[self.i] == "(":
+            self.i += 1
+            args = self.args()
+        return StageCall(self.span(first, self.i - 1), self.texts[name], args, self.i - 1 != name,
+                         self.span(name, name))
+
+    def stage(self) -> Stage:
+        first = self.i
+        types = self.types
+        st = Stage(None, self.stage_core())
         if types[self.i] == "*":
             self.i += 1
             self.deeper()
@@ -301,6 +330,11 @@ class _Parser:
         if self.keyword("as"):
             alias = self.name(any_word=True)
             st.alias, st.alias_span = self.texts[alias], self.span(alias, alias)
+            if types[self.i] == "{":
+                self.i += 1
+                start = self.expect("INT")
+                self.expect("}")
+                st.alias_start = int(self.texts[start].replace("_", ""))
         if types[self.i] == ":":
             self.i += 1
             st.assertion = self.tensor_type()
@@ -349,10 +383,10 @@ class _Parser:
         first = self.i
         types = self.types
         left = self.unary()
-        if types[self.i] not in ("*", "//", "%"):
+        if types[self.i] not in _PRODUCT:
             return left
         depth = self.depth
-        while types[self.i] in ("*", "//", "%"):
+        while types[self.i] in _PRODUCT:
             op = types[self.i]
             self.i += 1
             self.deeper()
@@ -372,7 +406,53 @@ class _Parser:
             if isinstance(inner, (Int, Float)):
                 return type(inner)(span, -inner.value)
             return Neg(span, inner)
-        return self.atom()
+        return self.power()
+
+    def power(self):
+        first = self.i
+        base = self.postfix()
+        if self.types[self.i] != "**":
+            return base
+        self.i += 1
+        self.deeper()
+        exponent = self.unary()
+        self.depth -= 1
+        return _BinOp(self.span(first, self.i - 1), "**", base, exponent)
+
+    def postfix(self):
+        first = self.i
+        value = self.atom()
+        types = self.types
+        depth = self.depth
+        while types[self.i] == "[":
+            self.i += 1
+            self.deeper()
+            items = [self.subscript()]
+            while types[self.i] == ",":
+                self.i += 1
+                if types[self.i] == "]":
+                    break
+                items.append(self.subscript())
+            self.expect("]")
+            value = Subscript(self.span(first, self.i - 1), value, items)
+        self.depth = depth
+        return value
+
+    def subscript(self):
+        """One item of `x[...]`: an expression, a slice `a:b:c` (each part optional) or `...`."""
+        first = self.i
+        types = self.types
+        if types[first] == "...":
+            self.i += 1
+            return Dots(self.span(first, first))
+        start = None if types[first] == ":" else self.expr()
+        if types[self.i] != ":":
+            return start
+        parts = [start]
+        while types[self.i] == ":" and len(parts) < 3:
+            self.i += 1
+            parts.append(None if types[self.i] in (":", ",", "]") else self.expr())
+        return Slice(self.span(first, self.i - 1), *parts, *([None] * (3 - len(parts))))
 
     def atom(self):
         i = self.i

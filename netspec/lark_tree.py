@@ -15,6 +15,7 @@ from .ast import (
     Bool,
     Call,
     Chain,
+    Dots,
     Float,
     Input,
     Int,
@@ -23,10 +24,14 @@ from .ast import (
     Output,
     Param,
     Ref,
+    SharedDecl,
+    Slice,
     Stage,
     StageCall,
     StageGroup,
     Str,
+    Subscript,
+    TensorDecl,
     TensorType,
     Tuple,
 )
@@ -66,13 +71,7 @@ class Builder(lark.Transformer_NonRecursive):
             rest = rest[1:]
         net = Network(self._span(meta), str(name), self._tok_span(name), params)
         for st in rest:
-            net.statements.append(st)
-            if isinstance(st, Input):
-                net.inputs.append(st)
-            elif isinstance(st, Binding):
-                net.bindings.append(st)
-            elif isinstance(st, Output):
-                net.outputs.append(st)
+            net.add(st)
         return net
 
     def param_list(self, items):
@@ -89,7 +88,19 @@ class Builder(lark.Transformer_NonRecursive):
 
     @lark.v_args(meta=True)
     def binding(self, meta, items):
-        return Binding(self._span(meta), str(items[0]), items[1], self._tok_span(items[0]))
+        *names, chain = items
+        targets = [(str(n), self._tok_span(n)) for n in names] if len(names) > 1 else []
+        return Binding(self._span(meta), str(names[0]), chain, self._tok_span(names[0]), targets)
+
+    @lark.v_args(meta=True)
+    def tensor_decl(self, meta, items):
+        kind, name, tt, *init = items
+        return TensorDecl(self._span(meta), str(kind), str(name), self._tok_span(name), tt, init[0] if init else None)
+
+    @lark.v_args(meta=True)
+    def shared_decl(self, meta, items):
+        _, name, layer = items
+        return SharedDecl(self._span(meta), str(name), self._tok_span(name), layer)
 
     @lark.v_args(meta=True)
     def output_decl(self, meta, items):
@@ -122,7 +133,7 @@ class Builder(lark.Transformer_NonRecursive):
             if isinstance(item, tuple) and item[0] == "repeat":
                 st.repeat = item[1]
             elif isinstance(item, tuple) and item[0] == "alias":
-                st.alias, st.alias_span = item[1], item[2]
+                st.alias, st.alias_span, st.alias_start = item[1], item[2], item[3]
             elif isinstance(item, TensorType):
                 st.assertion = item
         return st
@@ -131,7 +142,8 @@ class Builder(lark.Transformer_NonRecursive):
         return ("repeat", items[0])
 
     def alias(self, items):
-        return ("alias", str(items[0]), self._tok_span(items[0]))
+        start = int(str(items[1]).replace("_", "")) if len(items) > 1 else None
+        return ("alias", str(items[0]), self._tok_span(items[0]), start)
 
     @lark.v_args(meta=True)
     def stage_call(self, meta, items):
@@ -180,6 +192,34 @@ class Builder(lark.Transformer_NonRecursive):
     @lark.v_args(meta=True)
     def mod(self, meta, items):
         return self._bin("%", meta, items)
+
+    @lark.v_args(meta=True)
+    def truediv(self, meta, items):
+        return self._bin("/", meta, items)
+
+    @lark.v_args(meta=True)
+    def matmul(self, meta, items):
+        return self._bin("@", meta, items)
+
+    @lark.v_args(meta=True)
+    def pow(self, meta, items):
+        return self._bin("**", meta, items)
+
+    @lark.v_args(meta=True)
+    def subscript(self, meta, items):
+        return Subscript(self._span(meta), items[0], [_unwrap(i) for i in items[1:]])
+
+    @lark.v_args(meta=True)
+    def slice(self, meta, items):
+        parts = list(items) + [None] * (3 - len(items))
+        return Slice(self._span(meta), *parts)
+
+    def part(self, items):
+        return _unwrap(items[0]) if items else None
+
+    @lark.v_args(meta=True)
+    def dots(self, meta, items):
+        return Dots(self._span(meta))
 
     @lark.v_args(meta=True)
     def neg(self, meta, items):

@@ -67,6 +67,11 @@ _TOKEN_WORDS = {
     "PERCENT": "`%`",
     "__ANON_0": "`->`",
     "__ANON_1": "`//`",
+    "__ANON_2": "`**`",
+    "__ANON_3": "`...`",
+    "AT": "`@`",
+    "TENSOR_KIND": "`param` or `buffer`",
+    "SHARED": "`shared`",
     "NETWORK": "`network`",
     "INPUT": "`input`",
     "OUTPUT": "`output`",
@@ -83,8 +88,16 @@ def _word(term: str) -> str:
     return f"`{term.lower()}`" if term.isupper() else term
 
 
+# where these may all come, a statement may start: said in two words, not five
+_STATEMENT_START = frozenset({"NAME", "INPUT", "OUTPUT", "TENSOR_KIND", "SHARED"})
+
+
 def _describe_expected(expected) -> str:
-    words = sorted({_word(t) for t in expected})
+    expected = set(expected)
+    statement = _STATEMENT_START <= expected
+    words = sorted({_word(t) for t in expected - _STATEMENT_START} if statement else {_word(t) for t in expected})
+    if statement:
+        words.append("a statement")
     if len(words) > 6:
         words = words[:6] + ["…"]
     if len(words) == 1:
@@ -280,7 +293,7 @@ def _syntax_diagnostic(e, text: str, file: str):
         end = col
     help_ = None
     history = getattr(e, "token_history", None) or []
-    if set(getattr(e, "expected", ())) == {"EQUAL"} and history and history[-1].type == "NAME":
+    if set(getattr(e, "expected", ())) <= {"EQUAL", "COMMA"} and history and history[-1].type == "NAME":
         name = str(history[-1])
         help_ = f"`{name}` starts a new binding here; if it is a stage, join it with `->`: `... -> {name}`"
     elif "`->`" in msg or "`)`" in msg:

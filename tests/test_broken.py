@@ -205,7 +205,7 @@ def test_syntax_errors_say_what_was_expected_in_plain_words():
     assert "unexpected `output`" in unclosed and "expected `)` or `,`" in unclosed
     assert "= note: the `(` at line 5, column 20 is not closed" in unclosed_text
     arrow = by_code("syntax_missing_arrow.net", "syntax")
-    assert "expected `=`" in arrow.split("\n")[0]
+    assert "expected `,` or `=`" in arrow.split("\n")[0]
     assert "= help: `Linear` starts a new binding here; if it is a stage, join it with `->`" in arrow
     early = by_code("syntax_early_end.net", "syntax").split("\n")[0]
     assert "the file ends early: expected" in early and "`}`" in early

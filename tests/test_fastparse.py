@@ -87,6 +87,12 @@ def test_the_documents_examples_parse_alike():
     "network N { input x: float[2] y = add(x, x -> ReLU, alpha=0.5) -> ReLU output y }",
     "network N {\r\n\tinput x: float[2]  # netspec: allow[shape, layout]\r\n\ty = x\r\n\toutput y\r\n}\r\n",
     "network N { input x: float[2] y = x -> A(b=(c -> D : [2]) : [3]) output y }",
+    "network N { input x: float[2, 3] y = x[:, -1] + x[..., 0:2:1][None] - x[1:][::2] output y }",
+    "network N { input x: float[2] y = -x ** 2 ** -1 / x @ x // 2 output y }",
+    "network N { input x: float[2] param w: float[2] = normal(std=0.1) buffer b: [2] y = x * w output y }",
+    "network N { input x: float[2] shared s = Linear(2) a, b = x -> s -> chunk(2) output a }",
+    "network N { input x: float[2] param = x params = param shared = x buffers, buffer = x output param }",
+    "network N { input x: float[2] y = x -> (Linear(2) as fc -> ReLU) * 2 as block{1} output y }",
 ])
 def test_corner_cases_parse_alike(text):
     fast, slow = agree(text)
@@ -106,6 +112,12 @@ def test_corner_cases_parse_alike(text):
     "network N { y = x ~> A output y }",
     "network N { y = x -> A(k==1) output y }",
     "network N { y = x -> (A * 2 asx) output y }",
+    "network N { y = x[] output y }",
+    "network N { y = x[1:2:3:4] output y }",
+    "network N { y = x -> A as a{} output y }",
+    "network N { y = x -> A as a{b} output y }",
+    "network N { param w = x output w }",
+    "network N { shared s: [2] output s }",
     "network N {",
     "network",
     "network N { y = " + "-" * 200 + "1 output y }",
@@ -132,8 +144,10 @@ def test_long_chains_and_many_bindings_take_the_fast_path():
 # may read them either way.
 
 NAMES = st.sampled_from(["x", "y", "h", "batch", "seq", "Linear", "Conv2d", "ReLU", "f", "a_1", "_b", "B2",
-                         "trueish", "asx", "network_", "inputs"])
-WORDS = st.one_of(NAMES, NAMES, NAMES, NAMES, NAMES, NAMES, st.sampled_from(KEYWORDS))
+                         "trueish", "asx", "network_", "inputs", "params", "shared_", "buffer1"])
+# `param`, `buffer` and `shared` start declarations but are names elsewhere, as Lark reads them
+WORDS = st.one_of(NAMES, NAMES, NAMES, NAMES, NAMES, NAMES, st.sampled_from(KEYWORDS),
+                  st.sampled_from(sorted(fastparse.DECLARATIONS)))
 INTS = st.sampled_from(["0", "1", "7", "64", "1_000", "3_"])
 FLOATS = st.sampled_from(["0.5", "1.", "2.5e-3", "1e3", "1_0.0_1", "3E+2"])
 STRINGS = st.sampled_from(['"same"', '""', '"a b"'])
@@ -143,7 +157,7 @@ STRINGS = st.sampled_from(['"same"', '""', '"a b"'])
 def expr(draw, w, depth=0):
     choices = ["int", "float", "str", "bool", "ref", "attr"]
     if depth < 3:
-        choices += ["call", "paren", "tuple", "binop", "neg"]
+        choices += ["call", "paren", "tuple", "binop", "neg", "power", "subscript"]
     kind = draw(st.sampled_from(choices))
     if kind == "int":
         return [draw(INTS)]
@@ -170,9 +184,35 @@ def expr(draw, w, depth=0):
             out.append(",")
         return out + [")"]
     if kind == "binop":
-        op = draw(st.sampled_from(["+", "-", "*", "//", "%"]))
+        op = draw(st.sampled_from(["+", "-", "*", "/", "//", "%", "@"]))
         return [*draw(expr(w, depth + 1)), op, *draw(expr(w, depth + 1))]
+    if kind == "power":
+        return [*draw(expr(w, depth + 1)), "**", *draw(expr(w, depth + 1))]
+    if kind == "subscript":
+        return [*draw(expr(w, depth + 1)), "[", *draw(subscripts(w, depth + 1)), "]"]
     return ["-", *draw(expr(w, depth + 1))]
+
+
+@st.composite
+def subscripts(draw, w, depth):
+    """The items of `x[...]`: expressions, slices with parts left out, `...`."""
+    out = []
+    for i in range(draw(st.integers(1, 3))):
+        out += [","] if i else []
+        kind = draw(st.sampled_from(["expr", "slice", "dots"]))
+        if kind == "dots":
+            out.append("...")
+            continue
+        part = draw(st.one_of(st.just([]), expr(w, depth + 1)))
+        out += part
+        if kind == "slice":
+            for _ in range(draw(st.integers(1, 2))):
+                out += [":", *draw(st.one_of(st.just([]), expr(w, depth + 1)))]
+        elif not part:
+            out.append("0")
+    if draw(st.integers(0, 4)) == 0:
+        out.append(",")
+    return out
 
 
 @st.composite
@@ -213,6 +253,8 @@ def stage(draw, w, depth):
         out += ["*", *draw(expr(w, depth + 2))]
     if draw(st.integers(0, 3)) == 0:
         out += ["as", draw(w)]
+        if draw(st.integers(0, 2)) == 0:
+            out += ["{", draw(INTS), "}"]
     if draw(st.integers(0, 4)) == 0:
         out += [":", *draw(tensor_type(w, depth))]
     return out
@@ -242,11 +284,20 @@ def program(draw, w):
             toks.append(")")
         toks.append("{")
         for _ in range(draw(st.integers(0, 4))):
-            which = draw(st.sampled_from(["input", "binding", "binding", "output"]))
+            which = draw(st.sampled_from(["input", "binding", "binding", "output", "tensor", "shared"]))
             if which == "input":
                 toks += ["input", draw(w), ":", *draw(tensor_type(w, 0))]
             elif which == "binding":
-                toks += [draw(w), "=", *draw(chain(w, 0))]
+                toks.append(draw(w))
+                for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
+                    toks += [",", draw(w)]
+                toks += ["=", *draw(chain(w, 0))]
+            elif which == "tensor":
+                toks += [draw(st.sampled_from(["param", "buffer"])), draw(w), ":", *draw(tensor_type(w, 0))]
+                if draw(st.booleans()):
+                    toks += ["=", *draw(expr(w, 1))]
+            elif which == "shared":
+                toks += ["shared", draw(w), "=", *draw(stage(w, 1))]
             else:
                 toks += ["output", draw(w)]
                 if draw(st.booleans()):

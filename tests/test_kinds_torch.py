@@ -207,7 +207,9 @@ def run_stage(text: str, x, env: dict):
 # ops that are torch functions of their tensors (torch.cat(tensors, dim), torch.add(x, y));
 # every other op is a method of its first tensor (x.sum(1), x.masked_fill(mask, 0.0))
 SEQUENCE_FUNCTIONS = {"cat", "stack"}
-FUNCTIONS = {"add", "sub", "mul", "div", "pow", "neg", "where", "matmul", "bmm", "split"}
+FUNCTIONS = {"add", "sub", "mul", "div", "pow", "neg", "where", "matmul", "bmm", "split", "rsub"}
+# a number on the left of an operator, as Python evaluates `2 / x` and `2 ** x`
+REFLECTED = {"rdiv": lambda x, other: other / x, "rpow": lambda x, other: other ** x}
 
 
 def torch_index(index):
@@ -229,6 +231,8 @@ def op_call(name: str, tensors: list, pos: list, kw: dict):
         return lambda: getattr(torch, name)(tensors, *pos, **kw)
     if name in FUNCTIONS:
         return lambda: getattr(torch, name)(*tensors, *pos, **kw)
+    if name in REFLECTED:
+        return lambda: REFLECTED[name](*tensors, *pos, **kw)
     if name == "einsum":
         equation = pos[0] if pos else kw["equation"]
         return lambda: torch.einsum(equation, *tensors)

@@ -253,6 +253,76 @@ class Pow(_Binary):
         return dtype
 
 
+class _Reflected:
+    """``number op x``, as Python calls it on a number on the left (``2 - x`` is
+    ``x.__rsub__(2)``): the tensor is the one input, the number its ``other``; the shape and
+    dtype rules are the forward op's, with the operands' order swapped back for what runs."""
+
+    max_inputs = 1
+    forward_name: ClassVar[str]
+
+    def operands(self, ctx, a, inputs):
+        if a.other is None:
+            raise ctx.fail(codes.ARGUMENT, f"`{self.name}` needs the number on the left of `{self.symbol}`",
+                           help=f"write it as `2 {self.symbol} x`, or `x -> {self.name}(2)`")
+        return [inputs[0], a.other]
+
+    def op_expr(self, a, inputs, code):
+        return f"{number_code(a.other, code)} {self.symbol} {inputs[0]}"
+
+
+def _reflected_examples(op: str) -> list[dict]:
+    return [{"stage": f"{op}(2)", "input": "int32[2, 3]"}, {"stage": f"{op}(2.5)", "input": "int64[3]"},
+            {"stage": f"{op}(0.5)", "input": "float16[2, 3]"}, {"stage": f"{op}(other=3)", "input": "float64[2]"},
+            {"stage": f"{op}(2)", "input": "float32[]"}]
+
+
+@register
+class Rsub(_Reflected, Sub):
+    """``2 - x``: the number minus the tensor (torch.rsub)."""
+
+    name = "rsub"
+    examples: ClassVar[list[dict]] = _reflected_examples("rsub")
+
+
+@register
+class Rdiv(_Reflected, Div):
+    """``2 / x``: the number divided by the tensor, true division."""
+
+    name = "rdiv"
+    Args = OtherArgs
+    examples: ClassVar[list[dict]] = _reflected_examples("rdiv") + [{"stage": "rdiv(2)", "input": "bool[3]"}]
+
+    def result_dtype(self, ctx, a, ops):
+        dtype = result_type(*ops)
+        return dtype if category(dtype) == 2 else "float32"
+
+
+class RpowArgs(Args):
+    other: Optional[NumberArg] = None
+
+
+@register
+class Rpow(_Reflected, Pow):
+    """``2 ** x``: the number raised to the tensor's powers."""
+
+    name = "rpow"
+    Args = RpowArgs
+    positional = ("other",)
+    operand = "other"
+    examples: ClassVar[list[dict]] = _reflected_examples("rpow") + [{"stage": "rpow(2)", "input": "bool[3]"},
+                                                                   {"stage": "rpow(-2)", "input": "int64[3]"}]
+
+    def op_expr(self, a, inputs, code):
+        left = number_code(a.other, code)
+        if left.startswith("-"):  # `-2 ** x` would be -(2 ** x)
+            left = f"({left})"
+        return f"{left} ** {inputs[0]}" if left.startswith("(") else f"{left}**{inputs[0]}"
+
+    def result_dtype(self, ctx, a, ops):
+        return result_type(*ops)
+
+
 @register
 class Neg(Op):
     name = "neg"

@@ -144,6 +144,16 @@ class Getitem(Op):
 
     def check_int(self, ctx, x: Tensor, d: int, i) -> None:
         n, v = ctx.dim(x.shape[d]), ctx.dim(i)
+        if not isinstance(n, int) and isinstance(v, int):  # a symbolic size: the index must fit every value
+            need = v + 1 if v >= 0 else -v
+            fits = ctx.less_equal(need, x.shape[d])
+            if fits is False:
+                raise ctx.fail(codes.VALUE, f"getitem: index {v} is out of range for dim {d} of size {ctx.show(n)}",
+                               [n for n in [ctx.origin_note(x, d)] if n], arg="index",
+                               help=f"the dim must have at least {need} elements for this index")
+            if fits is None:
+                self.assume(ctx, x, d, f"the size {ctx.show(n)} is at least {need}, so index {v} exists")
+            return
         if isinstance(n, int) and isinstance(v, int):
             ctx.fix(x.shape[d], i)
             if not -n <= v < n:

@@ -319,7 +319,17 @@ class Select(Op):
         idx = ctx.concrete(a.index, "index", "index")
         if isinstance(size, int) and not -size <= idx < size:
             raise ctx.fail(codes.VALUE, f"select: index {idx} is out of range for dim {i} of size {size}",
-                           arg="index")
+                           arg="index", help=f"an index into a dim of size {size} is {-size} to {size - 1}")
+        need = idx + 1 if idx >= 0 else -idx
+        fits = ctx.less_equal(need, x.shape[i])
+        if fits is False:
+            raise ctx.fail(codes.VALUE, f"select: index {idx} is out of range for dim {i} of size {ctx.show(size)}",
+                           arg="index", help=f"the dim must have at least {need} elements for this index")
+        if fits is None and ctx.strict:
+            ctx.warn(codes.UNPROVEN, f"select: index {idx} exists only when dim {i} ({ctx.show(size)}) has at least "
+                     f"{need} elements, which cannot be proven for every value of the symbols",
+                     [f"the input is {ctx.show_tensor(x)}"], arg="index",
+                     help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")
         kept = [k for k in range(x.rank) if k != i]
         return [x.with_shape(tuple(x.shape[k] for k in kept), ctx.origin,
                              keep={n: o for n, o in enumerate(kept)})]
