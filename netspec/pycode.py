@@ -170,6 +170,7 @@ class Planned(NamedTuple):
     nodes: list[Node]
     seq: bool
     from_spec: bool  # the name is the spec's own: a binding's or an `as` name
+    shared: bool = False  # one module applied by every node (`shared cell = ...`)
 
 
 def plan_modules(net: TypedNetwork) -> list[Planned]:
@@ -178,16 +179,19 @@ def plan_modules(net: TypedNetwork) -> list[Planned]:
     otherwise each run of layers under one `as` name is one, and the other layers are
     named `<binding>_<kind>` (numbered when the kind occurs more than once)."""
     by_binding: dict[str, list[Node]] = {}
+    shared: dict[str, list[Node]] = {}
     for n in net.nodes:
         by_binding.setdefault(n.binding, []).append(n)
-    planned: list[Planned] = []
+        if n.shared is not None:
+            shared.setdefault(n.shared, []).append(n)
+    planned = [Planned(name, nodes, False, True, True) for name, nodes in shared.items()]
     for binding in net.binding_names:
         planned += _plan_binding(binding, by_binding.get(binding, []))
     return planned
 
 
 def _plan_binding(binding: str, nodes: list[Node]) -> list[Planned]:
-    layers = [n for n in nodes if n.is_module]
+    layers = [n for n in nodes if n.is_module and n.shared is None]
     if not layers:
         return []
     if len(layers) == len(nodes) and all(n.alias is None for n in nodes) and pipeline(nodes):
@@ -241,7 +245,7 @@ def check_modules(net: TypedNetwork, reporter: Reporter) -> None:
                            help="give each its own name; a module used twice would share its weights")
         elif unit.from_spec:
             first[unit.name] = unit.nodes[0]
-        if len(unit.nodes) > 1 and not (unit.seq and pipeline(unit.nodes)):
+        if len(unit.nodes) > 1 and not unit.shared and not (unit.seq and pipeline(unit.nodes)):
             reporter.error(codes.DUPLICATE, f"`as {unit.name}` names layers that do not form one pipeline",
                            _alias_span(unit), [f"{n.kind_name} (line {n.span.line})" for n in unit.nodes][:4],
                            help="name each layer on its own, or only a run of layers that pass one tensor on")
