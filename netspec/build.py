@@ -307,8 +307,8 @@ def generate(result: CheckResult, file: str) -> Generated:
 
 def _support_code(nets: list[TypedNetwork]) -> list[str]:
     """The classes of layers torch.nn lacks that the networks use, each once, by name."""
-    kinds = {n.kind.torch_name: n.kind for net in nets for n in net.nodes
-             if n.kind is not None and n.kind.is_module and n.kind.support_code}
+    kinds = {n.kind.module_class if n.kind.is_module else n.kind.name: n.kind for net in nets for n in net.nodes
+             if n.kind is not None and getattr(n.kind, "support_code", None)}
     return [kinds[name].support_code for name in sorted(kinds)]
 
 
@@ -696,7 +696,8 @@ class ForwardGen:
         self.unit_of = {id(n): unit for unit in self.cls.units for n in unit[1]}
         by_binding: dict[str, list[Node]] = {}
         for n in net.nodes:
-            by_binding.setdefault(n.binding, []).append(n)
+            if n.loop is None:  # a scan's step runs inside the scan's code
+                by_binding.setdefault(n.binding, []).append(n)
         stmts: list[Stmt] = []
         for binding in net.binding_names:
             stmts += self._binding_statements(binding, by_binding.get(binding, []))

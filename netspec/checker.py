@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from . import ast as A
-from . import codes, declared, limits, memo, operators, sharing
+from . import codes, declared, limits, memo, operators, scan, sharing
 from .binder import Bound, KindSignature, NetworkSignature, bind
 from .context import StageCtx
 from .diagnostics import Diagnostic, Reporter, Span, suggest
@@ -656,6 +656,8 @@ class NetworkChecker:
             self.layer_limit(span)
         if name in self.shared:
             return sharing.apply(self, name, span, args, piped, st)
+        if name == scan.SCAN.name and name not in checker.asts:
+            return scan.apply(self, span, args, piped, st)
         if name in checker.asts:
             if checker.layer_count + checker.fewest_in_network(name) > limits.MAX_LAYERS:
                 self.layer_limit(span, ahead=True)

@@ -88,6 +88,8 @@ def _raw_costs(node: Node) -> Costs:
         for v in node.outputs:
             activation = activation + tensor_bytes(v.tensor.shape, v.tensor.dtype)
     flops = kind.flops(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs])
+    if node.times != 1 and flops is not None:  # a scan's step: once a position
+        flops, activation = flops * node.times, activation * node.times
     return Costs(flops, node.params * ITEMSIZE[param_dtype(node)], activation)
 
 

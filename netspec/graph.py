@@ -59,6 +59,8 @@ class Node:
     arg_params: dict[str, ParamUse] = field(default_factory=dict)  # argument -> parameter given bare
     in_place: bool = False  # the op writes its result into its first input (pycode.mark_in_place)
     shared: str | None = None  # the shared module it applies (`shared cell = ...`)
+    loop: "Node | None" = None  # the scan that applies it at each position (its code is the loop's)
+    times: Dim = 1  # how many times it runs per forward pass (a scan's step: once a position)
 
     @property
     def kind_name(self) -> str:

@@ -46,7 +46,7 @@ BUILTINS = frozenset("""
     set setattr slice sorted staticmethod str sum super tuple type vars zip
 """.split())
 # Names the generated module defines or imports, and names ruff refuses (E741, E742).
-CODE_NAMES = frozenset({"torch", "nn", "F", "self", "l", "O", "I"})
+CODE_NAMES = frozenset({"torch", "nn", "F", "self", "l", "O", "I", "scan"})
 # Attributes of an nn.Module instance (torch 2.x): a submodule or a stored value of that
 # name would hide them or be hidden (nn.Module.__getattr__ is only asked for names it
 # lacks). The checker refuses the public ones; the build also steers clear of the private
