@@ -742,8 +742,8 @@ class ForwardGen:
         results, uses = node.outputs, self.uses
         targets = self.net.unpacked.get(binding)
         if nxt is None and targets is not None:  # `q, k, v = ...`: the spec's names
-            return [self.target_var[t] if uses.get(id(v)) and t in self.target_var else "_"
-                    for t, v in zip(targets, results)]
+            return [self.target_var[t] if uses.get(id(v)) and t in self.target_var
+                    else self.local.add(f"_{t.strip('_') or 'unused'}") for t, v in zip(targets, results)]
         if nxt is None:
             if len(results) == 1:
                 return [self.binding_var[binding] if uses.get(id(results[0])) else self.local.add("_" + binding)]

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from .checker import NetworkChecker, Results
 
 SUPPORT = '''\
-def scan(step, xs: torch.Tensor, state: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply ``step`` at each position of ``xs`` along ``dim``, carrying ``state``."""
+def scan(step, xs: torch.Tensor, state: torch.Tensor, dim: int):
+    """Apply ``step`` at each position of ``xs`` along ``dim``, carrying ``state``;
+    the states stacked along ``dim``, and the last one."""
     states = []
     for x in xs.unbind(dim):
         state = step(x, state)

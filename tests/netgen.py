@@ -39,6 +39,11 @@ from typing import Any, Callable, NamedTuple
 # -- sources of choices -------------------------------------------------------------------------
 
 
+def _operand(text: str) -> str:
+    """An operand of an infix operator: a bare name as it is, anything else in parentheses."""
+    return text if text.replace(".", "_").isidentifier() else f"({text})"
+
+
 class Draw:
     def int(self, lo: int, hi: int) -> int:
         raise NotImplementedError
@@ -1382,6 +1387,8 @@ class Gen:
                     w = self.cell_binding(v)
                     if w is not None:
                         v = w
+                elif self.opts.recurrent and v.floating and v.rank == 3 and self.d.chance(0.5):
+                    v = self.scan_binding(v) or v
                 budget -= 1
         outs.append(v)
         return outs
@@ -1445,6 +1452,9 @@ class Gen:
         if self.d.chance(0.3):
             bound = self.bind(b_text, b)
             b_text = bound.expr
+        if self.d.chance(0.4):  # the infix form: `(a) + (b)`
+            symbol = {"add": "+", "mul": "*", "sub": "-"}[op]
+            return self.bind(f"{_operand(a_text)} {symbol} {_operand(b_text)}", Val(v.expr, v.dtype, result.shape))
         return self.bind(f"{op}({a_text}, {b_text})", Val(v.expr, v.dtype, result.shape))
 
     def product_merge(self, v: Val) -> Val:
@@ -1461,6 +1471,8 @@ class Gen:
         if kind == "einsum":
             return self.bind(f'einsum("...ij,...kj->...ik", {a_text}, {b_text})', Val(v.expr, v.dtype, shape))
         swap = "transpose(1, 2)" if kind == "bmm" else self.d.choice(["transpose(-1, -2)", f"transpose({v.rank - 1}, -2)"])
+        if kind == "matmul" and self.d.chance(0.5):  # the infix form: `(a) @ (b -> transpose)`
+            return self.bind(f"{_operand(a_text)} @ ({b_text} -> {swap})", Val(v.expr, v.dtype, shape))
         return self.bind(f"{kind}({a_text}, {b_text} -> {swap})", Val(v.expr, v.dtype, shape))
 
     def stack_merge(self, v: Val) -> Val:
@@ -1548,12 +1560,37 @@ class Gen:
             args.append("bias=false")
         name = self.fresh()
         shape = v.shape[:-1] + (hidden,)
-        self.lines.append(f"    {name} = {v.expr} -> {kind}({', '.join(args)})")
+        if self.d.chance(0.4):  # one shared cell, applied twice: the second use's result flows on
+            cell = self.fresh()
+            self.lines.append(f"    shared {cell} = {kind}({', '.join(args)})")
+            first = self.fresh()
+            self.lines.append(f"    {first} = {v.expr} -> {cell}")
+            self.values.append(Val(f"{first}.h" if kind == "LSTMCell" else first, v.dtype, shape))
+            self.lines.append(f"    {name} = {v.expr} -> {cell}")
+        else:
+            self.lines.append(f"    {name} = {v.expr} -> {kind}({', '.join(args)})")
         if kind == "LSTMCell":
             h, c = Val(f"{name}.h", v.dtype, shape), Val(f"{name}.c", v.dtype, shape)
             self.values.extend([h, c])
             return self.d.choice([h, c])
         val = Val(name, v.dtype, shape)
+        self.values.append(val)
+        return val
+
+    def scan_binding(self, v: Val) -> Val | None:
+        """A shared RNNCell or GRUCell scanned over dim 0 of ``[T, B, F]``, its state
+        started from the first position through a Linear."""
+        first = v.shape[0]
+        if not (first.concrete or (first.text or "").isidentifier()):
+            return None  # select(0, 0) of a size that may be 0: netspec warns
+        kind = self.d.choice(["RNNCell", "GRUCell"])
+        text_h, hidden = self.size(2, 8)
+        cell, start, states, last = self.fresh(), self.fresh(), self.fresh(), self.fresh()
+        self.lines.append(f"    shared {cell} = {kind}({text_h})")
+        self.lines.append(f"    {start} = {v.expr} -> select(0, 0) -> Linear({text_h})")
+        self.lines.append(f"    {states}, {last} = {v.expr} -> scan({cell}, {start})")
+        self.values.append(Val(last, v.dtype, (v.shape[1], hidden)))
+        val = Val(states, v.dtype, v.shape[:2] + (hidden,))
         self.values.append(val)
         return val
 

@@ -44,6 +44,7 @@ class _Recorder:
         self.frames: dict[int, tuple] = {}  # id(module instance) -> (typed net, info, path)
         self.codes: set = set()
         self.pending: dict[int, int] = {}  # id(frame) -> last line seen
+        self.looped: set[int] = set()  # scan steps already observed
 
     def attach(self, mod, typed: TypedNetwork, path: str) -> None:
         """Hooks on the layers of ``mod`` (and of the networks it uses, recursively)."""
@@ -60,6 +61,9 @@ class _Recorder:
 
             def hook(_m, _args, result, nodes=nodes, calls=calls, typed=typed, path=path):
                 node = nodes[calls[0] % len(nodes)]
+                if node.loop is not None and id(node) in self.looped:
+                    return  # a scan's step: observed at its first position (each has its shape)
+                self.looped.update([id(node)] if node.loop is not None else [])
                 calls[0] += 1
                 self.observed.append(Observed(typed, node, _flat(result), path))
 
