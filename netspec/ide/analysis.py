@@ -11,8 +11,8 @@ place, sooner). tests/test_lsp.py compares the two over every spec, the broken s
 fuzz corpus and their edits.
 
 :class:`Analyzer` checks one document; :func:`diagnostics` turns a check's diagnostics into
-ranges (offsets), with related places for the notes that name a line and the notes and
-help in the message.
+ranges (offsets), with related places for the notes that name a line, the notes in the
+message and the help apart (the language server shows it as a hint).
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ class Related:
 @dataclass
 class Diag:
     """A diagnostic as an editor shows it: offsets, severity (1 error, 2 warning), code, the
-    message with its notes and help, and the places its notes name."""
+    message with its notes, the places its notes name, and its help (the fix)."""
 
     start: int
     end: int
@@ -181,6 +181,7 @@ class Diag:
     code: str
     message: str
     related: list[Related] = field(default_factory=list)
+    help: str = ""
 
 
 _LINE_NOTE = re.compile(r"\bline (\d+)(?:, column (\d+))?")
@@ -210,11 +211,12 @@ def diagnostics(analysis: Analysis) -> list[Diag]:
     text, out = analysis.text, []
     for d in analysis.result.reporter.items:
         start, end = text.span(d.span)
-        lines = [d.message] + [f"note: {n}" for n in d.notes] + ([f"help: {d.help}"] if d.help else [])
+        lines = [d.message] + [f"note: {n}" for n in d.notes]
         related = []
         for note in d.notes:
             place = _note_place(text, analysis.file, note)
             if place is not None:
                 related.append(Related(place[0], place[1], note))
-        out.append(Diag(start, end, SEVERITY.get(d.severity, 1), str(d.code), "\n".join(lines), related))
+        out.append(Diag(start, end, SEVERITY.get(d.severity, 1), str(d.code), "\n".join(lines), related,
+                        d.help or ""))
     return out
