@@ -275,3 +275,13 @@ def test_document_changes():
     assert doc.source == "abXYd\n"
     doc.change(None, None, "new")
     assert doc.source == "new"
+
+
+def test_the_latency_benchmark_runs():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_lsp import measure
+
+    got = measure((ROOT / "specs" / "resnet18.net").read_text(), runs=1)
+    assert set(got) == {"a digit", "a name", "whole check"} and all(v > 0 for v in got.values())
