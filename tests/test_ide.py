@@ -285,3 +285,11 @@ def test_the_latency_benchmark_runs():
 
     got = measure((ROOT / "specs" / "resnet18.net").read_text(), runs=1)
     assert set(got) == {"a digit", "a name", "whole check"} and all(v > 0 for v in got.values())
+
+
+def test_argument_documentation():
+    text = "network A {\n    input x: float[1, 3, 8, 8]\n    y = x -> Conv2d(4, "
+    items, _ = complete(text, len(text))
+    stride = next(i for i in items if i.label == "stride=")
+    assert stride.documentation.startswith("Stride of the convolution.")  # torch's Args: line
+    assert "a positive integer or a tuple of them; default 1" == stride.detail

@@ -156,9 +156,9 @@ def arg_items(callee: str, text: str) -> list[Item]:
         if name == kind.inferred:
             continue
         default = "required" if f.is_required() else f"default {_show(f.default)}"
-        doc = kind.arg_doc(name) if hasattr(kind, "arg_doc") else ""
+        doc = kind.arg_doc(name)
         items.append(Item(f"{name}=", FIELD, f"{takes(kind, name)}; {default}",
-                          doc or f"{_signature(kind)}\n\n{kind.summary}", sort=f"0{i:03d}"))
+                          (f"{doc}\n\n" if doc else "") + f"`{_signature(kind)}`", sort=f"0{i:03d}"))
     return items
 
 

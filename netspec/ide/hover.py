@@ -224,7 +224,9 @@ def _arg(index: Index, o: Occurrence) -> str | None:
         if f is None:
             return None
         default = "required" if f.is_required() else f"default `{_literal(f.default)}`"
-        return "\n".join([_code(f"{o.extra}({o.name}=...)"), "", f"takes {takes(kind, o.name)}; {default}"])
+        doc = kind.arg_doc(o.name)
+        return "\n".join([_code(f"{o.extra}({o.name}=...)"), *(["", doc] if doc else []), "",
+                          f"takes {takes(kind, o.name)}; {default}"])
     net = index.networks.get(o.extra)
     if net is None:
         return None

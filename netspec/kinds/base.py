@@ -264,6 +264,12 @@ class Kind:
         doc = (type(self).__doc__ or "").strip()
         return " ".join(doc.split("\n\n")[0].split())
 
+    def arg_doc(self, field: str) -> str:
+        """torch's line for an argument of the kind ("" where torch documents none)."""
+        from .summaries import ARGUMENTS
+
+        return ARGUMENTS.get(self.name, {}).get(field, "")
+
     def label(self, a: Args, dim=None) -> str:
         """Kind and key arguments, as a diagram shows them: `Conv2d 64, 3, stride=2, bias=false`.
 
