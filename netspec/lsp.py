@@ -21,6 +21,7 @@ from pygls.lsp.server import LanguageServer
 from netspec import __version__
 from netspec.ide import complete as C
 from netspec.ide.analysis import Analysis, Analyzer, Diag, diagnostics
+from netspec.ide.hover import hover as hover_at
 from netspec.ide.index import OutlineItem
 from netspec.ide.text import UTF16, Document, Position, Text
 
@@ -151,7 +152,7 @@ def _answers(server: LanguageServer, ws: Workspace) -> None:
     @server.feature(T.TEXT_DOCUMENT_HOVER)
     def hover(params: T.HoverParams) -> T.Hover | None:
         found = ws.at(params.text_document.uri, params.position)
-        answer = found[1].index.hover(found[2]) if found and found[1].result.module else None
+        answer = hover_at(found[1].index, found[2]) if found and found[1].result.module else None
         if answer is None:
             return None
         text, start, end = answer

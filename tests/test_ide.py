@@ -17,6 +17,7 @@ import pytest
 from netspec.checker import check_text
 from netspec.ide.analysis import Analyzer, NetworkParser, diagnostics, network_starts
 from netspec.ide.complete import complete
+from netspec.ide.hover import hover
 from netspec.ide.text import UTF8, UTF16, UTF32, Document, Position, Text
 from netspec.kinds import REGISTRY
 
@@ -152,7 +153,7 @@ def index():
 
 
 def _hover(index, needle: str, delta: int = 0) -> str:
-    got = index.hover(SPEC.index(needle) + delta)
+    got = hover(index, SPEC.index(needle) + delta)
     assert got is not None, needle
     return got[0]
 

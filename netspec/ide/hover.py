@@ -16,6 +16,13 @@ from .index import MAX_USES, Index, Occurrence, count
 MAX_NODES = 4  # applications of one stage listed (a repeated stage makes several)
 
 
+def hover(index: Index, offset: int) -> tuple[str, int, int] | None:
+    """Markdown about what stands at ``offset``, and the offsets it is about."""
+    o = index.at(offset)
+    text = describe(index, o) if o is not None else None
+    return (text, o.start, o.end) if text else None
+
+
 def describe(index: Index, o: Occurrence) -> str | None:
     """The hover text for an occurrence, or None when nothing is known about it."""
     show = _SHOW.get(o.what)

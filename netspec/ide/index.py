@@ -1,4 +1,5 @@
-"""What stands at each place of a checked spec: hover, go to definition, the outline.
+"""What stands at each place of a checked spec: go to definition, the outline, and what hover
+(netspec.ide.hover) describes.
 
 :class:`Index` walks the AST of every network once and records each name, stage, argument
 and dim with its offsets (an :class:`Occurrence`), then answers from the typed graph: a
@@ -11,14 +12,16 @@ checked on its own (over free symbols), with the types it takes at each of its u
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import ast as A
 from ..checker import CONSTANTS
 from ..diagnostics import Span
 from ..dims import Dim, render
 from ..graph import Node, TypedNetwork, Value
-from .analysis import Analysis
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 MAX_USES = 6  # uses of a network listed in a hover
 
@@ -296,14 +299,3 @@ class Index:
             shown = f"{v.tensor.dtype}{tn.show(v.tensor)}" if v is not None and v.tensor is not None else ""
             item.children.append(self._item(st.name, kind, shown, st.span, st.name_span))
         return item
-
-    # -- hover ---------------------------------------------------------------------------------
-    def hover(self, offset: int) -> tuple[str, int, int] | None:
-        """Markdown about what stands at ``offset``, and the offsets it is about."""
-        o = self.at(offset)
-        if o is None:
-            return None
-        from . import hover
-
-        text = hover.describe(self, o)
-        return (text, o.start, o.end) if text else None
