@@ -294,3 +294,35 @@ def test_argument_documentation():
     stride = next(i for i in items if i.label == "stride=")
     assert stride.documentation.startswith("Stride of the convolution.")  # torch's Args: line
     assert "a positive integer or a tuple of them; default 1" == stride.detail
+
+
+@pytest.mark.parametrize("path", SPECS + BROKEN[:12], ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_place_answers_without_error(path):
+    """Hover, definition and completion at every offset of a spec, and the outline, never
+    raise (an answer may be empty); a definition is a name of the same text."""
+    text = path.read_bytes().decode("utf-8", "replace")
+    analysis = Analyzer(path.name).analyze(text)
+    if analysis.result.module is None:
+        return
+    index = analysis.index
+    index.outline()
+    for offset in range(0, len(text) + 1, 3):
+        hover(index, offset)
+        found = index.definition(offset)
+        if found is not None:
+            assert text[found[0]:found[1]].isidentifier()
+        complete(text, offset)
+
+
+def test_the_fuzz_corpus_answers_without_error():
+    rng = random.Random(19)
+    for text in _corpus():
+        analysis = Analyzer("m.net").analyze(text)
+        diagnostics(analysis)
+        for offset in rng.sample(range(len(text) + 1), min(10, len(text) + 1)):
+            complete(text, offset)
+            if analysis.result.module is not None:
+                hover(analysis.index, offset)
+                analysis.index.definition(offset)
+        if analysis.result.module is not None:
+            analysis.index.outline()
