@@ -174,3 +174,41 @@ def test_a_client_session(client):
     assert client.request("shutdown", None) is None
     client.notify("exit", None)
     assert client.proc.wait(timeout=30) == 0
+
+
+UNICODE_BUG = """\
+network Net {  # 🙂 é
+    input x: float[batch, 3, 32, 32]  # café ☕
+    y = x -> Conv2d(8, 3) : [batch, 9, 30, 30]  # 🙂
+    output y
+}
+"""
+
+
+def test_utf8_positions_and_related_information(client):
+    """A client that asks for UTF-8 gets columns in bytes; a note that names a line is a
+    related location."""
+    init = client.request("initialize", {"processId": None, "rootUri": None,
+                                         "capabilities": {"general": {"positionEncodings": ["utf-8", "utf-16"]}}})
+    assert init["capabilities"]["positionEncoding"] == "utf-8"
+    client.notify("initialized", {})
+    client.notify("textDocument/didOpen", {"textDocument": {**doc(), "languageId": "netspec", "version": 1,
+                                                             "text": UNICODE_BUG}})
+    (error,) = [d for d in client.diagnostics() if d["severity"] == 1]
+    assert error["code"] == "assert"
+    line = UNICODE_BUG.splitlines()[2]
+    col = len(line[:line.index("9,")].encode("utf-8"))
+    assert error["range"] == {"start": {"line": 2, "character": col}, "end": {"line": 2, "character": col + 1}}
+    related = {r["message"]: r["location"] for r in error["relatedInformation"]}
+    x_line = UNICODE_BUG.splitlines()[1]
+    where = related["x is float32[batch, 3, 32, 32] (line 2)"]
+    assert where["uri"] == URI
+    assert where["range"]["start"] == {"line": 1, "character": 4}
+    # the line's text, without its trailing blanks, ends after the emoji: bytes, not characters
+    assert where["range"]["end"] == {"line": 1, "character": len(x_line.rstrip().encode("utf-8"))}
+
+    hover = client.request("textDocument/hover", {"textDocument": doc(), "position": {"line": 0, "character": 9}})
+    assert "network Net" in hover["contents"]["value"]
+    assert client.request("shutdown", None) is None
+    client.notify("exit", None)
+    assert client.proc.wait(timeout=30) == 0
