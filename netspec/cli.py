@@ -269,15 +269,15 @@ def _diagram_without_dot(args, out: Path, source: str) -> int:
 def cmd_lsp(args) -> int:
     """The language server (netspec.lsp), until its client asks it to exit."""
     import gc
-    import importlib.util
 
     from netspec.source import parse_set
 
-    if importlib.util.find_spec("pygls") is None:
-        raise UsageError("the language server needs pygls: pip install 'netspec[lsp]'")
     overrides = dict(parse_set(item) for item in args.set)
+    try:
+        from netspec import lsp
+    except ImportError as e:
+        raise UsageError(f"the language server needs pygls ({e}): pip install 'netspec[lsp]'") from None
     gc.enable()  # a long-lived process: the cyclic collector earns its keep
-    from netspec import lsp
     return lsp.main(overrides)
 
 

@@ -326,3 +326,14 @@ def test_the_fuzz_corpus_answers_without_error():
                 analysis.index.definition(offset)
         if analysis.result.module is not None:
             analysis.index.outline()
+
+
+def test_lsp_without_pygls_is_a_usage_error():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['pygls'] = None; from netspec.cli import main; sys.exit(main(['lsp']))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and r.stdout == ""
+    assert "needs pygls" in r.stderr and "netspec[lsp]" in r.stderr
