@@ -6,10 +6,13 @@ networks whose text changed), hover, completion, go to definition and the outlin
 Positions are converted in the encoding agreed with the client (UTF-16 unless it offers
 UTF-8 or UTF-32). The server keeps its own copy of each open document's text and applies
 the editor's changes to it by LSP's rules for lines (``\\n``, ``\\r\\n``, ``\\r``).
+Changes that arrive faster than the checks are applied at once and checked once: only the
+latest version's diagnostics are published.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from typing import Any
@@ -49,7 +52,7 @@ class Workspace:
         self.analyzers[uri] = Analyzer(file_of(uri), self.overrides)
         return self.analyze(uri)
 
-    def change(self, uri: str, version: int | None, changes) -> Analysis:
+    def change(self, uri: str, version: int | None, changes) -> None:
         doc = self.documents[uri]
         for ch in changes:
             rng = getattr(ch, "range", None)
@@ -59,7 +62,6 @@ class Workspace:
                 doc.change(Position(rng.start.line, rng.start.character),
                            Position(rng.end.line, rng.end.character), ch.text)
         doc.version = version
-        return self.analyze(uri)
 
     def close(self, uri: str) -> None:
         self.documents.pop(uri, None)
@@ -136,11 +138,15 @@ def _sync(server: LanguageServer, ws: Workspace) -> None:
         publish(server, d.uri, ws.documents[d.uri], analysis)
 
     @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(params: T.DidChangeTextDocumentParams) -> None:
+    async def did_change(params: T.DidChangeTextDocumentParams) -> None:
         d = params.text_document
-        if d.uri in ws.documents:
-            analysis = ws.change(d.uri, d.version, params.content_changes)
-            publish(server, d.uri, ws.documents[d.uri], analysis)
+        if d.uri not in ws.documents:
+            return
+        ws.change(d.uri, d.version, params.content_changes)
+        await asyncio.sleep(0)  # the changes already received apply first
+        doc = ws.documents.get(d.uri)
+        if doc is not None and doc.version == d.version:  # else a later change publishes
+            publish(server, d.uri, doc, ws.analyze(d.uri))
 
     @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: T.DidCloseTextDocumentParams) -> None:

@@ -209,6 +209,18 @@ def test_utf8_positions_and_related_information(client):
 
     hover = client.request("textDocument/hover", {"textDocument": doc(), "position": {"line": 0, "character": 9}})
     assert "network Net" in hover["contents"]["value"]
+
+    # a burst of changes: the published diagnostics come in order of versions, and the
+    # last is the last version's (the assertion fixed: none)
+    fixed = UNICODE_BUG.replace("9, 30", "8, 30")
+    for version in range(2, 32):
+        client.notify("textDocument/didChange", {"textDocument": {**doc(), "version": version},
+                                                 "contentChanges": [{"text": fixed if version == 31 else UNICODE_BUG}]})
+    versions = []
+    while not versions or versions[-1] != 31:
+        m = client.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics")
+        versions.append(m["params"]["version"])
+    assert versions == sorted(versions) and m["params"]["diagnostics"] == []
     assert client.request("shutdown", None) is None
     client.notify("exit", None)
     assert client.proc.wait(timeout=30) == 0
