@@ -224,6 +224,9 @@ def test_completion_contexts():
     assert "float32" in _labels(head + "    input z: ")
     assert _labels(head + "    ")[:3] == ["network", "input", "output"]
     assert _labels("network B(") == []
+    assert "k" in _labels("# a comment first\n" + head + "    y = x -> Linear(")  # the parameter
+    block = SPEC[:SPEC.index("Block(width=4)") + len("Block(")]
+    assert _labels(block)[:3] == ["width=", "k=", "x="]  # a network's parameters, then its inputs
     assert _labels(head + "    # -> Con") == [] and _labels(head + '    y = "Con') == []
 
 

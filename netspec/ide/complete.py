@@ -102,7 +102,7 @@ def place(text: str, offset: int) -> Place | None:
 def _names(net_text: str) -> tuple[list[str], list[str], list[str]]:
     """The values (inputs, bindings), parameters and symbolic dims of a network's text."""
     params, values, symbols = [], [], []
-    m = _NETWORK.match(net_text)
+    m = _NETWORK.search(net_text)
     if m and m.group(2):
         params = [p.split("=")[0].strip() for p in m.group(2).split(",") if p.split("=")[0].strip()]
     for inp in _INPUT.finditer(net_text):
