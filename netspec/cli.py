@@ -91,13 +91,13 @@ def _export_parser(sub) -> None:
     e.set_defaults(run=cmd_export)
 
 
-# -- loading and reporting, for every command ------------------------------------------------------
-
 def _lsp_parser(sub) -> None:
     s = sub.add_parser("lsp", help="run the language server on stdin and stdout (needs netspec[lsp])")
     _common(s)
     s.set_defaults(run=cmd_lsp)
 
+
+# -- loading and reporting, for every command ------------------------------------------------------
 
 def load(args, files: list[str]) -> list:
     """Check each spec file with the command's `--set` values; a name no network of the
