@@ -34,22 +34,25 @@ from .types import DTYPES, Origin, Tensor
 
 
 def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
-               reporter: Reporter | None = None) -> CheckResult:
-    """Parse and check the text of a spec; ``overrides`` give parameters values (``--set``)."""
+               reporter: Reporter | None = None, *, parser=None) -> CheckResult:
+    """Parse and check the text of a spec; ``overrides`` give parameters values (``--set``).
+    ``parser`` stands in for netspec.parser.parse (the language server's, which reparses
+    only the networks whose text changed)."""
     # Parsing and checking make many objects and few reference cycles: the cyclic
     # collector's passes over them cost a third of a large check, for nothing. Paused
     # here, and left as it was after.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _check_text(text, file, overrides, reporter or Reporter())
+        return _check_text(text, file, overrides, reporter or Reporter(), parser or parse)
     finally:
         if collecting:
             gc.enable()
 
 
-def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter: Reporter) -> CheckResult:
-    module = parse(text, file, reporter)
+def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter: Reporter,
+                parser=parse) -> CheckResult:
+    module = parser(text, file, reporter)
     if module is None:
         return CheckResult(None, [], reporter)
     for line, code in module.allowed:

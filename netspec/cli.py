@@ -1,4 +1,4 @@
-"""The `netspec` command line: check, build, diagram, export.
+"""The `netspec` command line: check, build, diagram, export, lsp.
 
 Every subcommand is here; each loads its spec files through one helper (:func:`load`:
 `--set` values, the check, unknown parameter names refused) and prints diagnostics through
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     _build_parser(sub)
     _diagram_parser(sub)
     _export_parser(sub)
+    _lsp_parser(sub)
     return p
 
 
@@ -88,6 +89,12 @@ def _export_parser(sub) -> None:
     e.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
     _common(e)
     e.set_defaults(run=cmd_export)
+
+
+def _lsp_parser(sub) -> None:
+    s = sub.add_parser("lsp", help="run the language server on stdin and stdout (needs netspec[lsp])")
+    _common(s)
+    s.set_defaults(run=cmd_lsp)
 
 
 # -- loading and reporting, for every command ------------------------------------------------------
@@ -257,6 +264,21 @@ def _diagram_without_dot(args, out: Path, source: str) -> int:
     print(_printable(f"netspec: Graphviz's `dot` is not installed, so {out} was not drawn; wrote {dot_path}: ")
           + diagram.INSTALL_HINT, file=sys.stderr)
     return 1
+
+
+def cmd_lsp(args) -> int:
+    """The language server (netspec.lsp), until its client asks it to exit."""
+    import gc
+
+    from netspec.source import parse_set
+
+    overrides = dict(parse_set(item) for item in args.set)
+    try:
+        from netspec import lsp
+    except ImportError as e:
+        raise UsageError(f"the language server needs pygls ({e}): pip install 'netspec[lsp]'") from None
+    gc.enable()  # a long-lived process: the cyclic collector earns its keep
+    return lsp.main(overrides)
 
 
 def _write(path, data: bytes, args) -> None:

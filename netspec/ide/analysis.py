@@ -1,0 +1,222 @@
+"""Checking a document as it changes, and its diagnostics in an editor's terms.
+
+A keystroke changes one network. :class:`NetworkParser` parses a text network by network
+(each padded with the newlines before it, so that every span stays where it is) and keeps
+the AST of each network whose text and first line are those of the last parse; only the
+changed one is parsed again. It stands in for ``netspec.parser.parse`` in the check
+(``check_text(..., parser=)``) and builds the same module: a text it cannot split safely,
+or one with a network that does not parse, is left to ``parse`` (from the first network
+that does not parse, the networks before it blanked out: the same diagnostic, at the same
+place, sooner). tests/test_lsp.py compares the two over every spec, the broken specs, the
+fuzz corpus and their edits.
+
+:class:`Analyzer` checks one document; :func:`diagnostics` turns a check's diagnostics into
+ranges (offsets), with related places for the notes that name a line, the notes in the
+message and the help apart (the language server shows it as a hint).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from .. import limits
+from ..ast import Module
+from ..checker import check_text
+from ..diagnostics import Reporter
+from ..parser import parse
+from .text import Text
+
+if TYPE_CHECKING:
+    from ..graph import CheckResult
+    from .index import Index
+
+_SCAN = re.compile(r'[()\[\]{}"#\n]')
+_NETWORK = re.compile(r"network(?![A-Za-z0-9_])")
+
+
+def network_starts(text: str) -> list[int]:
+    """Where each top-level piece of the text starts: 0, and each line that begins with
+    the keyword ``network`` outside every bracket, string and comment (counted as the
+    parser's screening counts them)."""
+    starts = [0]
+    depth = 0
+    in_comment = in_string = False
+    for m in _SCAN.finditer(text):
+        ch = m.group()
+        if ch == "\n":
+            in_comment = in_string = False
+            if depth == 0 and _NETWORK.match(text, m.end()):
+                starts.append(m.end())
+        elif in_comment:
+            continue
+        elif in_string:
+            in_string = ch != '"'
+        elif ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "([{":
+            depth += 1
+        else:
+            depth = max(0, depth - 1)
+    return starts
+
+
+def _plain(text: str) -> bool:
+    """Whether the text passes the screens that ``parse`` applies to a text as a whole."""
+    return len(text) <= limits.MAX_BYTES and "\x00" not in text and text.count("->") <= limits.MAX_LAYERS
+
+
+class NetworkParser:
+    """``parse``, network by network, keeping the AST of each network whose text did not
+    change (nor its first line). Callable as ``parse`` is."""
+
+    def __init__(self) -> None:
+        self._file: str | None = None
+        self._kept: dict[tuple[int, str], tuple[list, list]] = {}  # (first line, text) -> (networks, allowed)
+        self.parsed = 0  # networks parsed again, in all (for tests and benchmarks)
+
+    def __call__(self, text: str, file: str, reporter: Reporter) -> Module | None:
+        if file != self._file:
+            self._file, self._kept = file, {}
+        starts = network_starts(text) if _plain(text) else [0]
+        if len(starts) < 2:
+            self._kept = {}
+            return parse(text, file, reporter)
+        kept: dict[tuple[int, str], tuple[list, list]] = {}
+        networks: list = []
+        allowed: list = []
+        line, pos = 1, 0
+        for i, start in enumerate(starts):
+            line += text.count("\n", pos, start)
+            pos = start
+            piece = text[start:starts[i + 1] if i + 1 < len(starts) else len(text)]
+            got = self._kept.get((line, piece)) or self._parse(piece, line, file)
+            if got is None:
+                self._kept = kept
+                return self._rest(text, start, line, file, reporter, networks, allowed)
+            kept[(line, piece)] = got
+            networks += got[0]
+            allowed += got[1]
+        self._kept = kept
+        return Module(file, text, networks, allowed)
+
+    def _parse(self, piece: str, line: int, file: str) -> tuple[list, list] | None:
+        self.parsed += 1
+        module = parse("\n" * (line - 1) + piece, file, Reporter())
+        return None if module is None else (module.networks, module.allowed)
+
+    def _rest(self, text: str, start: int, line: int, file: str, reporter: Reporter,
+              networks: list, allowed: list) -> Module | None:
+        """From a piece that does not parse: the rest of the text, the pieces before blanked
+        out (each parsed whole, so the parser stands where it stands there in the text)."""
+        module = parse("\n" * (line - 1) + text[start:], file, reporter)
+        if module is None:
+            return None
+        return Module(file, text, networks + module.networks, allowed + module.allowed)
+
+
+@dataclass
+class Analysis:
+    """One version of a document, checked."""
+
+    text: Text
+    file: str
+    result: CheckResult
+    seconds: float = 0.0  # how long the check took
+
+    @cached_property
+    def index(self) -> Index:
+        from .index import Index
+
+        return Index(self)
+
+
+class Analyzer:
+    """Checks one document's versions, reusing what did not change."""
+
+    def __init__(self, file: str, overrides: dict[str, Any] | None = None):
+        self.file = file
+        self.overrides = overrides or {}
+        self.parser = NetworkParser()
+        self.last: Analysis | None = None
+        self.last_parsed: Analysis | None = None  # the latest version that parsed
+
+    def analyze(self, text: str) -> Analysis:
+        if self.last is not None and self.last.text.text == text:
+            return self.last
+        import time
+
+        t = time.perf_counter()
+        result = check_text(text, self.file, self.overrides, parser=self.parser)
+        self.last = Analysis(Text(text), self.file, result, time.perf_counter() - t)
+        if result.module is not None:
+            self.last_parsed = self.last
+        return self.last
+
+
+# -- diagnostics -----------------------------------------------------------------------------------
+
+SEVERITY = {"error": 1, "warning": 2}  # LSP's DiagnosticSeverity
+
+
+@dataclass
+class Related:
+    start: int
+    end: int
+    message: str
+
+
+@dataclass
+class Diag:
+    """A diagnostic as an editor shows it: offsets, severity (1 error, 2 warning), code, the
+    message with its notes, the places its notes name, and its help (the fix)."""
+
+    start: int
+    end: int
+    severity: int
+    code: str
+    message: str
+    related: list[Related] = field(default_factory=list)
+    help: str = ""
+
+
+_LINE_NOTE = re.compile(r"\bline (\d+)(?:, column (\d+))?")
+
+
+def _note_place(text: Text, file: str, note: str) -> tuple[int, int] | None:
+    """The place a note names: ``FILE:LINE:COLUMN`` of this file, or ``line N[, column C]``."""
+    where = re.search(re.escape(file) + r":(\d+):(\d+)", note) if file else None
+    if where:
+        line, column = int(where.group(1)), int(where.group(2))
+        start = text.offset(line, column)
+        return start, max(start, text.line_text(line)[1])
+    m = _LINE_NOTE.search(note)
+    if m is None:
+        return None
+    line = int(m.group(1))
+    if not 1 <= line <= len(text.line_starts()):
+        return None
+    first, last = text.line_text(line)
+    if m.group(2):
+        first = text.offset(line, int(m.group(2)))
+    return first, max(first, last)
+
+
+def diagnostics(analysis: Analysis) -> list[Diag]:
+    """The check's diagnostics, as ``netspec check`` reports them, in an editor's terms."""
+    text, out = analysis.text, []
+    for d in analysis.result.reporter.items:
+        start, end = text.span(d.span)
+        lines = [d.message] + [f"note: {n}" for n in d.notes]
+        related = []
+        for note in d.notes:
+            place = _note_place(text, analysis.file, note)
+            if place is not None:
+                related.append(Related(place[0], place[1], note))
+        out.append(Diag(start, end, SEVERITY.get(d.severity, 1), str(d.code), "\n".join(lines), related,
+                        d.help or ""))
+    return out
