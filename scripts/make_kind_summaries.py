@@ -24,6 +24,9 @@ OUT = os.path.join(ROOT, "netspec", "kinds", "summaries.py")
 # kinds whose torch object has no docstring of its own
 HAND = {
     "getitem": "Indexes, slices or selects parts of a tensor: `x[...]` (`Tensor.__getitem__`).",
+    "rsub": "`number - x`: the number minus each element (`torch.rsub`, Python's reflected subtraction).",
+    "rdiv": "`number / x`: the number divided by each element (Python's reflected true division).",
+    "rpow": "`number ** x`: the number to the power of each element (Python's reflected power).",
     "StochasticDepth": "Randomly drops whole rows (or the whole batch) of the input in training, "
                        "as torchvision.ops.StochasticDepth.",
 }
