@@ -56,6 +56,19 @@ class Spec:
         self._generated: Generated | None = None
         self._namespace: types.ModuleType | None = None
 
+    def __repr__(self) -> str:
+        """What `netspec check FILE` prints: each network's table, the diagnostics, and the
+        summary line."""
+        from netspec.report import network_table
+
+        parts = [network_table(n) for n in self.result.networks]
+        parts += [render(d, self.lines, color=False) for d in self.result.reporter.items]
+        errors = len(self.result.reporter.errors)
+        warnings = len(self.result.reporter.items) - errors
+        counts = [f"{errors} error{'s' * (errors != 1)}"] if errors else ["ok"]
+        counts += [f"{warnings} warning{'s' * (warnings != 1)}"] if warnings else []
+        return "\n\n".join(parts + [f"{self.file}: {', '.join(counts)}"])
+
     # -- the typed graph -------------------------------------------------------------------------
     @property
     def ok(self) -> bool:

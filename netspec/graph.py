@@ -30,6 +30,11 @@ class Value:
     index: int  # which of the node's results
     name: str  # what the spec calls it: `enc`, `enc.h_n`, an input's name
 
+    def __repr__(self) -> str:  # `Value(logits: float32[batch, 10], Linear at line 50)`
+        t = "?" if self.tensor is None else show_shape(self.tensor.shape, self.tensor.dtype)
+        made = "an input" if self.node is None else f"{self.node.kind_name} at line {self.node.span.line}"
+        return f"Value({self.name}: {t}, {made})"
+
 
 class ParamUse(NamedTuple):
     """An argument given as a bare network parameter (``Linear(classes)``), and where."""
@@ -58,6 +63,14 @@ class Node:
     block_symbols: dict = field(default_factory=dict)  # block symbol -> caller dim
     arg_params: dict[str, ParamUse] = field(default_factory=dict)  # argument -> parameter given bare
     in_place: bool = False  # the op writes its result into its first input (pycode.mark_in_place)
+
+    def __repr__(self) -> str:  # `Node(Conv2d (conv1) at line 9: [1, 3, 8, 8] -> [1, 6, 8, 8])`
+        def shapes(values) -> str:
+            return ", ".join("?" if v.tensor is None else show_shape(v.tensor.shape) for v in values)
+
+        label = self.alias or self.binding
+        name = self.kind_name + (f" ({label})" if label else "")
+        return f"Node({name} at line {self.span.line}: {shapes(self.inputs)} -> {shapes(self.outputs)})"
 
     @property
     def kind_name(self) -> str:
@@ -103,6 +116,12 @@ class TypedNetwork:
     generic: bool = False  # used as a stage: checked over free symbols, instantiated at each use
     ok: bool = True
     _dims: dict = field(default_factory=dict, repr=False)  # dim -> self.dim(dim), memoised
+
+    def __repr__(self) -> str:
+        """The summary table `netspec check` prints for the network."""
+        from netspec.report import network_table
+
+        return network_table(self)
 
     # what a user reads: parameters substituted, canonical text
     def dim(self, d: Dim) -> Dim:
