@@ -235,7 +235,7 @@ def test_json_matches_the_contract(good_json):
     validate_report(report, _param_names(GOOD))
     names = {n["name"] for n in report["networks"]}
     assert {"LeNet", "VGG16", "CharRNN", "RowLSTM", "QstEncoder", "ResNet18", "BasicBlock"} <= names
-    # what LANGUAGE.md's example promises, read through the contract
+    # what docs/language.md's example promises, read through the contract
     (rnn,) = [n for n in report["networks"] if n["name"] == "CharRNN"]
     assert rnn["inputs"] == [{"name": "chars", "dtype": "int64", "shape": ["batch", "seq"], "id": 0}]
     # chars (0) -> Embedding (1) -> RNN (output 2, h_n 3) -> Linear (4) -> reshape (5)

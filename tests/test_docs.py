@@ -165,3 +165,24 @@ def test_a_wrong_transcript_or_doctest_fails(workdir):
     with pytest.raises(AssertionError, match="Failed example"):
         run_python(Block(page, 1, "python", ">>> 1 + 1\n3\n", False), {})
     run_python(Block(page, 1, "python", ">>> 1 + 1\n2\n", False), {})
+
+
+def test_the_list_of_layers_and_ops_is_current():
+    """docs/language.md lists every kind the registry holds, as scripts/make_language_doc.py
+    writes the list: run it after adding or changing a kind."""
+    import importlib.util
+
+    loader = importlib.util.spec_from_file_location("make_language_doc", ROOT / "scripts" / "make_language_doc.py")
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    text = module.DOC.read_text(encoding="utf-8")
+    assert module.render(text) == text, "docs/language.md's list is stale: run python scripts/make_language_doc.py"
+
+
+def test_nothing_refers_outside_the_project():
+    """The docs, the code and the tests read nothing beside the repository."""
+    paths = [*PAGES, *(ROOT / "netspec").rglob("*.py"), *(ROOT / "tests").glob("*.py"), *(ROOT / "scripts").glob("*.py")]
+    outside = ["../" + "shared", '"shared" / ' + '"design"']  # spelt so that this file does not match
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        assert not [o for o in outside if o in text], path

@@ -214,7 +214,7 @@ class Kind:
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1  # tensors given by position beyond the piped one
     # the inferred argument may also come first by position, as in torch, when it looks
-    # like a size (BatchNorm2d(64)); the positional table of LANGUAGE.md still holds
+    # like a size (BatchNorm2d(64)); the positional table of docs/language.md still holds
     size_first: ClassVar[bool] = False
     # float arguments whose value changes a shape (Upsample's scale_factor): a network
     # parameter given for one is checked by the built class, as an integer size is
