@@ -12,6 +12,8 @@ same byte for byte.
   `netspec` and `python` on PATH running this checkout.
 - A spec (a bare fence or ```net, starting with `network` or a comment) must check
   without errors (errors.md's ```net example blocks are tests/test_errors_doc.py's).
+- A spec after a line `<!-- file: NAME -->` is also written to NAME in that directory, for
+  the blocks after it to use.
 - A block right after a line `<!-- illustrative: why -->` is not run: an excerpt, a
   synopsis, a long benchmark, a command that installs or regenerates the docs themselves.
 """
@@ -31,12 +33,14 @@ from conftest import ROOT
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 ILLUSTRATIVE = re.compile(r"^<!--\s*illustrative\b.*-->\s*$")
+FILE = re.compile(r"^<!--\s*file:\s*(\S+)\s*-->\s*$")
 SHELL = {"sh", "console", "shell", "bash"}
 
 
 class Block:
-    def __init__(self, page: Path, line: int, lang: str, body: str, illustrative: bool):
+    def __init__(self, page: Path, line: int, lang: str, body: str, illustrative: bool, file: str | None = None):
         self.page, self.line, self.lang, self.body, self.illustrative = page, line, lang, body, illustrative
+        self.file = file  # the name it is saved as, for the blocks after it
 
     @property
     def kind(self) -> str | None:
@@ -58,8 +62,9 @@ def blocks(page: Path) -> list[Block]:
     for m in FENCE.finditer(text):
         before = [line for line in text[:m.start()].splitlines() if line.strip()]
         illustrative = bool(before) and bool(ILLUSTRATIVE.match(before[-1]))
+        file = FILE.match(before[-1]) if before else None
         line = text.count("\n", 0, m.start()) + 1
-        out.append(Block(page, line, m.group(1).strip(), m.group(2), illustrative))
+        out.append(Block(page, line, m.group(1).strip(), m.group(2), illustrative, file and file.group(1)))
     return out
 
 
@@ -142,6 +147,8 @@ def test_page_runs(page, workdir):
     namespace: dict = {"__name__": "__docs__"}
     ran = 0
     for block in blocks(page):
+        if block.file is not None:
+            (workdir / block.file).write_text(block.body, encoding="utf-8")
         if block.kind is None or block.illustrative:
             continue
         if block.kind == "python":
