@@ -14,6 +14,7 @@ only when a module is asked for.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
 import linecache
 import os
@@ -131,6 +132,9 @@ class Spec:
     def namespace(self) -> types.ModuleType:
         """The generated code, executed once in a fresh module (imports torch)."""
         if self._namespace is None:
+            if importlib.util.find_spec("torch") is None:
+                from netspec.extras import install_line
+                raise ImportError(f"a built module needs torch: {install_line('torch')}")
             code = self.code
             modname = f"netspec_built_{next(_counter)}"
             filename = f"<netspec {os.path.basename(self.file)} #{modname[14:]}>"

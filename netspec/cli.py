@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from netspec.errors import UsageError
+from netspec.extras import install_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -167,23 +168,6 @@ def _export_parser(sub) -> None:
 
 # The commands, in the order `netspec --help` lists them: each adds its parser (and its `run`).
 COMMANDS = (_check_parser, _build_parser, _diagram_parser, _export_parser)
-
-
-def install_line(extra: str) -> str:
-    """The pip command that installs an extra where this netspec came from: a clone's
-    directory (`pip install '/src/netspec[diagram]'`), else the package index."""
-    import json as _json
-    from importlib import metadata
-
-    try:
-        info = _json.loads(metadata.distribution("netspec").read_text("direct_url.json") or "{}")
-    except (metadata.PackageNotFoundError, ValueError):
-        info = {}
-    url = info.get("url", "")
-    if url.startswith("file://") and "dir_info" in info:
-        editable = "-e " if info["dir_info"].get("editable") else ""
-        return f"pip install {editable}'{url[len('file://'):]}[{extra}]'"
-    return f"pip install 'netspec[{extra}]'"
 
 
 # -- loading and reporting, for every command ------------------------------------------------------

@@ -109,7 +109,9 @@ def test_install_line_names_where_netspec_came_from(monkeypatch, direct_url, lin
     from importlib import metadata
 
     monkeypatch.setattr(metadata, "distribution", lambda name: _Dist(direct_url))
-    assert cli.install_line("onnx") == line
+    from netspec.extras import install_line
+
+    assert install_line("onnx") == line
 
 
 # -- summary lines and --quiet ----------------------------------------------------------------
@@ -146,3 +148,16 @@ def test_diagram_says_what_it_wrote(run_here, tmp_path):
     assert out.exists()
     quiet = run_here("diagram", LENET, "-o", out, "--quiet")
     assert quiet.returncode == 0 and quiet.stdout == ""
+
+
+def test_a_built_module_without_torch_says_how_to_install_it(monkeypatch):
+    import importlib.util
+
+    from netspec import api
+    from netspec.extras import install_line
+
+    spec = api.load(LENET)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(ImportError, match=re.escape(install_line("torch"))):
+        spec.module()
