@@ -14,6 +14,7 @@ only when a module is asked for.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
 import linecache
 import os
@@ -55,6 +56,19 @@ class Spec:
         self.overrides = dict(overrides)
         self._generated: Generated | None = None
         self._namespace: types.ModuleType | None = None
+
+    def __repr__(self) -> str:
+        """What `netspec check FILE` prints: each network's table, the diagnostics, and the
+        summary line."""
+        from netspec.report import network_table
+
+        parts = [network_table(n) for n in self.result.networks]
+        parts += [render(d, self.lines, color=False) for d in self.result.reporter.items]
+        errors = len(self.result.reporter.errors)
+        warnings = len(self.result.reporter.items) - errors
+        counts = [f"{errors} error{'s' * (errors != 1)}"] if errors else ["ok"]
+        counts += [f"{warnings} warning{'s' * (warnings != 1)}"] if warnings else []
+        return "\n\n".join(parts + [f"{self.file}: {', '.join(counts)}"])
 
     # -- the typed graph -------------------------------------------------------------------------
     @property
@@ -118,6 +132,9 @@ class Spec:
     def namespace(self) -> types.ModuleType:
         """The generated code, executed once in a fresh module (imports torch)."""
         if self._namespace is None:
+            if importlib.util.find_spec("torch") is None:
+                from netspec.extras import install_line
+                raise ImportError(f"a built module needs torch: {install_line('torch')}")
             code = self.code
             modname = f"netspec_built_{next(_counter)}"
             filename = f"<netspec {os.path.basename(self.file)} #{modname[14:]}>"

@@ -51,7 +51,7 @@ from netspec.dims import Dim, Expr, compare, is_dim, render, substitute, sym, sy
 from netspec.fsutil import MARKER
 from netspec.graph import CheckResult, Node, TypedNetwork, Value
 from netspec.kinds import Construct
-from netspec.pycode import Names, attribute, module_level, plan_modules
+from netspec.pycode import Names, module_attributes, module_level
 from netspec.types import show_shape
 
 WIDTH = 88
@@ -545,17 +545,11 @@ class ClassGen:
     # -- attribute names -----------------------------------------------------------------------
     def _units(self) -> list[tuple[str, list[Node], bool]]:
         """(attribute, nodes, whether an nn.Sequential) per submodule of the class."""
-        planned = plan_modules(self.net)
-        # spec names first, so that a generated name never takes one
-        self.attrs = attrs = Names(attribute)
-        self.tensor_attrs = {d.name: attrs.add(d.name) for d in self.net.tensors}
-        order = sorted(range(len(planned)), key=lambda i: (not planned[i].from_spec, i))
-        names = {i: attrs.add(planned[i].name) for i in order}
-        units = []
-        for i, unit in enumerate(planned):
-            units.append((names[i], unit.nodes, unit.seq))
-            for k, n in enumerate(unit.nodes):
-                self.sites[self.index[id(n)]] = Site(module=f"{names[i]}.{k}" if unit.seq else names[i])
+        self.attrs, units = module_attributes(self.net)  # spec names first (pycode)
+        self.tensor_attrs = {d.name: d.name for d in self.net.tensors}
+        for name, nodes, seq in units:
+            for k, n in enumerate(nodes):
+                self.sites[self.index[id(n)]] = Site(module=f"{name}.{k}" if seq else name)
         return units
 
     # -- the class ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from netspec.errors import UsageError
+from netspec.extras import install_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,76 +26,159 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"netspec: error: {printable(message)}\n")
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs keep their lines; option help is wrapped."""
+
+
+EXIT_STATUS = """exit status:
+  0  every spec checks (warnings allowed)
+  1  a spec has errors{more}
+  2  a usage error: no such file, a bad option or value
+  130, 143  interrupted (SIGINT, SIGTERM)"""
+
+MORE_HELP = """Run `netspec COMMAND --help` for a command's options. The language, the commands and
+every diagnostic are described in README.md and docs/ (docs/language.md)."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="netspec", description="Declarative layer graphs with static shape checking.")
+    """The command line. A command is a function in :data:`COMMANDS` that adds its parser
+    with :func:`_command` (its one-line summary is listed by `netspec --help`) and sets
+    ``run`` to the function that carries it out."""
+    p = _Parser(prog="netspec", formatter_class=_Help, usage="netspec [--version] COMMAND ...",
+                description="Declarative layer graphs for PyTorch: a static shape checker that never "
+                            "imports torch,\nand modules, diagrams and exports built from the checked spec.")
     from netspec import __version__
     p.add_argument("--version", action="version", version=f"netspec {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    _check_parser(sub)
-    _build_parser(sub)
-    _diagram_parser(sub)
-    _export_parser(sub)
-    _lsp_parser(sub)
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND", help=argparse.SUPPRESS)
+    for add in COMMANDS:
+        add(sub)
+    listed = [(a.dest, a.help) for a in sub._choices_actions]
+    width = max(len(name) for name, _ in listed) + 2
+    p.epilog = "commands:\n" + "\n".join(f"  {name:<{width}}{summary}" for name, summary in listed)
+    p.epilog += "\n\n" + MORE_HELP
     return p
 
 
-def _common(sp) -> None:
+def _command(sub, name: str, summary: str, description: str, epilog: str):
+    return sub.add_parser(name, prog=f"netspec {name}", help=summary, description=description, epilog=epilog,
+                          formatter_class=_Help)
+
+
+def _common(sp, quiet: str) -> None:
     sp.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="override a network parameter (repeatable)")
+                    help="give a network parameter another value, in the language's syntax: 3, 0.5, true, "
+                         '"same", (3, 5) (repeatable)')
+    sp.add_argument("-q", "--quiet", action="store_true", help=quiet)
+
+
+def _output(sp, metavar: str, what: str) -> None:
+    sp.add_argument("-o", "--output", required=True, metavar=metavar, help=what)
+    sp.add_argument("--force", action="store_true",
+                    help="replace the output file even if netspec did not write it")
 
 
 def _check_parser(sub) -> None:
-    c = sub.add_parser("check", help="parse and check specs, print every shape")
-    c.add_argument("files", nargs="+", metavar="FILE")
-    c.add_argument("--json", action="store_true", help="print the machine-readable report")
-    c.add_argument("--costs", action="store_true", help="add FLOPs and memory columns to the table")
+    from netspec.report import COLUMNS, DEFAULT_COLUMNS
+
+    c = _command(sub, "check", "check specs and print every layer's shape and parameter count",
+                 "Parse and check spec files: every tensor's dtype and shape (with symbolic dims such as\n"
+                 "batch), every layer's parameters, and every mistake as a diagnostic at its source line.\n"
+                 "Needs nothing beyond netspec itself: torch is never imported.",
+                 EXIT_STATUS.format(more="") + "\n\ncolumns (--columns, in the order given):\n"
+                 + "\n".join(f"  {k:<12} {col.help}" for k, col in COLUMNS.items()))
+    c.add_argument("files", nargs="+", metavar="FILE", help="spec files to check (- reads standard input)")
+    c.add_argument("--json", action="store_true",
+                   help="print one JSON object instead of tables (its schema: netspec/schema/check.schema.json)")
+    c.add_argument("--columns", metavar="LIST", type=_column_list,
+                   help=f"the table's columns, comma-separated (default: {','.join(DEFAULT_COLUMNS)}; see below)")
+    c.add_argument("--costs", action="store_true",
+                   help="add the FLOPs, parameter bytes and activation bytes columns (docs/costs.md)")
+    c.add_argument("--depth", type=int, default=0, metavar="N",
+                   help="expand networks used as stages N levels deep, a row per layer (0: one row each)")
+    c.add_argument("--weights", action="store_true",
+                   help="list every tensor of the built module's state_dict: name, shape, parameters")
     c.add_argument("--dim", action="append", default=[], metavar="NAME=INT",
-                   help="give a symbolic dim a value in the report, e.g. --dim batch=32 (repeatable)")
-    _common(c)
+                   help="give a symbolic dim a value in what is printed, e.g. --dim batch=32 (repeatable)")
+    _common(c, "print no tables: only diagnostics and the summary line")
     c.set_defaults(run=cmd_check)
 
 
+def _column_list(text: str) -> tuple[str, ...]:
+    from netspec.diagnostics import suggest
+    from netspec.report import COLUMNS
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for n in names:
+        if n not in COLUMNS:
+            hint = suggest(n, sorted(COLUMNS))
+            raise argparse.ArgumentTypeError(f"no column `{n}`" + (f" ({hint})" if hint else "")
+                                             + "; the columns: " + ", ".join(COLUMNS))
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one column")
+    return names
+
+
 def _build_parser(sub) -> None:
-    b = sub.add_parser("build", help="compile a spec to a PyTorch module")
-    b.add_argument("file", metavar="FILE")
-    b.add_argument("-o", "--output", required=True, metavar="OUT.py")
-    b.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
-    _common(b)
+    b = _command(sub, "build", "write a spec's PyTorch module (a .py file that needs only torch)",
+                 "Compile a spec to a Python module: one nn.Module class per network, with the spec's\n"
+                 "names (docs/build.md). Writing it needs nothing beyond netspec; running it needs torch:\n"
+                 "pip install 'netspec[torch]'.",
+                 EXIT_STATUS.format(more=" (nothing is written)").replace("every spec checks", "written"))
+    b.add_argument("file", metavar="FILE", help="the spec file")
+    _output(b, "OUT.py", "the Python file to write")
+    _common(b, "print nothing but diagnostics")
     b.set_defaults(run=cmd_build)
 
 
 def _diagram_parser(sub) -> None:
-    d = sub.add_parser("diagram", help="draw a spec with Graphviz")
-    d.add_argument("file", metavar="FILE")
-    d.add_argument("-o", "--output", required=True, metavar="OUT")
-    d.add_argument("--network", metavar="NAME")
-    d.add_argument("--rankdir", choices=["TB", "LR"], default="TB")
+    d = _command(sub, "diagram", "draw a spec's networks with Graphviz (.svg, .png, .pdf, .dot)",
+                 "Draw a spec's networks (docs/diagrams.md). Needs the graphviz package:\n"
+                 "pip install 'netspec[diagram]', and Graphviz's `dot` program for .svg, .png and .pdf.",
+                 EXIT_STATUS.format(more=" (still drawn), or `dot` is missing (the .dot is written)")
+                 .replace("every spec checks", "drawn"))
+    d.add_argument("file", metavar="FILE", help="the spec file")
+    _output(d, "OUT", "the file to write; its suffix picks the format: .svg, .png, .pdf or .dot")
+    d.add_argument("--network", metavar="NAME",
+                   help="draw this network (default: every network no other network uses)")
+    d.add_argument("--rankdir", choices=["TB", "LR"], default="TB",
+                   help="lay the graph out top to bottom (TB, the default) or left to right (LR)")
     d.add_argument("--depth", type=int, default=0, metavar="N",
                    help="expand networks used as layers N levels deep (0: one node each)")
     d.add_argument("--unroll", action="store_true",
                    help="draw every repetition of `Stage * N` (default: once, with a ×N badge)")
-    d.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
-    _common(d)
+    _common(d, "print nothing but diagnostics")
     d.set_defaults(run=cmd_diagram)
 
 
 def _export_parser(sub) -> None:
-    e = sub.add_parser("export", help="export a network with torch.export (and ONNX), dynamic in its symbols")
-    e.add_argument("file", metavar="FILE")
-    e.add_argument("-o", "--output", required=True, metavar="OUT.pt2")
+    e = _command(sub, "export", "write a torch.export program (and ONNX), dynamic in the spec's symbols",
+                 "Export a network's built module with torch.export (docs/export.md). Needs torch:\n"
+                 "pip install 'netspec[torch]'; --onnx needs pip install 'netspec[onnx]'.",
+                 EXIT_STATUS.format(more=", or torch could not export it (nothing is written)")
+                 .replace("every spec checks", "written"))
+    e.add_argument("file", metavar="FILE", help="the spec file")
+    _output(e, "OUT.pt2", "the torch.export program to write (.pt2)")
     e.add_argument("--network", metavar="NAME", help="the network to export (default: the one not used as a stage)")
-    e.add_argument("--onnx", metavar="OUT.onnx", help="also write ONNX (needs the onnx and onnxscript packages)")
+    e.add_argument("--onnx", metavar="OUT.onnx", help="also write ONNX (needs the [onnx] extra)")
     e.add_argument("--dim", action="append", default=[], metavar="NAME=INT",
                    help="the example size of a symbolic dim, e.g. --dim seq=30 (repeatable)")
-    e.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
-    _common(e)
+    _common(e, "print nothing but diagnostics")
     e.set_defaults(run=cmd_export)
 
 
 def _lsp_parser(sub) -> None:
-    s = sub.add_parser("lsp", help="run the language server on stdin and stdout (needs netspec[lsp])")
-    _common(s)
+    s = _command(sub, "lsp", "run the language server on standard input and output",
+                 "Speak the Language Server Protocol on stdin/stdout: check's diagnostics as you type,\n"
+                 "hover with shapes, completion, go to definition, outline (docs/editors.md).\n"
+                 "Needs pygls: pip install 'netspec[lsp]'.",
+                 EXIT_STATUS.format(more=" (never: the server reports a spec's errors to the client)")
+                 .replace("every spec checks (warnings allowed)", "the connection ended"))
+    _common(s, "accepted for symmetry with the other commands; the server prints only protocol messages")
     s.set_defaults(run=cmd_lsp)
+
+
+# The commands, in the order `netspec --help` lists them: each adds its parser (and its `run`).
+COMMANDS = (_check_parser, _build_parser, _diagram_parser, _export_parser, _lsp_parser)
 
 
 # -- loading and reporting, for every command ------------------------------------------------------
@@ -176,24 +260,47 @@ def cmd_check(args) -> int:
         from netspec.report import network_json
         out = {"ok": ok,
                "diagnostics": [d.to_json() for s in specs for d in s.result.reporter.items],
-               "networks": [network_json(n, env) for s in specs for n in s.result.networks]}
+               "networks": [network_json(n, env, args.weights) for s in specs for n in s.result.networks]}
         sys.stdout.write(json.dumps(out) + "\n")
         return 0 if ok else 1
-    from netspec.report import network_table
-    color = color_on(sys.stdout)
+    if args.depth < 0:
+        raise UsageError(f"--depth {args.depth}: give 0 or more")
     for s in specs:
-        for net in s.result.networks:
-            print(network_table(net, color=color, costs=args.costs, env=env))
-            print()
+        if not args.quiet:
+            _print_tables(s, args, env)
         print_diagnostics(s, s.result.reporter.items, sys.stdout)
-    errors = sum(len(s.result.reporter.errors) for s in specs)
-    warnings = sum(len(s.result.reporter.items) for s in specs) - errors
-    files = _printable(", ".join(s.file for s in specs))
-    if errors:
-        print(f"{files}: {errors} error(s), {warnings} warning(s)")
+        if len(specs) > 1 and not (args.quiet and not s.result.reporter.items):
+            print(_printable(f"{s.file}: {_counts(s)}"))
+    if len(specs) == 1:
+        print(_printable(f"{specs[0].file}: {_counts(specs[0])}"))
     else:
-        print(f"{files}: ok" + (f", {warnings} warning(s)" if warnings else ""))
+        failed = sum(not s.ok for s in specs)
+        print(f"{len(specs)} files: {len(specs) - failed} ok" + (f", {failed} with errors" if failed else ""))
     return 0 if ok else 1
+
+
+def _print_tables(spec, args, env) -> None:
+    from netspec.report import network_table, weights_table
+
+    color = color_on(sys.stdout)
+    for net in spec.result.networks:
+        print(network_table(net, color=color, costs=args.costs, env=env, columns=args.columns, depth=args.depth))
+        print()
+        if args.weights:
+            print(weights_table(net, env, color=color))
+            print()
+
+
+def _counts(spec) -> str:
+    """`ok`, `ok, 1 warning`, `2 errors, 1 warning`: what one file's check found."""
+    errors = len(spec.result.reporter.errors)
+    warnings = len(spec.result.reporter.items) - errors
+    shown = [_plural(errors, "error")] if errors else ["ok"]
+    return ", ".join(shown + ([_plural(warnings, "warning")] if warnings else []))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def cmd_build(args) -> int:
@@ -214,11 +321,12 @@ def cmd_build(args) -> int:
     print_diagnostics(spec, diagnostics, sys.stderr)
     if gen is None or not gen.ok:
         errors = sum(d.severity == "error" for d in diagnostics)
-        print(_printable(f"{spec.file}: {errors} error(s); nothing written"), file=sys.stderr)
+        print(_printable(f"{spec.file}: {_plural(errors, 'error')}; nothing written"), file=sys.stderr)
         return 1
     write_output(args.output, gen.code, force=args.force)
     names = ", ".join(i.class_name for i in gen.classes.values())
-    print(_printable(f"wrote {args.output}: {names}"))
+    if not args.quiet:
+        print(_printable(f"wrote {args.output}: {names}"))
     return 0
 
 
@@ -227,7 +335,7 @@ def cmd_diagram(args) -> int:
     try:
         import graphviz
     except ImportError:
-        raise UsageError("netspec diagram needs the graphviz Python package: pip install 'netspec[diagram]'") from None
+        raise UsageError(f"netspec diagram needs the graphviz Python package: {install_line('diagram')}") from None
     from netspec import diagram
 
     out = Path(args.output)
@@ -253,6 +361,9 @@ def cmd_diagram(args) -> int:
         print(_printable(f"netspec: dot failed: {lines[-1] if lines else e}"), file=sys.stderr)
         return 1
     _write(out, data, args)
+    if not args.quiet:
+        drawn = ", ".join(n.name for n in nets) or "nothing"
+        print(_printable(f"wrote {out}: {drawn}"))
     return status
 
 
@@ -276,7 +387,8 @@ def cmd_lsp(args) -> int:
     try:
         from netspec import lsp
     except ImportError as e:
-        raise UsageError(f"the language server needs pygls ({e}): pip install 'netspec[lsp]'") from None
+        from netspec.extras import install_line
+        raise UsageError(f"the language server needs pygls ({e}): {install_line('lsp')}") from None
     gc.enable()  # a long-lived process: the cyclic collector earns its keep
     return lsp.main(overrides)
 
@@ -294,7 +406,8 @@ def cmd_export(args) -> int:
     (spec,) = load(args, [args.file])
     print_diagnostics(spec, spec.result.reporter.items, sys.stderr)
     if not spec.ok:
-        print(_printable(f"{spec.file}: {len(spec.result.reporter.errors)} error(s); nothing written"), file=sys.stderr)
+        errors = _plural(len(spec.result.reporter.errors), "error")
+        print(_printable(f"{spec.file}: {errors}; nothing written"), file=sys.stderr)
         return 1
     try:
         net = spec.network(args.network)
@@ -317,7 +430,8 @@ def cmd_export(args) -> int:
     written = _export_files(args, net, result)
     if written is None:
         return 1
-    print(_printable(export.summary(net, result, written), newlines=True))
+    if not args.quiet:
+        print(_printable(export.summary(net, result, written), newlines=True))
     return 0
 
 
@@ -333,8 +447,9 @@ def _export_usage(args) -> None:
     missing = [m for m in (["torch"] + (["onnx", "onnxscript"] if args.onnx else []))
                if importlib.util.find_spec(m) is None]
     if missing:
+        extra = "onnx" if args.onnx else "torch"
         raise UsageError(f"netspec export{' --onnx' if args.onnx else ''} needs {', '.join(missing)}: "
-                         f"pip install {' '.join(missing)}")
+                         f"{install_line(extra)}")
 
 
 def _export_files(args, net, result) -> list[str] | None:
@@ -385,7 +500,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command (``argv``, else the command line's) and return its exit status."""
     if argv is None:
         _tune_process()
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `netspec`: what there is to run
+        parser.print_help()
+        return 0
     try:
         from netspec.fsutil import check_target
         check_target(getattr(args, "output", None), "-o")

@@ -30,6 +30,11 @@ class Value:
     index: int  # which of the node's results
     name: str  # what the spec calls it: `enc`, `enc.h_n`, an input's name
 
+    def __repr__(self) -> str:  # `Value(logits: float32[batch, 10], Linear at line 50)`
+        t = "?" if self.tensor is None else show_shape(self.tensor.shape, self.tensor.dtype)
+        made = "an input" if self.node is None else f"{self.node.kind_name} at line {self.node.span.line}"
+        return f"Value({self.name}: {t}, {made})"
+
 
 class ParamUse(NamedTuple):
     """An argument given as a bare network parameter (``Linear(classes)``), and where."""
@@ -61,6 +66,14 @@ class Node:
     shared: str | None = None  # the shared module it applies (`shared cell = ...`)
     loop: "Node | None" = None  # the scan that applies it at each position (its code is the loop's)
     times: Dim = 1  # how many times it runs per forward pass (a scan's step: once a position)
+
+    def __repr__(self) -> str:  # `Node(Conv2d (conv1) at line 9: [1, 3, 8, 8] -> [1, 6, 8, 8])`
+        def shapes(values) -> str:
+            return ", ".join("?" if v.tensor is None else show_shape(v.tensor.shape) for v in values)
+
+        label = self.alias or self.binding
+        name = self.kind_name + (f" ({label})" if label else "")
+        return f"Node({name} at line {self.span.line}: {shapes(self.inputs)} -> {shapes(self.outputs)})"
 
     @property
     def kind_name(self) -> str:
@@ -122,6 +135,12 @@ class TypedNetwork:
     generic: bool = False  # used as a stage: checked over free symbols, instantiated at each use
     ok: bool = True
     _dims: dict = field(default_factory=dict, repr=False)  # dim -> self.dim(dim), memoised
+
+    def __repr__(self) -> str:
+        """The summary table `netspec check` prints for the network."""
+        from netspec.report import network_table
+
+        return network_table(self)
 
     # what a user reads: parameters substituted, canonical text
     def dim(self, d: Dim) -> Dim:

@@ -190,6 +190,30 @@ def plan_modules(net: TypedNetwork) -> list[Planned]:
     return planned
 
 
+def module_attributes(net: TypedNetwork) -> tuple[Names, list[tuple[str, list[Node], bool]]]:
+    """The attribute of each submodule of ``net``'s built class: (attribute, nodes, whether
+    an nn.Sequential of them), in the order of plan_modules; the spec's own names are
+    taken first, so that a generated name never takes one. Also the namespace of the
+    class's attributes, for the names the build adds."""
+    planned = plan_modules(net)
+    attrs = Names(attribute)
+    for d in net.tensors:  # declared tensors keep their names: a state_dict's keys
+        attrs.add(d.name)
+    order = sorted(range(len(planned)), key=lambda i: (not planned[i].from_spec, i))
+    names = {i: attrs.add(planned[i].name) for i in order}
+    return attrs, [(names[i], unit.nodes, unit.seq) for i, unit in enumerate(planned)]
+
+
+def module_paths(net: TypedNetwork) -> dict[int, str]:
+    """id(node) -> the dotted path of its submodule in the built class (`features.3`), for
+    every node that is a submodule."""
+    paths = {}
+    for attr, nodes, seq in module_attributes(net)[1]:
+        for k, n in enumerate(nodes):
+            paths[id(n)] = f"{attr}.{k}" if seq else attr
+    return paths
+
+
 def _plan_binding(binding: str, nodes: list[Node]) -> list[Planned]:
     layers = [n for n in nodes if n.is_module and n.shared is None]
     if not layers:

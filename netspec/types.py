@@ -41,6 +41,9 @@ class Tensor:
     shape: tuple[Dim, ...]
     origins: tuple[Origin | None, ...]
 
+    def __repr__(self) -> str:  # `Tensor(float32[batch, 10])`; the origins are for diagnostics
+        return f"Tensor({show_shape(self.shape, self.dtype)})"
+
     @property
     def rank(self) -> int:
         return len(self.shape)

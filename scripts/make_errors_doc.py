@@ -531,6 +531,7 @@ Every problem `netspec check` finds is a diagnostic with a stable code. This pag
 each code a small spec that triggers it, what netspec prints for it, and the fix. It is
 generated: the messages below are the tool's own output. Regenerate the page with
 
+<!-- illustrative: it rewrites this page; tests/test_errors_doc.py checks the page is current -->
 ```sh
 python scripts/make_errors_doc.py
 ```

@@ -40,3 +40,29 @@ def run_cli():
                               env=env, capture_output=True, text=True, timeout=120)
 
     return run
+
+
+class Done:
+    """What a command run in this process left: exit status, stdout, stderr (as a
+    CompletedProcess has them). An exception that escapes fails the test as a traceback would."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def run_here(capsys):
+    """`netspec ARGS` in this process: the same code path as the command, without starting
+    an interpreter for each of the many option cases."""
+    from netspec.cli import main
+
+    def run(*args) -> Done:
+        capsys.readouterr()
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as e:  # argparse's own exit for a bad command line
+            status = e.code
+        out, err = capsys.readouterr()
+        return Done(status, out, err)
+
+    return run

@@ -49,7 +49,7 @@ import netgen
 from netspec import api
 from netspec.dims import render
 
-# LANGUAGE.md, "Layout": the names that make a symbol a batch or a time axis
+# docs/language.md, "Layout": the names that make a symbol a batch or a time axis
 BATCH_NAMES = frozenset({"batch", "batch_size", "B", "N"})
 TIME_NAMES = frozenset({"seq", "seq_len", "time", "T"})
 

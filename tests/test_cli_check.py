@@ -1,7 +1,9 @@
 """`netspec check` as a user runs it: a separate process, exit statuses, table and JSON.
 
-The JSON is validated against the contract in LANGUAGE.md ("Machine-readable output"):
-its keys and types, every dim an int or a Python integer expression over symbol names.
+The JSON is validated against its schema (netspec/schema/check.schema.json) and, beyond
+what a schema can say, every dim is an int or a Python integer expression over the names of
+the network's symbols, every id names a value of the network, and the graph the ids describe
+is the one the spec wires.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from schema import assert_valid
 
 from netspec.codes import CODES
 
@@ -27,8 +30,8 @@ TOP_KEYS = {"ok", "diagnostics", "networks"}
 DIAGNOSTIC_KEYS = {"severity", "code", "message", "file", "line", "column", "end_line", "end_column",
                    "notes", "help"}
 NETWORK_KEYS = {"name", "params", "inputs", "outputs", "layers"}
-LAYER_KEYS = {"kind", "line", "params", "outputs"}
-TENSOR_KEYS = {"name", "dtype", "shape"}
+LAYER_KEYS = {"kind", "name", "module", "line", "params", "kernel", "inputs", "tensors", "outputs"}
+TENSOR_KEYS = {"name", "dtype", "shape", "id"}
 
 
 # -- the JSON contract --------------------------------------------------------------------------
@@ -66,8 +69,8 @@ def _check_tensor(t: dict, names: set[str], inferred: bool = True) -> None:
         _check_dim(d, names)
 
 
-# Keys beyond LANGUAGE.md's, added by the project (static costs); each holds a dim, or null
-# where a failed check could not compute it. Any other key breaks the contract.
+# The costs (docs/costs.md); each holds a dim, or null where a failed check could not compute
+# it. Any other key breaks the contract.
 EXTENSION_KEYS = {"flops", "param_bytes", "activation_bytes"}
 
 
@@ -79,6 +82,7 @@ def _check_extensions(obj: dict, names: set[str], ok: bool) -> None:
 
 
 def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
+    assert_valid(report)
     assert set(report) == TOP_KEYS
     assert type(report["ok"]) is bool
     assert isinstance(report["diagnostics"], list) and isinstance(report["networks"], list)
@@ -96,7 +100,7 @@ def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
     assert report["ok"] == (not any(d["severity"] == "error" for d in report["diagnostics"]))
     for net in report["networks"]:
         assert NETWORK_KEYS <= set(net), net.keys()
-        assert set(net) - NETWORK_KEYS <= EXTENSION_KEYS, set(net) - NETWORK_KEYS
+        assert set(net) - NETWORK_KEYS <= EXTENSION_KEYS | {"weights"}, set(net) - NETWORK_KEYS
         assert isinstance(net["name"], str)
         symbols = {d for t in net["inputs"] for d in t["shape"] if isinstance(d, str)}
         symbols = {n for d in symbols for n in _dim_names(d)}
@@ -119,6 +123,22 @@ def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
             assert isinstance(layer["outputs"], list) and layer["outputs"]
             for t in layer["outputs"]:
                 _check_tensor(t, names, inferred=report["ok"])
+        _check_ids(net)
+
+
+def _check_ids(net: dict) -> None:
+    """Ids number the inputs, then every layer's results, in order; a layer reads only values
+    made before it; a network output is one of them."""
+    made = [t["id"] for t in net["inputs"]]
+    assert made == list(range(len(made)))
+    for layer in net["layers"]:
+        for ref in layer["inputs"] + list(layer["tensors"].values()):
+            assert ref is None or ref in made, (layer, made)
+        ids = [t["id"] for t in layer["outputs"]]
+        assert ids == list(range(len(made), len(made) + len(ids)))
+        made += ids
+    for t in net["outputs"]:
+        assert t["id"] is None or t["id"] in made
 
 
 def _param_names(paths) -> dict[str, set[str]]:
@@ -148,7 +168,10 @@ def test_good_specs_check_clean(good_table):
     proc = good_table
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stderr == ""
-    assert proc.stdout.rstrip().endswith(": ok")
+    lines = proc.stdout.rstrip().splitlines()
+    assert lines[-1] == f"{len(GOOD)} files: {len(GOOD)} ok"
+    for spec in GOOD:  # a line for each file
+        assert f"{spec}: ok" in lines
     assert "error" not in proc.stdout
 
 
@@ -173,7 +196,6 @@ MORE_USAGE_ERRORS = [
     (["check", "--json", "--set", "nope=3", "specs/charrnn.net"], "nope"),
     (["check"], "FILE"),
     (["frobnicate", "specs/charrnn.net"], "frobnicate"),
-    ([], "command"),
 ]
 
 
@@ -213,10 +235,14 @@ def test_json_matches_the_contract(good_json):
     validate_report(report, _param_names(GOOD))
     names = {n["name"] for n in report["networks"]}
     assert {"LeNet", "VGG16", "CharRNN", "RowLSTM", "QstEncoder", "ResNet18", "BasicBlock"} <= names
-    # what LANGUAGE.md's example promises, read through the contract
+    # what docs/language.md's example promises, read through the contract
     (rnn,) = [n for n in report["networks"] if n["name"] == "CharRNN"]
-    assert rnn["inputs"] == [{"name": "chars", "dtype": "int64", "shape": ["batch", "seq"]}]
-    assert rnn["outputs"] == [{"name": "logits", "dtype": "float32", "shape": ["batch * seq", 4]}]
+    assert rnn["inputs"] == [{"name": "chars", "dtype": "int64", "shape": ["batch", "seq"], "id": 0}]
+    # chars (0) -> Embedding (1) -> RNN (output 2, h_n 3) -> Linear (4) -> reshape (5)
+    assert rnn["outputs"] == [{"name": "logits", "dtype": "float32", "shape": ["batch * seq", 4], "id": 5}]
+    assert [(layer["kind"], layer["inputs"], layer["module"]) for layer in rnn["layers"]] == [
+        ("Embedding", [0], "logits_embedding"), ("RNN", [1], "logits_rnn"), ("Linear", [2], "logits_linear"),
+        ("reshape", [4], None)]
     recurrent = [layer for layer in rnn["layers"] if layer["kind"] == "RNN"][0]
     assert [t["name"] for t in recurrent["outputs"]] == ["output", "h_n"]
     assert recurrent["outputs"][1]["shape"] == [2, "batch", 8]
@@ -384,3 +410,23 @@ def test_a_reader_that_goes_away_is_no_error(big_spec):
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0
     assert err == b""
+
+
+def test_schema_lists_every_code_and_dtype():
+    from netspec.report import json_schema
+    from netspec.types import DTYPES
+
+    defs = json_schema()["$defs"]
+    assert set(defs["diagnostic"]["properties"]["code"]["enum"]) == set(CODES)
+    assert set(defs["dtype"]["enum"]) == set(DTYPES.values())
+
+
+def test_json_with_weights_follows_the_schema(run_cli):
+    proc = run_cli("check", "--json", "--weights", "specs/resnet18.net", "specs/bilstm.net")
+    assert proc.returncode == 0, proc.stderr
+    report = assert_valid(json.loads(proc.stdout))
+    validate_report(report, _param_names(["specs/resnet18.net", "specs/bilstm.net"]))
+    (resnet,) = [n for n in report["networks"] if n["name"] == "ResNet18"]
+    assert resnet["weights"][0] == {"name": "conv1.weight", "dtype": "float32", "shape": [64, 3, 7, 7],
+                                    "trainable": True}  # torchvision's resnet18 names it so
+    assert sum(w["trainable"] for w in resnet["weights"]) == 62  # torchvision's resnet18: 62 parameter tensors

@@ -137,3 +137,12 @@ network Two {
     assert sorted(m.state_dict()) == ["first.gamma", "second.gamma"]
     net = spec.network("Two")
     assert net.total_params == 12 == sum(p.numel() for p in m.parameters())
+
+
+def test_the_weights_list_is_the_built_state_dict():
+    from netspec.weights import network_weights
+    spec = api.loads(VIT_HEAD)
+    built = spec.module("Head")
+    listed = [(e.name, tuple(e.shape), e.dtype) for e in network_weights(spec.network("Head"))]
+    real = [(k, tuple(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in built.state_dict().items()]
+    assert listed == real

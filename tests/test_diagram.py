@@ -367,7 +367,7 @@ def test_a_spec_with_errors_still_draws(specs_dir, run_cli, tmp_path):
     out = tmp_path / "oops.svg"
     r = run_cli("diagram", spec, "-o", out)
     assert r.returncode == 1
-    assert "error[layout]" in r.stderr and r.stdout == ""
+    assert "error[layout]" in r.stderr and r.stdout == f"wrote {out}: Oops\n"
     assert out.exists() and MARKER in out.read_text()
 
 
@@ -496,7 +496,7 @@ def test_formats_from_the_suffix(run_cli, tmp_path, suffix, magic):
     r = run_cli("diagram", SPECS / "lenet.net", "-o", out)
     assert r.returncode == 0, r.stderr
     assert out.read_bytes().startswith(magic)
-    assert r.stdout == "" and r.stderr == ""
+    assert r.stdout == f"wrote {out}: LeNet\n" and r.stderr == ""
 
 
 def test_rankdir(tmp_path):

@@ -49,8 +49,7 @@ def agree(text: str):
 
 def doc_examples() -> list[str]:
     out = []
-    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
-                 ROOT.parent / "shared" / "design" / "LANGUAGE.md"]:
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         if path.exists():
             for block in re.findall(r"```[a-z]*\n(.*?)```", path.read_text(), re.S):
                 if "network" in block:

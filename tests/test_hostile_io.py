@@ -269,7 +269,7 @@ def test_dash_reads_stdin_and_names_it(data):
     if data == LENET.read_bytes():
         assert proc.returncode == 0 and "<stdin>: ok" in out and "Total params: 61,706" in out
     else:
-        assert proc.returncode == 1 and "\n<stdin>:2:" in "\n" + out and "<stdin>: 1 error(s)" in out
+        assert proc.returncode == 1 and "\n<stdin>:2:" in "\n" + out and "<stdin>: 1 error\n" in out
     js = json.loads(netspec("check", "--json", "-", input=data).stdout)
     assert all(d["file"] == "<stdin>" for d in js["diagnostics"])
 

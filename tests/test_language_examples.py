@@ -1,7 +1,7 @@
 """Every example network of the language reference checks exactly as the reference says.
 
-The reference (LANGUAGE.md, beside the repository in shared/design) is the contract: its
-examples must check as written, and the `Oops` example must give the one `layout` error
+The reference is docs/language.md: the examples of its "A first file" and "Examples"
+sections must check as written, and the `Oops` example must give the one `layout` error
 it shows, at line 3 column 44. Each example is also kept verbatim as a file in specs/.
 """
 
@@ -16,34 +16,31 @@ import pytest
 from netspec.checker import check_text
 
 ROOT = Path(__file__).resolve().parent.parent
-LANGUAGE = ROOT.parent / "shared" / "design" / "LANGUAGE.md"
+LANGUAGE = ROOT / "docs" / "language.md"
 SPECS = ROOT / "specs"
 EXPECTED = {"CharRNN", "RowLSTM", "QstEncoder", "LeNet", "VGG16", "Oops"}
 
 
 def _examples() -> list[str]:
-    if not LANGUAGE.exists():
-        return []
     text = LANGUAGE.read_text(encoding="utf-8")
+    sections = re.findall(r"^## (A first file|Examples)\n(.*?)(?=^## )", text, flags=re.M | re.S)
+    text = "".join(body for _, body in sections)
     blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.M | re.S)
     return [b for b in blocks if re.search(r"^\s*network\s+[A-Za-z_]\w*", b, flags=re.M)]
 
 
 EXAMPLES = _examples()
-needs_reference = pytest.mark.skipif(not LANGUAGE.exists(), reason=f"the language reference is not at {LANGUAGE}")
 
 
 def _name(block: str) -> str:
     return re.search(r"^\s*network\s+([A-Za-z_]\w*)", block, flags=re.M).group(1)
 
 
-@needs_reference
 def test_the_reference_has_its_examples():
     assert {_name(b) for b in EXAMPLES} >= EXPECTED
     assert len(EXAMPLES) == len({_name(b) for b in EXAMPLES})
 
 
-@needs_reference
 @pytest.mark.parametrize("block", EXAMPLES, ids=[_name(b) for b in EXAMPLES])
 def test_example_checks_as_written(block):
     result = check_text(block, f"{_name(block).lower()}.net")
@@ -57,14 +54,12 @@ def test_example_checks_as_written(block):
         assert result.networks and all(v.tensor is not None for n in result.networks for _, v in n.outputs)
 
 
-@needs_reference
 @pytest.mark.parametrize("block", EXAMPLES, ids=[_name(b) for b in EXAMPLES])
 def test_example_is_a_spec_file(block):
     matches = [p.name for p in SPECS.glob("*.net") if p.read_text(encoding="utf-8") == block]
     assert matches, f"no file in specs/ holds the {_name(block)} example verbatim"
 
 
-@needs_reference
 def test_oops_through_the_cli(tmp_path, run_cli):
     (block,) = [b for b in EXAMPLES if _name(b) == "Oops"]
     spec = tmp_path / "oops.net"

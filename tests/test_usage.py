@@ -17,32 +17,6 @@ VGG16 = SPECS / "vgg16.net"  # has a parameter: num_classes
 UNREADABLE_PROC = Path("/proc/self/mem")  # exists, opens, and fails to read at offset 0
 
 
-class Done:
-    """What a command run in this process left: exit status, stdout, stderr (as a
-    CompletedProcess has them). An exception that escapes fails the test as a traceback would."""
-
-    def __init__(self, returncode: int, stdout: str, stderr: str):
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-@pytest.fixture
-def run_here(capsys):
-    """`netspec ARGS` in this process: the same code path as the command, without starting
-    an interpreter for each of the many option cases."""
-    from netspec.cli import main
-
-    def run(*args) -> Done:
-        capsys.readouterr()
-        try:
-            status = main([str(a) for a in args])
-        except SystemExit as e:  # argparse's own exit for a bad command line
-            status = e.code
-        out, err = capsys.readouterr()
-        return Done(status, out, err)
-
-    return run
-
-
 def has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
@@ -152,7 +126,6 @@ def test_bad_dim(run_here, item, words):
 
 
 @pytest.mark.parametrize("argv,words", [
-    ([], ["required"]),
     (["check"], ["required", "FILE"]),
     (["check", "--bogus", str(LENET)], ["unrecognized arguments: --bogus"]),
     (["frobnicate", str(LENET)], ["invalid choice", "frobnicate"]),

@@ -20,7 +20,20 @@ from . import (  # noqa: F401  (registers every kind)
     resample,
 )
 from .args import ValidationError
-from .base import REGISTRY, Args, Construct, Fail, Forward, Kind, Layer, Op, TensorArg, register, validation_messages
+from .base import (
+    REGISTRY,
+    Args,
+    Construct,
+    Fail,
+    Forward,
+    Kind,
+    Layer,
+    Op,
+    TensorArg,
+    Weight,
+    register,
+    validation_messages,
+)
 
-__all__ = ["REGISTRY", "Args", "Construct", "Fail", "Forward", "Kind", "Layer", "Op", "TensorArg", "register",
+__all__ = ["REGISTRY", "Args", "Construct", "Fail", "Forward", "Kind", "Layer", "Op", "TensorArg", "Weight", "register",
            "validation_messages", "ValidationError"]

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal, Optional
 
 from .. import codes
 from ..dims import exact_div, floordiv
-from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, register
+from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, Weight, register
 
 
 class InplaceArgs(Args):
@@ -248,6 +248,9 @@ class PReLU(_Elementwise):
 
     def param_count(self, a):
         return a.num_parameters
+
+    def weights(self, a, dim=None):
+        return [Weight("weight", (a.num_parameters,))]
 
 
 class GLUArgs(Args):

@@ -23,7 +23,7 @@ from .. import codes
 from ..dims import Dim
 from ..types import FLOAT_DTYPES, Tensor
 from .args import after
-from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, register
+from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, register
 from .recurrent import check_sequence_layout
 
 RANK_HELP = "attention takes [L, N, E] ([N, L, E] with batch_first=true) or an unbatched [L, E]"
@@ -46,6 +46,50 @@ def attention_flops(N: Dim, L: Dim, S: Dim, S_total: Dim, E: Dim, kdim: Dim, vdi
     """Matmul FLOPs of one attention: the query, key, value and output projections, then
     Q K^T and the weights times V over every head (their sizes add up to E)."""
     return 2 * N * (2 * L * E * E + S * E * kdim + S * E * vdim) + 4 * N * L * S_total * E
+
+
+def attention_weights(E: Dim, bias: bool, kdim: Dim, vdim: Dim, add_bias_kv: bool = False) -> list[Weight]:
+    """nn.MultiheadAttention's state_dict: one packed in-projection when kdim = vdim = E,
+    else three; then bias_k and bias_v, then out_proj (a submodule, saved after)."""
+    if kdim == E and vdim == E:
+        out = [Weight("in_proj_weight", (3 * E, E))]
+    else:
+        out = [Weight("q_proj_weight", (E, E)), Weight("k_proj_weight", (E, kdim)), Weight("v_proj_weight", (E, vdim))]
+    if bias:
+        out.append(Weight("in_proj_bias", (3 * E,)))
+    if add_bias_kv:
+        out += [Weight("bias_k", (1, 1, E)), Weight("bias_v", (1, 1, E))]
+    return out + linear_weights("out_proj", E, E, bias)
+
+
+def linear_weights(prefix: str, n_in: Dim, n_out: Dim, bias: bool) -> list[Weight]:
+    return [Weight(f"{prefix}.weight", (n_out, n_in))] + ([Weight(f"{prefix}.bias", (n_out,))] if bias else [])
+
+
+def layer_norm_weights(prefix: str, E: Dim, bias: bool) -> list[Weight]:
+    return [Weight(f"{prefix}.weight", (E,))] + ([Weight(f"{prefix}.bias", (E,))] if bias else [])
+
+
+def encoder_layer_weights(E: Dim, F: Dim, bias: bool) -> list[Weight]:
+    """nn.TransformerEncoderLayer's state_dict, in the order torch makes its submodules."""
+    return ([w.under("self_attn") for w in attention_weights(E, bias, E, E)] + linear_weights("linear1", E, F, bias)
+            + linear_weights("linear2", F, E, bias) + layer_norm_weights("norm1", E, bias)
+            + layer_norm_weights("norm2", E, bias))
+
+
+def decoder_layer_weights(E: Dim, F: Dim, bias: bool) -> list[Weight]:
+    """nn.TransformerDecoderLayer's state_dict: self_attn, multihead_attn, the feed-forward, three norms."""
+    attn = attention_weights(E, bias, E, E)
+    return ([w.under("self_attn") for w in attn] + [w.under("multihead_attn") for w in attn]
+            + linear_weights("linear1", E, F, bias) + linear_weights("linear2", F, E, bias)
+            + layer_norm_weights("norm1", E, bias) + layer_norm_weights("norm2", E, bias)
+            + layer_norm_weights("norm3", E, bias))
+
+
+def stack_weights(layer: list[Weight], count, dim, norm: bool, E: Dim, bias: bool) -> list[Weight]:
+    """nn.TransformerEncoder/Decoder: `layers.0.`, `layers.1.`, ... then the final norm."""
+    out = [w.under(f"layers.{i}") for i in indices(count, dim) for w in layer]
+    return out + (layer_norm_weights("norm", E, bias) if norm else [])
 
 
 def layer_norm_params(E: Dim, bias: bool) -> Dim:
@@ -358,6 +402,12 @@ class MultiheadAttention(_Attention):
         vdim = E if a.vdim is None else a.vdim
         return attention_params(E, a.bias, kdim, vdim, a.add_bias_kv)
 
+    def weights(self, a, dim=None):
+        E = a.embed_dim
+        kdim = E if a.kdim is None else a.kdim
+        vdim = E if a.vdim is None else a.vdim
+        return attention_weights(E, a.bias, kdim, vdim, a.add_bias_kv)
+
     def flops(self, a, inputs, outputs):
         q = inputs[0]
         key = a.key.tensor if a.key is not None else q
@@ -492,6 +542,9 @@ class TransformerEncoderLayer(_Transformer):
     def param_count(self, a):
         return encoder_layer_params(a.d_model, a.dim_feedforward, a.bias)
 
+    def weights(self, a, dim=None):
+        return encoder_layer_weights(a.d_model, a.dim_feedforward, a.bias)
+
     def flops(self, a, inputs, outputs):
         s = steps(inputs[0], a.batch_first)
         return encoder_layer_flops(batch_size(s), s.length, a.d_model, a.dim_feedforward)
@@ -534,6 +587,9 @@ class TransformerDecoderLayer(_Transformer):
 
     def param_count(self, a):
         return decoder_layer_params(a.d_model, a.dim_feedforward, a.bias)
+
+    def weights(self, a, dim=None):
+        return decoder_layer_weights(a.d_model, a.dim_feedforward, a.bias)
 
     def flops(self, a, inputs, outputs):
         t, m = steps(inputs[0], a.batch_first), steps(a.memory.tensor, a.batch_first)
@@ -599,6 +655,10 @@ class TransformerEncoder(_Transformer):
         norm = layer_norm_params(a.d_model, a.bias) if a.norm else 0
         return a.num_layers * encoder_layer_params(a.d_model, a.dim_feedforward, a.bias) + norm
 
+    def weights(self, a, dim=None):
+        layer = encoder_layer_weights(a.d_model, a.dim_feedforward, a.bias)
+        return stack_weights(layer, a.num_layers, dim, a.norm, a.d_model, a.bias)
+
     def flops(self, a, inputs, outputs):
         s = steps(inputs[0], a.batch_first)
         return a.num_layers * encoder_layer_flops(batch_size(s), s.length, a.d_model, a.dim_feedforward)
@@ -643,6 +703,10 @@ class TransformerDecoder(_Transformer):
     def param_count(self, a):
         norm = layer_norm_params(a.d_model, a.bias) if a.norm else 0
         return a.num_layers * decoder_layer_params(a.d_model, a.dim_feedforward, a.bias) + norm
+
+    def weights(self, a, dim=None):
+        layer = decoder_layer_weights(a.d_model, a.dim_feedforward, a.bias)
+        return stack_weights(layer, a.num_layers, dim, a.norm, a.d_model, a.bias)
 
     def flops(self, a, inputs, outputs):
         t, m = steps(inputs[0], a.batch_first), steps(a.memory.tensor, a.batch_first)
@@ -729,6 +793,12 @@ class Transformer(_Transformer):
         E, F, bias = a.d_model, a.dim_feedforward, a.bias
         return (a.num_encoder_layers * encoder_layer_params(E, F, bias) + layer_norm_params(E, bias)
                 + a.num_decoder_layers * decoder_layer_params(E, F, bias) + layer_norm_params(E, bias))
+
+    def weights(self, a, dim=None):
+        E, F, bias = a.d_model, a.dim_feedforward, a.bias
+        encoder = stack_weights(encoder_layer_weights(E, F, bias), a.num_encoder_layers, dim, True, E, bias)
+        decoder = stack_weights(decoder_layer_weights(E, F, bias), a.num_decoder_layers, dim, True, E, bias)
+        return [w.under("encoder") for w in encoder] + [w.under("decoder") for w in decoder]
 
     def flops(self, a, inputs, outputs):
         s, t = steps(inputs[0], a.batch_first), steps(a.tgt.tensor, a.batch_first)

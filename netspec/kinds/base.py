@@ -149,6 +149,31 @@ class NoArgs(Args):
     pass
 
 
+class Weight(NamedTuple):
+    """One tensor of a layer's state_dict: its name in torch's module (``weight_ih_l0``,
+    ``self_attn.in_proj_weight``), its shape, whether it is a trained parameter (False: a
+    buffer such as ``running_mean``), and its dtype when it is not the layer's float dtype
+    (``num_batches_tracked`` is int64)."""
+
+    name: str
+    shape: tuple[Dim, ...]
+    trainable: bool = True
+    dtype: str | None = None
+
+    def under(self, prefix: str) -> "Weight":
+        return self._replace(name=f"{prefix}.{self.name}")
+
+
+def indices(count, dim=None, start: int = 0) -> list[str]:
+    """The indices ``start``..``count - 1`` as names take them (``l0``, ``layers.1``); a count
+    that is not a known integer (in a network used as a stage) gives one index that says
+    the range: ``[1..num_layers)``."""
+    n = dim(count) if dim is not None else count
+    if isinstance(n, int):
+        return [str(i) for i in range(start, n)]
+    return [f"[{start}..{render(n)})"]
+
+
 class Forward(NamedTuple):
     """How a stage reads in a built module's ``forward``: a call of ``callee`` (a submodule)
     with ``args``, which a long line splits one argument a line, or one expression."""
@@ -189,7 +214,7 @@ class Kind:
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1  # tensors given by position beyond the piped one
     # the inferred argument may also come first by position, as in torch, when it looks
-    # like a size (BatchNorm2d(64)); the positional table of LANGUAGE.md still holds
+    # like a size (BatchNorm2d(64)); the positional table of docs/language.md still holds
     size_first: ClassVar[bool] = False
     # float arguments whose value changes a shape (Upsample's scale_factor): a network
     # parameter given for one is checked by the built class, as an integer size is
@@ -226,6 +251,22 @@ class Kind:
     # -- costs --------------------------------------------------------------------------------
     def param_count(self, a: Args) -> Dim:
         return 0
+
+    def weights(self, a: Args, dim=None) -> list[Weight]:
+        """Every tensor of the torch module's state_dict, in its order: the parameters (whose
+        elements add up to ``param_count``) and the buffers. ``dim`` maps a dim to what a
+        user reads (a network's parameters substituted): a count that names tensors (an
+        LSTM's layers) is read through it. tests/test_kinds_torch.py compares the list with
+        the real module's state_dict on every example."""
+        return []
+
+    def kernel(self, a: Args) -> tuple | None:
+        """The window of a convolution or a pool, one size a spatial dim; None for others."""
+        k = getattr(a, "kernel_size", None)
+        n = getattr(self, "n", None)
+        if k is None or not isinstance(n, int):
+            return None
+        return k if isinstance(k, tuple) else (k,) * n
 
     def flops(self, a: Args, inputs: list[Tensor], outputs: list[Tensor]) -> Dim:
         return 0

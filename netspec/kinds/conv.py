@@ -14,6 +14,7 @@ from .base import (
     FloatLayer,
     SizeArg,
     SizeOrTuple,
+    Weight,
     normalize_tuple,
     numel,
     register,
@@ -146,6 +147,11 @@ class _Conv(Spatial):
         per = numel(normalize_tuple(a.kernel_size, self.n))
         return a.out_channels * (a.in_channels // a.groups) * per + (a.out_channels if a.bias else 0)
 
+    def weights(self, a, dim=None):
+        k = normalize_tuple(a.kernel_size, self.n)
+        weight = Weight("weight", (a.out_channels, a.in_channels // a.groups) + tuple(k))
+        return [weight] + ([Weight("bias", (a.out_channels,))] if a.bias else [])
+
     def flops(self, a, inputs, outputs):
         per = numel(normalize_tuple(a.kernel_size, self.n))
         return 2 * numel(outputs[0].shape) * (a.in_channels // a.groups) * per
@@ -277,6 +283,11 @@ class _ConvTranspose(Spatial):
     def param_count(self, a):
         per = numel(normalize_tuple(a.kernel_size, self.n))
         return a.in_channels * (a.out_channels // a.groups) * per + (a.out_channels if a.bias else 0)
+
+    def weights(self, a, dim=None):
+        k = normalize_tuple(a.kernel_size, self.n)
+        weight = Weight("weight", (a.in_channels, a.out_channels // a.groups) + tuple(k))
+        return [weight] + ([Weight("bias", (a.out_channels,))] if a.bias else [])
 
     def flops(self, a, inputs, outputs):
         # torch's count for a transposed convolution: every input element meets the kernel

@@ -8,7 +8,7 @@ from .. import codes
 from ..dims import compare, exact_div, floordiv, is_dim, render
 from ..types import INT_DTYPES, Tensor
 from .args import ArgValueError, Before, after
-from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, TensorIn, _show, numel, register
+from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, TensorIn, Weight, _show, numel, register
 
 
 class LinearArgs(Args):
@@ -43,6 +43,9 @@ class Linear(FloatLayer):
 
     def param_count(self, a):
         return a.in_features * a.out_features + (a.out_features if a.bias else 0)
+
+    def weights(self, a, dim=None):
+        return [Weight("weight", (a.out_features, a.in_features))] + ([Weight("bias", (a.out_features,))] if a.bias else [])
 
     def flops(self, a, inputs, outputs):
         return 2 * numel(outputs[0].shape) * a.in_features
@@ -92,6 +95,9 @@ class Embedding(Layer):
 
     def param_count(self, a):
         return a.num_embeddings * a.embedding_dim
+
+    def weights(self, a, dim=None):
+        return [Weight("weight", (a.num_embeddings, a.embedding_dim))]
 
 
 def check_ids(ctx, name: str, x: Tensor) -> None:
@@ -206,6 +212,9 @@ class EmbeddingBag(Layer):
 
     def param_count(self, a):
         return a.num_embeddings * a.embedding_dim
+
+    def weights(self, a, dim=None):
+        return [Weight("weight", (a.num_embeddings, a.embedding_dim))]
 
 
 class FlattenArgs(Args):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 from .. import codes
 from ..dims import exact_div
 from .args import Before
-from .base import Args, BoolArg, FloatArg, FloatLayer, SizeArg, _float, numel, register
+from .base import Args, BoolArg, FloatArg, FloatLayer, SizeArg, Weight, _float, numel, register
 
 
 class BatchNormArgs(Args):
@@ -16,6 +16,22 @@ class BatchNormArgs(Args):
     momentum: Any = 0.1
     affine: BoolArg = True
     track_running_stats: BoolArg = True
+
+
+def affine_weights(n, affine: bool, bias: bool) -> list[Weight]:
+    """A norm's learned scale and shift, one value a feature."""
+    if not affine:
+        return []
+    return [Weight("weight", (n,))] + ([Weight("bias", (n,))] if bias else [])
+
+
+def running_stats(a) -> list[Weight]:
+    """The buffers of a norm that tracks running statistics."""
+    if not a.track_running_stats:
+        return []
+    n = a.num_features
+    return [Weight("running_mean", (n,), False), Weight("running_var", (n,), False),
+            Weight("num_batches_tracked", (), False, "int64")]
 
 
 class _BatchNorm(FloatLayer):
@@ -41,6 +57,9 @@ class _BatchNorm(FloatLayer):
 
     def param_count(self, a):
         return 2 * a.num_features if a.affine else 0
+
+    def weights(self, a, dim=None):
+        return affine_weights(a.num_features, a.affine, getattr(a, "bias", True)) + running_stats(a)
 
 
 @register
@@ -144,6 +163,12 @@ class LayerNorm(FloatLayer):
         n = numel(self._shape(a))
         return 2 * n if a.bias else n
 
+    def weights(self, a, dim=None):
+        if not a.elementwise_affine:
+            return []
+        shape = tuple(self._shape(a))
+        return [Weight("weight", shape)] + ([Weight("bias", shape)] if a.bias else [])
+
 
 # -- GroupNorm --------------------------------------------------------------------------------
 
@@ -221,6 +246,9 @@ class GroupNorm(FloatLayer):
         if not a.affine:
             return 0
         return 2 * a.num_channels if a.bias else a.num_channels
+
+    def weights(self, a, dim=None):
+        return affine_weights(a.num_channels, a.affine, a.bias)
 
 
 # -- InstanceNorm -----------------------------------------------------------------------------

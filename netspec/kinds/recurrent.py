@@ -14,7 +14,20 @@ from .. import codes
 from ..dims import Dim, render
 from ..types import Tensor
 from .args import after
-from .base import Args, ArgValueError, BoolArg, DimArg, FloatArg, FloatLayer, SizeArg, TensorIn, numel, register
+from .base import (
+    Args,
+    ArgValueError,
+    BoolArg,
+    DimArg,
+    FloatArg,
+    FloatLayer,
+    SizeArg,
+    TensorIn,
+    Weight,
+    indices,
+    numel,
+    register,
+)
 
 
 def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str | None = None,
@@ -169,6 +182,24 @@ class _Recurrent(FloatLayer):
         first = D * (per_dir_first + bias + proj)
         rest = (a.num_layers - 1) * D * (per_dir_rest + bias + proj)
         return first + rest
+
+    def weights(self, a, dim=None):
+        """torch's names, layer by layer and direction by direction: weight_ih_l0,
+        weight_hh_l0, bias_ih_l0, bias_hh_l0 (weight_hr_l0 with a projection), then
+        the reverse direction's with a `_reverse` suffix."""
+        g, h_out = self.gates * a.hidden_size, self.h_out(a)
+        proj = getattr(a, "proj_size", 0) != 0
+        out = []
+        for k, layer in enumerate(["0"] + indices(a.num_layers, dim, 1)):
+            width = a.input_size if k == 0 else self.directions(a) * h_out
+            for suffix in ("", "_reverse")[:self.directions(a)]:
+                out += [Weight(f"weight_ih_l{layer}{suffix}", (g, width)),
+                        Weight(f"weight_hh_l{layer}{suffix}", (g, h_out))]
+                if a.bias:
+                    out += [Weight(f"bias_ih_l{layer}{suffix}", (g,)), Weight(f"bias_hh_l{layer}{suffix}", (g,))]
+                if proj:
+                    out.append(Weight(f"weight_hr_l{layer}{suffix}", (a.proj_size, a.hidden_size)))
+        return out
 
     def flops(self, a, inputs, outputs):
         x = inputs[0]
@@ -327,6 +358,11 @@ class _Cell(FloatLayer):
     def param_count(self, a):
         g = self.gates * a.hidden_size
         return g * a.input_size + g * a.hidden_size + (2 * g if a.bias else 0)
+
+    def weights(self, a, dim=None):
+        g = self.gates * a.hidden_size
+        out = [Weight("weight_ih", (g, a.input_size)), Weight("weight_hh", (g, a.hidden_size))]
+        return out + ([Weight("bias_ih", (g,)), Weight("bias_hh", (g,))] if a.bias else [])
 
     def flops(self, a, inputs, outputs):
         steps = numel(inputs[0].shape[:-1])
