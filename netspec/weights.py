@@ -57,7 +57,7 @@ def network_weights(net: TypedNetwork, prefix: str = "") -> list[Entry]:
                 out.append(Entry(prefix + d.name, tuple(net.dim(x) for x in t.shape), t.dtype, role == "param",
                                  None, d.span.line))
     for attr, nodes, seq in module_attributes(net)[1]:
-        for k, n in enumerate(nodes):
+        for k, n in enumerate(nodes if seq else nodes[:1]):  # a shared module's uses: one module
             path = f"{prefix}{attr}." + (f"{k}." if seq else "")
             out += layer_weights(net, n, path)
     return out

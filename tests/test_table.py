@@ -57,15 +57,19 @@ def _torch_rows(spec) -> list[tuple]:
     total = sum(p.numel() for p in module.parameters())
     rows = []
 
+    seen = set()
+
     def hook(m, args, out):
-        n = sum(p.numel() for p in m.parameters())
+        again = id(m) in seen  # a module called again (shared): its parameters counted at its first call
+        seen.add(id(m))
+        n = 0 if again else sum(p.numel() for p in m.parameters())
         k = getattr(m, "kernel_size", None)
         if k is not None:
             k = list(k) if isinstance(k, tuple) else [k] * int(type(m).__name__[-2])
         first = out[0] if isinstance(out, tuple) else out
         rows.append((type(m).__name__, _shape(args[0]) if args else "?", _shape(first),
                      str(k) if k else "--", f"{n:,}", f"{100 * n / total:.2f}%",
-                     "True" if any(p.requires_grad for p in m.parameters()) else "--"))
+                     "True" if not again and any(p.requires_grad for p in m.parameters()) else "--"))
 
     for m in module.modules():
         if not list(m.children()):
