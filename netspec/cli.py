@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     _build_parser(sub)
     _diagram_parser(sub)
     _export_parser(sub)
+    _fmt_parser(sub)
     return p
 
 
@@ -88,6 +89,14 @@ def _export_parser(sub) -> None:
     e.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
     _common(e)
     e.set_defaults(run=cmd_export)
+
+
+def _fmt_parser(sub) -> None:
+    f = sub.add_parser("fmt", help="rewrite specs in the canonical layout")
+    f.add_argument("files", nargs="+", metavar="FILE", help="spec files; - reads standard input, writes standard output")
+    f.add_argument("--check", action="store_true", help="write nothing; exit 1 listing the files that would change")
+    f.add_argument("--diff", action="store_true", help="write nothing; print a unified diff, exit 1 if any")
+    f.set_defaults(run=lambda args: __import__("netspec.fmt").fmt.run(args.files, args.check, args.diff))
 
 
 # -- loading and reporting, for every command ------------------------------------------------------
