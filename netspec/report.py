@@ -102,6 +102,15 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
     return "\n".join(out)
 
 
+def table_data(net: TypedNetwork, costs: bool = False, env: dict | None = None) -> tuple[str, list[str], list[tuple]]:
+    """The summary table as data, for a renderer of its own (the Sphinx directive): the
+    title, the column heads, and the rows (the table's last row gives the total parameters)."""
+    heads = ["Layer (kind, name, line)", "Output shape", "Param #", *(COST_HEADS if costs else ())]
+    rows = _rows(net, costs, env, False)
+    rows.append(("Total params", "", _fmt_count(net.total_params), *(("",) * (len(heads) - 3))))
+    return printable(_title(net)), heads, rows
+
+
 def _title(net: TypedNetwork) -> str:
     title = f"network {net.name}"
     if net.param_env or net.params:
