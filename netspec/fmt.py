@@ -233,7 +233,8 @@ class _Layout:
         brace = (self.src.first(net.statements[0].span) if net.statements else self.src.last(net.span)) - 1
         params = [self.w.param(p) for p in net.params]
         one = f"network {net.name}" + (f"({', '.join(params)})" if params else "") + " {"
-        if len(one) <= WIDTH or not params:
+        commented = any(first <= c.prev < brace for c in self.src.comments)
+        if not params or (len(one) <= WIDTH and not commented):
             return _Unit(first, brace, 0, [_Line(0, one, first, brace)], top=True)
         lines = [_Line(0, f"network {net.name}(", first, first + 2)]
         for p, text in zip(net.params, params):
