@@ -226,3 +226,21 @@ def test_fmt_refuses_a_spec_with_syntax_errors(run_cli, tmp_path):
     r = run_cli("fmt", bad)
     assert r.returncode == 1 and "error[syntax]" in r.stderr
     assert bad.read_text() == "network N {\n  y = x ->\n}\n"
+
+
+def test_comments_among_parameters_put_one_parameter_on_a_line():
+    text = "network A(\n  a=1, # first\n  b=2 # second\n) {\n}\n"
+    assert format_text(text) == "network A(\n    a=1,  # first\n    b=2,  # second\n) {\n}\n"
+
+
+def test_only_comments_and_windows_line_ends():
+    assert format_text("# only\n\n\n# two\n") == "# only\n\n# two\n"
+    assert format_text("network A {\r\n  input x: float[3]  # c\r\n  output x\r\n}\r\n") == \
+        "network A {\n    input x: float[3]  # c\n    output x\n}\n"
+
+
+def test_the_layout_example_of_the_docs_is_formatted():
+    text = (ROOT / "docs" / "tools.md").read_text()
+    (block,) = re.findall(r"^```\n(network .*?)^```", text, flags=re.M | re.S)
+    assert format_text(block) == block
+    assert check_text(block, "block.net").ok
