@@ -434,9 +434,22 @@ def format_text(text: str, file: str = "<string>") -> str:
         again = None
     if again is None or _shape(again.networks) != _shape(module.networks):
         raise FormatError(f"{file}: formatting would change the spec; left as it is")
-    if [c.text for c in _Source(out).comments] != [c.text for c in src.comments]:
+    again_src = _Source(out)
+    if [c.text for c in again_src.comments] != [c.text for c in src.comments]:
         raise FormatError(f"{file}: formatting would move or lose a comment; left as it is")
+    if _governed(again_src) != _governed(src):
+        raise FormatError(f"{file}: formatting would change what an allow comment governs (put each "
+                          "statement with one on a line of its own); left as it is")
     return out
+
+
+def _governed(src: _Source) -> list[tuple[str, tuple[str, ...]]]:
+    """Each allow comment with the tokens of its line: what it silences."""
+    lines: dict[int, list[str]] = {}
+    for t in src.tokens:
+        lines.setdefault(t.line, []).append(t.text)
+    return [(c.text, tuple(lines[src.tokens[c.prev].line])) for c in src.comments
+            if not c.own_line and ALLOW_COMMENT.search(c.text)]
 
 
 # -- the command -----------------------------------------------------------------------------------
@@ -448,7 +461,7 @@ def _refused(shown: str, text: str, e: FormatError, err) -> None:
     for d in e.diagnostics:
         print(render(d, lines, color=False), file=err)
         print(file=err)
-    print(f"netspec: {e}" if not e.diagnostics else f"netspec: {shown} has syntax errors; not formatted", file=err)
+    print(f"netspec: {e}" if not e.diagnostics else f"netspec: {shown} does not parse; not formatted", file=err)
 
 
 def format_file(path: str, check: bool = False, diff: bool = False, out=None, err=None) -> str:

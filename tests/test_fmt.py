@@ -244,3 +244,9 @@ def test_the_layout_example_of_the_docs_is_formatted():
     (block,) = re.findall(r"^```\n(network .*?)^```", text, flags=re.M | re.S)
     assert format_text(block) == block
     assert check_text(block, "block.net").ok
+
+
+def test_an_allow_comment_shared_by_two_statements_is_refused_not_moved():
+    text = "network A {\n    input x: float[3] y = x -> Linear(3)  # netspec: allow[unused]\n    output y\n}\n"
+    with pytest.raises(FormatError, match="allow comment"):
+        format_text(text)
