@@ -22,6 +22,7 @@ the same AST and the same comments, or nothing is written (:class:`FormatError`)
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, fields
 
 from . import ast as A
@@ -84,10 +85,10 @@ class _Source:
         self.comments: list[_Comment] = []
         line, line_start = 1, 0
         for m in _TOKENS.finditer(text):
-            if m.group(2):
+            g = m.lastindex  # the alternative that matched (group 1 is the blanks before it)
+            if g == 2:
                 line, line_start = line + 1, m.end(2)
                 continue
-            g = next(i for i in range(3, 10) if m.group(i) is not None)
             start, end = m.start(g), m.end(g)
             if g == 3:
                 prev = len(self.tokens) - 1
@@ -96,8 +97,13 @@ class _Source:
                 continue
             col = start - line_start + 1
             self.tokens.append(_Token(m.group(g), line, col, col + end - start, start, end))
+        self.prevs = [c.prev for c in self.comments]  # ascending
         self.by_start = {(t.line, t.col): i for i, t in enumerate(self.tokens)}
         self.by_end = {(t.line, t.end_col): i for i, t in enumerate(self.tokens)}
+
+    def between(self, lo: int, hi: int) -> list[_Comment]:
+        """The comments after token ``lo`` (or a later one) and before token ``hi + 1``."""
+        return self.comments[bisect_left(self.prevs, lo):bisect_right(self.prevs, hi)]
 
     def first(self, span: Span) -> int:
         return self.by_start[(span.line, span.column)]
@@ -233,7 +239,7 @@ class _Layout:
         brace = (self.src.first(net.statements[0].span) if net.statements else self.src.last(net.span)) - 1
         params = [self.w.param(p) for p in net.params]
         one = f"network {net.name}" + (f"({', '.join(params)})" if params else "") + " {"
-        commented = any(first <= c.prev < brace for c in self.src.comments)
+        commented = bool(self.src.between(first, brace - 1))
         if not params or (len(one) <= WIDTH and not commented):
             return _Unit(first, brace, 0, [_Line(0, one, first, brace)], top=True)
         lines = [_Line(0, f"network {net.name}(", first, first + 2)]
@@ -272,7 +278,7 @@ class _Layout:
         asrt = w.tensor_type(end) if end is not None else None
         width = INDENT + len(one) + (len(asrt) + 4 if asrt else 0)
         inner = (ch.assertion is not None and stages) or any(s.assertion is not None for s in stages[:-1])
-        commented = any(first <= c.prev < last for c in self.src.comments)
+        commented = bool(self.src.between(first, last - 1))
         if not stages or (len(stages) <= MAX_ONE_LINE_STAGES and not inner and not commented and width <= WIDTH):
             return [_Line(INDENT, one, first, last, asrt)]
         head_asrt = w.tensor_type(ch.assertion) if ch.assertion is not None else None
@@ -286,13 +292,13 @@ class _Layout:
 
 # -- comments, blank lines, alignment ----------------------------------------------------------------
 
-def _placeable(unit: _Unit, comments: list[_Comment], src: _Source) -> bool:
+def _placeable(unit: _Unit, src: _Source) -> bool:
     """Whether every comment inside ``unit`` has a place in its lines, and every allow comment
     on its lines would govern the same tokens as before."""
     starts = {ln.first for ln in unit.lines}
     ends = {(ln.first, ln.last) for ln in unit.lines}
     lasts = {ln.last for ln in unit.lines}
-    for c in comments:
+    for c in src.between(unit.first, unit.last):
         if unit.first <= c.prev < unit.last and (c.prev + 1 not in starts if c.own_line else c.prev not in lasts):
             return False
         if unit.first <= c.prev <= unit.last and not c.own_line and ALLOW_COMMENT.search(c.text):
@@ -359,9 +365,9 @@ def _assemble(units: list[_Unit], src: _Source) -> list[_Line | None]:
             prev = (None, c.line)
         if _blank_between(prev, u, src.tokens[u.first].line):
             out.append(None)
-        verbatim = not _placeable(u, comments, src)
+        verbatim = not _placeable(u, src)
         lines = _verbatim(u, src) if verbatim else u.lines
-        out.extend(_place_inner(_Unit(u.first, u.last, u.indent, lines), comments, verbatim))
+        out.extend(_place_inner(_Unit(u.first, u.last, u.indent, lines), src.between(u.first, u.last), verbatim))
         prev = (u, src.tokens[u.last].line)
     for c in leading.get(len(src.tokens), ()):
         if prev is not None and (prev[0] is not None and prev[0].close or c.line - prev[1] > 1):
@@ -407,6 +413,9 @@ def _parse(text: str, file: str) -> A.Module:
     return module
 
 
+_KEPT: dict[type, tuple[str, ...]] = {}
+
+
 def _shape(node):
     """The AST without its spans: what formatting must keep."""
     if isinstance(node, list):
@@ -414,9 +423,12 @@ def _shape(node):
     if isinstance(node, tuple):
         return tuple(_shape(n) for n in node if not isinstance(n, Span))
     if isinstance(node, A.Node):
-        return (type(node).__name__,) + tuple(
-            _shape(getattr(node, f.name)) for f in fields(node)
-            if f.name != "span" and not f.name.endswith("_span") and f.name != "statements")
+        kind = type(node)
+        kept = _KEPT.get(kind)
+        if kept is None:
+            kept = _KEPT[kind] = tuple(f.name for f in fields(node) if f.name != "span"
+                                       and not f.name.endswith("_span") and f.name != "statements")
+        return (kind.__name__,) + tuple(_shape(getattr(node, f)) for f in kept)
     return node
 
 
