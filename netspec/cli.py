@@ -96,7 +96,12 @@ def _fmt_parser(sub) -> None:
     f.add_argument("files", nargs="+", metavar="FILE", help="spec files; - reads standard input, writes standard output")
     f.add_argument("--check", action="store_true", help="write nothing; exit 1 listing the files that would change")
     f.add_argument("--diff", action="store_true", help="write nothing; print a unified diff, exit 1 if any")
-    f.set_defaults(run=lambda args: __import__("netspec.fmt").fmt.run(args.files, args.check, args.diff))
+    f.set_defaults(run=cmd_fmt)
+
+
+def cmd_fmt(args) -> int:
+    from netspec.fmt import run
+    return run(args.files, args.check, args.diff)
 
 
 # -- loading and reporting, for every command ------------------------------------------------------
