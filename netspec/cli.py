@@ -166,6 +166,25 @@ def _export_parser(sub) -> None:
     e.set_defaults(run=cmd_export)
 
 
+def _fmt_parser(sub) -> None:
+    f = _command(sub, "fmt", "rewrite specs in the canonical layout",
+                 "Lay spec files out one way: a long chain one stage a line, shape assertions aligned,\n"
+                 "canonical spacing; every comment kept where it was (docs/tools.md). A file is\n"
+                 "rewritten in place, atomically; one with a syntax error is left alone.",
+                 EXIT_STATUS.format(more=", or with --check/--diff: a file would change")
+                 .replace("every spec checks (warnings allowed)", "every file is (now) formatted"))
+    f.add_argument("files", nargs="+", metavar="FILE", help="spec files; - reads standard input, writes standard output")
+    f.add_argument("--check", action="store_true", help="write nothing; exit 1 listing the files that would change")
+    f.add_argument("--diff", action="store_true", help="write nothing; print a unified diff, exit 1 if any")
+    _common(f, "print nothing but diagnostics")
+    f.set_defaults(run=cmd_fmt)
+
+
+def cmd_fmt(args) -> int:
+    from netspec.fmt import run
+    return run(args.files, args.check, args.diff)
+
+
 def _lsp_parser(sub) -> None:
     s = _command(sub, "lsp", "run the language server on standard input and output",
                  "Speak the Language Server Protocol on stdin/stdout: check's diagnostics as you type,\n"
@@ -178,7 +197,7 @@ def _lsp_parser(sub) -> None:
 
 
 # The commands, in the order `netspec --help` lists them: each adds its parser (and its `run`).
-COMMANDS = (_check_parser, _build_parser, _diagram_parser, _export_parser, _lsp_parser)
+COMMANDS = (_check_parser, _build_parser, _diagram_parser, _export_parser, _fmt_parser, _lsp_parser)
 
 
 # -- loading and reporting, for every command ------------------------------------------------------

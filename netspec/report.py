@@ -373,6 +373,16 @@ def _numel(shape, env) -> Dim:
 
 def _fmt_count(d: Dim) -> str:
     return f"{d:,}" if isinstance(d, int) else render(d)
+def table_data(net: TypedNetwork, costs: bool = False, env: dict | None = None) -> tuple[str, list[str], list[tuple]]:
+    """The summary table as data, for a renderer of its own (the Sphinx directive): the
+    title, the column heads, and the rows (the table's last row gives the total parameters)."""
+    keys = choose_columns(None, costs)
+    cols = [COLUMNS[k] for k in keys]
+    t = Table(net, env)
+    rows = [tuple([r.layer] + [r.cells.get(c.key, "") for c in cols]) for r in _rows(t, keys, 0) if r.note is None]
+    total = ["Total params"] + [_fmt_count(t.total_params) if c.key == "params" else "" for c in cols]
+    rows.append(tuple(total))
+    return printable(_title(net)), [LAYER_HEAD] + [c.head for c in cols], rows
 
 
 def _title(net: TypedNetwork) -> str:

@@ -10,33 +10,33 @@ class AlexNet(nn.Module):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(3, 64, 11, stride=4, padding=2),  # line 6
-            nn.ReLU(inplace=True),  # line 6
-            nn.MaxPool2d(3, stride=2),  # line 6
-            nn.Conv2d(64, 192, 5, padding=2),  # line 8
-            nn.ReLU(inplace=True),  # line 8
+            nn.ReLU(inplace=True),  # line 7
             nn.MaxPool2d(3, stride=2),  # line 8
-            nn.Conv2d(192, 384, 3, padding=1),  # line 10
+            nn.Conv2d(64, 192, 5, padding=2),  # line 9
             nn.ReLU(inplace=True),  # line 10
-            nn.Conv2d(384, 256, 3, padding=1),  # line 11
-            nn.ReLU(inplace=True),  # line 11
-            nn.Conv2d(256, 256, 3, padding=1),  # line 12
-            nn.ReLU(inplace=True),  # line 12
-            nn.MaxPool2d(3, stride=2),  # line 12
-        )
-        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))  # line 14
-        self.classifier = nn.Sequential(
-            nn.Dropout(dropout),  # line 17
-            nn.Linear(9216, 4096),  # line 17
+            nn.MaxPool2d(3, stride=2),  # line 11
+            nn.Conv2d(192, 384, 3, padding=1),  # line 12
+            nn.ReLU(inplace=True),  # line 13
+            nn.Conv2d(384, 256, 3, padding=1),  # line 14
+            nn.ReLU(inplace=True),  # line 15
+            nn.Conv2d(256, 256, 3, padding=1),  # line 16
             nn.ReLU(inplace=True),  # line 17
-            nn.Dropout(dropout),  # line 18
-            nn.Linear(4096, 4096),  # line 18
-            nn.ReLU(inplace=True),  # line 18
-            nn.Linear(4096, num_classes),  # line 19
+            nn.MaxPool2d(3, stride=2),  # line 18
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))  # line 19
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout),  # line 22
+            nn.Linear(9216, 4096),  # line 23
+            nn.ReLU(inplace=True),  # line 24
+            nn.Dropout(dropout),  # line 25
+            nn.Linear(4096, 4096),  # line 26
+            nn.ReLU(inplace=True),  # line 27
+            nn.Linear(4096, num_classes),  # line 28
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        features = self.features(image)  # [batch, 256, 6, 6]  (lines 6-12)
-        avgpool = self.avgpool(features)  # [batch, 256, 6, 6]  (line 14)
-        flat = avgpool.flatten(1)  # [batch, 9216]  (line 15)
-        classifier = self.classifier(flat)  # [batch, num_classes]  (lines 17-19)
+        features = self.features(image)  # [batch, 256, 6, 6]  (lines 6-18)
+        avgpool = self.avgpool(features)  # [batch, 256, 6, 6]  (line 19)
+        flat = avgpool.flatten(1)  # [batch, 9216]  (line 20)
+        classifier = self.classifier(flat)  # [batch, num_classes]  (lines 22-28)
         return classifier

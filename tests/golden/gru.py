@@ -21,11 +21,11 @@ class GRUClassifier(nn.Module):
             )
         if hidden != 256:
             raise ValueError(
-                "GRUClassifier needs hidden=256: line 10 of gru.net holds only for that value; rebuild with --set hidden=...",
+                "GRUClassifier needs hidden=256: line 12 of gru.net holds only for that value; rebuild with --set hidden=...",
             )
         if classes != 2:
             raise ValueError(
-                "GRUClassifier needs classes=2: line 12 of gru.net holds only for that value; rebuild with --set classes=...",
+                "GRUClassifier needs classes=2: line 15 of gru.net holds only for that value; rebuild with --set classes=...",
             )
         self.hidden = hidden
         self.enc_embedding = nn.Embedding(vocab, embed)  # line 7
@@ -37,8 +37,8 @@ class GRUClassifier(nn.Module):
             bidirectional=True,
         )
         self.logits = nn.Sequential(
-            nn.Dropout(0.3),  # line 12
-            nn.Linear(2 * hidden, classes),  # line 12
+            nn.Dropout(0.3),  # line 15
+            nn.Linear(2 * hidden, classes),  # line 15
         )
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -46,10 +46,10 @@ class GRUClassifier(nn.Module):
         enc = self.enc_embedding(tokens)  # [batch, seq, embed]  (line 7)
         # [batch, seq, 2 * hidden], [4, batch, hidden]  (line 8)
         _enc_output, enc_h_n = self.enc_gru(enc)
-        # [2, 2, batch, hidden]  (line 10)
+        # [2, 2, batch, hidden]  (line 11)
         last = enc_h_n.reshape(2, 2, batch, self.hidden)
-        last = last.select(0, -1)  # [2, batch, hidden]  (line 10)
-        last = last.transpose(0, 1)  # [batch, 2, hidden]  (line 11)
-        last = last.reshape(batch, 2 * self.hidden)  # [batch, 2 * hidden]  (line 11)
-        logits = self.logits(last)  # [batch, classes]  (line 12)
+        last = last.select(0, -1)  # [2, batch, hidden]  (line 12)
+        last = last.transpose(0, 1)  # [batch, 2, hidden]  (line 13)
+        last = last.reshape(batch, 2 * self.hidden)  # [batch, 2 * hidden]  (line 14)
+        logits = self.logits(last)  # [batch, classes]  (line 15)
         return logits

@@ -10,20 +10,20 @@ class KerasConvNet(nn.Module):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, 32, 3),  # line 7
-            nn.ReLU(),  # line 7
-            nn.MaxPool2d(2),  # line 7
-            nn.Conv2d(32, 64, 3),  # line 8
             nn.ReLU(),  # line 8
-            nn.MaxPool2d(2),  # line 8
+            nn.MaxPool2d(2),  # line 9
+            nn.Conv2d(32, 64, 3),  # line 10
+            nn.ReLU(),  # line 11
+            nn.MaxPool2d(2),  # line 12
         )
         self.probs = nn.Sequential(
-            nn.Flatten(),  # line 10
-            nn.Dropout(0.5),  # line 11
-            nn.Linear(1600, classes),  # line 12
-            nn.Softmax(dim=1),  # line 13
+            nn.Flatten(),  # line 14
+            nn.Dropout(0.5),  # line 15
+            nn.Linear(1600, classes),  # line 16
+            nn.Softmax(dim=1),  # line 17
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        features = self.features(image)  # [batch, 64, 5, 5]  (lines 7-8)
-        probs = self.probs(features)  # [batch, classes]  (lines 10-13)
+        features = self.features(image)  # [batch, 64, 5, 5]  (lines 7-12)
+        probs = self.probs(features)  # [batch, classes]  (lines 14-17)
         return probs

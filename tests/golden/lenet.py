@@ -10,19 +10,19 @@ class LeNet(nn.Module):
         super().__init__()
         self.logits = nn.Sequential(
             nn.Conv2d(1, 6, 5, padding=2),  # line 6
-            nn.Sigmoid(),  # line 6
-            nn.AvgPool2d(2, stride=2),  # line 6
-            nn.Conv2d(6, 16, 5),  # line 7
             nn.Sigmoid(),  # line 7
-            nn.AvgPool2d(2, stride=2),  # line 7
-            nn.Flatten(),  # line 8
-            nn.Linear(400, 120),  # line 9
-            nn.Sigmoid(),  # line 9
-            nn.Linear(120, 84),  # line 9
-            nn.Sigmoid(),  # line 9
-            nn.Linear(84, 10),  # line 9
+            nn.AvgPool2d(2, stride=2),  # line 8
+            nn.Conv2d(6, 16, 5),  # line 9
+            nn.Sigmoid(),  # line 10
+            nn.AvgPool2d(2, stride=2),  # line 11
+            nn.Flatten(),  # line 12
+            nn.Linear(400, 120),  # line 13
+            nn.Sigmoid(),  # line 14
+            nn.Linear(120, 84),  # line 15
+            nn.Sigmoid(),  # line 16
+            nn.Linear(84, 10),  # line 17
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        logits = self.logits(image)  # [batch, 10]  (lines 6-9)
+        logits = self.logits(image)  # [batch, 10]  (lines 6-17)
         return logits

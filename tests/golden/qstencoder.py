@@ -18,42 +18,43 @@ class QstEncoder(nn.Module):
         super().__init__()
         if word_embed_size != 300:
             raise ValueError(
-                "QstEncoder needs word_embed_size=300: line 7 of qstencoder.net holds only for that value; rebuild with --set word_embed_size=...",
+                "QstEncoder needs word_embed_size=300: line 12 of qstencoder.net holds only for that value; rebuild with --set word_embed_size=...",
             )
         if embed_size != 1024:
             raise ValueError(
-                "QstEncoder needs embed_size=1024: line 15 of qstencoder.net holds only for that value; rebuild with --set embed_size=...",
+                "QstEncoder needs embed_size=1024: line 20 of qstencoder.net holds only for that value; rebuild with --set embed_size=...",
             )
         if num_layers != 2:
             raise ValueError(
-                "QstEncoder needs num_layers=2: line 11 of qstencoder.net holds only for that value; rebuild with --set num_layers=...",
+                "QstEncoder needs num_layers=2: line 16 of qstencoder.net holds only for that value; rebuild with --set num_layers=...",
             )
         if hidden_size != 512:
             raise ValueError(
-                "QstEncoder needs hidden_size=512: line 11 of qstencoder.net holds only for that value; rebuild with --set hidden_size=...",
+                "QstEncoder needs hidden_size=512: line 16 of qstencoder.net holds only for that value; rebuild with --set hidden_size=...",
             )
-        self.words_embedding = nn.Embedding(qst_vocab_size, word_embed_size)  # line 7
-        self.words_tanh = nn.Tanh()  # line 8
-        # line 10
-        self.enc = nn.LSTM(word_embed_size, hidden_size, num_layers=num_layers)
-        self.feature_tanh = nn.Tanh()  # line 14
+        self.words_embedding = nn.Embedding(qst_vocab_size, word_embed_size)  # line 12
+        self.words_tanh = nn.Tanh()  # line 13
         # line 15
+        self.enc = nn.LSTM(word_embed_size, hidden_size, num_layers=num_layers)
+        self.feature_tanh = nn.Tanh()  # line 19
+        # line 20
         self.feature_linear = nn.Linear(2 * hidden_size * num_layers, embed_size)
 
     def forward(self, question: torch.Tensor) -> torch.Tensor:
         batch = question.shape[0]
-        words = self.words_embedding(question)  # [batch, 30, word_embed_size]  (line 7)
-        words = self.words_tanh(words)  # [batch, 30, word_embed_size]  (line 8)
-        words = words.transpose(0, 1)  # [30, batch, word_embed_size]  (line 9)
-        # [30, batch, hidden_size], [num_layers, batch, hidden_size], [num_layers, batch, hidden_size]  (line 10)
+        # [batch, 30, word_embed_size]  (line 12)
+        words = self.words_embedding(question)
+        words = self.words_tanh(words)  # [batch, 30, word_embed_size]  (line 13)
+        words = words.transpose(0, 1)  # [30, batch, word_embed_size]  (line 14)
+        # [30, batch, hidden_size], [num_layers, batch, hidden_size], [num_layers, batch, hidden_size]  (line 15)
         _enc_output, (enc_h_n, enc_c_n) = self.enc(words)
-        # [num_layers, batch, 2 * hidden_size]  (line 11)
+        # [num_layers, batch, 2 * hidden_size]  (line 16)
         feature = torch.cat((enc_h_n, enc_c_n), dim=2)
-        # [batch, num_layers, 2 * hidden_size]  (line 12)
+        # [batch, num_layers, 2 * hidden_size]  (line 17)
         feature = feature.transpose(0, 1)
-        # [batch, 2 * hidden_size * num_layers]  (line 13)
+        # [batch, 2 * hidden_size * num_layers]  (line 18)
         feature = feature.reshape(batch, -1)
-        # [batch, 2 * hidden_size * num_layers]  (line 14)
+        # [batch, 2 * hidden_size * num_layers]  (line 19)
         feature = self.feature_tanh(feature)
-        feature = self.feature_linear(feature)  # [batch, embed_size]  (line 15)
+        feature = self.feature_linear(feature)  # [batch, embed_size]  (line 20)
         return feature

@@ -13,48 +13,48 @@ class VGG16(nn.Module):
             nn.ReLU(inplace=True),  # line 7
             nn.Conv2d(64, 64, 3, padding=1),  # line 7
             nn.ReLU(inplace=True),  # line 7
-            nn.MaxPool2d(2, stride=2),  # line 7
-            nn.Conv2d(64, 128, 3, padding=1),  # line 8
-            nn.ReLU(inplace=True),  # line 8
-            nn.Conv2d(128, 128, 3, padding=1),  # line 8
-            nn.ReLU(inplace=True),  # line 8
             nn.MaxPool2d(2, stride=2),  # line 8
-            nn.Conv2d(128, 256, 3, padding=1),  # line 9
+            nn.Conv2d(64, 128, 3, padding=1),  # line 9
             nn.ReLU(inplace=True),  # line 9
-            nn.Conv2d(256, 256, 3, padding=1),  # line 9
+            nn.Conv2d(128, 128, 3, padding=1),  # line 9
             nn.ReLU(inplace=True),  # line 9
-            nn.Conv2d(256, 256, 3, padding=1),  # line 9
-            nn.ReLU(inplace=True),  # line 9
-            nn.MaxPool2d(2, stride=2),  # line 9
-            nn.Conv2d(256, 512, 3, padding=1),  # line 10
-            nn.ReLU(inplace=True),  # line 10
-            nn.Conv2d(512, 512, 3, padding=1),  # line 10
-            nn.ReLU(inplace=True),  # line 10
-            nn.Conv2d(512, 512, 3, padding=1),  # line 10
-            nn.ReLU(inplace=True),  # line 10
             nn.MaxPool2d(2, stride=2),  # line 10
-            nn.Conv2d(512, 512, 3, padding=1),  # line 11
+            nn.Conv2d(128, 256, 3, padding=1),  # line 11
             nn.ReLU(inplace=True),  # line 11
-            nn.Conv2d(512, 512, 3, padding=1),  # line 11
+            nn.Conv2d(256, 256, 3, padding=1),  # line 11
             nn.ReLU(inplace=True),  # line 11
-            nn.Conv2d(512, 512, 3, padding=1),  # line 11
+            nn.Conv2d(256, 256, 3, padding=1),  # line 11
             nn.ReLU(inplace=True),  # line 11
-            nn.MaxPool2d(2, stride=2),  # line 11
+            nn.MaxPool2d(2, stride=2),  # line 12
+            nn.Conv2d(256, 512, 3, padding=1),  # line 13
+            nn.ReLU(inplace=True),  # line 13
+            nn.Conv2d(512, 512, 3, padding=1),  # line 13
+            nn.ReLU(inplace=True),  # line 13
+            nn.Conv2d(512, 512, 3, padding=1),  # line 13
+            nn.ReLU(inplace=True),  # line 13
+            nn.MaxPool2d(2, stride=2),  # line 14
+            nn.Conv2d(512, 512, 3, padding=1),  # line 15
+            nn.ReLU(inplace=True),  # line 15
+            nn.Conv2d(512, 512, 3, padding=1),  # line 15
+            nn.ReLU(inplace=True),  # line 15
+            nn.Conv2d(512, 512, 3, padding=1),  # line 15
+            nn.ReLU(inplace=True),  # line 15
+            nn.MaxPool2d(2, stride=2),  # line 16
         )
-        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))  # line 13
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))  # line 17
         self.classifier = nn.Sequential(
-            nn.Linear(25088, 4096),  # line 16
-            nn.ReLU(inplace=True),  # line 16
-            nn.Dropout(0.5),  # line 16
-            nn.Linear(4096, 4096),  # line 17
-            nn.ReLU(inplace=True),  # line 17
-            nn.Dropout(0.5),  # line 17
-            nn.Linear(4096, num_classes),  # line 18
+            nn.Linear(25088, 4096),  # line 20
+            nn.ReLU(inplace=True),  # line 21
+            nn.Dropout(0.5),  # line 22
+            nn.Linear(4096, 4096),  # line 23
+            nn.ReLU(inplace=True),  # line 24
+            nn.Dropout(0.5),  # line 25
+            nn.Linear(4096, num_classes),  # line 26
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        features = self.features(image)  # [batch, 512, 7, 7]  (lines 7-11)
-        avgpool = self.avgpool(features)  # [batch, 512, 7, 7]  (line 13)
-        flat = avgpool.flatten(1)  # [batch, 25088]  (line 14)
-        classifier = self.classifier(flat)  # [batch, num_classes]  (lines 16-18)
+        features = self.features(image)  # [batch, 512, 7, 7]  (lines 7-16)
+        avgpool = self.avgpool(features)  # [batch, 512, 7, 7]  (line 17)
+        flat = avgpool.flatten(1)  # [batch, 25088]  (line 18)
+        classifier = self.classifier(flat)  # [batch, num_classes]  (lines 20-26)
         return classifier
