@@ -24,13 +24,12 @@ from netspec.pygments_lexer import NetspecLexer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.net"))
-LANGUAGE = ROOT.parent / "shared" / "design" / "LANGUAGE.md"
 
 
 def _doc_blocks() -> list[tuple[str, str]]:
     """The spec blocks of the docs: fenced as `net ...` or `netspec`, or unmarked and starting
     as a spec does (a comment or a network; not a shell session)."""
-    docs = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"] + ([LANGUAGE] if LANGUAGE.exists() else [])
+    docs = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
     blocks = []
     for doc in docs:
         text = doc.read_text(encoding="utf-8")
