@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from .body import Body, Instance, Scope, spec_name
-from .table import SLOT, slot
+from .table import OPTIONAL, SLOT, finish, slot
 from .trace import Unsupported, make_input, meta_copy, run_twice, sample_values, trace
 
 __all__ = ["Unsupported", "from_module"]
@@ -112,7 +112,7 @@ class Importer:
         self.names = set(REGISTRY)
         networks = self._networks()
         root_name = self._unique(spec_name(name) if name not in REGISTRY else f"{name}Net")
-        body = SLOT.sub(lambda m: m.group(2), self._text(root))
+        body = finish(SLOT.sub(lambda m: m.group(2), self._text(root)))
         head = [MARKER_LINE, f"# Imported from {origin or type(root.module).__name__}; edit freely.", ""]
         return "\n".join(head) + "\n" + "\n\n".join([*networks, _network(root_name, [], body)]) + "\n"
 
@@ -141,7 +141,7 @@ class Importer:
         for inst in insts:
             groups.setdefault(SLOT.sub(lambda m: f"\x00{m.group(1)}\x00", inst.text), []).append(inst)
         out, first = [], None
-        for skeleton, members in groups.items():
+        for skeleton, members in sorted(groups.items(), key=lambda g: len(g[1][0].children)):
             name = self._variant_name(cls, members[0], first)
             first = first or members[0]
             out.append(self._template(name, skeleton, members))
@@ -152,7 +152,7 @@ class Importer:
         if first is None:
             return self._unique(base)
         extra = sorted(inst.children - first.children)
-        return self._unique(base + "With" + "".join(e[:1].upper() + e[1:] for e in extra) if extra else base + "2")
+        return self._unique(base + "With" + "".join(e[:1].upper() + e[1:] for e in extra) if extra else base)
 
     def _unique(self, name: str) -> str:
         out, k = name, 2
@@ -173,17 +173,17 @@ class Importer:
                 continue
             same = next((p for p, c in params if c == col), None)
             if same is None:
-                same = hints[j]
-                while same in taken or same in [p for p, _ in params]:
-                    same += "_"
+                same = _param_name(hints[j], taken | {p for p, _ in params})
                 params.append((same, col))
             shown.append(same)
         it = iter(shown)
         body = re.sub(r"\x00[A-Za-z_]\w*\x00", lambda m: next(it), skeleton)
+        defaults = {p: max(col, key=col.count) for p, col in params}  # the most common value
         for k, m in enumerate(members):
-            args = [slot(p, col[k]) if i == 0 else f"{p}={slot(p, col[k])}" for i, (p, col) in enumerate(params)]
+            given = [(p, col[k]) for p, col in params if col[k] != defaults[p]]
+            args = [slot(p, v) if p == params[0][0] else f"{p}={slot(p, v)}" for p, v in given]
             m.use = f"{name}({', '.join(args)})" if args else name
-        return _network(name, [p for p, _ in params], body)
+        return _network(name, [f"{p}={defaults[p]}" for p, _ in params], finish(body))
 
     def _text(self, inst: Instance) -> str:
         def sub(text: str) -> str:
@@ -195,6 +195,19 @@ class Importer:
             lines += _stmt_lines(st, sub)
         lines += ["", f"    output {', '.join(inst.outputs)}"]
         return "\n".join(lines)
+
+
+def _param_name(hint: str, taken: set[str]) -> str:
+    """A parameter's name: the argument's (``out_channels``), else the layer's and the
+    argument's (``expand1x1_out_channels``) when that is taken."""
+    layer, _, field = hint.rpartition("__")
+    for name in (field, f"{layer}_{field}" if layer else field):
+        if name not in taken:
+            return name
+    name = f"{layer}_{field}" if layer else field
+    while name in taken:
+        name += "_"
+    return name
 
 
 def _network(name: str, params: list[str], body: str) -> str:
@@ -210,7 +223,7 @@ def _stmt_lines(st, sub) -> list[str]:
     head = f"    {st.name} = {sub(st.source)}"
     shape = f"  : {st.shape}" if st.shape else ""
     one = head + "".join(f" -> {s}" for s in stages) + shape
-    if len(SLOT.sub(lambda m: m.group(2), one)) <= WIDTH or not stages:
+    if len(OPTIONAL.sub("", SLOT.sub(lambda m: m.group(2), one))) <= WIDTH or not stages:
         return [one]
     lines = [head] + [f"        -> {s}" for s in stages]
     lines[-1] += shape

@@ -17,7 +17,7 @@ import torch
 import torch.fx as fx
 
 from . import calls
-from .table import layer_kind, layer_stage
+from .table import SLOT, layer_kind, layer_stage, slot
 from .trace import Unsupported, module_where, node_where
 
 WORDS = {"network", "input", "output", "as", "true", "false"}
@@ -251,7 +251,8 @@ class Body:
                 raise Unsupported(what, node_where(self.module, node), "a layer called with more than one tensor "
                                   "(an initial state that is not zero) cannot be imported yet")
             multi = isinstance(self.v0[node], tuple)
-            return _Item("multi" if multi else "stage", node.args[0], layer_stage(kind, mod), alias)
+            text = SLOT.sub(lambda m: slot(f"{target}__{m.group(1)}", int(m.group(2))), layer_stage(kind, mod))
+            return _Item("multi" if multi else "stage", node.args[0], text, alias)
         if type(mod) is torch.nn.Sequential or (isinstance(mod, torch.nn.Sequential)
                                                 and type(mod).forward is torch.nn.Sequential.forward):
             return self._sequential(node, mod, what)

@@ -101,24 +101,58 @@ def _same(a, b) -> bool:
                                              and isinstance(b, (int, float)) and not isinstance(b, bool) and a == b)
 
 
+# An integer keyword argument that may be left at its default: ``\x02default\x03, name=slot\x02``.
+# Uses of one network that differ only in such an argument (a stride of 1 or 2) share it;
+# :func:`finish` drops the argument where it keeps its default.
+OPTIONAL = re.compile(r"\x02(-?\d+)\x03([^\x02]*)\x02")
+
+
+def is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def stage_text(kind_name: str, positional: tuple[str, ...], required: set[str], args: dict[str, Any],
-               slots: bool = True) -> str:
+               optional: dict[str, int]) -> str:
     """``Kind(a, b, key=value)``: the required arguments by position while they come in the
-    kind's positional order, the rest by keyword; integers become slots."""
+    kind's positional order, the rest by keyword; integers become slots, and the integer
+    arguments in ``optional`` (name -> default) may be dropped by :func:`finish`."""
     parts, by_position = [], True
     order = [n for n in positional if n in args] + [n for n in args if n not in positional]
     for name in order:
         v = args[name]
-        text = literal(v, name if slots and isinstance(v, int) and not isinstance(v, bool) else None)
+        text = literal(v, name if is_int(v) else None)
         if by_position and name in positional and name in required and positional.index(name) == len(parts):
-            parts.append(text)
+            parts.append(f", {text}")
         else:
             by_position = False
-            parts.append(f"{name}={text}")
-    return f"{kind_name}({', '.join(parts)})" if parts else kind_name
+            kw = f", {name}={text}"
+            parts.append(f"\x02{optional[name]}\x03{kw}\x02" if name in optional and is_int(v) else kw)
+    return f"{kind_name}({''.join(parts)})"
 
 
 def layer_stage(kind: Layer, module) -> str:
+    fields = kind.Args.model_fields
     args = layer_args(kind, module)
-    required = {n for n, f in kind.Args.model_fields.items() if f.required}
-    return stage_text(kind.name, kind.positional, required, args)
+    optional = {n: f.default for n, f in fields.items() if not f.required and is_int(f.default)
+                and n != kind.inferred and hasattr(module, n)}
+    for n, default in optional.items():
+        try:
+            v = _attribute(module, n)
+        except TypeError:
+            continue
+        if n not in args and is_int(v):
+            args[n] = v
+    ordered = {n: args[n] for n in fields if n in args}
+    required = {n for n, f in fields.items() if f.required}
+    return stage_text(kind.name, kind.positional, required, ordered, optional)
+
+
+def finish(text: str) -> str:
+    """The text as written: optional arguments at their defaults dropped, empty argument
+    lists removed."""
+    def keep(m) -> str:
+        value = m.group(2).split("=", 1)[1]
+        return "" if value == m.group(1) else m.group(2)
+
+    text = OPTIONAL.sub(keep, text).replace("(, ", "(")
+    return re.sub(r"\b([A-Z]\w*)\(\)", r"\1", text)
