@@ -1,4 +1,4 @@
-"""The `netspec` command line: check, build, diagram, export.
+"""The `netspec` command line: check, build, diagram, export, import.
 
 Every subcommand is here; each loads its spec files through one helper (:func:`load`:
 `--set` values, the check, unknown parameter names refused) and prints diagnostics through
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     _build_parser(sub)
     _diagram_parser(sub)
     _export_parser(sub)
+    _import_parser(sub)
     return p
 
 
@@ -91,6 +92,27 @@ def _export_parser(sub) -> None:
 
 
 # -- loading and reporting, for every command ------------------------------------------------------
+
+def _import_parser(sub) -> None:
+    i = sub.add_parser("import", help="write a spec for an existing PyTorch module (imports torch)")
+    i.add_argument("target", metavar="MODULE:CALLABLE", help="e.g. torchvision.models:resnet18")
+    i.add_argument("-i", "--input", action="append", default=[], required=True, metavar='"NAME: TYPE"',
+                   help='an input in the spec\'s syntax, e.g. -i "x: float[batch, 3, 224, 224]" (repeatable)')
+    i.add_argument("-o", "--output", metavar="OUT.net", help="write the spec here (default: stdout)")
+    i.add_argument("--name", help="the network's name (default: the module's class name)")
+    i.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="a keyword argument of the callable (repeatable)")
+    i.add_argument("--partial", action="store_true",
+                   help="write what can be imported, with the rest marked UNSUPPORTED(...)")
+    i.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
+    i.set_defaults(run=cmd_import)
+
+
+def cmd_import(args) -> int:
+    from netspec.importer.command import run
+
+    return run(args)
+
 
 def load(args, files: list[str]) -> list:
     """Check each spec file with the command's `--set` values; a name no network of the

@@ -247,12 +247,12 @@ class Body:
         self.children.add(target)
         extra = [x for x in _flat(node.args[1:]) + _flat(node.kwargs) if isinstance(x, fx.Node)]
         if kind is not None:
-            if extra and node not in skip:
-                raise Unsupported(what, node_where(self.module, node), "a layer called with more than one tensor "
-                                  "(an initial state that is not zero) cannot be imported yet")
             multi = isinstance(self.v0[node], tuple)
             text = SLOT.sub(lambda m: slot(f"{target}__{m.group(1)}", int(m.group(2))), layer_stage(kind, mod))
-            return _Item("multi" if multi else "stage", node.args[0], text, alias)
+            item = _Item("multi" if multi else "stage", node.args[0], text, alias)
+            if extra and node not in skip:
+                self._states(node, kind, item, what)
+            return item
         if type(mod) is torch.nn.Sequential or (isinstance(mod, torch.nn.Sequential)
                                                 and type(mod).forward is torch.nn.Sequential.forward):
             return self._sequential(node, mod, what)
@@ -264,6 +264,18 @@ class Body:
         inst = self.imp.block(mod, self._qual(target), [[self.v0[node.args[0]]], [self.v1[node.args[0]]]])
         self.inner.append(inst)
         return _Item("stage", node.args[0], self.imp.token(inst), alias)
+
+    def _states(self, node, kind, item: _Item, what: str) -> None:
+        """Initial states (``lstm(x, (h0, c0))``) passed by keyword: ``LSTM(8, h0=h0, c0=c0)``."""
+        states = [x for x in _flat(node.args[1:]) if isinstance(x, fx.Node)]
+        if node.kwargs or len(states) != len(kind.state_inputs) or not all(self.is_tensor(x) for x in states):
+            raise Unsupported(what, node_where(self.module, node), "a layer called with tensors netspec "
+                              "cannot pass to it")
+        text, names = item.text, kind.state_inputs
+        head, _, tail = text.partition("(")
+        item.nodes = states
+        item.render = lambda vals: (f"{head}({tail[:-1]}, " if tail else f"{head}(") + \
+            ", ".join(f"{n}={v}" for n, v in zip(names, vals)) + ")"
 
     def _sequential(self, node, mod, what) -> _Item:
         if len(mod) < 2:
@@ -318,6 +330,8 @@ class Body:
 
     def _pipe(self, n, it, tail, users, ends, names, stmts) -> None:
         p = it.pipe
+        if it.render is not None:
+            it.text = it.render([self._named(x, names, tail) for x in it.nodes])
         stmt = tail.get(p)
         if stmt is not None and it.kind != "group" and users.get(p) == 1 and p not in ends:
             del tail[p]

@@ -151,7 +151,30 @@ def _adaptive_pool(kind: str) -> Callable:
     return handle
 
 
+def _pool(kind: str) -> Callable:
+    def handle(node, ctx):
+        k = _kw(node, 1, "kernel_size")
+        stride = _kw(node, 2, "stride")
+        padding = _kw(node, 3, "padding", 0)
+        args = [literal(_square(k))]
+        if stride not in (None, [], ()) and _square(stride) != _square(k):
+            args.append(f"stride={literal(_square(stride))}")
+        if _square(padding) != 0:
+            args.append(f"padding={literal(_square(padding))}")
+        return Pipe(node.args[0], f"{kind}({', '.join(args)})")
+    return handle
+
+
+def _square(v):
+    if isinstance(v, (list, tuple)) and v and all(x == v[0] for x in v):
+        return v[0]
+    return tuple(v) if isinstance(v, list) else v
+
+
 FUNCTIONS: dict[Any, Callable] = {
+    F.max_pool2d: _pool("MaxPool2d"), F.max_pool1d: _pool("MaxPool1d"),
+    F.avg_pool2d: _pool("AvgPool2d"), F.avg_pool1d: _pool("AvgPool1d"),
+    torch.max_pool2d: _pool("MaxPool2d"), torch.max_pool1d: _pool("MaxPool1d"),
     torch.flatten: _flatten,
     torch.relu: _activation("ReLU"), F.relu: _activation("ReLU"),
     torch.sigmoid: _plain("Sigmoid"), F.sigmoid: _plain("Sigmoid"),
@@ -186,7 +209,8 @@ METHODS: dict[str, Callable] = {
     "relu": _activation("ReLU"), "sigmoid": _plain("Sigmoid"), "tanh": _plain("Tanh"),
     "softmax": _softmax("softmax"), "log_softmax": _softmax("log_softmax"),
     "select": _dim_op("select", ("dim", "index")),
-    "add": _arith("add", "+"), "mul": _arith("mul", "*"),
+    "add": _arith("add", "+"), "mul": _arith("mul", "*"), "sub": _arith("sub", "-"), "div": _arith("div", "/"),
+    "add_": _arith("add", "+="), "mul_": _arith("mul", "*="), "relu_": _plain("ReLU(inplace=true)"),
 }
 
 
