@@ -154,7 +154,9 @@ class Body:
                                   module_where(self.module), "forward returns something that is not a tensor")
             name = names[o]
             if "." in name or o.op == "placeholder":
-                stmts.append(Stmt(spec_name(o.name + "_out"), name))
+                taken = {st.name for st in stmts} | set(self.in_names)
+                short = spec_name(name.rpartition(".")[2] if "." in name else o.name + "_out")
+                stmts.append(Stmt(short if short not in taken else spec_name(o.name + "_out"), name))
                 name = stmts[-1].name
             out_names.append(name)
         return Instance(type(self.module), self.module, self.path, self.in_decls, stmts, out_names,

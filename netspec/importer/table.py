@@ -135,7 +135,7 @@ def layer_stage(kind: Layer, module) -> str:
     args = layer_args(kind, module)
     optional = {n: f.default for n, f in fields.items() if not f.required and is_int(f.default)
                 and n != kind.inferred and hasattr(module, n)}
-    for n, default in optional.items():
+    for n in optional:
         try:
             v = _attribute(module, n)
         except TypeError:

@@ -56,7 +56,10 @@ def node_where(module: torch.nn.Module, node: fx.Node) -> str:
         trace = next((n.stack_trace for n in graph.nodes if n.name == node.name), None) or ""
     except Exception:  # the first trace succeeded; the location is a courtesy
         trace = ""
-    found = re.findall(r'File "([^"]+)", line (\d+)', trace)
+    import os
+
+    torch_dir = os.path.dirname(torch.__file__)
+    found = [f for f in re.findall(r'File "([^"]+)", line (\d+)', trace) if not f[0].startswith(torch_dir)]
     return f"{found[-1][0]}:{found[-1][1]}" if found else module_where(module)
 
 
