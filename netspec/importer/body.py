@@ -239,6 +239,9 @@ class Body:
         if "." in target:
             raise Unsupported(what, node_where(self.module, node), "forward calls a module inside a container "
                               "(ModuleList, ModuleDict); only direct submodules can be named")
+        if not node.args or not self.is_tensor(node.args[0]):
+            raise Unsupported(what, node_where(self.module, node), "a module called with something other "
+                              "than a tensor first (a list, a keyword) cannot be imported yet")
         kind = layer_kind(mod)
         stateful = any(True for _ in mod.state_dict())
         if target in self.called and stateful:
@@ -283,6 +286,10 @@ class Body:
         if len(mod) < 2:
             raise Unsupported(what, module_where(mod), "an nn.Sequential of fewer than two modules "
                               "cannot keep its state_dict names")
+        names = [name for name, _ in mod.named_children()]
+        if names != [str(i) for i in range(len(mod))]:
+            raise Unsupported(what, module_where(mod), f"an nn.Sequential whose modules have names ({names[0]}, "
+                              "...) rather than numbers cannot keep its state_dict names")
         x0, x1 = self.v0[node.args[0]], self.v1[node.args[0]]
         stages = []
         for i, child in enumerate(mod):

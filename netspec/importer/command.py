@@ -83,6 +83,9 @@ def run(args) -> int:
         return 1
     except api.SpecError as e:
         raise UsageError(f"-i: {e}") from None
+    except Exception as e:  # the model's own code failed under tracing: say so, no traceback
+        print(f"netspec: import error: {args.target}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     spec = api.loads(text, file=args.output or "<import>", strict=False)
     if not spec.ok:
         print_diagnostics(spec, spec.diagnostics, sys.stderr)
