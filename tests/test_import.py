@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -331,6 +332,36 @@ def test_unsupported_call_named_with_its_line():
 def _line_of(text: str) -> int:
     lines = Path(__file__).read_text().splitlines()
     return next(i for i, line in enumerate(lines, 1) if text in line and "_line_of" not in line)
+
+
+def test_named_sequential_and_list_arguments_are_refused():
+    class Named(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(OrderedDict(conv0=nn.Conv2d(3, 4, 3), relu0=nn.ReLU()))
+
+        def forward(self, x):
+            return self.features(x)
+
+    with pytest.raises(Unsupported) as e:
+        api.from_module(Named(), {"x": "float[batch, 3, 8, 8]"})
+    assert "Sequential `features`" in str(e.value) and "names (conv0" in e.value.reason
+
+    class Inner(nn.Module):
+        def forward(self, xs):
+            return torch.cat(xs, 1)
+
+    class Lists(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Inner()
+
+        def forward(self, x):
+            return self.inner([x, x])
+
+    with pytest.raises(Unsupported) as e:
+        api.from_module(Lists(), {"x": "float[batch, 3]"})
+    assert "Inner `inner`" in str(e.value) and "other than a tensor" in e.value.reason
 
 
 def test_partial_marks_what_it_could_not_write():
