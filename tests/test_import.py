@@ -81,6 +81,16 @@ def test_torchvision_round_trip(name):
     round_trip(model, IMAGE, BATCHES)
 
 
+def test_googlenet_without_aux_heads():
+    """GoogLeNet's auxiliary heads run only in training: with them the weights could not load
+    strictly (refused by name); without them the model round-trips."""
+    torch.manual_seed(0)
+    with pytest.raises(Unsupported) as e:
+        api.from_module(tv.models.googlenet(init_weights=False), {"x": "float[batch, 3, 64, 64]"})
+    assert "InceptionAux `aux1`" in str(e.value) and "aux_logits=False" in e.value.reason
+    round_trip(tv.models.googlenet(aux_logits=False, init_weights=True, num_classes=10), IMAGE, BATCHES)
+
+
 def test_torchvision_weights_load_at_full_size():
     """resnet18 at 224x224 and 1000 classes: the shape assertions the import writes hold."""
     torch.manual_seed(0)

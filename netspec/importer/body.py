@@ -144,6 +144,7 @@ class Body:
                 outputs = list(res) if isinstance(res, (tuple, list)) else [res]
                 continue
             self.items[node] = self._item_or_stub(node, skip)
+        self._uncalled()
         stmts, names, tail = self._chains([n for n in nodes if n in self.items], outputs, needed)
         out_names = []
         for o in outputs:
@@ -161,6 +162,18 @@ class Body:
             out_names.append(name)
         return Instance(type(self.module), self.module, self.path, self.in_decls, stmts, out_names,
                         self.inner, self.children)
+
+    def _uncalled(self) -> None:
+        """A submodule with weights that forward (in eval mode) never calls would be missing
+        from the built module, whose state_dict would then not load strictly."""
+        for name, child in self.module.named_children():
+            if name not in self.children and any(True for _ in child.state_dict()):
+                err = Unsupported(f"{type(child).__name__} `{self._qual(name)}`", module_where(child),
+                                  "it holds weights but forward (in eval mode) never calls it, so the "
+                                  "built module could not load the state_dict strictly; construct the "
+                                  "model without it (e.g. --arg aux_logits=False)")
+                if not self.imp.partial:
+                    raise err
 
     def _zero_states(self, nodes) -> set[fx.Node]:
         """Recurrent layers given all-zero initial states, which are torch's default: the
