@@ -189,7 +189,7 @@ class Importer:
         def sub(text: str) -> str:
             return TOKEN.sub(lambda m: self.instances[int(m.group(1))].use, text)
 
-        lines = [f"    input {d}" for d in inst.inputs] + [""]
+        lines = [f"    input {d}" for d in inst.inputs] + [""] + [f"    {n}" for n in inst.notes]
         for st in inst.stmts:
             lines += st.comments
             lines += _stmt_lines(st, sub)

@@ -78,6 +78,7 @@ class Instance:
     outputs: list[str]
     inner: list[Instance]
     children: set[str]
+    notes: list[str] = field(default_factory=list)
     text: str = ""  # the resolved body (inputs, statements, outputs) with slots
     use: str = ""  # the stage that uses it, once its network is known
 
@@ -108,6 +109,7 @@ class Body:
         self.inner: list[Instance] = []
         self.children: set[str] = set()
         self.called: set[str] = set()
+        self.notes: list[str] = []  # with --partial: what the spec leaves out
 
     # -- what each node is ----------------------------------------------------------------------
     def value(self, node) -> Any:
@@ -161,7 +163,7 @@ class Body:
                 name = stmts[-1].name
             out_names.append(name)
         return Instance(type(self.module), self.module, self.path, self.in_decls, stmts, out_names,
-                        self.inner, self.children)
+                        self.inner, self.children, self.notes)
 
     def _uncalled(self) -> None:
         """A submodule with weights that forward (in eval mode) never calls would be missing
@@ -174,6 +176,7 @@ class Body:
                                   "model without it (e.g. --arg aux_logits=False)")
                 if not self.imp.partial:
                     raise err
+                self.notes.append(f"# netspec import: error: {err}")
 
     def _zero_states(self, nodes) -> set[fx.Node]:
         """Recurrent layers given all-zero initial states, which are torch's default: the
