@@ -91,8 +91,6 @@ def _export_parser(sub) -> None:
     e.set_defaults(run=cmd_export)
 
 
-# -- loading and reporting, for every command ------------------------------------------------------
-
 def _import_parser(sub) -> None:
     i = sub.add_parser("import", help="write a spec for an existing PyTorch module (imports torch)")
     i.add_argument("target", metavar="MODULE:CALLABLE", help="e.g. torchvision.models:resnet18")
@@ -113,6 +111,8 @@ def cmd_import(args) -> int:
 
     return run(args)
 
+
+# -- loading and reporting, for every command ------------------------------------------------------
 
 def load(args, files: list[str]) -> list:
     """Check each spec file with the command's `--set` values; a name no network of the
