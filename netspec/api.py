@@ -31,7 +31,7 @@ from netspec.source import check_overrides, read_spec, shown_name
 if TYPE_CHECKING:
     from netspec.build import ClassInfo, Generated
 
-__all__ = ["Spec", "SpecError", "check_file", "load", "loads", "module"]
+__all__ = ["Spec", "SpecError", "check_file", "from_module", "load", "loads", "module"]
 
 _counter = itertools.count()
 
@@ -220,3 +220,13 @@ def module(source: str | os.PathLike, name: str | None = None, overrides: dict[s
            **params) -> Any:
     """Shorthand: ``load(source, overrides).module(name, **params)``."""
     return load(source, overrides).module(name, **params)
+
+
+def from_module(module: Any, inputs: dict[str, str], name: str | None = None, *, partial: bool = False) -> str:
+    """The text of a spec for a torch module (``netspec import``): ``inputs`` maps input
+    names to types in the spec's syntax (``{"x": "float[batch, 3, 224, 224]"}``). Raises
+    :class:`netspec.importer.Unsupported` for a module or call the language cannot express,
+    unless ``partial``. Imports torch."""
+    from netspec.importer import from_module as imported
+
+    return imported(module, inputs, name, partial=partial)

@@ -1,4 +1,4 @@
-"""The `netspec` command line: check, build, diagram, export, lsp.
+"""The `netspec` command line: check, build, diagram, export, fmt, lsp, import.
 
 Every subcommand is here; each loads its spec files through one helper (:func:`load`:
 `--set` values, the check, unknown parameter names refused) and prints diagnostics through
@@ -166,6 +166,33 @@ def _export_parser(sub) -> None:
     e.set_defaults(run=cmd_export)
 
 
+def _import_parser(sub) -> None:
+    i = _command(sub, "import", "write a spec for an existing PyTorch module",
+                 "Trace a module with torch.fx and write the spec a person would write: blocks used more\n"
+                 "than once as networks, names that load the module's state_dict (docs/import.md).\n"
+                 "Needs torch: pip install 'netspec[torch]'.",
+                 EXIT_STATUS.format(more=": the module cannot be expressed (a clear error names what and where)")
+                 .replace("every spec checks (warnings allowed)", "the spec was written and checks")
+                 .replace("a spec has errors", "not imported"))
+    i.add_argument("target", metavar="MODULE:CALLABLE", help="e.g. torchvision.models:resnet18")
+    i.add_argument("-i", "--input", action="append", default=[], required=True, metavar='"NAME: TYPE"',
+                   help='an input in the spec\'s syntax, e.g. -i "x: float[batch, 3, 224, 224]" (repeatable)')
+    i.add_argument("-o", "--output", metavar="OUT.net", help="write the spec here (default: stdout)")
+    i.add_argument("--name", help="the network's name (default: the module's class name)")
+    i.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="a keyword argument of the callable (repeatable)")
+    i.add_argument("--partial", action="store_true",
+                   help="write what can be imported, with the rest marked UNSUPPORTED(...)")
+    i.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
+    i.set_defaults(run=cmd_import)
+
+
+def cmd_import(args) -> int:
+    from netspec.importer.command import run
+
+    return run(args)
+
+
 def _fmt_parser(sub) -> None:
     f = _command(sub, "fmt", "rewrite specs in the canonical layout",
                  "Lay spec files out one way: a long chain one stage a line, shape assertions aligned,\n"
@@ -197,7 +224,8 @@ def _lsp_parser(sub) -> None:
 
 
 # The commands, in the order `netspec --help` lists them: each adds its parser (and its `run`).
-COMMANDS = (_check_parser, _build_parser, _diagram_parser, _export_parser, _fmt_parser, _lsp_parser)
+COMMANDS = (_check_parser, _build_parser, _diagram_parser, _export_parser, _fmt_parser, _lsp_parser,
+            _import_parser)
 
 
 # -- loading and reporting, for every command ------------------------------------------------------

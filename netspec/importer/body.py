@@ -1,0 +1,441 @@
+"""One module's forward as a network body: the traced graph's calls grouped into chains.
+
+A node continues the chain of the tensor it is applied to when that tensor is read by it
+alone; a value read more than once, an op over several tensors, a layer with several
+results and an ``nn.Sequential`` start or end a binding. Layers keep their attribute
+names with ``as``, a ``Sequential`` becomes a binding of its own name (built as one
+``nn.Sequential``, so the state_dict keys match), and a submodule of another class
+becomes a network used as a stage (a token the importer replaces with its use).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.fx as fx
+
+from . import calls
+from .table import SLOT, layer_kind, layer_stage, slot
+from .trace import Unsupported, module_where, node_where
+
+WORDS = {"network", "input", "output", "as", "true", "false"}
+
+
+def spec_name(name: str) -> str:
+    return f"{name}_" if name in WORDS else name
+
+
+class Scope:
+    """The symbols a network can write sizes with, each with its two sample values."""
+
+    def __init__(self, symbols: list[tuple[str, tuple[int, int]]]):
+        self.symbols = [(n, v) for n, v in symbols if v[0] != v[1]]
+
+    def express(self, v0: int, v1: int) -> str | None:
+        """A size seen as ``v0`` and ``v1`` in the two runs, written in the symbols."""
+        if v0 == v1:
+            return str(v0)
+        for name, (s0, s1) in self.symbols:
+            if (s0, s1) == (v0, v1):
+                return name
+        for name, (s0, s1) in self.symbols:
+            if v0 % s0 == 0 and v1 % s1 == 0 and v0 // s0 == v1 // s1:
+                return f"{v0 // s0} * {name}"
+        for i, (a, (a0, a1)) in enumerate(self.symbols):
+            for b, (b0, b1) in self.symbols[i + 1:]:
+                if (a0 * b0, a1 * b1) == (v0, v1):
+                    return f"{a} * {b}"
+        return None
+
+    def shape(self, t0: torch.Tensor, t1: torch.Tensor) -> str | None:
+        if t0.dim() != t1.dim():
+            return None
+        dims = [self.express(a, b) for a, b in zip(t0.shape, t1.shape)]
+        return None if None in dims or not dims else f"[{', '.join(dims)}]"
+
+
+@dataclass
+class Stmt:
+    name: str
+    source: str
+    stages: list[tuple[str, str | None]] = field(default_factory=list)
+    group: bool = False  # an nn.Sequential: its stages may be written with repetition
+    shape: str | None = None
+    comments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Instance:
+    """One module written as a network: its class, inputs and statements."""
+
+    cls: type
+    module: Any
+    path: str
+    inputs: list[str]
+    stmts: list[Stmt]
+    outputs: list[str]
+    inner: list[Instance]
+    children: set[str]
+    notes: list[str] = field(default_factory=list)
+    text: str = ""  # the resolved body (inputs, statements, outputs) with slots
+    use: str = ""  # the stage that uses it, once its network is known
+
+
+@dataclass
+class _Item:
+    kind: str  # "name" | "stage" | "source" | "multi" | "ref" | "scalar" | "group"
+    pipe: fx.Node | None = None
+    text: str = ""
+    alias: str | None = None
+    nodes: list[fx.Node] = field(default_factory=list)
+    render: Any = None
+    stages: list[str] = field(default_factory=list)
+    base: fx.Node | None = None
+    path: tuple = ()
+    comment: str | None = None
+
+
+class Body:
+    """The network body of one traced module (``gm``) run twice (``runs``)."""
+
+    def __init__(self, importer, module, path: str, gm: fx.GraphModule, runs, in_names: list[str],
+                 in_decls: list[str], scope: Scope, shapes: bool):
+        self.imp, self.module, self.path, self.gm = importer, module, path, gm
+        self.v0, self.v1 = runs.values
+        self.in_names, self.in_decls, self.scope, self.shapes = in_names, in_decls, scope, shapes
+        self.items: dict[fx.Node, _Item] = {}
+        self.inner: list[Instance] = []
+        self.children: set[str] = set()
+        self.called: set[str] = set()
+        self.notes: list[str] = []  # with --partial: what the spec leaves out
+
+    # -- what each node is ----------------------------------------------------------------------
+    def value(self, node) -> Any:
+        return self.v0[node]
+
+    def is_tensor(self, node) -> bool:
+        return isinstance(node, fx.Node) and isinstance(self.v0.get(node), torch.Tensor)
+
+    def is_scalar_int(self, node) -> bool:
+        return isinstance(node, fx.Node) and isinstance(self.v0.get(node), int)
+
+    def size_expr(self, node, index: int | None = None) -> str:
+        a, b = self.v0[node], self.v1[node]
+        if index is not None:
+            a, b = a[index], b[index]
+        if not isinstance(a, int):
+            raise calls.Refused("a size that is not an integer")
+        text = self.scope.express(a, b)
+        if text is None:
+            raise calls.Refused(f"a size ({a}, then {b}) that follows the input in a way the symbols "
+                                "cannot write")
+        return text
+
+    def build(self) -> Instance:
+        nodes = list(self.gm.graph.nodes)
+        skip = self._zero_states(nodes)
+        needed = self._needed(nodes, skip)
+        outputs: list[fx.Node] = []
+        for node in nodes:
+            if node not in needed:
+                continue
+            if node.op == "output":
+                res = node.args[0]
+                outputs = list(res) if isinstance(res, (tuple, list)) else [res]
+                continue
+            self.items[node] = self._item_or_stub(node, skip)
+        self._uncalled()
+        stmts, names, tail = self._chains([n for n in nodes if n in self.items], outputs, needed)
+        out_names = []
+        for o in outputs:
+            if o in tail:
+                self._named(o, names, tail)
+            if not isinstance(o, fx.Node) or o not in self.items:
+                raise Unsupported(f"the output of `{self.path or type(self.module).__name__}`",
+                                  module_where(self.module), "forward returns something that is not a tensor")
+            name = names[o]
+            if "." in name or o.op == "placeholder":
+                taken = {st.name for st in stmts} | set(self.in_names)
+                short = spec_name(name.rpartition(".")[2] if "." in name else o.name + "_out")
+                stmts.append(Stmt(short if short not in taken else spec_name(o.name + "_out"), name))
+                name = stmts[-1].name
+            out_names.append(name)
+        return Instance(type(self.module), self.module, self.path, self.in_decls, stmts, out_names,
+                        self.inner, self.children, self.notes)
+
+    def _uncalled(self) -> None:
+        """A submodule with weights that forward (in eval mode) never calls would be missing
+        from the built module, whose state_dict would then not load strictly."""
+        for name, child in self.module.named_children():
+            if name not in self.children and any(True for _ in child.state_dict()):
+                err = Unsupported(f"{type(child).__name__} `{self._qual(name)}`", module_where(child),
+                                  "it holds weights but forward (in eval mode) never calls it, so the "
+                                  "built module could not load the state_dict strictly; construct the "
+                                  "model without it (e.g. --arg aux_logits=False)")
+                if not self.imp.partial:
+                    raise err
+                self.notes.append(f"# netspec import: error: {err}")
+
+    def _zero_states(self, nodes) -> set[fx.Node]:
+        """Recurrent layers given all-zero initial states, which are torch's default: the
+        state is left out."""
+        skip = set()
+        for n in nodes:
+            if n.op == "call_module" and len(n.args) > 1:
+                states = [s for s in _flat(n.args[1:]) if isinstance(s, fx.Node)]
+                mod = self.gm.get_submodule(n.target)
+                if isinstance(mod, torch.nn.RNNBase) and states and all(_zeros(s) for s in states):
+                    skip.add(n)
+        return skip
+
+    def _needed(self, nodes, skip) -> set[fx.Node]:
+        seen: set[fx.Node] = set()
+        stack = [n for n in nodes if n.op == "output"]
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            args = n.args[:1] if n in skip else (n.args, n.kwargs)
+            stack.extend(x for x in _flat(args) if isinstance(x, fx.Node))
+        return seen
+
+    def _item_or_stub(self, node, skip) -> _Item:
+        try:
+            return self._item(node, skip)
+        except calls.Refused as e:
+            err = Unsupported(f"`{calls.call_name(node)}`", node_where(self.module, node), str(e))
+        except Unsupported as e:
+            err = e
+        if not self.imp.partial:
+            raise err
+        pipe = next((x for x in _flat(node.args) if self.is_tensor(x)), None)
+        text = f"UNSUPPORTED({_quote(err.what)})"
+        comment = f"# netspec import: error: {err}"
+        return _Item("stage", pipe, text, comment=comment) if pipe is not None else \
+            _Item("source", text=text, nodes=[], render=lambda names: text, comment=comment)
+
+    def _item(self, node, skip) -> _Item:
+        if node.op == "placeholder":
+            return _Item("name", text=self.in_names[len([x for x in self.items if x.op == "placeholder"])])
+        if node.op == "get_attr":
+            raise Unsupported(f"`self.{node.target}`", node_where(self.module, node),
+                              "forward reads a parameter or buffer directly; only layers can hold weights")
+        if node.op == "call_module":
+            return self._module(node, skip)
+        if not isinstance(self.v0.get(node), (torch.Tensor, tuple, list)) or _ints(self.v0.get(node)):
+            return _Item("scalar")
+        if node.target is _getitem and node.args[0] in self.items and self.items[node.args[0]].kind in ("multi", "part"):
+            return self._getitem(node)
+        handle = calls.handler(node)
+        if handle is None:
+            raise calls.Refused("netspec's language has no op for this call")
+        res = handle(node, self)
+        if isinstance(res, calls.Source):
+            return _Item("source", nodes=res.nodes, render=res.render)
+        return _Item("stage", res.node, res.text)
+
+    def _getitem(self, node) -> _Item:
+        base = self.items[node.args[0]]
+        root = node.args[0] if base.kind == "multi" else base.base
+        path = (base.path if base.kind == "part" else ()) + (node.args[1],)
+        value = self.v0[node]
+        if isinstance(value, (tuple, list)):
+            return _Item("part", base=root, path=path)
+        kind = layer_kind(self.gm.get_submodule(root.target))
+        index = _flat_index(self.v0[root], path)
+        return _Item("ref", base=root, text=kind.results[index])
+
+    def _module(self, node, skip) -> _Item:
+        target = node.target
+        mod = self.gm.get_submodule(target)
+        what = f"{type(mod).__name__} `{self._qual(target)}`"
+        if "." in target:
+            raise Unsupported(what, node_where(self.module, node), "forward calls a module inside a container "
+                              "(ModuleList, ModuleDict); only direct submodules can be named")
+        if not node.args or not self.is_tensor(node.args[0]):
+            raise Unsupported(what, node_where(self.module, node), "a module called with something other "
+                              "than a tensor first (a list, a keyword) cannot be imported yet")
+        kind = layer_kind(mod)
+        stateful = any(True for _ in mod.state_dict())
+        if target in self.called and stateful:
+            raise Unsupported(what, node_where(self.module, node), "forward calls one module with weights twice; "
+                              "a spec builds one module per stage")
+        alias = None if target in self.called else target
+        self.called.add(target)
+        self.children.add(target)
+        extra = [x for x in _flat(node.args[1:]) + _flat(node.kwargs) if isinstance(x, fx.Node)]
+        if kind is not None:
+            multi = isinstance(self.v0[node], tuple)
+            text = SLOT.sub(lambda m: slot(f"{target}__{m.group(1)}", int(m.group(2))), layer_stage(kind, mod))
+            item = _Item("multi" if multi else "stage", node.args[0], text, alias)
+            if extra and node not in skip:
+                self._states(node, kind, item, what)
+            return item
+        if type(mod) is torch.nn.Sequential or (isinstance(mod, torch.nn.Sequential)
+                                                and type(mod).forward is torch.nn.Sequential.forward):
+            return self._sequential(node, mod, what)
+        if type(mod).__module__.startswith("torch.nn"):
+            raise Unsupported(what, module_where(mod), f"netspec has no layer kind for torch.nn.{type(mod).__name__}")
+        if extra:
+            raise Unsupported(what, node_where(self.module, node), "a submodule called with more than one tensor "
+                              "cannot be imported yet")
+        inst = self.imp.block(mod, self._qual(target), [[self.v0[node.args[0]]], [self.v1[node.args[0]]]])
+        self.inner.append(inst)
+        return _Item("stage", node.args[0], self.imp.token(inst), alias)
+
+    def _states(self, node, kind, item: _Item, what: str) -> None:
+        """Initial states (``lstm(x, (h0, c0))``) passed by keyword: ``LSTM(8, h0=h0, c0=c0)``."""
+        states = [x for x in _flat(node.args[1:]) if isinstance(x, fx.Node)]
+        if node.kwargs or len(states) != len(kind.state_inputs) or not all(self.is_tensor(x) for x in states):
+            raise Unsupported(what, node_where(self.module, node), "a layer called with tensors netspec "
+                              "cannot pass to it")
+        text, names = item.text, kind.state_inputs
+        head, _, tail = text.partition("(")
+        item.nodes = states
+        item.render = lambda vals: (f"{head}({tail[:-1]}, " if tail else f"{head}(") + \
+            ", ".join(f"{n}={v}" for n, v in zip(names, vals)) + ")"
+
+    def _sequential(self, node, mod, what) -> _Item:
+        if len(mod) < 2:
+            raise Unsupported(what, module_where(mod), "an nn.Sequential of fewer than two modules "
+                              "cannot keep its state_dict names")
+        names = [name for name, _ in mod.named_children()]
+        if names != [str(i) for i in range(len(mod))]:
+            raise Unsupported(what, module_where(mod), f"an nn.Sequential whose modules have names ({names[0]}, "
+                              "...) rather than numbers cannot keep its state_dict names")
+        x0, x1 = self.v0[node.args[0]], self.v1[node.args[0]]
+        stages = []
+        for i, child in enumerate(mod):
+            path = f"{self._qual(node.target)}.{i}"
+            kind = layer_kind(child)
+            if kind is not None:
+                stages.append(layer_stage(kind, child))
+            elif isinstance(child, torch.nn.Sequential) or type(child).__module__.startswith("torch.nn"):
+                raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
+                                  "an nn.Sequential inside an nn.Sequential cannot keep its state_dict names"
+                                  if isinstance(child, torch.nn.Sequential)
+                                  else f"netspec has no layer kind for torch.nn.{type(child).__name__}")
+            else:
+                inst = self.imp.block(child, path, [[x0], [x1]])
+                self.inner.append(inst)
+                stages.append(self.imp.token(inst))
+            with torch.no_grad():
+                x0, x1 = child(x0), child(x1)
+            if not isinstance(x0, torch.Tensor):
+                raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
+                                  "a module inside an nn.Sequential returns more than one tensor")
+        return _Item("group", node.args[0], stages=stages, alias=node.target)
+
+    def _qual(self, target: str) -> str:
+        return f"{self.path}.{target}" if self.path else target
+
+    # -- chains ---------------------------------------------------------------------------------
+    def _chains(self, order, outputs, needed) -> tuple[list[Stmt], dict, dict]:
+        users = {n: sum(1 for u in n.users if u in needed and (u.op == "output" or (
+                        u in self.items and self.items[u].kind != "scalar"))) for n in order}
+        names: dict[fx.Node, str] = {}
+        stmts: list[Stmt] = []
+        tail: dict[fx.Node, Stmt] = {}  # a node that ends a statement -> the statement
+        ends = {n for n in order if self.items[n].kind in ("multi", "group")} | set(outputs)
+        for n in order:
+            it = self.items[n]
+            if it.kind == "name":
+                names[n] = spec_name(it.text)
+            elif it.kind == "ref":
+                names[n] = f"{self._named(it.base, names, tail)}.{it.text}"
+            elif it.kind in ("stage", "multi", "group"):
+                self._pipe(n, it, tail, users, ends, names, stmts)
+            elif it.kind == "source":
+                stmt = Stmt(spec_name(n.name), it.render([self._named(x, names, tail) for x in it.nodes]))
+                self._add(n, stmt, stmts, tail, names, it.comment)
+        return stmts, names, tail
+
+    def _pipe(self, n, it, tail, users, ends, names, stmts) -> None:
+        p = it.pipe
+        if it.render is not None:
+            it.text = it.render([self._named(x, names, tail) for x in it.nodes])
+        stmt = tail.get(p)
+        if stmt is not None and it.kind != "group" and users.get(p) == 1 and p not in ends:
+            del tail[p]
+            stmt.stages.append((it.text, it.alias))
+            if it.comment:
+                stmt.comments.append(it.comment)
+            tail[n] = stmt
+            names[n] = stmt.name
+            stmt.shape = self._shape(n)
+            return
+        if it.kind == "group":
+            stmt = Stmt(spec_name(it.alias), self._named(p, names, tail), [(s, None) for s in it.stages],
+                        group=True)
+        else:
+            stmt = Stmt(spec_name(n.name), self._named(p, names, tail), [(it.text, it.alias)])
+        self._add(n, stmt, stmts, tail, names, it.comment)
+
+    @staticmethod
+    def _named(p, names, tail) -> str:
+        """The name of a value another statement reads: a statement ends there, and is
+        named after the node that ends it (its own name for an nn.Sequential)."""
+        stmt = tail.get(p)
+        if stmt is not None and not stmt.group:
+            stmt.name = spec_name(p.name)
+            names[p] = stmt.name
+        return names[p]
+
+    def _add(self, n, stmt, stmts, tail, names, comment) -> None:
+        if comment:
+            stmt.comments.append(comment)
+        stmt.shape = self._shape(n)
+        stmts.append(stmt)
+        tail[n] = stmt
+        names[n] = stmt.name
+
+    def _shape(self, n) -> str | None:
+        if not self.shapes or not self.is_tensor(n):
+            return None
+        return self.scope.shape(self.v0[n], self.v1[n])
+
+
+_getitem = __import__("operator").getitem
+
+
+_SAME_VALUES = {"to", "cuda", "cpu", "float", "double", "half", "contiguous", "detach", "requires_grad_"}
+
+
+def _zeros(n: fx.Node) -> bool:
+    """Whether a traced value is a tensor of zeros made in forward (``torch.zeros(...)``,
+    moved or cast): an initial state torch would make itself."""
+    while n.op == "call_method" and n.target in _SAME_VALUES:
+        n = n.args[0]
+    return (n.op == "call_function" and n.target in (torch.zeros, torch.zeros_like)) or (
+        n.op == "call_method" and n.target == "new_zeros")
+
+
+def _flat(x) -> list:
+    if isinstance(x, (tuple, list)):
+        return [y for v in x for y in _flat(v)]
+    if isinstance(x, dict):
+        return [y for v in x.values() for y in _flat(v)]
+    if isinstance(x, slice):
+        return _flat([x.start, x.stop, x.step])
+    return [x]
+
+
+def _ints(v) -> bool:
+    return isinstance(v, (tuple, list, torch.Size)) and all(isinstance(x, int) for x in v)
+
+
+def _flat_index(value, path: tuple) -> int:
+    """The position, among the leaves of a nested tuple, of the leaf at ``path``."""
+    index = 0
+    for step in path:
+        for before in value[:step]:
+            index += len(_flat(before)) if isinstance(before, (tuple, list)) else 1
+        value = value[step]
+    return index
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "/").replace('"', "'").replace("\n", " ") + '"'

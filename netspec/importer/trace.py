@@ -1,0 +1,132 @@
+"""Tracing a torch module with torch.fx, and running the traced graph on sample inputs.
+
+Every submodule is a leaf of the trace: the root's graph calls its children, and a child
+that is not a layer netspec knows is traced in turn when it is written as a network. Each
+graph runs twice, on inputs whose symbolic dims take two different values, so that a size
+read from a tensor (``x.size(0)``) can be written as the symbol it follows.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+import torch
+import torch.fx as fx
+
+BATCH_NAMES = {"batch", "batch_size", "B", "N", "bs"}
+
+
+class Unsupported(Exception):
+    """What the importer cannot express: ``what`` names the module or call, ``where`` its
+    source location, ``reason`` says why."""
+
+    def __init__(self, what: str, where: str, reason: str):
+        super().__init__(f"{what}{f' ({where})' if where else ''}: {reason}")
+        self.what, self.where, self.reason = what, where, reason
+
+
+class _LeafTracer(fx.Tracer):
+    """Every submodule is a leaf: a module's graph calls its children."""
+
+    def __init__(self, stack_traces: bool = False):
+        super().__init__()
+        self.record_stack_traces = stack_traces
+
+    def is_leaf_module(self, m, qualname) -> bool:
+        return True
+
+
+def module_where(module: torch.nn.Module) -> str:
+    """Where a module's class is defined: ``file:line``."""
+    import inspect
+
+    cls = type(module)
+    try:
+        return f"{inspect.getsourcefile(cls)}:{inspect.getsourcelines(cls)[1]}"
+    except (OSError, TypeError):
+        return cls.__module__
+
+
+def node_where(module: torch.nn.Module, node: fx.Node) -> str:
+    """The source line of a traced call: the last frame of its stack trace, from a second
+    trace that records them (only for a message: recording costs an import of torch.export)."""
+    try:
+        graph = _LeafTracer(stack_traces=True).trace(module)
+        trace = next((n.stack_trace for n in graph.nodes if n.name == node.name), None) or ""
+    except Exception:  # the first trace succeeded; the location is a courtesy
+        trace = ""
+    import os
+
+    torch_dir = os.path.dirname(torch.__file__)
+    found = [f for f in re.findall(r'File "([^"]+)", line (\d+)', trace) if not f[0].startswith(torch_dir)]
+    return f"{found[-1][0]}:{found[-1][1]}" if found else module_where(module)
+
+
+def trace(module: torch.nn.Module, path: str) -> fx.GraphModule:
+    """The module's fx graph, its children as leaves; Unsupported when fx cannot trace it."""
+    try:
+        graph = _LeafTracer().trace(module)
+    except Exception as e:  # fx reports control flow on values, unsupported calls, ...
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise Unsupported(f"{type(module).__name__} `{path or 'the model'}`", module_where(module),
+                          f"torch.fx cannot trace its forward ({message})") from None
+    return fx.GraphModule(module, graph)
+
+
+class Runs(NamedTuple):
+    """Each node's value in two runs of a graph."""
+
+    values: list[dict[fx.Node, Any]]
+
+
+class _Recorder(fx.Interpreter):
+    def __init__(self, gm):
+        super().__init__(gm)
+        self.seen: dict[fx.Node, Any] = {}
+
+    def run_node(self, n):
+        out = super().run_node(n)
+        self.seen[n] = out
+        return out
+
+
+def meta_copy(module: torch.nn.Module) -> torch.nn.Module:
+    """A copy of the module whose weights and buffers are on the meta device: a run
+    computes shapes and dtypes, no data. The module itself is left as it is."""
+    import copy
+
+    memo: dict[int, Any] = {}
+    for t in [*module.parameters(), *module.buffers()]:
+        meta = torch.empty_like(t, device="meta")
+        memo[id(t)] = torch.nn.Parameter(meta, t.requires_grad) if isinstance(t, torch.nn.Parameter) else meta
+    return copy.deepcopy(module, memo)
+
+
+def run_twice(gm: fx.GraphModule, samples: list[tuple]) -> Runs:
+    """Run the graph on each set of sample inputs (in eval mode, without gradients)."""
+    values = []
+    with torch.no_grad():
+        for args in samples:
+            rec = _Recorder(gm)
+            rec.run(*args)
+            values.append(rec.seen)
+    return Runs(values)
+
+
+def sample_values(symbols: list[str]) -> list[dict[str, int]]:
+    """Two values for every symbol, different from each other and from the other symbols'."""
+    runs: list[dict[str, int]] = [{}, {}]
+    others = 0
+    for s in symbols:
+        if s in BATCH_NAMES:
+            pair = (2, 3)
+        else:
+            pair = (11 + 4 * others, 16 + 4 * others)
+            others += 1
+        runs[0][s], runs[1][s] = pair
+    return runs
+
+
+def make_input(dtype: str, shape: tuple[int, ...]) -> torch.Tensor:
+    return torch.zeros(shape, dtype=getattr(torch, dtype), device="meta")
