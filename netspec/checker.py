@@ -96,6 +96,7 @@ class Checker:
         self.layer_count = 0
         self._define_networks(module)
         self.binding_names: dict[int, set[str]] = {}  # id(binding AST) -> names its chain uses
+        self.binding_refs: dict[int, list[A.Ref]] = {}  # id(binding AST) -> the references in its chain
         self.used_as_stage = self._find_uses()
         self.generic_results: dict[str, TypedNetwork | None] = {}
         self.active: list[str] = []  # the networks being checked, outermost first
@@ -130,13 +131,15 @@ class Checker:
         uses = set()
         for net in self.asts.values():
             for b in net.bindings:
-                names = set()
+                names, refs = set(), []
                 for n in A.walk(b.chain):
                     if isinstance(n, A.Ref):
                         names.add(n.name)
+                        refs.append(n)
                     elif isinstance(n, A.StageCall) and n.name in self.asts:
                         uses.add(n.name)
                 self.binding_names[id(b)] = names
+                self.binding_refs[id(b)] = refs
         return uses
 
     def _uses_nested_too_deep(self) -> set[str]:
@@ -299,7 +302,7 @@ class NetworkChecker:
         self.strict = strict
         self.net = TypedNetwork(ast.name, ast.span, params, param_env, defaults,
                                 param_names=[p.name for p in ast.params],
-                                param_refs=_param_refs(ast, params))
+                                param_refs=_param_refs(ast, params, checker.binding_refs))
         self.values: dict[str, Results] = {}
         self.shared: dict[str, A.SharedDecl] = {}  # shared modules by name
         self.shared_first: dict[str, Node] = {}  # the first use of each
@@ -1228,13 +1231,20 @@ def _oversized(d: Dim) -> bool:
     return isinstance(d, int) and abs(d) > MAX_MAGNITUDE
 
 
-def _param_refs(ast: A.Network, params: dict) -> dict[str, set[Span]]:
-    """Every reference to a parameter in a network's body and input shapes: name -> spans."""
+def _param_refs(ast: A.Network, params: dict, chain_refs: dict[int, list[A.Ref]]) -> dict[str, set[Span]]:
+    """Every reference to a parameter in a network's body and input shapes: name -> spans
+    (``chain_refs``: the references of each binding's chain, already read)."""
     out: dict[str, set[Span]] = {}
-    roots = [b.chain for b in ast.bindings] + [d for i in (*ast.inputs, *ast.tensors) for d in i.type.dims] \
-        + [t.init for t in ast.tensors if t.init is not None]
-    for n in A.walk(roots):
-        if isinstance(n, A.Ref) and n.attr is None and n.name in params:
+    if not params:
+        return out
+    roots = [d for i in (*ast.inputs, *ast.tensors) for d in i.type.dims] \
+        + [t.init for t in ast.tensors if t.init is not None] \
+        + [b.chain for b in ast.bindings if id(b) not in chain_refs]
+    refs = [n for n in A.walk(roots) if isinstance(n, A.Ref)]
+    for b in ast.bindings:
+        refs += chain_refs.get(id(b), ())
+    for n in refs:
+        if n.attr is None and n.name in params:
             out.setdefault(n.name, set()).add(n.span)
     return out
 
