@@ -24,6 +24,7 @@ from ..dims import Dim
 from ..types import FLOAT_DTYPES, Tensor
 from .args import after
 from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, register
+from .memory import UNKNOWN
 from .recurrent import check_sequence_layout
 
 RANK_HELP = "attention takes [L, N, E] ([N, L, E] with batch_first=true) or an unbatched [L, E]"
@@ -50,6 +51,46 @@ def attention_flops(N: Dim, L: Dim, S: Dim, S_total: Dim, E: Dim, kdim: Dim, vdi
 
 def layer_norm_params(E: Dim, bias: bool) -> Dim:
     return 2 * E if bias else E
+
+
+# -- every parameter tensor, named as in the built module's state_dict ----------------------------
+
+def attention_weights(E: Dim, bias: bool, kdim: Dim, vdim: Dim, add_bias_kv: bool = False) -> list:
+    if kdim == E and vdim == E:
+        w = [("in_proj_weight", (3 * E, E))]
+    else:
+        w = [("q_proj_weight", (E, E)), ("k_proj_weight", (E, kdim)), ("v_proj_weight", (E, vdim))]
+    w += [("in_proj_bias", (3 * E,))] if bias else []
+    w += [("bias_k", (1, 1, E)), ("bias_v", (1, 1, E))] if add_bias_kv else []
+    return w + [("out_proj.weight", (E, E))] + ([("out_proj.bias", (E,))] if bias else [])
+
+
+def _under(prefix: str, weights: list) -> list:
+    return [(f"{prefix}.{n}", s) for n, s in weights]
+
+
+def _norm(name: str, E: Dim, bias: bool) -> list:
+    return [(f"{name}.weight", (E,))] + ([(f"{name}.bias", (E,))] if bias else [])
+
+
+def layer_weights(E: Dim, F: Dim, bias: bool, decoder: bool) -> list:
+    """nn.TransformerEncoderLayer's (decoder=False) or nn.TransformerDecoderLayer's tensors."""
+    w = _under("self_attn", attention_weights(E, bias, E, E))
+    if decoder:
+        w += _under("multihead_attn", attention_weights(E, bias, E, E))
+    w += [("linear1.weight", (F, E))] + ([("linear1.bias", (F,))] if bias else [])
+    w += [("linear2.weight", (E, F))] + ([("linear2.bias", (E,))] if bias else [])
+    for i in range(1, 4 if decoder else 3):
+        w += _norm(f"norm{i}", E, bias)
+    return w
+
+
+def stack_weights(layers, E: Dim, F: Dim, bias: bool, decoder: bool, norm: bool) -> list:
+    """nn.TransformerEncoder's or nn.TransformerDecoder's tensors (a layer count must be known)."""
+    if not isinstance(layers, int):
+        return []
+    w = [x for i in range(layers) for x in _under(f"layers.{i}", layer_weights(E, F, bias, decoder))]
+    return w + (_norm("norm", E, bias) if norm else [])
 
 
 def feedforward_params(E: Dim, F: Dim, bias: bool) -> Dim:
@@ -208,6 +249,11 @@ class _Attention(FloatLayer):
         pos, kw = super().constructor_args(a)
         return pos, {k: v for k, v in kw.items() if k not in self.forward_only}
 
+    def saved(self, a, inputs, outputs, grad):
+        """Not stated: what torch keeps depends on the attention kernel it picks (math, flash,
+        memory-efficient, a fused fast path), which depends on the device and the arguments."""
+        return UNKNOWN
+
     def keyword_args(self, a, state: dict[str, str], code) -> list[str]:
         """The masks, then the forward-only arguments given, by keyword."""
         out = [f"{n}={state[n]}" for n in self.state_inputs if n in state and n not in self.leading]
@@ -358,6 +404,11 @@ class MultiheadAttention(_Attention):
         vdim = E if a.vdim is None else a.vdim
         return attention_params(E, a.bias, kdim, vdim, a.add_bias_kv)
 
+    def weights(self, a):
+        E = a.embed_dim
+        return attention_weights(E, a.bias, E if a.kdim is None else a.kdim, E if a.vdim is None else a.vdim,
+                                 a.add_bias_kv)
+
     def flops(self, a, inputs, outputs):
         q = inputs[0]
         key = a.key.tensor if a.key is not None else q
@@ -492,6 +543,9 @@ class TransformerEncoderLayer(_Transformer):
     def param_count(self, a):
         return encoder_layer_params(a.d_model, a.dim_feedforward, a.bias)
 
+    def weights(self, a):
+        return layer_weights(a.d_model, a.dim_feedforward, a.bias, decoder=False)
+
     def flops(self, a, inputs, outputs):
         s = steps(inputs[0], a.batch_first)
         return encoder_layer_flops(batch_size(s), s.length, a.d_model, a.dim_feedforward)
@@ -534,6 +588,9 @@ class TransformerDecoderLayer(_Transformer):
 
     def param_count(self, a):
         return decoder_layer_params(a.d_model, a.dim_feedforward, a.bias)
+
+    def weights(self, a):
+        return layer_weights(a.d_model, a.dim_feedforward, a.bias, decoder=True)
 
     def flops(self, a, inputs, outputs):
         t, m = steps(inputs[0], a.batch_first), steps(a.memory.tensor, a.batch_first)
@@ -599,6 +656,9 @@ class TransformerEncoder(_Transformer):
         norm = layer_norm_params(a.d_model, a.bias) if a.norm else 0
         return a.num_layers * encoder_layer_params(a.d_model, a.dim_feedforward, a.bias) + norm
 
+    def weights(self, a):
+        return stack_weights(a.num_layers, a.d_model, a.dim_feedforward, a.bias, False, bool(a.norm))
+
     def flops(self, a, inputs, outputs):
         s = steps(inputs[0], a.batch_first)
         return a.num_layers * encoder_layer_flops(batch_size(s), s.length, a.d_model, a.dim_feedforward)
@@ -643,6 +703,9 @@ class TransformerDecoder(_Transformer):
     def param_count(self, a):
         norm = layer_norm_params(a.d_model, a.bias) if a.norm else 0
         return a.num_layers * decoder_layer_params(a.d_model, a.dim_feedforward, a.bias) + norm
+
+    def weights(self, a):
+        return stack_weights(a.num_layers, a.d_model, a.dim_feedforward, a.bias, True, bool(a.norm))
 
     def flops(self, a, inputs, outputs):
         t, m = steps(inputs[0], a.batch_first), steps(a.memory.tensor, a.batch_first)
@@ -729,6 +792,11 @@ class Transformer(_Transformer):
         E, F, bias = a.d_model, a.dim_feedforward, a.bias
         return (a.num_encoder_layers * encoder_layer_params(E, F, bias) + layer_norm_params(E, bias)
                 + a.num_decoder_layers * decoder_layer_params(E, F, bias) + layer_norm_params(E, bias))
+
+    def weights(self, a):
+        E, F, bias = a.d_model, a.dim_feedforward, a.bias
+        return (_under("encoder", stack_weights(a.num_encoder_layers, E, F, bias, False, True))
+                + _under("decoder", stack_weights(a.num_decoder_layers, E, F, bias, True, True)))
 
     def flops(self, a, inputs, outputs):
         s, t = steps(inputs[0], a.batch_first), steps(a.tgt.tensor, a.batch_first)

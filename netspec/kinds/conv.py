@@ -18,6 +18,7 @@ from .base import (
     numel,
     register,
 )
+from .memory import Saved, shape_bytes
 
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
 
@@ -149,6 +150,41 @@ class _Conv(Spatial):
     def flops(self, a, inputs, outputs):
         per = numel(normalize_tuple(a.kernel_size, self.n))
         return 2 * numel(outputs[0].shape) * (a.in_channels // a.groups) * per
+
+    def weights(self, a):
+        k = tuple(normalize_tuple(a.kernel_size, self.n))
+        w = [("weight", (a.out_channels, a.in_channels // a.groups) + k)]
+        return w + ([("bias", (a.out_channels,))] if a.bias else [])
+
+    def saved(self, a, inputs, outputs, grad):
+        """The input the convolution reads: the input itself, or the padded copy torch makes
+        first for a padding_mode other than zeros (whose reflection or replication keeps the
+        input too) and for a "same" padding that is odd in some dim."""
+        x = inputs[0]
+        grow = self._copy_padding(a)
+        if grow is None:
+            return Saved(inputs=(0,))
+        spatial = tuple(L + g for L, g in zip(x.shape[-self.n:], grow))
+        copy = shape_bytes(x.shape[:-self.n] + spatial, x.dtype)
+        keeps_input = a.padding_mode in ("reflect", "replicate") and grad.grad(0)
+        return Saved(inputs=(0,) if keeps_input else (), extra=copy)
+
+    def _copy_padding(self, a) -> tuple | None:
+        """How much each spatial dim of the padded copy grows, or None when torch pads inside
+        the convolution (no copy)."""
+        k = normalize_tuple(a.kernel_size, self.n)
+        d = normalize_tuple(a.dilation, self.n)
+        if a.padding == "same":
+            total = [d[i] * (k[i] - 1) for i in range(self.n)]
+        elif a.padding == "valid":
+            total = [0] * self.n
+        else:
+            total = [2 * p for p in normalize_tuple(a.padding, self.n)]
+        if a.padding_mode != "zeros":
+            return tuple(total)
+        if a.padding == "same" and any(t % 2 for t in total):
+            return tuple(t % 2 for t in total)  # the odd one more on the right; the rest inside
+        return None
 
 
 @register
@@ -283,6 +319,14 @@ class _ConvTranspose(Spatial):
         # once per output channel of its group
         per = numel(normalize_tuple(a.kernel_size, self.n))
         return 2 * numel(inputs[0].shape) * (a.out_channels // a.groups) * per
+
+    def weights(self, a):
+        k = tuple(normalize_tuple(a.kernel_size, self.n))
+        w = [("weight", (a.in_channels, a.out_channels // a.groups) + k)]
+        return w + ([("bias", (a.out_channels,))] if a.bias else [])
+
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,))
 
 
 @register

@@ -9,6 +9,7 @@ from ..dims import compare, exact_div, floordiv, is_dim, render
 from ..types import INT_DTYPES, Tensor
 from .args import ArgValueError, Before, after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, TensorIn, _show, numel, register
+from .memory import UNKNOWN, Saved, reshaped
 
 
 class LinearArgs(Args):
@@ -46,6 +47,18 @@ class Linear(FloatLayer):
 
     def flops(self, a, inputs, outputs):
         return 2 * numel(outputs[0].shape) * a.in_features
+
+    def weights(self, a):
+        w = [("weight", (a.out_features, a.in_features))]
+        return w + ([("bias", (a.out_features,))] if a.bias else [])
+
+    def saved(self, a, inputs, outputs, grad):
+        """The input, for the weight's gradient. Of 3 or more dims torch folds it into a matrix
+        first: a view when it is contiguous; otherwise the copy depends on its strides."""
+        x = inputs[0]
+        if x.rank >= 3 and not grad.is_contiguous(0):
+            return UNKNOWN
+        return Saved(inputs=(0,))
 
 
 class EmbeddingArgs(Args):
@@ -92,6 +105,12 @@ class Embedding(Layer):
 
     def param_count(self, a):
         return a.num_embeddings * a.embedding_dim
+
+    def weights(self, a):
+        return [("weight", (a.num_embeddings, a.embedding_dim))]
+
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,))  # the ids: the rows of the weight's gradient
 
 
 def check_ids(ctx, name: str, x: Tensor) -> None:
@@ -207,6 +226,15 @@ class EmbeddingBag(Layer):
     def param_count(self, a):
         return a.num_embeddings * a.embedding_dim
 
+    def weights(self, a):
+        return [("weight", (a.num_embeddings, a.embedding_dim))]
+
+    def saved(self, a, inputs, outputs, grad):
+        """torch's embedding_bag keeps the ids and offsets and tensors it makes inside (the bag
+        of each id, each bag's size, the index of each maximum) whose sizes depend on the
+        mode and the path it takes: not stated."""
+        return UNKNOWN
+
 
 class FlattenArgs(Args):
     start_dim: DimArg = 1
@@ -256,6 +284,9 @@ class Flatten(Layer):
     def batch_axis(self, a, rank):
         start = a.start_dim if isinstance(a.start_dim, int) else 0
         return 0 if rank >= 2 and start % rank >= 1 else None
+
+    def result_strides(self, a, inputs, outputs, strides):
+        return reshaped(inputs, outputs, strides)
 
     def is_view(self):
         return True
@@ -365,6 +396,9 @@ class Unflatten(Layer):
     def batch_axis(self, a, rank):
         at = a.dim if isinstance(a.dim, int) else 0
         return 0 if rank >= 2 and at % rank >= 1 else None
+
+    def result_strides(self, a, inputs, outputs, strides):
+        return reshaped(inputs, outputs, strides)
 
     def is_view(self):
         return True

@@ -8,6 +8,7 @@ from .. import codes
 from ..dims import Dim, floordiv
 from .base import Args, BoolArg, DimArg, DimOrTuple, FloatArg, OptDimOrTuple, SizeOrTuple, normalize_tuple, register
 from .conv import Spatial
+from .memory import Saved, nbytes, shape_bytes
 
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
 
@@ -93,6 +94,11 @@ class _Pool(Spatial):
             out.append(o)
         shape = x.shape[:-self.n] + tuple(out)
         return [x.with_shape(shape, ctx.origin, keep={i: i for i in range(x.rank - self.n)})]
+
+    def saved(self, a, inputs, outputs, grad):
+        """The input, and for a max pool the int64 index of each maximum."""
+        indices = shape_bytes(outputs[0].shape, "int64") if self.name.startswith("Max") else 0
+        return Saved(inputs=(0,), extra=indices)
 
 
 @register
@@ -199,6 +205,13 @@ class _LPPool(_Pool):
     torch_positional = ("norm_type", "kernel_size")
     has_dilation = False
 
+    def saved(self, a, inputs, outputs, grad):
+        """torch computes (sign(y) * relu(|y|) * window) ** (1 / p) with y the average pool of
+        x ** p: it keeps x, x ** p, and four tensors of the output's size (sign(y), relu's
+        result, y, and the product raised to 1 / p)."""
+        x = inputs[0]
+        return Saved(inputs=(0,), extra=nbytes(x) + 4 * nbytes(outputs[0]))
+
 
 @register
 class LPPool1d(_LPPool):
@@ -270,6 +283,16 @@ class _Adaptive(Spatial):
             if o is None:
                 keep[x.rank - self.n + i] = x.rank - self.n + i
         return [x.with_shape(x.shape[:-self.n] + tuple(out), ctx.origin, keep=keep)]
+
+    def saved(self, a, inputs, outputs, grad):
+        """The input, and for a max pool the int64 index of each maximum; an average pool to
+        one value a channel is a mean, which keeps nothing."""
+        out = outputs[0]
+        if self.name.startswith("AdaptiveMax"):
+            return Saved(inputs=(0,), extra=shape_bytes(out.shape, "int64"))
+        if all(d == 1 for d in out.shape[-self.n:]):
+            return Saved()
+        return Saved(inputs=(0,))
 
 
 @register

@@ -15,6 +15,7 @@ from ..dims import Dim, render
 from ..types import Tensor
 from .args import after
 from .base import Args, ArgValueError, BoolArg, DimArg, FloatArg, FloatLayer, SizeArg, TensorIn, numel, register
+from .memory import UNKNOWN
 
 
 def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str | None = None,
@@ -99,6 +100,12 @@ class _Recurrent(FloatLayer):
     def result_pattern(self, names):
         return f"{names[0]}, {names[1]}"
 
+    def saved(self, a, inputs, outputs, grad):
+        """Not stated: on the CPU torch runs an LSTM as one fused kernel that keeps a workspace
+        of its own size, and an RNN or GRU as a chain of ops; cuDNN keeps its own reserve on
+        the GPU (docs/costs.md)."""
+        return UNKNOWN
+
     def h_out(self, a) -> Dim:
         return a.hidden_size
 
@@ -169,6 +176,22 @@ class _Recurrent(FloatLayer):
         first = D * (per_dir_first + bias + proj)
         rest = (a.num_layers - 1) * D * (per_dir_rest + bias + proj)
         return first + rest
+
+    def weights(self, a):
+        """weight_ih_l{k}, weight_hh_l{k}, the biases, and weight_hr_l{k} with a projection;
+        the reverse direction's with a ``_reverse`` suffix (a layer count must be known)."""
+        if not isinstance(a.num_layers, int):
+            return []
+        g, h_out = self.gates * a.hidden_size, self.h_out(a)
+        proj = getattr(a, "proj_size", 0) != 0
+        out = []
+        for k in range(a.num_layers):
+            width = a.input_size if k == 0 else self.directions(a) * h_out
+            for sfx in ("", "_reverse")[:self.directions(a)]:
+                out += [(f"weight_ih_l{k}{sfx}", (g, width)), (f"weight_hh_l{k}{sfx}", (g, h_out))]
+                out += [(f"bias_ih_l{k}{sfx}", (g,)), (f"bias_hh_l{k}{sfx}", (g,))] if a.bias else []
+                out += [(f"weight_hr_l{k}{sfx}", (h_out, a.hidden_size))] if proj else []
+        return out
 
     def flops(self, a, inputs, outputs):
         x = inputs[0]
@@ -325,6 +348,16 @@ class _Cell(FloatLayer):
     def param_count(self, a):
         g = self.gates * a.hidden_size
         return g * a.input_size + g * a.hidden_size + (2 * g if a.bias else 0)
+
+    def weights(self, a):
+        g = self.gates * a.hidden_size
+        w = [("weight_ih", (g, a.input_size)), ("weight_hh", (g, a.hidden_size))]
+        return w + ([("bias_ih", (g,)), ("bias_hh", (g,))] if a.bias else [])
+
+    def saved(self, a, inputs, outputs, grad):
+        """Not stated: torch runs a cell as a fused kernel on some devices and dtypes and as a
+        chain of ops on others, which keep different tensors (docs/costs.md)."""
+        return UNKNOWN
 
     def flops(self, a, inputs, outputs):
         steps = numel(inputs[0].shape[:-1])
