@@ -49,6 +49,8 @@ def _check_parser(sub) -> None:
     c.add_argument("--costs", action="store_true", help="add FLOPs and memory columns to the table")
     c.add_argument("--dim", action="append", default=[], metavar="NAME=INT",
                    help="give a symbolic dim a value in the report, e.g. --dim batch=32 (repeatable)")
+    c.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="adam",
+                   help="the optimizer whose state the training memory counts (default: adam)")
     _common(c)
     c.set_defaults(run=cmd_check)
 
@@ -169,14 +171,14 @@ def cmd_check(args) -> int:
         from netspec.report import network_json
         out = {"ok": ok,
                "diagnostics": [d.to_json() for s in specs for d in s.result.reporter.items],
-               "networks": [network_json(n, env) for s in specs for n in s.result.networks]}
+               "networks": [network_json(n, env, args.optimizer) for s in specs for n in s.result.networks]}
         sys.stdout.write(json.dumps(out) + "\n")
         return 0 if ok else 1
     from netspec.report import network_table
     color = color_on(sys.stdout)
     for s in specs:
         for net in s.result.networks:
-            print(network_table(net, color=color, costs=args.costs, env=env))
+            print(network_table(net, color=color, costs=args.costs, env=env, optimizer=args.optimizer))
             print()
         print_diagnostics(s, s.result.reporter.items, sys.stdout)
     errors = sum(len(s.result.reporter.errors) for s in specs)

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from netspec.costs import (
+    DEFAULT_OPTIMIZER,
+    NETWORK_TRAINING_FIELDS,
+    TRAINING_FIELDS,
+    Costs,
+    bind,
+    cost_json,
+    human,
+    human_bytes,
+    human_flops,
+    layer_costs,
+    layer_training,
+    network_costs,
+    network_training,
+)
 from netspec.costs import FIELDS as COST_FIELDS
-from netspec.costs import Costs, bind, cost_json, human, human_bytes, human_flops, layer_costs, network_costs
 from netspec.diagnostics import printable
 from netspec.dims import Dim, render
 from netspec.graph import Node, TypedNetwork, Value
@@ -28,12 +42,15 @@ def node_label(node: Node) -> str:
     return node.alias or node.binding or ""
 
 
-def network_json(net: TypedNetwork, env: dict | None = None) -> dict[str, Any]:
-    """LANGUAGE.md's network object, with the costs of docs/costs.md; ``env`` gives symbols values."""
+def network_json(net: TypedNetwork, env: dict | None = None, optimizer: str = DEFAULT_OPTIMIZER) -> dict[str, Any]:
+    """LANGUAGE.md's network object, with the costs of docs/costs.md (training memory for
+    ``optimizer``); ``env`` gives symbols values."""
+    t = network_training(net, optimizer, env)
     return {
         "name": net.name,
         "params": dim_json(net.total_params),
         **costs_json(network_costs(net, env)),
+        **{f: cost_json(v) for f, v in zip(NETWORK_TRAINING_FIELDS, t.values(NETWORK_TRAINING_FIELDS))},
         "inputs": [tensor_json(net, v.name, v.tensor, env) for v in net.inputs],
         "outputs": [tensor_json(net, name, v.tensor, env) for name, v in net.outputs],
         "layers": [
@@ -42,6 +59,7 @@ def network_json(net: TypedNetwork, env: dict | None = None) -> dict[str, Any]:
                 "line": node.span.line,
                 "params": dim_json(net.dim(node.params)),
                 **costs_json(layer_costs(net, node, env)),
+                **{f: cost_json(v) for f, v in zip(TRAINING_FIELDS, layer_training(net, node, optimizer, env).values())},
                 "outputs": [tensor_json(net, rname, v.tensor, env)
                             for rname, v in zip(node.result_names, node.outputs)],
             }
@@ -73,12 +91,13 @@ def _value_text(net: TypedNetwork, v: Value, with_dtype: bool, env: dict | None,
 
 
 def network_table(net: TypedNetwork, color: bool = False, width: int = 100, costs: bool = False,
-                  env: dict | None = None) -> str:
-    """The summary table; ``costs`` adds FLOPs and memory columns, ``env`` gives symbols values."""
+                  env: dict | None = None, optimizer: str = DEFAULT_OPTIMIZER) -> str:
+    """The summary table; ``costs`` adds FLOPs and memory columns (training memory for
+    ``optimizer``), ``env`` gives symbols values."""
     def bold(s: str) -> str:
         return f"\x1b[1m{s}\x1b[0m" if color else s
 
-    rows = _rows(net, costs, env, color)
+    rows = _rows(net, costs, env, color, optimizer)
     c1 = max([len("Layer (kind, name, line)")] + [len(r[0]) for r in rows]) + 2
     c2 = max([len("Output shape")] + [len(r[1]) for r in rows]) + 2
     c3 = max([len("Param #")] + [len(r[2]) for r in rows])
@@ -98,6 +117,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
         out.append(f"Total FLOPs: {_total(c.flops, human_flops)}")
         out.append(f"Params size: {_total(c.param_bytes, human_bytes)}")
         out.append(f"Activations: {_total(c.activation_bytes, human_bytes)}")
+        out += _training_lines(net, env, optimizer)
     out.append("-" * total)
     return "\n".join(out)
 
@@ -110,7 +130,20 @@ def _title(net: TypedNetwork) -> str:
     return title
 
 
-def _rows(net: TypedNetwork, costs: bool, env: dict | None, color: bool) -> list[tuple[str, ...]]:
+def _training_lines(net: TypedNetwork, env: dict | None, optimizer: str) -> list[str]:
+    """One training step's memory (docs/costs.md): "unknown" where a layer cannot state it."""
+    t = network_training(net, optimizer, env)
+
+    def show(d: Dim | None) -> str:
+        return _total(d, human_bytes) if d is not None else "unknown"
+
+    return [f"Saved for backward: {show(t.saved_bytes)}", f"Gradients: {show(t.grad_bytes)}",
+            f"Optimizer state ({optimizer}): {show(t.optimizer_bytes)}",
+            f"Training step peak (estimate): {show(t.peak_bytes)}"]
+
+
+def _rows(net: TypedNetwork, costs: bool, env: dict | None, color: bool,
+          optimizer: str = DEFAULT_OPTIMIZER) -> list[tuple[str, ...]]:
     """The table's rows: inputs, a row per result of each node (and one for its error), outputs."""
     rows: list[tuple[str, ...]] = []
     shape_texts: dict = {}
@@ -118,7 +151,7 @@ def _rows(net: TypedNetwork, costs: bool, env: dict | None, color: bool) -> list
     for v in net.inputs:
         rows.append((f"{v.name} (input)", _value_text(net, v, True, env, shape_texts), "", *blank))
     for node in net.nodes:
-        rows += _node_rows(net, node, costs, env, shape_texts, blank)
+        rows += _node_rows(net, node, costs, env, shape_texts, blank, optimizer)
         if node.error:
             error = printable(f"(error: {node.error})")
             rows.append(("", f"\x1b[2m{error}\x1b[0m" if color else error, "", *blank))
@@ -128,7 +161,7 @@ def _rows(net: TypedNetwork, costs: bool, env: dict | None, color: bool) -> list
 
 
 def _node_rows(net: TypedNetwork, node: Node, costs: bool, env: dict | None, shape_texts: dict,
-               blank: tuple) -> list[tuple[str, ...]]:
+               blank: tuple, optimizer: str = DEFAULT_OPTIMIZER) -> list[tuple[str, ...]]:
     label = node_label(node)
     depth = max(0, len(node.group) - 1)  # every stage opens a group; nested ones indent
     name = f"{'  ' * depth}{node.kind_name}" + (f" ({label})" if label else "") + f" :{node.span.line}"
@@ -141,17 +174,20 @@ def _node_rows(net: TypedNetwork, node: Node, costs: bool, env: dict | None, sha
         if len(node.outputs) > 1:
             text = f"{names[i]}: {text}"
         params = "" if i else (_fmt_count(net.dim(node.params)) if node.is_module else "--")
-        extra = _cost_cells(layer_costs(net, node, env)) if costs and i == 0 else blank
+        extra = _cost_cells(layer_costs(net, node, env), layer_training(net, node, optimizer, env)) \
+            if costs and i == 0 else blank
         rows.append((name if i == 0 else "", text, params, *extra))
     return rows
 
 
-COST_HEADS = ("FLOPs", "Params size", "Activations")
+COST_HEADS = ("FLOPs", "Params size", "Activations", "Saved")
 
 
-def _cost_cells(c: Costs) -> tuple[str, str, str]:
+def _cost_cells(c: Costs, t) -> tuple[str, str, str, str]:
+    """A layer's costs; "Saved" is what it is the first to save for backward (training)."""
+    saved = "unknown" if t.saved_bytes is None and c.flops is not None else human(t.saved_bytes, human_bytes)
     return (human(c.flops, human_flops), human(c.param_bytes, human_bytes),
-            human(c.activation_bytes, human_bytes))
+            human(c.activation_bytes, human_bytes), saved)
 
 
 def _total(d: Dim | None, fmt) -> str:

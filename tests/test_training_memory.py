@@ -175,9 +175,9 @@ def test_view_strides_match_torch(kind, index, ex, layout):
 
 # -- whole networks: the specs and random ones, built by netspec --------------------------------
 
-def measured_training(model: nn.Module, inputs: list) -> tuple[SavedStorages, int, int]:
+def measured_training(model: nn.Module, inputs: list) -> tuple[SavedStorages, int, dict]:
     """What one training step keeps: the saved storages of the forward pass, then the bytes of
-    the parameters' gradients after backward, and of the optimizer state after one Adam step."""
+    the parameters' gradients after backward, and of each optimizer's state after one step."""
     model.train()
     recorder = SavedStorages([model])
     with recorder.recording():
@@ -189,22 +189,28 @@ def measured_training(model: nn.Module, inputs: list) -> tuple[SavedStorages, in
         # a parameter of a branch no output reads gets no gradient in torch; the statement
         # counts every parameter's (docs/costs.md), so such a one counts as if it had one
         grads = sum(p.numel() * p.element_size() for p in model.parameters())
-    state = 0
+    states = {}
     if grads:
         for p in model.parameters():
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
-        opt = torch.optim.Adam(model.parameters())
-        opt.step()
-        state = sum(t.numel() * t.element_size() for s in opt.state.values() for t in s.values())
-    return recorder, grads, state
+        for name, opt in OPTIMIZERS.items():
+            o = opt(model.parameters())
+            o.step()
+            states[name] = sum(t.numel() * t.element_size() for s in o.state.values() for t in s.values()
+                               if isinstance(t, torch.Tensor))
+    return recorder, grads, states
+
+
+OPTIMIZERS = {"sgd": lambda ps: torch.optim.SGD(ps, lr=0.1), "momentum": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+              "adam": torch.optim.Adam}
 
 
 def assert_training_matches(net, env: dict, model: nn.Module, inputs: list) -> None:
     from netspec.dims import evaluate
 
     stated = network_training(net, "adam")
-    recorder, grads, state = measured_training(model, inputs)
+    recorder, grads, states = measured_training(model, inputs)
     if stated.saved_bytes is None:  # a layer whose kind cannot state it
         unstated = [n.kind.name for n in net.nodes if n.kind is not None and n.kind.name in UNSTATED]
         assert unstated or any(n.block is not None for n in net.nodes), "unknown without a reason"
@@ -212,7 +218,8 @@ def assert_training_matches(net, env: dict, model: nn.Module, inputs: list) -> N
         assert evaluate(stated.saved_bytes, env) == recorder.total, sorted(recorder.storages.values())
     if grads:  # a network whose outputs need a gradient trains every parameter that reaches them
         assert evaluate(stated.grad_bytes, env) == grads
-        assert evaluate(stated.optimizer_bytes, env) == state
+        for name, state in states.items():
+            assert evaluate(network_training(net, name).optimizer_bytes, env) == state, name
 
 
 @pytest.mark.parametrize("stem", sorted(hand.MODELS))
