@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     _build_parser(sub)
     _diagram_parser(sub)
     _export_parser(sub)
+    _explain_parser(sub)
     return p
 
 
@@ -90,6 +91,33 @@ def _export_parser(sub) -> None:
     e.add_argument("--force", action="store_true", help="overwrite a file netspec did not write")
     _common(e)
     e.set_defaults(run=cmd_export)
+
+
+def _explain_parser(sub) -> None:
+    x = sub.add_parser("explain", help="show how every result dim of a layer was derived, step by step")
+    x.add_argument("target", metavar="FILE[:LINE]", help="a spec file, and the line of the layers to explain "
+                   "(default: every layer)")
+    _common(x)
+    x.set_defaults(run=cmd_explain)
+
+
+def cmd_explain(args) -> int:
+    """`netspec explain FILE[:LINE]` (netspec/explain.py); never imports torch."""
+    from netspec.explain import explain_file, layer_lines
+
+    file, line = args.target, None
+    head, _, tail = args.target.rpartition(":")
+    if head and tail.isdigit() and not Path(args.target).exists():
+        file, line = head, int(tail)
+    (spec,) = load(args, [file])
+    lines = explain_file(spec.result.networks, line)
+    if lines is None:
+        shown = ", ".join(str(n) for n in layer_lines(spec.result.networks)) or "none"
+        raise UsageError(f"{_printable(file)}:{line}: no layer on that line (layers are on lines {shown})")
+    for text in lines:
+        print(_printable(text))
+    print_diagnostics(spec, spec.result.reporter.items, sys.stdout)
+    return 0 if spec.ok else 1
 
 
 # -- loading and reporting, for every command ------------------------------------------------------

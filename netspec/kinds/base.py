@@ -263,6 +263,11 @@ class Kind:
         for a result that torch copies after all (``reshape`` of a transposed tensor)."""
         return [strides[0]] * len(outputs)
 
+    def explain(self, a: Args, inputs: list[Tensor], outputs: list[Tensor]) -> list[str]:
+        """How the layer derived its results (``netspec explain``, kinds/why.py): a ``reads:``
+        line and ``dim i: formula = value`` lines; dims it leaves out are explained generically."""
+        return []
+
     def weights(self, a: Args) -> list[tuple[str, tuple]]:
         """Every parameter tensor of the layer: its name in the built module's state_dict and
         its shape, in torch's order (``[("weight", (out, in)), ("bias", (out,))]``)."""

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 from .. import codes
 from ..dims import Dim, floordiv, is_dim
 from ..types import Tensor
+from . import why
 from .base import (
     Args,
     BoolArg,
@@ -155,6 +156,23 @@ class _Conv(Spatial):
         k = tuple(normalize_tuple(a.kernel_size, self.n))
         w = [("weight", (a.out_channels, a.in_channels // a.groups) + k)]
         return w + ([("bias", (a.out_channels,))] if a.bias else [])
+
+    def explain(self, a, inputs, outputs):
+        x, y = inputs[0], outputs[0]
+        k, s, d = (normalize_tuple(v, self.n) for v in (a.kernel_size, a.stride, a.dilation))
+        c = x.rank - self.n - 1
+        out = [why.spatial_reads(self.name, x.rank, self.n, "in_channels"),
+               why.line(c, "out_channels", y.shape[c])]
+        for i in range(self.n):
+            at, L = x.rank - self.n + i, why.num(x.shape[x.rank - self.n + i])
+            if a.padding == "same":  # torch pads dilation*(kernel_size-1) in all, the odd one on the right
+                total = d[i] * (k[i] - 1)
+                out.append(why.line(at, f"({L} + {total} - {d[i]}*({k[i]}-1) - 1)//1 + 1", y.shape[at])
+                           + f'  (padding="same": {total} in all)')
+                continue
+            p = 0 if a.padding == "valid" else normalize_tuple(a.padding, self.n)[i]
+            out.append(why.line(at, f"({L} + 2*{why.num(p)} - {d[i]}*({k[i]}-1) - 1)//{s[i]} + 1", y.shape[at]))
+        return out
 
     def saved(self, a, inputs, outputs, grad):
         """The input the convolution reads: the input itself, or the padded copy torch makes
@@ -324,6 +342,19 @@ class _ConvTranspose(Spatial):
         k = tuple(normalize_tuple(a.kernel_size, self.n))
         w = [("weight", (a.in_channels, a.out_channels // a.groups) + k)]
         return w + ([("bias", (a.out_channels,))] if a.bias else [])
+
+    def explain(self, a, inputs, outputs):
+        x, y = inputs[0], outputs[0]
+        k, s, d, p, op = (normalize_tuple(v, self.n) for v in (a.kernel_size, a.stride, a.dilation, a.padding,
+                                                                a.output_padding))
+        c = x.rank - self.n - 1
+        out = [why.spatial_reads(self.name, x.rank, self.n, "in_channels"),
+               why.line(c, "out_channels", y.shape[c])]
+        for i in range(self.n):
+            at, L = x.rank - self.n + i, why.num(x.shape[x.rank - self.n + i])
+            out.append(why.line(at, f"({L} - 1)*{s[i]} - 2*{why.num(p[i])} + {d[i]}*({k[i]}-1) + {why.num(op[i])} + 1",
+                                y.shape[at]))
+        return out
 
     def saved(self, a, inputs, outputs, grad):
         return Saved(inputs=(0,))

@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 from .. import codes
 from ..dims import compare, exact_div, floordiv, is_dim, render
 from ..types import INT_DTYPES, Tensor
+from . import why
 from .args import ArgValueError, Before, after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, TensorIn, _show, numel, register
 from .memory import UNKNOWN, Saved, reshaped
@@ -51,6 +52,12 @@ class Linear(FloatLayer):
     def weights(self, a):
         w = [("weight", (a.out_features, a.in_features))]
         return w + ([("bias", (a.out_features,))] if a.bias else [])
+
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        return [f"reads: the last dim (dim {x.rank - 1}) as in_features; the dims before it are kept as they are "
+                "(any number of them: batch, time, ...)",
+                why.line(x.rank - 1, "out_features", outputs[0].shape[-1])]
 
     def saved(self, a, inputs, outputs, grad):
         """The input, for the weight's gradient. Of 3 or more dims torch folds it into a matrix
@@ -111,6 +118,11 @@ class Embedding(Layer):
 
     def saved(self, a, inputs, outputs, grad):
         return Saved(inputs=(0,))  # the ids: the rows of the weight's gradient
+
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        return [f"reads: every element as an id (a row of the weight); its {x.rank} dims are kept",
+                why.line(x.rank, "embedding_dim (a new last dim)", outputs[0].shape[-1])]
 
 
 def check_ids(ctx, name: str, x: Tensor) -> None:
@@ -284,6 +296,13 @@ class Flatten(Layer):
     def batch_axis(self, a, rank):
         start = a.start_dim if isinstance(a.start_dim, int) else 0
         return 0 if rank >= 2 and start % rank >= 1 else None
+
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        if x.rank == 0 or not isinstance(a.start_dim, int) or not isinstance(a.end_dim, int):
+            return []
+        start, end = a.start_dim % x.rank, a.end_dim % x.rank
+        return why.flattened(x, start, end, outputs[0], start)
 
     def result_strides(self, a, inputs, outputs, strides):
         return reshaped(inputs, outputs, strides)

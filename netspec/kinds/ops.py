@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar, Optional
 from .. import codes
 from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render
 from ..types import Tensor
+from . import why
 from .args import Before
 from .base import Args, DimArg, Op, _show, numel, register
 from .dense import flatten_shape
@@ -123,6 +124,16 @@ class Reshape(Op):
     def result_strides(self, a, inputs, outputs, strides):
         return reshaped(inputs, outputs, strides)
 
+    def explain(self, a, inputs, outputs):
+        x, y = inputs[0], outputs[0]
+        out = [f"reads: the {x.rank} dims as one run of {why.product(x.shape)} elements, laid out again in the "
+               "sizes given (a -1 takes what the others leave)"]
+        for i, d in enumerate(a.shape):
+            if isinstance(d, int) and d == -1:
+                known = [y.shape[k] for k in range(y.rank) if k != i]
+                out.append(why.line(i, f"({why.product(x.shape)}) // ({why.product(known)})", y.shape[i]))
+        return out
+
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         shape = list(a.shape)
@@ -232,6 +243,13 @@ class FlattenOp(Op):
                                       {"stage": "flatten(1, -2)", "input": "float32[2, 3, 4, 5]"},
                                       {"stage": "flatten(0, 1)", "input": "float32[2, 3, 4]"},
                                       {"stage": "flatten(-2)", "input": "float32[2, 3, 4]"}]
+
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        if x.rank == 0 or not isinstance(a.start_dim, int) or not isinstance(a.end_dim, int):
+            return []
+        start, end = a.start_dim % x.rank, a.end_dim % x.rank
+        return why.flattened(x, start, end, outputs[0], start)
 
     def result_strides(self, a, inputs, outputs, strides):
         return reshaped(inputs, outputs, strides)

@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Optional
 
 from .. import codes
 from ..dims import Dim, floordiv
+from . import why
 from .base import Args, BoolArg, DimArg, DimOrTuple, FloatArg, OptDimOrTuple, SizeOrTuple, normalize_tuple, register
 from .conv import Spatial
 from .memory import Saved, nbytes, shape_bytes
@@ -94,6 +95,25 @@ class _Pool(Spatial):
             out.append(o)
         shape = x.shape[:-self.n] + tuple(out)
         return [x.with_shape(shape, ctx.origin, keep={i: i for i in range(x.rank - self.n)})]
+
+    def explain(self, a, inputs, outputs):
+        x, y = inputs[0], outputs[0]
+        k = normalize_tuple(a.kernel_size, self.n)
+        s = k if a.stride is None else normalize_tuple(a.stride, self.n)
+        p = normalize_tuple(getattr(a, "padding", 0), self.n)
+        d = normalize_tuple(a.dilation, self.n) if self.has_dilation else (1,) * self.n
+        out = [why.spatial_reads(self.name, x.rank, self.n, "channels (kept)")]
+        for i in range(self.n):
+            at, L = x.rank - self.n + i, why.num(x.shape[x.rank - self.n + i])
+            span = f"{L} + 2*{p[i]} - {d[i]}*({k[i]}-1) - 1"
+            if not a.ceil_mode:
+                out.append(why.line(at, f"({span})//{s[i]} + 1", y.shape[at]))
+                continue
+            # ceil mode: one window more where the division leaves a rest, unless that last
+            # window would start in the right padding (torch's pooling_output_shape)
+            up = f"-(-({span})//{s[i]}) + 1"
+            out.append(why.line(at, f"{up} - (({up} - 1)*{s[i]} >= {L} + {p[i]})", y.shape[at]))
+        return out
 
     def saved(self, a, inputs, outputs, grad):
         """The input, and for a max pool the int64 index of each maximum."""
@@ -283,6 +303,15 @@ class _Adaptive(Spatial):
             if o is None:
                 keep[x.rank - self.n + i] = x.rank - self.n + i
         return [x.with_shape(x.shape[:-self.n] + tuple(out), ctx.origin, keep=keep)]
+
+    def explain(self, a, inputs, outputs):
+        x, y = inputs[0], outputs[0]
+        sizes = a.output_size if isinstance(a.output_size, (tuple, list)) else (a.output_size,) * self.n
+        out = [why.spatial_reads(self.name, x.rank, self.n, "channels (kept)")]
+        for i, want in enumerate(sizes):
+            at = x.rank - self.n + i
+            out.append(why.line(at, "None: the input's size, kept" if want is None else "output_size", y.shape[at]))
+        return out
 
     def saved(self, a, inputs, outputs, grad):
         """The input, and for a max pool the int64 index of each maximum; an average pool to
