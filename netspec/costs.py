@@ -27,7 +27,7 @@ from weakref import WeakKeyDictionary
 from .dims import Dim, Expr, less_equal, render, substitute, symbols
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
-from .kinds.memory import Autograd, contiguous_strides, is_contiguous, nbytes
+from .kinds.memory import Autograd, contiguous_strides, is_contiguous, nbytes, trained
 from .types import FLOAT_DTYPES, ITEMSIZE, Tensor
 
 FIELDS = ("flops", "param_bytes", "activation_bytes")
@@ -286,7 +286,7 @@ class _Pass:
         outs = self._results(node, in_t, out_t, ins, grad.records)
         for v, h in zip(node.outputs, outs):
             held[id(v)] = h
-        self.params[id(node)] = len(kind.weights(bound_args(net, a))) if trains else 0
+        self.params[id(node)] = len(trained(kind.weights(bound_args(net, a)))) if trains else 0
         self.per_node[id(node)] = self._saved(node, grad, ins, state, outs) if grad.records else 0
         moving = [nbytes(t) for t, h in zip(in_t, ins) if h.grad] + [nbytes(t) for t in out_t] if grad.records else []
         self.transient = _larger(self.transient, sum(moving))

@@ -14,6 +14,7 @@ import re
 from .costs import bound_args
 from .dims import render
 from .graph import Node, TypedNetwork
+from .kinds.memory import trained
 from .types import Tensor, show_shape
 
 _DIM_LINE = re.compile(r"^(?:(\w+) )?dim (\d+):")
@@ -108,7 +109,7 @@ def _where(ins: list, t: Tensor, i: int) -> str:
 
 
 def _weights(node: Node, a) -> list[str]:
-    tensors = node.kind.weights(a)
+    tensors = trained(node.kind.weights(a))
     if len(tensors) > 2:
         return ["  weights:"] + [f"    {n} {show_shape(s)}" for n, s in tensors]
     if tensors:

@@ -67,6 +67,12 @@ NOTHING = Saved()
 UNKNOWN = None
 
 
+def trained(weights: list) -> list[tuple[str, tuple]]:
+    """(name, shape) of each trained parameter tensor of ``Kind.weights``' list, whose entries
+    are (name, shape) pairs or records (name, shape, trainable, ...) that list buffers too."""
+    return [(w[0], w[1]) for w in weights if len(w) < 3 or w[2]]
+
+
 def nbytes(t: Tensor) -> Dim:
     """Elements times item size: the bytes of a contiguous tensor of this type."""
     return elements(t.shape) * ITEMSIZE[t.dtype]
