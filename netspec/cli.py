@@ -99,6 +99,8 @@ def _check_parser(sub) -> None:
                    help="list every tensor of the built module's state_dict: name, shape, parameters")
     c.add_argument("--dim", action="append", default=[], metavar="NAME=INT",
                    help="give a symbolic dim a value in what is printed, e.g. --dim batch=32 (repeatable)")
+    c.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="adam",
+                   help="with --costs: the optimizer whose state the training memory counts (default: adam)")
     _common(c, "print no tables: only diagnostics and the summary line")
     c.set_defaults(run=cmd_check)
 
@@ -166,6 +168,38 @@ def _export_parser(sub) -> None:
     e.set_defaults(run=cmd_export)
 
 
+def _explain_parser(sub) -> None:
+    x = _command(sub, "explain", "show how every result dim of a layer was derived, step by step",
+                 "For one layer (FILE:LINE) or every layer: each result dim's formula with its numbers,\n"
+                 "which input dim the layer read as batch, time or channels and why, and its weight\n"
+                 "shapes (docs/explain.md). Needs nothing beyond netspec itself.",
+                 EXIT_STATUS.format(more=" (they are printed after what could be explained)")
+                 .replace("a usage error:", "a usage error (a line with no layer):"))
+    x.add_argument("target", metavar="FILE[:LINE]", help="a spec file, and the line of the layers to explain "
+                   "(default: every layer)")
+    _common(x, "print only the diagnostics")
+    x.set_defaults(run=cmd_explain)
+
+
+def cmd_explain(args) -> int:
+    """`netspec explain FILE[:LINE]` (netspec/explain.py); never imports torch."""
+    from netspec.explain import explain_file, layer_lines
+
+    file, line = args.target, None
+    head, _, tail = args.target.rpartition(":")
+    if head and tail.isdigit() and not Path(args.target).exists():
+        file, line = head, int(tail)
+    (spec,) = load(args, [file])
+    lines = explain_file(spec.result.networks, line)
+    if lines is None:
+        shown = ", ".join(str(n) for n in layer_lines(spec.result.networks)) or "none"
+        raise UsageError(f"{_printable(file)}:{line}: no layer on that line (layers are on lines {shown})")
+    for text in lines:
+        print(_printable(text))
+    print_diagnostics(spec, spec.result.reporter.items, sys.stdout)
+    return 0 if spec.ok else 1
+
+
 def _import_parser(sub) -> None:
     i = _command(sub, "import", "write a spec for an existing PyTorch module",
                  "Trace a module with torch.fx and write the spec a person would write: blocks used more\n"
@@ -225,7 +259,7 @@ def _lsp_parser(sub) -> None:
 
 # The commands, in the order `netspec --help` lists them: each adds its parser (and its `run`).
 COMMANDS = (_check_parser, _build_parser, _diagram_parser, _export_parser, _fmt_parser, _lsp_parser,
-            _import_parser)
+            _import_parser, _explain_parser)
 
 
 # -- loading and reporting, for every command ------------------------------------------------------
@@ -307,7 +341,7 @@ def cmd_check(args) -> int:
         from netspec.report import network_json
         out = {"ok": ok,
                "diagnostics": [d.to_json() for s in specs for d in s.result.reporter.items],
-               "networks": [network_json(n, env, args.weights) for s in specs for n in s.result.networks]}
+               "networks": [network_json(n, env, args.weights, args.optimizer) for s in specs for n in s.result.networks]}
         sys.stdout.write(json.dumps(out) + "\n")
         return 0 if ok else 1
     if args.depth < 0:
@@ -331,7 +365,8 @@ def _print_tables(spec, args, env) -> None:
 
     color = color_on(sys.stdout)
     for net in spec.result.networks:
-        print(network_table(net, color=color, costs=args.costs, env=env, columns=args.columns, depth=args.depth))
+        print(network_table(net, color=color, costs=args.costs, env=env, columns=args.columns, depth=args.depth,
+                                optimizer=args.optimizer))
         print()
         if args.weights:
             print(weights_table(net, env, color=color))

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
+from typing import Mapping, NamedTuple
 from weakref import WeakKeyDictionary
 
-from .dims import Dim, Expr, render, substitute, symbols
+from .dims import Dim, Expr, less_equal, render, substitute, symbols
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
-from .types import FLOAT_DTYPES, ITEMSIZE
+from .kinds.memory import Autograd, contiguous_strides, is_contiguous, nbytes, trained
+from .types import FLOAT_DTYPES, ITEMSIZE, Tensor
 
 FIELDS = ("flops", "param_bytes", "activation_bytes")
 
@@ -206,3 +207,206 @@ def human(d: Dim | None, fmt) -> str:
     for neg, text in parts[1:]:
         out += (" - " if neg else " + ") + text
     return out
+
+
+# -- training memory ----------------------------------------------------------------------------
+#
+# What one training step holds (docs/costs.md): the parameters, their gradients, the optimizer's
+# state, what autograd saves for backward, and the largest transient. Autograd saves tensors by
+# reference, so the pass below follows every value to its storage (views and in-place results
+# share their input's) and counts each saved storage once, at the first layer that saves it.
+
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2}  # parameter-sized buffers each parameter keeps
+ADAM_STEP_BYTES = 4  # torch.optim.Adam's `step`: a float32 scalar tensor per parameter tensor
+DEFAULT_OPTIMIZER = "adam"
+TRAINING_FIELDS = ("saved_bytes", "grad_bytes", "optimizer_bytes")
+NETWORK_TRAINING_FIELDS = TRAINING_FIELDS + ("transient_bytes", "peak_bytes")
+
+
+@dataclass(frozen=True)
+class Training:
+    """Training memory of a layer (saved, gradients, optimizer state) or a network (and the
+    transient and the peak); None where a layer could not be inferred."""
+
+    saved_bytes: Dim | None
+    grad_bytes: Dim | None
+    optimizer_bytes: Dim | None
+    transient_bytes: Dim | None = None
+    peak_bytes: Dim | None = None
+
+    def values(self, fields=TRAINING_FIELDS) -> tuple:
+        return tuple(getattr(self, f) for f in fields)
+
+
+class _Held(NamedTuple):
+    """Where a value lives: its storage (an id, and its bytes), its strides in elements, and
+    whether it needs a gradient."""
+
+    key: int
+    nbytes: Dim
+    strides: tuple
+    grad: bool
+
+
+class _Pass:
+    """One forward pass of a network in training, in the order its layers run."""
+
+    def __init__(self):
+        self.keys = 0
+        self.saved: set[int] = set()  # storages some layer has saved
+        self.per_node: dict[int, Dim] = {}  # id(node) -> the bytes it is first to save
+        self.params: dict[int, int] = {}  # id(node) -> parameter tensors
+        self.transient: Dim = 0
+        self.ok = True
+
+    def fresh(self, t: Tensor, grad: bool) -> _Held:
+        self.keys += 1
+        return _Held(self.keys, nbytes(t), contiguous_strides(t.shape), grad)
+
+    def run(self, nodes: list[Node], held: dict[int, _Held], net: TypedNetwork) -> None:
+        for node in nodes:
+            if node.error is not None or not node.outputs or any(v.tensor is None for v in node.outputs):
+                self.ok = False
+            if not self.ok:
+                return
+            if node.block is not None:
+                self._block(node, held)
+            else:
+                self._layer(node, held, net)
+
+    def _block(self, node: Node, held: dict[int, _Held]) -> None:
+        inner = dict(held)
+        for outer, v in zip(node.inputs, node.block.inputs):
+            inner[id(v)] = held[id(outer)]
+        self.run(node.block.nodes, inner, node.block)
+        if not self.ok:
+            return
+        for v, (_, out) in zip(node.outputs, node.block.outputs):
+            held[id(v)] = inner[id(out)]
+        self.params[id(node)] = sum(self.params.pop(id(n), 0) for n in node.block.nodes)
+        self.per_node[id(node)] = _total(self.per_node.pop(id(n), 0) for n in node.block.nodes)
+
+    def _layer(self, node: Node, held: dict[int, _Held], net: TypedNetwork) -> None:
+        kind, a = node.kind, node.args
+        ins = [held[id(v)] for v in node.inputs]
+        state = {name: held[id(v)] for name, v in node.state.items() if id(v) in held}
+        in_t = [v.tensor for v in node.inputs]
+        out_t = [v.tensor for v in node.outputs]
+        trains = node.params != 0
+        grad = Autograd(tuple(h.grad for h in ins), frozenset(n for n, h in state.items() if h.grad), trains,
+                        tuple(is_contiguous(t.shape, h.strides) for t, h in zip(in_t, ins)))
+        outs = self._results(node, in_t, out_t, ins, grad.records)
+        for v, h in zip(node.outputs, outs):
+            held[id(v)] = h
+        self.params[id(node)] = len(trained(kind.weights(bound_args(net, a)))) if trains else 0
+        self.per_node[id(node)] = self._saved(node, grad, ins, state, outs) if grad.records else 0
+        moving = [nbytes(t) for t, h in zip(in_t, ins) if h.grad] + [nbytes(t) for t in out_t] if grad.records else []
+        self.transient = _larger(self.transient, sum(moving))
+
+    def _saved(self, node: Node, grad: Autograd, ins: list[_Held], state: dict, outs: list[_Held]) -> Dim | None:
+        """The bytes the layer is the first to save; None where its kind cannot say."""
+        s = node.kind.saved(node.args, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs], grad)
+        if s is None:
+            return None
+        first: Dim = 0
+        kept = [ins[i] for i in s.inputs] + [state[n] for n in s.state if n in state] + [outs[i] for i in s.outputs]
+        for h in kept:
+            if h.key not in self.saved:
+                self.saved.add(h.key)
+                first = first + h.nbytes
+        return first + s.extra
+
+    def _results(self, node: Node, in_t: list, out_t: list, ins: list[_Held], records: bool) -> list[_Held]:
+        kind, a = node.kind, node.args
+        grads = [records and t.dtype in FLOAT_DTYPES for t in out_t]
+        if ins and (node.in_place or kind.aliases_input(a, in_t)):
+            strides = kind.result_strides(a, in_t, out_t, [h.strides for h in ins])
+            return [self.fresh(t, g) if s is None else _Held(ins[0].key, ins[0].nbytes, tuple(s), g)
+                    for t, g, s in zip(out_t, grads, strides)]
+        return [self.fresh(t, g) for t, g in zip(out_t, grads)]
+
+
+def bound_args(net: TypedNetwork, a):
+    """A layer's arguments with the network's parameters given their values (``num_layers=
+    layers`` reads 2): what a user reads, and what a kind needs to list its weight tensors."""
+    update = {n: net.dim(v) for n, v in a.__dict__.items() if n in a.model_fields and isinstance(v, Expr)}
+    return a.model_copy(update) if update else a
+
+
+def _total(values) -> Dim | None:
+    """The sum of sizes, None (unknown) when one of them is."""
+    out: Dim = 0
+    for v in values:
+        if v is None:
+            return None
+        out = out + v
+    return out
+
+
+def _larger(a: Dim, b: Dim) -> Dim:
+    """The larger of two sizes; of two formulas, the one larger for every value of the symbols,
+    else their sum (a bound that holds for every value)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return max(a, b)
+    names = symbols(a) | symbols(b)
+    if less_equal(a, b, positive=names):
+        return b
+    if less_equal(b, a, positive=names):
+        return a
+    return a + b
+
+
+_TRAIN: "WeakKeyDictionary[TypedNetwork, _Pass]" = WeakKeyDictionary()
+
+
+def training_pass(net: TypedNetwork, inputs_grad: tuple[bool, ...] | None = None) -> _Pass:
+    """The network's training pass. Its inputs need no gradient (they are the data), unless it
+    is used as a stage (its float inputs come from layers that train) or ``inputs_grad``
+    says which do."""
+    if inputs_grad is None and net in _TRAIN:
+        return _TRAIN[net]
+    p = _Pass()
+    # a network checked on its own to be used as a stage reads values that need gradients
+    flags = inputs_grad or tuple(net.generic and v.tensor is not None and v.tensor.dtype in FLOAT_DTYPES
+                                 for v in net.inputs)
+    held = {id(v): p.fresh(v.tensor, g) for v, g in zip(net.inputs, flags) if v.tensor is not None}
+    if len(held) != len(net.inputs):
+        p.ok = False
+    else:
+        p.run(net.nodes, held, net)
+    if inputs_grad is None:
+        _TRAIN[net] = p
+    return p
+
+
+def _optimizer(node_params: Dim, tensors: int, optimizer: str) -> Dim:
+    buffers = OPTIMIZERS[optimizer] * node_params
+    return buffers + (ADAM_STEP_BYTES * tensors if optimizer == "adam" else 0)
+
+
+def layer_training(net: TypedNetwork, node: Node, optimizer: str = DEFAULT_OPTIMIZER,
+                   env: Mapping[str, int] | None = None) -> Training:
+    """A layer's training memory as a user reads it: what it is the first to save, its
+    parameters' gradients, and the optimizer's state for them."""
+    p = training_pass(net)
+    if not p.ok or id(node) not in p.per_node:
+        return Training(None, None, None)
+    grads = raw_costs(node).param_bytes
+    t = Training(p.per_node[id(node)], grads, _optimizer(grads, p.params.get(id(node), 0), optimizer))
+    return Training(*(None if v is None else bind(net.dim(v), env) for v in t.values()))
+
+
+def network_training(net: TypedNetwork, optimizer: str = DEFAULT_OPTIMIZER,
+                     env: Mapping[str, int] | None = None) -> Training:
+    """The network's training memory; ``peak_bytes`` is parameters + gradients + optimizer
+    state + saved + transient (docs/costs.md)."""
+    p = training_pass(net)
+    params = network_costs(net).param_bytes
+    if not p.ok or params is None:
+        return Training(None, None, None, None, None)
+    saved = _total(p.per_node[id(node)] for node in net.nodes)
+    tensors = sum(p.params.get(id(node), 0) for node in net.nodes)
+    opt = _optimizer(params, tensors, optimizer)
+    peak = None if saved is None else 2 * params + opt + saved + p.transient
+    values = (saved, params, opt, p.transient, peak)
+    return Training(*(None if v is None else bind(net.dim(v), env) for v in values))

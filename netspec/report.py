@@ -16,8 +16,22 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable, NamedTuple
 
+from netspec.costs import (
+    DEFAULT_OPTIMIZER,
+    NETWORK_TRAINING_FIELDS,
+    TRAINING_FIELDS,
+    Costs,
+    bind,
+    cost_json,
+    human,
+    human_bytes,
+    human_flops,
+    layer_costs,
+    layer_training,
+    network_costs,
+    network_training,
+)
 from netspec.costs import FIELDS as COST_FIELDS
-from netspec.costs import Costs, bind, cost_json, human, human_bytes, human_flops, layer_costs, network_costs
 from netspec.diagnostics import printable
 from netspec.dims import Dim, render
 from netspec.graph import Node, TypedNetwork, Value
@@ -59,20 +73,24 @@ def value_ids(net: TypedNetwork) -> dict[int, int]:
     return ids
 
 
-def network_json(net: TypedNetwork, env: dict | None = None, weights: bool = False) -> dict[str, Any]:
+def network_json(net: TypedNetwork, env: dict | None = None, weights: bool = False,
+                 optimizer: str = DEFAULT_OPTIMIZER) -> dict[str, Any]:
     """The network object of the JSON report (netspec/schema/check.schema.json), with the
-    costs of docs/costs.md; ``env`` gives symbols values; ``weights`` adds the state_dict."""
+    costs of docs/costs.md (training memory for ``optimizer``); ``env`` gives symbols
+    values; ``weights`` adds the state_dict."""
     from netspec.pycode import module_paths
 
     ids = value_ids(net)
     paths = module_paths(net)
+    training = network_training(net, optimizer, env)
     out = {
         "name": net.name,
         "params": dim_json(net.total_params),
         **costs_json(network_costs(net, env)),
+        **{f: cost_json(v) for f, v in zip(NETWORK_TRAINING_FIELDS, training.values(NETWORK_TRAINING_FIELDS))},
         "inputs": [tensor_json(net, v.name, v.tensor, env, ids[id(v)]) for v in net.inputs],
         "outputs": [tensor_json(net, name, v.tensor, env, ids.get(id(v))) for name, v in net.outputs],
-        "layers": [layer_json(net, node, env, ids, paths.get(id(node))) for node in net.nodes],
+        "layers": [layer_json(net, node, env, ids, paths.get(id(node)), optimizer) for node in net.nodes],
         **({"tensors": [{**tensor_json(net, d.name, d.value.tensor, env, ids[id(d.value)]), "role": d.role,
                          "params": dim_json(net.dim(d.params))} for d in net.tensors]} if net.tensors else {}),
     }
@@ -81,8 +99,10 @@ def network_json(net: TypedNetwork, env: dict | None = None, weights: bool = Fal
     return out
 
 
-def layer_json(net: TypedNetwork, node: Node, env: dict | None, ids: dict[int, int], module: str | None) -> dict:
+def layer_json(net: TypedNetwork, node: Node, env: dict | None, ids: dict[int, int], module: str | None,
+               optimizer: str = DEFAULT_OPTIMIZER) -> dict:
     kernel = node.kind.kernel(node.args) if node.kind is not None and node.args is not None else None
+    training = layer_training(net, node, optimizer, env)
     return {
         "kind": node.kind_name,
         "name": node_label(node) or None,
@@ -91,6 +111,7 @@ def layer_json(net: TypedNetwork, node: Node, env: dict | None, ids: dict[int, i
         "params": dim_json(net.dim(node.params)),
         "kernel": [dim_json(net.dim(k)) for k in kernel] if kernel else None,
         **costs_json(layer_costs(net, node, env)),
+        **{f: cost_json(v) for f, v in zip(TRAINING_FIELDS, training.values())},
         "inputs": [ids.get(id(v)) for v in node.inputs],
         "tensors": {k: ids.get(id(v)) for k, v in node.state.items()},
         "outputs": [tensor_json(net, rname, v.tensor, env, ids[id(v)])
@@ -127,6 +148,7 @@ class Table:
     net: TypedNetwork
     env: dict | None = None
     shape_texts: dict = field(default_factory=dict)
+    optimizer: str = DEFAULT_OPTIMIZER  # whose state the training memory counts
 
     def value_text(self, net: TypedNetwork, v: Value, with_dtype: bool) -> str:
         t = v.tensor
@@ -207,6 +229,24 @@ def _cost_column(key: str, head: str, fld: str, fmt, total_label: str, help: str
     return Column(key, head, ">", help, cells, total)
 
 
+def _saved_cells(t: Table, net: TypedNetwork, node: Node) -> list[str]:
+    """What a layer is the first to save for backward in training (docs/costs.md)."""
+    saved = layer_training(net, node, t.optimizer, t.env).saved_bytes
+    return ["unknown" if saved is None and t.costs(net, node).flops is not None else human(saved, human_bytes)]
+
+
+def _training_total(t: Table) -> str:
+    """One training step's memory: "unknown" where a layer cannot state it."""
+    m = network_training(t.net, t.optimizer, t.env)
+
+    def show(d: Dim | None) -> str:
+        return _total(d, human_bytes) if d is not None else "unknown"
+
+    return "\n".join([f"Saved for backward: {show(m.saved_bytes)}", f"Gradients: {show(m.grad_bytes)}",
+                      f"Optimizer state ({t.optimizer}): {show(m.optimizer_bytes)}",
+                      f"Training step peak (estimate): {show(m.peak_bytes)}"])
+
+
 COLUMNS: dict[str, Column] = {c.key: c for c in [
     Column("input", "Input shape", "<", "the shapes a layer reads (its tensors given by keyword by name)",
            _input_cells),
@@ -220,9 +260,11 @@ COLUMNS: dict[str, Column] = {c.key: c for c in [
                  "bytes of the parameters"),
     _cost_column("activations", "Activations", "activation_bytes", human_bytes, "Activations",
                  "bytes of the results of a forward pass"),
+    Column("saved", "Saved", ">", "bytes the layer is first to save for backward in training, and the training "
+           "step's totals (docs/costs.md)", _saved_cells, _training_total),
 ]}
 DEFAULT_COLUMNS = ("output", "params")
-COST_COLUMNS = ("flops", "param_bytes", "activations")
+COST_COLUMNS = ("flops", "param_bytes", "activations", "saved")
 
 
 def choose_columns(names: list[str] | None = None, costs: bool = False) -> tuple[str, ...]:
@@ -250,17 +292,19 @@ class Row(NamedTuple):
 
 
 def network_table(net: TypedNetwork, color: bool = False, width: int = 100, costs: bool = False,
-                  env: dict | None = None, columns: tuple[str, ...] | None = None, depth: int = 0) -> str:
+                  env: dict | None = None, columns: tuple[str, ...] | None = None, depth: int = 0,
+                  optimizer: str = DEFAULT_OPTIMIZER) -> str:
     """The summary table: ``columns`` (default :data:`DEFAULT_COLUMNS`; ``costs`` adds the
     cost columns), ``env`` gives symbols values, ``depth`` expands networks used as stages
-    that many levels deep. An error under a layer is wrapped to the table's width (``width``
-    is kept for callers; the table is as wide as its cells)."""
+    that many levels deep, ``optimizer`` names the optimizer whose state the training
+    memory counts. An error under a layer is wrapped to the table's width (``width`` is kept
+    for callers; the table is as wide as its cells)."""
     def bold(s: str) -> str:
         return f"\x1b[1m{s}\x1b[0m" if color else s
 
     keys = choose_columns(list(columns) if columns else None, costs)
     cols = [COLUMNS[k] for k in keys]
-    t = Table(net, env)
+    t = Table(net, env, optimizer=optimizer)
     rows = _rows(t, keys, depth)
     widths = [max([len(LAYER_HEAD)] + [len(r.layer) for r in rows if r.note is None])]
     widths += [max([len(c.head)] + [len(r.cells.get(c.key, "")) for r in rows]) for c in cols]

@@ -69,14 +69,16 @@ def _check_tensor(t: dict, names: set[str], inferred: bool = True) -> None:
         _check_dim(d, names)
 
 
-# The costs (docs/costs.md); each holds a dim, or null where a failed check could not compute
-# it. Any other key breaks the contract.
-EXTENSION_KEYS = {"flops", "param_bytes", "activation_bytes"}
+# The costs (docs/costs.md), with one training step's memory; each holds a dim, or null where
+# a failed check (or a layer whose saved tensors are not stated) leaves it unknown. Any other
+# key breaks the contract.
+EXTENSION_KEYS = {"flops", "param_bytes", "activation_bytes",
+                  "saved_bytes", "grad_bytes", "optimizer_bytes", "transient_bytes", "peak_bytes"}
 
 
 def _check_extensions(obj: dict, names: set[str], ok: bool) -> None:
     for key in set(obj) & EXTENSION_KEYS:
-        if obj[key] is None and not ok:
+        if obj[key] is None and (not ok or key in ("saved_bytes", "peak_bytes")):  # or a kind says unknown
             continue
         _check_dim(obj[key], names)
 

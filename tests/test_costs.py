@@ -499,7 +499,7 @@ def test_costs_table(run_cli):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     head = next(line for line in lines if line.startswith("Layer"))
-    assert re.search(r"Param #\s+FLOPs\s+Params size\s+Activations$", head), head
+    assert re.search(r"Param #\s+FLOPs\s+Params size\s+Activations\s+Saved$", head), head
     conv = next(line for line in lines if line.startswith("Conv2d (logits) :6"))
     assert "235.2 kFLOPs * batch" in conv and "624 B" in conv
     assert "Total FLOPs: 833.0 kFLOPs * batch" in lines

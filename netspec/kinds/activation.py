@@ -7,6 +7,7 @@ from typing import ClassVar, Literal, Optional
 from .. import codes
 from ..dims import exact_div, floordiv
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, Weight, register
+from .memory import Saved, nbytes
 
 
 class InplaceArgs(Args):
@@ -16,16 +17,27 @@ class InplaceArgs(Args):
 class _Elementwise(FloatLayer):
     examples: ClassVar[list[dict]] = [{"stage": "", "input": "float32[2, 3]"},
                                       {"stage": "", "input": "float64[4]"}]
+    # what the backward reads: the "input" or the "result"; with inplace=true the input is
+    # gone, so torch keeps the "result", or a "copy" of the input made before it is written
+    keeps: ClassVar[str] = "input"
+    keeps_in_place: ClassVar[str] = "copy"
 
     def infer(self, ctx, a, inputs):
         self.check_dtype(ctx, inputs[0])
         return [inputs[0]]
+
+    def saved(self, a, inputs, outputs, grad):
+        keeps = self.keeps_in_place if getattr(a, "inplace", False) is True else self.keeps
+        if keeps == "copy":
+            return Saved(extra=nbytes(inputs[0]))
+        return Saved(outputs=(0,)) if keeps == "result" else Saved(inputs=(0,))
 
 
 @register
 class ReLU(_Elementwise):
     name = "ReLU"
     torch_name = "ReLU"
+    keeps = keeps_in_place = "result"
     Args = InplaceArgs
     positional = ("inplace",)
     accepts_int = True
@@ -41,6 +53,7 @@ class ReLU(_Elementwise):
 class Tanh(_Elementwise):
     name = "Tanh"
     torch_name = "Tanh"
+    keeps = "result"
     examples: ClassVar[list[dict]] = [{"stage": "Tanh", "input": "float32[2, 3]"}]
 
 
@@ -48,6 +61,7 @@ class Tanh(_Elementwise):
 class Sigmoid(_Elementwise):
     name = "Sigmoid"
     torch_name = "Sigmoid"
+    keeps = "result"
     examples: ClassVar[list[dict]] = [{"stage": "Sigmoid", "input": "float64[5, 1]"}]
 
 
@@ -72,6 +86,7 @@ class SoftmaxArgs(Args):
 class _Softmax(_Elementwise):
     Args = SoftmaxArgs
     positional = ("dim",)
+    keeps = "result"
 
     def infer(self, ctx, a, inputs):
         x = inputs[0]
@@ -168,6 +183,7 @@ class LeakyReLUArgs(Args):
 class LeakyReLU(_Elementwise):
     name = "LeakyReLU"
     torch_name = "LeakyReLU"
+    keeps_in_place = "result"
     Args = LeakyReLUArgs
     positional = ("negative_slope", "inplace")
     examples: ClassVar[list[dict]] = [{"stage": "LeakyReLU", "input": "float32[2, 3]"},
@@ -184,6 +200,7 @@ class ELUArgs(Args):
 class ELU(_Elementwise):
     name = "ELU"
     torch_name = "ELU"
+    keeps_in_place = "result"
     Args = ELUArgs
     positional = ("alpha", "inplace")
     examples: ClassVar[list[dict]] = [{"stage": "ELU", "input": "float32[2, 3]"},
@@ -301,6 +318,9 @@ class GLU(FloatLayer):
     def batch_axis(self, a, rank):
         over = a.dim if isinstance(a.dim, int) else 0
         return 0 if rank >= 2 and over % rank != 0 else None
+
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,))
 
 
 @register

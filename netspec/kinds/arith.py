@@ -15,6 +15,7 @@ from ..dims import Dim, Expr, render
 from ..types import Tensor, category, result_type
 from .args import Before
 from .base import Args, Op, _show, register
+from .memory import NOTHING, Saved
 
 
 def _number(v):
@@ -162,6 +163,7 @@ class Add(_Binary):
 
     def op_expr_in_place(self, a, inputs, code):
         return f"{inputs[0]}.add_({self.right(a, inputs, code)})"
+    # add and sub keep nothing: the gradient passes through (Kind.saved's default)
 
 
 @register
@@ -184,6 +186,12 @@ class Mul(_Binary):
     name = "mul"
     symbol = "*"
     examples: ClassVar[list[dict]] = _examples("mul") + [{"stage": "mul", "input": "bool[3]", "others": 1}]
+
+    def saved(self, a, inputs, outputs, grad):
+        """Each tensor's gradient is the other times the result's: the other is kept."""
+        if len(inputs) < 2:
+            return NOTHING  # times a number
+        return Saved(inputs=tuple(i for i, g in ((1, grad.grad(0)), (0, grad.grad(1))) if g))
 
 
 class DivArgs(OtherArgs):
@@ -212,6 +220,12 @@ class Div(_Binary):
                            help="convert them first: `-> int()`")
         return dtype
 
+    def saved(self, a, inputs, outputs, grad):
+        """x / y: x's gradient reads y, y's reads x and y."""
+        if len(inputs) < 2:
+            return NOTHING  # by a number
+        return Saved(inputs=(1,) + ((0,) if grad.grad(1) else ()))
+
     def op_expr(self, a, inputs, code):
         if a.rounding_mode is None:
             return super().op_expr(a, inputs, code)
@@ -236,6 +250,12 @@ class Pow(_Binary):
         {"stage": "pow(-1)", "input": "float32[3]"},
         {"stage": "pow", "input": "int64[3]", "other_shapes": ["float32[]"]},
     ]
+
+    def saved(self, a, inputs, outputs, grad):
+        """x ** y: x's gradient reads x and y, y's the result too; torch keeps all three."""
+        if len(inputs) < 2:
+            return Saved(inputs=(0,))  # to a number
+        return Saved(inputs=(0, 1), outputs=(0,))
 
     def op_expr(self, a, inputs, code):
         right = self.right(a, inputs, code)
@@ -384,6 +404,9 @@ class Where(Op):
         other = [] if len(inputs) == 3 else [number_code(a.other, code)]
         return f"torch.where({', '.join(list(inputs) + other)})"
 
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,))  # the condition routes the gradient
+
     def infer(self, ctx, a, inputs):
         cond, *values = inputs
         _need_bool(ctx, "where", cond, "condition", 0)
@@ -429,6 +452,9 @@ class MaskedFill(Op):
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.masked_fill({inputs[1]}, {code(a.value)})"
+
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(1,))  # the mask zeroes the gradient where it filled
 
     def infer(self, ctx, a, inputs):
         x, mask = inputs

@@ -24,6 +24,7 @@ from ..dims import Dim
 from ..types import FLOAT_DTYPES, Tensor
 from .args import after
 from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, register
+from .memory import UNKNOWN
 from .recurrent import check_sequence_layout
 
 RANK_HELP = "attention takes [L, N, E] ([N, L, E] with batch_first=true) or an unbatched [L, E]"
@@ -251,6 +252,11 @@ class _Attention(FloatLayer):
     def constructor_args(self, a):
         pos, kw = super().constructor_args(a)
         return pos, {k: v for k, v in kw.items() if k not in self.forward_only}
+
+    def saved(self, a, inputs, outputs, grad):
+        """Not stated: what torch keeps depends on the attention kernel it picks (math, flash,
+        memory-efficient, a fused fast path), which depends on the device and the arguments."""
+        return UNKNOWN
 
     def keyword_args(self, a, state: dict[str, str], code) -> list[str]:
         """The masks, then the forward-only arguments given, by keyword."""

@@ -15,6 +15,7 @@ from .. import codes
 from ..dims import Dim, Expr, is_dim, render
 from ..types import FLOAT_DTYPES, Tensor
 from .args import Args, ArgValueError, Before, Positive, ValidationError
+from .memory import NOTHING, Autograd, Saved, Strides
 
 REGISTRY: dict[str, "Kind"] = {}
 
@@ -286,6 +287,27 @@ class Kind:
         input types (``inputs``) the answer may depend on them: a cast to the input's own
         dtype returns the input; without them it is the answer for any input."""
         return self.is_view() or getattr(a, "inplace", False) is True
+
+    # -- training memory (kinds/memory.py, docs/costs.md) -------------------------------------
+    def saved(self, a: Args, inputs: list[Tensor], outputs: list[Tensor], grad: Autograd) -> Saved | None:
+        """What autograd keeps for the layer's backward in a training step: which inputs and
+        results, and the bytes of what it makes inside and keeps. Asked only when autograd
+        records the layer (``grad.records``: an input needs a gradient, or it has parameters);
+        parameters it keeps are not listed (they are counted as parameters). None (UNKNOWN)
+        where it cannot be stated exactly from the shapes: the costs then say "unknown"."""
+        return NOTHING
+
+    def result_strides(self, a: Args, inputs: list[Tensor], outputs: list[Tensor],
+                       strides: list[Strides]) -> list[Strides | None]:
+        """For a layer whose results share the first input's storage (``aliases_input``, or
+        an op written in place): each result's strides in elements, from the inputs'; None
+        for a result that torch copies after all (``reshape`` of a transposed tensor)."""
+        return [strides[0]] * len(outputs)
+
+    def explain(self, a: Args, inputs: list[Tensor], outputs: list[Tensor]) -> list[str]:
+        """How the layer derived its results (``netspec explain``, kinds/why.py): a ``reads:``
+        line and ``dim i: formula = value`` lines; dims it leaves out are explained generically."""
+        return []
 
     # An op that can write its result into its first input (Op.forward with in_place); the
     # checker marks where it may (Node.in_place: that input is a fresh result, fresh_result,

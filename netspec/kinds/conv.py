@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 from .. import codes
 from ..dims import Dim, floordiv, is_dim
 from ..types import Tensor
+from . import why
 from .base import (
     Args,
     BoolArg,
@@ -19,6 +20,7 @@ from .base import (
     numel,
     register,
 )
+from .memory import Saved, shape_bytes
 
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
 
@@ -155,6 +157,53 @@ class _Conv(Spatial):
     def flops(self, a, inputs, outputs):
         per = numel(normalize_tuple(a.kernel_size, self.n))
         return 2 * numel(outputs[0].shape) * (a.in_channels // a.groups) * per
+
+    def explain(self, a, inputs, outputs):
+        x, y = inputs[0], outputs[0]
+        k, s, d = (normalize_tuple(v, self.n) for v in (a.kernel_size, a.stride, a.dilation))
+        c = x.rank - self.n - 1
+        out = [why.spatial_reads(self.name, x.rank, self.n, "in_channels"),
+               why.line(c, "out_channels", y.shape[c])]
+        for i in range(self.n):
+            at, L = x.rank - self.n + i, why.num(x.shape[x.rank - self.n + i])
+            if a.padding == "same":  # torch pads dilation*(kernel_size-1) in all, the odd one on the right
+                total = d[i] * (k[i] - 1)
+                out.append(why.line(at, f"({L} + {total} - {d[i]}*({k[i]}-1) - 1)//1 + 1", y.shape[at])
+                           + f'  (padding="same": {total} in all)')
+                continue
+            p = 0 if a.padding == "valid" else normalize_tuple(a.padding, self.n)[i]
+            out.append(why.line(at, f"({L} + 2*{why.num(p)} - {d[i]}*({k[i]}-1) - 1)//{s[i]} + 1", y.shape[at]))
+        return out
+
+    def saved(self, a, inputs, outputs, grad):
+        """The input the convolution reads: the input itself, or the padded copy torch makes
+        first for a padding_mode other than zeros (whose reflection or replication keeps the
+        input too) and for a "same" padding that is odd in some dim."""
+        x = inputs[0]
+        grow = self._copy_padding(a)
+        if grow is None:
+            return Saved(inputs=(0,))
+        spatial = tuple(L + g for L, g in zip(x.shape[-self.n:], grow))
+        copy = shape_bytes(x.shape[:-self.n] + spatial, x.dtype)
+        keeps_input = a.padding_mode in ("reflect", "replicate") and grad.grad(0)
+        return Saved(inputs=(0,) if keeps_input else (), extra=copy)
+
+    def _copy_padding(self, a) -> tuple | None:
+        """How much each spatial dim of the padded copy grows, or None when torch pads inside
+        the convolution (no copy)."""
+        k = normalize_tuple(a.kernel_size, self.n)
+        d = normalize_tuple(a.dilation, self.n)
+        if a.padding == "same":
+            total = [d[i] * (k[i] - 1) for i in range(self.n)]
+        elif a.padding == "valid":
+            total = [0] * self.n
+        else:
+            total = [2 * p for p in normalize_tuple(a.padding, self.n)]
+        if a.padding_mode != "zeros":
+            return tuple(total)
+        if a.padding == "same" and any(t % 2 for t in total):
+            return tuple(t % 2 for t in total)  # the odd one more on the right; the rest inside
+        return None
 
 
 @register
@@ -294,6 +343,22 @@ class _ConvTranspose(Spatial):
         # once per output channel of its group
         per = numel(normalize_tuple(a.kernel_size, self.n))
         return 2 * numel(inputs[0].shape) * (a.out_channels // a.groups) * per
+
+    def explain(self, a, inputs, outputs):
+        x, y = inputs[0], outputs[0]
+        k, s, d, p, op = (normalize_tuple(v, self.n) for v in (a.kernel_size, a.stride, a.dilation, a.padding,
+                                                                a.output_padding))
+        c = x.rank - self.n - 1
+        out = [why.spatial_reads(self.name, x.rank, self.n, "in_channels"),
+               why.line(c, "out_channels", y.shape[c])]
+        for i in range(self.n):
+            at, L = x.rank - self.n + i, why.num(x.shape[x.rank - self.n + i])
+            out.append(why.line(at, f"({L} - 1)*{s[i]} - 2*{why.num(p[i])} + {d[i]}*({k[i]}-1) + {why.num(op[i])} + 1",
+                                y.shape[at]))
+        return out
+
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,))
 
 
 @register

@@ -7,8 +7,10 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 from .. import codes
 from ..dims import compare, exact_div, floordiv, is_dim, render
 from ..types import INT_DTYPES, Tensor
+from . import why
 from .args import ArgValueError, Before, after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, TensorIn, Weight, _show, numel, register
+from .memory import UNKNOWN, Saved, reshaped
 
 
 class LinearArgs(Args):
@@ -49,6 +51,20 @@ class Linear(FloatLayer):
 
     def flops(self, a, inputs, outputs):
         return 2 * numel(outputs[0].shape) * a.in_features
+
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        return [f"reads: the last dim (dim {x.rank - 1}) as in_features; the dims before it are kept as they are "
+                "(any number of them: batch, time, ...)",
+                why.line(x.rank - 1, "out_features", outputs[0].shape[-1])]
+
+    def saved(self, a, inputs, outputs, grad):
+        """The input, for the weight's gradient. Of 3 or more dims torch folds it into a matrix
+        first: a view when it is contiguous; otherwise the copy depends on its strides."""
+        x = inputs[0]
+        if x.rank >= 3 and not grad.is_contiguous(0):
+            return UNKNOWN
+        return Saved(inputs=(0,))
 
 
 class EmbeddingArgs(Args):
@@ -98,6 +114,14 @@ class Embedding(Layer):
 
     def weights(self, a, dim=None):
         return [Weight("weight", (a.num_embeddings, a.embedding_dim))]
+
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,))  # the ids: the rows of the weight's gradient
+
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        return [f"reads: every element as an id (a row of the weight); its {x.rank} dims are kept",
+                why.line(x.rank, "embedding_dim (a new last dim)", outputs[0].shape[-1])]
 
 
 def check_ids(ctx, name: str, x: Tensor) -> None:
@@ -216,6 +240,12 @@ class EmbeddingBag(Layer):
     def weights(self, a, dim=None):
         return [Weight("weight", (a.num_embeddings, a.embedding_dim))]
 
+    def saved(self, a, inputs, outputs, grad):
+        """torch's embedding_bag keeps the ids and offsets and tensors it makes inside (the bag
+        of each id, each bag's size, the index of each maximum) whose sizes depend on the
+        mode and the path it takes: not stated."""
+        return UNKNOWN
+
 
 class FlattenArgs(Args):
     start_dim: DimArg = 1
@@ -265,6 +295,16 @@ class Flatten(Layer):
     def batch_axis(self, a, rank):
         start = a.start_dim if isinstance(a.start_dim, int) else 0
         return 0 if rank >= 2 and start % rank >= 1 else None
+
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        if x.rank == 0 or not isinstance(a.start_dim, int) or not isinstance(a.end_dim, int):
+            return []
+        start, end = a.start_dim % x.rank, a.end_dim % x.rank
+        return why.flattened(x, start, end, outputs[0], start)
+
+    def result_strides(self, a, inputs, outputs, strides):
+        return reshaped(inputs, outputs, strides)
 
     def is_view(self):
         return True
@@ -374,6 +414,9 @@ class Unflatten(Layer):
     def batch_axis(self, a, rank):
         at = a.dim if isinstance(a.dim, int) else 0
         return 0 if rank >= 2 and at % rank >= 1 else None
+
+    def result_strides(self, a, inputs, outputs, strides):
+        return reshaped(inputs, outputs, strides)
 
     def is_view(self):
         return True

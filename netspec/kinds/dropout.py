@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from .. import codes
+from ..types import ITEMSIZE
 from .args import ArgValueError, after
-from .base import Args, BoolArg, FloatArg, FloatLayer, register
+from .base import Args, BoolArg, FloatArg, FloatLayer, numel, register
+from .memory import NOTHING, Saved
 
 
 class DropoutArgs(Args):
@@ -39,6 +41,18 @@ class Dropout(FloatLayer):
     def aliases_input(self, a, inputs=None):
         return a.inplace or a.p == 0.0  # torch returns the input itself when p is 0
 
+    def saved(self, a, inputs, outputs, grad):
+        """The mask torch multiplies by (in the input's dtype): one element per element, or
+        per channel (the feature dropouts); at p=1 a 0-dim zero; nothing at p=0."""
+        x = inputs[0]
+        if a.p == 0.0:
+            return NOTHING
+        count = 1 if a.p == 1.0 else self.mask_elements(x)
+        return Saved(extra=count * ITEMSIZE[x.dtype])
+
+    def mask_elements(self, x):
+        return numel(x.shape)
+
     def constructor_args(self, a):
         pos, kw = [], {}
         if "p" in a.model_fields_set:
@@ -61,6 +75,12 @@ class _FeatureDropout(Dropout):
     def rank_help(self):
         spatial = ("L", "H, W", "D, H, W")[self.n - 1]
         return f"{self.name} takes [N, C, {spatial}] or [C, {spatial}]"
+
+    def mask_elements(self, x):
+        """One a channel of each sample: N * C, or C unbatched (Dropout2d reads a 3-dim
+        input as [N, C, L])."""
+        batched = x.rank == self.n + 2 or (self.n == 2 and x.rank == 3)
+        return x.shape[0] * x.shape[1] if batched else x.shape[0]
 
 
 @register
@@ -182,3 +202,10 @@ class StochasticDepth(FloatLayer):
 
     def aliases_input(self, a, inputs=None):
         return a.p == 0.0  # torchvision returns the input itself when p is 0
+
+    def saved(self, a, inputs, outputs, grad):
+        """The mask torch multiplies by: one element a row of dim 0 (mode "row"), or one."""
+        x = inputs[0]
+        if a.p == 0.0:
+            return NOTHING
+        return Saved(extra=(x.shape[0] if a.mode == "row" else 1) * ITEMSIZE[x.dtype])

@@ -10,6 +10,7 @@ from ..dims import Dim, Expr, compare, floordiv, is_dim, render
 from ..types import Tensor
 from .args import Before
 from .base import Args, DimArg, Forward, Op, _show, register
+from .memory import indexed
 
 FULL = ("slice", None, None, None)
 
@@ -104,6 +105,9 @@ class Getitem(Op):
         def show(v) -> str:
             return render(dim(v) if dim is not None and isinstance(v, Expr) else v)
         return f"getitem [{', '.join(_subscript(i, show) for i in a.index)}]"
+
+    def result_strides(self, a, inputs, outputs, strides):
+        return [indexed(a.index, inputs[0].shape, strides[0])]
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}[{code(Subscript(a.index))}]"

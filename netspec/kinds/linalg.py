@@ -14,6 +14,7 @@ from ..dims import Dim
 from ..types import FLOAT_DTYPES, Tensor
 from .arith import broadcast
 from .base import Args, Op, StrArg, numel, register
+from .memory import UNKNOWN, Saved
 
 
 def _same_dtype(ctx, name: str, tensors: list[Tensor], floats_only: bool = False) -> str:
@@ -37,6 +38,11 @@ def _contract(ctx, name: str, a: Tensor, b: Tensor, ia: int, ib: int) -> None:
                        f"dim {ia} of the first is {ctx.show(a.shape[ia])}, dim {ib} of the second is "
                        f"{ctx.show(b.shape[ib])}", notes, help="the first's last dim must be the second's "
                        + ("only dim" if b.rank == 1 else "second-to-last"))
+
+
+def _each_other(grad) -> Saved:
+    """A product keeps each operand for the other's gradient: only those some gradient reads."""
+    return Saved(inputs=tuple(i for i, other in ((0, 1), (1, 0)) if grad.grad(other)))
 
 
 @register
@@ -87,6 +93,15 @@ class Matmul(Op):
             shape, origins = shape + (y.shape[-1],), origins + (y.origins[-1],)
         return [Tensor(dtype, shape, origins)]
 
+    def saved(self, a, inputs, outputs, grad):
+        """Each operand for the other's gradient. Of more dims torch folds or expands them
+        into matrices: views of contiguous operands where the batch dims agree (or one side is
+        a matrix); otherwise the copies it makes depend on the strides: not stated."""
+        x, y = inputs
+        folds = (x.rank <= 2 and y.rank <= 2) or (y.rank <= 2 and grad.is_contiguous(0)) or (
+            x.rank == y.rank and x.shape[:-2] == y.shape[:-2] and grad.is_contiguous(0) and grad.is_contiguous(1))
+        return _each_other(grad) if folds else UNKNOWN
+
     def flops(self, a, inputs, outputs):
         x, y = inputs
         if y.rank == 1:
@@ -117,6 +132,9 @@ class Bmm(Op):
 
     def op_expr(self, a, inputs, code):
         return f"torch.bmm({inputs[0]}, {inputs[1]})"
+
+    def saved(self, a, inputs, outputs, grad):
+        return _each_other(grad)
 
     def infer(self, ctx, a, inputs):
         x, y = inputs
@@ -247,6 +265,11 @@ class Einsum(Op):
 
     def is_view(self):
         return False
+
+    def saved(self, a, inputs, outputs, grad):
+        """Not stated: torch contracts through permutes, reshapes and bmm whose copies depend
+        on the equation and the strides."""
+        return UNKNOWN
 
     def op_expr(self, a, inputs, code):
         return f"torch.einsum({code(a.equation)}, {', '.join(inputs)})"

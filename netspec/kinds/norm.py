@@ -6,8 +6,10 @@ from typing import Annotated, Any, ClassVar
 
 from .. import codes
 from ..dims import exact_div
+from ..types import ITEMSIZE
 from .args import Before
 from .base import Args, BoolArg, FloatArg, FloatLayer, SizeArg, Weight, _float, numel, register
+from .memory import Saved
 
 
 class BatchNormArgs(Args):
@@ -60,6 +62,17 @@ class _BatchNorm(FloatLayer):
 
     def weights(self, a, dim=None):
         return affine_weights(a.num_features, a.affine, getattr(a, "bias", True)) + running_stats(a)
+
+    def saved(self, a, inputs, outputs, grad):
+        """The input, and the batch's mean and inverse deviation of each channel."""
+        x = inputs[0]
+        return Saved(inputs=(0,), extra=2 * a.num_features * ITEMSIZE[x.dtype])
+
+
+def _affine(channels, affine: bool, bias: bool) -> list:
+    if not affine:
+        return []
+    return [("weight", (channels,))] + ([("bias", (channels,))] if bias else [])
 
 
 @register
@@ -169,6 +182,12 @@ class LayerNorm(FloatLayer):
         shape = tuple(self._shape(a))
         return [Weight("weight", shape)] + ([Weight("bias", shape)] if a.bias else [])
 
+    def saved(self, a, inputs, outputs, grad):
+        """The input, and the mean and inverse deviation of each normalized group of values."""
+        x = inputs[0]
+        groups = numel(x.shape[:x.rank - len(self._shape(a))])
+        return Saved(inputs=(0,), extra=2 * groups * ITEMSIZE[x.dtype])
+
 
 # -- GroupNorm --------------------------------------------------------------------------------
 
@@ -250,6 +269,11 @@ class GroupNorm(FloatLayer):
     def weights(self, a, dim=None):
         return affine_weights(a.num_channels, a.affine, a.bias)
 
+    def saved(self, a, inputs, outputs, grad):
+        """The input, and the mean and inverse deviation of each group of each sample."""
+        x = inputs[0]
+        return Saved(inputs=(0,), extra=2 * x.shape[0] * a.num_groups * ITEMSIZE[x.dtype])
+
 
 # -- InstanceNorm -----------------------------------------------------------------------------
 
@@ -296,6 +320,15 @@ class _InstanceNorm(_BatchNorm):
         if not a.affine:
             return 0
         return 2 * a.num_features if a.bias else a.num_features
+
+    def saved(self, a, inputs, outputs, grad):
+        """torch runs a batch norm over [1, N * C, *spatial]: the input, the mean and inverse
+        deviation of each of the N * C channels, and the N * C copies it makes of the running
+        statistics (track_running_stats) and of the weight (affine)."""
+        x = inputs[0]
+        channels = (x.shape[0] if x.rank == self.n + 2 else 1) * a.num_features
+        copies = 2 + 2 * int(a.track_running_stats) + int(a.affine)
+        return Saved(inputs=(0,), extra=copies * channels * ITEMSIZE[x.dtype])
 
 
 @register

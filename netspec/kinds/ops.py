@@ -8,9 +8,11 @@ from typing import Annotated, Any, ClassVar, Optional
 from .. import codes
 from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render
 from ..types import Tensor
+from . import why
 from .args import Before
 from .base import Args, DimArg, Op, _show, numel, register
 from .dense import flatten_shape
+from .memory import axis, dropped, expanded, permuted, reshaped
 
 
 def _int_tuple(v):
@@ -38,6 +40,10 @@ class Permute(Op):
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.permute({', '.join(code(d) for d in a.dims)})"
+
+    def result_strides(self, a, inputs, outputs, strides):
+        order = [axis(d, inputs[0].rank) for d in a.dims]
+        return [None if None in order else permuted(strides[0], order)]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -69,6 +75,17 @@ class Transpose(Op):
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.transpose({code(a.dim0)}, {code(a.dim1)})"
+
+    def result_strides(self, a, inputs, outputs, strides):
+        rank = inputs[0].rank
+        i, j = axis(a.dim0, rank), axis(a.dim1, rank)
+        if rank == 0:
+            return [strides[0]]
+        if i is None or j is None:
+            return [None]
+        order = list(range(rank))
+        order[i], order[j] = order[j], order[i]
+        return [permuted(strides[0], order)]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -103,6 +120,19 @@ class Reshape(Op):
     def op_expr(self, a, inputs, code):
         # reshape, also for `view`: the same result, and it never refuses a non-contiguous input
         return f"{inputs[0]}.reshape({', '.join(code(d) for d in a.shape)})"
+
+    def result_strides(self, a, inputs, outputs, strides):
+        return reshaped(inputs, outputs, strides)
+
+    def explain(self, a, inputs, outputs):
+        x, y = inputs[0], outputs[0]
+        out = [f"reads: the {x.rank} dims as one run of {why.product(x.shape)} elements, laid out again in the "
+               "sizes given (a -1 takes what the others leave)"]
+        for i, d in enumerate(a.shape):
+            if isinstance(d, int) and d == -1:
+                known = [y.shape[k] for k in range(y.rank) if k != i]
+                out.append(why.line(i, f"({why.product(x.shape)}) // ({why.product(known)})", y.shape[i]))
+        return out
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -214,6 +244,16 @@ class FlattenOp(Op):
                                       {"stage": "flatten(0, 1)", "input": "float32[2, 3, 4]"},
                                       {"stage": "flatten(-2)", "input": "float32[2, 3, 4]"}]
 
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        if x.rank == 0 or not isinstance(a.start_dim, int) or not isinstance(a.end_dim, int):
+            return []
+        start, end = a.start_dim % x.rank, a.end_dim % x.rank
+        return why.flattened(x, start, end, outputs[0], start)
+
+    def result_strides(self, a, inputs, outputs, strides):
+        return reshaped(inputs, outputs, strides)
+
     def op_expr(self, a, inputs, code):
         args = []
         if "start_dim" in a.model_fields_set or "end_dim" in a.model_fields_set:
@@ -240,6 +280,9 @@ class Squeeze(Op):
                                       {"stage": "squeeze(0)", "input": "float32[2, 3]"},
                                       {"stage": "squeeze(-2)", "input": "float32[2, 1, 3]"},
                                       {"stage": "squeeze(dim=-1)", "input": "float32[2, 3, 1]"}]
+
+    def result_strides(self, a, inputs, outputs, strides):
+        return reshaped(inputs, outputs, strides)
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.squeeze({'' if a.dim is None else code(a.dim)})"
@@ -281,6 +324,9 @@ class Unsqueeze(Op):
                                       {"stage": "unsqueeze(3)", "input": "float32[2, 3, 4]"},
                                       {"stage": "unsqueeze(-4)", "input": "float32[2, 3, 4]"}]
 
+    def result_strides(self, a, inputs, outputs, strides):
+        return reshaped(inputs, outputs, strides)
+
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.unsqueeze({code(a.dim)})"
 
@@ -309,6 +355,10 @@ class Select(Op):
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.select({code(a.dim)}, {code(a.index)})"
+
+    def result_strides(self, a, inputs, outputs, strides):
+        i = axis(a.dim, inputs[0].rank)
+        return [None if i is None else dropped(strides[0], [i])]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -403,6 +453,9 @@ class Expand(Op):
                                       {"stage": "expand((3, 0))", "input": "int64[3, 1]"},
                                       {"stage": "expand(5, 2, 3)", "input": "float32[]"},
                                       {"stage": "expand(-1, -1)", "input": "bool[2, 1]"}]
+
+    def result_strides(self, a, inputs, outputs, strides):
+        return [expanded(inputs[0].shape, strides[0], outputs[0].shape)]
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.expand({', '.join(code(d) for d in a.size)})"

@@ -17,6 +17,7 @@ from ..dims import Dim, is_dim
 from ..types import Tensor
 from .args import Before
 from .base import Args, DimOrTuple, FloatArg, Forward, Layer, Op, _show, register
+from .memory import Saved
 
 PadMode = Literal["constant", "reflect", "replicate", "circular"]
 SIDES = ("left", "right", "top", "bottom", "front", "back")
@@ -131,6 +132,9 @@ class _ValuePad(_ConstantPad):
 
 class _FramePad(_Pad):
     """Reflects or replicates the border: [N, C, *spatial] or unbatched [C, *spatial]."""
+
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,))  # the backward reads the input it reflected or replicated
 
     @property
     def ranks(self):
@@ -341,3 +345,7 @@ class Pad(Op):
 
     def batch_axis(self, a, rank):
         return 0 if rank > len(a.pad) // 2 else None
+
+    def saved(self, a, inputs, outputs, grad):
+        """Reflection and replication keep the input; a constant or circular pad nothing."""
+        return Saved(inputs=(0,)) if a.mode in ("reflect", "replicate") else Saved()

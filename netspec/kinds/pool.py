@@ -6,8 +6,10 @@ from typing import Any, ClassVar, Optional
 
 from .. import codes
 from ..dims import Dim, floordiv
+from . import why
 from .base import Args, BoolArg, DimArg, DimOrTuple, FloatArg, OptDimOrTuple, SizeOrTuple, normalize_tuple, register
 from .conv import Spatial
+from .memory import Saved, nbytes, shape_bytes
 
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
 
@@ -93,6 +95,30 @@ class _Pool(Spatial):
             out.append(o)
         shape = x.shape[:-self.n] + tuple(out)
         return [x.with_shape(shape, ctx.origin, keep={i: i for i in range(x.rank - self.n)})]
+
+    def explain(self, a, inputs, outputs):
+        x, y = inputs[0], outputs[0]
+        k = normalize_tuple(a.kernel_size, self.n)
+        s = k if a.stride is None else normalize_tuple(a.stride, self.n)
+        p = normalize_tuple(getattr(a, "padding", 0), self.n)
+        d = normalize_tuple(a.dilation, self.n) if self.has_dilation else (1,) * self.n
+        out = [why.spatial_reads(self.name, x.rank, self.n, "channels (kept)")]
+        for i in range(self.n):
+            at, L = x.rank - self.n + i, why.num(x.shape[x.rank - self.n + i])
+            span = f"{L} + 2*{p[i]} - {d[i]}*({k[i]}-1) - 1"
+            if not a.ceil_mode:
+                out.append(why.line(at, f"({span})//{s[i]} + 1", y.shape[at]))
+                continue
+            # ceil mode: one window more where the division leaves a rest, unless that last
+            # window would start in the right padding (torch's pooling_output_shape)
+            up = f"-(-({span})//{s[i]}) + 1"
+            out.append(why.line(at, f"{up} - (({up} - 1)*{s[i]} >= {L} + {p[i]})", y.shape[at]))
+        return out
+
+    def saved(self, a, inputs, outputs, grad):
+        """The input, and for a max pool the int64 index of each maximum."""
+        indices = shape_bytes(outputs[0].shape, "int64") if self.name.startswith("Max") else 0
+        return Saved(inputs=(0,), extra=indices)
 
 
 @register
@@ -199,6 +225,13 @@ class _LPPool(_Pool):
     torch_positional = ("norm_type", "kernel_size")
     has_dilation = False
 
+    def saved(self, a, inputs, outputs, grad):
+        """torch computes (sign(y) * relu(|y|) * window) ** (1 / p) with y the average pool of
+        x ** p: it keeps x, x ** p, and four tensors of the output's size (sign(y), relu's
+        result, y, and the product raised to 1 / p)."""
+        x = inputs[0]
+        return Saved(inputs=(0,), extra=nbytes(x) + 4 * nbytes(outputs[0]))
+
 
 @register
 class LPPool1d(_LPPool):
@@ -270,6 +303,25 @@ class _Adaptive(Spatial):
             if o is None:
                 keep[x.rank - self.n + i] = x.rank - self.n + i
         return [x.with_shape(x.shape[:-self.n] + tuple(out), ctx.origin, keep=keep)]
+
+    def explain(self, a, inputs, outputs):
+        x, y = inputs[0], outputs[0]
+        sizes = a.output_size if isinstance(a.output_size, (tuple, list)) else (a.output_size,) * self.n
+        out = [why.spatial_reads(self.name, x.rank, self.n, "channels (kept)")]
+        for i, want in enumerate(sizes):
+            at = x.rank - self.n + i
+            out.append(why.line(at, "None: the input's size, kept" if want is None else "output_size", y.shape[at]))
+        return out
+
+    def saved(self, a, inputs, outputs, grad):
+        """The input, and for a max pool the int64 index of each maximum; an average pool to
+        one value a channel is a mean, which keeps nothing."""
+        out = outputs[0]
+        if self.name.startswith("AdaptiveMax"):
+            return Saved(inputs=(0,), extra=shape_bytes(out.shape, "int64"))
+        if all(d == 1 for d in out.shape[-self.n:]):
+            return Saved()
+        return Saved(inputs=(0,))
 
 
 @register

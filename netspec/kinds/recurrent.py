@@ -13,6 +13,7 @@ from typing import ClassVar, Literal
 from .. import codes
 from ..dims import Dim, render
 from ..types import Tensor
+from . import why
 from .args import after
 from .base import (
     Args,
@@ -28,6 +29,7 @@ from .base import (
     numel,
     register,
 )
+from .memory import UNKNOWN
 
 
 def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str | None = None,
@@ -111,6 +113,31 @@ class _Recurrent(FloatLayer):
 
     def result_pattern(self, names):
         return f"{names[0]}, {names[1]}"
+
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        D, h_out = self.directions(a), self.h_out(a)
+        if x.rank == 3:
+            t, b = (1, 0) if a.batch_first else (0, 1)
+            layout = "[batch, seq, features]: batch_first=true" if a.batch_first else \
+                "[seq, batch, features]: batch_first=false, the default"
+            reads = [f"reads: dim {t} as time, dim {b} as the batch, dim 2 as input_size ({layout})",
+                     "the states are [num_layers * directions, batch, hidden] whatever batch_first says"]
+        else:
+            reads = ["reads: dim 0 as time, dim 1 as input_size (2 dims: unbatched)"]
+        out = reads + [why.line(x.rank - 1, f"{D}*{why.num(h_out)}", outputs[0].shape[-1], "output")
+                       + ("  (directions * H_out: both directions side by side)" if D == 2 else "")]
+        for name, y in zip(self.results[1:], outputs[1:]):
+            out.append(why.line(0, f"{why.num(a.num_layers)}*{D}", y.shape[0], name) + "  (num_layers * directions)")
+            size = "proj_size" if name != "c_n" and getattr(a, "proj_size", 0) != 0 else "hidden_size"
+            out.append(why.line(y.rank - 1, size, y.shape[-1], name))
+        return out
+
+    def saved(self, a, inputs, outputs, grad):
+        """Not stated: on the CPU torch runs an LSTM as one fused kernel that keeps a workspace
+        of its own size, and an RNN or GRU as a chain of ops; cuDNN keeps its own reserve on
+        the GPU (docs/costs.md)."""
+        return UNKNOWN
 
     def h_out(self, a) -> Dim:
         return a.hidden_size
@@ -363,6 +390,18 @@ class _Cell(FloatLayer):
         g = self.gates * a.hidden_size
         out = [Weight("weight_ih", (g, a.input_size)), Weight("weight_hh", (g, a.hidden_size))]
         return out + ([Weight("bias_ih", (g,)), Weight("bias_hh", (g,))] if a.bias else [])
+
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        reads = ("reads: dim 0 as the batch, dim 1 as input_size (one step: [batch, features])" if x.rank == 2
+                 else "reads: dim 0 as input_size (one step, unbatched: [features])")
+        return [reads] + [why.line(x.rank - 1, "hidden_size", y.shape[-1], name)
+                          for name, y in zip(self.results, outputs)]
+
+    def saved(self, a, inputs, outputs, grad):
+        """Not stated: torch runs a cell as a fused kernel on some devices and dtypes and as a
+        chain of ops on others, which keep different tensors (docs/costs.md)."""
+        return UNKNOWN
 
     def flops(self, a, inputs, outputs):
         steps = numel(inputs[0].shape[:-1])

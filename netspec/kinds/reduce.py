@@ -10,6 +10,7 @@ from ..types import FLOAT_DTYPES, Tensor
 from .args import Before, after
 from .arith import NumberArg
 from .base import Args, BoolArg, DimArg, Op, _show, register
+from .memory import Saved
 
 
 def _dims(v):
@@ -130,12 +131,18 @@ class Amax(_Reduce):
     examples: ClassVar[list[dict]] = _examples("amax", every="") + [{"stage": "amax(1)", "input": "int64[2, 3]"},
                                                           {"stage": "amax", "input": "bool[3]"}]
 
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,), outputs=(0,))  # where the input equals the extreme
+
 
 @register
 class Amin(_Reduce):
     name = "amin"
     keepdim_needs_dim = False
     examples: ClassVar[list[dict]] = _examples("amin", every="") + [{"stage": "amin(0)", "input": "int32[2, 3]"}]
+
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,), outputs=(0,))  # where the input equals the extreme
 
 
 class VarArgs(ReduceArgs):
@@ -182,11 +189,17 @@ class Var(_Var):
     name = "var"
     examples: ClassVar[list[dict]] = _var_examples("var")
 
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,))
+
 
 @register
 class Std(_Var):
     name = "std"
     examples: ClassVar[list[dict]] = _var_examples("std")
+
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,), outputs=(0,))  # the gradient divides by the deviation
 
 
 # -- softmax -----------------------------------------------------------------------------------
@@ -207,6 +220,9 @@ class _SoftmaxOp(Op):
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.{self.name}({code(a.dim)})"
+
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(outputs=(0,))
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
