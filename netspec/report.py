@@ -7,14 +7,14 @@ from typing import Any
 from netspec.costs import FIELDS as COST_FIELDS
 from netspec.costs import Costs, bind, cost_json, human, human_bytes, human_flops, layer_costs, network_costs
 from netspec.diagnostics import printable
-from netspec.dims import Dim, render
+from netspec.dims import Dim, is_short, render
 from netspec.graph import Node, TypedNetwork, Value
 from netspec.types import Tensor, show_shape
 
 
 def dim_json(d: Dim) -> int | str:
     """A dim as LANGUAGE.md's JSON wants it: an int, or a Python integer expression."""
-    return d if isinstance(d, int) else render(d)
+    return d if isinstance(d, int) and is_short(d) else render(d)  # huge: hex text
 
 
 def tensor_json(net: TypedNetwork, name: str, t: Tensor | None, env: dict | None = None) -> dict[str, Any]:
