@@ -50,7 +50,9 @@ class Floor:
 
 
 def _atom_key(atom) -> tuple:
-    return (0, atom) if isinstance(atom, str) else (1, repr(atom._key))
+    # a floor atom sorts by its numerator's key itself: a text of it (repr) would escape the
+    # quotes of the texts nested in it, doubling at each level of floors within floors
+    return (0, atom) if isinstance(atom, str) else (1, atom.num._key, atom.den)
 
 
 class TooLarge(OverflowError):

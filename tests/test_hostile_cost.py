@@ -74,6 +74,15 @@ def test_a_block_concatenating_itself_used_many_times(tmp_path, times):
     assert d["notes"] and "MaxPool1d" in d["notes"][0]  # where in the block it passed
 
 
+def test_floors_nested_in_floors(tmp_path):
+    """`cat(x, x) -> MaxPool1d(3)` used `* 27`: a size of 27 floors each inside the next
+    (found by the cost generator). Its sort key was once text, whose quotes were escaped
+    again at each level: exponential in the depth (2 minutes and 1.7 GB)."""
+    text = network("B", "    y = cat(x, x, dim=2) -> MaxPool1d(3)\n") + network("T", "    y = x -> B * 27\n")
+    m, diags = measure(tmp_path, text, "check", "--json")
+    assert m["code"] == 0 and diags == []
+
+
 def test_a_cat_of_a_hundred_copies_used_2200_times(tmp_path):
     copies = ", ".join(["x"] * 100)
     text = network("B", f"    y = cat({copies}, dim=2)\n") + network("T", "    y = x -> B * 2200\n")
@@ -285,3 +294,25 @@ def test_export_refuses_sizes_it_cannot_allocate(tmp_path, text, dims):
                           cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert "more than this machine's" in proc.stderr and not (tmp_path / "m.pt2").exists()
+
+
+# -- the bounds themselves ---------------------------------------------------------------------
+
+def test_expressions_past_a_bound_are_refused_before_the_work():
+    from netspec.dims import TooLarge, floordiv, sym
+
+    a = sum(sym(f"a{i}") for i in range(40))
+    b = sum(sym(f"b{i}") for i in range(40))
+    with pytest.raises(TooLarge, match="terms"):
+        a * b  # 1,600 terms: refused before a product is formed
+    x = sym("x")
+    for _ in range(6):  # degree 64 is allowed
+        x = x * x
+    with pytest.raises(TooLarge, match="degree"):
+        x * x
+    with pytest.raises(TooLarge, match="coefficient"):
+        sym("x") * 10**101
+    e = sym("s")
+    with pytest.raises(TooLarge, match="terms"):
+        for _ in range(40):  # a self-concatenation pooled: its floor atoms nest, doubling its size
+            e = floordiv(3 * e, 2)
