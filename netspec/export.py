@@ -111,10 +111,27 @@ def memory_needed(net: TypedNetwork, sizes: dict[str, int]) -> int | None:
 
 
 def physical_memory() -> int | None:
+    """The bytes this process may have: the machine's memory, or less where a control
+    group or an address-space limit says so."""
+    found = []
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, OSError, ValueError):
-        return None
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            found.append(int(f.read().strip()))
+    except (OSError, ValueError):  # no cgroup v2, or "max"
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            found.append(soft)
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(found) if found else None
 
 
 def refuse_unallocatable(net: TypedNetwork, sizes: dict[str, int]) -> None:
