@@ -23,14 +23,30 @@ from . import codes, declared, limits, memo, operators, scan, sharing
 from .binder import Bound, KindSignature, NetworkSignature, bind
 from .context import StageCtx
 from .diagnostics import Diagnostic, Reporter, Span, suggest
-from .dims import Dim, Expr, NotConcrete, compare, floordiv, is_dim, render, sign, sym, symbols
+from .dims import (
+    Dim,
+    Expr,
+    NotConcrete,
+    TooLarge,
+    beyond_int64,
+    compare,
+    floordiv,
+    is_dim,
+    numel_beyond_int64,
+    render,
+    show_size,
+    sign,
+    sym,
+    symbols,
+)
 from .graph import CheckResult, Node, ParamUse, TypedNetwork, Value
 from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
 from .kinds.base import takes
-from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_USE_DEPTH
+from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
 from .parser import literal, parse
 from .pycode import check_modules, check_name, mark_in_place
 from .types import DTYPES, Origin, Tensor
+from .uses import UseCounter
 
 
 def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
@@ -106,6 +122,9 @@ class Checker:
         self.applied: dict[tuple, dict] = {}
         self.used_names: dict[int, set[str]] = {}  # id(network AST) -> names its outputs use
         self.too_deep = self._uses_nested_too_deep()
+        self.uses, self.use_count = UseCounter(self.asts), 0  # uses of networks, bounded by MAX_USES
+        if not self.too_deep:
+            self.too_deep = self._too_many_uses()
         # the symbols that are sizes, at least 1: every name but the networks' parameters
         self.sizes = _Sizes({p.name for net in module.networks for p in net.params})
 
@@ -165,6 +184,18 @@ class Checker:
                                     help=f"netspec checks uses of networks nested at most {MAX_USE_DEPTH} deep; "
                                          "flatten some of them into one network")
         return {name for name, d in depth.items() if d > MAX_USE_DEPTH}
+
+    def _too_many_uses(self) -> set[str]:
+        """The networks not checked because the uses of networks the file expands to pass
+        MAX_USES (netspec.uses): the error is reported at the stage that passes it."""
+        past = self.uses.past_limit()
+        if past is None:
+            return set()
+        self.reporter.error(codes.LIMIT, f"the spec uses networks more than {MAX_USES:,} times", past[0],
+                            help=f"netspec checks at most {MAX_USES:,} uses of networks in a file, uses inside "
+                                 "uses and repetitions counted; use fewer, or flatten some networks")
+        self.use_count = MAX_USES + 1  # reported: each later use fails alike, silently
+        return past[1]
 
     # -- the layer limit, counted before checking ----------------------------------------------
     def fewest_layers(self, core: A.StageCall | A.StageGroup) -> int:
@@ -308,6 +339,7 @@ class NetworkChecker:
         self.shared_first: dict[str, Node] = {}  # the first use of each
         self.value_spans: dict[str, Span] = {}
         self.symbol_env: dict[str, Dim] = {}  # names of symbols -> dims (instantiation)
+        self.symbols_refused = False  # past MAX_SYMBOLS: reported
         self.binding: str | None = None
         self._group_counter = 0
         self._group_stack: list = []
@@ -393,26 +425,46 @@ class NetworkChecker:
                                     inp.type.span, help="sizes are at least 0; check the sign")
         origin = Origin(f"input {inp.name}", inp.span)
         t = Tensor(dtype or "float32", tuple(dims), (origin,) * len(dims))
-        huge = [v for v in map(self.net.dim, dims) if isinstance(v, int) and v > INT64_MAX]
+        shape = [self.net.dim(d) for d in dims]
+        huge = [f"a size beyond int64: {show_size(v)}" for v in shape if beyond_int64(v, self.checker.sizes)]
+        if not huge and numel_beyond_int64(shape, self.checker.sizes):
+            huge = ["more than 2**63 - 1 elements"]
         if huge:
-            self.reporter.error(codes.LIMIT, f"input `{inp.name}` has a size beyond int64: {huge[0]}", inp.type.span,
+            self.reporter.error(codes.LIMIT, f"input `{inp.name}` has {huge[0]}", inp.type.span,
                                 help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
             t = None  # not inferred further: every use would repeat the error
+        if self.symbols_refused:
+            t = None  # past the limit on symbols: reported once
         self._define_input(inp, Value(t, None, 0, inp.name))
 
     def _input_dim(self, inp: A.Input, i: int, dexpr) -> Dim:
         """Dim ``i`` of an input's declared shape; a name no parameter has declares a symbol."""
         if isinstance(dexpr, A.Ref) and dexpr.attr is None and dexpr.name not in self.net.params:
             name = dexpr.name
-            if name not in self.symbol_env:
-                check_name(self.reporter, name, dexpr.span, "a symbolic dim")
-                self.symbol_env[name] = sym(name)
-                self.net.input_symbols.setdefault(name, (len(self.net.inputs), i))
-            return self.symbol_env[name]
+            try:
+                if name not in self.symbol_env:
+                    self.declare_symbol(name, dexpr.span, (len(self.net.inputs), i))
+                return self.symbol_env[name]
+            except Fail:
+                return sym(f"_{inp.name}_{i}")
         try:
             return self.dim_expr(dexpr, declare=True)
         except Fail:
             return sym(f"_{inp.name}_{i}")
+
+    def declare_symbol(self, name: str, span: Span, where: tuple[int, int]) -> None:
+        """A new symbolic dim of an input shape; past MAX_SYMBOLS in a network, a limit
+        error (once: a later one fails alike)."""
+        if len(self.symbol_env) >= MAX_SYMBOLS:
+            if not self.symbols_refused:
+                self.symbols_refused = True
+                self.reporter.error(codes.LIMIT, f"network `{self.ast.name}` has more than {MAX_SYMBOLS:,} symbolic dims",
+                                    span, help=f"netspec allows at most {MAX_SYMBOLS:,} symbols in a network's "
+                                               "input shapes; give some dims numbers or parameters")
+            raise Fail("symbols")
+        check_name(self.reporter, name, span, "a symbolic dim")
+        self.symbol_env[name] = sym(name)
+        self.net.input_symbols.setdefault(name, where)
 
     def _define_input(self, inp: A.Input, v: Value) -> None:
         self.net.inputs.append(v)
@@ -494,7 +546,12 @@ class NetworkChecker:
         self.binding = b.name
         try:
             res = self.chain(b.chain)
+        except TooLarge as e:  # in a comparison or a use: at the stage being checked
+            self.reporter.error(codes.LIMIT, str(e), self.here, help=limits.SIZE_HELP)
+            res = None
         except Fail:
+            res = None
+        if res is None:
             poisoned = Value(None, None, 0, b.name)
             res = Results(poisoned, {"output": poisoned})
         self.binding = None
@@ -638,7 +695,18 @@ class NetworkChecker:
             raise Fail("repeat")  # the stages after it cannot be inferred
         if self.checker.layer_count + count * self.checker.fewest_layers(st.core) > limits.MAX_LAYERS:
             self.layer_limit(st.span, ahead=True)
+        if self.checker.use_count + count * self.checker.uses.in_core(st.core) > MAX_USES:
+            self.use_limit(st.span)
         return count
+
+    def use_limit(self, span: Span) -> NoReturn:
+        """Past MAX_USES: the error, once (every later use fails alike)."""
+        if self.checker.use_count <= MAX_USES:
+            self.checker.use_count = MAX_USES + 1
+            self.reporter.error(codes.LIMIT, f"the spec uses networks more than {MAX_USES:,} times", span,
+                                help=f"netspec checks at most {MAX_USES:,} uses of networks in a file, uses "
+                                     "inside uses and repetitions counted; use fewer, or flatten some networks")
+        raise Fail("limit")
 
     def layer_limit(self, span: Span, ahead: bool = False) -> NoReturn:
         """Past the layer limit: the error, once (every later stage fails alike). ``ahead``:
@@ -667,6 +735,9 @@ class NetworkChecker:
         if name in checker.asts:
             if checker.layer_count + checker.fewest_in_network(name) > limits.MAX_LAYERS:
                 self.layer_limit(span, ahead=True)
+            checker.use_count += 1
+            if checker.use_count + checker.uses.in_network(name) > MAX_USES:
+                self.use_limit(span)
             return self.use_network(name, span, args, piped, st)
         kind = REGISTRY.get(name)
         if kind is None:
@@ -716,8 +787,9 @@ class NetworkChecker:
                                 "stands", ctx.span, help="give the size a concrete value")
             node.error = "not concrete"
             return self._poison(node, kind.results)
-        except OverflowError:
-            self.reporter.error(codes.LIMIT, f"{ctx.kind_name}: a size is too large", ctx.span)
+        except OverflowError as e:
+            self.reporter.error(codes.LIMIT, f"{ctx.kind_name}: {e}", ctx.span, help=limits.SIZE_HELP)
+            node.error = "too large"
             return self._poison(node, kind.results)
         self._check_sizes(node, outs, ctx.span)
         if isinstance(seen, int) and self.reporter.raised == raised:
@@ -844,12 +916,15 @@ class NetworkChecker:
 
     def _check_sizes(self, node: Node, outs: list[Tensor], span: Span) -> None:
         for t in outs:
-            for d in t.shape:
-                v = self.net.dim(d)
-                if isinstance(v, int) and v > INT64_MAX:
-                    self.reporter.error(codes.LIMIT, f"{node.kind_name} makes a size beyond int64: {v}", span,
-                                        help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
-                    raise Fail("int64")
+            shape = [self.net.dim(d) for d in t.shape]
+            problem = next((f"a size beyond int64: {show_size(v)}" for v in shape
+                            if beyond_int64(v, self.checker.sizes)), None)
+            if problem is None and numel_beyond_int64(shape, self.checker.sizes):
+                problem = "a tensor of more than 2**63 - 1 elements"
+            if problem:
+                self.reporter.error(codes.LIMIT, f"{node.kind_name} makes {problem}", span,
+                                    help=f"sizes and element counts must be at most 2**63 - 1 = {INT64_MAX}")
+                raise Fail("int64")
         params = self.net.dim(node.params)
         if isinstance(params, int) and params > 2**31:
             self.reporter.warning(codes.MEMORY, f"{node.kind_name} holds {params:,} parameters, past 2**31",
@@ -1076,9 +1151,7 @@ class NetworkChecker:
         if expr.name in self.symbol_env:
             return self.symbol_env[expr.name]
         if declare:
-            check_name(self.reporter, expr.name, expr.span, "a symbolic dim")
-            self.symbol_env[expr.name] = sym(expr.name)
-            self.net.input_symbols.setdefault(expr.name, (len(self.net.inputs), -1))
+            self.declare_symbol(expr.name, expr.span, (len(self.net.inputs), -1))
             return self.symbol_env[expr.name]
         known = list(self.net.params) + list(self.symbol_env)
         self.reporter.error(codes.UNKNOWN_NAME, f"no parameter or symbolic dim named `{expr.name}`", expr.span,
@@ -1096,11 +1169,15 @@ class NetworkChecker:
         if expr.op == "**":
             return self._dim_power(expr, left, right)
         if expr.op in ("+", "-", "*"):
-            result = left + right if expr.op == "+" else left - right if expr.op == "-" else left * right
-            if _oversized(self.net.dim(result)):
+            try:
+                result = left + right if expr.op == "+" else left - right if expr.op == "-" else left * right
                 # far past int64; Python could not even print it past 4,300 digits
-                self.reporter.error(codes.LIMIT, f"`{_text(expr)}` is larger than 10**{MAX_DIGITS}", expr.span,
-                                    help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
+                problem = f"is larger than 10**{MAX_DIGITS}" if _oversized(self.net.dim(result)) else None
+            except TooLarge as e:
+                problem = f"is too large: {e}"
+            if problem:
+                self.reporter.error(codes.LIMIT, f"`{_text(expr)}` {problem}", expr.span,
+                                    help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}; {limits.SIZE_HELP}")
                 raise Fail("size")
             return result
         divisor = self.net.dim(right)

@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from netspec.errors import UsageError
 from netspec.extras import install_line
+from netspec.limits import INT64_MAX
 
 
 class _Parser(argparse.ArgumentParser):
@@ -324,11 +325,13 @@ def _dim_value(item: str) -> tuple[str, str, int]:
     name, raw = name.strip(), raw.strip()
     if not eq or not name.isidentifier():
         raise UsageError(f"--dim expects NAME=INT, got {item!r}")
-    digits = raw.replace("_", "")
-    value = int(digits) if digits.isascii() and digits.isdigit() else None
-    if value is None or value < 1:
-        raise UsageError(f"--dim {name}: {raw!r} is not a positive integer")
-    return name, raw, value
+    digits = raw.replace("_", "").lstrip("0")
+    shown = raw if len(raw) <= 40 else raw[:37] + "..."
+    if not (digits.isascii() and digits.isdigit()):
+        raise UsageError(f"--dim {name}: {shown!r} is not a positive integer")
+    if len(digits) > len(str(INT64_MAX)) or int(digits) > INT64_MAX:  # checked before int() reads 4,300 digits
+        raise UsageError(f"--dim {name}: {shown!r} is past int64 (at most 2**63 - 1)")
+    return name, raw, int(digits)
 
 
 # -- the commands ----------------------------------------------------------------------------------
@@ -442,6 +445,9 @@ def cmd_diagram(args) -> int:
         lines = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         print(_printable(f"netspec: dot failed: {lines[-1] if lines else e}"), file=sys.stderr)
         return 1
+    except diagram.DotTimeout as e:
+        print(f"netspec: {e}; nothing written (draw less: --network, --depth 0, or write .dot)", file=sys.stderr)
+        return 1
     _write(out, data, args)
     if not args.quiet:
         drawn = ", ".join(n.name for n in nets) or "nothing"
@@ -497,6 +503,11 @@ def cmd_export(args) -> int:
         raise UsageError(str(e).strip("'\"")) from None
     sizes = export.example_sizes(net, dim_values(args.dim, [spec]))
     try:
+        export.refuse_unallocatable(net, sizes)
+    except export.ExportFailed as e:
+        print(_printable(f"{spec.file}: cannot export {net.name}: {e}"), file=sys.stderr)
+        return 1
+    try:
         module = spec.module(net.name)
     except api.SpecError as e:
         print_diagnostics(spec, e.diagnostics, sys.stderr)
@@ -504,6 +515,10 @@ def cmd_export(args) -> int:
         return 1
     except TypeError as e:  # a network used as a stage needs its input sizes as arguments
         raise UsageError(f"{net.name} cannot be made on its own ({e}); export the network that uses it") from None
+    except (MemoryError, RuntimeError) as e:  # the allocator: parameters past what the machine has
+        print(_printable(f"{spec.file}: cannot export {net.name}: torch could not make the module: "
+                         f"{export.first_paragraph(e)}", newlines=True), file=sys.stderr)
+        return 1
     try:
         result = export.export_network(module, net, sizes)
     except export.ExportFailed as e:

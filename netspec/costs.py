@@ -19,12 +19,13 @@ the typed graph; it never imports torch.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping, NamedTuple
 from weakref import WeakKeyDictionary
 
-from .dims import Dim, Expr, less_equal, render, substitute, symbols
+from .dims import Dim, Expr, TooLarge, is_short, less_equal, render, show_int, substitute, symbols
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
 from .kinds.memory import Autograd, contiguous_strides, is_contiguous, nbytes, trained
@@ -42,14 +43,23 @@ class Costs:
     activation_bytes: Dim | None
 
     def __add__(self, other: "Costs") -> "Costs":
-        return Costs(*(None if a is None or b is None else a + b
+        return Costs(*(None if a is None or b is None else _bounded(operator.add, a, b)
                        for a, b in zip(self.values(), other.values())))
 
     def values(self) -> tuple:
         return (self.flops, self.param_bytes, self.activation_bytes)
 
     def map(self, f) -> "Costs":
-        return Costs(*(None if v is None else f(v) for v in self.values()))
+        return Costs(*(None if v is None else _bounded(f, v) for v in self.values()))
+
+
+def _bounded(f, *args) -> Dim | None:
+    """A cost, or None (unknown, shown as `?`) when its formula passes the bounds on sizes
+    (limits.MAX_TERMS, MAX_DEGREE, MAX_MAGNITUDE)."""
+    try:
+        return f(*args)
+    except TooLarge:
+        return None
 
 
 ZERO = Costs(0, 0, 0)
@@ -76,6 +86,13 @@ def raw_costs(node: Node) -> Costs:
 
 
 def _raw_costs(node: Node) -> Costs:
+    try:
+        return _raw_costs_of(node)
+    except TooLarge:
+        return UNKNOWN
+
+
+def _raw_costs_of(node: Node) -> Costs:
     if node.error is not None or not node.outputs or any(v.tensor is None for v in node.outputs):
         return UNKNOWN
     if node.block is not None:
@@ -144,7 +161,7 @@ def size_problems(net: TypedNetwork, env: Mapping[str, int]) -> list[str]:
             if v.tensor is None:
                 continue
             for k, d in enumerate(net.shape(v.tensor)):
-                value = bind(d, env)
+                value = _bounded(bind, d, env)
                 if isinstance(value, int) and value < 1 and isinstance(d, Expr) and symbols(d) & set(env):
                     which = f"result {i}" if len(node.outputs) > 1 else "result"
                     out.append(f"{net.name}: {node.kind_name} (line {node.span.line}) would have size "
@@ -158,7 +175,7 @@ def cost_json(d: Dim | None) -> int | str | None:
     """An int, a formula in the dim expression format, or None when unknown."""
     if d is None:
         return None
-    return d if isinstance(d, int) else render(d)
+    return d if isinstance(d, int) and is_short(d) else render(d)  # huge: hex text
 
 
 _SI = ("k", "M", "G", "T", "P", "E")
@@ -180,6 +197,8 @@ def _scaled(n: int, base: int, units: list[str], unit: str) -> str:
     n = abs(n)
     if n < base:
         return f"{sign}{n} {unit}"
+    if n > 10**300:  # past a float's range: the largest unit, in integers
+        return f"{sign}{show_int(n // base ** len(units))} {units[-1]}"
     value, i = float(n), -1
     while value >= base and i + 1 < len(units):
         value /= base

@@ -16,6 +16,7 @@ from .dims import Dim, render, sign
 from .graph import Declared, Value
 from .kinds import Fail
 from .kinds.base import numel
+from .limits import INT64_MAX
 from .types import FLOAT_DTYPES, Origin, Tensor
 
 if TYPE_CHECKING:
@@ -81,7 +82,12 @@ def _size(nc: NetworkChecker, decl: A.TensorDecl, dexpr) -> Dim:
                                "float[1, len, 768] }`")
         raise Fail("size")
     d = nc.dim_expr(dexpr)
-    if sign(nc.net.dim(d), nc.checker.sizes) == -1:
+    value = nc.net.dim(d)
+    if isinstance(value, int) and value > INT64_MAX:
+        nc.reporter.error(codes.LIMIT, f"{decl.kind} `{decl.name}` has a size beyond int64", dexpr.span,
+                          help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}")
+        raise Fail("size")
+    if sign(value, nc.checker.sizes) == -1:
         nc.reporter.error(codes.SHAPE, f"{decl.kind} `{decl.name}` has a negative size {render(nc.net.dim(d))}",
                           dexpr.span, help="sizes are at least 0; check the sign")
         raise Fail("size")

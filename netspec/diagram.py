@@ -14,6 +14,9 @@ the node. Nothing here re-derives a shape.
   (same labels, same results, the same success or failure); ``unroll`` draws every
   repetition.
 - A network used as a layer is one node, or with ``depth`` > 0 a cluster of its layers.
+- Past limits.MAX_DRAWN_NODES nodes or MAX_DRAWN_EDGES edges the rest is left out and a
+  note says how much; `dot` gets limits.DOT_TIMEOUT seconds (a dense graph of a few
+  hundred edges can take it minutes), after which the command ends with a clear error.
 - A spec with errors still draws what was inferred: the failing node is red with its
   message, the nodes after it are dashed, and errors that belong to no node are listed
   under the title.
@@ -24,7 +27,9 @@ The DOT text is deterministic: node ids ``n0, n1, ...`` in graph order, attribut
 from __future__ import annotations
 
 import html
+import shutil
 import struct
+import subprocess
 import textwrap
 import zlib
 from dataclasses import dataclass, field
@@ -36,6 +41,7 @@ from netspec.errors import UsageError
 from netspec.fsutil import MARKER
 from netspec.graph import CheckResult, Node, TypedNetwork, Value
 from netspec.kinds.base import _show
+from netspec.limits import DOT_TIMEOUT, MAX_DRAWN_EDGES, MAX_DRAWN_NODES
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
 INSTALL_HINT = "install Graphviz (apt-get install graphviz, or brew install graphviz)"
@@ -217,6 +223,7 @@ class Drawing:
         self.alias: dict[int, Value] = {}  # id(Value) -> the value it stands for
         self.owner: dict[int, Node] = {}  # id(Diagnostic) -> the node it is drawn on
         self.loose: list[Diagnostic] = []  # errors that belong to no drawn node
+        self.left_out = [0, 0]  # layers and edges past MAX_DRAWN_NODES and MAX_DRAWN_EDGES
 
     def _id(self) -> str:
         nid = f"n{self.counter}"
@@ -256,6 +263,9 @@ class Drawing:
         src = self.src.get(id(origin))
         if src is None:
             return  # made by nothing drawn (a value that failed before any node)
+        if len(self.edges) >= MAX_DRAWN_EDGES:
+            self.left_out[1] += 1
+            return
         lines = []
         maker = origin.node
         if maker is not None and len(maker.outputs) > 1:
@@ -311,6 +321,9 @@ class Drawing:
             if id(node) in hidden:
                 for mine, theirs in zip(node.outputs, hidden[id(node)].outputs):
                     self.alias[id(mine)] = theirs
+                continue
+            if self.counter >= MAX_DRAWN_NODES:
+                self.left_out[0] += 1  # not drawn, nor the blocks inside it
                 continue
             place, badges = self._place(scope, node, cluster, counts, drawn_in_group)
             reps = members[id(node)]
@@ -438,13 +451,32 @@ NODE_ATTRS_OVERRIDE: dict[str, dict[str, str]] = {"op": {"fontsize": "11"}, "ski
 
 
 def _drawn_nodes(net: TypedNetwork, depth: int) -> list[Node]:
-    """Every node a diagram of ``net`` may draw: its own, and those of blocks it expands."""
-    out = []
-    for node in net.nodes:
+    """The nodes a diagram of ``net`` may draw: its own, and those of blocks it expands,
+    up to MAX_DRAWN_NODES (blocks used twice, twenty levels deep, are a million nodes)."""
+    out: list[Node] = []
+    stack = [(iter(net.nodes), depth)]
+    while stack and len(out) <= MAX_DRAWN_NODES:
+        nodes, level = stack[-1]
+        node = next(nodes, None)
+        if node is None:
+            stack.pop()
+            continue
         out.append(node)
-        if node.block is not None and depth > 0 and node.block.ok:
-            out.extend(_drawn_nodes(node.block, depth - 1))
+        if node.block is not None and level > 0 and node.block.ok:
+            stack.append((iter(node.block.nodes), level - 1))
     return out
+
+
+def left_out_lines(drawing: "Drawing") -> list[str]:
+    """The note under the title when the bounds left part of the graph out."""
+    layers, edges = drawing.left_out
+    if not layers and not edges:
+        return []
+    parts = [f"{layers:,} layers and ops"] if layers else []
+    parts += [f"{edges:,} edges"] if edges else []
+    return [_small(f"not drawn: {' and '.join(parts)} (at most {MAX_DRAWN_NODES:,} nodes and "
+                   f"{MAX_DRAWN_EDGES:,} edges are drawn; pick one network with --network, or fewer "
+                   "levels with --depth)", ERROR_COLOR, 11)]
 
 
 def build(networks: list[TypedNetwork], result: CheckResult, rankdir: str = "TB", depth: int = 0,
@@ -471,7 +503,8 @@ def build(networks: list[TypedNetwork], result: CheckResult, rankdir: str = "TB"
             drawing.root.items.append(target)
         drawing.network(net, target)
         mine = [d for d in drawing.loose if single or _contains(net.span, d.span)]
-        label = title_lines(net) + error_lines(mine)
+        label = title_lines(net) + error_lines(mine) + left_out_lines(drawing)
+        drawing.left_out = [0, 0]
         if single:
             g.attr("graph", label=_html(label))
         else:
@@ -537,11 +570,27 @@ def select(result: CheckResult, path: str, name: str | None) -> list[TypedNetwor
     return [n for n in nets if not n.generic] or nets
 
 
-def render_dot(source: str, fmt: str) -> bytes:
-    """Run Graphviz's `dot` on DOT text; raises graphviz.ExecutableNotFound without it."""
+class DotTimeout(Exception):
+    """`dot` did not finish within limits.DOT_TIMEOUT seconds."""
+
+
+def render_dot(source: str, fmt: str, timeout: float | None = None) -> bytes:
+    """Run Graphviz's `dot` on DOT text, within ``timeout`` seconds (DOT_TIMEOUT by
+    default; DotTimeout past it). Raises graphviz.ExecutableNotFound without `dot`, and
+    graphviz.CalledProcessError when it fails."""
     import graphviz
 
-    return graphviz.Source(source).pipe(format=fmt)
+    exe = shutil.which("dot")
+    if exe is None:
+        raise graphviz.ExecutableNotFound(["dot"])
+    limit = DOT_TIMEOUT if timeout is None else timeout
+    try:
+        proc = subprocess.run([exe, f"-T{fmt}"], input=source.encode(), capture_output=True, timeout=limit)
+    except subprocess.TimeoutExpired:  # run() has killed it
+        raise DotTimeout(f"Graphviz's `dot` did not lay the diagram out in {limit:g} s") from None
+    if proc.returncode:
+        raise graphviz.CalledProcessError(proc.returncode, [exe, f"-T{fmt}"], output=proc.stdout, stderr=proc.stderr)
+    return proc.stdout
 
 
 def mark(data: bytes, fmt: str) -> bytes:

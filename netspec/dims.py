@@ -24,6 +24,8 @@ from fractions import Fraction
 from math import gcd
 from typing import Container, Iterable, Mapping, Union
 
+from .limits import INT64_MAX, MAX_DEGREE, MAX_DIGITS, MAX_MAGNITUDE, MAX_TERMS
+
 Dim = Union[int, "Expr"]
 
 # A monomial is a sorted tuple of (atom, power); an atom is a symbol name (str) or a Floor.
@@ -48,19 +50,45 @@ class Floor:
 
 
 def _atom_key(atom) -> tuple:
-    return (0, atom) if isinstance(atom, str) else (1, repr(atom._key))
+    # a floor atom sorts by its numerator's key itself: a text of it (repr) would escape the
+    # quotes of the texts nested in it, doubling at each level of floors within floors
+    return (0, atom) if isinstance(atom, str) else (1, atom.num._key, atom.den)
 
 
-_MONO_KEYS: dict = {}  # monomial -> its sort key; a spec has few distinct monomials
+class TooLarge(OverflowError):
+    """An expression past a bound of limits.py (terms, degree, coefficients): refused
+    where it would be made, before the work to make it is done."""
+
+
+_MONO_INFO: dict = {}  # monomial -> (sort key, terms, degree); a spec has few distinct monomials
+
+
+def _mono_info(mono: Monomial) -> tuple:
+    """A monomial's sort key, its size in terms (1, plus those of its floor atoms'
+    numerators) and its degree (a floor atom counts its numerator's degree)."""
+    info = _MONO_INFO.get(mono)
+    if info is None:
+        if len(_MONO_INFO) > 100_000:
+            _MONO_INFO.clear()
+        size, degree = 1, 0
+        for atom, p in mono:
+            if isinstance(atom, str):
+                degree += p
+            else:
+                size += atom.num._size
+                degree += p * atom.num._degree
+        info = _MONO_INFO[mono] = (tuple((_atom_key(a), p) for a, p in mono), size, degree)
+    return info
 
 
 def _mono_key(mono: Monomial) -> tuple:
-    key = _MONO_KEYS.get(mono)
-    if key is None:
-        if len(_MONO_KEYS) > 100_000:
-            _MONO_KEYS.clear()
-        key = _MONO_KEYS[mono] = tuple((_atom_key(a), p) for a, p in mono)
-    return key
+    return _mono_info(mono)[0]
+
+
+def _refuse_coefficients(terms: dict) -> None:
+    for c in terms.values():
+        if c > MAX_MAGNITUDE or c < -MAX_MAGNITUDE:
+            raise TooLarge(f"a size has a coefficient past 10**{MAX_DIGITS}")
 
 
 def _mono_mul(a: Monomial, b: Monomial) -> Monomial:
@@ -77,16 +105,31 @@ def _mono_mul(a: Monomial, b: Monomial) -> Monomial:
 class Expr:
     """A non-constant symbolic dim. Build with :func:`sym`, combine with + - * //."""
 
-    __slots__ = ("terms", "_key", "_hash", "_symbols", "_text")
+    __slots__ = ("terms", "_key", "_hash", "_symbols", "_text", "_size", "_degree")
 
     def __init__(self, terms: dict):
-        # terms: Monomial -> nonzero int; never constant-only (see _make).
+        # terms: Monomial -> nonzero int; never constant-only (see _make). Past a bound of
+        # limits.py (MAX_TERMS, MAX_DEGREE, MAX_MAGNITUDE) it raises TooLarge.
         self.terms = terms
         if len(terms) == 1:
             ((m, c),) = terms.items()
-            self._key = ((_mono_key(m), c),)
+            key, self._size, self._degree = _mono_info(m)
+            self._key = ((key, c),)
         else:
-            self._key = tuple(sorted([(_mono_key(m), c) for m, c in terms.items()]))
+            keys, size, degree = [], 0, 0
+            for m, c in terms.items():
+                key, n, deg = _mono_info(m)
+                keys.append((key, c))
+                size += n
+                if deg > degree:
+                    degree = deg
+            self._key = tuple(sorted(keys))
+            self._size, self._degree = size, degree
+        if self._size > MAX_TERMS:
+            raise TooLarge(f"a size has more than {MAX_TERMS:,} terms")
+        if self._degree > MAX_DEGREE:
+            raise TooLarge(f"a size has a degree past {MAX_DEGREE}")
+        _refuse_coefficients(terms)
         self._hash = hash(self._key)
         self._symbols = None  # the set of symbol names, computed when first asked
         self._text = None  # render(self), computed when first asked
@@ -138,13 +181,17 @@ class Expr:
             # scaling keeps the monomials, so the canonical key keeps its order
             out = Expr.__new__(Expr)
             out.terms = {m: c * other for m, c in self.terms.items()}
+            _refuse_coefficients(out.terms)
             out._key = tuple([(mk, c * other) for mk, c in self._key])
             out._hash = hash(out._key)
             out._symbols = self._symbols
             out._text = None
+            out._size, out._degree = self._size, self._degree
             return out
         if not isinstance(other, Expr):
             return NotImplemented
+        if len(self.terms) * len(other.terms) > MAX_TERMS or self._degree + other._degree > MAX_DEGREE:
+            raise TooLarge(f"a product of sizes has more than {MAX_TERMS:,} terms or a degree past {MAX_DEGREE}")
         terms: dict = {}
         for m1, c1 in self.terms.items():
             for m2, c2 in other.terms.items():
@@ -457,7 +504,7 @@ def _order(item) -> tuple:
 def render(d: Dim) -> str:
     """Canonical text: a valid Python integer expression over the symbol names."""
     if isinstance(d, int):
-        return str(d)
+        return show_int(d, exact=True)
     if d._text is None:
         d._text = _render(d)
     return d._text
@@ -504,3 +551,50 @@ def less_equal(a: Dim, b: Dim, positive: Container[str] = ()) -> bool | None:
     if low is not None and low >= 0:
         return False
     return None
+
+
+# -- sizes past int64, and numbers too long to print ------------------------------------------
+
+_SHORT = 2**3000  # about 900 digits: decimal conversion stays quick, and under Python's limit
+
+
+def is_short(n: int) -> bool:
+    """Whether ``n`` prints in decimal (below 2**3000 in magnitude)."""
+    return -_SHORT < n < _SHORT
+
+
+def show_int(n: int, exact: bool = False) -> str:
+    """``n`` in decimal; past 2**3000 (Python refuses decimal past 4,300 digits) as
+    ``at least 2**K`` for people, or in hexadecimal, still a Python integer, when ``exact``."""
+    if -_SHORT < n < _SHORT:
+        return str(n)
+    if exact:
+        return hex(n)
+    return f"{'-' if n < 0 else ''}at least 2**{abs(n).bit_length() - 1}"
+
+
+def show_size(d: Dim) -> str:
+    """A size for a message: a huge integer shortened (see :func:`show_int`)."""
+    return show_int(d) if isinstance(d, int) else render(d)
+
+
+def beyond_int64(d: Dim, positive: Container[str] = ()) -> bool:
+    """Whether ``d`` is past int64 for every value of its symbols (those in ``positive``
+    at least 1): an int past it, or an expression whose least value is."""
+    if isinstance(d, int):
+        return d > INT64_MAX
+    low = least(d, positive)
+    return low is not None and low > INT64_MAX
+
+
+def numel_beyond_int64(shape: Iterable[Dim], positive: Container[str] = ()) -> bool:
+    """Whether a tensor of this shape has more than 2**63 - 1 elements for every value of
+    the symbols (torch counts elements in an int64). The product is capped as it goes, so
+    a thousand dims cost what a thousand small multiplications cost."""
+    total = 1
+    for d in shape:
+        low = d if isinstance(d, int) else least(d, positive)
+        if low is None or low < 1:
+            return False  # a size that may be 0: the tensor may be empty
+        total = min(total * low, INT64_MAX + 1)
+    return total > INT64_MAX

@@ -91,6 +91,62 @@ def example_sizes(net: TypedNetwork, given: dict[str, int] | None = None) -> dic
     return env
 
 
+def memory_needed(net: TypedNetwork, sizes: dict[str, int]) -> int | None:
+    """The bytes torch allocates before it exports: the parameters and the example inputs
+    (the export itself traces with fake tensors). None when a size is unknown."""
+    from netspec.costs import network_costs
+    from netspec.types import ITEMSIZE
+
+    total = network_costs(net, sizes).param_bytes
+    if not isinstance(total, int):
+        return None
+    for v in net.inputs:
+        if v.tensor is None:
+            return None
+        n = ITEMSIZE[v.tensor.dtype]
+        for d in net.shape(v.tensor):
+            n *= evaluate(d, sizes)
+        total += n
+    return total
+
+
+def physical_memory() -> int | None:
+    """The bytes this process may have: the machine's memory, or less where a control
+    group or an address-space limit says so."""
+    found = []
+    try:
+        found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            found.append(int(f.read().strip()))
+    except (OSError, ValueError):  # no cgroup v2, or "max"
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            found.append(soft)
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def refuse_unallocatable(net: TypedNetwork, sizes: dict[str, int]) -> None:
+    """ExportFailed, before torch allocates anything, when the parameters and example
+    inputs need more bytes than the machine has (torch would fail in its allocator)."""
+    from netspec.costs import human_bytes
+
+    need, have = memory_needed(net, sizes), physical_memory()
+    if need is not None and have is not None and need > have:
+        given = ", ".join(f"{k}={v}" for k, v in sizes.items())
+        raise ExportFailed(f"its parameters and example inputs{f' ({given})' if given else ''} need "
+                           f"{human_bytes(need)}, more than this machine's {human_bytes(have)} of memory; "
+                           "give smaller sizes (--set, --dim)")
+
+
 def example_inputs(net: TypedNetwork, sizes: dict[str, int], seed: int = 0) -> tuple:
     """Random tensors of the network's input types (integer ids are 0 or 1)."""
     import torch
@@ -152,7 +208,10 @@ def export_network(module, net: TypedNetwork, sizes: dict[str, int]) -> Exported
     from torch.export.dynamic_shapes import refine_dynamic_shapes_from_suggested_fixes
 
     module = module.eval()
-    inputs = example_inputs(net, sizes)
+    try:
+        inputs = example_inputs(net, sizes)
+    except (MemoryError, RuntimeError) as e:  # the allocator: sizes past what the machine has
+        raise ExportFailed(f"the example inputs could not be made: {first_paragraph(e)}") from e
     shapes = dynamic_shapes(net)
     for _ in range(len(sizes) + 2):
         try:

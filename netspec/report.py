@@ -33,7 +33,7 @@ from netspec.costs import (
 )
 from netspec.costs import FIELDS as COST_FIELDS
 from netspec.diagnostics import printable
-from netspec.dims import Dim, render
+from netspec.dims import Dim, is_short, render
 from netspec.graph import Node, TypedNetwork, Value
 from netspec.types import Tensor, show_shape
 
@@ -41,8 +41,8 @@ from netspec.types import Tensor, show_shape
 
 
 def dim_json(d: Dim) -> int | str:
-    """A dim as the JSON gives it: an int, or a Python integer expression."""
-    return d if isinstance(d, int) else render(d)
+    """A dim as the JSON gives it: an int, or a Python integer expression (a huge int as text)."""
+    return d if isinstance(d, int) and is_short(d) else render(d)  # huge: hex text
 
 
 def tensor_json(net: TypedNetwork, name: str, t: Tensor | None, env: dict | None = None,

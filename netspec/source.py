@@ -87,6 +87,9 @@ def parse_set(item: str) -> tuple[str, Any]:
         default = module.networks[0].params[0].default
         value = literal(default, reporter)
         if not reporter.errors and value is not None:
+            problem = _unwritable(value)
+            if problem is not None:  # an integer past int64: no size, no count
+                raise UsageError(f"--set {name}: {problem} (at most 2**63 - 1)")
             return name, value
     limit = next((d for d in reporter.errors if d.code == codes.LIMIT), None)
     if limit is not None:  # the value nests too deeply or has too many digits

@@ -15,6 +15,7 @@ import json
 import os
 import random
 
+import costgen
 import fuzzgen
 import pytest
 from fuzzgen import SPEC_BYTES, HypothesisDraw, RandomDraw, check_case
@@ -270,3 +271,18 @@ def test_no_traceback_in_a_subprocess(workdir, run_cli):
     report = json.loads(r.stdout)
     files = {x["file"] for x in report["diagnostics"]}
     assert files == {str(p) for p, data in zip(paths, cases) if check_case(data, workdir).exit == 1}
+
+
+# -- cost: constructions that once took minutes or gigabytes, at growing sizes ------------------
+
+@pytest.mark.parametrize("kind", [*costgen.CONSTRUCTIONS, "mixed"])
+def test_costly_specs(kind, workdir):
+    """Each construction of tests/costgen.py at a few sizes, up to past every bound: exit 0
+    or 1, no traceback, CPU time and peak RSS within a linear function of the file's size
+    (measured in a fresh process). NETSPEC_FUZZ_SCALE=10 runs ten times as many; the long
+    profile is scripts/cost_fuzz.py."""
+    rng = random.Random(f"{kind}-{os.environ.get('NETSPEC_COST_SEED', '0')}")
+    for _ in range(max(1, int(2 * SCALE))):
+        _, data = costgen.costly(RandomDraw(rng), kind)
+        out = costgen.cost_case(data, workdir)
+        assert out.problem is None, f"{out.problem}\n--- input ---\n{data[:3000]!r}"

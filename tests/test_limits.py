@@ -155,13 +155,13 @@ def test_a_deep_tree_of_network_uses_is_a_limit(check, order):
 
 
 def test_networks_used_as_layers_count_as_layers(check):
-    """50 networks each using the one before 1,000 times, 1000**50 layers: the limit is found
-    before the layers are checked, and reported once."""
+    """50 networks each using the one before 1,000 times, 1000**50 layers and uses: the limit
+    (on uses, the first passed) is found before the layers are checked, and reported once."""
     parts = ["network N0 {\n    input x: float[batch, 4]\n    y = x -> ReLU\n    output y\n}\n"]
     for i in range(1, 50):
         parts.append(f"network N{i} {{\n    input x: float[batch, 4]\n    y = x -> N{i - 1} * 1000\n"
                      "    output y\n}\n")
-    d = assert_one_limit(check("".join(parts)), line=13, words="layers")
+    d = assert_one_limit(check("".join(parts)), line=13, words="uses networks more than")
     assert d["notes"] == [] and d["end_column"] - d["column"] == len("N1 * 1000")  # the whole stage
 
 
@@ -207,8 +207,15 @@ def test_a_layer_size_beyond_int64(check):
 
 
 def test_int64_max_itself_is_a_size(check):
-    status, diags = check(spec(f"    y = x -> reshape(batch, 4, 1) -> Linear({INT64_MAX})\n"))
+    text = HEAD.replace("float[batch, 4]", "float[batch, 1]") + f"    y = x -> Linear({INT64_MAX})\n" + TAIL
+    status, diags = check(text)
     assert status == 0 and [d["code"] for d in diags] == ["memory"]
+
+
+def test_elements_past_int64_are_a_limit(check):
+    """torch counts a tensor's elements in an int64: 4 * (2**63 - 1) of them is no tensor."""
+    assert_one_limit(check(spec(f"    y = x -> reshape(batch, 4, 1) -> Linear({INT64_MAX})\n")), line=3,
+                     words="more than 2**63 - 1 elements")
 
 
 def test_a_size_computed_beyond_int64(check):
