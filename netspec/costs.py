@@ -388,11 +388,14 @@ def training_pass(net: TypedNetwork, inputs_grad: tuple[bool, ...] | None = None
     # a network checked on its own to be used as a stage reads values that need gradients
     flags = inputs_grad or tuple(net.generic and v.tensor is not None and v.tensor.dtype in FLOAT_DTYPES
                                  for v in net.inputs)
-    held = {id(v): p.fresh(v.tensor, g) for v, g in zip(net.inputs, flags) if v.tensor is not None}
-    if len(held) != len(net.inputs):
+    try:
+        held = {id(v): p.fresh(v.tensor, g) for v, g in zip(net.inputs, flags) if v.tensor is not None}
+        if len(held) != len(net.inputs) or any(n.loop is not None for n in net.nodes):
+            p.ok = False  # a scan's step saves once a position: not stated yet
+        else:
+            p.run(net.nodes, held, net)
+    except OverflowError:  # a size past the bounds of the algebra (limits.py): unknown
         p.ok = False
-    else:
-        p.run(net.nodes, held, net)
     if inputs_grad is None:
         _TRAIN[net] = p
     return p
@@ -423,9 +426,12 @@ def network_training(net: TypedNetwork, optimizer: str = DEFAULT_OPTIMIZER,
     params = network_costs(net).param_bytes
     if not p.ok or params is None:
         return Training(None, None, None, None, None)
-    saved = _total(p.per_node[id(node)] for node in net.nodes)
-    tensors = sum(p.params.get(id(node), 0) for node in net.nodes)
-    opt = _optimizer(params, tensors, optimizer)
-    peak = None if saved is None else 2 * params + opt + saved + p.transient
-    values = (saved, params, opt, p.transient, peak)
-    return Training(*(None if v is None else bind(net.dim(v), env) for v in values))
+    try:
+        saved = _total(p.per_node[id(node)] for node in net.nodes)
+        tensors = sum(p.params.get(id(node), 0) for node in net.nodes) + sum(d.role == "param" for d in net.tensors)
+        opt = _optimizer(params, tensors, optimizer)
+        peak = None if saved is None else 2 * params + opt + saved + p.transient
+        values = (saved, params, opt, p.transient, peak)
+        return Training(*(None if v is None else bind(net.dim(v), env) for v in values))
+    except OverflowError:
+        return Training(None, None, None, None, None)
