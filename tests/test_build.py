@@ -406,7 +406,7 @@ def test_non_integer_parameters():
     code = spec.code
     assert "nn.Dropout(drop)" in code and "nonlinearity=mode" in code
     assert spec.class_info().checked == {"bi": True, "mode": "relu"}
-    assert spec.module(drop=0.5).y_dropout.p == 0.5  # a rate is free
+    assert spec.module(drop=0.5).y[1].p == 0.5  # a rate is free
     with pytest.raises(ValueError, match="bi=True"):
         spec.module(bi=False)
     run_and_compare(spec, {"seq": 4, "batch": 2})
@@ -426,7 +426,7 @@ def test_names_that_python_or_torch_reserve_are_renamed():
     assert "class list_(nn.Module):" in code
     assert "def forward(self, id_: torch.Tensor, l_: torch.Tensor)" in code
     model = spec.module()
-    assert set(model.state_dict()) == {"max_linear.weight", "max_linear.bias"}
+    assert set(model.state_dict()) == {"max.weight", "max.bias"}
     run_and_compare(spec, {"batch": 2})
 
 
