@@ -277,15 +277,18 @@ def generate(result: CheckResult, file: str) -> Generated:
     infos: dict[str, ClassInfo] = {}
     bodies: list[list[str]] = []
     extra_fixed: dict[str, dict[str, Any]] = {n.name: {} for n in nets}
-    # the classes of networks used as stages must serve every use: prove it first
-    for net in nets:
-        _check_uses(net, by_name, diagnostics, extra_fixed[net.name])
-    if any(d.severity == "error" for d in diagnostics):
-        return Generated("", {}, diagnostics)
+    uses: dict[str, list[Diagnostic]] = {n.name: [] for n in nets}
+    # the classes of networks used as stages must serve every use: proven with the input
+    # sizes each class's constructor takes (its classes come first, in dependency order)
     for net in order:
+        _check_uses(net, by_name, uses[net.name], extra_fixed[net.name],
+                    {name: set(info.symbols) for name, info in infos.items()})
         gen = ClassGen(net, cls_of, infos, extra_fixed[net.name], set(cls_of.values()), diagnostics)
         bodies.append(gen.lines())
         infos[net.name] = gen.info
+    refused = [d for net in nets for d in uses[net.name]]
+    if refused:
+        return Generated("", {}, refused)
     header = [f"# {MARKER} from {source_name(file)} -- do not edit.",
               "import torch",
               "from torch import nn"]
@@ -377,10 +380,12 @@ def _code_value(v):
     return v
 
 
-def fingerprint(node: Node, net: TypedNetwork, named: bool) -> tuple:
+def fingerprint(node: Node, net: TypedNetwork, named: bool, needs: dict[str, set] | None = None) -> tuple:
     """What the generated code of a node depends on, for comparing a network's class with a
     use of it: its kind, its constructor's values, the op's arguments, the state given.
-    ``named``: non-integer parameters as the class names them (ParamRef), else values."""
+    ``named``: non-integer parameters as the class names them (ParamRef), else values.
+    ``needs``: the input sizes each network's class takes; a network's other sizes are read
+    from its input when it runs, so they need not agree."""
     if node.block is not None:
         args = []
         for k, v in sorted(node.block_args.items()):
@@ -388,7 +393,8 @@ def fingerprint(node: Node, net: TypedNetwork, named: bool) -> tuple:
             if named and use is not None and not isinstance(net.params.get(use.name), Expr):
                 v = ParamRef(use.name)
             args.append((k, v))
-        syms = tuple(sorted(node.block_symbols.items()))
+        needed = (needs or {}).get(node.block.name)
+        syms = tuple(sorted((k, v) for k, v in node.block_symbols.items() if needed is None or k in needed))
         return ("block", node.block.name, tuple(args), syms)
     return node.kind.fingerprint(layer_args(node, net, named), [v.tensor for v in node.inputs],
                                  tuple(node.state))
@@ -396,14 +402,14 @@ def fingerprint(node: Node, net: TypedNetwork, named: bool) -> tuple:
 
 # -- proving that a network's class serves every use -------------------------------------------
 
-def _check_uses(net: TypedNetwork, by_name: dict, diagnostics: list, fixed: dict) -> None:
+def _check_uses(net: TypedNetwork, by_name: dict, diagnostics: list, fixed: dict, needs: dict[str, set]) -> None:
     for node in net.nodes:
         if node.block is None or node.block.name not in by_name:
             continue
         generic = by_name[node.block.name]
         if generic is node.block:
             continue
-        problem = _compare_block(generic, node, net, fixed)
+        problem = _compare_block(generic, node, net, fixed, needs)
         if problem:
             notes = [f"`{generic.name}` is defined at line {generic.span.line}"]
             if generic.fixed:
@@ -417,7 +423,8 @@ def _check_uses(net: TypedNetwork, by_name: dict, diagnostics: list, fixed: dict
                      "of its own for this use"))
 
 
-def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed: dict) -> str | None:
+def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed: dict,
+                   needs: dict[str, set]) -> str | None:
     """Why the class of ``generic`` would not compute what ``use`` was checked with, or None.
     Equalities that hold only for the caller's parameter values go into ``fixed``."""
     inst = use.block
@@ -429,8 +436,8 @@ def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed
         env.setdefault(s, v)
     at_use = _AtUse(env, caller, fixed, use.span.line)
     for g, i in zip(generic.nodes, inst.nodes):
-        fg = at_use.evaluate(fingerprint(g, generic, True))
-        fi = fingerprint(i, inst, False)
+        fg = at_use.evaluate(fingerprint(g, generic, True, needs))
+        fi = fingerprint(i, inst, False, needs)
         if fg[:2] != fi[:2]:
             return f"line {g.span.line} has {fi[1]} here and {fg[1]} in the class"
         if not at_use.same(fg, fi):
