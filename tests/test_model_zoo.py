@@ -50,3 +50,13 @@ def test_checked_parameter_count_is_torchvisions(name):
     reference = getattr(torchvision.models, name)(weights=None, **MODELS[name])
     spec = api.load(SPECS / f"{name}.net")
     assert spec.network().total_params == sum(p.numel() for p in reference.parameters())
+
+
+def test_the_models_page_is_up_to_date():
+    import subprocess
+    import sys
+
+    root = SPECS.parent
+    r = subprocess.run([sys.executable, str(root / "scripts" / "make_models_doc.py"), "--check"],
+                       capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stderr
