@@ -312,8 +312,8 @@ def generate(result: CheckResult, file: str) -> Generated:
 
 def _support_code(nets: list[TypedNetwork]) -> list[str]:
     """The classes of layers torch.nn lacks that the networks use, each once, by name."""
-    kinds = {n.kind.torch_name: n.kind for net in nets for n in net.nodes
-             if n.kind is not None and n.kind.is_module and n.kind.support_code}
+    kinds = {n.kind.module_class if n.kind.is_module else n.kind.name: n.kind for net in nets for n in net.nodes
+             if n.kind is not None and getattr(n.kind, "support_code", None)}
     return [kinds[name].support_code for name in sorted(kinds)]
 
 
@@ -559,6 +559,7 @@ class ClassGen:
         planned = plan_modules(self.net)
         # spec names first, so that a generated name never takes one
         self.attrs = attrs = Names(attribute)
+        self.tensor_attrs = {d.name: attrs.add(d.name) for d in self.net.tensors}
         order = sorted(range(len(planned)), key=lambda i: (not planned[i].from_spec, i))
         names = {i: attrs.add(planned[i].name) for i in order}
         self.callee: dict[int, str] = {}  # id(node) -> the module expression forward calls
@@ -628,14 +629,16 @@ class ClassGen:
         return out
 
     def _constructors(self) -> list[tuple[str, Call, str | None]]:
-        """(attribute, constructor call, comment) per submodule, in order."""
-        out = []
+        """(attribute, constructor call, comment) per declared tensor and submodule, in order;
+        a buffer's attribute is None (its call registers it)."""
+        out = [tensor_constructor(d, self.tensor_attrs[d.name]) for d in self.net.tensors]
         for attr, unit in self.units:
             if unit.seq:
                 out.append((attr, self._sequential(unit.tree), None))
             else:
                 node = unit.nodes[0]
-                out.append((attr, constructor(node, self.net, self.infos, self.cls_of), f"line {node.span.line}"))
+                line = self.net.shared_lines.get(node.shared, node.span.line)
+                out.append((attr, constructor(node, self.net, self.infos, self.cls_of), f"line {line}"))
         return out
 
     def _sequential(self, tree: tuple) -> Call:
@@ -700,7 +703,7 @@ class ClassGen:
             out.extend(lay_out("raise ", Call("ValueError", [Raw(pystr(msg))]), "", body + IND, scope))
         out += [f"{body}self.{attr} = {init_names[name]}" for name, attr in stored.items()]
         for attr, call, comment in ctor_calls:
-            out.extend(lay_out(f"self.{attr} = ", call, "", body, scope, comment))
+            out.extend(lay_out(f"self.{attr} = " if attr else "", call, "", body, scope, comment))
         return out
 
     def _symbol_order(self, s: str):
@@ -729,12 +732,18 @@ class ForwardGen:
         for v in self.net.inputs:
             self.names[v.name] = self.local.add(v.name)
         self.binding_var: dict[str, str] = {}
+        self.target_var: dict[str, str] = {}  # `q, k = ...`: the variables of the names
         for binding in self.net.binding_names:
-            self.binding_var[binding] = self.local.add(binding)
+            if binding in self.net.unpacked:
+                self.target_var.update({t: self.local.add(t) for t in self.net.unpacked[binding] if t.strip("_")})
+            else:
+                self.binding_var[binding] = self.local.add(binding)
         self.symbol_var: dict[str, str] = {}
         for s in sorted(self.net.input_symbols, key=cls._symbol_order):
             self.symbol_var[s] = self.local.add(s)
         self.var: dict[int, str] = {id(v): self.names[v.name] for v in self.net.inputs}
+        for d in self.net.tensors:
+            self.var[id(d.value)] = f"self.{cls.tensor_attrs[d.name]}"
         self.scope_names: dict[str, str] = {}
         self._pending: list[tuple[str, str]] = []  # (placeholder, spec name) of dims
 
@@ -752,7 +761,8 @@ class ForwardGen:
         self.unit_of = {id(n): (attr, unit) for attr, unit in self.cls.units for n in unit.nodes}
         by_binding: dict[str, list[Node]] = {}
         for n in net.nodes:
-            by_binding.setdefault(n.binding, []).append(n)
+            if n.loop is None:  # a scan's step runs inside the scan's code
+                by_binding.setdefault(n.binding, []).append(n)
         stmts: list[Stmt] = []
         for binding in net.binding_names:
             stmts += self._binding_statements(binding, by_binding.get(binding, []))
@@ -795,6 +805,10 @@ class ForwardGen:
         for a result only the next stage reads), a numbered temporary otherwise, and `_`-names
         for results nothing reads."""
         results, uses = node.outputs, self.uses
+        targets = self.net.unpacked.get(binding)
+        if nxt is None and targets is not None:  # `q, k, v = ...`: the spec's names
+            return [self.target_var[t] if uses.get(id(v)) and t in self.target_var else "_"
+                    for t, v in zip(targets, results)]
         if nxt is None:
             if len(results) == 1:
                 return [self.binding_var[binding] if uses.get(id(results[0])) else self.local.add("_" + binding)]
@@ -802,7 +816,7 @@ class ForwardGen:
                     else self.local.add(f"_{binding}_{_slug(r)}")
                     for r, v in zip(self._result_names(node), results)]
         primary = results[0]
-        if uses.get(id(primary)) == 1 and nxt.inputs and nxt.inputs[0] is primary:
+        if uses.get(id(primary)) == 1 and nxt.inputs and nxt.inputs[0] is primary and binding in self.binding_var:
             names = [self.binding_var[binding]]
         else:
             names = [self.local.add(f"{binding}_{self.temps}")]
@@ -872,6 +886,29 @@ class ForwardGen:
             if st.node is not None:
                 self.cls.sites[st.node] = Site(line=first, end=len(out), names=st.names)
         return out
+
+
+# torch's in-place inits, by the spec's name for them
+_INIT_FUNCS = {"normal": "nn.init.normal_", "uniform": "nn.init.uniform_", "trunc_normal": "nn.init.trunc_normal_"}
+
+
+def tensor_constructor(d, attr: str) -> tuple[str | None, Call, str]:
+    """A declared tensor's first value: `nn.Parameter(torch.zeros(1, 1, dim))`, or
+    `self.register_buffer("name", torch.zeros(...))` for a buffer."""
+    t = d.value.tensor
+    shape = list(t.shape) if t is not None else []
+    dtype = [] if t is None or t.dtype == "float32" else [("dtype", Raw(f"torch.{t.dtype}"))]
+    name, args = d.init
+    if name in ("zeros", "ones"):
+        made = Call(f"torch.{name}", shape, dtype)
+    elif name == "full":
+        made = Call("torch.full", [tuple(shape), args["value"]], dtype)
+    else:
+        made = Call(_INIT_FUNCS[name], [Call("torch.empty", shape, dtype)], list(args.items()))
+    comment = f"line {d.span.line}"
+    if d.role == "buffer":
+        return None, Call("self.register_buffer", [Raw(pystr(attr)), made]), comment
+    return attr, Call("nn.Parameter", [made]), comment
 
 
 def _fill_value(v, fill):

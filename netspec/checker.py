@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from . import ast as A
-from . import codes, limits, memo, operators
+from . import codes, declared, limits, memo, operators, scan, sharing
 from .binder import Bound, KindSignature, NetworkSignature, bind
 from .context import StageCtx
 from .diagnostics import Diagnostic, Reporter, Span, suggest
@@ -298,6 +298,8 @@ class NetworkChecker:
                                 param_names=[p.name for p in ast.params],
                                 param_refs=_param_refs(ast, params))
         self.values: dict[str, Results] = {}
+        self.shared: dict[str, A.SharedDecl] = {}  # shared modules by name
+        self.shared_first: dict[str, Node] = {}  # the first use of each
         self.value_spans: dict[str, Span] = {}
         self.symbol_env: dict[str, Dim] = {}  # names of symbols -> dims (instantiation)
         self.binding: str | None = None
@@ -421,6 +423,10 @@ class NetworkChecker:
         return DTYPES[tt.dtype]
 
     def run_body(self) -> None:
+        for decl in self.ast.tensors:
+            declared.declare(self, decl)
+        for sh in self.ast.shared:
+            sharing.declare(self, sh)
         for st in self.ast.statements:
             if isinstance(st, A.Binding):
                 self.run_binding(st)
@@ -444,9 +450,10 @@ class NetworkChecker:
         if used is None:  # once per network, not at each of its uses
             used = self.checker.used_names[id(self.ast)] = _used_names(self.ast, self.checker.binding_names)
         for b in self.ast.bindings:
-            if b.name not in used and self.value_spans.get(b.name) == b.span:  # not one refused
-                self.reporter.warning(codes.UNUSED, f"`{b.name}` is computed but no output uses it",
-                                      b.name_span, help="add it to `output`, or remove the binding")
+            for name, span in b.targets or [(b.name, b.name_span)]:
+                if name not in used and not name.startswith("_") and self.value_spans.get(name) == b.span:
+                    self.reporter.warning(codes.UNUSED, f"`{name}` is computed but no output uses it",
+                                          span, help="add it to `output`, or remove the binding")
         for inp in self.ast.inputs:
             if inp.name not in used:
                 self.reporter.warning(codes.UNUSED, f"input `{inp.name}` is declared but no output uses it",
@@ -456,18 +463,27 @@ class NetworkChecker:
                 self.reporter.warning(codes.UNUSED, f"parameter `{p.name}` is declared but nothing uses it",
                                       p.span, help="remove the parameter, or use it in a size or an argument")
 
-    def run_binding(self, b: A.Binding) -> None:
-        if b.name in self.values or b.name in self.net.params:
-            first = self.value_spans.get(b.name)
-            self.reporter.error(codes.DUPLICATE, f"`{b.name}` is defined twice", b.name_span,
+    def _definable(self, name: str, span: Span) -> bool:
+        """Whether a binding may define ``name``: not an earlier value, parameter or symbol."""
+        if name in self.values or name in self.net.params:
+            first = self.value_spans.get(name)
+            self.reporter.error(codes.DUPLICATE, f"`{name}` is defined twice", span,
                                 [f"first defined at line {first.line}"] if first else [],
                                 help="give the new value its own name")
+            return False
+        if name in self.symbol_env:
+            self.reporter.error(codes.DUPLICATE, f"`{name}` is already a symbolic dim of an input",
+                                span, help="give the value another name")
+            return False
+        check_name(self.reporter, name, span, "a binding", submodule=True)
+        return True
+
+    def run_binding(self, b: A.Binding) -> None:
+        if b.targets:
+            self.run_unpacking(b)
             return
-        if b.name in self.symbol_env:
-            self.reporter.error(codes.DUPLICATE, f"`{b.name}` is already a symbolic dim of an input",
-                                b.name_span, help="give the value another name")
+        if not self._definable(b.name, b.name_span):
             return
-        check_name(self.reporter, b.name, b.name_span, "a binding", submodule=True)
         self.net.binding_names.append(b.name)
         self.binding = b.name
         try:
@@ -481,6 +497,45 @@ class NetworkChecker:
         for key, v in res.named.items():
             if not v.name:
                 v.name = b.name if key == "output" else f"{b.name}.{key}"
+
+    def run_unpacking(self, b: A.Binding) -> None:
+        """`q, k, v = ...`: each name takes one result of the chain's last stage, in order."""
+        seen: set[str] = set()
+        for name, span in b.targets:
+            if name in seen:
+                self.reporter.error(codes.DUPLICATE, f"`{name}` is named twice in one binding", span,
+                                    help="give each result its own name")
+            elif self._definable(name, span):
+                seen.add(name)
+                continue
+            for other, _ in b.targets:  # refused: the names it would define read as failed values
+                if other not in self.values and other not in self.net.params and other not in self.symbol_env:
+                    self.values[other] = Results(Value(None, None, 0, other), {})
+            return
+        key = "_".join(t.strip("_") for t, _ in b.targets if t.strip("_")) or "unpacked"
+        while key in self.values or key in self.net.binding_names or key in self.net.params:
+            key += "_"  # the statement's key in the typed graph, as a binding's name is
+        self.net.binding_names.append(key)
+        self.net.unpacked[key] = [t for t, _ in b.targets]
+        self.binding = key
+        try:
+            res = self.chain(b.chain)
+            results = res.primary.node.outputs if res.primary.node is not None else [res.primary]
+        except Fail:
+            results = []
+        self.binding = None
+        if results and len(results) != len(b.targets):
+            names = ", ".join(res.named) if len(results) > 1 else "one value"
+            self.reporter.error(codes.UNPACK, f"{len(b.targets)} names for {len(results)} result(s) ({names})",
+                                b.targets[0][1], help="name every result, `_` for one you do not use")
+            results = None
+        for i, (name, _) in enumerate(b.targets):
+            v = results[i] if results else Value(None, None, 0, name)
+            if not v.name:
+                v.name = name
+            self.values[name] = Results(v, {"output": v})
+            if results is not None:  # a refused binding's names are not reported unused
+                self.value_spans[name] = b.span
 
     # -- values --------------------------------------------------------------------------------
     def lookup(self, ref: A.Ref) -> Value | None:
@@ -601,6 +656,10 @@ class NetworkChecker:
         checker.layer_count += 1
         if checker.layer_count > limits.MAX_LAYERS:
             self.layer_limit(span)
+        if name in self.shared:
+            return sharing.apply(self, name, span, args, piped, st)
+        if name == scan.SCAN.name and name not in checker.asts:
+            return scan.apply(self, span, args, piped, st)
         if name in checker.asts:
             if checker.layer_count + checker.fewest_in_network(name) > limits.MAX_LAYERS:
                 self.layer_limit(span, ahead=True)
@@ -839,7 +898,7 @@ class NetworkChecker:
             node.error = "the block does not check at this use"
             return self._poison(node, out_names)
         node.block = sub
-        node.params = sum((n.params for n in sub.nodes), 0)
+        node.params = sum((n.params for n in (*sub.tensors, *sub.nodes)), 0)
         node.outputs = [Value(Tensor(v.tensor.dtype, v.tensor.shape, (Origin(name, span),) * v.tensor.rank), node, i, "")
                         for i, (_, v) in enumerate(sub.outputs)]
         results = dict(zip(out_names, node.outputs))
@@ -1170,7 +1229,8 @@ def _oversized(d: Dim) -> bool:
 def _param_refs(ast: A.Network, params: dict) -> dict[str, set[Span]]:
     """Every reference to a parameter in a network's body and input shapes: name -> spans."""
     out: dict[str, set[Span]] = {}
-    roots = [b.chain for b in ast.bindings] + [d for i in ast.inputs for d in i.type.dims]
+    roots = [b.chain for b in ast.bindings] + [d for i in (*ast.inputs, *ast.tensors) for d in i.type.dims] \
+        + [t.init for t in ast.tensors if t.init is not None]
     for n in A.walk(roots):
         if isinstance(n, A.Ref) and n.attr is None and n.name in params:
             out.setdefault(n.name, set()).add(n.span)
@@ -1183,7 +1243,8 @@ def _used_names(ast: A.Network, known: dict[int, set[str]]) -> set[str]:
     deps: dict[str, set[str]] = {}
     for b in ast.bindings:
         names = known.get(id(b))
-        deps.setdefault(b.name, set()).update(names if names is not None else _names_in(b.chain))
+        for target in [t for t, _ in b.targets] or [b.name]:
+            deps.setdefault(target, set()).update(names if names is not None else _names_in(b.chain))
     used: set[str] = set()
     stack = [r.name for o in ast.outputs for r in o.refs]
     while stack:

@@ -37,6 +37,7 @@ LAYOUT = Code("layout", "a recurrent layer would read the batch axis as time, or
 UNPROVEN = Code("unproven", "a fact the shape depends on cannot be proven statically")
 SIZE = Code("size", "a convolution or pooling window leaves no output")
 DUPLICATE = Code("duplicate", "a name is defined twice")
+UNPACK = Code("unpack", "a binding names more or fewer values than its chain makes")
 OUTPUT = Code("output", "a network's outputs are missing or wrong")
 PARAM = Code("param", "a network parameter is missing, unknown or of the wrong type")
 RECURSION = Code("recursion", "networks use each other in a cycle")
@@ -51,7 +52,7 @@ RENAMED = Code("renamed", "a built module's name differs from the name the spec 
 # The catalogue, in the order docs/errors.md presents it: code -> summary.
 CODES: dict[str, str] = {c: c.summary for c in (
     SYNTAX, ENCODING, LIMIT, UNKNOWN_NAME, UNKNOWN_LAYER, UNKNOWN_ATTR, ARGUMENT, VALUE, DTYPE, RANK,
-    SHAPE, ASSERT, LAYOUT, UNPROVEN, SIZE, DUPLICATE, OUTPUT, PARAM, RECURSION, MEMORY, UNUSED, RESERVED,
+    SHAPE, ASSERT, LAYOUT, UNPROVEN, SIZE, DUPLICATE, UNPACK, OUTPUT, PARAM, RECURSION, MEMORY, UNUSED, RESERVED,
 )}
 
 # Errors that `# netspec: allow[code]` may silence: those after which every shape can still

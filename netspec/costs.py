@@ -78,7 +78,7 @@ def _raw_costs(node: Node) -> Costs:
     if node.error is not None or not node.outputs or any(v.tensor is None for v in node.outputs):
         return UNKNOWN
     if node.block is not None:
-        total = ZERO
+        total = declared_costs(node.block)
         for inner in node.block.nodes:
             total = total + raw_costs(inner)
         return total
@@ -88,6 +88,8 @@ def _raw_costs(node: Node) -> Costs:
         for v in node.outputs:
             activation = activation + tensor_bytes(v.tensor.shape, v.tensor.dtype)
     flops = kind.flops(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs])
+    if node.times != 1 and flops is not None:  # a scan's step: once a position
+        flops, activation = flops * node.times, activation * node.times
     return Costs(flops, node.params * ITEMSIZE[param_dtype(node)], activation)
 
 
@@ -103,10 +105,20 @@ def layer_costs(net: TypedNetwork, node: Node, env: Mapping[str, int] | None = N
 
 
 def network_costs(net: TypedNetwork, env: Mapping[str, int] | None = None) -> Costs:
-    total = ZERO
+    total = declared_costs(net)
     for node in net.nodes:
         total = total + raw_costs(node)
     return total.map(lambda d: bind(net.dim(d), env))
+
+
+def declared_costs(net: TypedNetwork) -> Costs:
+    """The bytes of a network's declared params (buffers are state, not parameters)."""
+    total: Dim = 0
+    for d in net.tensors:
+        if d.value.tensor is None:
+            return UNKNOWN
+        total = total + d.params * ITEMSIZE[d.value.tensor.dtype]
+    return Costs(0, total, 0)
 
 
 def bind(d: Dim, env: Mapping[str, int] | None) -> Dim:

@@ -61,6 +61,9 @@ class Node:
     block_symbols: dict = field(default_factory=dict)  # block symbol -> caller dim
     arg_params: dict[str, ParamUse] = field(default_factory=dict)  # argument -> parameter given bare
     in_place: bool = False  # the op writes its result into its first input (pycode.mark_in_place)
+    shared: str | None = None  # the shared module it applies (`shared cell = ...`)
+    loop: "Node | None" = None  # the scan that applies it at each position (its code is the loop's)
+    times: Dim = 1  # how many times it runs per forward pass (a scan's step: once a position)
 
     @property
     def kind_name(self) -> str:
@@ -85,6 +88,19 @@ class Node:
 
 
 @dataclass(eq=False)
+class Declared:
+    """A tensor the network declares (`param`, `buffer`): an attribute of the built module
+    under its own name, with the call that makes its first value."""
+
+    role: str  # "param" | "buffer"
+    name: str
+    value: Value
+    init: tuple[str, dict[str, float]]  # ("zeros", {}), ("normal", {"std": 0.02}), ...
+    span: Span
+    params: Dim = 0  # its element count for a param, 0 for a buffer
+
+
+@dataclass(eq=False)
 class TypedNetwork:
     name: str
     span: Span
@@ -94,10 +110,13 @@ class TypedNetwork:
     param_names: list[str] = field(default_factory=list)  # in declaration order
     param_refs: dict[str, set[Span]] = field(default_factory=dict)  # every use of a parameter in the body
     binding_names: list[str] = field(default_factory=list)  # in statement order
+    unpacked: dict[str, list[str]] = field(default_factory=dict)  # `a, b = ...`: binding -> its names
+    shared_lines: dict[str, int] = field(default_factory=dict)  # shared module -> its declaration's line
     output_names: list[str] = field(default_factory=list)  # as the output statement names them
     inputs: list[Value] = field(default_factory=list)
     outputs: list[tuple[str, Value]] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
+    tensors: list[Declared] = field(default_factory=list)  # declared params and buffers
     input_symbols: dict[str, tuple[int, int]] = field(default_factory=dict)  # sym -> (input, dim)
     # params whose values the checked shapes depend on (a size computed from them, an
     # equality proven only with their values): generated code must keep them
@@ -140,7 +159,7 @@ class TypedNetwork:
         # each count with the parameters' values first (memoised, mostly ints), then the sum:
         # the same polynomial as substituting into the sum, without growing a 10k-term one
         total: Dim = 0
-        for n in self.nodes:
+        for n in (*self.tensors, *self.nodes):
             total = total + self.dim(n.params)
         return total
 

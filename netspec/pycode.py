@@ -46,7 +46,7 @@ BUILTINS = frozenset("""
     set setattr slice sorted staticmethod str sum super tuple type vars zip
 """.split())
 # Names the generated module defines or imports, and names ruff refuses (E741, E742).
-CODE_NAMES = frozenset({"torch", "nn", "F", "self", "l", "O", "I"})
+CODE_NAMES = frozenset({"torch", "nn", "F", "self", "l", "O", "I", "scan"})
 # Attributes of an nn.Module instance (torch 2.x): a submodule or a stored value of that
 # name would hide them or be hidden (nn.Module.__getattr__ is only asked for names it
 # lacks). The checker refuses the public ones; the build also steers clear of the private
@@ -174,6 +174,7 @@ class Planned(NamedTuple):
     # names are positions ("0", "1") or the spec's `as` names
     tree: tuple = ()
     whole: bool = True  # forward runs it as one call; else each layer through its path
+    shared: bool = False  # one module applied by every node (`shared cell = ...`)
 
 
 def plan_modules(net: TypedNetwork) -> list[Planned]:
@@ -187,9 +188,12 @@ def plan_modules(net: TypedNetwork) -> list[Planned]:
       when the kind occurs more than once). Within a named group every parenthesised
       group is a level of its own: an nn.Sequential, named by its `as` or its position."""
     by_binding: dict[str, list[Node]] = {}
+    shared: dict[str, list[Node]] = {}
     for n in net.nodes:
         by_binding.setdefault(n.binding, []).append(n)
-    planned: list[Planned] = []
+        if n.shared is not None:
+            shared.setdefault(n.shared, []).append(n)
+    planned = [Planned(name, nodes, False, True, shared=True) for name, nodes in shared.items()]
     for binding in net.binding_names:
         planned += _plan_binding(binding, by_binding.get(binding, []))
     return planned
@@ -208,13 +212,13 @@ def _numbered(nodes: list[Node]) -> tuple:
 
 
 def _plan_binding(binding: str, nodes: list[Node]) -> list[Planned]:
-    layers = [n for n in nodes if n.is_module]
+    layers = [n for n in nodes if n.is_module and n.shared is None]
     if not layers:
         return []
     if not any(levels(n) for n in nodes):
         if len(layers) == 1:
             return [Planned(binding, layers, False, True)]
-        whole = len(layers) == len(nodes) and pipeline(nodes) or pipeline(layers)
+        whole = pipeline(layers)
         return [Planned(binding, layers, True, True, _numbered(layers), whole)]
     runs: list[tuple[str, list[Node]]] = []  # consecutive layers under one `as` name
     for i, n in enumerate(layers):
@@ -333,7 +337,7 @@ def check_modules(net: TypedNetwork, reporter: Reporter) -> None:
                            help="give each its own name; a module used twice would share its weights")
         elif unit.from_spec:
             first[unit.name] = unit.nodes[0]
-        if len(unit.nodes) > 1 and unit.whole and not (unit.seq and pipeline(unit.nodes)):
+        if len(unit.nodes) > 1 and unit.whole and not unit.shared and not (unit.seq and pipeline(unit.nodes)):
             reporter.error(codes.DUPLICATE, f"`as {unit.name}` names layers that do not form one pipeline",
                            _alias_span(unit), [f"{n.kind_name} (line {n.span.line})" for n in unit.nodes][:4],
                            help="name each layer on its own, or only a run of layers that pass one tensor on")

@@ -47,6 +47,8 @@ def network_json(net: TypedNetwork, env: dict | None = None) -> dict[str, Any]:
             }
             for node in net.nodes
         ],
+        **({"tensors": [{**tensor_json(net, d.name, d.value.tensor, env), "role": d.role,
+                         "params": dim_json(net.dim(d.params))} for d in net.tensors]} if net.tensors else {}),
     }
 
 
@@ -117,6 +119,9 @@ def _rows(net: TypedNetwork, costs: bool, env: dict | None, color: bool) -> list
     blank = ("",) * (len(COST_HEADS) if costs else 0)
     for v in net.inputs:
         rows.append((f"{v.name} (input)", _value_text(net, v, True, env, shape_texts), "", *blank))
+    for d in net.tensors:
+        rows.append((f"{d.name} ({d.role})", _value_text(net, d.value, True, env, shape_texts),
+                     _fmt_count(net.dim(d.params)), *blank))
     for node in net.nodes:
         rows += _node_rows(net, node, costs, env, shape_texts, blank)
         if node.error:

@@ -368,6 +368,26 @@ network Twice {
 }
 """,
     },
+    "unpack": {
+        "about": "A binding of several names (`q, k, v = ...`) takes the results of its chain's "
+                 "last stage in order: an LSTM's output, h_n and c_n, the pieces of `chunk` or "
+                 "`split`, a network's outputs. The names must be as many as the results.",
+        "example": """\
+network Attention {
+    input x: float[batch, seq, 24]
+    q, k = x -> chunk(3, dim=-1)
+    output q, k
+}
+""",
+        "fix": "Name every result (`_` for one you do not use), or make as many results as names.",
+        "fixed": """\
+network Attention {
+    input x: float[batch, seq, 24]
+    q, k, v = x -> chunk(3, dim=-1)
+    output q, k, v
+}
+""",
+    },
     "output": {
         "about": "A network without an `output` statement has no results.",
         "example": """\

@@ -670,7 +670,8 @@ class Gen:
     def index_item(self, d: Dim) -> tuple[str, tuple]:
         """One item indexing ``d``: the whole dim, an integer, or a slice of a known size."""
         r = self.d.int(0, 9)
-        if r < 3 or (r >= 6 and not d.concrete):
+        at_least_one = d.concrete or (d.text or "").isidentifier()  # a bare symbol is never below 1
+        if r < 3 or (r >= 6 and not d.concrete) or (r < 6 and not at_least_one):
             return '("slice", None, None, None)', ("keep",)
         if r < 6:
             return str(self.d.choice([0, -1])), ("int",)

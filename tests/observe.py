@@ -50,17 +50,22 @@ class _Recorder:
         info = self.infos[type(mod).__name__]
         self.frames[id(mod)] = (typed, info, path)
         self.codes.add(type(mod).forward.__code__)
+        by_module: dict[str, list] = {}  # a shared module's nodes, in the order its calls run
         for node, site in zip(typed.nodes, info.sites):
-            if site.module is None:
-                continue
-            sub = mod.get_submodule(site.module)
+            if site.module is not None:
+                by_module.setdefault(site.module, []).append(node)
+        for name, nodes in by_module.items():
+            sub = mod.get_submodule(name)
+            calls = [0]
 
-            def hook(_m, _args, result, node=node, typed=typed, path=path):
+            def hook(_m, _args, result, nodes=nodes, calls=calls, typed=typed, path=path):
+                node = nodes[calls[0] % len(nodes)]
+                calls[0] += 1
                 self.observed.append(Observed(typed, node, _flat(result), path))
 
             self.hooks.append(sub.register_forward_hook(hook))
-            if node.block is not None:
-                self.attach(sub, node.block, f"{path}.{site.module}" if path else site.module)
+            if nodes[0].block is not None:
+                self.attach(sub, nodes[0].block, f"{path}.{name}" if path else name)
 
     def local_trace(self, frame, event, arg):
         """After each statement of a built forward, the ops whose statement just ended."""

@@ -686,7 +686,7 @@ def classify(f: Finding, out: Outcome) -> str | None:
                                                       r"|indexing axis dim should be positive", f.message):
         return "positivity"
     if f.what in ("run", "shape", "output") and "unproven" in out.warnings:
-        return "unproven-reshape"
+        return "unproven"
     if f.what == "run" and re.search(r"select\(\): index -?\d+ out of range", f.message):
         return "select-range"
     if f.what == "constructor" and "proj_size has to be smaller than hidden_size" in f.message:
@@ -727,9 +727,9 @@ TRAPS = [
     Trap("reshape-mixes-batch", "batch-tracking",
          _net("Mix", "input words: float[seq, batch, 6]", "enc = words -> LSTM(5, num_layers=2)",
               "feature = cat(enc.h_n, enc.c_n, dim=2) -> reshape(batch, -1)", "output feature")),
-    Trap("reshape-truncates", "unproven-reshape",
+    Trap("reshape-truncates", "unproven",
          _net("Trunc", "input x: float[batch, 12]", "y = x -> reshape(batch, 5, -1)", "output y")),
-    Trap("reshape-count", "unproven-reshape",
+    Trap("reshape-count", "unproven",
          _net("Count", "input x: float[batch, 10]", "y = x -> reshape(batch, 3, 4)", "output y")),
     Trap("linear-negative", "positivity",
          _net("Neg", "input x: float[batch, 6]", "y = x -> Linear(-2)", "output y")),
@@ -752,7 +752,7 @@ TRAPS = [
     Trap("select-range-on-parameter", "pinned-parameters",
          _net("SelectParam(width=4)", "input x: float[batch, 8]", "y = x -> Linear(width) -> select(1, 3)",
               "output y")),
-    Trap("select-on-symbol", "select-range",
+    Trap("select-on-symbol", "unproven",
          _net("SelectSym", "input x: float[batch, n]", "y = x -> select(1, 3)", "output y")),
     # found by the oracle: an `as` name over layers that are not one pipeline (split by an op,
     # or a repeated layer of several results) builds no module; a recurrent layer reading an

@@ -42,7 +42,6 @@ OPEN_TRAPS = {
     "batch-tracking": "a reshape (or a layer) that puts other samples where the check states the batch",
     "pinned-parameters": "the class accepts a parameter value check --set refuses (a range or a divisibility "
                          "checked with the default)",
-    "select-range": "select(dim, index) on a size nothing bounds: check accepts index 3 of [batch, n]",
     "recurrent-layout": "a recurrent layer reading an unbatched [batch, features] as a sequence over the batch",
 }
 OPEN_LABELS = {t.name for t in oracle.TRAPS if t.label in OPEN_TRAPS}
@@ -161,13 +160,21 @@ def _checked(trap: oracle.Trap):
 # traps check now answers otherwise than by refusing the spec: the class refuses the pinned
 # value (assert-pins, pinned-parameters), or a warning says it (unused-parameter)
 ANSWERED = ("assert-pins", "pinned-parameters", "unused-parameter")
-REFUSED = [t for t in oracle.TRAPS if t.label not in ANSWERED]
+WARNED = ("select-on-symbol",)  # an index that exists only at some sizes: an `unproven` warning
+REFUSED = [t for t in oracle.TRAPS if t.label not in ANSWERED and t.name not in WARNED]
 
 
 @pytest.mark.parametrize("trap", [_xfail_open(t) for t in REFUSED])
 def test_check_refuses_the_trap(trap):
     spec = _checked(trap)
     assert not spec.ok, f"check accepts\n{trap.text}"
+
+
+@pytest.mark.parametrize("name", WARNED)
+def test_check_states_the_assumption_of_the_trap(name):
+    trap = next(t for t in oracle.TRAPS if t.name == name)
+    spec = _checked(trap)
+    assert spec.ok and [d.code for d in spec.diagnostics] == ["unproven"], spec.diagnostics
 
 
 def test_check_refuses_a_recurrent_layer_of_no_size():
@@ -215,7 +222,7 @@ def help_net(line_text: str):
 
 
 @pytest.mark.parametrize("stage", [
-    pytest.param(s, marks=[] if s == "Dropout(1.5)" else pytest.mark.xfail(
+    pytest.param(s, marks=[] if s in ("Dropout(1.5)", "select(1, 30)", "GRUCell(5, hx=h)") else pytest.mark.xfail(
         strict=True, reason=f"`{s}` is reported without a help line"))
     for s in ("Dropout(1.5)", "MaxPool2d(2, padding=2)", "select(1, 30)", "GRUCell(5, hx=h)", "permute(0, 2, 1)")
 ])

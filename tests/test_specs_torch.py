@@ -258,6 +258,19 @@ class LSTMWithState(Traced):
         return self.fc(out), h_n, c_n
 
 
+class HelloCell(Traced):  # the "hello" -> "ohlol" tutorial: one RNNCell(4, 3) at each letter
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.RNNCell(4, 3)
+
+    def forward(self, letters, h0):
+        h, outs = h0, []
+        for t in range(5):
+            h = self.cell(self.op("getitem", letters[t]), h)
+            outs.append(h)
+        return self.op("stack", torch.stack(outs))
+
+
 MODELS = {
     "lenet": ("LeNet", LeNet),
     "charrnn": ("CharRNN", CharRNN),
@@ -270,6 +283,7 @@ MODELS = {
     "gru": ("GRUClassifier", GRUClassifier),
     "bilstm": ("BiLSTMClassifier", BiLSTMClassifier),
     "lstm_state": ("LSTMWithState", LSTMWithState),
+    "hello_rnncell": ("HelloCell", HelloCell),
 }
 BIG = {"vgg16", "alexnet", "resnet18"}  # one image is enough to run these
 

@@ -319,7 +319,9 @@ class _Cell(FloatLayer):
             t = given.tensor
             if t.rank != h.rank or not all(ctx.same(g, w) for g, w in zip(t.shape, h.shape)) or t.dtype != h.dtype:
                 raise ctx.fail(codes.SHAPE, f"{name} of {self.name} must be {ctx.show_tensor(h)}, received "
-                               f"{ctx.show_tensor(t)}", arg=name)
+                               f"{ctx.show_tensor(t)}", [f"{given.name or name} is {ctx.show_tensor(t)}"], arg=name,
+                               help=f"a cell's state is [batch, hidden_size] in the input's dtype: give "
+                                    f"{self.name} a hidden_size of {ctx.show(t.shape[-1])}, or a state of that shape")
         return results
 
     def param_count(self, a):

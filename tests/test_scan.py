@@ -1,0 +1,114 @@
+"""Loops over time (`states, last = x -> scan(cell, h0)`) against torch's recurrent layers.
+
+The oracles are nn.RNN and nn.GRU holding the same weights as the scanned cell, and a GRU
+step written from its gate equations as a network, compared with nn.GRU; FLOPs against
+torch's FlopCounterMode on the built module.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from netspec import api  # noqa: E402
+from netspec.dims import evaluate  # noqa: E402
+
+CELL = """
+network Scanned {
+    input xs: float[seq, batch, 4]
+    input h0: float[batch, 3]
+    shared cell = %s(3)
+    states, last = xs -> scan(cell, h0)
+    output states, last
+}
+"""
+
+
+@pytest.mark.parametrize("cell, layer", [("RNNCell", nn.RNN), ("GRUCell", nn.GRU)])
+def test_a_scanned_cell_is_torchs_recurrent_layer(cell, layer):
+    spec = api.loads(CELL % cell)
+    assert spec.ok, spec.diagnostics
+    built, ref = spec.module(), layer(4, 3)
+    net = spec.network()
+    assert net.total_params == sum(p.numel() for p in ref.parameters())
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(built.cell, name).copy_(getattr(ref, f"{name}_l0"))
+    for seq, batch in ((5, 1), (2, 4)):
+        xs, h0 = torch.randn(seq, batch, 4), torch.randn(batch, 3)
+        states, last = built(xs, h0)
+        want, h_n = ref(xs, h0.unsqueeze(0))
+        torch.testing.assert_close(states, want)
+        torch.testing.assert_close(last, h_n[0])
+        env = {"seq": seq, "batch": batch}
+        assert [[evaluate(net.dim(d), env) for d in v.tensor.shape] for _, v in net.outputs] == \
+               [list(states.shape), list(last.shape)]
+
+
+GATES = """
+# A GRU step from its equations (r, z, n as torch.nn.GRU defines them)
+network GRUStep(hidden=3) {
+    input x: float[batch, d]
+    input h: float[batch, hidden]
+    r = (x -> Linear(hidden) as ir) + (h -> Linear(hidden) as hr) -> Sigmoid
+    z = (x -> Linear(hidden) as iz) + (h -> Linear(hidden) as hz) -> Sigmoid
+    n = (x -> Linear(hidden) as in_) + r * (h -> Linear(hidden) as hn) -> Tanh
+    h_next = (1 - z) * n + z * h
+    output h_next
+}
+
+network GRUByHand {
+    input xs: float[seq, batch, 4]
+    input h0: float[batch, 3]
+    shared step = GRUStep(3)
+    states, last = xs -> scan(step, h0)
+    output states
+}
+"""
+
+
+def test_a_gru_written_from_its_equations_is_nn_gru():
+    spec = api.loads(GATES)
+    assert spec.ok, spec.diagnostics
+    built, ref = spec.module("GRUByHand"), nn.GRU(4, 3)
+    assert spec.network("GRUByHand").total_params == sum(p.numel() for p in ref.parameters())
+    w_ih, w_hh = ref.weight_ih_l0.chunk(3), ref.weight_hh_l0.chunk(3)
+    b_ih, b_hh = ref.bias_ih_l0.chunk(3), ref.bias_hh_l0.chunk(3)
+    with torch.no_grad():
+        for k, (i, h) in enumerate((("ir", "hr"), ("iz", "hz"), ("in_", "hn"))):
+            getattr(built.step, i).weight.copy_(w_ih[k])
+            getattr(built.step, i).bias.copy_(b_ih[k])
+            getattr(built.step, h).weight.copy_(w_hh[k])
+            getattr(built.step, h).bias.copy_(b_hh[k])
+    xs, h0 = torch.randn(6, 2, 4), torch.randn(2, 3)
+    torch.testing.assert_close(built(xs, h0), ref(xs, h0.unsqueeze(0))[0])
+
+
+def test_the_steps_flops_count_once_a_position():
+    spec = api.loads(CELL % "GRUCell")
+    net, built = spec.network(), spec.module()
+    from netspec.costs import network_costs
+    stated = network_costs(net, {"seq": 7, "batch": 2}).flops
+    counter = FlopCounterMode(display=False)
+    with counter:
+        built(torch.randn(7, 2, 4), torch.randn(2, 3))
+    assert stated == counter.get_total_flops()
+
+
+@pytest.mark.parametrize("body, code", [
+    ("states, last = xs -> scan(Linear, h0)", "argument"),
+    ("shared cell = RNNCell(5)\n    states, last = xs -> scan(cell, h0)", "shape"),
+    ("shared cell = LSTMCell(3)\n    states, last = xs -> scan(cell, h0)", "argument"),
+    ("shared cell = RNNCell(3)\n    states, last = xs -> scan(cell, h0, dim=3)", "rank"),
+    ("shared cell = RNNCell(3)\n    states, last = xs -> scan(cell)", "argument"),
+])
+def test_scans_torch_would_refuse_are_errors_with_help(body, code):
+    text = f"network N {{\n    input xs: float[seq, batch, 4]\n    input h0: float[batch, 3]\n    {body}\n" \
+           "    output states, last\n}\n"
+    spec = api.loads(text, strict=False)
+    errors = [d for d in spec.diagnostics if d.severity == "error"]
+    assert [d.code for d in errors][:1] == [code], errors
+    assert all(d.help for d in errors)
