@@ -33,6 +33,7 @@ MODELS: dict[str, tuple[str, dict, str]] = {
     "densenet121": ("densenet121", {}, ""),
     "mobilenet_v2": ("mobilenet_v2", {}, ""),
     "efficientnet_b0": ("efficientnet_b0", {}, ""),
+    "vit_b_16": ("vit_b_16", {}, ""),
 }
 
 HEAD = """\

@@ -24,13 +24,29 @@ MODELS = {
     "densenet121": {},
     "mobilenet_v2": {},
     "efficientnet_b0": {},
+    "vit_b_16": {},
 }
+
+
+def randomized(model):
+    """The model with its zero-initialised tensors (biases, ViT's class token and head) and
+    its norms' running statistics made random, so that every weight shows in the output."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if not p.any():
+                p.normal_(std=0.02)
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.normal_(std=0.1)
+            elif name.endswith("running_var"):
+                b.uniform_(0.5, 1.5)
+    return model
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_spec_is_torchvisions_model(name):
     torch.manual_seed(0)
-    reference = getattr(torchvision.models, name)(weights=None, **MODELS[name]).eval()
+    reference = randomized(getattr(torchvision.models, name)(weights=None, **MODELS[name])).eval()
     model = api.load(SPECS / f"{name}.net").module().eval()
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
