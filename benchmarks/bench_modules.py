@@ -104,7 +104,8 @@ MODELS = {
 
 def dispatched(module, x) -> tuple[list[tuple[str, tuple]], int]:
     """The aten ops one forward pass dispatches (name and input shapes, in order) and how
-    many module calls it makes: the work a module does, free of timing noise."""
+    many module calls it makes (nn.Sequential containers aside, which torchvision's models
+    use as netspec's do): the work a module does, free of timing noise."""
     torch, _ = _torch()
     from torch.nn.modules.module import register_module_forward_pre_hook
     from torch.utils._python_dispatch import TorchDispatchMode
@@ -121,7 +122,8 @@ def dispatched(module, x) -> tuple[list[tuple[str, tuple]], int]:
     calls = [0]
 
     def count(module, inputs):
-        calls[0] += 1
+        if type(module) is not torch.nn.Sequential:  # a container dispatches nothing itself
+            calls[0] += 1
 
     hook = register_module_forward_pre_hook(count)
     try:

@@ -51,7 +51,7 @@ from netspec.dims import Dim, Expr, compare, is_dim, render, substitute, sym, sy
 from netspec.fsutil import MARKER
 from netspec.graph import CheckResult, Node, TypedNetwork, Value
 from netspec.kinds import Construct
-from netspec.pycode import Names, module_attributes, module_level
+from netspec.pycode import Names, Planned, attribute, module_level, plan_modules, tree_paths
 from netspec.types import show_shape
 
 WIDTH = 88
@@ -277,18 +277,23 @@ def generate(result: CheckResult, file: str) -> Generated:
     infos: dict[str, ClassInfo] = {}
     bodies: list[list[str]] = []
     extra_fixed: dict[str, dict[str, Any]] = {n.name: {} for n in nets}
-    # the classes of networks used as stages must serve every use: prove it first
-    for net in nets:
-        _check_uses(net, by_name, diagnostics, extra_fixed[net.name])
-    if any(d.severity == "error" for d in diagnostics):
-        return Generated("", {}, diagnostics)
+    uses: dict[str, list[Diagnostic]] = {n.name: [] for n in nets}
+    # the classes of networks used as stages must serve every use: proven with the input
+    # sizes each class's constructor takes (its classes come first, in dependency order)
     for net in order:
-        gen = ClassGen(net, cls_of, infos, extra_fixed[net.name], set(cls_of.values()))
+        _check_uses(net, by_name, uses[net.name], extra_fixed[net.name],
+                    {name: set(info.symbols) for name, info in infos.items()})
+        gen = ClassGen(net, cls_of, infos, extra_fixed[net.name], set(cls_of.values()), diagnostics)
         bodies.append(gen.lines())
         infos[net.name] = gen.info
+    refused = [d for net in nets for d in uses[net.name]]
+    if refused:
+        return Generated("", {}, refused)
     header = [f"# {MARKER} from {source_name(file)} -- do not edit.",
               "import torch",
               "from torch import nn"]
+    if any("OrderedDict(" in line for body in bodies for line in body):
+        header[1:1] = ["from collections import OrderedDict", ""]
     lines = list(header)
     for support in _support_code(nets):
         lines.extend(["", ""] + support.rstrip("\n").split("\n"))
@@ -375,10 +380,12 @@ def _code_value(v):
     return v
 
 
-def fingerprint(node: Node, net: TypedNetwork, named: bool) -> tuple:
+def fingerprint(node: Node, net: TypedNetwork, named: bool, needs: dict[str, set] | None = None) -> tuple:
     """What the generated code of a node depends on, for comparing a network's class with a
     use of it: its kind, its constructor's values, the op's arguments, the state given.
-    ``named``: non-integer parameters as the class names them (ParamRef), else values."""
+    ``named``: non-integer parameters as the class names them (ParamRef), else values.
+    ``needs``: the input sizes each network's class takes; a network's other sizes are read
+    from its input when it runs, so they need not agree."""
     if node.block is not None:
         args = []
         for k, v in sorted(node.block_args.items()):
@@ -386,7 +393,8 @@ def fingerprint(node: Node, net: TypedNetwork, named: bool) -> tuple:
             if named and use is not None and not isinstance(net.params.get(use.name), Expr):
                 v = ParamRef(use.name)
             args.append((k, v))
-        syms = tuple(sorted(node.block_symbols.items()))
+        needed = (needs or {}).get(node.block.name)
+        syms = tuple(sorted((k, v) for k, v in node.block_symbols.items() if needed is None or k in needed))
         return ("block", node.block.name, tuple(args), syms)
     return node.kind.fingerprint(layer_args(node, net, named), [v.tensor for v in node.inputs],
                                  tuple(node.state))
@@ -394,14 +402,14 @@ def fingerprint(node: Node, net: TypedNetwork, named: bool) -> tuple:
 
 # -- proving that a network's class serves every use -------------------------------------------
 
-def _check_uses(net: TypedNetwork, by_name: dict, diagnostics: list, fixed: dict) -> None:
+def _check_uses(net: TypedNetwork, by_name: dict, diagnostics: list, fixed: dict, needs: dict[str, set]) -> None:
     for node in net.nodes:
         if node.block is None or node.block.name not in by_name:
             continue
         generic = by_name[node.block.name]
         if generic is node.block:
             continue
-        problem = _compare_block(generic, node, net, fixed)
+        problem = _compare_block(generic, node, net, fixed, needs)
         if problem:
             notes = [f"`{generic.name}` is defined at line {generic.span.line}"]
             if generic.fixed:
@@ -415,7 +423,8 @@ def _check_uses(net: TypedNetwork, by_name: dict, diagnostics: list, fixed: dict
                      "of its own for this use"))
 
 
-def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed: dict) -> str | None:
+def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed: dict,
+                   needs: dict[str, set]) -> str | None:
     """Why the class of ``generic`` would not compute what ``use`` was checked with, or None.
     Equalities that hold only for the caller's parameter values go into ``fixed``."""
     inst = use.block
@@ -427,8 +436,8 @@ def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed
         env.setdefault(s, v)
     at_use = _AtUse(env, caller, fixed, use.span.line)
     for g, i in zip(generic.nodes, inst.nodes):
-        fg = at_use.evaluate(fingerprint(g, generic, True))
-        fi = fingerprint(i, inst, False)
+        fg = at_use.evaluate(fingerprint(g, generic, True, needs))
+        fi = fingerprint(i, inst, False, needs)
         if fg[:2] != fi[:2]:
             return f"line {g.span.line} has {fi[1]} here and {fg[1]} in the class"
         if not at_use.same(fg, fi):
@@ -503,8 +512,9 @@ def _annotation(net: TypedNetwork, p: str) -> str:
 
 class ClassGen:
     def __init__(self, net: TypedNetwork, cls_of: dict[str, str], infos: dict[str, ClassInfo],
-                 extra_fixed: dict[str, Any], class_names: set[str]):
+                 extra_fixed: dict[str, Any], class_names: set[str], diagnostics: list[Diagnostic] | None = None):
         self.net = net
+        self.diagnostics = diagnostics if diagnostics is not None else []  # warnings about names
         self.cls_of = cls_of
         self.infos = infos
         self.class_names = class_names
@@ -513,7 +523,7 @@ class ClassGen:
         # which parameters the class must refuse other values of
         self.checked = self._checked(extra_fixed)
         self.sites: list[Site] = [Site() for _ in net.nodes]
-        self.units = self._units()  # (attr, nodes, sequential)
+        self.units = self._units()  # (attr, plan)
         self.info = ClassInfo(net.name, cls_of[net.name], {}, {}, {}, {p: v for p, (v, _) in self.checked.items()},
                               self.sites, {p: line for p, (_, line) in self.checked.items()})
 
@@ -543,14 +553,56 @@ class ClassGen:
         return out
 
     # -- attribute names -----------------------------------------------------------------------
-    def _units(self) -> list[tuple[str, list[Node], bool]]:
-        """(attribute, nodes, whether an nn.Sequential) per submodule of the class."""
-        self.attrs, units = module_attributes(self.net)  # spec names first (pycode)
-        self.tensor_attrs = {d.name: d.name for d in self.net.tensors}
-        for name, nodes, seq in units:
-            for k, n in enumerate(nodes):
-                self.sites[self.index[id(n)]] = Site(module=f"{name}.{k}" if seq else name)
+    def _units(self) -> list[tuple[str, Planned]]:
+        """(attribute, plan) per submodule of the class; each node's module path and the
+        expression forward calls it by."""
+        planned = plan_modules(self.net)
+        # spec names first, so that a generated name never takes one
+        self.attrs = attrs = Names(attribute)
+        self.tensor_attrs = {d.name: attrs.add(d.name) for d in self.net.tensors}
+        order = sorted(range(len(planned)), key=lambda i: (not planned[i].from_spec, i))
+        names = {i: attrs.add(planned[i].name) for i in order}
+        self.callee: dict[int, str] = {}  # id(node) -> the module expression forward calls
+        units = []
+        for i, unit in enumerate(planned):
+            if unit.from_spec and names[i] != unit.name:
+                self._renamed(unit.name, names[i], unit.nodes[0])
+            elif not unit.from_spec and self.net.dim(unit.nodes[0].params) != 0:
+                self._unnamed(names[i], unit.nodes[0])
+            unit = unit._replace(tree=self._rename_tree(unit.tree, names[i]))
+            units.append((names[i], unit))
+            paths = tree_paths(unit.tree)
+            for n in unit.nodes:
+                path = paths.get(id(n), ())
+                self.sites[self.index[id(n)]] = Site(module=".".join((names[i], *path)))
+                self.callee[id(n)] = f"self.{names[i]}" + "".join(
+                    f"[{p}]" if p.isdigit() else f".{p}" for p in path)
         return units
+
+    def _rename_tree(self, tree: tuple, where: str) -> tuple:
+        """The children's names, each usable as a submodule's name (a name of nn.Module's
+        own gets a trailing `_`, and a warning)."""
+        names = Names(attribute)
+        out = []
+        for name, child in tree:
+            new = name if name.isdigit() else names.add(name)
+            if new != name:
+                self._renamed(f"{where}.{name}", f"{where}.{new}", child if isinstance(child, Node) else None)
+            out.append((new, self._rename_tree(child, f"{where}.{new}") if isinstance(child, tuple) else child))
+        return tuple(out)
+
+    def _renamed(self, written: str, built: str, node: Node | None) -> None:
+        self.diagnostics.append(Diagnostic(
+            "warning", codes.RENAMED, f"`{written}` is built as `{built}`: the name is taken in the "
+            "generated module", node.span if node is not None else self.net.span,
+            [f"its state_dict keys begin `{built}.`"], help=f"rename `{written.split('.')[-1]}` in the spec"))
+
+    def _unnamed(self, built: str, node: Node) -> None:
+        self.diagnostics.append(Diagnostic(
+            "warning", codes.RENAMED, f"this {node.kind_name} is built as `{built}`: its binding names "
+            "other stages with `as`, and this one has no name", node.span,
+            [f"its state_dict keys begin `{built}.`"],
+            help=f"name it: `{node.kind_name}(...) as <name>`"))
 
     # -- the class ------------------------------------------------------------------------------
     def lines(self) -> list[str]:
@@ -580,15 +632,34 @@ class ClassGen:
         """(attribute, constructor call, comment) per declared tensor and submodule, in order;
         a buffer's attribute is None (its call registers it)."""
         out = [tensor_constructor(d, self.tensor_attrs[d.name]) for d in self.net.tensors]
-        for attr, nodes, seq in self.units:
-            calls = [constructor(n, self.net, self.infos, self.cls_of) for n in nodes]
-            if seq:
-                out.append((attr, Call("nn.Sequential", calls, [], explode=True,
-                                       comments=[f"line {n.span.line}" for n in nodes]), None))
+        for attr, unit in self.units:
+            if unit.seq:
+                out.append((attr, self._sequential(unit.tree), None))
             else:
-                line = self.net.shared_lines.get(nodes[0].shared, nodes[0].span.line)
-                out.append((attr, calls[0], f"line {line}"))
+                node = unit.nodes[0]
+                line = self.net.shared_lines.get(node.shared, node.span.line)
+                out.append((attr, constructor(node, self.net, self.infos, self.cls_of), f"line {line}"))
         return out
+
+    def _sequential(self, tree: tuple) -> Call:
+        """An nn.Sequential of the children: positional when they are numbered 0, 1, ...,
+        else from an OrderedDict of their names, as torchvision writes its models."""
+        calls, notes = [], []
+        for _, child in tree:
+            if isinstance(child, tuple):
+                calls.append(self._sequential(child))
+                notes.append(None)
+            else:
+                calls.append(constructor(child, self.net, self.infos, self.cls_of))
+                notes.append(f"line {child.span.line}")
+        names = [name for name, _ in tree]
+        if names == [str(k) for k in range(len(names))]:
+            return Call("nn.Sequential", calls, [], explode=True, comments=notes)
+        if not any(name.isdigit() for name in names):
+            return Call("nn.Sequential", [Call("OrderedDict", [], list(zip(names, calls)), explode=True,
+                                               comments=notes)])
+        pairs = [Call("", [Raw(pystr(name)), c]) for name, c in zip(names, calls)]
+        return Call("nn.Sequential", [Call("OrderedDict", [Call("", pairs, explode=True, comments=notes)])])
 
     def _names(self, ctor_calls, fwd_free: set[str]) -> tuple[dict[str, str], list[str], dict[str, str]]:
         """__init__'s keyword names (parameters, then the input sizes its layers need), the
@@ -687,7 +758,7 @@ class ForwardGen:
     def statements(self) -> list[Stmt]:
         net = self.net
         self.uses = net.uses()
-        self.unit_of = {id(n): unit for unit in self.cls.units for n in unit[1]}
+        self.unit_of = {id(n): (attr, unit) for attr, unit in self.cls.units for n in unit.nodes}
         by_binding: dict[str, list[Node]] = {}
         for n in net.nodes:
             if n.loop is None:  # a scan's step runs inside the scan's code
@@ -708,8 +779,8 @@ class ForwardGen:
         while k < len(nodes):
             n = nodes[k]
             unit = self.unit_of.get(id(n))
-            if unit is not None and unit[2]:  # an nn.Sequential: one call for the run
-                attr, run, _ = unit
+            if unit is not None and unit[1].seq and unit[1].whole:  # an nn.Sequential: one call for the run
+                attr, run = unit[0], unit[1].nodes
                 value = Call(f"self.{attr}", [Raw(self.var[id(n.inputs[0])])])
                 first_line, last_line = run[0].span.line, run[-1].span.line
                 where = f"line {first_line}" if first_line == last_line else f"lines {first_line}-{last_line}"
@@ -767,11 +838,11 @@ class ForwardGen:
     def _node_value(self, n: Node, unit) -> Any:
         ins = [self.var[id(v)] for v in n.inputs]
         if n.block is not None:
-            return Call(f"self.{unit[0]}", [Raw(x) for x in ins])
+            return Call(self.cls.callee[id(n)], [Raw(x) for x in ins])
         state = {k: self.var[id(v)] for k, v in n.state.items()}
         if not ins and self.net.inputs:  # a tensor made from nothing (arange): on the inputs' device
             state["device"] = f"{self.names[self.net.inputs[0].name]}.device"
-        fwd = n.kind.forward(n.args, f"self.{unit[0]}" if unit else "", ins, state, self.code, n.in_place)
+        fwd = n.kind.forward(n.args, self.cls.callee[id(n)] if unit else "", ins, state, self.code, n.in_place)
         if fwd.expr is not None:
             return Raw(fwd.expr)
         return Call(fwd.callee, [Raw(x) for x in fwd.args])

@@ -663,10 +663,12 @@ class NetworkChecker:
         self._group_counter += 1
         gid = self._group_counter
         res = None
+        group = isinstance(st.core, A.StageGroup)
         for i in range(count):
-            self._group_stack.append((gid, i, st.alias))
+            name = st.alias if st.alias_start is None or not st.alias else f"{st.alias}{st.alias_start + i}"
+            self._group_stack.append((gid, i, name, group))
             try:
-                if isinstance(st.core, A.StageGroup):
+                if group:
                     for sub in st.core.stages:
                         res = self.stage(sub, x)
                         x = res.primary
@@ -761,8 +763,9 @@ class NetworkChecker:
     def _node(self, kind: Kind | None, inputs: list[Value], state: dict[str, Value], span: Span,
               st: A.Stage | None) -> Node:
         # a stage belongs to the repetitions around it; a source (`cat(...)`) to none
-        group = tuple((g, i) for g, i, _ in self._group_stack) if st is not None else ()
-        return Node(kind, None, inputs, state, span, self.binding, alias=self._alias(st), group=group)
+        stack = self._group_stack if st is not None else []
+        return Node(kind, None, inputs, state, span, self.binding, alias=self._alias(st),
+                    group=tuple((g, i) for g, i, _, _ in stack), scopes=tuple(stack))
 
     def apply(self, kind: Kind, node: Node, bound: Bound, ctx: StageCtx) -> Results:
         """The kind's rule on bound arguments: the node's results, or poisoned ones after an error."""
@@ -938,9 +941,7 @@ class NetworkChecker:
         return None
 
     def _alias(self, st: A.Stage | None) -> str | None:
-        if st is not None and st.alias:
-            return st.alias
-        for _, _, alias in reversed(self._group_stack):
+        for _, _, alias, _ in reversed(self._group_stack):
             if alias:
                 return alias
         return None

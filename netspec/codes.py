@@ -46,6 +46,8 @@ UNUSED = Code("unused", "a binding or input that no output depends on")
 RESERVED = Code("reserved", "a name that generated code cannot use")
 # Reported by `netspec build` alone, where one class cannot serve every use of a network.
 BUILD = Code("build", "the spec checks, but one class cannot serve every use of a network")
+# A warning of `netspec build`: a module's name (its state_dict keys) is not the one the spec wrote.
+RENAMED = Code("renamed", "a built module's name differs from the name the spec gives it")
 
 # The catalogue, in the order docs/errors.md presents it: code -> summary.
 CODES: dict[str, str] = {c: c.summary for c in (

@@ -55,6 +55,9 @@ class Node:
     binding: str | None  # the binding whose chain holds it
     alias: str | None = None  # its `as` name, or that of the group it is in
     group: tuple = ()  # (group id, repeat index) pairs from the outside in
+    # (group id, repeat index, `as` name or None, whether a parenthesised group) per stage
+    # around it, from the outside in: the levels of the built module's names (pycode)
+    scopes: tuple = ()
     outputs: list[Value] = field(default_factory=list)
     params: Dim = 0
     error: str | None = None

@@ -170,77 +170,166 @@ class Planned(NamedTuple):
     nodes: list[Node]
     seq: bool
     from_spec: bool  # the name is the spec's own: a binding's or an `as` name
+    # an nn.Sequential's children in order: (name, Node or a nested list of children);
+    # names are positions ("0", "1") or the spec's `as` names
+    tree: tuple = ()
+    whole: bool = True  # forward runs it as one call; else each layer through its path
     shared: bool = False  # one module applied by every node (`shared cell = ...`)
 
 
 def plan_modules(net: TypedNetwork) -> list[Planned]:
-    """The submodules of ``net``'s class, binding by binding: a binding made only of layers
-    none of which is named is one submodule named after it (an nn.Sequential of several);
-    otherwise each run of layers under one `as` name is one, and the other layers are
-    named `<binding>_<kind>` (numbered when the kind occurs more than once)."""
+    """The submodules of ``net``'s class, binding by binding (docs/build.md, Names):
+
+    * a binding none of whose stages is named with `as` is one submodule named after it:
+      its one layer, or an nn.Sequential of its layers numbered from 0 (run as one call
+      when they pass one tensor from each to the next, else each layer by its index);
+    * otherwise each run of layers under one `as` name is one (`as name{1}` numbers the
+      copies of a repetition), and the other layers are named `<binding>_<kind>` (numbered
+      when the kind occurs more than once). Within a named group every parenthesised
+      group is a level of its own: an nn.Sequential, named by its `as` or its position."""
     by_binding: dict[str, list[Node]] = {}
     shared: dict[str, list[Node]] = {}
     for n in net.nodes:
         by_binding.setdefault(n.binding, []).append(n)
         if n.shared is not None:
             shared.setdefault(n.shared, []).append(n)
-    planned = [Planned(name, nodes, False, True, True) for name, nodes in shared.items()]
+    planned = [Planned(name, nodes, False, True, shared=True) for name, nodes in shared.items()]
     for binding in net.binding_names:
         planned += _plan_binding(binding, by_binding.get(binding, []))
     return planned
 
 
-def module_attributes(net: TypedNetwork) -> tuple[Names, list[tuple[str, list[Node], bool]]]:
-    """The attribute of each submodule of ``net``'s built class: (attribute, nodes, whether
-    an nn.Sequential of them), in the order of plan_modules; the spec's own names are
-    taken first, so that a generated name never takes one. Also the namespace of the
-    class's attributes, for the names the build adds."""
+def module_attributes(net: TypedNetwork) -> tuple[Names, list[tuple[str, Planned]]]:
+    """The attribute of each submodule of ``net``'s built class, with its plan, in the order
+    of plan_modules; declared tensors and the spec's own names are taken first, so that a
+    generated name never takes one. Also the namespace of the class's attributes."""
     planned = plan_modules(net)
     attrs = Names(attribute)
     for d in net.tensors:  # declared tensors keep their names: a state_dict's keys
         attrs.add(d.name)
     order = sorted(range(len(planned)), key=lambda i: (not planned[i].from_spec, i))
     names = {i: attrs.add(planned[i].name) for i in order}
-    return attrs, [(names[i], unit.nodes, unit.seq) for i, unit in enumerate(planned)]
+    return attrs, [(names[i], unit) for i, unit in enumerate(planned)]
 
 
 def module_paths(net: TypedNetwork) -> dict[int, str]:
-    """id(node) -> the dotted path of its submodule in the built class (`features.3`), for
-    every node that is a submodule."""
+    """id(node) -> the dotted path of its submodule in the built class (`features.3`,
+    `features.denselayer1.conv1`), for every node that is a submodule."""
     paths = {}
-    for attr, nodes, seq in module_attributes(net)[1]:
-        for k, n in enumerate(nodes):
-            paths[id(n)] = f"{attr}.{k}" if seq else attr
+    for attr, unit in module_attributes(net)[1]:
+        inner = tree_paths(unit.tree)
+        for n in unit.nodes:
+            paths[id(n)] = ".".join((attr, *inner.get(id(n), ())))
     return paths
+
+
+def levels(n: Node) -> tuple:
+    """The scopes around a node from the outermost named one in: the levels of its name."""
+    for j, scope in enumerate(n.scopes):
+        if scope[2]:
+            return n.scopes[j:]
+    return ()
+
+
+def _numbered(nodes: list[Node]) -> tuple:
+    return tuple((str(k), n) for k, n in enumerate(nodes))
 
 
 def _plan_binding(binding: str, nodes: list[Node]) -> list[Planned]:
     layers = [n for n in nodes if n.is_module and n.shared is None]
     if not layers:
         return []
-    if len(layers) == len(nodes) and all(n.alias is None for n in nodes) and pipeline(nodes):
-        return [Planned(binding, nodes, len(nodes) > 1, True)]
+    if not any(levels(n) for n in nodes):
+        if len(layers) == 1:
+            return [Planned(binding, layers, False, True)]
+        whole = pipeline(layers)
+        return [Planned(binding, layers, True, True, _numbered(layers), whole)]
     runs: list[tuple[str, list[Node]]] = []  # consecutive layers under one `as` name
     for i, n in enumerate(layers):
-        if n.alias is not None:
-            if runs and runs[-1][0] == n.alias and i and runs[-1][1][-1] is layers[i - 1]:
+        lv = levels(n)
+        if lv:
+            if runs and runs[-1][0] == lv[0][2] and i and runs[-1][1][-1] is layers[i - 1]:
                 runs[-1][1].append(n)
             else:
-                runs.append((n.alias, [n]))
+                runs.append((lv[0][2], [n]))
     counts: dict[str, int] = {}
     for n in layers:
-        if n.alias is None:
+        if not levels(n):
             counts[n.kind_name.lower()] = counts.get(n.kind_name.lower(), 0) + 1
     planned, seen = [], {}
     for n in layers:
-        if n.alias is not None:
-            planned += [Planned(alias, run, len(run) > 1, True) for alias, run in runs if run[0] is n]
+        if levels(n):
+            planned += [_named_unit(alias, run) for alias, run in runs if run[0] is n]
             continue
         k = n.kind_name.lower()
         seen[k] = seen.get(k, 0) + 1
         planned.append(Planned(f"{binding}_{k}" if counts[k] == 1 else f"{binding}_{k}_{seen[k] - 1}", [n],
                                False, False))
     return planned
+
+
+def _named_unit(name: str, run: list[Node]) -> Planned:
+    """The submodule of a run of layers under one `as` name: the layer itself, or an
+    nn.Sequential (several layers, or a parenthesised group)."""
+    if len(run) == 1 and not levels(run[0])[0][3]:
+        return Planned(name, run, False, True)
+    return Planned(name, run, True, True, _children(run, 1))
+
+
+def _children(nodes: list[Node], depth: int) -> tuple:
+    """The children of an nn.Sequential whose nodes share their first ``depth`` levels:
+    consecutive nodes under one level (one `as` name, or one parenthesised group) are one
+    child; a child is named by its `as` name, else by its position."""
+    runs: list[tuple[object, str | None, list[Node]]] = []
+    for n in nodes:
+        lv = levels(n)
+        if len(lv) <= depth:
+            runs.append((None, None, [n]))
+            continue
+        gid, i, name, _ = lv[depth]
+        key = name or (gid, i)
+        if runs and runs[-1][0] == key:
+            runs[-1][2].append(n)
+        else:
+            runs.append((key, name, [n]))
+    out = []
+    for k, (_, name, run) in enumerate(runs):
+        lv = levels(run[0])
+        leaf = len(run) == 1 and (len(lv) <= depth or not lv[depth][3])
+        out.append((name or str(k), run[0] if leaf else _children(run, depth + 1)))
+    return tuple(out)
+
+
+def tree_paths(tree: tuple, prefix: tuple = ()) -> dict[int, tuple[str, ...]]:
+    """Each node of an nn.Sequential's children (by id) -> its path of child names."""
+    out: dict[int, tuple[str, ...]] = {}
+    for name, child in tree:
+        if isinstance(child, tuple):
+            out.update(tree_paths(child, prefix + (name,)))
+        else:
+            out[id(child)] = prefix + (name,)
+    return out
+
+
+def tree_duplicates(tree: tuple) -> list[tuple[str, Node]]:
+    """(name, a node under it) for each name that two children of one level share."""
+    seen: set[str] = set()
+    out = []
+    for name, child in tree:
+        if name in seen:
+            out.append((name, child if isinstance(child, Node) else next(iter(_leaves(child)))))
+        seen.add(name)
+        if isinstance(child, tuple):
+            out += tree_duplicates(child)
+    return out
+
+
+def _leaves(tree: tuple):
+    for _, child in tree:
+        if isinstance(child, tuple):
+            yield from _leaves(child)
+        else:
+            yield child
 
 
 def pipeline(nodes: list[Node]) -> bool:
@@ -262,6 +351,9 @@ def check_modules(net: TypedNetwork, reporter: Reporter) -> None:
     share weights, or one would be lost), or for layers that are not one pipeline."""
     first: dict[str, Node] = {}
     for unit in plan_modules(net):
+        for name, node in tree_duplicates(unit.tree):
+            reporter.error(codes.DUPLICATE, f"`{name}` names two modules in `{unit.name}` of `{net.name}`",
+                           node.span, help="give each its own name; a module used twice would share its weights")
         if unit.from_spec and unit.name in first:
             reporter.error(codes.DUPLICATE, f"`{unit.name}` names two modules of `{net.name}`",
                            _alias_span(unit), [f"`{unit.name}` also names the module at line "
@@ -269,7 +361,7 @@ def check_modules(net: TypedNetwork, reporter: Reporter) -> None:
                            help="give each its own name; a module used twice would share its weights")
         elif unit.from_spec:
             first[unit.name] = unit.nodes[0]
-        if len(unit.nodes) > 1 and not unit.shared and not (unit.seq and pipeline(unit.nodes)):
+        if len(unit.nodes) > 1 and unit.whole and not unit.shared and not (unit.seq and pipeline(unit.nodes)):
             reporter.error(codes.DUPLICATE, f"`as {unit.name}` names layers that do not form one pipeline",
                            _alias_span(unit), [f"{n.kind_name} (line {n.span.line})" for n in unit.nodes][:4],
                            help="name each layer on its own, or only a run of layers that pass one tensor on")

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from netspec.costs import param_dtype
 from netspec.dims import Dim
 from netspec.graph import Node, TypedNetwork
-from netspec.pycode import module_attributes
+from netspec.pycode import module_attributes, tree_paths
 
 
 class Entry(NamedTuple):
@@ -56,8 +56,12 @@ def network_weights(net: TypedNetwork, prefix: str = "") -> list[Entry]:
                 t = d.value.tensor
                 out.append(Entry(prefix + d.name, tuple(net.dim(x) for x in t.shape), t.dtype, role == "param",
                                  None, d.span.line))
-    for attr, nodes, seq in module_attributes(net)[1]:
-        for k, n in enumerate(nodes if seq else nodes[:1]):  # a shared module's uses: one module
-            path = f"{prefix}{attr}." + (f"{k}." if seq else "")
-            out += layer_weights(net, n, path)
+    seen: set[str] = set()
+    for attr, unit in module_attributes(net)[1]:
+        inner = tree_paths(unit.tree)
+        for n in unit.nodes:
+            path = ".".join((attr, *inner.get(id(n), ())))
+            if path not in seen:  # a shared module's uses: one module
+                seen.add(path)
+                out += layer_weights(net, n, f"{prefix}{path}.")
     return out

@@ -102,7 +102,10 @@ def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
     assert report["ok"] == (not any(d["severity"] == "error" for d in report["diagnostics"]))
     for net in report["networks"]:
         assert NETWORK_KEYS <= set(net), net.keys()
-        assert set(net) - NETWORK_KEYS <= EXTENSION_KEYS | {"weights"}, set(net) - NETWORK_KEYS
+        assert set(net) - NETWORK_KEYS <= EXTENSION_KEYS | {"weights", "tensors"}, set(net) - NETWORK_KEYS
+        for t in net.get("tensors", []):  # declared params and buffers, present only when there are some
+            assert {"name", "dtype", "shape", "role", "params"} <= set(t), t
+            assert t["role"] in ("param", "buffer")
         assert isinstance(net["name"], str)
         symbols = {d for t in net["inputs"] for d in t["shape"] if isinstance(d, str)}
         symbols = {n for d in symbols for n in _dim_names(d)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from .. import codes
-from ..dims import Dim, floordiv, is_dim
+from ..dims import Dim, Expr, exact_div, floordiv, is_dim
 from ..types import Tensor
 from . import why
 from .base import (
@@ -56,6 +56,23 @@ class Spatial(FloatLayer):
         except ValueError as e:
             raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name) from None
         return tuple(ctx.concrete(v, name, name) for v in t)
+
+    def conv_groups(self, ctx, a) -> None:
+        """groups must divide both channel counts: a known integer checked as torch checks
+        it, or a size of the block's own symbols that divides them for every value (a
+        depthwise convolution of a generic block, `groups=c * t` over `c * t` channels)."""
+        if isinstance(ctx.dim(a.groups), int) or not isinstance(a.groups, Expr):
+            groups = ctx.concrete(a.groups, "groups", "groups")
+            if groups < 1:
+                raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride, dilation and groups must be positive")
+            self.check_groups(ctx, groups, in_channels=a.in_channels, out_channels=a.out_channels)
+            return
+        for what, value in (("in_channels", a.in_channels), ("out_channels", a.out_channels)):
+            if exact_div(value, a.groups) is None:
+                raise ctx.fail(codes.UNPROVEN, f"{self.name}: {what} ({ctx.show(value)}) must be divisible by "
+                               f"groups ({ctx.show(a.groups)}) for every value of the sizes, and netspec "
+                               "cannot prove it", arg="groups",
+                               help="give groups a known value, or a size that divides both channel counts")
 
     def check_groups(self, ctx, groups: int, **channels) -> None:
         """in_channels and out_channels must divide into ``groups``, as torch's constructor says."""
@@ -110,10 +127,9 @@ class _Conv(Spatial):
         k = self.window(ctx, a.kernel_size, "kernel_size")
         s = self.window(ctx, a.stride, "stride")
         d = self.window(ctx, a.dilation, "dilation")
-        groups = ctx.concrete(a.groups, "groups", "groups")
-        if min(k) < 1 or min(s) < 1 or min(d) < 1 or groups < 1:
+        if min(k) < 1 or min(s) < 1 or min(d) < 1:
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride, dilation and groups must be positive")
-        self.check_groups(ctx, groups, in_channels=a.in_channels, out_channels=a.out_channels)
+        self.conv_groups(ctx, a)
         out_spatial = self._spatial(ctx, a, x.shape[-self.n:], k, s, d)
         self.check_output(ctx, x, out_spatial, lambda i, v: (
             f"input {ctx.show_tensor(x)} is too small for kernel_size={a.kernel_size} (output size {v} in dim "

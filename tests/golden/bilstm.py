@@ -30,17 +30,16 @@ class BiLSTMClassifier(nn.Module):
             batch_first=True,
             bidirectional=True,
         )
-        self.logits_linear_0 = nn.Linear(2 * hidden, hidden)  # line 9
-        self.logits_relu = nn.ReLU()  # line 10
-        self.logits_dropout = nn.Dropout(0.2)  # line 11
-        self.logits_linear_1 = nn.Linear(hidden, classes)  # line 12
+        self.logits = nn.Sequential(
+            nn.Linear(2 * hidden, hidden),  # line 9
+            nn.ReLU(),  # line 10
+            nn.Dropout(0.2),  # line 11
+            nn.Linear(hidden, classes),  # line 12
+        )
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         # [batch, seq, 2 * hidden], [2 * layers, batch, hidden], [2 * layers, batch, hidden]  (line 5)
         enc_output, (_enc_h_n, _enc_c_n) = self.enc(frames)
         logits = enc_output.select(1, -1)  # [batch, 2 * hidden]  (line 8)
-        logits = self.logits_linear_0(logits)  # [batch, hidden]  (line 9)
-        logits = self.logits_relu(logits)  # [batch, hidden]  (line 10)
-        logits = self.logits_dropout(logits)  # [batch, hidden]  (line 11)
-        logits = self.logits_linear_1(logits)  # [batch, classes]  (line 12)
+        logits = self.logits(logits)  # [batch, classes]  (lines 9-12)
         return logits

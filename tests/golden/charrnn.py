@@ -29,15 +29,16 @@ class CharRNN(nn.Module):
                 "CharRNN needs classes=4: line 8 of charrnn.net holds only for that value; rebuild with --set classes=...",
             )
         self.classes = classes
-        self.logits_embedding = nn.Embedding(vocab, embedding)  # line 6
-        # line 7
-        self.logits_rnn = nn.RNN(embedding, hidden, num_layers=layers, batch_first=True)
-        self.logits_linear = nn.Linear(hidden, classes)  # line 8
+        self.logits = nn.Sequential(
+            nn.Embedding(vocab, embedding),  # line 6
+            nn.RNN(embedding, hidden, num_layers=layers, batch_first=True),  # line 7
+            nn.Linear(hidden, classes),  # line 8
+        )
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        logits = self.logits_embedding(chars)  # [batch, seq, embedding]  (line 6)
+        logits = self.logits[0](chars)  # [batch, seq, embedding]  (line 6)
         # [batch, seq, hidden], [layers, batch, hidden]  (line 7)
-        logits, _logits_h_n = self.logits_rnn(logits)
-        logits = self.logits_linear(logits)  # [batch, seq, classes]  (line 8)
+        logits, _logits_h_n = self.logits[1](logits)
+        logits = self.logits[2](logits)  # [batch, seq, classes]  (line 8)
         logits = logits.reshape(-1, self.classes)  # [batch * seq, classes]  (line 9)
         return logits

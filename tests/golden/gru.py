@@ -28,13 +28,10 @@ class GRUClassifier(nn.Module):
                 "GRUClassifier needs classes=2: line 15 of gru.net holds only for that value; rebuild with --set classes=...",
             )
         self.hidden = hidden
-        self.enc_embedding = nn.Embedding(vocab, embed)  # line 7
-        self.enc_gru = nn.GRU(  # line 8
-            embed,
-            hidden,
-            num_layers=2,
-            batch_first=True,
-            bidirectional=True,
+        self.enc = nn.Sequential(
+            nn.Embedding(vocab, embed),  # line 7
+            # line 8
+            nn.GRU(embed, hidden, num_layers=2, batch_first=True, bidirectional=True),
         )
         self.logits = nn.Sequential(
             nn.Dropout(0.3),  # line 15
@@ -43,9 +40,9 @@ class GRUClassifier(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         batch = tokens.shape[0]
-        enc = self.enc_embedding(tokens)  # [batch, seq, embed]  (line 7)
+        enc = self.enc[0](tokens)  # [batch, seq, embed]  (line 7)
         # [batch, seq, 2 * hidden], [4, batch, hidden]  (line 8)
-        _enc_output, enc_h_n = self.enc_gru(enc)
+        _enc_output, enc_h_n = self.enc[1](enc)
         # [2, 2, batch, hidden]  (line 11)
         last = enc_h_n.reshape(2, 2, batch, self.hidden)
         last = last.select(0, -1)  # [2, batch, hidden]  (line 12)

@@ -23,9 +23,10 @@ class LSTMWithState(nn.Module):
             raise ValueError(
                 "LSTMWithState needs embed=64: line 9 of lstm_state.net holds only for that value; rebuild with --set embed=...",
             )
-        self.enc_embedding = nn.Embedding(vocab, embed)  # line 9
-        # line 10
-        self.enc_lstm = nn.LSTM(embed, hidden, num_layers=layers, dropout=0.1)
+        self.enc = nn.Sequential(
+            nn.Embedding(vocab, embed),  # line 9
+            nn.LSTM(embed, hidden, num_layers=layers, dropout=0.1),  # line 10
+        )
         self.logits = nn.Linear(hidden, vocab)  # line 11
 
     def forward(
@@ -34,8 +35,8 @@ class LSTMWithState(nn.Module):
         h0: torch.Tensor,
         c0: torch.Tensor,
     ) -> tuple[torch.Tensor, ...]:
-        enc = self.enc_embedding(tokens)  # [seq, batch, embed]  (line 9)
+        enc = self.enc[0](tokens)  # [seq, batch, embed]  (line 9)
         # [seq, batch, hidden], [layers, batch, hidden], [layers, batch, hidden]  (line 10)
-        enc_output, (enc_h_n, enc_c_n) = self.enc_lstm(enc, (h0, c0))
+        enc_output, (enc_h_n, enc_c_n) = self.enc[1](enc, (h0, c0))
         logits = self.logits(enc_output)  # [seq, batch, vocab]  (line 11)
         return logits, enc_h_n, enc_c_n

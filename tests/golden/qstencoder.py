@@ -32,19 +32,20 @@ class QstEncoder(nn.Module):
             raise ValueError(
                 "QstEncoder needs hidden_size=512: line 16 of qstencoder.net holds only for that value; rebuild with --set hidden_size=...",
             )
-        self.words_embedding = nn.Embedding(qst_vocab_size, word_embed_size)  # line 12
-        self.words_tanh = nn.Tanh()  # line 13
+        self.words = nn.Sequential(
+            nn.Embedding(qst_vocab_size, word_embed_size),  # line 12
+            nn.Tanh(),  # line 13
+        )
         # line 15
         self.enc = nn.LSTM(word_embed_size, hidden_size, num_layers=num_layers)
-        self.feature_tanh = nn.Tanh()  # line 19
-        # line 20
-        self.feature_linear = nn.Linear(2 * hidden_size * num_layers, embed_size)
+        self.feature = nn.Sequential(
+            nn.Tanh(),  # line 19
+            nn.Linear(2 * hidden_size * num_layers, embed_size),  # line 20
+        )
 
     def forward(self, question: torch.Tensor) -> torch.Tensor:
         batch = question.shape[0]
-        # [batch, 30, word_embed_size]  (line 12)
-        words = self.words_embedding(question)
-        words = self.words_tanh(words)  # [batch, 30, word_embed_size]  (line 13)
+        words = self.words(question)  # [batch, 30, word_embed_size]  (lines 12-13)
         words = words.transpose(0, 1)  # [30, batch, word_embed_size]  (line 14)
         # [30, batch, hidden_size], [num_layers, batch, hidden_size], [num_layers, batch, hidden_size]  (line 15)
         _enc_output, (enc_h_n, enc_c_n) = self.enc(words)
@@ -54,7 +55,5 @@ class QstEncoder(nn.Module):
         feature = feature.transpose(0, 1)
         # [batch, 2 * hidden_size * num_layers]  (line 18)
         feature = feature.reshape(batch, -1)
-        # [batch, 2 * hidden_size * num_layers]  (line 19)
-        feature = self.feature_tanh(feature)
-        feature = self.feature_linear(feature)  # [batch, embed_size]  (line 20)
+        feature = self.feature(feature)  # [batch, embed_size]  (lines 19-20)
         return feature

@@ -13,7 +13,7 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)  # line 11
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)  # line 12
         self.bn2 = nn.BatchNorm2d(planes)  # line 13
-        self.y_relu = nn.ReLU(inplace=True)  # line 14
+        self.y = nn.ReLU(inplace=True)  # line 14
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(x)  # [batch, planes, h, w]  (line 9)
@@ -22,7 +22,7 @@ class BasicBlock(nn.Module):
         out = self.conv2(out)  # [batch, planes, h, w]  (line 12)
         out = self.bn2(out)  # [batch, planes, h, w]  (line 13)
         y = out.add_(x)  # [batch, planes, h, w]  (line 14)
-        y = self.y_relu(y)  # [batch, planes, h, w]  (line 14)
+        y = self.y(y)  # [batch, planes, h, w]  (line 14)
         return y
 
 
@@ -47,7 +47,7 @@ class DownBlock(nn.Module):
             nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),  # line 31
             nn.BatchNorm2d(planes),  # line 31
         )
-        self.y_relu = nn.ReLU(inplace=True)  # line 32
+        self.y = nn.ReLU(inplace=True)  # line 32
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(x)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 25)
@@ -58,7 +58,7 @@ class DownBlock(nn.Module):
         # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 31)
         shortcut = self.downsample(x)
         y = out.add_(shortcut)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 32)
-        y = self.y_relu(y)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 32)
+        y = self.y(y)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 32)
         return y
 
 

@@ -12,13 +12,13 @@ class RowLSTM(nn.Module):
             raise ValueError(
                 "RowLSTM needs hidden=100: line 10 of rowlstm.net holds only for that value; rebuild with --set hidden=...",
             )
-        self.enc_lstm = nn.LSTM(28, hidden, bidirectional=True)  # line 7
-        self.logits_linear = nn.Linear(2 * hidden, classes)  # line 11
+        self.enc = nn.LSTM(28, hidden, bidirectional=True)  # line 7
+        self.logits = nn.Linear(2 * hidden, classes)  # line 11
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         enc = image.permute(1, 0, 2)  # [28, batch, 28]  (line 6)
         # [28, batch, 2 * hidden], [2, batch, hidden], [2, batch, hidden]  (line 7)
-        enc_output, (_enc_h_n, _enc_c_n) = self.enc_lstm(enc)
+        enc_output, (_enc_h_n, _enc_c_n) = self.enc(enc)
         logits = enc_output.select(0, -1)  # [batch, 2 * hidden]  (line 10)
-        logits = self.logits_linear(logits)  # [batch, classes]  (line 11)
+        logits = self.logits(logits)  # [batch, classes]  (line 11)
         return logits
