@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from .. import codes
 from ..dims import Dim
-from ..types import FLOAT_DTYPES, Tensor
+from ..types import FLOAT_DTYPES, UNKNOWN, Tensor
 from .arith import broadcast
 from .base import Args, Op, StrArg, numel, register
 
@@ -213,6 +213,9 @@ class Einsum(Op):
 
     name = "einsum"
     Args = EinsumArgs
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [UNKNOWN]  # torch.einsum returns a permuted view of its product
     positional = ("equation",)
     min_inputs = 1
     max_inputs = None

@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from .. import codes
 from ..dims import Dim, render
-from ..types import Tensor
+from ..types import UNKNOWN, Tensor
 from .args import after
 from .base import Args, ArgValueError, BoolArg, DimArg, FloatArg, FloatLayer, SizeArg, TensorIn, numel, register
 
@@ -104,6 +104,12 @@ class _Recurrent(FloatLayer):
 
     def batch_axis(self, a, rank):
         return (0 if a.batch_first else 1) if rank == 3 else None
+
+    def layout(self, ctx, a, inputs, outputs):
+        outs = super().layout(ctx, a, inputs, outputs)
+        if a.batch_first and inputs[0].rank == 3:
+            outs[0] = UNKNOWN  # torch runs [seq, batch, ...] and returns `output` transposed
+        return outs
 
     def directions(self, a) -> int:
         return 2 if a.bidirectional else 1
@@ -319,7 +325,9 @@ class _Cell(FloatLayer):
             t = given.tensor
             if t.rank != h.rank or not all(ctx.same(g, w) for g, w in zip(t.shape, h.shape)) or t.dtype != h.dtype:
                 raise ctx.fail(codes.SHAPE, f"{name} of {self.name} must be {ctx.show_tensor(h)}, received "
-                               f"{ctx.show_tensor(t)}", arg=name)
+                               f"{ctx.show_tensor(t)}", arg=name,
+                               help="a cell's state is [batch, hidden_size] ([hidden_size] for an unbatched "
+                               "input), in the input's dtype")
         return results
 
     def param_count(self, a):
