@@ -300,6 +300,22 @@ class _Sizes:
         return name not in self.params
 
 
+class _Positive:
+    """The sizes, and the integer parameters whose values are at least 1."""
+
+    __slots__ = ("sizes", "env")
+
+    def __init__(self, sizes: _Sizes, env: dict):
+        self.sizes = sizes
+        self.env = env
+
+    def __contains__(self, name: object) -> bool:
+        if name in self.sizes:
+            return True
+        v = self.env.get(name)
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
 def _use_depths(uses: dict[str, dict[str, Span]]) -> dict[str, int]:
     """How deep each network's uses of networks nest (0: it uses none), without recursion;
     a cycle (an error of its own) is not followed."""
@@ -347,6 +363,10 @@ class NetworkChecker:
         self._applied: dict | None = None  # application key -> times seen, Applied or None
         self._same: dict[tuple, bool] = {}  # (a, b) -> what same(a, b) said
         self.here = ast.span  # the statement or stage being checked
+        # the symbols a layout rule may take to be at least 1: sizes, and the parameters whose
+        # values are (its decisions hold for every such value: none pins a parameter)
+        self.positive = _Positive(checker.sizes, param_env)
+        self.decider = None  # the Decide of this network's layout rules (StageCtx.decide)
 
     # -- comparisons and concreteness ------------------------------------------------------------
     def compare(self, a: Dim, b: Dim) -> bool | None:
@@ -780,7 +800,7 @@ class NetworkChecker:
                 return self._replay(node, seen, ctx, in_types)
             raised = self.reporter.raised
             a = node.args = self._validate(kind, values, bound.spans, ctx)
-            outs = kind.infer(ctx, a, in_types)
+            outs = self.rule(kind, ctx, a, in_types)
             node.params = kind.param_count(a)
         except Fail as f:
             node.error = str(f)
@@ -799,6 +819,13 @@ class NetworkChecker:
             self._remember(key, seen + 1, kind, ctx, a, in_types, node.params)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         return Results(node.outputs[0], dict(zip(kind.result_names(a), node.outputs)))
+
+    @staticmethod
+    def rule(kind: Kind, ctx: StageCtx, a, in_types: list[Tensor]) -> list[Tensor]:
+        """The kind's shape rule, its weights' sizes, and the memory layout of its results."""
+        outs = kind.infer(ctx, a, in_types)
+        ctx.check_weights(kind, a, in_types)
+        return [t.with_strides(s) for t, s in zip(outs, kind.layout(ctx, a, in_types, outs))]
 
     def _infer_size(self, kind: Kind, values: dict, t: Tensor, bound: Bound, ctx: StageCtx) -> None:
         """Fill in the argument read from the input (in_features); one given too is checked."""
@@ -886,7 +913,7 @@ class NetworkChecker:
         raised = self.reporter.raised
         with self.fresh_facts() as fixed:  # the parameters the result depends on, all of them
             try:
-                outs = kind.infer(ctx.traced(), a, memo.placeholders(in_types))
+                outs = self.rule(kind, ctx.traced(), a, memo.placeholders(in_types))
             except Exception:  # noqa: BLE001 - the rule went another way: keep nothing
                 return None
         if self.reporter.raised != raised:
@@ -980,7 +1007,8 @@ class NetworkChecker:
             return self._poison(node, out_names)
         node.block = sub
         node.params = sum((n.params for n in (*sub.tensors, *sub.nodes)), 0)
-        node.outputs = [Value(Tensor(v.tensor.dtype, v.tensor.shape, (Origin(name, span),) * v.tensor.rank), node, i, "")
+        node.outputs = [Value(Tensor(v.tensor.dtype, v.tensor.shape, (Origin(name, span),) * v.tensor.rank,
+                                     v.tensor.strides), node, i, "")
                         for i, (_, v) in enumerate(sub.outputs)]
         results = dict(zip(out_names, node.outputs))
         if node.outputs:
@@ -1060,7 +1088,7 @@ class NetworkChecker:
             if not self.same(want, t.shape[i]):
                 self.reporter.error(codes.SHAPE, f"input `{inp.name}` needs dim {i} = {render(self.net.dim(want))}, "
                                     f"received {render(self.net.dim(t.shape[i]))}", inp.type.span)
-        self._define_input(inp, Value(Tensor(t.dtype, t.shape, t.origins), None, 0, inp.name))
+        self._define_input(inp, Value(Tensor(t.dtype, t.shape, t.origins, t.strides), None, 0, inp.name))
 
     # -- argument values and dim expressions -----------------------------------------------------
     def value(self, expr) -> Any:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import memo
+from . import codes, memo
 from .codes import Code
 from .diagnostics import Span
-from .dims import Dim, Expr, less_equal, render
-from .kinds import Fail
-from .types import Origin, Tensor
+from .dims import Dim, Expr, compare, is_dim, less_equal, render, symbols
+from .kinds import Fail, Layer
+from .layout import Decide
+from .types import UNKNOWN, Origin, Tensor
 
 if TYPE_CHECKING:
     from .checker import NetworkChecker
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 # Symbols named like these are batch or time axes (docs/language.md, "Layout").
 BATCH_NAMES = frozenset({"batch", "batch_size", "B", "N"})
 TIME_NAMES = frozenset({"seq", "seq_len", "time", "T"})
+# ... and like these spatial axes; each of the three varies with the data, so no layer's
+# weights may be sized by one (StageCtx.check_weights)
+SPATIAL_NAMES = frozenset({"h", "w", "height", "width", "H", "W"})
+DATA_ROLES = (("batch", BATCH_NAMES), ("time", TIME_NAMES), ("spatial", SPATIAL_NAMES))
 
 
 class StageCtx:
@@ -98,6 +103,17 @@ class StageCtx:
         when never, None when it depends on the values; parameters at their values."""
         return less_equal(self.dim(a), self.dim(b), self._nc.checker.sizes)
 
+    @property
+    def decide(self) -> Decide:
+        """The comparisons a layout rule decides with (netspec.layout): for every value of
+        the sizes and of the parameters (each at least 1), so that none is pinned."""
+        nc = self._nc
+        if nc.decider is None:
+            positive = nc.positive
+            nc.decider = Decide(lambda a, b: compare(a, b, positive), lambda a, b: less_equal(a, b, positive),
+                                lambda d: sorted(s for s in symbols(d) if s in positive))
+        return nc.decider
+
     def same(self, a: Dim, b: Dim) -> bool:
         """Whether a == b may hold: provably, or assumed in a generic block check."""
         return self._nc.same(a, b)
@@ -122,6 +138,62 @@ class StageCtx:
                     return "time"
         return None
 
+    def batch_dim(self, t: Tensor) -> tuple[int, Dim] | None:
+        """The one dim of ``t`` that is a batch symbol (by name), and that symbol; None when
+        no dim, or more than one, holds a batch symbol."""
+        found = []
+        for i, d in enumerate(t.shape):
+            names = symbols(self.dim(d)) & BATCH_NAMES
+            if names:
+                found.append((i, names))
+        if len(found) != 1 or self.role(t.shape[found[0][0]]) != "batch":
+            return None
+        return found[0][0], self.dim(t.shape[found[0][0]])
+
+    def data_symbol(self, d: Dim) -> tuple[str, str] | None:
+        """The first symbol of ``d`` (parameters at their values) named like an axis that
+        varies with the data, and its role: ("seq", "time"); a network parameter's name
+        never is one."""
+        for name in sorted(s for s in symbols(self.dim(d)) if s in self._nc.checker.sizes):
+            for role, names in DATA_ROLES:
+                if name in names:
+                    return name, role
+        return None
+
+    def check_weights(self, kind, a, inputs: list[Tensor]) -> None:
+        """A `layout` error when a layer's constructor would need a dim that varies with the
+        data (docs/language.md, "Layout"): its weights or buffers would be sized by it."""
+        if not isinstance(kind, Layer):
+            return
+        pos, kw = kind.constructor_args(a)
+        given = [*zip(kind.torch_positional, pos), *kw.items()]
+        given.sort(key=lambda item: item[0] != kind.inferred)  # the size read from the input first
+        for name, v in given:
+            found = next(filter(None, (self.data_symbol(d) for d in _dims(v))), None)
+            if found is None:
+                continue
+            sym, role = found
+            why = f"the module would be built for one value of `{sym}`, a {role} dim that varies with the data"
+            if name == kind.inferred and inputs:
+                x = inputs[0]
+                index = kind.inferred_index(x.rank) % max(x.rank, 1)
+                raise self.fail(codes.LAYOUT, f"{self.kind_name} reads {name} from dim {index} of its input "
+                                f"{self.show_tensor(x)}: {why}", self.input_story(),
+                                help=self._relayout_help(x, index, sym))
+            shown = ", ".join(self.show(d) for d in _dims(v))
+            raise self.fail(codes.LAYOUT, f"{self.kind_name}: {name}={shown}: {why}", arg=name,
+                            help=f"size it with a literal or a network parameter, not with `{sym}`")
+
+    def _relayout_help(self, x: Tensor, index: int, sym: str) -> str:
+        """How to give a layer that reads its size from dim ``index`` a dim of a fixed size."""
+        fixed = [j for j in range(x.rank) if j != index and self.data_symbol(x.shape[j]) is None]
+        if fixed:
+            j = fixed[-1]
+            return (f"put `-> transpose({min(index, j)}, {max(index, j)})` before it, so that it reads "
+                    f"`{self.show(x.shape[j])}`")
+        return (f"give the input a dim of a fixed size there (a literal or a network parameter), "
+                f"or pool over `{sym}` first")
+
     # -- notes ------------------------------------------------------------------------------------
     def origin_note(self, t: Tensor, i: int) -> str | None:
         o = t.origins[i] if i < len(t.origins) else None
@@ -129,6 +201,30 @@ class StageCtx:
             return None
         return f"dim {i} ({self.show(t.shape[i])}) comes from {o}"
 
+    def layout_story(self) -> list[str]:
+        """Where the input's memory layout came from: the first of the stages before it that
+        left it other than contiguous."""
+        v = self.input_values[0]
+        maker = None
+        while v.tensor is not None and v.tensor.strides is not None:
+            if v.node is None:
+                return [f"`{v.name}` is not contiguous where this network is used"] if v.name else []
+            maker = v.node
+            if not v.node.inputs:
+                break
+            v = v.node.inputs[0]
+        if maker is None:
+            return []
+        return [f"{maker.kind_name} (line {maker.span.line}) leaves its result "
+                f"{'with a memory layout netspec cannot state' if maker.outputs[0].tensor.strides is UNKNOWN else 'not contiguous'}"]
+
     def input_story(self, index: int = 0) -> list[str]:
         """Notes on where the input came from: its source and the stage that shaped it."""
         return self._nc.story(self.input_values[index])
+
+
+def _dims(v) -> list[Dim]:
+    """The dims in an argument value: itself, or those of a tuple."""
+    if isinstance(v, tuple):
+        return [d for item in v for d in _dims(item)]
+    return [v] if is_dim(v) and not isinstance(v, bool) else []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .diagnostics import Span
 from .dims import Dim, render
@@ -35,11 +35,34 @@ class Origin(NamedTuple):
         return f"{self.what} (line {self.span.line})"
 
 
+class _Unknown:
+    """The strides of a tensor whose memory layout netspec cannot state (netspec.layout)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+
+
 @dataclass(frozen=True)
 class Tensor:
+    """A value's type: dtype, shape, where each dim came from, and its memory layout.
+
+    ``strides``: None when the tensor has torch's default (contiguous) strides, a tuple of
+    dims when netspec knows them (netspec.layout: a claim about every dim whose size is not
+    1), or UNKNOWN.
+    """
+
     dtype: str
     shape: tuple[Dim, ...]
     origins: tuple[Origin | None, ...]
+    strides: Any = None
 
     def __repr__(self) -> str:  # `Tensor(float32[batch, 10])`; the origins are for diagnostics
         return f"Tensor({show_shape(self.shape, self.dtype)})"
@@ -49,11 +72,15 @@ class Tensor:
         return len(self.shape)
 
     def with_shape(self, shape, origin: Origin | None, keep: dict[int, int] | None = None,
-                   dtype: str | None = None) -> "Tensor":
-        """A new tensor; dims listed in ``keep`` (new index -> old index) keep their origin."""
+                   dtype: str | None = None, strides: Any = None) -> "Tensor":
+        """A new tensor (contiguous unless ``strides`` says otherwise); dims listed in ``keep``
+        (new index -> old index) keep their origin."""
         keep = keep or {}
         origins = tuple(self.origins[keep[i]] if i in keep else origin for i in range(len(shape)))
-        return Tensor(dtype or self.dtype, tuple(shape), origins)
+        return Tensor(dtype or self.dtype, tuple(shape), origins, strides)
+
+    def with_strides(self, strides: Any) -> "Tensor":
+        return self if strides is self.strides else Tensor(self.dtype, self.shape, self.origins, strides)
 
 
 def show_shape(shape, dtype: str | None = None) -> str:

@@ -556,7 +556,7 @@ NN_CLASSES = {k.torch_name for k in _registry().values() if k.is_module} | {"Mod
 NN_FUNCTIONS = {"interpolate", "pad"}  # the ops `interpolate` and `pad`
 TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32",
                "stack", "where", "div", "bmm", "einsum", "arange"}
-TENSOR_METHODS = {"permute", "transpose", "reshape", "flatten", "squeeze", "unsqueeze", "select", "new_zeros", "add_",
+TENSOR_METHODS = {"permute", "transpose", "reshape", "view", "flatten", "squeeze", "unsqueeze", "select", "new_zeros", "add_",
                   "shape", "sum", "mean", "amax", "amin", "var", "std", "softmax", "log_softmax", "split", "chunk",
                   "narrow", "expand", "repeat", "contiguous", "masked_fill", "float", "double", "half", "bfloat16",
                   "long", "int", "bool", "to", "device",

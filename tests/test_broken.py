@@ -33,10 +33,6 @@ SEVERITIES = ("error", "warning")
 # Specs the checker lets through today (the traps of tests/oracle.py): each file states the
 # diagnostic the checker should give. Remove a file from here once the checker gives it.
 PENDING = {
-    "traps_view.net": "trap view-contiguity: check accepts `view` after a transpose; torch's .view refuses it",
-    "traps_data_sized.net": "trap data-sized-weights: check sizes weights by `seq` (in_channels, in_features, "
-                            "out_features)",
-    "traps_batch.net": "trap batch-tracking: check accepts reshape(batch, -1) of a tensor whose batch is dim 1",
     "traps_layout_unbatched.net": "found by the oracle: check accepts RNN over [batch, features], time = batch",
 }
 

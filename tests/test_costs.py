@@ -625,7 +625,14 @@ def test_random_network_costs_match_the_built_module(seed):
     from netspec import api
 
     case = netgen.sample(seed)
-    spec = api.loads(case.text, file=f"random-{seed}.net")
+    try:
+        spec = api.loads(case.text, file=f"random-{seed}.net")
+    except api.SpecError as e:
+        # a layer sized by a data axis, or a `view` torch may refuse: refused by design
+        # (tests/test_layout.py; tests/test_differential.py skips them alike)
+        assert "the module would be built for one value of" in str(e) or re.search(
+            r"view\([^)]*\): (torch refuses it|netspec cannot tell the memory layout)", str(e)), e
+        pytest.skip("check refuses this random network by design")
     net = spec.network(case.root)
     torch.manual_seed(seed)
     # a layer whose size is an input's symbol takes the symbol's value as a constructor argument

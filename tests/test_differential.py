@@ -14,6 +14,7 @@ A few hundred networks run by default; ``NETSPEC_DIFF_EXAMPLES=20000`` runs that
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 torch = pytest.importorskip("torch")
 import netgen  # noqa: E402
 import observe  # noqa: E402
-from hypothesis import HealthCheck, given, note, settings  # noqa: E402
+from hypothesis import HealthCheck, given, note, reject, settings  # noqa: E402
 
 from netspec import api  # noqa: E402
 from netspec.checker import check_text  # noqa: E402
@@ -77,12 +78,22 @@ def run(spec: api.Spec, symbols: dict[str, int], params: dict, root: str) -> Non
     assert sum(p.numel() for p in model.parameters()) == evaluate(total, env), "parameter count"
 
 
+# what check says of a layer sized by a data axis (batch, time, spatial)
+DATA_SIZED = "the module would be built for one value of"
+# ... and of a `view` torch refuses, or of a layout it does not state
+VIEW_REFUSED = re.compile(r"view\([^)]*\): (torch refuses it|netspec cannot tell the memory layout)")
+
+
 def differential(text: str, symbols: dict[str, int], root: str = "Net", log=lambda _: None) -> None:
     log(text)
     log(f"symbols: {symbols}")
     result = check_text(text, "random.net")
     problems = [f"{d.span.line}: {d.severity}[{d.code}] {d.message}" for d in result.reporter.items
                 if d.severity == "error" or d.code == "unproven"]
+    if any(DATA_SIZED in p or VIEW_REFUSED.search(p) for p in problems):
+        # the generator sized a layer by a data axis, or wrote `view` of a tensor that may
+        # not be contiguous: check refuses both by design (tests/test_layout.py proves it)
+        reject()
     assert not problems, problems
     spec = api.loads(text, file="random.net")
     log(spec.code)
@@ -115,11 +126,17 @@ def test_generated_code_of_random_networks_passes_ruff(tmp_path):
     if not exe.exists():
         pytest.skip("ruff is not installed")
     files = []
-    for seed in range(40):
+    for seed in range(200):
         spec = netgen.sample(seed)
         path = tmp_path / f"net_{seed}.py"
-        path.write_text(api.loads(spec.text, file=f"net_{seed}.net").code)
+        try:
+            path.write_text(api.loads(spec.text, file=f"net_{seed}.net").code)
+        except api.SpecError as e:
+            assert DATA_SIZED in str(e) or VIEW_REFUSED.search(str(e)), e  # refused by design (as above)
+            continue
         files.append(str(path))
+        if len(files) == 40:
+            break
     check = subprocess.run([str(exe), "check", "--isolated", "--no-cache", *files], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
     fmt = subprocess.run([str(exe), "format", "--isolated", "--no-cache", "--check", "--diff", *files],
@@ -131,7 +148,7 @@ def test_generated_code_of_random_networks_passes_ruff(tmp_path):
 
 REGRESSIONS = {
     # a -1 whose quotient the checker had to divide a polynomial by another to find:
-    # (504*h - 504) / (56*h - 56) == 9
+    # (63*batch*h - 63*batch) / (7*batch*h - 7*batch) == 9
     "reshape_polynomial_quotient": ("""
 network Sub {
     input x: float32[a, b, c, d]
@@ -140,7 +157,7 @@ network Sub {
 }
 network Net(width=11) {
     input x: float32[batch, 3, h, 8]
-    y = x -> transpose(0, 3) -> Linear(width, false) -> Conv2d(7, (2, 5), padding=(0, 1)) -> Sub
+    y = x -> transpose(1, 3) -> Linear(width, false) -> Conv2d(7, (2, 5), padding=(0, 1)) -> Sub
     output y
 }
 """, {"batch": 2, "h": 6}),

@@ -98,7 +98,7 @@ def test_deep_expressions_are_a_limit(check, text):
 
 def test_brackets_in_comments_and_strings_do_not_count(check):
     deep = "(" * N_PARENS
-    text = spec(f"    # {deep}\n    y = x -> Conv1d(4, 1, padding=\"same\") -> ReLU   # {deep} -> ReLU\n")
+    text = spec(f"    # {deep}\n    y = x -> unsqueeze(1) -> Conv1d(4, 1, padding=\"same\") -> ReLU   # {deep} -> ReLU\n")
     status, diags = check(text)
     assert (status, diags) == (0, [])
 

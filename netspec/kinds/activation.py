@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, Optional
 
-from .. import codes
+from .. import codes, layout
 from ..dims import exact_div, floordiv
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, Weight, register
 from .memory import Saved, nbytes
@@ -31,6 +31,12 @@ class _Elementwise(FloatLayer):
         if keeps == "copy":
             return Saved(extra=nbytes(inputs[0]))
         return Saved(outputs=(0,)) if keeps == "result" else Saved(inputs=(0,))
+
+    def layout(self, ctx, a, inputs, outputs):
+        (x,) = inputs
+        if getattr(a, "inplace", False):
+            return [x.strides]  # the input itself
+        return [layout.elementwise(x, ctx.decide)]
 
 
 @register
@@ -104,6 +110,9 @@ class _Softmax(_Elementwise):
     def batch_axis(self, a, rank):
         over = a.dim if isinstance(a.dim, int) else 0  # without `dim`, torch may pick dim 0
         return 0 if rank >= 2 and over % rank != 0 else None
+
+    def layout(self, ctx, a, inputs, outputs):
+        return Layer.layout(self, ctx, a, inputs, outputs)  # not elementwise: torch's own strides
 
 
 @register

@@ -21,10 +21,10 @@ from typing import ClassVar, Literal, NamedTuple, Optional
 
 from .. import codes
 from ..dims import Dim
-from ..types import FLOAT_DTYPES, Tensor
+from ..types import FLOAT_DTYPES, UNKNOWN, Tensor
 from .args import after
 from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, register
-from .memory import UNKNOWN
+from .memory import UNKNOWN as UNSTATED
 from .recurrent import check_sequence_layout
 
 RANK_HELP = "attention takes [L, N, E] ([N, L, E] with batch_first=true) or an unbatched [L, E]"
@@ -256,7 +256,7 @@ class _Attention(FloatLayer):
     def saved(self, a, inputs, outputs, grad):
         """Not stated: what torch keeps depends on the attention kernel it picks (math, flash,
         memory-efficient, a fused fast path), which depends on the device and the arguments."""
-        return UNKNOWN
+        return UNSTATED
 
     def keyword_args(self, a, state: dict[str, str], code) -> list[str]:
         """The masks, then the forward-only arguments given, by keyword."""
@@ -328,6 +328,12 @@ class MultiheadAttention(_Attention):
     state_inputs = ("key", "value", "key_padding_mask", "attn_mask")
     forward_only = ("need_weights", "average_attn_weights", "is_causal")
     results = ("output", "weights")
+
+    def layout(self, ctx, a, inputs, outputs):
+        outs = super().layout(ctx, a, inputs, outputs)
+        if a.batch_first and inputs[0].rank == 3:
+            outs[0] = UNKNOWN  # torch attends over [L, N, E] and returns the output transposed
+        return outs
     examples: ClassVar[list[dict]] = [
         {"stage": "MultiheadAttention(2)", "input": "float32[5, 3, 8]"},
         {"stage": "MultiheadAttention(4, batch_first=true, average_attn_weights=false)", "input": "float32[2, 6, 8]"},

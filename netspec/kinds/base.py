@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, NamedTuple
 
 from .. import codes
 from ..dims import Dim, Expr, is_dim, render
-from ..types import FLOAT_DTYPES, Tensor
+from ..types import FLOAT_DTYPES, UNKNOWN, Tensor
 from .args import Args, ArgValueError, Before, Positive, ValidationError
 from .memory import NOTHING, Autograd, Saved, Strides
 
@@ -210,7 +210,7 @@ class Kind:
     results: ClassVar[tuple[str, ...]] = ("output",)
     ranks: ClassVar[tuple[int, ...] | None] = None  # allowed ranks of the first input
     min_rank: ClassVar[int] = 0  # when ranks is None
-    rank_help: ClassVar[str] = ""
+    rank_help: ClassVar[str] = "bring the input to a rank it takes first (unsqueeze adds a dim, flatten merges dims)"
     variadic: ClassVar[str | None] = None  # an argument that takes every positional value
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1  # tensors given by position beyond the piped one
@@ -248,6 +248,23 @@ class Kind:
         """The dim of a ``rank``-dim input that the kind reads as the batch, whose samples
         it keeps apart; None when no dim is (an unbatched input, or an op that mixes dim 0)."""
         return None
+
+    # -- memory layout (netspec.layout) ---------------------------------------------------------
+    # Whether ``infer`` states its results' strides (``with_shape(..., strides=...)``): the
+    # view ops, and layers whose results keep their input's layout.
+    tracks_layout: ClassVar[bool] = False
+
+    def layout(self, ctx, a: Args, inputs: list[Tensor], outputs: list[Tensor]) -> list:
+        """The strides of each result (Tensor.strides). Unless ``infer`` states them: the
+        results of contiguous tensors are contiguous (tests/test_layout.py runs every kind's
+        examples through torch), any other is UNKNOWN."""
+        if self.tracks_layout:
+            return [t.strides for t in outputs]
+        given = [getattr(a, n, None) for n in self.state_inputs]
+        tensors = [*inputs, *(g.tensor for g in given if isinstance(g, TensorArg) and g.tensor is not None)]
+        if all(t.strides is None for t in tensors):
+            return [None] * len(outputs)
+        return [UNKNOWN] * len(outputs)
 
     # -- costs --------------------------------------------------------------------------------
     def param_count(self, a: Args) -> Dim:
@@ -463,7 +480,8 @@ class Op(Kind):
         top = max(rank + extra, 1)
         if not -top <= d < top:
             raise ctx.fail(codes.RANK, f"{self.name}: dim {d} is out of range for a tensor with {rank} dims "
-                           f"(expected {-top} to {top - 1})", arg=arg)
+                           f"(expected {-top} to {top - 1})", arg=arg,
+                           help="count dims from 0 for the first, or from -1 for the last")
         return d % top
 
     def op_expr(self, a: Args, inputs: list[str], code) -> str:

@@ -80,7 +80,7 @@ class Spatial(FloatLayer):
             v = ctx.dim(value)
             if isinstance(v, int) and v % groups:
                 raise ctx.fail(codes.VALUE, f"{self.name}: {what} ({v}) must be divisible by groups ({groups})",
-                               arg="groups")
+                               arg="groups", help=f"use groups that divide {v}, or make {what} a multiple of {groups}")
 
     def check_output(self, ctx, x: Tensor, sizes, too_small) -> None:
         """Every output size must be at least 1: ``too_small(i, size)`` gives the message and

@@ -29,6 +29,9 @@ class Linear(FloatLayer):
     inferred = "in_features"
     torch_positional = ("in_features", "out_features")
     dtype_kwarg = True
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [None]  # torch folds the input into a matrix: a new, contiguous result
     min_rank = 1
     examples: ClassVar[list[dict]] = [
         {"stage": "Linear(10)", "input": "float32[4, 7]"},
@@ -264,7 +267,8 @@ def flatten_shape(ctx, x: Tensor, start, end, arg_start: str, arg_end: str) -> T
     if x.rank == 0:
         return x.with_shape((1,), ctx.origin)
     if s > e:
-        raise ctx.fail(codes.VALUE, f"start_dim ({s}) comes after end_dim ({e})", arg=arg_start)
+        raise ctx.fail(codes.VALUE, f"start_dim ({s}) comes after end_dim ({e})", arg=arg_start,
+                       help="name the first dim to merge, then the last (counted alike from the end when negative)")
     shape = x.shape[:s] + (numel(x.shape[s:e + 1]),) + x.shape[e + 1:]
     keep = {i: i for i in range(s)}
     keep.update({i: i + (e - s) for i in range(s + 1, len(shape))})

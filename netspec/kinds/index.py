@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar
 
-from .. import codes
+from .. import codes, layout
 from ..dims import Dim, Expr, compare, floordiv, is_dim, render
 from ..types import Tensor
 from .args import Before
@@ -145,6 +145,9 @@ class Getitem(Op):
             keep[len(shape)] = k
             shape.append(x.shape[k])
         return [x.with_shape(tuple(shape), ctx.origin, keep=keep)]
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [layout.indexed(inputs[0], outputs[0], a.index, ctx.decide)]
 
     def check_int(self, ctx, x: Tensor, d: int, i) -> None:
         n, v = ctx.dim(x.shape[d]), ctx.dim(i)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar
 
-from .. import codes
+from .. import codes, layout
 from ..dims import Dim, compare, is_dim, render
 from ..types import Tensor, promote_types
 from .args import Before
@@ -84,6 +84,9 @@ class _Pieces(Op):
 
     def batch_axis(self, a, rank):
         return 0 if isinstance(a.dim, int) and rank >= 2 and a.dim % rank != 0 else None
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [layout.kept(inputs[0], out, ctx.decide) for out in outputs]
 
     def pieces(self, ctx, a, x: Tensor, d: int, sizes: list[Dim]) -> list[Tensor]:
         if len(sizes) > MAX_PIECES:
@@ -253,6 +256,9 @@ class Narrow(Op):
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.narrow({code(a.dim)}, {code(a.start)}, {code(a.length)})"
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [layout.kept(inputs[0], outputs[0], ctx.decide)]
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs

@@ -11,10 +11,11 @@ from typing import ClassVar
 
 from .. import codes
 from ..dims import Dim
-from ..types import FLOAT_DTYPES, Tensor
+from ..types import FLOAT_DTYPES, UNKNOWN, Tensor
 from .arith import broadcast
 from .base import Args, Op, StrArg, numel, register
-from .memory import UNKNOWN, Saved
+from .memory import UNKNOWN as UNSTATED
+from .memory import Saved
 
 
 def _same_dtype(ctx, name: str, tensors: list[Tensor], floats_only: bool = False) -> str:
@@ -100,7 +101,7 @@ class Matmul(Op):
         x, y = inputs
         folds = (x.rank <= 2 and y.rank <= 2) or (y.rank <= 2 and grad.is_contiguous(0)) or (
             x.rank == y.rank and x.shape[:-2] == y.shape[:-2] and grad.is_contiguous(0) and grad.is_contiguous(1))
-        return _each_other(grad) if folds else UNKNOWN
+        return _each_other(grad) if folds else UNSTATED
 
     def flops(self, a, inputs, outputs):
         x, y = inputs
@@ -231,6 +232,9 @@ class Einsum(Op):
 
     name = "einsum"
     Args = EinsumArgs
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [UNKNOWN]  # torch.einsum returns a permuted view of its product
     positional = ("equation",)
     min_inputs = 1
     max_inputs = None
@@ -269,7 +273,7 @@ class Einsum(Op):
     def saved(self, a, inputs, outputs, grad):
         """Not stated: torch contracts through permutes, reshapes and bmm whose copies depend
         on the equation and the strides."""
-        return UNKNOWN
+        return UNSTATED
 
     def op_expr(self, a, inputs, code):
         return f"torch.einsum({code(a.equation)}, {', '.join(inputs)})"

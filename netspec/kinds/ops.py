@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Optional
 
-from .. import codes
-from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render
-from ..types import Tensor
+from .. import codes, layout
+from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render, symbols
+from ..types import UNKNOWN, Tensor
 from . import why
 from .args import Before
 from .base import Args, DimArg, Op, _show, numel, register
@@ -33,6 +33,7 @@ class Permute(Op):
     name = "permute"
     Args = DimsArgs
     variadic = "dims"
+    tracks_layout = True
     examples: ClassVar[list[dict]] = [{"stage": "permute(1, 0, 2)", "input": "float32[2, 3, 4]"},
                                       {"stage": "permute(0, 2, 3, 1)", "input": "float32[2, 3, 4, 5]"},
                                       {"stage": "permute((2, 0, 1))", "input": "int64[3, 4, 5]"},
@@ -49,12 +50,19 @@ class Permute(Op):
         (x,) = inputs
         if len(a.dims) != x.rank:
             raise ctx.fail(codes.RANK, f"permute needs {x.rank} dims for {ctx.show_tensor(x)}, received {len(a.dims)}",
-                           arg="dims")
+                           arg="dims", help=f"name each of the {x.rank} dims once, in the new order")
         order = [self.dim_index(ctx, d, x.rank, "dims") for d in a.dims]
         if len(set(order)) != len(order):
-            raise ctx.fail(codes.VALUE, f"permute: repeated dim in {tuple(a.dims)}", arg="dims")
-        return [x.with_shape(tuple(x.shape[i] for i in order), ctx.origin,
-                             keep={n: o for n, o in enumerate(order)})]
+            raise ctx.fail(codes.VALUE, f"permute: repeated dim in {tuple(a.dims)}", arg="dims",
+                           help="name each dim once: permute takes an order of all the dims")
+        return [reordered(ctx, x, order)]
+
+
+def reordered(ctx, x: Tensor, order: list[int]) -> Tensor:
+    """``x`` with its dims in ``order``: a view, its strides reordered alike."""
+    shape = tuple(x.shape[i] for i in order)
+    strides = layout.normal(shape, layout.permuted(layout.strides_of(x), order), ctx.decide)
+    return x.with_shape(shape, ctx.origin, keep={n: o for n, o in enumerate(order)}, strides=strides)
 
 
 class TransposeArgs(Args):
@@ -67,6 +75,7 @@ class Transpose(Op):
     name = "transpose"
     Args = TransposeArgs
     positional = ("dim0", "dim1")
+    tracks_layout = True
     examples: ClassVar[list[dict]] = [{"stage": "transpose(0, 1)", "input": "float32[2, 3, 4]"},
                                       {"stage": "transpose(-1, 1)", "input": "float32[2, 3, 4, 5]"},
                                       {"stage": "transpose(-3, -1)", "input": "float32[2, 3, 4]"},
@@ -95,8 +104,7 @@ class Transpose(Op):
             return [x]  # torch takes dim 0 (or -1) of a 0-dim tensor as itself
         order = list(range(x.rank))
         order[i], order[j] = order[j], order[i]
-        return [x.with_shape(tuple(x.shape[k] for k in order), ctx.origin,
-                             keep={n: o for n, o in enumerate(order)})]
+        return [reordered(ctx, x, order)]
 
 
 class ShapeArgs(Args):
@@ -105,21 +113,22 @@ class ShapeArgs(Args):
 
 @register
 class Reshape(Op):
+    """``x.reshape(*shape)``: a view where torch's computeStride finds one (netspec.layout),
+    else a contiguous copy."""
+
     name = "reshape"
-    aliases = ("view",)
     Args = ShapeArgs
     variadic = "shape"
+    tracks_layout = True
     examples: ClassVar[list[dict]] = [{"stage": "reshape(-1, 4)", "input": "float32[2, 3, 4]"},
                                       {"stage": "reshape(6, 2, 2)", "input": "float32[2, 3, 4]"},
                                       {"stage": "reshape((4, -1))", "input": "int64[8, 2]"},
-                                      {"stage": "view(2, -1, 3)", "input": "float32[3, 4, 2]"},
                                       {"stage": "reshape(-1)", "input": "float32[2, 3, 4]"},
                                       {"stage": "reshape((24,))", "input": "float32[2, 3, 4]"},
                                       {"stage": "reshape(-1, 1, 2)", "input": "bool[3, 4]"}]
 
     def op_expr(self, a, inputs, code):
-        # reshape, also for `view`: the same result, and it never refuses a non-contiguous input
-        return f"{inputs[0]}.reshape({', '.join(code(d) for d in a.shape)})"
+        return f"{inputs[0]}.{self.name}({', '.join(code(d) for d in a.shape)})"
 
     def result_strides(self, a, inputs, outputs, strides):
         return reshaped(inputs, outputs, strides)
@@ -146,7 +155,37 @@ class Reshape(Op):
         for i, d in enumerate(shape):
             if i < x.rank and compare(d, x.shape[i]) is True and numel(shape[:i]) == numel(x.shape[:i]):
                 keep[i] = i
-        return [x.with_shape(tuple(shape), ctx.origin, keep=keep)]
+        self.check_batch(ctx, x, shape)
+        return [x.with_shape(tuple(shape), ctx.origin, keep=keep, strides=self.strides(ctx, a, x, shape))]
+
+    def check_batch(self, ctx, x: Tensor, shape: list) -> None:
+        """A `layout` error when a slice of the new dim that holds `batch` would hold
+        elements of several samples (docs/language.md, "Layout"). Sample ``s`` of a
+        contiguous input is the flat range ``s * R ..`` (R: the elements after its batch dim),
+        so each slice of new dim j (S elements after it) is one sample's exactly when
+        m = R / S is an integer and the new dim is a multiple of m * batch."""
+        found = ctx.batch_dim(x)
+        new = [ctx.dim(d) for d in shape]
+        holders = [j for j, d in enumerate(new) if found and symbols(d) & symbols(found[1])]
+        if found is None or len(holders) != 1:
+            return
+        (i, batch), j = found, holders[0]
+        if ctx.decide.eq(numel(new), numel([ctx.dim(d) for d in x.shape])) is not True:
+            return  # a shape that rests on an unproven fact (its warning says which)
+        m = exact_div(numel([ctx.dim(d) for d in x.shape[i + 1:]]), numel(new[j + 1:]))
+        if m is not None and exact_div(new[j], m * batch) is not None:
+            return
+        shown = ", ".join(render(ctx.dim(d)) for d in shape)
+        fix = f"bring the batch dim first with `-> transpose(0, {i})` before it, or " if i else ""
+        ctx.fail_unless_allowed(
+            codes.LAYOUT, f"{self.name}({shown}): dim {j} holds `{render(batch)}`, but its slices would hold "
+            f"parts of several samples (the batch of {ctx.show_tensor(x)} is dim {i})", ctx.input_story(),
+            help=f"{fix}keep dim {i} whole in the new shape; if this is meant, add `# netspec: allow[layout]` "
+            "to the line", arg="shape")
+
+    def strides(self, ctx, a, x: Tensor, shape: list):
+        """A view's strides where torch's reshape finds a view, a contiguous copy's where not."""
+        return layout.reshaped(x.shape, x.strides, shape, ctx.decide)
 
     @staticmethod
     def _holes(ctx, shape: list) -> list[int]:
@@ -214,6 +253,33 @@ class Reshape(Op):
                      f"{render(t_show)}: equal only for some values of the symbols", arg="shape")
 
 
+@register
+class View(Reshape):
+    """``x.view(*shape)``: torch's view, which refuses a tensor whose memory does not hold
+    the new shape's dims at fixed strides (a transposed tensor whose transposed dims it
+    merges): then an error, where it may be refused for some values of the symbols too."""
+
+    name = "view"
+    examples: ClassVar[list[dict]] = [{"stage": "view(2, -1, 3)", "input": "float32[3, 4, 2]"},
+                                      {"stage": "view(-1)", "input": "float32[2, 3]"},
+                                      {"stage": "view(4, 1, -1)", "input": "int64[2, 2, 5]"}]
+
+    def strides(self, ctx, a, x: Tensor, shape: list):
+        verdict = layout.view(x.shape, x.strides, shape, ctx.decide)
+        if verdict.viewable == "always":
+            return verdict.strides
+        shape = ", ".join(render(ctx.dim(d)) for d in a.shape)
+        if x.strides is UNKNOWN:
+            why, notes = f"netspec cannot tell the memory layout of {ctx.show_tensor(x)}", []
+        else:
+            when = "" if verdict.viewable == "never" else " for some values of the symbols"
+            why = f"torch refuses it{when}: its input is not contiguous"
+            notes = [f"the input {ctx.show_tensor(x)} has strides ({', '.join(ctx.show(d) for d in x.strides)}): "
+                     f"the dims view({shape}) merges are not one block of memory"]
+        raise ctx.fail(codes.VALUE, f"view({shape}): {why}", notes + ctx.layout_story(), arg="shape",
+                       help="use reshape, or `-> contiguous()` before it")
+
+
 def _floor_quotient(total: Dim, k: Dim) -> Dim | None:
     """``total // k`` as a dim: for an integer ``k``, or one term ``c * m`` whose symbols ``m``
     divide ``total`` exactly (``batch * seq // (5 * batch) == seq // 5``); else None."""
@@ -265,6 +331,10 @@ class FlattenOp(Op):
     def infer(self, ctx, a, inputs):
         return [flatten_shape(ctx, inputs[0], a.start_dim, a.end_dim, "start_dim", "end_dim")]
 
+    def layout(self, ctx, a, inputs, outputs):
+        (x,), (out,) = inputs, outputs
+        return [layout.reshaped(x.shape, x.strides, out.shape, ctx.decide)]
+
 
 class OptDimArgs(Args):
     dim: Optional[DimArg] = None
@@ -309,6 +379,14 @@ class Squeeze(Op):
         return [x.with_shape(tuple(x.shape[i] for i in kept), ctx.origin,
                              keep={n: o for n, o in enumerate(kept)})]
 
+    def layout(self, ctx, a, inputs, outputs):
+        (x,), (out,) = inputs, outputs
+        if a.dim is None:
+            drop = [i for i, d in enumerate(x.shape) if ctx.known(d) == 1]
+        else:
+            drop = [self.dim_index(ctx, a.dim, x.rank, "dim")] if out.rank < x.rank else []
+        return [layout.squeezed(x, out, drop, ctx.decide)]
+
 
 class DimArgs(Args):
     dim: DimArg
@@ -336,6 +414,11 @@ class Unsqueeze(Op):
         shape = x.shape[:i] + (1,) + x.shape[i:]
         keep = {n: (n if n < i else n - 1) for n in range(len(shape)) if n != i}
         return [x.with_shape(shape, ctx.origin, keep=keep)]
+
+    def layout(self, ctx, a, inputs, outputs):
+        (x,) = inputs
+        strides = layout.unsqueezed(x.shape, layout.strides_of(x), self.dim_index(ctx, a.dim, x.rank, "dim", extra=1))
+        return [layout.normal(outputs[0].shape, strides, ctx.decide)]
 
 
 class SelectArgs(Args):
@@ -384,6 +467,10 @@ class Select(Op):
         return [x.with_shape(tuple(x.shape[k] for k in kept), ctx.origin,
                              keep={n: o for n, o in enumerate(kept)})]
 
+    def layout(self, ctx, a, inputs, outputs):
+        i = self.dim_index(ctx, a.dim, inputs[0].rank, "dim")
+        return [layout.selected(inputs[0], outputs[0], i, ctx.decide)]
+
 
 class CatArgs(Args):
     dim: DimArg = 0
@@ -424,7 +511,8 @@ class Cat(Op):
                                help="convert the tensors to one dtype first")
             if t.rank != first.rank:
                 raise ctx.fail(codes.RANK, f"cat needs tensors with the same number of dims: tensor {k} is "
-                               f"{ctx.show_tensor(t)}, tensor 0 is {ctx.show_tensor(first)}")
+                               f"{ctx.show_tensor(t)}, tensor 0 is {ctx.show_tensor(first)}",
+                               help="bring the tensors to one rank first (unsqueeze adds a dim, flatten merges dims)")
             for i in range(first.rank):
                 if i != d and not ctx.same(t.shape[i], first.shape[i]):
                     notes = [n for n in (ctx.origin_note(first, i), ctx.origin_note(t, i)) if n]
@@ -489,6 +577,11 @@ class Expand(Op):
                                help="only a dim of size 1 expands; -1 keeps a dim")
         return [x.with_shape(tuple(shape), ctx.origin, keep=keep)]
 
+    def layout(self, ctx, a, inputs, outputs):
+        (x,), (out,) = inputs, outputs
+        strides = layout.expanded(x.shape, layout.strides_of(x), out.shape, ctx.decide)
+        return [layout.normal(out.shape, strides, ctx.decide)]
+
 
 class RepeatArgs(Args):
     repeats: IntTuple
@@ -548,3 +641,6 @@ class Contiguous(Op):
 
     def infer(self, ctx, a, inputs):
         return [inputs[0]]
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [None]

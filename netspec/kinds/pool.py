@@ -80,7 +80,8 @@ class _Pool(Spatial):
         for i in range(self.n):
             if p[i] * 2 > k[i]:
                 raise ctx.fail(codes.VALUE, f"{self.name}: padding ({p[i]}) should be at most half of the "
-                               f"kernel size ({k[i]})", arg="padding")
+                               f"kernel size ({k[i]})", arg="padding",
+                               help=f"use a padding of at most {k[i] // 2} there, or a larger kernel")
         out = []
         for i, size in enumerate(x.shape[-self.n:]):
             o, exact = pool_out(size, k[i], s[i], p[i], d[i], a.ceil_mode)

@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from .. import codes
 from ..dims import Dim, render
-from ..types import Tensor
+from ..types import UNKNOWN, Tensor
 from . import why
 from .args import after
 from .base import (
@@ -29,7 +29,7 @@ from .base import (
     numel,
     register,
 )
-from .memory import UNKNOWN
+from .memory import UNKNOWN as UNSTATED
 
 
 def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str | None = None,
@@ -137,13 +137,19 @@ class _Recurrent(FloatLayer):
         """Not stated: on the CPU torch runs an LSTM as one fused kernel that keeps a workspace
         of its own size, and an RNN or GRU as a chain of ops; cuDNN keeps its own reserve on
         the GPU (docs/costs.md)."""
-        return UNKNOWN
+        return UNSTATED
 
     def h_out(self, a) -> Dim:
         return a.hidden_size
 
     def batch_axis(self, a, rank):
         return (0 if a.batch_first else 1) if rank == 3 else None
+
+    def layout(self, ctx, a, inputs, outputs):
+        outs = super().layout(ctx, a, inputs, outputs)
+        if a.batch_first and inputs[0].rank == 3:
+            outs[0] = UNKNOWN  # torch runs [seq, batch, ...] and returns `output` transposed
+        return outs
 
     def directions(self, a) -> int:
         return 2 if a.bidirectional else 1
@@ -401,7 +407,7 @@ class _Cell(FloatLayer):
     def saved(self, a, inputs, outputs, grad):
         """Not stated: torch runs a cell as a fused kernel on some devices and dtypes and as a
         chain of ops on others, which keep different tensors (docs/costs.md)."""
-        return UNKNOWN
+        return UNSTATED
 
     def flops(self, a, inputs, outputs):
         steps = numel(inputs[0].shape[:-1])

@@ -1,0 +1,351 @@
+"""Memory layout: the strides torch gives a tensor, over symbolic sizes.
+
+A tensor's strides (``Tensor.strides``) are None when it has torch's default, contiguous
+strides; a tuple of dims when netspec knows them; or UNKNOWN. A stated stride is a claim
+about every dim whose size is not 1: torch's strides of a dim of size 1 are arbitrary (they
+never change which elements a view addresses, and ``is_contiguous`` ignores them), so
+netspec does not state them, and tests compare the others with torch's ``.stride()``.
+
+The view ops compute their strides as torch does (``inferUnsqueezeGeometry``,
+``inferExpandGeometry``, ...); :func:`view` is torch's ``computeStride``
+(aten/src/ATen/TensorUtils.cpp), which decides whether ``view`` can address the same
+elements in a new shape, run over symbolic sizes. Its comparisons go through a
+:class:`Decide`: True or False for every value of the symbols, or undecided; where one is
+undecided, the sizes it depends on are split into cases (a size is 1, or at least 2) and
+each case is run, so that the answer holds for every value or says that it does not.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+from .dims import Dim, substitute, sym
+from .types import UNKNOWN, Tensor
+
+# the most cases one view's sizes are split into before netspec stops trying to prove it
+MAX_CASES = 32
+
+
+class Undecided(Exception):
+    """A comparison whose answer depends on the values of the symbols: ``diff`` is the
+    difference of the two sides."""
+
+    def __init__(self, diff: Dim):
+        super().__init__()
+        self.diff = diff
+
+
+class Decide(NamedTuple):
+    """How a layout rule compares dims: ``eq(a, b)`` and ``le(a, b)`` answer True, False or
+    None (it depends on the values); ``splittable(d)`` names the size symbols ``d`` depends
+    on (those a proof may split into cases)."""
+
+    eq: Callable[[Dim, Dim], bool | None]
+    le: Callable[[Dim, Dim], bool | None]
+    splittable: Callable[[Dim], list[str]]
+
+
+def default_strides(shape) -> tuple[Dim, ...]:
+    """torch's contiguous strides: each the product of the later sizes (a size 0 counting as 1)."""
+    out: list[Dim] = []
+    stride: Dim = 1
+    for d in reversed(shape):
+        out.append(stride)
+        stride = stride * (max(d, 1) if isinstance(d, int) else d)
+    return tuple(reversed(out))
+
+
+def strides_of(t: Tensor) -> Any:
+    """The strides of ``t`` as dims, or UNKNOWN."""
+    if t.strides is None:
+        return default_strides(t.shape)
+    return t.strides
+
+
+def elementwise(t: Tensor, decide: Decide) -> Any:
+    """The strides of an elementwise result of ``t`` alone (an activation, a dropout, a
+    cast): torch gives it the strides of a non-overlapping and dense input; those of any
+    other input netspec does not state."""
+    if t.strides is None or is_dense(t.shape, t.strides, decide):
+        return t.strides
+    if t.strides is not UNKNOWN and _ordered(t.shape, t.strides, decide):
+        return None  # TensorIterator keeps the dims' order: a new, contiguous tensor
+    return UNKNOWN
+
+
+def _ordered(shape, strides, decide: Decide) -> bool:
+    """Whether the strides of the dims whose size may not be 1 strictly decrease, none 0."""
+    last = None
+    for size, stride in zip(shape, strides):
+        if decide.eq(size, 1) is True:
+            continue
+        if decide.le(1, stride) is not True or (last is not None and decide.le(stride + 1, last) is not True):
+            return False
+        last = stride
+    return True
+
+
+def normal(shape, strides, decide: Decide) -> Any:
+    """``strides`` as a Tensor holds them: None when provably contiguous."""
+    if strides is None or strides is UNKNOWN:
+        return strides
+    return None if is_contiguous(shape, strides, decide) else tuple(strides)
+
+
+def is_contiguous(shape, strides, decide: Decide) -> bool:
+    """Whether torch's ``is_contiguous`` holds for every value of the symbols (proven)."""
+    if strides is None:
+        return True
+    if strides is UNKNOWN:
+        return False
+    expected: Dim = 1
+    for size, stride in zip(reversed(shape), reversed(strides)):
+        one = decide.eq(size, 1)
+        if one is True:
+            continue
+        if decide.eq(stride, expected) is not True:
+            return False  # a dim that may not be 1, with another stride
+        expected = expected * size
+    return True
+
+
+def is_dense(shape, strides, decide: Decide) -> bool:
+    """Whether torch's ``is_non_overlapping_and_dense`` holds for every value of the symbols:
+    the dims whose size may not be 1, ordered by stride, step through memory without gaps."""
+    if strides is None:
+        return True
+    if strides is UNKNOWN:
+        return False
+    dims = [i for i in range(len(shape)) if decide.eq(shape[i], 1) is not True]
+    order: list[int] = []
+    for i in dims:  # insertion sort by stride; an undecided order is no proof
+        at = len(order)
+        for k, j in enumerate(order):
+            before = decide.le(strides[i], strides[j])
+            if before is None:
+                return False
+            if before:
+                at = k
+                break
+        order.insert(at, i)
+    expected: Dim = 1
+    for i in order:
+        if decide.eq(strides[i], expected) is not True:
+            return False
+        expected = expected * shape[i]
+    return True
+
+
+# -- the view ops, as torch computes their strides -------------------------------------------------
+
+def permuted(strides, order) -> Any:
+    if strides is UNKNOWN:
+        return UNKNOWN
+    return tuple(strides[i] for i in order)
+
+
+def unsqueezed(shape, strides, dim: int) -> Any:
+    """inferUnsqueezeGeometry: the new dim's stride is size * stride of the dim it goes
+    before, or 1 at the end."""
+    if strides is UNKNOWN:
+        return UNKNOWN
+    new = 1 if dim >= len(shape) else shape[dim] * strides[dim]
+    return tuple(strides[:dim]) + (new,) + tuple(strides[dim:])
+
+
+def dropped(strides, dims) -> Any:
+    """The strides without ``dims`` (select, squeeze)."""
+    if strides is UNKNOWN:
+        return UNKNOWN
+    return tuple(s for i, s in enumerate(strides) if i not in dims)
+
+
+def expanded(shape, strides, sizes, decide: Decide) -> Any:
+    """inferExpandGeometry: a stretched or new dim of size > 1 has stride 0; a new dim of
+    size 1 takes the stride the next dim spans."""
+    if strides is UNKNOWN:
+        return UNKNOWN
+    rank, new = len(shape), len(sizes)
+    out: list[Dim] = [0] * new
+    for i in range(new - 1, -1, -1):
+        old = i - (new - rank)
+        size = shape[old] if old >= 0 else 1
+        stride = strides[old] if old >= 0 else sizes[i + 1] * out[i + 1] if i + 1 < new else 1
+        target = sizes[i]
+        if decide.eq(size, target) is not True:
+            stride = 0  # 1 stretched to target (a size checked before)
+        out[i] = stride
+    return tuple(out)
+
+
+# -- computeStride ------------------------------------------------------------------------------
+
+def _compute(oldshape, oldstride, newshape, eq: Callable, lt: Callable):
+    """torch's computeStride, step by step: the strides, or None where torch refuses."""
+    if not oldshape:
+        return (1,) * len(newshape)
+    numel: Dim = 1
+    for d in oldshape:
+        numel = numel * d
+    if eq(numel, 0):
+        if len(oldshape) == len(newshape) and all(isinstance(a, int) and a == b for a, b in zip(oldshape, newshape)):
+            return tuple(oldstride)
+        return default_strides(newshape)
+    out: list[Dim] = [0] * len(newshape)
+    view_d = len(newshape) - 1
+    base = oldstride[-1]
+    tensor_numel: Dim = 1
+    view_numel: Dim = 1
+    for tensor_d in range(len(oldshape) - 1, -1, -1):
+        tensor_numel = tensor_numel * oldshape[tensor_d]
+        if tensor_d == 0 or (not eq(oldshape[tensor_d - 1], 1)
+                             and not eq(oldstride[tensor_d - 1], tensor_numel * base)):
+            while view_d >= 0 and (lt(view_numel, tensor_numel) or eq(newshape[view_d], 1)):
+                out[view_d] = view_numel * base
+                view_numel = view_numel * newshape[view_d]
+                view_d -= 1
+            if not eq(view_numel, tensor_numel):
+                return None
+            if tensor_d > 0:
+                base = oldstride[tensor_d - 1]
+                tensor_numel = 1
+                view_numel = 1
+    if view_d != -1:
+        return None
+    return tuple(out)
+
+
+class ViewVerdict(NamedTuple):
+    """What :func:`view` found: ``always`` (torch views it for every value of the symbols),
+    ``never`` or ``sometimes`` (``None`` when netspec could not tell), and the strides of
+    the view where it always is one (UNKNOWN when they depend on the values)."""
+
+    viewable: str  # "always", "never", "sometimes"
+    strides: Any = UNKNOWN
+
+
+def view(shape, strides, newshape, decide: Decide) -> ViewVerdict:
+    """Whether torch's ``view`` of a tensor of ``shape`` and ``strides`` to ``newshape``
+    (as many elements) succeeds for every value of the symbols, and the view's strides."""
+    if strides is None:
+        return ViewVerdict("always", None)
+    if strides is UNKNOWN:
+        return ViewVerdict("sometimes")
+    cases = _cases(list(shape), list(strides), list(newshape), decide)
+    if cases is None:
+        return ViewVerdict("sometimes")
+    results = [r for _, r in cases]
+    if all(r is None for r in results):
+        return ViewVerdict("never")
+    if any(r is None for r in results):
+        return ViewVerdict("sometimes")
+    return ViewVerdict("always", _one_formula(cases, newshape, decide))
+
+
+def reshaped(shape, strides, newshape, decide: Decide) -> Any:
+    """The strides of torch's ``reshape``: the view's where one exists, a contiguous copy's
+    where none does; UNKNOWN when they differ with the values of the symbols."""
+    if strides is None or strides is UNKNOWN:
+        return strides
+    cases = _cases(list(shape), list(strides), list(newshape), decide)
+    if cases is None:
+        return UNKNOWN
+    copies = [(env, r if r is not None else default_strides([substitute(d, env) for d in newshape]))
+              for env, r in cases]
+    return _one_formula(copies, newshape, decide)
+
+
+def _cases(shape, strides, newshape, decide: Decide) -> list | None:
+    """computeStride in every case of the sizes it needs split: [(substitution, result)];
+    None past MAX_CASES or where an undecided comparison has no size to split on."""
+    done: list = []
+    pending: list[dict] = [{}]
+    while pending:
+        env = pending.pop()
+        sub = [[substitute(d, env) for d in xs] for xs in (shape, strides, newshape)]
+        try:
+            done.append((env, _compute(*sub, _strict(decide.eq), _strict(_lt(decide)))))
+        except Undecided as u:
+            names = [n for n in decide.splittable(u.diff) if n not in env]  # each size split once
+            if not names or len(done) + len(pending) + 2 > MAX_CASES:
+                return None
+            name = names[0]
+            one = {**{k: substitute(v, {name: 1}) for k, v in env.items()}, name: 1}
+            more = {**{k: substitute(v, {name: sym(name) + 1}) for k, v in env.items()}, name: sym(name) + 1}
+            pending += [one, more]
+    return done
+
+
+def _strict(f: Callable) -> Callable:
+    def decided(a: Dim, b: Dim) -> bool:
+        verdict = f(a, b)
+        if verdict is None:
+            raise Undecided(a - b)
+        return verdict
+    return decided
+
+
+def _lt(decide: Decide) -> Callable:
+    return lambda a, b: decide.le(a + 1, b)
+
+
+def _one_formula(cases: list, newshape, decide: Decide) -> Any:
+    """One formula for the strides of every case: that of the case where every split size
+    is at least 2, written back in the original symbols, when it gives each case's strides
+    (dims of size 1 aside); else UNKNOWN."""
+    if len(cases) == 1:
+        return normal(newshape, cases[0][1], decide)
+    general = [c for c in cases if not any(isinstance(v, int) for v in c[0].values())]
+    if not general:
+        return UNKNOWN
+    env, strides = general[0]
+    back = {name: sym(name) - (v - sym(name)) for name, v in env.items()}
+    formula = tuple(substitute(s, back) for s in strides)
+    for case_env, case_strides in cases:
+        shape = [substitute(d, case_env) for d in newshape]
+        for j, stride in enumerate(case_strides):
+            if decide.eq(shape[j], 1) is not True and decide.eq(substitute(formula[j], case_env), stride) is not True:
+                return UNKNOWN
+    return normal(newshape, formula, decide)
+
+
+# -- the other views ----------------------------------------------------------------------------
+
+def kept(t: Tensor, out: Tensor, decide: Decide) -> Any:
+    """A view that keeps every dim and its stride (narrow, split, chunk)."""
+    return normal(out.shape, strides_of(t), decide)
+
+
+def selected(t: Tensor, out: Tensor, dim: int, decide: Decide) -> Any:
+    """``select(dim, i)``: the dim dropped, the others keep their strides."""
+    return normal(out.shape, dropped(strides_of(t), {dim}), decide)
+
+
+def squeezed(t: Tensor, out: Tensor, drop: list[int], decide: Decide) -> Any:
+    """``squeeze``: the dims ``drop`` (of size 1) dropped."""
+    return normal(out.shape, dropped(strides_of(t), set(drop)), decide)
+
+
+def indexed(t: Tensor, out: Tensor, items, decide: Decide) -> Any:
+    """Basic indexing ``x[items]``: an integer drops a dim, a slice multiplies its stride
+    by the step, None inserts a dim of 1, ``...`` keeps the dims no other item names."""
+    strides = strides_of(t)
+    if strides is UNKNOWN:
+        return UNKNOWN
+    used = sum(1 for i in items if i is not None and i != "...")
+    new: list[Dim] = []
+    d = 0
+    for item in items:
+        if item is None:
+            new.append(1)
+        elif item == "...":
+            new.extend(strides[d:d + t.rank - used])
+            d += t.rank - used
+        elif isinstance(item, tuple):
+            step = item[3] if item[3] is not None else 1
+            new.append(strides[d] * step)
+            d += 1
+        else:
+            d += 1
+    new.extend(strides[d:])
+    return normal(out.shape, new, decide) if len(new) == out.rank else UNKNOWN

@@ -1,0 +1,65 @@
+"""Every error has a help line: over the broken specs of tests/broken/ and the fuzz corpus
+of tests/snapshots/fuzz_corpus.jsonl (mutants and generated specs), every error check
+reports says how to fix it.
+
+PENDING lists the errors that have none yet (by code, or by message for one site); the
+test fails on any other error without help, and on a PENDING entry no error needs any more:
+remove it when its sites give help.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+from netspec.checker import check_text
+
+TESTS = Path(__file__).resolve().parent
+
+# code -> why its errors have no help yet; (code, message pattern) for one site of a code
+PENDING = {
+    "syntax": "parser.py: the syntax errors say what was expected, not how to fix it",
+    "argument": "binder.py: unknown, repeated or missing arguments",
+    "unknown-attr": "checker.py: a result a value does not have",
+    "duplicate": "checker.py: a name or parameter defined twice",
+    "param": "checker.py: a parameter default of the wrong type",
+    "limit": "checker.py: a repetition count above the limit",
+    ("value", r"^a stage is repeated -?\d+ times"): "checker.py: a repetition count below 1",
+    ("unproven", r"must be a known integer to divide by$"): "checker.py: a division by a symbol",
+    ("rank", r"^`\w+` does not check with these inputs"): "checker.py: a network used with inputs of "
+                                                          "another rank (the help of the error inside)",
+}
+
+
+def _specs() -> list[tuple[str, str]]:
+    out = [(p.name, p.read_bytes().decode("utf-8", "replace")) for p in sorted((TESTS / "broken").glob("*.net"))]
+    for n, line in enumerate((TESTS / "snapshots" / "fuzz_corpus.jsonl").read_text().splitlines()):
+        data = base64.b64decode(json.loads(line)["data"])
+        out.append((f"fuzz corpus line {n + 1}", data.decode("utf-8", "replace")))
+    return out
+
+
+def _pending(code: str, message: str):
+    for key in PENDING:
+        if key == code or (isinstance(key, tuple) and key[0] == code and re.search(key[1], message)):
+            return key
+    return None
+
+
+def test_every_error_has_a_help_line():
+    without, used, errors = [], set(), 0
+    for name, text in _specs():
+        for d in check_text(text, name).reporter.errors:
+            errors += 1
+            if d.help:
+                continue
+            key = _pending(d.code, d.message)
+            if key is None:
+                without.append(f"{name}:{d.span.line}: error[{d.code}] {d.message}")
+            used.add(key)
+    assert errors >= 200, f"only {errors} errors looked at"
+    assert not without, f"{len(without)} error(s) without a help line:\n" + "\n".join(without[:20])
+    stale = [k for k in PENDING if k not in used]
+    assert not stale, f"PENDING entries no error needs any more (remove them): {stale}"

@@ -1,0 +1,339 @@
+"""Memory layout (netspec.layout) against torch: the strides netspec states for a result,
+and whether torch's `.view` refuses, compared with real torch.
+
+A stated layout is a claim: None (contiguous) means torch's result is contiguous, a tuple
+of strides means torch's strides equal them on every dim whose size is not 1; UNKNOWN
+claims nothing (a `view` of it is refused).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import math
+import random
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from test_kinds_torch import EXAMPLES, check_one, example_spec, example_tensors, parse_type, stage_call  # noqa: E402
+
+from netspec.dims import evaluate  # noqa: E402
+from netspec.types import UNKNOWN  # noqa: E402
+
+
+def claims(net, tensor, actual, env: dict | None = None) -> str | None:
+    """What is wrong with netspec's stated layout of ``tensor`` for torch's ``actual``."""
+    if tensor.strides is UNKNOWN or actual.numel() == 0:  # no memory, no layout to state
+        return None
+    if tensor.strides is None:
+        return None if actual.is_contiguous() else f"stated contiguous, torch's strides {actual.stride()}"
+    stated = [evaluate(net.dim(s), env or {}) for s in tensor.strides]
+    for size, want, got in zip(actual.shape, stated, actual.stride()):
+        if size != 1 and want != got:
+            return f"stated strides {stated}, torch's {actual.stride()}"
+    return None
+
+
+def _flat(result) -> list:
+    if isinstance(result, (tuple, list)):
+        return [t for r in result for t in _flat(r)]
+    return [result] if isinstance(result, torch.Tensor) else []
+
+
+def _transposed(text: str, types: dict) -> str:
+    """The example's spec with ``x`` read from an input of its dims reversed, permuted back:
+    the same shape, every stride reversed."""
+    rank = len(parse_type(types["x"])[1])
+    dtype, shape = types["x"].split("[", 1)
+    reversed_shape = ", ".join(reversed(shape.rstrip("]").split(", ")))
+    back = ", ".join(str(rank - 1 - i) for i in range(rank))
+    text = text.replace(f"input x: {types['x']}", f"input x: {dtype}[{reversed_shape}]", 1)
+    return text.replace("out = x -> ", f"out = x -> permute({back}) -> ", 1)
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["contiguous", "transposed"])
+@pytest.mark.parametrize("kind,index,ex", EXAMPLES, ids=[f"{k.name}-{i}" for k, i, _ in EXAMPLES])
+def test_stated_layout_of_every_example_is_torchs(kind, index, ex, transposed):
+    """Every kind's worked examples, in training and in eval mode, on contiguous inputs and
+    on an input whose strides are reversed (a permuted tensor): the layout netspec states
+    for each result is torch's."""
+    text, stage, types = example_spec(kind, ex)
+    if transposed:
+        if "x" not in types or len(parse_type(types["x"])[1]) < 2:
+            pytest.skip("no input of two dims or more")
+        if kind.name == "view":
+            pytest.skip("torch refuses these views: test_view_refused_exactly_where_torch_refuses")
+        text = _transposed(text, types)
+    result, errors = check_one(text)
+    assert not errors, (text, errors)
+    (net,) = result.networks
+    node = net.nodes[-1]
+    for training in (True, False):
+        torch.manual_seed(0)
+        env = example_tensors(types)
+        if transposed:
+            env["x"] = env["x"].permute(*reversed(range(env["x"].dim()))).contiguous().permute(
+                *reversed(range(env["x"].dim())))
+        module, call = stage_call(stage, env.get("x"), env)
+        if module is not None:
+            module.train(training)
+        with torch.set_grad_enabled(training):  # eval without grad: torch's fast paths
+            outs = _flat(call())
+        for value, actual in zip(node.outputs, outs):
+            wrong = claims(net, value.tensor, actual)
+            assert wrong is None, f"{stage} on {ex['input']} (training={training}): {wrong}"
+
+
+# -- random chains of views, against torch's .view -------------------------------------------------
+
+class Chain:
+    """A random chain of view ops over a tensor whose dims are literals or the symbols
+    ``b`` and ``s``: the stages as spec text, and the same ops as torch calls."""
+
+    def __init__(self, rng: random.Random, symbolic: bool):
+        self.rng = rng
+        names = ["b", "s"] if symbolic else []
+        sizes = [rng.choice([1, 2, 3, 4, 6]) for _ in range(rng.randint(2, 4))]
+        for name in names:
+            sizes[rng.randrange(len(sizes))] = name
+        self.input = sizes
+        self.dims: list = list(sizes)  # each a literal or a product of symbols and literals
+        self.stages: list[str] = []
+        self.calls: list = []
+
+    def add(self, stage: str, call, dims: list, sized: bool = False) -> None:
+        """A stage; ``call(t)`` runs it, or ``call(t, env)`` where ``sized`` (its sizes
+        need the symbols' values)."""
+        self.stages.append(stage)
+        self.calls.append(call if sized else (lambda t, env: call(t)))
+        self.dims = dims
+
+    def step(self) -> None:
+        rng, dims = self.rng, self.dims
+        rank = len(dims)
+        moves = ["view"] * 4 + ["reshape", "contiguous", "ReLU", "flatten", "unsqueeze"]
+        if rank >= 2:
+            moves += ["transpose"] * 4 + ["permute", "permute", "select"]
+        if any(isinstance(d, int) and d >= 2 for d in dims):
+            moves += ["slice", "narrow"]
+        if 1 in dims:
+            moves += ["squeeze", "expand"] if rank >= 2 else ["expand"]
+        getattr(self, "_" + rng.choice(moves))(rank)
+
+    def _transpose(self, rank):
+        i, j = self.rng.sample(range(rank), 2)
+        d = list(self.dims)
+        d[i], d[j] = d[j], d[i]
+        self.add(f"transpose({i}, {j})", lambda t: t.transpose(i, j), d)
+
+    def _permute(self, rank):
+        order = list(range(rank))
+        self.rng.shuffle(order)
+        self.add(f"permute({', '.join(map(str, order))})", lambda t: t.permute(*order), [self.dims[k] for k in order])
+
+    def _contiguous(self, rank):
+        self.add("contiguous()", lambda t: t.contiguous(), list(self.dims))
+
+    def _ReLU(self, rank):
+        self.add("ReLU", torch.relu, list(self.dims))
+
+    def _select(self, rank):
+        i = self.rng.randrange(rank)
+        self.add(f"select({i}, 0)", lambda t: t.select(i, 0), self.dims[:i] + self.dims[i + 1:])
+
+    def _slice(self, rank):
+        i = self.rng.choice([k for k, d in enumerate(self.dims) if isinstance(d, int) and d >= 2])
+        start, step = self.rng.choice([(0, 2), (1, 1), (1, 2)])
+        items = ", ".join(['("slice", None, None, None)'] * i + [f'("slice", {start}, None, {step})'])
+        size = len(range(start, self.dims[i], step))
+        index = (slice(None),) * i + (slice(start, None, step),)
+        self.add(f"getitem(({items},))", lambda t: t[index], self.dims[:i] + [size] + self.dims[i + 1:])
+
+    def _narrow(self, rank):
+        i = self.rng.choice([k for k, d in enumerate(self.dims) if isinstance(d, int) and d >= 2])
+        n = self.rng.randrange(1, self.dims[i])
+        self.add(f"narrow({i}, 0, {n})", lambda t: t.narrow(i, 0, n), self.dims[:i] + [n] + self.dims[i + 1:])
+
+    def _unsqueeze(self, rank):
+        i = self.rng.randrange(rank + 1)
+        self.add(f"unsqueeze({i})", lambda t: t.unsqueeze(i), self.dims[:i] + [1] + self.dims[i:])
+
+    def _squeeze(self, rank):
+        i = self.rng.choice([k for k, d in enumerate(self.dims) if d == 1])
+        self.add(f"squeeze({i})", lambda t: t.squeeze(i), self.dims[:i] + self.dims[i + 1:])
+
+    def _expand(self, rank):
+        i = self.rng.choice([k for k, d in enumerate(self.dims) if d == 1])
+        sizes = [-1] * rank
+        sizes[i] = 3
+        self.add(f"expand({', '.join(map(str, sizes))})", lambda t: t.expand(*sizes),
+                 self.dims[:i] + [3] + self.dims[i + 1:])
+
+    def _flatten(self, rank):
+        s = self.rng.randrange(rank)
+        e = self.rng.randrange(s, rank)
+        merged = _product(self.dims[s:e + 1])
+        self.add(f"flatten({s}, {e})", lambda t: t.flatten(s, e), self.dims[:s] + [merged] + self.dims[e + 1:])
+
+    def _view(self, rank, name="view"):
+        new = list(self.dims)
+        for _ in range(self.rng.randint(1, 2)):
+            new = _regroup(self.rng, new) or [1]
+        shown = [_show(d) for d in new]
+        if len(new) > 1 and self.rng.random() < 0.4:
+            shown[self.rng.randrange(len(new))] = "-1"
+        self.add(f"{name}({', '.join(shown)})", lambda t, env: getattr(t, name)(*[_value(d, env) for d in new]), new,
+                 sized=True)
+
+    def _reshape(self, rank):
+        self._view(rank, "reshape")
+
+
+def _product(dims: list):
+    return tuple(d for g in dims for d in (g if isinstance(g, tuple) else (g,)))
+
+
+def _show(d) -> str:
+    return " * ".join(str(x) for x in d) if isinstance(d, tuple) else str(d)
+
+
+def _value(d, env: dict) -> int:
+    factors = d if isinstance(d, tuple) else (d,)
+    return math.prod(env[x] if isinstance(x, str) else x for x in factors)
+
+
+def _regroup(rng: random.Random, dims: list) -> list:
+    """A new shape of as many elements: two adjacent dims merged, a literal split, or a 1
+    put in or taken out."""
+    choice = rng.choice([0, 0, 0, 1, 2, 3])
+    if choice == 0 and len(dims) >= 2:
+        i = rng.randrange(len(dims) - 1)
+        return dims[:i] + [_product(dims[i:i + 2])] + dims[i + 2:]
+    splittable = [k for k, d in enumerate(dims) if isinstance(d, int) and d in (4, 6)]
+    if choice == 1 and splittable:
+        i = rng.choice(splittable)
+        return dims[:i] + [2, dims[i] // 2] + dims[i + 1:]
+    if choice == 2 and 1 in dims:
+        i = dims.index(1)
+        return dims[:i] + dims[i + 1:]
+    i = rng.randrange(len(dims) + 1)
+    return dims[:i] + [1] + dims[i:]
+
+
+def _torch_run(chain: Chain, env: dict):
+    """Each stage's result in torch, up to the first that raises: (results, its index or None)."""
+    t = torch.randn([_value(d, env) for d in chain.input])
+    results = []
+    for k, call in enumerate(chain.calls):
+        try:
+            t = call(t, env)
+        except RuntimeError:
+            return results, k
+        results.append(t)
+    return results, None
+
+
+def _judge(chain: Chain, symbolic: bool) -> str:
+    """Check the chain, run it in torch at every value of b and s in 1..3, and compare:
+    what check accepts torch views with the stated layout at every step; a `view` check
+    refuses torch refuses (for a literal shape; at some values, for a symbolic one)."""
+    text = (f"network L {{\n    input x: float[{', '.join(map(str, chain.input))}]\n"
+            f"    y = x -> {' -> '.join(chain.stages)}\n    output y\n}}\n")
+    result, errors = check_one(text)
+    (net,) = result.networks
+    envs = [dict(zip("bs", v)) for v in itertools.product((1, 2, 3), repeat=2)] if symbolic else [{}]
+    runs = [(env, *_torch_run(chain, env)) for env in envs]
+    if not errors:
+        for env, results, raised in runs:
+            assert raised is None, f"check accepts, torch raises at {chain.stages[raised]} ({env}):\n{text}"
+            for node, actual in zip(net.nodes, results):
+                wrong = claims(net, node.outputs[0].tensor, actual, env)
+                assert wrong is None, f"{node.kind_name} (line {node.span.line}) at {env}: {wrong}\n{text}"
+        return "accepted"
+    (error,) = errors
+    at = next(k for k, n in enumerate(net.nodes) if n.error)
+    assert chain.stages[at].startswith("view("), (text, errors)
+    raised = [r if r is not None and r <= at else None for _, _, r in runs]  # what follows is not checked
+    assert set(raised) <= {at, None}, f"torch raises at {raised}, check at {at}:\n{text}\n{errors}"
+    if "cannot tell" in error:
+        return "unknown"
+    assert at in raised, f"check refuses the view, torch views it at every value:\n{text}\n{errors}"
+    if not symbolic or "for some values" not in error:
+        assert set(raised) == {at}, f"check says torch always refuses, torch views it at some values:\n{text}\n{errors}"
+    return "refused"
+
+
+@pytest.mark.parametrize("symbolic", [False, True], ids=["literal", "symbolic"])
+def test_view_refused_exactly_where_torch_refuses(symbolic):
+    """Random chains of transpose, permute, contiguous, view, reshape, flatten, slices,
+    select, narrow, squeeze, unsqueeze, expand and an activation: netspec's verdict on every
+    `view`, and the layout it states for every step, against torch."""
+    verdicts = collections.Counter()
+    for seed in range(300):  # scripts and longer runs: any range of seeds
+        rng = random.Random(seed)
+        chain = Chain(rng, symbolic)
+        for _ in range(rng.randint(2, 6)):
+            chain.step()
+        verdicts[_judge(chain, symbolic)] += 1
+    assert verdicts["refused"] >= 20 and verdicts["accepted"] >= 100, verdicts
+    assert verdicts["unknown"] <= verdicts["refused"], verdicts
+
+
+# -- the batch through a reshape, against torch ----------------------------------------------------
+
+def _batch_case(rng: random.Random) -> tuple[list, list]:
+    """A shape with `batch` among literal dims, and a new shape of as many elements: the
+    old dims regrouped, or `batch` put elsewhere with -1 taking the rest."""
+    old: list = [rng.choice([1, 2, 3, 4]) for _ in range(rng.randint(1, 3))]
+    old.insert(rng.randrange(len(old) + 1), "batch")
+    if rng.random() < 0.3:
+        old.insert(rng.randrange(len(old) + 1), "seq")
+    if rng.random() < 0.5:
+        new = list(old)
+        for _ in range(rng.randint(1, 2)):
+            new = _regroup(rng, [(d,) if d == "batch" else d for d in new])
+            new = [d[0] if isinstance(d, tuple) and len(d) == 1 else d for d in new]
+        return old, new
+    left = math.prod(d for d in old if isinstance(d, int))
+    rest = []
+    for _ in range(rng.randint(0, 2)):  # sizes that divide what is left: -1 is exact
+        rest.append(rng.choice([k for k in (1, 2, 3, 4) if left % k == 0]))
+        left //= rest[-1]
+    new = [*rest, -1]
+    new.insert(rng.randrange(len(new) + 1), "batch")
+    return old, new
+
+
+def _mixes(old: list, new: list, batch: int, seq: int) -> bool:
+    """Whether torch's reshape puts elements of several samples in one slice along the new
+    dim that holds the batch (each element holds its sample's index)."""
+    env = {"batch": batch, "seq": seq}
+    shape = [env.get(d, d) for d in old]
+    at = old.index("batch")
+    x = torch.arange(batch).reshape([batch if k == at else 1 for k in range(len(old))]).expand(shape)
+    sizes = [_value(d, env) if d != -1 else -1 for d in new]
+    y = x.reshape(sizes)
+    j = next(k for k, d in enumerate(new) if "batch" in (d if isinstance(d, tuple) else (d,)))
+    for k in range(y.shape[j]):
+        if y.select(j, k).unique().numel() > 1:
+            return True
+    return False
+
+
+def test_a_reshape_that_moves_the_batch_is_refused_exactly_where_torch_mixes_samples():
+    """Random reshapes of a tensor with a `batch` dim: netspec's `layout` error exactly
+    where torch's result mixes samples in the slices of the dim the shape calls batch."""
+    verdicts = collections.Counter()
+    for seed in range(400):
+        rng = random.Random(seed)
+        old, new = _batch_case(rng)
+        shown = ", ".join(_show(d) for d in new)
+        text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n"
+                f"    y = x -> reshape({shown})\n    output y\n}}\n")
+        _, errors = check_one(text)
+        assert all(" layout: " in e for e in errors), (text, errors)
+        mixes = any(_mixes(old, new, b, n) for b, n in ((2, 3), (3, 2), (5, 4)))
+        assert bool(errors) == mixes, f"check {'refuses' if errors else 'accepts'}, torch mixes: {mixes}\n{text}"
+        verdicts[bool(errors)] += 1
+    assert verdicts[True] >= 50 and verdicts[False] >= 50, verdicts
