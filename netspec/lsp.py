@@ -194,12 +194,34 @@ def _answers(server: LanguageServer, ws: Workspace) -> None:
                                 items=[lsp_completion(i, doc.text, start, offset, doc.encoding) for i in items])
 
 
+def _formatting(server: LanguageServer, ws: Workspace) -> None:
+    @server.feature(T.TEXT_DOCUMENT_FORMATTING)
+    def formatting(params: T.DocumentFormattingParams) -> list[T.TextEdit] | None:
+        """`netspec fmt`'s layout as one edit of the whole document; none for a spec that
+        does not parse (its diagnostics say why) or that is already formatted."""
+        from netspec.fmt import FormatError, format_text
+
+        doc = ws.documents.get(params.text_document.uri)
+        if doc is None:
+            return None
+        text = doc.source
+        try:
+            out = format_text(text, params.text_document.uri)
+        except FormatError:
+            return None
+        if out == text:
+            return []
+        end = lsp_range(doc.text, 0, len(text), doc.encoding)
+        return [T.TextEdit(range=end, new_text=out)]
+
+
 def server(overrides: dict[str, Any] | None = None) -> LanguageServer:
     """A language server for netspec specs (``overrides``: parameter values, as ``--set``)."""
     ls = LanguageServer("netspec", __version__, text_document_sync_kind=T.TextDocumentSyncKind.Incremental)
     ws = Workspace(overrides)
     _sync(ls, ws)
     _answers(ls, ws)
+    _formatting(ls, ws)
     return ls
 
 

@@ -115,6 +115,7 @@ def test_a_client_session(client):
     init = client.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
     caps = init["capabilities"]
     assert caps["hoverProvider"] and caps["definitionProvider"] and caps["documentSymbolProvider"]
+    assert caps["documentFormattingProvider"]
     assert ">" in caps["completionProvider"]["triggerCharacters"]
     client.notify("initialized", {})
 
@@ -170,6 +171,17 @@ def test_a_client_session(client):
     symbols = client.request("textDocument/documentSymbol", {"textDocument": doc()})
     assert [s["name"] for s in symbols] == ["Net"]
     assert [c["name"] for c in symbols[0]["children"]] == ["x", "y", "z"]
+
+    # formatting: netspec fmt's layout as one edit of the whole document
+    messy = "network Net{\n  input x:float[batch,3,32,32]\n  y=x->Conv2d(8,3)->ReLU\n  output y\n}\n"
+    client.notify("textDocument/didChange", {"textDocument": {**doc(), "version": 4},
+                                             "contentChanges": [{"text": messy}]})
+    client.diagnostics()
+    edits = client.request("textDocument/formatting", {"textDocument": doc(),
+                                                       "options": {"tabSize": 4, "insertSpaces": True}})
+    from netspec.fmt import format_text
+    assert len(edits) == 1 and edits[0]["newText"] == format_text(messy) != messy
+    assert edits[0]["range"] == {"start": {"line": 0, "character": 0}, "end": {"line": 5, "character": 0}}
 
     assert client.request("shutdown", None) is None
     client.notify("exit", None)
