@@ -297,6 +297,11 @@ class _Pass:
         inner = dict(held)
         for outer, v in zip(node.inputs, node.block.inputs):
             inner[id(v)] = held[id(outer)]
+        for d in node.block.tensors:  # the block's own params and buffers
+            if d.value.tensor is None:
+                self.ok = False
+                return
+            inner[id(d.value)] = self.fresh(d.value.tensor, d.role == "param")
         self.run(node.block.nodes, inner, node.block)
         if not self.ok:
             return
@@ -390,7 +395,11 @@ def training_pass(net: TypedNetwork, inputs_grad: tuple[bool, ...] | None = None
                                  for v in net.inputs)
     try:
         held = {id(v): p.fresh(v.tensor, g) for v, g in zip(net.inputs, flags) if v.tensor is not None}
-        if len(held) != len(net.inputs) or any(n.loop is not None for n in net.nodes):
+        inputs = len(held)
+        held.update({id(d.value): p.fresh(d.value.tensor, d.role == "param") for d in net.tensors
+                     if d.value.tensor is not None})  # a declared param is trained: it needs its gradient
+        if inputs != len(net.inputs) or len(held) != inputs + len(net.tensors) \
+                or any(n.loop is not None for n in net.nodes):
             p.ok = False  # a scan's step saves once a position: not stated yet
         else:
             p.run(net.nodes, held, net)
