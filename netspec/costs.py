@@ -103,8 +103,9 @@ def _raw_costs_of(node: Node) -> Costs:
     kind, a = node.kind, node.args
     activation: Dim = 0
     if not kind.aliases_input(a, [v.tensor for v in node.inputs]) and not node.in_place:
-        for v in node.outputs:
-            activation = activation + tensor_bytes(v.tensor.shape, v.tensor.dtype)
+        for i, v in enumerate(node.outputs):
+            if i not in kind.held_elsewhere:  # a result that is another's storage (a scan's last state)
+                activation = activation + tensor_bytes(v.tensor.shape, v.tensor.dtype)
     flops = kind.flops(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs])
     if node.times != 1 and flops is not None:  # a scan's step: once a position
         flops, activation = flops * node.times, activation * node.times

@@ -50,6 +50,7 @@ class Scan(Op):
     name = "scan"
     Args = ScanArgs
     results: ClassVar[tuple[str, ...]] = ("output", "last")
+    held_elsewhere: ClassVar[tuple[int, ...]] = (1,)  # the last state is the step's last result
     support_code: ClassVar[str] = SUPPORT
 
     def is_view(self):

@@ -76,7 +76,7 @@ def section(name: str) -> tuple[str, str]:
     parts = [f"## {name}\n\n", f"`specs/{name}.net`, torchvision's `{call}`"]
     parts.append(f" ({note}).\n\n" if note else ".\n\n")
     parts.append(f"```\n{text.rstrip()}\n```\n\n`netspec check specs/{name}.net`, main network:\n\n")
-    parts.append(f"```\n{table.rstrip()}\n```\n\n")
+    parts.append(f"```text\n{table.rstrip()}\n```\n\n")
     return row, "".join(parts)
 
 

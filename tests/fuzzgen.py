@@ -552,10 +552,14 @@ ALLOWED_NODES = (
 )
 # builtins a built module may read; every other name must be one it defines
 BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str"}
-NN_CLASSES = {k.torch_name for k in _registry().values() if k.is_module} | {"Module", "Sequential"}
+# nn.Parameter and nn.init's in-place inits make a network's declared tensors (`param`)
+NN_CLASSES = {k.torch_name for k in _registry().values() if k.is_module} | {"Module", "Sequential", "Parameter",
+                                                                              "init"}
 NN_FUNCTIONS = {"interpolate", "pad"}  # the ops `interpolate` and `pad`
 TORCH_ATTRS = {"Tensor", "cat", "float16", "bfloat16", "float64", "int64", "int32", "bool", "float32",
-               "stack", "where", "div", "bmm", "einsum", "arange"}
+               "stack", "where", "div", "bmm", "einsum", "arange",
+               "zeros", "ones", "full", "empty", "int8", "uint8", "int16", "complex64"}  # declared tensors
+INIT_FUNCTIONS = {"normal_", "uniform_", "trunc_normal_"}
 TENSOR_METHODS = {"permute", "transpose", "reshape", "view", "flatten", "squeeze", "unsqueeze", "select", "new_zeros", "add_",
                   "shape", "sum", "mean", "amax", "amin", "var", "std", "softmax", "log_softmax", "split", "chunk",
                   "narrow", "expand", "repeat", "contiguous", "masked_fill", "float", "double", "half", "bfloat16",
@@ -568,7 +572,7 @@ def check_module_ast(code: str) -> list[str]:
     """What in ``code`` a built module has no business containing (empty: nothing)."""
     tree = ast.parse(code)
     problems = []
-    defined = {"torch", "nn"}
+    defined = {"torch", "nn", "OrderedDict"}
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             defined.add(node.name)
@@ -581,7 +585,8 @@ def check_module_ast(code: str) -> list[str]:
             problems.append(f"node {type(node).__name__} at line {getattr(node, 'lineno', '?')}")
         if isinstance(node, ast.Import) and [a.name for a in node.names] != ["torch"]:
             problems.append(f"import of {[a.name for a in node.names]}")
-        if isinstance(node, ast.ImportFrom) and (node.module, [a.name for a in node.names]) != ("torch", ["nn"]):
+        if isinstance(node, ast.ImportFrom) and (node.module, [a.name for a in node.names]) not in (
+                ("torch", ["nn"]), ("collections", ["OrderedDict"])):  # a Sequential of named children
             problems.append(f"import from {node.module}")
         if isinstance(node, ast.alias) and node.asname is not None:
             problems.append(f"import as {node.asname}")
@@ -613,6 +618,9 @@ def check_module_ast(code: str) -> list[str]:
             elif ast.unparse(base) == "nn.functional":
                 if node.attr not in NN_FUNCTIONS:
                     problems.append(f"nn.functional.{node.attr}")
+            elif ast.unparse(base) == "nn.init":
+                if node.attr not in INIT_FUNCTIONS:
+                    problems.append(f"nn.init.{node.attr}")
             elif isinstance(base, ast.Name) and base.id == "torch" and node.attr not in TORCH_ATTRS:
                 problems.append(f"torch.{node.attr}")
             elif not (isinstance(base, ast.Name) and base.id in ("self", "nn", "torch")) \
@@ -620,7 +628,7 @@ def check_module_ast(code: str) -> list[str]:
                 problems.append(f"attribute .{node.attr} of {ast.unparse(base)[:40]}")
         if isinstance(node, ast.Call):
             f = node.func
-            if isinstance(f, ast.Name) and f.id not in {"super", "ValueError", "float"} | defined:
+            if isinstance(f, ast.Name) and f.id not in {"super", "ValueError", "float", "OrderedDict"} | defined:
                 problems.append(f"call of {f.id}")
             if isinstance(f, ast.Name) and f.id == "float" and [ast.literal_eval(a) for a in node.args] != ["inf"]:
                 problems.append("float() of something other than inf")

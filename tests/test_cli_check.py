@@ -132,9 +132,9 @@ def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
 
 
 def _check_ids(net: dict) -> None:
-    """Ids number the inputs, then every layer's results, in order; a layer reads only values
-    made before it; a network output is one of them."""
-    made = [t["id"] for t in net["inputs"]]
+    """Ids number the inputs, the declared tensors, then every layer's results, in order; a
+    layer reads only values made before it; a network output is one of them."""
+    made = [t["id"] for t in net["inputs"] + net.get("tensors", [])]
     assert made == list(range(len(made)))
     for layer in net["layers"]:
         for ref in layer["inputs"] + list(layer["tensors"].values()):

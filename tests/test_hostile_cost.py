@@ -92,7 +92,7 @@ def test_a_cat_of_a_hundred_copies_used_2200_times(tmp_path):
 def test_a_symbolic_size_past_int64_for_every_value(tmp_path):
     text = network("L", "    y = x -> ReLU\n", shape=f"float[batch, {2**70} * s]")
     limit_at(tmp_path, text, line=2, words="beyond int64")
-    text = network("L", f"    y = x -> Linear({2**62} * batch * 4)\n", shape="float[batch, 4]")
+    text = network("L", f"    y = x -> Linear({2**62} * s * 4)\n", shape="float[batch, s]")
     limit_at(tmp_path, text, line=3, words="beyond int64")
 
 

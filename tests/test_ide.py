@@ -339,4 +339,4 @@ def test_lsp_without_pygls_is_a_usage_error():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                        stdin=subprocess.DEVNULL)
     assert r.returncode == 2 and r.stdout == ""
-    assert "needs pygls" in r.stderr and "netspec[lsp]" in r.stderr
+    assert "needs pygls" in r.stderr and "[lsp]'" in r.stderr and "pip install" in r.stderr

@@ -116,9 +116,22 @@ def test_mobilenet_v2_is_refused_with_the_module_named():
 # -- every spec, built and imported back -------------------------------------------------------
 
 SPEC_FILES = sorted(p.name for p in SPECS.glob("*.net") if p.name != "oops.net")
+# what the importer cannot read back yet (docs/import.md): a built module that calls a layer
+# of an nn.Sequential by index, reads a declared parameter, or calls one shared module twice
+NOT_YET = {
+    "charrnn.net": "layers of a numbered Sequential called by index",
+    "gru.net": "layers of a numbered Sequential called by index",
+    "lstm_state.net": "layers of a numbered Sequential called by index",
+    "densenet121.net": "named nested Sequentials (OrderedDict)",
+    "efficientnet_b0.net": "nested numbered Sequentials",
+    "mobilenet_v2.net": "nested numbered Sequentials",
+    "vit_b_16.net": "a declared parameter read in forward",
+    "hello_rnncell.net": "one shared module called at several places",
+}
 
 
-@pytest.mark.parametrize("file", SPEC_FILES)
+@pytest.mark.parametrize("file", [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[f]))
+                                  if f in NOT_YET else f for f in SPEC_FILES])
 def test_import_of_built_specs(file):
     spec = api.load(SPECS / file)
     if "num_classes" in spec.network().params:  # the classics, with a small head

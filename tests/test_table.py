@@ -94,7 +94,15 @@ SINGLE_RESULT = [p for p in GOOD_SPECS if p.stem not in {"bilstm", "gru", "lstm_
                                                          "qstencoder"}]
 
 
-@pytest.mark.parametrize("path", SINGLE_RESULT, ids=[p.stem for p in SINGLE_RESULT])
+# where torch's leaf-module hooks cannot see the layers the table lists: attention runs its
+# projections as functions (no hook), and torchvision's blocks call modules in another order
+HOOKS_DIFFER = {"vit_b_16": "MultiheadAttention's projections run as functions, not modules",
+                "efficientnet_b0": "the squeeze-excitation block's modules are called in another order"}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=HOOKS_DIFFER[p.stem]))
+                                  if p.stem in HOOKS_DIFFER else p for p in SINGLE_RESULT],
+                         ids=[p.stem for p in SINGLE_RESULT])
 def test_columns_at_full_depth_match_torch(run_here, path):
     spec = api.load(path)
     done = run_here("check", path, "--columns", COLUMNS, "--depth", DEEP, *dims(path))

@@ -66,7 +66,7 @@ GRADS = ("all", "first", "none")
 # the kinds whose saved tensors depend on more than the shapes (docs/costs.md)
 UNSTATED = {"LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "EmbeddingBag", "einsum", "matmul", "Linear",
             "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerEncoderLayer",
-            "TransformerDecoder", "TransformerDecoderLayer"}
+            "TransformerDecoder", "TransformerDecoderLayer", "rpow", "scan"}
 
 
 def _needs(types: dict, mode: str) -> dict[str, bool]:
@@ -215,6 +215,8 @@ def assert_training_matches(net, env: dict, model: nn.Module, inputs: list) -> N
     if stated.saved_bytes is None:  # a layer whose kind cannot state it
         unstated = [n.kind.name for n in net.nodes if n.kind is not None and n.kind.name in UNSTATED]
         assert unstated or any(n.block is not None for n in net.nodes), "unknown without a reason"
+        if stated.grad_bytes is None:  # the whole pass is unknown (a scan's step): nothing more stated
+            return
     else:
         assert evaluate(stated.saved_bytes, env) == recorder.total, sorted(recorder.storages.values())
     if grads:  # a network whose outputs need a gradient trains every parameter that reaches them
@@ -244,10 +246,9 @@ def test_random_network_training_memory_matches_torch(seed):
     """Random specs of tests/netgen.py, built by netspec. NETSPEC_MEMORY_SEEDS=N runs more."""
     import netgen
 
-    from netspec import api
 
     case = netgen.sample(seed)
-    spec = api.loads(case.text, file=f"random-{seed}.net")
+    spec = netgen.load_or_skip(case, f"random-{seed}.net")
     net = spec.network(case.root)
     torch.manual_seed(seed)
     sizes = {kw: case.symbols[s] for s, kw in spec.class_info(case.root).symbols.items()}

@@ -15,7 +15,8 @@ from ..dims import Dim, Expr, render
 from ..types import Tensor, category, result_type
 from .args import Before
 from .base import Args, Op, _show, register
-from .memory import NOTHING, Saved
+from .memory import NOTHING, Saved, nbytes
+from .memory import UNKNOWN as UNSTATED
 
 
 def _number(v):
@@ -310,6 +311,11 @@ class Rdiv(_Reflected, Div):
     """``2 / x``: the number divided by the tensor, true division."""
 
     name = "rdiv"
+
+    def saved(self, a, inputs, outputs, grad):
+        """torch computes ``x.reciprocal() * number``: the reciprocal keeps its own result,
+        a new tensor of the input's size (the product by a number keeps nothing)."""
+        return Saved(extra=nbytes(inputs[0])) if grad.inputs[0] else NOTHING
     Args = OtherArgs
     examples: ClassVar[list[dict]] = _reflected_examples("rdiv") + [{"stage": "rdiv(2)", "input": "bool[3]"}]
 
@@ -327,6 +333,11 @@ class Rpow(_Reflected, Pow):
     """``2 ** x``: the number raised to the tensor's powers."""
 
     name = "rpow"
+
+    def saved(self, a, inputs, outputs, grad):
+        """Not stated: ``pow(number, x)`` keeps its result, and by the dtypes and ranks
+        involved also the number wrapped as a tensor or the exponent itself."""
+        return UNSTATED
     Args = RpowArgs
     positional = ("other",)
     operand = "other"

@@ -289,6 +289,10 @@ class Kind:
     def flops(self, a: Args, inputs: list[Tensor], outputs: list[Tensor]) -> Dim:
         return 0
 
+    # Results that are storage the layer's work already made and counts elsewhere (a scan's
+    # last state is its step's own result): they add no activation bytes.
+    held_elsewhere: ClassVar[tuple[int, ...]] = ()
+
     def is_view(self) -> bool:
         """True when the result shares storage with the input (adds no activation bytes)."""
         return False

@@ -11,11 +11,11 @@ class DenseLayer(nn.Module):
     def __init__(self, *, growth_rate: int = 32, bn_size: int = 4, c: int) -> None:
         super().__init__()
         self.norm1 = nn.BatchNorm2d(c)  # line 13
-        self.relu1 = nn.ReLU(inplace=True)  # line 13
-        self.conv1 = nn.Conv2d(c, bn_size * growth_rate, 1, bias=False)  # line 14
-        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)  # line 15
-        self.relu2 = nn.ReLU(inplace=True)  # line 15
-        self.conv2 = nn.Conv2d(  # line 16
+        self.relu1 = nn.ReLU(inplace=True)  # line 14
+        self.conv1 = nn.Conv2d(c, bn_size * growth_rate, 1, bias=False)  # line 15
+        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)  # line 16
+        self.relu2 = nn.ReLU(inplace=True)  # line 17
+        self.conv2 = nn.Conv2d(  # line 18
             bn_size * growth_rate,
             growth_rate,
             3,
@@ -25,44 +25,44 @@ class DenseLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         new = self.norm1(x)  # [batch, c, h, w]  (line 13)
-        new = self.relu1(new)  # [batch, c, h, w]  (line 13)
-        new = self.conv1(new)  # [batch, bn_size * growth_rate, h, w]  (line 14)
-        new = self.norm2(new)  # [batch, bn_size * growth_rate, h, w]  (line 15)
-        new = self.relu2(new)  # [batch, bn_size * growth_rate, h, w]  (line 15)
-        new = self.conv2(new)  # [batch, growth_rate, h, w]  (line 16)
-        y = torch.cat((x, new), dim=1)  # [batch, c + growth_rate, h, w]  (line 17)
+        new = self.relu1(new)  # [batch, c, h, w]  (line 14)
+        new = self.conv1(new)  # [batch, bn_size * growth_rate, h, w]  (line 15)
+        new = self.norm2(new)  # [batch, bn_size * growth_rate, h, w]  (line 16)
+        new = self.relu2(new)  # [batch, bn_size * growth_rate, h, w]  (line 17)
+        new = self.conv2(new)  # [batch, growth_rate, h, w]  (line 18)
+        y = torch.cat((x, new), dim=1)  # [batch, c + growth_rate, h, w]  (line 19)
         return y
 
 
 class Transition(nn.Module):
-    """Transition: densenet121.net, line 23."""
+    """Transition: densenet121.net, line 25."""
 
     def __init__(self, *, out_channels: int, c: int) -> None:
         super().__init__()
-        self.norm = nn.BatchNorm2d(c)  # line 27
-        self.relu = nn.ReLU(inplace=True)  # line 27
-        self.conv = nn.Conv2d(c, out_channels, 1, bias=False)  # line 28
-        self.pool = nn.AvgPool2d(2, stride=2)  # line 29
+        self.norm = nn.BatchNorm2d(c)  # line 29
+        self.relu = nn.ReLU(inplace=True)  # line 30
+        self.conv = nn.Conv2d(c, out_channels, 1, bias=False)  # line 31
+        self.pool = nn.AvgPool2d(2, stride=2)  # line 32
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.norm(x)  # [batch, c, h, w]  (line 27)
-        y = self.relu(y)  # [batch, c, h, w]  (line 27)
-        y = self.conv(y)  # [batch, out_channels, h, w]  (line 28)
-        y = self.pool(y)  # [batch, out_channels, h // 2, w // 2]  (line 29)
+        y = self.norm(x)  # [batch, c, h, w]  (line 29)
+        y = self.relu(y)  # [batch, c, h, w]  (line 30)
+        y = self.conv(y)  # [batch, out_channels, h, w]  (line 31)
+        y = self.pool(y)  # [batch, out_channels, h // 2, w // 2]  (line 32)
         return y
 
 
 class DenseNet121(nn.Module):
-    """DenseNet121: densenet121.net, line 34."""
+    """DenseNet121: densenet121.net, line 37."""
 
     def __init__(self, *, num_classes: int = 1000) -> None:
         super().__init__()
         self.features = nn.Sequential(
             OrderedDict(
-                conv0=nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),  # line 38
-                norm0=nn.BatchNorm2d(64),  # line 39
-                relu0=nn.ReLU(inplace=True),  # line 39
-                pool0=nn.MaxPool2d(3, stride=2, padding=1),  # line 40
+                conv0=nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),  # line 41
+                norm0=nn.BatchNorm2d(64),  # line 41
+                relu0=nn.ReLU(inplace=True),  # line 41
+                pool0=nn.MaxPool2d(3, stride=2, padding=1),  # line 41
                 denseblock1=nn.Sequential(
                     OrderedDict(
                         # line 41
@@ -79,137 +79,137 @@ class DenseNet121(nn.Module):
                         denselayer6=DenseLayer(growth_rate=32, bn_size=4, c=224),
                     ),
                 ),
-                transition1=Transition(out_channels=128, c=256),  # line 42
+                transition1=Transition(out_channels=128, c=256),  # line 41
                 denseblock2=nn.Sequential(
                     OrderedDict(
-                        # line 43
+                        # line 41
                         denselayer1=DenseLayer(growth_rate=32, bn_size=4, c=128),
-                        # line 43
+                        # line 41
                         denselayer2=DenseLayer(growth_rate=32, bn_size=4, c=160),
-                        # line 43
+                        # line 41
                         denselayer3=DenseLayer(growth_rate=32, bn_size=4, c=192),
-                        # line 43
+                        # line 41
                         denselayer4=DenseLayer(growth_rate=32, bn_size=4, c=224),
-                        # line 43
+                        # line 41
                         denselayer5=DenseLayer(growth_rate=32, bn_size=4, c=256),
-                        # line 43
+                        # line 41
                         denselayer6=DenseLayer(growth_rate=32, bn_size=4, c=288),
-                        # line 43
+                        # line 41
                         denselayer7=DenseLayer(growth_rate=32, bn_size=4, c=320),
-                        # line 43
+                        # line 41
                         denselayer8=DenseLayer(growth_rate=32, bn_size=4, c=352),
-                        # line 43
+                        # line 41
                         denselayer9=DenseLayer(growth_rate=32, bn_size=4, c=384),
-                        # line 43
+                        # line 41
                         denselayer10=DenseLayer(growth_rate=32, bn_size=4, c=416),
-                        # line 43
+                        # line 41
                         denselayer11=DenseLayer(growth_rate=32, bn_size=4, c=448),
-                        # line 43
+                        # line 41
                         denselayer12=DenseLayer(growth_rate=32, bn_size=4, c=480),
                     ),
                 ),
-                transition2=Transition(out_channels=256, c=512),  # line 44
+                transition2=Transition(out_channels=256, c=512),  # line 41
                 denseblock3=nn.Sequential(
                     OrderedDict(
-                        # line 45
+                        # line 41
                         denselayer1=DenseLayer(growth_rate=32, bn_size=4, c=256),
-                        # line 45
+                        # line 41
                         denselayer2=DenseLayer(growth_rate=32, bn_size=4, c=288),
-                        # line 45
+                        # line 41
                         denselayer3=DenseLayer(growth_rate=32, bn_size=4, c=320),
-                        # line 45
+                        # line 41
                         denselayer4=DenseLayer(growth_rate=32, bn_size=4, c=352),
-                        # line 45
+                        # line 41
                         denselayer5=DenseLayer(growth_rate=32, bn_size=4, c=384),
-                        # line 45
+                        # line 41
                         denselayer6=DenseLayer(growth_rate=32, bn_size=4, c=416),
-                        # line 45
+                        # line 41
                         denselayer7=DenseLayer(growth_rate=32, bn_size=4, c=448),
-                        # line 45
+                        # line 41
                         denselayer8=DenseLayer(growth_rate=32, bn_size=4, c=480),
-                        # line 45
+                        # line 41
                         denselayer9=DenseLayer(growth_rate=32, bn_size=4, c=512),
-                        # line 45
+                        # line 41
                         denselayer10=DenseLayer(growth_rate=32, bn_size=4, c=544),
-                        # line 45
+                        # line 41
                         denselayer11=DenseLayer(growth_rate=32, bn_size=4, c=576),
-                        # line 45
+                        # line 41
                         denselayer12=DenseLayer(growth_rate=32, bn_size=4, c=608),
-                        # line 45
+                        # line 41
                         denselayer13=DenseLayer(growth_rate=32, bn_size=4, c=640),
-                        # line 45
+                        # line 41
                         denselayer14=DenseLayer(growth_rate=32, bn_size=4, c=672),
-                        # line 45
+                        # line 41
                         denselayer15=DenseLayer(growth_rate=32, bn_size=4, c=704),
-                        # line 45
+                        # line 41
                         denselayer16=DenseLayer(growth_rate=32, bn_size=4, c=736),
-                        # line 45
+                        # line 41
                         denselayer17=DenseLayer(growth_rate=32, bn_size=4, c=768),
-                        # line 45
+                        # line 41
                         denselayer18=DenseLayer(growth_rate=32, bn_size=4, c=800),
-                        # line 45
+                        # line 41
                         denselayer19=DenseLayer(growth_rate=32, bn_size=4, c=832),
-                        # line 45
+                        # line 41
                         denselayer20=DenseLayer(growth_rate=32, bn_size=4, c=864),
-                        # line 45
+                        # line 41
                         denselayer21=DenseLayer(growth_rate=32, bn_size=4, c=896),
-                        # line 45
+                        # line 41
                         denselayer22=DenseLayer(growth_rate=32, bn_size=4, c=928),
-                        # line 45
+                        # line 41
                         denselayer23=DenseLayer(growth_rate=32, bn_size=4, c=960),
-                        # line 45
+                        # line 41
                         denselayer24=DenseLayer(growth_rate=32, bn_size=4, c=992),
                     ),
                 ),
-                transition3=Transition(out_channels=512, c=1024),  # line 46
+                transition3=Transition(out_channels=512, c=1024),  # line 41
                 denseblock4=nn.Sequential(
                     OrderedDict(
-                        # line 47
+                        # line 41
                         denselayer1=DenseLayer(growth_rate=32, bn_size=4, c=512),
-                        # line 47
+                        # line 41
                         denselayer2=DenseLayer(growth_rate=32, bn_size=4, c=544),
-                        # line 47
+                        # line 41
                         denselayer3=DenseLayer(growth_rate=32, bn_size=4, c=576),
-                        # line 47
+                        # line 41
                         denselayer4=DenseLayer(growth_rate=32, bn_size=4, c=608),
-                        # line 47
+                        # line 41
                         denselayer5=DenseLayer(growth_rate=32, bn_size=4, c=640),
-                        # line 47
+                        # line 41
                         denselayer6=DenseLayer(growth_rate=32, bn_size=4, c=672),
-                        # line 47
+                        # line 41
                         denselayer7=DenseLayer(growth_rate=32, bn_size=4, c=704),
-                        # line 47
+                        # line 41
                         denselayer8=DenseLayer(growth_rate=32, bn_size=4, c=736),
-                        # line 47
+                        # line 41
                         denselayer9=DenseLayer(growth_rate=32, bn_size=4, c=768),
-                        # line 47
+                        # line 41
                         denselayer10=DenseLayer(growth_rate=32, bn_size=4, c=800),
-                        # line 47
+                        # line 41
                         denselayer11=DenseLayer(growth_rate=32, bn_size=4, c=832),
-                        # line 47
+                        # line 41
                         denselayer12=DenseLayer(growth_rate=32, bn_size=4, c=864),
-                        # line 47
+                        # line 41
                         denselayer13=DenseLayer(growth_rate=32, bn_size=4, c=896),
-                        # line 47
+                        # line 41
                         denselayer14=DenseLayer(growth_rate=32, bn_size=4, c=928),
-                        # line 47
+                        # line 41
                         denselayer15=DenseLayer(growth_rate=32, bn_size=4, c=960),
-                        # line 47
+                        # line 41
                         denselayer16=DenseLayer(growth_rate=32, bn_size=4, c=992),
                     ),
                 ),
-                norm5=nn.BatchNorm2d(1024),  # line 48
+                norm5=nn.BatchNorm2d(1024),  # line 41
             ),
         )
         self.pooled = nn.Sequential(
-            nn.ReLU(inplace=True),  # line 50
-            nn.AdaptiveAvgPool2d((1, 1)),  # line 50
+            nn.ReLU(inplace=True),  # line 42
+            nn.AdaptiveAvgPool2d((1, 1)),  # line 42
         )
-        self.classifier = nn.Linear(1024, num_classes)  # line 51
+        self.classifier = nn.Linear(1024, num_classes)  # line 43
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        features = self.features(image)  # [batch, 1024, 7, 7]  (lines 38-48)
-        pooled = self.pooled(features)  # [batch, 1024, 1, 1]  (line 50)
-        pooled = pooled.flatten(1)  # [batch, 1024]  (line 50)
-        logits = self.classifier(pooled)  # [batch, num_classes]  (line 51)
+        features = self.features(image)  # [batch, 1024, 7, 7]  (line 41)
+        pooled = self.pooled(features)  # [batch, 1024, 1, 1]  (line 42)
+        pooled = pooled.flatten(1)  # [batch, 1024]  (line 42)
+        logits = self.classifier(pooled)  # [batch, num_classes]  (line 43)
         return logits

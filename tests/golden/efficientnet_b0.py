@@ -58,20 +58,20 @@ class MBConv1(nn.Module):
                 nn.BatchNorm2d(c),  # line 25
                 nn.SiLU(inplace=True),  # line 25
             ),
-            SqueezeExcitation(squeeze_channels=c // 4, c=c),  # line 26
+            SqueezeExcitation(squeeze_channels=c // 4, c=c),  # line 25
             nn.Sequential(
-                nn.Conv2d(c, out_channels, 1, bias=False),  # line 27
-                nn.BatchNorm2d(out_channels),  # line 27
+                nn.Conv2d(c, out_channels, 1, bias=False),  # line 25
+                nn.BatchNorm2d(out_channels),  # line 25
             ),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.block(x)  # [batch, out_channels, h, w]  (lines 25-27)
+        y = self.block(x)  # [batch, out_channels, h, w]  (line 25)
         return y
 
 
 class MBConv(nn.Module):
-    """MBConv: efficientnet_b0.net, line 35."""
+    """MBConv: efficientnet_b0.net, line 32."""
 
     def __init__(
         self,
@@ -84,12 +84,12 @@ class MBConv(nn.Module):
         super().__init__()
         self.block = nn.Sequential(
             nn.Sequential(
-                nn.Conv2d(c, 6 * c, 1, bias=False),  # line 39
-                nn.BatchNorm2d(6 * c),  # line 39
-                nn.SiLU(inplace=True),  # line 39
+                nn.Conv2d(c, 6 * c, 1, bias=False),  # line 36
+                nn.BatchNorm2d(6 * c),  # line 36
+                nn.SiLU(inplace=True),  # line 36
             ),
             nn.Sequential(
-                nn.Conv2d(  # line 40
+                nn.Conv2d(  # line 36
                     6 * c,
                     6 * c,
                     kernel,
@@ -98,35 +98,35 @@ class MBConv(nn.Module):
                     groups=6 * c,
                     bias=False,
                 ),
-                nn.BatchNorm2d(6 * c),  # line 41
-                nn.SiLU(inplace=True),  # line 41
+                nn.BatchNorm2d(6 * c),  # line 36
+                nn.SiLU(inplace=True),  # line 36
             ),
-            SqueezeExcitation(squeeze_channels=c // 4, c=6 * c),  # line 42
+            SqueezeExcitation(squeeze_channels=c // 4, c=6 * c),  # line 36
             nn.Sequential(
-                nn.Conv2d(6 * c, out_channels, 1, bias=False),  # line 43
-                nn.BatchNorm2d(out_channels),  # line 43
+                nn.Conv2d(6 * c, out_channels, 1, bias=False),  # line 36
+                nn.BatchNorm2d(out_channels),  # line 36
             ),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # [batch, out_channels, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (lines 39-43)
+        # [batch, out_channels, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (line 36)
         y = self.block(x)
         return y
 
 
 class MBConvResidual(nn.Module):
-    """MBConvResidual: efficientnet_b0.net, line 51."""
+    """MBConvResidual: efficientnet_b0.net, line 43."""
 
     def __init__(self, *, kernel: int = 3, p: float = 0.0, c: int) -> None:
         super().__init__()
         self.block = nn.Sequential(
             nn.Sequential(
-                nn.Conv2d(c, 6 * c, 1, bias=False),  # line 55
-                nn.BatchNorm2d(6 * c),  # line 55
-                nn.SiLU(inplace=True),  # line 55
+                nn.Conv2d(c, 6 * c, 1, bias=False),  # line 47
+                nn.BatchNorm2d(6 * c),  # line 47
+                nn.SiLU(inplace=True),  # line 47
             ),
             nn.Sequential(
-                nn.Conv2d(  # line 56
+                nn.Conv2d(  # line 47
                     6 * c,
                     6 * c,
                     kernel,
@@ -134,83 +134,83 @@ class MBConvResidual(nn.Module):
                     groups=6 * c,
                     bias=False,
                 ),
-                nn.BatchNorm2d(6 * c),  # line 57
-                nn.SiLU(inplace=True),  # line 57
+                nn.BatchNorm2d(6 * c),  # line 47
+                nn.SiLU(inplace=True),  # line 47
             ),
-            SqueezeExcitation(squeeze_channels=c // 4, c=6 * c),  # line 58
+            SqueezeExcitation(squeeze_channels=c // 4, c=6 * c),  # line 47
             nn.Sequential(
-                nn.Conv2d(6 * c, c, 1, bias=False),  # line 59
-                nn.BatchNorm2d(c),  # line 59
+                nn.Conv2d(6 * c, c, 1, bias=False),  # line 47
+                nn.BatchNorm2d(c),  # line 47
             ),
         )
-        self.stochastic_depth = StochasticDepth(p, "row")  # line 61
+        self.stochastic_depth = StochasticDepth(p, "row")  # line 48
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # [batch, c, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (lines 55-59)
+        # [batch, c, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (line 47)
         branch = self.block(x)
-        # [batch, c, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (line 61)
+        # [batch, c, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (line 48)
         dropped = self.stochastic_depth(branch)
-        # [batch, c, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (line 62)
+        # [batch, c, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (line 49)
         y = dropped + x
         return y
 
 
 class EfficientNetB0(nn.Module):
-    """EfficientNetB0: efficientnet_b0.net, line 67."""
+    """EfficientNetB0: efficientnet_b0.net, line 54."""
 
     def __init__(self, *, num_classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Sequential(
-                nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False),  # line 71
-                nn.BatchNorm2d(32),  # line 71
-                nn.SiLU(inplace=True),  # line 71
+                nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False),  # line 58
+                nn.BatchNorm2d(32),  # line 58
+                nn.SiLU(inplace=True),  # line 58
             ),
             nn.Sequential(
-                MBConv1(out_channels=16, c=32),  # line 72
+                MBConv1(out_channels=16, c=32),  # line 58
             ),
             nn.Sequential(
-                MBConv(out_channels=24, kernel=3, stride=2, c=16),  # line 73
-                MBConvResidual(kernel=3, p=0.025, c=24),  # line 73
+                MBConv(out_channels=24, kernel=3, stride=2, c=16),  # line 58
+                MBConvResidual(kernel=3, p=0.025, c=24),  # line 58
             ),
             nn.Sequential(
-                MBConv(out_channels=40, kernel=5, stride=2, c=24),  # line 74
-                MBConvResidual(kernel=5, p=0.05, c=40),  # line 74
+                MBConv(out_channels=40, kernel=5, stride=2, c=24),  # line 58
+                MBConvResidual(kernel=5, p=0.05, c=40),  # line 58
             ),
             nn.Sequential(
-                MBConv(out_channels=80, kernel=3, stride=2, c=40),  # line 75
-                MBConvResidual(kernel=3, p=0.075, c=80),  # line 75
-                MBConvResidual(kernel=3, p=0.0875, c=80),  # line 75
+                MBConv(out_channels=80, kernel=3, stride=2, c=40),  # line 58
+                MBConvResidual(kernel=3, p=0.075, c=80),  # line 58
+                MBConvResidual(kernel=3, p=0.0875, c=80),  # line 58
             ),
             nn.Sequential(
-                MBConv(out_channels=112, kernel=5, stride=1, c=80),  # line 77
-                MBConvResidual(kernel=5, p=0.1125, c=112),  # line 77
-                MBConvResidual(kernel=5, p=0.125, c=112),  # line 77
+                MBConv(out_channels=112, kernel=5, stride=1, c=80),  # line 58
+                MBConvResidual(kernel=5, p=0.1125, c=112),  # line 58
+                MBConvResidual(kernel=5, p=0.125, c=112),  # line 58
             ),
             nn.Sequential(
-                MBConv(out_channels=192, kernel=5, stride=2, c=112),  # line 79
-                MBConvResidual(kernel=5, p=0.15, c=192),  # line 79
-                MBConvResidual(kernel=5, p=0.1625, c=192),  # line 79
-                MBConvResidual(kernel=5, p=0.175, c=192),  # line 80
+                MBConv(out_channels=192, kernel=5, stride=2, c=112),  # line 58
+                MBConvResidual(kernel=5, p=0.15, c=192),  # line 58
+                MBConvResidual(kernel=5, p=0.1625, c=192),  # line 58
+                MBConvResidual(kernel=5, p=0.175, c=192),  # line 58
             ),
             nn.Sequential(
-                MBConv(out_channels=320, kernel=3, stride=1, c=192),  # line 81
+                MBConv(out_channels=320, kernel=3, stride=1, c=192),  # line 58
             ),
             nn.Sequential(
-                nn.Conv2d(320, 1280, 1, bias=False),  # line 82
-                nn.BatchNorm2d(1280),  # line 82
-                nn.SiLU(inplace=True),  # line 82
+                nn.Conv2d(320, 1280, 1, bias=False),  # line 58
+                nn.BatchNorm2d(1280),  # line 58
+                nn.SiLU(inplace=True),  # line 58
             ),
         )
-        self.avgpool = nn.AdaptiveAvgPool2d(1)  # line 84
+        self.avgpool = nn.AdaptiveAvgPool2d(1)  # line 59
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout, inplace=True),  # line 85
-            nn.Linear(1280, num_classes),  # line 85
+            nn.Dropout(dropout, inplace=True),  # line 60
+            nn.Linear(1280, num_classes),  # line 60
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        features = self.features(image)  # [batch, 1280, 7, 7]  (lines 71-82)
-        pooled = self.avgpool(features)  # [batch, 1280, 1, 1]  (line 84)
-        pooled = pooled.flatten(1)  # [batch, 1280]  (line 84)
-        classifier = self.classifier(pooled)  # [batch, num_classes]  (line 85)
+        features = self.features(image)  # [batch, 1280, 7, 7]  (line 58)
+        pooled = self.avgpool(features)  # [batch, 1280, 1, 1]  (line 59)
+        pooled = pooled.flatten(1)  # [batch, 1280]  (line 59)
+        classifier = self.classifier(pooled)  # [batch, num_classes]  (line 60)
         return classifier

@@ -16,7 +16,7 @@ class BasicConv2d(nn.Module):
         in_channels: int,
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(  # line 11
+        self.conv = nn.Conv2d(  # line 12
             in_channels,
             out_channels,
             kernel_size,
@@ -24,21 +24,21 @@ class BasicConv2d(nn.Module):
             padding=padding,
             bias=False,
         )
-        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)  # line 12
-        self.relu = nn.ReLU(inplace=True)  # line 13
+        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)  # line 13
+        self.relu = nn.ReLU(inplace=True)  # line 14
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # [batch, out_channels, h + 2 * padding, 2 * padding + w]  (line 11)
-        y = self.conv(x)
         # [batch, out_channels, h + 2 * padding, 2 * padding + w]  (line 12)
-        y = self.bn(y)
+        y = self.conv(x)
         # [batch, out_channels, h + 2 * padding, 2 * padding + w]  (line 13)
+        y = self.bn(y)
+        # [batch, out_channels, h + 2 * padding, 2 * padding + w]  (line 14)
         y = self.relu(y)
         return y
 
 
 class Inception(nn.Module):
-    """Inception: googlenet.net, line 20."""
+    """Inception: googlenet.net, line 21."""
 
     def __init__(
         self,
@@ -52,7 +52,7 @@ class Inception(nn.Module):
         in_channels: int,
     ) -> None:
         super().__init__()
-        self.branch1 = BasicConv2d(  # line 23
+        self.branch1 = BasicConv2d(  # line 24
             out_channels=ch1x1,
             kernel_size=1,
             stride=1,
@@ -60,14 +60,14 @@ class Inception(nn.Module):
             in_channels=in_channels,
         )
         self.branch2 = nn.Sequential(
-            BasicConv2d(  # line 24
+            BasicConv2d(  # line 25
                 out_channels=ch3x3red,
                 kernel_size=1,
                 stride=1,
                 padding=0,
                 in_channels=in_channels,
             ),
-            BasicConv2d(  # line 24
+            BasicConv2d(  # line 25
                 out_channels=ch3x3,
                 kernel_size=3,
                 stride=1,
@@ -76,14 +76,14 @@ class Inception(nn.Module):
             ),
         )
         self.branch3 = nn.Sequential(
-            BasicConv2d(  # line 25
+            BasicConv2d(  # line 26
                 out_channels=ch5x5red,
                 kernel_size=1,
                 stride=1,
                 padding=0,
                 in_channels=in_channels,
             ),
-            BasicConv2d(  # line 25
+            BasicConv2d(  # line 26
                 out_channels=ch5x5,
                 kernel_size=3,
                 stride=1,
@@ -92,8 +92,8 @@ class Inception(nn.Module):
             ),
         )
         self.branch4 = nn.Sequential(
-            nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),  # line 26
-            BasicConv2d(  # line 26
+            nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),  # line 28
+            BasicConv2d(  # line 28
                 out_channels=pool_proj,
                 kernel_size=1,
                 stride=1,
@@ -103,44 +103,44 @@ class Inception(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.branch1(x)  # [batch, ch1x1, h, w]  (line 23)
-        b2 = self.branch2(x)  # [batch, ch3x3, h, w]  (line 24)
-        b3 = self.branch3(x)  # [batch, ch5x5, h, w]  (line 25)
-        b4 = self.branch4(x)  # [batch, pool_proj, h, w]  (line 26)
-        # [batch, ch1x1 + ch3x3 + ch5x5 + pool_proj, h, w]  (line 27)
+        b1 = self.branch1(x)  # [batch, ch1x1, h, w]  (line 24)
+        b2 = self.branch2(x)  # [batch, ch3x3, h, w]  (line 25)
+        b3 = self.branch3(x)  # [batch, ch5x5, h, w]  (line 26)
+        b4 = self.branch4(x)  # [batch, pool_proj, h, w]  (line 28)
+        # [batch, ch1x1 + ch3x3 + ch5x5 + pool_proj, h, w]  (line 29)
         y = torch.cat((b1, b2, b3, b4), dim=1)
         return y
 
 
 class GoogLeNet(nn.Module):
-    """GoogLeNet: googlenet.net, line 32."""
+    """GoogLeNet: googlenet.net, line 34."""
 
     def __init__(self, *, num_classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
-        self.conv1 = BasicConv2d(  # line 36
+        self.conv1 = BasicConv2d(  # line 38
             out_channels=64,
             kernel_size=7,
             stride=2,
             padding=3,
             in_channels=3,
         )
-        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # line 37
-        self.conv2 = BasicConv2d(  # line 38
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # line 39
+        self.conv2 = BasicConv2d(  # line 40
             out_channels=64,
             kernel_size=1,
             stride=1,
             padding=0,
             in_channels=64,
         )
-        self.conv3 = BasicConv2d(  # line 39
+        self.conv3 = BasicConv2d(  # line 41
             out_channels=192,
             kernel_size=3,
             stride=1,
             padding=1,
             in_channels=64,
         )
-        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # line 40
-        self.inception3a = Inception(  # line 42
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # line 42
+        self.inception3a = Inception(  # line 44
             ch1x1=64,
             ch3x3red=96,
             ch3x3=128,
@@ -149,7 +149,7 @@ class GoogLeNet(nn.Module):
             pool_proj=32,
             in_channels=192,
         )
-        self.inception3b = Inception(  # line 43
+        self.inception3b = Inception(  # line 45
             ch1x1=128,
             ch3x3red=128,
             ch3x3=192,
@@ -158,8 +158,8 @@ class GoogLeNet(nn.Module):
             pool_proj=64,
             in_channels=256,
         )
-        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # line 44
-        self.inception4a = Inception(  # line 46
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # line 46
+        self.inception4a = Inception(  # line 48
             ch1x1=192,
             ch3x3red=96,
             ch3x3=208,
@@ -168,7 +168,7 @@ class GoogLeNet(nn.Module):
             pool_proj=64,
             in_channels=480,
         )
-        self.inception4b = Inception(  # line 47
+        self.inception4b = Inception(  # line 49
             ch1x1=160,
             ch3x3red=112,
             ch3x3=224,
@@ -177,7 +177,7 @@ class GoogLeNet(nn.Module):
             pool_proj=64,
             in_channels=512,
         )
-        self.inception4c = Inception(  # line 48
+        self.inception4c = Inception(  # line 50
             ch1x1=128,
             ch3x3red=128,
             ch3x3=256,
@@ -186,7 +186,7 @@ class GoogLeNet(nn.Module):
             pool_proj=64,
             in_channels=512,
         )
-        self.inception4d = Inception(  # line 49
+        self.inception4d = Inception(  # line 51
             ch1x1=112,
             ch3x3red=144,
             ch3x3=288,
@@ -195,7 +195,7 @@ class GoogLeNet(nn.Module):
             pool_proj=64,
             in_channels=512,
         )
-        self.inception4e = Inception(  # line 50
+        self.inception4e = Inception(  # line 52
             ch1x1=256,
             ch3x3red=160,
             ch3x3=320,
@@ -204,8 +204,8 @@ class GoogLeNet(nn.Module):
             pool_proj=128,
             in_channels=528,
         )
-        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)  # line 51
-        self.inception5a = Inception(  # line 53
+        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)  # line 53
+        self.inception5a = Inception(  # line 55
             ch1x1=256,
             ch3x3red=160,
             ch3x3=320,
@@ -214,7 +214,7 @@ class GoogLeNet(nn.Module):
             pool_proj=128,
             in_channels=832,
         )
-        self.inception5b = Inception(  # line 54
+        self.inception5b = Inception(  # line 56
             ch1x1=384,
             ch3x3red=192,
             ch3x3=384,
@@ -223,29 +223,29 @@ class GoogLeNet(nn.Module):
             pool_proj=128,
             in_channels=832,
         )
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))  # line 56
-        self.dropout = nn.Dropout(dropout)  # line 58
-        self.fc = nn.Linear(1024, num_classes)  # line 59
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))  # line 58
+        self.dropout = nn.Dropout(dropout)  # line 60
+        self.fc = nn.Linear(1024, num_classes)  # line 61
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        stem = self.conv1(image)  # [batch, 64, 112, 112]  (line 36)
-        stem = self.maxpool1(stem)  # [batch, 64, 56, 56]  (line 37)
-        stem = self.conv2(stem)  # [batch, 64, 56, 56]  (line 38)
-        stem = self.conv3(stem)  # [batch, 192, 56, 56]  (line 39)
-        stem = self.maxpool2(stem)  # [batch, 192, 28, 28]  (line 40)
-        i3 = self.inception3a(stem)  # [batch, 256, 28, 28]  (line 42)
-        i3 = self.inception3b(i3)  # [batch, 480, 28, 28]  (line 43)
-        i3 = self.maxpool3(i3)  # [batch, 480, 14, 14]  (line 44)
-        i4 = self.inception4a(i3)  # [batch, 512, 14, 14]  (line 46)
-        i4 = self.inception4b(i4)  # [batch, 512, 14, 14]  (line 47)
-        i4 = self.inception4c(i4)  # [batch, 512, 14, 14]  (line 48)
-        i4 = self.inception4d(i4)  # [batch, 528, 14, 14]  (line 49)
-        i4 = self.inception4e(i4)  # [batch, 832, 14, 14]  (line 50)
-        i4 = self.maxpool4(i4)  # [batch, 832, 7, 7]  (line 51)
-        i5 = self.inception5a(i4)  # [batch, 832, 7, 7]  (line 53)
-        i5 = self.inception5b(i5)  # [batch, 1024, 7, 7]  (line 54)
-        logits = self.avgpool(i5)  # [batch, 1024, 1, 1]  (line 56)
-        logits = logits.flatten(1)  # [batch, 1024]  (line 57)
-        logits = self.dropout(logits)  # [batch, 1024]  (line 58)
-        logits = self.fc(logits)  # [batch, num_classes]  (line 59)
+        stem = self.conv1(image)  # [batch, 64, 112, 112]  (line 38)
+        stem = self.maxpool1(stem)  # [batch, 64, 56, 56]  (line 39)
+        stem = self.conv2(stem)  # [batch, 64, 56, 56]  (line 40)
+        stem = self.conv3(stem)  # [batch, 192, 56, 56]  (line 41)
+        stem = self.maxpool2(stem)  # [batch, 192, 28, 28]  (line 42)
+        i3 = self.inception3a(stem)  # [batch, 256, 28, 28]  (line 44)
+        i3 = self.inception3b(i3)  # [batch, 480, 28, 28]  (line 45)
+        i3 = self.maxpool3(i3)  # [batch, 480, 14, 14]  (line 46)
+        i4 = self.inception4a(i3)  # [batch, 512, 14, 14]  (line 48)
+        i4 = self.inception4b(i4)  # [batch, 512, 14, 14]  (line 49)
+        i4 = self.inception4c(i4)  # [batch, 512, 14, 14]  (line 50)
+        i4 = self.inception4d(i4)  # [batch, 528, 14, 14]  (line 51)
+        i4 = self.inception4e(i4)  # [batch, 832, 14, 14]  (line 52)
+        i4 = self.maxpool4(i4)  # [batch, 832, 7, 7]  (line 53)
+        i5 = self.inception5a(i4)  # [batch, 832, 7, 7]  (line 55)
+        i5 = self.inception5b(i5)  # [batch, 1024, 7, 7]  (line 56)
+        logits = self.avgpool(i5)  # [batch, 1024, 1, 1]  (line 58)
+        logits = logits.flatten(1)  # [batch, 1024]  (line 59)
+        logits = self.dropout(logits)  # [batch, 1024]  (line 60)
+        logits = self.fc(logits)  # [batch, num_classes]  (line 61)
         return logits

@@ -14,17 +14,17 @@ class DepthwiseBlock(nn.Module):
                 nn.BatchNorm2d(c),  # line 11
                 nn.ReLU6(inplace=True),  # line 11
             ),
-            nn.Conv2d(c, out_channels, 1, bias=False),  # line 12
-            nn.BatchNorm2d(out_channels),  # line 12
+            nn.Conv2d(c, out_channels, 1, bias=False),  # line 11
+            nn.BatchNorm2d(out_channels),  # line 11
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)  # [batch, out_channels, h, w]  (lines 11-12)
+        y = self.conv(x)  # [batch, out_channels, h, w]  (line 11)
         return y
 
 
 class InvertedResidual(nn.Module):
-    """InvertedResidual: mobilenet_v2.net, line 20."""
+    """InvertedResidual: mobilenet_v2.net, line 18."""
 
     def __init__(
         self,
@@ -37,12 +37,12 @@ class InvertedResidual(nn.Module):
         super().__init__()
         self.conv = nn.Sequential(
             nn.Sequential(
-                nn.Conv2d(c, c * t, 1, bias=False),  # line 24
-                nn.BatchNorm2d(c * t),  # line 24
-                nn.ReLU6(inplace=True),  # line 24
+                nn.Conv2d(c, c * t, 1, bias=False),  # line 22
+                nn.BatchNorm2d(c * t),  # line 22
+                nn.ReLU6(inplace=True),  # line 22
             ),
             nn.Sequential(
-                nn.Conv2d(  # line 25
+                nn.Conv2d(  # line 22
                     c * t,
                     c * t,
                     3,
@@ -51,88 +51,88 @@ class InvertedResidual(nn.Module):
                     groups=c * t,
                     bias=False,
                 ),
-                nn.BatchNorm2d(c * t),  # line 26
-                nn.ReLU6(inplace=True),  # line 26
+                nn.BatchNorm2d(c * t),  # line 22
+                nn.ReLU6(inplace=True),  # line 22
             ),
-            nn.Conv2d(c * t, out_channels, 1, bias=False),  # line 27
-            nn.BatchNorm2d(out_channels),  # line 27
+            nn.Conv2d(c * t, out_channels, 1, bias=False),  # line 22
+            nn.BatchNorm2d(out_channels),  # line 22
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)  # [batch, out_channels, h, w]  (lines 24-27)
+        y = self.conv(x)  # [batch, out_channels, h, w]  (line 22)
         return y
 
 
 class ResidualBlock(nn.Module):
-    """ResidualBlock: mobilenet_v2.net, line 34."""
+    """ResidualBlock: mobilenet_v2.net, line 28."""
 
     def __init__(self, *, t: int = 6, c: int) -> None:
         super().__init__()
         self.conv = nn.Sequential(
             nn.Sequential(
-                nn.Conv2d(c, c * t, 1, bias=False),  # line 38
-                nn.BatchNorm2d(c * t),  # line 38
-                nn.ReLU6(inplace=True),  # line 38
+                nn.Conv2d(c, c * t, 1, bias=False),  # line 32
+                nn.BatchNorm2d(c * t),  # line 32
+                nn.ReLU6(inplace=True),  # line 32
             ),
             nn.Sequential(
-                # line 39
+                # line 32
                 nn.Conv2d(c * t, c * t, 3, padding=1, groups=c * t, bias=False),
-                nn.BatchNorm2d(c * t),  # line 39
-                nn.ReLU6(inplace=True),  # line 39
+                nn.BatchNorm2d(c * t),  # line 32
+                nn.ReLU6(inplace=True),  # line 32
             ),
-            nn.Conv2d(c * t, c, 1, bias=False),  # line 40
-            nn.BatchNorm2d(c),  # line 40
+            nn.Conv2d(c * t, c, 1, bias=False),  # line 32
+            nn.BatchNorm2d(c),  # line 32
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        branch = self.conv(x)  # [batch, c, h, w]  (lines 38-40)
-        y = x + branch  # [batch, c, h, w]  (line 42)
+        branch = self.conv(x)  # [batch, c, h, w]  (line 32)
+        y = x + branch  # [batch, c, h, w]  (line 33)
         return y
 
 
 class MobileNetV2(nn.Module):
-    """MobileNetV2: mobilenet_v2.net, line 47."""
+    """MobileNetV2: mobilenet_v2.net, line 38."""
 
     def __init__(self, *, num_classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Sequential(
-                nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False),  # line 51
-                nn.BatchNorm2d(32),  # line 51
-                nn.ReLU6(inplace=True),  # line 51
+                nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False),  # line 42
+                nn.BatchNorm2d(32),  # line 42
+                nn.ReLU6(inplace=True),  # line 42
             ),
-            DepthwiseBlock(out_channels=16, c=32),  # line 52
-            InvertedResidual(out_channels=24, stride=2, t=6, c=16),  # line 53
-            ResidualBlock(t=6, c=24),  # line 53
-            InvertedResidual(out_channels=32, stride=2, t=6, c=24),  # line 54
-            ResidualBlock(t=6, c=32),  # line 54
-            ResidualBlock(t=6, c=32),  # line 54
-            InvertedResidual(out_channels=64, stride=2, t=6, c=32),  # line 55
-            ResidualBlock(t=6, c=64),  # line 55
-            ResidualBlock(t=6, c=64),  # line 55
-            ResidualBlock(t=6, c=64),  # line 55
-            InvertedResidual(out_channels=96, stride=1, t=6, c=64),  # line 56
-            ResidualBlock(t=6, c=96),  # line 56
-            ResidualBlock(t=6, c=96),  # line 56
-            InvertedResidual(out_channels=160, stride=2, t=6, c=96),  # line 57
-            ResidualBlock(t=6, c=160),  # line 57
-            ResidualBlock(t=6, c=160),  # line 57
-            InvertedResidual(out_channels=320, stride=1, t=6, c=160),  # line 58
+            DepthwiseBlock(out_channels=16, c=32),  # line 42
+            InvertedResidual(out_channels=24, stride=2, t=6, c=16),  # line 42
+            ResidualBlock(t=6, c=24),  # line 42
+            InvertedResidual(out_channels=32, stride=2, t=6, c=24),  # line 42
+            ResidualBlock(t=6, c=32),  # line 42
+            ResidualBlock(t=6, c=32),  # line 42
+            InvertedResidual(out_channels=64, stride=2, t=6, c=32),  # line 42
+            ResidualBlock(t=6, c=64),  # line 42
+            ResidualBlock(t=6, c=64),  # line 42
+            ResidualBlock(t=6, c=64),  # line 42
+            InvertedResidual(out_channels=96, stride=1, t=6, c=64),  # line 42
+            ResidualBlock(t=6, c=96),  # line 42
+            ResidualBlock(t=6, c=96),  # line 42
+            InvertedResidual(out_channels=160, stride=2, t=6, c=96),  # line 42
+            ResidualBlock(t=6, c=160),  # line 42
+            ResidualBlock(t=6, c=160),  # line 42
+            InvertedResidual(out_channels=320, stride=1, t=6, c=160),  # line 42
             nn.Sequential(
-                nn.Conv2d(320, 1280, 1, bias=False),  # line 59
-                nn.BatchNorm2d(1280),  # line 59
-                nn.ReLU6(inplace=True),  # line 59
+                nn.Conv2d(320, 1280, 1, bias=False),  # line 42
+                nn.BatchNorm2d(1280),  # line 42
+                nn.ReLU6(inplace=True),  # line 42
             ),
         )
-        self.pooled = nn.AdaptiveAvgPool2d((1, 1))  # line 61
+        self.pooled = nn.AdaptiveAvgPool2d((1, 1))  # line 43
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout),  # line 62
-            nn.Linear(1280, num_classes),  # line 62
+            nn.Dropout(dropout),  # line 44
+            nn.Linear(1280, num_classes),  # line 44
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        features = self.features(image)  # [batch, 1280, 7, 7]  (lines 51-59)
-        pooled = self.pooled(features)  # [batch, 1280, 1, 1]  (line 61)
-        pooled = pooled.flatten(1)  # [batch, 1280]  (line 61)
-        classifier = self.classifier(pooled)  # [batch, num_classes]  (line 62)
+        features = self.features(image)  # [batch, 1280, 7, 7]  (line 42)
+        pooled = self.pooled(features)  # [batch, 1280, 1, 1]  (line 43)
+        pooled = pooled.flatten(1)  # [batch, 1280]  (line 43)
+        classifier = self.classifier(pooled)  # [batch, num_classes]  (line 44)
         return classifier

@@ -18,7 +18,7 @@ class Fire(nn.Module):
         self.squeeze = nn.Conv2d(inplanes, squeeze_planes, 1)  # line 9
         self.squeeze_activation = nn.ReLU(inplace=True)  # line 9
         self.expand1x1 = nn.Conv2d(squeeze_planes, expand1x1_planes, 1)  # line 10
-        self.expand1x1_activation = nn.ReLU(inplace=True)  # line 11
+        self.expand1x1_activation = nn.ReLU(inplace=True)  # line 10
         # line 12
         self.expand3x3 = nn.Conv2d(squeeze_planes, expand3x3_planes, 3, padding=1)
         self.expand3x3_activation = nn.ReLU(inplace=True)  # line 13
@@ -27,7 +27,7 @@ class Fire(nn.Module):
         s = self.squeeze(x)  # [batch, squeeze_planes, h, w]  (line 9)
         s = self.squeeze_activation(s)  # [batch, squeeze_planes, h, w]  (line 9)
         e1 = self.expand1x1(s)  # [batch, expand1x1_planes, h, w]  (line 10)
-        e1 = self.expand1x1_activation(e1)  # [batch, expand1x1_planes, h, w]  (line 11)
+        e1 = self.expand1x1_activation(e1)  # [batch, expand1x1_planes, h, w]  (line 10)
         e3 = self.expand3x3(s)  # [batch, expand3x3_planes, h, w]  (line 12)
         e3 = self.expand3x3_activation(e3)  # [batch, expand3x3_planes, h, w]  (line 13)
         # [batch, expand1x1_planes + expand3x3_planes, h, w]  (line 14)
@@ -42,53 +42,53 @@ class SqueezeNet1_0(nn.Module):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(3, 96, 7, stride=2),  # line 23
-            nn.ReLU(inplace=True),  # line 23
-            nn.MaxPool2d(3, stride=2, ceil_mode=True),  # line 24
-            Fire(  # line 25
+            nn.ReLU(inplace=True),  # line 24
+            nn.MaxPool2d(3, stride=2, ceil_mode=True),  # line 25
+            Fire(  # line 26
                 squeeze_planes=16,
                 expand1x1_planes=64,
                 expand3x3_planes=64,
                 inplanes=96,
             ),
-            Fire(  # line 25
+            Fire(  # line 27
                 squeeze_planes=16,
                 expand1x1_planes=64,
                 expand3x3_planes=64,
                 inplanes=128,
             ),
-            Fire(  # line 25
+            Fire(  # line 28
                 squeeze_planes=32,
                 expand1x1_planes=128,
                 expand3x3_planes=128,
                 inplanes=128,
             ),
-            nn.MaxPool2d(3, stride=2, ceil_mode=True),  # line 26
-            Fire(  # line 27
+            nn.MaxPool2d(3, stride=2, ceil_mode=True),  # line 29
+            Fire(  # line 30
                 squeeze_planes=32,
                 expand1x1_planes=128,
                 expand3x3_planes=128,
                 inplanes=256,
             ),
-            Fire(  # line 27
+            Fire(  # line 31
                 squeeze_planes=48,
                 expand1x1_planes=192,
                 expand3x3_planes=192,
                 inplanes=256,
             ),
-            Fire(  # line 27
+            Fire(  # line 32
                 squeeze_planes=48,
                 expand1x1_planes=192,
                 expand3x3_planes=192,
                 inplanes=384,
             ),
-            Fire(  # line 27
+            Fire(  # line 33
                 squeeze_planes=64,
                 expand1x1_planes=256,
                 expand3x3_planes=256,
                 inplanes=384,
             ),
-            nn.MaxPool2d(3, stride=2, ceil_mode=True),  # line 28
-            Fire(  # line 29
+            nn.MaxPool2d(3, stride=2, ceil_mode=True),  # line 34
+            Fire(  # line 35
                 squeeze_planes=64,
                 expand1x1_planes=256,
                 expand3x3_planes=256,
@@ -96,15 +96,15 @@ class SqueezeNet1_0(nn.Module):
             ),
         )
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout),  # line 31
-            nn.Conv2d(512, num_classes, 1),  # line 31
-            nn.ReLU(inplace=True),  # line 31
-            nn.AdaptiveAvgPool2d((1, 1)),  # line 32
+            nn.Dropout(dropout),  # line 37
+            nn.Conv2d(512, num_classes, 1),  # line 38
+            nn.ReLU(inplace=True),  # line 39
+            nn.AdaptiveAvgPool2d((1, 1)),  # line 40
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        features = self.features(image)  # [batch, 512, 13, 13]  (lines 23-29)
-        # [batch, num_classes, 1, 1]  (lines 31-32)
+        features = self.features(image)  # [batch, 512, 13, 13]  (lines 23-35)
+        # [batch, num_classes, 1, 1]  (lines 37-40)
         classifier = self.classifier(features)
-        logits = classifier.flatten(1)  # [batch, num_classes]  (line 33)
+        logits = classifier.flatten(1)  # [batch, num_classes]  (line 41)
         return logits

@@ -25,30 +25,30 @@ class EncoderBlock(nn.Module):
             dropout=attention_dropout,
             batch_first=True,
         )
-        self.dropout = nn.Dropout(dropout)  # line 13
-        self.ln_2 = nn.LayerNorm(hidden, eps=1e-06)  # line 16
+        self.dropout = nn.Dropout(dropout)  # line 12
+        self.ln_2 = nn.LayerNorm(hidden, eps=1e-06)  # line 15
         self.mlp = nn.Sequential(
-            nn.Linear(hidden, mlp_dim),  # line 17
-            nn.GELU(),  # line 17
-            nn.Dropout(dropout),  # line 17
-            nn.Linear(mlp_dim, hidden),  # line 17
-            nn.Dropout(dropout),  # line 17
+            nn.Linear(hidden, mlp_dim),  # line 16
+            nn.GELU(),  # line 16
+            nn.Dropout(dropout),  # line 16
+            nn.Linear(mlp_dim, hidden),  # line 16
+            nn.Dropout(dropout),  # line 16
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         att = self.ln_1(x)  # [batch, seq, hidden]  (line 10)
         # [batch, seq, hidden]  (line 11)
         att, _ = self.self_attention(att, att, att, need_weights=False)
-        att = self.dropout(att)  # [batch, seq, hidden]  (line 13)
-        h = att + x  # [batch, seq, hidden]  (line 14)
-        mlp = self.ln_2(h)  # [batch, seq, hidden]  (line 16)
-        mlp = self.mlp(mlp)  # [batch, seq, hidden]  (line 17)
-        y = h + mlp  # [batch, seq, hidden]  (line 18)
+        att = self.dropout(att)  # [batch, seq, hidden]  (line 12)
+        h = att + x  # [batch, seq, hidden]  (line 13)
+        mlp = self.ln_2(h)  # [batch, seq, hidden]  (line 15)
+        mlp = self.mlp(mlp)  # [batch, seq, hidden]  (line 16)
+        y = h + mlp  # [batch, seq, hidden]  (line 17)
         return y
 
 
 class Encoder(nn.Module):
-    """Encoder: vit_b_16.net, line 24."""
+    """Encoder: vit_b_16.net, line 23."""
 
     def __init__(
         self,
@@ -62,90 +62,90 @@ class Encoder(nn.Module):
         attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.pos_embedding = nn.Parameter(  # line 27
+        self.pos_embedding = nn.Parameter(  # line 33
             nn.init.normal_(torch.empty(1, seq_length, hidden_dim), std=0.02),
         )
-        self.dropout = nn.Dropout(dropout)  # line 31
+        self.dropout = nn.Dropout(dropout)  # line 37
         self.layers = nn.Sequential(
             OrderedDict(
-                encoder_layer_0=EncoderBlock(  # line 32
+                encoder_layer_0=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_1=EncoderBlock(  # line 32
+                encoder_layer_1=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_2=EncoderBlock(  # line 32
+                encoder_layer_2=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_3=EncoderBlock(  # line 32
+                encoder_layer_3=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_4=EncoderBlock(  # line 32
+                encoder_layer_4=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_5=EncoderBlock(  # line 32
+                encoder_layer_5=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_6=EncoderBlock(  # line 32
+                encoder_layer_6=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_7=EncoderBlock(  # line 32
+                encoder_layer_7=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_8=EncoderBlock(  # line 32
+                encoder_layer_8=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_9=EncoderBlock(  # line 32
+                encoder_layer_9=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_10=EncoderBlock(  # line 32
+                encoder_layer_10=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
                     attention_dropout=attention_dropout,
                     hidden=hidden_dim,
                 ),
-                encoder_layer_11=EncoderBlock(  # line 32
+                encoder_layer_11=EncoderBlock(  # line 38
                     num_heads=num_heads,
                     mlp_dim=mlp_dim,
                     dropout=dropout,
@@ -154,19 +154,19 @@ class Encoder(nn.Module):
                 ),
             ),
         )
-        self.ln = nn.LayerNorm(hidden_dim, eps=1e-06)  # line 34
+        self.ln = nn.LayerNorm(hidden_dim, eps=1e-06)  # line 39
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # [batch, seq_length, hidden_dim]  (line 29)
+        # [batch, seq_length, hidden_dim]  (line 35)
         positioned = x + self.pos_embedding
-        y = self.dropout(positioned)  # [batch, seq_length, hidden_dim]  (line 31)
-        y = self.layers(y)  # [batch, seq_length, hidden_dim]  (line 32)
-        y = self.ln(y)  # [batch, seq_length, hidden_dim]  (line 34)
+        y = self.dropout(positioned)  # [batch, seq_length, hidden_dim]  (line 37)
+        y = self.layers(y)  # [batch, seq_length, hidden_dim]  (line 38)
+        y = self.ln(y)  # [batch, seq_length, hidden_dim]  (line 39)
         return y
 
 
 class VisionTransformer(nn.Module):
-    """VisionTransformer: vit_b_16.net, line 39."""
+    """VisionTransformer: vit_b_16.net, line 44."""
 
     def __init__(
         self,
@@ -182,15 +182,15 @@ class VisionTransformer(nn.Module):
         super().__init__()
         if image_size != 224:
             raise ValueError(
-                "VisionTransformer needs image_size=224: line 45 of vit_b_16.net holds only for that value; rebuild with --set image_size=...",
+                "VisionTransformer needs image_size=224: line 57 of vit_b_16.net holds only for that value; rebuild with --set image_size=...",
             )
         if patch_size != 16:
             raise ValueError(
-                "VisionTransformer needs patch_size=16: line 45 of vit_b_16.net holds only for that value; rebuild with --set patch_size=...",
+                "VisionTransformer needs patch_size=16: line 57 of vit_b_16.net holds only for that value; rebuild with --set patch_size=...",
             )
         if num_layers != 12:
             raise ValueError(
-                "VisionTransformer needs num_layers=12: line 31 of vit_b_16.net holds only for that value; rebuild with --set num_layers=...",
+                "VisionTransformer needs num_layers=12: line 37 of vit_b_16.net holds only for that value; rebuild with --set num_layers=...",
             )
         if num_heads != 12:
             raise ValueError(
@@ -200,10 +200,10 @@ class VisionTransformer(nn.Module):
             raise ValueError(
                 "VisionTransformer needs hidden_dim=768: line 11 of vit_b_16.net holds only for that value; rebuild with --set hidden_dim=...",
             )
-        self.class_token = nn.Parameter(torch.zeros(1, 1, hidden_dim))  # line 42
-        # line 45
+        self.class_token = nn.Parameter(torch.zeros(1, 1, hidden_dim))  # line 54
+        # line 57
         self.conv_proj = nn.Conv2d(3, hidden_dim, patch_size, stride=patch_size)
-        self.encoder = Encoder(  # line 49
+        self.encoder = Encoder(  # line 62
             seq_length=(image_size // 16) * (image_size // 16) + 1,
             hidden_dim=hidden_dim,
             num_layers=num_layers,
@@ -216,18 +216,18 @@ class VisionTransformer(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         batch = image.shape[0]
-        # [batch, hidden_dim, image_size // 16, image_size // 16]  (line 45)
+        # [batch, hidden_dim, image_size // 16, image_size // 16]  (line 57)
         patches = self.conv_proj(image)
-        # [batch, hidden_dim, (image_size // 16) * (image_size // 16)]  (line 46)
+        # [batch, hidden_dim, (image_size // 16) * (image_size // 16)]  (line 58)
         patches = patches.flatten(2)
-        # [batch, (image_size // 16) * (image_size // 16), hidden_dim]  (line 46)
+        # [batch, (image_size // 16) * (image_size // 16), hidden_dim]  (line 59)
         patches = patches.permute(0, 2, 1)
-        # [batch, 1, hidden_dim]  (line 47)
+        # [batch, 1, hidden_dim]  (line 60)
         tokens = self.class_token.expand(batch, -1, -1)
-        # [batch, (image_size // 16) * (image_size // 16) + 1, hidden_dim]  (line 47)
+        # [batch, (image_size // 16) * (image_size // 16) + 1, hidden_dim]  (line 60)
         tokens = torch.cat((tokens, patches), dim=1)
-        # [batch, (image_size // 16) * (image_size // 16) + 1, hidden_dim]  (line 49)
+        # [batch, (image_size // 16) * (image_size // 16) + 1, hidden_dim]  (line 62)
         encoded = self.encoder(tokens)
-        first = encoded[:, 0]  # [batch, hidden_dim]  (line 51)
-        logits = self.heads(first)  # [batch, num_classes]  (line 52)
+        first = encoded[:, 0]  # [batch, hidden_dim]  (line 63)
+        logits = self.heads(first)  # [batch, num_classes]  (line 64)
         return logits
