@@ -685,6 +685,8 @@ def classify(f: Finding, out: Outcome) -> str | None:
     if f.what in ("constructor", "run") and re.search(r"negative dimension|must be (greater than zero|positive)"
                                                       r"|indexing axis dim should be positive", f.message):
         return "positivity"
+    if f.what == "constructor" and "divisible by num_heads" in f.message:
+        return "generic-assumption"
     if f.what in ("run", "shape", "output") and "unproven" in out.warnings:
         return "unproven"
     if f.what == "run" and re.search(r"select\(\): index -?\d+ out of range", f.message):

@@ -246,8 +246,8 @@ def test_json_matches_the_contract(good_json):
     # chars (0) -> Embedding (1) -> RNN (output 2, h_n 3) -> Linear (4) -> reshape (5)
     assert rnn["outputs"] == [{"name": "logits", "dtype": "float32", "shape": ["batch * seq", 4], "id": 5}]
     assert [(layer["kind"], layer["inputs"], layer["module"]) for layer in rnn["layers"]] == [
-        ("Embedding", [0], "logits_embedding"), ("RNN", [1], "logits_rnn"), ("Linear", [2], "logits_linear"),
-        ("reshape", [4], None)]
+        ("Embedding", [0], "logits.0"), ("RNN", [1], "logits.1"), ("Linear", [2], "logits.2"),
+        ("reshape", [4], None)]  # a binding without `as` names: one Sequential numbered from 0
     recurrent = [layer for layer in rnn["layers"] if layer["kind"] == "RNN"][0]
     assert [t["name"] for t in recurrent["outputs"]] == ["output", "h_n"]
     assert recurrent["outputs"][1]["shape"] == [2, "batch", 8]

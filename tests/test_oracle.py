@@ -37,6 +37,8 @@ BROKEN = Path(__file__).resolve().parent / "broken"
 # the traps of the issue "The checker is never wrong" that check still lets through, and
 # what the oracle found beyond them (tests/oracle.py, classify)
 OPEN_TRAPS = {
+    "generic-assumption": "a network used as a stage is checked for every size, assuming the divisibility its "
+                          "attention needs (embed_dim by num_heads); built on its own at a size where it fails",
     "batch-tracking": "a layer that reads the batch as a time or spatial axis (Conv1d over [features, batch]), "
                       "or a reshape of a dim that merges the batch with others",
     "pinned-parameters": "the class accepts a parameter value check --set refuses (a range or a divisibility "
