@@ -578,13 +578,39 @@ def show_size(d: Dim) -> str:
     return show_int(d) if isinstance(d, int) else render(d)
 
 
+def bounds(d: Dim, positive: Container[str] = ()) -> tuple[int, int] | None:
+    """The least and the greatest value of ``d`` for sizes: every symbol in ``positive``
+    between 1 and 2**63 - 1 (torch holds a size in an int64), each term at its least or its
+    greatest as its sign asks; None where a symbol is not a size."""
+    if isinstance(d, int):
+        return d, d
+    low = high = 0
+    for mono, coeff in d.terms.items():
+        lo = hi = 1
+        for atom, power in mono:
+            if isinstance(atom, str):
+                if atom not in positive:
+                    return None
+                a = (1, INT64_MAX)
+            else:
+                inner = bounds(atom.num, positive)
+                if inner is None or inner[0] < 0:
+                    return None
+                a = (inner[0] // atom.den, inner[1] // atom.den)
+            lo, hi = lo * a[0] ** power, hi * a[1] ** power
+        low += coeff * (lo if coeff > 0 else hi)
+        high += coeff * (hi if coeff > 0 else lo)
+    return low, high
+
+
 def beyond_int64(d: Dim, positive: Container[str] = ()) -> bool:
     """Whether ``d`` is past int64 for every value of its symbols (those in ``positive``
-    at least 1): an int past it, or an expression whose least value is."""
+    sizes: at least 1 and, as torch holds them, at most 2**63 - 1): an int past it, or an
+    expression whose least value is (``2**70 * w - h`` is, whatever ``h`` is)."""
     if isinstance(d, int):
         return d > INT64_MAX
-    low = least(d, positive)
-    return low is not None and low > INT64_MAX
+    b = bounds(d, positive)
+    return b is not None and b[0] > INT64_MAX
 
 
 def numel_beyond_int64(shape: Iterable[Dim], positive: Container[str] = ()) -> bool:
@@ -593,7 +619,8 @@ def numel_beyond_int64(shape: Iterable[Dim], positive: Container[str] = ()) -> b
     a thousand dims cost what a thousand small multiplications cost."""
     total = 1
     for d in shape:
-        low = d if isinstance(d, int) else least(d, positive)
+        b = bounds(d, positive)
+        low = None if b is None else b[0]
         if low is None or low < 1:
             return False  # a size that may be 0: the tensor may be empty
         total = min(total * low, INT64_MAX + 1)

@@ -223,6 +223,16 @@ def test_a_size_computed_beyond_int64(check):
     assert_one_limit(check(text), line=3, words="beyond int64")
 
 
+def test_a_size_with_a_negative_term_beyond_int64(check):
+    """A size is at most 2**63 - 1, so ``2**70 * w - h`` is past int64 whatever ``h`` is;
+    ``2**62 * w - h`` is not (w = 1, h = 1 is a size)."""
+    past = HEAD.replace("float[batch, 4]", f"float[batch, {2**70} * w - h]") + "    y = x -> ReLU\n" + TAIL
+    assert_one_limit(check(past), line=2, words="beyond int64")
+    within = HEAD.replace("float[batch, 4]", f"float[batch, {2**62} * w - h]") + "    y = x -> ReLU\n" + TAIL
+    status, diags = check(within)
+    assert status == 0 and not [d for d in diags if d["severity"] == "error"]
+
+
 def test_a_number_of_thousands_of_digits(check):
     """Python refuses to turn an int of more than 4,300 digits into text: no ValueError."""
     assert_one_limit(check(spec("    y = x -> Linear(" + "9" * 5000 + ")\n")), line=3)
