@@ -13,12 +13,14 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from netspec.errors import UsageError
 from netspec.extras import install_line
 from netspec.limits import INT64_MAX
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -188,7 +190,7 @@ def cmd_explain(args) -> int:
 
     file, line = args.target, None
     head, _, tail = args.target.rpartition(":")
-    if head and tail.isdigit() and not Path(args.target).exists():
+    if head and tail.isdigit() and not os.path.exists(args.target):
         file, line = head, int(tail)
     (spec,) = load(args, [file])
     lines = explain_file(spec.result.networks, line)
@@ -421,6 +423,8 @@ def cmd_diagram(args) -> int:
         import graphviz
     except ImportError:
         raise UsageError(f"netspec diagram needs the graphviz Python package: {install_line('diagram')}") from None
+    from pathlib import Path  # here, not at the top: its import costs every check's start-up time
+
     from netspec import diagram
 
     out = Path(args.output)

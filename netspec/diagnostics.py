@@ -6,7 +6,6 @@ tests match on them, and ``docs/errors.md`` documents each with an example and i
 
 from __future__ import annotations
 
-import difflib
 import heapq
 import itertools
 from collections import Counter
@@ -253,6 +252,8 @@ def _pool(pool: Iterable[str]) -> tuple[list[str], NameIndex | None]:
 def _ratios(query: str, names: Iterable[str]) -> list[tuple[float, str]]:
     """(difflib's ratio, name) for the names of ``names`` CUTOFF close to ``query`` or
     closer, with difflib.get_close_matches's quick tests first."""
+    import difflib  # only once a name is unknown: its import costs every check's start-up time
+
     matcher = difflib.SequenceMatcher()
     matcher.set_seq2(query)
     found = []

@@ -4,12 +4,13 @@ one, where this netspec was installed from."""
 from __future__ import annotations
 
 import json
-from importlib import metadata
 
 
 def install_line(extra: str) -> str:
     """The pip command that installs an extra where this netspec came from: a clone's
     directory (`pip install -e '/src/netspec[diagram]'`), else the package index."""
+    from importlib import metadata  # read only on the way to an error: its import costs start-up time
+
     try:
         info = json.loads(metadata.distribution("netspec").read_text("direct_url.json") or "{}")
     except (metadata.PackageNotFoundError, ValueError):

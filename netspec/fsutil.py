@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import stat
 from typing import Callable
 
@@ -90,7 +89,7 @@ def _temporary_name(directory: str, target: str) -> str:
     """A fresh hidden name beside ``target``: `.NAME.XXXXXXXX.tmp`, NAME cut to fit NAME_MAX."""
     room = _name_max(directory) - len(".") - len(".12345678.tmp")
     stem = os.fsdecode(os.fsencode(os.path.basename(target))[:room])
-    return os.path.join(directory, f".{stem}.{secrets.token_hex(4)}.tmp")
+    return os.path.join(directory, f".{stem}.{os.urandom(4).hex()}.tmp")
 
 
 def _replaceable(shown: str, target: str, force: bool, generated: Callable[[str], bool]) -> int | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import ast as A
 from . import codes, fastparse, limits
@@ -20,8 +20,13 @@ from .ast import ALLOW_COMMENT, KEYWORDS, Module
 from .diagnostics import Diagnostic, Reporter, Span
 from .limits import MAX_BYTES, MAX_DEPTH, MAX_DIGITS
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 def grammar_path() -> Path:
+    from pathlib import Path  # only when Lark parses: its import costs start-up time
+
     packaged = Path(__file__).parent / "grammar" / "netspec.lark"
     if packaged.exists():
         return packaged

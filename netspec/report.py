@@ -13,7 +13,6 @@ import functools
 import json
 import textwrap
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Callable, NamedTuple
 
 from netspec.costs import (
@@ -132,6 +131,8 @@ def costs_json(c: Costs) -> dict[str, int | str | None]:
 
 def json_schema() -> dict:
     """The JSON Schema of `netspec check --json`'s output (shipped with the package)."""
+    from importlib import resources  # only for --json; it costs a check's start-up time
+
     text = resources.files("netspec").joinpath("schema", "check.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
 

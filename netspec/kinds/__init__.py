@@ -1,24 +1,6 @@
-"""Layer and op kinds, one class each, registered by name."""
+"""Layer and op kinds, one class each, registered by name (the modules that define them are
+imported on the first use of one of their names: see ``Registry`` in base.py and where.py)."""
 
-from . import (  # noqa: F401  (registers every kind)
-    activation,
-    arith,
-    attention,
-    cast,
-    conv,
-    dense,
-    dropout,
-    index,
-    join,
-    linalg,
-    norm,
-    ops,
-    pad,
-    pool,
-    recurrent,
-    reduce,
-    resample,
-)
 from .args import ValidationError
 from .base import (
     REGISTRY,
@@ -35,5 +17,9 @@ from .base import (
     validation_messages,
 )
 
-__all__ = ["REGISTRY", "Args", "Construct", "Fail", "Forward", "Kind", "Layer", "Op", "TensorArg", "Weight", "register",
+# the modules that define kinds (where.py is made from them by scripts/make_kind_where.py)
+KIND_MODULES = ("activation", "arith", "attention", "cast", "conv", "dense", "dropout", "index", "join", "linalg",
+                "norm", "ops", "pad", "pool", "recurrent", "reduce", "resample")
+
+__all__ = ["KIND_MODULES", "REGISTRY", "Args", "Construct", "Fail", "Forward", "Kind", "Layer", "Op", "TensorArg", "Weight", "register",
            "validation_messages", "ValidationError"]

@@ -9,6 +9,8 @@ on kind names.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, NamedTuple
 
 from .. import codes
@@ -17,15 +19,57 @@ from ..types import FLOAT_DTYPES, UNKNOWN, Tensor
 from .args import Args, ArgValueError, Before, Positive, ValidationError
 from .memory import NOTHING, Autograd, Saved, Strides
 
-REGISTRY: dict[str, "Kind"] = {}
+
+class Registry(Mapping):
+    """Every kind by its name and aliases. A module of kinds is imported when one of its
+    names is first asked for, so a check imports the kinds its spec uses rather than all of
+    them (a check's start-up time); ``kinds/where.py`` says which module defines each name,
+    and tests/test_kinds_where.py keeps it true. Iterating lists every name; ``items()`` and
+    ``values()`` import every module."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, Kind] = {}
+
+    @staticmethod
+    def _where() -> dict[str, str]:
+        from .where import MODULES
+
+        return MODULES
+
+    def __getitem__(self, name: str) -> Kind:
+        kind = self._kinds.get(name)
+        if kind is None:
+            module = self._where().get(name) if isinstance(name, str) else None
+            if module is None:
+                raise KeyError(name)
+            importlib.import_module(f"{__package__}.{module}")
+            kind = self._kinds[name]
+        return kind
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kinds or name in self._where()
+
+    def __iter__(self):
+        where = self._where()
+        yield from where
+        yield from (name for name in list(self._kinds) if name not in where)
+
+    def __len__(self) -> int:
+        return len(self._where().keys() | self._kinds.keys())
+
+    def add(self, name: str, kind: Kind) -> None:
+        self._kinds[name] = kind
+
+
+REGISTRY = Registry()
 
 
 def register(cls):
     """Class decorator: instantiate the kind once and register it under its name."""
     inst = cls()
-    REGISTRY[cls.name] = inst
+    REGISTRY.add(cls.name, inst)
     for alias in cls.aliases:
-        REGISTRY[alias] = inst
+        REGISTRY.add(alias, inst)
     return cls
 
 
