@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Union
+from typing import NamedTuple, Union
 
 from .diagnostics import Span
 
@@ -167,6 +167,33 @@ class Binding(Node):
     name_span: Span
     # `q, k, v = ...`: every name (the first is ``name``) with its span, one per result
     targets: list[tuple[str, Span]] = field(default_factory=list)
+
+    def references(self) -> References:
+        """What the chain refers to and calls; read once (an AST is not changed once built,
+        and the language server keeps the statements that did not change between checks)."""
+        got = self.__dict__.get("_references")
+        if got is None:
+            refs, stages, calls = [], set(), set()
+            for n in walk(self.chain):
+                if isinstance(n, Ref):
+                    refs.append(n)
+                elif isinstance(n, StageCall):
+                    stages.add(n.name)
+                    calls.add(n.name)
+                elif isinstance(n, Call):
+                    calls.add(n.name)
+            got = self.__dict__["_references"] = References(refs, {r.name for r in refs}, stages, calls)
+        return got
+
+
+class References(NamedTuple):
+    """A binding's references (``refs``), the names they refer to, the names of the stages
+    its chain calls (``stages``) and of everything it calls, stages and sources (``calls``)."""
+
+    refs: list[Ref]
+    names: set[str]
+    stages: set[str]
+    calls: set[str]
 
 
 @dataclass

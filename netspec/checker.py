@@ -150,15 +150,10 @@ class Checker:
         uses = set()
         for net in self.asts.values():
             for b in net.bindings:
-                names, refs = set(), []
-                for n in A.walk(b.chain):
-                    if isinstance(n, A.Ref):
-                        names.add(n.name)
-                        refs.append(n)
-                    elif isinstance(n, A.StageCall) and n.name in self.asts:
-                        uses.add(n.name)
-                self.binding_names[id(b)] = names
-                self.binding_refs[id(b)] = refs
+                found = b.references()
+                uses.update(name for name in found.stages if name in self.asts)
+                self.binding_names[id(b)] = found.names
+                self.binding_refs[id(b)] = found.refs
         return uses
 
     def _uses_nested_too_deep(self) -> set[str]:

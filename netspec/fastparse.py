@@ -89,10 +89,78 @@ def parse(text: str, file: str) -> Module | None:
         return None
 
 
+def parse_statements(text: str, file: str, line: int, col: int) -> tuple[list, list] | None:
+    """The statements in ``text`` (a part of a network's body that starts at ``line`` and
+    ``col`` in the file) and its allow comments, as :func:`parse` would build them inside the
+    network; None to say: parse the whole network."""
+    try:
+        p = _Parser(text, file, line, col)
+        statements = []
+        while p.types[p.i] != _EOF:
+            statements.append(p.statement())
+        return statements, p.allowed()
+    except (_Decline, RecursionError):
+        return None
+
+
+# What body_statements reads: comments, strings and numbers (1-3, skipped), names (4) and the
+# brackets and punctuation that separate statements (5); every other character is skipped.
+_SPLIT = re.compile(r"""(\#[^\n]*)|("[^"\\\n]*")|([0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?)"""
+                    r"|([A-Za-z_][A-Za-z0-9_]*)|([()\[\]{},=.])")
+_NAME = 4
+
+
+def body_statements(text: str) -> tuple[int, list[int]] | None:
+    """Where each statement of a network's body starts, and where the body closes (offsets
+    in ``text``: one network and the comments after it), read from the tokens alone: outside
+    brackets, a statement starts at `input`, `output`, `param|buffer|shared NAME`, or the
+    names before a binding's `=`. None where the text does not read so."""
+    toks = [(m.lastindex, m.group(), m.start()) for m in _SPLIT.finditer(text) if m.lastindex > 3]
+    if not toks or toks[0][1] != "network":
+        return None
+    depth, i = 0, 1
+    while i < len(toks) and not (depth == 0 and toks[i][1] == "{"):
+        depth += toks[i][1] in "(["
+        depth -= toks[i][1] in ")]"
+        i += 1
+    starts, depth, i = [], 1, i + 1
+    while i < len(toks) and depth:
+        kind, value, at = toks[i]
+        if depth == 1 and kind == _NAME:
+            after = _statement_at(toks, i)
+            if after:
+                starts.append(at)
+                i = after
+                continue
+        if value in "([{":
+            depth += 1
+        elif value in ")]}":
+            depth -= 1
+        i += 1
+    if depth or i != len(toks) or not starts or toks[-1][1] != "}":
+        return None
+    return toks[-1][2], starts
+
+
+def _statement_at(toks: list, i: int) -> int:
+    """The index past the tokens that begin a statement at token ``i`` (a NAME), else 0."""
+    word = toks[i][1]
+    if toks[i - 1][1] in (".", "as"):  # an attribute or a name given (`enc.output`, `as input`)
+        return 0
+    if word in ("input", "output"):
+        return i + 1
+    if word in DECLARATIONS and i + 1 < len(toks) and toks[i + 1][0] == _NAME:
+        return i + 2  # past the name declared: `shared cell = ...` is one statement
+    j = i + 1
+    while j + 1 < len(toks) and toks[j][1] == "," and toks[j + 1][0] == _NAME:
+        j += 2
+    return j + 1 if j < len(toks) and toks[j][1] == "=" else 0
+
+
 class _Parser:
     __slots__ = ("file", "types", "texts", "lines", "cols", "ends", "i", "depth", "comments", "text")
 
-    def __init__(self, text: str, file: str):
+    def __init__(self, text: str, file: str, line: int = 1, col: int = 1):
         self.file = file
         self.text = text
         types: list[str] = []
@@ -101,7 +169,6 @@ class _Parser:
         cols: list[int] = []
         ends: list[int] = []
         comments: list[tuple[int, str]] = []
-        line = col = 1
         for blank, newline, comment, flt, integer, name, string, punct, _other in _TOKENS.findall(text):
             col += len(blank)
             if newline:
@@ -179,13 +246,17 @@ class _Parser:
         networks = []
         while self.types[self.i] != _EOF:
             networks.append(self.network())
+        return Module(self.file, self.text, networks, self.allowed())
+
+    def allowed(self) -> list[tuple[int, str]]:
+        """(line, code) of each `# netspec: allow[code]` comment read."""
         allowed = []
         for line, comment in self.comments:
             m = ALLOW_COMMENT.search(comment)
             if m:
                 for code in m.group(1).split(","):
                     allowed.append((line, code.strip()))
-        return Module(self.file, self.text, networks, allowed)
+        return allowed
 
     def network(self) -> Network:
         first = self.i

@@ -224,21 +224,34 @@ def decode(data: bytes, file: str, reporter: Reporter) -> str | None:
         return None
 
 
-def parse(text: str, file: str, reporter: Reporter) -> Module | None:
-    """Parse ``text``; on error report a ``syntax`` diagnostic and return None."""
+def _screened(text: str, file: str, reporter: Reporter) -> bool:
+    """Whether the text passes the screens run before any parser reads it (size, NUL
+    bytes, nesting, stages, number lengths); else the error is reported."""
     if len(text) > MAX_BYTES:
         reporter.error(codes.LIMIT, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
                        Span(file, 1, 1, 1, 2))
-        return None
+        return False
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         col = text.index("\x00") - (text.rfind("\n", 0, text.index("\x00")) + 1) + 1
         reporter.error(codes.SYNTAX, "the file contains a NUL byte", Span(file, line, col, line, col + 1),
                        help="netspec files are plain UTF-8 text")
+        return False
+    return _nesting_ok(text, file, reporter) and _stages_ok(text, file, reporter) and _numbers_ok(text, file, reporter)
+
+
+def parse_statements(text: str, file: str, line: int, col: int) -> tuple[list, list] | None:
+    """The statements of a part of a network's body that starts at ``line`` and ``col``,
+    and its allow comments, as :func:`parse` reads them inside the network; None where the
+    part does not pass the screens or the fast path is unsure (parse the whole network then)."""
+    if not _screened(text, file, Reporter()):
         return None
-    if not _nesting_ok(text, file, reporter) or not _stages_ok(text, file, reporter):
-        return None
-    if not _numbers_ok(text, file, reporter):
+    return fastparse.parse_statements(text, file, line, col)
+
+
+def parse(text: str, file: str, reporter: Reporter) -> Module | None:
+    """Parse ``text``; on error report a ``syntax`` diagnostic and return None."""
+    if not _screened(text, file, reporter):
         return None
     module = fastparse.parse(text, file)  # the same AST, faster; what it is unsure of goes to Lark
     if module is not None:

@@ -66,6 +66,8 @@ class UseCounter:
         names = list(self.asts)
         for i, name in enumerate(names):
             for b in self.asts[name].bindings:
+                if self.asts.keys().isdisjoint(b.references().calls):
+                    continue  # it uses no network
                 for st in b.chain.stages:
                     times = _times(st)
                     total += times * self.in_core(st.core)

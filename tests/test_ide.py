@@ -91,6 +91,28 @@ def test_network_parser_parses_only_what_changed():
     assert an.parser.parsed == pieces + 1  # the last network only
 
 
+def test_an_edit_in_a_statement_parses_that_statement_only():
+    """Inside the network that changed, the header and the statements whose text and place
+    did not change are kept; an edit that adds a line moves (and parses again) the ones
+    below it only."""
+    text = (ROOT / "specs" / "resnet18.net").read_text()
+    an = Analyzer("resnet18.net")
+    an.analyze(text)
+    before = an.parser.parts_parsed
+    assert before > 20
+    at = text.rindex("Linear(")
+    an.analyze(text[:at] + text[at:].replace("Linear(", "Linear( ", 1))
+    assert an.parser.parts_parsed == before + 1
+    lines = text.splitlines(keepends=True)
+    last_network = max(i for i, line in enumerate(lines) if line.startswith("network"))
+    below = sum(1 for line in lines[last_network + 3:] if "=" in line or line.lstrip().startswith(("input", "output")))
+    before = an.parser.parts_parsed
+    edited = "".join(lines[:last_network + 2] + ["\n"] + lines[last_network + 2:])
+    _same_check(edited, NetworkParser())
+    an.analyze(edited)
+    assert before < an.parser.parts_parsed <= before + below + 1
+
+
 def test_network_starts_skip_brackets_strings_and_comments():
     text = 'network A {\n}\n# network B\nnetwork C(k=(\nnetwork)) {\n}\nnetwork D {\n  x = "\nnetwork"\n}\n'
     starts = network_starts(text)

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from .. import limits
+from .. import ast as A
+from .. import fastparse, limits
 from ..ast import Module
 from ..checker import check_text
 from ..diagnostics import Reporter
-from ..parser import parse
+from ..parser import parse, parse_statements
 from .text import Text
 
 if TYPE_CHECKING:
@@ -77,15 +78,21 @@ class NetworkParser:
     def __init__(self) -> None:
         self._file: str | None = None
         self._kept: dict[tuple[int, str], tuple[list, list]] = {}  # (first line, text) -> (networks, allowed)
+        self._parts: dict[tuple, Any] = {}  # a network's header or statement -> its parse (see _by_statement)
+        self._fresh: dict[tuple, Any] = {}  # the parts the latest text has
         self.parsed = 0  # networks parsed again, in all (for tests and benchmarks)
+        self.parts_parsed = 0  # headers and statements parsed again, in all
 
     def __call__(self, text: str, file: str, reporter: Reporter) -> Module | None:
         if file != self._file:
-            self._file, self._kept = file, {}
-        starts = network_starts(text) if _plain(text) else [0]
-        if len(starts) < 2:
+            self._file, self._kept, self._parts = file, {}, {}
+        if len(self._parts) > 2 * len(self._fresh) + 1000:  # stale parts: drop them
+            self._parts = self._fresh
+        self._fresh = {}
+        if not _plain(text):
             self._kept = {}
             return parse(text, file, reporter)
+        starts = network_starts(text)
         kept: dict[tuple[int, str], tuple[list, list]] = {}
         networks: list = []
         allowed: list = []
@@ -106,8 +113,47 @@ class NetworkParser:
 
     def _parse(self, piece: str, line: int, file: str) -> tuple[list, list] | None:
         self.parsed += 1
+        got = self._by_statement(piece, line, file)
+        if got is not None:
+            return got
         module = parse("\n" * (line - 1) + piece, file, Reporter())
         return None if module is None else (module.networks, module.allowed)
+
+    def _by_statement(self, piece: str, line: int, file: str) -> tuple[list, list] | None:
+        """A network parsed statement by statement, each statement whose text and place did
+        not change kept: its header (the body blanked out), then each statement apart, as
+        the whole network would parse (None where one does not, or the body cannot be split)."""
+        split = fastparse.body_statements(piece)
+        if split is None:
+            return None
+        close, starts = split
+        body = piece[starts[0]:close]  # blanked to its newlines, and blanks before the `}` where it stands
+        header = piece[:starts[0]] + "\n" * body.count("\n") + " " * (len(body) - body.rfind("\n") - 1) + piece[close:]
+        got = self._piece(("header", line, header), lambda: parse("\n" * (line - 1) + header, file, Reporter()))
+        if got is None or len(got.networks) != 1:
+            return None
+        h = got.networks[0]
+        net, allowed = A.Network(h.span, h.name, h.name_span, h.params), list(got.allowed)
+        at, counted = line, 0
+        for start, end in zip(starts, starts[1:] + [close]):
+            at, counted = at + piece.count("\n", counted, start), start
+            col = start - piece.rfind("\n", 0, start)
+            text = piece[start:end]
+            body = self._piece((at, col, text), lambda text=text, at=at, col=col: parse_statements(text, file, at, col))
+            if body is None:
+                return None
+            for st in body[0]:
+                net.add(st)
+            allowed += body[1]
+        return [net], sorted(allowed, key=lambda a: a[0])
+
+    def _piece(self, key: tuple, parse_it):
+        """A header's or a statement's parse, kept while its text and place stay the same."""
+        if key not in self._parts:
+            self.parts_parsed += 1
+            self._parts[key] = parse_it()
+        self._fresh[key] = self._parts[key]
+        return self._fresh[key]
 
     def _rest(self, text: str, start: int, line: int, file: str, reporter: Reporter,
               networks: list, allowed: list) -> Module | None:
