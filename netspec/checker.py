@@ -50,30 +50,31 @@ from .uses import UseCounter
 
 
 def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
-               reporter: Reporter | None = None, *, parser=None) -> CheckResult:
+               reporter: Reporter | None = None, *, parser=None, memo: dict | None = None) -> CheckResult:
     """Parse and check the text of a spec; ``overrides`` give parameters values (``--set``).
     ``parser`` stands in for netspec.parser.parse (the language server's, which reparses
-    only the networks whose text changed)."""
+    only the networks whose text changed); ``memo`` is the reuse memo of an earlier check of
+    the same document with the same overrides (netspec.memo.keep_for_next_check)."""
     # Parsing and checking make many objects and few reference cycles: the cyclic
     # collector's passes over them cost a third of a large check, for nothing. Paused
     # here, and left as it was after.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _check_text(text, file, overrides, reporter or Reporter(), parser or parse)
+        return _check_text(text, file, overrides, reporter or Reporter(), parser or parse, memo)
     finally:
         if collecting:
             gc.enable()
 
 
 def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter: Reporter,
-                parser=parse) -> CheckResult:
+                parser=parse, memo: dict | None = None) -> CheckResult:
     module = parser(text, file, reporter)
     if module is None:
         return CheckResult(None, [], reporter)
     for line, code in module.allowed:
         reporter.allow(file, line, code)
-    checker = Checker(module, reporter, overrides)
+    checker = Checker(module, reporter, overrides, memo)
     try:
         networks = checker.check()
     except RecursionError:
@@ -104,7 +105,8 @@ class Results:
 class Checker:
     """Checks one parsed module: every network, with blocks instantiated at each use."""
 
-    def __init__(self, module: A.Module, reporter: Reporter, overrides: dict[str, Any] | None = None):
+    def __init__(self, module: A.Module, reporter: Reporter, overrides: dict[str, Any] | None = None,
+                 memo: dict | None = None):
         self.module = module
         self.reporter = reporter
         self.overrides = overrides or {}
@@ -119,7 +121,9 @@ class Checker:
         self._fewest: dict[str, int] = {}
         # applications seen, shared by the networks checked under the same parameter values
         # (every use of a network instantiates it again): see NetworkChecker.apply
-        self.applied: dict[tuple, dict] = {}
+        # (a rule reads which names are parameters: the memo kept between checks is keyed by them)
+        params = frozenset(p.name for net in module.networks for p in net.params)
+        self.applied: dict[tuple, dict] = {} if memo is None else memo.setdefault(params, {})
         self.used_names: dict[int, set[str]] = {}  # id(network AST) -> names its outputs use
         self.too_deep = self._uses_nested_too_deep()
         self.uses, self.use_count = UseCounter(self.asts), 0  # uses of networks, bounded by MAX_USES

@@ -64,6 +64,17 @@ def application_key(name: str, values: dict[str, Any], inputs: list[Tensor]) -> 
             tuple((t.dtype, t.shape, t.strides) for t in inputs))
 
 
+def keep_for_next_check(applied: dict) -> None:
+    """Drop from one memo what another check of the same document could not reuse: results
+    that name a place in this text (an origin that is not a placeholder: its line may move).
+    What is left depends only on its key and the memo's (parameter values and names), so
+    the language server keeps it from one keystroke to the next."""
+    for key, seen in list(applied.items()):
+        if isinstance(seen, Applied) and any(type(o) is not Slot and o is not SELF
+                                             for out in seen.outputs for o in out[2]):
+            del applied[key]
+
+
 def placeholders(inputs: list[Tensor]) -> list[Tensor]:
     """The inputs with every origin a Slot, for tracing a rule."""
     return [Tensor(t.dtype, t.shape, tuple(Slot(k, j) for j in range(t.rank)), t.strides)

@@ -113,6 +113,27 @@ def test_an_edit_in_a_statement_parses_that_statement_only():
     assert before < an.parser.parts_parsed <= before + below + 1
 
 
+def _outputs(result) -> tuple:
+    from netspec.report import network_json, network_table
+
+    return ([d.to_json() for d in result.reporter.items],
+            [(network_json(n), network_table(n)) for n in result.networks])
+
+
+@pytest.mark.parametrize("path", SPECS + BROKEN[::4], ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_the_memo_kept_between_versions_changes_nothing(path):
+    """The language server keeps the reuse memo from one version of a document to the next:
+    every version's diagnostics, JSON and table are a fresh check's."""
+    text = path.read_bytes().decode("utf-8", "replace")
+    an = Analyzer("m.net")
+    layers = 0
+    for edited in [text, *_edits(text, random.Random(path.name + "memo"), 8), text]:
+        fresh = check_text(edited, "m.net")
+        assert _outputs(an.analyze(edited).result) == _outputs(fresh)
+        layers += sum(len(n.nodes) for n in fresh.networks)
+    assert any(an.memo.values()) or not layers, "nothing was kept"
+
+
 def test_network_starts_skip_brackets_strings_and_comments():
     text = 'network A {\n}\n# network B\nnetwork C(k=(\nnetwork)) {\n}\nnetwork D {\n  x = "\nnetwork"\n}\n'
     starts = network_starts(text)
@@ -362,3 +383,18 @@ def test_lsp_without_pygls_is_a_usage_error():
                        stdin=subprocess.DEVNULL)
     assert r.returncode == 2 and r.stdout == ""
     assert "needs pygls" in r.stderr and "[lsp]'" in r.stderr and "pip install" in r.stderr
+
+
+def test_the_memo_kept_drops_results_that_name_a_place():
+    """A kept result may only hold placeholder origins: one that names a place in the text
+    (its line may move with the next edit) is dropped, counts and placeholders are kept."""
+    from netspec import memo
+    from netspec.diagnostics import Span
+    from netspec.types import Origin
+
+    here = Origin("input x", Span("m.net", 2, 5, 2, 6))
+    ours = memo.Applied(None, 0, (("float32", (4,), (memo.Slot(0, 0),), None),), ("output",), {})
+    placed = memo.Applied(None, 0, (("float32", (4, 3), (memo.SELF, here), None),), ("output",), {})
+    applied = {"a": 3, "b": ours, "c": placed}
+    memo.keep_for_next_check(applied)
+    assert applied == {"a": 3, "b": ours}

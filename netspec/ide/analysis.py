@@ -23,7 +23,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .. import ast as A
-from .. import fastparse, limits
+from .. import fastparse, limits, memo
 from ..ast import Module
 from ..checker import check_text
 from ..diagnostics import Reporter
@@ -33,6 +33,8 @@ from .text import Text
 if TYPE_CHECKING:
     from ..graph import CheckResult
     from .index import Index
+
+_MEMO_LIMIT = 100_000  # applications kept between checks; past it the memo starts again
 
 _SCAN = re.compile(r'[()\[\]{}"#\n]')
 _NETWORK = re.compile(r"network(?![A-Za-z0-9_])")
@@ -190,6 +192,7 @@ class Analyzer:
         self.parser = NetworkParser()
         self.last: Analysis | None = None
         self.last_parsed: Analysis | None = None  # the latest version that parsed
+        self.memo: dict = {}  # the reuse memo, kept from one version to the next (netspec.memo)
 
     def analyze(self, text: str) -> Analysis:
         if self.last is not None and self.last.text.text == text:
@@ -197,7 +200,12 @@ class Analyzer:
         import time
 
         t = time.perf_counter()
-        result = check_text(text, self.file, self.overrides, parser=self.parser)
+        if sum(len(m) for by_params in self.memo.values() for m in by_params.values()) > _MEMO_LIMIT:
+            self.memo = {}
+        result = check_text(text, self.file, self.overrides, parser=self.parser, memo=self.memo)
+        for by_params in self.memo.values():
+            for applied in by_params.values():
+                memo.keep_for_next_check(applied)
         self.last = Analysis(Text(text), self.file, result, time.perf_counter() - t)
         if result.module is not None:
             self.last_parsed = self.last
