@@ -38,6 +38,7 @@ from .dims import (
     sign,
     sym,
     symbols,
+    total,
 )
 from .graph import CheckResult, Node, ParamUse, TypedNetwork, Value
 from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
@@ -1005,7 +1006,7 @@ class NetworkChecker:
             node.error = "the block does not check at this use"
             return self._poison(node, out_names)
         node.block = sub
-        node.params = sum((n.params for n in (*sub.tensors, *sub.nodes)), 0)
+        node.params = total(n.params for n in (*sub.tensors, *sub.nodes))
         node.outputs = [Value(Tensor(v.tensor.dtype, v.tensor.shape, (Origin(name, span),) * v.tensor.rank,
                                      v.tensor.strides), node, i, "")
                         for i, (_, v) in enumerate(sub.outputs)]

@@ -465,6 +465,22 @@ def ratio(a: Dim, b: Dim) -> Fraction | None:
     return r
 
 
+def total(dims: Iterable[Dim]) -> Dim:
+    """The sum of ``dims``, as ``sum`` gives it, with the terms gathered into one polynomial
+    (``sum`` makes a new one at each step: a block's parameter count at each of its uses)."""
+    number, terms = 0, {}
+    for d in dims:
+        if isinstance(d, Expr):
+            for m, c in d.terms.items():
+                terms[m] = terms.get(m, 0) + c
+        else:
+            number += d
+    if not terms:
+        return number
+    terms[()] = terms.get((), 0) + number
+    return Expr._make(terms)
+
+
 def product(dims: Iterable[Dim]) -> Dim:
     out: Dim = 1
     for d in dims:

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from .ast import Module
 from .diagnostics import Reporter, Span
-from .dims import Dim, substitute
+from .dims import Dim, substitute, total
 from .kinds import Kind
 from .types import Tensor, show_shape
 
@@ -177,10 +177,7 @@ class TypedNetwork:
     def total_params(self) -> Dim:
         # each count with the parameters' values first (memoised, mostly ints), then the sum:
         # the same polynomial as substituting into the sum, without growing a 10k-term one
-        total: Dim = 0
-        for n in (*self.tensors, *self.nodes):
-            total = total + self.dim(n.params)
-        return total
+        return total(self.dim(n.params) for n in (*self.tensors, *self.nodes))
 
 
 @dataclass

@@ -217,3 +217,18 @@ def test_substitute_then_evaluate(t, env):
     # substituting an expression for a symbol composes
     e = substitute(d, {"h": sym("b") + 1})
     assert evaluate(e, env) == value(t, {**env, "h": env["b"] + 1})
+
+
+def test_total_is_sum():
+    """dims.total gathers the terms once; it must be what `sum` gives, in every mix."""
+    import random
+
+    from netspec.dims import sym, total
+
+    a, b = sym("a"), sym("b")
+    rng = random.Random(7)
+    pool = [0, 1, 5, -3, a, b, a * b, 2 * a + 1, -a, a * a - b + 4]
+    for _ in range(300):
+        dims = [rng.choice(pool) for _ in range(rng.randrange(6))]
+        assert total(dims) == sum(dims, 0), dims
+        assert type(total(dims)) is type(sum(dims, 0))

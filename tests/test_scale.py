@@ -85,14 +85,16 @@ def test_doubling_the_layers_again_costs_twice_as_much_again(shape):
 
 
 def test_a_suggestion_compares_a_bounded_number_of_names(monkeypatch):
+    import difflib  # netspec.diagnostics imports it where a suggestion is made
+
     seen = []
 
-    class Counting(diagnostics.difflib.SequenceMatcher):
+    class Counting(difflib.SequenceMatcher):
         def set_seq1(self, a):
             seen.append(a)
             super().set_seq1(a)
 
-    monkeypatch.setattr(diagnostics.difflib, "SequenceMatcher", Counting)
+    monkeypatch.setattr(difflib, "SequenceMatcher", Counting)
     names = [f"value{i}" for i in range(10_000)]
     assert diagnostics.suggest("valu9999", names).startswith("did you mean `value9999`")
     assert diagnostics.suggest("vaule_99", names) is not None  # two edits: through the trigrams
