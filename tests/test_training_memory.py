@@ -64,7 +64,7 @@ class SavedStorages:
 
 GRADS = ("all", "first", "none")
 # the kinds whose saved tensors depend on more than the shapes (docs/costs.md)
-UNSTATED = {"LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "EmbeddingBag", "einsum", "matmul", "Linear",
+UNSTATED = {"LSTM", "EmbeddingBag", "einsum", "matmul", "Linear",
             "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerEncoderLayer",
             "TransformerDecoder", "TransformerDecoderLayer", "rpow", "scan"}
 

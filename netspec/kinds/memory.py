@@ -23,12 +23,13 @@ Strides = tuple  # one Dim a dim of the tensor
 class Autograd(NamedTuple):
     """What autograd knows when a layer runs: which inputs need a gradient (by position, and
     the tensors passed by keyword by name), whether the layer has parameters (they train),
-    and which inputs are contiguous in memory."""
+    which inputs are contiguous in memory, and each input's strides in elements."""
 
     inputs: tuple[bool, ...] = ()
     state: frozenset = frozenset()
     params: bool = False
     contiguous: tuple[bool, ...] = ()
+    strides: tuple = ()
 
     @property
     def records(self) -> bool:
@@ -40,6 +41,10 @@ class Autograd(NamedTuple):
 
     def is_contiguous(self, i: int) -> bool:
         return i >= len(self.contiguous) or self.contiguous[i]
+
+    def strides_of(self, i: int, shape) -> Strides:
+        """Input i's strides; those of a contiguous tensor of ``shape`` where they are not known."""
+        return self.strides[i] if i < len(self.strides) else contiguous_strides(shape)
 
 
 class Saved(NamedTuple):
