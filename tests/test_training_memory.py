@@ -64,7 +64,7 @@ class SavedStorages:
 
 GRADS = ("all", "first", "none")
 # the kinds whose saved tensors depend on more than the shapes (docs/costs.md)
-UNSTATED = {"LSTM", "EmbeddingBag", "einsum", "matmul", "Linear",
+UNSTATED = {"LSTM", "EmbeddingBag", "einsum", "matmul",
             "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerEncoderLayer",
             "TransformerDecoder", "TransformerDecoderLayer", "rpow", "scan"}
 
@@ -112,6 +112,50 @@ def test_example_saved_bytes_match_torch(kind, index, ex, mode):
         assert kind.name in UNSTATED, (kind.name, ex["stage"])
         return
     assert stated == measured, (ex["stage"], ex["input"], mode, sorted(storages.values()))
+
+
+# -- layers that fold a strided input into a matrix ---------------------------------------------
+
+# (input, stage, the torch module and how it is called): a layer reading a transposed input
+# keeps the input where torch's fold is a view, and the copy it makes where it is not (after a
+# Sigmoid, which keeps its result: a view adds nothing, a copy its bytes)
+FOLDS = [
+    ("float32[2, 3, 4]", "Sigmoid -> transpose(0, 1) -> Linear(5)", lambda: nn.Linear(4, 5), lambda m, x: m(x.sigmoid().transpose(0, 1))),
+    ("float32[2, 1, 4]", "Sigmoid -> transpose(0, 1) -> Linear(5, bias=false)", lambda: nn.Linear(4, 5, bias=False),
+     lambda m, x: m(x.sigmoid().transpose(0, 1))),
+    ("float32[2, 3, 4, 5]", "Sigmoid -> transpose(1, 2) -> Linear(2)", lambda: nn.Linear(5, 2), lambda m, x: m(x.sigmoid().transpose(1, 2))),
+    ("float32[3, 2, 4]", "Sigmoid -> transpose(0, 1) -> GRU(5)", lambda: nn.GRU(4, 5), lambda m, x: m(x.sigmoid().transpose(0, 1))),
+    ("float32[3, 2, 4]", "Sigmoid -> transpose(0, 1) -> GRU(5, batch_first=true)", lambda: nn.GRU(4, 5, batch_first=True),
+     lambda m, x: m(x.sigmoid().transpose(0, 1))),
+    ("float32[2, 3, 4]", "Sigmoid -> RNN(5, batch_first=true, bidirectional=true)",
+     lambda: nn.RNN(4, 5, batch_first=True, bidirectional=True), lambda m, x: m(x.sigmoid())),
+    ("float64[3, 2, 4]", "Sigmoid -> transpose(0, 1) -> LSTM(5, proj_size=2, bidirectional=true)",
+     lambda: nn.LSTM(4, 5, proj_size=2, bidirectional=True).double(), lambda m, x: m(x.sigmoid().transpose(0, 1))),
+]
+
+
+@pytest.mark.parametrize("grad", [True, False])
+@pytest.mark.parametrize("input_type,stage,make,call", FOLDS, ids=[c[1] for c in FOLDS])
+def test_folded_strided_input_saved_bytes_match_torch(input_type, stage, make, call, grad):
+    result = check_text(f"network K {{\n    input x: {input_type}\n    out = x -> {stage}\n    output out\n}}\n",
+                        "fold.net")
+    assert not result.reporter.errors, [d.message for d in result.reporter.errors]
+    (net,) = result.networks
+    stated = sum(training_pass(net, (grad,)).per_node.values())
+    torch.manual_seed(0)
+    module = make().train()
+    x = hand.random_input(*_parsed(input_type))
+    if grad:
+        x = x.clone().requires_grad_(True).clone()
+    recorder = SavedStorages([module])
+    with recorder.recording():
+        flat(call(module, x))
+    assert stated == recorder.total, sorted(recorder.storages.values())
+
+
+def _parsed(t: str) -> tuple[str, tuple[int, ...]]:
+    dtype, dims = t.rstrip("]").split("[")
+    return dtype, tuple(int(d) for d in dims.split(","))
 
 
 # -- parameter tensors ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from ..types import INT_DTYPES, Tensor
 from . import why
 from .args import ArgValueError, Before, after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, TensorIn, Weight, _show, numel, register
-from .memory import UNKNOWN, Saved, reshaped
+from .memory import UNKNOWN, Saved, nbytes, reshaped, view_strides
 
 
 class LinearArgs(Args):
@@ -63,10 +63,12 @@ class Linear(FloatLayer):
 
     def saved(self, a, inputs, outputs, grad):
         """The input, for the weight's gradient. Of 3 or more dims torch folds it into a matrix
-        first: a view when it is contiguous; otherwise the copy depends on its strides."""
+        [rows, in_features] first (``reshape``): the input's storage where that is a view
+        (ATen's computeStride), else the copy it makes."""
         x = inputs[0]
-        if x.rank >= 3 and not grad.is_contiguous(0):
-            return UNKNOWN
+        if x.rank >= 3 and view_strides(x.shape, grad.strides_of(0, x.shape),
+                                        (numel(x.shape[:-1]), x.shape[-1])) is None:
+            return Saved(extra=nbytes(x))
         return Saved(inputs=(0,))
 
 
