@@ -64,7 +64,7 @@ class SavedStorages:
 
 GRADS = ("all", "first", "none")
 # the kinds whose saved tensors depend on more than the shapes (docs/costs.md)
-UNSTATED = {"LSTM", "EmbeddingBag", "einsum", "matmul",
+UNSTATED = {"LSTM", "EmbeddingBag", "einsum",
             "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerEncoderLayer",
             "TransformerDecoder", "TransformerDecoderLayer", "rpow", "scan"}
 
@@ -156,6 +156,39 @@ def test_folded_strided_input_saved_bytes_match_torch(input_type, stage, make, c
 def _parsed(t: str) -> tuple[str, tuple[int, ...]]:
     dtype, dims = t.rstrip("]").split("[")
     return dtype, tuple(int(d) for d in dims.split(","))
+
+
+# (first, second, what the first goes through before `matmul(y)`, the same in torch): a
+# strided or broadcast operand is kept as a view where torch's fold or flattening makes one
+MATMULS = [
+    ("float32[3, 2, 4]", "float32[4, 5]", "Sigmoid -> transpose(0, 1)", lambda x: x.sigmoid().transpose(0, 1)),
+    ("float32[2, 3, 4]", "float32[3, 5]", "Sigmoid -> transpose(1, 2)", lambda x: x.sigmoid().transpose(1, 2)),
+    ("float32[1, 3, 4]", "float32[3, 5]", "Sigmoid -> transpose(1, 2)", lambda x: x.sigmoid().transpose(1, 2)),
+    ("float32[2, 3, 4]", "float32[2, 3, 5]", "Sigmoid -> transpose(1, 2)", lambda x: x.sigmoid().transpose(1, 2)),
+    ("float32[4, 3]", "float32[2, 4, 5]", "Sigmoid -> transpose(0, 1)", lambda x: x.sigmoid().transpose(0, 1)),
+    ("float32[2, 1, 3, 4]", "float32[4]", "Sigmoid", lambda x: x.sigmoid()),
+    ("float32[4]", "float32[2, 3, 4, 5]", "Sigmoid", lambda x: x.sigmoid()),
+    ("float32[2, 1, 3, 4]", "float32[6, 4, 5]", "Sigmoid", lambda x: x.sigmoid()),
+    ("float32[5, 4, 3]", "float32[5, 4, 2]", "Sigmoid -> transpose(1, 2)", lambda x: x.sigmoid().transpose(1, 2)),
+]
+
+
+@pytest.mark.parametrize("grads", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("x_type,y_type,stage,call", MATMULS, ids=[f"{c[0]}@{c[1]}-{c[2]}" for c in MATMULS])
+def test_strided_matmul_saved_bytes_match_torch(x_type, y_type, stage, call, grads):
+    text = f"network K {{\n    input x: {x_type}\n    input y: {y_type}\n    out = x -> {stage} -> matmul(y)\n" \
+           "    output out\n}\n"
+    result = check_text(text, "matmul.net")
+    assert not result.reporter.errors, [d.message for d in result.reporter.errors]
+    (net,) = result.networks
+    stated = sum(training_pass(net, grads).per_node.values())
+    torch.manual_seed(0)
+    x, y = (hand.random_input(*_parsed(t)) for t in (x_type, y_type))
+    x, y = (t.clone().requires_grad_(True).clone() if g else t for t, g in zip((x, y), grads))
+    recorder = SavedStorages()
+    with recorder.recording():
+        torch.matmul(call(x), y)
+    assert stated == recorder.total, sorted(recorder.storages.values())
 
 
 # -- parameter tensors ---------------------------------------------------------------------------
