@@ -66,7 +66,7 @@ GRADS = ("all", "first", "none")
 # the kinds whose saved tensors depend on more than the shapes (docs/costs.md)
 UNSTATED = {"LSTM", "EmbeddingBag", "einsum",
             "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerEncoderLayer",
-            "TransformerDecoder", "TransformerDecoderLayer", "rpow", "scan"}
+            "TransformerDecoder", "TransformerDecoderLayer", "scan"}
 
 
 def _needs(types: dict, mode: str) -> dict[str, bool]:
