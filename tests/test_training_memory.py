@@ -64,8 +64,8 @@ class SavedStorages:
 
 GRADS = ("all", "first", "none")
 # the kinds whose saved tensors depend on more than the shapes (docs/costs.md)
-UNSTATED = {"LSTM", "EmbeddingBag", "einsum",
-            "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerEncoderLayer",
+UNSTATED = {"LSTM", "EmbeddingBag", "einsum", "Transformer",
+            "TransformerEncoder", "TransformerEncoderLayer",
             "TransformerDecoder", "TransformerDecoderLayer", "scan"}
 
 
@@ -188,6 +188,42 @@ def test_strided_matmul_saved_bytes_match_torch(x_type, y_type, stage, call, gra
     recorder = SavedStorages()
     with recorder.recording():
         torch.matmul(call(x), y)
+    assert stated == recorder.total, sorted(recorder.storages.values())
+
+
+# (inputs, stage, the torch module and its call): attention with dropout in training, and a key
+# or value that is the query itself, or one tensor (torch's packed projections)
+ATTENTION = [
+    ({"x": "float32[5, 3, 8]"}, "MultiheadAttention(2, dropout=0.5)", lambda: nn.MultiheadAttention(8, 2, dropout=0.5),
+     lambda m, x: m(x, x, x)),
+    ({"x": "float32[3, 5, 8]"}, "MultiheadAttention(2, dropout=0.25, batch_first=true, need_weights=false)",
+     lambda: nn.MultiheadAttention(8, 2, dropout=0.25, batch_first=True), lambda m, x: m(x, x, x, need_weights=False)),
+    ({"x": "float32[5, 3, 8]"}, "MultiheadAttention(2, key=x, value=x, need_weights=false)",
+     lambda: nn.MultiheadAttention(8, 2), lambda m, x: m(x, x, x, need_weights=False)),
+    ({"x": "float32[2, 3, 8]", "k": "float32[2, 5, 8]"}, "MultiheadAttention(4, key=k, batch_first=true)",
+     lambda: nn.MultiheadAttention(8, 4, batch_first=True), lambda m, x, k: m(x, k, k)),
+    ({"x": "float32[4, 2, 6]", "k": "float32[3, 2, 6]"},
+     "MultiheadAttention(3, key=k, value=k, add_bias_kv=true, dropout=0.5, need_weights=false)",
+     lambda: nn.MultiheadAttention(6, 3, add_bias_kv=True, dropout=0.5), lambda m, x, k: m(x, k, k, need_weights=False)),
+    ({"x": "float32[4, 6]", "v": "float32[3, 6]"}, "MultiheadAttention(2, value=v, key=v, add_zero_attn=true)",
+     lambda: nn.MultiheadAttention(6, 2, add_zero_attn=True), lambda m, x, v: m(x, v, v)),
+]
+
+
+@pytest.mark.parametrize("types,stage,make,call", ATTENTION, ids=[c[1] for c in ATTENTION])
+def test_attention_saved_bytes_match_torch(types, stage, make, call):
+    decls = "".join(f"    input {n}: {t}\n" for n, t in types.items())
+    result = check_text(f"network K {{\n{decls}    out = x -> {stage}\n    output out\n}}\n", "attention.net")
+    assert not result.reporter.errors, [d.message for d in result.reporter.errors]
+    (net,) = result.networks
+    stated = sum(training_pass(net, tuple(n == "x" for n in types)).per_node.values())
+    torch.manual_seed(0)
+    module = make().train()
+    tensors = [hand.random_input(*_parsed(t)) for t in types.values()]
+    tensors[0] = tensors[0].clone().requires_grad_(True).clone()
+    recorder = SavedStorages([module])
+    with recorder.recording():
+        flat(call(module, *tensors))
     assert stated == recorder.total, sorted(recorder.storages.values())
 
 

@@ -21,10 +21,11 @@ from typing import ClassVar, Literal, NamedTuple, Optional
 
 from .. import codes
 from ..dims import Dim
-from ..types import FLOAT_DTYPES, UNKNOWN, Tensor
+from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor
 from .args import after
-from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, register
+from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, numel, register
 from .memory import UNKNOWN as UNSTATED
+from .memory import Saved, view_strides
 from .recurrent import check_sequence_layout
 
 RANK_HELP = "attention takes [L, N, E] ([N, L, E] with batch_first=true) or an unbatched [L, E]"
@@ -289,6 +290,37 @@ def _check_rates(dropout: float, **counts) -> None:
             raise ValueError(f"{what} must be at least 1, received {n}")
 
 
+# -- what attention keeps for backward (torch's math path, on the CPU) -------------------------
+
+def seq_first(t: Tensor, strides, batch_first: bool) -> tuple[tuple, tuple]:
+    """A query, key or value as torch's attention reads it, [L, N, E], with its strides: an
+    unbatched one gets a batch of 1, a batch-first one is transposed."""
+    shape, strides = tuple(t.shape), tuple(strides)
+    if t.rank == 2:
+        return (shape[0], 1, shape[1]), (strides[0], strides[1] * shape[1], strides[1])
+    if batch_first:
+        return (shape[1], shape[0], shape[2]), (strides[1], strides[0], strides[2])
+    return shape, strides
+
+
+def folded(t: Tensor, strides, batch_first: bool, source, item: int) -> Saved:
+    """A projection's input, [L, N, E] folded into [L * N, E] for its matrix product: kept as
+    the tensor (an input by position, a tensor passed by keyword by name) where that is a
+    view, else as the copy torch makes."""
+    shape, st = seq_first(t, strides, batch_first)
+    if view_strides(shape, st, (shape[0] * shape[1], shape[2])) is None:
+        return Saved(extra=numel(shape) * item)
+    return Saved(inputs=(source,)) if isinstance(source, int) else Saved(state=(source,))
+
+
+def dropped(p: float, elements: Dim) -> Dim:
+    """A dropout in training on the CPU keeps its mask (a zero scalar when p is 1) and its
+    result is kept by the product that reads it."""
+    if p <= 0:
+        return 0
+    return elements + (elements if p < 1 else 1)
+
+
 # -- MultiheadAttention -----------------------------------------------------------------------
 
 class MultiheadAttentionArgs(Args):
@@ -407,6 +439,51 @@ class MultiheadAttention(_Attention):
         if size is not None:
             check_last(ctx, self.name, "key" if default is not q else "query", "it", default, want, what, size_arg)
         return default
+
+    def saved(self, a, inputs, outputs, grad):
+        """torch's math path in training (docs/costs.md): the projections' inputs (folded), the
+        projected key and value (the packed projection of self-attention, or new ones with
+        add_bias_kv / add_zero_attn), the scaled query (and key, through
+        scaled_dot_product_attention), the attention weights (and a dropout's mask and
+        result), and the input of the output projection."""
+        q = inputs[0]
+        item = ITEMSIZE[q.dtype]
+        key = a.key.tensor if a.key is not None else q
+        qs, ks = steps(q, a.batch_first), steps(key, a.batch_first)
+        L, N, E, S = qs.length, batch_size(qs), a.embed_dim, ks.length
+        S2 = S + int(a.add_bias_kv) + int(a.add_zero_attn)
+        proj, k_kept, v_kept = self.projections(a, inputs, grad, item)
+        if a.add_bias_kv or a.add_zero_attn:
+            k_kept = v_kept = S2 * N * E  # the key and value with the bias or zeros appended: new tensors
+        if not a.need_weights:
+            k_kept = S2 * N * E  # scaled_dot_product_attention keeps the key scaled, not the key
+        weights = N * a.num_heads * L * S2
+        kept = k_kept + v_kept + 2 * L * N * E + weights + dropped(a.dropout, weights)
+        return proj + Saved(extra=kept * item)
+
+    def projections(self, a, inputs, grad, item) -> tuple[Saved, Dim, Dim]:
+        """The inputs the query, key and value projections keep, and the elements of the
+        projected key and value: torch projects all three at once for self-attention, key and
+        value at once when they are one tensor (of a batch: an unbatched one is unsqueezed
+        into three tensors), and each on its own otherwise (with kdim or vdim always)."""
+        q = inputs[0]
+        k_name = "key" if a.key is not None and "key" not in grad.is_input else 0
+        k_t = a.key.tensor if a.key is not None else q
+        v_name = "value" if a.value is not None and "value" not in grad.is_input else 0
+        if a.value is None or (a.key is not None and a.value.name == a.key.name):
+            v_name = k_name
+        v_t = a.value.tensor if a.value is not None else k_t
+        S, N, E = steps(k_t, a.batch_first).length, batch_size(steps(q, a.batch_first)), a.embed_dim
+
+        def fold(t, name) -> Saved:
+            return folded(t, grad.strides_of(name, t.shape), a.batch_first, name, item)
+
+        packed = a.kdim in (None, E) and a.vdim in (None, E) and q.rank == 3
+        if packed and k_name == 0 and v_name == 0:
+            return fold(q, 0), 0, 3 * steps(q, a.batch_first).length * N * E  # one storage
+        if packed and v_name == k_name:
+            return fold(q, 0) + fold(k_t, k_name), 0, 2 * S * N * E
+        return fold(q, 0) + fold(k_t, k_name) + fold(v_t, v_name), S * N * E, S * N * E
 
     def param_count(self, a):
         E = a.embed_dim
