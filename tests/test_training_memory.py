@@ -64,7 +64,7 @@ class SavedStorages:
 
 GRADS = ("all", "first", "none")
 # the kinds whose saved tensors depend on more than the shapes (docs/costs.md)
-UNSTATED = {"LSTM", "EmbeddingBag", "einsum", "Transformer",
+UNSTATED = {"LSTM", "einsum", "Transformer",
             "TransformerEncoder", "TransformerEncoderLayer",
             "TransformerDecoder", "TransformerDecoderLayer", "scan"}
 

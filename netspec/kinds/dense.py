@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from .. import codes
 from ..dims import compare, exact_div, floordiv, is_dim, render
-from ..types import INT_DTYPES, Tensor
+from ..types import INT_DTYPES, ITEMSIZE, Tensor
 from . import why
 from .args import ArgValueError, Before, after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, TensorIn, Weight, _show, numel, register
@@ -246,10 +246,20 @@ class EmbeddingBag(Layer):
         return [Weight("weight", (a.num_embeddings, a.embedding_dim))]
 
     def saved(self, a, inputs, outputs, grad):
-        """torch's embedding_bag keeps the ids and offsets and tensors it makes inside (the bag
-        of each id, each bag's size, the index of each maximum) whose sizes depend on the
-        mode and the path it takes: not stated."""
-        return UNKNOWN
+        """torch's CPU embedding_bag keeps, in the ids' dtype: the ids, the offsets (made
+        for a 2-dim input, one a bag), the bag of each id (ids + 1, not in "sum" mode), each
+        bag's size (one more with include_last_offset), the index of each maximum ("max":
+        one an output element; else one a bag); and per_sample_weights. Offsets of another
+        dtype than the ids are cast to int64 first: not stated."""
+        x = inputs[0]
+        if a.offsets is not None and a.offsets.tensor.dtype != x.dtype:
+            return UNKNOWN
+        bags, n = outputs[0].shape[0], numel(x.shape)
+        made = (bags if x.rank == 2 else 0) + (0 if a.mode == "sum" else n + 1)
+        made = made + bags + (1 if a.include_last_offset and x.rank == 1 else 0)
+        made = made + (numel(outputs[0].shape) if a.mode == "max" else bags)
+        given = tuple(name for name in self.state_inputs if getattr(a, name) is not None)
+        return Saved(inputs=(0,), state=given, extra=made * ITEMSIZE[x.dtype])
 
 
 class FlattenArgs(Args):
