@@ -227,6 +227,24 @@ def test_attention_saved_bytes_match_torch(types, stage, make, call):
     assert stated == recorder.total, sorted(recorder.storages.values())
 
 
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("ids,offsets", [("int64", "int32"), ("int32", "int64")])
+def test_embedding_bag_with_offsets_of_another_dtype(ids, offsets, mode):
+    text = (f"network K {{\n    input x: {ids}[7]\n    input o: {offsets}[3]\n"
+            f'    out = x -> EmbeddingBag(10, 4, mode="{mode}", offsets=o)\n    output out\n}}\n')
+    result = check_text(text, "bag.net")
+    assert not result.reporter.errors, [d.message for d in result.reporter.errors]
+    (net,) = result.networks
+    stated = sum(training_pass(net, (False, False)).per_node.values())
+    torch.manual_seed(0)
+    module = nn.EmbeddingBag(10, 4, mode=mode).train()
+    x = torch.randint(0, 10, (7,), dtype=getattr(torch, ids))
+    recorder = SavedStorages([module])
+    with recorder.recording():
+        module(x, torch.tensor([0, 2, 5], dtype=getattr(torch, offsets)))
+    assert stated == recorder.total, sorted(recorder.storages.values())
+
+
 # -- parameter tensors ---------------------------------------------------------------------------
 
 LAYERS = [(k, i, ex) for k, i, ex in EXAMPLES if ex["stage"] and ex["stage"][0].isupper()]

@@ -10,7 +10,7 @@ from ..types import INT_DTYPES, ITEMSIZE, Tensor
 from . import why
 from .args import ArgValueError, Before, after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, TensorIn, Weight, _show, numel, register
-from .memory import UNKNOWN, Saved, nbytes, reshaped, view_strides
+from .memory import Saved, nbytes, reshaped, view_strides
 
 
 class LinearArgs(Args):
@@ -246,20 +246,19 @@ class EmbeddingBag(Layer):
         return [Weight("weight", (a.num_embeddings, a.embedding_dim))]
 
     def saved(self, a, inputs, outputs, grad):
-        """torch's CPU embedding_bag keeps, in the ids' dtype: the ids, the offsets (made
-        for a 2-dim input, one a bag), the bag of each id (ids + 1, not in "sum" mode), each
+        """torch's CPU embedding_bag keeps the ids, the offsets and per_sample_weights given,
+        and what it makes, in the ids' dtype (int64 when the offsets' differs): the offsets
+        of a 2-dim input (one a bag), the bag of each id (ids + 1, not in "sum" mode), each
         bag's size (one more with include_last_offset), the index of each maximum ("max":
-        one an output element; else one a bag); and per_sample_weights. Offsets of another
-        dtype than the ids are cast to int64 first: not stated."""
+        one an output element; else one a bag)."""
         x = inputs[0]
-        if a.offsets is not None and a.offsets.tensor.dtype != x.dtype:
-            return UNKNOWN
+        mixed = a.offsets is not None and a.offsets.tensor.dtype != x.dtype
         bags, n = outputs[0].shape[0], numel(x.shape)
         made = (bags if x.rank == 2 else 0) + (0 if a.mode == "sum" else n + 1)
         made = made + bags + (1 if a.include_last_offset and x.rank == 1 else 0)
         made = made + (numel(outputs[0].shape) if a.mode == "max" else bags)
         given = tuple(name for name in self.state_inputs if getattr(a, name) is not None)
-        return Saved(inputs=(0,), state=given, extra=made * ITEMSIZE[x.dtype])
+        return Saved(inputs=(0,), state=given, extra=made * ITEMSIZE["int64" if mixed else x.dtype])
 
 
 class FlattenArgs(Args):
