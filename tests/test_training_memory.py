@@ -64,9 +64,7 @@ class SavedStorages:
 
 GRADS = ("all", "first", "none")
 # the kinds whose saved tensors depend on more than the shapes (docs/costs.md)
-UNSTATED = {"LSTM", "einsum", "Transformer",
-            "TransformerEncoder", "TransformerEncoderLayer",
-            "TransformerDecoder", "TransformerDecoderLayer", "scan"}
+UNSTATED = {"LSTM", "einsum", "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "scan"}
 
 
 def _needs(types: dict, mode: str) -> dict[str, bool]:
@@ -191,8 +189,8 @@ def test_strided_matmul_saved_bytes_match_torch(x_type, y_type, stage, call, gra
     assert stated == recorder.total, sorted(recorder.storages.values())
 
 
-# (inputs, stage, the torch module and its call): attention with dropout in training, and a key
-# or value that is the query itself, or one tensor (torch's packed projections)
+# (inputs, stage, the torch module and its call): attention with dropout in training, a key or
+# value that is the query itself, or one tensor (torch's packed projections); encoder layers
 ATTENTION = [
     ({"x": "float32[5, 3, 8]"}, "MultiheadAttention(2, dropout=0.5)", lambda: nn.MultiheadAttention(8, 2, dropout=0.5),
      lambda m, x: m(x, x, x)),
@@ -207,6 +205,13 @@ ATTENTION = [
      lambda: nn.MultiheadAttention(6, 3, add_bias_kv=True, dropout=0.5), lambda m, x, k: m(x, k, k, need_weights=False)),
     ({"x": "float32[4, 6]", "v": "float32[3, 6]"}, "MultiheadAttention(2, value=v, key=v, add_zero_attn=true)",
      lambda: nn.MultiheadAttention(6, 2, add_zero_attn=True), lambda m, x, v: m(x, v, v)),
+    ({"x": "float32[5, 3, 8]"}, 'TransformerEncoderLayer(2, 16, 0.2, "gelu", norm_first=true)',
+     lambda: nn.TransformerEncoderLayer(8, 2, 16, 0.2, "gelu", norm_first=True), lambda m, x: m(x)),
+    ({"x": "float32[3, 5, 8]"}, 'TransformerEncoderLayer(2, 16, 0.0, batch_first=true)',
+     lambda: nn.TransformerEncoderLayer(8, 2, 16, 0.0, batch_first=True), lambda m, x: m(x)),
+    ({"x": "float32[3, 5, 8]"}, 'TransformerEncoder(2, 3, 16, 0.3, "gelu", batch_first=true, norm=true)',
+     lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, 0.3, "gelu", batch_first=True), 3,
+                                   norm=nn.LayerNorm(8)), lambda m, x: m(x)),
 ]
 
 

@@ -321,6 +321,40 @@ def dropped(p: float, elements: Dim) -> Dim:
     return elements + (elements if p < 1 else 1)
 
 
+def mask_of(p: float, elements: Dim) -> Dim:
+    """The mask a dropout keeps in training on the CPU: none at p 0, a zero scalar at p 1."""
+    return 0 if p <= 0 else (elements if p < 1 else 1)
+
+
+def encoder_layer_kept(a, x: Tensor) -> Dim:
+    """The elements a TransformerEncoderLayer makes and keeps in training, but the one its
+    input costs (``encoder_layer_saved``): its self-attention on the math path (the packed
+    projection of a batch, or the value of an unbatched input, and the scaled key; the
+    scaled query, the weights, the output projection's input), a dropout's mask after it,
+    the two norms' inputs and statistics, the first norm's result (the feed-forward's input,
+    or with norm_first the attention's), the feed-forward's activation (a ReLU's result, a
+    GELU's input, and with dropout its mask and result; a GELU's result without), and the
+    mask of the dropout after it."""
+    s = steps(x, a.batch_first)
+    T, E, F, p = s.length * batch_size(s), a.d_model, a.dim_feedforward, a.dropout
+    weights = batch_size(s) * a.nhead * s.length * s.length
+    attention = (4 if x.rank == 3 else 2) * T * E + 2 * T * E + weights + dropped(p, weights)
+    ff = T * F + (T * F + mask_of(p, T * F) if p > 0 else (T * F if a.activation == "gelu" else 0))
+    return attention + 2 * mask_of(p, T * E) + 3 * T * E + 4 * T + ff
+
+
+def encoder_layer_saved(a, x: Tensor, strides, item: int, first: bool) -> Saved:
+    """A TransformerEncoderLayer's saved tensors: what it makes, and its input (kept by the
+    attention's projection where its fold is a view, or by norm_first's norm) or that
+    copy; a layer after the first in a stack reads a new tensor, which it keeps."""
+    kept = Saved(extra=encoder_layer_kept(a, x) * item)
+    if not first:
+        return kept + Saved(extra=numel(x.shape) * item)
+    if a.norm_first:
+        return kept + Saved(inputs=(0,))
+    return kept + folded(x, strides, a.batch_first, 0, item)
+
+
 # -- MultiheadAttention -----------------------------------------------------------------------
 
 class MultiheadAttentionArgs(Args):
@@ -622,6 +656,10 @@ class TransformerEncoderLayer(_Transformer):
          "input": "float32[3, 5, 4]", "tensors": {"pad": "bool[3, 5]"}},
     ]
 
+    def saved(self, a, inputs, outputs, grad):
+        x = inputs[0]
+        return encoder_layer_saved(a, x, grad.strides_of(0, x.shape), ITEMSIZE[x.dtype], True)
+
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         self.check_input(ctx, a, x)
@@ -739,6 +777,16 @@ class TransformerEncoder(_Transformer):
         self.check_input(ctx, a, x)
         self.check_encoder(ctx, a, x, self.heads(ctx, a), AttentionCall("mask", "src_key_padding_mask", "is_causal", SELF))
         return [x.with_shape(x.shape, ctx.origin, keep={i: i for i in range(x.rank)})]
+
+    def saved(self, a, inputs, outputs, grad):
+        """Its layers (each after the first reads a new tensor), and the final norm's input
+        and statistics."""
+        x = inputs[0]
+        item = ITEMSIZE[x.dtype]
+        first = encoder_layer_saved(a, x, grad.strides_of(0, x.shape), item, True)
+        rest = encoder_layer_saved(a, x, None, item, False)
+        norm = numel(x.shape) + 2 * numel(x.shape[:-1]) if a.norm else 0
+        return first + Saved(extra=(a.num_layers - 1) * rest.extra + norm * item)
 
     def param_count(self, a):
         norm = layer_norm_params(a.d_model, a.bias) if a.norm else 0
