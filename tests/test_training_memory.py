@@ -64,7 +64,7 @@ class SavedStorages:
 
 GRADS = ("all", "first", "none")
 # the kinds whose saved tensors depend on more than the shapes (docs/costs.md)
-UNSTATED = {"LSTM", "einsum", "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "scan"}
+UNSTATED = {"LSTM", "einsum", "scan"}
 
 
 def _needs(types: dict, mode: str) -> dict[str, bool]:
@@ -212,6 +212,12 @@ ATTENTION = [
     ({"x": "float32[3, 5, 8]"}, 'TransformerEncoder(2, 3, 16, 0.3, "gelu", batch_first=true, norm=true)',
      lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, 0.3, "gelu", batch_first=True), 3,
                                    norm=nn.LayerNorm(8)), lambda m, x: m(x)),
+    ({"x": "float32[3, 5, 8]", "m": "float32[3, 4, 8]"}, 'TransformerDecoder(2, 2, 16, 0.2, "gelu", batch_first=true, memory=m)',
+     lambda: nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, 0.2, "gelu", batch_first=True), 2),
+     lambda mod, x, m: mod(x, m)),
+    ({"x": "float32[4, 2, 8]", "m": "float32[3, 2, 8]"}, "TransformerDecoder(2, 3, 16, 0.5, norm_first=true, memory=m)",
+     lambda: nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, 0.5, norm_first=True), 3),
+     lambda mod, x, m: mod(x, m)),
 ]
 
 

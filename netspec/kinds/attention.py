@@ -25,7 +25,7 @@ from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor
 from .args import after
 from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, numel, register
 from .memory import UNKNOWN as UNSTATED
-from .memory import Saved, view_strides
+from .memory import Saved, contiguous_strides, view_strides
 from .recurrent import check_sequence_layout
 
 RANK_HELP = "attention takes [L, N, E] ([N, L, E] with batch_first=true) or an unbatched [L, E]"
@@ -343,16 +343,49 @@ def encoder_layer_kept(a, x: Tensor) -> Dim:
     return attention + 2 * mask_of(p, T * E) + 3 * T * E + 4 * T + ff
 
 
-def encoder_layer_saved(a, x: Tensor, strides, item: int, first: bool) -> Saved:
-    """A TransformerEncoderLayer's saved tensors: what it makes, and its input (kept by the
-    attention's projection where its fold is a view, or by norm_first's norm) or that
-    copy; a layer after the first in a stack reads a new tensor, which it keeps."""
-    kept = Saved(extra=encoder_layer_kept(a, x) * item)
-    if not first:
-        return kept + Saved(extra=numel(x.shape) * item)
+def decoder_layer_kept(a, x: Tensor, memory: Tensor) -> Dim:
+    """The elements a TransformerDecoderLayer makes and keeps: an encoder layer's, and its
+    cross-attention's (the key and value projected at once of a batch, or the value of an
+    unbatched input, and the scaled key; the scaled query, the weights, the output
+    projection's input), the dropout's mask after it, a third norm's input and statistics,
+    and the query it reads (a norm's result)."""
+    s, m = steps(x, a.batch_first), steps(memory, a.batch_first)
+    N, E, p = batch_size(s), a.d_model, a.dropout
+    T = s.length * N
+    weights = N * a.nhead * s.length * m.length
+    cross = (3 if x.rank == 3 else 2) * m.length * N * E + 2 * T * E + weights + dropped(p, weights)
+    return encoder_layer_kept(a, x) + cross + mask_of(p, T * E) + 2 * T * E + 2 * T
+
+
+def layer_input(a, x: Tensor, strides, item: int, source) -> Saved:
+    """What a transformer layer's input costs: kept by the self-attention's projection where
+    its fold is a view (else that copy), or by norm_first's norm; ``source`` is where it comes
+    from (an input by position, a tensor by keyword), None for the new tensor a layer before
+    it in a stack makes."""
+    if source is None:
+        return Saved(extra=numel(x.shape) * item)
     if a.norm_first:
-        return kept + Saved(inputs=(0,))
-    return kept + folded(x, strides, a.batch_first, 0, item)
+        return Saved(inputs=(source,)) if isinstance(source, int) else Saved(state=(source,))
+    return folded(x, strides, a.batch_first, source, item)
+
+
+def memory_input(a, memory: Tensor, strides, item: int, source, layers: Dim) -> Saved:
+    """The memory the cross-attention of each of ``layers`` decoder layers projects: kept
+    once where its fold is a view, else each layer's copy; ``source`` None for the memory
+    nn.Transformer's encoder makes."""
+    shape, st = seq_first(memory, strides, a.batch_first)
+    if view_strides(shape, st, (shape[0] * shape[1], shape[2])) is None:
+        return Saved(extra=layers * numel(shape) * item)
+    return Saved(state=(source,)) if source is not None else Saved(extra=numel(shape) * item)
+
+
+def stack_saved(a, x: Tensor, strides, item: int, source, layers: Dim, kept: Dim, norm: bool) -> Saved:
+    """A stack of ``layers`` layers each keeping ``kept`` elements: the first reads ``x``, each
+    after it the new tensor the one before makes; a final LayerNorm keeps its input and
+    statistics."""
+    fresh = numel(x.shape)
+    extra = layers * kept + (layers - 1) * fresh + (fresh + 2 * numel(x.shape[:-1]) if norm else 0)
+    return layer_input(a, x, strides, item, source) + Saved(extra=extra * item)
 
 
 # -- MultiheadAttention -----------------------------------------------------------------------
@@ -658,7 +691,7 @@ class TransformerEncoderLayer(_Transformer):
 
     def saved(self, a, inputs, outputs, grad):
         x = inputs[0]
-        return encoder_layer_saved(a, x, grad.strides_of(0, x.shape), ITEMSIZE[x.dtype], True)
+        return stack_saved(a, x, grad.strides_of(0, x.shape), ITEMSIZE[x.dtype], 0, 1, encoder_layer_kept(a, x), False)
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -705,6 +738,12 @@ class TransformerDecoderLayer(_Transformer):
         {"stage": "TransformerDecoderLayer(3, dim_feedforward=5, memory=m, memory_mask=mm, memory_is_causal=true)",
          "input": "float32[4, 6]", "tensors": {"m": "float32[4, 6]", "mm": "bool[4, 4]"}},
     ]
+
+    def saved(self, a, inputs, outputs, grad):
+        x, memory = inputs[0], a.memory.tensor
+        item = ITEMSIZE[x.dtype]
+        return (stack_saved(a, x, grad.strides_of(0, x.shape), item, 0, 1, decoder_layer_kept(a, x, memory), False)
+                + memory_input(a, memory, grad.strides_of("memory", memory.shape), item, "memory", 1))
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -779,14 +818,9 @@ class TransformerEncoder(_Transformer):
         return [x.with_shape(x.shape, ctx.origin, keep={i: i for i in range(x.rank)})]
 
     def saved(self, a, inputs, outputs, grad):
-        """Its layers (each after the first reads a new tensor), and the final norm's input
-        and statistics."""
         x = inputs[0]
-        item = ITEMSIZE[x.dtype]
-        first = encoder_layer_saved(a, x, grad.strides_of(0, x.shape), item, True)
-        rest = encoder_layer_saved(a, x, None, item, False)
-        norm = numel(x.shape) + 2 * numel(x.shape[:-1]) if a.norm else 0
-        return first + Saved(extra=(a.num_layers - 1) * rest.extra + norm * item)
+        return stack_saved(a, x, grad.strides_of(0, x.shape), ITEMSIZE[x.dtype], 0, a.num_layers,
+                           encoder_layer_kept(a, x), a.norm)
 
     def param_count(self, a):
         norm = layer_norm_params(a.d_model, a.bias) if a.norm else 0
@@ -830,6 +864,13 @@ class TransformerDecoder(_Transformer):
     def constructor_args(self, a):
         pos = [self.layer_construct(a, "nn.TransformerDecoderLayer"), a.num_layers]
         return pos, ({"norm": self.norm_construct(a)} if a.norm else {})
+
+    def saved(self, a, inputs, outputs, grad):
+        x, memory = inputs[0], a.memory.tensor
+        item = ITEMSIZE[x.dtype]
+        layers = stack_saved(a, x, grad.strides_of(0, x.shape), item, 0, a.num_layers,
+                             decoder_layer_kept(a, x, memory), a.norm)
+        return layers + memory_input(a, memory, grad.strides_of("memory", memory.shape), item, "memory", a.num_layers)
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -909,6 +950,18 @@ class Transformer(_Transformer):
                   "memory_is_causal=true, d_model=4)", "input": "float32[5, 4]",
          "tensors": {"t": "float32[2, 4]", "sm": "float32[5, 5]", "mm": "float32[2, 5]"}},
     ]
+
+    def saved(self, a, inputs, outputs, grad):
+        """nn.Transformer's encoder on the source, with its final norm, whose result is the
+        memory of its decoder on the target, with its final norm."""
+        src, tgt = inputs[0], a.tgt.tensor
+        item = ITEMSIZE[src.dtype]
+        encoder = stack_saved(a, src, grad.strides_of(0, src.shape), item, 0, a.num_encoder_layers,
+                              encoder_layer_kept(a, src), True)
+        decoder = stack_saved(a, tgt, grad.strides_of("tgt", tgt.shape), item, "tgt", a.num_decoder_layers,
+                              decoder_layer_kept(a, tgt, src), True)
+        memory = memory_input(a, src, contiguous_strides(src.shape), item, None, a.num_decoder_layers)
+        return encoder + decoder + memory
 
     def infer(self, ctx, a, inputs):
         (src,) = inputs
