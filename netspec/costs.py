@@ -319,7 +319,9 @@ class _Pass:
         out_t = [v.tensor for v in node.outputs]
         trains = node.params != 0
         grad = Autograd(tuple(h.grad for h in ins), frozenset(n for n, h in state.items() if h.grad), trains,
-                        tuple(is_contiguous(t.shape, h.strides) for t, h in zip(in_t, ins)))
+                        tuple(is_contiguous(t.shape, h.strides) for t, h in zip(in_t, ins)),
+                        tuple(h.strides for h in ins), tuple((n, h.strides) for n, h in state.items()),
+                        frozenset(n for n, v in node.state.items() if node.inputs and v is node.inputs[0]))
         outs = self._results(node, in_t, out_t, ins, grad.records)
         for v, h in zip(node.outputs, outs):
             held[id(v)] = h

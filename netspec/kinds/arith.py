@@ -16,7 +16,6 @@ from ..types import Tensor, category, result_type
 from .args import Before
 from .base import Args, Op, _show, register
 from .memory import NOTHING, Saved, nbytes
-from .memory import UNKNOWN as UNSTATED
 
 
 def _number(v):
@@ -335,9 +334,8 @@ class Rpow(_Reflected, Pow):
     name = "rpow"
 
     def saved(self, a, inputs, outputs, grad):
-        """Not stated: ``pow(number, x)`` keeps its result, and by the dtypes and ranks
-        involved also the number wrapped as a tensor or the exponent itself."""
-        return UNSTATED
+        """``pow(number, x)`` keeps the exponent and its result for the exponent's gradient."""
+        return Saved(inputs=(0,), outputs=(0,)) if grad.inputs[0] else NOTHING
     Args = RpowArgs
     positional = ("other",)
     operand = "other"

@@ -21,10 +21,11 @@ from typing import ClassVar, Literal, NamedTuple, Optional
 
 from .. import codes
 from ..dims import Dim
-from ..types import FLOAT_DTYPES, UNKNOWN, Tensor
+from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor
 from .args import after
-from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, register
+from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, numel, register
 from .memory import UNKNOWN as UNSTATED
+from .memory import Saved, contiguous_strides, view_strides
 from .recurrent import check_sequence_layout
 
 RANK_HELP = "attention takes [L, N, E] ([N, L, E] with batch_first=true) or an unbatched [L, E]"
@@ -289,6 +290,104 @@ def _check_rates(dropout: float, **counts) -> None:
             raise ValueError(f"{what} must be at least 1, received {n}")
 
 
+# -- what attention keeps for backward (torch's math path, on the CPU) -------------------------
+
+def seq_first(t: Tensor, strides, batch_first: bool) -> tuple[tuple, tuple]:
+    """A query, key or value as torch's attention reads it, [L, N, E], with its strides: an
+    unbatched one gets a batch of 1, a batch-first one is transposed."""
+    shape, strides = tuple(t.shape), tuple(strides)
+    if t.rank == 2:
+        return (shape[0], 1, shape[1]), (strides[0], strides[1] * shape[1], strides[1])
+    if batch_first:
+        return (shape[1], shape[0], shape[2]), (strides[1], strides[0], strides[2])
+    return shape, strides
+
+
+def folded(t: Tensor, strides, batch_first: bool, source, item: int) -> Saved:
+    """A projection's input, [L, N, E] folded into [L * N, E] for its matrix product: kept as
+    the tensor (an input by position, a tensor passed by keyword by name) where that is a
+    view, else as the copy torch makes."""
+    shape, st = seq_first(t, strides, batch_first)
+    if view_strides(shape, st, (shape[0] * shape[1], shape[2])) is None:
+        return Saved(extra=numel(shape) * item)
+    return Saved(inputs=(source,)) if isinstance(source, int) else Saved(state=(source,))
+
+
+def dropped(p: float, elements: Dim) -> Dim:
+    """A dropout in training on the CPU keeps its mask (a zero scalar when p is 1) and its
+    result is kept by the product that reads it."""
+    if p <= 0:
+        return 0
+    return elements + (elements if p < 1 else 1)
+
+
+def mask_of(p: float, elements: Dim) -> Dim:
+    """The mask a dropout keeps in training on the CPU: none at p 0, a zero scalar at p 1."""
+    return 0 if p <= 0 else (elements if p < 1 else 1)
+
+
+def encoder_layer_kept(a, x: Tensor) -> Dim:
+    """The elements a TransformerEncoderLayer makes and keeps in training, but the one its
+    input costs (``encoder_layer_saved``): its self-attention on the math path (the packed
+    projection of a batch, or the value of an unbatched input, and the scaled key; the
+    scaled query, the weights, the output projection's input), a dropout's mask after it,
+    the two norms' inputs and statistics, the first norm's result (the feed-forward's input,
+    or with norm_first the attention's), the feed-forward's activation (a ReLU's result, a
+    GELU's input, and with dropout its mask and result; a GELU's result without), and the
+    mask of the dropout after it."""
+    s = steps(x, a.batch_first)
+    T, E, F, p = s.length * batch_size(s), a.d_model, a.dim_feedforward, a.dropout
+    weights = batch_size(s) * a.nhead * s.length * s.length
+    attention = (4 if x.rank == 3 else 2) * T * E + 2 * T * E + weights + dropped(p, weights)
+    ff = T * F + (T * F + mask_of(p, T * F) if p > 0 else (T * F if a.activation == "gelu" else 0))
+    return attention + 2 * mask_of(p, T * E) + 3 * T * E + 4 * T + ff
+
+
+def decoder_layer_kept(a, x: Tensor, memory: Tensor) -> Dim:
+    """The elements a TransformerDecoderLayer makes and keeps: an encoder layer's, and its
+    cross-attention's (the key and value projected at once of a batch, or the value of an
+    unbatched input, and the scaled key; the scaled query, the weights, the output
+    projection's input), the dropout's mask after it, a third norm's input and statistics,
+    and the query it reads (a norm's result)."""
+    s, m = steps(x, a.batch_first), steps(memory, a.batch_first)
+    N, E, p = batch_size(s), a.d_model, a.dropout
+    T = s.length * N
+    weights = N * a.nhead * s.length * m.length
+    cross = (3 if x.rank == 3 else 2) * m.length * N * E + 2 * T * E + weights + dropped(p, weights)
+    return encoder_layer_kept(a, x) + cross + mask_of(p, T * E) + 2 * T * E + 2 * T
+
+
+def layer_input(a, x: Tensor, strides, item: int, source) -> Saved:
+    """What a transformer layer's input costs: kept by the self-attention's projection where
+    its fold is a view (else that copy), or by norm_first's norm; ``source`` is where it comes
+    from (an input by position, a tensor by keyword), None for the new tensor a layer before
+    it in a stack makes."""
+    if source is None:
+        return Saved(extra=numel(x.shape) * item)
+    if a.norm_first:
+        return Saved(inputs=(source,)) if isinstance(source, int) else Saved(state=(source,))
+    return folded(x, strides, a.batch_first, source, item)
+
+
+def memory_input(a, memory: Tensor, strides, item: int, source, layers: Dim) -> Saved:
+    """The memory the cross-attention of each of ``layers`` decoder layers projects: kept
+    once where its fold is a view, else each layer's copy; ``source`` None for the memory
+    nn.Transformer's encoder makes."""
+    shape, st = seq_first(memory, strides, a.batch_first)
+    if view_strides(shape, st, (shape[0] * shape[1], shape[2])) is None:
+        return Saved(extra=layers * numel(shape) * item)
+    return Saved(state=(source,)) if source is not None else Saved(extra=numel(shape) * item)
+
+
+def stack_saved(a, x: Tensor, strides, item: int, source, layers: Dim, kept: Dim, norm: bool) -> Saved:
+    """A stack of ``layers`` layers each keeping ``kept`` elements: the first reads ``x``, each
+    after it the new tensor the one before makes; a final LayerNorm keeps its input and
+    statistics."""
+    fresh = numel(x.shape)
+    extra = layers * kept + (layers - 1) * fresh + (fresh + 2 * numel(x.shape[:-1]) if norm else 0)
+    return layer_input(a, x, strides, item, source) + Saved(extra=extra * item)
+
+
 # -- MultiheadAttention -----------------------------------------------------------------------
 
 class MultiheadAttentionArgs(Args):
@@ -407,6 +506,51 @@ class MultiheadAttention(_Attention):
         if size is not None:
             check_last(ctx, self.name, "key" if default is not q else "query", "it", default, want, what, size_arg)
         return default
+
+    def saved(self, a, inputs, outputs, grad):
+        """torch's math path in training (docs/costs.md): the projections' inputs (folded), the
+        projected key and value (the packed projection of self-attention, or new ones with
+        add_bias_kv / add_zero_attn), the scaled query (and key, through
+        scaled_dot_product_attention), the attention weights (and a dropout's mask and
+        result), and the input of the output projection."""
+        q = inputs[0]
+        item = ITEMSIZE[q.dtype]
+        key = a.key.tensor if a.key is not None else q
+        qs, ks = steps(q, a.batch_first), steps(key, a.batch_first)
+        L, N, E, S = qs.length, batch_size(qs), a.embed_dim, ks.length
+        S2 = S + int(a.add_bias_kv) + int(a.add_zero_attn)
+        proj, k_kept, v_kept = self.projections(a, inputs, grad, item)
+        if a.add_bias_kv or a.add_zero_attn:
+            k_kept = v_kept = S2 * N * E  # the key and value with the bias or zeros appended: new tensors
+        if not a.need_weights:
+            k_kept = S2 * N * E  # scaled_dot_product_attention keeps the key scaled, not the key
+        weights = N * a.num_heads * L * S2
+        kept = k_kept + v_kept + 2 * L * N * E + weights + dropped(a.dropout, weights)
+        return proj + Saved(extra=kept * item)
+
+    def projections(self, a, inputs, grad, item) -> tuple[Saved, Dim, Dim]:
+        """The inputs the query, key and value projections keep, and the elements of the
+        projected key and value: torch projects all three at once for self-attention, key and
+        value at once when they are one tensor (of a batch: an unbatched one is unsqueezed
+        into three tensors), and each on its own otherwise (with kdim or vdim always)."""
+        q = inputs[0]
+        k_name = "key" if a.key is not None and "key" not in grad.is_input else 0
+        k_t = a.key.tensor if a.key is not None else q
+        v_name = "value" if a.value is not None and "value" not in grad.is_input else 0
+        if a.value is None or (a.key is not None and a.value.name == a.key.name):
+            v_name = k_name
+        v_t = a.value.tensor if a.value is not None else k_t
+        S, N, E = steps(k_t, a.batch_first).length, batch_size(steps(q, a.batch_first)), a.embed_dim
+
+        def fold(t, name) -> Saved:
+            return folded(t, grad.strides_of(name, t.shape), a.batch_first, name, item)
+
+        packed = a.kdim in (None, E) and a.vdim in (None, E) and q.rank == 3
+        if packed and k_name == 0 and v_name == 0:
+            return fold(q, 0), 0, 3 * steps(q, a.batch_first).length * N * E  # one storage
+        if packed and v_name == k_name:
+            return fold(q, 0) + fold(k_t, k_name), 0, 2 * S * N * E
+        return fold(q, 0) + fold(k_t, k_name) + fold(v_t, v_name), S * N * E, S * N * E
 
     def param_count(self, a):
         E = a.embed_dim
@@ -545,6 +689,10 @@ class TransformerEncoderLayer(_Transformer):
          "input": "float32[3, 5, 4]", "tensors": {"pad": "bool[3, 5]"}},
     ]
 
+    def saved(self, a, inputs, outputs, grad):
+        x = inputs[0]
+        return stack_saved(a, x, grad.strides_of(0, x.shape), ITEMSIZE[x.dtype], 0, 1, encoder_layer_kept(a, x), False)
+
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         self.check_input(ctx, a, x)
@@ -590,6 +738,12 @@ class TransformerDecoderLayer(_Transformer):
         {"stage": "TransformerDecoderLayer(3, dim_feedforward=5, memory=m, memory_mask=mm, memory_is_causal=true)",
          "input": "float32[4, 6]", "tensors": {"m": "float32[4, 6]", "mm": "bool[4, 4]"}},
     ]
+
+    def saved(self, a, inputs, outputs, grad):
+        x, memory = inputs[0], a.memory.tensor
+        item = ITEMSIZE[x.dtype]
+        return (stack_saved(a, x, grad.strides_of(0, x.shape), item, 0, 1, decoder_layer_kept(a, x, memory), False)
+                + memory_input(a, memory, grad.strides_of("memory", memory.shape), item, "memory", 1))
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -663,6 +817,11 @@ class TransformerEncoder(_Transformer):
         self.check_encoder(ctx, a, x, self.heads(ctx, a), AttentionCall("mask", "src_key_padding_mask", "is_causal", SELF))
         return [x.with_shape(x.shape, ctx.origin, keep={i: i for i in range(x.rank)})]
 
+    def saved(self, a, inputs, outputs, grad):
+        x = inputs[0]
+        return stack_saved(a, x, grad.strides_of(0, x.shape), ITEMSIZE[x.dtype], 0, a.num_layers,
+                           encoder_layer_kept(a, x), a.norm)
+
     def param_count(self, a):
         norm = layer_norm_params(a.d_model, a.bias) if a.norm else 0
         return a.num_layers * encoder_layer_params(a.d_model, a.dim_feedforward, a.bias) + norm
@@ -705,6 +864,13 @@ class TransformerDecoder(_Transformer):
     def constructor_args(self, a):
         pos = [self.layer_construct(a, "nn.TransformerDecoderLayer"), a.num_layers]
         return pos, ({"norm": self.norm_construct(a)} if a.norm else {})
+
+    def saved(self, a, inputs, outputs, grad):
+        x, memory = inputs[0], a.memory.tensor
+        item = ITEMSIZE[x.dtype]
+        layers = stack_saved(a, x, grad.strides_of(0, x.shape), item, 0, a.num_layers,
+                             decoder_layer_kept(a, x, memory), a.norm)
+        return layers + memory_input(a, memory, grad.strides_of("memory", memory.shape), item, "memory", a.num_layers)
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -784,6 +950,18 @@ class Transformer(_Transformer):
                   "memory_is_causal=true, d_model=4)", "input": "float32[5, 4]",
          "tensors": {"t": "float32[2, 4]", "sm": "float32[5, 5]", "mm": "float32[2, 5]"}},
     ]
+
+    def saved(self, a, inputs, outputs, grad):
+        """nn.Transformer's encoder on the source, with its final norm, whose result is the
+        memory of its decoder on the target, with its final norm."""
+        src, tgt = inputs[0], a.tgt.tensor
+        item = ITEMSIZE[src.dtype]
+        encoder = stack_saved(a, src, grad.strides_of(0, src.shape), item, 0, a.num_encoder_layers,
+                              encoder_layer_kept(a, src), True)
+        decoder = stack_saved(a, tgt, grad.strides_of("tgt", tgt.shape), item, "tgt", a.num_decoder_layers,
+                              decoder_layer_kept(a, tgt, src), True)
+        memory = memory_input(a, src, contiguous_strides(src.shape), item, None, a.num_decoder_layers)
+        return encoder + decoder + memory
 
     def infer(self, ctx, a, inputs):
         (src,) = inputs

@@ -6,11 +6,11 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from .. import codes
 from ..dims import compare, exact_div, floordiv, is_dim, render
-from ..types import INT_DTYPES, Tensor
+from ..types import INT_DTYPES, ITEMSIZE, Tensor
 from . import why
 from .args import ArgValueError, Before, after
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, TensorIn, Weight, _show, numel, register
-from .memory import UNKNOWN, Saved, reshaped
+from .memory import Saved, nbytes, reshaped, view_strides
 
 
 class LinearArgs(Args):
@@ -63,10 +63,12 @@ class Linear(FloatLayer):
 
     def saved(self, a, inputs, outputs, grad):
         """The input, for the weight's gradient. Of 3 or more dims torch folds it into a matrix
-        first: a view when it is contiguous; otherwise the copy depends on its strides."""
+        [rows, in_features] first (``reshape``): the input's storage where that is a view
+        (ATen's computeStride), else the copy it makes."""
         x = inputs[0]
-        if x.rank >= 3 and not grad.is_contiguous(0):
-            return UNKNOWN
+        if x.rank >= 3 and view_strides(x.shape, grad.strides_of(0, x.shape),
+                                        (numel(x.shape[:-1]), x.shape[-1])) is None:
+            return Saved(extra=nbytes(x))
         return Saved(inputs=(0,))
 
 
@@ -244,10 +246,19 @@ class EmbeddingBag(Layer):
         return [Weight("weight", (a.num_embeddings, a.embedding_dim))]
 
     def saved(self, a, inputs, outputs, grad):
-        """torch's embedding_bag keeps the ids and offsets and tensors it makes inside (the bag
-        of each id, each bag's size, the index of each maximum) whose sizes depend on the
-        mode and the path it takes: not stated."""
-        return UNKNOWN
+        """torch's CPU embedding_bag keeps the ids, the offsets and per_sample_weights given,
+        and what it makes, in the ids' dtype (int64 when the offsets' differs): the offsets
+        of a 2-dim input (one a bag), the bag of each id (ids + 1, not in "sum" mode), each
+        bag's size (one more with include_last_offset), the index of each maximum ("max":
+        one an output element; else one a bag)."""
+        x = inputs[0]
+        mixed = a.offsets is not None and a.offsets.tensor.dtype != x.dtype
+        bags, n = outputs[0].shape[0], numel(x.shape)
+        made = (bags if x.rank == 2 else 0) + (0 if a.mode == "sum" else n + 1)
+        made = made + bags + (1 if a.include_last_offset and x.rank == 1 else 0)
+        made = made + (numel(outputs[0].shape) if a.mode == "max" else bags)
+        given = tuple(name for name in self.state_inputs if getattr(a, name) is not None)
+        return Saved(inputs=(0,), state=given, extra=made * ITEMSIZE["int64" if mixed else x.dtype])
 
 
 class FlattenArgs(Args):

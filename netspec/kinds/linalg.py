@@ -7,15 +7,15 @@ dot), which the counter does not count.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from .. import codes
 from ..dims import Dim
-from ..types import FLOAT_DTYPES, UNKNOWN, Tensor
+from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor
 from .arith import broadcast
 from .base import Args, Op, StrArg, numel, register
 from .memory import UNKNOWN as UNSTATED
-from .memory import Saved
+from .memory import Saved, expanded, view_strides
 
 
 def _same_dtype(ctx, name: str, tensors: list[Tensor], floats_only: bool = False) -> str:
@@ -44,6 +44,71 @@ def _contract(ctx, name: str, a: Tensor, b: Tensor, ia: int, ib: int) -> None:
 def _each_other(grad) -> Saved:
     """A product keeps each operand for the other's gradient: only those some gradient reads."""
     return Saved(inputs=tuple(i for i, other in ((0, 1), (1, 0)) if grad.grad(other)))
+
+
+class _Operand(NamedTuple):
+    """A matmul operand as torch sees it: its shape, its strides, whether it needs a gradient."""
+
+    shape: tuple
+    strides: tuple
+    grad: bool
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def mT(self) -> "_Operand":
+        return _Operand(self.shape[:-2] + self.shape[-1:] + self.shape[-2:-1],
+                        self.strides[:-2] + self.strides[-1:] + self.strides[-2:-1], self.grad)
+
+
+def _should_fold(x: _Operand, y: _Operand, rank1: int) -> bool:
+    """ATen's should_fold: the operand of 3 or more dims (transposed when it is the second)
+    folds into a matrix against one of at most 2 dims when the smaller needs a gradient, or
+    when the first is no matrix and the larger's dims are contiguous (no copy)."""
+    larger = x.rank >= y.rank
+    t1 = x if larger else y.mT()
+    small = y if larger else x
+    if not (t1.rank >= 3 and small.rank <= 2):
+        return False
+    if small.grad:
+        return True
+    if rank1 == 2:
+        return False
+    return all(t1.strides[i] == t1.strides[i + 1] * t1.shape[i + 1] for i in range(t1.rank - 1))
+
+
+def _folded(x: _Operand, y: _Operand, item: int) -> Saved:
+    """``mm``/``mv`` of the larger folded into [rows, k] (``reshape``) and the smaller: each
+    kept for the other's gradient, the folded one as a view of its operand or as its copy."""
+    transpose = y.rank > x.rank
+    big, small = (y.mT(), x) if transpose else (x, y)
+    b, s = (1, 0) if transpose else (0, 1)
+    out = Saved(inputs=(s,)) if big.grad else Saved()
+    if small.grad:
+        view = view_strides(big.shape, big.strides, (numel(big.shape[:-1]), big.shape[-1]))
+        out = out + (Saved(inputs=(b,)) if view is not None else Saved(extra=numel(big.shape) * item))
+    return out
+
+
+def _batched(x: _Operand, y: _Operand, batch: tuple, item: int) -> Saved:
+    """``bmm`` of both expanded to the broadcast batch and flattened to [batch, n, m]."""
+    rows = numel(batch)
+    n = x.shape[-2] if x.rank > 1 else 1
+    shape1 = tuple(batch) + (n, x.shape[-1])
+    t1 = (shape1, expanded(x.shape, x.strides, shape1), (rows, n, x.shape[-1]))
+    if y.rank == 1:  # a vector: [..., m] expanded, then a column [..., m, 1]
+        shape2 = tuple(batch) + y.shape
+        t2 = (shape2 + (1,), expanded(y.shape, y.strides, shape2) + (1,), (rows, y.shape[0], 1))
+    else:
+        shape2 = tuple(batch) + y.shape[-2:]
+        t2 = (shape2, expanded(y.shape, y.strides, shape2), (rows,) + y.shape[-2:])
+    out = Saved()
+    for i, (shape, strides, flat), other in ((0, t1, y), (1, t2, x)):
+        if other.grad:
+            view = view_strides(shape, strides, flat)
+            out = out + (Saved(inputs=(i,)) if view is not None else Saved(extra=numel(flat) * item))
+    return out
 
 
 @register
@@ -95,13 +160,18 @@ class Matmul(Op):
         return [Tensor(dtype, shape, origins)]
 
     def saved(self, a, inputs, outputs, grad):
-        """Each operand for the other's gradient. Of more dims torch folds or expands them
-        into matrices: views of contiguous operands where the batch dims agree (or one side is
-        a matrix); otherwise the copies it makes depend on the strides: not stated."""
-        x, y = inputs
-        folds = (x.rank <= 2 and y.rank <= 2) or (y.rank <= 2 and grad.is_contiguous(0)) or (
-            x.rank == y.rank and x.shape[:-2] == y.shape[:-2] and grad.is_contiguous(0) and grad.is_contiguous(1))
-        return _each_other(grad) if folds else UNSTATED
+        """Each operand for the other's gradient, as the matrix product torch runs reads it
+        (ATen's matmul, docs/costs.md): of 3 or more dims folded into a matrix, or expanded to
+        the broadcast batch and flattened; a view of the operand where ``reshape`` makes one,
+        else the copy it makes."""
+        x, y = (_Operand(t.shape, grad.strides_of(i, t.shape), grad.grad(i)) for i, t in enumerate(inputs))
+        item = ITEMSIZE[outputs[0].dtype]
+        if x.rank <= 2 and y.rank <= 2:
+            return _each_other(grad)  # dot, mv, mm (a vector first as a 1-row view)
+        if _should_fold(x, y, len(inputs[0].shape)):
+            return _folded(x, y, item)
+        batch = outputs[0].shape[:outputs[0].rank - (x.rank > 1) - (y.rank > 1)]
+        return _batched(x, y, batch, item)
 
     def flops(self, a, inputs, outputs):
         x, y = inputs

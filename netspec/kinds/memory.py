@@ -23,12 +23,16 @@ Strides = tuple  # one Dim a dim of the tensor
 class Autograd(NamedTuple):
     """What autograd knows when a layer runs: which inputs need a gradient (by position, and
     the tensors passed by keyword by name), whether the layer has parameters (they train),
-    and which inputs are contiguous in memory."""
+    which inputs are contiguous in memory, each input's strides in elements, those of the
+    tensors passed by keyword (by name), and which of those are the first input itself."""
 
     inputs: tuple[bool, ...] = ()
     state: frozenset = frozenset()
     params: bool = False
     contiguous: tuple[bool, ...] = ()
+    strides: tuple = ()
+    state_strides: tuple = ()  # (name, strides) pairs
+    is_input: frozenset = frozenset()  # names of tensors passed by keyword that are input 0's value
 
     @property
     def records(self) -> bool:
@@ -40,6 +44,13 @@ class Autograd(NamedTuple):
 
     def is_contiguous(self, i: int) -> bool:
         return i >= len(self.contiguous) or self.contiguous[i]
+
+    def strides_of(self, i: int | str, shape) -> Strides:
+        """Input i's strides (a tensor passed by keyword: by name); those of a contiguous tensor
+        of ``shape`` where they are not known."""
+        if isinstance(i, str):
+            return dict(self.state_strides).get(i) or contiguous_strides(shape)
+        return self.strides[i] if i < len(self.strides) else contiguous_strides(shape)
 
 
 class Saved(NamedTuple):

@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from .. import codes
 from ..dims import Dim, render
-from ..types import UNKNOWN, Tensor
+from ..types import ITEMSIZE, UNKNOWN, Tensor
 from . import why
 from .args import after
 from .base import (
@@ -30,6 +30,7 @@ from .base import (
     register,
 )
 from .memory import UNKNOWN as UNSTATED
+from .memory import Saved, view_strides
 
 
 def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str | None = None,
@@ -58,6 +59,24 @@ def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str
         f"`{ctx.show(x.shape[axis])}`",
         ctx.input_story() if arg is None else (notes or [f"`{arg}` is {ctx.show_tensor(x)}"]),
         help=f"{fix}, or {move}; if this is meant, add `# netspec: allow[layout]` to the line", arg=arg)
+
+
+def sequence_dims(a, x: Tensor) -> tuple[Dim, Dim]:
+    """(seq, batch) of a recurrent layer's input; an unbatched one has a batch of 1."""
+    if x.rank == 2:
+        return x.shape[0], 1
+    return (x.shape[1], x.shape[0]) if a.batch_first else (x.shape[0], x.shape[1])
+
+
+def folds_as_view(a, x: Tensor, strides) -> bool:
+    """Whether torch's CPU recurrent layer reads its input, transposed to [seq, batch, features]
+    and folded into [seq * batch, features], as a view (else it copies it once a direction)."""
+    if x.rank == 2:
+        return True
+    shape, strides = tuple(x.shape), tuple(strides)
+    if a.batch_first:
+        shape, strides = (shape[1], shape[0], shape[2]), (strides[1], strides[0], strides[2])
+    return view_strides(shape, strides, (shape[0] * shape[1], shape[2])) is not None
 
 
 class RNNBaseArgs(Args):
@@ -134,10 +153,37 @@ class _Recurrent(FloatLayer):
         return out
 
     def saved(self, a, inputs, outputs, grad):
-        """Not stated: on the CPU torch runs an LSTM as one fused kernel that keeps a workspace
-        of its own size, and an RNN or GRU as a chain of ops; cuDNN keeps its own reserve on
-        the GPU (docs/costs.md)."""
-        return UNSTATED
+        """What torch's CPU implementation keeps (docs/costs.md): each layer's input (folded
+        into [seq * batch, features], a copy per direction where that is no view), each
+        step's gates and the hidden states it reads, the zero initial states it makes, and
+        the dropout masks between layers. A float32 LSTM without projection runs as one
+        oneDNN kernel whose workspace has oneDNN's own size: not stated."""
+        x = inputs[0]
+        if self.fused_on_cpu(a, x):
+            return UNSTATED
+        seq, batch = sequence_dims(a, x)
+        D, L, h_out = self.directions(a), a.num_layers, self.h_out(a)
+        kept = L * D * batch * self.step_elements(a, seq) + self.zero_states(a, batch)
+        between = seq * batch * D * h_out  # a later layer's input, made by the one before
+        if a.dropout > 0:
+            kept = kept + (L - 1) * (between + (between if a.dropout < 1 else 1))
+        else:
+            kept = kept + (L - 1) * between
+        given = tuple(n for n in self.state_inputs if getattr(a, n, None) is not None)
+        if folds_as_view(a, x, grad.strides_of(0, x.shape)):
+            return Saved(inputs=(0,), state=given, extra=kept * ITEMSIZE[x.dtype])
+        return Saved(state=given, extra=(kept + D * numel(x.shape)) * ITEMSIZE[x.dtype])
+
+    def fused_on_cpu(self, a, x: Tensor) -> bool:
+        return False
+
+    def step_elements(self, a, seq: Dim) -> Dim:
+        """The elements a direction of a layer keeps over the sequence, per batch element."""
+        raise NotImplementedError
+
+    def zero_states(self, a, batch: Dim) -> Dim:
+        """The elements of the zero initial states torch makes for those not given."""
+        return 0 if a.h0 is not None else a.num_layers * self.directions(a) * batch * a.hidden_size
 
     def h_out(self, a) -> Dim:
         return a.hidden_size
@@ -278,6 +324,9 @@ class RNN(_Recurrent):
         {"stage": 'RNN(4, 2, "relu", false, true, 0.0, true)', "input": "float32[3, 5, 2]"},
     ]
 
+    def step_elements(self, a, seq):
+        return seq * a.hidden_size  # each step's result, which the next step reads
+
 
 @register
 class LSTM(_Recurrent):
@@ -300,6 +349,21 @@ class LSTM(_Recurrent):
 
     def h_out(self, a):
         return a.proj_size if a.proj_size != 0 else a.hidden_size
+
+    def fused_on_cpu(self, a, x):
+        """torch's CPU LSTM runs through oneDNN in float32 and bfloat16 (where the processor
+        has it) without a projection."""
+        return x.dtype in ("float32", "bfloat16") and a.proj_size == 0
+
+    def step_elements(self, a, seq):
+        """Each step: its four gates and the tanh of its cell state, the hidden state before
+        the projection (with one), and (but the last) its results h and c, read by the next."""
+        proj = seq * a.hidden_size if a.proj_size != 0 else 0
+        return 5 * seq * a.hidden_size + (seq - 1) * (a.hidden_size + self.h_out(a)) + proj
+
+    def zero_states(self, a, batch):
+        n = a.num_layers * self.directions(a) * batch
+        return (0 if a.h0 is not None else n * self.h_out(a)) + (0 if a.c0 is not None else n * a.hidden_size)
 
     def call_args(self, a, inputs, state, code):
         h0, c0 = state.get("h0"), state.get("c0")
@@ -332,6 +396,11 @@ class GRU(_Recurrent):
         {"stage": "GRU(4, batch_first=true)", "input": "float32[2, 3]"},
     ]
 
+    def step_elements(self, a, seq):
+        """Each step: its three hidden gates, the new gate, a copy of the hidden state before
+        the update is written over it, and (but the last) its result, read by the next."""
+        return (7 * seq - 1) * a.hidden_size
+
 
 # -- cells ------------------------------------------------------------------------------------
 
@@ -353,6 +422,7 @@ class LSTMCellArgs(CellArgs):
 
 class _Cell(FloatLayer):
     gates: ClassVar[int]
+    kept: ClassVar[int] = 0  # the [batch, hidden] tensors the cell makes and keeps
     inferred = "input_size"
     torch_positional = ("input_size", "hidden_size")
     ranks = (1, 2)
@@ -405,9 +475,13 @@ class _Cell(FloatLayer):
                           for name, y in zip(self.results, outputs)]
 
     def saved(self, a, inputs, outputs, grad):
-        """Not stated: torch runs a cell as a fused kernel on some devices and dtypes and as a
-        chain of ops on others, which keep different tensors (docs/costs.md)."""
-        return UNSTATED
+        """What torch's CPU cell keeps (docs/costs.md): the input and the states it reads (the
+        zeros torch or the built module makes for those not given), and what ``kept`` says."""
+        x = inputs[0]
+        unit = numel(x.shape[:-1]) * a.hidden_size
+        given = tuple(n for n in self.state_inputs if getattr(a, n, None) is not None)
+        zeros = unit if len(given) < len(self.state_inputs) else 0  # LSTMCell: one zeros for h and c
+        return Saved(inputs=(0,), state=given, extra=(self.kept * unit + zeros) * ITEMSIZE[x.dtype])
 
     def flops(self, a, inputs, outputs):
         steps = numel(inputs[0].shape[:-1])
@@ -422,6 +496,9 @@ class RNNCell(_Cell):
     Args = RNNCellArgs
     gates = 1
     positional = ("hidden_size", "bias", "nonlinearity")
+
+    def saved(self, a, inputs, outputs, grad):
+        return super().saved(a, inputs, outputs, grad) + Saved(outputs=(0,))  # its result, for the activation
     examples: ClassVar[list[dict]] = [{"stage": "RNNCell(8)", "input": "float32[3, 5]"},
                                       {"stage": 'RNNCell(4, nonlinearity="relu", bias=false)', "input": "float32[6]"},
                                       {"stage": "RNNCell(hidden_size=3, input_size=5)", "input": "float64[2, 5]"}]
@@ -433,6 +510,7 @@ class LSTMCell(_Cell):
     torch_name = "LSTMCell"
     Args = LSTMCellArgs
     gates = 4
+    kept = 5  # the four gates and the tanh of the cell state
     positional = ("hidden_size", "bias")
     state_inputs = ("hx", "cx")
     results = ("h", "c")
@@ -446,6 +524,7 @@ class GRUCell(_Cell):
     torch_name = "GRUCell"
     Args = CellArgs
     gates = 3
+    kept = 6  # the three hidden gates, the new gate and a copy of the state before the update
     positional = ("hidden_size", "bias")
     examples: ClassVar[list[dict]] = [{"stage": "GRUCell(6)", "input": "float32[2, 4]"},
                                       {"stage": "GRUCell(3, false)", "input": "float32[5]"}]
