@@ -281,7 +281,10 @@ class _Pass:
 
     def fresh(self, t: Tensor, grad: bool) -> _Held:
         self.keys += 1
-        return _Held(self.keys, nbytes(t), contiguous_strides(t.shape), grad)
+        # a new tensor is contiguous, unless its kind states other strides (LayerNorm2d's
+        # result keeps the channels last)
+        strides = t.strides if isinstance(t.strides, tuple) else contiguous_strides(t.shape)
+        return _Held(self.keys, nbytes(t), strides, grad)
 
     def run(self, nodes: list[Node], held: dict[int, _Held], net: TypedNetwork) -> None:
         for node in nodes:

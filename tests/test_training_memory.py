@@ -255,3 +255,27 @@ def test_random_network_training_memory_matches_torch(seed):
     model = spec.module_class(case.root)(**sizes)
     inputs = [hand.random_input(*hand.concrete(net, v.tensor, case.symbols)) for v in net.inputs]
     assert_training_matches(net, case.symbols, model, inputs)
+
+
+# -- a result whose kind states its strides: LayerNorm2d keeps the channels last ----------------
+
+CHANNELS_LAST = [
+    "LayerNorm2d -> Permute((0, 2, 3, 1)) -> Linear(6)",  # the permuted result is contiguous: a view for Linear
+    "LayerNorm2d -> flatten(1) -> Linear(4)",  # not viewable as [N, C * H * W]: reshape copies
+    "LayerNorm2d -> Flatten -> ReLU",
+    "LayerNorm2d -> permute(0, 2, 3, 1) -> reshape(-1, 3) -> Linear(2)",  # a view all the way
+]
+
+
+@pytest.mark.parametrize("chain", CHANNELS_LAST)
+def test_channels_last_result_training_memory_matches_torch(chain):
+    from netspec import api
+
+    text = f"network K {{\n    input x: float32[batch, 3, 4, 5]\n    y = x -> {chain}\n    output y\n}}\n"
+    spec = api.loads(text, file="k.net")
+    net = spec.network("K")
+    torch.manual_seed(0)
+    model = spec.module_class("K")()
+    x = torch.randn(2, 3, 4, 5).requires_grad_(True).clone()
+    assert network_training(net, "adam").saved_bytes is not None
+    assert_training_matches(net, {"batch": 2}, model, [x])
