@@ -279,3 +279,28 @@ def test_channels_last_result_training_memory_matches_torch(chain):
     x = torch.randn(2, 3, 4, 5).requires_grad_(True).clone()
     assert network_training(net, "adam").saved_bytes is not None
     assert_training_matches(net, {"batch": 2}, model, [x])
+
+
+# -- declared tensors that a layer saves: counted as parameters, not again as saved -------------
+
+DECLARED = [
+    ("network K {\n    input x: float32[batch, 4, 3, 3]\n    param s: float32[4, 1, 1] = ones\n"
+     "    y = s * x\n    output y\n}\n", "K"),
+    ("network B(dim) {\n    input x: float32[batch, dim, 3, 3]\n    param layer_scale: float32[dim, 1, 1] = full(0.5)\n"
+     "    buffer m: float32[dim, 1, 1] = ones\n    y = layer_scale * (x -> Conv2d(dim, 1)) * m + x\n    output y\n}\n"
+     "network K {\n    input x: float32[batch, 4, 3, 3]\n    y = x -> B(4) -> B(4)\n    output y\n}\n", "K"),
+]
+
+
+@pytest.mark.parametrize("text,name", DECLARED, ids=["network", "block"])
+def test_saved_declared_tensors_are_not_counted_twice(text, name):
+    from netspec import api
+
+    spec = api.loads(text, file="k.net")
+    net = spec.network(name)
+    torch.manual_seed(0)
+    model = spec.module_class(name)()
+    x = torch.randn(2, 4, 3, 3).requires_grad_(True).clone()
+    assert network_training(net, "adam").saved_bytes is not None
+    assert_training_matches(net, {"batch": 2}, model, [x])
+
