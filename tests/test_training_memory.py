@@ -304,3 +304,13 @@ def test_saved_declared_tensors_are_not_counted_twice(text, name):
     assert network_training(net, "adam").saved_bytes is not None
     assert_training_matches(net, {"batch": 2}, model, [x])
 
+
+def test_convnext_training_memory_matches_torch():
+    """ConvNeXt-Tiny (specs/convnext_tiny.net) at batch 1: its blocks' layer scales are saved
+    by the products that read them, its LayerNorm2d results keep the channels last."""
+    from netspec import api
+
+    spec = api.load(hand.SPECS / "convnext_tiny.net")
+    net = spec.network()
+    torch.manual_seed(0)
+    assert_training_matches(net, {"batch": 1}, spec.module(), [torch.randn(1, 3, 224, 224)])
