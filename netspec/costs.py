@@ -281,7 +281,17 @@ class _Pass:
 
     def fresh(self, t: Tensor, grad: bool) -> _Held:
         self.keys += 1
-        return _Held(self.keys, nbytes(t), contiguous_strides(t.shape), grad)
+        # a new tensor is contiguous, unless its kind states other strides (LayerNorm2d's
+        # result keeps the channels last)
+        strides = t.strides if isinstance(t.strides, tuple) else contiguous_strides(t.shape)
+        return _Held(self.keys, nbytes(t), strides, grad)
+
+    def declared(self, t: Tensor, param: bool) -> _Held:
+        """A network's declared param or buffer: a layer that saves it saves no bytes of its
+        own, as it saves no layer's weights (they are counted as parameters)."""
+        h = self.fresh(t, param)
+        self.saved.add(h.key)
+        return h
 
     def run(self, nodes: list[Node], held: dict[int, _Held], net: TypedNetwork) -> None:
         for node in nodes:
@@ -302,13 +312,14 @@ class _Pass:
             if d.value.tensor is None:
                 self.ok = False
                 return
-            inner[id(d.value)] = self.fresh(d.value.tensor, d.role == "param")
+            inner[id(d.value)] = self.declared(d.value.tensor, d.role == "param")
         self.run(node.block.nodes, inner, node.block)
         if not self.ok:
             return
         for v, (_, out) in zip(node.outputs, node.block.outputs):
             held[id(v)] = inner[id(out)]
-        self.params[id(node)] = sum(self.params.pop(id(n), 0) for n in node.block.nodes)
+        self.params[id(node)] = sum(self.params.pop(id(n), 0) for n in node.block.nodes) \
+            + sum(d.role == "param" for d in node.block.tensors)
         self.per_node[id(node)] = _total(self.per_node.pop(id(n), 0) for n in node.block.nodes)
 
     def _layer(self, node: Node, held: dict[int, _Held], net: TypedNetwork) -> None:
@@ -399,7 +410,7 @@ def training_pass(net: TypedNetwork, inputs_grad: tuple[bool, ...] | None = None
     try:
         held = {id(v): p.fresh(v.tensor, g) for v, g in zip(net.inputs, flags) if v.tensor is not None}
         inputs = len(held)
-        held.update({id(d.value): p.fresh(d.value.tensor, d.role == "param") for d in net.tensors
+        held.update({id(d.value): p.declared(d.value.tensor, d.role == "param") for d in net.tensors
                      if d.value.tensor is not None})  # a declared param is trained: it needs its gradient
         if inputs != len(net.inputs) or len(held) != inputs + len(net.tensors) \
                 or any(n.loop is not None for n in net.nodes):

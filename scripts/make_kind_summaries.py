@@ -4,7 +4,8 @@ kind, and one for each of its arguments that torch documents (its `Args:` sectio
 The language server shows the line beside each kind it completes or hovers. It is read
 here from torch's own docstrings (the class, function or method a kind builds or calls),
 so the text is torch's and not a paraphrase; the few kinds torch documents nowhere
-(indexing, torchvision's StochasticDepth) have theirs in HAND below.
+(indexing, torchvision's StochasticDepth, LayerNorm2d and Permute) have theirs in HAND
+below.
 tests/test_lsp.py checks that the file is what this script writes with the torch
 installed, and that every registered kind has a line.
 
@@ -29,7 +30,17 @@ HAND = {
     "rpow": "`number ** x`: the number to the power of each element (Python's reflected power).",
     "StochasticDepth": "Randomly drops whole rows (or the whole batch) of the input in training, "
                        "as torchvision.ops.StochasticDepth.",
+    "LayerNorm2d": "Applies Layer Normalization over the channels (dim 1) of a [N, C, H, W] input, "
+                   "as torchvision's LayerNorm2d (ConvNeXt's norm).",
+    "Permute": "Returns a view of the input with its dimensions permuted, as torchvision.ops.misc.Permute.",
 }
+# torchvision's modules that netspec defines itself: their arguments are documented by the
+# torch object of the kind named here (LayerNorm2d takes nn.LayerNorm's arguments)
+ARGUMENTS_OF = {"LayerNorm2d": "LayerNorm", "Permute": "permute"}
+# where that documentation says something else than the kind does
+HAND_ARGUMENTS = {"LayerNorm2d": {"normalized_shape": "The size of the channels (dim 1), which it normalizes over "
+                                                      "moved last (a tuple: the trailing dims of the input with its "
+                                                      "channels moved last)."}}
 
 _SIGNATURE = re.compile(r"^[\w.]+\(.*\)(\s*->\s*.*)?$")
 _ROLE = re.compile(r":(?:attr|math|class|func|meth|ref|mod|obj):`(~?)([^`]*)`")
@@ -166,7 +177,10 @@ def generate() -> str:
     from netspec.kinds import REGISTRY
 
     lines = {name: summary(name, kind) for name, kind in REGISTRY.items()}
-    args = {name: arg_lines(kind, torch_object(name, kind)) for name, kind in REGISTRY.items()}
+    args = {name: arg_lines(kind, torch_object(ARGUMENTS_OF.get(name, name), REGISTRY[ARGUMENTS_OF.get(name, name)]))
+            for name, kind in REGISTRY.items()}
+    for name, texts in HAND_ARGUMENTS.items():
+        args[name].update(texts)
     missing = sorted(name for name, line in lines.items() if not line)
     if missing:
         raise SystemExit(f"no documentation line for: {', '.join(missing)}; add one to HAND")

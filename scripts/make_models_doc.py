@@ -34,6 +34,7 @@ MODELS: dict[str, tuple[str, dict, str]] = {
     "mobilenet_v2": ("mobilenet_v2", {}, ""),
     "efficientnet_b0": ("efficientnet_b0", {}, ""),
     "vit_b_16": ("vit_b_16", {}, ""),
+    "convnext_tiny": ("convnext_tiny", {}, ""),
 }
 
 HEAD = """\
@@ -81,15 +82,16 @@ def section(name: str) -> tuple[str, str]:
 
 
 TAIL = """\
-## Not yet
+## Notes
 
-`convnext_tiny` has no spec yet. Its weights live in modules that torch.nn lacks and that
-netspec does not know as layers: torchvision's `Permute` (a module in each block's
-`nn.Sequential`, so that the block's LayerNorm is `block.2` and its Linears `block.3` and
-`block.5`) and `LayerNorm2d` (a LayerNorm over the channels of an image, `features.2.0`).
-Written with the `permute` op around a `LayerNorm`, the computation is the same but the
-numbering is not, so torchvision's state_dict would not load. Its `layer_scale` is a
-`param` declaration, which netspec has.
+`convnext_tiny` uses two modules that torch.nn lacks, which netspec knows as layers and a
+built module defines itself (as it defines `StochasticDepth`): torchvision's `LayerNorm2d`
+(a LayerNorm over the channels of an image: the stem's `features.0.1`, the first module of
+each downsampling layer, `classifier.0`) and `Permute` (the `permute` op as a module, which
+takes its number in each block's `nn.Sequential`, so that the block's LayerNorm is
+`block.2` and its Linears `block.3` and `block.5`). Each block's `layer_scale` is a `param`
+declaration started at torchvision's 1e-6 (`full(1e-6)`: an init takes numbers, not a
+network's parameters, so the block has no `layer_scale` argument of its own).
 """
 
 

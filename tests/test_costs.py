@@ -70,18 +70,19 @@ def gate_matmul_flops(module: nn.Module, x) -> int:
 # results are the layer's, what they make inside is not counted (as inside an LSTM)
 COMPOSITE = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.TransformerEncoder,
              nn.TransformerDecoder, nn.Transformer)
-# the layer netspec knows that torch.nn lacks: torchvision's StochasticDepth, or the class of
-# that name a built module defines; a layer like torch.nn's, that acts in training only
-OUTSIDE_NN = "StochasticDepth"
+# the layers netspec knows that torch.nn lacks: torchvision's StochasticDepth, LayerNorm2d and
+# Permute, or the classes of those names a built module defines; StochasticDepth is a layer
+# like torch.nn's dropouts, that acts in training only
+OUTSIDE_NN = {"StochasticDepth", "LayerNorm2d", "Permute"}
 
 
 def _is_layer(m: nn.Module) -> bool:
     """A torch layer (nn.Linear, nn.LSTM, ...): a leaf module of torch.nn itself, one of
-    torch's composite layers, or StochasticDepth. Modules that a model defines (a built
+    torch's composite layers, or one of OUTSIDE_NN. Modules that a model defines (a built
     block, a model without layers) are code around layers."""
     if isinstance(m, COMPOSITE):
         return True
-    torch_layer = type(m).__module__.startswith("torch.nn.") or type(m).__name__ == OUTSIDE_NN
+    torch_layer = type(m).__module__.startswith("torch.nn.") or type(m).__name__ in OUTSIDE_NN
     return torch_layer and next(m.children(), None) is None
 
 
@@ -204,7 +205,7 @@ def dropout_training():
     from torch.nn.modules.module import register_module_forward_pre_hook
 
     def pre(m, args):
-        if isinstance(m, nn.modules.dropout._DropoutNd) or type(m).__name__ == OUTSIDE_NN:
+        if isinstance(m, nn.modules.dropout._DropoutNd) or type(m).__name__ == "StochasticDepth":
             m.train()
 
     handle = register_module_forward_pre_hook(pre)

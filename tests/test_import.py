@@ -124,6 +124,7 @@ NOT_YET = {
     "lstm_state.net": "layers of a numbered Sequential called by index",
     "densenet121.net": "named nested Sequentials (OrderedDict)",
     "efficientnet_b0.net": "nested numbered Sequentials",
+    "convnext_tiny.net": "nested numbered Sequentials",
     "mobilenet_v2.net": "nested numbered Sequentials",
     "vit_b_16.net": "a declared parameter read in forward",
     "hello_rnncell.net": "one shared module called at several places",

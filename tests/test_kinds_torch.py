@@ -56,8 +56,9 @@ INFERRED = {
     "InstanceNorm2d": ("num_features", lambda s: s[-3]),
     "InstanceNorm3d": ("num_features", lambda s: s[-4]),
     "LayerNorm": ("normalized_shape", lambda s: s[-1]),
+    "LayerNorm2d": ("normalized_shape", lambda s: s[1]),  # the channels of [N, C, H, W]
 }
-SIZE_FIRST = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm",  # BatchNorm2d(64), as in torch
+SIZE_FIRST = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "LayerNorm2d",  # BatchNorm2d(64), as in torch
               "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}
 STATES = ("h0", "c0", "hx", "cx")
 for _name in ("MultiheadAttention",):
@@ -121,6 +122,14 @@ def torch_class(name: str):
         import torchvision
 
         return torchvision.ops.StochasticDepth
+    if name == "LayerNorm2d":
+        from torchvision.models.convnext import LayerNorm2d
+
+        return LayerNorm2d
+    if name == "Permute":
+        from torchvision.ops.misc import Permute
+
+        return Permute
     return getattr(nn, name)
 
 
@@ -413,6 +422,11 @@ POSITIONAL = [
     ("int64[3, 2]", "Embedding(10, 4, 0)", lambda: nn.Embedding(10, 4, padding_idx=0)),
     ("float32[2, 3, 4]", "LayerNorm((3, 4), 0.001, true, false)",
      lambda: nn.LayerNorm((3, 4), eps=0.001, elementwise_affine=True, bias=False)),
+    ("float32[2, 3, 4, 5]", "LayerNorm2d(3, 0.001, true, false)",
+     lambda: torch_class("LayerNorm2d")(3, eps=0.001, elementwise_affine=True, bias=False)),
+    ("float32[2, 3, 4, 5]", "LayerNorm2d(0.001, false)",
+     lambda: torch_class("LayerNorm2d")(3, eps=0.001, elementwise_affine=False)),
+    ("float32[2, 3, 4, 5]", "Permute((0, 2, 3, 1))", lambda: torch_class("Permute")([0, 2, 3, 1])),
     ("float32[2, 6, 3]", "BatchNorm1d(6, 0.001, 0.1, false)", lambda: nn.BatchNorm1d(6, eps=0.001, affine=False)),
     ("float32[2, 6, 3]", "BatchNorm1d(0.001, 0.1, false)", lambda: nn.BatchNorm1d(6, eps=0.001, affine=False)),
     ("float32[2, 3, 4, 5]", "Flatten(1, 2)", lambda: nn.Flatten(1, 2)),
@@ -765,6 +779,13 @@ FAILURES = [
     ({"x": "float32[]", "y": "float32[]"}, None, ["cat(x, y)"], "rank", 0),
     ({"x": "float32[2, 3, 4]"}, "x", ["permute(1, 0)"], "rank", 0),
     ({"x": "float32[2, 3, 4]"}, "x", ["transpose(0, 3)"], "rank", 0),
+    ({"x": "float32[2, 3, 4]"}, "x", ["Permute((1, 0))"], "rank", 0),
+    ({"x": "float32[2, 3, 4]"}, "x", ["Permute((0, 0, 1))"], "value", 0),
+    ({"x": "float32[2, 8, 3]"}, "x", ["LayerNorm2d"], "rank", 0),
+    ({"x": "float32[2, 8, 3, 3]"}, "x", ["LayerNorm2d(7)"], "shape", 0),
+    ({"x": "float32[2, 8, 3, 3]"}, "x", ["LayerNorm2d(normalized_shape=(8, 3))"], "shape", 0),
+    ({"x": "float32[2, 8, 3, 3]"}, "x", ["Conv2d(4, 1)", "LayerNorm2d(8)"], "shape", 1),
+    ({"x": "int64[2, 8, 3, 3]"}, "x", ["LayerNorm2d"], "dtype", 0),
     ({"x": "float32[2, 3, 4]"}, "x", ["unsqueeze(4)"], "rank", 0),
     ({"x": "float32[2, 3, 4]"}, "x", ["squeeze(-4)"], "rank", 0),
     ({"x": "float32[2, 3]"}, "x", ["select(1, 3)"], "value", 0),

@@ -25,15 +25,19 @@ MODELS = {
     "mobilenet_v2": {},
     "efficientnet_b0": {},
     "vit_b_16": {},
+    "convnext_tiny": {},
 }
 
 
 def randomized(model):
-    """The model with its zero-initialised tensors (biases, ViT's class token and head) and
+    """The model with its zero-initialised tensors (biases, ViT's class token and head), the
+    layer scales that ConvNeXt starts at 1e-6 (its blocks would hardly reach the output) and
     its norms' running statistics made random, so that every weight shows in the output."""
     with torch.no_grad():
-        for p in model.parameters():
-            if not p.any():
+        for name, p in model.named_parameters():
+            if name.endswith("layer_scale"):
+                p.uniform_(0.1, 0.5)
+            elif not p.any():
                 p.normal_(std=0.02)
         for name, b in model.named_buffers():
             if name.endswith("running_mean"):
@@ -76,3 +80,26 @@ def test_the_models_page_is_up_to_date():
     r = subprocess.run([sys.executable, str(root / "scripts" / "make_models_doc.py"), "--check"],
                        capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stderr
+
+
+def test_convnext_blocks_are_configured_as_torchvisions():
+    """What a state_dict does not hold: each block's stochastic depth (its probability growing
+    with the block's depth, in torchvision's arithmetic), the layer scale's start value and
+    the norms' eps; and the modules' kinds, in torchvision's order."""
+    reference = torchvision.models.convnext_tiny(weights=None)
+    model = api.load(SPECS / "convnext_tiny.net").module()
+
+    def config(m):
+        found = {k: getattr(m, k) for k in ("p", "mode", "eps", "kernel_size", "stride", "padding", "groups",
+                                             "normalized_shape", "dims", "start_dim") if hasattr(m, k)}
+        if isinstance(m, torch.nn.Linear):
+            found["shape"] = tuple(m.weight.shape)
+        return type(m).__name__, {k: list(v) if isinstance(v, tuple) and k == "dims" else v for k, v in found.items()}
+
+    ours = [(name, config(m)) for name, m in model.named_modules() if name]
+    theirs = [(name, config(m)) for name, m in reference.named_modules() if name]
+    # torchvision's stem is a Conv2dNormActivation, a Sequential of its own
+    theirs = [(n, ("Sequential", {}) if c[0] == "Conv2dNormActivation" else c) for n, c in theirs]
+    assert ours == theirs
+    scales = {n: p for n, p in model.named_parameters() if n.endswith("layer_scale")}
+    assert len(scales) == 18 and all(torch.equal(p, torch.full_like(p, 1e-6)) for p in scales.values())

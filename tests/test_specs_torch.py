@@ -334,7 +334,7 @@ def env_for(stem: str) -> dict:
 
 # torchvision's models themselves: tests/test_model_zoo.py loads their state_dicts into the
 # built modules and compares the outputs
-ZOO = {"squeezenet1_0", "googlenet", "densenet121", "mobilenet_v2", "efficientnet_b0", "vit_b_16"}
+ZOO = {"squeezenet1_0", "googlenet", "densenet121", "mobilenet_v2", "efficientnet_b0", "vit_b_16", "convnext_tiny"}
 
 
 def test_every_spec_has_a_model():

@@ -397,3 +397,62 @@ def test_random_network_training_memory_matches_torch(seed):
     model = spec.module_class(case.root)(**sizes)
     inputs = [hand.random_input(*hand.concrete(net, v.tensor, case.symbols)) for v in net.inputs]
     assert_training_matches(net, case.symbols, model, inputs)
+
+
+# -- a result whose kind states its strides: LayerNorm2d keeps the channels last ----------------
+
+CHANNELS_LAST = [
+    "LayerNorm2d -> Permute((0, 2, 3, 1)) -> Linear(6)",  # the permuted result is contiguous: a view for Linear
+    "LayerNorm2d -> flatten(1) -> Linear(4)",  # not viewable as [N, C * H * W]: reshape copies
+    "LayerNorm2d -> Flatten -> ReLU",
+    "LayerNorm2d -> permute(0, 2, 3, 1) -> reshape(-1, 3) -> Linear(2)",  # a view all the way
+]
+
+
+@pytest.mark.parametrize("chain", CHANNELS_LAST)
+def test_channels_last_result_training_memory_matches_torch(chain):
+    from netspec import api
+
+    text = f"network K {{\n    input x: float32[batch, 3, 4, 5]\n    y = x -> {chain}\n    output y\n}}\n"
+    spec = api.loads(text, file="k.net")
+    net = spec.network("K")
+    torch.manual_seed(0)
+    model = spec.module_class("K")()
+    x = torch.randn(2, 3, 4, 5).requires_grad_(True).clone()
+    assert network_training(net, "adam").saved_bytes is not None
+    assert_training_matches(net, {"batch": 2}, model, [x])
+
+
+# -- declared tensors that a layer saves: counted as parameters, not again as saved -------------
+
+DECLARED = [
+    ("network K {\n    input x: float32[batch, 4, 3, 3]\n    param s: float32[4, 1, 1] = ones\n"
+     "    y = s * x\n    output y\n}\n", "K"),
+    ("network B(dim) {\n    input x: float32[batch, dim, 3, 3]\n    param layer_scale: float32[dim, 1, 1] = full(0.5)\n"
+     "    buffer m: float32[dim, 1, 1] = ones\n    y = layer_scale * (x -> Conv2d(dim, 1)) * m + x\n    output y\n}\n"
+     "network K {\n    input x: float32[batch, 4, 3, 3]\n    y = x -> B(4) -> B(4)\n    output y\n}\n", "K"),
+]
+
+
+@pytest.mark.parametrize("text,name", DECLARED, ids=["network", "block"])
+def test_saved_declared_tensors_are_not_counted_twice(text, name):
+    from netspec import api
+
+    spec = api.loads(text, file="k.net")
+    net = spec.network(name)
+    torch.manual_seed(0)
+    model = spec.module_class(name)()
+    x = torch.randn(2, 4, 3, 3).requires_grad_(True).clone()
+    assert network_training(net, "adam").saved_bytes is not None
+    assert_training_matches(net, {"batch": 2}, model, [x])
+
+
+def test_convnext_training_memory_matches_torch():
+    """ConvNeXt-Tiny (specs/convnext_tiny.net) at batch 1: its blocks' layer scales are saved
+    by the products that read them, its LayerNorm2d results keep the channels last."""
+    from netspec import api
+
+    spec = api.load(hand.SPECS / "convnext_tiny.net")
+    net = spec.network()
+    torch.manual_seed(0)
+    assert_training_matches(net, {"batch": 1}, spec.module(), [torch.randn(1, 3, 224, 224)])

@@ -1,10 +1,10 @@
-"""BatchNorm1d/2d/3d, LayerNorm, GroupNorm and InstanceNorm1d/2d/3d."""
+"""BatchNorm1d/2d/3d, LayerNorm, torchvision's LayerNorm2d, GroupNorm and InstanceNorm1d/2d/3d."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from .. import codes
+from .. import codes, layout
 from ..dims import exact_div
 from ..types import ITEMSIZE
 from .args import Before
@@ -186,6 +186,81 @@ class LayerNorm(FloatLayer):
         """The input, and the mean and inverse deviation of each normalized group of values."""
         x = inputs[0]
         groups = numel(x.shape[:x.rank - len(self._shape(a))])
+        return Saved(inputs=(0,), extra=2 * groups * ITEMSIZE[x.dtype])
+
+
+# -- torchvision's LayerNorm2d, which a built module defines itself ----------------------------
+
+LAYER_NORM_2D = '''class LayerNorm2d(nn.LayerNorm):
+    """torchvision.models.convnext.LayerNorm2d: an nn.LayerNorm over the channels (dim 1)
+    of [N, C, H, W], computed with the channels moved last; the result keeps them last in
+    memory."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+# the input's dims with the channels moved last, as LayerNorm2d normalizes them
+CHANNELS_LAST = (0, 2, 3, 1)
+
+
+@register
+class LayerNorm2d(LayerNorm):
+    """torchvision's LayerNorm2d (ConvNeXt's norm): nn.LayerNorm's arguments and weights,
+    normalizing the channels of [N, C, H, W]; normalized_shape is the channel dim. The
+    built module needs only torch, so it defines the class itself (``support_code``)."""
+
+    name = "LayerNorm2d"
+    torch_name = "LayerNorm2d"
+    support_code = LAYER_NORM_2D
+    ranks = (4,)
+    rank_help = "LayerNorm2d takes [batch, channels, height, width]"
+    tracks_layout = True
+    examples: ClassVar[list[dict]] = [
+        {"stage": "LayerNorm2d", "input": "float32[2, 8, 5, 5]"},
+        {"stage": "LayerNorm2d(eps=1e-6)", "input": "float32[2, 3, 4, 1]"},
+        {"stage": "LayerNorm2d(6, 0.001, true, false)", "input": "float64[1, 6, 2, 3]"},
+        {"stage": "LayerNorm2d(normalized_shape=(3, 4))", "input": "float32[2, 4, 5, 3]"},
+        {"stage": "LayerNorm2d(elementwise_affine=false)", "input": "float32[3, 2, 1, 1]"},
+    ]
+
+    def inferred_index(self, rank):
+        return 1
+
+    def batch_axis(self, a, rank):
+        return 0
+
+    def infer(self, ctx, a, inputs):
+        (x,) = inputs
+        self.check_dtype(ctx, x)
+        shape = self._shape(a)
+        last = tuple(x.shape[i] for i in CHANNELS_LAST)
+        if len(shape) > len(last):
+            raise ctx.fail(codes.RANK, f"LayerNorm2d normalizes {len(shape)} dims but its input "
+                           f"{ctx.show_tensor(x)} has {x.rank}", arg="normalized_shape")
+        for i, (want, got) in enumerate(zip(shape, last[len(last) - len(shape):])):
+            if not isinstance(want, int) and not hasattr(want, "terms"):
+                raise ctx.fail(codes.ARGUMENT, "LayerNorm2d(normalized_shape=...): expected integers",
+                               arg="normalized_shape")
+            if not ctx.same(want, got):
+                idx = CHANNELS_LAST[len(last) - len(shape) + i]
+                notes = [n for n in [ctx.origin_note(x, idx)] if n]
+                raise ctx.fail(codes.SHAPE, f"LayerNorm2d(normalized_shape={ctx.show(want) if len(shape) == 1 else shape})"
+                               f" does not match the trailing dims of its input {ctx.show_tensor(x)} with the "
+                               "channels moved last", notes, arg="normalized_shape",
+                               help="drop normalized_shape and let netspec infer the channels")
+        # torch's layer_norm writes a new tensor in the channels-last order it normalizes
+        strides = layout.permuted(layout.default_strides(last), (0, 3, 1, 2))
+        return [x.with_strides(layout.normal(x.shape, strides, ctx.decide))]
+
+    def saved(self, a, inputs, outputs, grad):
+        """The input (a view of it), and the mean and inverse deviation of each normalized
+        group of values."""
+        x = inputs[0]
+        last = tuple(x.shape[i] for i in CHANNELS_LAST)
+        groups = numel(last[:len(last) - len(self._shape(a))])
         return Saved(inputs=(0,), extra=2 * groups * ITEMSIZE[x.dtype])
 
 

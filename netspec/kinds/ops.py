@@ -1,5 +1,5 @@
 """Ops that reshape, reorder or join: permute, transpose, reshape, flatten, squeeze,
-unsqueeze, select, cat, expand, repeat, contiguous."""
+unsqueeze, select, cat, expand, repeat, contiguous; torchvision's Permute module."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render, sym
 from ..types import UNKNOWN, Tensor
 from . import why
 from .args import Before
-from .base import Args, DimArg, Op, _show, numel, register
+from .base import Args, DimArg, Layer, Op, _show, numel, register
 from .dense import flatten_shape
 from .memory import axis, dropped, expanded, permuted, reshaped
 
@@ -49,13 +49,57 @@ class Permute(Op):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         if len(a.dims) != x.rank:
-            raise ctx.fail(codes.RANK, f"permute needs {x.rank} dims for {ctx.show_tensor(x)}, received {len(a.dims)}",
+            raise ctx.fail(codes.RANK, f"{self.name} needs {x.rank} dims for {ctx.show_tensor(x)}, received {len(a.dims)}",
                            arg="dims", help=f"name each of the {x.rank} dims once, in the new order")
         order = [self.dim_index(ctx, d, x.rank, "dims") for d in a.dims]
         if len(set(order)) != len(order):
-            raise ctx.fail(codes.VALUE, f"permute: repeated dim in {tuple(a.dims)}", arg="dims",
+            raise ctx.fail(codes.VALUE, f"{self.name}: repeated dim in {tuple(a.dims)}", arg="dims",
                            help="name each dim once: permute takes an order of all the dims")
         return [reordered(ctx, x, order)]
+
+
+# -- torchvision's Permute module, which a built module defines itself ---------------------------
+
+PERMUTE = '''class Permute(nn.Module):
+    """torchvision.ops.misc.Permute: the input with its dims in the order ``dims`` (a view)."""
+
+    def __init__(self, dims) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(self.dims)
+'''
+
+
+@register
+class PermuteLayer(Layer):
+    """torchvision.ops.misc.Permute(dims): the op ``permute`` as a module, which takes a
+    place (a number) in an nn.Sequential, as in torchvision's ConvNeXt block. The built
+    module needs only torch, so it defines the class itself (``support_code``)."""
+
+    name = "Permute"
+    torch_name = "Permute"
+    support_code = PERMUTE
+    Args = DimsArgs
+    positional = ("dims",)
+    torch_positional = ("dims",)
+    tracks_layout = True
+    examples: ClassVar[list[dict]] = [{"stage": "Permute((0, 2, 3, 1))", "input": "float32[2, 3, 4, 5]"},
+                                      {"stage": "Permute(dims=(1, 0))", "input": "int64[3, 4]"},
+                                      {"stage": "Permute((-1, 0, -2))", "input": "float64[2, 3, 4]"},
+                                      {"stage": "Permute(())", "input": "float32[]"}]
+
+    def batch_axis(self, a, rank):
+        return None
+
+    # the op's shape rule and strides, its messages naming this kind
+    infer = Permute.infer
+    result_strides = Permute.result_strides
+    dim_index = Op.dim_index
+
+    def is_view(self):
+        return True
 
 
 def reordered(ctx, x: Tensor, order: list[int]) -> Tensor:

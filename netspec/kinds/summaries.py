@@ -49,6 +49,7 @@ SUMMARIES: dict[str, str] = {
     'LSTM': 'Apply a multi-layer long short-term memory (LSTM) RNN to an input sequence.',
     'LSTMCell': 'A long short-term memory (LSTM) cell.',
     'LayerNorm': 'Applies Layer Normalization over a mini-batch of inputs.',
+    'LayerNorm2d': "Applies Layer Normalization over the channels (dim 1) of a [N, C, H, W] input, as torchvision's LayerNorm2d (ConvNeXt's norm).",
     'LeakyReLU': 'Applies the LeakyReLU function element-wise.',
     'Linear': 'Applies an affine linear transformation to the incoming data: `y = xA^T + b`.',
     'LogSoftmax': 'Applies the `\\log(\\text{Softmax}(x))` function to an n-dimensional input Tensor.',
@@ -58,6 +59,7 @@ SUMMARIES: dict[str, str] = {
     'Mish': 'Applies the Mish function, element-wise.',
     'MultiheadAttention': 'Allows the model to jointly attend to information from different representation subspaces.',
     'PReLU': 'Applies the element-wise PReLU function.',
+    'Permute': 'Returns a view of the input with its dimensions permuted, as torchvision.ops.misc.Permute.',
     'PixelShuffle': 'Rearrange elements in a tensor according to an upscaling factor.',
     'PixelUnshuffle': 'Reverse the PixelShuffle operation.',
     'RNN': 'Apply a multi-layer Elman RNN with `\\tanh` or `\\text{ReLU}` non-linearity to an input sequence.',
@@ -422,6 +424,12 @@ ARGUMENTS: dict[str, dict[str, str]] = {
         'elementwise_affine': 'A boolean value that when set to `True`, this module has learnable per-element affine parameters initialized to ones (for weights) and zeros (for biases).',
         'bias': 'If set to `False`, the layer will not learn an additive bias (only relevant if `elementwise_affine` is `True`).',
     },
+    'LayerNorm2d': {
+        'normalized_shape': 'The size of the channels (dim 1), which it normalizes over moved last (a tuple: the trailing dims of the input with its channels moved last).',
+        'eps': 'A value added to the denominator for numerical stability.',
+        'elementwise_affine': 'A boolean value that when set to `True`, this module has learnable per-element affine parameters initialized to ones (for weights) and zeros (for biases).',
+        'bias': 'If set to `False`, the layer will not learn an additive bias (only relevant if `elementwise_affine` is `True`).',
+    },
     'LeakyReLU': {
         'negative_slope': 'Controls the angle of the negative slope (which is used for negative input values).',
         'inplace': 'Can optionally do the operation in-place.',
@@ -479,6 +487,9 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     'PReLU': {
         'num_parameters': 'Number of `a` to learn.',
         'init': 'The initial value of `a`.',
+    },
+    'Permute': {
+        'dims': 'The desired ordering of dimensions.',
     },
     'PixelShuffle': {
         'upscale_factor': 'Factor to increase spatial resolution by.',
