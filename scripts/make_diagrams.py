@@ -37,6 +37,7 @@ HEAD = """\
 `netspec diagram FILE -o OUT` draws a spec's networks with Graphviz. This page shows the
 diagram of every spec in `specs/`. It is generated: regenerate it, and the pictures, with
 
+<!-- illustrative: it rewrites this page's pictures; tests/test_diagram.py checks they are current -->
 ```sh
 python scripts/make_diagrams.py
 ```
