@@ -231,6 +231,8 @@ def test_unet_sides_must_be_multiples_of_four():
     (line,) = [i for i, s in enumerate(text.splitlines(), 1) if "Up(2 * base, skip=e2)" in s]
     # (the shape assertions, written for `4 * h`, fail too)
     assert {(d.code, d.span.line) for d in errors if d.code != codes.ASSERT} == {(codes.SHAPE, line)}
+    # each says how to fix it: sides that are multiples of 4, as unet.net declares them
+    assert all("`4 * h`" in d.help or "`4 * w`" in d.help for d in errors if d.code == codes.SHAPE)
     with pytest.raises(RuntimeError, match="Sizes of tensors must match"):
         UNet().eval()(torch.randn(1, 3, 10, 12))
 
