@@ -67,30 +67,30 @@ class OutConv(nn.Module):
 
 
 class UNet(nn.Module):
-    """UNet: unet.net, line 58."""
+    """UNet: unet.net, line 59."""
 
     def __init__(self, *, base: int = 16, classes: int = 2) -> None:
         super().__init__()
         if base != 16:
             raise ValueError(
-                "UNet needs base=16: line 61 of unet.net holds only for that value; rebuild with --set base=...",
+                "UNet needs base=16: line 62 of unet.net holds only for that value; rebuild with --set base=...",
             )
         if classes != 2:
             raise ValueError(
-                "UNet needs classes=2: line 66 of unet.net holds only for that value; rebuild with --set classes=...",
+                "UNet needs classes=2: line 67 of unet.net holds only for that value; rebuild with --set classes=...",
             )
-        self.inc = DoubleConv(out_channels=base, c=3)  # line 61
-        self.down1 = Down(out_channels=2 * base, c=base)  # line 62
-        self.down2 = Down(out_channels=4 * base, c=2 * base)  # line 63
-        self.up1 = Up(out_channels=2 * base, c=4 * base, s=2 * base)  # line 64
-        self.up2 = Up(out_channels=base, c=2 * base, s=base)  # line 65
-        self.outc = OutConv(out_channels=classes, c=base)  # line 66
+        self.inc = DoubleConv(out_channels=base, c=3)  # line 62
+        self.down1 = Down(out_channels=2 * base, c=base)  # line 63
+        self.down2 = Down(out_channels=4 * base, c=2 * base)  # line 64
+        self.up1 = Up(out_channels=2 * base, c=4 * base, s=2 * base)  # line 65
+        self.up2 = Up(out_channels=base, c=2 * base, s=base)  # line 66
+        self.outc = OutConv(out_channels=classes, c=base)  # line 67
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        e1 = self.inc(image)  # [batch, base, 4 * h, 4 * w]  (line 61)
-        e2 = self.down1(e1)  # [batch, 2 * base, 2 * h, 2 * w]  (line 62)
-        e3 = self.down2(e2)  # [batch, 4 * base, h, w]  (line 63)
-        d1 = self.up1(e3, e2)  # [batch, 2 * base, 2 * h, 2 * w]  (line 64)
-        d2 = self.up2(d1, e1)  # [batch, base, 4 * h, 4 * w]  (line 65)
-        logits = self.outc(d2)  # [batch, classes, 4 * h, 4 * w]  (line 66)
+        e1 = self.inc(image)  # [batch, base, 4 * h, 4 * w]  (line 62)
+        e2 = self.down1(e1)  # [batch, 2 * base, 2 * h, 2 * w]  (line 63)
+        e3 = self.down2(e2)  # [batch, 4 * base, h, w]  (line 64)
+        d1 = self.up1(e3, e2)  # [batch, 2 * base, 2 * h, 2 * w]  (line 65)
+        d2 = self.up2(d1, e1)  # [batch, base, 4 * h, 4 * w]  (line 66)
+        logits = self.outc(d2)  # [batch, classes, 4 * h, 4 * w]  (line 67)
         return logits
