@@ -34,6 +34,7 @@ from .dims import (
     is_dim,
     numel_beyond_int64,
     render,
+    rounding_help,
     show_size,
     sign,
     sym,
@@ -1086,8 +1087,9 @@ class NetworkChecker:
                 continue
             want = self.dim_expr(dexpr)
             if not self.same(want, t.shape[i]):
-                self.reporter.error(codes.SHAPE, f"input `{inp.name}` needs dim {i} = {render(self.net.dim(want))}, "
-                                    f"received {render(self.net.dim(t.shape[i]))}", inp.type.span)
+                need, got = self.net.dim(want), self.net.dim(t.shape[i])
+                self.reporter.error(codes.SHAPE, f"input `{inp.name}` needs dim {i} = {render(need)}, "
+                                    f"received {render(got)}", inp.type.span, help=rounding_help(got, need))
         self._define_input(inp, Value(Tensor(t.dtype, t.shape, t.origins, t.strides), None, 0, inp.name))
 
     # -- argument values and dim expressions -----------------------------------------------------

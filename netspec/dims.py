@@ -21,7 +21,7 @@ common, concrete case costs what Python's own integers cost.
 from __future__ import annotations
 
 from fractions import Fraction
-from math import gcd
+from math import gcd, lcm
 from typing import Container, Iterable, Mapping, Union
 
 from .limits import INT64_MAX, MAX_DEGREE, MAX_DIGITS, MAX_MAGNITUDE, MAX_TERMS
@@ -479,6 +479,50 @@ def total(dims: Iterable[Dim]) -> Dim:
         return number
     terms[()] = terms.get((), 0) + number
     return Expr._make(terms)
+
+
+def _floors(d: Dim, dens: set[int], names: set[str]) -> None:
+    """Collect the denominators (nested ones multiplied through) and the symbols of every
+    floor atom of ``d``."""
+    if not isinstance(d, Expr):
+        return
+    for m in d.terms:
+        for atom, _ in m:
+            if isinstance(atom, Floor):
+                inner: set[int] = set()
+                _floors(atom.num, inner, names)
+                names |= symbols(atom.num)
+                dens.add(atom.den * lcm(*inner) if inner else atom.den)
+
+
+def equal_at_multiples(a: Dim, b: Dim) -> tuple[int, list[str]] | None:
+    """Where ``a`` and ``b`` differ only because a division rounds down: (M, the symbols
+    under the floors) such that with every one of those symbols ``s`` written ``M * s``,
+    ``a == b`` for every value. None when the floors' common multiple does not make them
+    equal, or there is no floor."""
+    dens: set[int] = set()
+    names: set[str] = set()
+    _floors(a, dens, names)
+    _floors(b, dens, names)
+    if not dens or a == b:
+        return None
+    m = lcm(*dens)
+    env = {s: sym(s) * m for s in names}
+    return (m, sorted(names)) if substitute(a, env) == substitute(b, env) else None
+
+
+def rounding_help(a: Dim, b: Dim) -> str | None:
+    """A fix for two sizes that are equal only at some values of their symbols because a
+    division rounds down (``h // 2`` and ``2 * (h // 4)``): declare the symbols multiples."""
+    found = equal_at_multiples(a, b)
+    if found is None:
+        return None
+    m, names = found
+    which = " and ".join(f"`{s}`" for s in names)
+    return (f"{render(a)} and {render(b)} differ where a division rounds down, and are equal "
+            f"whenever {which} {'is a multiple' if len(names) == 1 else 'are multiples'} of {m}: "
+            f"write {' and '.join(f'`{m} * {s}`' for s in names)} where the input's type names "
+            f"{'it' if len(names) == 1 else 'them'}")
 
 
 def product(dims: Iterable[Dim]) -> Dim:

@@ -138,9 +138,10 @@ def stated_values(net, path: str = "", top: bool = True):
 
 
 def stated_params(net):
-    """The stated parameter count, integer parameters left as symbols."""
+    """The stated parameter count (the declared tensors' and the layers'), integer
+    parameters left as symbols."""
     total = 0
-    for n in net.nodes:
+    for n in (*net.tensors, *net.nodes):
         total = total + n.params
     return total
 

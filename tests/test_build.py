@@ -34,7 +34,7 @@ SPECS = ROOT / "specs"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 GOOD = sorted(p for p in SPECS.glob("*.net") if p.name != "oops.net")
 UPDATE = os.environ.get("NETSPEC_UPDATE_GOLDEN") == "1"
-SYMBOLS = {"batch": 3, "seq": 7}
+SYMBOLS = {"batch": 3, "seq": 7, "h": 2, "w": 3, "src_len": 5, "tgt_len": 4}  # every symbol of specs/
 
 
 def cli(*args, cwd=ROOT, env=None) -> subprocess.CompletedProcess:

@@ -42,7 +42,7 @@ from torch.overrides import TorchFunctionMode  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from netspec.checker import check_text  # noqa: E402
-from netspec.costs import human, human_bytes, human_flops, layer_costs, network_costs  # noqa: E402
+from netspec.costs import bind, declared_costs, human, human_bytes, human_flops, layer_costs, network_costs  # noqa: E402
 
 # -- measuring torch ----------------------------------------------------------------------------
 
@@ -351,9 +351,11 @@ def assert_costs_match(net, env: dict, model: nn.Module, inputs: list) -> None:
         assert counted == formula, (name, counted, formula)
     assert stated.activation_bytes == alloc.total, alloc.calls
     assert stated.param_bytes == sum(p.numel() * p.element_size() for p in model.parameters())
-    # the network's cost is the sum of its layers'
+    # the network's cost is the sum of its layers', and of its declared params (`param`)
+    declared = declared_costs(net).map(lambda d: bind(net.dim(d), env))
     for field in ("flops", "param_bytes", "activation_bytes"):
-        assert getattr(stated, field) == sum(getattr(layer_costs(net, n, env), field) for n in net.nodes)
+        assert getattr(stated, field) == \
+            getattr(declared, field) + sum(getattr(layer_costs(net, n, env), field) for n in net.nodes)
 
 
 @pytest.mark.parametrize("stem", sorted(hand.MODELS))
@@ -610,6 +612,19 @@ def test_spec_costs_match_the_built_module(stem):
     model = cls().eval()
     inputs = [hand.random_input(*hand.concrete(net, v.tensor, env)) for v in net.inputs]
     assert_costs_match(net, env, model, inputs)
+
+
+@pytest.mark.parametrize("stem", sorted(hand.HANDWRITTEN))
+def test_handwritten_model_specs_costs_match_the_built_module(stem):
+    """The specs tests/test_handwritten_models.py proves against hand-written modules (a
+    U-Net, a Transformer text classifier, a Luong-attention seq2seq), at both of its symbol
+    assignments."""
+    import test_handwritten_models as handwritten
+
+    net, cls = built(hand.SPECS / f"{stem}.net", None)
+    for env, make in handwritten.CASES[stem][1]:
+        torch.manual_seed(0)
+        assert_costs_match(net, env, cls().eval(), make())
 
 
 # -- random networks ----------------------------------------------------------------------------

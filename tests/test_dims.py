@@ -232,3 +232,24 @@ def test_total_is_sum():
         dims = [rng.choice(pool) for _ in range(rng.randrange(6))]
         assert total(dims) == sum(dims, 0), dims
         assert type(total(dims)) is type(sum(dims, 0))
+
+
+def test_sizes_equal_only_at_multiples_are_found_and_the_fix_holds():
+    """`h // 2` and `2 * (h // 4)` (a U-Net's skip and its upsampled map) are equal exactly
+    when h % 4 is 0 or 1; written with h a multiple of 4 they are equal for every value."""
+    from netspec.dims import equal_at_multiples, rounding_help
+
+    h, w = sym("h"), sym("w")
+    cases = [
+        (floordiv(h, 2), 2 * floordiv(h, 4), 4),
+        (floordiv(h - 1, 2) + 1, floordiv(h, 2), 2),            # a stride-2 3x3 conv (padding 0) vs a pool
+        (h, 2 * floordiv(h, 2), 2),
+        (floordiv(floordiv(h, 2), 2) * 4, h, 4),
+    ]
+    for a, b, m in cases:
+        assert equal_at_multiples(a, b) == (m, ["h"])
+        assert any(evaluate(a, {"h": v}) != evaluate(b, {"h": v}) for v in range(1, 20))
+        assert all(evaluate(a, {"h": m * v}) == evaluate(b, {"h": m * v}) for v in range(1, 50))
+        assert f"`{m} * h`" in rounding_help(a, b)
+    for a, b in [(h, w), (floordiv(h, 2), floordiv(h, 3)), (h, h + 1), (floordiv(h, 2), floordiv(h, 2))]:
+        assert equal_at_multiples(a, b) is None and rounding_help(a, b) is None

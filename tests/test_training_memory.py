@@ -380,6 +380,19 @@ def test_spec_training_memory_matches_torch(stem):
     assert_training_matches(net, env, model, inputs)
 
 
+@pytest.mark.parametrize("stem", sorted(hand.HANDWRITTEN))
+def test_handwritten_model_specs_training_memory_matches_torch(stem):
+    """The specs tests/test_handwritten_models.py proves against hand-written modules, built,
+    at both of its symbol assignments."""
+    import test_handwritten_models as handwritten
+    from test_costs import built
+
+    net, cls = built(hand.SPECS / f"{stem}.net", None)
+    for env, make in handwritten.CASES[stem][1]:
+        torch.manual_seed(0)
+        assert_training_matches(net, env, cls(), make())
+
+
 RANDOM_SEEDS = int(os.environ.get("NETSPEC_MEMORY_SEEDS", "30"))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Optional
 
 from .. import codes, layout
-from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render, symbols
+from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render, rounding_help, symbols
 from ..types import UNKNOWN, Tensor
 from . import why
 from .args import Before
@@ -560,9 +560,10 @@ class Cat(Op):
             for i in range(first.rank):
                 if i != d and not ctx.same(t.shape[i], first.shape[i]):
                     notes = [n for n in (ctx.origin_note(first, i), ctx.origin_note(t, i)) if n]
+                    hint = rounding_help(ctx.dim(first.shape[i]), ctx.dim(t.shape[i]))
                     raise ctx.fail(codes.SHAPE, f"cat along dim {d}: dim {i} differs, {ctx.show(first.shape[i])} "
                                    f"in tensor 0 and {ctx.show(t.shape[i])} in tensor {k}", notes,
-                                   help=f"every dim but {d} must match")
+                                   help=f"every dim but {d} must match" + (f"; {hint}" if hint else ""))
             total = total + t.shape[d]
         shape = first.shape[:d] + (total,) + first.shape[d + 1:]
         return [first.with_shape(shape, ctx.origin, keep={i: i for i in range(first.rank) if i != d})]
