@@ -143,3 +143,64 @@ def test_groups_from_a_parameter_of_a_root_network():
     with pytest.raises(ValueError, match="g=4"):
         spec.module(g=2)
 
+
+# -- a divisibility the check assumes: the class tests it -----------------------------------------
+
+ATTENTION_ROOT = """
+network Enc(heads=4) {
+    input x: float[batch, seq, hidden]
+    y = x -> LayerNorm(hidden) -> MultiheadAttention(heads, batch_first=true, need_weights=false) -> Linear(hidden)
+    output y
+}
+"""
+
+ATTENTION_BLOCK = """
+network Att(heads=2) {
+    input x: float[batch, seq, d]
+    y = x -> MultiheadAttention(heads, batch_first=true, need_weights=false)
+    output y
+}
+network Net {
+    input x: float[batch, seq, 12]
+    y = x -> Att(3) -> Linear(8) -> Att(4) -> Att
+    output y
+}
+"""
+
+
+def test_attention_over_a_symbol_size_the_class_refuses_what_torch_refuses():
+    """A root network whose embedding size is an input symbol: check warns that divisibility
+    depends on it; the class refuses exactly the sizes torch's constructor refuses."""
+    spec = api.loads(ATTENTION_ROOT)
+    assert spec.ok and [d.code for d in spec.diagnostics] == ["unproven"]
+    for hidden in (8, 12, 16):
+        model = spec.module(hidden=hidden)
+        hand = nn.MultiheadAttention(hidden, 4, batch_first=True)
+        assert _count(model) == 2 * hidden + _count(hand) + hidden * hidden + hidden
+        assert model(torch.randn(2, 5, hidden)).shape == (2, 5, hidden)
+    for hidden in (6, 9, 13):
+        with pytest.raises(AssertionError, match="divisible by num_heads"):
+            nn.MultiheadAttention(hidden, 4)
+        with pytest.raises(ValueError, match=rf"divisible by num_heads \(line 4 of .*\); received {hidden} and 4"):
+            spec.module(hidden=hidden)
+
+
+def test_a_generic_block_with_attention_is_one_class_tested_per_use():
+    """Att is checked for every `d` and built once; each use is checked with its own sizes and
+    runs; the class tests the divisibility itself for values no use gives it."""
+    spec = api.loads(ATTENTION_BLOCK)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    assert len(re.findall(r"^class Att\(nn\.Module\)", spec.code, re.M)) == 1
+    assert "if d % heads:" in spec.code
+    hand = [nn.MultiheadAttention(12, 3), nn.Linear(12, 8), nn.MultiheadAttention(8, 4), nn.MultiheadAttention(8, 2)]
+    net = spec.network("Net")
+    assert net.total_params == sum(_count(m) for m in hand)
+    assert spec.module("Net")(torch.randn(2, 5, 12)).shape == (2, 5, 8)
+    att = spec.module_class("Att")
+    assert _count(att(heads=5, d=10)) == _count(nn.MultiheadAttention(10, 5))
+    with pytest.raises(ValueError, match="received 10 and 4"):
+        att(heads=4, d=10)
+    bad = api.loads(ATTENTION_BLOCK.replace("Att(4)", "Att(5)"), strict=False)
+    (d,) = [d for d in bad.diagnostics if d.severity == "error"]
+    assert "`Att` does not check with these inputs" in d.message and "divisible by num_heads (5)" in d.message
+
