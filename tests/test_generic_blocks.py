@@ -204,3 +204,46 @@ def test_a_generic_block_with_attention_is_one_class_tested_per_use():
     (d,) = [d for d in bad.diagnostics if d.severity == "error"]
     assert "`Att` does not check with these inputs" in d.message and "divisible by num_heads (5)" in d.message
 
+
+# -- a kernel size from a parameter, followed by a block that needs the size it leaves ---------------
+
+KERNEL_THEN_BLOCK = """
+network Inner {
+    input x: float[batch, c, a, b]
+    y = x -> LayerNorm(b) -> Conv2d(c, 1)
+    output y
+}
+network Block(c, k) {
+    input x: float[batch, c, rows, cols]
+    y = x -> Conv2d(c, k, padding=k // 3) -> Inner
+    output y
+}
+network Net {
+    input x: float[batch, 8, 16, 16]
+    y = x -> Block(8, 3) -> Block(8, 5) -> Block(8, 1) -> Block(8, 4)
+    output y
+}
+"""
+
+
+def test_a_kernel_size_from_a_parameter_feeds_a_nested_block():
+    """Block's class is built over k: Inner's LayerNorm gets the width k leaves, computed in
+    the class from k, right for every use (16, 16, 14, 14, 13)."""
+    spec = api.loads(KERNEL_THEN_BLOCK)
+    assert spec.ok, spec.diagnostics
+    assert len(re.findall(r"^class Block\(nn\.Module\)", spec.code, re.M)) == 1
+    assert list(inspect.signature(spec.module_class("Block")).parameters) == ["c", "k", "cols"]
+    width, hand = 16, []
+    for k in (3, 5, 1, 4):
+        p = k // 3
+        width = width + 2 * p - k + 1
+        hand.append(nn.Sequential(nn.Conv2d(8, 8, k, padding=p), nn.LayerNorm(width), nn.Conv2d(8, 8, 1)))
+    net = spec.network("Net")
+    assert tuple(net.outputs[0][1].tensor.shape[1:]) == (8, width, width) == (8, 13, 13)
+    assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in hand]
+    model = spec.module("Net").eval()
+    reference = nn.Sequential(*hand).eval()
+    with torch.no_grad():
+        _copy_weights(reference, model)
+        x = torch.randn(2, 8, 16, 16)
+        assert torch.allclose(model(x), reference(x), atol=1e-5)
