@@ -95,6 +95,11 @@ def pystr(s: str) -> str:
     return r
 
 
+def _operand(text: str) -> str:
+    """A rendered dim as an operand of ``%``: parenthesised unless a name or a number."""
+    return text if text.isidentifier() or text.isdigit() else f"({text})"
+
+
 def literal(v) -> str:
     """A Python literal for a parameter value or argument (no dims)."""
     if v is None or isinstance(v, bool):
@@ -701,9 +706,24 @@ class ClassGen:
             msg = (f"{self.cls_of[net.name]} needs {kw}={literal(value)}: line {line} of "
                    f"{source_name(net.span.file)} holds only for that value; rebuild with --set {p}=...")
             out.extend(lay_out("raise ", Call("ValueError", [Raw(pystr(msg))]), "", body + IND, scope))
+        out += self._assumed_lines(init_names, scope)
         out += [f"{body}self.{attr} = {init_names[name]}" for name, attr in stored.items()]
         for attr, call, comment in ctor_calls:
             out.extend(lay_out(f"self.{attr} = " if attr else "", call, "", body, scope, comment))
+        return out
+
+    def _assumed_lines(self, init_names: dict[str, str], scope: Scope) -> list[str]:
+        """A test per divisibility the check assumed (TypedNetwork.assumed): the class refuses
+        the sizes where it fails, naming the line, before torch's constructor would."""
+        out, body, net = [], IND * 2, self.net
+        for size, by, what, line in net.assumed:
+            if not free_names(size) | free_names(by) <= set(init_names):
+                continue  # a size forward reads from its input: the layer's own constructor says it
+            a, b = scope.dim(size), scope.dim(by)
+            out.append(f"{body}if {_operand(a)} % {_operand(b)}:")
+            said = f"{self.cls_of[net.name]}: {what} (line {line} of {source_name(net.span.file)}); received "
+            msg = said.replace("{", "{{").replace("}", "}}") + f"{{{a}}} and {{{b}}}"  # an f-string
+            out.extend(lay_out("raise ", Call("ValueError", [Raw("f" + pystr(msg))]), "", body + IND, scope))
         return out
 
     def _symbol_order(self, s: str):

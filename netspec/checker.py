@@ -802,7 +802,7 @@ class NetworkChecker:
             raised = self.reporter.raised
             a = node.args = self._validate(kind, values, bound.spans, ctx)
             outs = self.rule(kind, ctx, a, in_types)
-            node.params = kind.param_count(a)
+            node.params = self._param_count(kind, a)
         except Fail as f:
             node.error = str(f)
             return self._poison(node, kind.results)
@@ -820,6 +820,25 @@ class NetworkChecker:
             self._remember(key, seen + 1, kind, ctx, a, in_types, node.params)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         return Results(node.outputs[0], dict(zip(kind.result_names(a), node.outputs)))
+
+    def _param_count(self, kind: Kind, a) -> Dim:
+        """The layer's parameter count; where it divides by a parameter's symbol (a
+        convolution's `in_channels // groups` with `groups=g`), at that parameter's value,
+        on which it then depends. NotConcrete when no value makes it known."""
+        try:
+            return kind.param_count(a)
+        except NotConcrete:
+            given = {k: v for k in a.model_fields for v in [getattr(a, k)] if isinstance(v, Expr)}
+        for k in given:  # the fewest values first: one argument at its value
+            try:
+                count = kind.param_count(a.model_copy({k: self.net.dim(given[k])}))
+            except NotConcrete:
+                continue
+            self.fix(given[k])
+            return count
+        count = kind.param_count(a.model_copy({k: self.net.dim(v) for k, v in given.items()}))
+        self.fix(*given.values())
+        return count
 
     @staticmethod
     def rule(kind: Kind, ctx: StageCtx, a, in_types: list[Tensor]) -> list[Tensor]:

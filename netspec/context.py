@@ -72,6 +72,16 @@ class StageCtx:
         if self.tracing or not self._nc.reporter.silenced(code, self._span(arg)):
             raise self.fail(code, message, notes, help, arg)
 
+    def assume_divisible(self, size: Dim, by: Dim, what: str) -> None:
+        """Go on assuming ``size % by == 0``, which the check cannot decide: the built class
+        tests it in its constructor, so that it refuses the sizes where it fails
+        (``what`` says which sizes, for its message). Such an application is never reused."""
+        if self.tracing:
+            raise Fail(what)
+        assumed = (size, by, what, self.span.line)
+        if assumed not in self._nc.net.assumed:
+            self._nc.net.assumed.append(assumed)
+
     # -- dims -------------------------------------------------------------------------------------
     @property
     def strict(self) -> bool:

@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Mapping, NamedTuple
 from weakref import WeakKeyDictionary
 
-from .dims import Dim, Expr, TooLarge, is_short, less_equal, render, show_int, substitute, symbols
+from .dims import Dim, Expr, NotConcrete, TooLarge, is_short, less_equal, render, show_int, substitute, symbols
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
 from .kinds.memory import Autograd, contiguous_strides, is_contiguous, nbytes, trained
@@ -106,7 +106,10 @@ def _raw_costs_of(node: Node) -> Costs:
         for i, v in enumerate(node.outputs):
             if i not in kind.held_elsewhere:  # a result that is another's storage (a scan's last state)
                 activation = activation + tensor_bytes(v.tensor.shape, v.tensor.dtype)
-    flops = kind.flops(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs])
+    try:
+        flops = kind.flops(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs])
+    except NotConcrete:  # a division by a parameter's symbol (`groups=g`): unknown in the symbols
+        flops = None
     if node.times != 1 and flops is not None:  # a scan's step: once a position
         flops, activation = flops * node.times, activation * node.times
     return Costs(flops, node.params * ITEMSIZE[param_dtype(node)], activation)

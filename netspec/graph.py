@@ -135,6 +135,8 @@ class TypedNetwork:
     # equality proven only with their values): generated code must keep them
     fixed: dict[str, Any] = field(default_factory=dict)
     pins: dict[str, Span] = field(default_factory=dict)  # fixed param -> where it was first needed
+    # (size, divisor, what, line): a divisibility the check assumed, tested by the built class
+    assumed: list[tuple] = field(default_factory=list)
     generic: bool = False  # used as a stage: checked over free symbols, instantiated at each use
     ok: bool = True
     _dims: dict = field(default_factory=dict, repr=False)  # dim -> self.dim(dim), memoised

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from netspec.costs import param_dtype
-from netspec.dims import Dim
+from netspec.costs import bound_args, param_dtype
+from netspec.dims import Dim, NotConcrete
 from netspec.graph import Node, TypedNetwork
 from netspec.pycode import module_attributes, tree_paths
 
@@ -40,7 +40,11 @@ def layer_weights(net: TypedNetwork, node: Node, prefix: str = "") -> list[Entry
         return [e._replace(node=node, line=node.span.line) for e in network_weights(node.block, prefix)]
     dtype = param_dtype(node)
     out = []
-    for w in node.kind.weights(node.args, net.dim):
+    try:
+        tensors = node.kind.weights(node.args, net.dim)
+    except NotConcrete:  # a size divided by a parameter's symbol (`groups=g`): at its value
+        tensors = node.kind.weights(bound_args(net, node.args), net.dim)
+    for w in tensors:
         out.append(Entry(prefix + w.name, tuple(net.dim(d) for d in w.shape), w.dtype or dtype, w.trainable, node,
                          node.span.line))
     return out

@@ -402,7 +402,7 @@ class NetworkOracle:
         except ValueError as e:
             if "holds only for that value" in str(e):
                 self.rebuilt(checked, params)  # the class refuses the values: --set instead
-            else:
+            elif not self.assumed(e, env):
                 self.refused(e, checked, env)
             return
         except Exception as e:  # noqa: BLE001 - any escape is a finding
@@ -417,6 +417,20 @@ class NetworkOracle:
             trap = "pinned-parameters"  # what goes wrong in the run follows from it
         also = checked.network(self.net.name) if checked is not None and checked.ok else None
         Run(self, self.spec, self.net, model, env, trap, also).compare()
+
+    def assumed(self, e: Exception, env: dict) -> bool:
+        """Whether the class refused sizes a divisibility the check assumed (and warned of,
+        or left to each use of a generic network) fails for: right when the two values it
+        names do not divide; a finding when they do."""
+        m = re.search(r"must be divisible by \w+ \(line \d+ of .*\); received (-?\d+) and (-?\d+)$", str(e))
+        if not isinstance(e, ValueError) or m is None:
+            return False
+        size, by = int(m[1]), int(m[2])
+        if by > 0 and size % by == 0:
+            self.find("constructor", f"the class refuses sizes that divide: {last_line(e)}", env)
+        else:
+            self.out.skipped.append(f"{self.net.name} {env}: the class refuses the sizes: {e}")
+        return True
 
     def refused(self, e: Exception, checked, env: dict) -> None:
         """The constructor raised: a finding; when check --set refuses the values too, the
@@ -444,7 +458,8 @@ class NetworkOracle:
             info = checked.class_info(net.name)
             model = checked.module(net.name, **{kw: env[s] for s, kw in info.symbols.items() if s in env})
         except Exception as e:  # noqa: BLE001 - any escape is a finding
-            self.find("constructor", f"built with --set: {last_line(e)}", env)
+            if not self.assumed(e, env):
+                self.find("constructor", f"built with --set: {last_line(e)}", env)
             return
         Run(self, checked, net, model, env).compare()
 

@@ -37,8 +37,6 @@ BROKEN = Path(__file__).resolve().parent / "broken"
 # the traps of the issue "The checker is never wrong" that check still lets through, and
 # what the oracle found beyond them (tests/oracle.py, classify)
 OPEN_TRAPS = {
-    "generic-assumption": "a network used as a stage is checked for every size, assuming the divisibility its "
-                          "attention needs (embed_dim by num_heads); built on its own at a size where it fails",
     "batch-tracking": "a layer that reads the batch as a time or spatial axis (Conv1d over [features, batch]), "
                       "or a reshape of a dim that merges the batch with others",
     "pinned-parameters": "the class accepts a parameter value check --set refuses (a range or a divisibility "
@@ -108,6 +106,22 @@ def test_the_oracle_finds_nothing_in_what_is_right():
         for seed in range(4):
             out = oracle.run_case(text.encode(), seed)
             assert out.checked and out.ran == 2 and not out.findings, (text, [str(f) for f in out.findings])
+
+
+def test_an_attention_size_the_check_cannot_decide_is_refused_by_the_class():
+    """The embedding size an input symbol gives attention: check warns that its divisibility
+    by the heads depends on it, and the class refuses the sizes where it fails (no torch
+    constructor error); the oracle runs the sizes where it holds."""
+    text = oracle._net("Enc(heads=2)", "input x: float[batch, seq, hidden]",
+                       "y = x -> MultiheadAttention(heads, batch_first=true, need_weights=false) -> Linear(3)",
+                       "output y")
+    refused = ran = 0
+    for seed in range(6):
+        out = oracle.run_case(text.encode(), seed)
+        assert out.checked and not out.findings, [str(f) for f in out.findings]
+        refused += sum("the class refuses the sizes" in s for s in out.skipped)
+        ran += out.ran
+    assert refused and ran
 
 
 def test_every_good_spec_runs_as_checked_up_to_pinned_parameters(good_spec):

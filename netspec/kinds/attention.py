@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal, NamedTuple, Optional
 
 from .. import codes
-from ..dims import Dim
+from ..dims import Dim, exact_div
 from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor
 from .args import after
 from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, numel, register
@@ -152,9 +152,12 @@ def check_heads(ctx, name: str, embed_dim: Dim, heads: Dim, arg: str) -> int:
             fits = ", ".join(str(x) for x in range(1, min(e, 64) + 1) if e % x == 0)
             raise ctx.fail(codes.VALUE, f"{name}: the embedding size ({e}) must be divisible by {arg} ({h})",
                            ctx.input_story(), help=f"use a {arg} that divides {e}: {fits}", arg=arg)
-    elif ctx.strict:
-        ctx.warn(codes.UNPROVEN, f"{name}: whether the embedding size `{ctx.show(e)}` is divisible by {arg} "
-                 f"({h}) depends on its value", arg=arg, help="give the size a concrete value to check it")
+    else:
+        if ctx.strict:
+            ctx.warn(codes.UNPROVEN, f"{name}: whether the embedding size `{ctx.show(e)}` is divisible by {arg} "
+                     f"({h}) depends on its value", arg=arg, help="give the size a concrete value to check it")
+        if exact_div(e, h) is None:
+            ctx.assume_divisible(embed_dim, heads, f"the embedding size of {name} must be divisible by {arg}")
     return h
 
 

@@ -57,6 +57,18 @@ class Spatial(FloatLayer):
             raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name) from None
         return tuple(ctx.concrete(v, name, name) for v in t)
 
+    def kernel_sizes(self, ctx, value) -> tuple:
+        """kernel_size as :meth:`window` reads it, except in a network checked generically
+        (``not ctx.strict``), where a size given by the network's parameters stays a symbol:
+        its class is built over it, and each use checks its value."""
+        if ctx.strict:
+            return self.window(ctx, value, "kernel_size")
+        try:
+            t = normalize_tuple(value, self.n)
+        except ValueError as e:
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}(kernel_size=...): {e}", arg="kernel_size") from None
+        return tuple(v if isinstance(v, Expr) else ctx.concrete(v, "kernel_size", "kernel_size") for v in t)
+
     def conv_groups(self, ctx, a) -> None:
         """groups must divide both channel counts: a known integer checked as torch checks
         it, or a size of the block's own symbols that divides them for every value (a
@@ -124,10 +136,11 @@ class _Conv(Spatial):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         self.check_dtype(ctx, x)
-        k = self.window(ctx, a.kernel_size, "kernel_size")
+        k = self.kernel_sizes(ctx, a.kernel_size)
         s = self.window(ctx, a.stride, "stride")
         d = self.window(ctx, a.dilation, "dilation")
-        if min(k) < 1 or min(s) < 1 or min(d) < 1:
+        known = [v for v in (*map(ctx.dim, k), *s, *d) if isinstance(v, int)]  # a free kernel: at each use
+        if min(known) < 1:
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride, dilation and groups must be positive")
         self.conv_groups(ctx, a)
         out_spatial = self._spatial(ctx, a, x.shape[-self.n:], k, s, d)

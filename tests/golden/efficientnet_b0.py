@@ -109,7 +109,7 @@ class MBConv(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # [batch, out_channels, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (line 36)
+        # [batch, out_channels, h - kernel + 2 * ((kernel + 1) // 2) - 1, -kernel + w + 2 * ((kernel + 1) // 2) - 1]  (line 36)
         y = self.block(x)
         return y
 
@@ -146,11 +146,11 @@ class MBConvResidual(nn.Module):
         self.stochastic_depth = StochasticDepth(p, "row")  # line 48
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # [batch, c, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (line 47)
+        # [batch, c, h - kernel + 2 * ((kernel + 1) // 2) - 1, -kernel + w + 2 * ((kernel + 1) // 2) - 1]  (line 47)
         branch = self.block(x)
-        # [batch, c, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (line 48)
+        # [batch, c, h - kernel + 2 * ((kernel + 1) // 2) - 1, -kernel + w + 2 * ((kernel + 1) // 2) - 1]  (line 48)
         dropped = self.stochastic_depth(branch)
-        # [batch, c, h + 2 * ((kernel + 1) // 2) - 4, w + 2 * ((kernel + 1) // 2) - 4]  (line 49)
+        # [batch, c, h - kernel + 2 * ((kernel + 1) // 2) - 1, -kernel + w + 2 * ((kernel + 1) // 2) - 1]  (line 49)
         y = dropped + x
         return y
 

@@ -18,6 +18,10 @@ class EncoderBlock(nn.Module):
         hidden: int,
     ) -> None:
         super().__init__()
+        if hidden % num_heads:
+            raise ValueError(
+                f"EncoderBlock: the embedding size of MultiheadAttention must be divisible by num_heads (line 11 of vit_b_16.net); received {hidden} and {num_heads}",
+            )
         self.ln_1 = nn.LayerNorm(hidden, eps=1e-06)  # line 10
         self.self_attention = nn.MultiheadAttention(  # line 11
             hidden,

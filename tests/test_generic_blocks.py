@@ -1,0 +1,249 @@
+"""A network used as a stage is built as one class that serves every use whose arguments
+differ only in values: kernel size, stride, groups (depthwise), expansion, as torchvision's
+MobileNet and EfficientNet blocks do.
+
+Each use is proven against an independent translation: the torch modules written here by
+hand for that use's values (not read from netspec's output). Check's stated output shape and
+parameter count of every use must be torch's; the built model, with the hand-written
+modules' weights copied in, must compute what they compute.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+from netspec import api
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+MOBILE = """
+network ConvBN(cin, cout, k=3, s=1, g=1) {
+    input x: float[batch, cin, h, w]
+    y = x -> Conv2d(cout, k, stride=s, padding=k // 2, groups=g, bias=false) -> BatchNorm2d(cout) -> ReLU6
+    output y
+}
+network Block(c, out, k=3, s=1, e=1) {
+    input x: float[batch, c, h, w]
+    y = x -> ConvBN(c, c * e, 1) -> ConvBN(c * e, c * e, k, s, c * e) -> Conv2d(out, 1, bias=false)
+        -> BatchNorm2d(out)
+    output y
+}
+network Dw(c, k=3, g=1) {
+    input x: float[batch, c, h, w]
+    y = x -> Conv2d(c, k, padding=k // 2, groups=g) -> ConvBN(c, c)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 32, 32]
+    y = x -> ConvBN(3, 16, 3, 2) -> Block(16, 16, 3, 1, 1) -> Block(16, 24, 3, 2, 6) -> Block(24, 24, 5, 1, 6)
+        -> Block(24, 40, 5, 2, 4) -> Dw(40, k=5, g=40) -> Dw(40) -> Dw(40, 3, 8)
+    output y
+}
+"""
+
+
+def conv_bn(cin, cout, k=3, s=1, g=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride=s, padding=k // 2, groups=g, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU6())
+
+
+def block(c, out, k=3, s=1, e=1):
+    return nn.Sequential(conv_bn(c, c * e, 1), conv_bn(c * e, c * e, k, s, c * e),
+                         nn.Conv2d(c * e, out, 1, bias=False), nn.BatchNorm2d(out))
+
+
+def dw(c, k=3, g=1):
+    return nn.Sequential(nn.Conv2d(c, c, k, padding=k // 2, groups=g), conv_bn(c, c))
+
+
+# Net's uses, written by hand from the spec's text: (the stage, its hand-written module)
+USES = [("ConvBN", lambda: conv_bn(3, 16, 3, 2)), ("Block", lambda: block(16, 16, 3, 1, 1)),
+        ("Block", lambda: block(16, 24, 3, 2, 6)), ("Block", lambda: block(24, 24, 5, 1, 6)),
+        ("Block", lambda: block(24, 40, 5, 2, 4)), ("Dw", lambda: dw(40, k=5, g=40)),
+        ("Dw", lambda: dw(40)), ("Dw", lambda: dw(40, 3, 8))]
+
+
+def _count(m) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def _copy_weights(src, dst) -> None:
+    """The hand-written modules' tensors into the built model, in order, shape by shape."""
+    a, b = list(src.state_dict().values()), dst.state_dict()
+    assert len(a) == len(b)
+    for (name, t), v in zip(b.items(), a):
+        assert t.shape == v.shape, name
+        t.copy_(v)
+
+
+def test_one_class_per_block_serves_every_use():
+    spec = api.loads(MOBILE)
+    assert spec.ok, spec.diagnostics
+    code = spec.code
+    for cls in ("ConvBN", "Block", "Dw", "Net"):
+        assert len(re.findall(rf"^class {cls}\(nn\.Module\)", code, re.M)) == 1
+    assert "groups=g" in code and "padding=k // 2" in code and "g=c * e" in code
+    for cls, params in (("ConvBN", "cin cout k s g"), ("Block", "c out k s e"), ("Dw", "c k g")):
+        assert list(inspect.signature(spec.module_class(cls)).parameters) == params.split()
+
+
+def test_every_use_states_torch_shapes_and_counts():
+    spec = api.loads(MOBILE)
+    net = spec.network("Net")
+    x = torch.randn(2, 3, 32, 32)
+    torch.manual_seed(0)
+    hand = [make() for _, make in USES]
+    assert [n.kind_name for n in net.nodes] == [name for name, _ in USES]
+    for node, module in zip(net.nodes, hand):
+        x = module(x)
+        assert tuple(node.outputs[0].tensor.shape[1:]) == tuple(x.shape[1:]), node
+        assert net.dim(node.params) == _count(module), node
+    assert net.total_params == sum(_count(m) for m in hand)
+
+
+def test_the_built_model_computes_what_the_hand_written_one_does():
+    spec = api.loads(MOBILE)
+    model = spec.module("Net").eval()
+    torch.manual_seed(0)
+    hand = nn.Sequential(*(make() for _, make in USES)).eval()
+    for m in hand.modules():  # running statistics other than the defaults
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+    with torch.no_grad():
+        _copy_weights(hand, model)
+        x = torch.randn(2, 3, 32, 32)
+        assert torch.allclose(model(x), hand(x), atol=1e-5)
+    assert _count(model) == _count(hand)
+
+
+def test_groups_a_use_does_not_divide_is_refused_at_the_use():
+    spec = api.loads(MOBILE.replace("Dw(40, 3, 8)", "Dw(40, 3, 3)"), strict=False)
+    (d,) = [d for d in spec.diagnostics if d.severity == "error"]
+    assert d.code == "value" and "`Dw` does not check with these inputs" in d.message
+    assert "in_channels (40) must be divisible by groups (3)" in d.message
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(40, 40, 3, groups=3)  # torch refuses it too
+
+
+def test_groups_from_a_parameter_of_a_root_network():
+    """`groups=g` with g's default: the count at that value, which the class then pins."""
+    text = ("network G(g=4) {\n    input x: float[batch, 8, 9, 9]\n"
+            "    y = x -> Conv2d(8, 3, groups=g) -> Conv2d(12, 1, groups=g)\n    output y\n}\n")
+    spec = api.loads(text)
+    assert spec.ok, spec.diagnostics
+    hand = nn.Sequential(nn.Conv2d(8, 8, 3, groups=4), nn.Conv2d(8, 12, 1, groups=4))
+    assert spec.network().total_params == _count(hand)
+    assert tuple(spec.network().outputs[0][1].tensor.shape[1:]) == tuple(hand(torch.randn(1, 8, 9, 9)).shape[1:])
+    assert _count(spec.module()) == _count(hand)
+    with pytest.raises(ValueError, match="g=4"):
+        spec.module(g=2)
+
+
+# -- a divisibility the check assumes: the class tests it -----------------------------------------
+
+ATTENTION_ROOT = """
+network Enc(heads=4) {
+    input x: float[batch, seq, hidden]
+    y = x -> LayerNorm(hidden) -> MultiheadAttention(heads, batch_first=true, need_weights=false) -> Linear(hidden)
+    output y
+}
+"""
+
+ATTENTION_BLOCK = """
+network Att(heads=2) {
+    input x: float[batch, seq, d]
+    y = x -> MultiheadAttention(heads, batch_first=true, need_weights=false)
+    output y
+}
+network Net {
+    input x: float[batch, seq, 12]
+    y = x -> Att(3) -> Linear(8) -> Att(4) -> Att
+    output y
+}
+"""
+
+
+def test_attention_over_a_symbol_size_the_class_refuses_what_torch_refuses():
+    """A root network whose embedding size is an input symbol: check warns that divisibility
+    depends on it; the class refuses exactly the sizes torch's constructor refuses."""
+    spec = api.loads(ATTENTION_ROOT)
+    assert spec.ok and [d.code for d in spec.diagnostics] == ["unproven"]
+    for hidden in (8, 12, 16):
+        model = spec.module(hidden=hidden)
+        hand = nn.MultiheadAttention(hidden, 4, batch_first=True)
+        assert _count(model) == 2 * hidden + _count(hand) + hidden * hidden + hidden
+        assert model(torch.randn(2, 5, hidden)).shape == (2, 5, hidden)
+    for hidden in (6, 9, 13):
+        with pytest.raises(AssertionError, match="divisible by num_heads"):
+            nn.MultiheadAttention(hidden, 4)
+        with pytest.raises(ValueError, match=rf"divisible by num_heads \(line 4 of .*\); received {hidden} and 4"):
+            spec.module(hidden=hidden)
+
+
+def test_a_generic_block_with_attention_is_one_class_tested_per_use():
+    """Att is checked for every `d` and built once; each use is checked with its own sizes and
+    runs; the class tests the divisibility itself for values no use gives it."""
+    spec = api.loads(ATTENTION_BLOCK)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    assert len(re.findall(r"^class Att\(nn\.Module\)", spec.code, re.M)) == 1
+    assert "if d % heads:" in spec.code
+    hand = [nn.MultiheadAttention(12, 3), nn.Linear(12, 8), nn.MultiheadAttention(8, 4), nn.MultiheadAttention(8, 2)]
+    net = spec.network("Net")
+    assert net.total_params == sum(_count(m) for m in hand)
+    assert spec.module("Net")(torch.randn(2, 5, 12)).shape == (2, 5, 8)
+    att = spec.module_class("Att")
+    assert _count(att(heads=5, d=10)) == _count(nn.MultiheadAttention(10, 5))
+    with pytest.raises(ValueError, match="received 10 and 4"):
+        att(heads=4, d=10)
+    bad = api.loads(ATTENTION_BLOCK.replace("Att(4)", "Att(5)"), strict=False)
+    (d,) = [d for d in bad.diagnostics if d.severity == "error"]
+    assert "`Att` does not check with these inputs" in d.message and "divisible by num_heads (5)" in d.message
+
+
+# -- a kernel size from a parameter, followed by a block that needs the size it leaves ---------------
+
+KERNEL_THEN_BLOCK = """
+network Inner {
+    input x: float[batch, c, a, b]
+    y = x -> LayerNorm(b) -> Conv2d(c, 1)
+    output y
+}
+network Block(c, k) {
+    input x: float[batch, c, rows, cols]
+    y = x -> Conv2d(c, k, padding=k // 3) -> Inner
+    output y
+}
+network Net {
+    input x: float[batch, 8, 16, 16]
+    y = x -> Block(8, 3) -> Block(8, 5) -> Block(8, 1) -> Block(8, 4)
+    output y
+}
+"""
+
+
+def test_a_kernel_size_from_a_parameter_feeds_a_nested_block():
+    """Block's class is built over k: Inner's LayerNorm gets the width k leaves, computed in
+    the class from k, right for every use (16, 16, 14, 14, 13)."""
+    spec = api.loads(KERNEL_THEN_BLOCK)
+    assert spec.ok, spec.diagnostics
+    assert len(re.findall(r"^class Block\(nn\.Module\)", spec.code, re.M)) == 1
+    assert list(inspect.signature(spec.module_class("Block")).parameters) == ["c", "k", "cols"]
+    width, hand = 16, []
+    for k in (3, 5, 1, 4):
+        p = k // 3
+        width = width + 2 * p - k + 1
+        hand.append(nn.Sequential(nn.Conv2d(8, 8, k, padding=p), nn.LayerNorm(width), nn.Conv2d(8, 8, 1)))
+    net = spec.network("Net")
+    assert tuple(net.outputs[0][1].tensor.shape[1:]) == (8, width, width) == (8, 13, 13)
+    assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in hand]
+    model = spec.module("Net").eval()
+    reference = nn.Sequential(*hand).eval()
+    with torch.no_grad():
+        _copy_weights(reference, model)
+        x = torch.randn(2, 8, 16, 16)
+        assert torch.allclose(model(x), reference(x), atol=1e-5)
