@@ -43,6 +43,11 @@ OPEN_TRAPS = {
                          "checked with the default)",
     "recurrent-layout": "a recurrent layer reading an unbatched [batch, features] as a sequence over the batch",
 }
+# what check answers with a warning, not an error: the fact depends on a value, and the
+# `unproven` warning says which (an index into a size nothing bounds: `select(1, 3)` of
+# `[batch, n]` fails where n <= 3, as the warning states); a run that fails where check
+# warned so is what check said, not a finding
+ANSWERED_BY_WARNING = {"unproven"}
 # the traps of an open label that check refuses now: a reshape that moves the batch
 REFUSED_OF_OPEN = {"reshape-mixes-batch"}
 OPEN_LABELS = {t.name for t in oracle.TRAPS if t.label in OPEN_TRAPS} - REFUSED_OF_OPEN
@@ -69,7 +74,7 @@ def test_quick_profile():
         ran += out.ran
         for f in out.findings:
             counts[f.trap or "unexplained"] += 1
-            if f.trap not in OPEN_TRAPS:
+            if f.trap not in OPEN_TRAPS and f.trap not in ANSWERED_BY_WARNING:
                 unexplained.append(oracle.report(case, f))
     print(f"kinds: {dict(kinds)}; checked: {checked}; runs: {ran}; findings: {dict(counts)}")
     assert not unexplained, f"seed {SEED}: {len(unexplained)} finding(s)\n\n" + "\n\n".join(unexplained[:5])
