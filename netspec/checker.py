@@ -247,7 +247,8 @@ class Checker:
         seen: set[str] = set()
         for p in ast.params:
             if p.name in seen:
-                reporter.error(codes.DUPLICATE, f"parameter `{p.name}` is declared twice", p.span)
+                reporter.error(codes.DUPLICATE, f"parameter `{p.name}` is declared twice", p.span,
+                               help=f"remove one `{p.name}`, or rename it")
                 continue
             seen.add(p.name)
             check_name(reporter, p.name, p.span, "a parameter")
@@ -434,7 +435,9 @@ class NetworkChecker:
 
     def declare_input(self, inp: A.Input) -> None:
         if inp.name in self.values or inp.name in self.net.params:
-            self.reporter.error(codes.DUPLICATE, f"`{inp.name}` is defined twice", inp.name_span)
+            what = "a parameter" if inp.name in self.net.params else "an input"
+            self.reporter.error(codes.DUPLICATE, f"`{inp.name}` is defined twice", inp.name_span,
+                                help=f"`{inp.name}` is already {what}: give this input another name")
             return
         check_name(self.reporter, inp.name, inp.name_span, "an input")
         dtype = self.dtype_of(inp.type)
@@ -635,7 +638,7 @@ class NetworkChecker:
         if ref.attr not in res.named:
             self.reporter.error(codes.UNKNOWN_ATTR, f"`{ref.name}` has no result `{ref.attr}`", ref.span,
                                 [f"`{ref.name}` has: " + ", ".join(f"`{k}`" for k in res.named)],
-                                help=suggest(ref.attr, res.named))
+                                help=suggest(ref.attr, res.named) or _results_help(ref, res.named))
             return None
         return res.named[ref.attr]
 
@@ -713,7 +716,7 @@ class NetworkChecker:
         if not 1 <= count <= MAX_REPEAT:
             self.reporter.error(codes.LIMIT if count > MAX_REPEAT else codes.VALUE,
                                 f"a stage is repeated {count} times; the count must be 1 to {MAX_REPEAT}",
-                                st.repeat.span)
+                                st.repeat.span, help=_repeat_help(count))
             raise Fail("repeat")  # the stages after it cannot be inferred
         if self.checker.layer_count + count * self.checker.fewest_layers(st.core) > limits.MAX_LAYERS:
             self.layer_limit(st.span, ahead=True)
@@ -1077,7 +1080,7 @@ class NetworkChecker:
         if len(inp.type.dims) != t.rank:
             self.reporter.error(codes.RANK, f"input `{inp.name}` of `{self.ast.name}` has {len(inp.type.dims)} dims "
                                 f"[{', '.join(_text(d) for d in inp.type.dims)}], received {t.rank}: {self.net.show(t)}",
-                                inp.type.span)
+                                inp.type.span, help=_rank_help(inp, t.rank))
             raise Fail("rank")
         for i, dexpr in enumerate(inp.type.dims):
             if isinstance(dexpr, A.Ref) and dexpr.attr is None and dexpr.name not in self.net.params \
@@ -1167,7 +1170,8 @@ class NetworkChecker:
             return -self.dim_expr(expr.operand, declare)
         if isinstance(expr, A.BinOp):
             return self._dim_binop(expr, declare)
-        self.reporter.error(codes.ARGUMENT, f"expected an integer size, received {_text(expr)}", expr.span)
+        self.reporter.error(codes.ARGUMENT, f"expected an integer size, received {_text(expr)}", expr.span,
+                            help="a size is a positive integer, a parameter or a symbolic dim, or arithmetic of them")
         raise Fail("dim")
 
     def _dim_name(self, expr: A.Ref, declare: bool) -> Dim:
@@ -1175,7 +1179,8 @@ class NetworkChecker:
             v = self.net.params[expr.name]
             if is_dim(v):
                 return v
-            self.reporter.error(codes.PARAM, f"parameter `{expr.name}` is {_kind_of(v)}, not an integer", expr.span)
+            self.reporter.error(codes.PARAM, f"parameter `{expr.name}` is {_kind_of(v)}, not an integer", expr.span,
+                                help=f"give `{expr.name}` an integer default, or pass an integer for it")
             raise Fail(expr.name)
         if expr.name in self.symbol_env:
             return self.symbol_env[expr.name]
@@ -1212,7 +1217,8 @@ class NetworkChecker:
         divisor = self.net.dim(right)
         if not isinstance(divisor, int):
             self.reporter.error(codes.UNPROVEN, f"`{_text(expr.right)}` must be a known integer to divide by",
-                                expr.right.span)
+                                expr.right.span, help="divide by a number or a network parameter, or declare the "
+                                "quotient as a symbol of its own in the input's shape")
             raise Fail("div")
         if divisor <= 0:
             self.reporter.error(codes.VALUE, f"division by {divisor}", expr.right.span)
@@ -1400,3 +1406,23 @@ def _kind_of(v) -> str:
     if isinstance(v, tuple):
         return "a tuple"
     return type(v).__name__
+
+
+def _results_help(ref: A.Ref, named) -> str:
+    """How to read a result ``ref`` names that its value does not have."""
+    if list(named) == ["output"]:
+        return (f"`{ref.name}` is one tensor: write `{ref.name}`; named results such as `h_n` are read "
+                "from the value a layer with several results makes (`enc = x -> LSTM(64)`, then `enc.h_n`)")
+    return "read one of its results: " + ", ".join(f"`{ref.name}.{k}`" for k in named)
+
+
+def _repeat_help(count: int) -> str:
+    if count > MAX_REPEAT:
+        return f"repeat at most {MAX_REPEAT} times, or split the network into blocks used in turn"
+    return "write a count of at least 1, or remove `* ...` to run the stage once"
+
+
+def _rank_help(inp: A.Input, rank: int) -> str:
+    dims = len(inp.type.dims)
+    return (f"`{inp.name}` takes a tensor of {dims} dim{'s' if dims != 1 else ''}, this one has {rank}: "
+            f"reshape, flatten or select it first, or declare `{inp.name}` with {rank} dims")
