@@ -442,10 +442,11 @@ class NetworkChecker:
         check_name(self.reporter, inp.name, inp.name_span, "an input")
         dtype = self.dtype_of(inp.type)
         dims = [self._input_dim(inp, i, dexpr) for i, dexpr in enumerate(inp.type.dims)]
-        for d in dims:
+        for i, d in enumerate(dims):
             if sign(self.net.dim(d), self.checker.sizes) == -1:
                 self.reporter.error(codes.SHAPE, f"input `{inp.name}` has a negative size {render(self.net.dim(d))}",
-                                    inp.type.span, help="sizes are at least 0; check the sign")
+                                    inp.type.span, [f"dim {i} is declared `{_text(inp.type.dims[i])}`"],
+                                    help="sizes are at least 0; check the sign")
         origin = Origin(f"input {inp.name}", inp.span)
         t = Tensor(dtype or "float32", tuple(dims), (origin,) * len(dims))
         shape = [self.net.dim(d) for d in dims]

@@ -181,8 +181,17 @@ class StageCtx:
                                 f"{self.show_tensor(x)}: {why}", self.input_story(),
                                 help=self._relayout_help(x, index, sym))
             shown = ", ".join(self.show(d) for d in _dims(v))
-            raise self.fail(codes.LAYOUT, f"{self.kind_name}: {name}={shown}: {why}", arg=name,
-                            help=f"size it with a literal or a network parameter, not with `{sym}`")
+            raise self.fail(codes.LAYOUT, f"{self.kind_name}: {name}={shown}: {why}", self._symbol_notes(sym),
+                            arg=name, help=f"size it with a literal or a network parameter, not with `{sym}`")
+
+    def _symbol_notes(self, name: str) -> list[str]:
+        """Where the symbolic dim ``name`` comes from: the input whose shape declares it."""
+        where = self._nc.net.input_symbols.get(name)
+        inputs = self._nc.ast.inputs
+        if where is None or not 0 <= where[0] < len(inputs) or where[1] < 0:
+            return []
+        inp = inputs[where[0]]
+        return [f"`{name}` is dim {where[1]} of input {inp.name} (line {inp.span.line})"]
 
     def _relayout_help(self, x: Tensor, index: int, sym: str) -> str:
         """How to give a layer that reads its size from dim ``index`` a dim of a fixed size."""

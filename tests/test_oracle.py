@@ -270,17 +270,12 @@ def _lacking(tmp_path):
     return diags, no_help, no_note
 
 
-@pytest.mark.xfail(strict=True, reason="179 error diagnostics over tests/broken/ and the fuzz corpus have no help "
-                   "line: argument 71, syntax 45, unknown-attr 23, value 14, duplicate 8, rank 6, param 5, "
-                   "unproven 3, limit 2, shape 2")
 def test_every_error_has_a_help_line(tmp_path):
     diags, no_help, _ = _lacking(tmp_path)
     assert diags
     assert not no_help, f"{sum(no_help.values())} errors without help: {no_help.most_common()}"
 
 
-@pytest.mark.xfail(strict=True, reason="2 diagnostics about a size from elsewhere have no note: shape 2 "
-                   "(an input's negative size, a wrong hx)")
 def test_every_size_diagnostic_says_where_the_size_came_from(tmp_path):
     diags, _, no_note = _lacking(tmp_path)
     assert any(d.code in SIZE_CODES for _, d in diags)
