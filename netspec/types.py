@@ -57,12 +57,18 @@ class Tensor:
     ``strides``: None when the tensor has torch's default (contiguous) strides, a tuple of
     dims when netspec knows them (netspec.layout: a claim about every dim whose size is not
     1), or UNKNOWN.
+
+    ``batch``: where the samples are when the batch dim was merged with others (a reshape,
+    a flatten): ``(i, inner, batch)``, dim i holding ``inner`` elements of one sample, then
+    ``inner`` of the next, ... (netspec.context.StageCtx.regroup_batch); None when a dim
+    that is exactly the batch symbol says it, or nothing is known.
     """
 
     dtype: str
     shape: tuple[Dim, ...]
     origins: tuple[Origin | None, ...]
     strides: Any = None
+    batch: Any = None
 
     def __repr__(self) -> str:  # `Tensor(float32[batch, 10])`; the origins are for diagnostics
         return f"Tensor({show_shape(self.shape, self.dtype)})"
@@ -72,15 +78,18 @@ class Tensor:
         return len(self.shape)
 
     def with_shape(self, shape, origin: Origin | None, keep: dict[int, int] | None = None,
-                   dtype: str | None = None, strides: Any = None) -> "Tensor":
+                   dtype: str | None = None, strides: Any = None, batch: Any = None) -> "Tensor":
         """A new tensor (contiguous unless ``strides`` says otherwise); dims listed in ``keep``
-        (new index -> old index) keep their origin."""
+        (new index -> old index) keep their origin, and the samples' place when they hold it."""
         keep = keep or {}
         origins = tuple(self.origins[keep[i]] if i in keep else origin for i in range(len(shape)))
-        return Tensor(dtype or self.dtype, tuple(shape), origins, strides)
+        if batch is None and self.batch is not None:
+            batch = next(((i, *self.batch[1:]) for i, old in keep.items()
+                          if old == self.batch[0] and i < len(shape) and shape[i] == self.shape[old]), None)
+        return Tensor(dtype or self.dtype, tuple(shape), origins, strides, batch)
 
     def with_strides(self, strides: Any) -> "Tensor":
-        return self if strides is self.strides else Tensor(self.dtype, self.shape, self.origins, strides)
+        return self if strides is self.strides else Tensor(self.dtype, self.shape, self.origins, strides, self.batch)
 
 
 def show_shape(shape, dtype: str | None = None) -> str:

@@ -274,7 +274,8 @@ def flatten_shape(ctx, x: Tensor, start, end, arg_start: str, arg_end: str) -> T
     keep.update({i: i + (e - s) for i in range(s + 1, len(shape))})
     if s == e:
         keep[s] = s
-    return x.with_shape(shape, ctx.origin, keep=keep)
+    batch = ctx.regroup_batch("flatten", x, shape, arg_start)  # merging adjacent dims never mixes samples
+    return x.with_shape(shape, ctx.origin, keep=keep, batch=batch)
 
 
 @register
@@ -359,7 +360,8 @@ class Unflatten(Layer):
         keep.update({k + len(sizes) - 1: k for k in range(i + 1, x.rank)})
         if len(sizes) == 1:
             keep[i] = i
-        return [x.with_shape(shape, ctx.origin, keep=keep)]
+        batch = ctx.regroup_batch("Unflatten", x, shape, "unflattened_size")  # samples never mixed
+        return [x.with_shape(shape, ctx.origin, keep=keep, batch=batch)]
 
     def _sizes(self, ctx, a, x: Tensor, i: int) -> tuple:
         """The sizes the dim splits into, -1 worked out; their product is the dim's size."""

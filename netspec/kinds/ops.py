@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Optional
 
 from .. import codes, layout
-from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render, symbols
+from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render
 from ..types import UNKNOWN, Tensor
 from . import why
 from .args import Before
@@ -155,33 +155,9 @@ class Reshape(Op):
         for i, d in enumerate(shape):
             if i < x.rank and compare(d, x.shape[i]) is True and numel(shape[:i]) == numel(x.shape[:i]):
                 keep[i] = i
-        self.check_batch(ctx, x, shape)
-        return [x.with_shape(tuple(shape), ctx.origin, keep=keep, strides=self.strides(ctx, a, x, shape))]
-
-    def check_batch(self, ctx, x: Tensor, shape: list) -> None:
-        """A `layout` error when a slice of the new dim that holds `batch` would hold
-        elements of several samples (docs/language.md, "Layout"). Sample ``s`` of a
-        contiguous input is the flat range ``s * R ..`` (R: the elements after its batch dim),
-        so each slice of new dim j (S elements after it) is one sample's exactly when
-        m = R / S is an integer and the new dim is a multiple of m * batch."""
-        found = ctx.batch_dim(x)
-        new = [ctx.dim(d) for d in shape]
-        holders = [j for j, d in enumerate(new) if found and symbols(d) & symbols(found[1])]
-        if found is None or len(holders) != 1:
-            return
-        (i, batch), j = found, holders[0]
-        if ctx.decide.eq(numel(new), numel([ctx.dim(d) for d in x.shape])) is not True:
-            return  # a shape that rests on an unproven fact (its warning says which)
-        m = exact_div(numel([ctx.dim(d) for d in x.shape[i + 1:]]), numel(new[j + 1:]))
-        if m is not None and exact_div(new[j], m * batch) is not None:
-            return
-        shown = ", ".join(render(ctx.dim(d)) for d in shape)
-        fix = f"bring the batch dim first with `-> transpose(0, {i})` before it, or " if i else ""
-        ctx.fail_unless_allowed(
-            codes.LAYOUT, f"{self.name}({shown}): dim {j} holds `{render(batch)}`, but its slices would hold "
-            f"parts of several samples (the batch of {ctx.show_tensor(x)} is dim {i})", ctx.input_story(),
-            help=f"{fix}keep dim {i} whole in the new shape; if this is meant, add `# netspec: allow[layout]` "
-            "to the line", arg="shape")
+        batch = ctx.regroup_batch(self.name, x, shape, "shape")  # samples never mixed
+        return [x.with_shape(tuple(shape), ctx.origin, keep=keep, strides=self.strides(ctx, a, x, shape),
+                             batch=batch)]
 
     def strides(self, ctx, a, x: Tensor, shape: list):
         """A view's strides where torch's reshape finds a view, a contiguous copy's where not."""
