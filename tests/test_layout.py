@@ -379,3 +379,51 @@ def test_the_batch_is_followed_through_a_merge():
         assert bool(errors) == mixes, f"check {'refuses' if errors else 'accepts'}, torch mixes: {mixes}\n{text}"
         verdicts[bool(errors)] += 1
     assert verdicts[True] >= 50 and verdicts[False] >= 50, verdicts
+
+
+def _repeated_case(rng: random.Random) -> tuple[list, int, str, list]:
+    """A shape with `batch`, its batch dim repeated or joined to itself ``count`` times, and
+    a new shape of as many elements with `batch` somewhere."""
+    old = [rng.choice([1, 2, 3]) for _ in range(rng.randint(1, 2))]
+    at = rng.randrange(len(old) + 1)
+    old.insert(at, "batch")
+    count = rng.choice([2, 3])
+    if rng.random() < 0.5:
+        step = f"repeat({', '.join(str(count) if k == at else '1' for k in range(len(old)))})"
+    else:
+        step = f"cat({', '.join(['x'] * count)}, dim={at})"
+    left = count * math.prod(d for d in old if isinstance(d, int))
+    rest = []
+    for _ in range(rng.randint(0, 2)):
+        rest.append(rng.choice([k for k in (1, 2, 3, 4) if left % k == 0]))
+        left //= rest[-1]
+    new = [*rest, -1]
+    new.insert(rng.randrange(len(new) + 1), "batch")
+    return old, count, step, new
+
+
+def _mixes_repeated(old: list, count: int, new: list, batch: int) -> bool:
+    shape = [batch if d == "batch" else d for d in old]
+    at = old.index("batch")
+    x = torch.arange(batch).reshape([batch if k == at else 1 for k in range(len(old))]).expand(shape)
+    y = x.repeat([count if k == at else 1 for k in range(len(old))]).reshape([batch if d == "batch" else d for d in new])
+    j = new.index("batch")
+    return any(y.select(j, k).unique().numel() > 1 for k in range(y.shape[j]))
+
+
+def test_the_batch_is_followed_through_repeat_and_cat():
+    """The batch dim repeated (`repeat`, or `cat` of a tensor with itself along it), then a
+    reshape that names `batch`: the `layout` error exactly where torch mixes samples."""
+    verdicts = collections.Counter()
+    for seed in range(200):
+        rng = random.Random(seed)
+        old, count, step, new = _repeated_case(rng)
+        source = step if step.startswith("cat(") else f"x -> {step}"
+        text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n"
+                f"    y = {source} -> reshape({', '.join(map(str, new))})\n    output y\n}}\n")
+        _, errors = check_one(text)
+        assert all(" layout: " in e for e in errors), (text, errors)
+        mixes = any(_mixes_repeated(old, count, new, b) for b in (2, 3, 5))
+        assert bool(errors) == mixes, f"check {'refuses' if errors else 'accepts'}, torch mixes: {mixes}\n{text}"
+        verdicts[bool(errors)] += 1
+    assert verdicts[True] >= 30 and verdicts[False] >= 30, verdicts

@@ -497,7 +497,18 @@ class Cat(Op):
                                    help=f"every dim but {d} must match")
             total = total + t.shape[d]
         shape = first.shape[:d] + (total,) + first.shape[d + 1:]
-        return [first.with_shape(shape, ctx.origin, keep={i: i for i in range(first.rank) if i != d})]
+        return [first.with_shape(shape, ctx.origin, keep={i: i for i in range(first.rank) if i != d},
+                                 batch=self._batch(ctx, inputs, d))]
+
+    @staticmethod
+    def _batch(ctx, inputs: list, d: int):
+        """Where the samples are in the result: tensors whose batch dim is the one joined, with
+        one sample's elements lying together alike, keep them in the same order, each after
+        the other."""
+        places = [ctx.batch_place(t) for t in inputs]
+        if any(p is None or p[0] != d for p in places) or len({(p[1], p[2]) for p in places}) != 1:
+            return None
+        return places[0]
 
 
 class SizeArgs(Args):
@@ -594,7 +605,9 @@ class Repeat(Op):
                 raise ctx.fail(codes.VALUE, f"repeat: the count {v} is negative", arg="repeats")
         shape = tuple(r if i < new else x.shape[i - new] * r for i, r in enumerate(a.repeats))
         keep = {i: i - new for i, r in enumerate(a.repeats) if i >= new and r == 1}
-        return [x.with_shape(shape, ctx.origin, keep=keep)]
+        place = ctx.batch_place(x)  # a repeated batch dim holds the samples in the same order, again
+        batch = None if place is None else (place[0] + new, *place[1:])
+        return [x.with_shape(shape, ctx.origin, keep=keep, batch=batch)]
 
 
 @register
