@@ -1012,7 +1012,7 @@ class NetworkChecker:
         node.block = sub
         node.params = sum((n.params for n in (*sub.tensors, *sub.nodes)), 0)
         node.outputs = [Value(Tensor(v.tensor.dtype, v.tensor.shape, (Origin(name, span),) * v.tensor.rank,
-                                     v.tensor.strides), node, i, "")
+                                     v.tensor.strides, v.tensor.batch), node, i, "")
                         for i, (_, v) in enumerate(sub.outputs)]
         results = dict(zip(out_names, node.outputs))
         if node.outputs:
@@ -1092,7 +1092,7 @@ class NetworkChecker:
             if not self.same(want, t.shape[i]):
                 self.reporter.error(codes.SHAPE, f"input `{inp.name}` needs dim {i} = {render(self.net.dim(want))}, "
                                     f"received {render(self.net.dim(t.shape[i]))}", inp.type.span)
-        self._define_input(inp, Value(Tensor(t.dtype, t.shape, t.origins, t.strides), None, 0, inp.name))
+        self._define_input(inp, Value(Tensor(t.dtype, t.shape, t.origins, t.strides, t.batch), None, 0, inp.name))
 
     # -- argument values and dim expressions -----------------------------------------------------
     def value(self, expr) -> Any:
