@@ -92,6 +92,23 @@ class Tensor:
         return self if strides is self.strides else Tensor(self.dtype, self.shape, self.origins, strides, self.batch)
 
 
+def placed(shape, found) -> Any:
+    """``Tensor.batch`` of a result of ``shape`` from candidates ``(tensor, its dim, the
+    result's dim)``: where a tensor's samples are (its ``batch``) when that dim is kept whole
+    in the result, and every tensor that says where they are agrees; else None."""
+    out = set()
+    for t, i, k in found:
+        if t.batch is not None and t.batch[0] == i and 0 <= k < len(shape) and shape[k] == t.shape[i]:
+            out.add((k, *t.batch[1:]))
+    return out.pop() if len(out) == 1 else None
+
+
+def broadcast_batch(tensors, shape) -> Any:
+    """``Tensor.batch`` of an elementwise result of ``tensors`` (aligned from the right)."""
+    return placed(shape, [(t, t.batch[0], t.batch[0] + len(shape) - t.rank)
+                          for t in tensors if isinstance(t, Tensor) and t.batch is not None])
+
+
 def show_shape(shape, dtype: str | None = None) -> str:
     body = "[" + ", ".join(render(d) for d in shape) + "]"
     return f"{dtype}{body}" if dtype else body

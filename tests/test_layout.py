@@ -364,15 +364,17 @@ def _merged_case(rng: random.Random) -> tuple[list, str, list]:
 
 
 def test_the_batch_is_followed_through_a_merge():
-    """A flatten or reshape that merges the batch dim with its neighbours, then a reshape
-    that names `batch` again: the `layout` error exactly where torch's result (the two
-    reshapes are one, read row-major) mixes samples in the slices of that dim."""
+    """A flatten or reshape that merges the batch dim with its neighbours, maybe elementwise
+    ops (one that adds the tensor to itself too), then a reshape that names `batch` again:
+    the `layout` error exactly where torch's result (the two reshapes are one, read
+    row-major) mixes samples in the slices of that dim."""
     verdicts = collections.Counter()
     for seed in range(300):
         rng = random.Random(seed)
         old, first, new = _merged_case(rng)
+        middle = rng.choice(["", " -> ReLU", " -> mul(2.0)", f" -> add(x -> {first})", " -> sub(1.0) -> Sigmoid"])
         text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n"
-                f"    y = x -> {first} -> reshape({', '.join(_show(d) for d in new)})\n    output y\n}}\n")
+                f"    y = x -> {first}{middle} -> reshape({', '.join(_show(d) for d in new)})\n    output y\n}}\n")
         _, errors = check_one(text)
         assert all(" layout: " in e and "reshape(" in e.split(" layout: ")[1][:9] for e in errors), (text, errors)
         mixes = any(_mixes(old, new, b, n) for b, n in ((2, 3), (3, 2), (5, 4)))

@@ -110,7 +110,7 @@ class Embedding(Layer):
         (x,) = inputs
         check_ids(ctx, self.name, x)
         return [Tensor("float32", x.shape + (a.embedding_dim,),
-                       x.origins + (ctx.origin,))]
+                       x.origins + (ctx.origin,), batch=x.batch)]
 
     def param_count(self, a):
         return a.num_embeddings * a.embedding_dim
