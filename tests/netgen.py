@@ -1585,6 +1585,8 @@ class Gen:
         """A shared RNNCell or GRUCell scanned over dim 0 of ``[T, B, F]``, its state
         started from the first position through a Linear."""
         first = v.shape[0]
+        if first.role == "batch":
+            return None  # the state would carry one sample into the next (a `layout` error)
         if _data_sized(v.shape[-1]):
             return None  # the cell and the Linear are sized by the last dim
         if not (first.concrete or (first.text or "").isidentifier()):
@@ -1934,6 +1936,8 @@ def _sized_by_model(st: Stage | None) -> Stage | None:
 
 
 def _layout_ok(v: Val, bf: bool) -> bool:
+    if v.rank == 2:  # unbatched [L, E]: the samples would be the steps of one sequence
+        return v.shape[0].role != "batch"
     if v.rank != 3:
         return True
     t, b = (1, 0) if bf else (0, 1)

@@ -43,7 +43,6 @@ OPEN_TRAPS = {
                       "or a reshape of a dim that merges the batch with others",
     "pinned-parameters": "the class accepts a parameter value check --set refuses (a range or a divisibility "
                          "checked with the default)",
-    "recurrent-layout": "a recurrent layer reading an unbatched [batch, features] as a sequence over the batch",
 }
 # the traps of an open label that check refuses now: a reshape that moves the batch
 REFUSED_OF_OPEN = {"reshape-mixes-batch"}
