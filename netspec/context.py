@@ -159,14 +159,16 @@ class StageCtx:
         found = self.batch_dim(t)
         return None if found is None else (found[0], 1, found[1])
 
-    def regroup_batch(self, name: str, x: Tensor, shape, arg: str):
+    def regroup_batch(self, name: str, x: Tensor, shape, arg: str, merges: bool = False):
         """Where the samples are once ``x`` is laid out again in ``shape`` (row-major, as
         reshape reads it): ``Tensor.batch`` of the result, or None when unknown. A `layout`
         error when the new dim that holds the batch symbol would hold parts of several
         samples (docs/language.md, "Layout"). Sample ``s`` is, in flat order, runs of
         ``inner * R`` elements (R: those after its dim) every ``batch * inner * R``; a slice
         of new dim j (S elements after it) is one sample's exactly when m = inner * R / S is
-        an integer and the new dim is a multiple of m * batch; then m is its new ``inner``."""
+        an integer and the new dim is a multiple of m * batch; then m is its new ``inner``.
+        ``merges``: the new shape only merges adjacent dims (flatten), which never mixes
+        samples: where netspec cannot follow it, it says nothing."""
         found = self.batch_place(x)
         new = [self.dim(d) for d in shape]
         holders = [j for j, d in enumerate(new) if found and symbols(d) & symbols(found[2])]
@@ -175,9 +177,11 @@ class StageCtx:
         (i, inner, batch), j = found, holders[0]
         if self.decide.eq(numel(new), numel([self.dim(d) for d in x.shape])) is not True:
             return None  # a shape that rests on an unproven fact (its warning says which)
-        m = exact_div(inner * numel([self.dim(d) for d in x.shape[i + 1:]]), numel(new[j + 1:]))
-        if m is not None and exact_div(new[j], m * batch) is not None:
+        m = _quotient([inner, *(self.dim(d) for d in x.shape[i + 1:])], new[j + 1:])
+        if m is not None and _quotient([new[j]], [batch, m]) is not None:
             return j, m, batch
+        if merges:
+            return None
         shown = ", ".join(render(d) for d in new)
         where = f"is dim {i}" if x.batch is None else f"is merged into dim {i}"
         fix = f"bring the batch dim first with `-> transpose(0, {i})` before it, or " if i and x.batch is None else ""
@@ -271,6 +275,24 @@ class StageCtx:
     def input_story(self, index: int = 0) -> list[str]:
         """Notes on where the input came from: its source and the stage that shaped it."""
         return self._nc.story(self.input_values[index])
+
+
+def _quotient(num: list, den: list) -> Dim | None:
+    """The product of ``num`` divided by that of ``den`` when it is a dim (factors equal on
+    both sides cancelled first: netspec divides a polynomial by a monomial, not by another
+    polynomial), else None."""
+    num, rest = list(num), []
+    for d in den:
+        if d in num:
+            num.remove(d)
+        else:
+            rest.append(d)
+    q = numel(num)
+    for d in rest:  # one factor at a time: a monomial, or a polynomial that divides exactly
+        q = exact_div(q, d)
+        if q is None:
+            return None
+    return q
 
 
 def _dims(v) -> list[Dim]:

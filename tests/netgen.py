@@ -267,15 +267,16 @@ class Gen:
             m += [self.linear] * 3
         if self.opts.attention and v.rank in (2, 3):
             m += [self.attention]  # keeps the shape
+        conv = self.opts.conv and _batch_in_front(v)  # no window slides across samples
         if only_preserving:
-            if self.opts.conv and v.rank in (3, 4, 5):
+            if conv and v.rank in (3, 4, 5):
                 m += [self.conv_same] * 2
             return m
         m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.flatten_layer,
               self.unsqueeze, self.squeeze, self.select, self.softmax, self.unflatten, self.glu, self.pad]
         m += [self.reduce_op, self.softmax_op, self.expand_op, self.getitem_op, self.getitem_op, self.narrow_op,
               self.pieces_op, self.repeat_op, self.cast_op, self.contiguous_op]
-        if self.opts.conv:
+        if conv:
             m += self.conv_makers(v)
         if self.opts.recurrent and v.rank in (1, 2):
             m += [self.cell]
@@ -1335,7 +1336,7 @@ class Gen:
         for _ in range(self.d.int(0, 3)):
             if last and v.floating and self.d.chance(0.5):
                 st = _sized_by_model(self.linear(w))
-            elif channel and v.floating and self.opts.conv and self.d.chance(0.5):
+            elif channel and v.floating and self.opts.conv and _batch_in_front(w) and self.d.chance(0.5):
                 st = _sized_by_model(self.conv_same(w))
             elif v.floating:
                 st = self.stage(w, only_preserving=True, keep_last=True)
@@ -1452,7 +1453,7 @@ class Gen:
             b = Val(b.expr, b.dtype, b.shape[:i] + (const(1),) + b.shape[i + 1:])
             if self.d.chance(0.5):
                 (a_text, a), (b_text, b) = (b_text, b), (a_text, a)
-        elif self.opts.conv and v.rank in (3, 4) and self.d.chance(0.3):
+        elif self.opts.conv and v.rank in (3, 4) and _batch_in_front(v) and self.d.chance(0.3):
             # broadcast: the pooled branch is 1 in every spatial dim
             n = v.rank - 2
             b_text = f"{b_text} -> {self.d.choice(['AdaptiveAvgPool', 'AdaptiveMaxPool'])}{n}d(1)"
@@ -1914,6 +1915,11 @@ def _data_sized(d: Dim) -> bool:
         return False
     text = repr(d.key).replace("\\", "")  # keys nest the reprs of other keys
     return "'dsym'" in text or any(f"('sym', '{name}')" in text for name in DATA_SYMBOLS)
+
+
+def _batch_in_front(v: Val) -> bool:
+    """No dim but the first is a batch: a convolution or pool reads none as a spatial dim."""
+    return all(d.role != "batch" for d in v.shape[1:])
 
 
 def _holds_batch(d: Dim) -> bool:

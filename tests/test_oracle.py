@@ -39,13 +39,14 @@ BROKEN = Path(__file__).resolve().parent / "broken"
 OPEN_TRAPS = {
     "generic-assumption": "a network used as a stage is checked for every size, assuming the divisibility its "
                           "attention needs (embed_dim by num_heads); built on its own at a size where it fails",
-    "batch-tracking": "a layer that reads the batch as a time or spatial axis (Conv1d over [features, batch]), "
-                      "or a reshape of a dim that merges the batch with others",
+    "batch-tracking": "a result whose stated batch axis holds other samples, through an op that does not "
+                      "follow a merged batch (einsum, a slice of the merged dim)",
     "pinned-parameters": "the class accepts a parameter value check --set refuses (a range or a divisibility "
                          "checked with the default)",
 }
-# the traps of an open label that check refuses now: a reshape that moves the batch
-REFUSED_OF_OPEN = {"reshape-mixes-batch"}
+# the traps of an open label that check refuses now: a reshape that moves the batch, a
+# convolution over it
+REFUSED_OF_OPEN = {"reshape-mixes-batch", "conv-over-batch"}
 OPEN_LABELS = {t.name for t in oracle.TRAPS if t.label in OPEN_TRAPS} - REFUSED_OF_OPEN
 
 

@@ -274,7 +274,7 @@ def flatten_shape(ctx, x: Tensor, start, end, arg_start: str, arg_end: str) -> T
     keep.update({i: i + (e - s) for i in range(s + 1, len(shape))})
     if s == e:
         keep[s] = s
-    batch = ctx.regroup_batch("flatten", x, shape, arg_start)  # merging adjacent dims never mixes samples
+    batch = ctx.regroup_batch("flatten", x, shape, arg_start, merges=True)  # adjacent dims: never mixes samples
     return x.with_shape(shape, ctx.origin, keep=keep, batch=batch)
 
 
