@@ -114,13 +114,11 @@ class KindSignature(Signature):
     def keyword(self, value, arg, bound):
         kind, key = self.kind, arg.name
         if key in bound.values or key in bound.tensors:
-            self.error(f"`{key}` is given twice", arg.span)
+            self.error(f"`{key}` is given twice", arg.span, help=_twice_help(key))
             return False
         if isinstance(value, Value):
             if key not in kind.state_inputs:
-                self.error(f"`{self.name}` takes no tensor `{key}`", arg.span,
-                           help=f"tensors it takes by keyword: {', '.join(kind.state_inputs)}"
-                           if kind.state_inputs else None)
+                self.error(f"`{self.name}` takes no tensor `{key}`", arg.span, help=self._tensor_help(key))
                 return False
             bound.tensors[key] = value
             bound.values[key] = TensorArg(value, arg.value.text if isinstance(arg.value, A.Ref) else key)
@@ -129,11 +127,24 @@ class KindSignature(Signature):
             if key not in fields:
                 self.error(f"`{self.name}` has no argument `{key}`", arg.span,
                            [f"`{self.name}` takes: " + ", ".join(fields)] if fields else
-                           [f"`{self.name}` takes no arguments"], help=suggest(key, fields))
+                           [f"`{self.name}` takes no arguments"], help=suggest(key, fields) or (
+                               f"remove `{key}=...`; `{self.name}` takes " + ", ".join(f"`{f}`" for f in fields)
+                               if fields else f"remove `{key}=...`: write `{self.name}` alone"))
                 return False
             bound.values[key] = value
         bound.spans[key] = arg.span
         return True
+
+    def _tensor_help(self, key: str) -> str:
+        """How to pass what ``key=tensor`` meant, for a kind that takes no tensor ``key``."""
+        kind = self.kind
+        if kind.state_inputs:
+            return f"tensors it takes by keyword: {', '.join(kind.state_inputs)}"
+        if key in kind.Args.model_fields:
+            return f"`{key}` takes a value, not a tensor: a number, a parameter or a symbolic dim"
+        if kind.max_inputs != 1:
+            return f"pass the tensor by position: `{self.name}(x, y)`"
+        return f"`{self.name}` takes one tensor, piped in: `x -> {self.name}(...)`"
 
     def finish(self, bound, span):
         given = self._variadic(bound)
@@ -146,7 +157,8 @@ class KindSignature(Signature):
             bound.bad = True
         for (value, aspan), name in zip(given, names):
             if name in bound.values:
-                self.error(f"`{name}` is given both by position and by keyword", aspan)
+                self.error(f"`{name}` is given both by position and by keyword", aspan,
+                           help=f"this positional value is `{name}`: remove it or the `{name}=` keyword")
                 bound.bad = True
                 continue
             bound.values[name] = value
@@ -161,7 +173,8 @@ class KindSignature(Signature):
         if variadic is None or not given:
             return given
         if variadic in bound.values:
-            self.error(f"`{variadic}` is given both by position and by keyword", bound.spans[variadic])
+            self.error(f"`{variadic}` is given both by position and by keyword", bound.spans[variadic],
+                       help=f"the positional values are `{variadic}`: remove them or the `{variadic}=` keyword")
             bound.bad = True
         if len(given) == 1 and isinstance(given[0][0], tuple):
             bound.values[variadic] = given[0][0]
@@ -174,13 +187,16 @@ class KindSignature(Signature):
         taken = self.kind.positional
         self.error(f"`{self.name}` takes {len(taken)} positional argument{'s' if len(taken) != 1 else ''} "
                    f"({', '.join(taken) or 'none'}), received {len(given)}", given[len(taken)][1],
-                   help="pass the others by keyword" if taken else None)
+                   help="pass the others by keyword" if taken else
+                   f"`{self.name}` takes its arguments by keyword: write `name=value`")
 
     def _input_count(self, n: int, span: Span) -> bool:
         kind = self.kind
         if n < kind.min_inputs:
             self.error(f"`{self.name}` needs {kind.min_inputs} tensor input"
-                       f"{'s' if kind.min_inputs > 1 else ''}, received {n}", span)
+                       f"{'s' if kind.min_inputs > 1 else ''}, received {n}", span,
+                       help=f"pipe one in (`x -> {self.name}(...)`) and pass the others first: "
+                       f"`{self.name}(y, ...)`" if kind.min_inputs > 1 else f"pipe one in: `x -> {self.name}(...)`")
             return False
         if kind.max_inputs is not None and n > kind.max_inputs:
             self.error(f"`{self.name}` takes {kind.max_inputs} tensor input"
@@ -209,11 +225,13 @@ class NetworkSignature(Signature):
         if isinstance(value, Value):
             free = [n for n in self.input_names if n not in bound.tensors]
             if not free:
-                self.error(f"`{self.name}` takes no more tensor inputs", arg.span)
+                self.error(f"`{self.name}` takes no more tensor inputs", arg.span,
+                           help=self._inputs_help())
                 return False
             return self._place(free[0], value, arg, bound)
         if self.next_param >= len(self.param_names):
-            self.error(f"`{self.name}` takes {len(self.param_names)} parameters, received more", arg.span)
+            self.error(f"`{self.name}` takes {len(self.param_names)} parameters, received more", arg.span,
+                       help=self._inputs_help())
             return False
         self.next_param += 1
         return self._place(self.param_names[self.next_param - 1], value, arg, bound)
@@ -223,24 +241,32 @@ class NetworkSignature(Signature):
 
     def _place(self, key: str, value, arg: A.Arg, bound: Bound) -> bool:
         if key in bound.tensors or key in bound.values:
-            self.error(f"`{key}` is given twice", arg.span)
+            self.error(f"`{key}` is given twice", arg.span, help=_twice_help(key))
             return False
         bound.spans[key] = arg.span
         if key in self.input_names:
             if not isinstance(value, Value):
-                self.error(f"input `{key}` of `{self.name}` needs a tensor", arg.span)
+                self.error(f"input `{key}` of `{self.name}` needs a tensor", arg.span,
+                           help=f"pass a value defined in this network: `{key}=x`")
                 return False
             bound.tensors[key] = value
         elif key in self.param_names:
             if isinstance(value, Value):
-                self.error(f"parameter `{key}` of `{self.name}` takes a value, not a tensor", arg.span)
+                self.error(f"parameter `{key}` of `{self.name}` takes a value, not a tensor", arg.span,
+                           help=f"pass a number or a parameter: `{key}=3`; tensors go to its inputs: "
+                           + ", ".join(f"`{n}`" for n in self.input_names))
                 return False
             bound.values[key] = value
         else:
             self.error(f"`{self.name}` has no parameter or input `{key}`", arg.span,
-                       help=suggest(key, self.input_names + self.param_names))
+                       help=suggest(key, self.input_names + self.param_names) or self._inputs_help())
             return False
         return True
+
+    def _inputs_help(self) -> str:
+        names = ", ".join(f"`{n}`" for n in self.input_names) or "none"
+        params = ", ".join(f"`{n}`" for n in self.param_names) or "none"
+        return f"`{self.name}` takes the inputs {names} and the parameters {params}: remove the others"
 
     def finish(self, bound, span):
         missing = [n for n in self.input_names if n not in bound.tensors]
@@ -257,3 +283,7 @@ def _is_size(v) -> bool:
     if isinstance(v, tuple):
         return bool(v) and all(_is_size(x) for x in v)
     return is_dim(v)
+
+
+def _twice_help(key: str) -> str:
+    return f"remove one of the two `{key}=`"

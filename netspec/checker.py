@@ -248,7 +248,8 @@ class Checker:
         seen: set[str] = set()
         for p in ast.params:
             if p.name in seen:
-                reporter.error(codes.DUPLICATE, f"parameter `{p.name}` is declared twice", p.span)
+                reporter.error(codes.DUPLICATE, f"parameter `{p.name}` is declared twice", p.span,
+                               help=f"remove one `{p.name}`, or rename it")
                 continue
             seen.add(p.name)
             check_name(reporter, p.name, p.span, "a parameter")
@@ -435,15 +436,18 @@ class NetworkChecker:
 
     def declare_input(self, inp: A.Input) -> None:
         if inp.name in self.values or inp.name in self.net.params:
-            self.reporter.error(codes.DUPLICATE, f"`{inp.name}` is defined twice", inp.name_span)
+            what = "a parameter" if inp.name in self.net.params else "an input"
+            self.reporter.error(codes.DUPLICATE, f"`{inp.name}` is defined twice", inp.name_span,
+                                help=f"`{inp.name}` is already {what}: give this input another name")
             return
         check_name(self.reporter, inp.name, inp.name_span, "an input")
         dtype = self.dtype_of(inp.type)
         dims = [self._input_dim(inp, i, dexpr) for i, dexpr in enumerate(inp.type.dims)]
-        for d in dims:
+        for i, d in enumerate(dims):
             if sign(self.net.dim(d), self.checker.sizes) == -1:
                 self.reporter.error(codes.SHAPE, f"input `{inp.name}` has a negative size {render(self.net.dim(d))}",
-                                    inp.type.span, help="sizes are at least 0; check the sign")
+                                    inp.type.span, [f"dim {i} is declared `{_text(inp.type.dims[i])}`"],
+                                    help="sizes are at least 0; check the sign")
         origin = Origin(f"input {inp.name}", inp.span)
         t = Tensor(dtype or "float32", tuple(dims), (origin,) * len(dims))
         shape = [self.net.dim(d) for d in dims]
@@ -636,7 +640,7 @@ class NetworkChecker:
         if ref.attr not in res.named:
             self.reporter.error(codes.UNKNOWN_ATTR, f"`{ref.name}` has no result `{ref.attr}`", ref.span,
                                 [f"`{ref.name}` has: " + ", ".join(f"`{k}`" for k in res.named)],
-                                help=suggest(ref.attr, res.named))
+                                help=suggest(ref.attr, res.named) or _results_help(ref, res.named))
             return None
         return res.named[ref.attr]
 
@@ -714,7 +718,7 @@ class NetworkChecker:
         if not 1 <= count <= MAX_REPEAT:
             self.reporter.error(codes.LIMIT if count > MAX_REPEAT else codes.VALUE,
                                 f"a stage is repeated {count} times; the count must be 1 to {MAX_REPEAT}",
-                                st.repeat.span)
+                                st.repeat.span, help=_repeat_help(count))
             raise Fail("repeat")  # the stages after it cannot be inferred
         if self.checker.layer_count + count * self.checker.fewest_layers(st.core) > limits.MAX_LAYERS:
             self.layer_limit(st.span, ahead=True)
@@ -1028,7 +1032,7 @@ class NetworkChecker:
         node.block = sub
         node.params = total(n.params for n in (*sub.tensors, *sub.nodes))
         node.outputs = [Value(Tensor(v.tensor.dtype, v.tensor.shape, (Origin(name, span),) * v.tensor.rank,
-                                     v.tensor.strides), node, i, "")
+                                     v.tensor.strides, v.tensor.batch), node, i, "")
                         for i, (_, v) in enumerate(sub.outputs)]
         results = dict(zip(out_names, node.outputs))
         if node.outputs:
@@ -1097,7 +1101,7 @@ class NetworkChecker:
         if len(inp.type.dims) != t.rank:
             self.reporter.error(codes.RANK, f"input `{inp.name}` of `{self.ast.name}` has {len(inp.type.dims)} dims "
                                 f"[{', '.join(_text(d) for d in inp.type.dims)}], received {t.rank}: {self.net.show(t)}",
-                                inp.type.span)
+                                inp.type.span, help=_rank_help(inp, t.rank))
             raise Fail("rank")
         for i, dexpr in enumerate(inp.type.dims):
             if isinstance(dexpr, A.Ref) and dexpr.attr is None and dexpr.name not in self.net.params \
@@ -1108,8 +1112,10 @@ class NetworkChecker:
             if not self.same(want, t.shape[i]):
                 need, got = self.net.dim(want), self.net.dim(t.shape[i])
                 self.reporter.error(codes.SHAPE, f"input `{inp.name}` needs dim {i} = {render(need)}, "
-                                    f"received {render(got)}", inp.type.span, help=rounding_help(got, need))
-        self._define_input(inp, Value(Tensor(t.dtype, t.shape, t.origins, t.strides), None, 0, inp.name))
+                                    f"received {render(got)}", inp.type.span,
+                                    help=rounding_help(got, need) or f"give `{inp.name}` a tensor whose dim {i} "
+                                    f"is {render(need)}, or change its type in the network")
+        self._define_input(inp, Value(Tensor(t.dtype, t.shape, t.origins, t.strides, t.batch), None, 0, inp.name))
 
     # -- argument values and dim expressions -----------------------------------------------------
     def value(self, expr) -> Any:
@@ -1188,7 +1194,8 @@ class NetworkChecker:
             return -self.dim_expr(expr.operand, declare)
         if isinstance(expr, A.BinOp):
             return self._dim_binop(expr, declare)
-        self.reporter.error(codes.ARGUMENT, f"expected an integer size, received {_text(expr)}", expr.span)
+        self.reporter.error(codes.ARGUMENT, f"expected an integer size, received {_text(expr)}", expr.span,
+                            help="a size is a positive integer, a parameter or a symbolic dim, or arithmetic of them")
         raise Fail("dim")
 
     def _dim_name(self, expr: A.Ref, declare: bool) -> Dim:
@@ -1196,7 +1203,8 @@ class NetworkChecker:
             v = self.net.params[expr.name]
             if is_dim(v):
                 return v
-            self.reporter.error(codes.PARAM, f"parameter `{expr.name}` is {_kind_of(v)}, not an integer", expr.span)
+            self.reporter.error(codes.PARAM, f"parameter `{expr.name}` is {_kind_of(v)}, not an integer", expr.span,
+                                help=f"give `{expr.name}` an integer default, or pass an integer for it")
             raise Fail(expr.name)
         if expr.name in self.symbol_env:
             return self.symbol_env[expr.name]
@@ -1233,7 +1241,8 @@ class NetworkChecker:
         divisor = self.net.dim(right)
         if not isinstance(divisor, int):
             self.reporter.error(codes.UNPROVEN, f"`{_text(expr.right)}` must be a known integer to divide by",
-                                expr.right.span)
+                                expr.right.span, help="divide by a number or a network parameter, or declare the "
+                                "quotient as a symbol of its own in the input's shape")
             raise Fail("div")
         if divisor <= 0:
             self.reporter.error(codes.VALUE, f"division by {divisor}", expr.right.span)
@@ -1421,3 +1430,23 @@ def _kind_of(v) -> str:
     if isinstance(v, tuple):
         return "a tuple"
     return type(v).__name__
+
+
+def _results_help(ref: A.Ref, named) -> str:
+    """How to read a result ``ref`` names that its value does not have."""
+    if list(named) == ["output"]:
+        return (f"`{ref.name}` is one tensor: write `{ref.name}`; named results such as `h_n` are read "
+                "from the value a layer with several results makes (`enc = x -> LSTM(64)`, then `enc.h_n`)")
+    return "read one of its results: " + ", ".join(f"`{ref.name}.{k}`" for k in named)
+
+
+def _repeat_help(count: int) -> str:
+    if count > MAX_REPEAT:
+        return f"repeat at most {MAX_REPEAT} times, or split the network into blocks used in turn"
+    return "write a count of at least 1, or remove `* ...` to run the stage once"
+
+
+def _rank_help(inp: A.Input, rank: int) -> str:
+    dims = len(inp.type.dims)
+    return (f"`{inp.name}` takes a tensor of {dims} dim{'s' if dims != 1 else ''}, this one has {rank}: "
+            f"reshape, flatten or select it first, or declare `{inp.name}` with {rank} dims")

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from . import codes, memo
 from .codes import Code
 from .diagnostics import Span
-from .dims import Dim, Expr, compare, is_dim, less_equal, render, symbols
+from .dims import Dim, Expr, compare, exact_div, is_dim, less_equal, render, symbols
 from .kinds import Fail, Layer
+from .kinds.base import numel
 from .layout import Decide
 from .types import UNKNOWN, Origin, Tensor
 
@@ -160,6 +161,50 @@ class StageCtx:
             return None
         return found[0][0], self.dim(t.shape[found[0][0]])
 
+    def batch_place(self, t: Tensor) -> tuple[int, Dim, Dim] | None:
+        """Where the samples of ``t`` are: (dim, elements of one sample in a row, the batch
+        symbol); a dim that is exactly the batch symbol holds them one by one."""
+        if t.batch is not None:
+            return t.batch
+        found = self.batch_dim(t)
+        return None if found is None else (found[0], 1, found[1])
+
+    def regroup_batch(self, name: str, x: Tensor, shape, arg: str, merges: bool = False):
+        """Where the samples are once ``x`` is laid out again in ``shape`` (row-major, as
+        reshape reads it): ``Tensor.batch`` of the result, or None when unknown. A `layout`
+        error when the new dim that holds the batch symbol would hold parts of several
+        samples (docs/language.md, "Layout"). Sample ``s`` is, in flat order, runs of
+        ``inner * R`` elements (R: those after its dim) every ``batch * inner * R``; a slice
+        of new dim j (S elements after it) is one sample's exactly when m = inner * R / S is
+        an integer and the new dim is a multiple of m * batch; then m is its new ``inner``.
+        ``merges``: the new shape only merges adjacent dims (flatten), which never mixes
+        samples: where netspec cannot follow it, it says nothing."""
+        found = self.batch_place(x)
+        new = [self.dim(d) for d in shape]
+        holders = [j for j, d in enumerate(new) if found and symbols(d) & symbols(found[2])]
+        if found is None or len(holders) != 1:
+            return None
+        (i, inner, batch), j = found, holders[0]
+        if self.decide.eq(numel(new), numel([self.dim(d) for d in x.shape])) is not True:
+            return None  # a shape that rests on an unproven fact (its warning says which)
+        m = _quotient([inner, *(self.dim(d) for d in x.shape[i + 1:])], new[j + 1:])
+        if m is not None and _quotient([new[j]], [batch, m]) is not None:
+            return j, m, batch
+        if merges:
+            return None
+        shown = ", ".join(render(d) for d in new)
+        where = f"is dim {i}" if x.batch is None else f"is merged into dim {i}"
+        fix = f"bring the batch dim first with `-> transpose(0, {i})` before it, or " if i and x.batch is None else ""
+        self.fail_unless_allowed(
+            codes.LAYOUT, f"{name}({shown}): dim {j} holds `{render(batch)}`, but its slices would hold "
+            f"parts of several samples (the batch of {self.show_tensor(x)} {where})", self.input_story(),
+            help=f"split dim {i} back into the dims it was merged from, then bring the batch dim first with "
+            "`transpose` before merging again; if this is meant, add `# netspec: allow[layout]` to the line"
+            if x.batch is not None else
+            f"{fix}keep dim {i} whole in the new shape; if this is meant, add `# netspec: allow[layout]` to the line",
+            arg=arg)
+        return None
+
     def data_symbol(self, d: Dim) -> tuple[str, str] | None:
         """The first symbol of ``d`` (parameters at their values) named like an axis that
         varies with the data, and its role: ("seq", "time"); a network parameter's name
@@ -191,8 +236,17 @@ class StageCtx:
                                 f"{self.show_tensor(x)}: {why}", self.input_story(),
                                 help=self._relayout_help(x, index, sym))
             shown = ", ".join(self.show(d) for d in _dims(v))
-            raise self.fail(codes.LAYOUT, f"{self.kind_name}: {name}={shown}: {why}", arg=name,
-                            help=f"size it with a literal or a network parameter, not with `{sym}`")
+            raise self.fail(codes.LAYOUT, f"{self.kind_name}: {name}={shown}: {why}", self._symbol_notes(sym),
+                            arg=name, help=f"size it with a literal or a network parameter, not with `{sym}`")
+
+    def _symbol_notes(self, name: str) -> list[str]:
+        """Where the symbolic dim ``name`` comes from: the input whose shape declares it."""
+        where = self._nc.net.input_symbols.get(name)
+        inputs = self._nc.ast.inputs
+        if where is None or not 0 <= where[0] < len(inputs) or where[1] < 0:
+            return []
+        inp = inputs[where[0]]
+        return [f"`{name}` is dim {where[1]} of input {inp.name} (line {inp.span.line})"]
 
     def _relayout_help(self, x: Tensor, index: int, sym: str) -> str:
         """How to give a layer that reads its size from dim ``index`` a dim of a fixed size."""
@@ -231,6 +285,24 @@ class StageCtx:
     def input_story(self, index: int = 0) -> list[str]:
         """Notes on where the input came from: its source and the stage that shaped it."""
         return self._nc.story(self.input_values[index])
+
+
+def _quotient(num: list, den: list) -> Dim | None:
+    """The product of ``num`` divided by that of ``den`` when it is a dim (factors equal on
+    both sides cancelled first: netspec divides a polynomial by a monomial, not by another
+    polynomial), else None."""
+    num, rest = list(num), []
+    for d in den:
+        if d in num:
+            num.remove(d)
+        else:
+            rest.append(d)
+    q = numel(num)
+    for d in rest:  # one factor at a time: a monomial, or a polynomial that divides exactly
+        q = exact_div(q, d)
+        if q is None:
+            return None
+    return q
 
 
 def _dims(v) -> list[Dim]:

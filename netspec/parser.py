@@ -309,23 +309,70 @@ def _syntax_diagnostic(e, text: str, file: str):
         line, col = _end_of_text(text)
         msg = "the file ends early"
         end = col
-    help_ = None
-    history = getattr(e, "token_history", None) or []
-    if set(getattr(e, "expected", ())) <= {"EQUAL", "COMMA"} and history and history[-1].type == "NAME":
-        name = str(history[-1])
-        help_ = f"`{name}` starts a new binding here; if it is a stage, join it with `->`: `... -> {name}`"
-    elif "`->`" in msg or "`)`" in msg:
-        help_ = "stages are joined with `->`; check the brackets around this point"
     notes = []
     token = getattr(e, "token", None)
     upto = getattr(token, "start_pos", None) if token is not None and token.type != "$END" else len(text)
     opened = _open_brackets(text, upto if isinstance(upto, int) else getattr(e, "pos_in_stream", 0) or 0)
     closers = {"(": "RPAR", "[": "RSQB", "{": "RBRACE"}
     expected = set(getattr(e, "expected", None) or getattr(e, "allowed", None) or ())
-    if opened and opened[-1][0] < line and closers[opened[-1][2]] in expected:
-        o_line, o_col, o_char = opened[-1]  # the parser would close it here: say where it opened
-        notes.append(f"the `{o_char}` at line {o_line}, column {o_col} is not closed")
+    unclosed = opened[-1] if opened and closers[opened[-1][2]] in expected else None
+    if unclosed is not None and unclosed[0] < line:  # the parser would close it here: say where it opened
+        notes.append(f"the `{unclosed[2]}` at line {unclosed[0]}, column {unclosed[1]} is not closed")
+    help_ = _syntax_help(e, text, expected, unclosed)
     return Diagnostic("error", codes.SYNTAX, msg, Span(file, line, col, line, end), notes, help_)
+
+
+def _syntax_help(e, text: str, expected: set, unclosed) -> str:
+    """How to fix a syntax error: the likeliest mistake at this point, else what to write."""
+    import lark
+
+    token = getattr(e, "token", None)
+    history = getattr(e, "token_history", None) or []
+    previous = str(history[-1]) if history else ""
+    if isinstance(e, lark.exceptions.UnexpectedCharacters):
+        return _character_help(text[e.pos_in_stream] if 0 <= e.pos_in_stream < len(text) else "", expected)
+    if token is None or token.type == "$END":
+        if unclosed is not None:
+            return f"close the `{unclosed[2]}` opened at line {unclosed[0]}, or finish what it holds"
+        return f"the text stops mid-statement: finish it with {_describe_expected(expected)}"
+    if str(token) in KEYWORDS and "NAME" in expected:
+        return f"`{token}` is a keyword: name the value otherwise, e.g. `{token}_`"
+    if previous in KEYWORDS and token.type == "EQUAL":
+        return f"`{previous}` is a keyword: name the value otherwise, e.g. `{previous}_ = ...`"
+    if unclosed is not None and unclosed[0] < token.line and unclosed[2] != "{":
+        return f"close the `{unclosed[2]}` opened at line {unclosed[0]} before this point"
+    if expected <= {"EQUAL", "COMMA"} and previous in KEYWORDS:
+        return f"`{previous}` cannot start a statement: write `name = ...`, `input ...` or `output ...`"
+    if expected <= {"EQUAL", "COMMA"} and history and history[-1].type == "NAME":
+        return f"`{previous}` starts a new binding here; if it is a stage, join it with `->`: `... -> {previous}`"
+    return _expected_help(expected, token)
+
+
+def _character_help(ch: str, expected: set) -> str:
+    if ch == '"':
+        return "a string is written on one line between two `\"`, with no `\\` inside: `\"relu\"`"
+    if not ch.isascii() or not ch.isprintable():
+        return (f"remove the character (U+{ord(ch or '?'):04X}): outside comments and strings, "
+                "netspec text is plain ASCII")
+    return f"remove `{ch}`" + (f"; {_describe_expected(expected)} may come here" if expected else "")
+
+
+_CONTEXT_HELP = (  # (what the parser expects, how the construct there is written)
+    ({"NETWORK"}, "a spec is a list of networks, each `network Name(param=default, ...) { statements }`"),
+    ({"LSQB"}, "a tensor type is a dtype and its dims in brackets: `input x: float[batch, 3, 32, 32]`"),
+    ({"LPAR", "LBRACE"}, "a network is written `network Name(param=default, ...) { statements }`"),
+    ({"LBRACE"}, "the network's statements follow its parameters in braces: `network Name(k=3) { ... }`"),
+    ({"NAME"}, "write a name here: letters, digits and `_`, not starting with a digit"),
+)
+
+
+def _expected_help(expected: set, token) -> str:
+    for keys, help_ in _CONTEXT_HELP:
+        if expected and expected <= keys:
+            return help_
+    if "__ANON_0" in expected or "RPAR" in expected:
+        return "stages are joined with `->`; check the brackets around this point"
+    return f"write {_describe_expected(expected)} here, or remove `{str(token).splitlines()[0][:20]}`"
 
 
 def _open_brackets(text: str, upto: int) -> list[tuple[int, int, str]]:
@@ -363,5 +410,7 @@ def literal(expr, reporter: Reporter):
         v = literal(expr.operand, reporter)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return -v
-    reporter.error(codes.PARAM, "a parameter default must be a number, boolean, string or tuple", expr.span)
+    reporter.error(codes.PARAM, "a parameter default must be a number, boolean, string or tuple", expr.span,
+                   help="write the value itself (`k=3`, `mode=\"relu\"`, `kernel=(3, 3)`); a size computed from "
+                   "other parameters is written where it is used (`Linear(k * 2)`)")
     return None

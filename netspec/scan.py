@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from . import ast as A
 from . import codes
+from .context import BATCH_NAMES
+from .dims import sym
 from .graph import Node, Value
 from .kinds import Fail
 from .kinds.base import REGISTRY, Args, DimArg, Op, StrArg
@@ -71,6 +73,7 @@ def apply(nc: NetworkChecker, span, args: list[A.Arg], piped: Value | None, st: 
     name, state, dim = _arguments(nc, span, args, piped)
     x = piped.tensor
     d = _dim(nc, dim, x.rank, span)
+    _steps_not_samples(nc, piped, d, span)
     here = Tensor(x.dtype, x.shape[:d] + x.shape[d + 1:], x.origins[:d] + x.origins[d + 1:])
     step_node, out = _step(nc, name, span, Value(here, piped.node, piped.index, piped.name), state)
     if out is None:
@@ -125,6 +128,20 @@ def _dim(nc: NetworkChecker, dim: A.Arg | None, rank: int, span) -> int:
                           dim.span if dim else span, help=f"give a dim from {-rank} to {rank - 1}")
         raise Fail("scan")
     return d % rank
+
+
+def _steps_not_samples(nc: NetworkChecker, piped: Value, d: int, span) -> None:
+    """A `layout` error when the dim scanned is named as a batch: the state would carry one
+    sample into the next (unless an allow comment on the line says it is meant)."""
+    size = nc.net.dim(piped.tensor.shape[d])
+    name = next((n for n in sorted(BATCH_NAMES) if size == sym(n)), None)
+    if name is None or nc.reporter.silenced(codes.LAYOUT, span):
+        return
+    nc.reporter.error(codes.LAYOUT, f"scan steps along dim {d}, which is `{name}`: the state would carry one "
+                      "sample into the next", span, nc.story(piped),
+                      help="scan along the time dim (`dim=1` for [batch, seq, ...]), or transpose it first; "
+                      "if this is meant, add `# netspec: allow[layout]` to the line")
+    raise Fail("scan")
 
 
 def _step(nc: NetworkChecker, name: str, span, here: Value, state: Value) -> tuple[Node | None, Value | None]:

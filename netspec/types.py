@@ -57,12 +57,18 @@ class Tensor:
     ``strides``: None when the tensor has torch's default (contiguous) strides, a tuple of
     dims when netspec knows them (netspec.layout: a claim about every dim whose size is not
     1), or UNKNOWN.
+
+    ``batch``: where the samples are when the batch dim was merged with others (a reshape,
+    a flatten): ``(i, inner, batch)``, dim i holding ``inner`` elements of one sample, then
+    ``inner`` of the next, ... (netspec.context.StageCtx.regroup_batch); None when a dim
+    that is exactly the batch symbol says it, or nothing is known.
     """
 
     dtype: str
     shape: tuple[Dim, ...]
     origins: tuple[Origin | None, ...]
     strides: Any = None
+    batch: Any = None
 
     def __repr__(self) -> str:  # `Tensor(float32[batch, 10])`; the origins are for diagnostics
         return f"Tensor({show_shape(self.shape, self.dtype)})"
@@ -72,15 +78,35 @@ class Tensor:
         return len(self.shape)
 
     def with_shape(self, shape, origin: Origin | None, keep: dict[int, int] | None = None,
-                   dtype: str | None = None, strides: Any = None) -> "Tensor":
+                   dtype: str | None = None, strides: Any = None, batch: Any = None) -> "Tensor":
         """A new tensor (contiguous unless ``strides`` says otherwise); dims listed in ``keep``
-        (new index -> old index) keep their origin."""
+        (new index -> old index) keep their origin, and the samples' place when they hold it."""
         keep = keep or {}
         origins = tuple(self.origins[keep[i]] if i in keep else origin for i in range(len(shape)))
-        return Tensor(dtype or self.dtype, tuple(shape), origins, strides)
+        if batch is None and self.batch is not None:
+            batch = next(((i, *self.batch[1:]) for i, old in keep.items()
+                          if old == self.batch[0] and i < len(shape) and shape[i] == self.shape[old]), None)
+        return Tensor(dtype or self.dtype, tuple(shape), origins, strides, batch)
 
     def with_strides(self, strides: Any) -> "Tensor":
-        return self if strides is self.strides else Tensor(self.dtype, self.shape, self.origins, strides)
+        return self if strides is self.strides else Tensor(self.dtype, self.shape, self.origins, strides, self.batch)
+
+
+def placed(shape, found) -> Any:
+    """``Tensor.batch`` of a result of ``shape`` from candidates ``(tensor, its dim, the
+    result's dim)``: where a tensor's samples are (its ``batch``) when that dim is kept whole
+    in the result, and every tensor that says where they are agrees; else None."""
+    out = set()
+    for t, i, k in found:
+        if t.batch is not None and t.batch[0] == i and 0 <= k < len(shape) and shape[k] == t.shape[i]:
+            out.add((k, *t.batch[1:]))
+    return out.pop() if len(out) == 1 else None
+
+
+def broadcast_batch(tensors, shape) -> Any:
+    """``Tensor.batch`` of an elementwise result of ``tensors`` (aligned from the right)."""
+    return placed(shape, [(t, t.batch[0], t.batch[0] + len(shape) - t.rank)
+                          for t in tensors if isinstance(t, Tensor) and t.batch is not None])
 
 
 def show_shape(shape, dtype: str | None = None) -> str:

@@ -180,6 +180,7 @@ class Stage:
     apply: Callable[[Val], "Val | None"]  # the result type, or None when not valid for it
     results: tuple[str, ...] = ("output",)
     extra: dict = field(default_factory=dict)  # for recurrent layers: the other results
+    reads: tuple[int, ...] = ()  # the input dims whose sizes it is built with (in_features, channels)
 
 
 FLOAT = ("float32", "float64")
@@ -244,7 +245,7 @@ class Gen:
             if not makers:
                 return None
             maker = self.d.choice(makers)
-            st = maker(v)
+            st = _sized_by_model(maker(v))
             if st is not None and st.apply(v) is not None:
                 return st
         return None
@@ -266,15 +267,16 @@ class Gen:
             m += [self.linear] * 3
         if self.opts.attention and v.rank in (2, 3):
             m += [self.attention]  # keeps the shape
+        conv = self.opts.conv and _batch_in_front(v)  # no window slides across samples
         if only_preserving:
-            if self.opts.conv and v.rank in (3, 4, 5):
+            if conv and v.rank in (3, 4, 5):
                 m += [self.conv_same] * 2
             return m
         m += [self.permute, self.transpose, self.reshape, self.flatten_op, self.flatten_layer,
               self.unsqueeze, self.squeeze, self.select, self.softmax, self.unflatten, self.glu, self.pad]
         m += [self.reduce_op, self.softmax_op, self.expand_op, self.getitem_op, self.getitem_op, self.narrow_op,
               self.pieces_op, self.repeat_op, self.cast_op, self.contiguous_op]
-        if self.opts.conv:
+        if conv:
             m += self.conv_makers(v)
         if self.opts.recurrent and v.rank in (1, 2):
             m += [self.cell]
@@ -302,7 +304,7 @@ class Gen:
         if v.rank >= 2 and v.shape[1].text and self.d.chance(0.2):  # a slope a channel
             key = v.shape[1].key
             return Stage(f"PReLU({v.shape[1].text})",
-                         lambda x: x if x.floating and x.rank >= 2 and x.shape[1].key == key else None)
+                         lambda x: x if x.floating and x.rank >= 2 and x.shape[1].key == key else None, reads=(1,))
         return Stage(text, lambda x: x if x.floating else None)
 
     def identity(self, v: Val) -> Stage:
@@ -346,7 +348,7 @@ class Gen:
             if not x.floating or x.rank < 2 or (groups > 1 and x.shape[1].key != key):
                 return None
             return x if math.prod(d.value for d in x.shape) > groups else None  # torch: more than one value
-        return Stage(text, apply)
+        return Stage(text, apply, reads=(1,))
 
     def instancenorm(self, v: Val) -> Stage | None:
         n = 2 if v.rank == 4 or (v.rank == 3 and self.d.chance(0.4)) else 1
@@ -364,7 +366,7 @@ class Gen:
             if text.endswith(f"({channels.text})") and x.shape[x.rank - n - 1].key != channels.key:
                 return None
             return x
-        return Stage(text, apply)
+        return Stage(text, apply, reads=(-n - 1,))
 
     def layernorm(self, v: Val) -> Stage | None:
         if v.rank == 0:
@@ -376,10 +378,10 @@ class Gen:
             def apply(x):
                 ok = x.floating and x.rank >= 2 and x.shape[-2].key == a and x.shape[-1].key == b
                 return x if ok else None
-            return Stage(text, apply)
+            return Stage(text, apply, reads=(-2, -1))
         text = self.d.choice(["LayerNorm", "LayerNorm(elementwise_affine=false)", "LayerNorm(eps=0.001)",
                               "LayerNorm(bias=false)"])
-        return Stage(text, lambda x: x if x.floating and x.rank >= 1 else None)
+        return Stage(text, lambda x: x if x.floating and x.rank >= 1 else None, reads=(-1,))
 
     def batchnorm(self, v: Val) -> Stage | None:
         name = "BatchNorm2d" if v.rank == 4 else "BatchNorm1d"
@@ -407,13 +409,14 @@ class Gen:
                 if values < 2:
                     return None
             return x
-        return Stage(text, apply)
+        return Stage(text, apply, reads=(1,))
 
     def linear(self, v: Val) -> Stage:
         text_n, n = self.size(1, 12)
         bias = self.d.choice(["", "", ", bias=false", ", false"])
         return Stage(f"Linear({text_n}{bias})",
-                     lambda x: Val(x.expr, x.dtype, x.shape[:-1] + (n,)) if x.floating and x.rank >= 1 else None)
+                     lambda x: Val(x.expr, x.dtype, x.shape[:-1] + (n,)) if x.floating and x.rank >= 1 else None,
+                     reads=(-1,))
 
     def embedding(self, v: Val) -> Stage:
         vocab = self.d.int(2, 20)
@@ -526,6 +529,10 @@ class Gen:
         name = self.d.choice(["reshape", "reshape", "view"])
         if self.opts.extended and v.strided and self.d.chance(0.8):
             name = "view"
+        if name == "view" and not self.opts.extended:
+            # only the extended specs hold views the checker may refuse; the generator does not
+            # follow every op's memory layout, and a contiguous tensor is one torch always views
+            return "contiguous -> view"
         if name == "view" and v.strided:
             self.traps.add("view-after-transpose")
         return name
@@ -575,6 +582,8 @@ class Gen:
         def apply(x):
             if tuple(d.key for d in x.shape[:k]) != prefix_keys or tuple(d.key for d in x.shape[k:]) != rest_keys:
                 return None
+            if suffix and any(_holds_batch(d) for d in x.shape[k + 1:]):
+                return None  # the batch dim not outermost in what is split again: samples would mix
             merged = product(x.shape[k:])
             hole_value = merged.value // suffix_prod
             symbolic = [d for d in x.shape[k:] if not d.concrete]
@@ -582,6 +591,8 @@ class Gen:
                 hole = merged
             elif len(symbolic) == 1 and suffix_prod == coeff:
                 hole = symbolic[0]  # the concrete part divided away: the dim itself
+                if hole.role == "batch" and x.shape[k].key != hole.key:
+                    return None  # the batch dim would take parts of other samples (a `layout` error)
             else:
                 hole = Dim(hole_value, None, ("div", merged.key, suffix_prod))
             return Val(x.expr, x.dtype, tuple(x.shape[:k]) + (hole,) + tuple(const(s) for s in suffix))
@@ -818,7 +829,7 @@ class Gen:
                     return None
                 outs.append(o)
             return Val(x.expr, x.dtype, x.shape[:-n - 1] + (out,) + tuple(outs))
-        return Stage(text, apply)
+        return Stage(text, apply, reads=(-n - 1,))
 
     def conv_same(self, v: Val) -> Stage | None:
         """A convolution that keeps the spatial sizes: only the channels may change."""
@@ -838,7 +849,7 @@ class Gen:
             if not x.floating or x.rank not in (n + 1, n + 2):
                 return None
             return Val(x.expr, x.dtype, x.shape[:-n - 1] + (out,) + x.shape[-n:])
-        return Stage(text, apply)
+        return Stage(text, apply, reads=(-n - 1,))
 
     def conv_transpose(self, v: Val) -> Stage | None:
         """ConvTranspose1d/2d/3d: sizes grow with the stride; kept small."""
@@ -873,7 +884,7 @@ class Gen:
             if None in outs or _volume(outs) > 4096:  # keep repeated upsampling small
                 return None
             return Val(x.expr, x.dtype, x.shape[:-n - 1] + (out,) + tuple(outs))
-        return Stage(text, apply)
+        return Stage(text, apply, reads=(-n - 1,))
 
     def pool(self, v: Val) -> Stage | None:
         n = 2 if v.rank == 4 or (v.rank == 3 and self.d.chance(0.4)) else 1
@@ -1324,9 +1335,9 @@ class Gen:
         w = v
         for _ in range(self.d.int(0, 3)):
             if last and v.floating and self.d.chance(0.5):
-                st = self.linear(w)
-            elif channel and v.floating and self.opts.conv and self.d.chance(0.5):
-                st = self.conv_same(w)
+                st = _sized_by_model(self.linear(w))
+            elif channel and v.floating and self.opts.conv and _batch_in_front(w) and self.d.chance(0.5):
+                st = _sized_by_model(self.conv_same(w))
             elif v.floating:
                 st = self.stage(w, only_preserving=True, keep_last=True)
             else:
@@ -1442,7 +1453,7 @@ class Gen:
             b = Val(b.expr, b.dtype, b.shape[:i] + (const(1),) + b.shape[i + 1:])
             if self.d.chance(0.5):
                 (a_text, a), (b_text, b) = (b_text, b), (a_text, a)
-        elif self.opts.conv and v.rank in (3, 4) and self.d.chance(0.3):
+        elif self.opts.conv and v.rank in (3, 4) and _batch_in_front(v) and self.d.chance(0.3):
             # broadcast: the pooled branch is 1 in every spatial dim
             n = v.rank - 2
             b_text = f"{b_text} -> {self.d.choice(['AdaptiveAvgPool', 'AdaptiveMaxPool'])}{n}d(1)"
@@ -1512,7 +1523,7 @@ class Gen:
         return self.d.choice(pieces)
 
     def recurrent_binding(self, v: Val):
-        if not v.floating:
+        if not v.floating or (v.rank and _data_sized(v.shape[-1])):
             return None
         if v.rank not in (2, 3):
             return None
@@ -1551,6 +1562,8 @@ class Gen:
         return nxt, others
 
     def cell_binding(self, v: Val) -> Val | None:
+        if _data_sized(v.shape[-1]):
+            return None
         kind = self.d.choice(["RNNCell", "LSTMCell", "GRUCell"])
         text_h, hidden = self.size(2, 8)
         args = [text_h]
@@ -1573,11 +1586,16 @@ class Gen:
         """A shared RNNCell or GRUCell scanned over dim 0 of ``[T, B, F]``, its state
         started from the first position through a Linear."""
         first = v.shape[0]
+        if first.role == "batch":
+            return None  # the state would carry one sample into the next (a `layout` error)
+        if _data_sized(v.shape[-1]):
+            return None  # the cell and the Linear are sized by the last dim
         if not (first.concrete or (first.text or "").isidentifier()):
             return None  # select(0, 0) of a size that may be 0: netspec warns
         kind = self.d.choice(["RNNCell", "GRUCell"])
         text_h, hidden = self.size(2, 8)
-        cell, start, states, last = self.fresh(), self.fresh(), self.fresh(), self.fresh()
+        cell = self.fresh(["cell", "step", "shared_cell"])  # not a kind's name (`sum`): a module's
+        start, states, last = self.fresh(), self.fresh(), self.fresh()
         self.lines.append(f"    shared {cell} = {kind}({text_h})")
         self.lines.append(f"    {start} = {v.expr} -> select(0, 0) -> Linear({text_h})")
         self.lines.append(f"    {states}, {last} = {v.expr} -> scan({cell}, {start})")
@@ -1590,7 +1608,8 @@ class Gen:
         kind = self.d.choice(["RNNCell", "GRUCell", "LSTMCell"])
         text_h, hidden = self.size(2, 8)
         return Stage(f"{kind}({text_h})",
-                     lambda x: Val(x.expr, x.dtype, x.shape[:-1] + (hidden,)) if x.floating and x.rank in (1, 2) else None)
+                     lambda x: Val(x.expr, x.dtype, x.shape[:-1] + (hidden,)) if x.floating and x.rank in (1, 2) else None,
+                     reads=(-1,))
 
     # -- networks used as stages ----------------------------------------------------------------------
     def block_use(self, v: Val) -> Val | None:
@@ -1617,7 +1636,7 @@ class Gen:
         dims = []
         texts = []
         for s, d in zip(syms, v.shape):
-            dims.append(Dim(d.value, s, ("bsym", s), d.role))
+            dims.append(Dim(d.value, s, ("dsym" if _data_sized(d) else "bsym", s), d.role))
             texts.append(s)
         return f"{v.dtype}[{', '.join(texts)}]", Val("x", v.dtype, tuple(dims))
 
@@ -1643,6 +1662,8 @@ class Gen:
         return self.bind(f"{v.expr} -> {name}{count}", v)
 
     def pair_block(self, name: str, syms, v: Val) -> Val | None:
+        if _data_sized(v.shape[-1]):
+            return None  # its Linear is sized by the last dim
         typ, x = self._block_input(syms, v, False)
         width_text, width = self.size(2, 6)
         other_text, other = self.branch_to(v, None)
@@ -1681,7 +1702,7 @@ class Gen:
         self.blocks.extend(sub.blocks)  # the networks it uses, defined before it
         self.blocks.append(f"network {name} {{\n    input x: {typ}\n{lines}\n    output {out}\n}}\n")
         # the result's sizes, in the caller's terms: block symbols are the caller's dims
-        env = {("bsym", s): d for s, d in zip(syms, v.shape)}
+        env = {xd.key: d for xd, d in zip(x.shape, v.shape)}
         shape = tuple(_rekey(dd, env) for dd in w.shape)
         return self.bind(f"{v.expr} -> {name}", Val(v.expr, w.dtype, shape))
 
@@ -1882,7 +1903,47 @@ def _factor(d: Draw, n: int) -> list[int]:
     return [out[i] for i in order]
 
 
+# symbols the checker reads as axes that vary with the data (batch, time, spatial) by their
+# names: no layer may be sized by one (docs/language.md, "Layout")
+DATA_SYMBOLS = ("batch", "seq", "h", "w")
+
+
+def _data_sized(d: Dim) -> bool:
+    """Whether ``d`` varies with the data as the checker reads it: it holds a data symbol,
+    or a block's symbol that stands for a dim that does."""
+    if isinstance(d.key, int):
+        return False
+    text = repr(d.key).replace("\\", "")  # keys nest the reprs of other keys
+    return "'dsym'" in text or any(f"('sym', '{name}')" in text for name in DATA_SYMBOLS)
+
+
+def _batch_in_front(v: Val) -> bool:
+    """No dim but the first is a batch: a convolution or pool reads none as a spatial dim."""
+    return all(d.role != "batch" for d in v.shape[1:])
+
+
+def _holds_batch(d: Dim) -> bool:
+    return d.role == "batch" or "('sym', 'batch')" in repr(d.key).replace("\\", "")
+
+
+def _sized_by_model(st: Stage | None) -> Stage | None:
+    """``st``, refusing (where it is applied) a value whose dims it is built with vary with
+    the data: a layer sized by a data axis, which the checker refuses by design."""
+    if st is None or not st.reads:
+        return st
+    inner = st.apply
+
+    def apply(x: Val):
+        if any(-x.rank <= i < x.rank and _data_sized(x.shape[i]) for i in st.reads):
+            return None
+        return inner(x)
+    st.apply = apply
+    return st
+
+
 def _layout_ok(v: Val, bf: bool) -> bool:
+    if v.rank == 2:  # unbatched [L, E]: the samples would be the steps of one sequence
+        return v.shape[0].role != "batch"
     if v.rank != 3:
         return True
     t, b = (1, 0) if bf else (0, 1)

@@ -641,19 +641,45 @@ def perturbed(run: Run, inputs: list, gen) -> list | None:
     return out if changed else None
 
 
+REDUCTIONS = ("sum", "mean", "amax", "amin", "var", "std")
+
+
 def mixes_on_purpose(node, env: dict, names: set[str]) -> bool:
-    """A layer that reads across the batch axis by design: Softmax or LogSoftmax over it,
-    BatchNorm on batch statistics, a recurrent layer told to read it (allow[layout])."""
+    """A layer or op that reads across the batch axis by design: a softmax or a reduction
+    over it, BatchNorm on batch statistics, a matmul whose operand holds the samples in its
+    last dim (a Gram matrix, `x @ x.T`)."""
     kind = node.kind_name
     args = node.args
-    if kind in ("Softmax", "LogSoftmax") and node.inputs and node.inputs[0].tensor is not None:
-        t = node.inputs[0].tensor
+    ts = [v.tensor for v in node.inputs if v.tensor is not None]
+    if kind in ("Softmax", "LogSoftmax", "softmax", "log_softmax", *REDUCTIONS) and ts and ts[0].rank:
         dim = getattr(args, "dim", None)
-        if isinstance(dim, int) and t.rank:
-            return dim % t.rank in batch_axes(t, env, names)
+        dims = dim if isinstance(dim, tuple) else (dim,)
+        if kind in REDUCTIONS and dim is None:
+            return bool(batch_axes(ts[0], env, names))  # over every dim
+        return any(isinstance(d, int) and d % ts[0].rank in batch_axes(ts[0], env, names) for d in dims)
+    if kind == "matmul" and ts:
+        return any(t.rank and t.rank - 1 in batch_axes(t, env, names) for t in ts)
+    if kind == "einsum" and ts:
+        return _einsum_mixes(str(getattr(args, "equation", "")), ts, env, names)
     if kind.startswith("BatchNorm") and getattr(args, "track_running_stats", True) is False:
         return True
     return False
+
+
+def _einsum_mixes(equation: str, ts: list, env: dict, names: set[str]) -> bool:
+    """Whether an einsum reads across samples: a batch axis summed over, or batch axes of
+    its operands under different labels (`ij,kj->ik`: a Gram matrix)."""
+    if "->" not in equation:
+        return False
+    lhs, rhs = equation.replace(" ", "").split("->")
+    labels = []
+    for spec, t in zip(lhs.split(","), ts):
+        letters = spec.replace("...", "")
+        for k in batch_axes(t, env, names):
+            at = k - (t.rank - len(letters))  # the ellipsis takes the leading dims
+            if 0 <= at < len(letters) and (spec.startswith("...") or at == k):
+                labels.append(letters[at])
+    return len(set(labels)) > 1 or any(c not in rhs for c in labels)
 
 
 def batch_audit(run: Run, observed, other: list | None) -> None:

@@ -32,9 +32,7 @@ SEVERITIES = ("error", "warning")
 
 # Specs the checker lets through today (the traps of tests/oracle.py): each file states the
 # diagnostic the checker should give. Remove a file from here once the checker gives it.
-PENDING = {
-    "traps_layout_unbatched.net": "found by the oracle: check accepts RNN over [batch, features], time = batch",
-}
+PENDING: dict[str, str] = {}
 
 
 def _cases():

@@ -19,18 +19,7 @@ from netspec.checker import check_text
 TESTS = Path(__file__).resolve().parent
 
 # code -> why its errors have no help yet; (code, message pattern) for one site of a code
-PENDING = {
-    "syntax": "parser.py: the syntax errors say what was expected, not how to fix it",
-    "argument": "binder.py: unknown, repeated or missing arguments",
-    "unknown-attr": "checker.py: a result a value does not have",
-    "duplicate": "checker.py: a name or parameter defined twice",
-    "param": "checker.py: a parameter default of the wrong type",
-    "limit": "checker.py: a repetition count above the limit",
-    ("value", r"^a stage is repeated -?\d+ times"): "checker.py: a repetition count below 1",
-    ("unproven", r"must be a known integer to divide by$"): "checker.py: a division by a symbol",
-    ("rank", r"^`\w+` does not check with these inputs"): "checker.py: a network used with inputs of "
-                                                          "another rank (the help of the error inside)",
-}
+PENDING: dict = {}
 
 
 def _specs() -> list[tuple[str, str]]:

@@ -337,3 +337,95 @@ def test_a_reshape_that_moves_the_batch_is_refused_exactly_where_torch_mixes_sam
         assert bool(errors) == mixes, f"check {'refuses' if errors else 'accepts'}, torch mixes: {mixes}\n{text}"
         verdicts[bool(errors)] += 1
     assert verdicts[True] >= 50 and verdicts[False] >= 50, verdicts
+
+
+def _merged_case(rng: random.Random) -> tuple[list, str, list]:
+    """A shape with `batch`, a first step that merges a run of adjacent dims holding it (a
+    flatten or a reshape: never mixes samples), and a new shape with `batch` elsewhere."""
+    old, _ = _batch_case(rng)
+    while len(old) < 3:
+        old.insert(rng.randrange(len(old) + 1), rng.choice([2, 3]))
+    at = old.index("batch")
+    a = rng.randint(max(0, at - 2), min(at, len(old) - 2))
+    b = rng.randint(max(at + 1, a + 2), min(len(old), at + 3))
+    if rng.random() < 0.5:
+        first = f"flatten({a}, {b - 1})"
+    else:
+        merged = old[:a] + [tuple(x for d in old[a:b] for x in (d if isinstance(d, tuple) else (d,)))] + old[b:]
+        first = f"reshape({', '.join(_show(d) for d in merged)})"
+    left = math.prod(d for d in old if isinstance(d, int))
+    rest = []
+    for _ in range(rng.randint(0, 2)):
+        rest.append(rng.choice([k for k in (1, 2, 3, 4) if left % k == 0]))
+        left //= rest[-1]
+    new = [*rest, -1]
+    new.insert(rng.randrange(len(new) + 1), "batch")
+    return old, first, new
+
+
+def test_the_batch_is_followed_through_a_merge():
+    """A flatten or reshape that merges the batch dim with its neighbours, maybe elementwise
+    ops (one that adds the tensor to itself too), then a reshape that names `batch` again:
+    the `layout` error exactly where torch's result (the two reshapes are one, read
+    row-major) mixes samples in the slices of that dim."""
+    verdicts = collections.Counter()
+    for seed in range(300):
+        rng = random.Random(seed)
+        old, first, new = _merged_case(rng)
+        middle = rng.choice(["", " -> ReLU", " -> mul(2.0)", f" -> add(x -> {first})", " -> sub(1.0) -> Sigmoid"])
+        text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n"
+                f"    y = x -> {first}{middle} -> reshape({', '.join(_show(d) for d in new)})\n    output y\n}}\n")
+        _, errors = check_one(text)
+        assert all(" layout: " in e and "reshape(" in e.split(" layout: ")[1][:9] for e in errors), (text, errors)
+        mixes = any(_mixes(old, new, b, n) for b, n in ((2, 3), (3, 2), (5, 4)))
+        assert bool(errors) == mixes, f"check {'refuses' if errors else 'accepts'}, torch mixes: {mixes}\n{text}"
+        verdicts[bool(errors)] += 1
+    assert verdicts[True] >= 50 and verdicts[False] >= 50, verdicts
+
+
+def _repeated_case(rng: random.Random) -> tuple[list, int, str, list]:
+    """A shape with `batch`, its batch dim repeated or joined to itself ``count`` times, and
+    a new shape of as many elements with `batch` somewhere."""
+    old = [rng.choice([1, 2, 3]) for _ in range(rng.randint(1, 2))]
+    at = rng.randrange(len(old) + 1)
+    old.insert(at, "batch")
+    count = rng.choice([2, 3])
+    if rng.random() < 0.5:
+        step = f"repeat({', '.join(str(count) if k == at else '1' for k in range(len(old)))})"
+    else:
+        step = f"cat({', '.join(['x'] * count)}, dim={at})"
+    left = count * math.prod(d for d in old if isinstance(d, int))
+    rest = []
+    for _ in range(rng.randint(0, 2)):
+        rest.append(rng.choice([k for k in (1, 2, 3, 4) if left % k == 0]))
+        left //= rest[-1]
+    new = [*rest, -1]
+    new.insert(rng.randrange(len(new) + 1), "batch")
+    return old, count, step, new
+
+
+def _mixes_repeated(old: list, count: int, new: list, batch: int) -> bool:
+    shape = [batch if d == "batch" else d for d in old]
+    at = old.index("batch")
+    x = torch.arange(batch).reshape([batch if k == at else 1 for k in range(len(old))]).expand(shape)
+    y = x.repeat([count if k == at else 1 for k in range(len(old))]).reshape([batch if d == "batch" else d for d in new])
+    j = new.index("batch")
+    return any(y.select(j, k).unique().numel() > 1 for k in range(y.shape[j]))
+
+
+def test_the_batch_is_followed_through_repeat_and_cat():
+    """The batch dim repeated (`repeat`, or `cat` of a tensor with itself along it), then a
+    reshape that names `batch`: the `layout` error exactly where torch mixes samples."""
+    verdicts = collections.Counter()
+    for seed in range(200):
+        rng = random.Random(seed)
+        old, count, step, new = _repeated_case(rng)
+        source = step if step.startswith("cat(") else f"x -> {step}"
+        text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n"
+                f"    y = {source} -> reshape({', '.join(map(str, new))})\n    output y\n}}\n")
+        _, errors = check_one(text)
+        assert all(" layout: " in e for e in errors), (text, errors)
+        mixes = any(_mixes_repeated(old, count, new, b) for b in (2, 3, 5))
+        assert bool(errors) == mixes, f"check {'refuses' if errors else 'accepts'}, torch mixes: {mixes}\n{text}"
+        verdicts[bool(errors)] += 1
+    assert verdicts[True] >= 30 and verdicts[False] >= 30, verdicts

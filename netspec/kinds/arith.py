@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from .. import codes
 from ..dims import Dim, Expr, render
-from ..types import Tensor, category, result_type
+from ..types import Tensor, broadcast_batch, category, result_type
 from .args import Before
 from .base import Args, Op, _show, register
 from .memory import NOTHING, Saved, nbytes
@@ -117,7 +117,7 @@ class _Binary(Op):
         ops = self.operands(ctx, a, inputs)
         dtype = self.result_dtype(ctx, a, ops)
         shape, origins = broadcast(ctx, self.name, [t for t in ops if isinstance(t, Tensor)])
-        return [Tensor(dtype, shape, origins)]
+        return [Tensor(dtype, shape, origins, batch=broadcast_batch(ops, shape))]
 
     def right(self, a, inputs, code) -> str:
         return inputs[1] if len(inputs) == 2 else number_code(getattr(a, self.operand), code)
@@ -429,7 +429,7 @@ class Where(Op):
             values.append(a.other)
         dtype = result_type(*values)
         shape, origins = broadcast(ctx, "where", [cond] + [v for v in values if isinstance(v, Tensor)])
-        return [Tensor(dtype, shape, origins)]
+        return [Tensor(dtype, shape, origins, batch=broadcast_batch([cond, *values], shape))]
 
 
 class MaskedFillArgs(Args):
@@ -469,4 +469,4 @@ class MaskedFill(Op):
         x, mask = inputs
         _need_bool(ctx, "masked_fill", mask, "mask", 1)
         shape, origins = broadcast(ctx, "masked_fill", [x, mask])
-        return [Tensor(x.dtype, shape, origins)]
+        return [Tensor(x.dtype, shape, origins, batch=broadcast_batch([x, mask], shape))]

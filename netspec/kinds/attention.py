@@ -281,7 +281,7 @@ class _Attention(FloatLayer):
 
     def check_input(self, ctx, a, x: Tensor) -> None:
         self.check_dtype(ctx, x)
-        if x.rank == 3:
+        if x.rank in (2, 3):
             check_sequence_layout(ctx, self.name, x, a.batch_first)
 
 

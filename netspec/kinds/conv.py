@@ -49,6 +49,19 @@ class Spatial(FloatLayer):
     def ranks(self):  # batched or unbatched
         return (self.n + 1, self.n + 2)
 
+    def check_input(self, ctx, x: Tensor) -> None:
+        """A floating input whose spatial dims hold no batch: a window sliding across a dim
+        named as a batch would mix samples (a `layout` error, unless allowed on the line)."""
+        self.check_dtype(ctx, x)
+        for k in range(max(x.rank - self.n, 0), x.rank):
+            if ctx.role(x.shape[k]) == "batch":
+                fix = f"bring the batch dim first with `-> transpose(0, {k})`, or " if x.rank == self.n + 2 else ""
+                ctx.fail_unless_allowed(
+                    codes.LAYOUT, f"{self.name} reads dim {k} of {ctx.show_tensor(x)} as a spatial dim, but it is "
+                    f"`{ctx.show(x.shape[k])}`: its window would slide across samples", ctx.input_story(),
+                    help=f"{fix}lay the input out as [batch, channels, *spatial]; if this is meant, add "
+                    "`# netspec: allow[layout]` to the line")
+
     def window(self, ctx, value, name: str) -> tuple[int, ...]:
         """A size or an n-tuple of them (kernel_size, stride, ...), every one a known integer."""
         try:
@@ -135,7 +148,7 @@ class _Conv(Spatial):
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
-        self.check_dtype(ctx, x)
+        self.check_input(ctx, x)
         k = self.kernel_sizes(ctx, a.kernel_size)
         s = self.window(ctx, a.stride, "stride")
         d = self.window(ctx, a.dilation, "dilation")
@@ -316,7 +329,7 @@ class _ConvTranspose(Spatial):
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
-        self.check_dtype(ctx, x)
+        self.check_input(ctx, x)
         k, s, p, d, op = self._windows(ctx, a)
         groups = ctx.concrete(a.groups, "groups", "groups")
         if groups < 1:

@@ -112,7 +112,7 @@ class Embedding(Layer):
         (x,) = inputs
         check_ids(ctx, self.name, x)
         return [Tensor("float32", x.shape + (a.embedding_dim,),
-                       x.origins + (ctx.origin,))]
+                       x.origins + (ctx.origin,), batch=x.batch)]
 
     def param_count(self, a):
         return a.num_embeddings * a.embedding_dim
@@ -285,7 +285,8 @@ def flatten_shape(ctx, x: Tensor, start, end, arg_start: str, arg_end: str) -> T
     keep.update({i: i + (e - s) for i in range(s + 1, len(shape))})
     if s == e:
         keep[s] = s
-    return x.with_shape(shape, ctx.origin, keep=keep)
+    batch = ctx.regroup_batch("flatten", x, shape, arg_start, merges=True)  # adjacent dims: never mixes samples
+    return x.with_shape(shape, ctx.origin, keep=keep, batch=batch)
 
 
 @register
@@ -370,7 +371,8 @@ class Unflatten(Layer):
         keep.update({k + len(sizes) - 1: k for k in range(i + 1, x.rank)})
         if len(sizes) == 1:
             keep[i] = i
-        return [x.with_shape(shape, ctx.origin, keep=keep)]
+        batch = ctx.regroup_batch("Unflatten", x, shape, "unflattened_size")  # samples never mixed
+        return [x.with_shape(shape, ctx.origin, keep=keep, batch=batch)]
 
     def _sizes(self, ctx, a, x: Tensor, i: int) -> tuple:
         """The sizes the dim splits into, -1 worked out; their product is the dim's size."""

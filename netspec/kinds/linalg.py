@@ -7,11 +7,11 @@ dot), which the counter does not count.
 
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from .. import codes
 from ..dims import Dim
-from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor
+from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor, placed
 from .arith import broadcast
 from .base import Args, Op, StrArg, numel, register
 from .memory import UNKNOWN as UNSTATED
@@ -157,7 +157,7 @@ class Matmul(Op):
             shape, origins = shape + (x.shape[-2],), origins + (x.origins[-2],)
         if y.rank >= 2:
             shape, origins = shape + (y.shape[-1],), origins + (y.origins[-1],)
-        return [Tensor(dtype, shape, origins)]
+        return [Tensor(dtype, shape, origins, batch=_matmul_batch(x, y, shape))]
 
     def saved(self, a, inputs, outputs, grad):
         """Each operand for the other's gradient, as the matrix product torch runs reads it
@@ -425,3 +425,15 @@ def einsum_flops(labels: list[list[str]], inputs: list[Tensor], kept: set[str]) 
             total = total + 2 * both * lo * numel(left[lab] for lab in summed) * ro
         left = {lab: d for lab, d in {**right, **left}.items() if lab in later}
     return total
+
+
+def _matmul_batch(x: Tensor, y: Tensor, shape) -> Any:
+    """Where the samples are in ``x @ y``: a row dim of ``x`` that holds them stays a row dim,
+    a batch dim of either stays a batch dim (aligned from the right)."""
+    rows = len(shape) - (2 if y.rank >= 2 else 1)
+    lead = len(shape) - (x.rank >= 2) - (y.rank >= 2)
+    found = [(t, t.batch[0], t.batch[0] + lead - (t.rank - 2)) for t in (x, y)
+             if t.batch is not None and t.batch[0] < t.rank - 2]
+    if x.batch is not None and x.rank >= 2 and x.batch[0] == x.rank - 2:
+        found.append((x, x.batch[0], rows))
+    return placed(shape, found)

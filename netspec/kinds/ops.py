@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Optional
 
 from .. import codes, layout
-from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render, rounding_help, symbols
+from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render, rounding_help
 from ..types import UNKNOWN, Tensor
 from . import why
 from .args import Before
@@ -199,33 +199,9 @@ class Reshape(Op):
         for i, d in enumerate(shape):
             if i < x.rank and compare(d, x.shape[i]) is True and numel(shape[:i]) == numel(x.shape[:i]):
                 keep[i] = i
-        self.check_batch(ctx, x, shape)
-        return [x.with_shape(tuple(shape), ctx.origin, keep=keep, strides=self.strides(ctx, a, x, shape))]
-
-    def check_batch(self, ctx, x: Tensor, shape: list) -> None:
-        """A `layout` error when a slice of the new dim that holds `batch` would hold
-        elements of several samples (docs/language.md, "Layout"). Sample ``s`` of a
-        contiguous input is the flat range ``s * R ..`` (R: the elements after its batch dim),
-        so each slice of new dim j (S elements after it) is one sample's exactly when
-        m = R / S is an integer and the new dim is a multiple of m * batch."""
-        found = ctx.batch_dim(x)
-        new = [ctx.dim(d) for d in shape]
-        holders = [j for j, d in enumerate(new) if found and symbols(d) & symbols(found[1])]
-        if found is None or len(holders) != 1:
-            return
-        (i, batch), j = found, holders[0]
-        if ctx.decide.eq(numel(new), numel([ctx.dim(d) for d in x.shape])) is not True:
-            return  # a shape that rests on an unproven fact (its warning says which)
-        m = exact_div(numel([ctx.dim(d) for d in x.shape[i + 1:]]), numel(new[j + 1:]))
-        if m is not None and exact_div(new[j], m * batch) is not None:
-            return
-        shown = ", ".join(render(ctx.dim(d)) for d in shape)
-        fix = f"bring the batch dim first with `-> transpose(0, {i})` before it, or " if i else ""
-        ctx.fail_unless_allowed(
-            codes.LAYOUT, f"{self.name}({shown}): dim {j} holds `{render(batch)}`, but its slices would hold "
-            f"parts of several samples (the batch of {ctx.show_tensor(x)} is dim {i})", ctx.input_story(),
-            help=f"{fix}keep dim {i} whole in the new shape; if this is meant, add `# netspec: allow[layout]` "
-            "to the line", arg="shape")
+        batch = ctx.regroup_batch(self.name, x, shape, "shape")  # samples never mixed
+        return [x.with_shape(tuple(shape), ctx.origin, keep=keep, strides=self.strides(ctx, a, x, shape),
+                             batch=batch)]
 
     def strides(self, ctx, a, x: Tensor, shape: list):
         """A view's strides where torch's reshape finds a view, a contiguous copy's where not."""
@@ -566,7 +542,18 @@ class Cat(Op):
                                    help=f"every dim but {d} must match" + (f"; {hint}" if hint else ""))
             total = total + t.shape[d]
         shape = first.shape[:d] + (total,) + first.shape[d + 1:]
-        return [first.with_shape(shape, ctx.origin, keep={i: i for i in range(first.rank) if i != d})]
+        return [first.with_shape(shape, ctx.origin, keep={i: i for i in range(first.rank) if i != d},
+                                 batch=self._batch(ctx, inputs, d))]
+
+    @staticmethod
+    def _batch(ctx, inputs: list, d: int):
+        """Where the samples are in the result: tensors whose batch dim is the one joined, with
+        one sample's elements lying together alike, keep them in the same order, each after
+        the other."""
+        places = [ctx.batch_place(t) for t in inputs]
+        if any(p is None or p[0] != d for p in places) or len({(p[1], p[2]) for p in places}) != 1:
+            return None
+        return places[0]
 
 
 class SizeArgs(Args):
@@ -663,7 +650,9 @@ class Repeat(Op):
                 raise ctx.fail(codes.VALUE, f"repeat: the count {v} is negative", arg="repeats")
         shape = tuple(r if i < new else x.shape[i - new] * r for i, r in enumerate(a.repeats))
         keep = {i: i - new for i, r in enumerate(a.repeats) if i >= new and r == 1}
-        return [x.with_shape(shape, ctx.origin, keep=keep)]
+        place = ctx.batch_place(x)  # a repeated batch dim holds the samples in the same order, again
+        batch = None if place is None else (place[0] + new, *place[1:])
+        return [x.with_shape(shape, ctx.origin, keep=keep, batch=batch)]
 
 
 @register

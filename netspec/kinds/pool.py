@@ -66,7 +66,7 @@ class _Pool(Spatial):
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
-        self.check_dtype(ctx, x)
+        self.check_input(ctx, x)
         if getattr(a, "return_indices", False):
             raise ctx.fail(codes.VALUE, f"{self.name}(return_indices=true) is not supported",
                            arg="return_indices", help="use the pooled values alone")
@@ -282,7 +282,7 @@ class _Adaptive(Spatial):
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
-        self.check_dtype(ctx, x)
+        self.check_input(ctx, x)
         if getattr(a, "return_indices", False):
             raise ctx.fail(codes.VALUE, f"{self.name}(return_indices=true) is not supported", arg="return_indices")
         if a.output_size is None:

@@ -40,6 +40,9 @@ def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str
     torch runs such a model silently and wrong. An allow comment on the line silences it.
     ``arg`` names a tensor passed by keyword (an attention's key), ``notes`` say where it
     came from; without ``arg`` the tensor is the input."""
+    if x.rank == 2:  # unbatched [L, E], whatever batch_first says
+        check_unbatched_layout(ctx, name, x, arg, notes)
+        return
     time_axis, batch_axis = (1, 0) if batch_first else (0, 1)
     problem = None
     if ctx.role(x.shape[time_axis]) == "batch":
@@ -77,6 +80,21 @@ def folds_as_view(a, x: Tensor, strides) -> bool:
     if a.batch_first:
         shape, strides = (shape[1], shape[0], shape[2]), (strides[1], strides[0], strides[2])
     return view_strides(shape, strides, (shape[0] * shape[1], shape[2])) is not None
+
+
+def check_unbatched_layout(ctx, name: str, x: Tensor, arg: str | None = None, notes=None) -> None:
+    """A `layout` error when a layer reads a 2-dim ``[L, E]`` as one unbatched sequence whose
+    steps are a dim named as a batch: each sample would be a time step of one sequence."""
+    if ctx.role(x.shape[0]) != "batch":
+        return
+    where = "dim 0" if arg is None else f"dim 0 of `{arg}`"
+    ctx.fail_unless_allowed(
+        codes.LAYOUT, f"{name} reads {ctx.show_tensor(x)} as one unbatched sequence: {where} is "
+        f"`{ctx.show(x.shape[0])}`, read as time, so the samples would be steps of one sequence",
+        ctx.input_story() if arg is None else (notes or [f"`{arg}` is {ctx.show_tensor(x)}"]),
+        help="give each sample a sequence of its own: `-> unsqueeze(1)` ([batch, 1, features]) with "
+        "batch_first=true, or `-> unsqueeze(0)` without; if this is meant, add `# netspec: allow[layout]` "
+        "to the line", arg=arg)
 
 
 class RNNBaseArgs(Args):
@@ -247,7 +265,7 @@ class _Recurrent(FloatLayer):
                            "whatever batch_first says")
 
     def check_layout(self, ctx, a, x: Tensor) -> None:
-        if x.rank == 3:
+        if x.rank in (2, 3):
             check_sequence_layout(ctx, self.name, x, a.batch_first)
 
     def param_count(self, a):
