@@ -69,9 +69,7 @@ BATCHES = [{"batch": 1}, {"batch": 3}]
 
 tv = pytest.importorskip("torchvision")
 
-# mobilenet_v2 is refused: its features hold Conv2dNormActivation, an nn.Sequential inside an
-# nn.Sequential, whose state_dict names (features.0.0.weight) no spec name can write
-TORCHVISION = ["resnet18", "vgg11", "alexnet", "squeezenet1_0", "squeezenet1_1"]
+TORCHVISION = ["resnet18", "vgg11", "alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2"]
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -106,11 +104,13 @@ def test_resnet18_reads_like_a_person_wrote_it():
     assert "as conv1" in text and "as fc" in text
 
 
-def test_mobilenet_v2_is_refused_with_the_module_named():
-    with pytest.raises(Unsupported) as e:
-        api.from_module(tv.models.mobilenet_v2(), {"x": "float[batch, 3, 224, 224]"})
-    assert "features.0" in str(e.value) and "Sequential inside an nn.Sequential" in str(e.value)
-    assert "misc.py" in e.value.where
+def test_nested_sequentials_are_groups_named_with_as():
+    """mobilenet_v2's features hold Conv2dNormActivation, an nn.Sequential inside an
+    nn.Sequential (state_dict keys features.0.0.weight): a group named with `as` whose
+    parenthesised groups are its numbered children."""
+    text = api.from_module(tv.models.mobilenet_v2(), {"x": "float[batch, 3, 224, 224]"})
+    assert "features = x -> (\n" in text and ") as features  : [batch, 1280, 7, 7]" in text
+    assert "(Conv2d(32, 3, stride=2, padding=1, bias=false) -> BatchNorm2d -> ReLU6(inplace=true))" in text
 
 
 # -- every spec, built and imported back -------------------------------------------------------
@@ -122,9 +122,6 @@ NOT_YET = {
     "charrnn.net": "layers of a numbered Sequential called by index",
     "gru.net": "layers of a numbered Sequential called by index",
     "lstm_state.net": "layers of a numbered Sequential called by index",
-    "densenet121.net": "named nested Sequentials (OrderedDict)",
-    "efficientnet_b0.net": "nested numbered Sequentials",
-    "mobilenet_v2.net": "nested numbered Sequentials",
     "vit_b_16.net": "a declared parameter read in forward",
     "hello_rnncell.net": "one shared module called at several places",
 }
@@ -357,19 +354,30 @@ def _line_of(text: str) -> int:
     return next(i for i, line in enumerate(lines, 1) if text in line and "_line_of" not in line)
 
 
-def test_named_sequential_and_list_arguments_are_refused():
+def test_named_and_single_sequentials():
+    """Named modules (an OrderedDict), copies named with consecutive numbers, a Sequential of
+    one module and one of a Sequential: each keeps torch's state_dict keys."""
+    def block(c):
+        return nn.Sequential(OrderedDict(conv=nn.Conv2d(c, c, 3, padding=1), relu=nn.ReLU()))
+
     class Named(nn.Module):
         def __init__(self):
             super().__init__()
-            self.features = nn.Sequential(OrderedDict(conv0=nn.Conv2d(3, 4, 3), relu0=nn.ReLU()))
+            self.features = nn.Sequential(OrderedDict(
+                conv0=nn.Conv2d(3, 4, 3), relu0=nn.ReLU(),
+                block=nn.Sequential(OrderedDict((f"layer{i}", nn.Conv2d(4, 4, 1)) for i in range(1, 4))),
+                wrapped=nn.Sequential(block(4)), pool=nn.AdaptiveAvgPool2d(1)))
+            self.head = nn.Sequential(nn.Linear(4, 2))
 
         def forward(self, x):
-            return self.features(x)
+            return self.head(self.features(x).flatten(1))
 
-    with pytest.raises(Unsupported) as e:
-        api.from_module(Named(), {"x": "float[batch, 3, 8, 8]"})
-    assert "Sequential `features`" in str(e.value) and "names (conv0" in e.value.reason
+    text = round_trip(Named(), {"x": ("float", ["batch", "3", "8", "8"])}, BATCHES)
+    assert "Conv2d(4, 1) * 3 as layer{1}) as block" in text
+    assert "(Linear(2)) as head" in text
 
+
+def test_list_arguments_are_refused():
     class Inner(nn.Module):
         def forward(self, xs):
             return torch.cat(xs, 1)

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from .body import Body, Instance, Scope, spec_name
+from .groups import Group, group_lines
 from .table import OPTIONAL, SLOT, finish, slot
 from .trace import Unsupported, make_input, meta_copy, run_twice, sample_values, trace
 
@@ -216,12 +217,17 @@ def _network(name: str, params: list[str], body: str) -> str:
 
 
 def _stmt_lines(st, sub) -> list[str]:
+    shape = f"  : {st.shape}" if st.shape else ""
+    if len(st.stages) == 1 and isinstance(st.stages[0][0], Group):  # a group named with `as`
+        head = f"    {st.name} = {sub(st.source)} -> "
+        lines = group_lines(*st.stages[0], sub, WIDTH - len(head) - len(shape))
+        lines[-1] += shape
+        return [head + lines[0]] + ["    " + line for line in lines[1:]]
     if st.group:
         stages = compress([sub(t) for t, _ in st.stages])
     else:
         stages = [sub(t) + (f" as {a}" if a else "") for t, a in st.stages]
     head = f"    {st.name} = {sub(st.source)}"
-    shape = f"  : {st.shape}" if st.shape else ""
     one = head + "".join(f" -> {s}" for s in stages) + shape
     if len(OPTIONAL.sub("", SLOT.sub(lambda m: m.group(2), one))) <= WIDTH or not stages:
         return [one]

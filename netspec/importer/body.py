@@ -17,6 +17,7 @@ import torch
 import torch.fx as fx
 
 from . import calls
+from .groups import Group
 from .table import SLOT, layer_kind, layer_stage, slot
 from .trace import Unsupported, module_where, node_where
 
@@ -274,8 +275,7 @@ class Body:
             if extra and node not in skip:
                 self._states(node, kind, item, what)
             return item
-        if type(mod) is torch.nn.Sequential or (isinstance(mod, torch.nn.Sequential)
-                                                and type(mod).forward is torch.nn.Sequential.forward):
+        if _plain_sequential(mod):
             return self._sequential(node, mod, what)
         if type(mod).__module__.startswith("torch.nn"):
             raise Unsupported(what, module_where(mod), f"netspec has no layer kind for torch.nn.{type(mod).__name__}")
@@ -299,35 +299,54 @@ class Body:
             ", ".join(f"{n}={v}" for n, v in zip(names, vals)) + ")"
 
     def _sequential(self, node, mod, what) -> _Item:
-        if len(mod) < 2:
-            raise Unsupported(what, module_where(mod), "an nn.Sequential of fewer than two modules "
-                              "cannot keep its state_dict names")
-        names = [name for name, _ in mod.named_children()]
-        if names != [str(i) for i in range(len(mod))]:
-            raise Unsupported(what, module_where(mod), f"an nn.Sequential whose modules have names ({names[0]}, "
-                              "...) rather than numbers cannot keep its state_dict names")
+        if len(mod) == 0:
+            raise Unsupported(what, module_where(mod), "an empty nn.Sequential has nothing to write")
         x0, x1 = self.v0[node.args[0]], self.v1[node.args[0]]
-        stages = []
-        for i, child in enumerate(mod):
-            path = f"{self._qual(node.target)}.{i}"
-            kind = layer_kind(child)
-            if kind is not None:
-                stages.append(layer_stage(kind, child))
-            elif isinstance(child, torch.nn.Sequential) or type(child).__module__.startswith("torch.nn"):
-                raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
-                                  "an nn.Sequential inside an nn.Sequential cannot keep its state_dict names"
-                                  if isinstance(child, torch.nn.Sequential)
-                                  else f"netspec has no layer kind for torch.nn.{type(child).__name__}")
+        path = self._qual(node.target)
+        if _numbered_only(mod):
+            stages = []
+            for i, child in enumerate(mod):
+                text, x0, x1 = self._child(child, f"{path}.{i}", x0, x1)
+                stages.append(text)
+            return _Item("group", node.args[0], stages=stages, alias=node.target)
+        group, _, _ = self._group(mod, path, x0, x1)
+        return _Item("group", node.args[0], stages=[(group, node.target)], alias=node.target)
+
+    def _group(self, mod, path: str, x0, x1) -> tuple[Group, Any, Any]:
+        """An nn.Sequential with nested Sequentials or named modules: a group named with ``as``."""
+        group = Group()
+        for i, (name, child) in enumerate(mod.named_children()):
+            cpath = f"{path}.{name}"
+            if name != str(i) and not (name.isidentifier() and name not in WORDS):
+                raise Unsupported(f"{type(child).__name__} `{cpath}`", module_where(child),
+                                  f"a module of an nn.Sequential named `{name}`, neither its place nor a name "
+                                  "a spec can write")
+            if _plain_sequential(child) and len(child):
+                text, x0, x1 = self._group(child, cpath, x0, x1)
             else:
-                inst = self.imp.block(child, path, [[x0], [x1]])
-                self.inner.append(inst)
-                stages.append(self.imp.token(inst))
-            with torch.no_grad():
-                x0, x1 = child(x0), child(x1)
-            if not isinstance(x0, torch.Tensor):
-                raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
-                                  "a module inside an nn.Sequential returns more than one tensor")
-        return _Item("group", node.args[0], stages=stages, alias=node.target)
+                text, x0, x1 = self._child(child, cpath, x0, x1)
+            group.parts.append((text, None if name == str(i) else name))
+        return group, x0, x1
+
+    def _child(self, child, path: str, x0, x1) -> tuple[str, Any, Any]:
+        """One module of an nn.Sequential as a stage, and its outputs on the two samples."""
+        kind = layer_kind(child)
+        if kind is not None:
+            hint = path.removeprefix(f"{self.path}.").replace(".", "_")
+            text = SLOT.sub(lambda m: slot(f"{hint}__{m.group(1)}", int(m.group(2))), layer_stage(kind, child))
+        elif type(child).__module__.startswith("torch.nn"):
+            raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
+                              f"netspec has no layer kind for torch.nn.{type(child).__name__}")
+        else:
+            inst = self.imp.block(child, path, [[x0], [x1]])
+            self.inner.append(inst)
+            text = self.imp.token(inst)
+        with torch.no_grad():
+            x0, x1 = child(x0), child(x1)
+        if not isinstance(x0, torch.Tensor):
+            raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
+                              "a module inside an nn.Sequential returns more than one tensor")
+        return text, x0, x1
 
     def _qual(self, target: str) -> str:
         return f"{self.path}.{target}" if self.path else target
@@ -368,8 +387,8 @@ class Body:
             stmt.shape = self._shape(n)
             return
         if it.kind == "group":
-            stmt = Stmt(spec_name(it.alias), self._named(p, names, tail), [(s, None) for s in it.stages],
-                        group=True)
+            stages = [s if isinstance(s, tuple) else (s, None) for s in it.stages]
+            stmt = Stmt(spec_name(it.alias), self._named(p, names, tail), stages, group=True)
         else:
             stmt = Stmt(spec_name(n.name), self._named(p, names, tail), [(it.text, it.alias)])
         self._add(n, stmt, stmts, tail, names, it.comment)
@@ -399,6 +418,20 @@ class Body:
 
 
 _getitem = __import__("operator").getitem
+
+
+def _plain_sequential(mod) -> bool:
+    """An nn.Sequential (or a subclass such as torchvision's Conv2dNormActivation) that runs
+    its modules one after another."""
+    return isinstance(mod, torch.nn.Sequential) and type(mod).forward is torch.nn.Sequential.forward
+
+
+def _numbered_only(mod) -> bool:
+    """An nn.Sequential of two or more numbered modules, none a Sequential: a binding of its
+    own name (its modules numbered from 0) writes it."""
+    names = [name for name, _ in mod.named_children()]
+    return len(mod) >= 2 and names == [str(i) for i in range(len(mod))] and \
+        not any(_plain_sequential(c) for c in mod)
 
 
 _SAME_VALUES = {"to", "cuda", "cpu", "float", "double", "half", "contiguous", "detach", "requires_grad_"}
