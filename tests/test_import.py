@@ -116,12 +116,8 @@ def test_nested_sequentials_are_groups_named_with_as():
 # -- every spec, built and imported back -------------------------------------------------------
 
 SPEC_FILES = sorted(p.name for p in SPECS.glob("*.net") if p.name != "oops.net")
-# what the importer cannot read back yet (docs/import.md): a built module that calls a layer
-# of an nn.Sequential by index, reads a declared parameter, or calls one shared module twice
+# what the importer cannot read back yet (docs/import.md)
 NOT_YET = {
-    "charrnn.net": "layers of a numbered Sequential called by index",
-    "gru.net": "layers of a numbered Sequential called by index",
-    "lstm_state.net": "layers of a numbered Sequential called by index",
     "vit_b_16.net": "a declared parameter read in forward",
     "hello_rnncell.net": "one shared module called at several places",
 }
@@ -314,6 +310,47 @@ def test_varying_integers_become_parameters():
     text = round_trip(Net(), {"x": ("float", ["batch", "3", "16", "16"])}, BATCHES)
     assert text.count("network Block") == 1
     assert "stride=stride" in text and "out_channels" in text
+
+
+class Residual(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.norm = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, d)
+
+    def forward(self, x):
+        return x + self.fc(self.norm(x))
+
+
+class Stacked(nn.Module):
+    """Containers iterated in forward: a ModuleList of blocks, a Sequential called by index."""
+
+    def __init__(self, d=8, depth=3):
+        super().__init__()
+        self.blocks = nn.ModuleList(Residual(d) for _ in range(depth))
+        self.head = nn.Sequential(nn.Linear(d, 4), nn.ReLU(), nn.Linear(4, 2))
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        x = self.head[0](x)
+        x = self.head[1](x)
+        return self.head[2](x)
+
+
+def test_containers_called_module_by_module():
+    text = round_trip(Stacked(), {"x": ("float", ["batch", "seq", "8"])}, [{"batch": 2, "seq": 5}, {"batch": 3, "seq": 4}])
+    assert "(Residual * 3) as blocks" in text and "Linear(4) -> ReLU -> Linear(2)" in text
+
+
+def test_containers_called_out_of_order_are_refused():
+    class Skips(Stacked):
+        def forward(self, x):
+            return self.blocks[2](self.blocks[0](x))
+
+    with pytest.raises(Unsupported) as e:
+        api.from_module(Skips(), {"x": "float[batch, 8]"})
+    assert "ModuleList `blocks`" in str(e.value) and "each once, in order" in e.value.reason
 
 
 # -- what cannot be imported -------------------------------------------------------------------

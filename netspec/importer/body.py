@@ -138,13 +138,17 @@ class Body:
         nodes = list(self.gm.graph.nodes)
         skip = self._zero_states(nodes)
         needed = self._needed(nodes, skip)
+        runs, absorbed = self._indexed_runs(nodes, needed)
         outputs: list[fx.Node] = []
         for node in nodes:
-            if node not in needed:
+            if node not in needed or node in absorbed:
                 continue
             if node.op == "output":
                 res = node.args[0]
                 outputs = list(res) if isinstance(res, (tuple, list)) else [res]
+                continue
+            if node in runs:
+                self.items[node] = self._indexed(runs[node], skip)
                 continue
             self.items[node] = self._item_or_stub(node, skip)
         self._uncalled()
@@ -228,7 +232,9 @@ class Body:
             return self._module(node, skip)
         if not isinstance(self.v0.get(node), (torch.Tensor, tuple, list)) or _ints(self.v0.get(node)):
             return _Item("scalar")
-        if node.target is _getitem and node.args[0] in self.items and self.items[node.args[0]].kind in ("multi", "part"):
+        if node.target is _getitem and node.args[0] in self.items and (
+                self.items[node.args[0]].kind in ("multi", "part")
+                or (self.items[node.args[0]].kind == "group" and isinstance(self.v0[node.args[0]], tuple))):
             return self._getitem(node)
         handle = calls.handler(node)
         if handle is None:
@@ -240,7 +246,7 @@ class Body:
 
     def _getitem(self, node) -> _Item:
         base = self.items[node.args[0]]
-        root = node.args[0] if base.kind == "multi" else base.base
+        root = node.args[0] if base.kind in ("multi", "group") else base.base
         path = (base.path if base.kind == "part" else ()) + (node.args[1],)
         value = self.v0[node]
         if isinstance(value, (tuple, list)):
@@ -253,9 +259,6 @@ class Body:
         target = node.target
         mod = self.gm.get_submodule(target)
         what = f"{type(mod).__name__} `{self._qual(target)}`"
-        if "." in target:
-            raise Unsupported(what, node_where(self.module, node), "forward calls a module inside a container "
-                              "(ModuleList, ModuleDict); only direct submodules can be named")
         if not node.args or not self.is_tensor(node.args[0]):
             raise Unsupported(what, node_where(self.module, node), "a module called with something other "
                               "than a tensor first (a list, a keyword) cannot be imported yet")
@@ -348,6 +351,85 @@ class Body:
                               "a module inside an nn.Sequential returns more than one tensor")
         return text, x0, x1
 
+    # -- modules of a container called one by one ---------------------------------------------
+    def _indexed_runs(self, nodes, needed) -> tuple[dict, set]:
+        """Calls into a container (``self.enc[0](x)``, ``for layer in self.layers``), each module
+        once, in order, on the one before's result: one chain named after the container,
+        written at its last call; the earlier calls (and the first results they pass on) are
+        absorbed into it."""
+        by_parent: dict[str, list[fx.Node]] = {}
+        for n in nodes:
+            if n in needed and n.op == "call_module" and "." in n.target:
+                by_parent.setdefault(n.target.rpartition(".")[0], []).append(n)
+        runs, absorbed = {}, set()
+        for parent, called in by_parent.items():
+            self._check_run(parent, called, needed)
+            for a, b in zip(called, called[1:]):
+                absorbed.add(a)
+                if b.args[0] is not a:
+                    absorbed.add(b.args[0])
+            runs[called[-1]] = (parent, called)
+        return runs, absorbed
+
+    def _check_run(self, parent: str, called: list[fx.Node], needed) -> None:
+        container = self.module.get_submodule(parent)
+        what = f"{type(container).__name__} `{self._qual(parent)}`"
+        where = node_where(self.module, called[0])
+        if "." in parent or not isinstance(container, (torch.nn.Sequential, torch.nn.ModuleList)):
+            raise Unsupported(what, where, "forward calls a module inside a container other than an nn.Sequential "
+                              "or nn.ModuleList that is its own attribute; no `as` name can write its place")
+        ok = [n.target for n in called] == [f"{parent}.{i}" for i in range(len(container))]
+        for a, b in zip(called, called[1:]):
+            first = b.args[0] if b.args else None
+            via = first if first is not a and isinstance(first, fx.Node) and first.target is _getitem \
+                and first.args == (a, 0) else None
+            ok = ok and (first is a or via is not None) and \
+                {u for u in a.users if u in needed} == {via or b} and (via is None or len(via.users) == 1)
+        if not ok:
+            raise Unsupported(what, where, "forward calls the modules of a container other than each once, in "
+                              "order, each on the one before's first result; only that is a chain a spec can write")
+
+    def _indexed(self, run, skip) -> _Item:
+        parent, called = run
+        self.children.add(parent)
+        self.called.add(parent)
+        stages, states, renders = [], [], []
+        for n in called:
+            mod = self.gm.get_submodule(n.target)
+            kind = layer_kind(mod)
+            if kind is None:
+                return self._indexed_group(parent, called)
+            text = SLOT.sub(lambda m, t=n.target: slot(f"{t.replace('.', '_')}__{m.group(1)}", int(m.group(2))),
+                            layer_stage(kind, mod))
+            item = _Item("stage", None, text)
+            extra = [x for x in _flat(n.args[1:]) + _flat(n.kwargs) if isinstance(x, fx.Node)]
+            if extra and n not in skip:
+                self._states(n, kind, item, f"{type(mod).__name__} `{self._qual(n.target)}`")
+            renders.append((len(states), len(item.nodes), item.render, text))
+            states += item.nodes
+            stages.append(text)
+        if len(called) == 1:
+            return self._indexed_group(parent, called)
+        item = _Item("group", called[0].args[0], stages=stages, alias=parent, nodes=states)
+        if states:
+            item.render = lambda vals: [r(vals[i:i + k]) if r else t for i, k, r, t in renders]
+        return item
+
+    def _indexed_group(self, parent: str, called: list[fx.Node]) -> _Item:
+        """A container of other modules, or of one: a group named with ``as`` (each module
+        passing one tensor to the next)."""
+        first = called[0].args[0]
+        x0, x1 = self.v0[first], self.v1[first]
+        group = Group()
+        for n in called:
+            if len(n.args) != 1 or n.kwargs:
+                raise Unsupported(f"{type(self.gm.get_submodule(n.target)).__name__} `{self._qual(n.target)}`",
+                                  node_where(self.module, n), "a module of a container called with more than "
+                                  "one tensor cannot be imported yet")
+            text, x0, x1 = self._child(self.gm.get_submodule(n.target), self._qual(n.target), x0, x1)
+            group.parts.append((text, None))
+        return _Item("group", first, stages=[(group, parent)], alias=parent)
+
     def _qual(self, target: str) -> str:
         return f"{self.path}.{target}" if self.path else target
 
@@ -374,7 +456,9 @@ class Body:
 
     def _pipe(self, n, it, tail, users, ends, names, stmts) -> None:
         p = it.pipe
-        if it.render is not None:
+        if it.render is not None and it.kind == "group":
+            it.stages = it.render([self._named(x, names, tail) for x in it.nodes])
+        elif it.render is not None:
             it.text = it.render([self._named(x, names, tail) for x in it.nodes])
         stmt = tail.get(p)
         if stmt is not None and it.kind != "group" and users.get(p) == 1 and p not in ends:
