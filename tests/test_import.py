@@ -118,7 +118,6 @@ def test_nested_sequentials_are_groups_named_with_as():
 SPEC_FILES = sorted(p.name for p in SPECS.glob("*.net") if p.name != "oops.net")
 # what the importer cannot read back yet (docs/import.md)
 NOT_YET = {
-    "vit_b_16.net": "a declared parameter read in forward",
     "hello_rnncell.net": "one shared module called at several places",
 }
 
@@ -351,6 +350,40 @@ def test_containers_called_out_of_order_are_refused():
     with pytest.raises(Unsupported) as e:
         api.from_module(Skips(), {"x": "float[batch, 8]"})
     assert "ModuleList `blocks`" in str(e.value) and "each once, in order" in e.value.reason
+
+
+class Tokens(nn.Module):
+    """A class token and a position embedding (parameters), a scale (a buffer), self-attention."""
+
+    def __init__(self, d=8, n=6):
+        super().__init__()
+        self.proj = nn.Linear(4, d)
+        self.class_token = nn.Parameter(torch.randn(1, 1, d))
+        self.pos = nn.Parameter(torch.randn(1, n + 1, d))
+        self.register_buffer("scale", torch.full((d,), 0.5))
+        self.attn = nn.MultiheadAttention(d, 2, batch_first=True)
+
+    def forward(self, x):
+        x = self.proj(x)
+        x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
+        y, _ = self.attn(x, x, x, need_weights=False)
+        return y[:, 0] * self.scale
+
+
+def test_declared_parameters_and_buffers():
+    text = round_trip(Tokens(), {"x": ("float", ["batch", "6", "4"])}, BATCHES)
+    assert "param class_token: float32[1, 1, 8]" in text and "buffer scale: float32[8]" in text
+    assert "expand(batch, -1, -1)" in text and "need_weights=false" in text and "key=" not in text
+
+
+def test_unread_parameter_is_refused():
+    class Unread(Tokens):
+        def forward(self, x):
+            return self.proj(x)
+
+    with pytest.raises(Unsupported) as e:
+        api.from_module(Unread(), {"x": "float[batch, 6, 4]"})
+    assert "`self.class_token`" in str(e.value) and "never reads" in e.value.reason
 
 
 # -- what cannot be imported -------------------------------------------------------------------

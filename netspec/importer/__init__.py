@@ -190,7 +190,8 @@ class Importer:
         def sub(text: str) -> str:
             return TOKEN.sub(lambda m: self.instances[int(m.group(1))].use, text)
 
-        lines = [f"    input {d}" for d in inst.inputs] + [""] + [f"    {n}" for n in inst.notes]
+        lines = [f"    input {d}" for d in inst.inputs] + [f"    {t}" for t in inst.tensors] + [""] + \
+            [f"    {n}" for n in inst.notes]
         for st in inst.stmts:
             lines += st.comments
             lines += _stmt_lines(st, sub)

@@ -18,7 +18,7 @@ import torch.fx as fx
 
 from . import calls
 from .groups import Group
-from .table import SLOT, layer_kind, layer_stage, slot
+from .table import SLOT, layer_kind, layer_stage, literal, slot
 from .trace import Unsupported, module_where, node_where
 
 WORDS = {"network", "input", "output", "as", "true", "false"}
@@ -80,6 +80,7 @@ class Instance:
     inner: list[Instance]
     children: set[str]
     notes: list[str] = field(default_factory=list)
+    tensors: list[str] = field(default_factory=list)  # `param NAME: dtype[sizes]`, `buffer ...`
     text: str = ""  # the resolved body (inputs, statements, outputs) with slots
     use: str = ""  # the stage that uses it, once its network is known
 
@@ -111,6 +112,7 @@ class Body:
         self.children: set[str] = set()
         self.called: set[str] = set()
         self.notes: list[str] = []  # with --partial: what the spec leaves out
+        self.tensors: dict[str, str] = {}  # a parameter or buffer read in forward -> its declaration
 
     # -- what each node is ----------------------------------------------------------------------
     def value(self, node) -> Any:
@@ -168,11 +170,19 @@ class Body:
                 name = stmts[-1].name
             out_names.append(name)
         return Instance(type(self.module), self.module, self.path, self.in_decls, stmts, out_names,
-                        self.inner, self.children, self.notes)
+                        self.inner, self.children, self.notes, list(self.tensors.values()))
 
     def _uncalled(self) -> None:
         """A submodule with weights that forward (in eval mode) never calls would be missing
         from the built module, whose state_dict would then not load strictly."""
+        for name in self.module.state_dict(keep_vars=True):
+            if "." not in name and name not in self.children:
+                err = Unsupported(f"`self.{name}`", module_where(self.module), "a parameter or buffer that forward "
+                                  "(in eval mode) never reads, so the built module could not load the state_dict "
+                                  "strictly")
+                if not self.imp.partial:
+                    raise err
+                self.notes.append(f"# netspec import: error: {err}")
         for name, child in self.module.named_children():
             if name not in self.children and any(True for _ in child.state_dict()):
                 err = Unsupported(f"{type(child).__name__} `{self._qual(name)}`", module_where(child),
@@ -226,8 +236,7 @@ class Body:
         if node.op == "placeholder":
             return _Item("name", text=self.in_names[len([x for x in self.items if x.op == "placeholder"])])
         if node.op == "get_attr":
-            raise Unsupported(f"`self.{node.target}`", node_where(self.module, node),
-                              "forward reads a parameter or buffer directly; only layers can hold weights")
+            return self._declared(node)
         if node.op == "call_module":
             return self._module(node, skip)
         if not isinstance(self.v0.get(node), (torch.Tensor, tuple, list)) or _ints(self.v0.get(node)):
@@ -243,6 +252,23 @@ class Body:
         if isinstance(res, calls.Source):
             return _Item("source", nodes=res.nodes, render=res.render)
         return _Item("stage", res.node, res.text)
+
+    def _declared(self, node) -> _Item:
+        """A parameter or buffer of this module read in forward (a class token, a position
+        embedding): a ``param`` or ``buffer`` declaration of that name, its sizes as slots (so
+        that sizes varying between a network's uses become its parameters)."""
+        value, name = self.v0[node], node.target
+        if "." in name or not isinstance(value, torch.Tensor) or name not in dict(self.module.state_dict(keep_vars=True)):
+            raise Unsupported(f"`self.{name}`", node_where(self.module, node),
+                              "forward reads a tensor that is not a parameter or saved buffer of this module "
+                              "itself; only those can be declared")
+        if name in WORDS or not name.isidentifier():
+            raise Unsupported(f"`self.{name}`", node_where(self.module, node), "a name a spec cannot declare")
+        what = "param" if isinstance(value, torch.nn.Parameter) else "buffer"
+        dims = ", ".join(slot(f"{name}__size{i}", int(d)) for i, d in enumerate(value.shape))
+        self.tensors[name] = f"{what} {name}: {_dtype_name(value.dtype)}[{dims}]"
+        self.children.add(name)
+        return _Item("name", text=name)
 
     def _getitem(self, node) -> _Item:
         base = self.items[node.args[0]]
@@ -275,7 +301,7 @@ class Body:
             multi = isinstance(self.v0[node], tuple)
             text = SLOT.sub(lambda m: slot(f"{target}__{m.group(1)}", int(m.group(2))), layer_stage(kind, mod))
             item = _Item("multi" if multi else "stage", node.args[0], text, alias)
-            if extra and node not in skip:
+            if (len(node.args) > 1 or node.kwargs) and node not in skip:
                 self._states(node, kind, item, what)
             return item
         if _plain_sequential(mod):
@@ -290,16 +316,29 @@ class Body:
         return _Item("stage", node.args[0], self.imp.token(inst), alias)
 
     def _states(self, node, kind, item: _Item, what: str) -> None:
-        """Initial states (``lstm(x, (h0, c0))``) passed by keyword: ``LSTM(8, h0=h0, c0=c0)``."""
-        states = [x for x in _flat(node.args[1:]) if isinstance(x, fx.Node)]
-        if node.kwargs or len(states) != len(kind.state_inputs) or not all(self.is_tensor(x) for x in states):
-            raise Unsupported(what, node_where(self.module, node), "a layer called with tensors netspec "
-                              "cannot pass to it")
-        text, names = item.text, kind.state_inputs
-        head, _, tail = text.partition("(")
+        """The tensors a layer's forward takes after the input, by keyword (``lstm(x, (h0, c0))``:
+        ``LSTM(8, h0=h0, c0=c0)``), and its forward-only arguments (``need_weights=false``); a
+        key and value that are the query itself are left out (self-attention)."""
+        given = list(zip(kind.state_inputs, _flat(node.args[1:])))
+        if len(_flat(node.args[1:])) > len(kind.state_inputs):
+            given = []
+        given += list(node.kwargs.items())
+        states, names, extra = [], [], []
+        for name, v in given:
+            if v is None or (name in ("key", "value") and v is node.args[0]):
+                continue
+            if name in kind.state_inputs and self.is_tensor(v):
+                states.append(v)
+                names.append(name)
+            elif name in getattr(kind, "forward_only", ()) and not isinstance(v, fx.Node):
+                extra.append(f"{name}={literal(v)}")
+            else:
+                raise Unsupported(what, node_where(self.module, node), f"a layer called with `{name}`, which "
+                                  "netspec cannot pass to it")
+        head, _, tail = item.text.partition("(")
+        args = [tail[:-1]] if tail else []
         item.nodes = states
-        item.render = lambda vals: (f"{head}({tail[:-1]}, " if tail else f"{head}(") + \
-            ", ".join(f"{n}={v}" for n, v in zip(names, vals)) + ")"
+        item.render = lambda vals: f"{head}({', '.join(args + extra + [f'{n}={v}' for n, v in zip(names, vals)])})"
 
     def _sequential(self, node, mod, what) -> _Item:
         if len(mod) == 0:
@@ -402,8 +441,7 @@ class Body:
             text = SLOT.sub(lambda m, t=n.target: slot(f"{t.replace('.', '_')}__{m.group(1)}", int(m.group(2))),
                             layer_stage(kind, mod))
             item = _Item("stage", None, text)
-            extra = [x for x in _flat(n.args[1:]) + _flat(n.kwargs) if isinstance(x, fx.Node)]
-            if extra and n not in skip:
+            if (len(n.args) > 1 or n.kwargs) and n not in skip:
                 self._states(n, kind, item, f"{type(mod).__name__} `{self._qual(n.target)}`")
             renders.append((len(states), len(item.nodes), item.render, text))
             states += item.nodes
@@ -502,6 +540,10 @@ class Body:
 
 
 _getitem = __import__("operator").getitem
+
+
+def _dtype_name(dt) -> str:
+    return str(dt).removeprefix("torch.")
 
 
 def _plain_sequential(mod) -> bool:

@@ -80,6 +80,14 @@ def _reshape(node, ctx):
     return Pipe(node.args[0], f"reshape({', '.join(parts)})")
 
 
+def _expand(node, ctx):
+    sizes = node.args[1:]
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = sizes[0]
+    parts = [ctx.size_expr(s) if isinstance(s, fx.Node) else literal(s) for s in sizes]
+    return Pipe(node.args[0], f"expand({', '.join(parts)})")
+
+
 def _permute(node, ctx):
     dims = node.args[1:]
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
@@ -201,7 +209,7 @@ FUNCTIONS: dict[Any, Callable] = {
 }
 
 METHODS: dict[str, Callable] = {
-    "view": _reshape, "reshape": _reshape, "flatten": _flatten, "permute": _permute,
+    "view": _reshape, "reshape": _reshape, "expand": _expand, "flatten": _flatten, "permute": _permute,
     "transpose": _dim_op("transpose", ("dim0", "dim1")),
     "squeeze": _dim_op("squeeze", ("dim",)), "unsqueeze": _dim_op("unsqueeze", ("dim",)),
     "mean": _reduce("mean"), "sum": _reduce("sum"),
