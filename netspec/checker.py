@@ -159,6 +159,7 @@ class Checker:
                         uses.add(n.name)
                 self.binding_names[id(b)] = names
                 self.binding_refs[id(b)] = refs
+            uses.update(d.layer.name for d in net.shared if d.layer.name in self.asts)
         return uses
 
     def _uses_nested_too_deep(self) -> set[str]:

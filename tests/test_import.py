@@ -118,7 +118,6 @@ def test_nested_sequentials_are_groups_named_with_as():
 SPEC_FILES = sorted(p.name for p in SPECS.glob("*.net") if p.name != "oops.net")
 # what the importer cannot read back yet (docs/import.md)
 NOT_YET = {
-    "hello_rnncell.net": "one shared module called at several places",
 }
 
 
@@ -384,6 +383,27 @@ def test_unread_parameter_is_refused():
     with pytest.raises(Unsupported) as e:
         api.from_module(Unread(), {"x": "float[batch, 6, 4]"})
     assert "`self.class_token`" in str(e.value) and "never reads" in e.value.reason
+
+
+class Siamese(nn.Module):
+    """One encoder (a block of its own class) and one cell, each called at several places."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = Residual(6)
+        self.cell = nn.GRUCell(6, 5)
+        self.head = nn.Linear(10, 1)
+
+    def forward(self, a, b):
+        h = self.cell(self.encoder(a))
+        h = self.cell(self.encoder(b), h)
+        return self.head(torch.cat((h, torch.stack([h, h], 1).sum(1)), 1))
+
+
+def test_shared_modules():
+    text = round_trip(Siamese(), {"a": ("float", ["batch", "6"]), "b": ("float", ["batch", "6"])}, BATCHES)
+    assert "shared encoder = Residual" in text and "shared cell = GRUCell(5)" in text
+    assert "-> cell(hx=" in text
 
 
 # -- what cannot be imported -------------------------------------------------------------------

@@ -83,16 +83,18 @@ class Importer:
         root = Body(self, module, "", gm, runs, list(inputs), decls, Scope(self.root_symbols), True).build()
         return self.write(root, name or type(module).__name__, origin)
 
-    def block(self, module, path: str, args: list[list]) -> Instance:
+    def block(self, module, path: str, args: list[list], fixed: bool = False) -> Instance:
+        """A submodule as a network; ``fixed``: its inputs' sizes written as the numbers they
+        are (a shared module runs at one size), else as symbols of its own."""
         gm = trace(module, path)
         runs = run_twice(gm, [tuple(a) for a in args])
         names = [spec_name(n.name) for n in gm.graph.nodes if n.op == "placeholder"]
-        decls, scope = self._block_inputs(names, args)
+        decls, scope = self._block_inputs(names, args, fixed)
         inst = Body(self, module, path, gm, runs, names, decls, scope, False).build()
         self.instances.append(inst)
         return inst
 
-    def _block_inputs(self, names: list[str], args: list[list]) -> tuple[list[str], Scope]:
+    def _block_inputs(self, names: list[str], args: list[list], fixed: bool) -> tuple[list[str], Scope]:
         decls, syms = [], []
         for i, name in enumerate(names[:len(args[0])]):
             t0, t1 = args[0][i], args[1][i]
@@ -100,7 +102,7 @@ class Importer:
             dims = []
             for j, (a, b) in enumerate(zip(t0.shape, t1.shape)):
                 root = next((s for s, v in self.root_symbols if v == (a, b) and a != b), None)
-                dim = root or generic[j] + (str(i) if i else "")
+                dim = root or (str(a) if fixed and a == b else generic[j] + (str(i) if i else ""))
                 dims.append(dim)
                 syms.append((dim, (a, b)))
             decls.append(f"{name}: {_dtype(t0.dtype)}[{', '.join(dims)}]")
@@ -190,7 +192,7 @@ class Importer:
         def sub(text: str) -> str:
             return TOKEN.sub(lambda m: self.instances[int(m.group(1))].use, text)
 
-        lines = [f"    input {d}" for d in inst.inputs] + [f"    {t}" for t in inst.tensors] + [""] + \
+        lines = [f"    input {d}" for d in inst.inputs] + [f"    {sub(t)}" for t in inst.tensors] + [""] + \
             [f"    {n}" for n in inst.notes]
         for st in inst.stmts:
             lines += st.comments

@@ -113,6 +113,7 @@ class Body:
         self.called: set[str] = set()
         self.notes: list[str] = []  # with --partial: what the spec leaves out
         self.tensors: dict[str, str] = {}  # a parameter or buffer read in forward -> its declaration
+        self.shared: dict[str, str | None] = {}  # a module with weights called more than once -> its declaration
 
     # -- what each node is ----------------------------------------------------------------------
     def value(self, node) -> Any:
@@ -141,6 +142,7 @@ class Body:
         skip = self._zero_states(nodes)
         needed = self._needed(nodes, skip)
         runs, absorbed = self._indexed_runs(nodes, needed)
+        self._find_shared(nodes, needed)
         outputs: list[fx.Node] = []
         for node in nodes:
             if node not in needed or node in absorbed:
@@ -164,13 +166,14 @@ class Body:
                                   module_where(self.module), "forward returns something that is not a tensor")
             name = names[o]
             if "." in name or o.op == "placeholder":
-                taken = {st.name for st in stmts} | set(self.in_names)
+                taken = {st.name for st in stmts} | set(self.in_names) | set(self.shared) | set(self.tensors)
                 short = spec_name(name.rpartition(".")[2] if "." in name else o.name + "_out")
                 stmts.append(Stmt(short if short not in taken else spec_name(o.name + "_out"), name))
                 name = stmts[-1].name
             out_names.append(name)
         return Instance(type(self.module), self.module, self.path, self.in_decls, stmts, out_names,
-                        self.inner, self.children, self.notes, list(self.tensors.values()))
+                        self.inner, self.children, self.notes,
+                        list(self.tensors.values()) + [d for d in self.shared.values() if d])
 
     def _uncalled(self) -> None:
         """A submodule with weights that forward (in eval mode) never calls would be missing
@@ -289,10 +292,8 @@ class Body:
             raise Unsupported(what, node_where(self.module, node), "a module called with something other "
                               "than a tensor first (a list, a keyword) cannot be imported yet")
         kind = layer_kind(mod)
-        stateful = any(True for _ in mod.state_dict())
-        if target in self.called and stateful:
-            raise Unsupported(what, node_where(self.module, node), "forward calls one module with weights twice; "
-                              "a spec builds one module per stage")
+        if target in self.shared:
+            return self._shared_use(node, mod, kind, skip, what)
         alias = None if target in self.called else target
         self.called.add(target)
         self.children.add(target)
@@ -314,6 +315,41 @@ class Body:
         inst = self.imp.block(mod, self._qual(target), [[self.v0[node.args[0]]], [self.v1[node.args[0]]]])
         self.inner.append(inst)
         return _Item("stage", node.args[0], self.imp.token(inst), alias)
+
+    def _find_shared(self, nodes, needed) -> None:
+        """A module with weights that forward calls at several places: one ``shared``
+        declaration, each call a use of its name."""
+        count: dict[str, int] = {}
+        for n in nodes:
+            if n in needed and n.op == "call_module" and "." not in n.target:
+                count[n.target] = count.get(n.target, 0) + 1
+        for target, k in count.items():
+            if k > 1 and any(True for _ in self.gm.get_submodule(target).state_dict()):
+                self.shared[spec_name(target)] = None
+
+    def _shared_use(self, node, mod, kind, skip, what) -> _Item:
+        name = spec_name(node.target)
+        self.called.add(node.target)
+        self.children.add(node.target)
+        if self.shared[name] is None:
+            if kind is not None:
+                text = SLOT.sub(lambda m: slot(f"{name}__{m.group(1)}", int(m.group(2))), layer_stage(kind, mod))
+            elif len(node.args) == 1 and not node.kwargs and not type(mod).__module__.startswith("torch.nn"):
+                inst = self.imp.block(mod, self._qual(node.target), [[self.v0[node.args[0]]], [self.v1[node.args[0]]]],
+                                      fixed=True)
+                self.inner.append(inst)
+                text = self.imp.token(inst)
+            else:
+                raise Unsupported(what, node_where(self.module, node), "a module called at several places "
+                                  "that is neither a layer kind nor a module of one tensor cannot be shared")
+            self.shared[name] = f"shared {name} = {text}"
+        item = _Item("multi" if isinstance(self.v0[node], tuple) else "stage", node.args[0], name)
+        if (len(node.args) > 1 or node.kwargs) and node not in skip:
+            if kind is None:
+                raise Unsupported(what, node_where(self.module, node), "a shared module called with more than "
+                                  "one tensor cannot be imported yet")
+            self._states(node, kind, item, what)
+        return item
 
     def _states(self, node, kind, item: _Item, what: str) -> None:
         """The tensors a layer's forward takes after the input, by keyword (``lstm(x, (h0, c0))``:
@@ -488,7 +524,7 @@ class Body:
             elif it.kind in ("stage", "multi", "group"):
                 self._pipe(n, it, tail, users, ends, names, stmts)
             elif it.kind == "source":
-                stmt = Stmt(spec_name(n.name), it.render([self._named(x, names, tail) for x in it.nodes]))
+                stmt = Stmt(self._stmt_name(n.name), it.render([self._named(x, names, tail) for x in it.nodes]))
                 self._add(n, stmt, stmts, tail, names, it.comment)
         return stmts, names, tail
 
@@ -512,16 +548,20 @@ class Body:
             stages = [s if isinstance(s, tuple) else (s, None) for s in it.stages]
             stmt = Stmt(spec_name(it.alias), self._named(p, names, tail), stages, group=True)
         else:
-            stmt = Stmt(spec_name(n.name), self._named(p, names, tail), [(it.text, it.alias)])
+            stmt = Stmt(self._stmt_name(n.name), self._named(p, names, tail), [(it.text, it.alias)])
         self._add(n, stmt, stmts, tail, names, it.comment)
 
-    @staticmethod
-    def _named(p, names, tail) -> str:
+    def _stmt_name(self, name: str) -> str:
+        """A binding's name: the node's, unless a shared module or declared tensor has it."""
+        name = spec_name(name)
+        return f"{name}_out" if name in self.shared or name in self.tensors else name
+
+    def _named(self, p, names, tail) -> str:
         """The name of a value another statement reads: a statement ends there, and is
         named after the node that ends it (its own name for an nn.Sequential)."""
         stmt = tail.get(p)
         if stmt is not None and not stmt.group:
-            stmt.name = spec_name(p.name)
+            stmt.name = self._stmt_name(p.name)
             names[p] = stmt.name
         return names[p]
 

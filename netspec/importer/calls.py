@@ -125,6 +125,14 @@ def _cat(node, ctx):
     return Source(parts, lambda names: f"cat({', '.join(names)}{f', dim={dim}' if dim else ''})")
 
 
+def _stack(node, ctx):
+    parts = list(_kw(node, 0, "tensors"))
+    dim = _kw(node, 1, "dim", 0)
+    if not all(ctx.is_tensor(p) for p in parts):
+        raise Refused("torch.stack of values that are not tensors of the forward")
+    return Source(parts, lambda names: f"stack({', '.join(names)}{f', dim={dim}' if dim else ''})")
+
+
 def _getitem_tensor(node, ctx):
     """``x[:, -1]``, ``x[-1]``: one integer index, every other dim whole, is ``select``."""
     index = node.args[1]
@@ -198,7 +206,7 @@ FUNCTIONS: dict[Any, Callable] = {
     operator.mul: _arith("mul", "*"), torch.mul: _arith("mul", "*"),
     operator.sub: _arith("sub", "-"), torch.sub: _arith("sub", "-"),
     operator.truediv: _arith("div", "/"), torch.div: _arith("div", "/"),
-    torch.cat: _cat, torch.concat: _cat,
+    torch.cat: _cat, torch.concat: _cat, torch.stack: _stack,
     torch.transpose: _dim_op("transpose", ("dim0", "dim1")),
     torch.reshape: _reshape,
     torch.permute: _permute,

@@ -92,7 +92,8 @@ def layer_args(kind: Layer, module) -> dict[str, Any]:
             continue
         if name == "stride" and field.default is None and _same(v, out.get("kernel_size")):
             continue  # a pool's stride defaults to its kernel size
-        if field.default is None and kind.inferred and _same(v, getattr(module, kind.inferred, None)):
+        if not field.required and field.default is None and kind.inferred \
+                and _same(v, getattr(module, kind.inferred, None)):
             continue  # an attention's kdim and vdim default to its embed_dim
         out[name] = v
     return out
