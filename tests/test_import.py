@@ -69,7 +69,8 @@ BATCHES = [{"batch": 1}, {"batch": 3}]
 
 tv = pytest.importorskip("torchvision")
 
-TORCHVISION = ["resnet18", "vgg11", "alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2"]
+TORCHVISION = ["resnet18", "vgg11", "alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2",
+               "efficientnet_b0"]
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -102,6 +103,14 @@ def test_resnet18_reads_like_a_person_wrote_it():
     assert text.count("network BasicBlock ") + text.count("network BasicBlock(") == 1
     assert "BasicBlock * 2" in text or "BasicBlock(64) * 2" in text  # layer1: one block used twice
     assert "as conv1" in text and "as fc" in text
+
+
+def test_vit_b_16_at_64x64():
+    """A class token and a position embedding (declared params), a ModuleDict of blocks
+    (encoder_layer_0, ...) named as copies, self-attention."""
+    torch.manual_seed(0)
+    text = round_trip(tv.models.vit_b_16(image_size=64, num_classes=10), IMAGE, BATCHES)
+    assert "param class_token: float32[1, 1, 768]" in text and "as encoder_layer_{0}) as layers" in text
 
 
 def test_nested_sequentials_are_groups_named_with_as():

@@ -55,12 +55,25 @@ def _layer_table() -> dict[type, Layer]:
 _LAYERS: dict[type, Layer] | None = None
 
 
+# Kinds whose built module defines its class itself (``support_code``), by the class they
+# stand for outside torch.nn: (module, class name). The module is looked up only when the
+# model has imported it.
+_OUTSIDE = {"StochasticDepth": ("torchvision.ops", "StochasticDepth")}
+
+
 def layer_kind(module: torch.nn.Module) -> Layer | None:
     """The kind of a torch.nn module netspec knows (its exact class), else None."""
     global _LAYERS
     if _LAYERS is None:
         _LAYERS = _layer_table()
-    return _LAYERS.get(type(module))
+    kind = _LAYERS.get(type(module))
+    if kind is None:
+        import sys
+
+        for name, (where, cls) in _OUTSIDE.items():
+            if type(module) is getattr(sys.modules.get(where), cls, None):
+                return REGISTRY[name]
+    return kind
 
 
 def _attribute(module, field: str):
