@@ -415,6 +415,57 @@ def test_shared_modules():
     assert "-> cell(hx=" in text
 
 
+class Gated(nn.Module):
+    """Python control flow on a static size, which torch.fx cannot trace: torch.export can."""
+
+    def __init__(self, width=4):
+        super().__init__()
+        self.fc = nn.Linear(width, 4)
+        self.out = nn.Linear(4, 2)
+
+    def forward(self, x):
+        y = self.fc(x)
+        if x.shape[1] > 3:
+            y = torch.relu(y)
+        else:
+            y = torch.tanh(y)
+        return self.out(y.view(x.size(0), -1))
+
+
+class TwoGates(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.wide, self.narrow = Gated(4), Gated(2)
+        self.proj = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.wide(x) + self.narrow(self.proj(x))
+
+
+def test_torch_export_fallback():
+    import torch.fx
+
+    with pytest.raises(torch.fx.proxy.TraceError):
+        torch.fx.symbolic_trace(Gated())
+    text = round_trip(Gated(), {"x": ("float", ["batch", "4"])}, BATCHES)
+    assert "-> ReLU" in text and "reshape(batch, -1)" in text and "Tanh" not in text
+    # in a block, the branch taken holds only at the sizes exported: they are written as numbers
+    text = round_trip(TwoGates(), {"x": ("float", ["batch", "4"])}, [{"batch": 2}, {"batch": 5}])
+    assert "input x: float32[batch, 4]" in text and "input x: float32[batch, 2]" in text
+    assert "-> ReLU" in text and "-> Tanh" in text
+
+
+def test_torch_export_fallback_refusal_names_both():
+    class OnBatch(Gated):
+        def forward(self, x):
+            return self.fc(x) if x.shape[0] > 2 else x
+
+    with pytest.raises(Unsupported) as e:
+        api.from_module(OnBatch(), {"x": "float[batch, 4]"})
+    assert "OnBatch `the model`" in str(e.value)
+    assert "torch.fx cannot trace" in e.value.reason and "torch.export" in e.value.reason
+
+
 # -- what cannot be imported -------------------------------------------------------------------
 
 class Bilinear(nn.Module):

@@ -77,7 +77,7 @@ class Importer:
         envs = sample_values(syms)
         self.root_symbols = [(s, (envs[0][s], envs[1][s])) for s in syms]
         samples = [tuple(make_input(dt, _dims(shape, env)) for dt, shape in types) for env in envs]
-        gm = trace(module, "")
+        gm = trace(module, "", samples)
         runs = run_twice(gm, samples)
         decls = [f"{k}: {v.strip()}" for k, v in inputs.items()]
         root = Body(self, module, "", gm, runs, list(inputs), decls, Scope(self.root_symbols), True).build()
@@ -85,11 +85,13 @@ class Importer:
 
     def block(self, module, path: str, args: list[list], fixed: bool = False) -> Instance:
         """A submodule as a network; ``fixed``: its inputs' sizes written as the numbers they
-        are (a shared module runs at one size), else as symbols of its own."""
-        gm = trace(module, path)
-        runs = run_twice(gm, [tuple(a) for a in args])
+        are (a shared module runs at one size, a graph from torch.export holds at the sizes it
+        was exported with), else as symbols of its own."""
+        samples = [tuple(a) for a in args]
+        gm = trace(module, path, samples)
+        runs = run_twice(gm, samples)
         names = [spec_name(n.name) for n in gm.graph.nodes if n.op == "placeholder"]
-        decls, scope = self._block_inputs(names, args, fixed)
+        decls, scope = self._block_inputs(names, args, fixed or gm.meta.get("exported", False))
         inst = Body(self, module, path, gm, runs, names, decls, scope, False).build()
         self.instances.append(inst)
         return inst
