@@ -70,7 +70,7 @@ BATCHES = [{"batch": 1}, {"batch": 3}]
 tv = pytest.importorskip("torchvision")
 
 TORCHVISION = ["resnet18", "vgg11", "alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2",
-               "efficientnet_b0"]
+               "efficientnet_b0", "shufflenet_v2_x0_5"]
 
 
 @pytest.mark.parametrize("name", TORCHVISION)

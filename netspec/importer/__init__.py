@@ -91,7 +91,8 @@ class Importer:
         gm = trace(module, path, samples)
         runs = run_twice(gm, samples)
         names = [spec_name(n.name) for n in gm.graph.nodes if n.op == "placeholder"]
-        decls, scope = self._block_inputs(names, args, fixed or gm.meta.get("exported", False))
+        fixed = fixed or gm.meta.get("exported", False) or _needs_sizes(gm)
+        decls, scope = self._block_inputs(names, args, fixed)
         inst = Body(self, module, path, gm, runs, names, decls, scope, False).build()
         self.instances.append(inst)
         return inst
@@ -104,7 +105,8 @@ class Importer:
             dims = []
             for j, (a, b) in enumerate(zip(t0.shape, t1.shape)):
                 root = next((s for s, v in self.root_symbols if v == (a, b) and a != b), None)
-                dim = root or (str(a) if fixed and a == b else generic[j] + (str(i) if i else ""))
+                sym = generic[j] + (str(i) if i else "")
+                dim = root or (slot(sym, a) if fixed and a == b else sym)
                 dims.append(dim)
                 syms.append((dim, (a, b)))
             decls.append(f"{name}: {_dtype(t0.dtype)}[{', '.join(dims)}]")
@@ -224,7 +226,7 @@ def _network(name: str, params: list[str], body: str) -> str:
 def _stmt_lines(st, sub) -> list[str]:
     shape = f"  : {st.shape}" if st.shape else ""
     if len(st.stages) == 1 and isinstance(st.stages[0][0], Group):  # a group named with `as`
-        head = f"    {st.name} = {sub(st.source)} -> "
+        head = f"    {_targets(st)} = {sub(st.source)} -> "
         lines = group_lines(*st.stages[0], sub, WIDTH - len(head) - len(shape))
         lines[-1] += shape
         return [head + lines[0]] + ["    " + line for line in lines[1:]]
@@ -232,13 +234,17 @@ def _stmt_lines(st, sub) -> list[str]:
         stages = compress([sub(t) for t, _ in st.stages])
     else:
         stages = [sub(t) + (f" as {a}" if a else "") for t, a in st.stages]
-    head = f"    {st.name} = {sub(st.source)}"
+    head = f"    {_targets(st)} = {sub(st.source)}"
     one = head + "".join(f" -> {s}" for s in stages) + shape
     if len(OPTIONAL.sub("", SLOT.sub(lambda m: m.group(2), one))) <= WIDTH or not stages:
         return [one]
     lines = [head] + [f"        -> {s}" for s in stages]
     lines[-1] += shape
     return lines
+
+
+def _targets(st) -> str:
+    return ", ".join(st.targets) if st.targets else st.name
 
 
 def compress(stages: list[str]) -> list[str]:
@@ -259,6 +265,15 @@ def compress(stages: list[str]) -> list[str]:
             out.append(f"{run[0]} * {best_n}" if best_k == 1 else f"({' -> '.join(run)}) * {best_n}")
         i += best_k * best_n
     return out
+
+
+def _needs_sizes(gm) -> bool:
+    """Whether a graph splits a tensor into pieces (``chunk``, ``split``), whose number and
+    sizes the checker needs as numbers."""
+    import torch
+
+    cut = {"chunk", "split", torch.chunk, torch.split}
+    return any(n.op in ("call_method", "call_function") and n.target in cut for n in gm.graph.nodes)
 
 
 def _generic(rank: int) -> list[str]:

@@ -65,6 +65,7 @@ class Stmt:
     group: bool = False  # an nn.Sequential: its stages may be written with repetition
     shape: str | None = None
     comments: list[str] = field(default_factory=list)
+    targets: list[str] | None = None  # the names of an op's several results (`a, b = x -> chunk(2)`)
 
 
 @dataclass
@@ -254,7 +255,7 @@ class Body:
         res = handle(node, self)
         if isinstance(res, calls.Source):
             return _Item("source", nodes=res.nodes, render=res.render)
-        return _Item("stage", res.node, res.text)
+        return _Item("multi" if isinstance(self.v0[node], (tuple, list)) else "stage", res.node, res.text)
 
     def _declared(self, node) -> _Item:
         """A parameter or buffer of this module read in forward (a class token, a position
@@ -280,6 +281,10 @@ class Body:
         value = self.v0[node]
         if isinstance(value, (tuple, list)):
             return _Item("part", base=root, path=path)
+        if root.op != "call_module":
+            if len(path) != 1:
+                raise calls.Refused("a result of a result of an op")
+            return _Item("piece", base=root, path=path)
         kind = layer_kind(self.gm.get_submodule(root.target))
         index = _flat_index(self.v0[root], path)
         return _Item("ref", base=root, text=kind.results[index])
@@ -521,12 +526,22 @@ class Body:
                 names[n] = spec_name(it.text)
             elif it.kind == "ref":
                 names[n] = f"{self._named(it.base, names, tail)}.{it.text}"
+            elif it.kind == "piece":
+                names[n] = self._piece(it, tail)
             elif it.kind in ("stage", "multi", "group"):
                 self._pipe(n, it, tail, users, ends, names, stmts)
             elif it.kind == "source":
                 stmt = Stmt(self._stmt_name(n.name), it.render([self._named(x, names, tail) for x in it.nodes]))
                 self._add(n, stmt, stmts, tail, names, it.comment)
         return stmts, names, tail
+
+    def _piece(self, it, tail) -> str:
+        """A result of an op with several (``chunk``): a name of the statement's targets."""
+        stmt = tail[it.base]
+        stmt.targets = stmt.targets or ["_"] * len(self.v0[it.base])
+        index = it.path[0]
+        stmt.targets[index] = f"{stmt.name}{index}"
+        return stmt.targets[index]
 
     def _pipe(self, n, it, tail, users, ends, names, stmts) -> None:
         p = it.pipe

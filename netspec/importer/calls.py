@@ -214,6 +214,8 @@ FUNCTIONS: dict[Any, Callable] = {
     torch.unsqueeze: _dim_op("unsqueeze", ("dim",)),
     torch.mean: _reduce("mean"), torch.sum: _reduce("sum"),
     torch.select: _dim_op("select", ("dim", "index")),
+    torch.chunk: _dim_op("chunk", ("chunks", "dim"), (None, 0)),
+    torch.split: _dim_op("split", ("split_size_or_sections", "dim"), (None, 0)),
 }
 
 METHODS: dict[str, Callable] = {
@@ -225,6 +227,8 @@ METHODS: dict[str, Callable] = {
     "relu": _activation("ReLU"), "sigmoid": _plain("Sigmoid"), "tanh": _plain("Tanh"),
     "softmax": _softmax("softmax"), "log_softmax": _softmax("log_softmax"),
     "select": _dim_op("select", ("dim", "index")),
+    "chunk": _dim_op("chunk", ("chunks", "dim"), (None, 0)),
+    "split": _dim_op("split", ("split_size_or_sections", "dim"), (None, 0)),
     "add": _arith("add", "+"), "mul": _arith("mul", "*"), "sub": _arith("sub", "-"), "div": _arith("div", "/"),
     "add_": _arith("add", "+="), "mul_": _arith("mul", "*="), "relu_": _plain("ReLU(inplace=true)"),
 }
