@@ -125,14 +125,12 @@ def test_nested_sequentials_are_groups_named_with_as():
 # -- every spec, built and imported back -------------------------------------------------------
 
 SPEC_FILES = sorted(p.name for p in SPECS.glob("*.net") if p.name != "oops.net")
-# what the importer cannot read back yet (docs/import.md)
-NOT_YET = {
-}
 
 
-@pytest.mark.parametrize("file", [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[f]))
-                                  if f in NOT_YET else f for f in SPEC_FILES])
+@pytest.mark.parametrize("file", SPEC_FILES)
 def test_import_of_built_specs(file):
+    """Every spec, built and imported back (nested and named Sequentials, modules called by
+    index, declared params, shared modules included)."""
     spec = api.load(SPECS / file)
     if "num_classes" in spec.network().params:  # the classics, with a small head
         spec = api.load(SPECS / file, {"num_classes": 10})
