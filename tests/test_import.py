@@ -70,7 +70,7 @@ BATCHES = [{"batch": 1}, {"batch": 3}]
 tv = pytest.importorskip("torchvision")
 
 TORCHVISION = ["resnet18", "vgg11", "alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2",
-               "efficientnet_b0", "shufflenet_v2_x0_5"]
+               "efficientnet_b0", "shufflenet_v2_x0_5", "mobilenet_v3_small", "mnasnet0_5"]
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -111,6 +111,17 @@ def test_vit_b_16_at_64x64():
     torch.manual_seed(0)
     text = round_trip(tv.models.vit_b_16(image_size=64, num_classes=10), IMAGE, BATCHES)
     assert "param class_token: float32[1, 1, 768]" in text and "as encoder_layer_{0}) as layers" in text
+
+
+@pytest.mark.parametrize("name, what, why", [
+    ("densenet121", "_DenseLayer `features.denseblock1.denselayer1`", "other than a tensor first"),
+    ("convnext_tiny", "`F.layer_norm`", "no op for this call"),
+    ("regnet_y_400mf", "ResBottleneckBlock `trunk_output.block1.block1-0`", "named `block1-0`"),
+])
+def test_torchvision_refusals_name_the_module_or_call(name, what, why):
+    with pytest.raises(Unsupported) as e:
+        api.from_module(getattr(tv.models, name)(), {"x": "float[batch, 3, 64, 64]"})
+    assert e.value.what == what and why in e.value.reason and ".py:" in e.value.where
 
 
 def test_nested_sequentials_are_groups_named_with_as():
