@@ -367,6 +367,8 @@ def test_containers_called_out_of_order_are_refused():
     with pytest.raises(Unsupported) as e:
         api.from_module(Skips(), {"x": "float[batch, 8]"})
     assert "ModuleList `blocks`" in str(e.value) and "each once, in order" in e.value.reason
+    text = api.from_module(Skips(), {"x": "float[batch, 8]"}, partial=True)
+    assert text.count('UNSUPPORTED("ModuleList `blocks`")') == 2 and not api.loads(text, strict=False).ok
 
 
 class Tokens(nn.Module):

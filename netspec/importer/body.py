@@ -114,6 +114,7 @@ class Body:
         self.called: set[str] = set()
         self.notes: list[str] = []  # with --partial: what the spec leaves out
         self.tensors: dict[str, str] = {}  # a parameter or buffer read in forward -> its declaration
+        self.refused: dict[fx.Node, Unsupported] = {}  # with --partial: calls into a container refused
         self.shared: dict[str, str | None] = {}  # a module with weights called more than once -> its declaration
 
     # -- what each node is ----------------------------------------------------------------------
@@ -237,6 +238,8 @@ class Body:
             _Item("source", text=text, nodes=[], render=lambda names: text, comment=comment)
 
     def _item(self, node, skip) -> _Item:
+        if node in self.refused:
+            raise self.refused[node]
         if node.op == "placeholder":
             return _Item("name", text=self.in_names[len([x for x in self.items if x.op == "placeholder"])])
         if node.op == "get_attr":
@@ -443,7 +446,13 @@ class Body:
                 by_parent.setdefault(n.target.rpartition(".")[0], []).append(n)
         runs, absorbed = {}, set()
         for parent, called in by_parent.items():
-            self._check_run(parent, called, needed)
+            try:
+                self._check_run(parent, called, needed)
+            except Unsupported as err:
+                if not self.imp.partial:
+                    raise
+                self.refused.update((n, err) for n in called)  # each call stubbed on its own
+                continue
             for a, b in zip(called, called[1:]):
                 absorbed.add(a)
                 if b.args[0] is not a:
