@@ -138,7 +138,12 @@ def test_nested_sequentials_are_groups_named_with_as():
 SPEC_FILES = sorted(p.name for p in SPECS.glob("*.net") if p.name != "oops.net")
 
 
-@pytest.mark.parametrize("file", SPEC_FILES)
+# what the importer cannot read back yet (docs/import.md), each expected to fail
+NOT_YET: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("file", [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[f]))
+                                  if f in NOT_YET else f for f in SPEC_FILES])
 def test_import_of_built_specs(file):
     """Every spec, built and imported back (nested and named Sequentials, modules called by
     index, declared params, shared modules included)."""
