@@ -308,7 +308,7 @@ class Body:
         extra = [x for x in _flat(node.args[1:]) + _flat(node.kwargs) if isinstance(x, fx.Node)]
         if kind is not None:
             multi = isinstance(self.v0[node], tuple)
-            text = SLOT.sub(lambda m: slot(f"{target}__{m.group(1)}", int(m.group(2))), layer_stage(kind, mod))
+            text = self._layer(kind, mod, target, target)
             item = _Item("multi" if multi else "stage", node.args[0], text, alias)
             if (len(node.args) > 1 or node.kwargs) and node not in skip:
                 self._states(node, kind, item, what)
@@ -341,7 +341,7 @@ class Body:
         self.children.add(node.target)
         if self.shared[name] is None:
             if kind is not None:
-                text = SLOT.sub(lambda m: slot(f"{name}__{m.group(1)}", int(m.group(2))), layer_stage(kind, mod))
+                text = self._layer(kind, mod, name, node.target)
             elif len(node.args) == 1 and not node.kwargs and not type(mod).__module__.startswith("torch.nn"):
                 inst = self.imp.block(mod, self._qual(node.target), [[self.v0[node.args[0]]], [self.v1[node.args[0]]]],
                                       fixed=True)
@@ -419,7 +419,7 @@ class Body:
         kind = layer_kind(child)
         if kind is not None:
             hint = path.removeprefix(f"{self.path}.").replace(".", "_")
-            text = SLOT.sub(lambda m: slot(f"{hint}__{m.group(1)}", int(m.group(2))), layer_stage(kind, child))
+            text = self._layer(kind, child, hint, path.removeprefix(f"{self.path}."))
         elif type(child).__module__.startswith("torch.nn"):
             raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
                               f"netspec has no layer kind for torch.nn.{type(child).__name__}")
@@ -488,8 +488,7 @@ class Body:
             kind = layer_kind(mod)
             if kind is None:
                 return self._indexed_group(parent, called)
-            text = SLOT.sub(lambda m, t=n.target: slot(f"{t.replace('.', '_')}__{m.group(1)}", int(m.group(2))),
-                            layer_stage(kind, mod))
+            text = self._layer(kind, mod, n.target.replace(".", "_"), n.target)
             item = _Item("stage", None, text)
             if (len(n.args) > 1 or n.kwargs) and n not in skip:
                 self._states(n, kind, item, f"{type(mod).__name__} `{self._qual(n.target)}`")
@@ -517,6 +516,15 @@ class Body:
             text, x0, x1 = self._child(self.gm.get_submodule(n.target), self._qual(n.target), x0, x1)
             group.parts.append((text, None))
         return _Item("group", first, stages=[(group, parent)], alias=parent)
+
+    def _layer(self, kind, mod, hint: str, target: str) -> str:
+        """A layer's stage, its integers as slots hinted ``hint__argument``."""
+        try:
+            text = layer_stage(kind, mod)
+        except TypeError as e:  # an attribute the kind's arguments cannot hold
+            raise Unsupported(f"{type(mod).__name__} `{self._qual(target)}`", module_where(mod),
+                              f"its arguments cannot be read back from its attributes ({e})") from None
+        return SLOT.sub(lambda m: slot(f"{hint}__{m.group(1)}", int(m.group(2))), text)
 
     def _qual(self, target: str) -> str:
         return f"{self.path}.{target}" if self.path else target

@@ -146,7 +146,35 @@ def stage_text(kind_name: str, positional: tuple[str, ...], required: set[str], 
     return f"{kind_name}({''.join(parts)})"
 
 
+class _FirstLayer:
+    """A transformer stack's or layer's constructor arguments, which torch keeps only in its
+    (first) layer's modules; every other attribute is the module's own."""
+
+    def __init__(self, module):
+        layer = module.layers[0] if isinstance(module.__dict__.get("_modules", {}).get("layers"),
+                                               torch.nn.ModuleList) else module
+        act = layer.activation
+        values = {"nhead": layer.self_attn.num_heads, "dim_feedforward": layer.linear1.out_features,
+                  "dropout": layer.dropout.p, "layer_norm_eps": layer.norm1.eps,
+                  "batch_first": layer.self_attn.batch_first, "norm_first": layer.norm_first,
+                  "bias": layer.linear1.bias is not None,
+                  "activation": act if isinstance(act, str) else getattr(act, "__name__", act)}
+        if layer is not module:
+            values.update(num_layers=module.num_layers, norm=module.norm is not None)
+        self.__dict__.update(values=values, module=module)
+
+    def __getattr__(self, name):
+        values = self.__dict__["values"]
+        return values[name] if name in values else getattr(self.__dict__["module"], name)
+
+
+_STACKS = (torch.nn.TransformerEncoder, torch.nn.TransformerDecoder, torch.nn.TransformerEncoderLayer,
+           torch.nn.TransformerDecoderLayer)
+
+
 def layer_stage(kind: Layer, module) -> str:
+    if type(module) in _STACKS:
+        module = _FirstLayer(module)
     fields = kind.Args.model_fields
     args = layer_args(kind, module)
     optional = {n: f.default for n, f in fields.items() if not f.required and is_int(f.default)
