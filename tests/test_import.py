@@ -530,6 +530,35 @@ def test_bmm_matmul_and_steps():
     assert "bmm(" in text and "matmul(" in text and "[..., ::2]" in text
 
 
+class Up(nn.Module):
+    """A U-Net decoder step: upsample, concatenate the skip connection, convolve."""
+
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(c_in, c_in // 2, 2, stride=2)
+        self.conv = nn.Conv2d(c_in // 2 + c_out, c_out, 3, padding=1)
+
+    def forward(self, x, skip):
+        return torch.relu(self.conv(torch.cat([skip, self.up(x)], dim=1)))
+
+
+class TinyUNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.down1, self.down2 = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 8, 3, padding=1)
+        self.up1 = Up(8, 4)
+
+    def forward(self, x):
+        a = torch.relu(self.down1(x))
+        b = torch.relu(self.down2(F.max_pool2d(a, 2)))
+        return self.up1(b, a)
+
+
+def test_block_called_with_two_tensors():
+    text = round_trip(TinyUNet(), {"x": ("float", ["batch", "1", "8", "8"])}, BATCHES)
+    assert "-> Up(skip=" in text and "input skip: float32[" in text
+
+
 # -- what cannot be imported -------------------------------------------------------------------
 
 class Bilinear(nn.Module):

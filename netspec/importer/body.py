@@ -318,11 +318,24 @@ class Body:
         if type(mod).__module__.startswith("torch.nn"):
             raise Unsupported(what, module_where(mod), f"netspec has no layer kind for torch.nn.{type(mod).__name__}")
         if extra:
-            raise Unsupported(what, node_where(self.module, node), "a submodule called with more than one tensor "
-                              "cannot be imported yet")
+            return self._block_of_several(node, mod, alias, what)
         inst = self.imp.block(mod, self._qual(target), [[self.v0[node.args[0]]], [self.v1[node.args[0]]]])
         self.inner.append(inst)
         return _Item("stage", node.args[0], self.imp.token(inst), alias)
+
+    def _block_of_several(self, node, mod, alias, what) -> _Item:
+        """A submodule called with several tensors (``self.up(x, skip)``): a network whose
+        first input is piped, the others given by keyword (``Up(skip=x2)``)."""
+        if node.kwargs or not all(self.is_tensor(a) for a in node.args):
+            raise Unsupported(what, node_where(self.module, node), "a submodule called with something other "
+                              "than tensors by position cannot be imported yet")
+        inst = self.imp.block(mod, self._qual(node.target), [[self.v0[a] for a in node.args],
+                                                             [self.v1[a] for a in node.args]])
+        self.inner.append(inst)
+        token, names = self.imp.token(inst), [d.partition(":")[0] for d in inst.inputs[1:]]
+        item = _Item("stage", node.args[0], token, alias, nodes=list(node.args[1:]))
+        item.render = lambda vals: token + "\x04" + ", ".join(f"{n}={v}" for n, v in zip(names, vals)) + "\x04"
+        return item
 
     def _find_shared(self, nodes, needed) -> None:
         """A module with weights that forward calls at several places: one ``shared``
