@@ -160,6 +160,7 @@ class Checker:
                 uses.update(name for name in found.stages if name in self.asts)
                 self.binding_names[id(b)] = found.names
                 self.binding_refs[id(b)] = found.refs
+            uses.update(d.layer.name for d in net.shared if d.layer.name in self.asts)
         return uses
 
     def _uses_nested_too_deep(self) -> set[str]:

@@ -205,8 +205,9 @@ def cmd_explain(args) -> int:
 
 def _import_parser(sub) -> None:
     i = _command(sub, "import", "write a spec for an existing PyTorch module",
-                 "Trace a module with torch.fx and write the spec a person would write: blocks used more\n"
-                 "than once as networks, names that load the module's state_dict (docs/import.md).\n"
+                 "Trace a module with torch.fx (torch.export where fx cannot) and write the spec a person\n"
+                 "would write: blocks used more than once as networks, names that load the module's\n"
+                 "state_dict (docs/import.md).\n"
                  "Needs torch: pip install 'netspec[torch]'.",
                  EXIT_STATUS.format(more=": the module cannot be expressed (a clear error names what and where)")
                  .replace("every spec checks (warnings allowed)", "the spec was written and checks")

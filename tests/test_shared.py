@@ -82,7 +82,8 @@ network Deep {
 }
 """)
     assert spec.ok, spec.diagnostics
-    built = spec.module("Deep")
+    assert spec.network().name == "Deep"  # a network used only by a shared declaration is not a root
+    built = spec.module()
     assert sorted(built.state_dict()) == ["block.fc.bias", "block.fc.weight"]
     fc = built.block.fc
     x = torch.randn(3, 5)

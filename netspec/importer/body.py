@@ -17,7 +17,8 @@ import torch
 import torch.fx as fx
 
 from . import calls
-from .table import SLOT, layer_kind, layer_stage, slot
+from .groups import Group
+from .table import SLOT, layer_kind, layer_stage, literal, slot
 from .trace import Unsupported, module_where, node_where
 
 WORDS = {"network", "input", "output", "as", "true", "false"}
@@ -64,6 +65,7 @@ class Stmt:
     group: bool = False  # an nn.Sequential: its stages may be written with repetition
     shape: str | None = None
     comments: list[str] = field(default_factory=list)
+    targets: list[str] | None = None  # the names of an op's several results (`a, b = x -> chunk(2)`)
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Instance:
     inner: list[Instance]
     children: set[str]
     notes: list[str] = field(default_factory=list)
+    tensors: list[str] = field(default_factory=list)  # `param NAME: dtype[sizes]`, `buffer ...`
     text: str = ""  # the resolved body (inputs, statements, outputs) with slots
     use: str = ""  # the stage that uses it, once its network is known
 
@@ -110,6 +113,9 @@ class Body:
         self.children: set[str] = set()
         self.called: set[str] = set()
         self.notes: list[str] = []  # with --partial: what the spec leaves out
+        self.tensors: dict[str, str] = {}  # a parameter or buffer read in forward -> its declaration
+        self.refused: dict[fx.Node, Unsupported] = {}  # with --partial: calls into a container refused
+        self.shared: dict[str, str | None] = {}  # a module with weights called more than once -> its declaration
 
     # -- what each node is ----------------------------------------------------------------------
     def value(self, node) -> Any:
@@ -137,13 +143,18 @@ class Body:
         nodes = list(self.gm.graph.nodes)
         skip = self._zero_states(nodes)
         needed = self._needed(nodes, skip)
+        runs, absorbed = self._indexed_runs(nodes, needed)
+        self._find_shared(nodes, needed)
         outputs: list[fx.Node] = []
         for node in nodes:
-            if node not in needed:
+            if node not in needed or node in absorbed:
                 continue
             if node.op == "output":
                 res = node.args[0]
                 outputs = list(res) if isinstance(res, (tuple, list)) else [res]
+                continue
+            if node in runs:
+                self.items[node] = self._indexed(runs[node], skip)
                 continue
             self.items[node] = self._item_or_stub(node, skip)
         self._uncalled()
@@ -157,17 +168,26 @@ class Body:
                                   module_where(self.module), "forward returns something that is not a tensor")
             name = names[o]
             if "." in name or o.op == "placeholder":
-                taken = {st.name for st in stmts} | set(self.in_names)
+                taken = {st.name for st in stmts} | set(self.in_names) | set(self.shared) | set(self.tensors)
                 short = spec_name(name.rpartition(".")[2] if "." in name else o.name + "_out")
                 stmts.append(Stmt(short if short not in taken else spec_name(o.name + "_out"), name))
                 name = stmts[-1].name
             out_names.append(name)
         return Instance(type(self.module), self.module, self.path, self.in_decls, stmts, out_names,
-                        self.inner, self.children, self.notes)
+                        self.inner, self.children, self.notes,
+                        list(self.tensors.values()) + [d for d in self.shared.values() if d])
 
     def _uncalled(self) -> None:
         """A submodule with weights that forward (in eval mode) never calls would be missing
         from the built module, whose state_dict would then not load strictly."""
+        for name in self.module.state_dict(keep_vars=True):
+            if "." not in name and name not in self.children:
+                err = Unsupported(f"`self.{name}`", module_where(self.module), "a parameter or buffer that forward "
+                                  "(in eval mode) never reads, so the built module could not load the state_dict "
+                                  "strictly")
+                if not self.imp.partial:
+                    raise err
+                self.notes.append(f"# netspec import: error: {err}")
         for name, child in self.module.named_children():
             if name not in self.children and any(True for _ in child.state_dict()):
                 err = Unsupported(f"{type(child).__name__} `{self._qual(name)}`", module_where(child),
@@ -218,16 +238,19 @@ class Body:
             _Item("source", text=text, nodes=[], render=lambda names: text, comment=comment)
 
     def _item(self, node, skip) -> _Item:
+        if node in self.refused:
+            raise self.refused[node]
         if node.op == "placeholder":
             return _Item("name", text=self.in_names[len([x for x in self.items if x.op == "placeholder"])])
         if node.op == "get_attr":
-            raise Unsupported(f"`self.{node.target}`", node_where(self.module, node),
-                              "forward reads a parameter or buffer directly; only layers can hold weights")
+            return self._declared(node)
         if node.op == "call_module":
             return self._module(node, skip)
         if not isinstance(self.v0.get(node), (torch.Tensor, tuple, list)) or _ints(self.v0.get(node)):
             return _Item("scalar")
-        if node.target is _getitem and node.args[0] in self.items and self.items[node.args[0]].kind in ("multi", "part"):
+        if node.target is _getitem and node.args[0] in self.items and (
+                self.items[node.args[0]].kind in ("multi", "part")
+                or (self.items[node.args[0]].kind == "group" and isinstance(self.v0[node.args[0]], tuple))):
             return self._getitem(node)
         handle = calls.handler(node)
         if handle is None:
@@ -235,15 +258,36 @@ class Body:
         res = handle(node, self)
         if isinstance(res, calls.Source):
             return _Item("source", nodes=res.nodes, render=res.render)
-        return _Item("stage", res.node, res.text)
+        return _Item("multi" if isinstance(self.v0[node], (tuple, list)) else "stage", res.node, res.text)
+
+    def _declared(self, node) -> _Item:
+        """A parameter or buffer of this module read in forward (a class token, a position
+        embedding): a ``param`` or ``buffer`` declaration of that name, its sizes as slots (so
+        that sizes varying between a network's uses become its parameters)."""
+        value, name = self.v0[node], node.target
+        if "." in name or not isinstance(value, torch.Tensor) or name not in dict(self.module.state_dict(keep_vars=True)):
+            raise Unsupported(f"`self.{name}`", node_where(self.module, node),
+                              "forward reads a tensor that is not a parameter or saved buffer of this module "
+                              "itself; only those can be declared")
+        if name in WORDS or not name.isidentifier():
+            raise Unsupported(f"`self.{name}`", node_where(self.module, node), "a name a spec cannot declare")
+        what = "param" if isinstance(value, torch.nn.Parameter) else "buffer"
+        dims = ", ".join(slot(f"{name}__size{i}", int(d)) for i, d in enumerate(value.shape))
+        self.tensors[name] = f"{what} {name}: {_dtype_name(value.dtype)}[{dims}]"
+        self.children.add(name)
+        return _Item("name", text=name)
 
     def _getitem(self, node) -> _Item:
         base = self.items[node.args[0]]
-        root = node.args[0] if base.kind == "multi" else base.base
+        root = node.args[0] if base.kind in ("multi", "group") else base.base
         path = (base.path if base.kind == "part" else ()) + (node.args[1],)
         value = self.v0[node]
         if isinstance(value, (tuple, list)):
             return _Item("part", base=root, path=path)
+        if root.op != "call_module":
+            if len(path) != 1:
+                raise calls.Refused("a result of a result of an op")
+            return _Item("piece", base=root, path=path)
         kind = layer_kind(self.gm.get_submodule(root.target))
         index = _flat_index(self.v0[root], path)
         return _Item("ref", base=root, text=kind.results[index])
@@ -252,82 +296,248 @@ class Body:
         target = node.target
         mod = self.gm.get_submodule(target)
         what = f"{type(mod).__name__} `{self._qual(target)}`"
-        if "." in target:
-            raise Unsupported(what, node_where(self.module, node), "forward calls a module inside a container "
-                              "(ModuleList, ModuleDict); only direct submodules can be named")
         if not node.args or not self.is_tensor(node.args[0]):
             raise Unsupported(what, node_where(self.module, node), "a module called with something other "
                               "than a tensor first (a list, a keyword) cannot be imported yet")
         kind = layer_kind(mod)
-        stateful = any(True for _ in mod.state_dict())
-        if target in self.called and stateful:
-            raise Unsupported(what, node_where(self.module, node), "forward calls one module with weights twice; "
-                              "a spec builds one module per stage")
+        if target in self.shared:
+            return self._shared_use(node, mod, kind, skip, what)
         alias = None if target in self.called else target
         self.called.add(target)
         self.children.add(target)
         extra = [x for x in _flat(node.args[1:]) + _flat(node.kwargs) if isinstance(x, fx.Node)]
         if kind is not None:
             multi = isinstance(self.v0[node], tuple)
-            text = SLOT.sub(lambda m: slot(f"{target}__{m.group(1)}", int(m.group(2))), layer_stage(kind, mod))
+            text = self._layer(kind, mod, target, target)
             item = _Item("multi" if multi else "stage", node.args[0], text, alias)
-            if extra and node not in skip:
+            if (len(node.args) > 1 or node.kwargs) and node not in skip:
                 self._states(node, kind, item, what)
             return item
-        if type(mod) is torch.nn.Sequential or (isinstance(mod, torch.nn.Sequential)
-                                                and type(mod).forward is torch.nn.Sequential.forward):
+        if _plain_sequential(mod):
             return self._sequential(node, mod, what)
         if type(mod).__module__.startswith("torch.nn"):
             raise Unsupported(what, module_where(mod), f"netspec has no layer kind for torch.nn.{type(mod).__name__}")
         if extra:
-            raise Unsupported(what, node_where(self.module, node), "a submodule called with more than one tensor "
-                              "cannot be imported yet")
+            return self._block_of_several(node, mod, alias, what)
         inst = self.imp.block(mod, self._qual(target), [[self.v0[node.args[0]]], [self.v1[node.args[0]]]])
         self.inner.append(inst)
         return _Item("stage", node.args[0], self.imp.token(inst), alias)
 
+    def _block_of_several(self, node, mod, alias, what) -> _Item:
+        """A submodule called with several tensors (``self.up(x, skip)``): a network whose
+        first input is piped, the others given by keyword (``Up(skip=x2)``)."""
+        if node.kwargs or not all(self.is_tensor(a) for a in node.args):
+            raise Unsupported(what, node_where(self.module, node), "a submodule called with something other "
+                              "than tensors by position cannot be imported yet")
+        inst = self.imp.block(mod, self._qual(node.target), [[self.v0[a] for a in node.args],
+                                                             [self.v1[a] for a in node.args]])
+        self.inner.append(inst)
+        token, names = self.imp.token(inst), [d.partition(":")[0] for d in inst.inputs[1:]]
+        item = _Item("stage", node.args[0], token, alias, nodes=list(node.args[1:]))
+        item.render = lambda vals: token + "\x04" + ", ".join(f"{n}={v}" for n, v in zip(names, vals)) + "\x04"
+        return item
+
+    def _find_shared(self, nodes, needed) -> None:
+        """A module with weights that forward calls at several places: one ``shared``
+        declaration, each call a use of its name."""
+        count: dict[str, int] = {}
+        for n in nodes:
+            if n in needed and n.op == "call_module" and "." not in n.target:
+                count[n.target] = count.get(n.target, 0) + 1
+        for target, k in count.items():
+            if k > 1 and any(True for _ in self.gm.get_submodule(target).state_dict()):
+                self.shared[spec_name(target)] = None
+
+    def _shared_use(self, node, mod, kind, skip, what) -> _Item:
+        name = spec_name(node.target)
+        self.called.add(node.target)
+        self.children.add(node.target)
+        if self.shared[name] is None:
+            if kind is not None:
+                text = self._layer(kind, mod, name, node.target)
+            elif len(node.args) == 1 and not node.kwargs and not type(mod).__module__.startswith("torch.nn"):
+                inst = self.imp.block(mod, self._qual(node.target), [[self.v0[node.args[0]]], [self.v1[node.args[0]]]],
+                                      fixed=True)
+                self.inner.append(inst)
+                text = self.imp.token(inst)
+            else:
+                raise Unsupported(what, node_where(self.module, node), "a module called at several places "
+                                  "that is neither a layer kind nor a module of one tensor cannot be shared")
+            self.shared[name] = f"shared {name} = {text}"
+        item = _Item("multi" if isinstance(self.v0[node], tuple) else "stage", node.args[0], name)
+        if (len(node.args) > 1 or node.kwargs) and node not in skip:
+            if kind is None:
+                raise Unsupported(what, node_where(self.module, node), "a shared module called with more than "
+                                  "one tensor cannot be imported yet")
+            self._states(node, kind, item, what)
+        return item
+
     def _states(self, node, kind, item: _Item, what: str) -> None:
-        """Initial states (``lstm(x, (h0, c0))``) passed by keyword: ``LSTM(8, h0=h0, c0=c0)``."""
-        states = [x for x in _flat(node.args[1:]) if isinstance(x, fx.Node)]
-        if node.kwargs or len(states) != len(kind.state_inputs) or not all(self.is_tensor(x) for x in states):
-            raise Unsupported(what, node_where(self.module, node), "a layer called with tensors netspec "
-                              "cannot pass to it")
-        text, names = item.text, kind.state_inputs
-        head, _, tail = text.partition("(")
+        """The tensors a layer's forward takes after the input, by keyword (``lstm(x, (h0, c0))``:
+        ``LSTM(8, h0=h0, c0=c0)``), and its forward-only arguments (``need_weights=false``); a
+        key and value that are the query itself are left out (self-attention)."""
+        given = list(zip(kind.state_inputs, _flat(node.args[1:])))
+        if len(_flat(node.args[1:])) > len(kind.state_inputs):
+            given = []
+        given += list(node.kwargs.items())
+        states, names, extra = [], [], []
+        for name, v in given:
+            if v is None or (name in ("key", "value") and v is node.args[0]):
+                continue
+            if name in kind.state_inputs and self.is_tensor(v):
+                states.append(v)
+                names.append(name)
+            elif name in getattr(kind, "forward_only", ()) and not isinstance(v, fx.Node):
+                extra.append(f"{name}={literal(v)}")
+            else:
+                raise Unsupported(what, node_where(self.module, node), f"a layer called with `{name}`, which "
+                                  "netspec cannot pass to it")
+        head, _, tail = item.text.partition("(")
+        args = [tail[:-1]] if tail else []
         item.nodes = states
-        item.render = lambda vals: (f"{head}({tail[:-1]}, " if tail else f"{head}(") + \
-            ", ".join(f"{n}={v}" for n, v in zip(names, vals)) + ")"
+        item.render = lambda vals: f"{head}({', '.join(args + extra + [f'{n}={v}' for n, v in zip(names, vals)])})"
 
     def _sequential(self, node, mod, what) -> _Item:
-        if len(mod) < 2:
-            raise Unsupported(what, module_where(mod), "an nn.Sequential of fewer than two modules "
-                              "cannot keep its state_dict names")
-        names = [name for name, _ in mod.named_children()]
-        if names != [str(i) for i in range(len(mod))]:
-            raise Unsupported(what, module_where(mod), f"an nn.Sequential whose modules have names ({names[0]}, "
-                              "...) rather than numbers cannot keep its state_dict names")
+        if len(mod) == 0:
+            raise Unsupported(what, module_where(mod), "an empty nn.Sequential has nothing to write")
         x0, x1 = self.v0[node.args[0]], self.v1[node.args[0]]
-        stages = []
-        for i, child in enumerate(mod):
-            path = f"{self._qual(node.target)}.{i}"
-            kind = layer_kind(child)
-            if kind is not None:
-                stages.append(layer_stage(kind, child))
-            elif isinstance(child, torch.nn.Sequential) or type(child).__module__.startswith("torch.nn"):
-                raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
-                                  "an nn.Sequential inside an nn.Sequential cannot keep its state_dict names"
-                                  if isinstance(child, torch.nn.Sequential)
-                                  else f"netspec has no layer kind for torch.nn.{type(child).__name__}")
+        path = self._qual(node.target)
+        if _numbered_only(mod):
+            stages = []
+            for i, child in enumerate(mod):
+                text, x0, x1 = self._child(child, f"{path}.{i}", x0, x1)
+                stages.append(text)
+            return _Item("group", node.args[0], stages=stages, alias=node.target)
+        group, _, _ = self._group(mod, path, x0, x1)
+        return _Item("group", node.args[0], stages=[(group, node.target)], alias=node.target)
+
+    def _group(self, mod, path: str, x0, x1) -> tuple[Group, Any, Any]:
+        """An nn.Sequential with nested Sequentials or named modules: a group named with ``as``."""
+        group = Group()
+        for i, (name, child) in enumerate(mod.named_children()):
+            cpath = f"{path}.{name}"
+            if name != str(i) and not (name.isidentifier() and name not in WORDS):
+                raise Unsupported(f"{type(child).__name__} `{cpath}`", module_where(child),
+                                  f"a module of an nn.Sequential named `{name}`, neither its place nor a name "
+                                  "a spec can write")
+            if _plain_sequential(child) and len(child):
+                text, x0, x1 = self._group(child, cpath, x0, x1)
             else:
-                inst = self.imp.block(child, path, [[x0], [x1]])
-                self.inner.append(inst)
-                stages.append(self.imp.token(inst))
-            with torch.no_grad():
-                x0, x1 = child(x0), child(x1)
-            if not isinstance(x0, torch.Tensor):
-                raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
-                                  "a module inside an nn.Sequential returns more than one tensor")
-        return _Item("group", node.args[0], stages=stages, alias=node.target)
+                text, x0, x1 = self._child(child, cpath, x0, x1)
+            group.parts.append((text, None if name == str(i) else name))
+        return group, x0, x1
+
+    def _child(self, child, path: str, x0, x1) -> tuple[str, Any, Any]:
+        """One module of an nn.Sequential as a stage, and its outputs on the two samples."""
+        kind = layer_kind(child)
+        if kind is not None:
+            hint = path.removeprefix(f"{self.path}.").replace(".", "_")
+            text = self._layer(kind, child, hint, path.removeprefix(f"{self.path}."))
+        elif type(child).__module__.startswith("torch.nn"):
+            raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
+                              f"netspec has no layer kind for torch.nn.{type(child).__name__}")
+        else:
+            inst = self.imp.block(child, path, [[x0], [x1]])
+            self.inner.append(inst)
+            text = self.imp.token(inst)
+        with torch.no_grad():
+            x0, x1 = child(x0), child(x1)
+        if not isinstance(x0, torch.Tensor):
+            raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
+                              "a module inside an nn.Sequential returns more than one tensor")
+        return text, x0, x1
+
+    # -- modules of a container called one by one ---------------------------------------------
+    def _indexed_runs(self, nodes, needed) -> tuple[dict, set]:
+        """Calls into a container (``self.enc[0](x)``, ``for layer in self.layers``), each module
+        once, in order, on the one before's result: one chain named after the container,
+        written at its last call; the earlier calls (and the first results they pass on) are
+        absorbed into it."""
+        by_parent: dict[str, list[fx.Node]] = {}
+        for n in nodes:
+            if n in needed and n.op == "call_module" and "." in n.target:
+                by_parent.setdefault(n.target.rpartition(".")[0], []).append(n)
+        runs, absorbed = {}, set()
+        for parent, called in by_parent.items():
+            try:
+                self._check_run(parent, called, needed)
+            except Unsupported as err:
+                if not self.imp.partial:
+                    raise
+                self.refused.update((n, err) for n in called)  # each call stubbed on its own
+                continue
+            for a, b in zip(called, called[1:]):
+                absorbed.add(a)
+                if b.args[0] is not a:
+                    absorbed.add(b.args[0])
+            runs[called[-1]] = (parent, called)
+        return runs, absorbed
+
+    def _check_run(self, parent: str, called: list[fx.Node], needed) -> None:
+        container = self.module.get_submodule(parent)
+        what = f"{type(container).__name__} `{self._qual(parent)}`"
+        where = node_where(self.module, called[0])
+        if "." in parent or not isinstance(container, (torch.nn.Sequential, torch.nn.ModuleList)):
+            raise Unsupported(what, where, "forward calls a module inside a container other than an nn.Sequential "
+                              "or nn.ModuleList that is its own attribute; no `as` name can write its place")
+        ok = [n.target for n in called] == [f"{parent}.{i}" for i in range(len(container))]
+        for a, b in zip(called, called[1:]):
+            first = b.args[0] if b.args else None
+            via = first if first is not a and isinstance(first, fx.Node) and first.target is _getitem \
+                and first.args == (a, 0) else None
+            ok = ok and (first is a or via is not None) and \
+                {u for u in a.users if u in needed} == {via or b} and (via is None or len(via.users) == 1)
+        if not ok:
+            raise Unsupported(what, where, "forward calls the modules of a container other than each once, in "
+                              "order, each on the one before's first result; only that is a chain a spec can write")
+
+    def _indexed(self, run, skip) -> _Item:
+        parent, called = run
+        self.children.add(parent)
+        self.called.add(parent)
+        stages, states, renders = [], [], []
+        for n in called:
+            mod = self.gm.get_submodule(n.target)
+            kind = layer_kind(mod)
+            if kind is None:
+                return self._indexed_group(parent, called)
+            text = self._layer(kind, mod, n.target.replace(".", "_"), n.target)
+            item = _Item("stage", None, text)
+            if (len(n.args) > 1 or n.kwargs) and n not in skip:
+                self._states(n, kind, item, f"{type(mod).__name__} `{self._qual(n.target)}`")
+            renders.append((len(states), len(item.nodes), item.render, text))
+            states += item.nodes
+            stages.append(text)
+        if len(called) == 1:
+            return self._indexed_group(parent, called)
+        item = _Item("group", called[0].args[0], stages=stages, alias=parent, nodes=states)
+        if states:
+            item.render = lambda vals: [r(vals[i:i + k]) if r else t for i, k, r, t in renders]
+        return item
+
+    def _indexed_group(self, parent: str, called: list[fx.Node]) -> _Item:
+        """A container of other modules, or of one: a group named with ``as`` (each module
+        passing one tensor to the next)."""
+        first = called[0].args[0]
+        x0, x1 = self.v0[first], self.v1[first]
+        group = Group()
+        for n in called:
+            if len(n.args) != 1 or n.kwargs:
+                raise Unsupported(f"{type(self.gm.get_submodule(n.target)).__name__} `{self._qual(n.target)}`",
+                                  node_where(self.module, n), "a module of a container called with more than "
+                                  "one tensor cannot be imported yet")
+            text, x0, x1 = self._child(self.gm.get_submodule(n.target), self._qual(n.target), x0, x1)
+            group.parts.append((text, None))
+        return _Item("group", first, stages=[(group, parent)], alias=parent)
+
+    def _layer(self, kind, mod, hint: str, target: str) -> str:
+        """A layer's stage, its integers as slots hinted ``hint__argument``."""
+        try:
+            text = layer_stage(kind, mod)
+        except TypeError as e:  # an attribute the kind's arguments cannot hold
+            raise Unsupported(f"{type(mod).__name__} `{self._qual(target)}`", module_where(mod),
+                              f"its arguments cannot be read back from its attributes ({e})") from None
+        return SLOT.sub(lambda m: slot(f"{hint}__{m.group(1)}", int(m.group(2))), text)
 
     def _qual(self, target: str) -> str:
         return f"{self.path}.{target}" if self.path else target
@@ -346,16 +556,28 @@ class Body:
                 names[n] = spec_name(it.text)
             elif it.kind == "ref":
                 names[n] = f"{self._named(it.base, names, tail)}.{it.text}"
+            elif it.kind == "piece":
+                names[n] = self._piece(it, tail)
             elif it.kind in ("stage", "multi", "group"):
                 self._pipe(n, it, tail, users, ends, names, stmts)
             elif it.kind == "source":
-                stmt = Stmt(spec_name(n.name), it.render([self._named(x, names, tail) for x in it.nodes]))
+                stmt = Stmt(self._stmt_name(n.name), it.render([self._named(x, names, tail) for x in it.nodes]))
                 self._add(n, stmt, stmts, tail, names, it.comment)
         return stmts, names, tail
 
+    def _piece(self, it, tail) -> str:
+        """A result of an op with several (``chunk``): a name of the statement's targets."""
+        stmt = tail[it.base]
+        stmt.targets = stmt.targets or ["_"] * len(self.v0[it.base])
+        index = it.path[0]
+        stmt.targets[index] = f"{stmt.name}{index}"
+        return stmt.targets[index]
+
     def _pipe(self, n, it, tail, users, ends, names, stmts) -> None:
         p = it.pipe
-        if it.render is not None:
+        if it.render is not None and it.kind == "group":
+            it.stages = it.render([self._named(x, names, tail) for x in it.nodes])
+        elif it.render is not None:
             it.text = it.render([self._named(x, names, tail) for x in it.nodes])
         stmt = tail.get(p)
         if stmt is not None and it.kind != "group" and users.get(p) == 1 and p not in ends:
@@ -368,19 +590,23 @@ class Body:
             stmt.shape = self._shape(n)
             return
         if it.kind == "group":
-            stmt = Stmt(spec_name(it.alias), self._named(p, names, tail), [(s, None) for s in it.stages],
-                        group=True)
+            stages = [s if isinstance(s, tuple) else (s, None) for s in it.stages]
+            stmt = Stmt(spec_name(it.alias), self._named(p, names, tail), stages, group=True)
         else:
-            stmt = Stmt(spec_name(n.name), self._named(p, names, tail), [(it.text, it.alias)])
+            stmt = Stmt(self._stmt_name(n.name), self._named(p, names, tail), [(it.text, it.alias)])
         self._add(n, stmt, stmts, tail, names, it.comment)
 
-    @staticmethod
-    def _named(p, names, tail) -> str:
+    def _stmt_name(self, name: str) -> str:
+        """A binding's name: the node's, unless a shared module or declared tensor has it."""
+        name = spec_name(name)
+        return f"{name}_out" if name in self.shared or name in self.tensors else name
+
+    def _named(self, p, names, tail) -> str:
         """The name of a value another statement reads: a statement ends there, and is
         named after the node that ends it (its own name for an nn.Sequential)."""
         stmt = tail.get(p)
         if stmt is not None and not stmt.group:
-            stmt.name = spec_name(p.name)
+            stmt.name = self._stmt_name(p.name)
             names[p] = stmt.name
         return names[p]
 
@@ -399,6 +625,24 @@ class Body:
 
 
 _getitem = __import__("operator").getitem
+
+
+def _dtype_name(dt) -> str:
+    return str(dt).removeprefix("torch.")
+
+
+def _plain_sequential(mod) -> bool:
+    """An nn.Sequential (or a subclass such as torchvision's Conv2dNormActivation) that runs
+    its modules one after another."""
+    return isinstance(mod, torch.nn.Sequential) and type(mod).forward is torch.nn.Sequential.forward
+
+
+def _numbered_only(mod) -> bool:
+    """An nn.Sequential of two or more numbered modules, none a Sequential: a binding of its
+    own name (its modules numbered from 0) writes it."""
+    names = [name for name, _ in mod.named_children()]
+    return len(mod) >= 2 and names == [str(i) for i in range(len(mod))] and \
+        not any(_plain_sequential(c) for c in mod)
 
 
 _SAME_VALUES = {"to", "cuda", "cpu", "float", "double", "half", "contiguous", "detach", "requires_grad_"}

@@ -80,6 +80,14 @@ def _reshape(node, ctx):
     return Pipe(node.args[0], f"reshape({', '.join(parts)})")
 
 
+def _expand(node, ctx):
+    sizes = node.args[1:]
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = sizes[0]
+    parts = [ctx.size_expr(s) if isinstance(s, fx.Node) else literal(s) for s in sizes]
+    return Pipe(node.args[0], f"expand({', '.join(parts)})")
+
+
 def _permute(node, ctx):
     dims = node.args[1:]
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
@@ -117,15 +125,60 @@ def _cat(node, ctx):
     return Source(parts, lambda names: f"cat({', '.join(names)}{f', dim={dim}' if dim else ''})")
 
 
+def _stack(node, ctx):
+    parts = list(_kw(node, 0, "tensors"))
+    dim = _kw(node, 1, "dim", 0)
+    if not all(ctx.is_tensor(p) for p in parts):
+        raise Refused("torch.stack of values that are not tensors of the forward")
+    return Source(parts, lambda names: f"stack({', '.join(names)}{f', dim={dim}' if dim else ''})")
+
+
 def _getitem_tensor(node, ctx):
-    """``x[:, -1]``, ``x[-1]``: one integer index, every other dim whole, is ``select``."""
+    """``x[:, -1]``, ``x[-1]``: one integer index, every other dim whole, is ``select``; other
+    indexes by integers, slices, ``None`` and ``...`` are the language's subscript
+    (``x[:, :seq]``), sizes read in forward written in the symbols."""
     index = node.args[1]
     index = index if isinstance(index, tuple) else (index,)
     ints = [i for i, v in enumerate(index) if isinstance(v, int) and not isinstance(v, bool)]
     whole = all(isinstance(v, slice) and v == slice(None) for i, v in enumerate(index) if i not in ints)
     if len(ints) == 1 and whole and Ellipsis not in index:
         return Pipe(node.args[0], f"select({ints[0]}, {index[ints[0]]})")
-    raise Refused("an index other than one integer with every other dim whole")
+    parts = ", ".join(_index_part(v, ctx) for v in index)
+    return Source([node.args[0]], lambda names: f"{names[0]}[{parts}]")
+
+
+def _index_part(v, ctx) -> str:
+    if v is None:
+        return "None"
+    if v is Ellipsis:
+        return "..."
+    if isinstance(v, slice):
+        ends = [_bound(b, ctx) for b in (v.start, v.stop, v.step)]
+        return ":".join(ends[:2]) + (f":{ends[2]}" if ends[2] else "")
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if isinstance(v, fx.Node) and ctx.is_scalar_int(v):
+        return ctx.size_expr(v)
+    raise Refused("an index by a tensor or a list")
+
+
+def _bound(b, ctx) -> str:
+    if b is None:
+        return ""
+    if isinstance(b, fx.Node):
+        return ctx.size_expr(b)
+    if isinstance(b, int) and not isinstance(b, bool):
+        return str(b)
+    raise Refused("a slice bound that is not an integer")
+
+
+def _matmul(op: str) -> Callable:
+    def handle(node, ctx):
+        a, b = node.args[0], node.args[1]
+        if not (ctx.is_tensor(a) and ctx.is_tensor(b)):
+            raise Refused(f"`{op}` of values that are not both tensors of the forward")
+        return Source([a, b], lambda names: f"{op}({names[0]}, {names[1]})")
+    return handle
 
 
 def _softmax(op: str) -> Callable:
@@ -190,7 +243,8 @@ FUNCTIONS: dict[Any, Callable] = {
     operator.mul: _arith("mul", "*"), torch.mul: _arith("mul", "*"),
     operator.sub: _arith("sub", "-"), torch.sub: _arith("sub", "-"),
     operator.truediv: _arith("div", "/"), torch.div: _arith("div", "/"),
-    torch.cat: _cat, torch.concat: _cat,
+    torch.cat: _cat, torch.concat: _cat, torch.stack: _stack,
+    torch.bmm: _matmul("bmm"), torch.matmul: _matmul("matmul"), operator.matmul: _matmul("matmul"),
     torch.transpose: _dim_op("transpose", ("dim0", "dim1")),
     torch.reshape: _reshape,
     torch.permute: _permute,
@@ -198,10 +252,12 @@ FUNCTIONS: dict[Any, Callable] = {
     torch.unsqueeze: _dim_op("unsqueeze", ("dim",)),
     torch.mean: _reduce("mean"), torch.sum: _reduce("sum"),
     torch.select: _dim_op("select", ("dim", "index")),
+    torch.chunk: _dim_op("chunk", ("chunks", "dim"), (None, 0)),
+    torch.split: _dim_op("split", ("split_size_or_sections", "dim"), (None, 0)),
 }
 
 METHODS: dict[str, Callable] = {
-    "view": _reshape, "reshape": _reshape, "flatten": _flatten, "permute": _permute,
+    "view": _reshape, "reshape": _reshape, "expand": _expand, "flatten": _flatten, "permute": _permute,
     "transpose": _dim_op("transpose", ("dim0", "dim1")),
     "squeeze": _dim_op("squeeze", ("dim",)), "unsqueeze": _dim_op("unsqueeze", ("dim",)),
     "mean": _reduce("mean"), "sum": _reduce("sum"),
@@ -209,6 +265,9 @@ METHODS: dict[str, Callable] = {
     "relu": _activation("ReLU"), "sigmoid": _plain("Sigmoid"), "tanh": _plain("Tanh"),
     "softmax": _softmax("softmax"), "log_softmax": _softmax("log_softmax"),
     "select": _dim_op("select", ("dim", "index")),
+    "chunk": _dim_op("chunk", ("chunks", "dim"), (None, 0)),
+    "bmm": _matmul("bmm"), "matmul": _matmul("matmul"),
+    "split": _dim_op("split", ("split_size_or_sections", "dim"), (None, 0)),
     "add": _arith("add", "+"), "mul": _arith("mul", "*"), "sub": _arith("sub", "-"), "div": _arith("div", "/"),
     "add_": _arith("add", "+="), "mul_": _arith("mul", "*="), "relu_": _plain("ReLU(inplace=true)"),
 }

@@ -55,12 +55,25 @@ def _layer_table() -> dict[type, Layer]:
 _LAYERS: dict[type, Layer] | None = None
 
 
+# Kinds whose built module defines its class itself (``support_code``), by the class they
+# stand for outside torch.nn: (module, class name). The module is looked up only when the
+# model has imported it.
+_OUTSIDE = {"StochasticDepth": ("torchvision.ops", "StochasticDepth")}
+
+
 def layer_kind(module: torch.nn.Module) -> Layer | None:
     """The kind of a torch.nn module netspec knows (its exact class), else None."""
     global _LAYERS
     if _LAYERS is None:
         _LAYERS = _layer_table()
-    return _LAYERS.get(type(module))
+    kind = _LAYERS.get(type(module))
+    if kind is None:
+        import sys
+
+        for name, (where, cls) in _OUTSIDE.items():
+            if type(module) is getattr(sys.modules.get(where), cls, None):
+                return REGISTRY[name]
+    return kind
 
 
 def _attribute(module, field: str):
@@ -92,6 +105,9 @@ def layer_args(kind: Layer, module) -> dict[str, Any]:
             continue
         if name == "stride" and field.default is None and _same(v, out.get("kernel_size")):
             continue  # a pool's stride defaults to its kernel size
+        if not field.required and field.default is None and kind.inferred \
+                and _same(v, getattr(module, kind.inferred, None)):
+            continue  # an attention's kdim and vdim default to its embed_dim
         out[name] = v
     return out
 
@@ -130,7 +146,35 @@ def stage_text(kind_name: str, positional: tuple[str, ...], required: set[str], 
     return f"{kind_name}({''.join(parts)})"
 
 
+class _FirstLayer:
+    """A transformer stack's or layer's constructor arguments, which torch keeps only in its
+    (first) layer's modules; every other attribute is the module's own."""
+
+    def __init__(self, module):
+        layer = module.layers[0] if isinstance(module.__dict__.get("_modules", {}).get("layers"),
+                                               torch.nn.ModuleList) else module
+        act = layer.activation
+        values = {"nhead": layer.self_attn.num_heads, "dim_feedforward": layer.linear1.out_features,
+                  "dropout": layer.dropout.p, "layer_norm_eps": layer.norm1.eps,
+                  "batch_first": layer.self_attn.batch_first, "norm_first": layer.norm_first,
+                  "bias": layer.linear1.bias is not None,
+                  "activation": act if isinstance(act, str) else getattr(act, "__name__", act)}
+        if layer is not module:
+            values.update(num_layers=module.num_layers, norm=module.norm is not None)
+        self.__dict__.update(values=values, module=module)
+
+    def __getattr__(self, name):
+        values = self.__dict__["values"]
+        return values[name] if name in values else getattr(self.__dict__["module"], name)
+
+
+_STACKS = (torch.nn.TransformerEncoder, torch.nn.TransformerDecoder, torch.nn.TransformerEncoderLayer,
+           torch.nn.TransformerDecoderLayer)
+
+
 def layer_stage(kind: Layer, module) -> str:
+    if type(module) in _STACKS:
+        module = _FirstLayer(module)
     fields = kind.Args.model_fields
     args = layer_args(kind, module)
     optional = {n: f.default for n, f in fields.items() if not f.required and is_int(f.default)

@@ -63,14 +63,21 @@ def node_where(module: torch.nn.Module, node: fx.Node) -> str:
     return f"{found[-1][0]}:{found[-1][1]}" if found else module_where(module)
 
 
-def trace(module: torch.nn.Module, path: str) -> fx.GraphModule:
-    """The module's fx graph, its children as leaves; Unsupported when fx cannot trace it."""
+def trace(module: torch.nn.Module, path: str, samples: list[tuple]) -> fx.GraphModule:
+    """The module's fx graph, its children as leaves; where torch.fx cannot trace it, the
+    graph torch.export makes on the two ``samples`` (netspec/importer/exported.py);
+    Unsupported when neither can."""
     try:
         graph = _LeafTracer().trace(module)
     except Exception as e:  # fx reports control flow on values, unsupported calls, ...
+        from .exported import exported_graph
+
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise Unsupported(f"{type(module).__name__} `{path or 'the model'}`", module_where(module),
-                          f"torch.fx cannot trace its forward ({message})") from None
+        graph = exported_graph(module, samples, f"{type(module).__name__} `{path or 'the model'}`",
+                               module_where(module), message)
+        gm = fx.GraphModule(module, graph)
+        gm.meta["exported"] = True  # its graph holds only for the sizes that stayed static
+        return gm
     return fx.GraphModule(module, graph)
 
 
