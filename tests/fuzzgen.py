@@ -549,6 +549,8 @@ ALLOWED_NODES = (
     ast.keyword, ast.Attribute, ast.Name, ast.Constant, ast.Tuple, ast.BinOp, ast.UnaryOp,
     ast.Subscript, ast.Slice, ast.Starred, ast.Load, ast.Store, ast.Add, ast.Sub, ast.Mult,
     ast.FloorDiv, ast.Mod, ast.USub, ast.NotEq, ast.IsNot, ast.BoolOp, ast.And, ast.Div, ast.Pow, ast.MatMult,
+    # an f-string whose fields are plain names (a class refusing sizes names the values it got)
+    ast.JoinedStr, ast.FormattedValue,
 )
 # builtins a built module may read; every other name must be one it defines
 BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str"}
@@ -587,6 +589,9 @@ def check_module_ast(code: str) -> list[str]:
     for node in ast.walk(tree):
         if not isinstance(node, ALLOWED_NODES):
             problems.append(f"node {type(node).__name__} at line {getattr(node, 'lineno', '?')}")
+        if isinstance(node, ast.FormattedValue) and (not isinstance(node.value, ast.Name) or node.conversion != -1
+                                                     or node.format_spec is not None):
+            problems.append(f"an f-string field {ast.unparse(node.value)!r} that is not a plain name")
         if isinstance(node, ast.Import) and [a.name for a in node.names] != ["torch"]:
             problems.append(f"import of {[a.name for a in node.names]}")
         if isinstance(node, ast.ImportFrom) and (node.module, [a.name for a in node.names]) not in (

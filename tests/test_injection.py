@@ -45,8 +45,10 @@ def test_the_static_check_catches_injected_code():
                 "nn.Module.__subclasses__()\n", "x = lambda: 1\n", "def f():\n    pass\n",
                 "class C(nn.Module):\n    def forward(self, x=exec('1')):\n        return x\n",
                 "x = (1).__class__\n", "x = [1]\n", "getattr(torch, 'load')('f')\n",
-                "x = nn.functional.unfold(1)\n", "x = nn.utils\n"):
+                "x = nn.functional.unfold(1)\n", "x = nn.utils\n", "x = f\"{open('f')}\"\n",
+                "x = f\"{A!r}\"\n", "x = f\"{A:{open('f')}}\"\n", "x = f\"{A.__dict__}\"\n"):
         assert check_module_ast(clean + bad), bad
+    assert check_module_ast(clean + "x = 1\ny = f\"{x} and {A}\"\n") == []  # fields that are plain names
 
 
 # -- building -----------------------------------------------------------------------------------
