@@ -71,7 +71,7 @@ BATCHES = [{"batch": 1}, {"batch": 3}]
 tv = pytest.importorskip("torchvision")
 
 TORCHVISION = ["resnet18", "vgg11", "alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2",
-               "efficientnet_b0", "shufflenet_v2_x0_5", "mobilenet_v3_small", "mnasnet0_5"]
+               "efficientnet_b0", "shufflenet_v2_x0_5", "mobilenet_v3_small", "mnasnet0_5", "convnext_tiny"]
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -116,7 +116,6 @@ def test_vit_b_16_at_64x64():
 
 @pytest.mark.parametrize("name, what, why", [
     ("densenet121", "_DenseLayer `features.denseblock1.denselayer1`", "other than a tensor first"),
-    ("convnext_tiny", "`F.layer_norm`", "no op for this call"),
     ("regnet_y_400mf", "ResBottleneckBlock `trunk_output.block1.block1-0`", "named `block1-0`"),
 ])
 def test_torchvision_refusals_name_the_module_or_call(name, what, why):
@@ -140,7 +139,7 @@ SPEC_FILES = sorted(p.name for p in SPECS.glob("*.net") if p.name != "oops.net")
 
 
 # what the importer cannot read back yet (docs/import.md), each expected to fail
-NOT_YET: dict[str, str] = {"convnext_tiny.net": "F.layer_norm (torchvision's LayerNorm2d) has no op in the language"}
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("file", [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[f]))
@@ -729,3 +728,23 @@ def test_command_error_has_no_traceback(tmp_path):
     assert r.returncode == 1 and "Traceback" not in r.stderr
     line = next(i for i, t in enumerate(MODELS_PY.splitlines(), 1) if "torch.erf(" in t)
     assert "`torch.erf`" in r.stderr and f"models.py:{line}" in r.stderr and r.stdout == ""
+
+
+def test_a_class_of_the_same_name_is_not_taken_for_a_kind():
+    """torchvision's LayerNorm2d and Permute, and the classes a module netspec built defines,
+    are read as netspec's kinds; a user's class that only shares the name is not."""
+    from torchvision.models.convnext import LayerNorm2d as Torchvision
+    from torchvision.ops.misc import Permute
+
+    from netspec.importer.table import layer_kind
+
+    class LayerNorm2d(torch.nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    assert layer_kind(LayerNorm2d()) is None
+    assert layer_kind(Torchvision(4)).name == "LayerNorm2d"
+    assert layer_kind(Permute([0, 2, 3, 1])).name == "Permute"
+    built = api.loads("network N {\n    input x: float[batch, 4, 5, 5]\n    y = x -> LayerNorm2d\n    output y\n}\n")
+    (inner,) = built.module().children()
+    assert layer_kind(inner).name == "LayerNorm2d"

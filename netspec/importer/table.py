@@ -58,7 +58,9 @@ _LAYERS: dict[type, Layer] | None = None
 # Kinds whose built module defines its class itself (``support_code``), by the class they
 # stand for outside torch.nn: (module, class name). The module is looked up only when the
 # model has imported it.
-_OUTSIDE = {"StochasticDepth": ("torchvision.ops", "StochasticDepth")}
+_OUTSIDE = {"StochasticDepth": ("torchvision.ops", "StochasticDepth"),
+            "LayerNorm2d": ("torchvision.models.convnext", "LayerNorm2d"),
+            "Permute": ("torchvision.ops.misc", "Permute")}
 
 
 def layer_kind(module: torch.nn.Module) -> Layer | None:
@@ -71,9 +73,18 @@ def layer_kind(module: torch.nn.Module) -> Layer | None:
         import sys
 
         for name, (where, cls) in _OUTSIDE.items():
-            if type(module) is getattr(sys.modules.get(where), cls, None):
+            if type(module) is getattr(sys.modules.get(where), cls, None) or _built_class(module, name):
                 return REGISTRY[name]
     return kind
+
+
+def _built_class(module, name: str) -> bool:
+    """Whether ``module`` is an instance of the class of that name that a module netspec
+    built defines itself (its ``support_code``, loaded by netspec.api: its code's file is
+    ``<netspec ...>``)."""
+    forward = getattr(type(module), "forward", None)
+    code = getattr(forward, "__code__", None)
+    return type(module).__name__ == name and code is not None and code.co_filename.startswith("<netspec ")
 
 
 def _attribute(module, field: str):
