@@ -289,8 +289,26 @@ def flatten_shape(ctx, x: Tensor, start, end, arg_start: str, arg_end: str) -> T
     return x.with_shape(shape, ctx.origin, keep=keep, batch=batch)
 
 
+class FlattenRule:
+    """What the Flatten layer and the `flatten` op share: the shape rule, its explanation
+    and the strides of the result (a view where torch's flatten is one)."""
+
+    def infer(self, ctx, a, inputs):
+        return [flatten_shape(ctx, inputs[0], a.start_dim, a.end_dim, "start_dim", "end_dim")]
+
+    def explain(self, a, inputs, outputs):
+        x = inputs[0]
+        if x.rank == 0 or not isinstance(a.start_dim, int) or not isinstance(a.end_dim, int):
+            return []
+        start, end = a.start_dim % x.rank, a.end_dim % x.rank
+        return why.flattened(x, start, end, outputs[0], start)
+
+    def result_strides(self, a, inputs, outputs, strides):
+        return reshaped(inputs, outputs, strides)
+
+
 @register
-class Flatten(Layer):
+class Flatten(FlattenRule, Layer):
     name = "Flatten"
     torch_name = "Flatten"
     Args = FlattenArgs
@@ -305,22 +323,9 @@ class Flatten(Layer):
         {"stage": "Flatten(start_dim=2)", "input": "float32[2, 3, 4, 5]"},
     ]
 
-    def infer(self, ctx, a, inputs):
-        return [flatten_shape(ctx, inputs[0], a.start_dim, a.end_dim, "start_dim", "end_dim")]
-
     def batch_axis(self, a, rank):
         start = a.start_dim if isinstance(a.start_dim, int) else 0
         return 0 if rank >= 2 and start % rank >= 1 else None
-
-    def explain(self, a, inputs, outputs):
-        x = inputs[0]
-        if x.rank == 0 or not isinstance(a.start_dim, int) or not isinstance(a.end_dim, int):
-            return []
-        start, end = a.start_dim % x.rank, a.end_dim % x.rank
-        return why.flattened(x, start, end, outputs[0], start)
-
-    def result_strides(self, a, inputs, outputs, strides):
-        return reshaped(inputs, outputs, strides)
 
     def is_view(self):
         return True

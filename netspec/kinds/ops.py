@@ -11,7 +11,7 @@ from ..types import UNKNOWN, Tensor
 from . import why
 from .args import Before
 from .base import Args, DimArg, Layer, Op, _show, numel, register
-from .dense import flatten_shape
+from .dense import FlattenRule
 from .memory import axis, dropped, expanded, permuted, reshaped
 
 
@@ -320,7 +320,7 @@ class FlattenOpArgs(Args):
 
 
 @register
-class FlattenOp(Op):
+class FlattenOp(FlattenRule, Op):
     name = "flatten"
     Args = FlattenOpArgs
     positional = ("start_dim", "end_dim")
@@ -330,16 +330,6 @@ class FlattenOp(Op):
                                       {"stage": "flatten(0, 1)", "input": "float32[2, 3, 4]"},
                                       {"stage": "flatten(-2)", "input": "float32[2, 3, 4]"}]
 
-    def explain(self, a, inputs, outputs):
-        x = inputs[0]
-        if x.rank == 0 or not isinstance(a.start_dim, int) or not isinstance(a.end_dim, int):
-            return []
-        start, end = a.start_dim % x.rank, a.end_dim % x.rank
-        return why.flattened(x, start, end, outputs[0], start)
-
-    def result_strides(self, a, inputs, outputs, strides):
-        return reshaped(inputs, outputs, strides)
-
     def op_expr(self, a, inputs, code):
         args = []
         if "start_dim" in a.model_fields_set or "end_dim" in a.model_fields_set:
@@ -347,9 +337,6 @@ class FlattenOp(Op):
         if "end_dim" in a.model_fields_set:
             args.append(code(a.end_dim))
         return f"{inputs[0]}.flatten({', '.join(args)})"
-
-    def infer(self, ctx, a, inputs):
-        return [flatten_shape(ctx, inputs[0], a.start_dim, a.end_dim, "start_dim", "end_dim")]
 
     def layout(self, ctx, a, inputs, outputs):
         (x,), (out,) = inputs, outputs
