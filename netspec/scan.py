@@ -7,6 +7,10 @@ state, ``[T, ...]`` at ``dim``) and ``last`` (the state after the last position)
 is a shared RNNCell or GRUCell (the state is its ``hx``) or a shared network of two inputs,
 position then state, and one output, of the state's dtype and shape.
 
+A shared LSTMCell carries the pair ``(h, c)``, as torch calls it:
+`states, h, c = x -> scan(cell, (h0, c0))`; ``output`` stacks the h's (nn.LSTM's output)
+and ``h``, ``c`` are the pair after the last position.
+
 The step is checked once, on one position, as a stage of its own (it shows in the table,
 its parameters counted once); its costs are counted once per position. The built module
 loops in Python through a small ``scan`` function it defines.
@@ -29,16 +33,18 @@ if TYPE_CHECKING:
     from .checker import NetworkChecker, Results
 
 SUPPORT = '''\
-def scan(step, xs: torch.Tensor, state: torch.Tensor, dim: int):
-    """Apply ``step`` at each position of ``xs`` along ``dim``, carrying ``state``;
-    the states stacked along ``dim``, and the last one."""
+def scan(step, xs: torch.Tensor, state, dim: int):
+    """Apply ``step`` at each position of ``xs`` along ``dim``, carrying ``state`` (a
+    tensor, or an LSTMCell's pair (h, c)); the states (the h's of pairs) stacked along
+    ``dim``, and the last state."""
     states = []
     for x in xs.unbind(dim):
         state = step(x, state)
-        states.append(state)
+        states.append(state[0] if isinstance(state, tuple) else state)
     return torch.stack(states, dim), state
 '''
-_STATE = "\x00scan state"  # the step's state while it is checked: no name a spec can write
+# the step's states while it is checked: names no spec can write
+_STATES = ("\x00scan state", "\x00scan state c")
 
 
 class ScanArgs(Args):
@@ -65,56 +71,86 @@ class Scan(Op):
         return 0
 
 
+class ScanPair(Scan):
+    """A scan of an LSTMCell: the state is the pair (h, c), as torch's cell takes it."""
+
+    results: ClassVar[tuple[str, ...]] = ("output", "h", "c")
+    held_elsewhere: ClassVar[tuple[int, ...]] = (1, 2)  # the last pair is the step's last results
+
+    def op_expr(self, a, inputs, code):
+        return f"scan(self.{a.step}, {inputs[0]}, ({inputs[1]}, {inputs[2]}), {a.dim})"
+
+    def result_pattern(self, names):
+        return f"{names[0]}, ({names[1]}, {names[2]})"
+
+
 SCAN = Scan()
+SCAN_PAIR = ScanPair()
 
 
 def apply(nc: NetworkChecker, span, args: list[A.Arg], piped: Value | None, st: A.Stage | None) -> Results:
     """`x -> scan(step, state, dim=0)`: check one step, then state the loop's results."""
-    name, state, dim = _arguments(nc, span, args, piped)
+    name, states, dim = _arguments(nc, span, args, piped)
     x = piped.tensor
     d = _dim(nc, dim, x.rank, span)
     _steps_not_samples(nc, piped, d, span)
     here = Tensor(x.dtype, x.shape[:d] + x.shape[d + 1:], x.origins[:d] + x.origins[d + 1:])
-    step_node, out = _step(nc, name, span, Value(here, piped.node, piped.index, piped.name), state)
-    if out is None:
+    step_node, outs = _step(nc, name, span, Value(here, piped.node, piped.index, piped.name), states)
+    if outs is None:
         raise Fail("scan")
-    _same_state(nc, name, span, out, state)
-    node = Node(SCAN, ScanArgs(step=name, dim=d), [piped, state], {}, span, nc.binding, group=())
+    for out, state in zip(outs, states):
+        _same_state(nc, name, span, out, state)
+    kind = SCAN if len(states) == 1 else SCAN_PAIR
+    node = Node(kind, ScanArgs(step=name, dim=d), [piped, *states], {}, span, nc.binding, group=())
     step_node.times, step_node.loop = x.shape[d], node
     origin = Origin("scan", span)
-    t = state.tensor
+    t = states[0].tensor  # the state stacked: the h of a pair
     stacked = Tensor(t.dtype, t.shape[:d] + (x.shape[d],) + t.shape[d:], t.origins[:d] + (origin,) + t.origins[d:])
-    node.outputs = [Value(stacked, node, 0, ""), Value(t.with_shape(t.shape, origin), node, 1, "")]
+    node.outputs = [Value(stacked, node, 0, "")] + [
+        Value(s.tensor.with_shape(s.tensor.shape, origin), node, i + 1, "") for i, s in enumerate(states)]
     nc.net.nodes.append(node)
     from .checker import Results
-    return Results(node.outputs[0], {"output": node.outputs[0], "last": node.outputs[1]})
+    return Results(node.outputs[0], dict(zip(kind.results, node.outputs)))
 
 
-def _arguments(nc: NetworkChecker, span, args: list[A.Arg], piped: Value | None) -> tuple[str, Value, A.Arg | None]:
-    help_ = "write `states, last = x -> scan(cell, h0)` with `shared cell = RNNCell(...)` declared"
+_HELP = "write `states, last = x -> scan(cell, h0)` with `shared cell = RNNCell(...)` declared"
+
+
+def _arguments(nc: NetworkChecker, span, args: list[A.Arg],
+               piped: Value | None) -> tuple[str, tuple[Value, ...], A.Arg | None]:
     positional = [a for a in args if a.name is None]
     named = {a.name: a for a in args if a.name is not None}
     extra = sorted(set(named) - {"step", "state", "dim"})
     if piped is None or extra or len(positional) > 3:
         nc.reporter.error(codes.ARGUMENT, "scan takes a piped sequence, a shared step, a state and `dim`",
-                          span, help=help_)
+                          span, help=_HELP)
         raise Fail("scan")
     order = dict(zip(("step", "state", "dim"), positional))
     order.update(named)
     step, state = order.get("step"), order.get("state")
     if step is None or not isinstance(step.value, A.Ref) or step.value.name not in nc.shared:
         nc.reporter.error(codes.ARGUMENT, "scan's step must name a shared module", (step or span).span
-                          if step else span, help=help_)
+                          if step else span, help=_HELP)
         raise Fail("scan")
     if state is None:
-        nc.reporter.error(codes.ARGUMENT, "scan needs the state it starts from", span, help=help_)
+        nc.reporter.error(codes.ARGUMENT, "scan needs the state it starts from", span, help=_HELP)
         raise Fail("scan")
+    states = _states(nc, state)
+    if piped.tensor is None or any(v.tensor is None for v in states):
+        raise Fail("scan")
+    return step.value.name, states, order.get("dim")
+
+
+def _states(nc: NetworkChecker, state: A.Arg) -> tuple[Value, ...]:
+    """The state a scan starts from: one tensor, or a pair `(h0, c0)` (an LSTMCell's)."""
     value = nc.value(state.value)
-    if not isinstance(value, Value) or piped.tensor is None or value.tensor is None:
-        if not isinstance(value, Value):
-            nc.reporter.error(codes.ARGUMENT, "scan's state must be a tensor", state.span, help=help_)
+    values = value if isinstance(value, tuple) and len(value) == 2 else (value,)
+    if not all(isinstance(v, Value) for v in values):
+        nc.reporter.error(codes.ARGUMENT, "scan's state must be a tensor, or a pair `(h0, c0)` of tensors for "
+                          "an LSTMCell", state.span,
+                          help="give one state tensor, `scan(cell, h0)`, or an LSTMCell's pair, `scan(cell, (h0, c0))`")
         raise Fail("scan")
-    return step.value.name, value, order.get("dim")
+    return values
 
 
 def _dim(nc: NetworkChecker, dim: A.Arg | None, rank: int, span) -> int:
@@ -144,29 +180,49 @@ def _steps_not_samples(nc: NetworkChecker, piped: Value, d: int, span) -> None:
     raise Fail("scan")
 
 
-def _step(nc: NetworkChecker, name: str, span, here: Value, state: Value) -> tuple[Node | None, Value | None]:
-    """The step applied to one position and the state, as a stage; its node and result."""
+def _step(nc: NetworkChecker, name: str, span, here: Value,
+          states: tuple[Value, ...]) -> tuple[Node | None, list[Value] | None]:
+    """The step applied to one position and the state, as a stage; its node and the states
+    it makes."""
     from . import sharing
     from .checker import Results
     decl = nc.shared[name]
     if decl is None:
         raise Fail("scan")
     kind = REGISTRY.get(decl.layer.name)
-    if kind is not None and len(kind.state_inputs) != 1:
-        nc.reporter.error(codes.ARGUMENT, f"scan carries one state tensor; `{decl.layer.name}` takes "
-                          f"{len(kind.state_inputs) or 'no'} state tensors", span,
-                          help="scan an RNNCell or a GRUCell, or a network of (position, state) -> state")
-        raise Fail("scan")
-    ref = A.Ref(span, _STATE)
-    arg = A.Arg(span, kind.state_inputs[0] if kind is not None else None, ref)
-    nc.values[_STATE] = Results(state, {"output": state})
+    _state_count(nc, decl.layer.name, kind, len(states), span)
+    keywords = kind.state_inputs if kind is not None else (None,)
+    args = [A.Arg(span, kw, A.Ref(span, ph)) for kw, ph in zip(keywords, _STATES)]
+    for ph, state in zip(_STATES, states):
+        nc.values[ph] = Results(state, {"output": state})
     before = len(nc.net.nodes)
     try:
-        res = sharing.apply(nc, name, span, [arg], here, None)
+        res = sharing.apply(nc, name, span, args, here, None)
     finally:
-        del nc.values[_STATE]
+        for ph in _STATES[:len(states)]:
+            del nc.values[ph]
     node = nc.net.nodes[-1] if len(nc.net.nodes) > before else None
-    return node, res.primary if node is not None and res.primary.tensor is not None else None
+    if node is None or res.primary.tensor is None:
+        return node, None
+    return node, [res.primary] if len(states) == 1 else list(node.outputs[:len(states)])
+
+
+def _state_count(nc: NetworkChecker, layer: str, kind, given: int, span) -> None:
+    """An `argument` error unless the step carries as many state tensors as scan gives it:
+    one for an RNNCell, a GRUCell or a network, the pair (h, c) for an LSTMCell."""
+    takes = len(kind.state_inputs) if kind is not None else 1
+    if takes == given:
+        return
+    if takes == 2:
+        message = f"`{layer}` carries the pair (h, c); scan received one state tensor"
+        fix = "give scan the pair it starts from: `states, h, c = x -> scan(cell, (h0, c0))`"
+    else:
+        message = (f"scan carries one state tensor through `{layer}`" if takes == 1 and given == 2 else
+                   f"scan carries one state tensor; `{layer}` takes {takes or 'no'} state tensors")
+        fix = ("scan an RNNCell or a GRUCell with one state, an LSTMCell with a pair `(h0, c0)`, or a network of "
+               "(position, state) -> state")
+    nc.reporter.error(codes.ARGUMENT, message, span, help=fix)
+    raise Fail("scan")
 
 
 def _same_state(nc: NetworkChecker, name: str, span, out: Value, state: Value) -> None:

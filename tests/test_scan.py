@@ -1,8 +1,9 @@
 """Loops over time (`states, last = x -> scan(cell, h0)`) against torch's recurrent layers.
 
-The oracles are nn.RNN and nn.GRU holding the same weights as the scanned cell, and a GRU
-step written from its gate equations as a network, compared with nn.GRU; FLOPs against
-torch's FlopCounterMode on the built module.
+The oracles are nn.RNN and nn.GRU holding the same weights as the scanned cell, a GRU
+step written from its gate equations as a network, compared with nn.GRU, and a scanned
+LSTMCell (the pair (h, c) carried) against a hand-written loop over nn.LSTMCell and against
+nn.LSTM; FLOPs against torch's FlopCounterMode on the built module.
 """
 
 from __future__ import annotations
@@ -104,6 +105,13 @@ def test_the_steps_flops_count_once_a_position():
     ("shared cell = LSTMCell(3)\n    states, last = xs -> scan(cell, h0)", "argument"),
     ("shared cell = RNNCell(3)\n    states, last = xs -> scan(cell, h0, dim=3)", "rank"),
     ("shared cell = RNNCell(3)\n    states, last = xs -> scan(cell)", "argument"),
+    ("shared cell = RNNCell(3)\n    states, last = xs -> scan(cell, (h0, h0))", "argument"),
+    ("shared cell = LSTMCell(3)\n    states, last = xs -> scan(cell, (h0, h0, h0))", "argument"),
+    ("shared cell = LSTMCell(3)\n    states, last = xs -> scan(cell, (h0, 3))", "argument"),
+    ("shared cell = LSTMCell(3)\n    c0 = h0 -> Linear(4)\n    states, last = xs -> scan(cell, (h0, c0))",
+     "shape"),
+    ("shared cell = LSTMCell(3)\n    states, last = xs -> scan(cell, (h0, h0 -> double))", "shape"),
+    ("shared cell = LSTMCell(5)\n    states, last = xs -> scan(cell, (h0, h0))", "shape"),
 ])
 def test_scans_torch_would_refuse_are_errors_with_help(body, code):
     text = f"network N {{\n    input xs: float[seq, batch, 4]\n    input h0: float[batch, 3]\n    {body}\n" \
@@ -112,3 +120,123 @@ def test_scans_torch_would_refuse_are_errors_with_help(body, code):
     errors = [d for d in spec.diagnostics if d.severity == "error"]
     assert [d.code for d in errors][:1] == [code], errors
     assert all(d.help for d in errors)
+
+
+# -- an LSTMCell carries the pair (h, c) -------------------------------------------------------------
+
+LSTM = """
+network ScannedLSTM {
+    input xs: float[seq, batch, 4]
+    input h0: float[batch, 3]
+    input c0: float[batch, 3]
+    shared cell = LSTMCell(3)
+    states, h, c = xs -> scan(cell, (h0, c0))
+    output states, h, c
+}
+"""
+
+
+class HandLoop(nn.Module):
+    """The loop written by hand: one nn.LSTMCell applied at every step, carrying (h, c)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.LSTMCell(4, 3)
+
+    def forward(self, xs, h0, c0):
+        h, c, hs = h0, c0, []
+        for t in range(xs.shape[0]):
+            h, c = self.cell(xs[t], (h, c))
+            hs.append(h)
+        return torch.stack(hs), h, c
+
+
+def test_a_scanned_lstm_cell_is_a_loop_over_nn_lstm_cell():
+    spec = api.loads(LSTM)
+    assert spec.ok, spec.diagnostics
+    built, ref = spec.module(), HandLoop()
+    net = spec.network()
+    assert net.total_params == sum(p.numel() for p in ref.parameters()) == 4 * 3 * (4 + 3 + 2)
+    built.load_state_dict(ref.state_dict(), strict=True)
+    for seq, batch in ((5, 1), (2, 4), (1, 3)):
+        xs, h0, c0 = torch.randn(seq, batch, 4), torch.randn(batch, 3), torch.randn(batch, 3)
+        got, want = built(xs, h0, c0), ref(xs, h0, c0)
+        assert len(got) == 3
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w, rtol=0, atol=0)
+        env = {"seq": seq, "batch": batch}
+        assert [[evaluate(net.dim(d), env) for d in v.tensor.shape] for _, v in net.outputs] == \
+               [[seq, batch, 3], [batch, 3], [batch, 3]] == [list(t.shape) for t in got]
+        assert [v.tensor.dtype for _, v in net.outputs] == ["float32"] * 3
+
+
+def test_a_scanned_lstm_cell_is_nn_lstm_with_its_weights():
+    spec = api.loads(LSTM)
+    built, ref = spec.module(), nn.LSTM(4, 3)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(built.cell, name).copy_(getattr(ref, f"{name}_l0"))
+    xs, h0, c0 = torch.randn(6, 2, 4), torch.randn(2, 3), torch.randn(2, 3)
+    states, h, c = built(xs, h0, c0)
+    want, (h_n, c_n) = ref(xs, (h0.unsqueeze(0), c0.unsqueeze(0)))
+    torch.testing.assert_close(states, want)
+    torch.testing.assert_close(h, h_n[0])
+    torch.testing.assert_close(c, c_n[0])
+
+
+def test_a_scan_along_another_dim_and_its_results_by_name():
+    text = """
+network ByName {
+    input xs: double[batch, seq, 5]
+    shared cell = LSTMCell(2, bias=false)
+    h0 = xs -> select(1, 0) -> Linear(2)
+    c0 = xs -> select(1, 0) -> Linear(2)
+    r = xs -> scan(cell, state=(h0, c0), dim=1)
+    y = r.output -> Linear(1)
+    output y, r.h, r.c
+}
+"""
+    spec = api.loads(text)
+    assert spec.ok, spec.diagnostics
+    net, built = spec.network(), spec.module()
+    xs = torch.randn(3, 4, 5, dtype=torch.float64)
+    ref = nn.LSTMCell(5, 2, bias=False, dtype=torch.float64)
+    ref.load_state_dict(built.cell.state_dict(), strict=True)
+    y, h, c = built(xs)
+    h0, c0 = built.h0(xs[:, 0]), built.c0(xs[:, 0])
+    hs, (hh, cc) = [], (h0, c0)
+    for t in range(4):
+        hh, cc = ref(xs[:, t], (hh, cc))
+        hs.append(hh)
+    torch.testing.assert_close(y, built.y(torch.stack(hs, 1)))
+    torch.testing.assert_close((h, c), (hh, cc))
+    env = {"batch": 3, "seq": 4}
+    assert [([evaluate(net.dim(d), env) for d in v.tensor.shape], v.tensor.dtype) for _, v in net.outputs] == \
+           [([3, 4, 1], "float64"), ([3, 2], "float64"), ([3, 2], "float64")]
+
+
+def test_a_scanned_lstm_cells_flops_count_once_a_position():
+    spec = api.loads(LSTM)
+    net, built = spec.network(), spec.module()
+    from netspec.costs import network_costs
+    stated = network_costs(net, {"seq": 7, "batch": 2}).flops
+    counter = FlopCounterMode(display=False)
+    with counter:
+        built(torch.randn(7, 2, 4), torch.randn(2, 3), torch.randn(2, 3))
+    assert stated == counter.get_total_flops() == 7 * 2 * 2 * 4 * 3 * (4 + 3)
+
+
+def test_a_scanned_lstm_cells_module_is_formatted(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    exe = Path(sys.executable).parent / "ruff"
+    if not exe.exists():
+        pytest.skip("ruff is not installed")
+    path = tmp_path / "scanned.py"
+    code = api.loads(LSTM).code
+    assert code == api.loads(LSTM).code  # deterministic
+    path.write_text(code)
+    for args in (["check"], ["format", "--check", "--diff"]):
+        out = subprocess.run([str(exe), *args, "--isolated", "--no-cache", str(path)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
