@@ -919,10 +919,12 @@ def tensor_constructor(d, attr: str) -> tuple[str | None, Call, str]:
     shape = list(t.shape) if t is not None else []
     dtype = [] if t is None or t.dtype == "float32" else [("dtype", Raw(f"torch.{t.dtype}"))]
     name, args = d.init
+    if not shape:
+        shape = [()]  # a 0-dim tensor: torch.zeros(()), as torch.zeros() takes no size
     if name in ("zeros", "ones"):
         made = Call(f"torch.{name}", shape, dtype)
     elif name == "full":
-        made = Call("torch.full", [tuple(shape), args["value"]], dtype)
+        made = Call("torch.full", [tuple(x for x in shape if x != ()), args["value"]], dtype)
     else:
         made = Call(_INIT_FUNCS[name], [Call("torch.empty", shape, dtype)], list(args.items()))
     comment = f"line {d.span.line}"

@@ -263,6 +263,8 @@ class Gen:
                                       self.scalar_op]
         if v.rank in (2, 3, 4):
             m += [self.batchnorm, self.instancenorm]
+        if v.rank == 4:
+            m += [self.layernorm2d]
         if not keep_last and v.rank >= 1:
             m += [self.linear] * 3
         if self.opts.attention and v.rank in (2, 3):
@@ -383,6 +385,30 @@ class Gen:
                               "LayerNorm(bias=false)"])
         return Stage(text, lambda x: x if x.floating and x.rank >= 1 else None, reads=(-1,))
 
+    def layernorm2d(self, v: Val) -> Stage | None:
+        """torchvision's LayerNorm2d over the channels (dim 1) of [N, C, H, W]; its result
+        keeps the channels last in memory (strided)."""
+        if v.rank != 4:
+            return None
+        c, w = v.shape[1], v.shape[3]
+        options = ["LayerNorm2d", "LayerNorm2d(eps=1e-6)", "LayerNorm2d(elementwise_affine=false)",
+                   "LayerNorm2d(bias=false)", "LayerNorm2d(1e-5, false)"]
+        sized: dict = {}  # the dims a given normalized_shape names: index -> key
+        given = self.d.int(0, 2) if c.concrete and c.text else 0
+        if given == 2 and w.concrete and w.text:
+            options = [f"LayerNorm2d(normalized_shape=({w.text}, {c.text}))"]  # the last two, channels last
+            sized = {3: w.key, 1: c.key}
+        elif given:
+            options = [f"LayerNorm2d({c.text})", f"LayerNorm2d(normalized_shape={c.text}, bias=false)"]
+            sized = {1: c.key}
+        text = self.d.choice(options)
+
+        def apply(x):
+            if not x.floating or x.rank != 4 or any(x.shape[i].key != k for i, k in sized.items()):
+                return None
+            return Val(x.expr, x.dtype, x.shape, True)
+        return Stage(text, apply, reads=(1, 3) if 3 in sized else (1,))
+
     def batchnorm(self, v: Val) -> Stage | None:
         name = "BatchNorm2d" if v.rank == 4 else "BatchNorm1d"
         if v.rank == 4:
@@ -449,7 +475,8 @@ class Gen:
         return Stage(f"flatten({s}, {e})", lambda x: _flatten(x, s, e))
 
     def permute(self, v: Val) -> Stage | None:
-        if v.rank < 2:
+        layer = self.d.chance(0.35)  # torchvision's Permute module: the order as one tuple
+        if v.rank < 2 and not layer:
             return None
         order = list(range(v.rank))
         for i in range(len(order) - 1, 0, -1):
@@ -458,6 +485,9 @@ class Gen:
         if self.d.chance(0.3):
             order = [o - v.rank if self.d.chance(0.5) else o for o in order]
         text = "permute(" + ", ".join(map(str, order)) + ")"
+        if layer:
+            dims = "(" + ", ".join(map(str, order)) + ("," if len(order) == 1 else "") + ")"
+            text = self.d.choice([f"Permute({dims})", f"Permute(dims={dims})"])
         rank = v.rank
         moved = [o % rank for o in order] != list(range(rank))
         return Stage(text, lambda x: Val(x.expr, x.dtype, tuple(x.shape[o] for o in order), moved)
@@ -1405,7 +1435,12 @@ class Gen:
         return outs
 
     def merge(self, v: Val) -> Val:
-        """cat or add of branches from ``v`` (inline chains or bound values)."""
+        """cat or add of branches from ``v`` (inline chains or bound values), or of ``v``
+        and a tensor the network declares."""
+        if self.d.chance(0.2):
+            w = self.declared_binding(v)
+            if w is not None:
+                return w
         if v.rank == 0 or (not v.floating and self.d.chance(0.5)):
             text, w = self.branch_to(v, None)
             return self.bind(f"{text} -> unsqueeze(0)" if v.rank == 0 else text,
@@ -1437,6 +1472,49 @@ class Gen:
         dim_text = self.d.choice([f"dim={dim}", str(dim)]) if dim != 0 else self.d.choice(["dim=0", "0", ""])
         args = ", ".join(texts + ([dim_text] if dim_text else []))
         return self.bind(f"cat({args})", Val(v.expr, v.dtype, shape))
+
+    def declare(self, dtype: str, sizes: list[str], init: str | None = None) -> str:
+        """A `param` (floats) or `buffer` declaration of this network, with ``init`` or a
+        random one; its name."""
+        name = self.fresh(["pos_embedding", "class_token", "scale", "shift", "gamma", "offset", "table",
+                           "running", "prior"])
+        role = "buffer" if dtype == "int64" or self.d.chance(0.3) else "param"
+        spelled = {"float32": self.d.choice(["float", "float32"]), "float64": self.d.choice(["double", "float64"]),
+                   "int64": self.d.choice(["long", "int64"])}[dtype]
+        inits = ["", " = zeros", " = ones", " = full(2)", " = full(0.5)", " = normal(std=0.02)", " = normal(0.0, 1.0)",
+                 " = uniform(a=-0.1, b=0.1)", " = trunc_normal(std=0.02)", " = trunc_normal(0.0, 1.0, -2.0, 2.0)",
+                 " = uniform"]
+        self.lines.append(f"    {role} {name}: {spelled}[{', '.join(sizes)}]{self.d.choice(inits) if init is None else init}")
+        return name
+
+    def declared_binding(self, v: Val) -> Val | None:
+        """``v`` and a tensor the network declares: broadcast into it elementwise (a scale, a
+        position embedding), or a class token expanded over the batch and put first."""
+        if v.floating and v.rank >= 2 and self.d.chance(0.4):
+            return self.class_token(v)
+        keep = self.d.int(0, v.rank)  # the declared tensor's rank: v's trailing dims, some of them 1
+        sizes = [d.text if d.concrete and d.text and self.d.chance(0.7) else "1" for d in v.shape[v.rank - keep:]]
+        if v.floating:
+            name = self.declare(v.dtype, sizes)
+            op = self.d.choice(["+", "*", "-", "add", "mul"])
+        else:  # integer ids stay ids an Embedding may read (0 and 1): plus zeros, times ones
+            op = self.d.choice(["+", "*", "add", "mul"])
+            name = self.declare(v.dtype, sizes, self.d.choice(["", " = zeros"]) if op in ("+", "add") else " = ones")
+        a, b = (v.expr, name) if self.d.chance(0.6) else (name, v.expr)
+        text = f"{op}({a}, {b})" if op.isalpha() else f"{a} {op} {b}"
+        return self.bind(text, Val(v.expr, v.dtype, v.shape))
+
+    def class_token(self, v: Val) -> Val | None:
+        """`cat(token -> expand(n, -1, ...), v, dim=1)`: a learned first position."""
+        first, second = v.shape[0], v.shape[1]
+        if not (first.text or "").isidentifier() and not first.literal:
+            return None
+        if any(not (d.concrete and d.text) for d in v.shape[2:]) or _holds_batch(second):
+            return None
+        name = self.declare(v.dtype, ["1", "1"] + [d.text for d in v.shape[2:]])
+        expand = ", ".join([first.text] + ["-1"] * (v.rank - 1))
+        return self.bind(f"cat({name} -> expand({expand}), {v.expr}, dim=1)",
+                         Val(v.expr, v.dtype, (first, _sum_dims([const(1), second])) + v.shape[2:]))
 
     def elementwise_merge(self, v: Val) -> Val:
         """add, mul or sub of two branches of ``v``, one of them sometimes broadcast."""
@@ -1583,8 +1661,8 @@ class Gen:
         return val
 
     def scan_binding(self, v: Val) -> Val | None:
-        """A shared RNNCell or GRUCell scanned over dim 0 of ``[T, B, F]``, its state
-        started from the first position through a Linear."""
+        """A shared RNNCell, GRUCell or LSTMCell scanned over dim 0 of ``[T, B, F]``, its
+        state (an LSTMCell's pair (h, c)) started from the first position through a Linear."""
         first = v.shape[0]
         if first.role == "batch":
             return None  # the state would carry one sample into the next (a `layout` error)
@@ -1592,14 +1670,17 @@ class Gen:
             return None  # the cell and the Linear are sized by the last dim
         if not (first.concrete or (first.text or "").isidentifier()):
             return None  # select(0, 0) of a size that may be 0: netspec warns
-        kind = self.d.choice(["RNNCell", "GRUCell"])
+        kind = self.d.choice(["RNNCell", "GRUCell", "LSTMCell"])
         text_h, hidden = self.size(2, 8)
         cell = self.fresh(["cell", "step", "shared_cell"])  # not a kind's name (`sum`): a module's
-        start, states, last = self.fresh(), self.fresh(), self.fresh()
+        starts = [self.fresh() for _ in range(2 if kind == "LSTMCell" else 1)]
+        states, lasts = self.fresh(), [self.fresh() for _ in starts]
         self.lines.append(f"    shared {cell} = {kind}({text_h})")
-        self.lines.append(f"    {start} = {v.expr} -> select(0, 0) -> Linear({text_h})")
-        self.lines.append(f"    {states}, {last} = {v.expr} -> scan({cell}, {start})")
-        self.values.append(Val(last, v.dtype, (v.shape[1], hidden)))
+        for start in starts:
+            self.lines.append(f"    {start} = {v.expr} -> select(0, 0) -> Linear({text_h})")
+        state = starts[0] if len(starts) == 1 else f"({', '.join(starts)})"
+        self.lines.append(f"    {', '.join([states] + lasts)} = {v.expr} -> scan({cell}, {state})")
+        self.values.extend(Val(last, v.dtype, (v.shape[1], hidden)) for last in lasts)
         val = Val(states, v.dtype, v.shape[:2] + (hidden,))
         self.values.append(val)
         return val

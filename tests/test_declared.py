@@ -98,6 +98,32 @@ network Inits {
     assert y.shape == (3, 4) and w.shape == (4,)
 
 
+def test_a_declared_tensor_of_no_dims_is_built():
+    """torch.zeros() takes no size: a 0-dim tensor is built as torch.zeros(()), with every init."""
+    spec = api.loads("""
+network Scalars {
+    input x: float[batch, 3]
+    param a: float[]
+    param b: double[] = full(2.0)
+    buffer c: long[] = ones
+    param d: float[] = normal(std=0.02)
+    param e: float[] = uniform
+    param f: float[] = trunc_normal(std=0.5)
+    y = x * a + c + d * e * f
+    z = y -> double -> mul(b)
+    output z
+}
+""")
+    assert spec.ok, spec.diagnostics
+    m = spec.module()
+    shapes = {k: (tuple(v.shape), v.dtype) for k, v in m.state_dict().items()}
+    assert shapes == {"a": ((), torch.float32), "b": ((), torch.float64), "c": ((), torch.int64),
+                      "d": ((), torch.float32), "e": ((), torch.float32), "f": ((), torch.float32)}
+    assert m.b.item() == 2.0 and m.c.item() == 1 and m.a.item() == 0.0
+    assert sum(p.numel() for p in m.parameters()) == 5 == spec.network().total_params
+    assert m(torch.randn(4, 3)).shape == (4, 3)
+
+
 @pytest.mark.parametrize("decl, code", [
     ("param k: int64[4]", "dtype"),
     ("param k: float[batch, 4]", "shape"),

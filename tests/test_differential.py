@@ -74,7 +74,7 @@ def run(spec: api.Spec, symbols: dict[str, int], params: dict, root: str) -> Non
     assert len(observed) == count_nodes(net), "a node's results were not observed"
     results = result if isinstance(result, tuple) else (result,)
     assert [list(r.shape) for r in results] == [[evaluate(d, env) for d in v.tensor.shape] for _, v in net.outputs]
-    total = sum((n.params for n in net.nodes), 0)
+    total = sum((n.params for n in (*net.tensors, *net.nodes)), 0)  # declared params count too
     assert sum(p.numel() for p in model.parameters()) == evaluate(total, env), "parameter count"
 
 
@@ -180,5 +180,23 @@ def test_the_generator_is_reproducible_and_varied():
                  "reshape(", "Embedding", "MaxPool", "BatchNorm", "as ", "h0=", "Conv3d", "ConvTranspose",
                  "MultiheadAttention", "TransformerEncoderLayer", ".weights", "key_padding_mask=", "Pad",
                  "pad(", "Upsample", "interpolate(", "PixelShuffle", "Unflatten", "GLU", "GroupNorm",
-                 "InstanceNorm", "LPPool", "StochasticDepth"):
+                 "InstanceNorm", "LPPool", "StochasticDepth", "LayerNorm2d", "Permute(", "permute(", "    param ",
+                 "    buffer ", "LayerNorm2d(normalized_shape=(", "-> expand(", "scan("):
         assert word in joined, f"no generated network has {word!r}"
+    assert re.search(r"= \w+ -> scan\(\w+, \(\w+, \w+\)\)", joined), "no generated network scans an LSTMCell"
+
+
+def test_the_generator_writes_nothing_check_refuses():
+    """Every generated spec checks: no error, no `unproven` warning, none refused by design
+    (a layer sized by a data axis, a `view` of what may not be contiguous); torchvision's
+    LayerNorm2d and Permute, declared params and buffers and scanned LSTMCells among them."""
+    seen = dict.fromkeys(("LayerNorm2d", "Permute(", "    param ", "    buffer ", "LSTMCell"), 0)
+    for seed in range(150):
+        spec = netgen.sample(seed)
+        result = check_text(spec.text, f"random-{seed}.net")
+        problems = [f"{d.span.line}: {d.severity}[{d.code}] {d.message}" for d in result.reporter.items
+                    if d.severity == "error" or d.code == "unproven"]
+        assert not problems, (seed, problems)
+        for word in seen:
+            seen[word] += word in spec.text
+    assert all(n >= 3 for n in seen.values()), seen
