@@ -19,8 +19,10 @@ inputs are images, signals, sequences (either layout, with ``batch``/``seq`` sym
 token ids or flat features, in float32, float64 or int64. Stages are drawn from every
 layer kind and op with valid random arguments; values are bound, reused, concatenated
 and added (from branches that keep the shapes the checker must prove equal); recurrent
-layers expose ``output``/``h_n``/``c_n`` and sometimes take initial states; sizes are
-sometimes the network's parameters.
+layers expose ``output``/``h_n``/``c_n`` and sometimes take initial states; shared cells
+are scanned over time (an LSTMCell carrying the pair ``(h, c)``); networks declare
+``param`` and ``buffer`` tensors (every init) that are broadcast into values or put first
+as a class token; sizes are sometimes the network's parameters.
 
 The generator tracks each value's concrete shape (under :attr:`GeneratedSpec.symbols`) to
 keep every argument valid for torch, and a structural key per dim to know which sizes the
