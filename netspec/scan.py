@@ -18,6 +18,7 @@ loops in Python through a small ``scan`` function it defines.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from . import ast as A
@@ -45,6 +46,18 @@ def scan(step, xs: torch.Tensor, state, dim: int):
 '''
 # the step's states while it is checked: names no spec can write
 _STATES = ("\x00scan state", "\x00scan state c")
+
+
+@dataclass
+class _StateRef(A.Ref):
+    """The state while the step is checked: a placeholder name, shown in notes as the
+    state's own name (or as `the state`)."""
+
+    shown: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.shown
 
 
 class ScanArgs(Args):
@@ -192,7 +205,9 @@ def _step(nc: NetworkChecker, name: str, span, here: Value,
     kind = REGISTRY.get(decl.layer.name)
     _state_count(nc, decl.layer.name, kind, len(states), span)
     keywords = kind.state_inputs if kind is not None else (None,)
-    args = [A.Arg(span, kw, A.Ref(span, ph)) for kw, ph in zip(keywords, _STATES)]
+    shown = ("the state",) if len(states) == 1 else ("the state h", "the state c")
+    args = [A.Arg(span, kw, _StateRef(span, ph, shown=v.name or default))
+            for kw, ph, v, default in zip(keywords, _STATES, states, shown)]
     for ph, state in zip(_STATES, states):
         nc.values[ph] = Results(state, {"output": state})
     before = len(nc.net.nodes)
