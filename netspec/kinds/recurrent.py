@@ -364,9 +364,10 @@ class LSTM(_Recurrent):
         return a.proj_size if a.proj_size != 0 else a.hidden_size
 
     def saved(self, a, inputs, outputs, grad):
-        """torch's CPU LSTM without a projection runs through oneDNN in float32, and in
-        bfloat16 where the processor has it (else as the chain of ops): that one is not
-        stated. The others run as a chain of ops (``_Recurrent.saved``)."""
+        """torch's CPU LSTM without a projection runs through oneDNN in float32
+        (``onednn_saved``); in bfloat16 it does where the processor has bfloat16 instructions
+        and runs the chain of ops elsewhere, so that one is not stated. Any other LSTM runs
+        the chain of ops (``_Recurrent.saved``)."""
         x = inputs[0]
         if a.proj_size != 0 or x.dtype not in ("float32", "bfloat16"):
             return super().saved(a, inputs, outputs, grad)
