@@ -340,13 +340,15 @@ class _Pass:
         for v, h in zip(node.outputs, outs):
             held[id(v)] = h
         self.params[id(node)] = len(trained(kind.weights(bound_args(net, a)))) if trains else 0
-        self.per_node[id(node)] = self._saved(node, grad, ins, state, outs) if grad.records else 0
+        self.per_node[id(node)] = self._saved(node, bound_args(net, a), grad, ins, state, outs) if grad.records else 0
         moving = [nbytes(t) for t, h in zip(in_t, ins) if h.grad] + [nbytes(t) for t in out_t] if grad.records else []
         self.transient = _larger(self.transient, sum(moving))
 
-    def _saved(self, node: Node, grad: Autograd, ins: list[_Held], state: dict, outs: list[_Held]) -> Dim | None:
-        """The bytes the layer is the first to save; None where its kind cannot say."""
-        s = node.kind.saved(node.args, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs], grad)
+    def _saved(self, node: Node, a, grad: Autograd, ins: list[_Held], state: dict, outs: list[_Held]) -> Dim | None:
+        """The bytes the layer is the first to save; None where its kind cannot say. The kind
+        reads its arguments with the network's parameters given their values (an LSTM's
+        workspace depends on which of two sizes is larger)."""
+        s = node.kind.saved(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs], grad)
         if s is None:
             return None
         first: Dim = 0

@@ -64,7 +64,7 @@ class SavedStorages:
 
 GRADS = ("all", "first", "none")
 # the kinds whose saved tensors depend on more than the shapes (docs/costs.md)
-UNSTATED = {"LSTM", "einsum", "scan"}
+UNSTATED = {"einsum", "scan"}
 
 
 def _needs(types: dict, mode: str) -> dict[str, bool]:
@@ -469,3 +469,157 @@ def test_convnext_training_memory_matches_torch():
     net = spec.network()
     torch.manual_seed(0)
     assert_training_matches(net, {"batch": 1}, spec.module(), [torch.randn(1, 3, 224, 224)])
+
+
+# -- the CPU float32 LSTM: oneDNN's kernel and its workspace -------------------------------------
+
+def _one_lstm_workspace(seq: int, batch: int, features: int, hidden: int) -> int:
+    """The bytes of the workspace torch's oneDNN LSTM saves for one layer and direction: the
+    one byte tensor among the tensors autograd packs."""
+    torch.manual_seed(0)
+    module = nn.LSTM(features, hidden).train()
+    x = torch.randn(seq, batch, features).requires_grad_(True).clone()
+    found = []
+
+    def pack(t):
+        if t.dtype == torch.uint8:
+            found.append(t.untyped_storage().nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(x)
+    assert len(found) == 1, found  # torch took oneDNN's path: one workspace
+    return found[0]
+
+
+# (seq, batch, input_size, hidden_size): a page each region, regions that cross pages, rows
+# that oneDNN pads to 64 bytes and, where 4 * hidden or the wider size rounds to a multiple of
+# 256 elements, by 64 bytes more (64, 128, 256, 512), input wider than hidden and not
+WORKSPACES = [(3, 2, 5, 7), (1, 1, 1, 1), (5, 3, 64, 64), (2, 4, 255, 64), (7, 2, 3, 128), (4, 1, 300, 60),
+              (3, 5, 17, 200), (9, 7, 256, 16), (40, 3, 8, 24), (2, 2, 512, 1), (16, 16, 33, 48), (1, 64, 4, 241)]
+
+
+@pytest.mark.parametrize("seq,batch,features,hidden", WORKSPACES)
+def test_onednn_lstm_workspace_matches_torch(seq, batch, features, hidden):
+    from netspec.kinds.recurrent import onednn_lstm_workspace
+
+    assert onednn_lstm_workspace(seq, batch, features, hidden) == _one_lstm_workspace(seq, batch, features, hidden)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_onednn_lstm_workspace_formula_in_symbols(seed):
+    """The workspace as a formula in seq, batch and the hidden size (the input as wide as
+    the hidden state, so which is wider is known), evaluated at random values and at values
+    where the rounding to pages and the padding of rows change, against torch."""
+    import random
+
+    from netspec.dims import evaluate, sym
+    from netspec.kinds.recurrent import onednn_lstm_workspace
+
+    formula = onednn_lstm_workspace(sym("seq"), sym("batch"), sym("h"), sym("h"))
+    assert formula is not None
+    rng = random.Random(seed)
+    for _ in range(6):
+        env = {"seq": rng.randint(1, 12), "batch": rng.randint(1, 9), "h": rng.choice([1, 15, 16, 17, 63, 64, 65, 100, 128])}
+        assert evaluate(formula, env) == _one_lstm_workspace(env["seq"], env["batch"], env["h"], env["h"]), env
+
+
+def test_onednn_lstm_workspace_unknown_where_the_wider_size_is():
+    from netspec.dims import sym
+    from netspec.kinds.recurrent import onednn_lstm_workspace
+
+    assert onednn_lstm_workspace(sym("seq"), 2, sym("f"), sym("h")) is None
+    assert onednn_lstm_workspace(sym("seq"), 2, 2 * sym("h"), sym("h")) is not None
+
+
+def _lstm_case(rng) -> dict:
+    return {"seq": rng.randint(1, 7), "batch": rng.randint(1, 5), "features": rng.randint(1, 40),
+            "hidden": rng.choice([1, 3, 8, 16, 31, 64, 70]), "layers": rng.randint(1, 3),
+            "bidirectional": rng.random() < 0.5, "batch_first": rng.random() < 0.5,
+            "dropout": rng.choice([0.0, 0.0, 0.25, 1.0]), "bias": rng.random() < 0.7,
+            "states": rng.choice(["none", "none", "both", "h0"]), "grad": rng.random() < 0.7,
+            "unbatched": rng.random() < 0.15}
+
+
+def _lstm_spec(c: dict) -> tuple[str, list[tuple[str, tuple]]]:
+    D = 2 if c["bidirectional"] else 1
+    x_shape = (c["seq"], c["features"]) if c["unbatched"] else \
+        ((c["batch"], c["seq"], c["features"]) if c["batch_first"] else (c["seq"], c["batch"], c["features"]))
+    state = (c["layers"] * D, c["hidden"]) if c["unbatched"] else (c["layers"] * D, c["batch"], c["hidden"])
+    inputs = [("x", x_shape)] + [(n, state) for n in {"none": [], "both": ["h", "c"], "h0": ["h"]}[c["states"]]]
+    args = [str(c["hidden"]), f"num_layers={c['layers']}", f"bias={str(c['bias']).lower()}",
+            f"batch_first={str(c['batch_first']).lower()}", f"dropout={c['dropout']}",
+            f"bidirectional={str(c['bidirectional']).lower()}"]
+    args += [f"{k}0={k}" for k, _ in inputs[1:]]
+    decls = "".join(f"    input {n}: float32[{', '.join(map(str, s))}]\n" for n, s in inputs)
+    return f"network K {{\n{decls}    out = x -> LSTM({', '.join(args)})  # netspec: allow[value]\n" \
+           "    output out\n}\n", inputs
+
+
+@pytest.mark.parametrize("seed", range(int(os.environ.get("NETSPEC_LSTM_SEEDS", "30"))))
+def test_onednn_lstm_saved_bytes_match_torch(seed):
+    """Random float32 LSTMs (layers, directions, batch_first, dropout between layers, no bias,
+    states given, an unbatched input, an input that needs no gradient): the stated bytes are
+    those torch's oneDNN path saves, workspaces included. NETSPEC_LSTM_SEEDS=N runs more."""
+    import random
+
+    c = _lstm_case(random.Random(seed))
+    text, inputs = _lstm_spec(c)
+    result = check_text(text, "lstm.net")
+    assert not result.reporter.errors, [d.message for d in result.reporter.errors]
+    (net,) = result.networks
+    stated = training_pass(net, tuple(c["grad"] if n == "x" else False for n, _ in inputs)).per_node.values()
+    torch.manual_seed(seed)
+    module = nn.LSTM(c["features"], c["hidden"], c["layers"], bias=c["bias"], batch_first=c["batch_first"],
+                     dropout=c["dropout"], bidirectional=c["bidirectional"]).train()
+    tensors = {n: torch.randn(*s) for n, s in inputs}
+    if c["grad"]:
+        tensors["x"] = tensors["x"].clone().requires_grad_(True).clone()
+    recorder = SavedStorages([module])
+    with recorder.recording():
+        if c["states"] == "none":
+            module(tensors["x"])
+        else:  # the built module makes the zero c0 of an LSTM given h0 alone
+            h = tensors["h"]
+            module(tensors["x"], (h, tensors["c"] if "c" in tensors else h.new_zeros(h.shape)))
+    assert None not in stated, c
+    assert sum(stated) == recorder.total, (c, sorted(recorder.storages.values()))
+    assert any("uint8" in what for _, what in recorder.storages.values()), "torch did not take oneDNN's path"
+
+
+def test_lstm_on_the_chain_of_ops_saves_no_workspace():
+    """The float32 LSTM with a projection and the float64 LSTM run as a chain of ops (stated
+    as RNN's and GRU's are): no oneDNN workspace among what they save."""
+    for module, x in [(nn.LSTM(4, 6, proj_size=3), torch.randn(3, 2, 4)),
+                      (nn.LSTM(4, 6).double(), torch.randn(3, 2, 4, dtype=torch.float64))]:
+        recorder = SavedStorages([module.train()])
+        with recorder.recording():
+            module(x.requires_grad_(True).clone())
+        assert not any("uint8" in what for _, what in recorder.storages.values())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lstm_with_onednn_off_saves_what_the_chain_of_ops_states(seed):
+    """With oneDNN turned off torch runs a float32 LSTM as the chain of ops that netspec
+    states for the float64 one: that statement, at float32, is what torch then saves."""
+    import random
+
+    from netspec.kinds.memory import Autograd
+    from netspec.kinds.recurrent import _Recurrent
+
+    c = _lstm_case(random.Random(100 + seed))
+    c.update(states="none", grad=True, bias=True, unbatched=False)
+    text, inputs = _lstm_spec(c)
+    (net,) = check_text(text, "lstm.net").networks
+    (node,) = net.nodes
+    x_t = node.inputs[0].tensor
+    s = _Recurrent.saved(node.kind, node.args, [x_t], [v.tensor for v in node.outputs], Autograd((True,), params=True))
+    stated = s.extra + (4 * int(x_t.shape[0] * x_t.shape[1] * x_t.shape[2]) if s.inputs else 0)
+    torch.manual_seed(seed)
+    module = nn.LSTM(c["features"], c["hidden"], c["layers"], batch_first=c["batch_first"], dropout=c["dropout"],
+                     bidirectional=c["bidirectional"]).train()
+    recorder = SavedStorages([module])
+    with torch.backends.mkldnn.flags(enabled=False), recorder.recording():
+        module(torch.randn(*inputs[0][1]).requires_grad_(True).clone())
+    assert stated == recorder.total, (c, sorted(recorder.storages.values()))
+    assert not any("uint8" in what for _, what in recorder.storages.values())

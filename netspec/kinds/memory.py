@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..dims import Dim, Expr, less_equal, symbols
+from ..dims import Dim, Expr, exact_div, least, less_equal, symbols
 from ..types import ITEMSIZE, Tensor
 
 Strides = tuple  # one Dim a dim of the tensor
@@ -132,7 +132,12 @@ def _less(a: Dim, b: Dim) -> bool:
     if a == b:
         return False
     names = symbols(a) | symbols(b) if isinstance(a, Expr) or isinstance(b, Expr) else set()
-    return bool(less_equal(a, b, positive=names))
+    if less_equal(a, b, positive=names):
+        return True
+    # b a multiple of a by a factor of at least 1 (hidden <= seq * batch * hidden)
+    q = exact_div(b, a)
+    low = None if q is None else least(q, positive=names)
+    return low is not None and low >= 1
 
 
 def view_strides(shape, strides: Strides, new_shape) -> Strides | None:

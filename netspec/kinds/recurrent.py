@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from .. import codes
-from ..dims import Dim, render
+from ..dims import Dim, floordiv, less_equal, render, symbols
 from ..types import ITEMSIZE, UNKNOWN, Tensor
 from . import why
 from .args import after
@@ -30,7 +30,7 @@ from .base import (
     register,
 )
 from .memory import UNKNOWN as UNSTATED
-from .memory import Saved, view_strides
+from .memory import Saved, is_contiguous, view_strides
 
 
 def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str | None = None,
@@ -174,11 +174,9 @@ class _Recurrent(FloatLayer):
         """What torch's CPU implementation keeps (docs/costs.md): each layer's input (folded
         into [seq * batch, features], a copy per direction where that is no view), each
         step's gates and the hidden states it reads, the zero initial states it makes, and
-        the dropout masks between layers. A float32 LSTM without projection runs as one
-        oneDNN kernel whose workspace has oneDNN's own size: not stated."""
+        the dropout masks between layers. A float32 or bfloat16 LSTM without projection runs
+        as oneDNN kernels instead (``LSTM.saved``)."""
         x = inputs[0]
-        if self.fused_on_cpu(a, x):
-            return UNSTATED
         seq, batch = sequence_dims(a, x)
         D, L, h_out = self.directions(a), a.num_layers, self.h_out(a)
         kept = L * D * batch * self.step_elements(a, seq) + self.zero_states(a, batch)
@@ -191,9 +189,6 @@ class _Recurrent(FloatLayer):
         if folds_as_view(a, x, grad.strides_of(0, x.shape)):
             return Saved(inputs=(0,), state=given, extra=kept * ITEMSIZE[x.dtype])
         return Saved(state=given, extra=(kept + D * numel(x.shape)) * ITEMSIZE[x.dtype])
-
-    def fused_on_cpu(self, a, x: Tensor) -> bool:
-        return False
 
     def step_elements(self, a, seq: Dim) -> Dim:
         """The elements a direction of a layer keeps over the sequence, per batch element."""
@@ -368,10 +363,51 @@ class LSTM(_Recurrent):
     def h_out(self, a):
         return a.proj_size if a.proj_size != 0 else a.hidden_size
 
-    def fused_on_cpu(self, a, x):
-        """torch's CPU LSTM runs through oneDNN in float32 and bfloat16 (where the processor
-        has it) without a projection."""
-        return x.dtype in ("float32", "bfloat16") and a.proj_size == 0
+    def saved(self, a, inputs, outputs, grad):
+        """torch's CPU LSTM without a projection runs through oneDNN in float32
+        (``onednn_saved``); in bfloat16 it does where the processor has bfloat16 instructions
+        and runs the chain of ops elsewhere, so that one is not stated. Any other LSTM runs
+        the chain of ops (``_Recurrent.saved``)."""
+        x = inputs[0]
+        if a.proj_size != 0 or x.dtype not in ("float32", "bfloat16"):
+            return super().saved(a, inputs, outputs, grad)
+        if x.dtype != "float32":
+            return UNSTATED
+        return self.onednn_saved(a, x, grad.strides_of(0, x.shape))
+
+    def onednn_saved(self, a, x: Tensor, strides) -> Saved | None:
+        """What torch's CPU float32 LSTM keeps (aten/src/ATen/native/mkldnn/RNN.cpp): one oneDNN
+        primitive a layer and direction, each keeping its input, its h0 and c0 (views of the
+        states given or of the zeros made for them), its output [seq, batch, hidden], its last
+        h and c, its workspace (``onednn_lstm_workspace``) and, without bias, the zeros torch
+        passes as biases (shaped as weight_ih and weight_hh). The input is copied where it is
+        not contiguous as [seq, batch, features]; the two directions' outputs are concatenated
+        for the next layer, and a dropout between layers keeps its mask and its result. The
+        result of a one-direction LSTM is its last layer's output itself. None where the
+        workspace depends on which of input_size and hidden_size is larger, and that is unknown."""
+        seq, batch = sequence_dims(a, x)
+        D, L, H, F = self.directions(a), a.num_layers, a.hidden_size, a.input_size
+        first = onednn_lstm_workspace(seq, batch, F, H)
+        if first is None:
+            return UNSTATED
+        workspace = D * (first + (L - 1) * onednn_lstm_workspace(seq, batch, D * H, H))
+        between = seq * batch * D * H  # a later layer's input, made by the one before
+        outputs = L * D * seq * batch * H - (between if D == 1 else 0)  # D == 1: the last is the result
+        kept = outputs + L * D * 2 * batch * H + self.zero_states(a, batch)
+        if a.dropout > 0:
+            kept = kept + (L - 1) * (between + (between if a.dropout < 1 else 1))
+        elif D == 2:
+            kept = kept + (L - 1) * between
+        if not a.bias:
+            kept = kept + D * 4 * H * (F + H) + (L - 1) * D * 4 * H * (D * H + H)
+        given = tuple(n for n in self.state_inputs if getattr(a, n, None) is not None)
+        result = (0,) if D == 1 else ()
+        shape, st = tuple(x.shape), tuple(strides)
+        if a.batch_first and x.rank == 3:
+            shape, st = (shape[1], shape[0], shape[2]), (st[1], st[0], st[2])
+        if is_contiguous(shape, st):
+            return Saved(inputs=(0,), state=given, outputs=result, extra=kept * 4 + workspace)
+        return Saved(state=given, outputs=result, extra=(kept + numel(x.shape)) * 4 + workspace)
 
     def step_elements(self, a, seq):
         """Each step: its four gates and the tanh of its cell state, the hidden state before
@@ -397,6 +433,43 @@ class LSTM(_Recurrent):
 
     def result_pattern(self, names):
         return f"{names[0]}, ({names[1]}, {names[2]})"
+
+
+PAGE = 4096  # oneDNN aligns each region of an RNN's workspace to a page
+
+
+def onednn_lstm_workspace(seq: Dim, batch: Dim, input_size: Dim, hidden: Dim) -> Dim | None:
+    """The bytes of the workspace of oneDNN's float32 LSTM primitive for training, one layer
+    and one direction (oneDNN 3.12, src/cpu/rnn/rnn_utils: ``set_workspace_sizes`` and
+    ``set_offsets``): seven regions, each starting on a page (``rnd_up`` to 4096 bytes): the
+    gates (seq * batch rows of 4 * hidden), the hidden states (seq * batch rows of hidden),
+    the states, their gradients as layer state and as iteration state (each (layers + 1) *
+    (seq + 1) * batch rows of the wider of input_size and hidden, with one layer), the cell
+    states and their gradients (as many rows, of hidden). The rows of the matrices a GEMM
+    reads are padded by ``good_ld``. None where which of input_size and hidden is wider is
+    unknown."""
+    names = symbols(input_size) | symbols(hidden)
+    if less_equal(input_size, hidden, positive=names):
+        wide = hidden
+    elif less_equal(hidden, input_size, positive=names):
+        wide = input_size
+    else:
+        return None
+    steps, states = seq * batch, 2 * (seq + 1) * batch
+
+    def pages(elements: Dim) -> Dim:  # float32 elements, rounded up to whole pages
+        return floordiv(4 * elements + PAGE - 1, PAGE)
+
+    regions = (pages(steps * good_ld(4 * hidden)) + pages(steps * good_ld(hidden))
+               + 3 * pages(states * good_ld(wide)) + 2 * pages(states * hidden))
+    return PAGE * regions
+
+
+def good_ld(n: Dim) -> Dim:
+    """oneDNN's ``get_good_ld`` for 4-byte elements: n rounded up to a multiple of 16 (64
+    bytes), plus 16 where that is a multiple of 256 (against 4K aliasing)."""
+    blocks = floordiv(n + 15, 16)
+    return 16 * blocks + 16 * (floordiv(blocks, 16) - floordiv(blocks - 1, 16))
 
 
 @register
