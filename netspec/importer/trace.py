@@ -9,7 +9,8 @@ read from a tensor (``x.size(0)``) can be written as the symbol it follows.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from contextlib import contextmanager
+from typing import Any, Iterator, NamedTuple
 
 import torch
 import torch.fx as fx
@@ -73,12 +74,33 @@ def trace(module: torch.nn.Module, path: str, samples: list[tuple]) -> fx.GraphM
         from .exported import exported_graph
 
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        graph = exported_graph(module, samples, f"{type(module).__name__} `{path or 'the model'}`",
-                               module_where(module), message)
+        with exporting():
+            graph = exported_graph(module, samples, f"{type(module).__name__} `{path or 'the model'}`",
+                                   module_where(module), message)
         gm = fx.GraphModule(module, graph)
         gm.meta["exported"] = True  # its graph holds only for the sizes that stayed static
         return gm
     return fx.GraphModule(module, graph)
+
+
+def join_first_input(gm: fx.GraphModule) -> int | None:
+    """A forward that takes a list of tensors and only concatenates it (``torch.cat(inputs,
+    1)``, a DenseNet layer) rewritten to take the concatenation: the graph's first input is
+    that tensor and the ``cat`` is gone. Returns the dim concatenated along, or None (graph
+    unchanged) when the forward does anything else with the list."""
+    first = next((n for n in gm.graph.nodes if n.op == "placeholder"), None)
+    users = list(first.users) if first is not None else []
+    if len(users) != 1 or users[0].op != "call_function" or users[0].target not in (torch.cat, torch.concat):
+        return None
+    cat = users[0]
+    given = cat.args[0] if cat.args else cat.kwargs.get("tensors")
+    dim = cat.args[1] if len(cat.args) > 1 else cat.kwargs.get("dim", 0)
+    if given is not first or not isinstance(dim, int) or len(cat.args) + len(cat.kwargs) > 2:
+        return None
+    cat.replace_all_uses_with(first)
+    gm.graph.erase_node(cat)
+    gm.recompile()
+    return dim
 
 
 class Runs(NamedTuple):
@@ -108,6 +130,41 @@ def meta_copy(module: torch.nn.Module) -> torch.nn.Module:
         meta = torch.empty_like(t, device="meta")
         memo[id(t)] = torch.nn.Parameter(meta, t.requires_grad) if isinstance(t, torch.nn.Parameter) else meta
     return copy.deepcopy(module, memo)
+
+
+EXPORTING = False  # torch.export records what forward calls: the norms run as they are
+
+
+@contextmanager
+def exporting() -> Iterator[None]:
+    global EXPORTING
+    before, EXPORTING = EXPORTING, True
+    try:
+        yield
+    finally:
+        EXPORTING = before
+
+
+@contextmanager
+def quick_meta_norms() -> Iterator[None]:
+    """Eval-mode batch norm on meta tensors runs through a slow Python decomposition (a
+    twentieth of a second a call); its result is a tensor like its input, so on meta tensors
+    it is made directly, after the check torch makes of the channels."""
+    import torch.nn.functional as F
+
+    original = F.batch_norm
+
+    def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, *args, **kwargs):
+        if EXPORTING or input.device.type != "meta" or training or running_mean is None or input.dim() < 2 \
+                or input.shape[1] != running_mean.numel():
+            return original(input, running_mean, running_var, weight, bias, training, *args, **kwargs)
+        return torch.empty_like(input)
+
+    F.batch_norm = batch_norm
+    try:
+        yield
+    finally:
+        F.batch_norm = original
 
 
 def run_twice(gm: fx.GraphModule, samples: list[tuple]) -> Runs:
