@@ -140,11 +140,12 @@ def test_torchvision_refusals_name_the_module_or_call(name, size, what, why):
 
 def test_densenet_layers_called_with_lists():
     """A DenseNet layer takes the list of all earlier feature maps and concatenates it: its
-    network takes the concatenation, and each call writes the `cat`."""
+    network takes the concatenation, each written once as the one before and what it adds."""
     torch.manual_seed(0)
     model = tv.models.densenet.DenseNet(growth_rate=8, block_config=(2, 3), num_init_features=16, num_classes=10)
     text = round_trip(model, {"x": ("float", ["batch", "3", "32", "32"])}, BATCHES)
-    assert "denselayer2 = cat(init_features, denselayer1, dim=1) -> _DenseLayer as denselayer2" in text
+    assert "cat_1 = cat(init_features, denselayer1, dim=1)\n    denselayer2 = cat_1 -> _DenseLayer as denselayer2" in text
+    assert "cat = cat(cat_2, denselayer3, dim=1)" in text  # each concatenation extends the one before
     assert text.count("network _DenseLayer ") == 1 and "-> _DenseBlockWithDenselayer3 as denseblock2" in text
 
 

@@ -80,7 +80,51 @@ def trace(module: torch.nn.Module, path: str, samples: list[tuple]) -> fx.GraphM
         gm = fx.GraphModule(module, graph)
         gm.meta["exported"] = True  # its graph holds only for the sizes that stayed static
         return gm
-    return fx.GraphModule(module, graph)
+    gm = fx.GraphModule(module, graph)
+    chain_cats(gm)
+    return gm
+
+
+CATS = (torch.cat, torch.concat)
+
+
+def chain_cats(gm: fx.GraphModule) -> None:
+    """Concatenations that extend one another, as a DenseNet block makes them (each layer
+    given the list of all earlier maps, the block returning them all): each written as the
+    one before and what it adds (``cat(cat_2, denselayer3)``), a list that a submodule only
+    concatenates first made a ``cat`` of its own, so that a spec writes each once."""
+    graph, made, changed = gm.graph, {}, False
+    for n in list(graph.nodes):
+        if n.op == "call_module" and len(n.args) == 1 and not n.kwargs and isinstance(n.args[0], (list, tuple)) \
+                and len(n.args[0]) > 1:
+            dim = _joins(gm.get_submodule(n.target))
+            if dim is None:
+                continue
+            with graph.inserting_before(n):
+                cat = graph.call_function(torch.cat, (list(n.args[0]), dim))
+            n.args, n, changed = ([cat],), cat, True
+        if n.op != "call_function" or n.target not in CATS or not n.args or not isinstance(n.args[0], (list, tuple)):
+            continue
+        parts, dim = tuple(n.args[0]), n.args[1] if len(n.args) > 1 else n.kwargs.get("dim", 0)
+        if not isinstance(dim, int) or set(n.kwargs) - {"dim"}:
+            continue
+        before = made.get((dim, parts[:-1]))
+        if before is not None and len(parts) > 2:
+            n.args, n.kwargs, changed = ([before, parts[-1]], dim), {}, True
+        made[(dim, parts)] = n
+    if changed:
+        gm.recompile()
+
+
+def _joins(module: torch.nn.Module) -> int | None:
+    """The dim a submodule concatenates the list it is given along, if that is all it does
+    with it (:func:`join_first_input`)."""
+    if type(module).__module__.startswith("torch.nn"):
+        return None
+    try:
+        return join_first_input(fx.GraphModule(module, _LeafTracer().trace(module)))
+    except Exception:  # not traceable: the call is refused where it is written
+        return None
 
 
 def join_first_input(gm: fx.GraphModule) -> int | None:
