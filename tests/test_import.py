@@ -24,7 +24,7 @@ F = torch.nn.functional
 
 from netspec import api  # noqa: E402
 from netspec.dims import render  # noqa: E402
-from netspec.importer import Unsupported  # noqa: E402
+from netspec.importer import Unsupported, renamed_state_dict  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -48,7 +48,7 @@ def round_trip(model: nn.Module, inputs: dict[str, tuple], values: list[dict[str
     text = api.from_module(model, {k: f"{dt}[{', '.join(dims)}]" for k, (dt, dims) in inputs.items()}, name)
     spec = api.loads(text)  # checks; raises SpecError on any error
     built = spec.module().eval()
-    built.load_state_dict(model.state_dict(), strict=True)
+    built.load_state_dict(renamed_state_dict(text, model.state_dict()), strict=True)
     assert sum(p.numel() for p in built.parameters()) == sum(p.numel() for p in model.parameters())
     gen = torch.Generator().manual_seed(0)
     for env in values:
@@ -79,6 +79,19 @@ def test_torchvision_round_trip(name):
     torch.manual_seed(0)
     model = getattr(tv.models, name)(num_classes=10)
     round_trip(model, IMAGE, BATCHES)
+
+
+# larger models at 32x32 (each still round-trips in seconds); the slowest only with NETSPEC_IMPORT_ALL=1
+SLOW = pytest.mark.skipif(os.environ.get("NETSPEC_IMPORT_ALL") != "1", reason="slow; run with NETSPEC_IMPORT_ALL=1")
+AT_32 = ["mobilenet_v3_large", "efficientnet_b1", pytest.param("efficientnet_v2_s", marks=[pytest.mark.slow, SLOW]),
+         pytest.param("densenet121", marks=[pytest.mark.slow, SLOW])]
+
+
+@pytest.mark.parametrize("name", AT_32)
+def test_torchvision_round_trip_at_32x32(name):
+    torch.manual_seed(0)
+    model = getattr(tv.models, name)(num_classes=10)
+    round_trip(model, {"x": ("float", ["batch", "3", "32", "32"])}, BATCHES)
 
 
 def test_googlenet_without_aux_heads():
@@ -114,14 +127,40 @@ def test_vit_b_16_at_64x64():
     assert "param class_token: float32[1, 1, 768]" in text and "as encoder_layer_{0}) as layers" in text
 
 
-@pytest.mark.parametrize("name, what, why", [
-    ("densenet121", "_DenseLayer `features.denseblock1.denselayer1`", "other than a tensor first"),
-    ("regnet_y_400mf", "ResBottleneckBlock `trunk_output.block1.block1-0`", "named `block1-0`"),
+@pytest.mark.parametrize("name, size, what, why", [
+    ("swin_t", 64, "`torchvision.models.swin_transformer._get_relative_position_bias`", "no op for this call"),
+    ("maxvit_t", 224, "WindowPartition `blocks.0.layers.0.layers.window_attention.partition_op`",
+     "values other than tensors (7)"),
 ])
-def test_torchvision_refusals_name_the_module_or_call(name, what, why):
+def test_torchvision_refusals_name_the_module_or_call(name, size, what, why):
     with pytest.raises(Unsupported) as e:
-        api.from_module(getattr(tv.models, name)(), {"x": "float[batch, 3, 64, 64]"})
+        api.from_module(getattr(tv.models, name)(), {"x": f"float[batch, 3, {size}, {size}]"})
     assert e.value.what == what and why in e.value.reason and ".py:" in e.value.where
+
+
+def test_densenet_layers_called_with_lists():
+    """A DenseNet layer takes the list of all earlier feature maps and concatenates it: its
+    network takes the concatenation, each written once as the one before and what it adds."""
+    torch.manual_seed(0)
+    model = tv.models.densenet.DenseNet(growth_rate=8, block_config=(2, 3), num_init_features=16, num_classes=10)
+    text = round_trip(model, {"x": ("float", ["batch", "3", "32", "32"])}, BATCHES)
+    assert "cat_1 = cat(init_features, denselayer1, dim=1)\n    denselayer2 = cat_1 -> _DenseLayer as denselayer2" in text
+    assert "cat = cat(cat_2, denselayer3, dim=1)" in text  # each concatenation extends the one before
+    assert text.count("network _DenseLayer ") == 1 and "-> _DenseBlockWithDenselayer3 as denseblock2" in text
+
+
+def test_regnet_modules_torch_names_with_a_hyphen():
+    """RegNet names its blocks `block1-0`, which no spec name can be: the spec writes
+    `block1_0`, its header lists the renames, and renamed_state_dict renames the original's
+    keys so that they load strictly."""
+    torch.manual_seed(0)
+    model = tv.models.regnet_y_400mf(num_classes=10)
+    text = round_trip(model, {"x": ("float", ["batch", "3", "32", "32"])}, BATCHES)
+    assert "#   trunk_output.block1.block1_0 <- trunk_output.block1.block1-0" in text
+    assert "as block1_0) as block1" in text and "* 5 as block3_{1}" in text
+    built = api.loads(text).module()
+    with pytest.raises(RuntimeError, match="block1-0"):
+        built.load_state_dict(model.state_dict(), strict=True)
 
 
 def test_nested_sequentials_are_groups_named_with_as():
@@ -619,22 +658,41 @@ def test_named_and_single_sequentials():
     assert "(Linear(2)) as head" in text
 
 
-def test_list_arguments_are_refused():
-    class Inner(nn.Module):
-        def forward(self, xs):
-            return torch.cat(xs, 1)
+class Joined(nn.Module):
+    """Takes a list of tensors and first concatenates it, as a DenseNet layer does."""
 
-    class Lists(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = Inner()
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 2)
 
-        def forward(self, x):
-            return self.inner([x, x])
+    def forward(self, xs):
+        return self.fc(torch.cat(xs, 1))
 
+
+class Summed(nn.Module):
+    def forward(self, xs):
+        return xs[0] + xs[1]
+
+
+class Lists(nn.Module):
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner([x, x * 2])
+
+
+def test_a_list_the_module_concatenates_is_the_cat_written_at_the_call():
+    text = round_trip(Lists(Joined()), {"x": ("float", ["batch", "3"])}, BATCHES)
+    assert "cat(x, mul, dim=1) -> Joined as inner" in text
+    assert "input xs: float32[batch, d]" in text and "Linear(2) as fc" in text  # takes the concatenation
+
+
+def test_other_list_arguments_are_refused():
     with pytest.raises(Unsupported) as e:
-        api.from_module(Lists(), {"x": "float[batch, 3]"})
-    assert "Inner `inner`" in str(e.value) and "other than a tensor" in e.value.reason
+        api.from_module(Lists(Summed()), {"x": "float[batch, 3]"})
+    assert "Summed `inner`" in str(e.value) and "more with it than concatenate" in e.value.reason
 
 
 def test_partial_marks_what_it_could_not_write():

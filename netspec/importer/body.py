@@ -10,6 +10,7 @@ becomes a network used as a stage (a token the importer replaces with its use).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,7 @@ class Instance:
     tensors: list[str] = field(default_factory=list)  # `param NAME: dtype[sizes]`, `buffer ...`
     text: str = ""  # the resolved body (inputs, statements, outputs) with slots
     use: str = ""  # the stage that uses it, once its network is known
+    joined: int | None = None  # its first input: a list of tensors concatenated along this dim
 
 
 @dataclass
@@ -296,6 +298,8 @@ class Body:
         target = node.target
         mod = self.gm.get_submodule(target)
         what = f"{type(mod).__name__} `{self._qual(target)}`"
+        if node.args and isinstance(node.args[0], (list, tuple)) and target not in self.shared:
+            return self._list_call(node, mod, what)
         if not node.args or not self.is_tensor(node.args[0]):
             raise Unsupported(what, node_where(self.module, node), "a module called with something other "
                               "than a tensor first (a list, a keyword) cannot be imported yet")
@@ -319,9 +323,34 @@ class Body:
             raise Unsupported(what, module_where(mod), f"netspec has no layer kind for torch.nn.{type(mod).__name__}")
         if extra:
             return self._block_of_several(node, mod, alias, what)
+        if len(node.args) > 1 or node.kwargs:
+            given = [_shown(a) for a in node.args[1:]] + [f"{k}={_shown(v)}" for k, v in node.kwargs.items()]
+            raise Unsupported(what, node_where(self.module, node), f"a submodule called with values other than "
+                              f"tensors ({', '.join(given)}) cannot be imported yet")
         inst = self.imp.block(mod, self._qual(target), [[self.v0[node.args[0]]], [self.v1[node.args[0]]]])
         self.inner.append(inst)
         return _Item("stage", node.args[0], self.imp.token(inst), alias)
+
+    def _list_call(self, node, mod, what) -> _Item:
+        """A submodule called with a list of tensors that its forward concatenates (a DenseNet
+        layer, ``layer(features)``): the ``cat`` written here, piped into its network."""
+        parts = list(node.args[0])
+        if len(node.args) > 1 or node.kwargs or not parts or not all(self.is_tensor(p) for p in parts) \
+                or layer_kind(mod) is not None or type(mod).__module__.startswith("torch.nn"):
+            raise Unsupported(what, node_where(self.module, node), "a module called with something other "
+                              "than a tensor first (a list, a keyword) cannot be imported yet")
+        alias = None if node.target in self.called else node.target
+        self.called.add(node.target)
+        self.children.add(node.target)
+        inst = self.imp.block(mod, self._qual(node.target), [[[self.v0[p] for p in parts]],
+                                                             [[self.v1[p] for p in parts]]])
+        self.inner.append(inst)
+        token = self.imp.token(inst)
+        if len(parts) == 1:
+            return _Item("stage", parts[0], token, alias)
+        dim = f", dim={inst.joined}" if inst.joined else ""
+        tail = f" -> {token}" + (f" as {alias}" if alias else "")
+        return _Item("source", nodes=parts, render=lambda names: f"cat({', '.join(names)}{dim}){tail}")
 
     def _block_of_several(self, node, mod, alias, what) -> _Item:
         """A submodule called with several tensors (``self.up(x, skip)``): a network whose
@@ -414,12 +443,11 @@ class Body:
     def _group(self, mod, path: str, x0, x1) -> tuple[Group, Any, Any]:
         """An nn.Sequential with nested Sequentials or named modules: a group named with ``as``."""
         group = Group()
+        siblings = {name for name, _ in mod.named_children()}
         for i, (name, child) in enumerate(mod.named_children()):
             cpath = f"{path}.{name}"
-            if name != str(i) and not (name.isidentifier() and name not in WORDS):
-                raise Unsupported(f"{type(child).__name__} `{cpath}`", module_where(child),
-                                  f"a module of an nn.Sequential named `{name}`, neither its place nor a name "
-                                  "a spec can write")
+            if name != str(i) and (not _NAME.match(name) or name in WORDS):
+                name = self.imp.rename(cpath, _writable(name, siblings))
             if _plain_sequential(child) and len(child):
                 text, x0, x1 = self._group(child, cpath, x0, x1)
             else:
@@ -625,6 +653,25 @@ class Body:
 
 
 _getitem = __import__("operator").getitem
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _shown(v) -> str:
+    """An argument in a message: as the spec would write it, else its type."""
+    try:
+        return literal(v)
+    except TypeError:
+        return type(v).__name__
+
+
+def _writable(name: str, taken: set[str]) -> str:
+    """A name a spec can write for a module torch names otherwise (``block1-0``: ``block1_0``),
+    none of its siblings' names."""
+    out = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    out = f"_{out}" if not out or out[0].isdigit() else out
+    while out in taken or out in WORDS:
+        out += "_"
+    return out
 
 
 def _dtype_name(dt) -> str:
