@@ -30,6 +30,7 @@ from .dims import (
     TooLarge,
     beyond_int64,
     compare,
+    dividing,
     floordiv,
     is_dim,
     numel_beyond_int64,
@@ -841,7 +842,13 @@ class NetworkChecker:
                 continue
             self.fix(given[k])
             return count
-        count = kind.param_count(a.model_copy({k: self.net.dim(v) for k, v in given.items()}))
+        try:
+            count = kind.param_count(a.model_copy({k: self.net.dim(v) for k, v in given.items()}))
+        except NotConcrete:
+            if self.strict:
+                raise
+            with dividing():  # a free parameter (`groups=g`): `c // g`, exact at each use
+                return kind.param_count(a)
         self.fix(*given.values())
         return count
 
