@@ -30,6 +30,7 @@ from .dims import (
     Expr,
     NotConcrete,
     TooLarge,
+    dividing,
     divisor_symbols,
     is_short,
     less_equal,
@@ -351,7 +352,8 @@ class _Pass:
         outs = self._results(node, in_t, out_t, ins, grad.records)
         for v, h in zip(node.outputs, outs):
             held[id(v)] = h
-        self.params[id(node)] = len(trained(kind.weights(bound_args(net, a)))) if trains else 0
+        with dividing():  # a size divided by a free parameter (`groups=g`): `c // g`
+            self.params[id(node)] = len(trained(kind.weights(bound_args(net, a)))) if trains else 0
         self.per_node[id(node)] = self._saved(node, grad, ins, state, outs) if grad.records else 0
         moving = [nbytes(t) for t, h in zip(in_t, ins) if h.grad] + [nbytes(t) for t in out_t] if grad.records else []
         self.transient = _larger(self.transient, _at_free_strides(net, sum(moving)))

@@ -11,6 +11,7 @@ modules' weights copied in, must compute what they compute.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import shutil
 import subprocess
@@ -516,3 +517,23 @@ def test_a_pooling_window_from_a_parameter_states_its_sizes_in_the_class():
     for k, rows, cols in ((2, 9, 8), (3, 12, 7), (5, 5, 14)):
         got = nn.MaxPool2d(k)(torch.randn(1, 2, rows, cols)).shape[2:]
         assert tuple(got) == tuple(evaluate(d, {"k": k, "rows": rows, "cols": cols}) for d in out.shape[2:])
+
+
+def test_free_groups_state_their_count_as_a_formula_in_every_report(tmp_path):
+    """Costs, weights, JSON and explain of a block with free `groups=g` state the weight's
+    size as `c // g` (torch's: in_channels / groups per group), never a traceback."""
+    spec_file = tmp_path / "dw.net"
+    spec_file.write_text(GROUPS_FREE)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    runs = [["check", "--costs", "--weights"], ["check", "--json"], ["explain", f"{spec_file}:4"]]
+    outs = []
+    for args in runs:
+        args = args if args[0] == "explain" else [*args, str(spec_file)]
+        r = subprocess.run([sys.executable, "-m", "netspec", *args], capture_output=True, text=True, env=env,
+                           timeout=120)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+        outs.append(r.stdout)
+    weight = nn.Conv2d(12, 12, 3, groups=3).weight.shape  # c=12, g=3: [12, 4, 3, 3]
+    assert tuple(weight) == (12, 12 // 3, 3, 3)
+    assert "[c, c // g, 3, 3]" in outs[0] and '"params": "11 * c * (c // g) + c"' in outs[1]
+    assert "weight [c, c // g, 3, 3]" in outs[2]
