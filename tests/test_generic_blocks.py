@@ -537,3 +537,40 @@ def test_free_groups_state_their_count_as_a_formula_in_every_report(tmp_path):
     assert tuple(weight) == (12, 12 // 3, 3, 3)
     assert "[c, c // g, 3, 3]" in outs[0] and '"params": "11 * c * (c // g) + c"' in outs[1]
     assert "weight [c, c // g, 3, 3]" in outs[2]
+
+
+# -- a size the spec divides by a parameter itself --------------------------------------------
+
+LAYER_NORM_OVER_STRIDE = """
+network Down(c, s=1) {
+    input x: float[batch, c, rows, cols]
+    y = x -> Conv2d(c, 3, stride=s, padding=1) -> LayerNorm((c, (rows - 1) // s + 1, (cols - 1) // s + 1))
+    output y
+}
+network Net {
+    input x: float[batch, 4, 16, 16]
+    y = x -> Down(4, 2) -> Down(4) -> Down(4, 3)
+    output y
+}
+"""
+
+
+def test_a_size_written_over_a_stride_parameter_is_computed_by_the_class(tmp_path):
+    """`LayerNorm((c, (rows - 1) // s + 1, ...))`: a floor division by a parameter written in
+    the spec stays over it in the generic check (it was taken at s's default), so one class
+    serves strides 2, 1 and 3 (widths 8, 8, 3)."""
+    spec = api.loads(LAYER_NORM_OVER_STRIDE)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    code = spec.code
+    assert "nn.LayerNorm((c, (rows - 1) // s + 1, (cols - 1) // s + 1))" in code
+    width, layers = 16, []
+    for s in (2, 1, 3):
+        width = (width + 2 - 3) // s + 1
+        layers.append(_Holder(y=nn.Sequential(nn.Conv2d(4, 4, 3, stride=s, padding=1), nn.LayerNorm((4, width, width)))))
+    hand = _Holder(y=nn.Sequential(*layers))
+    net = spec.network("Net")
+    x = torch.randn(2, 4, 16, 16)
+    assert tuple(net.outputs[0][1].tensor.shape[1:]) == tuple(hand(x).shape[1:]) == (4, 3, 3)
+    assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in layers]
+    _load_and_compare(spec.module("Net"), hand, {"x": x})
+    _assert_formatted(code, tmp_path)
