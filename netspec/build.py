@@ -722,7 +722,8 @@ class ClassGen:
             a, b = scope.dim(size), scope.dim(by)
             out.append(f"{body}if {_operand(a)} % {_operand(b)}:")
             said = f"{self.cls_of[net.name]}: {what} (line {line} of {source_name(net.span.file)}); received "
-            msg = said.replace("{", "{{").replace("}", "}}") + f"{{{a}}} and {{{b}}}"  # an f-string
+            fields = [x if x.isdigit() else f"{{{x}}}" for x in (a, b)]  # a number is written as it is
+            msg = said.replace("{", "{{").replace("}", "}}") + " and ".join(fields)  # an f-string
             out.extend(lay_out("raise ", Call("ValueError", [Raw("f" + pystr(msg))]), "", body + IND, scope))
         return out
 

@@ -30,6 +30,7 @@ from .dims import (
     TooLarge,
     beyond_int64,
     compare,
+    dividing,
     floordiv,
     is_dim,
     numel_beyond_int64,
@@ -413,6 +414,15 @@ class NetworkChecker:
         self.reporter.error(codes.UNPROVEN, f"{what} must be a known integer, but it is `{render(value)}`",
                             span, help="give it a concrete value, or a parameter with a default")
         raise Fail(what)
+
+    def _over_parameters(self, divisor: Dim) -> bool:
+        """Whether a floor division by ``divisor`` stays over it: in a network checked
+        generically, a divisor of its parameters only, positive at their values (each use
+        checks the quotient at its own; the class computes it, `(h + s - 1) // s`)."""
+        if self.strict or not isinstance(divisor, Expr) or not symbols(divisor) <= set(self.net.params):
+            return False
+        value = self.net.dim(divisor)
+        return not isinstance(value, int) or value > 0
 
     @contextmanager
     def fresh_facts(self):
@@ -841,7 +851,13 @@ class NetworkChecker:
                 continue
             self.fix(given[k])
             return count
-        count = kind.param_count(a.model_copy({k: self.net.dim(v) for k, v in given.items()}))
+        try:
+            count = kind.param_count(a.model_copy({k: self.net.dim(v) for k, v in given.items()}))
+        except NotConcrete:
+            if self.strict:
+                raise
+            with dividing():  # a free parameter (`groups=g`): `c // g`, exact at each use
+                return kind.param_count(a)
         self.fix(*given.values())
         return count
 
@@ -1239,6 +1255,8 @@ class NetworkChecker:
                                     help=f"sizes must be at most 2**63 - 1 = {INT64_MAX}; {limits.SIZE_HELP}")
                 raise Fail("size")
             return result
+        if expr.op == "//" and self._over_parameters(right):
+            return floordiv(left, right)
         divisor = self.net.dim(right)
         if not isinstance(divisor, int):
             self.reporter.error(codes.UNPROVEN, f"`{_text(expr.right)}` must be a known integer to divide by",

@@ -25,7 +25,20 @@ from functools import lru_cache
 from typing import Mapping, NamedTuple
 from weakref import WeakKeyDictionary
 
-from .dims import Dim, Expr, NotConcrete, TooLarge, is_short, less_equal, render, show_int, substitute, symbols
+from .dims import (
+    Dim,
+    Expr,
+    NotConcrete,
+    TooLarge,
+    dividing,
+    divisor_symbols,
+    is_short,
+    less_equal,
+    render,
+    show_int,
+    substitute,
+    symbols,
+)
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
 from .kinds.memory import Autograd, contiguous_strides, is_contiguous, nbytes, trained
@@ -339,10 +352,11 @@ class _Pass:
         outs = self._results(node, in_t, out_t, ins, grad.records)
         for v, h in zip(node.outputs, outs):
             held[id(v)] = h
-        self.params[id(node)] = len(trained(kind.weights(bound_args(net, a)))) if trains else 0
+        with dividing():  # a size divided by a free parameter (`groups=g`): `c // g`
+            self.params[id(node)] = len(trained(kind.weights(bound_args(net, a)))) if trains else 0
         self.per_node[id(node)] = self._saved(node, bound_args(net, a), grad, ins, state, outs) if grad.records else 0
         moving = [nbytes(t) for t, h in zip(in_t, ins) if h.grad] + [nbytes(t) for t in out_t] if grad.records else []
-        self.transient = _larger(self.transient, sum(moving))
+        self.transient = _larger(self.transient, _at_free_strides(net, sum(moving)))
 
     def _saved(self, node: Node, a, grad: Autograd, ins: list[_Held], state: dict, outs: list[_Held]) -> Dim | None:
         """The bytes the layer is the first to save; None where its kind cannot say. The kind
@@ -384,6 +398,14 @@ def _total(values) -> Dim | None:
             return None
         out = out + v
     return out
+
+
+def _at_free_strides(net: TypedNetwork, size: Dim) -> Dim:
+    """``size`` with the values of the parameters it divides by (a stride or a window of a
+    network checked generically: ``(h - 1) // stride + 1``), as the costs are stated, so
+    that it compares with the sizes before it."""
+    divisors = {s for s in divisor_symbols(size) if s in net.param_env}
+    return substitute(size, {s: net.param_env[s] for s in divisors}) if divisors else size
 
 
 def _larger(a: Dim, b: Dim) -> Dim:

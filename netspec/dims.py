@@ -14,15 +14,21 @@ nested in other ways may stay apart; ``compare`` then says it cannot tell):
 * ``(N // a + M) // b`` collapses to ``(N + M*a) // (a*b)`` when ``M`` holds no floor
   atom, so a chain of strided convs stays one atom.
 
+A floor atom may also divide by a symbolic divisor, ``N // s`` (a stride or a window that
+is a parameter of a network checked generically, always at least 1): it is kept as it is
+written, and becomes an ordinary floor when ``s`` gets a value (:func:`substitute`).
+
 Arithmetic on an ``Expr`` returns a plain ``int`` whenever the result is constant, so the
 common, concrete case costs what Python's own integers cost.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 from math import gcd, lcm
-from typing import Container, Iterable, Mapping, Union
+from typing import Container, Iterable, Iterator, Mapping, Union
 
 from .limits import INT64_MAX, MAX_DEGREE, MAX_DIGITS, MAX_MAGNITUDE, MAX_TERMS
 
@@ -33,14 +39,15 @@ Monomial = tuple
 
 
 class Floor:
-    """The atom ``num // den`` in canonical form (see the module docstring)."""
+    """The atom ``num // den`` in canonical form (see the module docstring); ``den`` is an
+    int of at least 2, or a symbolic divisor (then ``num`` may be an int)."""
 
     __slots__ = ("num", "den", "_key")
 
-    def __init__(self, num: "Expr", den: int):
+    def __init__(self, num: "Dim", den: "int | Expr"):
         self.num = num
         self.den = den
-        self._key = ("~", num._key, den)
+        self._key = ("~", _key_of(num), den if isinstance(den, int) else _key_of(den))
 
     def __hash__(self) -> int:
         return hash(self._key)
@@ -49,10 +56,19 @@ class Floor:
         return isinstance(other, Floor) and self._key == other._key
 
 
+def _key_of(d: "Dim") -> tuple:
+    """An expression's canonical key; an int's, as the key of its one constant term."""
+    return d._key if isinstance(d, Expr) else ((((), d),) if d else ())
+
+
 def _atom_key(atom) -> tuple:
     # a floor atom sorts by its numerator's key itself: a text of it (repr) would escape the
     # quotes of the texts nested in it, doubling at each level of floors within floors
-    return (0, atom) if isinstance(atom, str) else (1, atom.num._key, atom.den)
+    if isinstance(atom, str):
+        return (0, atom)
+    if isinstance(atom.den, int):
+        return (1, atom.num._key, 0, atom.den)
+    return (1, _key_of(atom.num), 1, atom.den._key)
 
 
 class TooLarge(OverflowError):
@@ -75,8 +91,10 @@ def _mono_info(mono: Monomial) -> tuple:
             if isinstance(atom, str):
                 degree += p
             else:
-                size += atom.num._size
-                degree += p * atom.num._degree
+                for part in (atom.num, atom.den):
+                    if isinstance(part, Expr):
+                        size += part._size
+                degree += p * (atom.num._degree if isinstance(atom.num, Expr) else 0)
         info = _MONO_INFO[mono] = (tuple((_atom_key(a), p) for a, p in mono), size, degree)
     return info
 
@@ -205,14 +223,18 @@ class Expr:
         if isinstance(other, Expr):
             q = exact_div(self, other)
             if q is None:
-                raise NotConcrete(other)
+                if not _DIVIDING.get():
+                    raise NotConcrete(other)
+                return _floordiv_by(self, other)
             return q
         if not isinstance(other, int):
             return NotImplemented
         return floordiv(self, other)
 
     def __rfloordiv__(self, other: Dim) -> Dim:
-        raise NotConcrete(self)
+        if not _DIVIDING.get() or not isinstance(other, int):
+            raise NotConcrete(self)
+        return _floordiv_by(other, self)
 
     # -- comparison -----------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
@@ -226,6 +248,22 @@ class Expr:
 
     def __str__(self) -> str:
         return render(self)
+
+
+# Within `dividing()`, `a // b` with a symbolic `b` that does not divide `a` exactly is a
+# floor atom over `b`, where it is otherwise NotConcrete.
+_DIVIDING: ContextVar[bool] = ContextVar("dividing", default=False)
+
+
+@contextmanager
+def dividing() -> Iterator[None]:
+    """Divisions by symbolic sizes give floor atoms over them (``c // g``) inside: for a
+    count in a network checked generically, whose divisibility each use checks."""
+    token = _DIVIDING.set(True)
+    try:
+        yield
+    finally:
+        _DIVIDING.reset(token)
 
 
 class NotConcrete(Exception):
@@ -245,8 +283,12 @@ def is_dim(v) -> bool:
     return isinstance(v, Expr) or (isinstance(v, int) and not isinstance(v, bool))
 
 
-def floordiv(d: Dim, c: int) -> Dim:
-    """``d // c`` for an integer divisor ``c > 0``, in canonical form."""
+def floordiv(d: Dim, c: Dim) -> Dim:
+    """``d // c`` for an integer divisor ``c > 0``, in canonical form; for a symbolic
+    divisor (a size, at least 1), the exact quotient where there is one, else a floor atom
+    over it (see the module docstring)."""
+    if isinstance(c, Expr):
+        return _floordiv_by(d, c)
     if isinstance(d, int):
         return d // c
     if c <= 0:
@@ -264,21 +306,34 @@ def floordiv(d: Dim, c: int) -> Dim:
     rest = Expr._make(remainder)
     if isinstance(rest, int):  # only a constant remained: it is in [0, c), so its floor is 0
         return Expr._make(quotient)
-    # a factor g of the divisor and of every non-constant coefficient cancels, the constant
-    # rounding down: (2*a + 3) // 4 == (a + 1) // 2
-    g = c
-    for m, coeff in rest.terms.items():
-        if m:
-            g = gcd(g, coeff)
-    if g > 1:
-        rest = Expr._make({m: v // g for m, v in rest.terms.items()})
-        c //= g
+    rest, c = _cancel(rest, c)
     collapsed = _collapse(rest, c)
     if collapsed is not None:
         return Expr._make(quotient) + collapsed
     atom = Floor(rest, c)
     quotient[((atom, 1),)] = quotient.get(((atom, 1),), 0) + 1
     return Expr._make(quotient)
+
+
+def _cancel(rest: "Expr", c: int) -> tuple[Dim, int]:
+    """A factor g of the divisor and of every non-constant coefficient cancels, the
+    constant rounding down: (2*a + 3) // 4 == (a + 1) // 2."""
+    g = c
+    for m, coeff in rest.terms.items():
+        if m:
+            g = gcd(g, coeff)
+    if g > 1:
+        return Expr._make({m: v // g for m, v in rest.terms.items()}), c // g
+    return rest, c
+
+
+def _floordiv_by(d: Dim, c: "Expr") -> Dim:
+    """``d // c`` for a symbolic divisor: the exact quotient where there is one, else a
+    floor atom over ``c``, kept as written."""
+    q = exact_div(d, c)
+    if q is not None:
+        return q
+    return Expr({((Floor(d, c), 1),): 1})
 
 
 def _collapse(rest: "Expr", c: int) -> Dim | None:
@@ -288,7 +343,7 @@ def _collapse(rest: "Expr", c: int) -> Dim | None:
     if len(floors) != 1 or rest.terms[floors[0]] != 1:
         return None
     (mono,) = floors
-    if len(mono) != 1 or mono[0][1] != 1:
+    if len(mono) != 1 or mono[0][1] != 1 or not isinstance(mono[0][0].den, int):
         return None
     atom = mono[0][0]
     others = Expr._make({m: v for m, v in rest.terms.items() if m != mono})
@@ -364,7 +419,19 @@ def _collect_symbols(d: Expr) -> set[str]:
             if isinstance(atom, str):
                 out.add(atom)
             else:
-                out |= symbols(atom.num)
+                out |= symbols(atom.num) | symbols(atom.den)
+    return out
+
+
+def divisor_symbols(d: Dim) -> set[str]:
+    """The symbols of the symbolic divisors of ``d``'s floor atoms (``s`` in ``h // s``)."""
+    out: set[str] = set()
+    for m in Expr._terms(d):
+        for atom, _ in m:
+            if isinstance(atom, Floor):
+                out |= divisor_symbols(atom.num)
+                if not isinstance(atom.den, int):
+                    out |= symbols(atom.den)
     return out
 
 
@@ -385,7 +452,7 @@ def substitute(d: Dim, env: Mapping[str, Dim]) -> Dim:
                 if base is None:
                     base = sym(atom)
             else:
-                base = floordiv(substitute(atom.num, env), atom.den)
+                base = floordiv(substitute(atom.num, env), substitute(atom.den, env))
             for _ in range(p):
                 term = term * base
         total = total + term
@@ -444,6 +511,13 @@ def least(d: Dim, positive: Container[str] = ()) -> int | None:
             low = least(atom.num, positive)
             if low is None or low < 0:
                 return None
+            if not isinstance(atom.den, int):  # a symbolic divisor: 1 where N >= den, else 0
+                den = least(atom.den, positive)
+                if den is None or den < 1:
+                    return None
+                above = least(atom.num - atom.den, positive)
+                term *= int(above is not None and above >= 0) ** power
+                continue
             term *= (low // atom.den) ** power
         total += term
     return total
@@ -488,7 +562,7 @@ def _floors(d: Dim, dens: set[int], names: set[str]) -> None:
         return
     for m in d.terms:
         for atom, _ in m:
-            if isinstance(atom, Floor):
+            if isinstance(atom, Floor) and isinstance(atom.den, int):
                 inner: set[int] = set()
                 _floors(atom.num, inner, names)
                 names |= symbols(atom.num)
@@ -537,11 +611,17 @@ def product(dims: Iterable[Dim]) -> Dim:
 def _render_atom(atom, alone: bool) -> str:
     if isinstance(atom, str):
         return atom
-    num = render(atom.num)
-    if not isinstance(atom.num, int) and (len(atom.num.terms) > 1 or _has_coeff(atom.num)):
-        num = f"({num})"
-    text = f"{num} // {atom.den}"
+    num = _operand(atom.num)
+    text = f"{num} // {_operand(atom.den)}"
     return text if alone else f"({text})"
+
+
+def _operand(d: Dim) -> str:
+    """``d`` as the operand of a floor division: in parentheses unless it is one name or number."""
+    text = render(d)
+    if not isinstance(d, int) and (len(d.terms) > 1 or _has_coeff(d)):
+        text = f"({text})"
+    return text
 
 
 def _has_coeff(e: Expr) -> bool:
@@ -576,7 +656,8 @@ def _render(d: Expr) -> str:
     nonconst = [(m, c) for m, c in items if m]
     # Cosmetic: one floor atom plus a constant reads better with the constant inside.
     if (const and len(nonconst) == 1 and nonconst[0][1] == 1 and len(nonconst[0][0]) == 1
-            and isinstance(nonconst[0][0][0][0], Floor) and nonconst[0][0][0][1] == 1):
+            and isinstance(nonconst[0][0][0][0], Floor) and nonconst[0][0][0][1] == 1
+            and isinstance(nonconst[0][0][0][0].den, int)):
         atom = nonconst[0][0][0][0]
         return _render_shifted(atom, const)
     out = ""
@@ -654,9 +735,10 @@ def bounds(d: Dim, positive: Container[str] = ()) -> tuple[int, int] | None:
                 a = (1, INT64_MAX)
             else:
                 inner = bounds(atom.num, positive)
-                if inner is None or inner[0] < 0:
+                den = bounds(atom.den, positive)
+                if inner is None or inner[0] < 0 or den is None or den[0] < 1:
                     return None
-                a = (inner[0] // atom.den, inner[1] // atom.den)
+                a = (inner[0] // den[1], inner[1] // den[0])
             lo, hi = lo * a[0] ** power, hi * a[1] ** power
         low += coeff * (lo if coeff > 0 else hi)
         high += coeff * (hi if coeff > 0 else lo)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from .costs import bound_args
-from .dims import render
+from .dims import dividing, render
 from .graph import Node, TypedNetwork
 from .kinds.memory import trained
 from .types import Tensor, show_shape
@@ -109,7 +109,8 @@ def _where(ins: list, t: Tensor, i: int) -> str:
 
 
 def _weights(node: Node, a) -> list[str]:
-    tensors = trained(node.kind.weights(a))
+    with dividing():  # a size divided by a free parameter (`groups=g`): `c // g`
+        tensors = trained(node.kind.weights(a))
     if len(tensors) > 2:
         return ["  weights:"] + [f"    {n} {show_shape(s)}" for n, s in tensors]
     if tensors:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from netspec.costs import bound_args, param_dtype
-from netspec.dims import Dim, NotConcrete
+from netspec.dims import Dim, NotConcrete, dividing
 from netspec.graph import Node, TypedNetwork
 from netspec.pycode import module_attributes, tree_paths
 
@@ -42,8 +42,9 @@ def layer_weights(net: TypedNetwork, node: Node, prefix: str = "") -> list[Entry
     out = []
     try:
         tensors = node.kind.weights(node.args, net.dim)
-    except NotConcrete:  # a size divided by a parameter's symbol (`groups=g`): at its value
-        tensors = node.kind.weights(bound_args(net, node.args), net.dim)
+    except NotConcrete:  # a size divided by a parameter's symbol (`groups=g`): at its value,
+        with dividing():  # or over it where it has none (`c // g`)
+            tensors = node.kind.weights(bound_args(net, node.args), net.dim)
     for w in tensors:
         out.append(Entry(prefix + w.name, tuple(net.dim(d) for d in w.shape), w.dtype or dtype, w.trainable, node,
                          node.span.line))

@@ -556,17 +556,18 @@ def test_networks_as_stages_with_several_inputs_outputs_and_sizes():
 
 
 def test_a_class_that_cannot_serve_every_use_is_refused(tmp_path):
-    """A stride from a parameter: the size it leaves (a floor division by it) is computed
-    at its default in the class, and a use with another stride needs another Linear."""
-    text = """network Head(s=1) {
+    """A ceil-mode pooling window from a parameter: the size it leaves is computed at the
+    window's default in the class (its last-window rule needs the value), and a use with
+    another window needs another Linear."""
+    text = """network Head(k=2) {
     input x: float[batch, c, l]
-    y = x -> Conv1d(4, 3, stride=s) -> Flatten -> Linear(3)
+    y = x -> MaxPool1d(k, ceil_mode=true) -> Flatten -> Linear(3)
     output y
 }
 network Top {
     input x: float[batch, 1, 9]
     y = x -> Head
-    z = x -> Head(s=2)
+    z = x -> Head(k=3)
     output y, z
 }
 """
@@ -574,7 +575,7 @@ network Top {
     spec_file.write_text(text)
     r = cli("build", spec_file, "-o", tmp_path / "top.py")
     assert r.returncode == 1
-    assert "error[build]" in r.stderr and "top.net:9:14" in r.stderr and "s=1" in r.stderr
+    assert "error[build]" in r.stderr and "top.net:9:14" in r.stderr and "k=2" in r.stderr
     assert not (tmp_path / "top.py").exists()
 
 

@@ -253,3 +253,25 @@ def test_sizes_equal_only_at_multiples_are_found_and_the_fix_holds():
         assert f"`{m} * h`" in rounding_help(a, b)
     for a, b in [(h, w), (floordiv(h, 2), floordiv(h, 3)), (h, h + 1), (floordiv(h, 2), floordiv(h, 2))]:
         assert equal_at_multiples(a, b) is None and rounding_help(a, b) is None
+
+
+# -- floor division by a symbolic divisor (a stride or window of a generic block) ----------------
+
+def test_a_floor_over_a_symbolic_divisor_is_python_floor_division_at_every_value():
+    from netspec.dims import dividing, least
+
+    h, w, s, k = sym("h"), sym("w"), sym("s"), sym("k")
+    sizes = [floordiv(h + s - 1, s), floordiv(h - 3, s) + 1, floordiv(h, k), floordiv(15, s),
+             w * floordiv(h + s - 3, s) * floordiv(w + s - 3, s), floordiv(floordiv(h, k) + s - 1, s)]
+    for size in sizes:
+        text = render(size)
+        for hv, wv, sv, kv in ((9, 4, 1, 1), (16, 16, 2, 3), (7, 31, 5, 2), (3, 3, 3, 4)):
+            env = {"h": hv, "w": wv, "s": sv, "k": kv}
+            assert evaluate(size, env) == eval(text, {}, env), text  # noqa: S307 - a rendered size
+    assert floordiv(h * s + 2 * s, s) == h + 2  # exact: no atom
+    assert compare(floordiv(h + s - 1, s), floordiv(h + s - 1, s)) is True
+    assert substitute(floordiv(h + s - 1, s), {"s": 1}) == h
+    assert least(floordiv(h + s - 1, s), {"h", "s"}) == 1  # a conv's output over a stride: at least 1
+    assert symbols(floordiv(h, k)) == {"h", "k"}
+    with dividing():
+        assert render(h // k) == "h // k"

@@ -11,11 +11,17 @@ modules' weights copied in, must compute what they compute.
 from __future__ import annotations
 
 import inspect
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from netspec import api
+from netspec.dims import evaluate, render
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -247,3 +253,324 @@ def test_a_kernel_size_from_a_parameter_feeds_a_nested_block():
         _copy_weights(reference, model)
         x = torch.randn(2, 8, 16, 16)
         assert torch.allclose(model(x), reference(x), atol=1e-5)
+
+
+# -- built code: ruff-clean under the project's config and an isolated (88-column) one ----------
+
+def _assert_formatted(code: str, tmp_path) -> None:
+    """The generated module passes `ruff check` and `ruff format --check` as it is."""
+    exe = Path(sys.executable).parent / "ruff"
+    ruff = str(exe) if exe.exists() else shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    path = tmp_path / "built.py"
+    path.write_text(code)
+    for flags in (["--isolated"], ["--config", str(Path(__file__).parents[1] / "pyproject.toml")]):
+        for cmd in (["check"], ["format", "--check", "--diff"]):
+            r = subprocess.run([ruff, *cmd, *flags, "--no-cache", str(path)], capture_output=True, text=True)
+            assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _load_and_compare(model, hand, x: dict) -> None:
+    """The hand-written module's state_dict loads strictly into the built one (same names,
+    same shapes), and both compute the same outputs."""
+    torch.manual_seed(1)
+    for p in hand.parameters():  # weights other than the initial ones (LayerNorm's are ones)
+        p.data.uniform_(-0.5, 0.5)
+    model.load_state_dict(hand.state_dict(), strict=True)
+    model.eval()
+    hand.eval()
+    with torch.no_grad():
+        got, want = model(**x), hand(**x)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        assert torch.allclose(g, w, atol=1e-5)
+
+
+# -- a stride from a parameter, followed by constructors that read the size it leaves ----------
+
+STRIDE_THEN_SIZE = """
+network Inner {
+    input x: float[batch, c, a, b]
+    y = x -> LayerNorm(b) -> Conv2d(c, 1)
+    output y
+}
+network Down(c, s=1) {
+    input x: float[batch, c, rows, cols]
+    y = x -> Conv2d(c, 3, stride=s, padding=1) -> Inner
+    output y
+}
+network Head(c, s=1) {
+    input x: float[batch, c, rows, cols]
+    y = x -> Conv2d(c, 3, stride=s) -> Flatten -> Linear(10)
+    output y
+}
+network Net {
+    input x: float[batch, 4, 20, 20]
+    y = x -> Down(4, 2) -> Down(4) -> Down(4, 3)
+    z = x -> Head(4, 3)
+    w = y -> Head(4)
+    output z, w
+}
+"""
+
+
+class _Holder(nn.Module):
+    """Submodules under the names given, as the built class names them; its forward is
+    its `y`'s."""
+
+    def __init__(self, **modules):
+        super().__init__()
+        for name, m in modules.items():
+            setattr(self, name, m)
+
+    def forward(self, x):
+        return self.y(x)
+
+
+def _hand_down(c: int, s: int, width: int) -> tuple[nn.Module, int]:
+    """Down(c, s) by hand for an input `width` wide: (module, the width it leaves)."""
+    out = (width + 2 * 1 - 3) // s + 1  # torch's Conv2d output size, padding 1, kernel 3
+    inner = _Holder(y=nn.Sequential(nn.LayerNorm(out), nn.Conv2d(c, c, 1)))
+    return _Holder(y=nn.Sequential(nn.Conv2d(c, c, 3, stride=s, padding=1), inner)), out
+
+
+def _hand_head(c: int, s: int, width: int) -> nn.Module:
+    out = (width - 3) // s + 1
+    return _Holder(y=nn.Sequential(nn.Conv2d(c, c, 3, stride=s), nn.Flatten(), nn.Linear(c * out * out, 10)))
+
+
+class _HandStrideNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        downs, width = [], 20
+        for s in (2, 1, 3):
+            m, width = _hand_down(4, s, width)
+            downs.append(m)
+        self.width = width
+        self.y = nn.Sequential(*downs)
+        self.z = _hand_head(4, 3, 20)
+        self.w = _hand_head(4, 1, width)
+
+    def forward(self, x):
+        y = self.y(x)
+        return self.z(x), self.w(y)
+
+
+def test_a_stride_from_a_parameter_feeds_constructors_that_read_the_size_it_leaves(tmp_path):
+    """Down and Head are one class each over their stride: the width a strided conv leaves
+    is computed in __init__ from the stride (`(cols + s - 1) // s`), for a nested block's
+    LayerNorm and for a Linear over a flatten, right at every use."""
+    spec = api.loads(STRIDE_THEN_SIZE)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    code = spec.code
+    for cls in ("Down", "Head"):
+        assert len(re.findall(rf"^class {cls}\(nn\.Module\)", code, re.M)) == 1
+    assert "Inner(c=c, b=(cols + s - 1) // s)" in code
+    assert "nn.Linear(c * ((cols + s - 3) // s) * ((rows + s - 3) // s), 10)" in code
+    assert list(inspect.signature(spec.module_class("Down")).parameters) == ["c", "s", "cols"]
+    assert list(inspect.signature(spec.module_class("Head")).parameters) == ["c", "s", "rows", "cols"]
+    hand = _HandStrideNet()
+    assert hand.width == 4  # 20 -> 10 -> 10 -> 4
+    net = spec.network("Net")
+    x = torch.randn(2, 4, 20, 20)
+    z, w = hand(x)
+    shapes = {name: tuple(v.tensor.shape[1:]) for name, v in net.outputs}
+    assert shapes == {"z": tuple(z.shape[1:]), "w": tuple(w.shape[1:])} == {"z": (10,), "w": (10,)}
+    assert tuple(net.nodes[2].outputs[0].tensor.shape[1:]) == tuple(hand.y(x).shape[1:]) == (4, 4, 4)
+    assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in (*hand.y, hand.z, hand.w)]
+    _load_and_compare(spec.module("Net"), hand, {"x": x})
+    _assert_formatted(code, tmp_path)
+
+
+@pytest.mark.parametrize("s,width", [(4, 13), (5, 7), (1, 3)])
+def test_the_strided_class_serves_values_no_use_gives(s, width):
+    """The class computes the width for any stride and input width, as torch's conv leaves it."""
+    spec = api.loads(STRIDE_THEN_SIZE)
+    model = spec.module_class("Down")(c=2, s=s, cols=width).eval()
+    hand, _ = _hand_down(2, s, width)
+    x = torch.randn(1, 2, width, width)
+    _load_and_compare(model, hand.eval(), {"x": x})
+
+
+# -- groups from a parameter without a default --------------------------------------------------
+
+GROUPS_FREE = """
+network Dw(c, g) {
+    input x: float[batch, c, rows, cols]
+    y = x -> Conv2d(c, 3, padding=1, groups=g) -> Conv2d(c * 2, 1, groups=g, bias=false)
+    output y
+}
+network Net {
+    input x: float[batch, 8, 10, 10]
+    y = x -> Dw(8, 8) -> Dw(16, 2) -> Dw(32, 1)
+    output y
+}
+"""
+
+
+def _hand_dw(c: int, g: int) -> nn.Module:
+    return _Holder(y=nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=g),
+                                   nn.Conv2d(c, c * 2, 1, groups=g, bias=False)))
+
+
+def test_groups_from_a_parameter_without_a_default(tmp_path):
+    """`groups=g` with no default: Dw checks over any g (the divisibility assumed, tested by
+    the class), each use with its own g; its parameter count is a formula in c and g."""
+    spec = api.loads(GROUPS_FREE)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    code = spec.code
+    assert len(re.findall(r"^class Dw\(nn\.Module\)", code, re.M)) == 1
+    assert "groups=g" in code and "if c % g:" in code
+    assert list(inspect.signature(spec.module_class("Dw")).parameters) == ["c", "g"]
+    hand = _Holder(y=nn.Sequential(_hand_dw(8, 8), _hand_dw(16, 2), _hand_dw(32, 1)))
+    net = spec.network("Net")
+    x = torch.randn(2, 8, 10, 10)
+    assert tuple(net.outputs[0][1].tensor.shape[1:]) == tuple(hand.y(x).shape[1:]) == (64, 10, 10)
+    assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in hand.y]
+    count = spec.network("Dw").total_params  # over the free c and g
+    for c, g in ((8, 8), (12, 3), (6, 1), (10, 5)):
+        assert evaluate(count, {"c": c, "g": g}) == _count(_hand_dw(c, g))
+    _load_and_compare(spec.module("Net"), hand, {"x": x})
+    _assert_formatted(code, tmp_path)
+
+
+def test_free_groups_that_do_not_divide_are_refused_at_the_use_and_by_the_class():
+    bad = api.loads(GROUPS_FREE.replace("Dw(16, 2)", "Dw(16, 3)"), strict=False)
+    (d,) = [d for d in bad.diagnostics if d.severity == "error"]
+    assert "`Dw` does not check with these inputs" in d.message and "divisible by groups (3)" in d.message
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(16, 16, 3, groups=3)  # torch refuses it too
+    cls = api.loads(GROUPS_FREE).module_class("Dw")
+    with pytest.raises(ValueError, match=r"divisible by groups \(line 4 of .*\); received 16 and 3"):
+        cls(c=16, g=3)
+    assert _count(cls(c=12, g=3)) == _count(_hand_dw(12, 3))
+
+
+# -- a pooling window and stride from parameters ----------------------------------------------
+
+POOL_PARAMS = """
+network Pool(c, k=2, s=1) {
+    input x: float[batch, c, rows, cols]
+    y = x -> MaxPool2d(k) -> AvgPool2d(3, stride=s, padding=1) -> Flatten -> Linear(6)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 12, 12]
+    a = x -> Pool(3)
+    b = x -> Pool(3, 3, 2)
+    c = x -> Pool(3, 4, 1)
+    d = x -> Pool(3, k=5, s=3)
+    output a, b, c, d
+}
+"""
+
+POOL_USES = [(2, 1), (3, 2), (4, 1), (5, 3)]  # (k, s) of Net's uses, from the spec's text
+
+
+def _hand_pool(c: int, k: int, s: int, width: int) -> nn.Module:
+    after_max = (width - k) // k + 1  # torch's MaxPool2d: stride = kernel_size
+    after_avg = (after_max + 2 * 1 - 3) // s + 1
+    return _Holder(y=nn.Sequential(nn.MaxPool2d(k), nn.AvgPool2d(3, stride=s, padding=1), nn.Flatten(),
+                                   nn.Linear(c * after_avg * after_avg, 6)))
+
+
+class _HandPoolNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        for name, (k, s) in zip("abcd", POOL_USES):
+            setattr(self, name, _hand_pool(3, k, s, 12))
+
+    def forward(self, x):
+        return tuple(getattr(self, name)(x) for name in "abcd")
+
+
+def test_a_pooling_window_from_a_parameter_varies_per_use(tmp_path):
+    """MaxPool2d(k) and AvgPool2d(stride=s) in one class: the sizes they leave are computed
+    from k and s (`rows // k`), not from their defaults; the Linear after them is right at
+    every use (in_features 108, 12, 27, 3)."""
+    spec = api.loads(POOL_PARAMS)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    code = spec.code
+    assert len(re.findall(r"^class Pool\(nn\.Module\)", code, re.M)) == 1
+    assert "nn.MaxPool2d(k)" in code and "stride=s" in code
+    assert "nn.Linear(c * ((s + cols // k - 1) // s) * ((s + rows // k - 1) // s), 6)" in code
+    hand = _HandPoolNet()
+    assert [m.y[3].in_features for m in (hand.a, hand.b, hand.c, hand.d)] == [108, 12, 27, 3]
+    net = spec.network("Net")
+    assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in (hand.a, hand.b, hand.c, hand.d)]
+    x = torch.randn(2, 3, 12, 12)
+    outs = hand(x)
+    assert [tuple(v.tensor.shape[1:]) for _, v in net.outputs] == [tuple(o.shape[1:]) for o in outs]
+    _load_and_compare(spec.module("Net"), hand, {"x": x})
+    _assert_formatted(code, tmp_path)
+
+
+def test_a_pooling_window_from_a_parameter_states_its_sizes_in_the_class():
+    """The generic check states the pool's output over k (`rows // k`), where it used k's
+    default (`rows // 2`); torch agrees at every k."""
+    text = ("network P(c, k=2) {\n    input x: float[batch, c, rows, cols]\n"
+            "    y = x -> MaxPool2d(k)\n    output y\n}\n")
+    spec = api.loads(text)
+    (out,) = [v.tensor for _, v in spec.network("P").outputs]
+    assert [render(d) for d in out.shape[2:]] == ["rows // k", "cols // k"]
+    for k, rows, cols in ((2, 9, 8), (3, 12, 7), (5, 5, 14)):
+        got = nn.MaxPool2d(k)(torch.randn(1, 2, rows, cols)).shape[2:]
+        assert tuple(got) == tuple(evaluate(d, {"k": k, "rows": rows, "cols": cols}) for d in out.shape[2:])
+
+
+def test_free_groups_state_their_count_as_a_formula_in_every_report(tmp_path):
+    """Costs, weights, JSON and explain of a block with free `groups=g` state the weight's
+    size as `c // g` (torch's: in_channels / groups per group), never a traceback."""
+    spec_file = tmp_path / "dw.net"
+    spec_file.write_text(GROUPS_FREE)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    runs = [["check", "--costs", "--weights"], ["check", "--json"], ["explain", f"{spec_file}:4"]]
+    outs = []
+    for args in runs:
+        args = args if args[0] == "explain" else [*args, str(spec_file)]
+        r = subprocess.run([sys.executable, "-m", "netspec", *args], capture_output=True, text=True, env=env,
+                           timeout=120)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+        outs.append(r.stdout)
+    weight = nn.Conv2d(12, 12, 3, groups=3).weight.shape  # c=12, g=3: [12, 4, 3, 3]
+    assert tuple(weight) == (12, 12 // 3, 3, 3)
+    assert "[c, c // g, 3, 3]" in outs[0] and '"params": "11 * c * (c // g) + c"' in outs[1]
+    assert "weight [c, c // g, 3, 3]" in outs[2]
+
+
+# -- a size the spec divides by a parameter itself --------------------------------------------
+
+LAYER_NORM_OVER_STRIDE = """
+network Down(c, s=1) {
+    input x: float[batch, c, rows, cols]
+    y = x -> Conv2d(c, 3, stride=s, padding=1) -> LayerNorm((c, (rows - 1) // s + 1, (cols - 1) // s + 1))
+    output y
+}
+network Net {
+    input x: float[batch, 4, 16, 16]
+    y = x -> Down(4, 2) -> Down(4) -> Down(4, 3)
+    output y
+}
+"""
+
+
+def test_a_size_written_over_a_stride_parameter_is_computed_by_the_class(tmp_path):
+    """`LayerNorm((c, (rows - 1) // s + 1, ...))`: a floor division by a parameter written in
+    the spec stays over it in the generic check (it was taken at s's default), so one class
+    serves strides 2, 1 and 3 (widths 8, 8, 3)."""
+    spec = api.loads(LAYER_NORM_OVER_STRIDE)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    code = spec.code
+    assert "nn.LayerNorm((c, (rows - 1) // s + 1, (cols - 1) // s + 1))" in code
+    width, layers = 16, []
+    for s in (2, 1, 3):
+        width = (width + 2 - 3) // s + 1
+        layers.append(_Holder(y=nn.Sequential(nn.Conv2d(4, 4, 3, stride=s, padding=1), nn.LayerNorm((4, width, width)))))
+    hand = _Holder(y=nn.Sequential(*layers))
+    net = spec.network("Net")
+    x = torch.randn(2, 4, 16, 16)
+    assert tuple(net.outputs[0][1].tensor.shape[1:]) == tuple(hand(x).shape[1:]) == (4, 3, 3)
+    assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in layers]
+    _load_and_compare(spec.module("Net"), hand, {"x": x})
+    _assert_formatted(code, tmp_path)

@@ -26,8 +26,13 @@ from .memory import Saved, shape_bytes
 
 
 def conv_out(size: Dim, kernel: int, stride: int, padding: Dim, dilation: int) -> Dim:
-    """torch.nn.Conv*d: floor((L + 2p - d(k-1) - 1) / s) + 1."""
-    return floordiv(size + 2 * padding - dilation * (kernel - 1) - 1, stride) + 1
+    """torch.nn.Conv*d: floor((L + 2p - d(k-1) - 1) / s) + 1; over a symbolic stride (a
+    parameter of a network checked generically) as floor((L + 2p - d(k-1) - 1 + s) / s),
+    one term, so that a product of such sizes (a Linear over a flatten) stays one term."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if isinstance(stride, Expr):
+        return floordiv(span + stride, stride)
+    return floordiv(span, stride) + 1
 
 
 def conv_transpose_out(size: Dim, kernel: int, stride: int, padding: int, dilation: int,
@@ -70,17 +75,18 @@ class Spatial(FloatLayer):
             raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name) from None
         return tuple(ctx.concrete(v, name, name) for v in t)
 
-    def kernel_sizes(self, ctx, value) -> tuple:
-        """kernel_size as :meth:`window` reads it, except in a network checked generically
-        (``not ctx.strict``), where a size given by the network's parameters stays a symbol:
-        its class is built over it, and each use checks its value."""
+    def kernel_sizes(self, ctx, value, name: str = "kernel_size") -> tuple:
+        """A window size (kernel_size, stride) as :meth:`window` reads it, except in a
+        network checked generically (``not ctx.strict``), where a size given by the
+        network's parameters stays a symbol: its class is built over it (a size it leaves
+        divides by it: ``(h - 1) // s + 1``), and each use checks its value."""
         if ctx.strict:
-            return self.window(ctx, value, "kernel_size")
+            return self.window(ctx, value, name)
         try:
             t = normalize_tuple(value, self.n)
         except ValueError as e:
-            raise ctx.fail(codes.ARGUMENT, f"{self.name}(kernel_size=...): {e}", arg="kernel_size") from None
-        return tuple(v if isinstance(v, Expr) else ctx.concrete(v, "kernel_size", "kernel_size") for v in t)
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name) from None
+        return tuple(v if isinstance(v, Expr) else ctx.concrete(v, name, name) for v in t)
 
     def conv_groups(self, ctx, a) -> None:
         """groups must divide both channel counts: a known integer checked as torch checks
@@ -93,11 +99,15 @@ class Spatial(FloatLayer):
             self.check_groups(ctx, groups, in_channels=a.in_channels, out_channels=a.out_channels)
             return
         for what, value in (("in_channels", a.in_channels), ("out_channels", a.out_channels)):
-            if exact_div(value, a.groups) is None:
-                raise ctx.fail(codes.UNPROVEN, f"{self.name}: {what} ({ctx.show(value)}) must be divisible by "
-                               f"groups ({ctx.show(a.groups)}) for every value of the sizes, and netspec "
-                               "cannot prove it", arg="groups",
-                               help="give groups a known value, or a size that divides both channel counts")
+            if exact_div(value, a.groups) is not None or what == "out_channels" and value == a.in_channels:
+                continue
+            if not ctx.strict:  # a block's free groups: each use checks it, the class tests it
+                ctx.assume_divisible(value, a.groups, f"{self.name}'s {what} must be divisible by groups")
+                continue
+            raise ctx.fail(codes.UNPROVEN, f"{self.name}: {what} ({ctx.show(value)}) must be divisible by "
+                           f"groups ({ctx.show(a.groups)}) for every value of the sizes, and netspec "
+                           "cannot prove it", arg="groups",
+                           help="give groups a known value, or a size that divides both channel counts")
 
     def check_groups(self, ctx, groups: int, **channels) -> None:
         """in_channels and out_channels must divide into ``groups``, as torch's constructor says."""
@@ -150,9 +160,10 @@ class _Conv(Spatial):
         (x,) = inputs
         self.check_input(ctx, x)
         k = self.kernel_sizes(ctx, a.kernel_size)
-        s = self.window(ctx, a.stride, "stride")
+        # padding="same" refuses a stride past 1: its value is needed
+        s = self.kernel_sizes(ctx, a.stride, "stride") if a.padding != "same" else self.window(ctx, a.stride, "stride")
         d = self.window(ctx, a.dilation, "dilation")
-        known = [v for v in (*map(ctx.dim, k), *s, *d) if isinstance(v, int)]  # a free kernel: at each use
+        known = [v for v in (*map(ctx.dim, k), *map(ctx.dim, s), *d) if isinstance(v, int)]  # free: at each use
         if min(known) < 1:
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride, dilation and groups must be positive")
         self.conv_groups(ctx, a)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Optional
 
 from .. import codes
-from ..dims import Dim, floordiv
+from ..dims import Dim, Expr, floordiv
 from . import why
 from .base import Args, BoolArg, DimArg, DimOrTuple, FloatArg, OptDimOrTuple, SizeOrTuple, normalize_tuple, register
 from .conv import Spatial
@@ -18,6 +18,8 @@ def pool_out(size: Dim, kernel: int, stride: int, padding: int, dilation: int, c
     """torch's pooling_output_shape. Returns (size, exact): exact is False when a symbolic
     size in ceil mode needed the last-window rule and it was assumed not to apply."""
     span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if isinstance(stride, Expr):  # a symbolic window or stride (never in ceil mode): see conv_out
+        return floordiv(span + stride, stride), True
     if not ceil_mode:
         return floordiv(span, stride) + 1, True
     out = floordiv(span + stride - 1, stride) + 1
@@ -70,15 +72,18 @@ class _Pool(Spatial):
         if getattr(a, "return_indices", False):
             raise ctx.fail(codes.VALUE, f"{self.name}(return_indices=true) is not supported",
                            arg="return_indices", help="use the pooled values alone")
-        k = self.window(ctx, a.kernel_size, "kernel_size")
-        s = k if a.stride is None else self.window(ctx, a.stride, "stride")
+        # in a network checked generically a window or stride from a parameter stays a symbol
+        # (each use checks its value); ceil mode's last-window rule needs the values
+        window = self.window if a.ceil_mode else self.kernel_sizes
+        k = window(ctx, a.kernel_size, "kernel_size")
+        s = k if a.stride is None else window(ctx, a.stride, "stride")
         p = self.window(ctx, getattr(a, "padding", 0), "padding")  # LPPool has none
         d = self.window(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
-        if min(k) < 1 or min(s) < 1 or min(d) < 1 or min(p) < 0:
+        if min(v for v in (*map(ctx.dim, k), *map(ctx.dim, s), *d, 1) if isinstance(v, int)) < 1 or min(p) < 0:
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride and dilation must be positive, "
                            "padding not negative")
         for i in range(self.n):
-            if p[i] * 2 > k[i]:
+            if isinstance(k[i], int) and p[i] * 2 > k[i]:
                 raise ctx.fail(codes.VALUE, f"{self.name}: padding ({p[i]}) should be at most half of the "
                                f"kernel size ({k[i]})", arg="padding",
                                help=f"use a padding of at most {k[i] // 2} there, or a larger kernel")

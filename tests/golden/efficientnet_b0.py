@@ -109,7 +109,7 @@ class MBConv(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # [batch, out_channels, h - kernel + 2 * ((kernel + 1) // 2) - 1, -kernel + w + 2 * ((kernel + 1) // 2) - 1]  (line 36)
+        # [batch, out_channels, (h - kernel + stride + 2 * ((kernel + 1) // 2) - 2) // stride, (-kernel + stride + w + 2 * ((kernel + 1) // 2) - 2) // stride]  (line 36)
         y = self.block(x)
         return y
 

@@ -28,11 +28,11 @@ class BasicConv2d(nn.Module):
         self.relu = nn.ReLU(inplace=True)  # line 14
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # [batch, out_channels, h - kernel_size + 2 * padding + 1, -kernel_size + 2 * padding + w + 1]  (line 12)
+        # [batch, out_channels, (h - kernel_size + 2 * padding + stride) // stride, (-kernel_size + 2 * padding + stride + w) // stride]  (line 12)
         y = self.conv(x)
-        # [batch, out_channels, h - kernel_size + 2 * padding + 1, -kernel_size + 2 * padding + w + 1]  (line 13)
+        # [batch, out_channels, (h - kernel_size + 2 * padding + stride) // stride, (-kernel_size + 2 * padding + stride + w) // stride]  (line 13)
         y = self.bn(y)
-        # [batch, out_channels, h - kernel_size + 2 * padding + 1, -kernel_size + 2 * padding + w + 1]  (line 14)
+        # [batch, out_channels, (h - kernel_size + 2 * padding + stride) // stride, (-kernel_size + 2 * padding + stride + w) // stride]  (line 14)
         y = self.relu(y)
         return y
 

@@ -59,7 +59,8 @@ class InvertedResidual(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x)  # [batch, out_channels, h, w]  (line 22)
+        # [batch, out_channels, (h + stride - 1) // stride, (stride + w - 1) // stride]  (line 22)
+        y = self.conv(x)
         return y
 
 

@@ -50,15 +50,22 @@ class DownBlock(nn.Module):
         self.y = nn.ReLU(inplace=True)  # line 32
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(x)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 25)
-        out = self.bn1(out)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 26)
-        out = self.relu(out)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 27)
-        out = self.conv2(out)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 28)
-        out = self.bn2(out)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 29)
-        # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 31)
+        # [batch, planes, (h + stride - 1) // stride, (stride + w - 1) // stride]  (line 25)
+        out = self.conv1(x)
+        # [batch, planes, (h + stride - 1) // stride, (stride + w - 1) // stride]  (line 26)
+        out = self.bn1(out)
+        # [batch, planes, (h + stride - 1) // stride, (stride + w - 1) // stride]  (line 27)
+        out = self.relu(out)
+        # [batch, planes, (h + stride - 1) // stride, (stride + w - 1) // stride]  (line 28)
+        out = self.conv2(out)
+        # [batch, planes, (h + stride - 1) // stride, (stride + w - 1) // stride]  (line 29)
+        out = self.bn2(out)
+        # [batch, planes, (h + stride - 1) // stride, (stride + w - 1) // stride]  (line 31)
         shortcut = self.downsample(x)
-        y = out.add_(shortcut)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 32)
-        y = self.y(y)  # [batch, planes, (h + 1) // 2, (w + 1) // 2]  (line 32)
+        # [batch, planes, (h + stride - 1) // stride, (stride + w - 1) // stride]  (line 32)
+        y = out.add_(shortcut)
+        # [batch, planes, (h + stride - 1) // stride, (stride + w - 1) // stride]  (line 32)
+        y = self.y(y)
         return y
 
 
