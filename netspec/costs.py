@@ -28,7 +28,7 @@ from weakref import WeakKeyDictionary
 from .dims import Dim, Expr, NotConcrete, TooLarge, is_short, less_equal, render, show_int, substitute, symbols
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
-from .kinds.memory import Autograd, contiguous_strides, is_contiguous, nbytes, trained
+from .kinds.memory import Autograd, contiguous_strides, dropped, is_contiguous, nbytes, trained
 from .types import FLOAT_DTYPES, ITEMSIZE, Tensor
 
 FIELDS = ("flops", "param_bytes", "activation_bytes")
@@ -280,6 +280,7 @@ class _Pass:
         self.per_node: dict[int, Dim] = {}  # id(node) -> the bytes it is first to save
         self.params: dict[int, int] = {}  # id(node) -> parameter tensors
         self.transient: Dim = 0
+        self.last: dict[int, _Held] = {}  # id(scan node) -> where its step's last result lives
         self.ok = True
 
     def fresh(self, t: Tensor, grad: bool) -> _Held:
@@ -302,10 +303,44 @@ class _Pass:
                 self.ok = False
             if not self.ok:
                 return
-            if node.block is not None:
-                self._block(node, held)
+            if node.loop is not None:
+                self._scan_step(node, held, net)
             else:
-                self._layer(node, held, net)
+                self._once(node, held, net)
+
+    def _once(self, node: Node, held: dict[int, _Held], net: TypedNetwork) -> None:
+        if node.block is not None:
+            self._block(node, held)
+        else:
+            self._layer(node, held, net)
+
+    def _scan_step(self, node: Node, held: dict[int, _Held], net: TypedNetwork) -> None:
+        """A scan's step, run once a position (the built module's loop): each position is a
+        view of the scanned sequence (``unbind``), the state of a position past the first is
+        the previous position's result. The step saves the same at every position past the
+        first (proven here on the second and third), so the whole loop saves the first
+        position's bytes plus ``times - 1`` times a later one's; the stacked states (``stack``)
+        save nothing. Unknown where the positions differ in a way these three do not show."""
+        loop = node.loop
+        seq, state = held[id(loop.inputs[0])], loop.inputs[1]
+        here = next(v for v in node.inputs if v is not state and v is not loop.inputs[0])
+        held[id(here)] = _Held(seq.key, seq.nbytes, dropped(seq.strides, [loop.args.dim]), seq.grad)
+        first = held[id(state)]
+        steps, own = [], []  # the bytes each position is first to save; whether it saved its result
+        try:
+            for _ in range(3):
+                self._once(node, held, net)
+                if not self.ok:
+                    return
+                steps.append(self.per_node[id(node)])
+                out = held[id(node.outputs[0])]
+                own.append(out.key in self.saved)
+                held[id(state)] = out
+        finally:
+            held[id(state)] = first
+        self.last[id(loop)] = out  # the state after the last position: a later position's result
+        same = all(s is not None for s in steps) and steps[1] == steps[2] and own[0] == own[2]
+        self.per_node[id(node)] = steps[0] + (node.times - 1) * steps[1] if same else None
 
     def _block(self, node: Node, held: dict[int, _Held]) -> None:
         inner = dict(held)
@@ -337,6 +372,8 @@ class _Pass:
                         tuple(h.strides for h in ins), tuple((n, h.strides) for n, h in state.items()),
                         frozenset(n for n, v in node.state.items() if node.inputs and v is node.inputs[0]))
         outs = self._results(node, in_t, out_t, ins, grad.records)
+        for i in kind.held_elsewhere:  # a scan's last state: its step's last result
+            outs[i] = self.last.get(id(node), outs[i])
         for v, h in zip(node.outputs, outs):
             held[id(v)] = h
         self.params[id(node)] = len(trained(kind.weights(bound_args(net, a)))) if trains else 0
@@ -415,9 +452,8 @@ def training_pass(net: TypedNetwork, inputs_grad: tuple[bool, ...] | None = None
         inputs = len(held)
         held.update({id(d.value): p.declared(d.value.tensor, d.role == "param") for d in net.tensors
                      if d.value.tensor is not None})  # a declared param is trained: it needs its gradient
-        if inputs != len(net.inputs) or len(held) != inputs + len(net.tensors) \
-                or any(n.loop is not None for n in net.nodes):
-            p.ok = False  # a scan's step saves once a position: not stated yet
+        if inputs != len(net.inputs) or len(held) != inputs + len(net.tensors):
+            p.ok = False
         else:
             p.run(net.nodes, held, net)
     except OverflowError:  # a size past the bounds of the algebra (limits.py): unknown

@@ -469,3 +469,50 @@ def test_convnext_training_memory_matches_torch():
     net = spec.network()
     torch.manual_seed(0)
     assert_training_matches(net, {"batch": 1}, spec.module(), [torch.randn(1, 3, 224, 224)])
+
+
+# -- scan: a shared cell or network unrolled over the positions ---------------------------------
+
+# (the cell, the dim scanned, the sequence's shape with `seq` at that dim, how the state starts,
+# what reads the last state): each position is a view of the sequence, a later position's state
+# is the previous one's result, the stacked states save nothing
+SCANS = [
+    ("RNNCell(5)", 0, "seq, 3, 4", "x -> select(0, 0) -> Linear(5)", "last -> Linear(2)"),
+    ("GRUCell(5)", 0, "seq, 3, 4", "x -> select(0, 0) -> Linear(5)", "last -> Sigmoid"),
+    ('RNNCell(5, nonlinearity="relu", bias=false)', 1, "3, seq, 4", "h", "last -> Linear(2)"),
+    ("GRUCell(5, bias=false)", 1, "3, seq, 4", "h", "last -> Tanh"),
+    ("RNNCell(5)", 0, "seq, 4", "h -> select(0, 0)", "last -> Sigmoid"),
+    ("GRUCell(5)", 2, "3, 4, seq", "x -> select(2, 0) -> Tanh -> Linear(5)", "last + h"),
+    ("GRUCell(5)", 0, "seq, 3, 4", "x -> Tanh -> select(0, 0) -> Linear(5)", "last -> Linear(2)"),
+]
+
+
+@pytest.mark.parametrize("cell,dim,shape,start,after", SCANS, ids=[f"{c[0]}-dim{c[1]}" for c in SCANS])
+def test_scan_training_memory_matches_torch(cell, dim, shape, start, after):
+    from netspec import api
+
+    text = (f"network K {{\n    input x: float32[{shape}]\n    input h: float32[3, 5]\n"
+            f"    shared cell = {cell}\n    h0 = {start}\n    states, last = x -> scan(cell, h0, dim={dim})\n"
+            f"    y = {after}\n    output states\n    output y\n}}\n")
+    spec = api.loads(text, file="k.net")
+    net = spec.network("K")
+    assert network_training(net, "adam").saved_bytes is not None
+    for seq in (1, 2, 5):
+        torch.manual_seed(seq)
+        sizes = [seq if d == "seq" else int(d) for d in shape.split(", ")]
+        assert_training_matches(net, {"seq": seq}, spec.module_class("K")(), [torch.randn(*sizes), torch.randn(3, 5)])
+
+
+def test_scan_of_a_network_step_training_memory_matches_torch():
+    """A GRU written from its equations (tests/test_scan.py) as the step: its layers save once
+    a position."""
+    import test_scan
+    from netspec import api
+
+    spec = api.loads(test_scan.GATES)
+    net = spec.network("GRUByHand")
+    assert network_training(net, "adam").saved_bytes is not None
+    for seq, batch in [(1, 2), (2, 1), (4, 3)]:
+        torch.manual_seed(seq)
+        assert_training_matches(net, {"seq": seq, "batch": batch}, spec.module_class("GRUByHand")(),
+                                [torch.randn(seq, batch, 4), torch.randn(batch, 3)])
