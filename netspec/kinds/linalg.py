@@ -14,7 +14,7 @@ from ..dims import Dim
 from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor, placed
 from .arith import broadcast
 from .base import Args, Op, StrArg, numel, register
-from .einsum_saved import einsum_saved
+from .einsum_saved import einsum_saved, operand, order
 from .memory import Saved, expanded, view_strides
 
 
@@ -395,6 +395,14 @@ class Einsum(Op):
             return False
         labels, kept = self._labels(a, inputs)
         return set(labels[0]) == kept
+
+    def result_strides(self, a, inputs, outputs, strides):
+        """A view of one operand: its dims in the output's order, a repeated subscript's
+        diagonal one dim whose stride is the sum of the two."""
+        terms, out = parse_einsum(None, a.equation, len(inputs))
+        labels, _ = _expand_terms(None, terms, inputs)
+        perm, _ = order(labels, out)
+        return [operand(labels[0], inputs[0].shape, strides[0], perm, False, 0).strides]
 
     def _labels(self, a, inputs) -> tuple[list[list[str]], set[str]]:
         terms, out = parse_einsum(None, a.equation, len(inputs))
