@@ -280,7 +280,7 @@ class _Pass:
         self.per_node: dict[int, Dim] = {}  # id(node) -> the bytes it is first to save
         self.params: dict[int, int] = {}  # id(node) -> parameter tensors
         self.transient: Dim = 0
-        self.last: dict[int, _Held] = {}  # id(scan node) -> where its step's last result lives
+        self.last: dict[int, list[_Held]] = {}  # id(scan node) -> where its step's last results live
         self.ok = True
 
     def fresh(self, t: Tensor, grad: bool) -> _Held:
@@ -316,29 +316,29 @@ class _Pass:
 
     def _scan_step(self, node: Node, held: dict[int, _Held], net: TypedNetwork) -> None:
         """A scan's step, run once a position (the built module's loop): each position is a
-        view of the scanned sequence (``unbind``), the state of a position past the first is
-        the previous position's result. The step saves the same at every position past the
-        first (proven here on the second and third), so the whole loop saves the first
-        position's bytes plus ``times - 1`` times a later one's; the stacked states (``stack``)
-        save nothing. Unknown where the positions differ in a way these three do not show."""
+        view of the scanned sequence (``unbind``), the states of a position past the first are
+        the previous position's results (the step's results in the order of the states it
+        carries). The step saves the same at every position past the first (proven here on
+        the second and third), so the whole loop saves the first position's bytes plus
+        ``times - 1`` times a later one's; the stacked states (``stack``) save nothing.
+        Unknown where the positions differ in a way these three do not show."""
         loop = node.loop
-        seq, state = held[id(loop.inputs[0])], loop.inputs[1]
-        here = next(v for v in node.inputs if v is not state and v is not loop.inputs[0])
-        held[id(here)] = _Held(seq.key, seq.nbytes, dropped(seq.strides, [loop.args.dim]), seq.grad)
-        first = held[id(state)]
-        steps, own = [], []  # the bytes each position is first to save; whether it saved its result
+        seq, states = held[id(loop.inputs[0])], loop.inputs[1:]
+        held[id(node.inputs[0])] = _Held(seq.key, seq.nbytes, dropped(seq.strides, [loop.args.dim]), seq.grad)
+        first = [held[id(v)] for v in states]
+        steps, own = [], []  # the bytes each position is first to save; which results it saved
         try:
             for _ in range(3):
                 self._once(node, held, net)
                 if not self.ok:
                     return
                 steps.append(self.per_node[id(node)])
-                out = held[id(node.outputs[0])]
-                own.append(out.key in self.saved)
-                held[id(state)] = out
+                outs = [held[id(v)] for v in node.outputs[:len(states)]]
+                own.append(tuple(h.key in self.saved for h in outs))
+                held.update((id(v), h) for v, h in zip(states, outs))
         finally:
-            held[id(state)] = first
-        self.last[id(loop)] = out  # the state after the last position: a later position's result
+            held.update((id(v), h) for v, h in zip(states, first))
+        self.last[id(loop)] = outs  # the states after the last position: a later position's results
         same = all(s is not None for s in steps) and steps[1] == steps[2] and own[0] == own[2]
         self.per_node[id(node)] = steps[0] + (node.times - 1) * steps[1] if same else None
 
@@ -372,8 +372,8 @@ class _Pass:
                         tuple(h.strides for h in ins), tuple((n, h.strides) for n, h in state.items()),
                         frozenset(n for n, v in node.state.items() if node.inputs and v is node.inputs[0]))
         outs = self._results(node, in_t, out_t, ins, grad.records)
-        for i in kind.held_elsewhere:  # a scan's last state: its step's last result
-            outs[i] = self.last.get(id(node), outs[i])
+        for i, h in zip(kind.held_elsewhere, self.last.get(id(node), ())):  # a scan's last states:
+            outs[i] = h  # its step's last results
         for v, h in zip(node.outputs, outs):
             held[id(v)] = h
         self.params[id(node)] = len(trained(kind.weights(bound_args(net, a)))) if trains else 0
