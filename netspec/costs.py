@@ -41,7 +41,7 @@ from .dims import (
 )
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
-from .kinds.memory import Autograd, contiguous_strides, is_contiguous, nbytes, trained
+from .kinds.memory import Autograd, contiguous_strides, dropped, is_contiguous, nbytes, trained
 from .types import FLOAT_DTYPES, ITEMSIZE, Tensor
 
 FIELDS = ("flops", "param_bytes", "activation_bytes")
@@ -293,6 +293,7 @@ class _Pass:
         self.per_node: dict[int, Dim] = {}  # id(node) -> the bytes it is first to save
         self.params: dict[int, int] = {}  # id(node) -> parameter tensors
         self.transient: Dim = 0
+        self.last: dict[int, list[_Held]] = {}  # id(scan node) -> where its step's last results live
         self.ok = True
 
     def fresh(self, t: Tensor, grad: bool) -> _Held:
@@ -315,10 +316,44 @@ class _Pass:
                 self.ok = False
             if not self.ok:
                 return
-            if node.block is not None:
-                self._block(node, held)
+            if node.loop is not None:
+                self._scan_step(node, held, net)
             else:
-                self._layer(node, held, net)
+                self._once(node, held, net)
+
+    def _once(self, node: Node, held: dict[int, _Held], net: TypedNetwork) -> None:
+        if node.block is not None:
+            self._block(node, held)
+        else:
+            self._layer(node, held, net)
+
+    def _scan_step(self, node: Node, held: dict[int, _Held], net: TypedNetwork) -> None:
+        """A scan's step, run once a position (the built module's loop): each position is a
+        view of the scanned sequence (``unbind``), the states of a position past the first are
+        the previous position's results (the step's results in the order of the states it
+        carries). The step saves the same at every position past the first (proven here on
+        the second and third), so the whole loop saves the first position's bytes plus
+        ``times - 1`` times a later one's; the stacked states (``stack``) save nothing.
+        Unknown where the positions differ in a way these three do not show."""
+        loop = node.loop
+        seq, states = held[id(loop.inputs[0])], loop.inputs[1:]
+        held[id(node.inputs[0])] = _Held(seq.key, seq.nbytes, dropped(seq.strides, [loop.args.dim]), seq.grad)
+        first = [held[id(v)] for v in states]
+        steps, own = [], []  # the bytes each position is first to save; which results it saved
+        try:
+            for _ in range(3):
+                self._once(node, held, net)
+                if not self.ok:
+                    return
+                steps.append(self.per_node[id(node)])
+                outs = [held[id(v)] for v in node.outputs[:len(states)]]
+                own.append(tuple(h.key in self.saved for h in outs))
+                held.update((id(v), h) for v, h in zip(states, outs))
+        finally:
+            held.update((id(v), h) for v, h in zip(states, first))
+        self.last[id(loop)] = outs  # the states after the last position: a later position's results
+        same = all(s is not None for s in steps) and steps[1] == steps[2] and own[0] == own[2]
+        self.per_node[id(node)] = steps[0] + (node.times - 1) * steps[1] if same else None
 
     def _block(self, node: Node, held: dict[int, _Held]) -> None:
         inner = dict(held)
@@ -350,6 +385,8 @@ class _Pass:
                         tuple(h.strides for h in ins), tuple((n, h.strides) for n, h in state.items()),
                         frozenset(n for n, v in node.state.items() if node.inputs and v is node.inputs[0]))
         outs = self._results(node, in_t, out_t, ins, grad.records)
+        for i, h in zip(kind.held_elsewhere, self.last.get(id(node), ())):  # a scan's last states:
+            outs[i] = h  # its step's last results
         for v, h in zip(node.outputs, outs):
             held[id(v)] = h
         with dividing():  # a size divided by a free parameter (`groups=g`): `c // g`
@@ -439,9 +476,8 @@ def training_pass(net: TypedNetwork, inputs_grad: tuple[bool, ...] | None = None
         inputs = len(held)
         held.update({id(d.value): p.declared(d.value.tensor, d.role == "param") for d in net.tensors
                      if d.value.tensor is not None})  # a declared param is trained: it needs its gradient
-        if inputs != len(net.inputs) or len(held) != inputs + len(net.tensors) \
-                or any(n.loop is not None for n in net.nodes):
-            p.ok = False  # a scan's step saves once a position: not stated yet
+        if inputs != len(net.inputs) or len(held) != inputs + len(net.tensors):
+            p.ok = False
         else:
             p.run(net.nodes, held, net)
     except OverflowError:  # a size past the bounds of the algebra (limits.py): unknown

@@ -14,7 +14,7 @@ from ..dims import Dim
 from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor, placed
 from .arith import broadcast
 from .base import Args, Op, StrArg, numel, register
-from .memory import UNKNOWN as UNSTATED
+from .einsum_saved import einsum_saved, operand, order
 from .memory import Saved, expanded, view_strides
 
 
@@ -341,9 +341,14 @@ class Einsum(Op):
         return False
 
     def saved(self, a, inputs, outputs, grad):
-        """Not stated: torch contracts through permutes, reshapes and bmm whose copies depend
-        on the equation and the strides."""
-        return UNSTATED
+        """What torch's contraction keeps (kinds/einsum_saved.py): nothing for one operand; for
+        two, each operand (or the copy or sum torch makes of it) that the other's gradient
+        reads; unknown for three or more (opt_einsum may choose the order)."""
+        terms, out = parse_einsum(None, a.equation, len(inputs))
+        labels, _ = _expand_terms(None, terms, inputs)
+        return einsum_saved(labels, out, [t.shape for t in inputs],
+                            [grad.strides_of(i, t.shape) for i, t in enumerate(inputs)],
+                            [grad.grad(i) for i in range(len(inputs))], ITEMSIZE[outputs[0].dtype])
 
     def op_expr(self, a, inputs, code):
         return f"torch.einsum({code(a.equation)}, {', '.join(inputs)})"
@@ -390,6 +395,14 @@ class Einsum(Op):
             return False
         labels, kept = self._labels(a, inputs)
         return set(labels[0]) == kept
+
+    def result_strides(self, a, inputs, outputs, strides):
+        """A view of one operand: its dims in the output's order, a repeated subscript's
+        diagonal one dim whose stride is the sum of the two."""
+        terms, out = parse_einsum(None, a.equation, len(inputs))
+        labels, _ = _expand_terms(None, terms, inputs)
+        perm, _ = order(labels, out)
+        return [operand(labels[0], inputs[0].shape, strides[0], perm, False, 0).strides]
 
     def _labels(self, a, inputs) -> tuple[list[list[str]], set[str]]:
         terms, out = parse_einsum(None, a.equation, len(inputs))
