@@ -28,6 +28,7 @@ from ..ast import Module
 from ..checker import check_text
 from ..diagnostics import Reporter
 from ..parser import parse, parse_statements
+from ..resume import Resume
 from .text import Text
 
 if TYPE_CHECKING:
@@ -193,6 +194,7 @@ class Analyzer:
         self.last: Analysis | None = None
         self.last_parsed: Analysis | None = None  # the latest version that parsed
         self.memo: dict = {}  # the reuse memo, kept from one version to the next (netspec.memo)
+        self.resume = Resume()  # each network's check before its bindings that changed (netspec.resume)
 
     def analyze(self, text: str) -> Analysis:
         if self.last is not None and self.last.text.text == text:
@@ -202,7 +204,8 @@ class Analyzer:
         t = time.perf_counter()
         if sum(len(m) for by_params in self.memo.values() for m in by_params.values()) > _MEMO_LIMIT:
             self.memo = {}
-        result = check_text(text, self.file, self.overrides, parser=self.parser, memo=self.memo)
+        result = check_text(text, self.file, self.overrides, parser=self.parser, memo=self.memo,
+                            resume=self.resume)
         for by_params in self.memo.values():
             for applied in by_params.values():
                 memo.keep_for_next_check(applied)
