@@ -133,9 +133,11 @@ class Tracker:
     def before(self, i: int, binding: A.Binding | None) -> None:
         """Before binding ``i`` (None: after the last): keep the state here if it is where the
         last version changed."""
-        if self.plain and i == self.at and self.snapshot is None:
+        if self.at is None or i > self.at or not self.plain:
+            return  # past the place to keep the state, or no state to keep
+        if i == self.at and self.snapshot is None:
             self.snapshot = self._take(i)
-        if binding is not None and self.plain:
+        if binding is not None:
             calls = binding.references().calls
             nc = self.nc
             self.plain = not any(name in nc.checker.asts or name in nc.shared or name == SCAN.name for name in calls)
