@@ -525,13 +525,14 @@ class NetworkChecker:
                 declared.declare(self, decl)
             for sh in self.ast.shared:
                 sharing.declare(self, sh)
-        tracker, bindings = self.tracker, self.ast.bindings
+        bindings = self.ast.bindings
+        keep = -1 if self.tracker is None or self.tracker.at is None else self.tracker.at
         for i in range(first or 0, len(bindings)):
-            if tracker is not None:
-                tracker.before(i, bindings[i])
+            if i == keep:
+                self.tracker.keep(i)
             self.run_binding(bindings[i])
-        if tracker is not None:
-            tracker.before(len(bindings), None)
+        if keep == len(bindings):
+            self.tracker.keep(keep)
         for st in self.ast.outputs:
             for ref in st.refs:
                 v = self.lookup(ref)
@@ -800,7 +801,7 @@ class NetworkChecker:
         node = self._node(kind, bound.inputs, bound.tensors, span, st)
         node.arg_params = bound.params
         self.net.nodes.append(node)
-        if bound.bad or any(v.tensor is None for v in (*bound.inputs, *bound.tensors.values())):
+        if bound.bad or _untyped(bound.inputs) or (bound.tensors and _untyped(bound.tensors.values())):
             return self._poison(node, kind.results)
         return self.apply(kind, node, bound, StageCtx(self, span, name, bound.spans, bound.inputs))
 
@@ -1365,6 +1366,14 @@ class NetworkChecker:
 _NUMBER_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
                "/": lambda a, b: a / b, "//": lambda a, b: a // b, "%": lambda a, b: a % b,
                "**": lambda a, b: a ** b}
+
+
+def _untyped(values) -> bool:
+    """Whether one of the values could not be inferred."""
+    for v in values:
+        if v.tensor is None:
+            return True
+    return False
 
 
 def _real(expr) -> bool:

@@ -9,7 +9,7 @@ check before the first binding that changed in the last version (where the next 
 most likely lands again); the next check of the network starts from that state, when:
 
 * every binding before that point is the same object as then, and none of them uses a
-  network, a shared module or a scan (their checks read other networks);
+  network or a scan (their checks read other networks);
 * the network has the same name, span, parameters and inputs (the same objects), and no
   tensor or shared declaration;
 * the check around it is the same: the networks' names, every parameter name, the allow
@@ -110,7 +110,6 @@ class Tracker:
             self.at = next((i for i, (b, o) in enumerate(zip(bindings, old)) if b is not o),
                            min(len(bindings), len(old)))
         self.snapshot: Snapshot | None = None
-        self.plain = True  # no binding checked so far uses a network, a shared module or a scan
 
     def restore(self) -> int | None:
         """The kept state put back: the number of bindings it holds (declarations included),
@@ -130,17 +129,17 @@ class Tracker:
         self.resume.resumed += snap.at
         return snap.at
 
-    def before(self, i: int, binding: A.Binding | None) -> None:
-        """Before binding ``i`` (None: after the last): keep the state here if it is where the
-        last version changed."""
-        if self.at is None or i > self.at or not self.plain:
-            return  # past the place to keep the state, or no state to keep
-        if i == self.at and self.snapshot is None:
-            self.snapshot = self._take(i)
-        if binding is not None:
-            calls = binding.references().calls
-            nc = self.nc
-            self.plain = not any(name in nc.checker.asts or name in nc.shared or name == SCAN.name for name in calls)
+    def keep(self, i: int) -> None:
+        """Before binding ``i`` (``at``; the count of bindings: after the last): keep the state
+        here, where none of the bindings before it uses a network or a scan."""
+        if self.snapshot is not None:
+            return  # what was restored is kept
+        asts = self.nc.checker.asts
+        for b in self.nc.ast.bindings[:i]:
+            calls = b.references().calls
+            if not asts.keys().isdisjoint(calls) or SCAN.name in calls:
+                return
+        self.snapshot = self._take(i)
 
     def _take(self, i: int) -> Snapshot:
         nc = self.nc
