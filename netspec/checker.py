@@ -48,36 +48,40 @@ from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
 from .parser import literal, parse
 from .pycode import check_modules, check_name, mark_in_place
+from .resume import Resume, Tracker
 from .types import DTYPES, Origin, Tensor
 from .uses import UseCounter
 
 
 def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
-               reporter: Reporter | None = None, *, parser=None, memo: dict | None = None) -> CheckResult:
+               reporter: Reporter | None = None, *, parser=None, memo: dict | None = None,
+               resume: Resume | None = None) -> CheckResult:
     """Parse and check the text of a spec; ``overrides`` give parameters values (``--set``).
     ``parser`` stands in for netspec.parser.parse (the language server's, which reparses
     only the networks whose text changed); ``memo`` is the reuse memo of an earlier check of
-    the same document with the same overrides (netspec.memo.keep_for_next_check)."""
+    the same document with the same overrides (netspec.memo.keep_for_next_check);
+    ``resume`` the state of its networks' checks kept from that check (netspec.resume)."""
     # Parsing and checking make many objects and few reference cycles: the cyclic
     # collector's passes over them cost a third of a large check, for nothing. Paused
     # here, and left as it was after.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _check_text(text, file, overrides, reporter or Reporter(), parser or parse, memo)
+        return _check_text(text, file, overrides, reporter or Reporter(), parser or parse, memo, resume)
     finally:
         if collecting:
             gc.enable()
 
 
 def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter: Reporter,
-                parser=parse, memo: dict | None = None) -> CheckResult:
+                parser=parse, memo: dict | None = None, resume: Resume | None = None) -> CheckResult:
     module = parser(text, file, reporter)
     if module is None:
         return CheckResult(None, [], reporter)
     for line, code in module.allowed:
         reporter.allow(file, line, code)
     checker = Checker(module, reporter, overrides, memo)
+    checker.resume = resume
     try:
         networks = checker.check()
     except RecursionError:
@@ -134,6 +138,7 @@ class Checker:
             self.too_deep = self._too_many_uses()
         # the symbols that are sizes, at least 1: every name but the networks' parameters
         self.sizes = _Sizes({p.name for net in module.networks for p in net.params})
+        self.resume: Resume | None = None  # the language server's: see netspec.resume
 
     def _define_networks(self, module: A.Module) -> None:
         for net in module.networks:
@@ -274,6 +279,8 @@ class Checker:
         params, env, defaults = self.param_values(ast, self.reporter)
         generic = any(p.name not in env and isinstance(params.get(p.name), Expr) for p in ast.params)
         nc = NetworkChecker(self, ast, params, env, defaults, self.reporter, strict=not generic)
+        if self.resume is not None:
+            nc.tracker = self.resume.track(self, nc)
         return nc.run_standalone()
 
     def generic(self, name: str) -> TypedNetwork | None:
@@ -371,6 +378,7 @@ class NetworkChecker:
         # values are (its decisions hold for every such value: none pins a parameter)
         self.positive = _Positive(checker.sizes, param_env)
         self.decider = None  # the Decide of this network's layout rules (StageCtx.decide)
+        self.tracker: Tracker | None = None  # resumes the check after unchanged bindings (netspec.resume)
 
     # -- comparisons and concreteness ------------------------------------------------------------
     def compare(self, a: Dim, b: Dim) -> bool | None:
@@ -440,9 +448,13 @@ class NetworkChecker:
 
     # -- statements ------------------------------------------------------------------------------
     def run_standalone(self) -> TypedNetwork:
-        for inp in self.ast.inputs:
-            self.declare_input(inp)
-        self.run_body()
+        first = None if self.tracker is None else self.tracker.restore()
+        if first is None:
+            for inp in self.ast.inputs:
+                self.declare_input(inp)
+        self.run_body(first)
+        if self.tracker is not None:
+            self.tracker.done()
         return self.net
 
     def declare_input(self, inp: A.Input) -> None:
@@ -516,14 +528,21 @@ class NetworkChecker:
             return None
         return DTYPES[tt.dtype]
 
-    def run_body(self) -> None:
-        for decl in self.ast.tensors:
-            declared.declare(self, decl)
-        for sh in self.ast.shared:
-            sharing.declare(self, sh)
-        for st in self.ast.statements:
-            if isinstance(st, A.Binding):
-                self.run_binding(st)
+    def run_body(self, first: int | None = None) -> None:
+        """The statements; from binding ``first`` on where a kept state holds the rest."""
+        if first is None:
+            for decl in self.ast.tensors:
+                declared.declare(self, decl)
+            for sh in self.ast.shared:
+                sharing.declare(self, sh)
+        bindings = self.ast.bindings
+        keep = -1 if self.tracker is None or self.tracker.at is None else self.tracker.at
+        for i in range(first or 0, len(bindings)):
+            if i == keep:
+                self.tracker.keep(i)
+            self.run_binding(bindings[i])
+        if keep == len(bindings):
+            self.tracker.keep(keep)
         for st in self.ast.outputs:
             for ref in st.refs:
                 v = self.lookup(ref)
@@ -792,7 +811,7 @@ class NetworkChecker:
         node = self._node(kind, bound.inputs, bound.tensors, span, st)
         node.arg_params = bound.params
         self.net.nodes.append(node)
-        if bound.bad or any(v.tensor is None for v in (*bound.inputs, *bound.tensors.values())):
+        if bound.bad or _untyped(bound.inputs) or (bound.tensors and _untyped(bound.tensors.values())):
             return self._poison(node, kind.results)
         return self.apply(kind, node, bound, StageCtx(self, span, name, bound.spans, bound.inputs))
 
@@ -1365,6 +1384,14 @@ class NetworkChecker:
 _NUMBER_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
                "/": lambda a, b: a / b, "//": lambda a, b: a // b, "%": lambda a, b: a % b,
                "**": lambda a, b: a ** b}
+
+
+def _untyped(values) -> bool:
+    """Whether one of the values could not be inferred."""
+    for v in values:
+        if v.tensor is None:
+            return True
+    return False
 
 
 def _real(expr) -> bool:

@@ -115,15 +115,39 @@ def body_statements(text: str) -> tuple[int, list[int]] | None:
     in ``text``: one network and the comments after it), read from the tokens alone: outside
     brackets, a statement starts at `input`, `output`, `param|buffer|shared NAME`, or the
     names before a binding's `=`. None where the text does not read so."""
-    toks = [(m.lastindex, m.group(), m.start()) for m in _SPLIT.finditer(text) if m.lastindex > 3]
-    if not toks or toks[0][1] != "network":
+    brace = body_open(text)
+    if brace is None:
         return None
-    depth, i = 0, 1
-    while i < len(toks) and not (depth == 0 and toks[i][1] == "{"):
-        depth += toks[i][1] in "(["
-        depth -= toks[i][1] in ")]"
-        i += 1
-    starts, depth, i = [], 1, i + 1
+    split = body_split(text[brace:])
+    if split is None:
+        return None
+    return brace + split[0], [brace + at for at in split[1]]
+
+
+def body_open(text: str) -> int | None:
+    """The offset of the `{` that opens the body of the network ``text`` begins with (the
+    first outside brackets), read from the tokens of its header only."""
+    depth, first = 0, True
+    for m in _SPLIT.finditer(text):
+        if m.lastindex <= 3:
+            continue
+        value = m.group()
+        if first:
+            if value != "network":
+                return None
+            first = False
+        elif depth == 0 and value == "{":
+            return m.start()
+        else:
+            depth += value in "(["
+            depth -= value in ")]"
+    return None
+
+
+def body_split(body: str) -> tuple[int, list[int]] | None:
+    """body_statements for a body alone (``body`` starts at its `{`): offsets in ``body``."""
+    toks = [(m.lastindex, m.group(), m.start()) for m in _SPLIT.finditer(body) if m.lastindex > 3]
+    starts, depth, i = [], 1, 1
     while i < len(toks) and depth:
         kind, value, at = toks[i]
         if depth == 1 and kind == _NAME:

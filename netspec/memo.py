@@ -60,8 +60,8 @@ def tagged(v):
 
 def application_key(name: str, values: dict[str, Any], inputs: list[Tensor]) -> tuple:
     """What an application's result depends on: the kind, the argument values, the inputs' types."""
-    return (name, tuple(sorted((k, tagged(v)) for k, v in values.items())),
-            tuple((t.dtype, t.shape, t.strides, t.batch) for t in inputs))
+    return (name, tuple(sorted([(k, tagged(v)) for k, v in values.items()])),
+            tuple([(t.dtype, t.shape, t.strides, t.batch) for t in inputs]))
 
 
 def keep_for_next_check(applied: dict) -> None:
@@ -89,7 +89,7 @@ def replay(seen: Applied, inputs: list[Tensor], origin: Origin) -> list[Tensor]:
     """The results of ``seen`` on these inputs, with their origins and the layer's own put in."""
     outs = []
     for dtype, shape, origins, strides, batch in seen.outputs:
-        outs.append(Tensor(dtype, shape, tuple(
+        outs.append(Tensor(dtype, shape, tuple([
             inputs[o.input].origins[o.dim] if type(o) is Slot else origin if o is SELF else o
-            for o in origins), strides, batch))
+            for o in origins]), strides, batch))
     return outs

@@ -113,6 +113,28 @@ def test_an_edit_in_a_statement_parses_that_statement_only():
     assert before < an.parser.parts_parsed <= before + below + 1
 
 
+def test_an_edit_in_a_header_keeps_the_body():
+    """A parameter's default changed: the header is parsed again, the body (same text, same
+    place) is kept whole, and the networks are the whole-text parse's."""
+    text = (ROOT / "specs" / "resnet18.net").read_text()
+    an = Analyzer("m.net")
+    an.analyze(text)
+    before, split = an.parser.parts_parsed, an.parser.bodies_split
+    edited = text.replace("num_classes=1000", "num_classes=10")
+    assert edited != text
+    an.analyze(edited)
+    assert (an.parser.parts_parsed, an.parser.bodies_split) == (before + 1, split)
+    an.analyze(text)
+    assert (an.parser.parts_parsed, an.parser.bodies_split) == (before + 1, split)
+    _same_check(edited, an.parser)
+    # a statement on the line of the `{` moves with the header: parsed again where it stands
+    one_line = "network N(w=4) { input x: float[w]\n    y = x -> Linear(w)\n    output y\n}\n"
+    split = an.parser.bodies_split
+    for version in [one_line, one_line.replace("w=4", "w=16"), one_line.replace("w=4", "w=8"), one_line]:
+        assert an.analyze(version).result.module.networks == check_text(version, "m.net").module.networks
+    assert an.parser.bodies_split == split + 3  # the last one kept: its `{` where the one before had it
+
+
 def _outputs(result) -> tuple:
     from netspec.report import network_json, network_table
 

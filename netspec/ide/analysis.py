@@ -28,6 +28,7 @@ from ..ast import Module
 from ..checker import check_text
 from ..diagnostics import Reporter
 from ..parser import parse, parse_statements
+from ..resume import Resume
 from .text import Text
 
 if TYPE_CHECKING:
@@ -82,15 +83,19 @@ class NetworkParser:
         self._kept: dict[tuple[int, str], tuple[list, list]] = {}  # (first line, text) -> (networks, allowed)
         self._parts: dict[tuple, Any] = {}  # a network's header or statement -> its parse (see _by_statement)
         self._fresh: dict[tuple, Any] = {}  # the parts the latest text has
+        self._bodies: dict[tuple, Any] = {}  # (line, text) of a body from its `{` -> its parse
+        self._fresh_bodies: dict[tuple, Any] = {}  # the bodies the latest text has
         self.parsed = 0  # networks parsed again, in all (for tests and benchmarks)
         self.parts_parsed = 0  # headers and statements parsed again, in all
+        self.bodies_split = 0  # bodies split into statements again, in all
 
     def __call__(self, text: str, file: str, reporter: Reporter) -> Module | None:
         if file != self._file:
-            self._file, self._kept, self._parts = file, {}, {}
+            self._file, self._kept, self._parts, self._fresh_bodies = file, {}, {}, {}
         if len(self._parts) > 2 * len(self._fresh) + 1000:  # stale parts: drop them
             self._parts = self._fresh
         self._fresh = {}
+        self._bodies, self._fresh_bodies = self._fresh_bodies, {}
         if not _plain(text):
             self._kept = {}
             return parse(text, file, reporter)
@@ -124,30 +129,59 @@ class NetworkParser:
     def _by_statement(self, piece: str, line: int, file: str) -> tuple[list, list] | None:
         """A network parsed statement by statement, each statement whose text and place did
         not change kept: its header (the body blanked out), then each statement apart, as
-        the whole network would parse (None where one does not, or the body cannot be split)."""
-        split = fastparse.body_statements(piece)
-        if split is None:
+        the whole network would parse (None where one does not, or the body cannot be split).
+        A body whose text and place did not change (an edit in the header) is kept whole."""
+        brace = fastparse.body_open(piece)
+        if brace is None:
             return None
-        close, starts = split
-        body = piece[starts[0]:close]  # blanked to its newlines, and blanks before the `}` where it stands
-        header = piece[:starts[0]] + "\n" * body.count("\n") + " " * (len(body) - body.rfind("\n") - 1) + piece[close:]
+        key = (line + piece.count("\n", 0, brace), piece[brace:])
+        column = brace - piece.rfind("\n", 0, brace)
+        body = self._bodies.get(key)
+        if body is None or body[4] not in (None, column):  # a statement on the `{` line moved
+            body = self._body(key, column, file)
+        if body is None:
+            return None
+        self._fresh_bodies[key] = body
+        (close, first), statements, allowed, parts, _ = body
+        self._fresh.update(parts)
+        close, first = brace + close, brace + first
+        blank = piece[first:close]  # blanked to its newlines, and blanks before the `}` where it stands
+        header = piece[:first] + "\n" * blank.count("\n") + " " * (len(blank) - blank.rfind("\n") - 1) + piece[close:]
         got = self._piece(("header", line, header), lambda: parse("\n" * (line - 1) + header, file, Reporter()))
         if got is None or len(got.networks) != 1:
             return None
         h = got.networks[0]
-        net, allowed = A.Network(h.span, h.name, h.name_span, h.params), list(got.allowed)
+        net = A.Network(h.span, h.name, h.name_span, h.params)
+        for st in statements:
+            net.add(st)
+        return [net], sorted(list(got.allowed) + allowed, key=lambda a: a[0])
+
+    def _body(self, key: tuple[int, str], column: int, file: str) -> tuple | None:
+        """A body's statements, each parsed apart (``key``: the line of its `{` and its text
+        from there; ``column``: the `{`'s): ((close, first statement) offsets in the body,
+        the statements, their allow comments, the parts parsed, and the column where a
+        statement stands on the `{` line, else None)."""
+        line, text = key
+        self.bodies_split += 1
+        split = fastparse.body_split(text)
+        if split is None:
+            return None
+        close, starts = split
+        statements, allowed, parts = [], [], {}
         at, counted = line, 0
         for start, end in zip(starts, starts[1:] + [close]):
-            at, counted = at + piece.count("\n", counted, start), start
-            col = start - piece.rfind("\n", 0, start)
-            text = piece[start:end]
-            body = self._piece((at, col, text), lambda text=text, at=at, col=col: parse_statements(text, file, at, col))
-            if body is None:
+            at, counted = at + text.count("\n", counted, start), start
+            newline = text.rfind("\n", 0, start)
+            col = start - newline if newline >= 0 else column + start
+            part = (at, col, text[start:end])
+            got = self._piece(part, lambda part=part: parse_statements(part[2], file, part[0], part[1]))
+            if got is None:
                 return None
-            for st in body[0]:
-                net.add(st)
-            allowed += body[1]
-        return [net], sorted(allowed, key=lambda a: a[0])
+            parts[part] = got
+            statements += got[0]
+            allowed += got[1]
+        on_brace_line = "\n" not in text[:starts[0]]
+        return (close, starts[0]), statements, allowed, parts, column if on_brace_line else None
 
     def _piece(self, key: tuple, parse_it):
         """A header's or a statement's parse, kept while its text and place stay the same."""
@@ -193,6 +227,7 @@ class Analyzer:
         self.last: Analysis | None = None
         self.last_parsed: Analysis | None = None  # the latest version that parsed
         self.memo: dict = {}  # the reuse memo, kept from one version to the next (netspec.memo)
+        self.resume = Resume()  # each network's check before its bindings that changed (netspec.resume)
 
     def analyze(self, text: str) -> Analysis:
         if self.last is not None and self.last.text.text == text:
@@ -202,7 +237,8 @@ class Analyzer:
         t = time.perf_counter()
         if sum(len(m) for by_params in self.memo.values() for m in by_params.values()) > _MEMO_LIMIT:
             self.memo = {}
-        result = check_text(text, self.file, self.overrides, parser=self.parser, memo=self.memo)
+        result = check_text(text, self.file, self.overrides, parser=self.parser, memo=self.memo,
+                            resume=self.resume)
         for by_params in self.memo.values():
             for applied in by_params.values():
                 memo.keep_for_next_check(applied)

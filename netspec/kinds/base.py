@@ -49,6 +49,10 @@ class Registry(Mapping):
     def __contains__(self, name: object) -> bool:
         return name in self._kinds or name in self._where()
 
+    def get(self, name, default=None):
+        kind = self._kinds.get(name)  # a kind imported already: once per stage checked
+        return kind if kind is not None else Mapping.get(self, name, default)
+
     def __iter__(self):
         where = self._where()
         yield from where

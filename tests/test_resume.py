@@ -1,0 +1,214 @@
+"""The language server's check resumed after a network's unchanged bindings (netspec.resume):
+every version of a document, edited anywhere, checks to what a fresh check of its text
+gives (diagnostics, JSON and table), and the bindings before an edit are not checked again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netspec import codes
+from netspec.checker import check_text
+from netspec.ide.analysis import Analyzer
+from netspec.report import network_json, network_table
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.net"))
+
+TEXT = """network Block(c) {
+    input x: float[batch, seq, c]
+    y = x -> Linear(c) -> ReLU
+    output y
+}
+
+network Main(width=16, depth=2) {
+    input x: float[batch, seq, width]
+    a = x -> Linear(width)
+    b = a -> Conv2d(3)
+    unused = a -> ReLU
+    q, k = a -> chunk(2, dim=-1)
+    c = a -> ReLU(inplace=true)
+    d = c + a
+    e = d -> (Linear(width) -> ReLU) * depth
+    f = cat(e, q, dim=-1) -> Linear(width)
+    z = f -> Widget
+    h = f -> LayerNorm(width)
+    output h, k
+}
+
+network Uses {
+    input x: float[batch, seq, 8]
+    a = x -> Linear(8)
+    b = a -> Block(8)
+    c = b -> ReLU
+    output c
+}
+"""
+
+
+def _outputs(result) -> tuple:
+    return ([d.to_json() for d in result.reporter.items],
+            [(network_json(n), network_table(n)) for n in result.networks])
+
+
+def _same_as_fresh(an: Analyzer, text: str) -> None:
+    assert _outputs(an.analyze(text).result) == _outputs(check_text(text, "m.net"))
+
+
+def _in(text: str, network: str, old: str, new: str) -> str:
+    """``old`` replaced by ``new`` once, in network ``network``."""
+    at = text.index(old, text.index(f"network {network}"))
+    return text[:at] + new + text[at + len(old):]
+
+
+EDITS = [  # (network, old, new), applied one after another
+    ("Main", "LayerNorm(width)", "LayerNorm(17)"),  # the last binding: a shape error
+    ("Main", "LayerNorm(17)", "LayerNorm(width)"),  # and back
+    ("Main", "d = c + a", "d = c + b"),  # in the middle: b failed
+    ("Main", "f = cat(e, q", "f = cat(e, k"),  # below it
+    ("Main", "x -> Linear(width)", "x -> Linear(8)"),  # the first binding: every size below
+    ("Main", "LayerNorm(width)", "LayerNorm(8)"),  # the last one
+    ("Main", "    c = a -> ReLU(inplace=true)", "    cc = a -> ReLU(inplace=true)"),  # a name used below
+    ("Main", "cc = a", "c = a"),
+    ("Main", "Linear(8)", "Linear(width)"),
+    ("Main", "output h, k", "output h, q"),  # the output only
+    ("Main", "output h, q", "output h, k"),
+    ("Main", "float[batch, seq, width]", "float[batch, 5, width]"),  # the input
+    ("Main", "float[batch, 5, width]", "float[batch, seq, width]"),
+    ("Main", "width=16", "width=12"),  # a parameter's default
+    ("Main", "LayerNorm(8)", "LayerNorm(12)"),
+    ("Main", "    unused = a -> ReLU\n", ""),  # a binding deleted
+    ("Main", "    h = f", "    g = f -> ReLU\n    h = f"),  # and one inserted
+    ("Main", "LayerNorm(12)", "LayerNorm(12)  # netspec: allow[" + str(codes.SHAPE) + "]"),  # an allow comment
+    ("Main", "LayerNorm(12)", "LayerNorm(13)"),
+    ("Block", "Linear(c) -> ReLU", "Linear(c) -> ReLU -> ReLU"),  # more layers before Main is checked
+    ("Main", "LayerNorm(13)", "LayerNorm(12)"),
+    ("Uses", "c = b -> ReLU", "c = b -> GELU"),  # after the use of a network
+    ("Uses", "a = x -> Linear(8)", "a = x -> Linear(7)"),  # before it
+    ("Main", "LayerNorm(12)", "LayerNorm(14)"),
+]
+
+
+def test_every_version_checks_as_a_fresh_check():
+    """Edits at the top, in the middle and at the end of a network, of a name used below,
+    of its inputs, parameters and outputs, bindings deleted and inserted, an allow comment,
+    an edit in a network checked before it and in one that uses a network: each version's
+    diagnostics, JSON and table are a fresh check's, and some versions were resumed."""
+    text = TEXT
+    an = Analyzer("m.net")
+    _same_as_fresh(an, text)
+    for network, old, new in EDITS:
+        text = _in(text, network, old, new)
+        _same_as_fresh(an, text)
+    assert an.resume.resumed > 0
+
+
+def test_a_network_defined_later_is_no_longer_an_unknown_layer():
+    """`Widget` is an unknown layer in `Main` until a network of that name is added below."""
+    an = Analyzer("m.net")
+    text = TEXT
+    _same_as_fresh(an, text)
+    text = _in(text, "Main", "LayerNorm(width)", "LayerNorm(9)")
+    _same_as_fresh(an, text)
+    text += "\nnetwork Widget {\n    input x: float[batch, seq, 16]\n    output x\n}\n"
+    _same_as_fresh(an, text)
+    assert "unknown layer or network `Widget`" not in str(check_text(text, "m.net").reporter.items)
+
+
+def test_typing_a_stage_character_by_character():
+    """A stage typed one character at a time at the end of a binding, then deleted: most
+    versions do not parse, or name an unknown layer, or a wrong size."""
+    an = Analyzer("m.net")
+    text = TEXT
+    _same_as_fresh(an, text)
+    at = text.index("LayerNorm(width)") + len("LayerNorm(width)")
+    typed = " -> Linear(32)"
+    for i in range(1, len(typed) + 1):
+        _same_as_fresh(an, text[:at] + typed[:i] + text[at:])
+    for i in range(len(typed) - 1, -1, -1):
+        _same_as_fresh(an, text[:at] + typed[:i] + text[at:])
+
+
+def _bindings(n: int) -> str:
+    lines = ["network Bindings(width=16) {", "    input x: float[batch, seq, width]", "    h0 = x"]
+    lines += [f"    h{i} = h{i - 1} -> " + ("Linear(width)", "LayerNorm(width)", "ReLU")[i % 3] for i in range(1, n + 1)]
+    return "\n".join(lines + [f"    output h{n}", "}", ""])
+
+
+def test_the_bindings_before_the_edit_are_not_checked_again():
+    text = _bindings(30)
+    an = Analyzer("m.net")
+    an.analyze(text)
+    last = text.replace("h30 = h29 -> Linear(width)", "h30 = h29 -> Linear(7)")
+    an.analyze(last)  # the first version that changed there: its state is kept
+    assert an.resume.resumed == 0
+    _same_as_fresh(an, text)
+    assert an.resume.resumed == 30  # h0 to h29
+    _same_as_fresh(an, last.replace("h14 = h13 -> ReLU", "h14 = h13 -> GELU"))  # above the kept state
+    assert an.resume.resumed == 30
+    _same_as_fresh(an, text.replace("h14 = h13 -> ReLU", "h14 = h13 -> SiLU"))
+    assert an.resume.resumed == 30 + 14
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_size_edits_in_every_spec(path):
+    """Each spec, a digit changed in one line after another from the bottom up and from the
+    top down (each edit undone before the next): every version as a fresh check."""
+    text = path.read_text()
+    an = Analyzer("m.net")
+    _same_as_fresh(an, text)
+    lines = text.split("\n")
+    places = [i for i, line in enumerate(lines) if "=" in line and any(ch.isdigit() for ch in line)]
+    places = places[::max(1, len(places) // 6)]
+    for i in [*reversed(places), *places]:
+        line = lines[i]
+        j = max(k for k, ch in enumerate(line) if ch.isdigit())
+        edited = lines[:i] + [line[:j] + ("7" if line[j] != "7" else "3") + line[j + 1:]] + lines[i + 1:]
+        _same_as_fresh(an, "\n".join(edited))
+        _same_as_fresh(an, text)
+
+
+def test_a_binding_that_uses_a_network_is_checked_again():
+    """`b` uses `Block`: an edit in `Block` changes `b` though `Uses` did not change."""
+    an = Analyzer("m.net")
+    text = TEXT
+    for edited in [_in(text, "Uses", "c = b -> ReLU", "c = b -> GELU"), text,
+                   _in(text, "Block", "Linear(c)", "Linear(5)")]:
+        _same_as_fresh(an, edited)
+
+
+def test_the_layers_counted_before_a_network(monkeypatch):
+    """A layer added to a network checked before `Main` brings `Main` past the layer limit
+    at a binding after the kept state."""
+    from netspec import limits
+
+    monkeypatch.setattr(limits, "MAX_LAYERS", 12)
+    text = """network Block(c) {
+    input x: float[batch, c]
+    y = x -> (Linear(c) -> ReLU) * 2
+    output y
+}
+
+network Main {
+    input x: float[batch, 8]
+    h1 = x -> ReLU
+    h2 = h1 -> ReLU
+    h3 = h2 -> ReLU
+    output h3
+}
+
+network Uses {
+    input x: float[batch, 8]
+    y = x -> Block(8)
+    output y
+}
+"""
+    an = Analyzer("m.net")
+    for edited in [text, text.replace("h3 = h2 -> ReLU", "h3 = h2 -> GELU"), text,
+                   text.replace("ReLU) * 2", "ReLU) * 5")]:
+        _same_as_fresh(an, edited)
+    assert [d.span.line for d in check_text(text, "m.net").reporter.items] == []
+    assert [(d.span.line, d.message) for d in check_text(edited, "m.net").reporter.items][:1] == [
+        (11, "the spec has more than 12 layers and ops")]
