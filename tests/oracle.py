@@ -646,8 +646,8 @@ REDUCTIONS = ("sum", "mean", "amax", "amin", "var", "std")
 
 def mixes_on_purpose(node, env: dict, names: set[str]) -> bool:
     """A layer or op that reads across the batch axis by design: a softmax or a reduction
-    over it, BatchNorm on batch statistics, a matmul whose operand holds the samples in its
-    last dim (a Gram matrix, `x @ x.T`)."""
+    over it, BatchNorm on batch statistics, a matmul or bmm whose operand holds the samples
+    in its last dim (a Gram matrix, `x @ x.T`)."""
     kind = node.kind_name
     args = node.args
     ts = [v.tensor for v in node.inputs if v.tensor is not None]
@@ -657,7 +657,7 @@ def mixes_on_purpose(node, env: dict, names: set[str]) -> bool:
         if kind in REDUCTIONS and dim is None:
             return bool(batch_axes(ts[0], env, names))  # over every dim
         return any(isinstance(d, int) and d % ts[0].rank in batch_axes(ts[0], env, names) for d in dims)
-    if kind == "matmul" and ts:
+    if kind in ("matmul", "bmm") and ts:
         return any(t.rank and t.rank - 1 in batch_axes(t, env, names) for t in ts)
     if kind == "einsum" and ts:
         return _einsum_mixes(str(getattr(args, "equation", "")), ts, env, names)
@@ -696,7 +696,7 @@ def batch_audit(run: Run, observed, other: list | None) -> None:
     for o, p in zip(observed, again):
         if mixes_on_purpose(o.node, run.env, run.owner.batch):
             return
-        for v, a, b in zip(o.node.outputs, o.outputs, p.outputs):
+        for v, a, b in zip(o.node.outputs, o.values, p.values):
             for k in batch_axes(v.tensor, run.env, run.owner.batch):
                 if not same_rows(a, b, k):
                     run.find("batch", f"{o.network.name}: {o.node.kind_name} (line {o.node.span.line}): dim {k} "

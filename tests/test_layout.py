@@ -695,3 +695,46 @@ def test_resampling_refuses_a_spatial_dim_that_holds_the_batch():
             assert False not in torch_says and None not in torch_says, (text, torch_says)
         verdicts["refused" if refused else "other error" if errors else "accepted"] += 1
     assert verdicts["refused"] >= 20 and verdicts["accepted"] >= 20, verdicts
+
+
+NORMS_AND_PADS = {  # stage: (the ranks it takes, the dims it reads across, the dim it reads its size from, torch's)
+    "GroupNorm(1, affine=false)": ((3, 4), lambda r: range(2, r), lambda r: 1,
+                                   lambda c: torch.nn.GroupNorm(1, c, affine=False)),
+    "InstanceNorm1d": ((2, 3), lambda r: [r - 1], lambda r: r - 2, lambda c: torch.nn.InstanceNorm1d(c)),
+    "InstanceNorm2d": ((3, 4), lambda r: [r - 2, r - 1], lambda r: r - 3, lambda c: torch.nn.InstanceNorm2d(c)),
+    "ConstantPad1d((1, -1), 0.5)": ((2, 3, 4), lambda r: [r - 1], lambda r: None,
+                                    lambda c: torch.nn.ConstantPad1d((1, -1), 0.5)),
+    'pad((0, 0, 2, -2), mode="constant")': ((2, 3, 4), lambda r: [r - 2], lambda r: None,
+                                            lambda c: lambda x: torch.nn.functional.pad(x, (0, 0, 2, -2))),
+}
+
+
+def test_norms_and_pads_refuse_a_dim_that_holds_the_batch():
+    """GroupNorm, InstanceNorm and pads given the batch (named, or merged with a literal dim)
+    in some dim: refused exactly where the layer reads across a dim that holds it; there, in
+    torch, a sample's result depends on other samples (or the samples shift); anything
+    accepted keeps one sample per slice of its batch dim in torch."""
+    verdicts = collections.Counter()
+    for seed in range(120):
+        rng = random.Random(seed)
+        stage = rng.choice(sorted(NORMS_AND_PADS))
+        ranks, across, sized, layer = NORMS_AND_PADS[stage]
+        rank = rng.choice(ranks)
+        old = [rng.choice([2, 3]) for _ in range(rank)]
+        holder = rng.choice([k for k in range(rank) if k != sized(rank)])  # not its size: a data-sized layer
+        old[holder] = "batch"
+        first = ""
+        if rng.random() < 0.3 and holder + 1 < rank and holder + 1 != sized(rank):  # merged with the dim after
+            old.insert(holder + 1, 2)
+            first = f" -> flatten({holder}, {holder + 1})"
+        text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n    y = x{first} -> {stage}\n"
+                "    output y\n}\n")
+        _, errors = check_one(text)
+        assert all(" layout: " in e for e in errors), (text, errors)
+        assert bool(errors) == (holder in across(rank)), (text, errors)
+        if not first:
+            module = layer(old[sized(rank)] if sized(rank) is not None else 1)
+            torch_says = [_in_order(module, old, holder, holder, env) for env in ENVS]
+            assert (False in torch_says) == bool(errors), (text, torch_says)
+        verdicts["refused" if errors else "accepted"] += 1
+    assert verdicts["refused"] >= 20 and verdicts["accepted"] >= 20, verdicts

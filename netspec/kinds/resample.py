@@ -109,19 +109,8 @@ class _Resample:
     def check_layout(self, ctx, x: Tensor) -> None:
         """A `layout` error when a spatial dim holds the batch (named as one, or the samples
         merged into it): resampling it would blend or drop neighbouring samples."""
-        for k in range(2, x.rank):
-            named = ctx.role(x.shape[k]) == "batch"
-            merged = not named and x.batch is not None and x.batch[0] == k
-            if not named and not merged:
-                continue
-            what = "the samples are merged into it" if merged else f"it is `{ctx.show(x.shape[k])}`"
-            fix = (f"split dim {k} back into the dims it was merged from (`reshape`) and " if merged else
-                   f"bring the batch dim first with `-> transpose(0, {k})`, or ")
-            ctx.fail_unless_allowed(
-                codes.LAYOUT, f"{self.name} resizes dim {k} of {ctx.show_tensor(x)} as a spatial dim, but {what}: "
-                "it would blend or drop neighbouring samples", ctx.input_story(),
-                help=f"{fix}lay the input out as [batch, channels, *spatial]; if this is meant, add "
-                "`# netspec: allow[layout]` to the line")
+        ctx.refuse_batch_in(x, range(2, x.rank), "resizes {dim} as a spatial dim",
+                            "it would blend or drop neighbouring samples")
 
     def out_sizes(self, ctx, a, x: Tensor) -> tuple:
         n = x.rank - 2
