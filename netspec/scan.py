@@ -139,8 +139,9 @@ def _dim(nc: NetworkChecker, dim: A.Arg | None, rank: int, span) -> int:
 
 
 def _steps_not_samples(nc: NetworkChecker, piped: Value, d: int, span) -> None:
-    """A `layout` error when the dim scanned is named as a batch: the state would carry one
-    sample into the next (unless an allow comment on the line says it is meant)."""
+    """A `layout` error when the dim scanned is named as a batch, or holds the samples merged
+    with another dim: the state would carry one sample into the next (unless an allow
+    comment on the line says it is meant)."""
     x = piped.tensor
     size = nc.net.dim(x.shape[d])
     name = next((n for n in sorted(BATCH_NAMES) if size == sym(n)), None)
