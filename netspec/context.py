@@ -205,6 +205,60 @@ class StageCtx:
             arg=arg)
         return None
 
+    def sliced_batch(self, name: str, x: Tensor, d: int, start: Dim, size: Dim, step: int = 1,
+                     arg: str | None = None) -> Dim | None:
+        """Where the samples are in a slice of dim ``d`` of ``x`` (elements ``start``,
+        ``start + step``, ...: ``size`` of them) when ``x``'s batch is merged into that dim:
+        the slice's ``inner`` (``Tensor.batch`` of its dim), or None. The samples keep their
+        order when the slice begins where a run of every sample begins (``start`` a multiple
+        of ``batch * inner``) and the step divides ``inner``. A `layout` error when the result
+        would be read as samples it does not hold: a slice that does not keep them whose
+        size still holds the batch symbol, or a dim that is exactly the batch symbol holding
+        several elements of one sample in a row."""
+        if x.batch is None or x.batch[0] != d or self.dim(size) == 0:
+            return None  # nothing merged there, or nothing left
+        if self.role(x.shape[d]) == "batch" and self.dim(x.batch[1]) == 1:
+            return None  # a dim that is exactly the batch makes no claim once cut
+        _, inner, batch = x.batch
+        inner = self.dim(inner)
+        aligned = _quotient([self.dim(start)], [batch, inner]) is not None
+        m = _quotient([inner], [step]) if aligned else None
+        if m is not None and (self.role(size) != "batch" or m == 1):
+            return m
+        if not symbols(self.dim(size)) & symbols(batch) and self.role(size) != "batch":
+            return None  # a few rows no longer named by the batch: nothing claims they are samples
+        if m is not None:
+            why = f"dim {d} of the result is `{self.show(size)}`, but holds {render(m)} elements of one sample in a row"
+        elif aligned:
+            why = (f"its step {step} skips samples" if inner == 1 else
+                   f"its step {step} does not divide {render(inner)}, the elements each sample has in a row there")
+        else:
+            why = (f"it starts at {render(self.dim(start))}, not where a run of every sample begins (a multiple of "
+                   f"`{render(numel([batch, inner]))}`)")
+        self.fail_unless_allowed(
+            codes.LAYOUT, f"{name}: the samples of {self.show_tensor(x)} are merged into dim {d} ("
+            f"{'one element of each in turn' if inner == 1 else f'{render(inner)} elements of one, then the next'}"
+            f"), and the slice would not keep them apart: {why}", self.input_story(),
+            help=f"split dim {d} back into the dims it was merged from (`reshape`) and slice the one you mean; "
+            "if this is meant, add `# netspec: allow[layout]` to the line", arg=arg)
+        return None
+
+    def refuse_batch_in(self, x: Tensor, dims, reads: str, harm: str) -> None:
+        """A `layout` error (unless allowed on the line) when one of ``dims`` of ``x`` holds
+        the batch, a dim named as one or the samples merged into it, and the layer reads
+        across it: "{kind} {reads}, but it is `batch`: {harm}", ``{dim}`` in ``reads`` naming the dim."""
+        for k in dims:
+            named = self.role(x.shape[k]) == "batch"
+            if not named and (x.batch is None or x.batch[0] != k):
+                continue
+            what = f"it is `{self.show(x.shape[k])}`" if named else "the samples are merged into it"
+            fix = (f"bring the batch dim first with `-> transpose(0, {k})`, or " if named else
+                   f"split dim {k} back into the dims it was merged from (`reshape`) and ")
+            self.fail_unless_allowed(
+                codes.LAYOUT, f"{self.kind_name} {reads.format(dim=f'dim {k} of {self.show_tensor(x)}')}, but {what}: {harm}",
+                self.input_story(), help=f"{fix}lay the input out as [batch, channels, *spatial]; if this is meant, "
+                "add `# netspec: allow[layout]` to the line")
+
     def data_symbol(self, d: Dim) -> tuple[str, str] | None:
         """The first symbol of ``d`` (parameters at their values) named like an axis that
         varies with the data, and its role: ("seq", "time"); a network parameter's name

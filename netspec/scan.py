@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 from . import ast as A
 from . import codes
 from .context import BATCH_NAMES
-from .dims import sym
+from .dims import render, sym
 from .graph import Node, Value
 from .kinds import Fail
 from .kinds.base import REGISTRY, Args, DimArg, Op, StrArg
@@ -107,7 +107,7 @@ def apply(nc: NetworkChecker, span, args: list[A.Arg], piped: Value | None, st: 
     x = piped.tensor
     d = _dim(nc, dim, x.rank, span)
     _steps_not_samples(nc, piped, d, span)
-    here = Tensor(x.dtype, x.shape[:d] + x.shape[d + 1:], x.origins[:d] + x.origins[d + 1:])
+    here = x.with_shape(x.shape[:d] + x.shape[d + 1:], None, keep={k - (k > d): k for k in range(x.rank) if k != d})
     step_node, outs = _step(nc, name, span, Value(here, piped.node, piped.index, piped.name), states)
     if outs is None:
         raise Fail("scan")
@@ -118,15 +118,25 @@ def apply(nc: NetworkChecker, span, args: list[A.Arg], piped: Value | None, st: 
     step_node.times, step_node.loop = x.shape[d], node
     origin = Origin("scan", span)
     t = states[0].tensor  # the state stacked: the h of a pair
-    stacked = Tensor(t.dtype, t.shape[:d] + (x.shape[d],) + t.shape[d:], t.origins[:d] + (origin,) + t.origins[d:])
+    batches = [_carried_batch(s.tensor, o.tensor) for s, o in zip(states, outs)]
+    b = batches[0]
+    stacked = Tensor(t.dtype, t.shape[:d] + (x.shape[d],) + t.shape[d:], t.origins[:d] + (origin,) + t.origins[d:],
+                     batch=None if b is None else (b[0] + (b[0] >= d), *b[1:]))
     node.outputs = [Value(stacked, node, 0, "")] + [
-        Value(s.tensor.with_shape(s.tensor.shape, origin), node, i + 1, "") for i, s in enumerate(states)]
+        Value(s.tensor.with_shape(s.tensor.shape, origin, batch=sb), node, i + 1, "")
+        for i, (s, sb) in enumerate(zip(states, batches))]
     nc.net.nodes.append(node)
     from .checker import Results
     return Results(node.outputs[0], dict(zip(kind.results, node.outputs)))
 
 
 _HELP = "write `states, last = x -> scan(cell, h0)` with `shared cell = RNNCell(...)` declared"
+
+
+def _carried_batch(state: Tensor, out: Tensor):
+    """Where the samples are in every state the loop makes: where the step's result has
+    them, when the state it starts from has them there too (or says nothing)."""
+    return out.batch if state.batch in (None, out.batch) else None
 
 
 def _arguments(nc: NetworkChecker, span, args: list[A.Arg],
@@ -180,13 +190,17 @@ def _dim(nc: NetworkChecker, dim: A.Arg | None, rank: int, span) -> int:
 
 
 def _steps_not_samples(nc: NetworkChecker, piped: Value, d: int, span) -> None:
-    """A `layout` error when the dim scanned is named as a batch: the state would carry one
-    sample into the next (unless an allow comment on the line says it is meant)."""
-    size = nc.net.dim(piped.tensor.shape[d])
+    """A `layout` error when the dim scanned is named as a batch, or holds the samples merged
+    with another dim: the state would carry one sample into the next (unless an allow
+    comment on the line says it is meant)."""
+    x = piped.tensor
+    size = nc.net.dim(x.shape[d])
     name = next((n for n in sorted(BATCH_NAMES) if size == sym(n)), None)
-    if name is None or nc.reporter.silenced(codes.LAYOUT, span):
+    merged = x.batch is not None and x.batch[0] == d
+    if (name is None and not merged) or nc.reporter.silenced(codes.LAYOUT, span):
         return
-    nc.reporter.error(codes.LAYOUT, f"scan steps along dim {d}, which is `{name}`: the state would carry one "
+    which = f"`{name}`" if name is not None else f"`{render(size)}`, the samples merged into it"
+    nc.reporter.error(codes.LAYOUT, f"scan steps along dim {d}, which is {which}: the state would carry one "
                       "sample into the next", span, nc.story(piped),
                       help="scan along the time dim (`dim=1` for [batch, seq, ...]), or transpose it first; "
                       "if this is meant, add `# netspec: allow[layout]` to the line")

@@ -24,6 +24,11 @@ class Observed:
     node: Node
     outputs: list  # torch tensors, one per result of the node
     path: str  # the module path of the class instance that ran it ("" for the root)
+    values: list | None = None  # copies of them as they were made (a later op may write into them in place)
+
+    def __post_init__(self) -> None:
+        if self.values is None:
+            self.values = [t.detach().clone() if hasattr(t, "detach") else t for t in self.outputs]
 
 
 def _flat(result) -> list:

@@ -646,8 +646,8 @@ REDUCTIONS = ("sum", "mean", "amax", "amin", "var", "std")
 
 def mixes_on_purpose(node, env: dict, names: set[str]) -> bool:
     """A layer or op that reads across the batch axis by design: a softmax or a reduction
-    over it, BatchNorm on batch statistics, a matmul whose operand holds the samples in its
-    last dim (a Gram matrix, `x @ x.T`)."""
+    over it, BatchNorm on batch statistics, a matmul or bmm whose operand holds the samples
+    in its last dim (a Gram matrix, `x @ x.T`)."""
     kind = node.kind_name
     args = node.args
     ts = [v.tensor for v in node.inputs if v.tensor is not None]
@@ -657,7 +657,7 @@ def mixes_on_purpose(node, env: dict, names: set[str]) -> bool:
         if kind in REDUCTIONS and dim is None:
             return bool(batch_axes(ts[0], env, names))  # over every dim
         return any(isinstance(d, int) and d % ts[0].rank in batch_axes(ts[0], env, names) for d in dims)
-    if kind == "matmul" and ts:
+    if kind in ("matmul", "bmm") and ts:
         return any(t.rank and t.rank - 1 in batch_axes(t, env, names) for t in ts)
     if kind == "einsum" and ts:
         return _einsum_mixes(str(getattr(args, "equation", "")), ts, env, names)
@@ -696,7 +696,7 @@ def batch_audit(run: Run, observed, other: list | None) -> None:
     for o, p in zip(observed, again):
         if mixes_on_purpose(o.node, run.env, run.owner.batch):
             return
-        for v, a, b in zip(o.node.outputs, o.outputs, p.outputs):
+        for v, a, b in zip(o.node.outputs, o.values, p.values):
             for k in batch_axes(v.tensor, run.env, run.owner.batch):
                 if not same_rows(a, b, k):
                     run.find("batch", f"{o.network.name}: {o.node.kind_name} (line {o.node.span.line}): dim {k} "
@@ -806,6 +806,21 @@ TRAPS = [
     # unbatched [batch, features] as a sequence over the batch
     Trap("conv-over-batch", "batch-tracking",
          _net("ConvOverBatch", "input x: float[batch, 4]", "y = x -> transpose(0, 1) -> Conv1d(2, 3, padding=1)",
+              "output y")),
+    # the batch merged with other dims, followed through einsum, a slice of the merged dim,
+    # scan's states, and refused under a resampling that reads it as space
+    Trap("einsum-merged-batch", "batch-tracking",
+         _net("EinsumMerged", "input t: float[3, batch, 6]", "input w: float[6, 4]",
+              'y = t -> flatten(0, 1) -> einsum("ij,jk->ik", w) -> reshape(batch, -1)', "output y")),
+    Trap("slice-of-merged-batch", "batch-tracking",
+         _net("SliceMerged", "input x: float[batch, 3, 6]", "y = x -> flatten(0, 1) -> narrow(0, 0, batch)",
+              "output y")),
+    Trap("scan-merged-batch", "batch-tracking",
+         _net("ScanMerged", "input x: float[seq, batch, 3, 4]", "m = x -> flatten(1, 2)",
+              "h0 = m -> select(0, 0) -> Linear(5)", "shared cell = GRUCell(5)", "states, last = m -> scan(cell, h0)",
+              "y = last -> reshape(3, batch, 5)", "output y")),
+    Trap("upsample-over-batch", "batch-tracking",
+         _net("UpOverBatch", "input x: float[batch, 2, 4]", 'y = x -> transpose(0, 2) -> Upsample(scale_factor=2, mode="linear") -> reshape(4, 2, batch, 2)',
               "output y")),
     Trap("as-split-by-op", "as-pipeline",
          _net("AsSplit", "input x: float[batch, 4]", "y = x -> Linear(8) as fc -> reshape(batch, 2, 4) -> Linear(3) as fc",

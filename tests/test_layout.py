@@ -429,3 +429,312 @@ def test_the_batch_is_followed_through_repeat_and_cat():
         assert bool(errors) == mixes, f"check {'refuses' if errors else 'accepts'}, torch mixes: {mixes}\n{text}"
         verdicts[bool(errors)] += 1
     assert verdicts[True] >= 30 and verdicts[False] >= 30, verdicts
+
+
+# -- the batch through einsum, slices, pieces, scan and resampling, against torch -------------------
+
+ENVS = ({"batch": 2, "seq": 3}, {"batch": 3, "seq": 2}, {"batch": 5, "seq": 4})
+
+
+def _in_order(fn, shape: list, at: int, out_dim: int, env: dict) -> bool | None:
+    """Whether slice k of dim ``out_dim`` of ``fn(x)`` depends on sample k of ``x`` (along
+    its dim ``at``) and on no other sample, for every k (changing one sample at a time); None
+    when torch refuses the computation at these sizes."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand([_value(d, env) for d in shape], generator=gen, dtype=torch.float64)
+    try:
+        y = fn(x)
+    except RuntimeError:
+        return None
+    for s in range(env["batch"]):
+        x2 = x.clone()
+        x2.select(at, s).add_(1.0)
+        moved = ((fn(x2) - y).abs() > 1e-9).movedim(out_dim, 0)
+        touched = moved.reshape(moved.shape[0], -1).any(1)
+        if any(bool(v) for k, v in enumerate(touched) if k != s):
+            return False
+    return True
+
+
+def _merge(rng: random.Random) -> tuple[list, str, list, int]:
+    """A shape with `batch` (and literal dims around it), a flatten that merges a run of
+    adjacent dims holding it, the merged shape, and the merged dim's index."""
+    old, _ = _batch_case(rng)
+    while len(old) < 3:
+        old.insert(rng.randrange(len(old) + 1), rng.choice([2, 3]))
+    at = old.index("batch")
+    a = rng.randint(max(0, at - 2), min(at, len(old) - 2))
+    b = rng.randint(max(at + 1, a + 2), min(len(old), at + 3))
+    merged = old[:a] + [tuple(old[a:b])] + old[b:]
+    return old, f"flatten({a}, {b - 1})", merged, a
+
+
+def _batch_shape(rng: random.Random, left: int) -> list:
+    """A new shape naming `batch` somewhere, literal dims that divide ``left``, -1 for the rest."""
+    rest = []
+    for _ in range(rng.randint(0, 2)):
+        rest.append(rng.choice([k for k in (1, 2, 3, 4) if left % k == 0]))
+        left //= rest[-1]
+    new = [*rest, -1]
+    new.insert(rng.randrange(len(new) + 1), "batch")
+    return new
+
+
+def _concrete(new: list, env: dict) -> list:
+    return [env[d] if isinstance(d, str) else d for d in new]
+
+
+def _verdict(text: str, fn, old: list, out_dim: int) -> tuple[list, list]:
+    """Check's errors on ``text`` and torch's verdicts (in order, or None where it refuses)
+    on ``fn`` at each of ENVS."""
+    result, errors = check_one(text)
+    return errors, [_in_order(fn, old, old.index("batch"), out_dim, env) for env in ENVS]
+
+
+def test_the_batch_is_followed_through_einsum():
+    """A merge of the batch dim with its neighbours, an einsum that permutes the dims and may
+    contract a literal one with a weight (keeping the merged one), then a reshape naming
+    `batch`: the `layout` error exactly where torch's result is not one sample per slice."""
+    verdicts = collections.Counter()
+    w = torch.rand(4, 2, dtype=torch.float64) + 0.5
+    for seed in range(150):
+        rng = random.Random(seed)
+        old, first, merged, a = _merge(rng)
+        letters = "abcdefg"[:len(merged)]
+        out = list(letters)
+        ints = [k for k, d in enumerate(merged) if isinstance(d, int) and k != a]
+        sizes = list(merged)
+        contract = rng.choice(ints) if ints and rng.random() < 0.6 else None
+        if contract is not None:
+            out[contract], sizes[contract] = "z", 2
+        order = list(range(len(out)))
+        rng.shuffle(order)
+        equation = f"{letters}{f',{letters[contract]}z' if contract is not None else ''}->{''.join(out[k] for k in order)}"
+        new = _batch_shape(rng, math.prod(d for k, d in enumerate(sizes) if isinstance(d, int)))
+        weight = ", w" if contract is not None else ""
+        decl = f"    input w: float[{merged[contract] if contract is not None else 1}, 2]\n"
+        text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n{decl}"
+                f"    y = x -> {first} -> einsum(\"{equation}\"{weight}) -> reshape({', '.join(map(str, new))})\n"
+                "    output y\n}\n")
+
+        def fn(x, equation=equation, contract=contract, new=new, merged=merged, a=a, old=old):
+            env = {"batch": x.shape[old.index("batch")]}
+            y = x.flatten(a, a + len(merged[a]) - 1)
+            ops = [y] if contract is None else [y, w[:merged[contract]]]
+            return torch.einsum(equation, *ops).reshape(_concrete(new, env))
+        errors, torch_says = _verdict(text, fn, old, new.index("batch"))
+        assert all(" layout: " in e and "reshape(" in e for e in errors), (text, errors)
+        assert None not in torch_says, text
+        assert bool(errors) == (False in torch_says), f"check: {errors}; torch in order: {torch_says}\n{text}"
+        verdicts[bool(errors)] += 1
+    assert verdicts[True] >= 30 and verdicts[False] >= 30, verdicts
+
+
+def _slice_bounds(rng: random.Random, run: tuple) -> tuple[str, str] | None:
+    """A start and a length (as dims) of a slice of a merged dim of the factors ``run``,
+    in range at every size of ENVS."""
+    total = _show(run)
+    inner = _show(run[run.index("batch") + 1:] or (1,))
+    starts = ["0", "1", inner, "batch", f"{inner} * batch", f"{total} - batch", f"{total} - {inner} * batch"]
+    start = rng.choice(starts)
+    length = rng.choice(["batch", f"{total} - ({start})", "2", f"{inner} * batch", "2 * batch"])
+    for env in ENVS:
+        s, n, t = (eval(e, {}, dict(env)) for e in (start, length, total))  # noqa: S307 - our own text
+        if not (0 <= s and 0 <= n and s + n <= t):
+            return None
+    return start, length
+
+
+def _slice_step(rng: random.Random, a: int, start: str, length: str, run: tuple) -> tuple[str, object, str]:
+    """The spec's stage that slices dim ``a`` so, torch's, and what names the result."""
+    form = rng.choice(["narrow", "getitem", "split", "chunk"])
+    if form == "narrow":
+        return f"narrow({a}, {start}, {length})", lambda y, e: y.narrow(a, e(start), e(length)), ""
+    if form == "getitem":
+        full = '("slice", None, None, None), ' * a
+        return (f'getitem(({full}("slice", {start}, {start} + {length}, None),))',
+                lambda y, e: y[(slice(None),) * a + (slice(e(start), e(start) + e(length)),)], "")
+    if form == "chunk":
+        return f"chunk(1, dim={a})", lambda y, e: y.chunk(1, a)[0], ".output0"
+    rest = f"{_show(run)} - ({start}) - ({length})"
+    sections = [s for s in (start, length, rest) if s != "0"]
+    pick = sections.index(length) if start != "0" else 0
+    return (f"split(({', '.join(sections)}), dim={a})",
+            lambda y, e: y.split([e(s) for s in sections], a)[pick], f".output{pick}")
+
+
+def test_the_batch_is_followed_through_slices_and_pieces():
+    """A merge of the batch dim with its neighbours, a slice of the merged dim (narrow, a
+    subscript, a piece of split or chunk), then the slice itself where it is `batch` or a
+    reshape naming `batch`: the `layout` error exactly where torch's result is not one
+    sample per slice; where torch cannot reshape at some sizes, check says so too."""
+    verdicts = collections.Counter()
+    for seed in range(300):
+        rng = random.Random(seed)
+        old, first, merged, a = _merge(rng)
+        bounds = _slice_bounds(rng, merged[a])
+        if bounds is None:
+            continue
+        start, length = bounds
+        stage, cut, field = _slice_step(rng, a, start, length, merged[a])
+        if stage.startswith("chunk"):
+            length = _show(merged[a])  # the one piece is the whole dim
+        left = math.prod(d for k, d in enumerate(merged) if isinstance(d, int) and k != a)
+        new = None if length == "batch" else _batch_shape(rng, left)
+        tail = "" if new is None else f" -> reshape({', '.join(map(str, new))})"
+        text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n    p = x -> {first} -> {stage}\n"
+                f"    y = p{field}{tail}\n    output y\n}}\n")
+
+        def fn(x, a=a, merged=merged, cut=cut, new=new, old=old):
+            env = {"batch": x.shape[old.index("batch")], "seq": x.shape[old.index("seq")] if "seq" in old else 0}
+            y = cut(x.flatten(a, a + len(merged[a]) - 1), lambda expr: eval(expr, {}, dict(env)))  # noqa: S307
+            return y if new is None else y.reshape(_concrete(new, env))
+        result, errors = check_one(text)
+        errors = [e for e in errors if " unknown-attr: " not in e]  # the pieces of a refused split
+        torch_says = [_in_order(fn, old, old.index("batch"), a if new is None else new.index("batch"), env)
+                      for env in ENVS]
+        if None in torch_says:  # torch cannot reshape it at some sizes: an error or an `unproven` warning
+            assert errors or any(d.code == "unproven" for d in result.reporter.items), text
+            verdicts["torch refuses"] += 1
+            continue
+        assert all(" layout: " in e for e in errors), (text, errors)
+        assert bool(errors) == (False in torch_says), f"check: {errors}; torch in order: {torch_says}\n{text}"
+        verdicts[bool(errors)] += 1
+    assert verdicts[True] >= 20 and verdicts[False] >= 20, verdicts
+
+
+def test_the_batch_is_followed_through_scan():
+    """A sequence whose samples are merged with a literal dim ([seq, batch * k, F]), scanned
+    over time by a shared GRUCell from a state made from its first step: the stacked states
+    and the last one, reshaped to name `batch`: the `layout` error exactly where torch's
+    result is not one sample per slice."""
+    verdicts = collections.Counter()
+    cell, lin = torch.nn.GRUCell(4, 5).double(), torch.nn.Linear(4, 5).double()
+    for seed in range(60):
+        rng = random.Random(seed)
+        run = [rng.choice([1, 2, 3]) for _ in range(rng.randint(0, 2))]
+        run.insert(rng.randrange(len(run) + 1), "batch")
+        old = ["seq", *run, 4]
+        which = rng.choice(["states", "last"])
+        left = math.prod(d for d in run if isinstance(d, int)) * 5
+        new = _batch_shape(rng, left)
+        if which == "states" and rng.random() < 0.5:
+            new.insert(0, "seq")
+        text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n"
+                f"    m = x -> flatten(1, {len(run)})\n    h0 = m -> select(0, 0) -> Linear(5)\n"
+                "    shared cell = GRUCell(5)\n    states, last = m -> scan(cell, h0)\n"
+                f"    y = {which} -> reshape({', '.join(map(str, new))})\n    output y\n}}\n")
+
+        def fn(x, run=run, which=which, new=new, old=old):
+            env = {"batch": x.shape[old.index("batch")], "seq": x.shape[0]}
+            m = x.flatten(1, len(run))
+            h, states = lin(m[0]), []
+            for step in m.unbind(0):
+                h = cell(step, h)
+                states.append(h)
+            y = torch.stack(states) if which == "states" else h
+            return y.reshape(_concrete(new, env))
+        _, errors = check_one(text)
+        assert all(" layout: " in e and "reshape(" in e for e in errors), (text, errors)
+        with torch.no_grad():
+            torch_says = [_in_order(fn, old, old.index("batch"), new.index("batch"), env) for env in ENVS]
+        assert None not in torch_says, text
+        assert bool(errors) == (False in torch_says), f"check: {errors}; torch in order: {torch_says}\n{text}"
+        verdicts[bool(errors)] += 1
+    assert verdicts[True] >= 10 and verdicts[False] >= 10, verdicts
+
+
+def _blends(mode: str, shape: list, k: int, env: dict) -> bool:
+    """Whether torch's interpolation makes an element of dim ``k`` from two samples."""
+    x = torch.zeros([_value(d, env) for d in shape], dtype=torch.float64)
+    outs = []
+    for s in (0, 1):
+        x2 = x.clone()
+        x2.select(k, s).fill_(1.0)
+        outs.append(torch.nn.functional.interpolate(x2, scale_factor=2, mode=mode) != 0)
+    return bool((outs[0] & outs[1]).any())
+
+
+def test_resampling_refuses_a_spatial_dim_that_holds_the_batch():
+    """Upsample and interpolate over [N, C, *spatial] with the batch named or merged in some
+    dim, then a reshape naming `batch`: refused (at the resampling) exactly where a spatial
+    dim holds the samples, where an interpolating mode blends neighbouring samples in torch;
+    anything accepted is one sample per slice in torch."""
+    verdicts = collections.Counter()
+    for seed in range(120):
+        rng = random.Random(seed)
+        rank = rng.choice([3, 4])
+        old = [rng.choice([1, 2, 3]) for _ in range(rank)]
+        old[rng.randrange(rank)] = "batch"
+        at, first, shape = old.index("batch"), "", list(old)
+        if rng.random() < 0.4:  # merge the batch with a literal dim put beside it
+            old.insert(at + rng.choice([0, 1]), 2)
+            a = min(at, old.index("batch"))
+            first, shape = f" -> flatten({a}, {a + 1})", old[:a] + [tuple(old[a:a + 2])] + old[a + 2:]
+        holder = next(k for k, d in enumerate(shape) if "batch" in (d if isinstance(d, tuple) else (d,)))
+        mode = rng.choice(["nearest", "linear" if rank == 3 else "bilinear"])
+        stage = rng.choice(["Upsample", "interpolate"]) + f'(scale_factor=2, mode="{mode}")'
+        left = math.prod(d for d in old if isinstance(d, int)) * 2 ** (rank - 2)
+        new = _batch_shape(rng, left)
+        text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n"
+                f"    y = x{first} -> {stage} -> reshape({', '.join(map(str, new))})\n    output y\n}}\n")
+        _, errors = check_one(text)
+        refused = [e for e in errors if " layout: " in e and ("Upsample" in e or "interpolate" in e)]
+        assert bool(refused) == (holder >= 2), (text, errors)
+        if holder >= 2 and mode != "nearest":
+            env = {"batch": 3}
+            assert _blends(mode, [_value(d, env) for d in shape], holder, env), text
+        if not errors:
+
+            def fn(x, mode=mode, new=new, shape=shape, old=old):
+                env = {"batch": x.shape[old.index("batch")]}
+                y = x.reshape([_value(d, env) for d in shape])
+                y = torch.nn.functional.interpolate(y, scale_factor=2, mode=mode)
+                return y.reshape(_concrete(new, env))
+            torch_says = [_in_order(fn, old, old.index("batch"), new.index("batch"), env) for env in ENVS]
+            assert False not in torch_says and None not in torch_says, (text, torch_says)
+        verdicts["refused" if refused else "other error" if errors else "accepted"] += 1
+    assert verdicts["refused"] >= 20 and verdicts["accepted"] >= 20, verdicts
+
+
+NORMS_AND_PADS = {  # stage: (the ranks it takes, the dims it reads across, the dim it reads its size from, torch's)
+    "GroupNorm(1, affine=false)": ((3, 4), lambda r: range(2, r), lambda r: 1,
+                                   lambda c: torch.nn.GroupNorm(1, c, affine=False)),
+    "InstanceNorm1d": ((2, 3), lambda r: [r - 1], lambda r: r - 2, lambda c: torch.nn.InstanceNorm1d(c)),
+    "InstanceNorm2d": ((3, 4), lambda r: [r - 2, r - 1], lambda r: r - 3, lambda c: torch.nn.InstanceNorm2d(c)),
+    "ConstantPad1d((1, -1), 0.5)": ((2, 3, 4), lambda r: [r - 1], lambda r: None,
+                                    lambda c: torch.nn.ConstantPad1d((1, -1), 0.5)),
+    'pad((0, 0, 2, -2), mode="constant")': ((2, 3, 4), lambda r: [r - 2], lambda r: None,
+                                            lambda c: lambda x: torch.nn.functional.pad(x, (0, 0, 2, -2))),
+}
+
+
+def test_norms_and_pads_refuse_a_dim_that_holds_the_batch():
+    """GroupNorm, InstanceNorm and pads given the batch (named, or merged with a literal dim)
+    in some dim: refused exactly where the layer reads across a dim that holds it; there, in
+    torch, a sample's result depends on other samples (or the samples shift); anything
+    accepted keeps one sample per slice of its batch dim in torch."""
+    verdicts = collections.Counter()
+    for seed in range(120):
+        rng = random.Random(seed)
+        stage = rng.choice(sorted(NORMS_AND_PADS))
+        ranks, across, sized, layer = NORMS_AND_PADS[stage]
+        rank = rng.choice(ranks)
+        old = [rng.choice([2, 3]) for _ in range(rank)]
+        holder = rng.choice([k for k in range(rank) if k != sized(rank)])  # not its size: a data-sized layer
+        old[holder] = "batch"
+        first = ""
+        if rng.random() < 0.3 and holder + 1 < rank and holder + 1 != sized(rank):  # merged with the dim after
+            old.insert(holder + 1, 2)
+            first = f" -> flatten({holder}, {holder + 1})"
+        text = (f"network B {{\n    input x: float[{', '.join(map(str, old))}]\n    y = x{first} -> {stage}\n"
+                "    output y\n}\n")
+        _, errors = check_one(text)
+        assert all(" layout: " in e for e in errors), (text, errors)
+        assert bool(errors) == (holder in across(rank)), (text, errors)
+        if not first:
+            module = layer(old[sized(rank)] if sized(rank) is not None else 1)
+            torch_says = [_in_order(module, old, holder, holder, env) for env in ENVS]
+            assert (False in torch_says) == bool(errors), (text, torch_says)
+        verdicts["refused" if errors else "accepted"] += 1
+    assert verdicts["refused"] >= 20 and verdicts["accepted"] >= 20, verdicts

@@ -37,8 +37,6 @@ BROKEN = Path(__file__).resolve().parent / "broken"
 # the traps of the issue "The checker is never wrong" that check still lets through, and
 # what the oracle found beyond them (tests/oracle.py, classify)
 OPEN_TRAPS = {
-    "batch-tracking": "a result whose stated batch axis holds other samples, through an op that does not "
-                      "follow a merged batch (einsum, a slice of the merged dim)",
     "pinned-parameters": "the class accepts a parameter value check --set refuses (a range or a divisibility "
                          "checked with the default)",
 }

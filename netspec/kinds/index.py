@@ -123,6 +123,7 @@ class Getitem(Op):
                            arg="index")
         shape: list[Dim] = []
         keep: dict[int, int] = {}
+        batch = None  # where the samples are, when a slice cuts the dim they are merged into
         d = 0  # the input dim the next item indexes
         for item in items:
             if item is None:
@@ -136,6 +137,8 @@ class Getitem(Op):
                 size = self.slice_size(ctx, x, d, item)
                 if compare(size, x.shape[d]) is True:
                     keep[len(shape)] = d
+                else:
+                    batch = self.sliced_batch(ctx, x, d, item, size, len(shape)) or batch
                 shape.append(size)
                 d += 1
             else:
@@ -144,7 +147,21 @@ class Getitem(Op):
         for k in range(d, x.rank):
             keep[len(shape)] = k
             shape.append(x.shape[k])
-        return [x.with_shape(tuple(shape), ctx.origin, keep=keep)]
+        return [x.with_shape(tuple(shape), ctx.origin, keep=keep, batch=batch)]
+
+    def sliced_batch(self, ctx, x: Tensor, d: int, item, size: Dim, at: int):
+        """``Tensor.batch`` of the result when the slice cuts the dim that holds the merged
+        batch (its dim ``at``); a `layout` error when the cut would not keep the samples."""
+        if x.batch is None or x.batch[0] != d:
+            return None
+        _, start, _, step = item
+        if start is None:
+            start = 0
+        elif ctx.less_equal(start, -1):  # counted from the end (slice_size warned if it may pass the start)
+            start = x.shape[d] + start
+        inner = ctx.sliced_batch("getitem", x, d, start, size, 1 if step is None else ctx.concrete(step, "a slice step"),
+                                 arg="index")
+        return None if inner is None else (at, inner, x.batch[2])
 
     def layout(self, ctx, a, inputs, outputs):
         return [layout.indexed(inputs[0], outputs[0], a.index, ctx.decide)]

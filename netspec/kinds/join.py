@@ -93,7 +93,13 @@ class _Pieces(Op):
             raise ctx.fail(codes.LIMIT, f"{self.name} makes {len(sizes)} results; netspec allows at most {MAX_PIECES}",
                            help="cut into fewer, larger pieces")
         keep = {i: i for i in range(x.rank) if i != d}
-        return [x.with_shape(x.shape[:d] + (s,) + x.shape[d + 1:], ctx.origin, keep=keep) for s in sizes]
+        out, start = [], 0
+        for s in sizes:
+            inner = ctx.sliced_batch(self.name, x, d, start, s, arg="dim")
+            out.append(x.with_shape(x.shape[:d] + (s,) + x.shape[d + 1:], ctx.origin, keep=keep,
+                                    batch=None if inner is None else (d, inner, x.batch[2])))
+            start = start + s
+        return out
 
     def axis(self, ctx, a, x: Tensor) -> int:
         if x.rank == 0:
@@ -284,4 +290,6 @@ class Narrow(Op):
                          help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")
         ctx.fix(a.start, a.length, n)
         keep = {i: i for i in range(x.rank) if i != d}
-        return [x.with_shape(x.shape[:d] + (a.length,) + x.shape[d + 1:], ctx.origin, keep=keep)]
+        inner = ctx.sliced_batch("narrow", x, d, start, a.length, arg="start")
+        return [x.with_shape(x.shape[:d] + (a.length,) + x.shape[d + 1:], ctx.origin, keep=keep,
+                             batch=None if inner is None else (d, inner, x.batch[2]))]

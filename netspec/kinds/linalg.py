@@ -367,12 +367,10 @@ class Einsum(Op):
                                    arg="equation", help="a repeated subscript takes a diagonal: the sizes must match")
                 seen.setdefault(lab, i)
                 self._merge(ctx, sizes, lab, x, i, inputs, labels)
-        shape, origins = [], []
-        for s in out:
-            for lab in ([f"...{i}" for i in range(width)] if s == "..." else [s]):
-                shape.append(sizes[lab][0])
-                origins.append(sizes[lab][1])
-        return [Tensor(dtype, tuple(shape), tuple(origins))]
+        kept = [lab for s in out for lab in ([f"...{i}" for i in range(width)] if s == "..." else [s])]
+        shape = tuple(sizes[lab][0] for lab in kept)
+        origins = tuple(sizes[lab][1] for lab in kept)
+        return [Tensor(dtype, shape, origins, batch=_einsum_batch(inputs, labels, kept, shape))]
 
     @staticmethod
     def _merge(ctx, sizes: dict, lab: str, x: Tensor, i: int, inputs, labels) -> None:
@@ -438,6 +436,14 @@ def einsum_flops(labels: list[list[str]], inputs: list[Tensor], kept: set[str]) 
             total = total + 2 * both * lo * numel(left[lab] for lab in summed) * ro
         left = {lab: d for lab, d in {**right, **left}.items() if lab in later}
     return total
+
+
+def _einsum_batch(inputs: list[Tensor], labels: list[list[str]], kept: list[str], shape) -> Any:
+    """Where the samples are in an einsum's result: an operand's dim that holds them merged
+    keeps them where its subscript is kept (summed over, it holds them no more)."""
+    found = [(t, t.batch[0], kept.index(labs[t.batch[0]]) if labs[t.batch[0]] in kept else -1)
+             for t, labs in zip(inputs, labels) if t.batch is not None]
+    return placed(shape, found)
 
 
 def _matmul_batch(x: Tensor, y: Tensor, shape) -> Any:

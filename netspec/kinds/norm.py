@@ -315,6 +315,8 @@ class GroupNorm(FloatLayer):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         self.check_dtype(ctx, x)
+        ctx.refuse_batch_in(x, range(2, x.rank), "normalizes over {dim}",
+                            "each sample's result would depend on the others")
         groups = ctx.concrete(a.num_groups, "num_groups", "num_groups")
         if groups < 1:
             raise ctx.fail(codes.VALUE, f"GroupNorm: num_groups must be positive, received {groups}", arg="num_groups")
@@ -385,6 +387,8 @@ class _InstanceNorm(_BatchNorm):
     def infer(self, ctx, a, inputs):
         out = super().infer(ctx, a, inputs)
         x = inputs[0]
+        ctx.refuse_batch_in(x, range(x.rank - self.n, x.rank), "normalizes over {dim} as a spatial dim",
+                            "each sample's result would depend on the others")
         elements = ctx.dim(numel(x.shape[-self.n:]))
         if elements == 1:  # torch raises in training, and in eval without running stats
             raise ctx.fail(codes.SIZE, f"{self.name} needs more than one spatial element a channel, but its input "

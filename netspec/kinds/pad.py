@@ -66,6 +66,8 @@ def pad_shape(ctx, who: str, mode: str, x: Tensor, pads: tuple[int, ...], arg: s
         if before == after == 0:
             keep[i] = i
     keep.update({i: i for i in range(x.rank - len(pads) // 2)})
+    ctx.refuse_batch_in(x, [i for i in range(x.rank) if i not in keep], "extends or crops {dim}",
+                        "it would shift the samples, or add rows that are not samples")
     return x.with_shape(tuple(shape), ctx.origin, keep=keep)
 
 

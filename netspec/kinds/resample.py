@@ -106,6 +106,12 @@ class _Resample:
             raise ctx.fail(codes.VALUE, f'{self.name}: antialias is only for the modes "bilinear" and "bicubic", '
                            f'not "{a.mode}"', arg="antialias")
 
+    def check_layout(self, ctx, x: Tensor) -> None:
+        """A `layout` error when a spatial dim holds the batch (named as one, or the samples
+        merged into it): resampling it would blend or drop neighbouring samples."""
+        ctx.refuse_batch_in(x, range(2, x.rank), "resizes {dim} as a spatial dim",
+                            "it would blend or drop neighbouring samples")
+
     def out_sizes(self, ctx, a, x: Tensor) -> tuple:
         n = x.rank - 2
         which = "size" if a.size is not None else "scale_factor"
@@ -138,6 +144,7 @@ class _Resample:
 
     def resample(self, ctx, a, x: Tensor) -> Tensor:
         self.check_args(ctx, a, x)
+        self.check_layout(ctx, x)
         sizes = self.out_sizes(ctx, a, x)
         for i, o in enumerate(sizes):
             v = ctx.dim(o)
