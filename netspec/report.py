@@ -283,6 +283,7 @@ def choose_columns(names: list[str] | None = None, costs: bool = False) -> tuple
 # -- the table: its rows ----------------------------------------------------------------------
 
 LAYER_HEAD = "Layer (kind, name, line)"
+LONG_CELL = 80  # a longer cell is a note under the table (its formula in full)
 NOTE_WIDTH = 80  # an error under a layer wraps at the table's width, or at this in a narrow table
 
 
@@ -306,7 +307,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
     keys = choose_columns(list(columns) if columns else None, costs)
     cols = [COLUMNS[k] for k in keys]
     t = Table(net, env, optimizer=optimizer)
-    rows = _rows(t, keys, depth)
+    rows, notes = _footnoted(_rows(t, keys, depth), {c.key: c.head for c in cols})
     widths = [max([len(LAYER_HEAD)] + [len(r.layer) for r in rows if r.note is None])]
     widths += [max([len(c.head)] + [len(r.cells.get(c.key, "")) for r in rows]) for c in cols]
     total = sum(widths) + 2 * len(cols)
@@ -320,9 +321,36 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
         out.append(_line(widths, [r.layer] + [r.cells.get(c.key, "") for c in cols],
                          ["<"] + [c.align for c in cols]))
     out += [rule, f"Total params: {_fmt_count(t.total_params)}"]
-    out += [c.total(t) for c in cols if c.total is not None]
+    totals = "\n".join(c.total(t) for c in cols if c.total is not None).splitlines()
+    out += [w for line in totals for w in _hanging(line, max(total, NOTE_WIDTH))]
     out.append("-" * total)
+    for n, (layer, head, text) in enumerate(notes, 1):
+        out += _hanging(f"[{n}] {layer.strip()}, {head}: {text}", max(total, NOTE_WIDTH))
     return "\n".join(out)
+
+
+def _footnoted(rows: list[Row], heads: dict[str, str]) -> tuple[list[Row], list[tuple[str, str, str]]]:
+    """Rows whose cost cells are longer than LONG_CELL (a formula of many terms: a workspace
+    rounded to pages) show ``[n]`` instead, the whole text listed under the table as note n, so one
+    cell never widens the table."""
+    notes: list[tuple[str, str, str]] = []
+    out, layer = [], ""
+    for r in rows:
+        layer = r.layer or layer
+        cells = dict(r.cells)
+        for key, text in r.cells.items():
+            if key in COST_COLUMNS and len(text) > LONG_CELL:
+                notes.append((layer, heads.get(key, key), text))
+                cells[key] = f"[{len(notes)}]"
+        out.append(r._replace(cells=cells))
+    return out, notes
+
+
+def _hanging(line: str, width: int) -> list[str]:
+    """A line under the table wrapped at the table's width, later lines indented."""
+    if len(line) <= width:
+        return [line]
+    return textwrap.wrap(line, width, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
 
 
 def _line(widths: list[int], texts: list[str], aligns: list[str]) -> str:

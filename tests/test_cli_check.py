@@ -435,3 +435,20 @@ def test_json_with_weights_follows_the_schema(run_cli):
     assert resnet["weights"][0] == {"name": "conv1.weight", "dtype": "float32", "shape": [64, 3, 7, 7],
                                     "trainable": True}  # torchvision's resnet18 names it so
     assert sum(w["trainable"] for w in resnet["weights"]) == 62  # torchvision's resnet18: 62 parameter tensors
+
+
+def test_a_long_formula_is_a_note_under_the_table(run_cli):
+    """A CPU float32 LSTM saves a workspace rounded to pages: a formula of many terms. Its
+    cell shows `[1]` and the formula is listed whole under the table, every line no wider
+    than the table's rule, so one cell never widens the table."""
+    out = run_cli("check", "specs/bilstm.net", "--costs").stdout
+    lines = out.splitlines()
+    rule = next(line for line in lines if line.startswith("="))
+    assert all(len(line) <= len(rule) for line in lines), max(lines, key=len)
+    row = next(line for line in lines if line.startswith("LSTM (enc) :5"))
+    assert row.endswith("[1]")
+    at = next(i for i, line in enumerate(lines) if line.startswith("[1] LSTM (enc) :5, Saved: "))
+    note = " ".join(line.strip() for line in lines[at:] if line.startswith(("[1]", "    ")))
+    assert note.count("//") >= 4 and not any(line.startswith("[2]") for line in lines)
+    saved = next(line for line in lines if line.startswith("Saved for backward: "))
+    assert len(saved) <= len(rule) and lines[lines.index(saved) + 1].startswith("    ")
