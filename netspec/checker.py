@@ -42,6 +42,7 @@ from .dims import (
     total,
 )
 from .graph import CheckResult, Node, ParamUse, TypedNetwork, Value
+from .inplace import refuse_write_into_view
 from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
 from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
@@ -803,9 +804,11 @@ class NetworkChecker:
             key = None if bound.tensors else memo.application_key(kind.name, values, in_types)
             seen = self._seen(key)
             if isinstance(seen, memo.Applied):
+                refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
                 return self._replay(node, seen, ctx, in_types)
             raised = self.reporter.raised
             a = node.args = self._validate(kind, values, bound.spans, ctx)
+            refuse_write_into_view(kind, a, ctx, bound.inputs)
             outs = self.rule(kind, ctx, a, in_types)
             node.params = self._param_count(kind, a)
         except Fail as f:
