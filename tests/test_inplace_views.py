@@ -68,3 +68,57 @@ def test_check_refuses_what_torch_refuses(pieces, stage, call):
     out = model(torch.randn(4, 6))
     out.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+# networks used as stages: one that writes in place into the piece it is given, one that
+# returns a piece (or a view of one) that the caller writes into; and one that does neither
+BLOCKS = '''network Act {
+    input t: float[n, 4]
+    out = t -> ReLU(true)
+    output out
+}
+
+network Cut {
+    input t: float[n, 8]
+    parts = t -> split(4, dim=1)
+    output parts.output1
+}
+
+network Pass {
+    input t: float[n, 4]
+    out = t -> transpose(0, 1)
+    output out
+}
+
+network Net {
+    input x: float32[3, 8]
+    USE
+    output out
+}
+'''
+BLOCK_CASES = [
+    ("parts = x -> Linear(8) -> split(4, dim=1)\n    out = parts.output1 -> Act",
+     lambda h: nn.ReLU(inplace=True)(h.split(4, 1)[1])),
+    ("out = x -> Linear(8) -> Cut -> ReLU(true)", lambda h: nn.ReLU(inplace=True)(h.split(4, 1)[1])),
+    ("parts = x -> Linear(8) -> split(4, dim=1)\n    out = parts.output0 -> Pass -> ReLU(true)",
+     lambda h: nn.ReLU(inplace=True)(h.split(4, 1)[0].transpose(0, 1))),
+    ("out = x -> Linear(4) -> Pass -> ReLU(true)", lambda h: nn.ReLU(inplace=True)(h[:, :4].clone().transpose(0, 1))),
+]
+
+
+@pytest.mark.parametrize("use,call", BLOCK_CASES, ids=[u.splitlines()[-1].strip() for u, _ in BLOCK_CASES])
+def test_networks_used_on_pieces(use, call):
+    text = BLOCKS.replace("USE", use)
+    errors = check_text(text, "views.net").reporter.errors
+    torch.manual_seed(0)
+    h = torch.randn(3, 8) @ torch.randn(8, 8, requires_grad=True)
+    try:
+        call(h).sum().backward()
+        refused = False
+    except RuntimeError as e:
+        assert "modified inplace" in str(e), e
+        refused = True
+    assert [d.code for d in errors] == ([codes.VALUE] if refused else []), [d.message for d in errors]
+    if not refused:
+        model = api.loads(text).module_class("Net")().train()
+        model(torch.randn(3, 8)).sum().backward()
