@@ -43,6 +43,7 @@ from .dims import (
     total,
 )
 from .graph import CheckResult, Node, ParamUse, TypedNetwork, Value
+from .inplace import block_writes_into_view, refuse_block_write, refuse_write_into_view
 from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
 from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
@@ -832,9 +833,11 @@ class NetworkChecker:
             key = None if bound.tensors else memo.application_key(kind.name, values, in_types)
             seen = self._seen(key)
             if isinstance(seen, memo.Applied):
+                refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
                 return self._replay(node, seen, ctx, in_types)
             raised = self.reporter.raised
             a = node.args = self._validate(kind, values, bound.spans, ctx)
+            refuse_write_into_view(kind, a, ctx, bound.inputs)
             outs = self.rule(kind, ctx, a, in_types)
             node.params = self._param_count(kind, a)
         except Fail as f:
@@ -1066,6 +1069,11 @@ class NetworkChecker:
             node.error = "the block does not check at this use"
             return self._poison(node, out_names)
         node.block = sub
+        written = block_writes_into_view(node)
+        if written is not None:
+            refuse_block_write(self.reporter, node, name, *written)
+            node.error = "writes into a piece of split or chunk"
+            return self._poison(node, out_names)
         node.params = total(n.params for n in (*sub.tensors, *sub.nodes))
         node.outputs = [Value(Tensor(v.tensor.dtype, v.tensor.shape, (Origin(name, span),) * v.tensor.rank,
                                      v.tensor.strides, v.tensor.batch), node, i, "")

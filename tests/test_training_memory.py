@@ -131,6 +131,17 @@ FOLDS = [
      lambda: nn.RNN(4, 5, batch_first=True, bidirectional=True), lambda m, x: m(x.sigmoid())),
     ("float64[3, 2, 4]", "Sigmoid -> transpose(0, 1) -> LSTM(5, proj_size=2, bidirectional=true)",
      lambda: nn.LSTM(4, 5, proj_size=2, bidirectional=True).double(), lambda m, x: m(x.sigmoid().transpose(0, 1))),
+    # an instance norm runs a batch norm over ``input.contiguous().view(1, N * C, ...)``: it
+    # keeps its input where that is contiguous, and the copy where not
+    ("float32[3, 1, 8, 9]", "Sigmoid -> InstanceNorm2d", lambda: nn.InstanceNorm2d(1), lambda m, x: m(x.sigmoid())),
+    ("float32[3, 1, 8, 9]", "Sigmoid -> permute(2, 1, 0, 3) -> InstanceNorm2d", lambda: nn.InstanceNorm2d(1),
+     lambda m, x: m(x.sigmoid().permute(2, 1, 0, 3))),
+    ("float32[3, 2, 8, 9]", "Sigmoid -> permute(2, 1, 0, 3) -> InstanceNorm2d(affine=true)",
+     lambda: nn.InstanceNorm2d(2, affine=True), lambda m, x: m(x.sigmoid().permute(2, 1, 0, 3))),
+    ("float64[5, 2, 4]", "Sigmoid -> transpose(1, 2) -> InstanceNorm1d(track_running_stats=true)",
+     lambda: nn.InstanceNorm1d(4, track_running_stats=True).double(), lambda m, x: m(x.sigmoid().transpose(1, 2))),
+    ("float32[4, 3, 2]", "Sigmoid -> transpose(0, 2) -> InstanceNorm1d", lambda: nn.InstanceNorm1d(2),
+     lambda m, x: m(x.sigmoid().transpose(0, 2))),
 ]
 
 

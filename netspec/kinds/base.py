@@ -350,6 +350,16 @@ class Kind:
     # may then write into it, as torchvision's residual blocks do with `out += identity`.
     fresh_result: ClassVar[bool] = False
 
+    # Whether the results are views of the input that one call returns together (``split``,
+    # ``chunk``): in a training step torch refuses to write into one of them, or into a view
+    # of one, in place (inplace.py)
+    multi_view: ClassVar[bool] = False
+
+    def writes_input(self, a: Args) -> bool:
+        """True when the layer writes its result into its input in a training step
+        (``inplace=true``), as opposed to returning the input itself."""
+        return getattr(a, "inplace", False) is True and not self.is_view()
+
     def aliases_input(self, a: Args, inputs: list[Tensor] | None = None) -> bool:
         """True when the layer's result is its input's own storage: a view, or a layer that
         writes in place (``inplace=true``). Such a result adds no activation bytes. With the

@@ -41,6 +41,9 @@ class Dropout(FloatLayer):
     def aliases_input(self, a, inputs=None):
         return a.inplace or a.p == 0.0  # torch returns the input itself when p is 0
 
+    def writes_input(self, a):
+        return a.inplace is True and a.p != 0.0
+
     def saved(self, a, inputs, outputs, grad):
         """The mask torch multiplies by (in the input's dtype): one element per element, or
         per channel (the feature dropouts); at p=1 a 0-dim zero; nothing at p=0."""
@@ -136,6 +139,9 @@ class AlphaDropout(Dropout):
 
     def aliases_input(self, a, inputs=None):
         return a.p == 0.0  # torch's AlphaDropout takes `inplace` but never writes in place
+
+    def writes_input(self, a):
+        return False
 
 
 # -- torchvision's StochasticDepth, which a built module defines itself -----------------------

@@ -78,6 +78,7 @@ class _Pieces(Op):
     ``output0``, ``output1``, ...; a binding exposes each (`parts.output1`)."""
 
     results = ("output0",)
+    multi_view = True
 
     def result_pattern(self, names):
         return f"({names[0]},)" if len(names) == 1 else ", ".join(names)  # torch returns a tuple

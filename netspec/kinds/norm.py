@@ -9,7 +9,7 @@ from ..dims import exact_div
 from ..types import ITEMSIZE
 from .args import Before
 from .base import Args, BoolArg, FloatArg, FloatLayer, SizeArg, Weight, _float, numel, register
-from .memory import Saved
+from .memory import Saved, nbytes
 
 
 class BatchNormArgs(Args):
@@ -404,11 +404,15 @@ class _InstanceNorm(_BatchNorm):
     def saved(self, a, inputs, outputs, grad):
         """torch runs a batch norm over [1, N * C, *spatial]: the input, the mean and inverse
         deviation of each of the N * C channels, and the N * C copies it makes of the running
-        statistics (track_running_stats) and of the weight (affine)."""
+        statistics (track_running_stats) and of the weight (affine). torch reshapes
+        ``input.contiguous()``: a strided input is copied, and the copy is what it keeps."""
         x = inputs[0]
         channels = (x.shape[0] if x.rank == self.n + 2 else 1) * a.num_features
         copies = 2 + 2 * int(a.track_running_stats) + int(a.affine)
-        return Saved(inputs=(0,), extra=copies * channels * ITEMSIZE[x.dtype])
+        stats = copies * channels * ITEMSIZE[x.dtype]
+        if not grad.is_contiguous(0):
+            return Saved(extra=nbytes(x) + stats)
+        return Saved(inputs=(0,), extra=stats)
 
 
 @register

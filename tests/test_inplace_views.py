@@ -1,0 +1,124 @@
+"""In-place layers on the pieces of ``split`` and ``chunk`` (netspec/inplace.py), against torch.
+
+torch refuses, in a training step, a layer that writes in place into a view returned by a
+function that returns several views, or into a view of one. ``check`` must refuse exactly
+what torch refuses (with a code, a note and a help line), and what it accepts must build
+and train. The torch side of each case is written by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+from netspec import api, codes  # noqa: E402
+from netspec.checker import check_text  # noqa: E402
+
+# (the pieces, what reads the first one, the same in torch on h = x @ w)
+CASES = [
+    ("split(3, dim=1)", "ReLU(true)", lambda h: nn.ReLU(inplace=True)(h.split(3, 1)[0])),
+    ("split(6, dim=1)", "ReLU(true)", lambda h: nn.ReLU(inplace=True)(h.split(6, 1)[0])),
+    ("chunk(2, dim=1)", "transpose(0, 1) -> SiLU(inplace=true)",
+     lambda h: nn.SiLU(inplace=True)(h.chunk(2, 1)[0].transpose(0, 1))),
+    ("chunk(2, dim=0)", "reshape(-1) -> ReLU(true)", lambda h: nn.ReLU(inplace=True)(h.chunk(2, 0)[0].reshape(-1))),
+    ("split(3, dim=1)", "unsqueeze(0) -> LeakyReLU(0.1, true)",
+     lambda h: nn.LeakyReLU(0.1, inplace=True)(h.split(3, 1)[0].unsqueeze(0))),
+    ("split(3, dim=1)", "Dropout(0.5, true)", lambda h: nn.Dropout(0.5, inplace=True)(h.split(3, 1)[0])),
+    ("split(3, dim=1)", "Identity -> ReLU(true)", lambda h: nn.ReLU(inplace=True)(nn.Identity()(h.split(3, 1)[0]))),
+    # a copy, or a new tensor, may be written; so may a piece where nothing is written
+    ("split(3, dim=1)", "reshape(-1) -> ReLU(true)", lambda h: nn.ReLU(inplace=True)(h.split(3, 1)[0].reshape(-1))),
+    ("split(3, dim=1)", "Linear(2, bias=false) -> ReLU(true)",
+     lambda h: nn.ReLU(inplace=True)(h.split(3, 1)[0] @ torch.randn(3, 2))),
+    ("split(3, dim=1)", "ReLU", lambda h: nn.ReLU()(h.split(3, 1)[0])),
+    ("split(3, dim=1)", "Dropout(0.0, true)", lambda h: nn.Dropout(0.0, inplace=True)(h.split(3, 1)[0])),
+    ("split(3, dim=1)", "AlphaDropout(0.5, true)", lambda h: nn.AlphaDropout(0.5, inplace=True)(h.split(3, 1)[0])),
+]
+
+
+def _spec(pieces: str, stage: str) -> str:
+    return (f"network Net {{\n    input x: float32[4, 6]\n    parts = x -> Linear(6) -> {pieces}\n"
+            f"    out = parts.output0 -> {stage}\n    output out\n}}\n")
+
+
+def _torch_refuses(call) -> bool:
+    torch.manual_seed(0)
+    h = torch.randn(4, 6) @ torch.randn(6, 6, requires_grad=True)
+    try:
+        call(h).sum().backward()
+    except RuntimeError as e:
+        assert "modified inplace" in str(e), e
+        return True
+    return False
+
+
+@pytest.mark.parametrize("pieces,stage,call", CASES, ids=[f"{p} {s}" for p, s, _ in CASES])
+def test_check_refuses_what_torch_refuses(pieces, stage, call):
+    text = _spec(pieces, stage)
+    errors = check_text(text, "views.net").reporter.errors
+    if _torch_refuses(call):
+        assert [d.code for d in errors] == [codes.VALUE], [d.message for d in errors]
+        (d,) = errors
+        assert d.span.line == 4 and d.notes and "out of place" in d.help, d
+        return
+    assert not errors, [d.message for d in errors]
+    model = api.loads(text).module_class()().train()
+    torch.manual_seed(0)
+    out = model(torch.randn(4, 6))
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+# networks used as stages: one that writes in place into the piece it is given, one that
+# returns a piece (or a view of one) that the caller writes into; and one that does neither
+BLOCKS = '''network Act {
+    input t: float[n, 4]
+    out = t -> ReLU(true)
+    output out
+}
+
+network Cut {
+    input t: float[n, 8]
+    parts = t -> split(4, dim=1)
+    output parts.output1
+}
+
+network Pass {
+    input t: float[n, 4]
+    out = t -> transpose(0, 1)
+    output out
+}
+
+network Net {
+    input x: float32[3, 8]
+    USE
+    output out
+}
+'''
+BLOCK_CASES = [
+    ("parts = x -> Linear(8) -> split(4, dim=1)\n    out = parts.output1 -> Act",
+     lambda h: nn.ReLU(inplace=True)(h.split(4, 1)[1])),
+    ("out = x -> Linear(8) -> Cut -> ReLU(true)", lambda h: nn.ReLU(inplace=True)(h.split(4, 1)[1])),
+    ("parts = x -> Linear(8) -> split(4, dim=1)\n    out = parts.output0 -> Pass -> ReLU(true)",
+     lambda h: nn.ReLU(inplace=True)(h.split(4, 1)[0].transpose(0, 1))),
+    ("out = x -> Linear(4) -> Pass -> ReLU(true)", lambda h: nn.ReLU(inplace=True)(h[:, :4].clone().transpose(0, 1))),
+]
+
+
+@pytest.mark.parametrize("use,call", BLOCK_CASES, ids=[u.splitlines()[-1].strip() for u, _ in BLOCK_CASES])
+def test_networks_used_on_pieces(use, call):
+    text = BLOCKS.replace("USE", use)
+    errors = check_text(text, "views.net").reporter.errors
+    torch.manual_seed(0)
+    h = torch.randn(3, 8) @ torch.randn(8, 8, requires_grad=True)
+    try:
+        call(h).sum().backward()
+        refused = False
+    except RuntimeError as e:
+        assert "modified inplace" in str(e), e
+        refused = True
+    assert [d.code for d in errors] == ([codes.VALUE] if refused else []), [d.message for d in errors]
+    if not refused:
+        model = api.loads(text).module_class("Net")().train()
+        model(torch.randn(3, 8)).sum().backward()
