@@ -398,6 +398,18 @@ class NetworkChecker:
                     self.net.fixed[s] = self.net.param_env[s]
                     self.net.pins.setdefault(s, span or self.here)
 
+    def require(self, a: Dim, b: Dim, divides: bool, what: str, span: Span) -> None:
+        """A fact a stage needs (``a <= b``, or ``b`` divides ``a``) that holds with the
+        parameters' values and not for every value of them: the built class tests it
+        (TypedNetwork.requires). A fact over a size the constructor is not given (an input
+        symbol) fixes the parameters instead: the class then refuses their other values."""
+        if not (symbols(a) | symbols(b)) <= self.net.param_env.keys():
+            self.fix(a, b, span=span)
+            return
+        fact = (a, b, divides, what, span.line)
+        if fact not in self.net.requires:
+            self.net.requires.append(fact)
+
     def known(self, d: Dim) -> Dim:
         """``d`` with the parameters' values; a decision taken on it depends on them."""
         value = self.net.dim(d)
@@ -1062,6 +1074,8 @@ class NetworkChecker:
         node.block_symbols = dict(nc.symbol_env)
         nc.net.ok = not inner.errors
         self.net.fixed.update(nc.net.fixed)  # the caller's parameters the use depends on
+        for a, b, divides, what, _ in nc.net.requires:  # over the caller's parameters
+            self.require(a, b, divides, f"{what} in {ast.name}", span)
         for p, where in nc.net.pins.items():
             self.net.pins.setdefault(p, where)
         self._report_use(ast, inner, span)

@@ -39,8 +39,6 @@ BROKEN = Path(__file__).resolve().parent / "broken"
 OPEN_TRAPS = {
     "batch-tracking": "a result whose stated batch axis holds other samples, through an op that does not "
                       "follow a merged batch (einsum, a slice of the merged dim)",
-    "pinned-parameters": "the class accepts a parameter value check --set refuses (a range or a divisibility "
-                         "checked with the default)",
 }
 # what check answers with a warning, not an error: the fact depends on a value, and the
 # `unproven` warning says which (an index into a size nothing bounds: `select(1, 3)` of
@@ -83,7 +81,8 @@ def test_quick_profile():
 
 # -- the oracle finds what it is meant to find ----------------------------------------------------
 
-@pytest.mark.parametrize("trap", [t for t in oracle.TRAPS if t.label not in ("assert-pins", "unused-parameter")],
+@pytest.mark.parametrize("trap", [t for t in oracle.TRAPS
+                                  if t.label not in ("assert-pins", "pinned-parameters", "unused-parameter")],
                          ids=lambda t: t.name)
 def test_check_refuses_the_trap_or_the_oracle_finds_it(trap):
     """The oracle can fail: on every trap check lets through, it reports that trap."""
@@ -216,7 +215,6 @@ def test_an_assertion_pins_the_parameter_it_depends_on(run_cli, tmp_path):
         api.load(str(path)).module_class()(hidden_size=5)
 
 
-@pytest.mark.xfail(strict=True, reason=f"trap pinned-parameters: {OPEN_TRAPS['pinned-parameters']}")
 def test_a_range_checked_with_a_parameter_pins_it():
     trap = next(t for t in oracle.TRAPS if t.name == "select-range-on-parameter")
     assert not api.loads(trap.text, {"width": 2}, strict=False).ok

@@ -106,6 +106,7 @@ class Spatial(FloatLayer):
             if isinstance(v, int) and v % groups:
                 raise ctx.fail(codes.VALUE, f"{self.name}: {what} ({v}) must be divisible by groups ({groups})",
                                arg="groups", help=f"use groups that divide {v}, or make {what} a multiple of {groups}")
+            ctx.requires_divisible(value, groups)
 
     def check_output(self, ctx, x: Tensor, sizes, too_small) -> None:
         """Every output size must be at least 1: ``too_small(i, size)`` gives the message and

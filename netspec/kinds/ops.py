@@ -461,7 +461,7 @@ class Select(Op):
             raise ctx.fail(codes.VALUE, f"select: index {idx} is out of range for dim {i} of size {size}",
                            arg="index", help=f"an index into a dim of size {size} is {-size} to {size - 1}")
         need = idx + 1 if idx >= 0 else -idx
-        fits = ctx.less_equal(need, x.shape[i])
+        fits = ctx.requires_at_most(need, x.shape[i])
         if fits is False:
             raise ctx.fail(codes.VALUE, f"select: index {idx} is out of range for dim {i} of size {ctx.show(size)}",
                            arg="index", help=f"the dim must have at least {need} elements for this index")
