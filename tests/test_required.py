@@ -50,6 +50,12 @@ SPECS = {
                   "    y = x -> Linear(k) -> select(1, 2)\n    output y\n}\n"
                   + _net("UsesPick(size=4)", "input x: float[batch, 8]", "y = x -> Pick(k=size)", "output y"),
                   ["float[batch, 8]"], ("size",), "needs 3 <= size"),
+    # the heads a parameter of the caller gives a block: the fact is over both parameters
+    "block-heads": ("network Att(heads=2) {\n    input x: float[batch, seq, d]\n"
+                    "    y = x -> MultiheadAttention(heads, batch_first=true, need_weights=false)\n    output y\n}\n"
+                    + _net("Top(width=8, h=4)", "input x: float[batch, seq, 5]", "y = x -> Linear(width) -> Att(heads=h)",
+                           "output y"),
+                    ["float[batch, seq, 5]"], ("width",), "needs width divisible by h"),
 }
 
 

@@ -152,7 +152,7 @@ def check_heads(ctx, name: str, embed_dim: Dim, heads: Dim, arg: str) -> int:
             fits = ", ".join(str(x) for x in range(1, min(e, 64) + 1) if e % x == 0)
             raise ctx.fail(codes.VALUE, f"{name}: the embedding size ({e}) must be divisible by {arg} ({h})",
                            ctx.input_story(), help=f"use a {arg} that divides {e}: {fits}", arg=arg)
-        ctx.requires_divisible(embed_dim, h)
+        ctx.requires_divisible(embed_dim, heads)
     else:
         if ctx.strict:
             ctx.warn(codes.UNPROVEN, f"{name}: whether the embedding size `{ctx.show(e)}` is divisible by {arg} "
