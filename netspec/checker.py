@@ -47,7 +47,7 @@ from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
 from .parser import literal, parse
 from .pycode import check_modules, check_name, mark_in_place
-from .types import DTYPES, Origin, Tensor
+from .types import DTYPES, INT_DTYPES, Origin, Tensor
 from .uses import UseCounter
 
 
@@ -862,7 +862,9 @@ class NetworkChecker:
         """The kind's shape rule, its weights' sizes, and the memory layout of its results."""
         outs = kind.infer(ctx, a, in_types)
         ctx.check_weights(kind, a, in_types)
-        return [t.with_strides(s) for t, s in zip(outs, kind.layout(ctx, a, in_types, outs))]
+        values = kind.value_range(a, in_types)  # the elements' bounds, of an integer result
+        return [t.with_strides(s).with_values(values if t.dtype in INT_DTYPES else None)
+                for t, s in zip(outs, kind.layout(ctx, a, in_types, outs))]
 
     def _infer_size(self, kind: Kind, values: dict, t: Tensor, bound: Bound, ctx: StageCtx) -> None:
         """Fill in the argument read from the input (in_features); one given too is checked."""
@@ -1130,7 +1132,8 @@ class NetworkChecker:
                                     f"received {render(got)}", inp.type.span,
                                     help=rounding_help(got, need) or f"give `{inp.name}` a tensor whose dim {i} "
                                     f"is {render(need)}, or change its type in the network")
-        self._define_input(inp, Value(Tensor(t.dtype, t.shape, t.origins, t.strides, t.batch), None, 0, inp.name))
+        given = Tensor(t.dtype, t.shape, t.origins, t.strides, t.batch, t.values)
+        self._define_input(inp, Value(given, None, 0, inp.name))
 
     # -- argument values and dim expressions -----------------------------------------------------
     def value(self, expr) -> Any:
