@@ -706,10 +706,30 @@ class ClassGen:
             msg = (f"{self.cls_of[net.name]} needs {kw}={literal(value)}: line {line} of "
                    f"{source_name(net.span.file)} holds only for that value; rebuild with --set {p}=...")
             out.extend(lay_out("raise ", Call("ValueError", [Raw(pystr(msg))]), "", body + IND, scope))
+        out += self._required_lines(init_names, scope)
         out += self._assumed_lines(init_names, scope)
         out += [f"{body}self.{attr} = {init_names[name]}" for name, attr in stored.items()]
         for attr, call, comment in ctor_calls:
             out.extend(lay_out(f"self.{attr} = " if attr else "", call, "", body, scope, comment))
+        return out
+
+    def _required_lines(self, init_names: dict[str, str], scope: Scope) -> list[str]:
+        """A test per fact a stage needs that the check found true with the parameters'
+        values only (TypedNetwork.requires: ``a <= b``, or ``b`` divides ``a``): the class
+        refuses the values ``check --set`` refuses, naming the parameters and the fact."""
+        out, body, net = [], IND * 2, self.net
+        for size, by, divides, what, line in net.requires:
+            names = sorted(free_names(size) | free_names(by))
+            if not set(names) <= set(init_names):
+                continue  # not over the parameters alone: they are fixed instead (checker.require)
+            a, b = scope.dim(size), scope.dim(by)
+            test, fact = (f"{_operand(a)} % {_operand(b)}", f"{a} divisible by {b}") if divides else \
+                (f"{b} < {a}", f"{a} <= {b}")
+            out.append(f"{body}if {test}:")
+            said = f"{self.cls_of[net.name]}: {what} (line {line} of {source_name(net.span.file)}) needs {fact}"
+            received = ", ".join(f"{init_names[n]}={{{init_names[n]}}}" for n in names)
+            msg = said.replace("{", "{{").replace("}", "}}") + "; received " + received  # an f-string
+            out.extend(lay_out("raise ", Call("ValueError", [Raw("f" + pystr(msg))]), "", body + IND, scope))
         return out
 
     def _assumed_lines(self, init_names: dict[str, str], scope: Scope) -> list[str]:

@@ -50,7 +50,7 @@ from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOL
 from .parser import literal, parse
 from .pycode import check_modules, check_name, mark_in_place
 from .resume import Resume, Tracker
-from .types import DTYPES, Origin, Tensor
+from .types import DTYPES, INT_DTYPES, Origin, Tensor
 from .uses import UseCounter
 
 
@@ -407,6 +407,18 @@ class NetworkChecker:
                 if s in self.net.param_env:
                     self.net.fixed[s] = self.net.param_env[s]
                     self.net.pins.setdefault(s, span or self.here)
+
+    def require(self, a: Dim, b: Dim, divides: bool, what: str, span: Span) -> None:
+        """A fact a stage needs (``a <= b``, or ``b`` divides ``a``) that holds with the
+        parameters' values and not for every value of them: the built class tests it
+        (TypedNetwork.requires). A fact over a size the constructor is not given (an input
+        symbol) fixes the parameters instead: the class then refuses their other values."""
+        if not (symbols(a) | symbols(b)) <= self.net.param_env.keys():
+            self.fix(a, b, span=span)
+            return
+        fact = (a, b, divides, what, span.line)
+        if fact not in self.net.requires:
+            self.net.requires.append(fact)
 
     def known(self, d: Dim) -> Dim:
         """``d`` with the parameters' values; a decision taken on it depends on them."""
@@ -888,7 +900,9 @@ class NetworkChecker:
         """The kind's shape rule, its weights' sizes, and the memory layout of its results."""
         outs = kind.infer(ctx, a, in_types)
         ctx.check_weights(kind, a, in_types)
-        return [t.with_strides(s) for t, s in zip(outs, kind.layout(ctx, a, in_types, outs))]
+        values = kind.value_range(a, in_types)  # the elements' bounds, of an integer result
+        return [t.with_strides(s).with_values(values if t.dtype in INT_DTYPES else None)
+                for t, s in zip(outs, kind.layout(ctx, a, in_types, outs))]
 
     def _infer_size(self, kind: Kind, values: dict, t: Tensor, bound: Bound, ctx: StageCtx) -> None:
         """Fill in the argument read from the input (in_features); one given too is checked."""
@@ -1105,6 +1119,8 @@ class NetworkChecker:
         node.block_symbols = dict(nc.symbol_env)
         nc.net.ok = not inner.errors
         self.net.fixed.update(nc.net.fixed)  # the caller's parameters the use depends on
+        for a, b, divides, what, _ in nc.net.requires:  # over the caller's parameters
+            self.require(a, b, divides, f"{what} in {ast.name}", span)
         for p, where in nc.net.pins.items():
             self.net.pins.setdefault(p, where)
         self._report_use(ast, inner, span)
@@ -1159,7 +1175,8 @@ class NetworkChecker:
                                     f"received {render(got)}", inp.type.span,
                                     help=rounding_help(got, need) or f"give `{inp.name}` a tensor whose dim {i} "
                                     f"is {render(need)}, or change its type in the network")
-        self._define_input(inp, Value(Tensor(t.dtype, t.shape, t.origins, t.strides, t.batch), None, 0, inp.name))
+        given = Tensor(t.dtype, t.shape, t.origins, t.strides, t.batch, t.values)
+        self._define_input(inp, Value(given, None, 0, inp.name))
 
     # -- argument values and dim expressions -----------------------------------------------------
     def value(self, expr) -> Any:

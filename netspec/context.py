@@ -83,6 +83,26 @@ class StageCtx:
         if assumed not in self._nc.net.assumed:
             self._nc.net.assumed.append(assumed)
 
+    def requires_at_most(self, a: Dim, b: Dim) -> bool | None:
+        """``less_equal(a, b)`` for a fact the stage needs (an error where it is False). Where
+        it holds with the parameters' values but not for every value of them, the built
+        class tests it in its constructor, refusing the values ``check --set`` refuses."""
+        verdict = self.less_equal(a, b)
+        if verdict is True and less_equal(a, b, self._nc.positive) is not True:
+            self._require(a, b, False)
+        return verdict
+
+    def requires_divisible(self, size: Dim, by: Dim) -> None:
+        """The stage needs ``size`` divisible by ``by``, and found it so with the parameters'
+        values: where it does not hold for every value of them, the built class tests it."""
+        if exact_div(self.dim(size), self.dim(by)) is not None and exact_div(size, by) is None:
+            self._require(size, by, True)
+
+    def _require(self, a: Dim, b: Dim, divides: bool) -> None:
+        if self.tracing:
+            raise Fail("a fact that holds for the parameters' values")  # such an application is never reused
+        self._nc.require(a, b, divides, self.kind_name, self.span)
+
     # -- dims -------------------------------------------------------------------------------------
     @property
     def strict(self) -> bool:

@@ -137,6 +137,9 @@ class TypedNetwork:
     pins: dict[str, Span] = field(default_factory=dict)  # fixed param -> where it was first needed
     # (size, divisor, what, line): a divisibility the check assumed, tested by the built class
     assumed: list[tuple] = field(default_factory=list)
+    # (a, b, divides, what, line): a fact a stage needs (a <= b, or b divides a) that holds
+    # with the parameters' values and not for every value of them; the built class tests it
+    requires: list[tuple] = field(default_factory=list)
     generic: bool = False  # used as a stage: checked over free symbols, instantiated at each use
     ok: bool = True
     _dims: dict = field(default_factory=dict, repr=False)  # dim -> self.dim(dim), memoised

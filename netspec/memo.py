@@ -61,7 +61,7 @@ def tagged(v):
 def application_key(name: str, values: dict[str, Any], inputs: list[Tensor]) -> tuple:
     """What an application's result depends on: the kind, the argument values, the inputs' types."""
     return (name, tuple(sorted([(k, tagged(v)) for k, v in values.items()])),
-            tuple([(t.dtype, t.shape, t.strides, t.batch) for t in inputs]))
+            tuple([(t.dtype, t.shape, t.strides, t.batch, t.values) for t in inputs]))
 
 
 def keep_for_next_check(applied: dict) -> None:
@@ -77,19 +77,20 @@ def keep_for_next_check(applied: dict) -> None:
 
 def placeholders(inputs: list[Tensor]) -> list[Tensor]:
     """The inputs with every origin a Slot, for tracing a rule."""
-    return [Tensor(t.dtype, t.shape, tuple(Slot(k, j) for j in range(t.rank)), t.strides, t.batch)
+    return [Tensor(t.dtype, t.shape, tuple(Slot(k, j) for j in range(t.rank)), t.strides, t.batch, t.values)
             for k, t in enumerate(inputs)]
 
 
 def recorded(a, params: Dim, outs: list[Tensor], results: tuple[str, ...], fixed: dict) -> Applied:
-    return Applied(a, params, tuple((t.dtype, t.shape, t.origins, t.strides, t.batch) for t in outs), results, fixed)
+    return Applied(a, params, tuple((t.dtype, t.shape, t.origins, t.strides, t.batch, t.values) for t in outs),
+                   results, fixed)
 
 
 def replay(seen: Applied, inputs: list[Tensor], origin: Origin) -> list[Tensor]:
     """The results of ``seen`` on these inputs, with their origins and the layer's own put in."""
     outs = []
-    for dtype, shape, origins, strides, batch in seen.outputs:
+    for dtype, shape, origins, strides, batch, values in seen.outputs:
         outs.append(Tensor(dtype, shape, tuple([
             inputs[o.input].origins[o.dim] if type(o) is Slot else origin if o is SELF else o
-            for o in origins]), strides, batch))
+            for o in origins]), strides, batch, values))
     return outs

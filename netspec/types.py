@@ -62,6 +62,10 @@ class Tensor:
     a flatten): ``(i, inner, batch)``, dim i holding ``inner`` elements of one sample, then
     ``inner`` of the next, ... (netspec.context.StageCtx.regroup_batch); None when a dim
     that is exactly the batch symbol says it, or nothing is known.
+
+    ``values``: for an integer tensor whose elements netspec can bound, ``(lo, hi)``: every
+    element is at least ``lo`` and below ``hi`` (``arange(seq)``: ``(0, seq)``; kept by the
+    ops that only move elements, Kind.value_range); None when unknown.
     """
 
     dtype: str
@@ -69,6 +73,7 @@ class Tensor:
     origins: tuple[Origin | None, ...]
     strides: Any = None
     batch: Any = None
+    values: Any = None
 
     def __repr__(self) -> str:  # `Tensor(float32[batch, 10])`; the origins are for diagnostics
         return f"Tensor({show_shape(self.shape, self.dtype)})"
@@ -89,7 +94,15 @@ class Tensor:
         return Tensor(dtype or self.dtype, tuple(shape), origins, strides, batch)
 
     def with_strides(self, strides: Any) -> "Tensor":
-        return self if strides is self.strides else Tensor(self.dtype, self.shape, self.origins, strides, self.batch)
+        if strides is self.strides:
+            return self
+        return Tensor(self.dtype, self.shape, self.origins, strides, self.batch, self.values)
+
+    def with_values(self, values: Any) -> "Tensor":
+        """The same tensor, its elements known to lie in ``values`` (``(lo, hi)``), or unknown."""
+        if values == self.values:
+            return self
+        return Tensor(self.dtype, self.shape, self.origins, self.strides, self.batch, values)
 
 
 def placed(shape, found) -> Any:

@@ -148,10 +148,9 @@ network's parameters, so the block has no `layer_scale` argument of its own).
 The text classifier's position vectors are a declared `param` sliced to the sentence,
 `pos_embedding[:, :seq]`, and `check` says what that needs: an `unproven` warning that
 `seq` is at most `max_len` (allowed in the spec, where it is meant). The other common
-way, `arange(seq) -> Embedding(max_len, d_model)`, checks without a word, though torch
-raises `IndexError` once `seq` passes `max_len`: netspec states the shapes of integer
-tensors, not the values in them, so it cannot see that the positions index past the
-table.
+way, `arange(seq) -> Embedding(max_len, d_model)`, gets the same warning: netspec knows
+the positions `arange` makes lie in `[0, seq)`, so the Embedding's ids stay rows of its
+table only when `seq <= max_len`, and torch raises `IndexError` past it.
 """
 
 

@@ -56,6 +56,8 @@ TIME_NAMES = frozenset({"seq", "seq_len", "time", "T"})
 TIME_LIMIT = 20.0  # CPU seconds one case may take (check, build and both runs)
 MAX_ELEMENTS = 400_000  # the stated values of one run together, in elements
 MAX_PARAMS = 2_000_000  # weights one module may have to be run
+# a fact the class refuses the parameters' values by (build.py, _required_lines)
+REQUIRED = re.compile(r"\(line \d+ of .*\) needs .*; received \w+=-?\d+")
 
 
 @dataclass
@@ -439,6 +441,9 @@ class NetworkOracle:
         """The constructor raised: a finding; when check --set refuses the values too, the
         class should have refused them itself, saying why (a pinned parameter)."""
         if checked is not None and not checked.ok:
+            if isinstance(e, ValueError) and REQUIRED.search(str(e)):  # the class says the fact check --set refuses
+                self.out.skipped.append(f"{self.net.name} {env}: the class refuses the values: {e}")
+                return
             self.find("constructor", f"{last_line(e)} (check --set refuses these values too; the class "
                       "does not pin them)", env, "pinned-parameters")
         else:

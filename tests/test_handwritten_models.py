@@ -237,11 +237,7 @@ def test_unet_sides_must_be_multiples_of_four():
         UNet().eval()(torch.randn(1, 3, 10, 12))
 
 
-@pytest.mark.xfail(strict=True, reason="netspec does not track the values of integer tensors: "
-                   "arange(seq) indexing an Embedding of max_len rows needs seq <= max_len, "
-                   "which check neither proves nor warns about")
-def test_positions_past_an_embedding_are_reported():
-    spec = api.loads("""
+_POSITIONS = """
 network Positions(max_len=8) {
     input tokens: long[batch, seq]
     x = tokens -> Embedding(100, 4)
@@ -249,7 +245,36 @@ network Positions(max_len=8) {
     y = x + pos
     output y
 }
-""", strict=False)
+"""
+
+
+def test_positions_past_an_embedding_are_reported():
+    """arange(seq) indexing an Embedding of max_len rows needs seq <= max_len: check warns,
+    stating the condition, and torch raises IndexError where it fails."""
+    spec = api.loads(_POSITIONS, strict=False)
     with pytest.raises(IndexError):
         spec.module()(torch.zeros(1, 9, dtype=torch.long))
-    assert spec.diagnostics, "check is silent, and torch raises IndexError at seq = 9"
+    (d,) = spec.diagnostics
+    assert d.code == codes.UNPROVEN and "`seq <= max_len`" in d.message and d.span.line == 5, d
+    assert spec.module()(torch.zeros(1, 8, dtype=torch.long)).shape == (1, 8, 4)  # seq = max_len: a row each
+
+
+def test_positions_the_table_cannot_hold_are_refused():
+    spec = api.loads(_POSITIONS.replace("arange(seq)", "arange(10) -> unsqueeze(0) -> expand(batch, -1)"),
+                     strict=False)
+    (d,) = [d for d in spec.diagnostics if d.severity == "error"]
+    assert d.code == codes.VALUE and "past the table" in d.message and d.help, d
+    with pytest.raises(IndexError):
+        torch.nn.Embedding(8, 4)(torch.arange(10))
+
+
+def test_a_table_a_parameter_sizes_is_checked_by_the_class():
+    """The positions a parameter counts against the rows another sizes: check --set refuses
+    n past max_len, and so does the built class, naming both."""
+    text = _POSITIONS.replace("max_len=8", "max_len=8, n=6").replace("arange(seq)", "arange(n) -> unsqueeze(0)")
+    text = text.replace("y = x + pos", "y = x[:, :n] + pos").replace("long[batch, seq]", "long[batch, 7]")
+    assert api.loads(text, strict=False).ok
+    assert not api.loads(text, {"max_len": 5}, strict=False).ok
+    with pytest.raises(ValueError, match="needs n <= max_len; received max_len=5, n=6"):
+        api.loads(text).module(max_len=5)
+    assert api.loads(text).module(max_len=6)(torch.zeros(2, 7, dtype=torch.long)).shape == (2, 6, 4)

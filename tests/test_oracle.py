@@ -36,19 +36,13 @@ BROKEN = Path(__file__).resolve().parent / "broken"
 
 # the traps of the issue "The checker is never wrong" that check still lets through, and
 # what the oracle found beyond them (tests/oracle.py, classify)
-OPEN_TRAPS = {
-    "pinned-parameters": "the class accepts a parameter value check --set refuses (a range or a divisibility "
-                         "checked with the default)",
-}
+OPEN_TRAPS: dict[str, str] = {}  # none: every trap is refused or answered
 # what check answers with a warning, not an error: the fact depends on a value, and the
 # `unproven` warning says which (an index into a size nothing bounds: `select(1, 3)` of
 # `[batch, n]` fails where n <= 3, as the warning states); a run that fails where check
 # warned so is what check said, not a finding
 ANSWERED_BY_WARNING = {"unproven"}
-# the traps of an open label that check refuses now: a reshape that moves the batch, a
-# convolution over it
-REFUSED_OF_OPEN = {"reshape-mixes-batch", "conv-over-batch"}
-OPEN_LABELS = {t.name for t in oracle.TRAPS if t.label in OPEN_TRAPS} - REFUSED_OF_OPEN
+OPEN_LABELS = {t.name for t in oracle.TRAPS if t.label in OPEN_TRAPS}
 
 
 def _xfail_open(trap: oracle.Trap):
@@ -81,7 +75,8 @@ def test_quick_profile():
 
 # -- the oracle finds what it is meant to find ----------------------------------------------------
 
-@pytest.mark.parametrize("trap", [t for t in oracle.TRAPS if t.label not in ("assert-pins", "unused-parameter")],
+@pytest.mark.parametrize("trap", [t for t in oracle.TRAPS
+                                  if t.label not in ("assert-pins", "pinned-parameters", "unused-parameter")],
                          ids=lambda t: t.name)
 def test_check_refuses_the_trap_or_the_oracle_finds_it(trap):
     """The oracle can fail: on every trap check lets through, it reports that trap."""
@@ -214,7 +209,6 @@ def test_an_assertion_pins_the_parameter_it_depends_on(run_cli, tmp_path):
         api.load(str(path)).module_class()(hidden_size=5)
 
 
-@pytest.mark.xfail(strict=True, reason=f"trap pinned-parameters: {OPEN_TRAPS['pinned-parameters']}")
 def test_a_range_checked_with_a_parameter_pins_it():
     trap = next(t for t in oracle.TRAPS if t.name == "select-range-on-parameter")
     assert not api.loads(trap.text, {"width": 2}, strict=False).ok

@@ -146,12 +146,13 @@ def check_heads(ctx, name: str, embed_dim: Dim, heads: Dim, arg: str) -> int:
     h = ctx.concrete(heads, arg, arg)
     if h < 1:
         raise ctx.fail(codes.VALUE, f"{name}: {arg} must be positive, received {h}", arg=arg)
-    e = ctx.known(embed_dim)
+    e = ctx.dim(embed_dim)
     if isinstance(e, int):
         if e % h:
             fits = ", ".join(str(x) for x in range(1, min(e, 64) + 1) if e % x == 0)
             raise ctx.fail(codes.VALUE, f"{name}: the embedding size ({e}) must be divisible by {arg} ({h})",
                            ctx.input_story(), help=f"use a {arg} that divides {e}: {fits}", arg=arg)
+        ctx.requires_divisible(embed_dim, heads)
     else:
         if ctx.strict:
             ctx.warn(codes.UNPROVEN, f"{name}: whether the embedding size `{ctx.show(e)}` is divisible by {arg} "

@@ -302,6 +302,14 @@ class Kind:
     # view ops, and layers whose results keep their input's layout.
     tracks_layout: ClassVar[bool] = False
 
+    # whether the results' elements are the first input's, moved (Kind.value_range)
+    keeps_values: ClassVar[bool] = False
+
+    def value_range(self, a: Args, inputs: list[Tensor]):
+        """Bounds ``(lo, hi)`` on the elements of an integer result (Tensor.values), or None:
+        the first input's when the kind only moves its elements."""
+        return inputs[0].values if self.keeps_values and inputs else None
+
     def layout(self, ctx, a: Args, inputs: list[Tensor], outputs: list[Tensor]) -> list:
         """The strides of each result (Tensor.strides). Unless ``infer`` states them: the
         results of contiguous tensors are contiguous (tests/test_layout.py runs every kind's

@@ -96,7 +96,7 @@ class Spatial(FloatLayer):
             groups = ctx.concrete(a.groups, "groups", "groups")
             if groups < 1:
                 raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride, dilation and groups must be positive")
-            self.check_groups(ctx, groups, in_channels=a.in_channels, out_channels=a.out_channels)
+            self.check_groups(ctx, groups, a.groups, in_channels=a.in_channels, out_channels=a.out_channels)
             return
         for what, value in (("in_channels", a.in_channels), ("out_channels", a.out_channels)):
             if exact_div(value, a.groups) is not None or what == "out_channels" and value == a.in_channels:
@@ -109,13 +109,15 @@ class Spatial(FloatLayer):
                            "cannot prove it", arg="groups",
                            help="give groups a known value, or a size that divides both channel counts")
 
-    def check_groups(self, ctx, groups: int, **channels) -> None:
-        """in_channels and out_channels must divide into ``groups``, as torch's constructor says."""
+    def check_groups(self, ctx, groups: int, given: Dim, **channels) -> None:
+        """in_channels and out_channels must divide into ``groups`` (``given``: as the stage
+        writes it), as torch's constructor says."""
         for what, value in channels.items():
             v = ctx.dim(value)
             if isinstance(v, int) and v % groups:
                 raise ctx.fail(codes.VALUE, f"{self.name}: {what} ({v}) must be divisible by groups ({groups})",
                                arg="groups", help=f"use groups that divide {v}, or make {what} a multiple of {groups}")
+            ctx.requires_divisible(value, given)
 
     def check_output(self, ctx, x: Tensor, sizes, too_small) -> None:
         """Every output size must be at least 1: ``too_small(i, size)`` gives the message and
@@ -345,7 +347,7 @@ class _ConvTranspose(Spatial):
         groups = ctx.concrete(a.groups, "groups", "groups")
         if groups < 1:
             raise ctx.fail(codes.VALUE, f"{self.name}: groups must be positive", arg="groups")
-        self.check_groups(ctx, groups, in_channels=a.in_channels, out_channels=a.out_channels)
+        self.check_groups(ctx, groups, a.groups, in_channels=a.in_channels, out_channels=a.out_channels)
         out = [conv_transpose_out(L, k[i], s[i], p[i], d[i], op[i]) for i, L in enumerate(x.shape[-self.n:])]
         self.check_output(ctx, x, out, lambda i, v: (
             f"padding={a.padding} takes more than input {ctx.show_tensor(x)} makes (output size {v} in dim "

@@ -111,6 +111,7 @@ class Embedding(Layer):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         check_ids(ctx, self.name, x)
+        check_rows(ctx, self.name, x, a.num_embeddings)
         return [Tensor("float32", x.shape + (a.embedding_dim,),
                        x.origins + (ctx.origin,), batch=x.batch)]
 
@@ -127,6 +128,27 @@ class Embedding(Layer):
         x = inputs[0]
         return [f"reads: every element as an id (a row of the weight); its {x.rank} dims are kept",
                 why.line(x.rank, "embedding_dim (a new last dim)", outputs[0].shape[-1])]
+
+
+def check_rows(ctx, name: str, x: Tensor, rows) -> None:
+    """Ids netspec can bound (Tensor.values: ``arange(seq)`` is 0 to seq - 1) must be rows of
+    the table: an error where they provably are not, an `unproven` warning stating the
+    condition where it depends on the symbols (the built class tests one over parameters)."""
+    if x.values is None:
+        return
+    lo, hi = x.values
+    facts = ((ctx.less_equal(0, lo), f"the ids start at `{render(lo)}`", f"`{render(lo)} >= 0`"),
+             (ctx.requires_at_most(hi, rows), f"the ids reach `{ctx.show(hi - 1)}` and the table has "
+              f"{ctx.show(rows)} rows (num_embeddings)", f"`{render(hi)} <= {render(rows)}`"))
+    for fact, said, needs in facts:
+        if fact is False:
+            raise ctx.fail(codes.VALUE, f"{name}: {said}: an id past the table", ctx.input_story(),
+                           arg="num_embeddings", help=f"make num_embeddings at least {ctx.show(hi)}, or the ids fewer")
+        if fact is None and ctx.strict:
+            ctx.warn(codes.UNPROVEN, f"{name}: {said}: each is a row only when {needs}, which cannot be proven for "
+                     "every value of the symbols", ctx.input_story(), arg="num_embeddings",
+                     help="torch raises IndexError where it fails; keep it so, and `# netspec: allow[unproven]` "
+                     "on the line accepts it")
 
 
 def check_ids(ctx, name: str, x: Tensor) -> None:
@@ -310,6 +332,7 @@ class FlattenRule:
 @register
 class Flatten(FlattenRule, Layer):
     name = "Flatten"
+    keeps_values = True  # its elements are its input's
     torch_name = "Flatten"
     Args = FlattenArgs
     positional = ("start_dim", "end_dim")

@@ -77,6 +77,7 @@ class Getitem(Op):
     the dims no other item names. The result is a view."""
 
     name = "getitem"
+    keeps_values = True  # its elements are its input's
     Args = GetitemArgs
     positional = ("index",)
     examples: ClassVar[list[dict]] = [
@@ -275,6 +276,13 @@ class Arange(Op):
 
     def forward(self, a, module, inputs, state, code, in_place=False):
         return Forward(expr=self.op_expr(a, inputs, code, state.get("device")))
+
+    def value_range(self, a, inputs):
+        """``start`` to ``end`` (excluded) with a positive step, ``end`` (excluded) to ``start``
+        with a negative one."""
+        if not isinstance(a.step, int):
+            return None
+        return (a.start, a.end) if a.step > 0 else (a.end + 1, a.start + 1)
 
     def infer(self, ctx, a, inputs):
         step = ctx.concrete(a.step, "arange's step", "step")

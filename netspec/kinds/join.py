@@ -250,6 +250,7 @@ class Narrow(Op):
     the end), a view."""
 
     name = "narrow"
+    keeps_values = True  # its elements are its input's
     Args = NarrowArgs
     positional = ("dim", "start", "length")
     examples: ClassVar[list[dict]] = [{"stage": "narrow(0, 1, 2)", "input": "float32[4, 3]"},

@@ -322,11 +322,12 @@ class GroupNorm(FloatLayer):
             raise ctx.fail(codes.VALUE, f"GroupNorm: num_groups must be positive, received {groups}", arg="num_groups")
         channels = a.num_channels
         if exact_div(channels, groups) is None:
-            v = ctx.known(channels)
+            v = ctx.dim(channels)
             if isinstance(v, int) and v % groups:
                 notes = [o for o in [ctx.origin_note(x, 1)] if o] + ctx.input_story()
                 raise ctx.fail(codes.VALUE, f"GroupNorm: num_channels ({v}) must be divisible by num_groups ({groups})",
                                notes, arg="num_groups", help="use a number of groups that divides the channels")
+            ctx.requires_divisible(channels, a.num_groups)
             if not isinstance(v, int) and ctx.strict:
                 ctx.warn(codes.UNPROVEN, f"GroupNorm needs num_channels (`{ctx.show(channels)}`) divisible by "
                          f"num_groups ({groups}), which cannot be proven for every value of the symbols",

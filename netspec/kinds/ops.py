@@ -31,6 +31,7 @@ class DimsArgs(Args):
 @register
 class Permute(Op):
     name = "permute"
+    keeps_values = True  # its elements are its input's
     Args = DimsArgs
     variadic = "dims"
     tracks_layout = True
@@ -79,6 +80,7 @@ class PermuteLayer(Layer):
     module needs only torch, so it defines the class itself (``support_code``)."""
 
     name = "Permute"
+    keeps_values = True  # its elements are its input's
     torch_name = "Permute"
     support_code = PERMUTE
     Args = DimsArgs
@@ -117,6 +119,7 @@ class TransposeArgs(Args):
 @register
 class Transpose(Op):
     name = "transpose"
+    keeps_values = True  # its elements are its input's
     Args = TransposeArgs
     positional = ("dim0", "dim1")
     tracks_layout = True
@@ -161,6 +164,7 @@ class Reshape(Op):
     else a contiguous copy."""
 
     name = "reshape"
+    keeps_values = True  # its elements are its input's
     Args = ShapeArgs
     variadic = "shape"
     tracks_layout = True
@@ -322,6 +326,7 @@ class FlattenOpArgs(Args):
 @register
 class FlattenOp(FlattenRule, Op):
     name = "flatten"
+    keeps_values = True  # its elements are its input's
     Args = FlattenOpArgs
     positional = ("start_dim", "end_dim")
     examples: ClassVar[list[dict]] = [{"stage": "flatten(1)", "input": "float32[2, 3, 4, 5]"},
@@ -350,6 +355,7 @@ class OptDimArgs(Args):
 @register
 class Squeeze(Op):
     name = "squeeze"
+    keeps_values = True  # its elements are its input's
     Args = OptDimArgs
     positional = ("dim",)
     examples: ClassVar[list[dict]] = [{"stage": "squeeze(1)", "input": "float32[2, 1, 3]"},
@@ -402,6 +408,7 @@ class DimArgs(Args):
 @register
 class Unsqueeze(Op):
     name = "unsqueeze"
+    keeps_values = True  # its elements are its input's
     Args = DimArgs
     positional = ("dim",)
     examples: ClassVar[list[dict]] = [{"stage": "unsqueeze(0)", "input": "float32[2, 3]"},
@@ -436,6 +443,7 @@ class SelectArgs(Args):
 @register
 class Select(Op):
     name = "select"
+    keeps_values = True  # its elements are its input's
     Args = SelectArgs
     positional = ("dim", "index")
     examples: ClassVar[list[dict]] = [{"stage": "select(0, -1)", "input": "float32[28, 2, 200]"},
@@ -461,7 +469,7 @@ class Select(Op):
             raise ctx.fail(codes.VALUE, f"select: index {idx} is out of range for dim {i} of size {size}",
                            arg="index", help=f"an index into a dim of size {size} is {-size} to {size - 1}")
         need = idx + 1 if idx >= 0 else -idx
-        fits = ctx.less_equal(need, x.shape[i])
+        fits = ctx.requires_at_most(a.index + 1 if idx >= 0 else -a.index, x.shape[i])  # the index as written
         if fits is False:
             raise ctx.fail(codes.VALUE, f"select: index {idx} is out of range for dim {i} of size {ctx.show(size)}",
                            arg="index", help=f"the dim must have at least {need} elements for this index")
@@ -553,6 +561,7 @@ class Expand(Op):
     leading dims."""
 
     name = "expand"
+    keeps_values = True  # its elements are its input's
     Args = SizeArgs
     variadic = "size"
     examples: ClassVar[list[dict]] = [{"stage": "expand(2, -1, 4)", "input": "float32[3, 1]"},
@@ -612,6 +621,7 @@ class Repeat(Op):
     new dims."""
 
     name = "repeat"
+    keeps_values = True  # its elements are its input's
     Args = RepeatArgs
     variadic = "repeats"
     examples: ClassVar[list[dict]] = [{"stage": "repeat(2, 1, 4)", "input": "float32[3, 1]"},
@@ -648,6 +658,7 @@ class Contiguous(Op):
     already contiguous, which netspec does not track)."""
 
     name = "contiguous"
+    keeps_values = True  # its elements are its input's
     examples: ClassVar[list[dict]] = [{"stage": "contiguous", "input": "float32[2, 3]"},
                                       {"stage": "contiguous()", "input": "int64[]"}]
 

@@ -35,6 +35,10 @@ class TextTransformer(nn.Module):
             raise ValueError(
                 "TextTransformer needs classes=3: line 28 of text_transformer.net holds only for that value; rebuild with --set classes=...",
             )
+        if d_model % nhead:
+            raise ValueError(
+                f"TextTransformer: TransformerEncoder (line 26 of text_transformer.net) needs d_model divisible by nhead; received d_model={d_model}, nhead={nhead}",
+            )
         self.pos_embedding = nn.Parameter(  # line 17
             nn.init.normal_(torch.empty(1, max_len, d_model), std=0.02),
         )

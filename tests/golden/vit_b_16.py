@@ -66,6 +66,10 @@ class Encoder(nn.Module):
         attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if hidden_dim % num_heads:
+            raise ValueError(
+                f"Encoder: MultiheadAttention in EncoderBlock (line 38 of vit_b_16.net) needs hidden_dim divisible by num_heads; received hidden_dim={hidden_dim}, num_heads={num_heads}",
+            )
         self.pos_embedding = nn.Parameter(  # line 33
             nn.init.normal_(torch.empty(1, seq_length, hidden_dim), std=0.02),
         )
@@ -200,9 +204,9 @@ class VisionTransformer(nn.Module):
             raise ValueError(
                 "VisionTransformer needs num_heads=12: line 11 of vit_b_16.net holds only for that value; rebuild with --set num_heads=...",
             )
-        if hidden_dim != 768:
+        if hidden_dim % num_heads:
             raise ValueError(
-                "VisionTransformer needs hidden_dim=768: line 11 of vit_b_16.net holds only for that value; rebuild with --set hidden_dim=...",
+                f"VisionTransformer: MultiheadAttention in EncoderBlock in Encoder (line 62 of vit_b_16.net) needs hidden_dim divisible by num_heads; received hidden_dim={hidden_dim}, num_heads={num_heads}",
             )
         self.class_token = nn.Parameter(torch.zeros(1, 1, hidden_dim))  # line 54
         # line 57
