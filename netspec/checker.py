@@ -88,8 +88,30 @@ def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter
     except RecursionError:
         reporter.error(codes.LIMIT, "the spec nests too deeply to check", Span(file, 1, 1, 1, 2))
         networks = []
+    result = CheckResult(module, networks, reporter)
+    if result.ok and _uses_differ(networks):
+        _refuse_what_build_refuses(result, file)
     reporter.items.sort(key=lambda d: (d.span.line, d.span.column))
-    return CheckResult(module, networks, reporter)
+    return result
+
+
+def _uses_differ(networks: list[TypedNetwork]) -> bool:
+    """Whether a network is used as a stage with arguments other than the ones it is
+    checked with, so that its one class must be proven to serve the use."""
+    by_name = {n.name: n for n in networks}
+    return any(node.block is not None and by_name.get(node.block.name) not in (None, node.block)
+               for net in networks for node in net.nodes)
+
+
+def _refuse_what_build_refuses(result: CheckResult, file: str) -> None:
+    """One verdict: a use that one class cannot serve (a `build` error) is an error of
+    check too, found by the same proof build makes, so check never accepts what build
+    refuses."""
+    from .build import generate  # torch-free; only where a network's uses differ
+
+    for d in generate(result, file).diagnostics:
+        if d.code == codes.BUILD:
+            result.reporter.add(d)
 
 
 # names an argument may use that no value, parameter or symbol defines: `None`, and a dtype

@@ -44,8 +44,9 @@ RECURSION = Code("recursion", "networks use each other in a cycle")
 MEMORY = Code("memory", "a parameter tensor too large to allocate in practice")
 UNUSED = Code("unused", "a binding or input that no output depends on")
 RESERVED = Code("reserved", "a name that generated code cannot use")
-# Reported by `netspec build` alone, where one class cannot serve every use of a network.
-BUILD = Code("build", "the spec checks, but one class cannot serve every use of a network")
+# Where one class cannot serve every use of a network: found by the proof `netspec build`
+# makes, which check runs too wherever a network is used with other arguments.
+BUILD = Code("build", "one class cannot serve every use of a network")
 # A warning of `netspec build`: a module's name (its state_dict keys) is not the one the spec wrote.
 RENAMED = Code("renamed", "a built module's name differs from the name the spec gives it")
 

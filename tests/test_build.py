@@ -577,6 +577,8 @@ network Top {
     assert r.returncode == 1
     assert "error[build]" in r.stderr and "top.net:9:14" in r.stderr and "k=2" in r.stderr
     assert not (tmp_path / "top.py").exists()
+    checked = cli("check", spec_file)  # one verdict: check refuses what build refuses
+    assert checked.returncode == 1 and "top.net:9:14: error[build]" in checked.stdout + checked.stderr
 
 
 def test_nn_module_attributes_are_all_reserved():
