@@ -43,7 +43,7 @@ from .dims import (
     total,
 )
 from .graph import CheckResult, Node, ParamUse, TypedNetwork, Value
-from .inplace import block_writes_into_view, refuse_block_write, refuse_write_into_view
+from .inplace import block_writes_into_view, refuse_block_write, refuse_write_into_saved, refuse_write_into_view
 from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
 from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
@@ -846,10 +846,12 @@ class NetworkChecker:
             seen = self._seen(key)
             if isinstance(seen, memo.Applied):
                 refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
+                refuse_write_into_saved(kind, seen.args, ctx, bound.inputs, self.net)
                 return self._replay(node, seen, ctx, in_types)
             raised = self.reporter.raised
             a = node.args = self._validate(kind, values, bound.spans, ctx)
             refuse_write_into_view(kind, a, ctx, bound.inputs)
+            refuse_write_into_saved(kind, a, ctx, bound.inputs, self.net)
             outs = self.rule(kind, ctx, a, in_types)
             node.params = self._param_count(kind, a)
         except Fail as f:
