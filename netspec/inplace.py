@@ -9,6 +9,8 @@ piece) is a new tensor, which may be written.
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from . import codes
 from .graph import Node, Value
 from .kinds.memory import contiguous_strides
@@ -157,15 +159,39 @@ def _block_saves(use: Node, grads: dict[int, bool], out: dict[int, Node]) -> Non
         grads[id(o)] = inner_grads.get(id(v), True)
 
 
+class _Progress:
+    """What the layers of a network checked so far save: how many nodes were read, which
+    values need a gradient, and the storage each saved tensor is (with its saver)."""
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.grads: dict[int, bool] = {}
+        self.saved: dict[int, Node] = {}
+
+
+_PROGRESS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _saved_so_far(net) -> dict[int, Node]:
+    """The storage of each tensor that the network's layers before the last saved; read
+    once per node as the checker appends them (the last is the layer being checked)."""
+    p = _PROGRESS.setdefault(net, _Progress())
+    for d in net.tensors:
+        p.grads.setdefault(id(d.value), d.role == "param")
+    end = len(net.nodes)
+    while end > p.read and not net.nodes[end - 1].outputs and end == len(net.nodes):
+        end -= 1  # the layer being checked: no results yet
+    _saves(net, net.nodes[p.read:end], p.grads, p.saved)
+    p.read = end
+    return p.saved
+
+
 def refuse_write_into_saved(kind, a, ctx, inputs: list[Value], net) -> None:
     """An error when the layer writes in place into a tensor (or a view of one) that an
     earlier layer saved for its backward pass: torch's training step fails at backward."""
     if not inputs or not kind.writes_input(a):
         return
-    grads = {id(d.value): d.role == "param" for d in net.tensors}
-    saved: dict[int, Node] = {}
-    _saves(net, net.nodes, grads, saved)
-    saver = saved.get(_base(inputs[0]))
+    saver = _saved_so_far(net).get(_base(inputs[0]))
     if saver is None:
         return
     what = saver.kind.name if saver.kind is not None else saver.block.name

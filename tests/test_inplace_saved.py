@@ -161,3 +161,52 @@ def test_torchvision_patterns_stay_accepted(chain):
     assert not errors, [d.message for d in errors]
     model = api.loads(text).module_class()().train()
     model(torch.randn(2, 3, 8, 8)).sum().backward()
+
+
+# the order matters: a layer that reads the tensor after it is written saves what it reads;
+# a network used saves what its layers save, its inputs and its results among them
+ORDERED = [
+    ("b = y -> ReLU(true)\n    a = y -> Linear(3)", False,
+     lambda y: (nn.ReLU(inplace=True)(y), nn.Linear(6, 3)(y))[::-1]),
+    ("a = y -> Dense\n    b = y -> ReLU(true)", True, lambda y: (nn.Linear(6, 3)(y), nn.ReLU(inplace=True)(y))),
+    ("a = y -> Squash\n    b = a -> ReLU(true)", True,
+     lambda y: (torch.sigmoid(y), None)),
+    ("a = y -> Dense\n    b = a -> ReLU(true)", False, lambda y: (nn.Linear(6, 3)(y), None)),
+]
+BLOCK_DEFS = '''network Dense {
+    input t: float[n, 6]
+    out = t -> Linear(3)
+    output out
+}
+
+network Squash {
+    input t: float[n, 6]
+    out = t -> Sigmoid
+    output out
+}
+
+'''
+
+
+@pytest.mark.parametrize("lines,expected,call", ORDERED, ids=[u.replace("\n    ", "; ") for u, _, _ in ORDERED])
+def test_order_and_networks_used(lines, expected, call):
+    text = BLOCK_DEFS + (f"network Net {{\n    input x: float32[4, 6]\n    y = x -> Linear(6)\n    {lines}\n"
+                         "    output a, b\n}\n")
+    torch.manual_seed(0)
+    y = nn.Linear(6, 6)(torch.randn(4, 6))
+    a, b = call(y)
+    if b is None:
+        b = nn.ReLU(inplace=True)(a)
+    try:
+        (a.sum() + b.sum()).backward()
+        refused = False
+    except RuntimeError as e:
+        assert MODIFIED in str(e), e
+        refused = True
+    assert refused == expected  # the table says what torch does
+    errors = check_text(text, "saved.net").reporter.errors
+    assert [d.code for d in errors] == ([codes.VALUE] if refused else []), [d.message for d in errors]
+    if not refused:
+        model = api.loads(text).module_class("Net")().train()
+        a, b = model(torch.randn(4, 6))
+        (a.sum() + b.sum()).backward()
