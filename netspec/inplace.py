@@ -200,3 +200,33 @@ def refuse_write_into_saved(kind, a, ctx, inputs: list[Value], net) -> None:
                    [f"`{what}` at line {saver.span.line} keeps this tensor to compute its gradient; writing it in "
                     "place changes what the backward pass reads"],
                    help=f"use `{kind.name}()`: write it out of place", arg="inplace")
+
+
+def block_writes_into_saved(use: Node, net) -> tuple[Node, Node] | None:
+    """(the in-place layer of the network used, the caller's layer that saved the tensor)
+    where the network writes in place into a tensor it is given (or a view of one) that a
+    layer before it saved for backward."""
+    sub = use.block
+    given = {id(v): i for i, v in enumerate(sub.inputs)}
+    saved = None
+    for n in sub.nodes:
+        if n.kind is None or n.args is None or not n.inputs or not n.kind.writes_input(n.args):
+            continue
+        v, _ = _viewed(n.inputs[0], through_pieces=True)
+        if v.node is None and id(v) in given and given[id(v)] < len(use.inputs):
+            saved = _saved_so_far(net) if saved is None else saved
+            saver = saved.get(_base(use.inputs[given[id(v)]]))
+            if saver is not None:
+                return n, saver
+    return None
+
+
+def refuse_block_write_saved(reporter, use: Node, name: str, layer: Node, saver: Node) -> None:
+    """The error for a network used on a tensor a layer saved, that it writes into in place."""
+    what = saver.kind.name if saver.kind is not None else saver.block.name
+    reporter.error(codes.VALUE, f"`{name}` writes in place ({layer.kind.name}(inplace=true) at line "
+                   f"{layer.span.line}) into a tensor that `{what}` saved for backward, which torch refuses in a "
+                   "training step", use.span,
+                   [f"`{what}` at line {saver.span.line} keeps this tensor to compute its gradient; writing it in "
+                    "place changes what the backward pass reads"],
+                   help=f"use `{layer.kind.name}()` in `{name}`: write it out of place")

@@ -172,8 +172,18 @@ ORDERED = [
     ("a = y -> Squash\n    b = a -> ReLU(true)", True,
      lambda y: (torch.sigmoid(y), None)),
     ("a = y -> Dense\n    b = a -> ReLU(true)", False, lambda y: (nn.Linear(6, 3)(y), None)),
+    # a network used that writes in place into the tensor it is given
+    ("a = y -> Linear(3)\n    b = y -> Act", True, lambda y: (nn.Linear(6, 3)(y), nn.ReLU(inplace=True)(y))),
+    ("a = y -> Sigmoid\n    b = y -> Act", False, lambda y: (torch.sigmoid(y), nn.ReLU(inplace=True)(y))),
+    ("a = y -> Squash\n    b = a -> Act", True, lambda y: (torch.sigmoid(y), None)),
 ]
-BLOCK_DEFS = '''network Dense {
+BLOCK_DEFS = '''network Act {
+    input t: float[n, k]
+    out = t -> ReLU(true)
+    output out
+}
+
+network Dense {
     input t: float[n, 6]
     out = t -> Linear(3)
     output out
