@@ -43,7 +43,14 @@ from .dims import (
     total,
 )
 from .graph import CheckResult, Node, ParamUse, TypedNetwork, Value
-from .inplace import block_writes_into_view, refuse_block_write, refuse_write_into_view
+from .inplace import (
+    block_writes_into_saved,
+    block_writes_into_view,
+    refuse_block_write,
+    refuse_block_write_saved,
+    refuse_write_into_saved,
+    refuse_write_into_view,
+)
 from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
 from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
@@ -868,10 +875,12 @@ class NetworkChecker:
             seen = self._seen(key)
             if isinstance(seen, memo.Applied):
                 refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
+                refuse_write_into_saved(kind, seen.args, ctx, bound.inputs, self.net)
                 return self._replay(node, seen, ctx, in_types)
             raised = self.reporter.raised
             a = node.args = self._validate(kind, values, bound.spans, ctx)
             refuse_write_into_view(kind, a, ctx, bound.inputs)
+            refuse_write_into_saved(kind, a, ctx, bound.inputs, self.net)
             outs = self.rule(kind, ctx, a, in_types)
             node.params = self._param_count(kind, a)
         except Fail as f:
@@ -1109,6 +1118,11 @@ class NetworkChecker:
         if written is not None:
             refuse_block_write(self.reporter, node, name, *written)
             node.error = "writes into a piece of split or chunk"
+            return self._poison(node, out_names)
+        kept = block_writes_into_saved(node, self.net)
+        if kept is not None:
+            refuse_block_write_saved(self.reporter, node, name, *kept)
+            node.error = "writes into a tensor saved for backward"
             return self._poison(node, out_names)
         node.params = total(n.params for n in (*sub.tensors, *sub.nodes))
         node.outputs = [Value(Tensor(v.tensor.dtype, v.tensor.shape, (Origin(name, span),) * v.tensor.rank,

@@ -9,31 +9,35 @@ piece) is a new tensor, which may be written.
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from . import codes
 from .graph import Node, Value
 from .kinds.memory import contiguous_strides
+from .types import FLOAT_DTYPES
 
 
 def _strides(t) -> tuple:
     return t.strides if isinstance(t.strides, tuple) else contiguous_strides(t.shape)
 
 
-def _viewed(v: Value) -> tuple[Value, Node | None]:
+def _viewed(v: Value, through_pieces: bool = False) -> tuple[Value, Node | None]:
     """Follow ``v`` back through views: the value reached, and the ``split`` or ``chunk`` it
-    is a piece of (None where it is a new tensor or an input)."""
+    is a piece of (None where it is a new tensor or an input). With ``through_pieces`` a
+    piece is followed on to the tensor it is cut from: the value reached is the storage."""
     while v.node is not None and v.tensor is not None:
         p = v.node
         if p.error is not None:
             return v, None
         if p.kind is None:  # a network used: follow its result inside, and out through an input
-            inner, source = _viewed(p.block.outputs[v.index][1]) if p.block and v.index < len(p.block.outputs) \
+            inner, source = _viewed(p.block.outputs[v.index][1], through_pieces) if p.block and v.index < len(p.block.outputs) \
                 else (v, None)
             given = [id(i) for i in p.block.inputs] if p.block else []
             if source is not None or inner.node is not None or id(inner) not in given:
                 return v, source
             v = p.inputs[given.index(id(inner))]
             continue
-        if p.kind.multi_view:
+        if p.kind.multi_view and not through_pieces:
             return v, p
         in_t = [i.tensor for i in p.inputs]
         if not in_t or None in in_t or not p.kind.aliases_input(p.args, in_t):
@@ -87,4 +91,142 @@ def refuse_block_write(reporter, use: Node, name: str, layer: Node, source: Node
                    f"at line {layer.span.line}), which torch refuses in a training step", use.span,
                    [f"`{piece}` at line {source.span.line} returns its pieces as views of one tensor; torch does not "
                     "let a layer modify them in place"],
+                   help=f"use `{layer.kind.name}()` in `{name}`: write it out of place")
+
+
+# -- in-place writes into a tensor that an earlier layer saved for backward --------------------
+# A network's inputs count as needing a gradient: any network may be used inside another on a
+# tensor that needs one, and a layer that saves what it reads then keeps it.
+
+def _base(v: Value) -> int:
+    """The id of the storage ``v`` is: the value that views of it (and pieces) lead back to."""
+    return id(_viewed(v, through_pieces=True)[0])
+
+
+def _recorded_saves(n: Node, net, grad) -> list[Value]:
+    """The inputs and results that autograd keeps for ``n``'s backward in a training step;
+    where its kind cannot say (kinds/memory.py's UNKNOWN: the bytes depend on more than the
+    shapes) its inputs: each such kind keeps what it reads, and none keeps its result."""
+    from .costs import bound_args
+
+    try:
+        s = n.kind.saved(bound_args(net, n.args), [v.tensor for v in n.inputs], [v.tensor for v in n.outputs], grad)
+    except Exception:  # noqa: BLE001 - a kind that cannot say for these sizes
+        s = None
+    kept = [n.outputs[i] for i in n.kind.results_kept(n.args) if i < len(n.outputs)]
+    if s is None:
+        return [*n.inputs, *n.state.values(), *kept]
+    return kept + ([n.inputs[i] for i in s.inputs if i < len(n.inputs)] + [n.state[k] for k in s.state if k in n.state]
+            + [n.outputs[i] for i in s.outputs if i < len(n.outputs)])
+
+
+def _saves(net, nodes: list[Node], grads: dict[int, bool], out: dict[int, Node]) -> None:
+    """Fill ``out``: the storage (``_base``) of each tensor that one of ``nodes`` saves for
+    backward, with the layer that saves it; ``grads`` says which values need a gradient."""
+    from .kinds.memory import Autograd
+
+    for n in nodes:
+        if n.error is not None or not n.outputs or any(v.tensor is None for v in n.outputs):
+            continue
+        if n.kind is None:
+            _block_saves(n, grads, out)
+            continue
+        grad = Autograd(tuple(grads.get(id(v), True) for v in n.inputs),
+                        frozenset(k for k, v in n.state.items() if grads.get(id(v), True)), n.params != 0)
+        for v in n.outputs:
+            grads[id(v)] = grad.records and v.tensor.dtype in FLOAT_DTYPES
+        if grad.records and n.args is not None and n.loop is None:
+            for v in _recorded_saves(n, net, grad):
+                out.setdefault(_base(v), n)
+
+
+def _block_saves(use: Node, grads: dict[int, bool], out: dict[int, Node]) -> None:
+    """A network used: what its layers save, as the caller's tensors (its inputs, its results)."""
+    sub = use.block
+    if sub is None:
+        return
+    inner_grads = {id(v): grads.get(id(o), True) for v, o in zip(sub.inputs, use.inputs)}
+    for d in sub.tensors:
+        inner_grads[id(d.value)] = d.role == "param"
+    inner: dict[int, Node] = {}
+    _saves(sub, sub.nodes, inner_grads, inner)
+    outer = {id(v): o for v, o in zip(sub.inputs, use.inputs)}
+    outer.update({_base(v): o for (_, v), o in zip(sub.outputs, use.outputs)})
+    for key in inner:
+        if key in outer:
+            out.setdefault(_base(outer[key]), use)
+    for (_, v), o in zip(sub.outputs, use.outputs):
+        grads[id(o)] = inner_grads.get(id(v), True)
+
+
+class _Progress:
+    """What the layers of a network checked so far save: how many nodes were read, which
+    values need a gradient, and the storage each saved tensor is (with its saver)."""
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.grads: dict[int, bool] = {}
+        self.saved: dict[int, Node] = {}
+
+
+_PROGRESS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _saved_so_far(net) -> dict[int, Node]:
+    """The storage of each tensor that the network's layers before the last saved; read
+    once per node as the checker appends them (the last is the layer being checked)."""
+    p = _PROGRESS.setdefault(net, _Progress())
+    for d in net.tensors:
+        p.grads.setdefault(id(d.value), d.role == "param")
+    end = len(net.nodes)
+    while end > p.read and not net.nodes[end - 1].outputs and end == len(net.nodes):
+        end -= 1  # the layer being checked: no results yet
+    _saves(net, net.nodes[p.read:end], p.grads, p.saved)
+    p.read = end
+    return p.saved
+
+
+def refuse_write_into_saved(kind, a, ctx, inputs: list[Value], net) -> None:
+    """An error when the layer writes in place into a tensor (or a view of one) that an
+    earlier layer saved for its backward pass: torch's training step fails at backward."""
+    if not inputs or not kind.writes_input(a):
+        return
+    saver = _saved_so_far(net).get(_base(inputs[0]))
+    if saver is None:
+        return
+    what = saver.kind.name if saver.kind is not None else saver.block.name
+    raise ctx.fail(codes.VALUE, f"{kind.name}(inplace=true) would write into a tensor that `{what}` saved for "
+                   "backward, which torch refuses in a training step",
+                   [f"`{what}` at line {saver.span.line} keeps this tensor to compute its gradient; writing it in "
+                    "place changes what the backward pass reads"],
+                   help=f"use `{kind.name}()`: write it out of place", arg="inplace")
+
+
+def block_writes_into_saved(use: Node, net) -> tuple[Node, Node] | None:
+    """(the in-place layer of the network used, the caller's layer that saved the tensor)
+    where the network writes in place into a tensor it is given (or a view of one) that a
+    layer before it saved for backward."""
+    sub = use.block
+    given = {id(v): i for i, v in enumerate(sub.inputs)}
+    saved = None
+    for n in sub.nodes:
+        if n.kind is None or n.args is None or not n.inputs or not n.kind.writes_input(n.args):
+            continue
+        v, _ = _viewed(n.inputs[0], through_pieces=True)
+        if v.node is None and id(v) in given and given[id(v)] < len(use.inputs):
+            saved = _saved_so_far(net) if saved is None else saved
+            saver = saved.get(_base(use.inputs[given[id(v)]]))
+            if saver is not None:
+                return n, saver
+    return None
+
+
+def refuse_block_write_saved(reporter, use: Node, name: str, layer: Node, saver: Node) -> None:
+    """The error for a network used on a tensor a layer saved, that it writes into in place."""
+    what = saver.kind.name if saver.kind is not None else saver.block.name
+    reporter.error(codes.VALUE, f"`{name}` writes in place ({layer.kind.name}(inplace=true) at line "
+                   f"{layer.span.line}) into a tensor that `{what}` saved for backward, which torch refuses in a "
+                   "training step", use.span,
+                   [f"`{what}` at line {saver.span.line} keeps this tensor to compute its gradient; writing it in "
+                    "place changes what the backward pass reads"],
                    help=f"use `{layer.kind.name}()` in `{name}`: write it out of place")

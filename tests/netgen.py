@@ -2110,11 +2110,11 @@ def generate(d: Draw, opts: Options | None = None) -> GeneratedSpec:
 
 
 def _out_of_place(text: str) -> str:
-    """In a training step torch refuses a layer that writes in place into a piece of `split`
-    or `chunk` (or a view of one), and check refuses it: where a spec cuts pieces, its
-    activations write out of place (the generator does not follow which values are views)."""
-    if "split(" not in text and "chunk(" not in text:
-        return text
+    """In a training step torch refuses a layer that writes in place into a tensor an earlier
+    layer saved for backward (a Sigmoid's result, a Linear's input), or into a piece of
+    `split` or `chunk` (or a view of one), and check refuses both. The generator does not
+    follow what each layer saves or which values are views, so its activations write out of
+    place (tests/test_inplace_saved.py proves the in-place cases against torch)."""
     return re.sub(r"\b(ReLU|Hardswish)\((inplace=)?true\)", r"\1", text)
 
 

@@ -460,6 +460,11 @@ class MultiheadAttention(_Attention):
     def result_names(self, a):
         return self.results if a.need_weights else self.results[:1]
 
+    def results_kept(self, a):
+        """The weights per head (``average_attn_weights=false``) are a view of the softmax
+        that the product with the values keeps; averaged, they are a new tensor."""
+        return (1,) if a.need_weights and not a.average_attn_weights else ()
+
     def result_pattern(self, names):
         return ", ".join(names) if len(names) > 1 else f"{names[0]}, _"  # torch returns (output, None)
 

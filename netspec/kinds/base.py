@@ -384,6 +384,12 @@ class Kind:
         where it cannot be stated exactly from the shapes: the costs then say "unknown"."""
         return NOTHING
 
+    def results_kept(self, a: Args) -> tuple[int, ...]:
+        """Results that the backward reads beyond those ``saved`` lists, where ``saved``
+        cannot say (UNKNOWN) or counts them among the bytes it makes inside: a view of a
+        tensor the layer keeps. A layer that writes in place into one fails (inplace.py)."""
+        return ()
+
     def result_strides(self, a: Args, inputs: list[Tensor], outputs: list[Tensor],
                        strides: list[Strides]) -> list[Strides | None]:
         """For a layer whose results share the first input's storage (``aliases_input``, or
