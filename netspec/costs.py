@@ -45,6 +45,7 @@ from .graph import Node, TypedNetwork
 from .kinds.base import numel
 from .kinds.memory import Autograd, Unsure, dropped, held_strides, is_contiguous, nbytes, trained
 from .types import FLOAT_DTYPES, ITEMSIZE, Tensor
+from .types import UNKNOWN as NOT_STATED
 
 FIELDS = ("flops", "param_bytes", "activation_bytes")
 
@@ -297,6 +298,7 @@ class _Pass:
         self.saved: set[int] = set()  # storages some layer has saved
         self.ambiguous: set[int] = set()  # storages saved for some values of the symbols only
         self.fixed: Mapping[str, int] = {}  # the parameters of the network being run
+        self.unsure = False  # whether something is unknown for a size that may be 1 (or unknown strides)
         self.per_node: dict[int, Dim] = {}  # id(node) -> the bytes it is first to save
         self.params: dict[int, int] = {}  # id(node) -> parameter tensors
         self.transient: Dim = 0
@@ -409,11 +411,13 @@ class _Pass:
         try:
             s = node.kind.saved(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs], grad)
         except Unsure:  # a view or a copy, depending on the values of the symbols
+            self.unsure = True
             return self._by_cases(node, a, grad, ins, state, outs)
         if s is None:
             return None
         kept = self._kept(s, ins, state, outs)
         if any(h.key in self.ambiguous for h in kept):
+            self.unsure = True
             return None
         first: Dim = 0
         for h in kept:
@@ -492,9 +496,11 @@ class _Pass:
         if ins and (node.in_place or kind.aliases_input(a, in_t)):
             try:
                 strides = kind.result_strides(a, in_t, out_t, [h.strides for h in ins])
-            except Unsure:  # a view of its input or a copy, depending on the values of the symbols
-                self.ok = False
-                return [self.fresh(t, g) for t, g in zip(out_t, grads)]
+            except Unsure:  # a view of its input or a copy, depending on the values of the symbols:
+                self.unsure = True  # a layer that saves either is unknown; their strides too
+                outs = [self.fresh(replace(t, strides=NOT_STATED), g) for t, g in zip(out_t, grads)]
+                self.ambiguous |= {ins[0].key, *(h.key for h in outs)}
+                return outs
             return [self.fresh(t, g) if s is None else _Held(ins[0].key, ins[0].nbytes, tuple(s), g)
                     for t, g, s in zip(out_t, grads, strides)]
         stated = kind.new_strides(a, in_t, out_t)

@@ -369,6 +369,8 @@ def assert_training_matches(net, env: dict, model: nn.Module, inputs: list) -> N
     recorder, grads, states = measured_training(model, inputs)
     if stated.saved_bytes is None:  # a layer whose kind cannot state it
         unstated = [n.kind.name for n in net.nodes if n.kind is not None and n.kind.name in UNSTATED]
+        # or a view that is a copy for other values of the symbols, or strides netspec does not know
+        unstated += ["unsure"] if training_pass(net).unsure else []
         assert unstated or any(n.block is not None for n in net.nodes), "unknown without a reason"
     else:
         assert evaluate(stated.saved_bytes, env) == recorder.total, sorted(recorder.storages.values())
@@ -866,23 +868,29 @@ def test_random_einsum_saved_bytes_match_torch(seed):
 
 
 # an einsum of one operand that keeps every subscript is a view: what reads it next sees its
-# strides (a Linear folds a transposed input with a copy; the Sigmoid before keeps its result,
-# so that a view adds nothing)
-EINSUM_VIEWS = ["einsum(\"bij->bji\") -> Linear(3)", "einsum(\"bii->bi\") -> Linear(2)",
-                "einsum(\"bi...->b...i\") -> Linear(3)", "einsum(\"bij->bij\") -> Linear(3)"]
+# strides (a Linear folds a transposed input with a copy, but at batch 1 with a view of the
+# Sigmoid's result, which the Sigmoid keeps already: no formula holds at every batch, unknown)
+EINSUM_VIEWS = [("einsum(\"bij->bji\") -> Linear(3)", False), ("einsum(\"bii->bi\") -> Linear(2)", True),
+                ("einsum(\"bi...->b...i\") -> Linear(3)", False), ("einsum(\"bij->bij\") -> Linear(3)", True)]
 
 
-@pytest.mark.parametrize("chain", EINSUM_VIEWS)
-def test_einsum_view_training_memory_matches_torch(chain):
+@pytest.mark.parametrize("chain,known", EINSUM_VIEWS, ids=[c[0] for c in EINSUM_VIEWS])
+def test_einsum_view_training_memory_matches_torch(chain, known):
     from netspec import api
 
     text = f"network K {{\n    input x: float32[batch, 3, 3]\n    y = x -> Linear(3) -> Sigmoid -> {chain}\n    output y\n}}\n"
     spec = api.loads(text, file="k.net")
     net = spec.network("K")
-    assert network_training(net, "adam").saved_bytes is not None
-    for batch in (2, 3):  # not 1: the Linear's fold of a transposed batch of 1 is a view
+    assert (network_training(net, "adam").saved_bytes is not None) == known
+    measured = {}
+    for batch in (1, 2, 3):
         torch.manual_seed(batch)
-        assert_training_matches(net, {"batch": batch}, spec.module_class("K")(), [torch.randn(batch, 3, 3)])
+        model, x = spec.module_class("K")(), torch.randn(batch, 3, 3)
+        measured[batch] = measured_training(model, [x])[0].total
+        if known:
+            assert_training_matches(net, {"batch": batch}, model, [x])
+    if not known:  # torch's bytes are not one polynomial of degree 1 in batch: truly unknown
+        assert measured[3] - measured[2] != measured[2] - measured[1]
 
 
 # -- a size that may be 1: torch views where it copies at other sizes ----------------------------
@@ -901,7 +909,7 @@ SYMBOLIC = [
     ("float32[batch, seq, 5]", "", "MultiheadAttention(1, batch_first=true) -> Linear(4)", True),
     # a two-operand einsum's result is a permuted view of its product: unknown strides
     ("float32[batch, seq, 5]", "w: float32[5, 4]", 'einsum("bij,jk->bik", w) -> Linear(3)', False),
-    ("float32[batch, seq, 5]", "w: float32[5, 4]", 'einsum("bij,jk->bik", w) -> flatten(1) -> Sigmoid', False),
+    ("float32[batch, seq, 5]", "w: float32[5, 4]", 'einsum("bij,jk->bik", w) -> flatten(1) -> Sigmoid', True),
 ]
 
 
