@@ -43,9 +43,8 @@ from .dims import (
 )
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
-from .kinds.memory import Autograd, Unsure, dropped, held_strides, is_contiguous, nbytes, trained
+from .kinds.memory import Autograd, Unsure, dropped, held_strides, is_contiguous, nbytes, trained, unknown_strides
 from .types import FLOAT_DTYPES, ITEMSIZE, Tensor
-from .types import UNKNOWN as NOT_STATED
 
 FIELDS = ("flops", "param_bytes", "activation_bytes")
 
@@ -308,7 +307,7 @@ class _Pass:
     def fresh(self, t: Tensor, grad: bool) -> _Held:
         self.keys += 1
         # a new tensor is contiguous, unless its kind states other strides (LayerNorm2d's
-        # result keeps the channels last) or says it does not know them (UNKNOWN)
+        # result keeps the channels last; Kind.new_strides)
         return _Held(self.keys, nbytes(t), held_strides(t), grad)
 
     def declared(self, t: Tensor, param: bool) -> _Held:
@@ -498,7 +497,8 @@ class _Pass:
                 strides = kind.result_strides(a, in_t, out_t, [h.strides for h in ins])
             except Unsure:  # a view of its input or a copy, depending on the values of the symbols:
                 self.unsure = True  # a layer that saves either is unknown; their strides too
-                outs = [self.fresh(replace(t, strides=NOT_STATED), g) for t, g in zip(out_t, grads)]
+                outs = [_Held(h.key, h.nbytes, unknown_strides(t.rank), h.grad)
+                        for t, h in zip(out_t, (self.fresh(t, g) for t, g in zip(out_t, grads)))]
                 self.ambiguous |= {ins[0].key, *(h.key for h in outs)}
                 return outs
             return [self.fresh(t, g) if s is None else _Held(ins[0].key, ins[0].nbytes, tuple(s), g)

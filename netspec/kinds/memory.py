@@ -135,9 +135,9 @@ def opaque(d: Dim) -> bool:
 
 
 def held_strides(t: Tensor) -> Strides:
-    """The strides of a new tensor: its kind's (Tensor.strides), contiguous by default."""
-    if t.strides is NOT_STATED:
-        return unknown_strides(len(t.shape))
+    """The strides of a new tensor: its kind's (Tensor.strides), contiguous by default and
+    where the layout does not state them (a new tensor of a kind that does not say otherwise
+    with ``Kind.new_strides``)."""
     return t.strides if isinstance(t.strides, tuple) else contiguous_strides(t.shape)
 
 
