@@ -904,6 +904,8 @@ SYMBOLIC = [
     ("float32[batch, seq, 5]", "", "transpose(0, 1) -> flatten(0, 1) -> Linear(4)", False),
     ("float32[seq, batch, 5]", "", "transpose(0, 1) -> RNN(6, batch_first=true)", True),
     ("float32[batch, seq, 5]", "", "RNN(6, batch_first=true) -> Linear(4)", True),
+    # oneDNN's LSTM copies a strided input once, not once a direction: the same bytes at batch 1
+    ("float32[batch, seq, 5]", "", "Linear(5) -> LSTM(6, batch_first=true, bidirectional=true)", True),
     ("float32[batch, seq, 5]", "", "MultiheadAttention(1, batch_first=true) -> Linear(4)", True),
     # a two-operand einsum's result is a permuted view of its product: unknown strides
     ("float32[batch, seq, 5]", "w: float32[5, 4]", 'einsum("bij,jk->bik", w) -> Linear(3)', False),
@@ -967,3 +969,23 @@ def test_random_einsum_then_fold_training_memory_matches_torch(seed):
     chains = chains or ["transpose(1, 2) -> Linear(2)"]
     chain = f'einsum("{equation}", w) -> {rng.choice(chains)}'
     _run_symbolic(_symbolic_spec(x_type, f"w: {w_type}", chain), None, ("batch",))
+
+
+@pytest.mark.parametrize("stage", ["GRU(6, batch_first=true, bidirectional=true)",
+                                   "RNN(6, batch_first=true, bidirectional=true)"])
+def test_bidirectional_batch_first_fold_is_unknown_and_truly_differs_at_batch_1(stage):
+    """A bidirectional layer over a batch-first input copies it once a direction, but at batch 1
+    the transposed input folds as a view: torch keeps it once. No formula in batch holds."""
+    from netspec import api
+
+    text = f"network K {{\n    input x: float32[batch, 4, 5]\n    y = x -> Linear(5) -> {stage}\n    output y\n}}\n"
+    spec = api.loads(text, file="k.net")
+    net = spec.network("K")
+    assert network_training(net, "adam").saved_bytes is None
+    assert training_pass(net).unsure
+    measured = {}
+    for batch in (1, 2, 3):
+        torch.manual_seed(batch)
+        model = spec.module_class("K")()
+        measured[batch] = measured_training(model, [torch.randn(batch, 4, 5)])[0].total
+    assert measured[3] - measured[2] != measured[2] - measured[1], measured
