@@ -20,8 +20,9 @@ the typed graph; it never imports torch.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import combinations
 from typing import Mapping, NamedTuple
 from weakref import WeakKeyDictionary
 
@@ -37,11 +38,12 @@ from .dims import (
     render,
     show_int,
     substitute,
+    sym,
     symbols,
 )
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
-from .kinds.memory import Autograd, contiguous_strides, dropped, is_contiguous, nbytes, trained
+from .kinds.memory import Autograd, Unsure, dropped, held_strides, is_contiguous, nbytes, trained, unknown_strides
 from .types import FLOAT_DTYPES, ITEMSIZE, Tensor
 
 FIELDS = ("flops", "param_bytes", "activation_bytes")
@@ -274,6 +276,9 @@ class Training:
         return tuple(getattr(self, f) for f in fields)
 
 
+MAX_CASE_SYMBOLS = 5  # a layer's symbols tried each at 1 and at least 2: 2 ** this cases at most
+
+
 class _Held(NamedTuple):
     """Where a value lives: its storage (an id, and its bytes), its strides in elements, and
     whether it needs a gradient."""
@@ -290,6 +295,9 @@ class _Pass:
     def __init__(self):
         self.keys = 0
         self.saved: set[int] = set()  # storages some layer has saved
+        self.ambiguous: set[int] = set()  # storages saved for some values of the symbols only
+        self.fixed: Mapping[str, int] = {}  # the parameters of the network being run
+        self.unsure = False  # whether something is unknown for a size that may be 1 (or unknown strides)
         self.per_node: dict[int, Dim] = {}  # id(node) -> the bytes it is first to save
         self.params: dict[int, int] = {}  # id(node) -> parameter tensors
         self.transient: Dim = 0
@@ -299,9 +307,8 @@ class _Pass:
     def fresh(self, t: Tensor, grad: bool) -> _Held:
         self.keys += 1
         # a new tensor is contiguous, unless its kind states other strides (LayerNorm2d's
-        # result keeps the channels last)
-        strides = t.strides if isinstance(t.strides, tuple) else contiguous_strides(t.shape)
-        return _Held(self.keys, nbytes(t), strides, grad)
+        # result keeps the channels last; Kind.new_strides)
+        return _Held(self.keys, nbytes(t), held_strides(t), grad)
 
     def declared(self, t: Tensor, param: bool) -> _Held:
         """A network's declared param or buffer: a layer that saves it saves no bytes of its
@@ -381,7 +388,7 @@ class _Pass:
         out_t = [v.tensor for v in node.outputs]
         trains = node.params != 0
         grad = Autograd(tuple(h.grad for h in ins), frozenset(n for n, h in state.items() if h.grad), trains,
-                        tuple(is_contiguous(t.shape, h.strides) for t, h in zip(in_t, ins)),
+                        tuple(_contiguous(t.shape, h.strides) for t, h in zip(in_t, ins)),
                         tuple(h.strides for h in ins), tuple((n, h.strides) for n, h in state.items()),
                         frozenset(n for n, v in node.state.items() if node.inputs and v is node.inputs[0]))
         outs = self._results(node, in_t, out_t, ins, grad.records)
@@ -391,6 +398,7 @@ class _Pass:
             held[id(v)] = h
         with dividing():  # a size divided by a free parameter (`groups=g`): `c // g`
             self.params[id(node)] = len(trained(kind.weights(bound_args(net, a)))) if trains else 0
+        self.fixed = net.param_env
         self.per_node[id(node)] = self._saved(node, bound_args(net, a), grad, ins, state, outs) if grad.records else 0
         moving = [nbytes(t) for t, h in zip(in_t, ins) if h.grad] + [nbytes(t) for t in out_t] if grad.records else []
         self.transient = _larger(self.transient, _at_free_strides(net, sum(moving)))
@@ -399,25 +407,112 @@ class _Pass:
         """The bytes the layer is the first to save; None where its kind cannot say. The kind
         reads its arguments with the network's parameters given their values (an LSTM's
         workspace depends on which of two sizes is larger)."""
-        s = node.kind.saved(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs], grad)
+        try:
+            s = node.kind.saved(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs], grad)
+        except Unsure:  # a view or a copy, depending on the values of the symbols
+            self.unsure = True
+            return self._by_cases(node, a, grad, ins, state, outs)
         if s is None:
             return None
+        kept = self._kept(s, ins, state, outs)
+        if any(h.key in self.ambiguous for h in kept):
+            self.unsure = True
+            return None
         first: Dim = 0
-        kept = [ins[i] for i in s.inputs] + [state[n] for n in s.state if n in state] + [outs[i] for i in s.outputs]
         for h in kept:
             if h.key not in self.saved:
                 self.saved.add(h.key)
                 first = first + h.nbytes
         return first + s.extra
 
+    @staticmethod
+    def _kept(s, ins: list[_Held], state: dict, outs: list[_Held]) -> list[_Held]:
+        return [ins[i] for i in s.inputs] + [state[n] for n in s.state if n in state] + [outs[i] for i in s.outputs]
+
+    def _by_cases(self, node: Node, a, grad: Autograd, ins: list[_Held], state: dict,
+                  outs: list[_Held]) -> Dim | None:
+        """What a layer saves where torch views for some values of the symbols and copies for
+        others (a size that may be 1): the layer is run with each symbol at 1 or at least 2
+        (``s + 1``), and the bytes of the case of every symbol at least 2 are stated where
+        they give every other case's. A storage saved in some cases only is kept apart
+        (``ambiguous``): a later layer that saves it is unknown."""
+        tensors = [v.tensor for v in (*node.inputs, *node.outputs)]
+        names = sorted(({n for t in tensors for d in t.shape for n in symbols(d)}
+                        | {n for h in (*ins, *state.values()) for st in h.strides for n in symbols(st)})
+                       - set(self.fixed))  # a parameter has its value in the kind's arguments
+        if len(names) > MAX_CASE_SYMBOLS or any(n.startswith("?") for n in names):
+            return None
+        runs = []
+        for ones in (set(c) for k in range(len(names) + 1) for c in combinations(names, k)):
+            env = {n: 1 if n in ones else sym(n) + 1 for n in names}
+            run = self._case(node, a, grad, ins, state, outs, env)
+            if run is None:
+                return None
+            back = {n: sym(n) - 1 for n in names if n not in ones}
+            runs.append((ones, run[0], substitute(run[1], back)))
+        _, keys, general = runs[0]
+        if any(substitute(general, dict.fromkeys(ones, 1)) != b for ones, _, b in runs[1:]):
+            return None
+        for _, case_keys, _ in runs[1:]:
+            self.ambiguous |= case_keys ^ keys
+        self.saved |= keys
+        return general
+
+    def _case(self, node: Node, a, grad: Autograd, ins: list[_Held], state: dict, outs: list[_Held], env: dict):
+        """(the storages a layer saves first, their bytes and those it makes) with the
+        symbols given the values ``env``; None where its kind cannot say."""
+        def sub(d):
+            return substitute(d, env)
+
+        def tensor(t):
+            return replace(t, shape=tuple(sub(d) for d in t.shape),
+                           strides=tuple(sub(d) for d in t.strides) if isinstance(t.strides, tuple) else t.strides)
+
+        def held(h):
+            return h._replace(nbytes=sub(h.nbytes), strides=tuple(sub(d) for d in h.strides))
+
+        ins, outs = [held(h) for h in ins], [held(h) for h in outs]
+        state = {n: held(h) for n, h in state.items()}
+        in_t = [tensor(v.tensor) for v in node.inputs]
+        grad = grad._replace(contiguous=tuple(_contiguous(t.shape, h.strides) for t, h in zip(in_t, ins)),
+                             strides=tuple(h.strides for h in ins),
+                             state_strides=tuple((n, h.strides) for n, h in state.items()))
+        try:
+            s = node.kind.saved(a, in_t, [tensor(v.tensor) for v in node.outputs], grad)
+        except Unsure:
+            return None
+        if s is None:
+            return None
+        kept = self._kept(s, ins, state, outs)
+        if any(h.key in self.ambiguous for h in kept):
+            return None
+        fresh = {h.key: h.nbytes for h in kept if h.key not in self.saved}
+        return frozenset(fresh), sum(fresh.values(), sub(0)) + s.extra
+
     def _results(self, node: Node, in_t: list, out_t: list, ins: list[_Held], records: bool) -> list[_Held]:
         kind, a = node.kind, node.args
         grads = [records and t.dtype in FLOAT_DTYPES for t in out_t]
         if ins and (node.in_place or kind.aliases_input(a, in_t)):
-            strides = kind.result_strides(a, in_t, out_t, [h.strides for h in ins])
+            try:
+                strides = kind.result_strides(a, in_t, out_t, [h.strides for h in ins])
+            except Unsure:  # a view of its input or a copy, depending on the values of the symbols:
+                self.unsure = True  # a layer that saves either is unknown; their strides too
+                outs = [_Held(h.key, h.nbytes, unknown_strides(t.rank), h.grad)
+                        for t, h in zip(out_t, (self.fresh(t, g) for t, g in zip(out_t, grads)))]
+                self.ambiguous |= {ins[0].key, *(h.key for h in outs)}
+                return outs
             return [self.fresh(t, g) if s is None else _Held(ins[0].key, ins[0].nbytes, tuple(s), g)
                     for t, g, s in zip(out_t, grads, strides)]
-        return [self.fresh(t, g) for t, g in zip(out_t, grads)]
+        stated = kind.new_strides(a, in_t, out_t)
+        return [self.fresh(t if s is None else replace(t, strides=tuple(s)), g) for t, g, s in zip(out_t, grads, stated)]
+
+
+def _contiguous(shape, strides) -> bool | None:
+    """Whether a tensor is contiguous for every value of the symbols; None where that depends."""
+    try:
+        return is_contiguous(shape, strides)
+    except Unsure:
+        return None
 
 
 def bound_args(net: TypedNetwork, a):

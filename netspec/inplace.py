@@ -13,7 +13,7 @@ from weakref import WeakKeyDictionary
 
 from . import codes
 from .graph import Node, Value
-from .kinds.memory import contiguous_strides
+from .kinds.memory import Unsure, contiguous_strides
 from .types import FLOAT_DTYPES
 
 
@@ -42,7 +42,10 @@ def _viewed(v: Value, through_pieces: bool = False) -> tuple[Value, Node | None]
         in_t = [i.tensor for i in p.inputs]
         if not in_t or None in in_t or not p.kind.aliases_input(p.args, in_t):
             return v, None
-        strides = p.kind.result_strides(p.args, in_t, [o.tensor for o in p.outputs], [_strides(t) for t in in_t])
+        try:
+            strides = p.kind.result_strides(p.args, in_t, [o.tensor for o in p.outputs], [_strides(t) for t in in_t])
+        except Unsure:  # a view for some values of the sizes: torch refuses the write at those
+            strides = [()] * len(p.outputs)
         if v.index >= len(strides) or strides[v.index] is None:
             return v, None
         v = p.inputs[0]

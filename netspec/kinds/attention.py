@@ -25,7 +25,7 @@ from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor
 from .args import after
 from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, numel, register
 from .memory import UNKNOWN as UNSTATED
-from .memory import Saved, contiguous_strides, view_strides
+from .memory import Saved, contiguous_strides, permuted, view_strides
 from .recurrent import check_sequence_layout
 
 RANK_HELP = "attention takes [L, N, E] ([N, L, E] with batch_first=true) or an unbatched [L, E]"
@@ -436,6 +436,14 @@ class MultiheadAttention(_Attention):
         outs = super().layout(ctx, a, inputs, outputs)
         if a.batch_first and inputs[0].rank == 3:
             outs[0] = UNKNOWN  # torch attends over [L, N, E] and returns the output transposed
+        return outs
+
+    def new_strides(self, a, inputs, outputs):
+        """In training torch attends over [L, N, E] and returns the output transposed."""
+        outs = super().new_strides(a, inputs, outputs)
+        if a.batch_first and inputs[0].rank == 3:
+            y = outputs[0].shape
+            outs[0] = permuted(contiguous_strides((y[1], y[0], *y[2:])), (1, 0, 2))
         return outs
     examples: ClassVar[list[dict]] = [
         {"stage": "MultiheadAttention(2)", "input": "float32[5, 3, 8]"},

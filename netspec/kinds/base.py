@@ -390,6 +390,12 @@ class Kind:
         tensor the layer keeps. A layer that writes in place into one fails (inplace.py)."""
         return ()
 
+    def new_strides(self, a: Args, inputs: list[Tensor], outputs: list[Tensor]) -> list[Strides | None]:
+        """The strides in elements of each new result, where a training step's memory needs
+        more than ``layout`` states (UNKNOWN where it differs on another device); None: the
+        result's Tensor.strides."""
+        return [None] * len(outputs)
+
     def result_strides(self, a: Args, inputs: list[Tensor], outputs: list[Tensor],
                        strides: list[Strides]) -> list[Strides | None]:
         """For a layer whose results share the first input's storage (``aliases_input``, or

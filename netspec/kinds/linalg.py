@@ -15,7 +15,7 @@ from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor, placed
 from .arith import broadcast
 from .base import Args, Op, StrArg, numel, register
 from .einsum_saved import einsum_saved, operand, order
-from .memory import Saved, expanded, view_strides
+from .memory import Saved, expanded, unknown_strides, view_strides
 
 
 def _same_dtype(ctx, name: str, tensors: list[Tensor], floats_only: bool = False) -> str:
@@ -305,6 +305,11 @@ class Einsum(Op):
 
     def layout(self, ctx, a, inputs, outputs):
         return [UNKNOWN]  # torch.einsum returns a permuted view of its product
+
+    def new_strides(self, a, inputs, outputs):
+        """Of two or more operands, a permuted view of the product whose strides netspec does
+        not follow: unknown, so that no later fold of it is taken as a view."""
+        return [None if len(inputs) == 1 else unknown_strides(outputs[0].rank)]
     positional = ("equation",)
     min_inputs = 1
     max_inputs = None

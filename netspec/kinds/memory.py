@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..dims import Dim, Expr, exact_div, least, less_equal, symbols
+from .. import layout
+from ..dims import Dim, compare, less_equal, sym, symbols
 from ..types import ITEMSIZE, Tensor
+from ..types import UNKNOWN as NOT_STATED  # strides a kind does not state (Tensor.strides)
 
 Strides = tuple  # one Dim a dim of the tensor
 
@@ -43,14 +45,24 @@ class Autograd(NamedTuple):
         return i < len(self.inputs) and self.inputs[i]
 
     def is_contiguous(self, i: int) -> bool:
-        return i >= len(self.contiguous) or self.contiguous[i]
+        """Whether input i is contiguous for every value of the symbols; Unsure where that
+        depends on them (or on strides netspec does not know)."""
+        if i >= len(self.contiguous):
+            return True
+        if self.contiguous[i] is None:
+            raise Unsure(i)
+        return self.contiguous[i]
 
     def strides_of(self, i: int | str, shape) -> Strides:
         """Input i's strides (a tensor passed by keyword: by name); those of a contiguous tensor
-        of ``shape`` where they are not known."""
+        of ``shape`` where they are not given. Unsure where netspec does not know them."""
         if isinstance(i, str):
-            return dict(self.state_strides).get(i) or contiguous_strides(shape)
-        return self.strides[i] if i < len(self.strides) else contiguous_strides(shape)
+            out = dict(self.state_strides).get(i) or contiguous_strides(shape)
+        else:
+            out = self.strides[i] if i < len(self.strides) else contiguous_strides(shape)
+        if any(opaque(s) for s in out):
+            raise Unsure(i)
+        return out
 
 
 class Saved(NamedTuple):
@@ -103,6 +115,39 @@ def elements(shape) -> Dim:
 
 # -- strides -------------------------------------------------------------------------------------
 
+class Unsure(Exception):
+    """Whether torch views or copies (or whether a tensor is contiguous) depends on the values
+    of the symbols (a size that may be 1: a size-1 dim's stride does not count), or on
+    strides netspec does not know: what the layer keeps is unknown."""
+
+
+_OPAQUE = "?stride"
+
+
+def unknown_strides(rank: int) -> Strides:
+    """Strides netspec does not know (a kind states UNKNOWN): a symbol each that no proof
+    may assume anything of, so every decision that reads them is Unsure."""
+    return tuple(sym(f"{_OPAQUE}{i}") for i in range(rank))
+
+
+def opaque(d: Dim) -> bool:
+    return any(n.startswith(_OPAQUE) for n in symbols(d))
+
+
+def held_strides(t: Tensor) -> Strides:
+    """The strides of a new tensor: its kind's (Tensor.strides), contiguous by default and
+    where the layout does not state them (a new tensor of a kind that does not say otherwise
+    with ``Kind.new_strides``)."""
+    return t.strides if isinstance(t.strides, tuple) else contiguous_strides(t.shape)
+
+
+def _decide(*dims) -> layout.Decide:
+    """Comparisons for every value of the size symbols (each at least 1); the opaque stride
+    symbols are never assumed anything of, nor split into cases."""
+    names = {n for d in dims for n in symbols(d) if not n.startswith(_OPAQUE)}
+    return layout.Decide(lambda a, b: compare(a, b, names), lambda a, b: less_equal(a, b, positive=names),
+                         lambda d: sorted(n for n in symbols(d) if n in names))
+
 def contiguous_strides(shape) -> Strides:
     out: list[Dim] = []
     step: Dim = 1
@@ -113,60 +158,36 @@ def contiguous_strides(shape) -> Strides:
 
 
 def is_contiguous(shape, strides: Strides) -> bool:
-    """torch's is_contiguous: the strides of the dims of size other than 1 are row-major."""
-    step: Dim = 1
-    for d, s in zip(reversed(tuple(shape)), reversed(tuple(strides))):
-        if d == 1:
-            continue
-        if s != step:
-            return False
-        step = step * d
-    return True
-
-
-def _less(a: Dim, b: Dim) -> bool:
-    """a < b for sizes: exact for numbers; for formulas, when a <= b holds for every value of
-    the symbols (all at least 1) and the two differ."""
-    if isinstance(a, int) and isinstance(b, int):
-        return a < b
-    if a == b:
-        return False
-    names = symbols(a) | symbols(b) if isinstance(a, Expr) or isinstance(b, Expr) else set()
-    if less_equal(a, b, positive=names):
+    """torch's is_contiguous (the strides of the dims of size other than 1 are row-major) for
+    every value of the symbols; Unsure where it holds for some values only. A tensor viewed
+    as one dim with stride 1 in every case is contiguous; one never viewable so is not."""
+    shape, strides = tuple(shape), tuple(strides)
+    decide = _decide(*shape, *strides)
+    if layout.is_contiguous(shape, strides, decide):
         return True
-    # b a multiple of a by a factor of at least 1 (hidden <= seq * batch * hidden)
-    q = exact_div(b, a)
-    low = None if q is None else least(q, positive=names)
-    return low is not None and low >= 1
+    verdict = layout.view(shape, strides, (elements(shape),), decide)
+    if verdict.viewable == "never":
+        return False
+    if verdict.viewable == "always" and verdict.strides is not NOT_STATED:
+        step = (verdict.strides or (1,))[0]
+        if step == 1:
+            return True
+        if decide.le(2, elements(shape)) is True and decide.eq(step, 1) is False:
+            return False
+    raise Unsure(shape)
 
 
 def view_strides(shape, strides: Strides, new_shape) -> Strides | None:
-    """The strides of ``reshape(new_shape)`` as a view, or None where torch must copy (a port of
-    ATen's computeStride)."""
+    """The strides of ``reshape(new_shape)`` as a view, or None where torch must copy (ATen's
+    computeStride, netspec.layout.view), for every value of the symbols: Unsure where torch
+    views for some values and copies for others (a size that may be 1)."""
     shape, strides, new_shape = tuple(shape), tuple(strides), tuple(new_shape)
-    if not shape:
-        return (1,) * len(new_shape)
-    if elements(shape) == 0:
-        return strides if shape == new_shape else contiguous_strides(new_shape)
-    out: list[Dim] = [0] * len(new_shape)
-    view_d = len(new_shape) - 1
-    base = strides[-1]
-    tensor_numel: Dim = 1
-    view_numel: Dim = 1
-    for d in range(len(shape) - 1, -1, -1):
-        tensor_numel = tensor_numel * shape[d]
-        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != tensor_numel * base):
-            while view_d >= 0 and (_less(view_numel, tensor_numel) or new_shape[view_d] == 1):
-                out[view_d] = view_numel * base
-                view_numel = view_numel * new_shape[view_d]
-                view_d -= 1
-            if view_numel != tensor_numel:
-                return None
-            if d > 0:
-                base = strides[d - 1]
-                tensor_numel = 1
-                view_numel = 1
-    return tuple(out) if view_d == -1 else None
+    verdict = layout.view(shape, strides, new_shape, _decide(*shape, *strides, *new_shape))
+    if verdict.viewable == "never":
+        return None
+    if verdict.viewable == "sometimes" or verdict.strides is NOT_STATED:
+        raise Unsure(shape)
+    return contiguous_strides(new_shape) if verdict.strides is None else tuple(verdict.strides)
 
 
 def permuted(strides: Strides, order) -> Strides:

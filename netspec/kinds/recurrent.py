@@ -30,7 +30,7 @@ from .base import (
     register,
 )
 from .memory import UNKNOWN as UNSTATED
-from .memory import Saved, is_contiguous, view_strides
+from .memory import Saved, contiguous_strides, is_contiguous, permuted, view_strides
 
 
 def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str | None = None,
@@ -208,6 +208,14 @@ class _Recurrent(FloatLayer):
         outs = super().layout(ctx, a, inputs, outputs)
         if a.batch_first and inputs[0].rank == 3:
             outs[0] = UNKNOWN  # torch runs [seq, batch, ...] and returns `output` transposed
+        return outs
+
+    def new_strides(self, a, inputs, outputs):
+        """Torch runs [seq, batch, ...] on the CPU and returns ``output`` transposed."""
+        outs = super().new_strides(a, inputs, outputs)
+        if a.batch_first and inputs[0].rank == 3:
+            y = outputs[0].shape
+            outs[0] = permuted(contiguous_strides((y[1], y[0], *y[2:])), (1, 0, 2))
         return outs
 
     def directions(self, a) -> int:
