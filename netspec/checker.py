@@ -874,6 +874,7 @@ class NetworkChecker:
             key = None if bound.tensors else memo.application_key(kind.name, values, in_types)
             seen = self._seen(key)
             if isinstance(seen, memo.Applied):
+                node.args = seen.args  # a failed node keeps its arguments, as on the path below
                 refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
                 refuse_write_into_saved(kind, seen.args, ctx, bound.inputs, self.net)
                 return self._replay(node, seen, ctx, in_types)

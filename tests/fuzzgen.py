@@ -473,6 +473,7 @@ def _example_stages():
 
 
 ELEMENTWISE = ["ReLU", "Tanh", "Sigmoid", "GELU", "Dropout(0.1)", "ReLU(inplace=true)", "Softmax(-1)"]
+IN_PLACE_AFTER = ("GELU", "Dropout(0.1)")
 
 
 def valid(d: Draw, hostile_names: bool | None = None) -> bytes:
@@ -506,7 +507,10 @@ def valid(d: Draw, hostile_names: bool | None = None) -> bytes:
         lines.append(f"    input {x}: {dtype}[{', '.join(dims)}]")
         chain = [stage]
         for _ in range(d.int(0, 2)):
-            chain.append(d.choice(ELEMENTWISE))
+            layer = d.choice(ELEMENTWISE)
+            # in place only over a result nothing saved for backward (GELU and Dropout keep
+            # their input and mask; a Sigmoid, a Softmax or a worked example may keep theirs)
+            chain.append(layer if layer != "ReLU(inplace=true)" or chain[-1] in IN_PLACE_AFTER else "ReLU")
         if not result.startswith("float") or stage.startswith(("RNN", "LSTM", "GRU")):
             chain = [stage]
         if hostile_names and d.chance(0.3):
