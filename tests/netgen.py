@@ -350,8 +350,8 @@ class Gen:
         key = c.key
 
         def apply(x):
-            if not x.floating or x.rank < 2 or (groups > 1 and x.shape[1].key != key):
-                return None
+            if not x.floating or x.rank < 2 or (groups > 1 and x.shape[1].key != key) or _batch_behind(x, 1):
+                return None  # a batch in a dim it normalizes over: check refuses it by design
             return x if math.prod(d.value for d in x.shape) > groups else None  # torch: more than one value
         return Stage(text, apply, reads=(1,))
 
@@ -368,6 +368,8 @@ class Gen:
         def apply(x):
             if not x.floating or x.rank not in (n + 1, n + 2) or math.prod(d.value for d in x.shape[-n:]) < 2:
                 return None  # torch needs more than one value a channel
+            if _batch_behind(x, x.rank - n):
+                return None  # a batch in a spatial dim it normalizes over: refused by design
             if text.endswith(f"({channels.text})") and x.shape[x.rank - n - 1].key != channels.key:
                 return None
             return x
@@ -1204,8 +1206,8 @@ class Gen:
         keys = tuple(L.key for L in v.shape[-n:])
 
         def apply(x):
-            if x.rank != rank or tuple(L.key for L in x.shape[-n:]) != keys:
-                return None
+            if x.rank != rank or tuple(L.key for L in x.shape[-n:]) != keys or _batch_behind(x, rank - n):
+                return None  # a pad over the batch: check refuses it by design
             shape = list(x.shape)
             for k in range(n):
                 shape[rank - 1 - k] = _padded(x.shape[rank - 1 - k], pads[2 * k] + pads[2 * k + 1])
@@ -2004,6 +2006,11 @@ def _data_sized(d: Dim) -> bool:
 def _batch_in_front(v: Val) -> bool:
     """No dim but the first is a batch: a convolution or pool reads none as a spatial dim."""
     return all(d.role != "batch" for d in v.shape[1:])
+
+
+def _batch_behind(v: Val, first: int) -> bool:
+    """Whether a dim from ``first`` on holds the batch (a norm over it mixes samples)."""
+    return any(_holds_batch(d) for d in v.shape[first:])
 
 
 def _holds_batch(d: Dim) -> bool:
