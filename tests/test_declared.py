@@ -172,3 +172,27 @@ def test_the_weights_list_is_the_built_state_dict():
     listed = [(e.name, tuple(e.shape), e.dtype) for e in network_weights(spec.network("Head"))]
     real = [(k, tuple(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in built.state_dict().items()]
     assert listed == real
+
+
+@pytest.mark.parametrize("params", ["", "(n_out)", "(n_out=2)"])
+def test_a_declared_tensor_expanded_over_the_batch_in_a_network_with_parameters(params):
+    """`expand(batch, ...)` of a dim of 1 broadcasts it: never an equality `batch == 1` to
+    assume, whether the network has a parameter without a default or not. The stated shape
+    is torch's for the same expand of a tensor of the declared shape."""
+    spec = api.loads(f"""
+network Net{params} {{
+    input x: float32[batch, 3, 4]
+    param gamma: float[1, 1, 4] = ones
+    a = cat(gamma -> expand(batch, -1, -1), x, dim=1)
+    output a
+}}
+""")
+    assert spec.ok, spec.diagnostics
+    stated = [[d if isinstance(d, int) else str(d) for d in node.outputs[0].tensor.shape] for node in spec.network().nodes]
+    batch = 3
+    expanded = torch.ones(1, 1, 4).expand(batch, -1, -1)
+    joined = torch.cat([expanded, torch.randn(batch, 3, 4)], dim=1)
+    assert stated == [["batch", 1, 4], ["batch", 4, 4]]
+    assert [list(expanded.shape), list(joined.shape)] == [[batch if d == "batch" else d for d in s] for s in stated]
+    kwargs = {"n_out": 2} if params == "(n_out)" else {}
+    assert list(spec.module(**kwargs)(torch.randn(batch, 3, 4)).shape) == list(joined.shape)

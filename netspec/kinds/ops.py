@@ -593,11 +593,14 @@ class Expand(Op):
                 shape.append(d)
                 continue
             old = x.shape[i - new]
-            if (isinstance(v, int) and v == -1) or ctx.same(d, old):
+            if (isinstance(v, int) and v == -1) or v == old:
                 shape.append(old)
                 keep[i] = i - new
             elif ctx.known(old) == 1 and not (isinstance(v, int) and v < 0):
-                shape.append(d)
+                shape.append(d)  # a dim of 1 broadcast: never an equality to assume
+            elif ctx.same(d, old):
+                shape.append(old)
+                keep[i] = i - new
             else:
                 notes = [n for n in [ctx.origin_note(x, i - new)] if n]
                 raise ctx.fail(codes.SHAPE, f"expand: dim {i - new} of {ctx.show_tensor(x)} is {ctx.show(old)}, not 1, "
