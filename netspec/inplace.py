@@ -77,6 +77,7 @@ def refuse_write_into_view(kind, a, ctx, inputs: list[Value]) -> None:
     """An error when the layer writes in place into a piece of ``split`` or ``chunk``."""
     if not inputs or not kind.writes_input(a):
         return
+    _refuse_write_into_overlap(kind, ctx, inputs[0])
     source = multi_view_source(inputs[0])
     if source is None:
         return
@@ -85,6 +86,20 @@ def refuse_write_into_view(kind, a, ctx, inputs: list[Value]) -> None:
                    "refuses in a training step", [f"`{name}` at line {source.span.line} returns its pieces as views "
                                                    "of one tensor; torch does not let a layer modify them in place"],
                    help=f"use `{kind.name}()`: write it out of place", arg="inplace")
+
+
+def _refuse_write_into_overlap(kind, ctx, v: Value) -> None:
+    """An error where elements of the tensor written in place share memory (a stride of 0
+    over a dim of more than one: `expand`), which torch refuses in any mode."""
+    t = v.tensor
+    if t is None or not isinstance(t.strides, tuple):
+        return
+    if any(s == 0 and not (isinstance(d, int) and d <= 1) for s, d in zip(t.strides, t.shape)):
+        raise ctx.fail(codes.VALUE, f"{kind.name}(inplace=true) would write into a tensor whose elements share "
+                       "memory, which torch refuses", ["`expand` makes a view that repeats each element without "
+                                                       "copying it"],
+                       help=f"use `{kind.name}()`: write it out of place, or `-> contiguous()` before it",
+                       arg="inplace")
 
 
 def refuse_block_write(reporter, use: Node, name: str, layer: Node, source: Node) -> None:

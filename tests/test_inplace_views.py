@@ -122,3 +122,34 @@ def test_networks_used_on_pieces(use, call):
     if not refused:
         model = api.loads(text).module_class("Net")().train()
         model(torch.randn(3, 8)).sum().backward()
+
+
+# an expanded view repeats its elements: torch refuses a write in place into it, in any mode
+OVERLAP_CASES = [
+    ("expand(5, 2, 3) -> ReLU(inplace=true)", lambda x: nn.ReLU(inplace=True)(x.expand(5, 2, 3))),
+    ("expand(4, -1) -> unsqueeze(0) -> ReLU(true)", lambda x: nn.ReLU(inplace=True)(x.expand(4, -1).unsqueeze(0))),
+    ("expand(5, 2, 3) -> contiguous -> ReLU(true)", lambda x: nn.ReLU(inplace=True)(x.expand(5, 2, 3).contiguous())),
+    ("expand(1, 3) -> ReLU(true)", lambda x: nn.ReLU(inplace=True)(x.expand(1, 3))),
+]
+
+
+@pytest.mark.parametrize("stage,call", OVERLAP_CASES, ids=[s for s, _ in OVERLAP_CASES])
+def test_a_write_into_an_expanded_view_is_refused_as_torch_does(stage, call):
+    shape = [] if stage.startswith("expand(5") else [1, 3]
+    text = (f"network E {{\n    input x: float32[{', '.join(map(str, shape))}]\n"
+            f"    y = x -> {stage}\n    output y\n}}\n")
+    result = check_text(text, "e.net")
+    try:
+        with torch.no_grad():
+            call(torch.randn(shape))
+        torch_ok = True
+    except RuntimeError as e:
+        assert "single memory location" in str(e)
+        torch_ok = False
+    errors = [d for d in result.reporter.items if d.severity == "error"]
+    assert (not errors) == torch_ok, [d.message for d in errors]
+    if errors:
+        assert errors[0].code == codes.VALUE and errors[0].help and errors[0].notes
+    else:
+        with torch.no_grad():
+            assert api.loads(text).module()(torch.randn(shape)).shape == call(torch.randn(shape)).shape
