@@ -63,26 +63,30 @@ from .uses import UseCounter
 
 def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
                reporter: Reporter | None = None, *, parser=None, memo: dict | None = None,
-               resume: Resume | None = None) -> CheckResult:
+               resume: Resume | None = None, prove_uses: bool = True) -> CheckResult:
     """Parse and check the text of a spec; ``overrides`` give parameters values (``--set``).
     ``parser`` stands in for netspec.parser.parse (the language server's, which reparses
     only the networks whose text changed); ``memo`` is the reuse memo of an earlier check of
     the same document with the same overrides (netspec.memo.keep_for_next_check);
-    ``resume`` the state of its networks' checks kept from that check (netspec.resume)."""
+    ``resume`` the state of its networks' checks kept from that check (netspec.resume);
+    ``prove_uses`` runs build's proof that each network's class serves its uses (the
+    language server leaves it to `netspec check` and `build`: it costs as much as the check
+    of a file of many uses)."""
     # Parsing and checking make many objects and few reference cycles: the cyclic
     # collector's passes over them cost a third of a large check, for nothing. Paused
     # here, and left as it was after.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _check_text(text, file, overrides, reporter or Reporter(), parser or parse, memo, resume)
+        return _check_text(text, file, overrides, reporter or Reporter(), parser or parse, memo, resume, prove_uses)
     finally:
         if collecting:
             gc.enable()
 
 
 def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter: Reporter,
-                parser=parse, memo: dict | None = None, resume: Resume | None = None) -> CheckResult:
+                parser=parse, memo: dict | None = None, resume: Resume | None = None,
+                prove_uses: bool = True) -> CheckResult:
     module = parser(text, file, reporter)
     if module is None:
         return CheckResult(None, [], reporter)
@@ -96,7 +100,7 @@ def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter
         reporter.error(codes.LIMIT, "the spec nests too deeply to check", Span(file, 1, 1, 1, 2))
         networks = []
     result = CheckResult(module, networks, reporter)
-    if result.ok and _uses_differ(networks):
+    if prove_uses and result.ok and _uses_differ(networks):
         _refuse_what_build_refuses(result, file)
     reporter.items.sort(key=lambda d: (d.span.line, d.span.column))
     return result

@@ -238,7 +238,7 @@ class Analyzer:
         if sum(len(m) for by_params in self.memo.values() for m in by_params.values()) > _MEMO_LIMIT:
             self.memo = {}
         result = check_text(text, self.file, self.overrides, parser=self.parser, memo=self.memo,
-                            resume=self.resume)
+                            resume=self.resume, prove_uses=False)  # build's proof: `netspec check`'s
         for by_params in self.memo.values():
             for applied in by_params.values():
                 memo.keep_for_next_check(applied)
