@@ -25,8 +25,8 @@ from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor
 from .args import after
 from .base import Args, BoolArg, Construct, FloatArg, FloatLayer, SizeArg, TensorIn, Weight, indices, numel, register
 from .memory import UNKNOWN as UNSTATED
-from .memory import Saved, contiguous_strides, permuted, view_strides
-from .recurrent import check_sequence_layout
+from .memory import Saved, contiguous_strides, view_strides
+from .recurrent import batch_first_output, check_sequence_layout
 
 RANK_HELP = "attention takes [L, N, E] ([N, L, E] with batch_first=true) or an unbatched [L, E]"
 
@@ -440,11 +440,7 @@ class MultiheadAttention(_Attention):
 
     def new_strides(self, a, inputs, outputs):
         """In training torch attends over [L, N, E] and returns the output transposed."""
-        outs = super().new_strides(a, inputs, outputs)
-        if a.batch_first and inputs[0].rank == 3:
-            y = outputs[0].shape
-            outs[0] = permuted(contiguous_strides((y[1], y[0], *y[2:])), (1, 0, 2))
-        return outs
+        return batch_first_output(a, inputs, outputs, super().new_strides(a, inputs, outputs))
     examples: ClassVar[list[dict]] = [
         {"stage": "MultiheadAttention(2)", "input": "float32[5, 3, 8]"},
         {"stage": "MultiheadAttention(4, batch_first=true, average_attn_weights=false)", "input": "float32[2, 6, 8]"},

@@ -33,6 +33,15 @@ from .memory import UNKNOWN as UNSTATED
 from .memory import Saved, contiguous_strides, is_contiguous, permuted, view_strides
 
 
+def batch_first_output(a, inputs, outputs, outs: list) -> list:
+    """``outs`` with the first result's strides made those of a batch-first result that
+    torch computes as [seq, batch, ...] and returns transposed (recurrent layers, attention)."""
+    if a.batch_first and inputs[0].rank == 3:
+        y = outputs[0].shape
+        outs[0] = permuted(contiguous_strides((y[1], y[0], *y[2:])), (1, 0, 2))
+    return outs
+
+
 def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str | None = None,
                           notes=None) -> None:
     """A `layout` error when a layer that reads ``[seq, batch, ...]`` (``[batch, seq, ...]``
@@ -212,11 +221,7 @@ class _Recurrent(FloatLayer):
 
     def new_strides(self, a, inputs, outputs):
         """Torch runs [seq, batch, ...] on the CPU and returns ``output`` transposed."""
-        outs = super().new_strides(a, inputs, outputs)
-        if a.batch_first and inputs[0].rank == 3:
-            y = outputs[0].shape
-            outs[0] = permuted(contiguous_strides((y[1], y[0], *y[2:])), (1, 0, 2))
-        return outs
+        return batch_first_output(a, inputs, outputs, super().new_strides(a, inputs, outputs))
 
     def directions(self, a) -> int:
         return 2 if a.bidirectional else 1
