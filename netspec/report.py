@@ -84,7 +84,7 @@ def network_json(net: TypedNetwork, env: dict | None = None, weights: bool = Fal
     training = network_training(net, optimizer, env)
     out = {
         "name": net.name,
-        "params": dim_json(net.total_params),
+        "params": None if _any_failed(net) else dim_json(net.total_params),
         **costs_json(network_costs(net, env)),
         **{f: cost_json(v) for f, v in zip(NETWORK_TRAINING_FIELDS, training.values(NETWORK_TRAINING_FIELDS))},
         "inputs": [tensor_json(net, v.name, v.tensor, env, ids[id(v)]) for v in net.inputs],
@@ -107,7 +107,7 @@ def layer_json(net: TypedNetwork, node: Node, env: dict | None, ids: dict[int, i
         "name": node_label(node) or None,
         "module": module,
         "line": node.span.line,
-        "params": dim_json(net.dim(node.params)),
+        "params": None if node.error and node.is_module else dim_json(net.dim(node.params)),
         "kernel": [dim_json(net.dim(k)) for k in kernel] if kernel else None,
         **costs_json(layer_costs(net, node, env)),
         **{f: cost_json(v) for f, v in zip(TRAINING_FIELDS, training.values())},
@@ -200,12 +200,23 @@ def _input_cells(t: Table, net: TypedNetwork, node: Node) -> list[str]:
 
 
 def _param_cells(t: Table, net: TypedNetwork, node: Node) -> list[str]:
-    return [_fmt_count(net.dim(node.params)) if node.is_module else "--"]
+    if not node.is_module:
+        return ["--"]
+    return ["?" if node.error else _fmt_count(net.dim(node.params))]
+
+
+def _total_params(t: Table) -> str:
+    """The network's parameters; a layer that could not be inferred has a count nobody knows."""
+    return _fmt_count(t.total_params) + (" + ? (layers not inferred)" if _any_failed(t.net) else "")
+
+
+def _any_failed(net: TypedNetwork) -> bool:
+    return any(n.error and n.is_module for n in net.nodes)
 
 
 def _percent_cells(t: Table, net: TypedNetwork, node: Node) -> list[str]:
     n, total = net.dim(node.params), t.total_params
-    if not node.is_module or not isinstance(n, int) or not isinstance(total, int):
+    if not node.is_module or node.error or not isinstance(n, int) or not isinstance(total, int):
         return ["--"]
     return [f"{100 * n / total:.2f}%" if total else "0.00%"]
 
@@ -320,7 +331,7 @@ def network_table(net: TypedNetwork, color: bool = False, width: int = 100, cost
             continue
         out.append(_line(widths, [r.layer] + [r.cells.get(c.key, "") for c in cols],
                          ["<"] + [c.align for c in cols]))
-    out += [rule, f"Total params: {_fmt_count(t.total_params)}"]
+    out += [rule, f"Total params: {_total_params(t)}"]
     totals = "\n".join(c.total(t) for c in cols if c.total is not None).splitlines()
     out += [w for line in totals for w in _hanging(line, max(total, NOTE_WIDTH))]
     out.append("-" * total)
@@ -399,7 +410,7 @@ def _error_note(node: Node) -> str:
     """What the table says under a layer that could not be inferred: the error's message,
     or where to read it (a diagnostic below names the argument the message is about)."""
     if node.error == "not inferred":
-        return "not inferred: a value it reads could not be"
+        return "not inferred: a value it reads failed above"
     if " " not in node.error or node.error == "not concrete":
         return f"error: see the diagnostic at line {node.span.line} below"
     return f"error: {node.error}"
@@ -453,7 +464,7 @@ def table_data(net: TypedNetwork, costs: bool = False, env: dict | None = None) 
     cols = [COLUMNS[k] for k in keys]
     t = Table(net, env)
     rows = [tuple([r.layer] + [r.cells.get(c.key, "") for c in cols]) for r in _rows(t, keys, 0) if r.note is None]
-    total = ["Total params"] + [_fmt_count(t.total_params) if c.key == "params" else "" for c in cols]
+    total = ["Total params"] + [_total_params(t) if c.key == "params" else "" for c in cols]
     rows.append(tuple(total))
     return printable(_title(net)), [LAYER_HEAD] + [c.head for c in cols], rows
 
