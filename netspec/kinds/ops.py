@@ -598,9 +598,8 @@ class Expand(Op):
                 keep[i] = i - new
             elif ctx.known(old) == 1 and not (isinstance(v, int) and v < 0):
                 shape.append(d)  # a dim of 1 broadcast: never an equality to assume
-            elif ctx.same(d, old):
-                shape.append(old)
-                keep[i] = i - new
+            elif not (isinstance(v, int) and v < 0) and ctx.same(d, old):
+                shape.append(d)  # equal, or old is 1 and broadcast: d either way
             else:
                 notes = [n for n in [ctx.origin_note(x, i - new)] if n]
                 raise ctx.fail(codes.SHAPE, f"expand: dim {i - new} of {ctx.show_tensor(x)} is {ctx.show(old)}, not 1, "
