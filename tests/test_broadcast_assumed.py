@@ -111,3 +111,14 @@ def test_a_block_adding_a_parameter_sized_tensor_is_built_for_every_use():
     assert run(spec, {}, [x]) == want
     count = sum(p.numel() for p in fc.parameters())
     assert sum(p.numel() for p in spec.module().parameters()) == (count + 1) + (count + 4)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_expand_to_a_negative_size_is_refused_whatever_the_dim(n):
+    """A size below -1 for an existing dim: torch refuses it at every size of the dim (1
+    too), so check refuses it rather than assume the dim equal to it."""
+    with pytest.raises(RuntimeError):
+        torch.randn(3, n).expand(-1, -2)
+    spec = api.loads("network Net(n) {\n input x: float32[batch, n]\n z = x -> expand(-1, -2)\n output z\n}\n",
+                     strict=False)
+    assert [d.code for d in spec.diagnostics if d.severity == "error"] == ["value"]
