@@ -14,7 +14,8 @@ one from any source of choices (:class:`Draw`: hypothesis's data, or a seeded
 
 A generated file has one network that is not used as a stage (the last; :attr:`root`
 names it) and may define networks used as its stages (residual blocks repeated with
-``* N``, chains over symbolic input sizes, blocks with two inputs and two outputs). Its
+``* N``, chains over symbolic input sizes, blocks with two inputs and two outputs, blocks
+scaling by a tensor of a parameter's size, used with it at 1 and at the input's size). Its
 inputs are images, signals, sequences (either layout, with ``batch``/``seq`` symbols),
 token ids or flat features, in float32, float64 or int64. Stages are drawn from every
 layer kind and op with valid random arguments; values are bound, reused, concatenated
@@ -554,8 +555,8 @@ class Gen:
         def apply(x):
             if not -x.rank <= dim < x.rank or not -x.shape[dim].value <= index < x.shape[dim].value:
                 return None
-            if not x.shape[dim].concrete and index not in (0, -1):  # exists only at some sizes: netspec warns
-                return None
+            if not x.shape[dim].concrete and (index not in (0, -1) or not _at_least_one(x.shape[dim])):
+                return None  # exists only at some sizes: netspec warns
             k = dim % x.rank
             return Val(x.expr, x.dtype, x.shape[:k] + x.shape[k + 1:])
         return Stage(f"select({dim}, {index})", apply)
@@ -721,7 +722,7 @@ class Gen:
     def index_item(self, d: Dim) -> tuple[str, tuple]:
         """One item indexing ``d``: the whole dim, an integer, or a slice of a known size."""
         r = self.d.int(0, 9)
-        at_least_one = d.concrete or (d.text or "").isidentifier()  # a bare symbol is never below 1
+        at_least_one = _at_least_one(d)
         if r < 3 or (r >= 6 and not d.concrete) or (r < 6 and not at_least_one):
             return '("slice", None, None, None)', ("keep",)
         if r < 6:
@@ -1701,17 +1702,19 @@ class Gen:
     def block_use(self, v: Val) -> Val | None:
         if not v.floating or v.rank == 0:
             return None
-        kind = self.d.choice(["residual", "chain", "pair"])
+        kind = self.d.choice(["residual", "chain", "pair", "scale"])
         name = self.fresh_block(kind)
         syms = [f"{name.lower()}_{i}" for i in range(v.rank)]
         if kind == "residual":
             return self.residual_block(name, syms, v)
+        if kind == "scale":
+            return self.scale_block(name, syms, v)
         if kind == "pair":
             return self.pair_block(name, syms, v)
         return self.chain_block(name, syms, v)
 
     def fresh_block(self, kind: str) -> str:
-        base = {"residual": "Res", "chain": "Sub", "pair": "Pair"}[kind]
+        base = {"residual": "Res", "chain": "Sub", "pair": "Pair", "scale": "Scale"}[kind]
         i = 1
         while f"{base}{i}" in self.block_names:
             i += 1
@@ -1766,6 +1769,24 @@ class Gen:
         d = Val(f"{bound.expr}.d", v.dtype, v.shape[:-1] + (_sum_dims([last, last]),))
         self.values.extend([s, d])
         return self.d.choice([s, d])
+
+    def scale_block(self, name: str, syms, v: Val) -> Val | None:
+        """A block that scales (or shifts) its input by a declared tensor of its parameter's
+        size ``c``, used with ``c`` = 1 (broadcast) or the last dim, then a Linear: the
+        block's generic check must state the product's last dim as the input's (never 1),
+        not ``c`` (1 at one use), or the class's Linear reads the wrong size."""
+        last = v.shape[-1]
+        if not last.literal or last.value < 2 or last.role:
+            return None
+        typ = f"{v.dtype}[{', '.join([*syms[:-1], str(last.value)])}]"
+        c = self.d.choice([1, last.value])
+        op = self.d.choice(["*", "+", "mul", "add"])
+        a, b = ("x", "s") if self.d.chance(0.5) else ("s", "x")
+        text = f"{op}({a}, {b})" if op.isalpha() else f"{a} {op} {b}"
+        width = self.d.int(2, 6)
+        self.blocks.append(f"network {name}(c) {{\n    input x: {typ}\n    param s: {v.dtype}[c] = ones\n"
+                           f"    y = {text} -> Linear({width})\n    output y\n}}\n")
+        return self.bind(f"{v.expr} -> {name}(c={c})", Val(v.expr, v.dtype, v.shape[:-1] + (const(width),)))
 
     def chain_block(self, name: str, syms, v: Val) -> Val | None:
         typ, x = self._block_input(syms, v, False)
@@ -1992,6 +2013,12 @@ def _factor(d: Draw, n: int) -> list[int]:
 # symbols the checker reads as axes that vary with the data (batch, time, spatial) by their
 # names: no layer may be sized by one (docs/language.md, "Layout")
 DATA_SYMBOLS = ("batch", "seq", "h", "w")
+
+
+def _at_least_one(d: Dim) -> bool:
+    """Whether the checker knows ``d`` is at least 1: a known size, or an input symbol (a
+    block's symbol may stand for a size of its caller that is not, `2 * h - 4`)."""
+    return d.concrete or (isinstance(d.key, tuple) and d.key[0] == "sym" and (d.text or "").isidentifier())
 
 
 def _data_sized(d: Dim) -> bool:

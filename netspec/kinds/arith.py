@@ -36,6 +36,14 @@ def number_code(v, code) -> str:
     return text
 
 
+def broadcast_to(ctx, size: Dim, d: Dim) -> bool:
+    """Whether ``d`` is the size torch makes of ``size`` and ``d``, two sizes ``same``
+    allowed that are not provably equal: ``size`` may be 1, which torch broadcasts to
+    ``d``, and ``d`` is never 1, so ``d`` is the result whether they are equal or not
+    (``[batch, n] + [batch, 4]`` with a parameter ``n``: 4, also at ``n = 1``)."""
+    return ctx.compare(size, d) is not True and ctx.compare(size, 1) is not False and ctx.compare(d, 1) is False
+
+
 def broadcast(ctx, name: str, tensors: list[Tensor], shown: list[Tensor] | None = None
               ) -> tuple[tuple[Dim, ...], tuple]:
     """torch's broadcast of several shapes, and the origin of each result dim; a `shape`
@@ -59,7 +67,10 @@ def broadcast(ctx, name: str, tensors: list[Tensor], shown: list[Tensor] | None 
                 size, origin, owner = d, here, k
             elif ctx.dim(d) == 1:
                 ctx.known(d)
-            elif not ctx.same(size, d):
+            elif ctx.same(size, d):
+                if broadcast_to(ctx, size, d):
+                    size, origin, owner = d, here, k
+            else:
                 first = tensors[owner]
                 fi = i - (rank - first.rank)
                 notes = [n for n in (ctx.origin_note(first, fi) if fi >= 0 else None,

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, NamedTuple
 from .. import codes
 from ..dims import Dim
 from ..types import FLOAT_DTYPES, ITEMSIZE, UNKNOWN, Tensor, placed
-from .arith import broadcast
+from .arith import broadcast, broadcast_to
 from .base import Args, Op, StrArg, numel, register
 from .einsum_saved import einsum_saved, operand, order
 from .memory import Saved, expanded, unknown_strides, view_strides
@@ -384,7 +384,11 @@ class Einsum(Op):
         if lab not in sizes or ctx.dim(sizes[lab][0]) == 1:
             sizes[lab] = (d, x.origins[i])
             return
-        if ctx.dim(d) == 1 or ctx.same(sizes[lab][0], d):
+        if ctx.dim(d) == 1:
+            return
+        if ctx.same(sizes[lab][0], d):
+            if broadcast_to(ctx, sizes[lab][0], d):
+                sizes[lab] = (d, x.origins[i])  # a size that may be 1 broadcast to one that is not
             return
         what = "the dims under `...`" if lab.startswith("...") else f"subscript {lab}"
         raise ctx.fail(codes.SHAPE, f"einsum: {what} has size {ctx.show(sizes[lab][0])} in one operand and "

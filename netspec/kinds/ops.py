@@ -593,14 +593,16 @@ class Expand(Op):
                 shape.append(d)
                 continue
             old = x.shape[i - new]
+            if isinstance(v, int) and v < -1:
+                raise ctx.fail(codes.VALUE, f"expand: size {v} for dim {i - new} of {ctx.show_tensor(x)}", arg="size",
+                               help="-1 keeps a dim; a dim of size 1 takes any size of 0 or more")
             if (isinstance(v, int) and v == -1) or v == old:
                 shape.append(old)
                 keep[i] = i - new
-            elif ctx.known(old) == 1 and not (isinstance(v, int) and v < 0):
+            elif ctx.known(old) == 1:
                 shape.append(d)  # a dim of 1 broadcast: never an equality to assume
             elif ctx.same(d, old):
-                shape.append(old)
-                keep[i] = i - new
+                shape.append(d)  # equal, or old is 1 and broadcast: d either way
             else:
                 notes = [n for n in [ctx.origin_note(x, i - new)] if n]
                 raise ctx.fail(codes.SHAPE, f"expand: dim {i - new} of {ctx.show_tensor(x)} is {ctx.show(old)}, not 1, "
