@@ -114,6 +114,9 @@ def _raw_costs_of(node: Node) -> Costs:
         total = declared_costs(node.block)
         for inner in node.block.nodes:
             total = total + raw_costs(inner)
+        if node.times != 1:  # a network scanned: its work once a position, its weights once
+            per = total.map(lambda d: d * node.times)
+            total = Costs(per.flops, total.param_bytes, per.activation_bytes)
         return total
     kind, a = node.kind, node.args
     activation: Dim = 0
