@@ -308,7 +308,8 @@ def _state_count(nc: NetworkChecker, layer: str, kind, given: int, span) -> None
         fix = (f"give scan one state for each state input of `{layer}`: `scan(step, (h0, c0))` for a network of "
                "(position, h, c) -> (h, c)")
     elif takes == 2:
-        message = f"`{layer}` carries the pair (h, c); scan received one state tensor"
+        message = f"`{layer}` carries the pair (h, c); scan received " + \
+            ("one state tensor" if given == 1 else f"{given} state tensors")
         fix = "give scan the pair it starts from: `states, h, c = x -> scan(cell, (h0, c0))`"
     else:
         message = (f"scan carries one state tensor through `{layer}`" if takes == 1 and given == 2 else
