@@ -310,6 +310,8 @@ def test_a_network_step_carries_several_states():
     built, ref = spec.module("Scanned"), HandScanned()
     net = spec.network("Scanned")
     assert net.total_params == sum(p.numel() for p in ref.parameters())  # the step counted once
+    from netspec.costs import network_costs
+    assert network_costs(net, {"seq": 2, "batch": 1}).param_bytes == 4 * sum(p.numel() for p in ref.parameters())
     torch.manual_seed(0)
     for p in ref.parameters():
         p.data.uniform_(-0.5, 0.5)
