@@ -782,3 +782,39 @@ def test_an_output_padding_below_the_dilation_only_needs_a_class_of_its_own():
     (d,) = [d for d in spec.diagnostics if d.severity == "error"]
     assert d.code == "build" and d.span.line == 13
     assert "its class tests op + 1 <= s for ConvTranspose2d at line 4, which this use's values do not meet" in d.message
+
+
+UP_GROUPS = """
+network UpG(c, g) {
+    input x: float[batch, c, rows, cols]
+    y = x -> ConvTranspose2d(c * 2, 2, stride=2, groups=g)
+    output y
+}
+network Net {
+    input x: float[batch, 4, 3, 3]
+    y = x -> UpG(4, 1) -> UpG(8, 4) -> UpG(16, 16)
+    output y
+}
+"""
+
+
+def test_a_transposed_convolutions_free_groups_are_one_class():
+    """`groups=g` with no default on a ConvTranspose2d: assumed to divide the channels, each
+    use checked with its own g, tested by the class."""
+    spec = api.loads(UP_GROUPS)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    assert len(re.findall(r"^class UpG\(nn\.Module\)", spec.code, re.M)) == 1 and "if c % g:" in spec.code
+    hand = [nn.ConvTranspose2d(c, 2 * c, 2, stride=2, groups=g) for c, g in ((4, 1), (8, 4), (16, 16))]
+    net = spec.network("Net")
+    assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in hand]
+    reference = _Holder(y=nn.Sequential(*(_Holder(y=m) for m in hand)))
+    x = torch.randn(2, 4, 3, 3)
+    assert tuple(net.outputs[0][1].tensor.shape[1:]) == tuple(reference(x).shape[1:]) == (32, 24, 24)
+    _load_and_compare(spec.module("Net"), reference, {"x": x})
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.ConvTranspose2d(6, 12, 2, groups=4)
+    with pytest.raises(ValueError, match=r"divisible by groups \(line 4 of .*\); received 6 and 4"):
+        spec.module_class("UpG")(c=6, g=4)
+    bad = api.loads(UP_GROUPS.replace("UpG(8, 4)", "UpG(8, 3)"), strict=False)
+    (d,) = [d for d in bad.diagnostics if d.severity == "error"]
+    assert "`UpG` does not check with these inputs" in d.message and "divisible by groups (3)" in d.message

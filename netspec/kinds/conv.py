@@ -348,10 +348,7 @@ class _ConvTranspose(Spatial):
             ("kernel_size", a.kernel_size), ("stride", a.stride), ("padding", a.padding),
             ("dilation", a.dilation), ("output_padding", a.output_padding)))
         self._check_windows(ctx, k, s, p, d, op)
-        groups = ctx.concrete(a.groups, "groups", "groups")
-        if groups < 1:
-            raise ctx.fail(codes.VALUE, f"{self.name}: groups must be positive", arg="groups")
-        self.check_groups(ctx, groups, a.groups, in_channels=a.in_channels, out_channels=a.out_channels)
+        self.conv_groups(ctx, a)  # a block's free groups too, as a convolution's
         out = [conv_transpose_out(L, k[i], s[i], p[i], d[i], op[i]) for i, L in enumerate(x.shape[-self.n:])]
         self.check_output(ctx, x, out, lambda i, v: (
             f"padding={a.padding} takes more than input {ctx.show_tensor(x)} makes (output size {v} in dim "
