@@ -460,7 +460,7 @@ def _unmet_requirement(generic: TypedNetwork, at_use: "_AtUse") -> str | None:
     the dilation where the class tests it against the stride)."""
     for size, by, divides, what, line in generic.requires:
         a, b = at_use.evaluate(size), at_use.evaluate(by)
-        if isinstance(a, int) and isinstance(b, int) and (a % b if divides else a > b):
+        if isinstance(a, int) and isinstance(b, int) and ((b == 0 or a % b) if divides else a > b):
             fact = f"{render(size)} divisible by {render(by)}" if divides else f"{render(size)} <= {render(by)}"
             return f"its class tests {fact} for {what} at line {line}, which this use's values do not meet"
     return None
