@@ -440,6 +440,9 @@ def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed
     for s, v in use.block_symbols.items():
         env.setdefault(s, v)
     at_use = _AtUse(env, caller, fixed, use.span.line)
+    unmet = _unmet_requirement(generic, at_use)
+    if unmet:
+        return unmet
     for g, i in zip(generic.nodes, inst.nodes):
         fg = at_use.evaluate(fingerprint(g, generic, True, needs))
         fi = fingerprint(i, inst, False, needs)
@@ -448,6 +451,18 @@ def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed
         if not at_use.same(fg, fi):
             return (f"{g.kind_name} at line {g.span.line} gets other arguments here "
                     "(a size or value the class computes from a parameter's default)")
+    return None
+
+
+def _unmet_requirement(generic: TypedNetwork, at_use: "_AtUse") -> str | None:
+    """A fact the class tests in its constructor (TypedNetwork.requires) that this use's
+    values do not meet (the use checked by another rule: ConvTranspose's output_padding below
+    the dilation where the class tests it against the stride)."""
+    for size, by, divides, what, line in generic.requires:
+        a, b = at_use.evaluate(size), at_use.evaluate(by)
+        if isinstance(a, int) and isinstance(b, int) and ((b == 0 or a % b) if divides else a > b):
+            fact = f"{render(size)} divisible by {render(by)}" if divides else f"{render(size)} <= {render(by)}"
+            return f"its class tests {fact} for {what} at line {line}, which this use's values do not meet"
     return None
 
 
