@@ -113,6 +113,11 @@ def check_module_name(reporter: Reporter, name: str, span: Span) -> None:
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
+def shown(name: str) -> str:
+    """A module's name as a spec writes it: quoted unless a plain name (`"block1-0"`)."""
+    return name if plain(name) else f'"{name}"'
+
+
 def plain(name: str) -> bool:
     """Whether ``name`` can be written as a Python attribute (``self.name``); a module named
     otherwise (a quoted `as` name) is reached with ``getattr`` and made with ``add_module``."""
@@ -384,17 +389,17 @@ def check_modules(net: TypedNetwork, reporter: Reporter) -> None:
     first: dict[str, Node] = {}
     for unit in plan_modules(net):
         for name, node in tree_duplicates(unit.tree):
-            reporter.error(codes.DUPLICATE, f"`{name}` names two modules in `{unit.name}` of `{net.name}`",
+            reporter.error(codes.DUPLICATE, f"`{shown(name)}` names two modules in `{shown(unit.name)}` of `{net.name}`",
                            node.span, help="give each its own name; a module used twice would share its weights")
         if unit.from_spec and unit.name in first:
-            reporter.error(codes.DUPLICATE, f"`{unit.name}` names two modules of `{net.name}`",
-                           _alias_span(unit), [f"`{unit.name}` also names the module at line "
+            reporter.error(codes.DUPLICATE, f"`{shown(unit.name)}` names two modules of `{net.name}`",
+                           _alias_span(unit), [f"`{shown(unit.name)}` also names the module at line "
                                                f"{first[unit.name].span.line}"],
                            help="give each its own name; a module used twice would share its weights")
         elif unit.from_spec:
             first[unit.name] = unit.nodes[0]
         if len(unit.nodes) > 1 and unit.whole and not unit.shared and not (unit.seq and pipeline(unit.nodes)):
-            reporter.error(codes.DUPLICATE, f"`as {unit.name}` names layers that do not form one pipeline",
+            reporter.error(codes.DUPLICATE, f"`as {shown(unit.name)}` names layers that do not form one pipeline",
                            _alias_span(unit), [f"{n.kind_name} (line {n.span.line})" for n in unit.nodes][:4],
                            help="name each layer on its own, or only a run of layers that pass one tensor on")
 
