@@ -55,7 +55,7 @@ from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
 from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
 from .parser import literal, parse
-from .pycode import check_modules, check_name, mark_in_place
+from .pycode import check_module_name, check_modules, check_name, mark_in_place
 from .resume import Resume, Tracker
 from .types import DTYPES, INT_DTYPES, Origin, Tensor
 from .uses import UseCounter
@@ -758,7 +758,9 @@ class NetworkChecker:
         raise Fail("source")
 
     def stage(self, st: A.Stage, x: Value) -> Results:
-        if st.alias:
+        if st.alias_quoted:
+            check_module_name(self.reporter, st.alias, st.alias_span)
+        elif st.alias:
             check_name(self.reporter, st.alias, st.alias_span, "a layer", submodule=True)
         count = self._repeat_count(st)
         self._group_counter += 1
