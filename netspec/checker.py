@@ -734,7 +734,7 @@ class NetworkChecker:
             if ch.assertion is not None:
                 self.assert_type(res.primary, ch.assertion, "the value")
         stages = ch.stages
-        keep = -1 if tracker is None else tracker.stage_mark(ch)
+        keep = -1 if tracker is None or tracker.stage_at is None else tracker.stage_mark(ch)
         for i in range(start, len(stages)):
             if i == keep:
                 tracker.keep_stage(ch, i, res)
