@@ -325,6 +325,8 @@ class Checker:
         ast = self.asts[name]
         params, env, defaults = self.param_values(ast, self.reporter)
         nc = NetworkChecker(self, ast, params, env, defaults, self.reporter, strict=False)
+        if self.resume is not None:
+            nc.tracker = self.resume.track(self, nc, generic=True)
         self.generic_results[name] = None  # guards recursion
         net = nc.run_standalone()
         net.generic = True
@@ -586,7 +588,7 @@ class NetworkChecker:
         for i in range(first or 0, len(bindings)):
             if i == keep:
                 self.tracker.keep(i)
-            self.run_binding(bindings[i])
+            self.run_binding(bindings[i], i == first)
         if keep == len(bindings):
             self.tracker.keep(keep)
         for st in self.ast.outputs:
@@ -637,13 +639,16 @@ class NetworkChecker:
         check_name(self.reporter, name, span, "a binding", submodule=True)
         return True
 
-    def run_binding(self, b: A.Binding) -> None:
+    def run_binding(self, b: A.Binding, first: bool = False) -> None:
+        """``first``: the first binding of a resumed check, whose chain may resume too."""
         if b.targets:
             self.run_unpacking(b)
             return
-        if not self._definable(b.name, b.name_span):
+        resumed = self.tracker is not None and first and self.tracker.chain is b.chain
+        if not resumed and not self._definable(b.name, b.name_span):
             return
-        self.net.binding_names.append(b.name)
+        if not resumed:  # else defined in the state restored, inside its chain
+            self.net.binding_names.append(b.name)
         self.binding = b.name
         try:
             res = self.chain(b.chain)
@@ -721,11 +726,21 @@ class NetworkChecker:
         return res.named[ref.attr]
 
     def chain(self, ch: A.Chain) -> Results:
-        res = self.source(ch.source)
-        if ch.assertion is not None:
-            self.assert_type(res.primary, ch.assertion, "the value")
-        for st in ch.stages:
-            res = self.stage(st, res.primary)
+        tracker = self.tracker
+        if tracker is not None and tracker.chain is ch:  # resumed inside it (netspec.resume)
+            (start, res), tracker.chain = tracker.resumed, None
+        else:
+            start, res = 0, self.source(ch.source)
+            if ch.assertion is not None:
+                self.assert_type(res.primary, ch.assertion, "the value")
+        stages = ch.stages
+        keep = -1 if tracker is None or tracker.stage_at is None else tracker.stage_mark(ch)
+        for i in range(start, len(stages)):
+            if i == keep:
+                tracker.keep_stage(ch, i, res)
+            res = self.stage(stages[i], res.primary)
+        if keep == len(stages):
+            tracker.keep_stage(ch, keep, res)
         return res
 
     def source(self, expr) -> Results:
