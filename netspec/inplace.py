@@ -124,8 +124,8 @@ def refuse_block_write(reporter, use: Node, name: str, layer: Node, source: Node
 
 
 # -- in-place writes into a tensor that an earlier layer saved for backward --------------------
-# A network's inputs count as needing a gradient: any network may be used inside another on a
-# tensor that needs one, and a layer that saves what it reads then keeps it.
+# A network's floating-point inputs count as needing a gradient: any network may be used inside
+# another on a tensor that needs one, and a layer that saves what it reads then keeps it.
 
 def _base(v: Value) -> int:
     """The id of the storage ``v`` is: the value that views of it (and pieces) lead back to."""
@@ -186,6 +186,12 @@ def _recorded_saves(n: Node, net, grad) -> list[Value]:
             + [n.outputs[i] for i in p.outputs if i < len(n.outputs)])
 
 
+def _needs(grads: dict[int, bool], v: Value) -> bool:
+    """Whether ``v`` needs a gradient: as worked out, or for a network's input, whenever its
+    dtype can have one (an integer tensor never does)."""
+    return grads.get(id(v), v.tensor is None or v.tensor.dtype in FLOAT_DTYPES)
+
+
 def _saves(net, nodes: list[Node], grads: dict[int, bool], out: dict[int, Node]) -> None:
     """Fill ``out``: the storage (``_base``) of each tensor that one of ``nodes`` saves for
     backward, with the layer that saves it; ``grads`` says which values need a gradient."""
@@ -197,8 +203,8 @@ def _saves(net, nodes: list[Node], grads: dict[int, bool], out: dict[int, Node])
         if n.kind is None:
             _block_saves(n, grads, out)
             continue
-        grad = Autograd(tuple(grads.get(id(v), True) for v in n.inputs),
-                        frozenset(k for k, v in n.state.items() if grads.get(id(v), True)), n.params != 0)
+        grad = Autograd(tuple(_needs(grads, v) for v in n.inputs),
+                        frozenset(k for k, v in n.state.items() if _needs(grads, v)), n.params != 0)
         for v in n.outputs:
             grads[id(v)] = grad.records and v.tensor.dtype in FLOAT_DTYPES
         if grad.records and n.args is not None and n.loop is None:
@@ -211,7 +217,7 @@ def _block_saves(use: Node, grads: dict[int, bool], out: dict[int, Node]) -> Non
     sub = use.block
     if sub is None:
         return
-    inner_grads = {id(v): grads.get(id(o), True) for v, o in zip(sub.inputs, use.inputs)}
+    inner_grads = {id(v): _needs(grads, o) for v, o in zip(sub.inputs, use.inputs)}
     for d in sub.tensors:
         inner_grads[id(d.value)] = d.role == "param"
     inner: dict[int, Node] = {}
@@ -222,7 +228,7 @@ def _block_saves(use: Node, grads: dict[int, bool], out: dict[int, Node]) -> Non
         if key in outer:
             out.setdefault(_base(outer[key]), use)
     for (_, v), o in zip(sub.outputs, use.outputs):
-        grads[id(o)] = inner_grads.get(id(v), True)
+        grads[id(o)] = _needs(inner_grads, v)
 
 
 class _Progress:

@@ -251,3 +251,24 @@ def test_one_application_saved_or_not_by_whether_its_inputs_need_a_gradient():
     model = api.loads(text).module_class()().train()
     a1, c, a3, d = model(torch.randn(4, 6, requires_grad=True))
     (a1.sum() + c.sum() + a3.sum() + d.sum()).backward()
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float32"])
+def test_an_integer_input_needs_no_gradient(dtype):
+    """An integer input cannot need a gradient, so what a layer computes from it alone is not
+    kept for backward: writing the Sigmoid's result in place is accepted, as torch does. The
+    same network on a float input is refused by both."""
+    text = f"""network Net {{
+    input ids: {dtype}[4, 6]
+    y = ids -> to(float32) -> Sigmoid -> ReLU(true) -> Linear(3)
+    output y
+}}
+"""
+    ids = torch.randint(0, 5, (4, 6)).to(getattr(torch, dtype))
+    if ids.is_floating_point():
+        ids.requires_grad_()
+    s = ids.to(torch.float32).sigmoid()
+    refused = _backward_refused(nn.Linear(6, 3)(nn.ReLU(inplace=True)(s)), torch.zeros(()))
+    assert refused == (dtype == "float32")
+    errors = check_text(text, "saved.net").reporter.errors
+    assert [e.code for e in errors] == ([codes.VALUE] if refused else [])
