@@ -43,7 +43,17 @@ from .dims import (
 )
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
-from .kinds.memory import Autograd, Unsure, dropped, held_strides, is_contiguous, nbytes, trained, unknown_strides
+from .kinds.memory import (
+    Autograd,
+    Unsure,
+    dropped,
+    held_strides,
+    is_contiguous,
+    iterated_strides,
+    nbytes,
+    trained,
+    unknown_strides,
+)
 from .types import FLOAT_DTYPES, ITEMSIZE, Tensor
 
 FIELDS = ("flops", "param_bytes", "activation_bytes")
@@ -492,7 +502,7 @@ class _Pass:
     def _results(self, node: Node, in_t: list, out_t: list, ins: list[_Held], records: bool) -> list[_Held]:
         kind, a = node.kind, node.args
         grads = [records and t.dtype in FLOAT_DTYPES for t in out_t]
-        if ins and (node.in_place or kind.aliases_input(a, in_t)):
+        if ins and (node.in_place or kind.may_alias or kind.aliases_input(a, in_t)):
             try:
                 strides = kind.result_strides(a, in_t, out_t, [h.strides for h in ins])
             except Unsure:  # a view of its input or a copy, depending on the values of the symbols:
@@ -504,6 +514,9 @@ class _Pass:
             return [self.fresh(t, g) if s is None else _Held(ins[0].key, ins[0].nbytes, tuple(s), g)
                     for t, g, s in zip(out_t, grads, strides)]
         stated = kind.new_strides(a, in_t, out_t)
+        if kind.iterates:  # laid out from the inputs' strides in this step (an elementwise op)
+            stated = [iterated_strides(in_t, [h.strides for h in ins], t) if s is None else s
+                      for t, s in zip(out_t, stated)]
         return [self.fresh(t if s is None else replace(t, strides=tuple(s)), g) for t, g, s in zip(out_t, grads, stated)]
 
 

@@ -12,7 +12,7 @@ from . import why
 from .args import Before
 from .base import Args, DimArg, Layer, Op, _show, numel, register
 from .dense import FlattenRule
-from .memory import axis, dropped, expanded, permuted, reshaped
+from .memory import axis, dropped, expanded, is_contiguous, permuted, reshaped
 
 
 def _int_tuple(v):
@@ -657,8 +657,8 @@ class Repeat(Op):
 
 @register
 class Contiguous(Op):
-    """``x.contiguous()``: counted as a copy (torch returns the input itself when it is
-    already contiguous, which netspec does not track)."""
+    """``x.contiguous()``: the input itself where its layout is contiguous (netspec.layout
+    proves it for every value of the symbols), else counted as a copy."""
 
     name = "contiguous"
     keeps_values = True  # its elements are its input's
@@ -670,6 +670,16 @@ class Contiguous(Op):
 
     def batch_axis(self, a, rank):
         return 0 if rank >= 1 else None
+
+    may_alias = True
+
+    def aliases_input(self, a, inputs=None):
+        return bool(inputs) and inputs[0] is not None and inputs[0].strides is None
+
+    def result_strides(self, a, inputs, outputs, strides):
+        """The input itself where its strides in the training step are contiguous, a copy
+        where they are not (Unsure where that depends on the values of the symbols)."""
+        return [strides[0] if is_contiguous(inputs[0].shape, strides[0]) else None]
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.contiguous()"
