@@ -143,23 +143,29 @@ def test_random_elementwise_layout_and_training_memory_match_torch(round_):
         check_network(_concrete(text, batch, seq), [{}], must_state=True)
 
 
-CHAINS = [  # (input, chain after a Linear, stated with symbols)
-    ("float32[batch, seq, 5]", "transpose(0, 1) -> Sigmoid -> Linear(4)", False),  # a view at batch 1
-    ("float32[batch, seq, 5]", "transpose(1, 2) -> Tanh -> transpose(1, 2) -> Linear(4)", True),
-    ("float32[batch, 6, 5]", "transpose(1, 2) -> Dropout(0.2) -> flatten(1) -> Linear(4)", True),
-    ("float32[batch, seq, 5]", "transpose(0, 1) -> GELU -> matmul(w)", True),
-    ("float32[batch, 6, 5]", "transpose(1, 2) -> double -> float -> Linear(4)", True),
-    ("float32[batch, 4, 6]", "permute(2, 0, 1) -> neg -> mul(3) -> reshape(-1, 4) -> Linear(2)", True),
-    ("float32[batch, seq, 5]", "transpose(0, 1) -> contiguous -> Linear(4)", True),
+CHAINS = [  # (input, what follows a Linear `h`, whether it is stated with symbols)
+    ("float32[batch, seq, 5]", "y = h -> transpose(0, 1) -> Sigmoid -> Linear(4)", False),  # a view at batch 1
+    ("float32[batch, seq, 5]", "y = h -> transpose(1, 2) -> Tanh -> transpose(1, 2) -> Linear(4)", True),
+    ("float32[batch, 6, 5]", "y = h -> transpose(1, 2) -> Dropout(0.2) -> flatten(1) -> Linear(4)", True),
+    ("float32[batch, seq, 5]", "y = h -> transpose(0, 1) -> GELU -> matmul(w)", True),
+    ("float32[batch, 6, 5]", "y = h -> transpose(1, 2) -> double -> float -> Linear(4)", True),
+    ("float32[batch, 4, 6]", "y = h -> permute(2, 0, 1) -> neg -> mul(3) -> reshape(-1, 4) -> Linear(2)", False),
+    ("float32[batch, seq, 5]", "y = h -> transpose(0, 1) -> contiguous -> Linear(4)", False),
+    # neither dense nor in order: TensorIterator's result is dense, in the input's order of dims
+    ("float32[batch, 6, 5]", "t = h -> transpose(1, 2)\n    y = t[:, :, ::2] -> Sigmoid -> flatten(1) -> Linear(4)", True),
+    ("float32[batch, 6, 5]", "t = h -> transpose(1, 2)\n    y = t[:, 1:, ::2] -> Tanh -> Dropout -> flatten(1) -> Linear(4)",
+     True),
+    ("float32[batch, 6, 5]", "t = h -> transpose(1, 2)\n    u = t[:, :, ::2]\n    y = u * (u -> Sigmoid) -> flatten(1) -> Tanh",
+     True),
 ]
 
 
-@pytest.mark.parametrize("x_type,chain,known", CHAINS, ids=[c[1] for c in CHAINS])
-def test_elementwise_layout_then_a_fold_matches_torch(x_type, chain, known):
-    """An elementwise result keeps its input's transposed layout, so the fold after it copies."""
-    other = "    input w: float32[5, 3]\n" if "matmul" in chain else ""
+@pytest.mark.parametrize("x_type,body,known", CHAINS, ids=[c[1].splitlines()[-1].split("= ", 1)[1].strip() for c in CHAINS])
+def test_elementwise_layout_then_a_fold_matches_torch(x_type, body, known):
+    """An elementwise result keeps its input's order of dims, so the fold after it copies."""
+    other = "    input w: float32[5, 3]\n" if "matmul" in body else ""
     text = (f"network K {{\n    input x: {x_type}\n{other}    h = x -> Linear({x_type[-2]})\n"
-            f"    y = h -> {chain}\n    output y\n}}\n")
+            f"    {body}\n    output y\n}}\n")
     envs = [dict(zip(("batch", "seq"), v)) for v in product((1, 2, 3), repeat=2)]
     check_network(text, envs, must_state=known)
     check_network(_concrete(text, 2, 3), [{}], must_state=True)
