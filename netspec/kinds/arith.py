@@ -336,6 +336,10 @@ class Rpow(_Reflected, Pow):
     """``2 ** x``: the number raised to the tensor's powers."""
 
     name = "rpow"
+    iterates = False  # torch's pow(Scalar, Tensor) allocates a contiguous result, then computes into it
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [None]
 
     def saved(self, a, inputs, outputs, grad):
         """``pow(number, x)`` keeps the exponent and its result for the exponent's gradient."""
