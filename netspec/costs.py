@@ -695,7 +695,8 @@ def _split_cases(net: TypedNetwork, params: Dim | None, optimizer: str, when: di
     """[(range, values)] of the pass in the range ``when``, split further on another symbol
     where it is unknown; a None entry where it stays unknown."""
     values = {n: 1 if v == 1 else sym(n) + 1 for n, v in when.items()}
-    step = _step(net, training_pass(net, values=values), params, optimizer)
+    # the network's parameters too: a block's sizes are formulas in them (`image_size // 16`)
+    step = _step(net, training_pass(net, values={**_param_values(net), **values}), params, optimizer)
     if step is not None and step[0] is not None:
         back = {n: sym(n) - 1 for n, v in when.items() if v is None}
         return [(when, tuple(substitute(v, back) if back else v for v in step))]
@@ -707,6 +708,10 @@ def _split_cases(net: TypedNetwork, params: Dim | None, optimizer: str, when: di
         if all(c is not None for c in cases):
             return cases
     return [None]
+
+
+def _param_values(net: TypedNetwork) -> dict[str, int]:
+    return {n: v for n, v in net.param_env.items() if isinstance(v, int)}
 
 
 def _condition(when: dict) -> str:

@@ -20,7 +20,7 @@ from netspec import api  # noqa: E402
 from netspec.costs import dim_symbols, network_training  # noqa: E402
 from netspec.dims import evaluate  # noqa: E402
 
-SPECS = ["gru", "qstencoder"]
+SPECS = ["gru", "qstencoder", "vit_b_16"]
 
 
 def _saved(model, inputs) -> int:
