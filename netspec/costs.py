@@ -642,6 +642,8 @@ def network_training(net: TypedNetwork, optimizer: str = DEFAULT_OPTIMIZER,
         return Training(None, None, None, None, None)
     if values[0] is None and training_pass(net).unsure:
         cases = training_cases(net, params, optimizer)
+        if len(cases) == 1:  # one formula after all
+            return Training(*_bound(net, cases[0][2], env))
         for _, when, case in cases:
             if env and all(_in_range(env.get(n), v) for n, v in when.items()):
                 values = case  # the symbol's value picks its range
@@ -687,8 +689,19 @@ def training_cases(net: TypedNetwork, params: Dim | None, optimizer: str) -> lis
     for name in sorted(dim_symbols([net])):
         cases = _split_cases(net, params, optimizer, {name: 1}) + _split_cases(net, params, optimizer, {name: None})
         if cases and all(c is not None for c in cases):
-            return [(_condition(when), when, values) for when, values in cases]
+            return [(_condition(when), when, values) for when, values in _merged(cases, name)]
     return []
+
+
+def _merged(cases: list, name: str) -> list:
+    """One range for every value where the formula of ``name`` at 2 or more also gives the
+    values at 1 (torch copies the same bytes it would view)."""
+    if len(cases) != 2 or len(cases[0][0]) != 1 or len(cases[1][0]) != 1:
+        return cases
+    one, more = cases[0][1], cases[1][1]
+    if all((a is None) == (b is None) and (a is None or substitute(b, {name: 1}) == a) for a, b in zip(one, more)):
+        return [({}, more)]
+    return cases
 
 
 def _split_cases(net: TypedNetwork, params: Dim | None, optimizer: str, when: dict) -> list:

@@ -1,7 +1,8 @@
 """Training memory stated per range of a symbol (costs.training_cases), against torch.
 
 Where torch views a tensor at batch 1 and copies it at 2 or more, no one formula in the
-symbols holds; netspec states one formula for each range (``batch = 1``, ``batch >= 2``).
+symbols may hold; netspec states one formula for each range (``batch = 1``, ``batch >= 2``),
+or one formula where that of 2 or more gives the bytes at 1 too (vit_b_16).
 Each is compared with what ``saved_tensors_hooks`` sees in a training step of the built
 module at the symbols' values 1, 2 and 3, and the report shows the ranges.
 """
@@ -32,7 +33,7 @@ def _saved(model, inputs) -> int:
 
 
 def _in(when: dict, env: dict) -> bool:
-    return all(env[n] == 1 if v == 1 else env[n] >= 2 for n, v in when.items())
+    return all(env[n] == 1 if v == 1 else env[n] >= 2 for n, v in when.items())  # {}: every value
 
 
 @pytest.mark.parametrize("stem", SPECS)
@@ -42,8 +43,9 @@ def test_saved_bytes_per_range_match_torch(stem):
     spec = api.load(hand.SPECS / f"{stem}.net")
     net = spec.network()
     stated = network_training(net, "adam")
-    assert stated.saved_bytes is None and stated.cases, "one formula, or no ranges"
+    assert stated.saved_bytes is not None or stated.cases, "unknown"
     cases = training_cases(net, network_costs(net).param_bytes, "adam")
+    assert len(cases) == max(len(stated.cases), 1) and cases[0][2][0] is not None
     names = sorted(dim_symbols([net]))
     torch.manual_seed(0)
     model = spec.module_class(None)()
