@@ -66,3 +66,22 @@ def test_ranges_in_the_report():
     assert data["saved_bytes"] is None
     assert [c["when"] for c in data["training_cases"]] == ["batch = 1", "batch >= 2"]
     assert all(isinstance(c["saved_bytes"], (int, str)) for c in data["training_cases"])
+
+
+def test_block_checked_on_its_own_per_range_matches_torch():
+    """vit_b_16's EncoderBlock, checked on its own (its input needs a gradient): three ranges
+    of batch and seq, each against torch at 1, 2 and 3, and two widths."""
+    from netspec.costs import network_costs, training_cases
+
+    spec = api.load(hand.SPECS / "vit_b_16.net")
+    net = spec.network("EncoderBlock")
+    cases = training_cases(net, network_costs(net).param_bytes, "adam")
+    assert [c[0] for c in cases] == ["batch = 1", "batch >= 2, seq = 1", "batch >= 2, seq >= 2"]
+    symbols = spec.class_info("EncoderBlock").symbols
+    for batch, seq, hidden in product((1, 2, 3), (1, 2, 3), (12, 24)):
+        env = {"batch": batch, "seq": seq, "hidden": hidden}
+        torch.manual_seed(0)
+        model = spec.module_class("EncoderBlock")(**{kw: env[s] for s, kw in symbols.items()})
+        x = torch.randn(batch, seq, hidden).requires_grad_(True)
+        (when, case), = [(w, c) for _, w, c in cases if _in(w, env)]
+        assert evaluate(net.dim(case[0]), env) == _saved(model, [x]), (env, when)
