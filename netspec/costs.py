@@ -641,14 +641,11 @@ def network_training(net: TypedNetwork, optimizer: str = DEFAULT_OPTIMIZER,
     if values is None:
         return Training(None, None, None, None, None)
     if values[0] is None and training_pass(net).unsure:
-        cases = training_cases(net, params, optimizer)
-        if len(cases) == 1:  # one formula after all
-            return Training(*_bound(net, cases[0][2], env))
-        for _, when, case in cases:
-            if env and all(_in_range(env.get(n), v) for n, v in when.items()):
-                values = case  # the symbol's value picks its range
-                break
-        else:
+        cases = [c for c in training_cases(net, params, optimizer)  # the ranges the values given are in
+                 if all(n not in (env or {}) or _in_range(env[n], v) for n, v in c[1].items())]
+        if len(cases) == 1:  # one formula after all, or the one range of the values given
+            values = cases[0][2]
+        elif cases:
             return Training(*_bound(net, values, env),
                             cases=tuple((text, Training(*_bound(net, case, env))) for text, _, case in cases))
     return Training(*_bound(net, values, env))
@@ -658,9 +655,9 @@ def _bound(net: TypedNetwork, values: tuple, env: Mapping[str, int] | None) -> t
     return tuple(None if v is None else bind(net.dim(v), env) for v in values)
 
 
-def _in_range(value: int | None, want: int | None) -> bool:
+def _in_range(value: int, want: int | None) -> bool:
     """Whether a symbol's value is in a case's range: ``want`` 1, or None (at least 2)."""
-    return value is not None and (value == 1 if want == 1 else value >= 2)
+    return value == 1 if want == 1 else value >= 2
 
 
 def _step(net: TypedNetwork, p: _Pass, params: Dim | None, optimizer: str) -> tuple | None:
