@@ -706,7 +706,8 @@ def _split_cases(net: TypedNetwork, params: Dim | None, optimizer: str, when: di
     where it is unknown; a None entry where it stays unknown."""
     values = {n: 1 if v == 1 else sym(n) + 1 for n, v in when.items()}
     # the network's parameters too: a block's sizes are formulas in them (`image_size // 16`)
-    step = _step(net, training_pass(net, values={**_param_values(net), **values}), params, optimizer)
+    sized = None if params is None else substitute(params, values)  # a norm's weights may follow the input's size
+    step = _step(net, training_pass(net, values={**_param_values(net), **values}), sized, optimizer)
     if step is not None and step[0] is not None:
         back = {n: sym(n) - 1 for n, v in when.items() if v is None}
         return [(when, tuple(substitute(v, back) if back else v for v in step))]

@@ -657,8 +657,9 @@ class Repeat(Op):
 
 @register
 class Contiguous(Op):
-    """``x.contiguous()``: the input itself where its layout is contiguous (netspec.layout
-    proves it for every value of the symbols), else counted as a copy."""
+    """``x.contiguous()``: its activation bytes are counted as a copy (docs/costs.md), although
+    torch returns an input that is already contiguous; what a training step keeps follows
+    torch (``may_alias``)."""
 
     name = "contiguous"
     keeps_values = True  # its elements are its input's
@@ -672,9 +673,6 @@ class Contiguous(Op):
         return 0 if rank >= 1 else None
 
     may_alias = True
-
-    def aliases_input(self, a, inputs=None):
-        return bool(inputs) and inputs[0] is not None and inputs[0].strides is None
 
     def result_strides(self, a, inputs, outputs, strides):
         """The input itself where its strides in the training step are contiguous, a copy
