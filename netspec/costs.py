@@ -43,7 +43,17 @@ from .dims import (
 )
 from .graph import Node, TypedNetwork
 from .kinds.base import numel
-from .kinds.memory import Autograd, Unsure, dropped, held_strides, is_contiguous, nbytes, trained, unknown_strides
+from .kinds.memory import (
+    Autograd,
+    Unsure,
+    dropped,
+    held_strides,
+    is_contiguous,
+    iterated_strides,
+    nbytes,
+    trained,
+    unknown_strides,
+)
 from .types import FLOAT_DTYPES, ITEMSIZE, Tensor
 
 FIELDS = ("flops", "param_bytes", "activation_bytes")
@@ -274,6 +284,9 @@ class Training:
     optimizer_bytes: Dim | None
     transient_bytes: Dim | None = None
     peak_bytes: Dim | None = None
+    # where no one formula holds for every value of the symbols (torch views a tensor at batch 1
+    # and copies it at 2 or more): (condition, Training) for each range of one symbol
+    cases: tuple = ()
 
     def values(self, fields=TRAINING_FIELDS) -> tuple:
         return tuple(getattr(self, f) for f in fields)
@@ -295,7 +308,8 @@ class _Held(NamedTuple):
 class _Pass:
     """One forward pass of a network in training, in the order its layers run."""
 
-    def __init__(self):
+    def __init__(self, values: Mapping[str, Dim] | None = None):
+        self.values = dict(values or {})  # symbol values the pass is run with (a case: `batch` is 1)
         self.keys = 0
         self.saved: set[int] = set()  # storages some layer has saved
         self.ambiguous: set[int] = set()  # storages saved for some values of the symbols only
@@ -307,7 +321,12 @@ class _Pass:
         self.last: dict[int, list[_Held]] = {}  # id(scan node) -> where its step's last results live
         self.ok = True
 
+    def tensors(self, values) -> list[Tensor]:
+        """The tensors of ``values``, with the symbol values of the pass."""
+        return [_substituted(v.tensor, self.values) for v in values]
+
     def fresh(self, t: Tensor, grad: bool) -> _Held:
+        """A new storage for ``t`` (a tensor with the symbol values of the pass)."""
         self.keys += 1
         # a new tensor is contiguous, unless its kind states other strides (LayerNorm2d's
         # result keeps the channels last; Kind.new_strides)
@@ -316,7 +335,7 @@ class _Pass:
     def declared(self, t: Tensor, param: bool) -> _Held:
         """A network's declared param or buffer: a layer that saves it saves no bytes of its
         own, as it saves no layer's weights (they are counted as parameters)."""
-        h = self.fresh(t, param)
+        h = self.fresh(_substituted(t, self.values), param)
         self.saved.add(h.key)
         return h
 
@@ -387,8 +406,7 @@ class _Pass:
         kind, a = node.kind, node.args
         ins = [held[id(v)] for v in node.inputs]
         state = {name: held[id(v)] for name, v in node.state.items() if id(v) in held}
-        in_t = [v.tensor for v in node.inputs]
-        out_t = [v.tensor for v in node.outputs]
+        in_t, out_t = self.tensors(node.inputs), self.tensors(node.outputs)
         trains = node.params != 0
         grad = Autograd(tuple(h.grad for h in ins), frozenset(n for n, h in state.items() if h.grad), trains,
                         tuple(_contiguous(t.shape, h.strides) for t, h in zip(in_t, ins)),
@@ -411,7 +429,7 @@ class _Pass:
         reads its arguments with the network's parameters given their values (an LSTM's
         workspace depends on which of two sizes is larger)."""
         try:
-            s = node.kind.saved(a, [v.tensor for v in node.inputs], [v.tensor for v in node.outputs], grad)
+            s = node.kind.saved(a, self.tensors(node.inputs), self.tensors(node.outputs), grad)
         except Unsure:  # a view or a copy, depending on the values of the symbols
             self.unsure = True
             return self._by_cases(node, a, grad, ins, state, outs)
@@ -439,7 +457,7 @@ class _Pass:
         (``s + 1``), and the bytes of the case of every symbol at least 2 are stated where
         they give every other case's. A storage saved in some cases only is kept apart
         (``ambiguous``): a later layer that saves it is unknown."""
-        tensors = [v.tensor for v in (*node.inputs, *node.outputs)]
+        tensors = self.tensors((*node.inputs, *node.outputs))
         names = sorted(({n for t in tensors for d in t.shape for n in symbols(d)}
                         | {n for h in (*ins, *state.values()) for st in h.strides for n in symbols(st)})
                        - set(self.fixed))  # a parameter has its value in the kind's arguments
@@ -476,12 +494,12 @@ class _Pass:
 
         ins, outs = [held(h) for h in ins], [held(h) for h in outs]
         state = {n: held(h) for n, h in state.items()}
-        in_t = [tensor(v.tensor) for v in node.inputs]
+        in_t = [tensor(t) for t in self.tensors(node.inputs)]
         grad = grad._replace(contiguous=tuple(_contiguous(t.shape, h.strides) for t, h in zip(in_t, ins)),
                              strides=tuple(h.strides for h in ins),
                              state_strides=tuple((n, h.strides) for n, h in state.items()))
         try:
-            s = node.kind.saved(a, in_t, [tensor(v.tensor) for v in node.outputs], grad)
+            s = node.kind.saved(a, in_t, [tensor(t) for t in self.tensors(node.outputs)], grad)
         except Unsure:
             return None
         if s is None:
@@ -495,7 +513,7 @@ class _Pass:
     def _results(self, node: Node, in_t: list, out_t: list, ins: list[_Held], records: bool) -> list[_Held]:
         kind, a = node.kind, node.args
         grads = [records and t.dtype in FLOAT_DTYPES for t in out_t]
-        if ins and (node.in_place or kind.aliases_input(a, in_t)):
+        if ins and (node.in_place or kind.may_alias or kind.aliases_input(a, in_t)):
             try:
                 strides = kind.result_strides(a, in_t, out_t, [h.strides for h in ins])
             except Unsure:  # a view of its input or a copy, depending on the values of the symbols:
@@ -507,7 +525,18 @@ class _Pass:
             return [self.fresh(t, g) if s is None else _Held(ins[0].key, ins[0].nbytes, tuple(s), g)
                     for t, g, s in zip(out_t, grads, strides)]
         stated = kind.new_strides(a, in_t, out_t)
+        if kind.iterates:  # laid out from the inputs' strides in this step (an elementwise op)
+            stated = [iterated_strides(in_t, [h.strides for h in ins], t) if s is None else s
+                      for t, s in zip(out_t, stated)]
         return [self.fresh(t if s is None else replace(t, strides=tuple(s)), g) for t, g, s in zip(out_t, grads, stated)]
+
+
+def _substituted(t: Tensor, values: Mapping[str, Dim]) -> Tensor:
+    """``t`` with the symbols given ``values`` (its shape and stated strides)."""
+    if not values:
+        return t
+    strides = tuple(substitute(d, values) for d in t.strides) if isinstance(t.strides, tuple) else t.strides
+    return replace(t, shape=tuple(substitute(d, values) for d in t.shape), strides=strides)
 
 
 def _contiguous(shape, strides) -> bool | None:
@@ -556,21 +585,24 @@ def _larger(a: Dim, b: Dim) -> Dim:
     return a + b
 
 
-_TRAIN: "WeakKeyDictionary[TypedNetwork, _Pass]" = WeakKeyDictionary()
+_TRAIN: "WeakKeyDictionary[TypedNetwork, dict[tuple, _Pass]]" = WeakKeyDictionary()
 
 
-def training_pass(net: TypedNetwork, inputs_grad: tuple[bool, ...] | None = None) -> _Pass:
+def training_pass(net: TypedNetwork, inputs_grad: tuple[bool, ...] | None = None,
+                  values: Mapping[str, Dim] | None = None) -> _Pass:
     """The network's training pass. Its inputs need no gradient (they are the data), unless it
     is used as a stage (its float inputs come from layers that train) or ``inputs_grad``
-    says which do."""
-    if inputs_grad is None and net in _TRAIN:
-        return _TRAIN[net]
-    p = _Pass()
+    says which do. ``values`` runs it with symbols given values (``{"batch": 1}``)."""
+    key = tuple(sorted((values or {}).items()))
+    if inputs_grad is None and key in _TRAIN.get(net, {}):
+        return _TRAIN[net][key]
+    p = _Pass(values)
     # a network checked on its own to be used as a stage reads values that need gradients
     flags = inputs_grad or tuple(net.generic and v.tensor is not None and v.tensor.dtype in FLOAT_DTYPES
                                  for v in net.inputs)
     try:
-        held = {id(v): p.fresh(v.tensor, g) for v, g in zip(net.inputs, flags) if v.tensor is not None}
+        held = {id(v): p.fresh(_substituted(v.tensor, p.values), g) for v, g in zip(net.inputs, flags)
+                if v.tensor is not None}
         inputs = len(held)
         held.update({id(d.value): p.declared(d.value.tensor, d.role == "param") for d in net.tensors
                      if d.value.tensor is not None})  # a declared param is trained: it needs its gradient
@@ -581,7 +613,7 @@ def training_pass(net: TypedNetwork, inputs_grad: tuple[bool, ...] | None = None
     except OverflowError:  # a size past the bounds of the algebra (limits.py): unknown
         p.ok = False
     if inputs_grad is None:
-        _TRAIN[net] = p
+        _TRAIN.setdefault(net, {})[key] = p
     return p
 
 
@@ -605,17 +637,96 @@ def layer_training(net: TypedNetwork, node: Node, optimizer: str = DEFAULT_OPTIM
 def network_training(net: TypedNetwork, optimizer: str = DEFAULT_OPTIMIZER,
                      env: Mapping[str, int] | None = None) -> Training:
     """The network's training memory; ``peak_bytes`` is parameters + gradients + optimizer
-    state + saved + transient (docs/costs.md)."""
-    p = training_pass(net)
+    state + saved + transient (docs/costs.md). Where no one formula holds for every value of
+    the symbols, ``cases`` states one for each range of a symbol (:func:`training_cases`)."""
     params = network_costs(net).param_bytes
-    if not p.ok or params is None:
+    values = _step(net, training_pass(net), params, optimizer)
+    if values is None:
         return Training(None, None, None, None, None)
+    if values[0] is None and training_pass(net).unsure:
+        cases = [c for c in training_cases(net, params, optimizer)  # the ranges the values given are in
+                 if all(n not in (env or {}) or _in_range(env[n], v) for n, v in c[1].items())]
+        if len(cases) == 1:  # one formula after all, or the one range of the values given
+            values = cases[0][2]
+        elif cases:
+            return Training(*_bound(net, values, env),
+                            cases=tuple((text, Training(*_bound(net, case, env))) for text, _, case in cases))
+    return Training(*_bound(net, values, env))
+
+
+def _bound(net: TypedNetwork, values: tuple, env: Mapping[str, int] | None) -> tuple:
+    return tuple(None if v is None else bind(net.dim(v), env) for v in values)
+
+
+def _in_range(value: int, want: int | None) -> bool:
+    """Whether a symbol's value is in a case's range: ``want`` 1, or None (at least 2)."""
+    return value == 1 if want == 1 else value >= 2
+
+
+def _step(net: TypedNetwork, p: _Pass, params: Dim | None, optimizer: str) -> tuple | None:
+    """(saved, gradients, optimizer state, transient, peak) of a pass; None where unknown."""
+    if not p.ok or params is None:
+        return None
     try:
         saved = _total(p.per_node[id(node)] for node in net.nodes)
         tensors = sum(p.params.get(id(node), 0) for node in net.nodes) + sum(d.role == "param" for d in net.tensors)
         opt = _optimizer(params, tensors, optimizer)
         peak = None if saved is None else 2 * params + opt + saved + p.transient
-        values = (saved, params, opt, p.transient, peak)
-        return Training(*(None if v is None else bind(net.dim(v), env) for v in values))
+        return (saved, params, opt, p.transient, peak)
     except OverflowError:
-        return Training(None, None, None, None, None)
+        return None
+
+
+MAX_SPLIT_SYMBOLS = 2  # the most input symbols the training memory is split on, each at 1 and at least 2
+
+
+def training_cases(net: TypedNetwork, params: Dim | None, optimizer: str) -> list[tuple[str, dict, tuple]]:
+    """Training memory where torch views a tensor for some values of a symbol and copies it for
+    others (a size 1): the pass run with an input symbol at 1, and at 2 or more (``s + 1``,
+    written back in ``s``), each split again on another where it is still unknown (at most
+    MAX_SPLIT_SYMBOLS); [(condition, the range {symbol: 1, or None for 2 or more}, values)],
+    or [] where some range stays unknown."""
+    for name in sorted(dim_symbols([net])):
+        cases = _split_cases(net, params, optimizer, {name: 1}) + _split_cases(net, params, optimizer, {name: None})
+        if cases and all(c is not None for c in cases):
+            return [(_condition(when), when, values) for when, values in _merged(cases, name)]
+    return []
+
+
+def _merged(cases: list, name: str) -> list:
+    """One range for every value where the formula of ``name`` at 2 or more also gives the
+    values at 1 (torch copies the same bytes it would view)."""
+    if len(cases) != 2 or len(cases[0][0]) != 1 or len(cases[1][0]) != 1:
+        return cases
+    one, more = cases[0][1], cases[1][1]
+    if all((a is None) == (b is None) and (a is None or substitute(b, {name: 1}) == a) for a, b in zip(one, more)):
+        return [({}, more)]
+    return cases
+
+
+def _split_cases(net: TypedNetwork, params: Dim | None, optimizer: str, when: dict) -> list:
+    """[(range, values)] of the pass in the range ``when``, split further on another symbol
+    where it is unknown; a None entry where it stays unknown."""
+    values = {n: 1 if v == 1 else sym(n) + 1 for n, v in when.items()}
+    # the network's parameters too: a block's sizes are formulas in them (`image_size // 16`)
+    sized = None if params is None else substitute(params, values)  # a norm's weights may follow the input's size
+    step = _step(net, training_pass(net, values={**_param_values(net), **values}), sized, optimizer)
+    if step is not None and step[0] is not None:
+        back = {n: sym(n) - 1 for n, v in when.items() if v is None}
+        return [(when, tuple(substitute(v, back) if back else v for v in step))]
+    if len(when) >= MAX_SPLIT_SYMBOLS or step is None:
+        return [None]
+    for name in sorted(dim_symbols([net]) - set(when)):
+        cases = _split_cases(net, params, optimizer, {**when, name: 1}) \
+            + _split_cases(net, params, optimizer, {**when, name: None})
+        if all(c is not None for c in cases):
+            return cases
+    return [None]
+
+
+def _param_values(net: TypedNetwork) -> dict[str, int]:
+    return {n: v for n, v in net.param_env.items() if isinstance(v, int)}
+
+
+def _condition(when: dict) -> str:
+    return ", ".join(f"{n} = 1" if v == 1 else f"{n} >= 2" for n, v in when.items())

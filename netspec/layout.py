@@ -63,26 +63,78 @@ def strides_of(t: Tensor) -> Any:
 
 
 def elementwise(t: Tensor, decide: Decide) -> Any:
-    """The strides of an elementwise result of ``t`` alone (an activation, a dropout, a
-    cast): torch gives it the strides of a non-overlapping and dense input; those of any
-    other input netspec does not state."""
-    if t.strides is None or is_dense(t.shape, t.strides, decide):
-        return t.strides
-    if t.strides is not UNKNOWN and _ordered(t.shape, t.strides, decide):
-        return None  # TensorIterator keeps the dims' order: a new, contiguous tensor
-    return UNKNOWN
+    """The strides of an elementwise result of ``t`` alone (an activation, a cast): those
+    of :func:`iterated`."""
+    return iterated([t], t.shape, decide)
 
 
-def _ordered(shape, strides, decide: Decide) -> bool:
-    """Whether the strides of the dims whose size may not be 1 strictly decrease, none 0."""
-    last = None
-    for size, stride in zip(shape, strides):
-        if decide.eq(size, 1) is True:
-            continue
-        if decide.le(1, stride) is not True or (last is not None and decide.le(stride + 1, last) is not True):
-            return False
-        last = stride
-    return True
+def iterated(operands: list[Tensor], shape, decide: Decide) -> Any:
+    """The strides of the result of ``shape`` that torch's TensorIterator allocates for an
+    elementwise op of ``operands`` (broadcast to ``shape``; TensorIteratorBase::
+    reorder_dimensions and allocate_or_resize_outputs): the dims ordered by the operands'
+    strides, the first operand deciding and the next breaking its ties (a broadcast dim,
+    of stride 0, leaves the order to the next), and laid out densely in that order. So
+    the result of one non-overlapping and dense operand has its strides, and that of
+    contiguous operands is contiguous. UNKNOWN where an operand's strides are, or where the
+    order depends on the values of the symbols in a way one formula does not state."""
+    if any(t.strides is UNKNOWN for t in operands):
+        return UNKNOWN
+    if all(t.strides is None for t in operands):
+        return None
+    first = operands[0]
+    if all(tuple(t.shape) == tuple(shape) and t.strides == first.strides for t in operands) \
+            and is_dense(shape, first.strides, decide):
+        return normal(shape, first.strides, decide)  # TensorIterator's fast set-up: the same strides
+
+    def run(env: dict, eq: Callable, lt: Callable) -> tuple:
+        full = [substitute(d, env) for d in shape]
+        return _iterate(full, [_broadcast([substitute(d, env) for d in t.shape],
+                                          [substitute(d, env) for d in strides_of(t)], full, eq)
+                               for t in operands], eq, lt)
+
+    cases = _split(run, decide)
+    return UNKNOWN if cases is None else _one_formula(cases, shape, decide)
+
+
+def _broadcast(shape, strides, full, eq: Callable) -> list:
+    """An operand's strides as TensorIterator reads them over the result's ``full`` shape: 0
+    for a new leading dim and for a dim of size 1 broadcast to more."""
+    lead = len(full) - len(shape)
+    return [0 if i < lead or (eq(shape[i - lead], 1) and not eq(full[i], 1)) else strides[i - lead]
+            for i in range(len(full))]
+
+
+def _iterate(shape, strides: list, eq: Callable, lt: Callable) -> tuple:
+    """reorder_dimensions' insertion sort (from the last dim, the fastest), then the dense
+    strides of ``shape`` in that order."""
+    def swap(a: int, b: int) -> int:
+        for st in strides:
+            if eq(st[a], 0) or eq(st[b], 0):
+                continue
+            if lt(st[a], st[b]):
+                return -1
+            if lt(st[b], st[a]):
+                return 1
+            if lt(shape[b], shape[a]):
+                return 1
+        return 0
+
+    perm = list(range(len(shape) - 1, -1, -1))
+    for i in range(1, len(shape)):
+        moving = i
+        for k in range(i - 1, -1, -1):
+            c = swap(perm[k], perm[moving])
+            if c > 0:
+                perm[k], perm[moving] = perm[moving], perm[k]
+                moving = k
+            elif c < 0:
+                break
+    out: list[Dim] = [0] * len(shape)
+    step: Dim = 1
+    for d in perm:
+        out[d] = step
+        step = step * shape[d]
+    return tuple(out)
 
 
 def normal(shape, strides, decide: Decide) -> Any:
@@ -258,13 +310,22 @@ def reshaped(shape, strides, newshape, decide: Decide) -> Any:
 def _cases(shape, strides, newshape, decide: Decide) -> list | None:
     """computeStride in every case of the sizes it needs split: [(substitution, result)];
     None past MAX_CASES or where an undecided comparison has no size to split on."""
+    def run(env: dict, eq: Callable, lt: Callable):
+        return _compute(*[[substitute(d, env) for d in xs] for xs in (shape, strides, newshape)], eq, lt)
+
+    return _split(run, decide)
+
+
+def _split(run: Callable, decide: Decide) -> list | None:
+    """``run(substitution, eq, lt)`` in every case of the sizes it needs split (a size is 1,
+    or at least 2) to decide its comparisons: [(substitution, result)]; None past
+    MAX_CASES or where an undecided comparison has no size to split on."""
     done: list = []
     pending: list[dict] = [{}]
     while pending:
         env = pending.pop()
-        sub = [[substitute(d, env) for d in xs] for xs in (shape, strides, newshape)]
         try:
-            done.append((env, _compute(*sub, _strict(decide.eq), _strict(_lt(decide)))))
+            done.append((env, run(env, _strict(decide.eq), _strict(_lt(decide)))))
         except Undecided as u:
             names = [n for n in decide.splittable(u.diff) if n not in env]  # each size split once
             if not names or len(done) + len(pending) + 2 > MAX_CASES:

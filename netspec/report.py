@@ -93,6 +93,9 @@ def network_json(net: TypedNetwork, env: dict | None = None, weights: bool = Fal
         **({"tensors": [{**tensor_json(net, d.name, d.value.tensor, env, ids[id(d.value)]), "role": d.role,
                          "params": dim_json(net.dim(d.params))} for d in net.tensors]} if net.tensors else {}),
     }
+    if training.cases:  # no one formula: one for each range of a symbol
+        out["training_cases"] = [{"when": when, **{f: cost_json(v) for f, v in zip(
+            NETWORK_TRAINING_FIELDS, case.values(NETWORK_TRAINING_FIELDS))}} for when, case in training.cases]
     if weights:
         out["weights"] = weights_json(net, env)
     return out
@@ -251,12 +254,19 @@ def _training_total(t: Table) -> str:
     """One training step's memory: "unknown" where a layer cannot state it."""
     m = network_training(t.net, t.optimizer, t.env)
 
-    def show(d: Dim | None) -> str:
-        return _total(d, human_bytes) if d is not None else "unknown"
+    def line(label: str, field: str) -> str:
+        d = getattr(m, field)
+        if d is None and m.cases:  # one formula for each range of a symbol
+            return label + ":" + "".join(f"\n  {when}: {_shown(getattr(case, field))}" for when, case in m.cases)
+        return f"{label}: {_shown(d)}"
 
-    return "\n".join([f"Saved for backward: {show(m.saved_bytes)}", f"Gradients: {show(m.grad_bytes)}",
-                      f"Optimizer state ({t.optimizer}): {show(m.optimizer_bytes)}",
-                      f"Training step peak (estimate): {show(m.peak_bytes)}"])
+    return "\n".join([line("Saved for backward", "saved_bytes"), line("Gradients", "grad_bytes"),
+                      line(f"Optimizer state ({t.optimizer})", "optimizer_bytes"),
+                      line("Training step peak (estimate)", "peak_bytes")])
+
+
+def _shown(d: Dim | None) -> str:
+    return _total(d, human_bytes) if d is not None else "unknown"
 
 
 COLUMNS: dict[str, Column] = {c.key: c for c in [

@@ -102,7 +102,11 @@ def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
     assert report["ok"] == (not any(d["severity"] == "error" for d in report["diagnostics"]))
     for net in report["networks"]:
         assert NETWORK_KEYS <= set(net), net.keys()
-        assert set(net) - NETWORK_KEYS <= EXTENSION_KEYS | {"weights", "tensors"}, set(net) - NETWORK_KEYS
+        assert set(net) - NETWORK_KEYS <= EXTENSION_KEYS | {"weights", "tensors", "training_cases"}, \
+            set(net) - NETWORK_KEYS
+        for case in net.get("training_cases", []):  # present only where no one formula holds
+            assert set(case) == {"when", *EXTENSION_KEYS} - {"flops", "param_bytes", "activation_bytes"}, case
+            assert net["saved_bytes"] is None and isinstance(case["when"], str)
         for t in net.get("tensors", []):  # declared params and buffers, present only when there are some
             assert {"name", "dtype", "shape", "role", "params"} <= set(t), t
             assert t["role"] in ("param", "buffer")

@@ -21,6 +21,7 @@ class _Elementwise(FloatLayer):
     # gone, so torch keeps the "result", or a "copy" of the input made before it is written
     keeps: ClassVar[str] = "input"
     keeps_in_place: ClassVar[str] = "copy"
+    iterates = True
 
     def infer(self, ctx, a, inputs):
         self.check_dtype(ctx, inputs[0])
@@ -111,8 +112,10 @@ class _Softmax(_Elementwise):
         over = a.dim if isinstance(a.dim, int) else 0  # without `dim`, torch may pick dim 0
         return 0 if rank >= 2 and over % rank != 0 else None
 
+    iterates = False  # not elementwise: a new, contiguous result
+
     def layout(self, ctx, a, inputs, outputs):
-        return Layer.layout(self, ctx, a, inputs, outputs)  # not elementwise: torch's own strides
+        return [None]
 
 
 @register

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
-from .. import codes
+from .. import codes, layout
 from ..dims import Dim, Expr, render
 from ..types import Tensor, broadcast_batch, category, result_type
 from .args import Before
@@ -102,6 +102,10 @@ class _Binary(Op):
     operand: ClassVar[str] = "other"
     symbol: ClassVar[str]
     fresh_result = True
+    iterates = True
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [layout.iterated(list(inputs), outputs[0].shape, ctx.decide)]
 
     def is_view(self):
         return False
@@ -343,6 +347,10 @@ class Rpow(_Reflected, Pow):
     """``2 ** x``: the number raised to the tensor's powers."""
 
     name = "rpow"
+    iterates = False  # torch's pow(Scalar, Tensor) allocates a contiguous result, then computes into it
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [None]
 
     def saved(self, a, inputs, outputs, grad):
         """``pow(number, x)`` keeps the exponent and its result for the exponent's gradient."""
@@ -367,6 +375,8 @@ class Rpow(_Reflected, Pow):
 class Neg(Op):
     name = "neg"
     fresh_result = True
+    iterates = True
+    layout = _Binary.layout
     examples: ClassVar[list[dict]] = [{"stage": "neg", "input": "float32[2, 3]"},
                                       {"stage": "neg", "input": "int32[4]"},
                                       {"stage": "neg", "input": "bfloat16[]"}]
@@ -405,6 +415,8 @@ class Where(Op):
     max_inputs = 3
     Args = OtherArgs
     positional = ("other",)
+    iterates = True
+    layout = _Binary.layout
     examples: ClassVar[list[dict]] = [
         {"stage": "where", "input": "bool[2, 3]", "other_shapes": ["float32[2, 3]", "float32[2, 3]"]},
         {"stage": "where", "input": "bool[2, 1]", "other_shapes": ["float32[3]", "float64[4, 1, 1]"]},
@@ -472,6 +484,9 @@ class MaskedFill(Op):
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.masked_fill({inputs[1]}, {code(a.value)})"
+
+    def layout(self, ctx, a, inputs, outputs):
+        return [None]  # torch fills a contiguous copy of the input
 
     def saved(self, a, inputs, outputs, grad):
         return Saved(inputs=(1,))  # the mask zeroes the gradient where it filled

@@ -302,6 +302,11 @@ class Kind:
     # view ops, and layers whose results keep their input's layout.
     tracks_layout: ClassVar[bool] = False
 
+    # Whether torch lays each result out from its inputs' strides, as TensorIterator does for
+    # an elementwise op (layout.iterated; the inputs are its operands, in order): the costs
+    # follow a training step's layout that way, where ``layout`` leaves it unstated.
+    iterates: ClassVar[bool] = False
+
     # whether the results' elements are the first input's, moved (Kind.value_range)
     keeps_values: ClassVar[bool] = False
 
@@ -367,6 +372,10 @@ class Kind:
         """True when the layer writes its result into its input in a training step
         (``inplace=true``), as opposed to returning the input itself."""
         return getattr(a, "inplace", False) is True and not self.is_view()
+
+    # Whether the result may be the input itself, depending on the layout the input has in a
+    # training step (``contiguous``): the costs ask ``result_strides``, which says (None: a copy).
+    may_alias: ClassVar[bool] = False
 
     def aliases_input(self, a: Args, inputs: list[Tensor] | None = None) -> bool:
         """True when the layer's result is its input's own storage: a view, or a layer that

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
+from .. import layout
 from ..types import DTYPES
 from .args import Before
 from .base import Args, Op, _show, register
@@ -13,6 +14,11 @@ class _Cast(Op):
     """A conversion to one dtype; torch returns the input itself when it already has it."""
 
     target: ClassVar[str]
+    iterates = True  # a copy that keeps the input's order of dims (memory_format=preserve)
+
+    def layout(self, ctx, a, inputs, outputs):
+        x = inputs[0]
+        return [x.strides if self.aliases_input(a, inputs) else layout.elementwise(x, ctx.decide)]
 
     def dtype_of(self, a) -> str:
         return self.target

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from .. import codes
-from ..types import ITEMSIZE
+from .. import codes, layout
+from ..types import ITEMSIZE, UNKNOWN
 from .args import ArgValueError, after
 from .base import Args, BoolArg, FloatArg, FloatLayer, numel, register
 from .memory import NOTHING, Saved
@@ -20,6 +20,16 @@ class DropoutArgs(Args):
         if not 0.0 <= self.p <= 1.0:
             raise ArgValueError("p", f"dropout probability has to be between 0 and 1, but got {self.p}",
                                 help="p is a probability: give a number from 0 to 1")
+
+
+def kept_or_dense(kind, ctx, a, inputs) -> list:
+    """A dropout's result: the input itself in eval mode, the input times a mask in training
+    (layout.iterated): the input's strides where it is non-overlapping and dense (so both
+    agree), else unstated (the costs follow the training step's, Kind.iterates)."""
+    x = inputs[0]
+    if kind.aliases_input(a, inputs) or layout.is_dense(x.shape, x.strides, ctx.decide):
+        return [x.strides]
+    return [UNKNOWN]
 
 
 @register
@@ -38,8 +48,13 @@ class Dropout(FloatLayer):
         self.check_dtype(ctx, inputs[0])
         return [inputs[0]]
 
+    iterates = True  # in training: the input times a mask (TensorIterator's layout)
+
     def aliases_input(self, a, inputs=None):
         return a.inplace or a.p == 0.0  # torch returns the input itself when p is 0
+
+    def layout(self, ctx, a, inputs, outputs):
+        return kept_or_dense(self, ctx, a, inputs)
 
     def writes_input(self, a):
         return a.inplace is True and a.p != 0.0
@@ -206,8 +221,13 @@ class StochasticDepth(FloatLayer):
                            ctx.input_story(), arg="mode", help='use mode="batch" for a 0-dim input')
         return [x]
 
+    iterates = True  # in training: the input times a mask (TensorIterator's layout)
+
     def aliases_input(self, a, inputs=None):
         return a.p == 0.0  # torchvision returns the input itself when p is 0
+
+    def layout(self, ctx, a, inputs, outputs):
+        return kept_or_dense(self, ctx, a, inputs)
 
     def saved(self, a, inputs, outputs, grad):
         """The mask torch multiplies by: one element a row of dim 0 (mode "row"), or one."""

@@ -12,6 +12,7 @@ contiguous. docs/costs.md says what is counted and how it is proven.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 from .. import layout
@@ -147,6 +148,20 @@ def _decide(*dims) -> layout.Decide:
     names = {n for d in dims for n in symbols(d) if not n.startswith(_OPAQUE)}
     return layout.Decide(lambda a, b: compare(a, b, names), lambda a, b: less_equal(a, b, positive=names),
                          lambda d: sorted(n for n in symbols(d) if n in names))
+
+def iterated_strides(inputs: list[Tensor], strides: list[Strides], out: Tensor) -> Strides:
+    """The strides of an elementwise result of ``inputs`` (layout.iterated, TensorIterator's
+    order) from the strides the inputs have in a training step; unknown strides where they
+    depend on the values of the symbols in a way one formula does not state."""
+    if any(opaque(s) for st in strides for s in st):
+        return unknown_strides(out.rank)
+    operands = [replace(t, strides=tuple(st)) for t, st in zip(inputs, strides)]
+    dims = [d for t in operands for d in (*t.shape, *t.strides)]
+    got = layout.iterated(operands, out.shape, _decide(*dims, *out.shape))
+    if got is NOT_STATED:
+        return unknown_strides(out.rank)
+    return contiguous_strides(out.shape) if got is None else tuple(got)
+
 
 def contiguous_strides(shape) -> Strides:
     out: list[Dim] = []

@@ -12,7 +12,7 @@ from . import why
 from .args import Before
 from .base import Args, DimArg, Layer, Op, _show, numel, register
 from .dense import FlattenRule
-from .memory import axis, dropped, expanded, permuted, reshaped
+from .memory import axis, dropped, expanded, is_contiguous, permuted, reshaped
 
 
 def _int_tuple(v):
@@ -659,8 +659,9 @@ class Repeat(Op):
 
 @register
 class Contiguous(Op):
-    """``x.contiguous()``: counted as a copy (torch returns the input itself when it is
-    already contiguous, which netspec does not track)."""
+    """``x.contiguous()``: its activation bytes are counted as a copy (docs/costs.md), although
+    torch returns an input that is already contiguous; what a training step keeps follows
+    torch (``may_alias``)."""
 
     name = "contiguous"
     keeps_values = True  # its elements are its input's
@@ -672,6 +673,13 @@ class Contiguous(Op):
 
     def batch_axis(self, a, rank):
         return 0 if rank >= 1 else None
+
+    may_alias = True
+
+    def result_strides(self, a, inputs, outputs, strides):
+        """The input itself where its strides in the training step are contiguous, a copy
+        where they are not (Unsure where that depends on the values of the symbols)."""
+        return [strides[0] if is_contiguous(inputs[0].shape, strides[0]) else None]
 
     def op_expr(self, a, inputs, code):
         return f"{inputs[0]}.contiguous()"
