@@ -22,6 +22,12 @@ from .dims import Dim, substitute, total
 from .kinds import Kind
 from .types import Tensor, show_shape
 
+# how a required fact (TypedNetwork.requires) relates its two sizes a and b
+LESS_EQUAL = False  # a <= b
+DIVIDES = True  # b divides a
+EQUAL = "=="  # a == b
+EQUAL_OR_ONE = "==1"  # a == b or a == 1 (torch broadcasts a 1 to b)
+
 
 @dataclass(eq=False)
 class Value:
@@ -137,8 +143,9 @@ class TypedNetwork:
     pins: dict[str, Span] = field(default_factory=dict)  # fixed param -> where it was first needed
     # (size, divisor, what, line): a divisibility the check assumed, tested by the built class
     assumed: list[tuple] = field(default_factory=list)
-    # (a, b, divides, what, line): a fact a stage needs (a <= b, or b divides a) that holds
-    # with the parameters' values and not for every value of them; the built class tests it
+    # (a, b, how, what, line): a fact a stage needs (how: LESS_EQUAL, DIVIDES, EQUAL,
+    # EQUAL_OR_ONE) that holds with the parameters' values and not for every value of them,
+    # or that a network with free parameters assumed of them; the built class tests it
     requires: list[tuple] = field(default_factory=list)
     generic: bool = False  # used as a stage: checked over free symbols, instantiated at each use
     ok: bool = True
