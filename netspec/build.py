@@ -755,6 +755,7 @@ def _fact_test(a: str, b: str, how) -> tuple[str, str]:
     """The test that fails where a required fact (TypedNetwork.requires) does not hold, and
     the fact in words."""
     if how == EQUAL:
+        a, b = (b, a) if a.isdigit() else (a, b)  # `n == 4`
         return f"{a} != {b}", f"{a} == {b}"
     if how == EQUAL_OR_ONE:
         return f"{a} not in ({b}, 1)", f"{a} == {b} or {a} == 1"

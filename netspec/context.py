@@ -113,8 +113,8 @@ class StageCtx:
         """Whether ``a == b``, which the rule could not decide, is assumed: in a block checked
         generically (each use checks it), or required of the network's free parameters
         where it is over them alone (the class tests it); never in a strict check."""
-        if self._nc.records and self._nc.over_params(a, b):
-            self._untraced_fact()
+        if self._nc.records:
+            self._untraced_fact()  # required of the parameters, or warned about
         return self._nc.assumes(a, b, EQUAL, self.kind_name, self.span)
 
     def warns_unproven(self, *dims: Dim) -> bool:
@@ -212,7 +212,8 @@ class StageCtx:
                             f"size depends on the values of {names}", self._stories(),
                             help="give the parameters defaults (or values with --set), or size both with "
                             "the same parameter")
-        nc.assumes(other, kept, EQUAL_OR_ONE, self.kind_name, self.span)
+        never_one = compare(other, 1, _ALL_POSITIVE) is False  # then it must be the one kept
+        nc.assumes(other, kept, EQUAL if never_one else EQUAL_OR_ONE, self.kind_name, self.span)
         return to_d
 
     def concrete(self, d: Dim, what: str, arg: str | None = None) -> int:

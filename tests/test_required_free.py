@@ -43,6 +43,8 @@ SPECS = {
     "select": (_net("Sel(n)", "input x: float[batch, 8]", "z = x -> Linear(n) -> select(1, -3)", "output z"),
                ("n",)),
     "expand": (_net("Expand(n)", "input x: float[batch, n]", "z = x -> expand(-1, 5)", "output z"), ("n",)),
+    "expand-to-param": (_net("ExpandTo(n)", "input x: float[batch, 4]", "z = x -> expand(-1, n)", "output z"),
+                        ("n",)),
     "cat": (_net("Cat(a, b)", "input x: float[batch, a]", "input y: float[batch, b]", "z = cat(x, y, dim=0)",
                  "output z"), ("a", "b")),
     "matmul": (_net("Mm(a, b)", "input x: float[batch, a]", "input w: float[b, 3]", "z = x @ w", "output z"),
