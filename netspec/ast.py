@@ -135,6 +135,7 @@ class Stage(Node):
     alias_span: Span | None = None
     assertion: TensorType | None = None
     alias_start: int | None = None  # `as name{1}`: each repetition a module, numbered from it
+    alias_quoted: bool = False  # `as "block1-0"`: a name torch allows that a spec name cannot be
 
 
 @dataclass

@@ -49,7 +49,7 @@ from netspec import codes, pycode
 from netspec.diagnostics import Diagnostic
 from netspec.dims import Dim, Expr, compare, is_dim, render, substitute, sym, symbols
 from netspec.fsutil import MARKER
-from netspec.graph import DIVIDES, EQUAL, EQUAL_OR_ONE, CheckResult, Node, TypedNetwork, Value
+from netspec.graph import DIVIDES, EQUAL, EQUAL_OR_ONE, CheckResult, Node, TypedNetwork, Value, fact_holds
 from netspec.kinds import Construct
 from netspec.pycode import Names, Planned, attribute, module_level, plan_modules, tree_paths
 from netspec.types import show_shape
@@ -93,6 +93,25 @@ def pystr(s: str) -> str:
             return r  # ruff keeps single quotes around a string with double quotes
         return '"' + body + '"'
     return r
+
+
+def member(obj: str, name: str) -> str:
+    """The expression for submodule ``name`` of ``obj``: ``obj.name``, or ``getattr(obj, "block1-0")``
+    for a quoted `as` name (a string literal of a name the checker validated)."""
+    return f"{obj}.{name}" if pycode.plain(name) else f"getattr({obj}, {pystr(name)})"
+
+
+def _reach(tree: tuple, expr: str) -> dict[int, str]:
+    """Each node of an nn.Sequential's children (by id) -> the expression that reaches it from
+    ``expr``: ``[k]`` for a child numbered by its place, else its name."""
+    out: dict[int, str] = {}
+    for k, (name, child) in enumerate(tree):
+        sub = f"{expr}[{k}]" if name == str(k) else member(expr, name)
+        if isinstance(child, tuple):
+            out.update(_reach(child, sub))
+        else:
+            out[id(child)] = sub
+    return out
 
 
 def _operand(text: str) -> str:
@@ -440,6 +459,9 @@ def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed
     for s, v in use.block_symbols.items():
         env.setdefault(s, v)
     at_use = _AtUse(env, caller, fixed, use.span.line)
+    unmet = _unmet_requirement(generic, at_use)
+    if unmet:
+        return unmet
     for g, i in zip(generic.nodes, inst.nodes):
         fg = at_use.evaluate(fingerprint(g, generic, True, needs))
         fi = fingerprint(i, inst, False, needs)
@@ -448,6 +470,18 @@ def _compare_block(generic: TypedNetwork, use: Node, caller: TypedNetwork, fixed
         if not at_use.same(fg, fi):
             return (f"{g.kind_name} at line {g.span.line} gets other arguments here "
                     "(a size or value the class computes from a parameter's default)")
+    return None
+
+
+def _unmet_requirement(generic: TypedNetwork, at_use: "_AtUse") -> str | None:
+    """A fact the class tests in its constructor (TypedNetwork.requires) that this use's
+    values do not meet (the use checked by another rule: ConvTranspose's output_padding below
+    the dilation where the class tests it against the stride)."""
+    for size, by, how, what, line in generic.requires:
+        a, b = at_use.evaluate(size), at_use.evaluate(by)
+        if isinstance(a, int) and isinstance(b, int) and not fact_holds(a, b, how):
+            _, fact = _fact_test(render(size), render(by), how)
+            return f"its class tests {fact} for {what} at line {line}, which this use's values do not meet"
     return None
 
 
@@ -563,7 +597,7 @@ class ClassGen:
         expression forward calls it by."""
         planned = plan_modules(self.net)
         # spec names first, so that a generated name never takes one
-        self.attrs = attrs = Names(attribute)
+        self.attrs = attrs = Names(attribute, exact=True)
         self.tensor_attrs = {d.name: attrs.add(d.name) for d in self.net.tensors}
         order = sorted(range(len(planned)), key=lambda i: (not planned[i].from_spec, i))
         names = {i: attrs.add(planned[i].name) for i in order}
@@ -576,18 +610,17 @@ class ClassGen:
                 self._unnamed(names[i], unit.nodes[0])
             unit = unit._replace(tree=self._rename_tree(unit.tree, names[i]))
             units.append((names[i], unit))
-            paths = tree_paths(unit.tree)
+            paths, reach = tree_paths(unit.tree), _reach(unit.tree, member("self", names[i]))
             for n in unit.nodes:
                 path = paths.get(id(n), ())
                 self.sites[self.index[id(n)]] = Site(module=".".join((names[i], *path)))
-                self.callee[id(n)] = f"self.{names[i]}" + "".join(
-                    f"[{p}]" if p.isdigit() else f".{p}" for p in path)
+                self.callee[id(n)] = reach.get(id(n), member("self", names[i]))
         return units
 
     def _rename_tree(self, tree: tuple, where: str) -> tuple:
         """The children's names, each usable as a submodule's name (a name of nn.Module's
-        own gets a trailing `_`, and a warning)."""
-        names = Names(attribute)
+        own gets a trailing `_`, and a warning; a quoted name is kept as it is)."""
+        names = Names(attribute, exact=True)
         out = []
         for name, child in tree:
             new = name if name.isdigit() else names.add(name)
@@ -660,7 +693,7 @@ class ClassGen:
         names = [name for name, _ in tree]
         if names == [str(k) for k in range(len(names))]:
             return Call("nn.Sequential", calls, [], explode=True, comments=notes)
-        if not any(name.isdigit() for name in names):
+        if all(pycode.plain(name) for name in names):
             return Call("nn.Sequential", [Call("OrderedDict", [], list(zip(names, calls)), explode=True,
                                                comments=notes)])
         pairs = [Call("", [Raw(pystr(name)), c]) for name, c in zip(names, calls)]
@@ -710,7 +743,10 @@ class ClassGen:
         out += self._assumed_lines(init_names, scope)
         out += [f"{body}self.{attr} = {init_names[name]}" for name, attr in stored.items()]
         for attr, call, comment in ctor_calls:
-            out.extend(lay_out(f"self.{attr} = " if attr else "", call, "", body, scope, comment))
+            if attr and not pycode.plain(attr):  # a quoted `as` name: torch's, no attribute spells it
+                call = Call("self.add_module", [Raw(pystr(attr)), call])
+            out.extend(lay_out(f"self.{attr} = " if attr and pycode.plain(attr) else "", call, "", body, scope,
+                               comment))
         return out
 
     def _required_lines(self, init_names: dict[str, str], scope: Scope) -> list[str]:
@@ -834,7 +870,7 @@ class ForwardGen:
             unit = self.unit_of.get(id(n))
             if unit is not None and unit[1].seq and unit[1].whole:  # an nn.Sequential: one call for the run
                 attr, run = unit[0], unit[1].nodes
-                value = Call(f"self.{attr}", [Raw(self.var[id(n.inputs[0])])])
+                value = Call(member("self", attr), [Raw(self.var[id(n.inputs[0])])])
                 first_line, last_line = run[0].span.line, run[-1].span.line
                 where = f"line {first_line}" if first_line == last_line else f"lines {first_line}-{last_line}"
                 k += len(run)

@@ -55,7 +55,7 @@ from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
 from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
 from .parser import literal, parse
-from .pycode import check_modules, check_name, mark_in_place
+from .pycode import check_module_name, check_modules, check_name, mark_in_place
 from .resume import Resume, Tracker
 from .types import DTYPES, INT_DTYPES, Origin, Tensor
 from .uses import UseCounter
@@ -326,6 +326,8 @@ class Checker:
         ast = self.asts[name]
         params, env, defaults = self.param_values(ast, self.reporter)
         nc = NetworkChecker(self, ast, params, env, defaults, self.reporter, strict=False)
+        if self.resume is not None:
+            nc.tracker = self.resume.track(self, nc, generic=True)
         self.generic_results[name] = None  # guards recursion
         net = nc.run_standalone()
         net.generic = True
@@ -466,15 +468,15 @@ class NetworkChecker:
     def over_params(self, *dims: Dim) -> bool:
         return all(symbols(d) <= self.param_syms for d in dims)
 
-    def require(self, a: Dim, b: Dim, divides, what: str, span: Span) -> None:
-        """A fact a stage needs (``a <= b``, or ``b`` divides ``a``) that holds with the
+    def require(self, a: Dim, b: Dim, how, what: str, span: Span) -> None:
+        """A fact a stage needs (graph.LESS_EQUAL, DIVIDES, EQUAL, EQUAL_OR_ONE) that holds with the
         parameters' values and not for every value of them: the built class tests it
         (TypedNetwork.requires). A fact over a size the constructor is not given (an input
         symbol) fixes the parameters instead: the class then refuses their other values."""
         if not (symbols(a) | symbols(b)) <= self.net.param_env.keys() | self.param_syms:
             self.fix(a, b, span=span)
             return
-        fact = (a, b, divides, what, span.line)
+        fact = (a, b, how, what, span.line)
         if fact not in self.net.requires:
             self.net.requires.append(fact)
 
@@ -611,7 +613,7 @@ class NetworkChecker:
         for i in range(first or 0, len(bindings)):
             if i == keep:
                 self.tracker.keep(i)
-            self.run_binding(bindings[i])
+            self.run_binding(bindings[i], i == first)
         if keep == len(bindings):
             self.tracker.keep(keep)
         for st in self.ast.outputs:
@@ -662,13 +664,16 @@ class NetworkChecker:
         check_name(self.reporter, name, span, "a binding", submodule=True)
         return True
 
-    def run_binding(self, b: A.Binding) -> None:
+    def run_binding(self, b: A.Binding, first: bool = False) -> None:
+        """``first``: the first binding of a resumed check, whose chain may resume too."""
         if b.targets:
             self.run_unpacking(b)
             return
-        if not self._definable(b.name, b.name_span):
+        resumed = self.tracker is not None and first and self.tracker.chain is b.chain
+        if not resumed and not self._definable(b.name, b.name_span):
             return
-        self.net.binding_names.append(b.name)
+        if not resumed:  # else defined in the state restored, inside its chain
+            self.net.binding_names.append(b.name)
         self.binding = b.name
         try:
             res = self.chain(b.chain)
@@ -746,11 +751,21 @@ class NetworkChecker:
         return res.named[ref.attr]
 
     def chain(self, ch: A.Chain) -> Results:
-        res = self.source(ch.source)
-        if ch.assertion is not None:
-            self.assert_type(res.primary, ch.assertion, "the value")
-        for st in ch.stages:
-            res = self.stage(st, res.primary)
+        tracker = self.tracker
+        if tracker is not None and tracker.chain is ch:  # resumed inside it (netspec.resume)
+            (start, res), tracker.chain = tracker.resumed, None
+        else:
+            start, res = 0, self.source(ch.source)
+            if ch.assertion is not None:
+                self.assert_type(res.primary, ch.assertion, "the value")
+        stages = ch.stages
+        keep = -1 if tracker is None or tracker.stage_at is None else tracker.stage_mark(ch)
+        for i in range(start, len(stages)):
+            if i == keep:
+                tracker.keep_stage(ch, i, res)
+            res = self.stage(stages[i], res.primary)
+        if keep == len(stages):
+            tracker.keep_stage(ch, keep, res)
         return res
 
     def source(self, expr) -> Results:
@@ -783,7 +798,9 @@ class NetworkChecker:
         raise Fail("source")
 
     def stage(self, st: A.Stage, x: Value) -> Results:
-        if st.alias:
+        if st.alias_quoted:
+            check_module_name(self.reporter, st.alias, st.alias_span)
+        elif st.alias:
             check_name(self.reporter, st.alias, st.alias_span, "a layer", submodule=True)
         count = self._repeat_count(st)
         self._group_counter += 1
@@ -1186,8 +1203,8 @@ class NetworkChecker:
         node.block_symbols = dict(nc.symbol_env)
         nc.net.ok = not inner.errors
         self.net.fixed.update(nc.net.fixed)  # the caller's parameters the use depends on
-        for a, b, divides, what, _ in nc.net.requires:  # over the caller's parameters
-            self.require(a, b, divides, f"{what} in {ast.name}", span)
+        for a, b, how, what, _ in nc.net.requires:  # over the caller's parameters
+            self.require(a, b, how, f"{what} in {ast.name}", span)
         for p, where in nc.net.pins.items():
             self.net.pins.setdefault(p, where)
         self._report_use(ast, inner, span)

@@ -84,11 +84,15 @@ class StageCtx:
         if assumed not in self._nc.net.assumed:
             self._nc.net.assumed.append(assumed)
 
-    def requires_at_most(self, a: Dim, b: Dim) -> bool | None:
+    def requires_at_most(self, a: Dim, b: Dim, assume: bool = False) -> bool | None:
         """``less_equal(a, b)`` for a fact the stage needs (an error where it is False). Where
         it holds with the parameters' values but not for every value of them, the built
-        class tests it in its constructor, refusing the values ``check --set`` refuses."""
+        class tests it in its constructor, refusing the values ``check --set`` refuses.
+        ``assume``: in a network checked generically, a fact over parameters without values
+        (undecided) is taken to hold, and the class tests it too (each use checks it)."""
         verdict = self.less_equal(a, b)
+        if verdict is None and assume and not self.strict:
+            verdict = True
         if verdict is True and less_equal(a, b, self._nc.positive) is not True:
             self._require(a, b, False)
         if verdict is None:

@@ -114,7 +114,10 @@ def _raw_costs_of(node: Node) -> Costs:
         total = declared_costs(node.block)
         for inner in node.block.nodes:
             total = total + raw_costs(inner)
-        return total
+        weights = 0 if node.shared is not None and node.params == 0 else total.param_bytes  # a shared one's
+        if node.times != 1:  # a network scanned: its work once a position, its weights once
+            total = total.map(lambda d: d * node.times)
+        return Costs(total.flops, weights, total.activation_bytes)
     kind, a = node.kind, node.args
     activation: Dim = 0
     if not kind.aliases_input(a, [v.tensor for v in node.inputs]) and not node.in_place:

@@ -423,8 +423,13 @@ class _Parser:
             st.repeat = self.unary()
             self.depth -= 1
         if self.keyword("as"):
-            alias = self.name(any_word=True)
-            st.alias, st.alias_span = self.texts[alias], self.span(alias, alias)
+            alias = self.i
+            if types[alias] == "STRING":  # a quoted name, kept exactly
+                self.i += 1
+                st.alias, st.alias_quoted = self.texts[alias][1:-1], True
+            else:
+                st.alias = self.texts[self.name(any_word=True)]
+            st.alias_span = self.span(alias, alias)
             if types[self.i] == "{":
                 self.i += 1
                 start = self.expect("INT")

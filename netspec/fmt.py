@@ -195,7 +195,8 @@ class _Writer:
         if st.repeat is not None:
             text += " * " + self.expr(st.repeat, UNARY)
         if st.alias is not None:
-            text += f" as {st.alias}" + (f"{{{st.alias_start}}}" if st.alias_start is not None else "")
+            name = f'"{st.alias}"' if st.alias_quoted else st.alias  # a quoted name stays quoted
+            text += f" as {name}" + (f"{{{st.alias_start}}}" if st.alias_start is not None else "")
         if with_assertion and st.assertion is not None:
             text += " : " + self.tensor_type(st.assertion)
         return text

@@ -29,6 +29,17 @@ EQUAL = "=="  # a == b
 EQUAL_OR_ONE = "==1"  # a == b or a == 1 (torch broadcasts a 1 to b)
 
 
+def fact_holds(a: int, b: int, how) -> bool:
+    """Whether a required fact holds for the values ``a`` and ``b``."""
+    if how == EQUAL:
+        return a == b
+    if how == EQUAL_OR_ONE:
+        return a in (b, 1)
+    if how == DIVIDES:
+        return b != 0 and a % b == 0
+    return a <= b
+
+
 @dataclass(eq=False)
 class Value:
     tensor: Tensor | None  # None when it could not be inferred (the error is reported)

@@ -9,6 +9,7 @@ piece) is a new tensor, which may be written.
 
 from __future__ import annotations
 
+from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
 from . import codes
@@ -16,9 +17,19 @@ from .graph import Node, Value
 from .kinds.memory import Unsure, contiguous_strides
 from .types import FLOAT_DTYPES
 
+_LIMIT = 20_000  # entries of each cache below; past it the cache starts again
+_CONTIGUOUS: dict[tuple, tuple] = {}  # shape -> its contiguous strides
+
 
 def _strides(t) -> tuple:
-    return t.strides if isinstance(t.strides, tuple) else contiguous_strides(t.shape)
+    if isinstance(t.strides, tuple):
+        return t.strides
+    got = _CONTIGUOUS.get(t.shape)
+    if got is None:
+        if len(_CONTIGUOUS) > _LIMIT:
+            _CONTIGUOUS.clear()
+        got = _CONTIGUOUS[t.shape] = contiguous_strides(t.shape)
+    return got
 
 
 def _viewed(v: Value, through_pieces: bool = False) -> tuple[Value, Node | None]:
@@ -113,29 +124,72 @@ def refuse_block_write(reporter, use: Node, name: str, layer: Node, source: Node
 
 
 # -- in-place writes into a tensor that an earlier layer saved for backward --------------------
-# A network's inputs count as needing a gradient: any network may be used inside another on a
-# tensor that needs one, and a layer that saves what it reads then keeps it.
+# A network's floating-point inputs count as needing a gradient: any network may be used inside
+# another on a tensor that needs one, and a layer that saves what it reads then keeps it.
 
 def _base(v: Value) -> int:
     """The id of the storage ``v`` is: the value that views of it (and pieces) lead back to."""
     return id(_viewed(v, through_pieces=True)[0])
 
 
-def _recorded_saves(n: Node, net, grad) -> list[Value]:
-    """The inputs and results that autograd keeps for ``n``'s backward in a training step;
-    where its kind cannot say (kinds/memory.py's UNKNOWN: the bytes depend on more than the
-    shapes) its inputs: each such kind keeps what it reads, and none keeps its result."""
+# id(a layer's Args) -> (the Args, {Autograd: its _Positions}). A layer's Args object is its
+# own, or one it shares with the layers the checker replayed from the same application
+# (netspec.memo: the same kind, arguments and input types, in one environment of parameter
+# values), so what autograd keeps for it is the same at each: worked out once.
+_BY_ARGS: dict[int, tuple] = {}
+
+
+class _Positions(NamedTuple):
+    """What a layer saves, by position: inputs, tensors passed by keyword, results; None
+    (``inputs``) where its kind cannot say; and the results it keeps beyond those."""
+
+    inputs: tuple | None
+    state: tuple
+    outputs: tuple
+    kept: tuple
+
+
+def _positions(n: Node, net, grad) -> _Positions:
+    hit = _BY_ARGS.get(id(n.args))
+    if hit is None or hit[0] is not n.args:
+        if len(_BY_ARGS) > _LIMIT:
+            _BY_ARGS.clear()
+        hit = _BY_ARGS[id(n.args)] = (n.args, {})
+    got = hit[1].get(grad)
+    if got is None:
+        got = hit[1][grad] = _worked_out(n, net, grad)
+    return got
+
+
+def _worked_out(n: Node, net, grad) -> _Positions:
     from .costs import bound_args
 
     try:
         s = n.kind.saved(bound_args(net, n.args), [v.tensor for v in n.inputs], [v.tensor for v in n.outputs], grad)
     except Exception:  # noqa: BLE001 - a kind that cannot say for these sizes
         s = None
-    kept = [n.outputs[i] for i in n.kind.results_kept(n.args) if i < len(n.outputs)]
+    kept = tuple(n.kind.results_kept(n.args))
     if s is None:
+        return _Positions(None, (), (), kept)
+    return _Positions(tuple(s.inputs), tuple(s.state), tuple(s.outputs), kept)
+
+
+def _recorded_saves(n: Node, net, grad) -> list[Value]:
+    """The inputs and results that autograd keeps for ``n``'s backward in a training step;
+    where its kind cannot say (kinds/memory.py's UNKNOWN: the bytes depend on more than the
+    shapes) its inputs: each such kind keeps what it reads, and none keeps its result."""
+    p = _positions(n, net, grad)
+    kept = [n.outputs[i] for i in p.kept if i < len(n.outputs)]
+    if p.inputs is None:
         return [*n.inputs, *n.state.values(), *kept]
-    return kept + ([n.inputs[i] for i in s.inputs if i < len(n.inputs)] + [n.state[k] for k in s.state if k in n.state]
-            + [n.outputs[i] for i in s.outputs if i < len(n.outputs)])
+    return kept + ([n.inputs[i] for i in p.inputs if i < len(n.inputs)] + [n.state[k] for k in p.state if k in n.state]
+            + [n.outputs[i] for i in p.outputs if i < len(n.outputs)])
+
+
+def _needs(grads: dict[int, bool], v: Value) -> bool:
+    """Whether ``v`` needs a gradient: as worked out, or for a network's input, whenever its
+    dtype can have one (an integer tensor never does)."""
+    return grads.get(id(v), v.tensor is None or v.tensor.dtype in FLOAT_DTYPES)
 
 
 def _saves(net, nodes: list[Node], grads: dict[int, bool], out: dict[int, Node]) -> None:
@@ -149,8 +203,8 @@ def _saves(net, nodes: list[Node], grads: dict[int, bool], out: dict[int, Node])
         if n.kind is None:
             _block_saves(n, grads, out)
             continue
-        grad = Autograd(tuple(grads.get(id(v), True) for v in n.inputs),
-                        frozenset(k for k, v in n.state.items() if grads.get(id(v), True)), n.params != 0)
+        grad = Autograd(tuple(_needs(grads, v) for v in n.inputs),
+                        frozenset(k for k, v in n.state.items() if _needs(grads, v)), n.params != 0)
         for v in n.outputs:
             grads[id(v)] = grad.records and v.tensor.dtype in FLOAT_DTYPES
         if grad.records and n.args is not None and n.loop is None:
@@ -163,7 +217,7 @@ def _block_saves(use: Node, grads: dict[int, bool], out: dict[int, Node]) -> Non
     sub = use.block
     if sub is None:
         return
-    inner_grads = {id(v): grads.get(id(o), True) for v, o in zip(sub.inputs, use.inputs)}
+    inner_grads = {id(v): _needs(grads, o) for v, o in zip(sub.inputs, use.inputs)}
     for d in sub.tensors:
         inner_grads[id(d.value)] = d.role == "param"
     inner: dict[int, Node] = {}
@@ -174,7 +228,7 @@ def _block_saves(use: Node, grads: dict[int, bool], out: dict[int, Node]) -> Non
         if key in outer:
             out.setdefault(_base(outer[key]), use)
     for (_, v), o in zip(sub.outputs, use.outputs):
-        grads[id(o)] = inner_grads.get(id(v), True)
+        grads[id(o)] = _needs(inner_grads, v)
 
 
 class _Progress:

@@ -133,7 +133,7 @@ class Builder(lark.Transformer_NonRecursive):
             if isinstance(item, tuple) and item[0] == "repeat":
                 st.repeat = item[1]
             elif isinstance(item, tuple) and item[0] == "alias":
-                st.alias, st.alias_span, st.alias_start = item[1], item[2], item[3]
+                st.alias, st.alias_span, st.alias_start, st.alias_quoted = item[1:]
             elif isinstance(item, TensorType):
                 st.assertion = item
         return st
@@ -143,7 +143,8 @@ class Builder(lark.Transformer_NonRecursive):
 
     def alias(self, items):
         start = int(str(items[1]).replace("_", "")) if len(items) > 1 else None
-        return ("alias", str(items[0]), self._tok_span(items[0]), start)
+        name, quoted = str(items[0]), items[0].type == "STRING"
+        return ("alias", name[1:-1] if quoted else name, self._tok_span(items[0]), start, quoted)
 
     @lark.v_args(meta=True)
     def stage_call(self, meta, items):

@@ -11,6 +11,7 @@ code would clash with (:class:`Names`). Where an op may write its result into it
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Callable, NamedTuple
 
 from . import codes
@@ -90,7 +91,37 @@ def check_name(reporter: Reporter, name: str, span: Span, what: str, submodule: 
                    help=f"rename it, e.g. `{name.strip('_')}_`")
 
 
+def check_module_name(reporter: Reporter, name: str, span: Span) -> None:
+    """A `reserved` error for a quoted `as` name (`as "block1-0"`) that torch cannot give a
+    module: empty, holding `.`, an attribute of nn.Module, or with a character no one can see."""
+    hidden = next((c for c in name if unicodedata.category(c)[0] in "CZ" and c != " "), None)
+    if not name:
+        why, fix = "an empty name names no module", "write a name, e.g. `as \"block1\"`"
+    elif "." in name:
+        why, fix = "torch joins module paths with `.`", f"write `as \"{name.replace('.', '_')}\"`"
+    elif hidden is not None:
+        why = f"it holds U+{ord(hidden):04X} ({unicodedata.name(hidden, 'a control character')}), which no one can see"
+        fix = "write the name with visible characters and plain spaces"
+    elif name in MODULE_ATTRS or (name.startswith("__") and name.endswith("__")):
+        why, fix = "it is an attribute of torch's nn.Module", f"rename it, e.g. `as \"{name.strip('_')}_\"`"
+    else:
+        return
+    shown = name if len(name) <= 40 else name[:37] + "..."
+    reporter.error(codes.RESERVED, f"`\"{shown}\"` cannot name a layer: {why}", span, help=fix)
+
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def shown(name: str) -> str:
+    """A module's name as a spec writes it: quoted unless a plain name (`"block1-0"`)."""
+    return name if plain(name) else f'"{name}"'
+
+
+def plain(name: str) -> bool:
+    """Whether ``name`` can be written as a Python attribute (``self.name``); a module named
+    otherwise (a quoted `as` name) is reached with ``getattr`` and made with ``add_module``."""
+    return bool(_IDENT.match(name)) and name not in KEYWORDS
 
 
 class Names:
@@ -98,8 +129,9 @@ class Names:
     a trailing ``_`` until they are free. Deterministic: the same order of requests gives
     the same names."""
 
-    def __init__(self, reserved: Callable[[str], bool]):
+    def __init__(self, reserved: Callable[[str], bool], exact: bool = False):
         self.reserved = reserved
+        self.exact = exact  # keep a name no attribute can spell as it is (a quoted `as` name)
         self.taken: set[str] = set()
 
     def usable(self, name: str) -> bool:
@@ -107,6 +139,11 @@ class Names:
                 and not (name.startswith("__")))
 
     def add(self, name: str) -> str:
+        if self.exact and not plain(name):  # the checker refused duplicates: taken only by a made name
+            while name in self.taken:
+                name += "_"
+            self.taken.add(name)
+            return name
         if not _IDENT.match(name):
             raise ValueError(f"not an identifier: {name!r}")
         base = name
@@ -216,7 +253,7 @@ def module_attributes(net: TypedNetwork) -> tuple[Names, list[tuple[str, Planned
     of plan_modules; declared tensors and the spec's own names are taken first, so that a
     generated name never takes one. Also the namespace of the class's attributes."""
     planned = plan_modules(net)
-    attrs = Names(attribute)
+    attrs = Names(attribute, exact=True)
     for d in net.tensors:  # declared tensors keep their names: a state_dict's keys
         attrs.add(d.name)
     order = sorted(range(len(planned)), key=lambda i: (not planned[i].from_spec, i))
@@ -364,17 +401,17 @@ def check_modules(net: TypedNetwork, reporter: Reporter) -> None:
     first: dict[str, Node] = {}
     for unit in plan_modules(net):
         for name, node in tree_duplicates(unit.tree):
-            reporter.error(codes.DUPLICATE, f"`{name}` names two modules in `{unit.name}` of `{net.name}`",
+            reporter.error(codes.DUPLICATE, f"`{shown(name)}` names two modules in `{shown(unit.name)}` of `{net.name}`",
                            node.span, help="give each its own name; a module used twice would share its weights")
         if unit.from_spec and unit.name in first:
-            reporter.error(codes.DUPLICATE, f"`{unit.name}` names two modules of `{net.name}`",
-                           _alias_span(unit), [f"`{unit.name}` also names the module at line "
+            reporter.error(codes.DUPLICATE, f"`{shown(unit.name)}` names two modules of `{net.name}`",
+                           _alias_span(unit), [f"`{shown(unit.name)}` also names the module at line "
                                                f"{first[unit.name].span.line}"],
                            help="give each its own name; a module used twice would share its weights")
         elif unit.from_spec:
             first[unit.name] = unit.nodes[0]
         if len(unit.nodes) > 1 and unit.whole and not unit.shared and not (unit.seq and pipeline(unit.nodes)):
-            reporter.error(codes.DUPLICATE, f"`as {unit.name}` names layers that do not form one pipeline",
+            reporter.error(codes.DUPLICATE, f"`as {shown(unit.name)}` names layers that do not form one pipeline",
                            _alias_span(unit), [f"{n.kind_name} (line {n.span.line})" for n in unit.nodes][:4],
                            help="name each layer on its own, or only a run of layers that pass one tensor on")
 

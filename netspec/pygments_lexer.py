@@ -38,7 +38,7 @@ class NetspecLexer(RegexLexer):
             (r"(input|output)\b", Keyword),
             (r"(param|buffer|shared)(\s+)(" + _name + r")(?=\s*[:=])",
              bygroups(Keyword.Declaration, Whitespace, Name.Variable)),
-            (r"(as)(\s+)(" + _name + ")", bygroups(Keyword, Whitespace, Name.Label)),
+            (r"(as)(\s+)(" + _name + r'|"[^"\\\n]*")', bygroups(Keyword, Whitespace, Name.Label)),
             (r"(true|false)\b", Keyword.Constant),
             (words(DTYPE_WORDS, suffix=r"(?=\s*\[)"), Keyword.Type),
             (r"[0-9][0-9_]*\.[0-9_]*([eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+", Number.Float),

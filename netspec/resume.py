@@ -4,9 +4,10 @@ A keystroke changes one statement of one network. The statements before it are t
 objects as in the last version of the document (netspec.ide.analysis keeps the parse of
 every statement whose text and place did not change), and checking them again binds and
 replays the same values, nodes and diagnostics. :class:`Resume`, kept from one version to
-the next, holds for each network checked on its own (not used as a stage) the state of its
-check before the first binding that changed in the last version (where the next keystroke
-most likely lands again); the next check of the network starts from that state, when:
+the next, holds for each network checked on its own (a network used as a stage is, once,
+over free symbols; not its instances at each use) the state of its check before the first
+binding that changed in the last version (where the next keystroke most likely lands
+again); the next check of the network starts from that state, when:
 
 * every binding before that point is the same object as then, and none of them uses a
   network or a scan (their checks read other networks);
@@ -14,7 +15,13 @@ most likely lands again); the next check of the network starts from that state, 
   tensor or shared declaration;
 * the check around it is the same: the networks' names, every parameter name, the allow
   comments, the overrides, whether equations may be assumed, and the counts of layers and
-  uses of networks when the network's check starts.
+  uses of networks when the network's check starts, and whether it is checked over free
+  symbols (used as a stage).
+
+Inside the binding that changed, where it is a chain (one name) whose name, source and
+first stages are those of the last version (equal ASTs: the same text at the same place),
+the state is kept before the first stage that changed, with the chain's value there (a long
+chain edited near its end); the stages before it must not use a network or a scan either.
 
 Otherwise the network is checked from its start, as always. What the state holds: the
 checker's values, names and caches of the network, the typed network's lists (its nodes,
@@ -58,6 +65,9 @@ class Snapshot:
     layers: int  # Checker.layer_count
     uses: int  # Checker.use_count
     items: list  # the diagnostics reported in the network so far, in order
+    stage: int | None = None  # inside binding ``at``: before this stage of its chain
+    res: Any = None  # the chain's value before ``stage`` (checker.Results)
+    names: tuple = ()  # (value, its name then) of ``res``: a later version may name them
 
 
 @dataclass
@@ -76,17 +86,31 @@ class Resume:
     def __init__(self) -> None:
         self.kept: dict[str, Kept] = {}
         self.resumed = 0  # bindings not checked again, in all (for tests and benchmarks)
+        self.stages = 0  # stages of a changed binding's chain not checked again, in all
 
-    def track(self, checker: Checker, nc: NetworkChecker) -> Tracker | None:
-        """The tracker of a network checked on its own; None where it cannot be resumed."""
+    def track(self, checker: Checker, nc: NetworkChecker, generic: bool = False) -> Tracker | None:
+        """The tracker of a network checked on its own (``generic``: over free symbols, as a
+        network used as a stage is); None where it cannot be resumed."""
         ast = nc.ast
         if ast.tensors or ast.shared:
             self.kept.pop(ast.name, None)
             return None
         context = (tuple(checker.asts), frozenset(checker.sizes.params), tuple(checker.module.allowed),
                    tuple(sorted(checker.overrides.items(), key=lambda kv: kv[0])), nc.strict,
-                   checker.layer_count, checker.use_count)
+                   checker.layer_count, checker.use_count, generic)
         return Tracker(self, nc, context, (ast.name, ast.span, ast.name_span, *ast.params, None, *ast.inputs))
+
+
+def _first_changed_stage(b: A.Binding, old: A.Binding) -> int | None:
+    """The index of the first stage of ``b``'s chain that is not ``old``'s (their count where
+    one chain extends the other); None where the bindings differ before their stages."""
+    if b.targets or old.targets or b.name != old.name or b.name_span != old.name_span:
+        return None
+    ch, och = b.chain, old.chain
+    if ch.source != och.source or ch.assertion != och.assertion:
+        return None
+    return next((i for i, (s, o) in enumerate(zip(ch.stages, och.stages)) if s != o),
+                min(len(ch.stages), len(och.stages)))
 
 
 def _identical(a: tuple | list, b: tuple | list) -> bool:
@@ -105,17 +129,23 @@ class Tracker:
         self.last = last if last is not None and last.context == context and _identical(last.same, same) else None
         # where to keep the state: the first binding that changed since the last version
         self.at: int | None = None
+        self.stage_at: int | None = None  # inside binding ``at``: its chain's first stage that changed
         if last is not None:
             old = last.bindings
             self.at = next((i for i, (b, o) in enumerate(zip(bindings, old)) if b is not o),
                            min(len(bindings), len(old)))
+            if self.at < min(len(bindings), len(old)):
+                self.stage_at = _first_changed_stage(bindings[self.at], old[self.at])
         self.snapshot: Snapshot | None = None
+        self.restored = False
+        self.chain: A.Chain | None = None  # the chain restored into: (its stage, its value) in ``resumed``
+        self.resumed: tuple | None = None
 
     def restore(self) -> int | None:
         """The kept state put back: the number of bindings it holds (declarations included),
         or None where nothing is kept that this version can start from."""
         last = self.last
-        if last is None or last.snapshot is None or self.at is None or last.snapshot.at > self.at:
+        if last is None or last.snapshot is None or self.at is None or not self._holds(last.snapshot):
             return None
         snap, nc = last.snapshot, self.nc
         for name, v in snap.checker.items():
@@ -125,9 +155,22 @@ class Tracker:
         nc.checker.layer_count, nc.checker.use_count = snap.layers, snap.uses
         for d in snap.items:
             nc.reporter.add(d)
-        self.snapshot = snap
+        self.snapshot, self.restored = snap, True
         self.resume.resumed += snap.at
+        if snap.stage is not None:
+            for v, name in snap.names:
+                v.name = name
+            self.chain = nc.ast.bindings[snap.at].chain
+            self.resumed = (snap.stage, snap.res)
+            self.resume.stages += snap.stage
         return snap.at
+
+    def _holds(self, snap: Snapshot) -> bool:
+        """Whether this version can start from ``snap``: its bindings before it are the same
+        objects, and inside a binding, the stages before it are the same."""
+        if snap.stage is None or snap.at < self.at:
+            return snap.at <= self.at
+        return snap.at == self.at and self.stage_at is not None and snap.stage <= self.stage_at
 
     def keep(self, i: int) -> None:
         """Before binding ``i`` (``at``; the count of bindings: after the last): keep the state
@@ -140,6 +183,26 @@ class Tracker:
             if not asts.keys().isdisjoint(calls) or SCAN.name in calls:
                 return
         self.snapshot = self._take(i)
+
+    def stage_mark(self, ch: A.Chain) -> int:
+        """Before which stage of ``ch`` to keep the state: the first that changed, where
+        ``ch`` is the chain of the binding that changed; else -1."""
+        if self.stage_at is None or self.restored or self.snapshot is None:
+            return -1
+        b = self.nc.ast.bindings[self.at]
+        return self.stage_at if ch is b.chain and not b.targets else -1
+
+    def keep_stage(self, ch: A.Chain, stage: int, res: Any) -> None:
+        """Before stage ``stage`` of the chain of binding ``at`` (the state before the binding
+        is kept): keep the state here, where the chain so far uses no network or scan."""
+        calls = self.nc.checker.asts.keys() | {SCAN.name}
+        for n in A.walk([ch.source, ch.stages[:stage]]):
+            if isinstance(n, (A.StageCall, A.Call)) and n.name in calls:
+                return
+        snap = self._take(self.at)
+        snap.stage, snap.res = stage, res
+        snap.names = tuple((v, v.name) for v in (res.primary, *res.named.values()))
+        self.snapshot = snap
 
     def _take(self, i: int) -> Snapshot:
         nc = self.nc

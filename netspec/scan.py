@@ -11,6 +11,10 @@ A shared LSTMCell carries the pair ``(h, c)``, as torch calls it:
 `states, h, c = x -> scan(cell, (h0, c0))`; ``output`` stacks the h's (nn.LSTM's output)
 and ``h``, ``c`` are the pair after the last position.
 
+A shared network may carry several states: its inputs are the position then the states, its
+outputs the states it makes, in that order: `states, h, c = x -> scan(step, (h0, c0))`.
+``output`` stacks the first state; the others are named as the step's inputs name them.
+
 The step is checked once, on one position, as a stage of its own (it shows in the table,
 its parameters counted once); its costs are counted once per position. The built module
 loops in Python through a small ``scan`` function it defines.
@@ -27,25 +31,29 @@ from .context import BATCH_NAMES
 from .dims import render, sym
 from .graph import Node, Value
 from .kinds import Fail
-from .kinds.base import REGISTRY, Args, DimArg, Op, StrArg
+from .kinds.base import REGISTRY, Args, DimArg, Forward, Op, StrArg
 from .types import Origin, Tensor
 
 if TYPE_CHECKING:
     from .checker import NetworkChecker, Results
 
 SUPPORT = '''\
-def scan(step, xs: torch.Tensor, state, dim: int):
+def scan(step, xs: torch.Tensor, state, dim: int, spread: bool = False):
     """Apply ``step`` at each position of ``xs`` along ``dim``, carrying ``state`` (a
-    tensor, or an LSTMCell's pair (h, c)); the states (the h's of pairs) stacked along
-    ``dim``, and the last state."""
+    tensor, or an LSTMCell's pair (h, c); ``spread``: a tuple of states a network takes
+    one by one); the states (the first of a tuple) stacked along ``dim``, and the last."""
     states = []
     for x in xs.unbind(dim):
-        state = step(x, state)
+        state = step(x, *state) if spread else step(x, state)
         states.append(state[0] if isinstance(state, tuple) else state)
     return torch.stack(states, dim), state
 '''
 # the step's states while it is checked: names no spec can write
 _STATES = ("\x00scan state", "\x00scan state c")
+
+
+def _placeholders(count: int) -> tuple[str, ...]:
+    return _STATES if count <= 2 else tuple(f"\x00scan state {i}" for i in range(count))
 
 
 @dataclass
@@ -97,6 +105,27 @@ class ScanPair(Scan):
         return f"{names[0]}, ({names[1]}, {names[2]})"
 
 
+class ScanStates(Scan):
+    """A scan of a network that carries several states, each given to it as an input of its
+    own: ``results`` names them as the network's inputs do."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.results = ("output", *names)
+        self.held_elsewhere = tuple(range(1, len(names) + 1))  # the step's last results
+
+    def op_expr(self, a, inputs, code):
+        return f"scan({', '.join(self._args(a, inputs))})"
+
+    def forward(self, a, module, inputs, state, code, in_place=False):
+        return Forward(callee="scan", args=self._args(a, inputs))  # a long line splits
+
+    def _args(self, a, inputs) -> tuple[str, ...]:
+        return (f"self.{a.step}", inputs[0], f"({', '.join(inputs[1:])})", str(a.dim), "spread=True")
+
+    def result_pattern(self, names):
+        return f"{names[0]}, ({', '.join(names[1:])})"
+
+
 SCAN = Scan()
 SCAN_PAIR = ScanPair()
 
@@ -113,7 +142,7 @@ def apply(nc: NetworkChecker, span, args: list[A.Arg], piped: Value | None, st: 
         raise Fail("scan")
     for out, state in zip(outs, states):
         _same_state(nc, name, span, out, state)
-    kind = SCAN if len(states) == 1 else SCAN_PAIR
+    kind = _kind(nc, name, len(states))
     node = Node(kind, ScanArgs(step=name, dim=d), [piped, *states], {}, span, nc.binding, group=())
     step_node.times, step_node.loop = x.shape[d], node
     origin = Origin("scan", span)
@@ -128,6 +157,20 @@ def apply(nc: NetworkChecker, span, args: list[A.Arg], piped: Value | None, st: 
     nc.net.nodes.append(node)
     from .checker import Results
     return Results(node.outputs[0], dict(zip(kind.results, node.outputs)))
+
+
+def _kind(nc: NetworkChecker, step: str, count: int) -> Scan:
+    """The loop's kind: one state, an LSTMCell's pair, or a network's several states (named
+    as its inputs name them, `output` excepted)."""
+    network = nc.checker.asts.get(nc.shared[step].layer.name)
+    if count == 1:
+        return SCAN
+    if network is None:
+        return SCAN_PAIR
+    names = tuple(inp.name for inp in network.inputs[1:])
+    if "output" in names:
+        names = tuple(f"state{i}" for i in range(count))
+    return ScanStates(names)
 
 
 _HELP = "write `states, last = x -> scan(cell, h0)` with `shared cell = RNNCell(...)` declared"
@@ -165,13 +208,14 @@ def _arguments(nc: NetworkChecker, span, args: list[A.Arg],
 
 
 def _states(nc: NetworkChecker, state: A.Arg) -> tuple[Value, ...]:
-    """The state a scan starts from: one tensor, or a pair `(h0, c0)` (an LSTMCell's)."""
+    """The state a scan starts from: one tensor, or a tuple `(h0, c0)` (an LSTMCell's pair,
+    or a network's states)."""
     value = nc.value(state.value)
-    values = value if isinstance(value, tuple) and len(value) == 2 else (value,)
+    values = value if isinstance(value, tuple) and len(value) >= 2 else (value,)
     if not all(isinstance(v, Value) for v in values):
-        nc.reporter.error(codes.ARGUMENT, "scan's state must be a tensor, or a pair `(h0, c0)` of tensors for "
-                          "an LSTMCell", state.span,
-                          help="give one state tensor, `scan(cell, h0)`, or an LSTMCell's pair, `scan(cell, (h0, c0))`")
+        nc.reporter.error(codes.ARGUMENT, "scan's state must be a tensor, or a tuple `(h0, c0)` of tensors for "
+                          "an LSTMCell or a network of several states", state.span,
+                          help="give one state tensor, `scan(cell, h0)`, or a tuple of them, `scan(cell, (h0, c0))`")
         raise Fail("scan")
     return values
 
@@ -218,32 +262,54 @@ def _step(nc: NetworkChecker, name: str, span, here: Value,
         raise Fail("scan")
     kind = REGISTRY.get(decl.layer.name)
     _state_count(nc, decl.layer.name, kind, len(states), span)
-    keywords = kind.state_inputs if kind is not None else (None,)
-    shown = ("the state",) if len(states) == 1 else ("the state h", "the state c")
+    keywords = kind.state_inputs if kind is not None else (None,) * len(states)
+    shown = ("the state",) if len(states) == 1 else ("the state h", "the state c") if len(states) == 2 \
+        else tuple(f"state {i}" for i in range(len(states)))
+    placeholders = _placeholders(len(states))
     args = [A.Arg(span, kw, _StateRef(span, ph, shown=v.name or default))
-            for kw, ph, v, default in zip(keywords, _STATES, states, shown)]
-    for ph, state in zip(_STATES, states):
+            for kw, ph, v, default in zip(keywords, placeholders, states, shown)]
+    for ph, state in zip(placeholders, states):
         nc.values[ph] = Results(state, {"output": state})
     before = len(nc.net.nodes)
     try:
         res = sharing.apply(nc, name, span, args, here, None)
     finally:
-        for ph in _STATES[:len(states)]:
+        for ph in placeholders[:len(states)]:
             del nc.values[ph]
     node = nc.net.nodes[-1] if len(nc.net.nodes) > before else None
     if node is None or res.primary.tensor is None:
         return node, None
+    _made_states(nc, decl.layer.name, node, len(states), span)
     return node, [res.primary] if len(states) == 1 else list(node.outputs[:len(states)])
+
+
+def _made_states(nc: NetworkChecker, layer: str, node: Node, count: int, span) -> None:
+    """An `argument` error unless a network step makes as many states as it takes (the loop
+    carries what it returns)."""
+    if node.block is None or len(node.outputs) == count:
+        return
+    nc.reporter.error(codes.ARGUMENT, f"`{layer}` takes {count} state{'s' * (count > 1)} and makes "
+                      f"{len(node.outputs)}: scan "
+                      "carries each state it makes into the next position", span,
+                      help=f"give `{layer}` one output per state, in the order of its state inputs")
+    raise Fail("scan")
 
 
 def _state_count(nc: NetworkChecker, layer: str, kind, given: int, span) -> None:
     """An `argument` error unless the step carries as many state tensors as scan gives it:
-    one for an RNNCell, a GRUCell or a network, the pair (h, c) for an LSTMCell."""
-    takes = len(kind.state_inputs) if kind is not None else 1
+    one for an RNNCell or a GRUCell, the pair (h, c) for an LSTMCell, one per input after the
+    position for a network."""
+    network = nc.checker.asts.get(layer) if kind is None else None
+    takes = len(kind.state_inputs) if kind is not None else max(len(network.inputs) - 1, 1) if network else 1
     if takes == given:
         return
-    if takes == 2:
-        message = f"`{layer}` carries the pair (h, c); scan received one state tensor"
+    if network is not None:
+        message = f"`{layer}` takes {takes} state{'s' if takes > 1 else ''} after the position; scan received {given}"
+        fix = (f"give scan one state for each state input of `{layer}`: `scan(step, (h0, c0))` for a network of "
+               "(position, h, c) -> (h, c)")
+    elif takes == 2:
+        message = f"`{layer}` carries the pair (h, c); scan received " + \
+            ("one state tensor" if given == 1 else f"{given} state tensors")
         fix = "give scan the pair it starts from: `states, h, c = x -> scan(cell, (h0, c0))`"
     else:
         message = (f"scan carries one state tensor through `{layer}`" if takes == 1 and given == 2 else

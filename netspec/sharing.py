@@ -59,9 +59,10 @@ def apply(nc: NetworkChecker, name: str, span, args: list[A.Arg], piped: Value |
     decl = nc.shared[name]
     if decl is None:
         raise Fail(name)
-    if st is not None and st.alias:
-        nc.reporter.error(codes.DUPLICATE, f"`as {st.alias}` renames shared module `{name}`", st.alias_span,
-                          help=f"a shared module is named where it is declared: drop `as {st.alias}`")
+    if st is not None and st.alias is not None:
+        alias = f'"{st.alias}"' if st.alias_quoted else st.alias
+        nc.reporter.error(codes.DUPLICATE, f"`as {alias}` renames shared module `{name}`", st.alias_span,
+                          help=f"a shared module is named where it is declared: drop `as {alias}`")
         raise Fail(name)
     before = len(nc.net.nodes)
     layer = decl.layer

@@ -309,8 +309,8 @@ network Oops {
     "unproven": {
         "about": "As a warning, the message says what must hold and the stated shape assumes it (a "
                  "`reshape` that needs a size divisible by another, a `squeeze` of a dim that may "
-                 "be 1, pooling with `ceil_mode`). As an error, a size that must be a known "
-                 "integer is not (a repetition count, a divisor).",
+                 "be 1, an index into a dim that may be too small). As an error, a size that must "
+                 "be a known integer is not (a repetition count, a divisor).",
         "example": """\
 network Chunks {
     input x: float[batch, seq]

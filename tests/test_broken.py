@@ -2,7 +2,7 @@
 causes them, as a comment at the end of that line:
 
     a = x -> Linear(16, in_features=7)      # error: shape
-    c = img -> MaxPool2d(3, ceil_mode=true)  # warning: unproven; warning: unproven
+    c = x -> reshape(batch, 5, -1)           # warning: unproven
 
 A file whose bytes cannot hold such a comment (not UTF-8, a NUL byte) has a sidecar
 ``NAME.expect`` instead, one ``LINE: SEVERITY: CODE`` a line (``#`` starts a comment).

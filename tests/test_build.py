@@ -430,6 +430,89 @@ def test_names_that_python_or_torch_reserve_are_renamed():
     run_and_compare(spec, {"batch": 2})
 
 
+QUOTED = [
+    "block1-0", "class", "self", "5", "a b", "é 1 ✓", "'); import os; ('", "x#y", "a" * 2000,
+]
+
+
+def _quoted_spec(names: list[str]) -> str:
+    layers = "\n".join(f'        -> Linear(4) as "{n}"' for n in names[:-1])
+    return (f"network Q {{\n    input x: float[batch, 4]\n    y = x -> (\n{layers.replace('-> ', '', 1)}\n"
+            f'    ) as "{names[-1]}"\n    z = y -> ReLU as "top-1" -> Linear(2) as "{names[0]}"\n    output z\n}}\n')
+
+
+def _quoted_names_code(tmp_path, text: str) -> str:
+    """The generated code of ``text``, after ruff check and ruff format pass it unchanged."""
+    spec = api.loads(text)
+    code = spec.code
+    assert code == api.loads(text).code  # deterministic
+    path = tmp_path / "q.py"
+    path.write_text(code)
+    ruff = _ruff()
+    for args in (["check", "--isolated"], ["format", "--isolated", "--check", "--diff"]):
+        r = subprocess.run([ruff, *args, "--no-cache", str(path)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+    return code
+
+
+def test_quoted_names_name_modules_exactly_and_never_steer_the_code(tmp_path):
+    """A quoted `as` name is the module's name in torch, whatever its characters: the code
+    reaches it with add_module/getattr and string literals, so that a name spelling Python
+    (`'); import os; ('`) stays a string, and the state_dict holds the names as written."""
+    import ast as pyast
+
+    code = _quoted_names_code(tmp_path, _quoted_spec(QUOTED))
+    tree = pyast.parse(code)
+    imports = [n for n in pyast.walk(tree) if isinstance(n, (pyast.Import, pyast.ImportFrom))]
+    assert sorted(pyast.unparse(n) for n in imports) == [
+        "from collections import OrderedDict", "from torch import nn", "import torch"]
+    assert not {n.id for n in pyast.walk(tree) if isinstance(n, pyast.Name)} - {"torch", "nn", "OrderedDict", "super",
+                                                                                "self", "getattr", "x", "y", "z"}
+    strings = {n.value for n in pyast.walk(tree) if isinstance(n, pyast.Constant) and isinstance(n.value, str)}
+    assert set(QUOTED) - {"self", "a" * 2000} <= strings  # each a string literal, whole
+    spec = api.loads(_quoted_spec(QUOTED))
+    model, _ = run_and_compare(spec, {"batch": 2})
+    outer, first = QUOTED[-1], QUOTED[0]
+    want = {f"{outer}.{n}.{p}" for n in QUOTED[:-1] for p in ("weight", "bias")}
+    want |= {f"{first}.weight", f"{first}.bias"} - {f"{outer}.{first}.weight"}
+    assert set(model.state_dict()) == want | {f"{first}.weight", f"{first}.bias"}
+    assert 'getattr(self, "block1-0")' in code and "getattr(self, \"'); import os; ('\")" not in code
+
+
+def test_a_quoted_name_of_a_numbered_copy_or_a_place_reaches_its_module(tmp_path):
+    """`as "b-"{1}` numbers copies `b-1`, `b-2`; a child named with a digit that is not its
+    place keeps the name; a binding's unnamed layers are still reached by their places."""
+    text = """
+    network R {
+        input x: float[batch, 4]
+        y = x -> (Linear(4) as "1" -> ReLU as "0") as "g-1" -> (Linear(4) -> ReLU) * 2 as "b-"{1}
+        z, h = y -> unsqueeze(1) -> GRU(4, batch_first=true)
+        output z, h
+    }"""
+    code = _quoted_names_code(tmp_path, text)
+    assert '("1", nn.Linear(4, 4)),' in code and 'getattr(self, "b-2")(y)' in code
+    model, _ = run_and_compare(api.loads(text), {"batch": 2})
+    assert {"g-1.1.weight", "b-1.0.weight", "b-2.0.weight", "z_h.weight_ih_l0"} <= set(model.state_dict())
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ('""', "empty"), ('"x.y"', "joins module paths"), ('"__class__"', "attribute of torch's nn.Module"),
+    ('"forward"', "attribute of torch's nn.Module"), ('"_parameters"', "attribute of torch's nn.Module"),
+    ('"a\tb"', "U\\+0009"), ('"a\u200bb"', "U\\+200B"), ('"a\x7fb"', "U\\+007F"),
+])
+def test_a_quoted_name_torch_cannot_hold_is_refused(name, why):
+    result = check_text(f"network N {{ input x: float[2, 4] y = x -> Linear(4) as {name} output y }}", "t.net")
+    errors = [d for d in result.reporter.items if d.severity == "error"]
+    assert [d.code for d in errors] == ["reserved"], [d.message for d in errors]
+    assert re.search(why, errors[0].message) and errors[0].help and errors[0].span.column == 56
+
+
+@pytest.mark.parametrize("name", ['"a\\"); import os #"', '"a\nb"', '"a"b"'])
+def test_a_name_that_would_leave_its_quotes_does_not_parse(name):
+    result = check_text(f"network N {{ input x: float[2, 4] y = x -> Linear(4) as {name} output y }}", "t.net")
+    assert [d.code for d in result.reporter.items if d.severity == "error"] == ["syntax"]
+
+
 def test_a_dtype_other_than_float32_builds_layers_in_it():
     text = """
     network Double {
@@ -556,18 +639,18 @@ def test_networks_as_stages_with_several_inputs_outputs_and_sizes():
 
 
 def test_a_class_that_cannot_serve_every_use_is_refused(tmp_path):
-    """A ceil-mode pooling window from a parameter: the size it leaves is computed at the
-    window's default in the class (its last-window rule needs the value), and a use with
-    another window needs another Linear."""
+    """A pooling padding from a parameter: the size it leaves is computed at the padding's
+    default in the class (the padding is taken at its value), and a use with another
+    padding needs another Linear."""
     text = """network Head(k=2) {
     input x: float[batch, c, l]
-    y = x -> MaxPool1d(k, ceil_mode=true) -> Flatten -> Linear(3)
+    y = x -> MaxPool1d(3, stride=1, padding=k // 2) -> Flatten -> Linear(3)
     output y
 }
 network Top {
     input x: float[batch, 1, 9]
     y = x -> Head
-    z = x -> Head(k=3)
+    z = x -> Head(k=0)
     output y, z
 }
 """

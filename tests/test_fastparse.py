@@ -92,6 +92,8 @@ def test_the_documents_examples_parse_alike():
     "network N { input x: float[2] shared s = Linear(2) a, b = x -> s -> chunk(2) output a }",
     "network N { input x: float[2] param = x params = param shared = x buffers, buffer = x output param }",
     "network N { input x: float[2] y = x -> (Linear(2) as fc -> ReLU) * 2 as block{1} output y }",
+    'network N { input x: float[2] y = x -> (Linear(2) as "block1-0" -> ReLU) * 2 as "b-"{1} output y }',
+    'network N { input x: float[2] y = x -> Linear(2) as "" -> ReLU as "x.y" -> A as "é 1" output y }',
 ])
 def test_corner_cases_parse_alike(text):
     fast, slow = agree(text)
@@ -115,6 +117,9 @@ def test_corner_cases_parse_alike(text):
     "network N { y = x[1:2:3:4] output y }",
     "network N { y = x -> A as a{} output y }",
     "network N { y = x -> A as a{b} output y }",
+    'network N { y = x -> A as "a\\"); import os #" output y }',
+    'network N { y = x -> A as "a"b output y }',
+    'network N { y = x -> A as "a\nb" output y }',
     "network N { param w = x output w }",
     "network N { shared s: [2] output s }",
     "network N {",
@@ -251,7 +256,7 @@ def stage(draw, w, depth):
     if draw(st.integers(0, 3)) == 0:
         out += ["*", *draw(expr(w, depth + 2))]
     if draw(st.integers(0, 3)) == 0:
-        out += ["as", draw(w)]
+        out += ["as", draw(st.one_of(w, STRINGS))]
         if draw(st.integers(0, 2)) == 0:
             out += ["{", draw(INTS), "}"]
     if draw(st.integers(0, 4)) == 0:

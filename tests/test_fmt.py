@@ -155,6 +155,15 @@ def test_long_chains_one_stage_a_line_with_aligned_assertions():
         "        -> Linear(2)   : [batch, 2]\n    output y\n}\n")
 
 
+def test_quoted_names_stay_quoted():
+    text = ('network N {\n    input x: float[batch, 8]\n    y = x  ->  (Linear(4) as "block1-0"->ReLU as "class") '
+            '* 2 as "b-"{1} -> Linear(2)   as "é 1"\n    z = y -> ReLU as "plain"\n    output z\n}\n')
+    out = format_text(text)
+    assert out == ('network N {\n    input x: float[batch, 8]\n    y = x -> (Linear(4) as "block1-0" -> ReLU as "class") '
+                   '* 2 as "b-"{1} -> Linear(2) as "é 1"\n    z = y -> ReLU as "plain"\n    output z\n}\n')
+    assert format_text(out) == out and _checked(out) == _checked(text)
+
+
 def test_operators_keep_their_grouping():
     text = "network N(a=1, b=2) {\n    input x: float[(a + b) * 2, a - (b - 1), -(a ** 2), (-a) ** 2]\n}\n"
     out = format_text(text)

@@ -574,3 +574,247 @@ def test_a_size_written_over_a_stride_parameter_is_computed_by_the_class(tmp_pat
     assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in layers]
     _load_and_compare(spec.module("Net"), hand, {"x": x})
     _assert_formatted(code, tmp_path)
+
+
+# -- a ceil-mode pooling window and stride from parameters ------------------------------------
+
+CEIL_POOL = """
+network CeilMax(c, k=2, s=2) {
+    input x: float[batch, c, rows, cols]
+    y = x -> MaxPool2d(k, stride=s, ceil_mode=true) -> Flatten -> Linear(5)
+    output y
+}
+network CeilAvg(c, s=2) {
+    input x: float[batch, c, rows, cols]
+    y = x -> AvgPool2d(2, stride=s, padding=1, ceil_mode=true) -> Flatten -> Linear(5)
+    output y
+}
+network CeilOwn(c, k=2) {
+    input x: float[batch, c, cols]
+    y = x -> MaxPool1d(k, ceil_mode=true) -> Linear(4)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 9, 8]
+    a = x -> CeilMax(3)
+    b = x -> CeilMax(3, 1, 2)
+    c = x -> CeilMax(3, 3, 2)
+    d = x -> CeilMax(3, 1, 1)
+    e = x -> CeilMax(3, 4, 3)
+    f = x -> CeilAvg(3)
+    g = x -> CeilAvg(3, 1)
+    h = x -> CeilAvg(3, 3)
+    output a, b, c, d, e, f, g, h
+}
+"""
+
+CEIL_MAX_USES = [(2, 2), (1, 2), (3, 2), (1, 1), (4, 3)]  # (k, s) of Net's uses, from the spec's text
+CEIL_AVG_USES = [2, 1, 3]
+
+
+def _torch_pool_size(pool: nn.Module, rows: int, cols: int) -> tuple[int, int]:
+    """The spatial size torch's pool leaves, by running it."""
+    return tuple(pool(torch.zeros(1, 1, rows, cols)).shape[2:])
+
+
+def _unclipped(h: int, k: int, s: int, p: int) -> int:
+    """torch's ceil-mode count before it drops a last window that starts in the right
+    padding (its documented formula), to tell which uses meet that rule."""
+    return -(-(h + 2 * p - (k - 1) - 1) // s) + 1
+
+
+def _hand_ceil(pool: nn.Module, c: int, rows: int, cols: int) -> nn.Module:
+    oh, ow = _torch_pool_size(pool, rows, cols)
+    return _Holder(y=nn.Sequential(pool, nn.Flatten(), nn.Linear(c * oh * ow, 5)))
+
+
+class _HandCeilNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        pools = [nn.MaxPool2d(k, stride=s, ceil_mode=True) for k, s in CEIL_MAX_USES]
+        pools += [nn.AvgPool2d(2, stride=s, padding=1, ceil_mode=True) for s in CEIL_AVG_USES]
+        self.names = "abcdefgh"
+        for name, pool in zip(self.names, pools):
+            setattr(self, name, _hand_ceil(pool, 3, 9, 8))
+
+    def forward(self, x):
+        return tuple(getattr(self, name)(x) for name in self.names)
+
+
+def test_ceil_mode_windows_and_strides_from_parameters_are_one_class(tmp_path):
+    """MaxPool2d(k, stride=s, ceil_mode=true) and AvgPool2d(stride=s, padding=1, ceil_mode=true)
+    in one class each: the size they leave is computed from k and s, torch's last-window rule
+    included, right at every use (some drop the last window, some do not; k and s at 1)."""
+    spec = api.loads(CEIL_POOL)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    code = spec.code
+    for cls in ("CeilMax", "CeilAvg", "CeilOwn"):
+        assert len(re.findall(rf"^class {cls}\(nn\.Module\)", code, re.M)) == 1
+    assert "nn.MaxPool2d(k, stride=s, ceil_mode=True)" in code
+    drops = [_unclipped(h, k, s, 0) != _torch_pool_size(nn.MaxPool2d(k, s, ceil_mode=True), 9, 8)[i]
+             for k, s in CEIL_MAX_USES for i, h in enumerate((9, 8))]
+    drops += [_unclipped(h, 2, s, 1) != _torch_pool_size(nn.AvgPool2d(2, s, 1, ceil_mode=True), 9, 8)[i]
+              for s in CEIL_AVG_USES for i, h in enumerate((9, 8))]
+    assert any(drops) and not all(drops)  # the rule fires at some uses and not at others
+    hand = _HandCeilNet()
+    net = spec.network("Net")
+    assert [net.dim(n.params) for n in net.nodes] == [_count(getattr(hand, n)) for n in hand.names]
+    x = torch.randn(2, 3, 9, 8)
+    outs = hand(x)
+    assert [tuple(v.tensor.shape[1:]) for _, v in net.outputs] == [tuple(o.shape[1:]) for o in outs]
+    _load_and_compare(spec.module("Net"), hand, {"x": x})
+
+
+@pytest.mark.parametrize("k,s", [(1, 1), (1, 2), (2, 2), (3, 2), (2, 3), (5, 2), (4, 4), (1, 4)])
+def test_the_ceil_mode_class_serves_values_no_use_gives(k, s):
+    """The class's sizes for any window, stride and input size are torch's, whether its
+    last-window rule fires or not."""
+    spec = api.loads(CEIL_POOL)
+    fired = set()
+    for rows, cols in ((1, 1), (4, 5), (7, 6), (9, 8), (10, 13)):
+        pool = nn.MaxPool2d(k, stride=s, ceil_mode=True)
+        try:
+            size = _torch_pool_size(pool, rows, cols)
+        except RuntimeError:
+            continue  # torch refuses a window past the input; so does check at a use
+        fired |= {_unclipped(h, k, s, 0) != got for h, got in zip((rows, cols), size)}
+        model = spec.module_class("CeilMax")(c=2, k=k, s=s, rows=rows, cols=cols)
+        _load_and_compare(model, _hand_ceil(pool, 2, rows, cols), {"x": torch.randn(2, 2, rows, cols)})
+        avg = nn.AvgPool2d(2, stride=s, padding=1, ceil_mode=True)
+        model = spec.module_class("CeilAvg")(c=2, s=s, rows=rows, cols=cols)
+        _load_and_compare(model, _hand_ceil(avg, 2, rows, cols), {"x": torch.randn(2, 2, rows, cols)})
+    # torch drops a last window only where the stride passes the window, at some sizes
+    assert fired == ({True, False} if k < s else {False})
+
+
+def test_a_ceil_mode_window_that_is_its_stride_states_a_plain_size():
+    """MaxPool1d(k, ceil_mode=true): the stride is the window, so the last window always
+    starts inside the input; the generic check states ceil(cols / k), torch's at every k."""
+    spec = api.loads(CEIL_POOL)
+    size = spec.network("CeilOwn").nodes[0].outputs[0].tensor.shape[-1]
+    assert render(size) == "(cols + k - 1) // k"
+    assert "nn.Linear((cols + k - 1) // k, 4)" in spec.code
+    for k, cols in ((1, 5), (2, 5), (3, 9), (4, 6), (5, 5)):
+        got = nn.MaxPool1d(k, ceil_mode=True)(torch.randn(1, 2, cols)).shape[-1]
+        assert got == evaluate(size, {"k": k, "cols": cols})
+
+
+# -- a transposed convolution's window, stride, dilation and output_padding from parameters ------
+
+UP = """
+network Up(c, k=3, s=2, op=0, d=1) {
+    input x: float[batch, c, rows, cols]
+    y = x -> ConvTranspose2d(c, k, stride=s, padding=1, output_padding=op, dilation=d) -> Flatten -> Linear(4)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 5, 4]
+    a = x -> Up(3)
+    b = x -> Up(3, 3, 3, 2)
+    c = x -> Up(3, 2, 1, 0)
+    d = x -> Up(3, 1, 1, 0)
+    e = x -> Up(3, 4, 2, 1, 2)
+    output a, b, c, d, e
+}
+"""
+
+UP_USES = [(3, 2, 0, 1), (3, 3, 2, 1), (2, 1, 0, 1), (1, 1, 0, 1), (4, 2, 1, 2)]  # (k, s, op, d), from the text
+
+
+def _hand_up(c: int, k: int, s: int, op: int, d: int, rows: int, cols: int) -> nn.Module:
+    up = nn.ConvTranspose2d(c, c, k, stride=s, padding=1, output_padding=op, dilation=d)
+    oh, ow = up(torch.zeros(1, c, rows, cols)).shape[2:]  # the size torch's layer makes
+    return _Holder(y=nn.Sequential(up, nn.Flatten(), nn.Linear(c * oh * ow, 4)))
+
+
+class _HandUpNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.names = "abcde"
+        for name, use in zip(self.names, UP_USES):
+            setattr(self, name, _hand_up(3, *use, 5, 4))
+
+    def forward(self, x):
+        return tuple(getattr(self, name)(x) for name in self.names)
+
+
+def test_a_transposed_convolutions_stride_from_a_parameter_is_one_class():
+    """ConvTranspose2d over k, s, output_padding and dilation: one class, its sizes
+    polynomials in them (`(rows - 1) * s - 2 + d * (k - 1) + op + 1`), right at every use;
+    the class tests output_padding < stride, as torch's layer does when it runs."""
+    spec = api.loads(UP)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    code = spec.code
+    assert len(re.findall(r"^class Up\(nn\.Module\)", code, re.M)) == 1
+    assert all(f"{arg},\n" in code for arg in ("k", "stride=s", "output_padding=op", "dilation=d"))
+    assert "if s < op + 1:" in code
+    hand = _HandUpNet()
+    net = spec.network("Net")
+    assert [net.dim(n.params) for n in net.nodes] == [_count(getattr(hand, n)) for n in hand.names]
+    x = torch.randn(2, 3, 5, 4)
+    outs = hand(x)
+    assert [tuple(v.tensor.shape[1:]) for _, v in net.outputs] == [tuple(o.shape[1:]) for o in outs]
+    _load_and_compare(spec.module("Net"), hand, {"x": x})
+    cls = spec.module_class("Up")
+    for k, s, op, d, rows, cols in ((2, 4, 3, 1, 3, 6), (5, 1, 0, 3, 2, 2), (2, 3, 1, 1, 1, 1)):
+        _load_and_compare(cls(c=2, k=k, s=s, op=op, d=d, rows=rows, cols=cols),
+                          _hand_up(2, k, s, op, d, rows, cols), {"x": torch.randn(1, 2, rows, cols)})
+    with pytest.raises(RuntimeError, match="output padding must be smaller than either stride or dilation"):
+        nn.ConvTranspose2d(2, 2, 3, stride=2, output_padding=2)(torch.zeros(1, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"needs op \+ 1 <= s; received op=2, s=2"):
+        cls(c=2, k=3, s=2, op=2, d=1, rows=3, cols=3)
+
+
+def test_an_output_padding_torch_refuses_is_refused_at_the_use():
+    bad = api.loads(UP.replace("Up(3, 3, 3, 2)", "Up(3, 3, 3, 3)"), strict=False)
+    (d,) = [d for d in bad.diagnostics if d.severity == "error"]
+    assert d.code == "value" and "`Up` does not check with these inputs" in d.message
+    assert "output_padding (3) must be smaller than either stride (3) or dilation (1)" in d.message
+
+
+def test_an_output_padding_below_the_dilation_only_needs_a_class_of_its_own():
+    """The class tests output_padding < stride (the fact its defaults meet); a use whose
+    output_padding is below its dilation only is one torch runs, so build refuses to give it
+    that class rather than build one that would refuse it."""
+    text = UP.replace("Up(3, 4, 2, 1, 2)", "Up(3, 3, 1, 1, 2)")
+    spec = api.loads(text, strict=False)
+    nn.ConvTranspose2d(3, 3, 3, stride=1, padding=1, output_padding=1, dilation=2)(torch.zeros(1, 3, 5, 4))
+    (d,) = [d for d in spec.diagnostics if d.severity == "error"]
+    assert d.code == "build" and d.span.line == 13
+    assert "its class tests op + 1 <= s for ConvTranspose2d at line 4, which this use's values do not meet" in d.message
+
+
+UP_GROUPS = """
+network UpG(c, g) {
+    input x: float[batch, c, rows, cols]
+    y = x -> ConvTranspose2d(c * 2, 2, stride=2, groups=g)
+    output y
+}
+network Net {
+    input x: float[batch, 4, 3, 3]
+    y = x -> UpG(4, 1) -> UpG(8, 4) -> UpG(16, 16)
+    output y
+}
+"""
+
+
+def test_a_transposed_convolutions_free_groups_are_one_class():
+    """`groups=g` with no default on a ConvTranspose2d: assumed to divide the channels, each
+    use checked with its own g, tested by the class."""
+    spec = api.loads(UP_GROUPS)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    assert len(re.findall(r"^class UpG\(nn\.Module\)", spec.code, re.M)) == 1 and "if c % g:" in spec.code
+    hand = [nn.ConvTranspose2d(c, 2 * c, 2, stride=2, groups=g) for c, g in ((4, 1), (8, 4), (16, 16))]
+    net = spec.network("Net")
+    assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in hand]
+    reference = _Holder(y=nn.Sequential(*(_Holder(y=m) for m in hand)))
+    x = torch.randn(2, 4, 3, 3)
+    assert tuple(net.outputs[0][1].tensor.shape[1:]) == tuple(reference(x).shape[1:]) == (32, 24, 24)
+    _load_and_compare(spec.module("Net"), reference, {"x": x})
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.ConvTranspose2d(6, 12, 2, groups=4)
+    with pytest.raises(ValueError, match=r"divisible by groups \(line 4 of .*\); received 6 and 4"):
+        spec.module_class("UpG")(c=6, g=4)
+    bad = api.loads(UP_GROUPS.replace("UpG(8, 4)", "UpG(8, 3)"), strict=False)
+    (d,) = [d for d in bad.diagnostics if d.severity == "error"]
+    assert "`UpG` does not check with these inputs" in d.message and "divisible by groups (3)" in d.message

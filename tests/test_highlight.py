@@ -66,6 +66,15 @@ def test_token_classes():
     assert (Operator, "->") in tokens and (Operator, "@") in tokens and (Name.Label, "fc") in tokens
 
 
+def test_a_quoted_module_name_is_a_label():
+    text = 'network N {\n    input x: float[2, 4]\n    y = x -> Linear(4) as "block1-0" -> ReLU as fc\n    output y\n}\n'
+    tokens = [(t, v) for t, v in NetspecLexer().get_tokens(text) if v.strip()]
+    assert (Name.Label, '"block1-0"') in tokens and (Name.Label, "fc") in tokens
+    grammar = (ROOT / "editors" / "netspec.tmLanguage.json").read_text()
+    alias = next(p for p in _textmate_patterns() if p.pattern.startswith(r"\b(as)"))
+    assert alias.search(text).group(2) == '"block1-0"' and "entity.name.tag.alias" in grammar
+
+
 def test_a_character_the_language_lacks_is_an_error_token():
     tokens = list(NetspecLexer().get_tokens("network N { y = x $ 2 }\n"))
     assert [v for t, v in tokens if t in Error] == ["$"]

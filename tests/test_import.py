@@ -24,7 +24,7 @@ F = torch.nn.functional
 
 from netspec import api  # noqa: E402
 from netspec.dims import render  # noqa: E402
-from netspec.importer import Unsupported, renamed_state_dict  # noqa: E402
+from netspec.importer import Unsupported  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -48,7 +48,7 @@ def round_trip(model: nn.Module, inputs: dict[str, tuple], values: list[dict[str
     text = api.from_module(model, {k: f"{dt}[{', '.join(dims)}]" for k, (dt, dims) in inputs.items()}, name)
     spec = api.loads(text)  # checks; raises SpecError on any error
     built = spec.module().eval()
-    built.load_state_dict(renamed_state_dict(text, model.state_dict()), strict=True)
+    built.load_state_dict(model.state_dict(), strict=True)  # torch's own keys, no mapping
     assert sum(p.numel() for p in built.parameters()) == sum(p.numel() for p in model.parameters())
     gen = torch.Generator().manual_seed(0)
     for env in values:
@@ -150,17 +150,34 @@ def test_densenet_layers_called_with_lists():
 
 
 def test_regnet_modules_torch_names_with_a_hyphen():
-    """RegNet names its blocks `block1-0`, which no spec name can be: the spec writes
-    `block1_0`, its header lists the renames, and renamed_state_dict renames the original's
-    keys so that they load strictly."""
+    """RegNet names its blocks `block1-0`, which only a quoted name can be: the spec writes
+    `as "block1-0"` (numbered copies `as "block3-"{1}`), and the original's state_dict loads
+    strictly into the built module as it is (round_trip), its outputs equal."""
     torch.manual_seed(0)
     model = tv.models.regnet_y_400mf(num_classes=10)
     text = round_trip(model, {"x": ("float", ["batch", "3", "32", "32"])}, BATCHES)
-    assert "#   trunk_output.block1.block1_0 <- trunk_output.block1.block1-0" in text
-    assert "as block1_0) as block1" in text and "* 5 as block3_{1}" in text
+    assert 'as "block1-0") as block1' in text and '* 5 as "block3-"{1}' in text
+    assert "block1_0" not in text and "renamed" not in text
     built = api.loads(text).module()
-    with pytest.raises(RuntimeError, match="block1-0"):
-        built.load_state_dict(model.state_dict(), strict=True)
+    assert set(built.state_dict()) == set(model.state_dict())
+    assert "trunk_output.block3.block3-5.f.se.fc2.weight" in built.state_dict()
+
+
+def test_torch_names_no_spec_name_can_spell_are_quoted():
+    """Modules named with a digit out of place, a space, a word of the language or a Python
+    keyword, and non-ASCII letters keep their names: the state_dict loads as it is."""
+    names = ["5", "a b", "input", "class", "é-1", "x"]
+    model = nn.Sequential(OrderedDict((n, nn.Linear(4, 4)) for n in names))
+    text = round_trip(nn.Sequential(OrderedDict(body=model)), {"x": ("float", ["batch", "4"])}, BATCHES)
+    for n in names[:-1]:
+        assert f'as "{n}"' in text
+    assert " as x" in text
+
+
+def test_a_name_no_quoted_name_can_hold_is_unsupported():
+    model = nn.Sequential(OrderedDict(body=nn.Sequential(OrderedDict([('a"b', nn.ReLU()), ("c", nn.ReLU())]))))
+    with pytest.raises(Unsupported, match="quoted name"):
+        api.from_module(model, {"x": "float[batch, 4]"})
 
 
 def test_nested_sequentials_are_groups_named_with_as():

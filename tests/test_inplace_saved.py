@@ -220,3 +220,55 @@ def test_order_and_networks_used(lines, expected, call):
         model = api.loads(text).module_class("Net")().train()
         a, b = model(torch.randn(4, 6))
         (a.sum() + b.sum()).backward()
+
+
+def test_one_application_saved_or_not_by_whether_its_inputs_need_a_gradient():
+    """The same `mul` application three times (the third replayed from the memo, sharing the
+    second's arguments): on `x` twice (both operands need a gradient: each keeps the other),
+    then `u` times a buffer (only `u` needs one: the buffer is kept, `u` is not). What a
+    layer saves is worked out once per application and gradient pattern, so writing `u` in
+    place is accepted, as torch does; kept by the first pattern alone, it would be refused."""
+    text = """network Net {
+    input x: float32[4, 6]
+    buffer m: float32[4, 6]
+    u = x -> Linear(6)
+    a1 = x -> mul(x)
+    a2 = x -> mul(x)
+    c = a2 -> ReLU(true)
+    a3 = u -> mul(m)
+    d = u -> ReLU(true)
+    output a1, c, a3, d
+}
+"""
+    x = torch.randn(4, 6, requires_grad=True)
+    u = nn.Linear(6, 6)(x)
+    a3 = u * torch.zeros(4, 6)
+    assert not _backward_refused(a3, nn.ReLU(inplace=True)(u))
+    result = check_text(text, "saved.net")
+    assert not result.reporter.errors, [d.message for d in result.reporter.errors]
+    nodes = {n.binding: n for n in result.networks[0].nodes}
+    assert nodes["a3"].args is nodes["a2"].args  # the case this test is about: one Args object
+    model = api.loads(text).module_class()().train()
+    a1, c, a3, d = model(torch.randn(4, 6, requires_grad=True))
+    (a1.sum() + c.sum() + a3.sum() + d.sum()).backward()
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float32"])
+def test_an_integer_input_needs_no_gradient(dtype):
+    """An integer input cannot need a gradient, so what a layer computes from it alone is not
+    kept for backward: writing the Sigmoid's result in place is accepted, as torch does. The
+    same network on a float input is refused by both."""
+    text = f"""network Net {{
+    input ids: {dtype}[4, 6]
+    y = ids -> to(float32) -> Sigmoid -> ReLU(true) -> Linear(3)
+    output y
+}}
+"""
+    ids = torch.randint(0, 5, (4, 6)).to(getattr(torch, dtype))
+    if ids.is_floating_point():
+        ids.requires_grad_()
+    s = ids.to(torch.float32).sigmoid()
+    refused = _backward_refused(nn.Linear(6, 3)(nn.ReLU(inplace=True)(s)), torch.zeros(()))
+    assert refused == (dtype == "float32")
+    errors = check_text(text, "saved.net").reporter.errors
+    assert [e.code for e in errors] == ([codes.VALUE] if refused else [])

@@ -236,3 +236,38 @@ def test_utf8_positions_and_related_information(client):
     assert client.request("shutdown", None) is None
     client.notify("exit", None)
     assert client.proc.wait(timeout=30) == 0
+
+
+QUOTED = """\
+network Net {
+    input x: float[batch, 4]
+    y = x -> Linear(8) as "block1-0" -> ReLU as "x.y"
+    output y
+}
+"""
+
+
+def test_quoted_module_names(client):
+    """A quoted `as` name: a refused one is a diagnostic at its quotes, hovering one shows its
+    layer, the outline lists the bindings, and formatting keeps it quoted."""
+    client.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+    client.notify("initialized", {})
+    client.notify("textDocument/didOpen", {"textDocument": {**doc(), "languageId": "netspec", "version": 1,
+                                                             "text": QUOTED}})
+    (error,) = [d for d in client.diagnostics() if d["severity"] == 1]
+    assert error["code"] == "reserved" and "`.`" in error["message"]
+    assert error["range"] == {"start": at(QUOTED, '"x.y"'), "end": at(QUOTED, '"x.y"', 5)}
+    hover = client.request("textDocument/hover", {"textDocument": doc(), "position": at(QUOTED, '"block1-0"', 3)})
+    assert "[batch, 8]" in hover["contents"]["value"] and "40 parameters" in hover["contents"]["value"]
+    symbols = client.request("textDocument/documentSymbol", {"textDocument": doc()})
+    assert [c["name"] for c in symbols[0]["children"]] == ["x", "y"]
+    messy = QUOTED.replace(' -> ReLU as "x.y"', '->ReLU   as "x-y"')
+    client.notify("textDocument/didChange", {"textDocument": {**doc(), "version": 2},
+                                             "contentChanges": [{"text": messy}]})
+    assert [d for d in client.diagnostics() if d["severity"] == 1] == []
+    edits = client.request("textDocument/formatting", {"textDocument": doc(),
+                                                       "options": {"tabSize": 4, "insertSpaces": True}})
+    assert 'Linear(8) as "block1-0" -> ReLU as "x-y"' in edits[0]["newText"]
+    assert client.request("shutdown", None) is None
+    client.notify("exit", None)
+    assert client.proc.wait(timeout=30) == 0

@@ -49,8 +49,12 @@ network Uses {
 
 
 def _outputs(result) -> tuple:
+    """What a check gives: diagnostics, each network's JSON and table, and the names of its
+    values (what generated code and hover read; a value kept from an earlier check that a
+    later binding named would show there)."""
     return ([d.to_json() for d in result.reporter.items],
-            [(network_json(n), network_table(n)) for n in result.networks])
+            [(network_json(n), network_table(n), [[v.name for v in node.outputs] for node in n.nodes])
+             for n in result.networks])
 
 
 def _same_as_fresh(an: Analyzer, text: str) -> None:
@@ -212,3 +216,75 @@ network Uses {
     assert [d.span.line for d in check_text(text, "m.net").reporter.items] == []
     assert [(d.span.line, d.message) for d in check_text(edited, "m.net").reporter.items][:1] == [
         (11, "the spec has more than 12 layers and ops")]
+
+
+def _chain(n: int) -> str:
+    stages = "".join(f"\n        -> {('Linear(width)', 'LayerNorm(width)', 'ReLU')[i % 3]}" for i in range(n))
+    return f"network Chain(width=16) {{\n    input x: float[batch, seq, width]\n    y = x{stages}\n    output y\n}}\n"
+
+
+def test_a_long_chain_resumes_before_the_stage_that_changed():
+    """A chain of 31 stages edited at its end: the check resumes inside the chain, before
+    the first stage that changed, and every version is a fresh check's: a wrong size, an
+    unknown layer, the chain cut short there (its value then is the binding's, named) and
+    grown again, an edit above the kept stage, the name of the binding changed."""
+    text = _chain(31)
+    last = text.rindex("-> ") + 3  # the 31st stage: Linear(width)
+    an = Analyzer("m.net")
+    _same_as_fresh(an, text)
+    _same_as_fresh(an, text[:last] + "Linear(7)" + text[last + len("Linear(width)"):])
+    assert an.resume.stages == 0  # the first version changed there: the state is kept
+    _same_as_fresh(an, text)
+    assert an.resume.stages == 30
+    _same_as_fresh(an, text[:last] + "Qinear(width)" + text[last + len("Linear(width)"):])
+    assert an.resume.stages == 2 * 30
+    cut = text[:text.rindex("\n        -> ")] + "\n" + text[text.rindex("\n    output"):]  # a blank line left
+    _same_as_fresh(an, cut)  # 30 stages: the value kept is the binding's, named `y`
+    assert an.resume.stages == 3 * 30
+    _same_as_fresh(an, text)  # and the 31st back: that value is the 30th stage's again
+    assert an.resume.stages == 4 * 30
+    _same_as_fresh(an, text.replace("-> LayerNorm(width)", "-> LayerNorm(9)", 1))  # above: from the start
+    assert an.resume.stages == 4 * 30
+    _same_as_fresh(an, text.replace("    y = x", "    z = x").replace("output y", "output z"))
+    _same_as_fresh(an, text)
+
+
+def test_a_chain_that_uses_a_network_is_not_resumed_inside():
+    """A network used in the chain before the stage that changed: the check runs the
+    binding again (the network's check may have changed), and the versions are fresh checks'."""
+    text = TEXT.replace("e = d -> (Linear(width) -> ReLU) * depth", "e = d -> Block(width) -> ReLU -> ReLU")
+    an = Analyzer("m.net")
+    for edited in [text, text.replace("-> ReLU -> ReLU", "-> ReLU -> GELU"), text]:
+        _same_as_fresh(an, edited)
+    assert an.resume.stages == 0
+    for edited in [_in(text, "Block", "Linear(c) -> ReLU", "Linear(c) -> GELU"),
+                   _in(text, "Block", "Linear(c) -> ReLU", "Linear(c) -> GELU").replace("-> ReLU -> ReLU", "-> ReLU -> SiLU")]:
+        _same_as_fresh(an, edited)
+
+
+def test_a_network_used_as_a_stage_resumes_its_own_check():
+    """`Block2` is used by `Uses2`: its own check (over free symbols) resumes after its
+    unchanged bindings too; no longer used (checked as a root, its parameter free) and used
+    again, each version is a fresh check's."""
+    text = """network Block2(c) {
+    input x: float[batch, seq, c]
+    a = x -> Linear(c)
+    b = a -> ReLU
+    y = b -> Linear(c)
+    output y
+}
+
+network Uses2 {
+    input x: float[batch, seq, 8]
+    y = x -> Block2(8)
+    output y
+}
+"""
+    an = Analyzer("m.net")
+    _same_as_fresh(an, text)
+    _same_as_fresh(an, text.replace("y = b -> Linear(c)", "y = b -> Linear(7)"))
+    _same_as_fresh(an, text)
+    assert an.resume.resumed == 2  # `a` and `b` of Block2
+    unused = text.replace("y = x -> Block2(8)", "y = x -> ReLU")
+    for edited in [unused, unused.replace("y = b -> Linear(c)", "y = b -> Linear(7)"), text, unused, text]:
+        _same_as_fresh(an, edited)

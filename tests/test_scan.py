@@ -240,3 +240,175 @@ def test_a_scanned_lstm_cells_module_is_formatted(tmp_path):
     for args in (["check"], ["format", "--check", "--diff"]):
         out = subprocess.run([str(exe), *args, "--isolated", "--no-cache", str(path)], capture_output=True, text=True)
         assert out.returncode == 0, out.stdout + out.stderr
+
+
+# -- a network step that carries several states -------------------------------------------------
+
+NET_STATES = """
+# An LSTM step from its equations (i, f, g, o as torch.nn.LSTM orders its gates), and a
+# running sum of the h's: three states
+network LSTMStep(hidden=3) {
+    input x: float[batch, d]
+    input h: float[batch, hidden]
+    input c: float[batch, hidden]
+    input total: float[batch, hidden]
+    gates = (x -> Linear(4 * hidden) as ih) + (h -> Linear(4 * hidden) as hh)
+    i, f, g, o = gates -> chunk(4, 1)
+    c_next = (f -> Sigmoid) * c + (i -> Sigmoid) * (g -> Tanh)
+    h_next = (o -> Sigmoid) * (c_next -> Tanh)
+    total_next = total + h_next
+    output h_next, c_next, total_next
+}
+
+network Scanned {
+    input xs: float[seq, batch, 4]
+    input h0: float[batch, 3]
+    input c0: float[batch, 3]
+    input t0: float[batch, 3]
+    shared step = LSTMStep(3)
+    r = xs -> scan(step, (h0, c0, t0))
+    states, h, c, total = xs -> scan(step, (h0, c0, t0), dim=0)
+    y = r.output -> Linear(2)
+    output y, r.h, r.c, r.total, states, h, c, total
+}
+"""
+
+
+class HandStep(nn.Module):
+    """The step written by hand in torch: the gates, then the three states it makes."""
+
+    def __init__(self):
+        super().__init__()
+        self.ih, self.hh = nn.Linear(4, 12), nn.Linear(3, 12)
+
+    def forward(self, x, h, c, total):
+        i, f, g, o = (self.ih(x) + self.hh(h)).chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c, total + h
+
+
+class HandScanned(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.step = HandStep()
+        self.y = nn.Linear(3, 2)
+
+    def forward(self, xs, h0, c0, t0):
+        state, hs = (h0, c0, t0), []
+        for t in range(xs.shape[0]):
+            state = self.step(xs[t], *state)
+            hs.append(state[0])
+        states = torch.stack(hs)
+        h, c, total = state
+        return self.y(states), h, c, total, states, h, c, total
+
+
+def test_a_network_step_carries_several_states():
+    spec = api.loads(NET_STATES)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    built, ref = spec.module("Scanned"), HandScanned()
+    net = spec.network("Scanned")
+    assert net.total_params == sum(p.numel() for p in ref.parameters())  # the step counted once
+    from netspec.costs import network_costs
+    assert network_costs(net, {"seq": 2, "batch": 1}).param_bytes == 4 * sum(p.numel() for p in ref.parameters())
+    torch.manual_seed(0)
+    for p in ref.parameters():
+        p.data.uniform_(-0.5, 0.5)
+    built.load_state_dict(ref.state_dict(), strict=True)
+    for seq, batch in ((5, 2), (1, 1), (3, 4)):
+        args = (torch.randn(seq, batch, 4), torch.randn(batch, 3), torch.randn(batch, 3), torch.randn(batch, 3))
+        got, want = built(*args), ref(*args)
+        assert len(got) == len(want) == 8
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w, rtol=0, atol=0)
+        env = {"seq": seq, "batch": batch}
+        assert [[evaluate(net.dim(d), env) for d in v.tensor.shape] for _, v in net.outputs] == \
+               [list(t.shape) for t in got]
+
+
+def test_a_network_step_of_two_states_is_nn_lstm_with_its_weights():
+    text = NET_STATES.replace("    input total: float[batch, hidden]\n", "").replace(
+        "    total_next = total + h_next\n", "").replace("output h_next, c_next, total_next", "output h_next, c_next")
+    text = text[:text.index("network Scanned")] + """
+network Scanned {
+    input xs: float[seq, batch, 4]
+    input h0: float[batch, 3]
+    input c0: float[batch, 3]
+    shared step = LSTMStep(3)
+    states, h, c = xs -> scan(step, (h0, c0))
+    output states, h, c
+}
+"""
+    spec = api.loads(text)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    built, ref = spec.module("Scanned"), nn.LSTM(4, 3)
+    assert spec.network("Scanned").total_params == sum(p.numel() for p in ref.parameters())
+    with torch.no_grad():
+        for ours, theirs in (("ih", "ih"), ("hh", "hh")):
+            getattr(built.step, ours).weight.copy_(getattr(ref, f"weight_{theirs}_l0"))
+            getattr(built.step, ours).bias.copy_(getattr(ref, f"bias_{theirs}_l0"))
+    xs, h0, c0 = torch.randn(6, 2, 4), torch.randn(2, 3), torch.randn(2, 3)
+    states, h, c = built(xs, h0, c0)
+    want, (h_n, c_n) = ref(xs, (h0.unsqueeze(0), c0.unsqueeze(0)))
+    torch.testing.assert_close(states, want)
+    torch.testing.assert_close((h, c), (h_n[0], c_n[0]))
+    counter = FlopCounterMode(display=False)
+    with counter:
+        built(torch.randn(7, 2, 4), torch.randn(2, 3), torch.randn(2, 3))
+    from netspec.costs import network_costs
+    assert network_costs(spec.network("Scanned"), {"seq": 7, "batch": 2}).flops == counter.get_total_flops()
+
+
+def test_a_network_step_of_several_states_builds_formatted_code(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = api.loads(NET_STATES).code
+    assert "scan(self.step, xs, (h0, c0, t0), 0, spread=True)" in code
+    exe = Path(sys.executable).parent / "ruff"
+    if not exe.exists():
+        pytest.skip("ruff is not installed")
+    path = tmp_path / "scanned.py"
+    path.write_text(code)
+    for args in (["check"], ["format", "--check", "--diff"]):
+        out = subprocess.run([str(exe), *args, "--isolated", "--no-cache", str(path)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+
+STEP2 = """
+network Step {
+    input x: float[batch, 4]
+    input h: float[batch, 3]
+    input c: float[batch, 3]
+    h2 = (x -> Linear(3)) + h
+    output %s
+}
+network Step1 {
+    input x: float[batch, 4]
+    input h: float[batch, 3]
+    output h, x
+}
+network N {
+    input xs: float[seq, batch, 4]
+    input h0: float[batch, 3]
+    shared step = Step
+    shared one = Step1
+    %s
+    output states
+}
+"""
+
+
+@pytest.mark.parametrize("outputs, body, code", [
+    ("h2, c", "states, h = xs -> scan(step, h0)", "argument"),  # two states taken, one given
+    ("h2, c", "states, h, c, d = xs -> scan(step, (h0, h0, h0))", "argument"),  # three given
+    ("h2", "states, h, c = xs -> scan(step, (h0, h0))", "argument"),  # one state made
+    ("h2, x", "states, h, c = xs -> scan(step, (h0, h0))", "shape"),  # a state of another size
+    ("h2, c", "states, h = xs -> scan(one, h0)", "argument"),  # one state taken, two made
+])
+def test_network_steps_that_do_not_carry_their_states_are_errors_with_help(outputs, body, code):
+    spec = api.loads(STEP2 % (outputs, body), strict=False)
+    errors = [d for d in spec.diagnostics if d.severity == "error"]
+    assert [d.code for d in errors][:1] == [code], errors
+    assert all(d.help for d in errors)

@@ -18,11 +18,9 @@ import torch
 import torch.fx as fx
 
 from . import calls
-from .groups import Group
+from .groups import WORDS, Group, quotable
 from .table import SLOT, layer_kind, layer_stage, literal, slot
 from .trace import Unsupported, module_where, node_where
-
-WORDS = {"network", "input", "output", "as", "true", "false"}
 
 
 def spec_name(name: str) -> str:
@@ -443,11 +441,12 @@ class Body:
     def _group(self, mod, path: str, x0, x1) -> tuple[Group, Any, Any]:
         """An nn.Sequential with nested Sequentials or named modules: a group named with ``as``."""
         group = Group()
-        siblings = {name for name, _ in mod.named_children()}
         for i, (name, child) in enumerate(mod.named_children()):
             cpath = f"{path}.{name}"
-            if name != str(i) and (not _NAME.match(name) or name in WORDS):
-                name = self.imp.rename(cpath, _writable(name, siblings))
+            if not quotable(name):  # `as "block1-0"` holds any other name torch allows
+                raise Unsupported(f"{type(child).__name__} `{cpath}`", module_where(mod),
+                                  f"torch names it {name!r}; a spec's quoted name holds no `\"`, `\\` "
+                                  "or control character")
             if _plain_sequential(child) and len(child):
                 text, x0, x1 = self._group(child, cpath, x0, x1)
             else:
@@ -459,7 +458,8 @@ class Body:
         """One module of an nn.Sequential as a stage, and its outputs on the two samples."""
         kind = layer_kind(child)
         if kind is not None:
-            hint = path.removeprefix(f"{self.path}.").replace(".", "_")
+            hint = re.sub(r"[^A-Za-z0-9_]", "_", path.removeprefix(f"{self.path}."))  # `block1-0`: a quoted name
+            hint = f"_{hint}" if hint[:1].isdigit() else hint
             text = self._layer(kind, child, hint, path.removeprefix(f"{self.path}."))
         elif type(child).__module__.startswith("torch.nn"):
             raise Unsupported(f"{type(child).__name__} `{path}`", module_where(child),
@@ -653,25 +653,12 @@ class Body:
 
 
 _getitem = __import__("operator").getitem
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
 def _shown(v) -> str:
     """An argument in a message: as the spec would write it, else its type."""
     try:
         return literal(v)
     except TypeError:
         return type(v).__name__
-
-
-def _writable(name: str, taken: set[str]) -> str:
-    """A name a spec can write for a module torch names otherwise (``block1-0``: ``block1_0``),
-    none of its siblings' names."""
-    out = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    out = f"_{out}" if not out or out[0].isdigit() else out
-    while out in taken or out in WORDS:
-        out += "_"
-    return out
 
 
 def _dtype_name(dt) -> str:

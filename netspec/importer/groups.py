@@ -11,7 +11,25 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..pycode import RESERVED
 from .table import SLOT, finish
+
+# The language's words: a module torch names so is written quoted (`as "input"`), as is one
+# named with a Python keyword (`as "class"`).
+WORDS = {"network", "input", "output", "as", "true", "false"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_QUOTABLE = re.compile(r'[^"\\\x00-\x1f\x7f]+\Z')
+
+
+def written(name: str) -> str:
+    """A module's name as a spec writes it after `as`: quoted where torch's name is none a
+    spec can spell (`as "block1-0"`), so that the built module's state_dict keys are torch's."""
+    return name if _NAME.match(name) and name not in WORDS and name not in RESERVED else f'"{name}"'
+
+
+def quotable(name: str) -> bool:
+    """Whether a quoted `as` name can hold ``name``: no `"`, `\\` or control character."""
+    return bool(_QUOTABLE.match(name))
 
 
 @dataclass
@@ -35,7 +53,7 @@ class Group:
                 out.append((f"{text} * {n}", None))
             else:
                 prefix, first = _numbered(name)
-                out.append((f"{text} * {n} as {prefix}{{{first}}}", ""))
+                out.append((f"{text} * {n} as {written(prefix)}{{{first}}}", ""))
             i += n
         return out
 
@@ -45,7 +63,7 @@ class Group:
 
 def _part(p, name, sub) -> str:
     text = p.render(sub) if isinstance(p, Group) else p
-    return f"{text} as {name}" if name else text
+    return f"{text} as {written(name)}" if name else text
 
 
 LINE = 100  # the width a line of a group may take, its indentation included
@@ -101,5 +119,5 @@ def group_lines(g: Group, name: str | None, sub: Callable[[str], str], width: in
             else [_part(p, n, sub)]
         lines.append(lead + inner[0])
         lines += ["       " + line for line in inner[1:]]
-    lines.append(f") as {name}" if name else ")")
+    lines.append(f") as {written(name)}" if name else ")")
     return lines

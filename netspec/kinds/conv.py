@@ -343,11 +343,12 @@ class _ConvTranspose(Spatial):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         self.check_input(ctx, x)
-        k, s, p, d, op = self._windows(ctx, a)
-        groups = ctx.concrete(a.groups, "groups", "groups")
-        if groups < 1:
-            raise ctx.fail(codes.VALUE, f"{self.name}: groups must be positive", arg="groups")
-        self.check_groups(ctx, groups, a.groups, in_channels=a.in_channels, out_channels=a.out_channels)
+        self._no_string_padding(ctx, a)
+        k, s, p, d, op = (self.kernel_sizes(ctx, v, name) for name, v in (
+            ("kernel_size", a.kernel_size), ("stride", a.stride), ("padding", a.padding),
+            ("dilation", a.dilation), ("output_padding", a.output_padding)))
+        self._check_windows(ctx, k, s, p, d, op)
+        self.conv_groups(ctx, a)  # a block's free groups too, as a convolution's
         out = [conv_transpose_out(L, k[i], s[i], p[i], d[i], op[i]) for i, L in enumerate(x.shape[-self.n:])]
         self.check_output(ctx, x, out, lambda i, v: (
             f"padding={a.padding} takes more than input {ctx.show_tensor(x)} makes (output size {v} in dim "
@@ -355,9 +356,8 @@ class _ConvTranspose(Spatial):
         shape = x.shape[:-self.n - 1] + (a.out_channels,) + tuple(out)
         return [x.with_shape(shape, ctx.origin, keep={i: i for i in range(x.rank - self.n - 1)})]
 
-    def _windows(self, ctx, a) -> tuple:
-        """kernel_size, stride, padding, dilation and output_padding as n-tuples, refused
-        where torch refuses them."""
+    def _no_string_padding(self, ctx, a) -> None:
+        """padding an integer or a tuple, padding_mode "zeros", as torch demands."""
         if isinstance(a.padding, str):
             raise ctx.fail(codes.VALUE, f'{self.name} takes no string padding (received "{a.padding}")',
                            arg="padding", help="give the padding as an integer or a tuple of integers")
@@ -367,22 +367,28 @@ class _ConvTranspose(Spatial):
         if a.padding_mode != "zeros":
             raise ctx.fail(codes.VALUE, f'{self.name}: only padding_mode="zeros" is supported, received '
                            f'"{a.padding_mode}"', arg="padding_mode", help="drop the padding_mode argument")
-        k = self.window(ctx, a.kernel_size, "kernel_size")
-        s = self.window(ctx, a.stride, "stride")
-        d = self.window(ctx, a.dilation, "dilation")
-        if min(k) < 1 or min(s) < 1 or min(d) < 1:
+
+    def _check_windows(self, ctx, k, s, p, d, op) -> None:
+        """kernel_size, stride and dilation positive, padding and output_padding not negative,
+        and output_padding below stride or dilation, refused where torch refuses them. In a
+        network checked generically any of them may be a parameter (the output's size is a
+        polynomial in them); each use checks its values, and the class tests
+        ``output_padding < stride`` (or ``< dilation``, whichever its values meet)."""
+        def known(values):
+            return [v for v in map(ctx.dim, values) if isinstance(v, int)] or [1]
+        if min(known((*k, *s, *d))) < 1:
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride and dilation must be positive")
-        p = self.window(ctx, a.padding, "padding")
-        op = self.window(ctx, a.output_padding, "output_padding")
         for name, values in (("padding", p), ("output_padding", op)):
-            if min(values) < 0:
+            if min(known(values)) < 0:
                 raise ctx.fail(codes.VALUE, f"{self.name}: {name} must not be negative", arg=name)
         for i in range(self.n):
-            if op[i] >= s[i] and op[i] >= d[i]:
-                raise ctx.fail(codes.VALUE, f"{self.name}: output_padding ({op[i]}) must be smaller than either "
-                               f"stride ({s[i]}) or dilation ({d[i]})", arg="output_padding",
-                               help=f"use an output_padding below {max(s[i], d[i])}")
-        return k, s, p, d, op
+            if ctx.requires_at_most(op[i] + 1, s[i], assume=True) is False \
+                    and ctx.requires_at_most(op[i] + 1, d[i], assume=True) is False:
+                o, st, di = (ctx.dim(v) for v in (op[i], s[i], d[i]))
+                raise ctx.fail(codes.VALUE, f"{self.name}: output_padding ({o}) must be smaller than either "
+                               f"stride ({st}) or dilation ({di})", arg="output_padding",
+                               help=f"use an output_padding below {max(st, di)}" if isinstance(st, int)
+                               and isinstance(di, int) else "use an output_padding below the stride")
 
     def param_count(self, a):
         per = numel(normalize_tuple(a.kernel_size, self.n))

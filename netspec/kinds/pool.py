@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Optional
 
 from .. import codes
-from ..dims import Dim, Expr, floordiv
+from ..dims import Dim, Expr, floordiv, less_equal, symbols
 from . import why
 from .base import Args, BoolArg, DimArg, DimOrTuple, FloatArg, OptDimOrTuple, SizeOrTuple, normalize_tuple, register
 from .conv import Spatial
@@ -14,23 +14,38 @@ from .memory import Saved, nbytes, shape_bytes
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
 
 
-def pool_out(size: Dim, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> tuple[Dim, bool]:
-    """torch's pooling_output_shape. Returns (size, exact): exact is False when a symbolic
-    size in ceil mode needed the last-window rule and it was assumed not to apply."""
+def pool_out(size: Dim, kernel: Dim, stride: Dim, padding: int, dilation: int, ceil_mode: bool) -> Dim:
+    """torch's pooling_output_shape, for a symbolic size and, in a network checked
+    generically, a symbolic window or stride (see conv_out)."""
     span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if isinstance(stride, Expr):  # a symbolic window or stride (never in ceil mode): see conv_out
-        return floordiv(span + stride, stride), True
     if not ceil_mode:
-        return floordiv(span, stride) + 1, True
-    out = floordiv(span + stride - 1, stride) + 1
-    # the last window must start inside the input or its left padding
-    start_last = (out - 1) * stride
-    limit = size + padding
-    if isinstance(start_last - limit, int):
-        return (out - 1 if start_last - limit >= 0 else out), True
-    if padding == 0 and stride <= dilation * (kernel - 1) + 1:
-        return out, True  # provably never applies (see docs/language.md)
-    return out, False
+        return floordiv(span + stride, stride) if isinstance(stride, Expr) else floordiv(span, stride) + 1
+    return ceil_pool_out(size, kernel, stride, padding, dilation)
+
+
+def ceil_pool_out(size: Dim, kernel: Dim, stride: Dim, padding: int, dilation: int) -> Dim:
+    """ceil mode: torch counts ``A + 1`` windows, ``A = ceil(span / s)``, and drops the last
+    when it starts in the right padding, ``A * s >= L + p``. With ``n = L + p - 1`` and the
+    window's reach ``g = d(k - 1) + 1 - p`` (at least 1, as padding is at most half the
+    window), ``A = floor((n - g + s) / s)`` is at most ``B = floor(n / s) + 1``, the count of
+    starts inside the input or its left padding, and the rule is ``min(A + 1, B)``: ``B``
+    where ``g <= s``, ``A + 1`` where ``g >= s``, whatever the size. Where which one holds
+    depends on a window or stride that is a symbol, the count is
+    ``floor((n - max(g - s, 0) + s) / s)`` with ``max(g - s, 0) = (g - s) * (2g // (g + s + 1))``
+    (the floor is 1 exactly when ``g > s``, for ``g, s >= 0``): exact for every value."""
+    n = size + padding - 1
+    reach = dilation * (kernel - 1) + 1 - padding
+    windows = symbols(reach) | symbols(stride)  # each at least 1, as torch demands
+    fits = less_equal(reach, stride, windows)
+    if fits is True:
+        past = 0
+    elif fits is False:
+        past = reach - stride
+    else:
+        past = (reach - stride) * floordiv(2 * reach, reach + stride + 1)
+    if isinstance(stride, Expr):
+        return floordiv(n - past + stride, stride)
+    return floordiv(n - past, stride) + 1
 
 
 def adaptive_out(size: Dim, out: Any) -> Dim:
@@ -73,10 +88,9 @@ class _Pool(Spatial):
             raise ctx.fail(codes.VALUE, f"{self.name}(return_indices=true) is not supported",
                            arg="return_indices", help="use the pooled values alone")
         # in a network checked generically a window or stride from a parameter stays a symbol
-        # (each use checks its value); ceil mode's last-window rule needs the values
-        window = self.window if a.ceil_mode else self.kernel_sizes
-        k = window(ctx, a.kernel_size, "kernel_size")
-        s = k if a.stride is None else window(ctx, a.stride, "stride")
+        # (each use checks its value), in ceil mode too (see ceil_pool_out)
+        k = self.kernel_sizes(ctx, a.kernel_size, "kernel_size")
+        s = k if a.stride is None else self.kernel_sizes(ctx, a.stride, "stride")
         p = self.window(ctx, getattr(a, "padding", 0), "padding")  # LPPool has none
         d = self.window(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
         if min(v for v in (*map(ctx.dim, k), *map(ctx.dim, s), *d, 1) if isinstance(v, int)) < 1 or min(p) < 0:
@@ -89,12 +103,7 @@ class _Pool(Spatial):
                                help=f"use a padding of at most {k[i] // 2} there, or a larger kernel")
         out = []
         for i, size in enumerate(x.shape[-self.n:]):
-            o, exact = pool_out(size, k[i], s[i], p[i], d[i], a.ceil_mode)
-            if not exact:
-                ctx.warn(codes.UNPROVEN, f"{self.name} with ceil_mode: whether the last window starts inside "
-                         f"the input depends on the value of {ctx.show(size)}",
-                         help="torch drops that window when it starts in the right padding; "
-                         "give the size a concrete value to check it")
+            o = pool_out(size, k[i], s[i], p[i], d[i], a.ceil_mode)
             self.check_output(ctx, x, [o], lambda _, v, i=i: (
                 f"input {ctx.show_tensor(x)} is smaller than its window ({k[i]})",
                 "remove the pooling, or use a smaller window"))
