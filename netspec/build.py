@@ -49,7 +49,7 @@ from netspec import codes, pycode
 from netspec.diagnostics import Diagnostic
 from netspec.dims import Dim, Expr, compare, is_dim, render, substitute, sym, symbols
 from netspec.fsutil import MARKER
-from netspec.graph import CheckResult, Node, TypedNetwork, Value
+from netspec.graph import DIVIDES, EQUAL, EQUAL_OR_ONE, CheckResult, Node, TypedNetwork, Value, fact_holds
 from netspec.kinds import Construct
 from netspec.pycode import Names, Planned, attribute, module_level, plan_modules, tree_paths
 from netspec.types import show_shape
@@ -477,10 +477,10 @@ def _unmet_requirement(generic: TypedNetwork, at_use: "_AtUse") -> str | None:
     """A fact the class tests in its constructor (TypedNetwork.requires) that this use's
     values do not meet (the use checked by another rule: ConvTranspose's output_padding below
     the dilation where the class tests it against the stride)."""
-    for size, by, divides, what, line in generic.requires:
+    for size, by, how, what, line in generic.requires:
         a, b = at_use.evaluate(size), at_use.evaluate(by)
-        if isinstance(a, int) and isinstance(b, int) and ((b == 0 or a % b) if divides else a > b):
-            fact = f"{render(size)} divisible by {render(by)}" if divides else f"{render(size)} <= {render(by)}"
+        if isinstance(a, int) and isinstance(b, int) and not fact_holds(a, b, how):
+            _, fact = _fact_test(render(size), render(by), how)
             return f"its class tests {fact} for {what} at line {line}, which this use's values do not meet"
     return None
 
@@ -751,16 +751,15 @@ class ClassGen:
 
     def _required_lines(self, init_names: dict[str, str], scope: Scope) -> list[str]:
         """A test per fact a stage needs that the check found true with the parameters'
-        values only (TypedNetwork.requires: ``a <= b``, or ``b`` divides ``a``): the class
-        refuses the values ``check --set`` refuses, naming the parameters and the fact."""
+        values only, or that a network with free parameters assumed of them
+        (TypedNetwork.requires): the class refuses the values ``check --set`` refuses, or
+        those where the stated shapes would not hold, naming the parameters and the fact."""
         out, body, net = [], IND * 2, self.net
-        for size, by, divides, what, line in net.requires:
+        for size, by, how, what, line in net.requires:
             names = sorted(free_names(size) | free_names(by))
             if not set(names) <= set(init_names):
                 continue  # not over the parameters alone: they are fixed instead (checker.require)
-            a, b = scope.dim(size), scope.dim(by)
-            test, fact = (f"{_operand(a)} % {_operand(b)}", f"{a} divisible by {b}") if divides else \
-                (f"{b} < {a}", f"{a} <= {b}")
+            test, fact = _fact_test(scope.dim(size), scope.dim(by), how)
             out.append(f"{body}if {test}:")
             said = f"{self.cls_of[net.name]}: {what} (line {line} of {source_name(net.span.file)}) needs {fact}"
             received = ", ".join(f"{init_names[n]}={{{init_names[n]}}}" for n in names)
@@ -786,6 +785,19 @@ class ClassGen:
     def _symbol_order(self, s: str):
         pos = self.net.input_symbols.get(s)
         return (0, pos, s) if pos is not None else (1, (0, 0), s)
+
+
+def _fact_test(a: str, b: str, how) -> tuple[str, str]:
+    """The test that fails where a required fact (TypedNetwork.requires) does not hold, and
+    the fact in words."""
+    if how == EQUAL:
+        a, b = (b, a) if a.isdigit() else (a, b)  # `n == 4`
+        return f"{a} != {b}", f"{a} == {b}"
+    if how == EQUAL_OR_ONE:
+        return f"{a} not in ({b}, 1)", f"{a} == {b} or {a} == 1"
+    if how == DIVIDES:
+        return f"{_operand(a)} % {_operand(b)}", f"{a} divisible by {b}"
+    return f"{b} < {a}", f"{a} <= {b}"
 
 
 @dataclass

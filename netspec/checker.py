@@ -42,7 +42,7 @@ from .dims import (
     symbols,
     total,
 )
-from .graph import CheckResult, Node, ParamUse, TypedNetwork, Value
+from .graph import DIVIDES, EQUAL, EQUAL_OR_ONE, CheckResult, Node, ParamUse, TypedNetwork, Value
 from .inplace import (
     block_writes_into_saved,
     block_writes_into_view,
@@ -313,6 +313,7 @@ class Checker:
         params, env, defaults = self.param_values(ast, self.reporter)
         generic = any(p.name not in env and isinstance(params.get(p.name), Expr) for p in ast.params)
         nc = NetworkChecker(self, ast, params, env, defaults, self.reporter, strict=not generic)
+        nc.records = generic  # no caller checks it again: what it assumes, its class tests
         if self.resume is not None:
             nc.tracker = self.resume.track(self, nc)
         return nc.run_standalone()
@@ -415,6 +416,11 @@ class NetworkChecker:
         self.positive = _Positive(checker.sizes, param_env)
         self.decider = None  # the Decide of this network's layout rules (StageCtx.decide)
         self.tracker: Tracker | None = None  # resumes the check after unchanged bindings (netspec.resume)
+        # a network with free parameters that no caller checks again (a root, or a use in
+        # one): an undecided fact over its parameters alone is required of them (the class
+        # tests it, TypedNetwork.requires); one over its input symbols is not assumed
+        self.records = False
+        self.param_syms = {p for p, v in params.items() if isinstance(v, Expr)}
 
     # -- comparisons and concreteness ------------------------------------------------------------
     def compare(self, a: Dim, b: Dim) -> bool | None:
@@ -422,13 +428,13 @@ class NetworkChecker:
         False when never, None when it depends on the values."""
         return compare(self.net.dim(a), self.net.dim(b), self.checker.sizes)
 
-    def same(self, a: Dim, b: Dim) -> bool:
+    def same(self, a: Dim, b: Dim, what: str = "the check", span: Span | None = None) -> bool:
         known = self._same.get((a, b))
         if known is not None:  # asked before in this network: its parameters already fixed
             return known
         verdict = self.compare(a, b)
         if verdict is None:
-            verdict = not self.strict
+            verdict = self.assumes(a, b, EQUAL, what, span)
         elif verdict and compare(a, b) is not True:
             self.fix(a, b)  # equal only for the parameters' values
         self._same[(a, b)] = verdict
@@ -443,15 +449,34 @@ class NetworkChecker:
                     self.net.fixed[s] = self.net.param_env[s]
                     self.net.pins.setdefault(s, span or self.here)
 
-    def require(self, a: Dim, b: Dim, divides: bool, what: str, span: Span) -> None:
-        """A fact a stage needs (``a <= b``, or ``b`` divides ``a``) that holds with the
+    def assumes(self, a: Dim, b: Dim, how, what: str, span: Span | None) -> bool:
+        """Whether an undecided fact (``a <= b``, ``b`` divides ``a``, ``a == b``, ``a`` is
+        ``b`` or 1: graph.LESS_EQUAL ...) is assumed: in a block checked generically, always
+        (each use checks it); where no caller checks it (``records``), required of the
+        parameters when it is over them alone (the class tests it), else an `unproven`
+        warning; never in a strict check."""
+        if not self.records:
+            return not self.strict
+        if self.over_params(a, b):
+            self.require(a, b, how, what, span or self.here)
+            return True
+        self.reporter.warning(codes.UNPROVEN, f"{what} assumes that {_fact_words(self.net, a, b, how)}, which "
+                              "cannot be proven for every value of the symbols", span or self.here,
+                              help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")
+        return True
+
+    def over_params(self, *dims: Dim) -> bool:
+        return all(symbols(d) <= self.param_syms for d in dims)
+
+    def require(self, a: Dim, b: Dim, how, what: str, span: Span) -> None:
+        """A fact a stage needs (graph.LESS_EQUAL, DIVIDES, EQUAL, EQUAL_OR_ONE) that holds with the
         parameters' values and not for every value of them: the built class tests it
         (TypedNetwork.requires). A fact over a size the constructor is not given (an input
         symbol) fixes the parameters instead: the class then refuses their other values."""
-        if not (symbols(a) | symbols(b)) <= self.net.param_env.keys():
+        if not (symbols(a) | symbols(b)) <= self.net.param_env.keys() | self.param_syms:
             self.fix(a, b, span=span)
             return
-        fact = (a, b, divides, what, span.line)
+        fact = (a, b, how, what, span.line)
         if fact not in self.net.requires:
             self.net.requires.append(fact)
 
@@ -599,7 +624,7 @@ class NetworkChecker:
         if not self.ast.outputs:
             self.reporter.error(codes.OUTPUT, f"network `{self.ast.name}` has no `output` statement",
                                 self.ast.name_span, help="name its results: `output logits`")
-        mark_in_place(self.net)
+        mark_in_place(self.net, assumed=not self.strict and not self.records)
         check_modules(self.net, self.reporter)
         self.warn_unused()
 
@@ -969,7 +994,7 @@ class NetworkChecker:
             return
         if not is_dim(given):
             return  # a tuple (LayerNorm's normalized_shape) the kind checks; a non-size, validation
-        if self.same(given, actual):
+        if self.same(given, actual, ctx.kind_name, ctx.span):
             values[kind.inferred] = actual
             return
         notes = [n for n in [ctx.origin_note(t, index)] if n] + self.story(bound.inputs[0])
@@ -1025,7 +1050,7 @@ class NetworkChecker:
             return None
         if self._applied is None:
             # a rule reads the parameters' values (and whether equations may be assumed)
-            env = (self.strict, tuple(sorted((k, memo.tagged(v)) for k, v in self.net.param_env.items())))
+            env = (self.strict, self.records, tuple(sorted((k, memo.tagged(v)) for k, v in self.net.param_env.items())))
             self._applied = self.checker.applied.setdefault(env, {})
         return self._applied.get(key, 0)
 
@@ -1165,6 +1190,7 @@ class NetworkChecker:
             return None
         node.block_args = dict(params)
         nc = NetworkChecker(self.checker, ast, params, self.net.param_env, {}, inner, strict=self.strict)
+        nc.records, nc.param_syms = self.records, self.param_syms  # over the caller's parameters
         self.checker.active.append(self.ast.name)
         try:
             for inp, t in zip(ast.inputs, inputs):
@@ -1177,8 +1203,8 @@ class NetworkChecker:
         node.block_symbols = dict(nc.symbol_env)
         nc.net.ok = not inner.errors
         self.net.fixed.update(nc.net.fixed)  # the caller's parameters the use depends on
-        for a, b, divides, what, _ in nc.net.requires:  # over the caller's parameters
-            self.require(a, b, divides, f"{what} in {ast.name}", span)
+        for a, b, how, what, _ in nc.net.requires:  # over the caller's parameters
+            self.require(a, b, how, f"{what} in {ast.name}", span)
         for p, where in nc.net.pins.items():
             self.net.pins.setdefault(p, where)
         self._report_use(ast, inner, span)
@@ -1416,7 +1442,8 @@ class NetworkChecker:
             verdict = self.compare(w, d)
             if verdict is True and compare(w, d) is not True:
                 self.fix(w, d, span=tt.dims[i].span)  # holds only for the parameters' values
-            if verdict is True or (verdict is None and not self.strict):
+            if verdict is True or (verdict is None and self.assumes(w, d, EQUAL, "the shape assertion",
+                                                                 tt.dims[i].span)):
                 continue
             notes = []
             o = t.origins[i]
@@ -1467,6 +1494,16 @@ class NetworkChecker:
 _NUMBER_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
                "/": lambda a, b: a / b, "//": lambda a, b: a // b, "%": lambda a, b: a % b,
                "**": lambda a, b: a ** b}
+
+
+def _fact_words(net: TypedNetwork, a: Dim, b: Dim, how) -> str:
+    """A fact TypedNetwork.requires could hold, in words: "`d` is `4` or 1"."""
+    x, y = f"`{render(net.dim(a))}`", f"`{render(net.dim(b))}`"
+    if how == EQUAL:
+        return f"{x} equals {y}"
+    if how == EQUAL_OR_ONE:
+        return f"{x} is {y} or 1"
+    return f"{x} is divisible by {y}" if how == DIVIDES else f"{x} is at most {y}"
 
 
 def _untyped(values) -> bool:

@@ -14,6 +14,7 @@ from . import codes, memo
 from .codes import Code
 from .diagnostics import Span
 from .dims import Dim, Expr, compare, exact_div, is_dim, less_equal, render, symbols
+from .graph import EQUAL, EQUAL_OR_ONE, LESS_EQUAL
 from .kinds import Fail, Layer
 from .kinds.base import numel
 from .layout import Decide
@@ -94,13 +95,48 @@ class StageCtx:
             verdict = True
         if verdict is True and less_equal(a, b, self._nc.positive) is not True:
             self._require(a, b, False)
+        if verdict is None:
+            return self.assume_at_most(a, b)
         return verdict
+
+    def assume_at_most(self, a: Dim, b: Dim) -> bool | None:
+        """``less_equal(a, b)``, for a fact the stated shape rests on: where it is undecided
+        and the network's free parameters must make it hold, the class requires it (True)."""
+        verdict = self.less_equal(a, b)
+        if verdict is None and self._nc.records and self._nc.over_params(a, b):
+            self._untraced_fact()
+            self._nc.require(a, b, LESS_EQUAL, self.kind_name, self.span)
+            return True
+        return verdict
+
+    def _untraced_fact(self) -> None:
+        if self.tracing:
+            raise Fail("a fact required of the parameters")  # such an application is never reused
+
+    def assume_equal(self, a: Dim, b: Dim) -> bool:
+        """Whether ``a == b``, which the rule could not decide, is assumed: in a block checked
+        generically (each use checks it), or required of the network's free parameters
+        where it is over them alone (the class tests it); never in a strict check."""
+        if self._nc.records:
+            self._untraced_fact()  # required of the parameters, or warned about
+        return self._nc.assumes(a, b, EQUAL, self.kind_name, self.span)
+
+    def warns_unproven(self, *dims: Dim) -> bool:
+        """Whether a fact a rule cannot decide (over ``dims``, when given) is an `unproven`
+        warning: in a strict check, and where no caller checks the network again, unless it
+        is over its parameters alone (required of them instead); never in a block checked
+        generically, where each use checks it."""
+        nc = self._nc
+        return nc.strict or (nc.records and not (dims and nc.over_params(*dims)))
 
     def requires_divisible(self, size: Dim, by: Dim) -> None:
         """The stage needs ``size`` divisible by ``by``, and found it so with the parameters'
         values: where it does not hold for every value of them, the built class tests it."""
         if exact_div(self.dim(size), self.dim(by)) is not None and exact_div(size, by) is None:
             self._require(size, by, True)
+        elif exact_div(size, by) is None and self._nc.records and self._nc.over_params(size, by) \
+                and not isinstance(self.dim(size), int):
+            self._require(size, by, True)  # undecided, required of the free parameters
 
     def _require(self, a: Dim, b: Dim, divides: bool) -> None:
         if self.tracing:
@@ -150,8 +186,39 @@ class StageCtx:
         return nc.decider
 
     def same(self, a: Dim, b: Dim) -> bool:
-        """Whether a == b may hold: provably, or assumed in a generic block check."""
-        return self._nc.same(a, b)
+        """Whether a == b may hold: provably, or assumed (in a generic block check; over the
+        parameters alone where the network's free parameters are required to make it hold)."""
+        self._untraced(a, b)
+        return self._nc.same(a, b, self.kind_name, self.span)
+
+    def _untraced(self, a: Dim, b: Dim) -> None:
+        """An application whose facts would be required of the parameters is never reused."""
+        if self.tracing and self._nc.records and self._nc.compare(a, b) is None:
+            raise Fail("a fact required of the parameters")
+
+    def broadcast_size(self, size: Dim, d: Dim, to_d: bool, stated: bool = False) -> bool | None:
+        """What torch makes of ``size`` and ``d``, two sizes neither known to be 1: None when
+        they cannot broadcast, else whether it is ``d`` (``to_d``, the rule's choice where
+        the check is not recorded) rather than ``size``. Where no caller checks the network,
+        the one kept must never be 1 for any value (unless the stage states it, ``stated``:
+        expand's size; else the size depends on which is 1, an `unproven` error) and the
+        other is required to be it or 1 (of the free parameters, or warned about)."""
+        nc = self._nc
+        if not nc.records or nc.compare(size, d) is not None:
+            return to_d if self.same(size, d) else None
+        self._untraced(size, d)
+        to_d = stated or compare(d, 1, _ALL_POSITIVE) is False
+        kept, other = (d, size) if to_d else (size, d)
+        if not stated and compare(kept, 1, _ALL_POSITIVE) is not False:
+            names = ", ".join(f"`{s}`" for s in sorted(symbols(size) | symbols(d)))
+            raise self.fail(codes.UNPROVEN, f"{self.kind_name}: the size `{self.show(size)}` meets "
+                            f"`{self.show(d)}`, and either may be 1: the result is the other one, so its "
+                            f"size depends on the values of {names}", self._stories(),
+                            help="give the parameters defaults (or values with --set), or size both with "
+                            "the same parameter")
+        never_one = compare(other, 1, _ALL_POSITIVE) is False  # then it must be the one kept
+        nc.assumes(other, kept, EQUAL if never_one else EQUAL_OR_ONE, self.kind_name, self.span)
+        return to_d
 
     def concrete(self, d: Dim, what: str, arg: str | None = None) -> int:
         return self._nc.concrete(d, what, self._span(arg))
@@ -360,9 +427,23 @@ class StageCtx:
         return [f"{maker.kind_name} (line {maker.span.line}) leaves its result "
                 f"{'with a memory layout netspec cannot state' if maker.outputs[0].tensor.strides is UNKNOWN else 'not contiguous'}"]
 
+    def _stories(self) -> list[str]:
+        """Notes on where each input came from."""
+        return [n for i in range(len(self.input_values)) for n in self.input_story(i)]
+
     def input_story(self, index: int = 0) -> list[str]:
         """Notes on where the input came from: its source and the stage that shaped it."""
         return self._nc.story(self.input_values[index])
+
+
+class _AllPositive:
+    """Every symbol a size, at least 1 (a parameter, too, once a class is built with it)."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+_ALL_POSITIVE = _AllPositive()
 
 
 def _quotient(num: list, den: list) -> Dim | None:

@@ -22,6 +22,23 @@ from .dims import Dim, substitute, total
 from .kinds import Kind
 from .types import Tensor, show_shape
 
+# how a required fact (TypedNetwork.requires) relates its two sizes a and b
+LESS_EQUAL = False  # a <= b
+DIVIDES = True  # b divides a
+EQUAL = "=="  # a == b
+EQUAL_OR_ONE = "==1"  # a == b or a == 1 (torch broadcasts a 1 to b)
+
+
+def fact_holds(a: int, b: int, how) -> bool:
+    """Whether a required fact holds for the values ``a`` and ``b``."""
+    if how == EQUAL:
+        return a == b
+    if how == EQUAL_OR_ONE:
+        return a in (b, 1)
+    if how == DIVIDES:
+        return b != 0 and a % b == 0
+    return a <= b
+
 
 @dataclass(eq=False)
 class Value:
@@ -137,8 +154,9 @@ class TypedNetwork:
     pins: dict[str, Span] = field(default_factory=dict)  # fixed param -> where it was first needed
     # (size, divisor, what, line): a divisibility the check assumed, tested by the built class
     assumed: list[tuple] = field(default_factory=list)
-    # (a, b, divides, what, line): a fact a stage needs (a <= b, or b divides a) that holds
-    # with the parameters' values and not for every value of them; the built class tests it
+    # (a, b, how, what, line): a fact a stage needs (how: LESS_EQUAL, DIVIDES, EQUAL,
+    # EQUAL_OR_ONE) that holds with the parameters' values and not for every value of them,
+    # or that a network with free parameters assumed of them; the built class tests it
     requires: list[tuple] = field(default_factory=list)
     generic: bool = False  # used as a stage: checked over free symbols, instantiated at each use
     ok: bool = True

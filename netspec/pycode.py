@@ -177,11 +177,14 @@ def attribute(name: str) -> bool:
     return name in KEYWORDS or name in MODULE_ATTRS
 
 
-def mark_in_place(net: TypedNetwork) -> None:
+def mark_in_place(net: TypedNetwork, assumed: bool = False) -> None:
     """Mark the ops that may write their result into their first input, as torchvision's
     residual blocks do (`out += identity`): that input is a fresh result of a layer or op
     that does not keep it for backward (Kind.fresh_result), nothing else reads it, and
-    it has the result's shape and dtype (nothing broadcast into it, no promotion)."""
+    it has the result's shape and dtype (nothing broadcast into it, no promotion). In a
+    network checked generically (``assumed``: its equalities assumed, each use checking
+    them, one class for all), the other inputs' sizes must be the result's or 1 as
+    written: a size only assumed equal may be larger at a use, and broadcast into it."""
     nodes = net.nodes
     if not any(n.kind is not None and n.kind.writes_in_place for n in nodes):
         return
@@ -194,7 +197,16 @@ def mark_in_place(net: TypedNetwork) -> None:
         n.in_place = (producer is not None and producer.kind is not None and producer.kind.fresh_result
                       and producer.error is None and not producer.kind.aliases_input(producer.args, [i.tensor for i in producer.inputs])
                       and v.index == 0 and uses.get(id(v)) == 1 and v.tensor is not None
-                      and out is not None and v.tensor.dtype == out.dtype and v.tensor.shape == out.shape)
+                      and out is not None and v.tensor.dtype == out.dtype and v.tensor.shape == out.shape
+                      and (not assumed or _written_fit(n, out)))
+
+
+def _written_fit(n: Node, out) -> bool:
+    """Whether every input after the first has, right-aligned, the result's sizes or 1."""
+    for v in n.inputs[1:]:
+        if v.tensor is None or any(d != o and d != 1 for d, o in zip(reversed(v.tensor.shape), reversed(out.shape))):
+            return False
+    return True
 
 
 # -- the submodules of a built network ---------------------------------------------------------

@@ -723,6 +723,10 @@ class Gen:
         """One item indexing ``d``: the whole dim, an integer, or a slice of a known size."""
         r = self.d.int(0, 9)
         at_least_one = _at_least_one(d)
+        if r >= 6 and isinstance(d.key, tuple) and d.key[0] == "param":
+            # a parameter without a default: the class requires `k <= width` of it
+            k = self.d.int(1, d.value)
+            return f'("slice", None, {k}, None)', ("first", k)
         if r < 3 or (r >= 6 and not d.concrete) or (r < 6 and not at_least_one):
             return '("slice", None, None, None)', ("keep",)
         if r < 6:
@@ -1929,8 +1933,8 @@ def _pad_text(family: str, n: int, mode: str, pads: tuple, d: Draw) -> str:
     return f"ConstantPad{n}d({arg}, 1.5)" if family == "Constant" else f"{family}Pad{n}d({arg})"
 def _index(x: Val, items: list[tuple]) -> Val | None:
     """Python's basic indexing of ``x`` by items ("keep",), ("int",), ("slice", slice),
-    ("new",), ("dots",)."""
-    used = sum(1 for it in items if it[0] in ("keep", "int", "slice"))
+    ("first", k) (`:k` of a parameter's size, at least k), ("new",), ("dots",)."""
+    used = sum(1 for it in items if it[0] in ("keep", "int", "slice", "first"))
     shape: list[Dim] = []
     k = 0
     for it in items:
@@ -1942,6 +1946,9 @@ def _index(x: Val, items: list[tuple]) -> Val | None:
         else:
             d = x.shape[k]
             k += 1
+            if it[0] == "first":
+                shape.append(const(it[1]))
+                continue
             if it[0] == "slice" and not d.concrete:
                 return None
             if it[0] == "keep" or (it[0] == "slice" and it[1] == slice(None)):

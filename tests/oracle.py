@@ -439,7 +439,13 @@ class NetworkOracle:
 
     def refused(self, e: Exception, checked, env: dict) -> None:
         """The constructor raised: a finding; when check --set refuses the values too, the
-        class should have refused them itself, saying why (a pinned parameter)."""
+        class should have refused them itself, saying why (a pinned parameter). A fact the
+        class requires may also fail where check --set accepts the values but states other
+        shapes than those the class was built for (a slice of `[:3]` of a dim `n` at n=2)."""
+        if checked is not None and checked.ok and isinstance(e, ValueError) and REQUIRED.search(str(e)) \
+                and self.states_otherwise(checked, env):
+            self.out.skipped.append(f"{self.net.name} {env}: the class refuses the values it states no shapes for: {e}")
+            return
         if checked is not None and not checked.ok:
             if isinstance(e, ValueError) and REQUIRED.search(str(e)):  # the class says the fact check --set refuses
                 self.out.skipped.append(f"{self.net.name} {env}: the class refuses the values: {e}")
@@ -448,6 +454,15 @@ class NetworkOracle:
                       "does not pin them)", env, "pinned-parameters")
         else:
             self.find("constructor", last_line(e), env)
+
+    def states_otherwise(self, checked, env: dict) -> bool:
+        """Whether check --set states other output shapes at ``env`` than the class's check."""
+        try:
+            mine = [shape_of(v.tensor, env) for _, v in self.net.outputs]
+            theirs = [shape_of(v.tensor, env) for _, v in checked.network(self.net.name).outputs]
+        except (KeyError, AttributeError):
+            return False
+        return mine != theirs
 
     def check_with(self, overrides: dict):
         return api.loads(self.spec.text, {**self.spec.overrides, **overrides}, file=self.spec.file, strict=False)

@@ -319,7 +319,7 @@ class GLU(FloatLayer):
             if isinstance(v, int):
                 half = v // 2
             else:
-                if ctx.strict:
+                if ctx.warns_unproven():
                     ctx.warn(codes.UNPROVEN, f"GLU halves dim {i} (`{ctx.show(size)}`), which must be even; "
                              "that cannot be proven for every value of the symbols", ctx.input_story(),
                              help="give the dim an even size, e.g. `2 * n`")

@@ -67,8 +67,8 @@ def broadcast(ctx, name: str, tensors: list[Tensor], shown: list[Tensor] | None 
                 size, origin, owner = d, here, k
             elif ctx.dim(d) == 1:
                 ctx.known(d)
-            elif ctx.same(size, d):
-                if broadcast_to(ctx, size, d):
+            elif (to_d := ctx.broadcast_size(size, d, broadcast_to(ctx, size, d))) is not None:
+                if to_d:
                     size, origin, owner = d, here, k
             else:
                 first = tensors[owner]

@@ -154,7 +154,7 @@ def check_heads(ctx, name: str, embed_dim: Dim, heads: Dim, arg: str) -> int:
                            ctx.input_story(), help=f"use a {arg} that divides {e}: {fits}", arg=arg)
         ctx.requires_divisible(embed_dim, heads)
     else:
-        if ctx.strict:
+        if ctx.warns_unproven(embed_dim, heads):
             ctx.warn(codes.UNPROVEN, f"{name}: whether the embedding size `{ctx.show(e)}` is divisible by {arg} "
                      f"({h}) depends on its value", arg=arg, help="give the size a concrete value to check it")
         if exact_div(e, h) is None:

@@ -144,7 +144,7 @@ def check_rows(ctx, name: str, x: Tensor, rows) -> None:
         if fact is False:
             raise ctx.fail(codes.VALUE, f"{name}: {said}: an id past the table", ctx.input_story(),
                            arg="num_embeddings", help=f"make num_embeddings at least {ctx.show(hi)}, or the ids fewer")
-        if fact is None and ctx.strict:
+        if fact is None and ctx.warns_unproven():
             ctx.warn(codes.UNPROVEN, f"{name}: {said}: each is a row only when {needs}, which cannot be proven for "
                      "every value of the symbols", ctx.input_story(), arg="num_embeddings",
                      help="torch raises IndexError where it fails; keep it so, and `# netspec: allow[unproven]` "
@@ -425,7 +425,7 @@ class Unflatten(Layer):
                            help="use -1 for the size netspec should work out")
         if verdict and compare(size, known) is not True:
             ctx.fix(size, known)  # equal only for the parameters' values
-        if verdict is None and ctx.strict:
+        if verdict is None and ctx.warns_unproven():
             ctx.warn(codes.UNPROVEN, f"Unflatten needs dim {i} (`{ctx.show(size)}`) to be {ctx.show(known)}, "
                      "equal only for some values of the symbols", arg="unflattened_size")
         return tuple(sizes)
@@ -450,7 +450,7 @@ class Unflatten(Layer):
                            "expressed as a dim", ctx.input_story(), arg="unflattened_size",
                            help="give the other sizes so that they divide the dim exactly")
         ctx.fix(known)
-        if ctx.strict:
+        if ctx.warns_unproven():
             ctx.warn(codes.UNPROVEN, f"Unflatten needs dim {i} (`{render(sv)}`) to be divisible by {kv}, which "
                      "cannot be proven for every value of the symbols", ctx.input_story(), arg="unflattened_size",
                      help="check that the sizes divide, or use sizes that make it exact")

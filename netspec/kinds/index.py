@@ -171,7 +171,7 @@ class Getitem(Op):
         n, v = ctx.dim(x.shape[d]), ctx.dim(i)
         if not isinstance(n, int) and isinstance(v, int):  # a symbolic size: the index must fit every value
             need = v + 1 if v >= 0 else -v
-            fits = ctx.less_equal(need, x.shape[d])
+            fits = ctx.assume_at_most(need, x.shape[d])
             if fits is False:
                 raise ctx.fail(codes.VALUE, f"getitem: index {v} is out of range for dim {d} of size {ctx.show(n)}",
                                [n for n in [ctx.origin_note(x, d)] if n], arg="index",
@@ -200,7 +200,7 @@ class Getitem(Op):
         lo = 0 if start is None else self.clamp(ctx, x, d, start)
         hi = n if stop is None else self.clamp(ctx, x, d, stop)
         span = hi - lo
-        order = ctx.less_equal(0, span)
+        order = ctx.assume_at_most(lo, hi)
         if order is False:
             return 0
         if order is None:
@@ -215,12 +215,12 @@ class Getitem(Op):
         n = x.shape[d]
         if ctx.less_equal(v, -1):
             w = n + v
-            inside = ctx.less_equal(0, w)
+            inside = ctx.assume_at_most(-v, n)
             if inside is None:
                 self.assume(ctx, x, d, f"{render(ctx.dim(-v))} is at most the size {ctx.show(n)}")
             ctx.fix(v, n)
             return w if inside is not False else 0
-        inside = ctx.less_equal(v, n)
+        inside = ctx.assume_at_most(v, n)
         if inside is None:
             self.assume(ctx, x, d, f"{render(ctx.dim(v))} is at most the size {ctx.show(n)}")
         ctx.fix(v, n)
@@ -229,7 +229,7 @@ class Getitem(Op):
     def assume(self, ctx, x: Tensor, d: int, fact: str) -> None:
         """A fact the slice's size depends on that cannot be proven: an `unproven` warning,
         and the size stated as if it holds (a block checked for every size assumes it)."""
-        if ctx.strict:
+        if ctx.warns_unproven():
             ctx.warn(codes.UNPROVEN, f"getitem: the size of dim {d} of the result assumes that {fact}, "
                      "which cannot be proven for every value of the symbols",
                      [f"the input is {ctx.show_tensor(x)}"], arg="index",

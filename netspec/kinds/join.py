@@ -179,7 +179,7 @@ class Split(_Pieces):
                 raise ctx.fail(codes.VALUE, f"split: the size {v} is negative", arg="split_size_or_sections")
             total = total + s
         verdict = compare(ctx.dim(total), ctx.dim(x.shape[d]))
-        if verdict is None and not ctx.strict:
+        if verdict is None and ctx.assume_equal(total, x.shape[d]):
             return list(sizes)
         if verdict is not True:
             notes = [n for n in [ctx.origin_note(x, d)] if n]
@@ -279,14 +279,14 @@ class Narrow(Op):
         if ctx.less_equal(start, -1):  # counted from the end
             start = n + start
         size, first, length = ctx.show(n), render(ctx.dim(a.start)), render(ctx.dim(a.length))
-        checks = ((ctx.less_equal(0, start), f"start {first} is out of range for dim {d} of size {size}"),
-                  (ctx.less_equal(0, a.length), f"length {length} is negative"),
-                  (ctx.less_equal(start + a.length, n),
+        checks = ((ctx.assume_at_most(0, start), f"start {first} is out of range for dim {d} of size {size}"),
+                  (ctx.assume_at_most(0, a.length), f"length {length} is negative"),
+                  (ctx.assume_at_most(start + a.length, n),
                    f"start {first} + length {length} exceeds dim {d} of size {size}"))
         for fact, problem in checks:
             if fact is False:
                 raise ctx.fail(codes.VALUE, f"narrow: {problem}", [f"the input is {ctx.show_tensor(x)}"], arg="start")
-            if fact is None and ctx.strict:
+            if fact is None and ctx.warns_unproven():
                 ctx.warn(codes.UNPROVEN, f"narrow: whether {problem} depends on the values of the symbols; "
                          "netspec assumes it does not", [f"the input is {ctx.show_tensor(x)}"], arg="start",
                          help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")

@@ -386,8 +386,9 @@ class Einsum(Op):
             return
         if ctx.dim(d) == 1:
             return
-        if ctx.same(sizes[lab][0], d):
-            if broadcast_to(ctx, sizes[lab][0], d):
+        to_d = ctx.broadcast_size(sizes[lab][0], d, broadcast_to(ctx, sizes[lab][0], d))
+        if to_d is not None:
+            if to_d:
                 sizes[lab] = (d, x.origins[i])  # a size that may be 1 broadcast to one that is not
             return
         what = "the dims under `...`" if lab.startswith("...") else f"subscript {lab}"

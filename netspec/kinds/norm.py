@@ -328,7 +328,7 @@ class GroupNorm(FloatLayer):
                 raise ctx.fail(codes.VALUE, f"GroupNorm: num_channels ({v}) must be divisible by num_groups ({groups})",
                                notes, arg="num_groups", help="use a number of groups that divides the channels")
             ctx.requires_divisible(channels, a.num_groups)
-            if not isinstance(v, int) and ctx.strict:
+            if not isinstance(v, int) and ctx.warns_unproven(channels, a.num_groups):
                 ctx.warn(codes.UNPROVEN, f"GroupNorm needs num_channels (`{ctx.show(channels)}`) divisible by "
                          f"num_groups ({groups}), which cannot be proven for every value of the symbols",
                          ctx.input_story(), arg="num_groups")

@@ -272,7 +272,7 @@ class Reshape(Op):
                            f"needs {render(k_show)} elements, but {ctx.show_tensor(x)} has {render(t_show)}",
                            ctx.input_story(), arg="shape",
                            help="use -1 for the size netspec should infer")
-        if verdict is None and ctx.strict:
+        if verdict is None and not ctx.assume_equal(total, known) and ctx.warns_unproven():
             ctx.warn(codes.UNPROVEN, f"reshape needs {render(k_show)} elements, and the input has "
                      f"{render(t_show)}: equal only for some values of the symbols", arg="shape")
 
@@ -473,7 +473,7 @@ class Select(Op):
         if fits is False:
             raise ctx.fail(codes.VALUE, f"select: index {idx} is out of range for dim {i} of size {ctx.show(size)}",
                            arg="index", help=f"the dim must have at least {need} elements for this index")
-        if fits is None and ctx.strict:
+        if fits is None and ctx.warns_unproven():
             ctx.warn(codes.UNPROVEN, f"select: index {idx} exists only when dim {i} ({ctx.show(size)}) has at least "
                      f"{need} elements, which cannot be proven for every value of the symbols",
                      [f"the input is {ctx.show_tensor(x)}"], arg="index",
@@ -601,7 +601,7 @@ class Expand(Op):
                 keep[i] = i - new
             elif ctx.known(old) == 1:
                 shape.append(d)  # a dim of 1 broadcast: never an equality to assume
-            elif ctx.same(d, old):
+            elif ctx.broadcast_size(old, d, True, stated=True) is not None:
                 shape.append(d)  # equal, or old is 1 and broadcast: d either way
             else:
                 notes = [n for n in [ctx.origin_note(x, i - new)] if n]
