@@ -15,7 +15,10 @@ one from any source of choices (:class:`Draw`: hypothesis's data, or a seeded
 A generated file has one network that is not used as a stage (the last; :attr:`root`
 names it) and may define networks used as its stages (residual blocks repeated with
 ``* N``, chains over symbolic input sizes, blocks with two inputs and two outputs, blocks
-scaling by a tensor of a parameter's size, used with it at 1 and at the input's size). Its
+scaling by a tensor of a parameter's size, used with it at 1 and at the input's size;
+ceil-mode pools and transposed convolutions whose window, stride, output_padding, dilation
+or groups are parameters, used with several values, then a Linear sized by what they leave;
+network steps carrying two or three states through `scan`). Its
 inputs are images, signals, sequences (either layout, with ``batch``/``seq`` symbols),
 token ids or flat features, in float32, float64 or int64. Stages are drawn from every
 layer kind and op with valid random arguments; values are bound, reused, concatenated
@@ -1666,9 +1669,10 @@ class Gen:
         self.values.append(val)
         return val
 
-    def scan_binding(self, v: Val) -> Val | None:
-        """A shared RNNCell, GRUCell or LSTMCell scanned over dim 0 of ``[T, B, F]``, its
-        state (an LSTMCell's pair (h, c)) started from the first position through a Linear."""
+    def scan_binding(self, v: Val, network: bool = False) -> Val | None:
+        """A shared RNNCell, GRUCell or LSTMCell, or a network step carrying several states
+        (always where ``network``), scanned over dim 0 of ``[T, B, F]``, its state (an
+        LSTMCell's pair (h, c)) started from the first position through a Linear."""
         first = v.shape[0]
         if first.role == "batch":
             return None  # the state would carry one sample into the next (a `layout` error)
@@ -1676,7 +1680,7 @@ class Gen:
             return None  # the cell and the Linear are sized by the last dim
         if not (first.concrete or (first.text or "").isidentifier()):
             return None  # select(0, 0) of a size that may be 0: netspec warns
-        if self.d.chance(0.4):
+        if network or self.d.chance(0.4):
             return self.step_scan_binding(v)
         kind = self.d.choice(["RNNCell", "GRUCell", "LSTMCell"])
         text_h, hidden = self.size(2, 8)
@@ -1700,7 +1704,9 @@ class Gen:
         hidden = self.d.int(2, 6)
         b, f = f"{name.lower()}_0", f"{name.lower()}_1"
         sub = Gen(self.d, self.opts, {"x", "h", "c", "t", b, f}, self.symbols, self.depth + 1)
-        h = Val("h", v.dtype, (Dim(v.shape[1].value, b, ("bsym", b)), Dim(hidden, "hidden", hidden)))
+        rows = v.shape[1]  # the caller's batch, mostly: a stage must not read it as time
+        h = Val("h", v.dtype, (Dim(rows.value, b, ("dsym" if _data_sized(rows) else "bsym", b), rows.role or
+                                   ("batch" if _holds_batch(rows) else None)), Dim(hidden, "hidden", hidden)))
         parts, w = sub.chain(h, self.d.int(0, 2), only_preserving=True, keep_last=True)
         lead = "".join(f" -> {p}" for p in parts) if w.shape == h.shape else ""
         mix = self.d.choice(["(f -> Sigmoid) * c + h_new", "c + h_new", "c * (h_new -> Sigmoid)"])
@@ -1741,7 +1747,10 @@ class Gen:
     def block_use(self, v: Val) -> Val | None:
         if not v.floating or v.rank == 0:
             return None
-        kind = self.d.choice(["residual", "chain", "pair", "scale", "ceil", "ceil", "up", "up"])
+        windowed = ["ceil", "up"] * 2 if v.rank in (3, 4) and _batch_in_front(v) else []
+        kind = self.d.choice(["residual", "chain", "pair", "scale"] + windowed + ["step"] * (v.rank == 3))
+        if kind == "step":
+            return self.scan_binding(v, self.d.chance(0.7))
         name = self.fresh_block(kind)
         syms = [f"{name.lower()}_{i}" for i in range(v.rank)]
         if kind in ("ceil", "up"):
