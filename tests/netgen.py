@@ -271,7 +271,7 @@ class Gen:
         if v.rank in (2, 3, 4):
             m += [self.batchnorm, self.instancenorm]
         if v.rank == 4:
-            m += [self.layernorm2d]
+            m += [self.layernorm2d] * 2
         if not keep_last and v.rank >= 1:
             m += [self.linear] * 3
         if self.opts.attention and v.rank in (2, 3):
@@ -403,7 +403,7 @@ class Gen:
         options = ["LayerNorm2d", "LayerNorm2d(eps=1e-6)", "LayerNorm2d(elementwise_affine=false)",
                    "LayerNorm2d(bias=false)", "LayerNorm2d(1e-5, false)"]
         sized: dict = {}  # the dims a given normalized_shape names: index -> key
-        given = self.d.int(0, 2) if c.concrete and c.text else 0
+        given = self.d.choice([0, 1, 2, 2]) if c.concrete and c.text else 0
         if given == 2 and w.concrete and w.text:
             options = [f"LayerNorm2d(normalized_shape=({w.text}, {c.text}))"]  # the last two, channels last
             sized = {3: w.key, 1: c.key}
@@ -2218,8 +2218,9 @@ def _data_sized(d: Dim) -> bool:
 
 
 def _batch_in_front(v: Val) -> bool:
-    """No dim but the first is a batch: a convolution or pool reads none as a spatial dim."""
-    return all(d.role != "batch" for d in v.shape[1:])
+    """No dim but the first holds the batch (is it, or has it merged in): a convolution, pool
+    or resampling reads none as a spatial dim."""
+    return not any(_holds_batch(d) for d in v.shape[1:])
 
 
 def _batch_behind(v: Val, first: int) -> bool:

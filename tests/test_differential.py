@@ -14,6 +14,7 @@ A few hundred networks run by default; ``NETSPEC_DIFF_EXAMPLES=20000`` runs that
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 import sys
@@ -186,13 +187,20 @@ def test_the_generator_is_reproducible_and_varied():
                  "    buffer ", "LayerNorm2d(normalized_shape=(", "-> expand(", "scan("):
         assert word in joined, f"no generated network has {word!r}"
     assert re.search(r"= \w+ -> scan\(\w+, \(\w+, \w+\)\)", joined), "no generated network scans an LSTMCell"
+    # blocks over the arguments that change a shape, used with several values, and steps
+    # carrying several states
+    assert re.search(r"Pool[12]d\(k[,)][^\n]*ceil_mode=true\) -> [^\n]*Linear", joined), "no ceil-mode window parameter"
+    assert re.search(r"ConvTranspose[12]d\([^\n]*stride=s[^\n]*output_padding=op", joined), "no transposed stride parameter"
+    assert re.search(r"shared \w+ = Step\d+", joined), "no scanned network step"
 
 
 def test_the_generator_writes_nothing_check_refuses():
     """Every generated spec checks: no error, no `unproven` warning, none refused by design
     (a layer sized by a data axis, a `view` of what may not be contiguous); torchvision's
-    LayerNorm2d and Permute, declared params and buffers and scanned LSTMCells among them."""
-    seen = dict.fromkeys(("LayerNorm2d", "Permute(", "    param ", "    buffer ", "LSTMCell"), 0)
+    LayerNorm2d and Permute, declared params and buffers, scanned LSTMCells, blocks over
+    ceil-mode windows and transposed strides and network steps among them."""
+    seen = dict.fromkeys(("LayerNorm2d", "Permute(", "    param ", "    buffer ", "LSTMCell", "network Ceil",
+                          "network Up", "network Step"), 0)
     for seed in range(150):
         spec = netgen.sample(seed)
         result = check_text(spec.text, f"random-{seed}.net")
@@ -202,3 +210,22 @@ def test_the_generator_writes_nothing_check_refuses():
         for word in seen:
             seen[word] += word in spec.text
     assert all(n >= 3 for n in seen.values()), seen
+
+
+def test_ceil_mode_pairs_reach_every_relation_and_torchs_last_window_rule():
+    """The (window, stride) pairs the generator gives a ceil-mode pool block: k = s, k > s
+    and k < s among them, every one run by torch, and torch's last-window rule (a window
+    that would start in the right padding is dropped) firing at some, as the generator says."""
+    rng = netgen.RandomDraw(random.Random(3))
+    relations, fired = set(), set()
+    for _ in range(150):
+        sizes, pad = [rng.int(1, 9) for _ in range(rng.int(1, 2))], rng.int(0, 1)
+        for k, s in netgen._ceil_pairs(rng, sizes, pad, rng.choice(["ks", "k", "k=s", "s"])):
+            relations.add((k > s) - (k < s))
+            pool = torch.nn.MaxPool1d(k, stride=s, padding=pad, ceil_mode=True)
+            for size in sizes:
+                got = pool(torch.zeros(1, 1, size)).shape[-1]
+                unclipped = -(-(size + 2 * pad - k) // s) + 1  # torch's documented count before the rule
+                assert (got != unclipped) == netgen._ceil_drops(size, k, s, pad), (size, k, s, pad)
+                fired.add(got != unclipped)
+    assert relations == {-1, 0, 1} and fired == {True, False}
