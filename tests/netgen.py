@@ -1848,11 +1848,14 @@ class Gen:
         tail, shape = self.reader(v, n) or ("", None)
         out_ch = self.d.int(1, 8)
         names = tuple(nm for nm in ("k", "s", "op", "d", "g") if self.d.chance(0.6)) or ("s",)
-        sets = _up_sets(self.d, in_ch.value if in_ch.concrete else 1, out_ch, self.d.choice(["stride", "dilation"]))
+        mode = self.d.choice(["stride", "dilation"])
+        sets = _up_sets(self.d, in_ch.value if in_ch.concrete else 1, out_ch, mode)
         pad = self.d.choice([0, 0, 1])
         sets = [st for st in sets if all(_transposed_size(L.value, st["k"], st["s"], pad, st["d"], st["op"]) >= 1
                                          for L in v.shape[-n:])]
         fixed = sets[0] if sets else None
+        if fixed is None or (fixed["op"] < fixed["s"]) != (mode == "stride"):
+            return None  # the defaults meet the fact the class tests, and every use meets it
         sets = [st for st in sets if all(st[nm] == fixed[nm] for nm in fixed if nm not in names)]
         uses = list(dict.fromkeys(tuple(st[nm] for nm in names) for st in sets))[:3]
         if len(uses) < 2:
