@@ -1798,12 +1798,13 @@ class Gen:
     def reader(self, v: Val, n: int) -> tuple[str, Callable] | None:
         """What follows a block's window over the last ``n`` dims of ``v`` and reads the size
         it leaves: Flatten -> Linear (dims from 1 on), a Linear over the last dim (one spatial
-        dim), or nothing where those sizes vary with the data; the text and the result's shape."""
+        dim), or nothing where those sizes vary with the data; the text, and the result's shape
+        given the channels (dim 1) the window leaves."""
         width = self.d.int(2, 6)
         if v.rank == n + 2 and not any(_data_sized(dd) for dd in v.shape[1:]) and self.d.chance(0.8):
-            return f" -> Flatten -> Linear({width})", lambda outs: (v.shape[0], const(width))
+            return f" -> Flatten -> Linear({width})", lambda ch: (v.shape[0], const(width))
         if n == 1 and not _data_sized(v.shape[-1]) and self.d.chance(0.8):
-            return f" -> Linear({width})", lambda outs: v.shape[:-1] + (const(width),)
+            return f" -> Linear({width})", lambda ch: (v.shape[0], ch, const(width))
         return None
 
     def ceil_block(self, name: str, syms, v: Val) -> Val | None:
@@ -1834,7 +1835,8 @@ class Gen:
         self.blocks.append(f"network {name}({params}) {{\n    input x: {typ}\n"
                            f"    y = x -> {kind}{n}d({window}{stride}{padding}, ceil_mode=true){tail}\n"
                            f"    output y\n}}\n")
-        return self.uses(v, name, names, uses[0], self.d.choice([uses, uses[1:] + uses[:1]]), shape)
+        order = self.d.choice([uses, uses[1:] + uses[:1]])
+        return self.uses(v, name, names, uses[0], order, lambda vals: shape(v.shape[1]))
 
     def up_block(self, name: str, syms, v: Val) -> Val | None:
         """A ConvTranspose1d/2d whose kernel, stride, output_padding, dilation and groups are
@@ -1871,7 +1873,7 @@ class Gen:
         def result(vals):
             st = {**fixed, **dict(zip(names, vals))}
             if shape is not None:
-                return shape(None)
+                return shape(const(out_ch))
             outs = [_conv_transpose_out(L, st["k"], st["s"], pad, st["d"], st["op"]) for L in v.shape[-n:]]
             return v.shape[:1] + (const(out_ch),) + tuple(outs)
         return self.uses(v, name, names, uses[0], uses, result)
