@@ -164,6 +164,23 @@ network Net(width=11) {
     output y
 }
 """, {"batch": 2, "h": 6}),
+    # a ceil-mode window from a parameter over two dims, its size read by a Linear: one class
+    # for k = 1, 4 and 2 (the last window dropped at some), its in_features an expression
+    # longer than a line
+    "ceil_window_parameter": ("""
+network Ceil1(k=2) {
+    input x: float64[ceil1_0, ceil1_1, ceil1_2, ceil1_3]
+    y = x -> MaxPool2d(k, stride=3, ceil_mode=true) -> Flatten -> Linear(6)
+    output y
+}
+network Net {
+    input image: float64[batch, 5, 5, 10]
+    out = image -> Ceil1(k=1)
+    mix = image -> Ceil1(k=4)
+    sum = image -> Ceil1
+    output out, mix, sum
+}
+""", {"batch": 2}),
 }
 
 
@@ -171,6 +188,21 @@ network Net(width=11) {
 def test_regressions(name):
     text, symbols = REGRESSIONS[name]
     differential(text, symbols)
+
+
+def test_a_size_longer_than_a_line_is_formatted_code(tmp_path):
+    """The class's Linear reads a size (a polynomial in k and the input's sizes) too long for
+    one line: the build splits it as ruff formats it."""
+    exe = Path(sys.executable).parent / "ruff"
+    if not exe.exists():
+        pytest.skip("ruff is not installed")
+    code = api.loads(REGRESSIONS["ceil_window_parameter"][0]).code
+    assert max(map(len, code.splitlines())) <= 88
+    path = tmp_path / "ceil.py"
+    path.write_text(code)
+    for args in (["check"], ["format", "--check", "--diff"]):
+        out = subprocess.run([str(exe), *args, "--isolated", "--no-cache", str(path)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_the_generator_is_reproducible_and_varied():
