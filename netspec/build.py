@@ -217,7 +217,71 @@ def lay_out(prefix: str, value, suffix: str, indent: str, scope: Scope, comment:
         lines.append(indent + ")" + suffix)
         return lines
     text = value.text if isinstance(value, Raw) else scope.value(value)
+    if isinstance(value, Expr) and not prefix and not comment and len(indent + text + suffix) > WIDTH:
+        return split_sum(text, indent, suffix) or [indent + text + suffix]
     return _with_comment(indent + prefix + text + suffix, comment, indent)
+
+
+def _top_level(text: str, ops: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``text`` cut at the operators ``ops`` outside parentheses: (operator, operand) pairs,
+    the first with no operator."""
+    pieces, depth, start, op, i = [], 0, 0, "", 0
+    while i < len(text):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        hit = next((o for o in ops if depth == 0 and text.startswith(f" {o} ", i)), None)
+        if hit:
+            pieces.append((op, text[start:i]))
+            op, start = hit, i + len(hit) + 2
+            i = start
+            continue
+        i += 1
+    return pieces + [(op, text[start:])]
+
+
+def split_sum(text: str, indent: str, suffix: str = "") -> list[str] | None:
+    """ruff's layout of an integer expression too long for one line, as an argument of its
+    own: a line per term of its sum (operator first), a term too long a line per factor, a
+    parenthesized factor too long opened over lines of its own; None where a name or a number
+    alone does not fit."""
+    if len(indent + text + suffix) <= WIDTH:
+        return [indent + text + suffix]
+    terms = _top_level(text, ("+", "-"))
+    lines: list[str] = []
+    for op, term in terms:
+        lead = f"{op} " if op else ""
+        got = [indent + lead + term] if len(terms) > 1 and len(indent + lead + term) <= WIDTH else \
+            _split_product(term, indent, lead)
+        if got is None:
+            return None
+        lines += got
+    lines[-1] += suffix
+    return None if any(len(line) > WIDTH for line in lines) else lines
+
+
+def _wrapped(text: str) -> bool:
+    """Whether ``text`` is one parenthesized expression."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return i == len(text) - 1 and ch == ")"
+    return False
+
+
+def _split_product(term: str, indent: str, lead: str) -> list[str] | None:
+    lines: list[str] = []
+    for by, factor in _top_level(term, ("*", "//", "%")):
+        first = indent + (f"{by} " if by else lead)
+        if len(first + factor) <= WIDTH:
+            lines.append(first + factor)
+            continue
+        if not _wrapped(factor):
+            return None
+        inner = split_sum(factor[1:-1], indent + IND)
+        if inner is None:
+            return None
+        lines += [first + "(", *inner, indent + ")"]
+    return lines
 
 
 def _with_comment(line: str, comment: str | None, indent: str) -> list[str]:

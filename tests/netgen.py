@@ -15,7 +15,10 @@ one from any source of choices (:class:`Draw`: hypothesis's data, or a seeded
 A generated file has one network that is not used as a stage (the last; :attr:`root`
 names it) and may define networks used as its stages (residual blocks repeated with
 ``* N``, chains over symbolic input sizes, blocks with two inputs and two outputs, blocks
-scaling by a tensor of a parameter's size, used with it at 1 and at the input's size). Its
+scaling by a tensor of a parameter's size, used with it at 1 and at the input's size;
+ceil-mode pools and transposed convolutions whose window, stride, output_padding, dilation
+or groups are parameters, used with several values, then a Linear sized by what they leave;
+network steps carrying two or three states through `scan`). Its
 inputs are images, signals, sequences (either layout, with ``batch``/``seq`` symbols),
 token ids or flat features, in float32, float64 or int64. Stages are drawn from every
 layer kind and op with valid random arguments; values are bound, reused, concatenated
@@ -268,7 +271,7 @@ class Gen:
         if v.rank in (2, 3, 4):
             m += [self.batchnorm, self.instancenorm]
         if v.rank == 4:
-            m += [self.layernorm2d]
+            m += [self.layernorm2d] * 2
         if not keep_last and v.rank >= 1:
             m += [self.linear] * 3
         if self.opts.attention and v.rank in (2, 3):
@@ -400,7 +403,7 @@ class Gen:
         options = ["LayerNorm2d", "LayerNorm2d(eps=1e-6)", "LayerNorm2d(elementwise_affine=false)",
                    "LayerNorm2d(bias=false)", "LayerNorm2d(1e-5, false)"]
         sized: dict = {}  # the dims a given normalized_shape names: index -> key
-        given = self.d.int(0, 2) if c.concrete and c.text else 0
+        given = self.d.choice([0, 1, 2, 2]) if c.concrete and c.text else 0
         if given == 2 and w.concrete and w.text:
             options = [f"LayerNorm2d(normalized_shape=({w.text}, {c.text}))"]  # the last two, channels last
             sized = {3: w.key, 1: c.key}
@@ -1670,9 +1673,10 @@ class Gen:
         self.values.append(val)
         return val
 
-    def scan_binding(self, v: Val) -> Val | None:
-        """A shared RNNCell, GRUCell or LSTMCell scanned over dim 0 of ``[T, B, F]``, its
-        state (an LSTMCell's pair (h, c)) started from the first position through a Linear."""
+    def scan_binding(self, v: Val, network: bool = False) -> Val | None:
+        """A shared RNNCell, GRUCell or LSTMCell, or a network step carrying several states
+        (always where ``network``), scanned over dim 0 of ``[T, B, F]``, its state (an
+        LSTMCell's pair (h, c)) started from the first position through a Linear."""
         first = v.shape[0]
         if first.role == "batch":
             return None  # the state would carry one sample into the next (a `layout` error)
@@ -1680,6 +1684,8 @@ class Gen:
             return None  # the cell and the Linear are sized by the last dim
         if not (first.concrete or (first.text or "").isidentifier()):
             return None  # select(0, 0) of a size that may be 0: netspec warns
+        if network or self.d.chance(0.4):
+            return self.step_scan_binding(v)
         kind = self.d.choice(["RNNCell", "GRUCell", "LSTMCell"])
         text_h, hidden = self.size(2, 8)
         cell = self.fresh(["cell", "step", "shared_cell"])  # not a kind's name (`sum`): a module's
@@ -1695,6 +1701,45 @@ class Gen:
         self.values.append(val)
         return val
 
+    def step_scan(self, v: Val, name: str, n_states: int) -> int:
+        """A network step over one position of ``v`` (``[B, F]``) carrying ``n_states``
+        states of its parameter's size ``hidden`` (h, c and maybe a running sum), h from
+        Linears of x and of h (sometimes through stages that keep its shape); its size."""
+        hidden = self.d.int(2, 6)
+        b, f = f"{name.lower()}_0", f"{name.lower()}_1"
+        sub = Gen(self.d, self.opts, {"x", "h", "c", "t", b, f}, self.symbols, self.depth + 1)
+        rows = v.shape[1]  # the caller's batch, mostly: a stage must not read it as time
+        h = Val("h", v.dtype, (Dim(rows.value, b, ("dsym" if _data_sized(rows) else "bsym", b), rows.role or
+                                   ("batch" if _holds_batch(rows) else None)), Dim(hidden, "hidden", hidden)))
+        parts, w = sub.chain(h, self.d.int(0, 2), only_preserving=True, keep_last=True)
+        lead = "".join(f" -> {p}" for p in parts) if w.shape == h.shape else ""
+        mix = self.d.choice(["(f -> Sigmoid) * c + h_new", "c + h_new", "c * (h_new -> Sigmoid)"])
+        lines = [f"    input x: {v.dtype}[{b}, {f}]"] + [f"    input {s}: {v.dtype}[{b}, hidden]" for s in "hct"[:n_states]]
+        lines += ["    f = x -> Linear(hidden)", f"    h_new = f + (h{lead} -> Linear(hidden)) -> Tanh",
+                  f"    c_new = {mix}"] + ["    t_new = t + h_new"] * (n_states == 3)
+        outs = ", ".join(["h_new", "c_new", "t_new"][:n_states])
+        self.blocks.append(f"network {name}(hidden={hidden}) {{\n" + "\n".join(lines) + f"\n    output {outs}\n}}\n")
+        return hidden
+
+    def step_scan_binding(self, v: Val) -> Val | None:
+        """``states, h, c = xs -> scan(step, (h0, c0))`` over a network step carrying two or
+        three states, each started from the first position through a Linear."""
+        n_states = self.d.choice([2, 2, 3])
+        name = self.fresh_block("step")
+        hidden = self.step_scan(v, name, n_states)
+        use = self.d.choice([name, f"{name}({hidden})", f"{name}(hidden={hidden})"])
+        step = self.fresh(["step", "shared_step", "stepper"])
+        starts = [self.fresh() for _ in range(n_states)]
+        states, lasts = self.fresh(), [self.fresh() for _ in starts]
+        self.lines.append(f"    shared {step} = {use}")
+        for start in starts:
+            self.lines.append(f"    {start} = {v.expr} -> select(0, 0) -> Linear({hidden})")
+        self.lines.append(f"    {', '.join([states] + lasts)} = {v.expr} -> scan({step}, ({', '.join(starts)}))")
+        self.values.extend(Val(last, v.dtype, (v.shape[1], const(hidden))) for last in lasts)
+        val = Val(states, v.dtype, v.shape[:2] + (const(hidden),))
+        self.values.append(val)
+        return val
+
     def cell(self, v: Val) -> Stage | None:
         kind = self.d.choice(["RNNCell", "GRUCell", "LSTMCell"])
         text_h, hidden = self.size(2, 8)
@@ -1706,9 +1751,14 @@ class Gen:
     def block_use(self, v: Val) -> Val | None:
         if not v.floating or v.rank == 0:
             return None
-        kind = self.d.choice(["residual", "chain", "pair", "scale"])
+        windowed = ["ceil", "up"] * 2 if v.rank in (3, 4) and _batch_in_front(v) else []
+        kind = self.d.choice(["residual", "chain", "pair", "scale"] + windowed + ["step"] * (v.rank == 3))
+        if kind == "step":
+            return self.scan_binding(v, self.d.chance(0.7))
         name = self.fresh_block(kind)
         syms = [f"{name.lower()}_{i}" for i in range(v.rank)]
+        if kind in ("ceil", "up"):
+            return (self.ceil_block if kind == "ceil" else self.up_block)(name, syms, v)
         if kind == "residual":
             return self.residual_block(name, syms, v)
         if kind == "scale":
@@ -1718,7 +1768,8 @@ class Gen:
         return self.chain_block(name, syms, v)
 
     def fresh_block(self, kind: str) -> str:
-        base = {"residual": "Res", "chain": "Sub", "pair": "Pair", "scale": "Scale"}[kind]
+        base = {"residual": "Res", "chain": "Sub", "pair": "Pair", "scale": "Scale", "ceil": "Ceil", "up": "Up",
+                "step": "Step"}[kind]
         i = 1
         while f"{base}{i}" in self.block_names:
             i += 1
@@ -1732,6 +1783,104 @@ class Gen:
             dims.append(Dim(d.value, s, ("dsym" if _data_sized(d) else "bsym", s), d.role))
             texts.append(s)
         return f"{v.dtype}[{', '.join(texts)}]", Val("x", v.dtype, tuple(dims))
+
+    def uses(self, v: Val, name: str, names: tuple[str, ...], defaults: tuple, values: list[tuple], shape) -> Val:
+        """Bindings of ``v`` through the block ``name`` once per tuple of its parameters'
+        ``values`` (by position, by name, or nothing where they are its defaults); the
+        result of each is ``shape(values)``; the last one's value."""
+        val = v
+        for vals in values:
+            if vals == defaults and self.d.chance(0.5):
+                call = name
+            elif self.d.chance(0.5):
+                call = f"{name}({', '.join(map(str, vals))})"
+            else:
+                call = f"{name}({', '.join(f'{n}={x}' for n, x in zip(names, vals))})"
+            val = self.bind(f"{v.expr} -> {call}", Val(v.expr, v.dtype, shape(vals)))
+        return val
+
+    def reader(self, v: Val, n: int) -> tuple[str, Callable] | None:
+        """What follows a block's window over the last ``n`` dims of ``v`` and reads the size
+        it leaves: Flatten -> Linear (dims from 1 on), a Linear over the last dim (one spatial
+        dim), or nothing where those sizes vary with the data; the text, and the result's shape
+        given the channels (dim 1) the window leaves."""
+        width = self.d.int(2, 6)
+        if v.rank == n + 2 and not any(_data_sized(dd) for dd in v.shape[1:]) and self.d.chance(0.8):
+            return f" -> Flatten -> Linear({width})", lambda ch: (v.shape[0], const(width))
+        if n == 1 and not _data_sized(v.shape[-1]) and self.d.chance(0.8):
+            return f" -> Linear({width})", lambda ch: (v.shape[0], ch, const(width))
+        return None
+
+    def ceil_block(self, name: str, syms, v: Val) -> Val | None:
+        """A ceil-mode MaxPool or AvgPool whose window and/or stride are the block's
+        parameters, then a layer sized by what it leaves, used with two or three (k, s)
+        pairs (k = s, k > s, k < s; torch's last-window rule fires at some): the generic
+        check must state the size torch's rule leaves at every use."""
+        n = v.rank - 2
+        if n not in (1, 2) or not v.floating or not _batch_in_front(v):
+            return None
+        got = self.reader(v, n)
+        if got is None:
+            return None
+        tail, shape = got
+        pad = self.d.choice([0, 0, 1])
+        mode = self.d.choice(["ks", "ks", "k", "k=s", "s"])  # which are parameters (k=s: no stride given)
+        pairs = _ceil_pairs(self.d, [dd.value for dd in v.shape[-n:]], pad, mode)
+        if len(pairs) < 2:
+            return None
+        names = ("k",) if mode == "k=s" else tuple(mode)
+        uses = [tuple(pr[0 if nm == "k" else 1] for nm in names) for pr in pairs]
+        kind = self.d.choice(["MaxPool", "AvgPool"])
+        window = "k" if "k" in names else str(pairs[0][0])
+        stride = "" if mode == "k=s" else f", stride={'s' if 's' in names else pairs[0][1]}"
+        padding = f", padding={pad}" if pad else ""
+        typ, _ = self._block_input(syms, v, False)
+        params = ", ".join(f"{nm}={x}" for nm, x in zip(names, uses[0]))
+        self.blocks.append(f"network {name}({params}) {{\n    input x: {typ}\n"
+                           f"    y = x -> {kind}{n}d({window}{stride}{padding}, ceil_mode=true){tail}\n"
+                           f"    output y\n}}\n")
+        order = self.d.choice([uses, uses[1:] + uses[:1]])
+        return self.uses(v, name, names, uses[0], order, lambda vals: shape(v.shape[1]))
+
+    def up_block(self, name: str, syms, v: Val) -> Val | None:
+        """A ConvTranspose1d/2d whose kernel, stride, output_padding, dilation and groups are
+        some of the block's parameters, used with two or three sets of values (output_padding
+        below the stride at every use, or below the dilation where the stride is 1), then a
+        layer sized by what it leaves where that does not vary with the data."""
+        n = v.rank - 2
+        in_ch = v.shape[1] if n in (1, 2) else None
+        if in_ch is None or not v.floating or not _batch_in_front(v) or _data_sized(in_ch):
+            return None
+        tail, shape = self.reader(v, n) or ("", None)
+        out_ch = self.d.int(1, 8)
+        names = tuple(nm for nm in ("k", "s", "op", "d", "g") if self.d.chance(0.6)) or ("s",)
+        mode = self.d.choice(["stride", "dilation"])
+        sets = _up_sets(self.d, in_ch.value if in_ch.concrete else 1, out_ch, mode)
+        pad = self.d.choice([0, 0, 1])
+        sets = [st for st in sets if all(_transposed_size(L.value, st["k"], st["s"], pad, st["d"], st["op"]) >= 1
+                                         for L in v.shape[-n:])]
+        fixed = sets[0] if sets else None
+        if fixed is None or (fixed["op"] < fixed["s"]) != (mode == "stride"):
+            return None  # the defaults meet the fact the class tests, and every use meets it
+        sets = [st for st in sets if all(st[nm] == fixed[nm] for nm in fixed if nm not in names)]
+        uses = list(dict.fromkeys(tuple(st[nm] for nm in names) for st in sets))[:3]
+        if len(uses) < 2:
+            return None
+        arg = {nm: nm if nm in names else str(fixed[nm]) for nm in fixed}
+        layer = (f"ConvTranspose{n}d({out_ch}, {arg['k']}, stride={arg['s']}, padding={pad}, "
+                 f"output_padding={arg['op']}, dilation={arg['d']}, groups={arg['g']})")
+        typ, _ = self._block_input(syms, v, False)
+        params = ", ".join(f"{nm}={x}" for nm, x in zip(names, uses[0]))
+        self.blocks.append(f"network {name}({params}) {{\n    input x: {typ}\n    y = x -> {layer}{tail}\n"
+                           f"    output y\n}}\n")
+
+        def result(vals):
+            st = {**fixed, **dict(zip(names, vals))}
+            if shape is not None:
+                return shape(const(out_ch))
+            outs = [_conv_transpose_out(L, st["k"], st["s"], pad, st["d"], st["op"]) for L in v.shape[-n:]]
+            return v.shape[:1] + (const(out_ch),) + tuple(outs)
+        return self.uses(v, name, names, uses[0], uses, result)
 
     def residual_block(self, name: str, syms, v: Val) -> Val | None:
         typ, x = self._block_input(syms, v, False)
@@ -1882,6 +2031,49 @@ def _pool_out(L: Dim, k: int, s: int, p: int, d: int, ceil: bool) -> Dim | None:
     if L.concrete:
         return const(out) if L.literal else Dim(out, None, out)
     return derived(out, "pool", L.key, k, s, p, d, ceil)
+
+
+def _ceil_pairs(d: Draw, sizes: list[int], pad: int, mode: str) -> list[tuple[int, int]]:
+    """Two or three (window, stride) pairs of a ceil-mode pool that torch runs over every
+    size of ``sizes`` with ``pad`` (at most half the window), one of them only where
+    ``mode`` is "k" or "s" (the other a literal), equal where it is "k=s"; k = s, k > s and
+    k < s among them, and one where torch drops a last window that starts in the padding."""
+    def valid(k, s):
+        return 2 * pad <= k <= min(sizes) + 2 * pad and (mode != "k=s" or k == s)
+    every = [(k, s) for k in range(1, 6) for s in range(1, 5) if valid(k, s)]
+    if not every:
+        return []
+    first = d.choice(every)
+    same = {"k": 1, "s": 0}.get(mode)  # the index of the literal, shared by every use
+    pool = [pr for pr in every if pr != first and (same is None or pr[same] == first[same])]
+    drops = [pr for pr in pool if any(_ceil_drops(L, *pr, pad) for L in sizes)]
+    out = [first]
+    for group in (drops, [pr for pr in pool if pr[0] < pr[1]], [pr for pr in pool if pr[0] >= pr[1]]):
+        left = [pr for pr in group if pr not in out]
+        if left and len(out) < 3 and d.chance(0.8):
+            out.append(d.choice(left))
+    return out
+
+
+def _up_sets(d: Draw, in_ch: int, out_ch: int, mode: str) -> list[dict]:
+    """Values of a transposed convolution's k, s, op, d and g that torch accepts: output_padding
+    below the stride (mode "stride") or, with stride 1, below the dilation ("dilation"),
+    groups dividing both channel counts; a random first one, then random others."""
+    groups = [g for g in (1, 2, 3, 4) if in_ch % g == 0 and out_ch % g == 0]
+    every = []
+    for k in range(1, 4):
+        for s in ((1,) if mode == "dilation" else (1, 2, 3)):
+            for dil in ((2, 3) if mode == "dilation" else (1, 2)):
+                limit = dil if mode == "dilation" else s
+                every += [dict(k=k, s=s, op=op, d=dil, g=g) for op in range(limit) for g in groups]
+    # the first (the block's defaults) meets only the fact its mode says, which the class tests
+    first = d.choice([st for st in every if (st["op"] < st["s"]) == (mode == "stride")])
+    return [first] + [d.choice(every) for _ in range(8)]
+
+
+def _ceil_drops(L: int, k: int, s: int, p: int) -> bool:
+    """Whether torch's ceil-mode pool drops a last window that would start in the right padding."""
+    return (-(-(L + 2 * p - k) // s)) * s >= L + p
 
 
 def _scaled(L: Dim, scale: float) -> Dim | None:
@@ -2038,8 +2230,9 @@ def _data_sized(d: Dim) -> bool:
 
 
 def _batch_in_front(v: Val) -> bool:
-    """No dim but the first is a batch: a convolution or pool reads none as a spatial dim."""
-    return all(d.role != "batch" for d in v.shape[1:])
+    """No dim but the first holds the batch (is it, or has it merged in): a convolution, pool
+    or resampling reads none as a spatial dim."""
+    return not any(_holds_batch(d) for d in v.shape[1:])
 
 
 def _batch_behind(v: Val, first: int) -> bool:

@@ -566,8 +566,8 @@ class Run:
                 self.find(what, f"{o.network.name}: {o.node.kind_name} (line {o.node.span.line}"
                           f"{', ' + o.path if o.path else ''}): check states {stated}, torch made {actual}")
                 return False
-        if len(observed) != count_nodes(self.net):
-            self.find("unobserved", f"{len(observed)} of {count_nodes(self.net)} nodes were observed")
+        if observed_nodes(observed) != count_nodes(self.net):
+            self.find("unobserved", f"{observed_nodes(observed)} of {count_nodes(self.net)} nodes were observed")
         return True
 
     def outputs(self, result) -> bool:
@@ -609,6 +609,11 @@ class Run:
 
 def count_nodes(net) -> int:
     return sum(1 + (count_nodes(n.block) if n.block is not None else 0) for n in net.nodes)
+
+
+def observed_nodes(observed) -> int:
+    """How many nodes ran: a scanned network step's run once per position, each compared."""
+    return len({(id(o.node), o.path) for o in observed})
 
 
 def tensor_map(net, observed, inputs) -> dict:

@@ -14,6 +14,7 @@ A few hundred networks run by default; ``NETSPEC_DIFF_EXAMPLES=20000`` runs that
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 import sys
@@ -71,7 +72,8 @@ def run(spec: api.Spec, symbols: dict[str, int], params: dict, root: str) -> Non
         actual = [(str(t.dtype).removeprefix("torch."), list(t.shape)) for t in o.outputs]
         assert actual == stated, (f"{o.network.name}: {o.node.kind_name} at line {o.node.span.line} "
                                   f"({o.path or 'root'}): check says {stated}, torch made {actual}")
-    assert len(observed) == count_nodes(net), "a node's results were not observed"
+    # a scanned network step's nodes run once per position, each compared above
+    assert len({(id(o.node), o.path) for o in observed}) == count_nodes(net), "a node's results were not observed"
     results = result if isinstance(result, tuple) else (result,)
     assert [list(r.shape) for r in results] == [[evaluate(d, env) for d in v.tensor.shape] for _, v in net.outputs]
     total = sum((n.params for n in (*net.tensors, *net.nodes)), 0)  # declared params count too
@@ -162,6 +164,23 @@ network Net(width=11) {
     output y
 }
 """, {"batch": 2, "h": 6}),
+    # a ceil-mode window from a parameter over two dims, its size read by a Linear: one class
+    # for k = 1, 4 and 2 (the last window dropped at some), its in_features an expression
+    # longer than a line
+    "ceil_window_parameter": ("""
+network Ceil1(k=2) {
+    input x: float64[ceil1_0, ceil1_1, ceil1_2, ceil1_3]
+    y = x -> MaxPool2d(k, stride=3, ceil_mode=true) -> Flatten -> Linear(6)
+    output y
+}
+network Net {
+    input image: float64[batch, 5, 5, 10]
+    out = image -> Ceil1(k=1)
+    mix = image -> Ceil1(k=4)
+    sum = image -> Ceil1
+    output out, mix, sum
+}
+""", {"batch": 2}),
 }
 
 
@@ -169,6 +188,21 @@ network Net(width=11) {
 def test_regressions(name):
     text, symbols = REGRESSIONS[name]
     differential(text, symbols)
+
+
+def test_a_size_longer_than_a_line_is_formatted_code(tmp_path):
+    """The class's Linear reads a size (a polynomial in k and the input's sizes) too long for
+    one line: the build splits it as ruff formats it."""
+    exe = Path(sys.executable).parent / "ruff"
+    if not exe.exists():
+        pytest.skip("ruff is not installed")
+    code = api.loads(REGRESSIONS["ceil_window_parameter"][0]).code
+    assert max(map(len, code.splitlines())) <= 88
+    path = tmp_path / "ceil.py"
+    path.write_text(code)
+    for args in (["check"], ["format", "--check", "--diff"]):
+        out = subprocess.run([str(exe), *args, "--isolated", "--no-cache", str(path)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_the_generator_is_reproducible_and_varied():
@@ -185,13 +219,20 @@ def test_the_generator_is_reproducible_and_varied():
                  "    buffer ", "LayerNorm2d(normalized_shape=(", "-> expand(", "scan("):
         assert word in joined, f"no generated network has {word!r}"
     assert re.search(r"= \w+ -> scan\(\w+, \(\w+, \w+\)\)", joined), "no generated network scans an LSTMCell"
+    # blocks over the arguments that change a shape, used with several values, and steps
+    # carrying several states
+    assert re.search(r"Pool[12]d\(k[,)][^\n]*ceil_mode=true\) -> [^\n]*Linear", joined), "no ceil-mode window parameter"
+    assert re.search(r"ConvTranspose[12]d\([^\n]*stride=s[^\n]*output_padding=op", joined), "no transposed stride parameter"
+    assert re.search(r"shared \w+ = Step\d+", joined), "no scanned network step"
 
 
 def test_the_generator_writes_nothing_check_refuses():
     """Every generated spec checks: no error, no `unproven` warning, none refused by design
     (a layer sized by a data axis, a `view` of what may not be contiguous); torchvision's
-    LayerNorm2d and Permute, declared params and buffers and scanned LSTMCells among them."""
-    seen = dict.fromkeys(("LayerNorm2d", "Permute(", "    param ", "    buffer ", "LSTMCell"), 0)
+    LayerNorm2d and Permute, declared params and buffers, scanned LSTMCells, blocks over
+    ceil-mode windows and transposed strides and network steps among them."""
+    seen = dict.fromkeys(("LayerNorm2d", "Permute(", "    param ", "    buffer ", "LSTMCell", "network Ceil",
+                          "network Up", "network Step"), 0)
     for seed in range(150):
         spec = netgen.sample(seed)
         result = check_text(spec.text, f"random-{seed}.net")
@@ -201,3 +242,22 @@ def test_the_generator_writes_nothing_check_refuses():
         for word in seen:
             seen[word] += word in spec.text
     assert all(n >= 3 for n in seen.values()), seen
+
+
+def test_ceil_mode_pairs_reach_every_relation_and_torchs_last_window_rule():
+    """The (window, stride) pairs the generator gives a ceil-mode pool block: k = s, k > s
+    and k < s among them, every one run by torch, and torch's last-window rule (a window
+    that would start in the right padding is dropped) firing at some, as the generator says."""
+    rng = netgen.RandomDraw(random.Random(3))
+    relations, fired = set(), set()
+    for _ in range(150):
+        sizes, pad = [rng.int(1, 9) for _ in range(rng.int(1, 2))], rng.int(0, 1)
+        for k, s in netgen._ceil_pairs(rng, sizes, pad, rng.choice(["ks", "k", "k=s", "s"])):
+            relations.add((k > s) - (k < s))
+            pool = torch.nn.MaxPool1d(k, stride=s, padding=pad, ceil_mode=True)
+            for size in sizes:
+                got = pool(torch.zeros(1, 1, size)).shape[-1]
+                unclipped = -(-(size + 2 * pad - k) // s) + 1  # torch's documented count before the rule
+                assert (got != unclipped) == netgen._ceil_drops(size, k, s, pad), (size, k, s, pad)
+                fired.add(got != unclipped)
+    assert relations == {-1, 0, 1} and fired == {True, False}
