@@ -83,8 +83,11 @@ def test_torchvision_round_trip(name):
 
 # larger models at 32x32 (each still round-trips in seconds); the slowest only with NETSPEC_IMPORT_ALL=1
 SLOW = pytest.mark.skipif(os.environ.get("NETSPEC_IMPORT_ALL") != "1", reason="slow; run with NETSPEC_IMPORT_ALL=1")
-AT_32 = ["mobilenet_v3_large", "efficientnet_b1", pytest.param("efficientnet_v2_s", marks=[pytest.mark.slow, SLOW]),
-         pytest.param("densenet121", marks=[pytest.mark.slow, SLOW])]
+# the other sizes of the families above: the same blocks at other widths and depths
+VARIANTS = ["efficientnet_v2_s", "densenet121", "densenet169", "efficientnet_b2", "efficientnet_b3", "mnasnet0_75",
+            "mnasnet1_0", "mnasnet1_3", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+            "regnet_x_400mf", "regnet_x_800mf", "regnet_y_800mf", "regnet_x_1_6gf", "regnet_y_1_6gf"]
+AT_32 = ["mobilenet_v3_large", "efficientnet_b1"] + [pytest.param(n, marks=[pytest.mark.slow, SLOW]) for n in VARIANTS]
 
 
 @pytest.mark.parametrize("name", AT_32)
@@ -125,6 +128,14 @@ def test_vit_b_16_at_64x64():
     torch.manual_seed(0)
     text = round_trip(tv.models.vit_b_16(image_size=64, num_classes=10), IMAGE, BATCHES)
     assert "param class_token: float32[1, 1, 768]" in text and "as encoder_layer_{0}) as layers" in text
+
+
+@SLOW
+@pytest.mark.slow
+def test_vit_b_32_at_64x64():
+    """ViT's other patch size: a 32x32 patch convolution, four patches."""
+    torch.manual_seed(0)
+    round_trip(tv.models.vit_b_32(image_size=64, num_classes=10), IMAGE, BATCHES)
 
 
 @pytest.mark.parametrize("name, size, what, why", [
