@@ -1218,7 +1218,8 @@ class Gen:
         text_e, e = self.size(1, 8)
         mode = self.d.choice(["", ', mode="sum"', ', mode="max"'])
         return Stage(f"EmbeddingBag({self.d.int(2, 20)}, {text_e}{mode})",
-                     lambda x: Val(x.expr, "float32", (x.shape[0], e)) if x.dtype == "int64" and x.rank == 2 else None)
+                     lambda x: Val(x.expr, "float32", (x.shape[0], e))
+                     if x.dtype == "int64" and x.rank == 2 and not _holds_batch(x.shape[1]) else None)
 
     # recurrent
     def recurrent(self, v: Val) -> tuple[Stage, dict] | None:
@@ -2004,8 +2005,9 @@ def _data_sized(d: Dim) -> bool:
 
 
 def _batch_in_front(v: Val) -> bool:
-    """No dim but the first is a batch: a convolution or pool reads none as a spatial dim."""
-    return all(d.role != "batch" for d in v.shape[1:])
+    """No dim but the first holds a batch (named, or merged with others): a convolution or
+    pool reads none as a spatial dim."""
+    return not any(_holds_batch(d) for d in v.shape[1:])
 
 
 def _batch_behind(v: Val, first: int) -> bool:
@@ -2034,11 +2036,11 @@ def _sized_by_model(st: Stage | None) -> Stage | None:
 
 def _layout_ok(v: Val, bf: bool) -> bool:
     if v.rank == 2:  # unbatched [L, E]: the samples would be the steps of one sequence
-        return v.shape[0].role != "batch"
+        return not _holds_batch(v.shape[0])
     if v.rank != 3:
         return True
     t, b = (1, 0) if bf else (0, 1)
-    return v.shape[t].role != "batch" and v.shape[b].role != "time"
+    return not _holds_batch(v.shape[t]) and v.shape[b].role != "time"
 
 
 def _type(v: Val, dtype: bool) -> str:
