@@ -2007,8 +2007,8 @@ def _data_sized(d: Dim) -> bool:
 
 
 def _batch_in_front(v: Val) -> bool:
-    """No dim but the first holds a batch (named, or merged with others): a convolution or
-    pool reads none as a spatial dim."""
+    """No dim but the first holds the batch (is it, or has it merged in): a convolution, pool
+    or resampling reads none as a spatial dim."""
     return not any(_holds_batch(d) for d in v.shape[1:])
 
 
