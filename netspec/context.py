@@ -334,20 +334,23 @@ class StageCtx:
             "if this is meant, add `# netspec: allow[layout]` to the line", arg=arg)
         return None
 
-    def refuse_batch_in(self, x: Tensor, dims, reads: str, harm: str) -> None:
+    def refuse_batch_in(self, x: Tensor, dims, reads: str, harm: str, layout: str = "[batch, channels, *spatial]",
+                        first: bool = True) -> None:
         """A `layout` error (unless allowed on the line) when one of ``dims`` of ``x`` holds
         the batch, a dim named as one or the samples merged into it, and the layer reads
-        across it: "{kind} {reads}, but it is `batch`: {harm}", ``{dim}`` in ``reads`` naming the dim."""
+        across it: "{kind} {reads}, but it is `batch`: {harm}", ``{dim}`` in ``reads`` naming
+        the dim; the help lays the input out as ``layout``, bringing a named batch dim first
+        with `transpose` when ``first``."""
         for k in dims:
             named = self.role(x.shape[k]) == "batch"
             if not named and (x.batch is None or x.batch[0] != k):
                 continue
             what = f"it is `{self.show(x.shape[k])}`" if named else "the samples are merged into it"
-            fix = (f"bring the batch dim first with `-> transpose(0, {k})`, or " if named else
+            fix = (f"bring the batch dim first with `-> transpose(0, {k})`, or " if named and first else "" if named else
                    f"split dim {k} back into the dims it was merged from (`reshape`) and ")
             self.fail_unless_allowed(
                 codes.LAYOUT, f"{self.kind_name} {reads.format(dim=f'dim {k} of {self.show_tensor(x)}')}, but {what}: {harm}",
-                self.input_story(), help=f"{fix}lay the input out as [batch, channels, *spatial]; if this is meant, "
+                self.input_story(), help=f"{fix}lay the input out as {layout}; if this is meant, "
                 "add `# netspec: allow[layout]` to the line")
 
     def data_symbol(self, d: Dim) -> tuple[str, str] | None:

@@ -857,8 +857,8 @@ class Gen:
         in_key = in_ch.key
 
         def apply(x):
-            if not x.floating or x.rank not in (n + 1, n + 2):
-                return None
+            if not x.floating or x.rank not in (n + 1, n + 2) or _batch_behind(x, x.rank - n):
+                return None  # (a window over a dim that holds the batch: check refuses it by design)
             if "in_channels=" in text and x.shape[-n - 1].key != in_key:
                 return None
             if groups > 1 and not (x.shape[-n - 1].concrete and x.shape[-n - 1].value % groups == 0):
@@ -889,8 +889,8 @@ class Gen:
         text = f"Conv{n}d({text_out}, {k}, padding={pad})"
 
         def apply(x):
-            if not x.floating or x.rank not in (n + 1, n + 2):
-                return None
+            if not x.floating or x.rank not in (n + 1, n + 2) or _batch_behind(x, x.rank - n):
+                return None  # (a window over a dim that holds the batch: check refuses it by design)
             return Val(x.expr, x.dtype, x.shape[:-n - 1] + (out,) + x.shape[-n:])
         return Stage(text, apply, reads=(-n - 1,))
 
@@ -919,8 +919,8 @@ class Gen:
         text = f"ConvTranspose{n}d({', '.join(args)})"
 
         def apply(x):
-            if not x.floating or x.rank not in (n + 1, n + 2):
-                return None
+            if not x.floating or x.rank not in (n + 1, n + 2) or _batch_behind(x, x.rank - n):
+                return None  # (a window over a dim that holds the batch: check refuses it by design)
             if groups > 1 and not (x.shape[-n - 1].concrete and x.shape[-n - 1].value % groups == 0):
                 return None
             outs = [_conv_transpose_out(L, k[i], s[i], p[i], dil[i], op[i]) for i, L in enumerate(x.shape[-n:])]
@@ -965,8 +965,8 @@ class Gen:
         ss = tuple(stride) if stride else tuple(k)
 
         def apply(x):
-            if not x.floating or x.rank not in (n + 1, n + 2):
-                return None
+            if not x.floating or x.rank not in (n + 1, n + 2) or _batch_behind(x, x.rank - n):
+                return None  # (a window over a dim that holds the batch: check refuses it by design)
             outs = []
             for i, L in enumerate(x.shape[-n:]):
                 if ceil and not L.literal:
@@ -996,8 +996,8 @@ class Gen:
                 arg = str(sizes[0])
 
         def apply(x):
-            if not x.floating or x.rank not in (n + 1, n + 2):
-                return None
+            if not x.floating or x.rank not in (n + 1, n + 2) or _batch_behind(x, x.rank - n):
+                return None  # (a window over a dim that holds the batch: check refuses it by design)
             return Val(x.expr, x.dtype, x.shape[:-n] + tuple(const(s) for s in sizes))
         return Stage(f"{kind}{n}d({arg})", apply)
 
@@ -1107,7 +1107,8 @@ class Gen:
             (", ceil_mode=true)" if ceil else ")")
 
         def apply(x):
-            if not x.floating or x.rank not in (n + 1, n + 2) or (ceil and not all(L.literal for L in x.shape[-n:])):
+            if not x.floating or x.rank not in (n + 1, n + 2) or (ceil and not all(L.literal for L in x.shape[-n:])) \
+                    or _batch_behind(x, x.rank - n):
                 return None
             outs = [_pool_out(L, k[i], s[i], 0, 1, ceil) for i, L in enumerate(x.shape[-n:])]
             return None if None in outs else Val(x.expr, x.dtype, x.shape[:-n] + tuple(outs))
@@ -1226,7 +1227,8 @@ class Gen:
         text_e, e = self.size(1, 8)
         mode = self.d.choice(["", ', mode="sum"', ', mode="max"'])
         return Stage(f"EmbeddingBag({self.d.int(2, 20)}, {text_e}{mode})",
-                     lambda x: Val(x.expr, "float32", (x.shape[0], e)) if x.dtype == "int64" and x.rank == 2 else None)
+                     lambda x: Val(x.expr, "float32", (x.shape[0], e))
+                     if x.dtype == "int64" and x.rank == 2 and not _holds_batch(x.shape[1]) else None)
 
     # recurrent
     def recurrent(self, v: Val) -> tuple[Stage, dict] | None:
@@ -1780,7 +1782,8 @@ class Gen:
         dims = []
         texts = []
         for s, d in zip(syms, v.shape):
-            dims.append(Dim(d.value, s, ("dsym" if _data_sized(d) else "bsym", s), d.role))
+            key = ("dsym", s, HOLDS_BATCH) if _holds_batch(d) else ("dsym" if _data_sized(d) else "bsym", s)
+            dims.append(Dim(d.value, s, key, d.role))
             texts.append(s)
         return f"{v.dtype}[{', '.join(texts)}]", Val("x", v.dtype, tuple(dims))
 
@@ -2240,8 +2243,12 @@ def _batch_behind(v: Val, first: int) -> bool:
     return any(_holds_batch(d) for d in v.shape[first:])
 
 
+HOLDS_BATCH = "holds-batch"  # in the key of a block's symbol for a dim that holds the caller's batch
+
+
 def _holds_batch(d: Dim) -> bool:
-    return d.role == "batch" or "('sym', 'batch')" in repr(d.key).replace("\\", "")
+    text = repr(d.key).replace("\\", "")
+    return d.role == "batch" or "('sym', 'batch')" in text or HOLDS_BATCH in text
 
 
 def _sized_by_model(st: Stage | None) -> Stage | None:
@@ -2261,11 +2268,11 @@ def _sized_by_model(st: Stage | None) -> Stage | None:
 
 def _layout_ok(v: Val, bf: bool) -> bool:
     if v.rank == 2:  # unbatched [L, E]: the samples would be the steps of one sequence
-        return v.shape[0].role != "batch"
+        return not _holds_batch(v.shape[0])
     if v.rank != 3:
         return True
     t, b = (1, 0) if bf else (0, 1)
-    return v.shape[t].role != "batch" and v.shape[b].role != "time"
+    return not _holds_batch(v.shape[t]) and v.shape[b].role != "time"
 
 
 def _type(v: Val, dtype: bool) -> str:

@@ -738,3 +738,101 @@ def test_norms_and_pads_refuse_a_dim_that_holds_the_batch():
             assert (False in torch_says) == bool(errors), (text, torch_says)
         verdicts["refused" if errors else "accepted"] += 1
     assert verdicts["refused"] >= 20 and verdicts["accepted"] >= 20, verdicts
+
+
+def _gru(c: int, **kw):
+    gru = torch.nn.GRU(c, 3, **kw).double()
+    return lambda x: gru(x)[0]
+
+
+def _attention(c: int):
+    mha = torch.nn.MultiheadAttention(c, 1).double()
+    return lambda x: mha(x, x, x, need_weights=False)[0]
+
+
+READERS = {  # stage: (the ranks it takes, the dims it reads along, the dim it reads its size from, torch's)
+    "Conv1d(3, 3, padding=1)": ((3,), lambda r: [2], lambda r: 1, lambda c: torch.nn.Conv1d(c, 3, 3, padding=1)),
+    "Conv2d(2, 3, padding=1)": ((4,), lambda r: [2, 3], lambda r: 1, lambda c: torch.nn.Conv2d(c, 2, 3, padding=1)),
+    "ConvTranspose1d(2, 2)": ((3,), lambda r: [2], lambda r: 1, lambda c: torch.nn.ConvTranspose1d(c, 2, 2)),
+    "MaxPool1d(2)": ((2, 3), lambda r: [r - 1], lambda r: None, lambda c: torch.nn.MaxPool1d(2)),
+    "AvgPool2d(2)": ((3, 4), lambda r: [r - 2, r - 1], lambda r: None, lambda c: torch.nn.AvgPool2d(2)),
+    "LPPool2d(2, 2)": ((3, 4), lambda r: [r - 2, r - 1], lambda r: None, lambda c: torch.nn.LPPool2d(2, 2)),
+    "AdaptiveAvgPool1d(1)": ((2, 3), lambda r: [r - 1], lambda r: None, lambda c: torch.nn.AdaptiveAvgPool1d(1)),
+    "AdaptiveMaxPool2d(1)": ((3, 4), lambda r: [r - 2, r - 1], lambda r: None,
+                             lambda c: torch.nn.AdaptiveMaxPool2d(1)),
+    "GLU(1)": ((2, 3), lambda r: [1], lambda r: None, lambda c: torch.nn.GLU(1)),
+    "GRU(4, 3)": ((2, 3), lambda r: [0], lambda r: r - 1, _gru),
+    "GRU(4, 3, batch_first=true)": ((3,), lambda r: [1], lambda r: 2, lambda c: _gru(c, batch_first=True)),
+    "MultiheadAttention(1)": ((2, 3), lambda r: [0], lambda r: r - 1, _attention),
+    "EmbeddingBag(10, 3)": ((2,), lambda r: [1], lambda r: None, lambda c: torch.nn.EmbeddingBag(10, 3).double()),
+}
+READER_ENVS = ({"batch": 2}, {"batch": 4})
+
+
+def _samples_meet(fn, shape: list, at: int, env: dict, ids: bool) -> bool | None:
+    """Whether some element of ``fn(x)`` depends on two samples of ``x`` (along its dim
+    ``at``): the elements each sample's change moves overlap. None when torch refuses."""
+    gen = torch.Generator().manual_seed(0)
+    sizes = [_value(d, env) for d in shape]
+    x = torch.randint(0, 9, sizes, generator=gen) if ids else torch.rand(sizes, generator=gen, dtype=torch.float64)
+    try:
+        y = fn(x)
+    except RuntimeError:
+        return None
+    seen = torch.zeros(y.shape, dtype=torch.int64)
+    for s in range(env["batch"]):
+        x2 = x.clone()
+        row = x2.select(at, s)
+        row.copy_((row + 1) % 10 if ids else row + torch.rand(row.shape, generator=gen, dtype=torch.float64) + 1)
+        seen += ((fn(x2) - y).abs() > 1e-9).long()
+    return bool((seen > 1).any())
+
+
+def _reader_spec(rng: random.Random, stage: str, old: list, first: str) -> tuple[str, bool]:
+    """The spec of ``x -> first -> stage``, the stage written directly or in a network used
+    as a stage (which checks it with its input's samples where they are); and which."""
+    dtype = "long" if stage.startswith("EmbeddingBag") else "float"
+    top = f"    input x: {dtype}[{', '.join(map(str, old))}]\n"
+    if rng.random() < 0.5:
+        return f"network B {{\n{top}    y = x{first} -> {stage}\n    output y\n}}\n", False
+    rank = len(old) - (1 if first else 0)
+    dims = ", ".join(f"d{k}" for k in range(rank))
+    block = f"network S {{\n    input v: {dtype}[{dims}]\n    y = v -> {stage}\n    output y\n}}\n\n"
+    return f"{block}network B {{\n{top}    y = x{first} -> S\n    output y\n}}\n", True
+
+
+def test_every_layer_that_reads_along_a_dim_refuses_one_that_holds_the_batch():
+    """Convolutions, pools (LPPool, adaptive), GLU, recurrent and attention
+    layers (along time), EmbeddingBag (along a bag), given the batch (named, or merged with a
+    literal dim) in some dim, written directly or inside a network used as a stage: refused
+    exactly where the layer reads along the dim that holds it; there, in torch, an element
+    of the result depends on two samples; anything accepted keeps every sample's result
+    apart from the others'."""
+    verdicts = collections.Counter()
+    for seed in range(240):
+        rng = random.Random(seed)
+        stage = rng.choice(sorted(READERS))
+        ranks, along, sized, layer = READERS[stage]
+        rank = rng.choice(ranks)
+        old: list = [4] * rank
+        holder = rng.choice([k for k in range(rank) if k != sized(rank)])  # not its size: a data-sized layer
+        old[holder], first, at = "batch", "", holder
+        if rng.random() < 0.4:  # merged with a literal dim: before it, or after it where that still mixes
+            after = rng.random() < 0.5 and stage.startswith(("GRU", "Multi", "Embedding", "GLU"))
+            old.insert(holder + after, 2)
+            at = holder + (not after)
+            first = f" -> flatten({holder}, {holder + 1})"
+        text, blocked = _reader_spec(rng, stage, old, first)
+        _, errors = check_one(text)
+        assert all(" layout: " in e for e in errors), (text, errors)
+        gated = stage == "GLU(1)" and first and not after  # the halves are the same samples'
+        assert bool(errors) == (holder in along(rank) and not gated), (text, errors)
+        module = layer(4)
+        module = module.double() if isinstance(module, torch.nn.Module) else module
+        fn = (lambda x, m=module, h=holder: m(x.flatten(h, h + 1))) if first else module
+        with torch.no_grad():
+            torch_says = [_samples_meet(fn, old, at, env, "long" in text) for env in READER_ENVS]
+        assert any(v is not None for v in torch_says), text
+        assert (True in torch_says) == bool(errors) and (False not in torch_says or not errors), (text, torch_says)
+        verdicts[("refused" if errors else "accepted", "merged" if first else "named", blocked)] += 1
+    assert len(verdicts) == 8 and min(verdicts.values()) >= 5, verdicts

@@ -6,6 +6,7 @@ from typing import ClassVar, Literal, Optional
 
 from .. import codes, layout
 from ..dims import exact_div, floordiv
+from ..types import Tensor
 from .base import Args, BoolArg, DimArg, FloatArg, FloatLayer, Layer, SizeArg, Weight, register
 from .memory import Saved, nbytes
 
@@ -307,6 +308,10 @@ class GLU(FloatLayer):
         if not -x.rank <= d < x.rank:
             raise ctx.fail(codes.RANK, f"GLU: dim={d} is out of range for {ctx.show_tensor(x)}", arg="dim")
         i = d % x.rank
+        kept = halves_apart(ctx, x, i)
+        if kept is None:
+            ctx.refuse_batch_in(x, [i], "halves {dim}", "the first half of the samples would be gated by the second",
+                                layout="[batch, features] and halve the features (`GLU(-1)`)", first=False)
         size = x.shape[i]
         half = exact_div(size, 2)
         if half is None:
@@ -325,11 +330,22 @@ class GLU(FloatLayer):
                              help="give the dim an even size, e.g. `2 * n`")
                 half = floordiv(size, 2)
         shape = x.shape[:i] + (half,) + x.shape[i + 1:]
-        return [x.with_shape(shape, ctx.origin, keep={k: k for k in range(x.rank) if k != i})]
+        return [x.with_shape(shape, ctx.origin, keep={k: k for k in range(x.rank) if k != i}, batch=kept)]
 
     def batch_axis(self, a, rank):
         over = a.dim if isinstance(a.dim, int) else 0
         return 0 if rank >= 2 and over % rank != 0 else None
+
+
+def halves_apart(ctx, x: Tensor, i: int):
+    """``Tensor.batch`` of GLU's result when dim ``i`` holds the samples merged after an even
+    number of runs of every sample (``[2 * k, batch]`` flattened): element j and its gate
+    j + size / 2 are then the same sample's, in the same place; else None."""
+    if x.batch is None or x.batch[0] != i or ctx.role(x.shape[i]) == "batch":
+        return None
+    _, inner, batch = x.batch
+    runs = exact_div(ctx.dim(x.shape[i]), ctx.dim(batch) * ctx.dim(inner))
+    return x.batch if runs is not None and exact_div(runs, 2) is not None else None
 
     def saved(self, a, inputs, outputs, grad):
         return Saved(inputs=(0,))

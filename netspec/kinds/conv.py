@@ -55,17 +55,12 @@ class Spatial(FloatLayer):
         return (self.n + 1, self.n + 2)
 
     def check_input(self, ctx, x: Tensor) -> None:
-        """A floating input whose spatial dims hold no batch: a window sliding across a dim
-        named as a batch would mix samples (a `layout` error, unless allowed on the line)."""
+        """A floating input whose spatial dims hold no batch (a dim named as one, or the
+        samples merged into it): a window sliding across it would mix samples (a `layout`
+        error, unless allowed on the line)."""
         self.check_dtype(ctx, x)
-        for k in range(max(x.rank - self.n, 0), x.rank):
-            if ctx.role(x.shape[k]) == "batch":
-                fix = f"bring the batch dim first with `-> transpose(0, {k})`, or " if x.rank == self.n + 2 else ""
-                ctx.fail_unless_allowed(
-                    codes.LAYOUT, f"{self.name} reads dim {k} of {ctx.show_tensor(x)} as a spatial dim, but it is "
-                    f"`{ctx.show(x.shape[k])}`: its window would slide across samples", ctx.input_story(),
-                    help=f"{fix}lay the input out as [batch, channels, *spatial]; if this is meant, add "
-                    "`# netspec: allow[layout]` to the line")
+        ctx.refuse_batch_in(x, range(max(x.rank - self.n, 0), x.rank), "reads {dim} as a spatial dim",
+                            "its window would slide across samples", first=x.rank == self.n + 2)
 
     def window(self, ctx, value, name: str) -> tuple[int, ...]:
         """A size or an n-tuple of them (kernel_size, stride, ...), every one a known integer."""

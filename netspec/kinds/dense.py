@@ -212,6 +212,8 @@ class EmbeddingBag(Layer):
         (x,) = inputs
         check_ids(ctx, self.name, x)
         if x.rank == 2:
+            ctx.refuse_batch_in(x, [1], "reduces {dim} as the ids of each bag", "each bag would hold the ids of "
+                                "several samples", layout="[batch, ids]")
             if a.offsets is not None:
                 raise ctx.fail(codes.ARGUMENT, "EmbeddingBag takes offsets= only with a 1-dim input: a 2-dim input "
                                f"{ctx.show_tensor(x)} is {ctx.show(x.shape[0])} bags of {ctx.show(x.shape[1])} ids",

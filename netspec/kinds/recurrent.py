@@ -45,32 +45,42 @@ def batch_first_output(a, inputs, outputs, outs: list) -> list:
 def check_sequence_layout(ctx, name: str, x: Tensor, batch_first: bool, arg: str | None = None,
                           notes=None) -> None:
     """A `layout` error when a layer that reads ``[seq, batch, ...]`` (``[batch, seq, ...]``
-    with batch_first) would read a dim named as a batch as time, or a time dim as batch:
-    torch runs such a model silently and wrong. An allow comment on the line silences it.
-    ``arg`` names a tensor passed by keyword (an attention's key), ``notes`` say where it
-    came from; without ``arg`` the tensor is the input."""
+    with batch_first) would read a dim that holds the batch (named as one, or the samples
+    merged into it) as time, or a time dim as batch: torch runs such a model silently and
+    wrong. An allow comment on the line silences it. ``arg`` names a tensor passed by
+    keyword (an attention's key), ``notes`` say where it came from; without ``arg`` the
+    tensor is the input."""
     if x.rank == 2:  # unbatched [L, E], whatever batch_first says
         check_unbatched_layout(ctx, name, x, arg, notes)
         return
     time_axis, batch_axis = (1, 0) if batch_first else (0, 1)
-    problem = None
-    if ctx.role(x.shape[time_axis]) == "batch":
-        problem = (time_axis, "time")
+    merged = merged_into(x, time_axis)
+    if ctx.role(x.shape[time_axis]) == "batch" or merged:
+        axis, reads_as = time_axis, "time"
     elif ctx.role(x.shape[batch_axis]) == "time":
-        problem = (batch_axis, "batch")
-    if problem is None:
+        axis, reads_as = batch_axis, "batch"
+    else:
         return
-    axis, reads_as = problem
     bf = "true" if batch_first else "false"
     fix = "pass batch_first=false" if batch_first else "pass batch_first=true"
     where = f"dim {axis}" if arg is None else f"dim {axis} of `{arg}`"
     move = f"put `-> transpose(0, 1)` before the {name}" if arg is None else f"transpose `{arg}` first"
+    if merged:
+        fix, move = f"split dim {axis} back into the dims it was merged from (`reshape`)", f"put the batch at dim {batch_axis}"
     ctx.fail_unless_allowed(
         codes.LAYOUT,
         f"{name} reads {where} as {reads_as} (batch_first={bf}), but dim {axis} is "
-        f"`{ctx.show(x.shape[axis])}`",
+        f"`{ctx.show(x.shape[axis])}`{MERGED if merged else ''}",
         ctx.input_story() if arg is None else (notes or [f"`{arg}` is {ctx.show_tensor(x)}"]),
         help=f"{fix}, or {move}; if this is meant, add `# netspec: allow[layout]` to the line", arg=arg)
+
+
+MERGED = ", which holds the samples merged with another dim: each step would be a part of another sample"
+
+
+def merged_into(x: Tensor, k: int) -> bool:
+    """Whether dim ``k`` of ``x`` holds its samples merged with another dim (Tensor.batch)."""
+    return x.batch is not None and x.batch[0] == k
 
 
 def sequence_dims(a, x: Tensor) -> tuple[Dim, Dim]:
@@ -94,16 +104,19 @@ def folds_as_view(a, x: Tensor, strides) -> bool:
 def check_unbatched_layout(ctx, name: str, x: Tensor, arg: str | None = None, notes=None) -> None:
     """A `layout` error when a layer reads a 2-dim ``[L, E]`` as one unbatched sequence whose
     steps are a dim named as a batch: each sample would be a time step of one sequence."""
-    if ctx.role(x.shape[0]) != "batch":
+    merged = merged_into(x, 0)
+    if ctx.role(x.shape[0]) != "batch" and not merged:
         return
     where = "dim 0" if arg is None else f"dim 0 of `{arg}`"
+    holds = ", which holds the samples merged with another dim" if merged else ""
     ctx.fail_unless_allowed(
         codes.LAYOUT, f"{name} reads {ctx.show_tensor(x)} as one unbatched sequence: {where} is "
-        f"`{ctx.show(x.shape[0])}`, read as time, so the samples would be steps of one sequence",
+        f"`{ctx.show(x.shape[0])}`{holds}, read as time, so the samples would be steps of one sequence",
         ctx.input_story() if arg is None else (notes or [f"`{arg}` is {ctx.show_tensor(x)}"]),
-        help="give each sample a sequence of its own: `-> unsqueeze(1)` ([batch, 1, features]) with "
-        "batch_first=true, or `-> unsqueeze(0)` without; if this is meant, add `# netspec: allow[layout]` "
-        "to the line", arg=arg)
+        help=("split dim 0 back into the dims it was merged from (`reshape`), a sequence for each sample"
+              if merged else "give each sample a sequence of its own: `-> unsqueeze(1)` ([batch, 1, features]) "
+              "with batch_first=true, or `-> unsqueeze(0)` without") +
+        "; if this is meant, add `# netspec: allow[layout]` to the line", arg=arg)
 
 
 class RNNBaseArgs(Args):
