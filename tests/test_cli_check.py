@@ -115,7 +115,8 @@ def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
         symbols = {n for d in symbols for n in _dim_names(d)}
         # a network checked generically (free parameters) states sizes over its parameters
         names = symbols | param_names.get(net["name"], set())
-        _check_dim(net["params"], names)
+        if net["params"] is not None or report["ok"]:  # null only where a layer failed
+            _check_dim(net["params"], names)
         _check_extensions(net, names, report["ok"])
         for t in net["inputs"]:
             _check_tensor(t, names)
@@ -128,7 +129,8 @@ def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
             _check_extensions(layer, names, report["ok"])
             assert isinstance(layer["kind"], str) and layer["kind"]
             assert type(layer["line"]) is int and layer["line"] >= 1
-            _check_dim(layer["params"], names)
+            if layer["params"] is not None or report["ok"]:
+                _check_dim(layer["params"], names)
             assert isinstance(layer["outputs"], list) and layer["outputs"]
             for t in layer["outputs"]:
                 _check_tensor(t, names, inferred=report["ok"])
