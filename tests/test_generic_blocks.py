@@ -970,3 +970,36 @@ def test_a_pool_padding_past_half_the_kernel_is_refused_at_the_use(use, k, p):
     (d,) = [d for d in bad.diagnostics if d.severity == "error"]
     assert d.code == "value" and d.span.line == 29 and "does not check with these inputs" in d.message
     assert f"padding ({p}) should be at most half of the kernel size ({k})" in d.message
+
+
+FREE_PAD_DIL = """
+network Free(c, p, d) {
+    input x: float[batch, c, rows, cols]
+    y = x -> MaxPool2d(3, stride=2, padding=p, dilation=d) -> Conv2d(c, 3, dilation=d) -> Flatten -> Linear(5)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 21, 20]
+    a = x -> Free(3, 0, 1)
+    b = x -> Free(3, 1, 2)
+    output a, b
+}
+"""
+
+
+def test_a_free_padding_and_dilation_are_tested_by_the_class():
+    """A padding and a dilation with no default: the class tests 0 <= p, 2 * p <= 3 and
+    1 <= d, refusing the values torch refuses; at the others its sizes are torch's."""
+    spec = api.loads(FREE_PAD_DIL)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    cls = spec.module_class("Free")
+    for p, d, rows, cols in ((0, 1, 30, 31), (1, 2, 30, 31), (1, 3, 17, 29), (0, 4, 30, 31)):
+        pool, conv = nn.MaxPool2d(3, 2, p, d), nn.Conv2d(2, 2, 3, dilation=d)
+        size = nn.Sequential(pool, conv, nn.Flatten())(torch.zeros(1, 2, rows, cols)).shape[1]
+        hand = _Holder(y=nn.Sequential(pool, conv, nn.Flatten(), nn.Linear(size, 5)))
+        _load_and_compare(cls(c=2, p=p, d=d, rows=rows, cols=cols), hand, {"x": torch.randn(2, 2, rows, cols)})
+    for p, d, fact in ((2, 1, r"2 \* p <= 3"), (-1, 1, "0 <= p"), (0, 0, "1 <= d")):
+        with pytest.raises(RuntimeError):
+            nn.MaxPool2d(3, 2, p, d)(torch.zeros(1, 2, 30, 31))
+        with pytest.raises(ValueError, match=rf"MaxPool2d \(line 4 of .*\) needs {fact}"):
+            cls(c=2, p=p, d=d, rows=30, cols=31)
