@@ -639,12 +639,12 @@ def test_networks_as_stages_with_several_inputs_outputs_and_sizes():
 
 
 def test_a_class_that_cannot_serve_every_use_is_refused(tmp_path):
-    """A pooling padding from a parameter: the size it leaves is computed at the padding's
-    default in the class (the padding is taken at its value), and a use with another
-    padding needs another Linear."""
+    """A ZeroPad1d's padding from a parameter: the size it leaves is computed at the
+    padding's default in the class (the padding is taken at its value), and a use with
+    another padding needs another Linear."""
     text = """network Head(k=2) {
     input x: float[batch, c, l]
-    y = x -> MaxPool1d(3, stride=1, padding=k // 2) -> Flatten -> Linear(3)
+    y = x -> ZeroPad1d(k // 2) -> Flatten -> Linear(3)
     output y
 }
 network Top {

@@ -818,3 +818,188 @@ def test_a_transposed_convolutions_free_groups_are_one_class():
     bad = api.loads(UP_GROUPS.replace("UpG(8, 4)", "UpG(8, 3)"), strict=False)
     (d,) = [d for d in bad.diagnostics if d.severity == "error"]
     assert "`UpG` does not check with these inputs" in d.message and "divisible by groups (3)" in d.message
+
+
+# -- a pooling padding, and a convolution's or pool's dilation, from parameters ------------------
+
+PAD_DIL = """
+network PadMax(c, k=3, s=2, p=1, d=1) {
+    input x: float[batch, c, rows, cols]
+    y = x -> MaxPool2d(k, stride=s, padding=p, dilation=d) -> Flatten -> Linear(5)
+    output y
+}
+network PadAvg(c, k=4, p=2) {
+    input x: float[batch, c, rows, cols]
+    y = x -> AvgPool2d(k, stride=2, padding=p) -> Flatten -> Linear(5)
+    output y
+}
+network PadCeil(c, k=3, s=2, p=1, d=1) {
+    input x: float[batch, c, rows, cols]
+    y = x -> MaxPool2d(k, stride=s, padding=p, dilation=d, ceil_mode=true) -> Flatten -> Linear(5)
+    output y
+}
+network Dil(c, d=1) {
+    input x: float[batch, c, rows, cols]
+    y = x -> Conv2d(c, 3, stride=2, padding=d, dilation=d) -> Flatten -> Linear(5)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 11, 10]
+    a = x -> PadMax(3)
+    b = x -> PadMax(3, 4, 2, 2)
+    c = x -> PadMax(3, 3, 1, 0, 2)
+    d = x -> PadAvg(3)
+    e = x -> PadAvg(3, 3, 0)
+    f = x -> PadAvg(3, 5, 1)
+    g = x -> PadCeil(3)
+    h = x -> PadCeil(3, 2, 2, 1)
+    i = x -> PadCeil(3, 3, 1, 1, 2)
+    j = x -> PadCeil(3, 2, 3, 0, 3)
+    k = x -> Dil(3)
+    l = x -> Dil(3, 2)
+    m = x -> Dil(3, 3)
+    output a, b, c, d, e, f, g, h, i, j, k, l, m
+}
+"""
+
+# Net's uses, the torch layer of each written by hand from the spec's text
+PAD_DIL_USES = [
+    nn.MaxPool2d(3, stride=2, padding=1), nn.MaxPool2d(4, stride=2, padding=2),
+    nn.MaxPool2d(3, stride=1, padding=0, dilation=2),
+    nn.AvgPool2d(4, stride=2, padding=2), nn.AvgPool2d(3, stride=2, padding=0), nn.AvgPool2d(5, stride=2, padding=1),
+    nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), nn.MaxPool2d(2, stride=2, padding=1, ceil_mode=True),
+    nn.MaxPool2d(3, stride=1, padding=1, dilation=2, ceil_mode=True),
+    nn.MaxPool2d(2, stride=3, padding=0, dilation=3, ceil_mode=True),
+    nn.Conv2d(3, 3, 3, stride=2, padding=1), nn.Conv2d(3, 3, 3, stride=2, padding=2, dilation=2),
+    nn.Conv2d(3, 3, 3, stride=2, padding=3, dilation=3),
+]
+
+
+def _hand_window(layer: nn.Module, c: int, rows: int, cols: int) -> nn.Module:
+    """The layer, then a Linear over the size torch's layer leaves (by running it)."""
+    oh, ow = layer(torch.zeros(1, c, rows, cols)).shape[2:]
+    return _Holder(y=nn.Sequential(layer, nn.Flatten(), nn.Linear(c * oh * ow, 5)))
+
+
+class _HandPadDilNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.names = "abcdefghijklm"
+        for name, layer in zip(self.names, PAD_DIL_USES):
+            setattr(self, name, _hand_window(layer, 3, 11, 10))
+
+    def forward(self, x):
+        return tuple(getattr(self, name)(x) for name in self.names)
+
+
+def test_pool_padding_and_dilations_from_parameters_are_one_class():
+    """A MaxPool2d's padding and dilation, an AvgPool2d's padding (at half the kernel at some
+    uses), in ceil mode too, and a Conv2d's dilation: one class each, whose Linear reads the
+    size the class computes from them, right at every use; the class tests 2 * p <= k."""
+    spec = api.loads(PAD_DIL)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    code = spec.code
+    for cls in ("PadMax", "PadAvg", "PadCeil", "Dil"):
+        assert len(re.findall(rf"^class {cls}\(nn\.Module\)", code, re.M)) == 1
+    assert "nn.MaxPool2d(k, stride=s, padding=p, dilation=d)" in code
+    assert "nn.Conv2d(c, c, 3, stride=2, padding=d, dilation=d)" in code
+    assert code.count("if k < 2 * p:") == 3
+    hand = _HandPadDilNet()
+    net = spec.network("Net")
+    assert [net.dim(n.params) for n in net.nodes] == [_count(getattr(hand, n)) for n in hand.names]
+    x = torch.randn(2, 3, 11, 10)
+    outs = hand(x)
+    assert [tuple(v.tensor.shape[1:]) for _, v in net.outputs] == [tuple(o.shape[1:]) for o in outs]
+    _load_and_compare(spec.module("Net"), hand, {"x": x})
+
+
+def _torch_or_none(rows: int, cols: int, **kwargs):
+    """nn.MaxPool2d(**kwargs), where torch runs it and every window reaches the input (a
+    window wholly in the padding gives -inf, which the comparison cannot tell from itself)."""
+    try:
+        layer = nn.MaxPool2d(**kwargs)
+        y = layer(torch.zeros(1, 2, rows, cols))
+    except (RuntimeError, ValueError):
+        return None
+    return layer if bool(torch.isfinite(y).all()) else None
+
+
+@pytest.mark.parametrize("ceil", [False, True])
+def test_the_padded_pool_class_serves_values_no_use_gives(ceil):
+    """Over windows, strides, paddings (0 to past half the window) and dilations no use gives,
+    the class's sizes are torch's, ceil mode's last-window rule included; where torch refuses
+    a padding past half the kernel, so does the class."""
+    spec = api.loads(PAD_DIL)
+    cls = spec.module_class("PadCeil" if ceil else "PadMax")
+    ran = refused = 0
+    fired = set()
+    for k, s, p, d in ((1, 1, 0, 1), (2, 3, 1, 1), (3, 1, 1, 2), (4, 3, 2, 1), (5, 2, 2, 2), (2, 2, 1, 3),
+                       (3, 2, 2, 1), (4, 1, 3, 2), (2, 4, 0, 2)):
+        for rows, cols in ((1, 2), (5, 6), (9, 7), (12, 13)):
+            layer = _torch_or_none(rows, cols, kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil)
+            if 2 * p > k:
+                assert layer is None  # torch: pad should be at most half of the kernel size
+                with pytest.raises(ValueError, match=rf"needs 2 \* p <= k; received k={k}, p={p}"):
+                    cls(c=2, k=k, s=s, p=p, d=d, rows=rows, cols=cols)
+                refused += 1
+            elif layer is not None:
+                model = cls(c=2, k=k, s=s, p=p, d=d, rows=rows, cols=cols)
+                _load_and_compare(model, _hand_window(layer, 2, rows, cols), {"x": torch.randn(2, 2, rows, cols)})
+                size = _torch_pool_size(layer, rows, cols)
+                fired |= {-(-(h + 2 * p - d * (k - 1) - 1) // s) + 1 != got for h, got in zip((rows, cols), size)}
+                ran += 1
+    assert ran > 20 and refused > 0
+    assert fired == {True, False} or not ceil  # in ceil mode, torch drops a last window at some values
+
+
+def test_the_dilated_convolution_class_serves_values_no_use_gives():
+    cls = api.loads(PAD_DIL).module_class("Dil")
+    for d, rows, cols in ((4, 3, 5), (5, 11, 4), (1, 1, 1), (6, 2, 9)):
+        layer = nn.Conv2d(2, 2, 3, stride=2, padding=d, dilation=d)
+        _load_and_compare(cls(c=2, d=d, rows=rows, cols=cols), _hand_window(layer, 2, rows, cols),
+                          {"x": torch.randn(1, 2, rows, cols)})
+
+
+@pytest.mark.parametrize("use,k,p", [("PadMax(3, 3, 1, 2)", 3, 2), ("PadAvg(3, 2, 2)", 2, 2),
+                                     ("PadCeil(3, 5, 1, 3)", 5, 3)])
+def test_a_pool_padding_past_half_the_kernel_is_refused_at_the_use(use, k, p):
+    """torch refuses it; so does check, at the use, with the use's values."""
+    with pytest.raises(RuntimeError, match="pad should be at most half of"):
+        nn.MaxPool2d(k, padding=p)(torch.zeros(1, 1, 9, 9))
+    bad = api.loads(PAD_DIL.replace("PadAvg(3, 5, 1)", use), strict=False)
+    (d,) = [d for d in bad.diagnostics if d.severity == "error"]
+    assert d.code == "value" and d.span.line == 29 and "does not check with these inputs" in d.message
+    assert f"padding ({p}) should be at most half of the kernel size ({k})" in d.message
+
+
+FREE_PAD_DIL = """
+network Free(c, p, d) {
+    input x: float[batch, c, rows, cols]
+    y = x -> MaxPool2d(3, stride=2, padding=p, dilation=d) -> Conv2d(c, 3, dilation=d) -> Flatten -> Linear(5)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 21, 20]
+    a = x -> Free(3, 0, 1)
+    b = x -> Free(3, 1, 2)
+    output a, b
+}
+"""
+
+
+def test_a_free_padding_and_dilation_are_tested_by_the_class():
+    """A padding and a dilation with no default: the class tests 0 <= p, 2 * p <= 3 and
+    1 <= d, refusing the values torch refuses; at the others its sizes are torch's."""
+    spec = api.loads(FREE_PAD_DIL)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    cls = spec.module_class("Free")
+    for p, d, rows, cols in ((0, 1, 30, 31), (1, 2, 30, 31), (1, 3, 17, 29), (0, 4, 30, 31)):
+        pool, conv = nn.MaxPool2d(3, 2, p, d), nn.Conv2d(2, 2, 3, dilation=d)
+        size = nn.Sequential(pool, conv, nn.Flatten())(torch.zeros(1, 2, rows, cols)).shape[1]
+        hand = _Holder(y=nn.Sequential(pool, conv, nn.Flatten(), nn.Linear(size, 5)))
+        _load_and_compare(cls(c=2, p=p, d=d, rows=rows, cols=cols), hand, {"x": torch.randn(2, 2, rows, cols)})
+    for p, d, fact in ((2, 1, r"2 \* p <= 3"), (-1, 1, "0 <= p"), (0, 0, "1 <= d")):
+        with pytest.raises(RuntimeError):
+            nn.MaxPool2d(3, 2, p, d)(torch.zeros(1, 2, 30, 31))
+        with pytest.raises(ValueError, match=rf"MaxPool2d \(line 4 of .*\) needs {fact}"):
+            cls(c=2, p=p, d=d, rows=30, cols=31)

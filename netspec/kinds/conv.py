@@ -25,7 +25,7 @@ from .memory import Saved, shape_bytes
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
 
 
-def conv_out(size: Dim, kernel: int, stride: int, padding: Dim, dilation: int) -> Dim:
+def conv_out(size: Dim, kernel: Dim, stride: Dim, padding: Dim, dilation: Dim) -> Dim:
     """torch.nn.Conv*d: floor((L + 2p - d(k-1) - 1) / s) + 1; over a symbolic stride (a
     parameter of a network checked generically) as floor((L + 2p - d(k-1) - 1 + s) / s),
     one term, so that a product of such sizes (a Linear over a flatten) stays one term."""
@@ -159,10 +159,13 @@ class _Conv(Spatial):
         k = self.kernel_sizes(ctx, a.kernel_size)
         # padding="same" refuses a stride past 1: its value is needed
         s = self.kernel_sizes(ctx, a.stride, "stride") if a.padding != "same" else self.window(ctx, a.stride, "stride")
-        d = self.window(ctx, a.dilation, "dilation")
-        known = [v for v in (*map(ctx.dim, k), *map(ctx.dim, s), *d) if isinstance(v, int)]  # free: at each use
-        if min(known) < 1:
+        d = self.kernel_sizes(ctx, a.dilation, "dilation")
+        known = [v for v in map(ctx.dim, (*k, *s, *d)) if isinstance(v, int)]  # free: at each use
+        if min(known, default=1) < 1:
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride, dilation and groups must be positive")
+        for v in d:  # a dilation from a parameter: at least 1, which the class tests where needed
+            if not isinstance(v, int):
+                ctx.requires_at_most(1, v, assume=True)
         self.conv_groups(ctx, a)
         out_spatial = self._spatial(ctx, a, x.shape[-self.n:], k, s, d)
         self.check_output(ctx, x, out_spatial, lambda i, v: (
@@ -222,7 +225,8 @@ class _Conv(Spatial):
                            + f'  (padding="same": {total} in all)')
                 continue
             p = 0 if a.padding == "valid" else normalize_tuple(a.padding, self.n)[i]
-            out.append(why.line(at, f"({L} + 2*{why.num(p)} - {d[i]}*({k[i]}-1) - 1)//{s[i]} + 1", y.shape[at]))
+            out.append(why.line(at, f"({L} + 2*{why.num(p)} - {why.num(d[i])}*({k[i]}-1) - 1)//{s[i]} + 1",
+                                y.shape[at]))
         return out
 
     def saved(self, a, inputs, outputs, grad):

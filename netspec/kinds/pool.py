@@ -14,28 +14,30 @@ from .memory import Saved, nbytes, shape_bytes
 # -- pure shape functions (tested against torch over tables of cases) -------------------------
 
 
-def pool_out(size: Dim, kernel: Dim, stride: Dim, padding: int, dilation: int, ceil_mode: bool) -> Dim:
+def pool_out(size: Dim, kernel: Dim, stride: Dim, padding: Dim, dilation: Dim, ceil_mode: bool) -> Dim:
     """torch's pooling_output_shape, for a symbolic size and, in a network checked
-    generically, a symbolic window or stride (see conv_out)."""
+    generically, a symbolic window, stride, padding or dilation (see conv_out)."""
     span = size + 2 * padding - dilation * (kernel - 1) - 1
     if not ceil_mode:
         return floordiv(span + stride, stride) if isinstance(stride, Expr) else floordiv(span, stride) + 1
     return ceil_pool_out(size, kernel, stride, padding, dilation)
 
 
-def ceil_pool_out(size: Dim, kernel: Dim, stride: Dim, padding: int, dilation: int) -> Dim:
+def ceil_pool_out(size: Dim, kernel: Dim, stride: Dim, padding: Dim, dilation: Dim) -> Dim:
     """ceil mode: torch counts ``A + 1`` windows, ``A = ceil(span / s)``, and drops the last
     when it starts in the right padding, ``A * s >= L + p``. With ``n = L + p - 1`` and the
     window's reach ``g = d(k - 1) + 1 - p`` (at least 1, as padding is at most half the
     window), ``A = floor((n - g + s) / s)`` is at most ``B = floor(n / s) + 1``, the count of
     starts inside the input or its left padding, and the rule is ``min(A + 1, B)``: ``B``
     where ``g <= s``, ``A + 1`` where ``g >= s``, whatever the size. Where which one holds
-    depends on a window or stride that is a symbol, the count is
+    depends on a window, stride, padding or dilation that is a symbol, the count is
     ``floor((n - max(g - s, 0) + s) / s)`` with ``max(g - s, 0) = (g - s) * (2g // (g + s + 1))``
-    (the floor is 1 exactly when ``g > s``, for ``g, s >= 0``): exact for every value."""
+    (the floor is 1 exactly when ``g > s``, for ``g, s >= 0``): exact for every value that
+    torch accepts (``2p <= k``, the class tests it). A symbol of the padding alone may be 0,
+    so only the window's, the stride's and the dilation's symbols are taken to be sizes."""
     n = size + padding - 1
     reach = dilation * (kernel - 1) + 1 - padding
-    windows = symbols(reach) | symbols(stride)  # each at least 1, as torch demands
+    windows = symbols(kernel) | symbols(stride) | symbols(dilation)  # each at least 1, as torch demands
     fits = less_equal(reach, stride, windows)
     if fits is True:
         past = 0
@@ -87,29 +89,45 @@ class _Pool(Spatial):
         if getattr(a, "return_indices", False):
             raise ctx.fail(codes.VALUE, f"{self.name}(return_indices=true) is not supported",
                            arg="return_indices", help="use the pooled values alone")
-        # in a network checked generically a window or stride from a parameter stays a symbol
-        # (each use checks its value), in ceil mode too (see ceil_pool_out)
+        # in a network checked generically a window, stride, padding or dilation from a
+        # parameter stays a symbol (each use checks its value), in ceil mode too (see
+        # ceil_pool_out); the class tests the facts torch demands of them
         k = self.kernel_sizes(ctx, a.kernel_size, "kernel_size")
         s = k if a.stride is None else self.kernel_sizes(ctx, a.stride, "stride")
-        p = self.window(ctx, getattr(a, "padding", 0), "padding")  # LPPool has none
-        d = self.window(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
-        if min(v for v in (*map(ctx.dim, k), *map(ctx.dim, s), *d, 1) if isinstance(v, int)) < 1 or min(p) < 0:
-            raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride and dilation must be positive, "
-                           "padding not negative")
-        for i in range(self.n):
-            if isinstance(k[i], int) and p[i] * 2 > k[i]:
-                raise ctx.fail(codes.VALUE, f"{self.name}: padding ({p[i]}) should be at most half of the "
-                               f"kernel size ({k[i]})", arg="padding",
-                               help=f"use a padding of at most {k[i] // 2} there, or a larger kernel")
+        p = self.kernel_sizes(ctx, getattr(a, "padding", 0), "padding")  # LPPool has none
+        d = self.kernel_sizes(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
+        self._check_windows(ctx, k, s, p, d)
         out = []
         for i, size in enumerate(x.shape[-self.n:]):
             o = pool_out(size, k[i], s[i], p[i], d[i], a.ceil_mode)
             self.check_output(ctx, x, [o], lambda _, v, i=i: (
-                f"input {ctx.show_tensor(x)} is smaller than its window ({k[i]})",
+                f"input {ctx.show_tensor(x)} is smaller than its window ({ctx.show(k[i])})",
                 "remove the pooling, or use a smaller window"))
             out.append(o)
         shape = x.shape[:-self.n] + tuple(out)
         return [x.with_shape(shape, ctx.origin, keep={i: i for i in range(x.rank - self.n)})]
+
+    def _check_windows(self, ctx, k, s, p, d) -> None:
+        """kernel_size, stride and dilation positive, padding not negative and at most half
+        the kernel size (``2p <= k``, torch's ``pad <= k / 2``; with a dilation of at least
+        1 that also keeps it within half the effective window), refused where torch refuses
+        them. A parameter of a network checked generically may give any of them: each use
+        checks its values, and the class tests a fact its parameters' values meet but that
+        does not hold for every value (``if k < 2 * p: raise ValueError(...)``)."""
+        known = [v for v in map(ctx.dim, (*k, *s, *d)) if isinstance(v, int)]
+        if min(known, default=1) < 1 or min((v for v in map(ctx.dim, p) if isinstance(v, int)), default=0) < 0:
+            raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride and dilation must be positive, "
+                           "padding not negative")
+        for i in range(self.n):
+            for low, high in ((1, d[i]), (0, p[i])):
+                if not isinstance(high, int):
+                    ctx.requires_at_most(low, high, assume=True)
+            if ctx.requires_at_most(2 * p[i], k[i], assume=True) is False:
+                pi, ki = ctx.dim(p[i]), ctx.dim(k[i])
+                raise ctx.fail(codes.VALUE, f"{self.name}: padding ({ctx.show(pi)}) should be at most half of the "
+                               f"kernel size ({ctx.show(ki)})", arg="padding",
+                               help=f"use a padding of at most {ki // 2} there, or a larger kernel"
+                               if isinstance(ki, int) else "use a smaller padding, or a larger kernel")
 
     def explain(self, a, inputs, outputs):
         x, y = inputs[0], outputs[0]
@@ -120,7 +138,7 @@ class _Pool(Spatial):
         out = [why.spatial_reads(self.name, x.rank, self.n, "channels (kept)")]
         for i in range(self.n):
             at, L = x.rank - self.n + i, why.num(x.shape[x.rank - self.n + i])
-            span = f"{L} + 2*{p[i]} - {d[i]}*({k[i]}-1) - 1"
+            span = f"{L} + 2*{why.num(p[i])} - {why.num(d[i])}*({why.num(k[i])}-1) - 1"
             if not a.ceil_mode:
                 out.append(why.line(at, f"({span})//{s[i]} + 1", y.shape[at]))
                 continue
