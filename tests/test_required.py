@@ -56,6 +56,25 @@ SPECS = {
                     + _net("Top(width=8, h=4)", "input x: float[batch, seq, 5]", "y = x -> Linear(width) -> Att(heads=h)",
                            "output y"),
                     ["float[batch, seq, 5]"], ("width",), "needs width divisible by h"),
+    # torch's value checks over sizes a parameter gives (issue 14): its own message otherwise
+    "lstm-proj": (_net("Proj(ch=6)", "input x: float[batch, seq, 4]",
+                       "y = x -> LSTM(ch, proj_size=5, batch_first=true)", "output y"),
+                  ["float[batch, seq, 4]"], ("ch",), "needs 6 <= ch"),
+    "instance-norm": (_net("Inst(ch=6)", "input x: float[batch, 3, 7]",
+                           "y = x -> Linear(ch) -> Conv1d(3, 4) -> InstanceNorm1d(affine=true)", "output y"),
+                      ["float[batch, 3, 7]"], ("ch",), "needs 2 <= ch - 3"),
+    "reflection-pad": (_net("Refl(width=6)", "input x: float[batch, 3, 4]",
+                            "y = x -> Linear(width) -> ReflectionPad1d((4, 2))", "output y"),
+                       ["float[batch, 3, 4]"], ("width",), "needs 5 <= width"),
+    "replication-pad": (_net("Repl(width=6)", "input x: float[batch, 3, 4]",
+                             "y = x -> Linear(width) -> ReplicationPad1d((-6, 2))", "output y"),
+                        ["float[batch, 3, 4]"], ("width",), "needs 5 <= width"),
+    "circular-pad": (_net("Circ(width=6)", "input x: float[batch, 3, 4]",
+                          'y = x -> Linear(width) -> pad((6, 0), mode="circular")', "output y"),
+                     ["float[batch, 3, 4]"], ("width",), "needs 6 <= width"),
+    "zero-pad-crop": (_net("Crop(width=6)", "input x: float[batch, 3, 4]",
+                           "y = x -> Linear(width) -> ZeroPad1d((-3, -2))", "output y"),
+                      ["float[batch, 3, 4]"], ("width",), "needs 5 <= width"),
 }
 
 
