@@ -62,7 +62,7 @@ SPECS = {
                   ["float[batch, seq, 4]"], ("ch",), "needs 6 <= ch"),
     "instance-norm": (_net("Inst(ch=6)", "input x: float[batch, 3, 7]",
                            "y = x -> Linear(ch) -> Conv1d(3, 4) -> InstanceNorm1d(affine=true)", "output y"),
-                      ["float[batch, 3, 7]"], ("ch",), "needs 2 <= ch - 3"),
+                      ["float[batch, 3, 7]"], ("ch",), "<= ch - 3"),
     "reflection-pad": (_net("Refl(width=6)", "input x: float[batch, 3, 4]",
                             "y = x -> Linear(width) -> ReflectionPad1d((4, 2))", "output y"),
                        ["float[batch, 3, 4]"], ("width",), "needs 5 <= width"),
@@ -75,6 +75,12 @@ SPECS = {
     "zero-pad-crop": (_net("Crop(width=6)", "input x: float[batch, 3, 4]",
                            "y = x -> Linear(width) -> ZeroPad1d((-3, -2))", "output y"),
                       ["float[batch, 3, 4]"], ("width",), "needs 5 <= width"),
+    "conv-output": (_net("ConvOut(width=6)", "input x: float[batch, 3, 4]",
+                         "y = x -> Linear(width) -> Conv1d(4, 5)", "output y"),
+                    ["float[batch, 3, 4]"], ("width",), "needs 1 <= width - 4"),
+    "conv-output-strided": (_net("ConvStride(width=12)", "input x: float[batch, 3, 4]",
+                                 "y = x -> Linear(width) -> Conv1d(4, 5, stride=2, dilation=2)", "output y"),
+                            ["float[batch, 3, 4]"], ("width",), "needs 1 <= "),
 }
 
 

@@ -97,10 +97,10 @@ class _Pool(Spatial):
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride and dilation must be positive, "
                            "padding not negative")
         for i in range(self.n):
-            if isinstance(k[i], int) and p[i] * 2 > k[i]:
+            if p[i] and ctx.requires_at_most(2 * p[i], k[i]) is False:  # the class tests it over parameters
                 raise ctx.fail(codes.VALUE, f"{self.name}: padding ({p[i]}) should be at most half of the "
-                               f"kernel size ({k[i]})", arg="padding",
-                               help=f"use a padding of at most {k[i] // 2} there, or a larger kernel")
+                               f"kernel size ({ctx.show(k[i])})", arg="padding",
+                               help=f"use a padding of at most {ctx.dim(k[i]) // 2} there, or a larger kernel")
         out = []
         for i, size in enumerate(x.shape[-self.n:]):
             o = pool_out(size, k[i], s[i], p[i], d[i], a.ceil_mode)
