@@ -81,6 +81,12 @@ SPECS = {
     "conv-output-strided": (_net("ConvStride(width=12)", "input x: float[batch, 3, 4]",
                                  "y = x -> Linear(width) -> Conv1d(4, 5, stride=2, dilation=2)", "output y"),
                             ["float[batch, 3, 4]"], ("width",), "needs 1 <= "),
+    "embedding-padding-idx": (_net("Emb(vocab=8)", "input x: int64[batch, seq]",
+                                   "y = x -> Embedding(vocab, 4, padding_idx=5)", "output y"),
+                              ["int64[batch, seq]"], ("vocab",), "needs 6 <= vocab"),
+    "upsample-output": (_net("Up(width=8)", "input x: float[batch, 3, 4]",
+                             "y = x -> Linear(width) -> Upsample(scale_factor=0.25)", "output y"),
+                        ["float[batch, 3, 4]"], ("width",), "needs 1 <= "),
 }
 
 
@@ -103,7 +109,8 @@ def _try(name: str, values: dict[str, int]) -> None:
         return
     model = cls(**kwargs).eval()  # accepted by both: it runs with the shapes check --set states
     env = {"batch": 2, "seq": 3}
-    xs = [torch.randn(*_shape(t, env)) for t in inputs]
+    xs = [torch.randint(0, 2, _shape(t, env)) if t.startswith("int") else torch.randn(*_shape(t, env))
+          for t in inputs]  # ids 0 and 1: rows of any table
     with torch.no_grad():
         y = model(*xs)
     y = y[0] if isinstance(y, tuple) else y
