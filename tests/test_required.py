@@ -56,6 +56,37 @@ SPECS = {
                     + _net("Top(width=8, h=4)", "input x: float[batch, seq, 5]", "y = x -> Linear(width) -> Att(heads=h)",
                            "output y"),
                     ["float[batch, seq, 5]"], ("width",), "needs width divisible by h"),
+    # torch's value checks over sizes a parameter gives (issue 14): its own message otherwise
+    "lstm-proj": (_net("Proj(ch=6)", "input x: float[batch, seq, 4]",
+                       "y = x -> LSTM(ch, proj_size=5, batch_first=true)", "output y"),
+                  ["float[batch, seq, 4]"], ("ch",), "needs 6 <= ch"),
+    "instance-norm": (_net("Inst(ch=6)", "input x: float[batch, 3, 7]",
+                           "y = x -> Linear(ch) -> Conv1d(3, 4) -> InstanceNorm1d(affine=true)", "output y"),
+                      ["float[batch, 3, 7]"], ("ch",), "<= ch - 3"),
+    "reflection-pad": (_net("Refl(width=6)", "input x: float[batch, 3, 4]",
+                            "y = x -> Linear(width) -> ReflectionPad1d((4, 2))", "output y"),
+                       ["float[batch, 3, 4]"], ("width",), "needs 5 <= width"),
+    "replication-pad": (_net("Repl(width=6)", "input x: float[batch, 3, 4]",
+                             "y = x -> Linear(width) -> ReplicationPad1d((-6, 2))", "output y"),
+                        ["float[batch, 3, 4]"], ("width",), "needs 5 <= width"),
+    "circular-pad": (_net("Circ(width=6)", "input x: float[batch, 3, 4]",
+                          'y = x -> Linear(width) -> pad((6, 0), mode="circular")', "output y"),
+                     ["float[batch, 3, 4]"], ("width",), "needs 6 <= width"),
+    "zero-pad-crop": (_net("Crop(width=6)", "input x: float[batch, 3, 4]",
+                           "y = x -> Linear(width) -> ZeroPad1d((-3, -2))", "output y"),
+                      ["float[batch, 3, 4]"], ("width",), "needs 5 <= width"),
+    "conv-output": (_net("ConvOut(width=6)", "input x: float[batch, 3, 4]",
+                         "y = x -> Linear(width) -> Conv1d(4, 5)", "output y"),
+                    ["float[batch, 3, 4]"], ("width",), "needs 1 <= width - 4"),
+    "conv-output-strided": (_net("ConvStride(width=12)", "input x: float[batch, 3, 4]",
+                                 "y = x -> Linear(width) -> Conv1d(4, 5, stride=2, dilation=2)", "output y"),
+                            ["float[batch, 3, 4]"], ("width",), "needs 1 <= "),
+    "embedding-padding-idx": (_net("Emb(vocab=8)", "input x: int64[batch, seq]",
+                                   "y = x -> Embedding(vocab, 4, padding_idx=5)", "output y"),
+                              ["int64[batch, seq]"], ("vocab",), "needs 6 <= vocab"),
+    "upsample-output": (_net("Up(width=8)", "input x: float[batch, 3, 4]",
+                             "y = x -> Linear(width) -> Upsample(scale_factor=0.25)", "output y"),
+                        ["float[batch, 3, 4]"], ("width",), "needs 1 <= "),
 }
 
 
@@ -78,7 +109,8 @@ def _try(name: str, values: dict[str, int]) -> None:
         return
     model = cls(**kwargs).eval()  # accepted by both: it runs with the shapes check --set states
     env = {"batch": 2, "seq": 3}
-    xs = [torch.randn(*_shape(t, env)) for t in inputs]
+    xs = [torch.randint(0, 2, _shape(t, env)) if t.startswith("int") else torch.randn(*_shape(t, env))
+          for t in inputs]  # ids 0 and 1: rows of any table
     with torch.no_grad():
         y = model(*xs)
     y = y[0] if isinstance(y, tuple) else y

@@ -118,9 +118,8 @@ class Spatial(FloatLayer):
         """Every output size must be at least 1: ``too_small(i, size)`` gives the message and
         the help for spatial dim ``i`` when it is not."""
         for i, size in enumerate(sizes):
-            v = ctx.dim(size)
-            if isinstance(v, int) and v < 1:
-                message, help = too_small(i, v)
+            if ctx.requires_at_most(1, size) is False:  # the class tests it over parameters
+                message, help = too_small(i, ctx.dim(size))
                 raise ctx.fail(codes.SIZE, f"{self.name} leaves no output: {message}", ctx.input_story(), help=help)
 
 

@@ -92,6 +92,17 @@ def check_padding_idx(n, p) -> None:
                             help=f"give an index from {-n} to {n - 1}, or leave padding_idx out")
 
 
+def require_padding_idx(ctx, name: str, n, p) -> None:
+    """check_padding_idx where num_embeddings or padding_idx comes from parameters: the
+    built class tests it with their values."""
+    if p is None:
+        return
+    least = p + 1 if isinstance(ctx.dim(p), int) and ctx.dim(p) >= 0 else -p
+    if ctx.requires_at_most(least, n) is False:
+        raise ctx.fail(codes.VALUE, f"{name}: padding_idx ({ctx.show(p)}) must be within num_embeddings "
+                       f"({ctx.show(n)})", arg="padding_idx", help="give a smaller padding_idx, or more rows")
+
+
 @register
 class Embedding(Layer):
     name = "Embedding"
@@ -111,6 +122,7 @@ class Embedding(Layer):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         check_ids(ctx, self.name, x)
+        require_padding_idx(ctx, self.name, a.num_embeddings, a.padding_idx)
         check_rows(ctx, self.name, x, a.num_embeddings)
         return [Tensor("float32", x.shape + (a.embedding_dim,),
                        x.origins + (ctx.origin,), batch=x.batch)]

@@ -390,8 +390,9 @@ class _InstanceNorm(_BatchNorm):
         x = inputs[0]
         ctx.refuse_batch_in(x, range(x.rank - self.n, x.rank), "normalizes over {dim} as a spatial dim",
                             "each sample's result would depend on the others")
-        elements = ctx.dim(numel(x.shape[-self.n:]))
-        if elements == 1:  # torch raises in training, and in eval without running stats
+        # torch raises in training, and in eval without running stats (the class tests it
+        # where parameters size the spatial dims)
+        if ctx.requires_at_most(2, numel(x.shape[-self.n:])) is False:
             raise ctx.fail(codes.SIZE, f"{self.name} needs more than one spatial element a channel, but its input "
                            f"is {ctx.show_tensor(x)}", ctx.input_story(),
                            help="instance statistics need several values; use a larger input, or no norm here")

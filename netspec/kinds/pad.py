@@ -30,23 +30,39 @@ def padded(size: Dim, before: int, after: int) -> Dim:
     return size + before + after
 
 
-def pad_problem(mode: str, size: int, before: int, after: int) -> str | None:
-    """Why torch refuses to pad a dim of ``size`` by (before, after) in ``mode``, or None.
+def pad_needs(mode: str, before: int, after: int) -> list[tuple[int, str]]:
+    """What torch needs of the size of a dim it pads by (before, after) in ``mode``: pairs
+    ``(least, why)``, each refused where the size is under ``least`` (``why`` has a ``{size}``
+    slot). A circular pad that crops the whole dim is refused too: torch then raises, or
+    wraps around nothing and returns uninitialized values."""
+    crop = -min(before, 0) - min(after, 0)  # what the negative pads take off the input
+    out = 1 - before - after  # the least size that leaves 1
+    needs = {"reflect": [(max(before, after) + 1, f"reflection padding ({before}, {after}) must be smaller "
+                          "than the dim ({size})"),
+                         (out, f"padding ({before}, {after}) leaves {{left}} of the dim ({{size}})")],
+             "circular": [(max(before, after), f"circular padding ({before}, {after}) would wrap around the dim "
+                           "({size}) more than once"),
+                          (crop + 1, f"circular padding ({before}, {after}) crops all of the dim ({{size}})")],
+             "constant": [(crop, f"padding ({before}, {after}) crops more than the dim ({{size}})")],
+             "replicate": [(out, f"padding ({before}, {after}) leaves {{left}} of the dim ({{size}})")]}
+    return needs[mode]
 
-    A circular pad that crops the whole dim is refused too: torch then raises, or wraps
-    around nothing and returns uninitialized values."""
-    out = size + before + after
-    kept = size + min(before, 0) + min(after, 0)  # what the negative pads leave of the input
-    if mode == "reflect" and max(before, after) >= size:
-        return f"reflection padding ({before}, {after}) must be smaller than the dim ({size})"
-    if mode == "circular" and max(before, after) > size:
-        return f"circular padding ({before}, {after}) would wrap around the dim ({size}) more than once"
-    if mode == "constant" and kept < 0:
-        return f"padding ({before}, {after}) crops more than the dim ({size})"
-    if mode == "circular" and kept < 1:
-        return f"circular padding ({before}, {after}) crops all of the dim ({size})"
-    if mode in ("reflect", "replicate") and out < 1:
-        return f"padding ({before}, {after}) leaves {out} of the dim ({size})"
+
+def pad_problem(mode: str, size: int, before: int, after: int) -> str | None:
+    """Why torch refuses to pad a dim of ``size`` by (before, after) in ``mode``, or None."""
+    for least, why in pad_needs(mode, before, after):
+        if size < least:
+            return why.format(size=size, left=size + before + after)
+    return None
+
+
+def _pad_problem(ctx, mode: str, size: Dim, before: int, after: int) -> str | None:
+    """pad_problem over a size that may come from parameters: where it holds with their
+    values but not for all of them, the built class tests it (``requires_at_most``)."""
+    for least, why in pad_needs(mode, before, after):
+        if least > 0 and ctx.requires_at_most(least, size) is False:
+            v = ctx.dim(size)
+            return why.format(size=ctx.show(size), left=v + before + after if isinstance(v, int) else "less than 1")
     return None
 
 
@@ -57,8 +73,7 @@ def pad_shape(ctx, who: str, mode: str, x: Tensor, pads: tuple[int, ...], arg: s
     for k in range(len(pads) // 2):
         i = x.rank - 1 - k
         before, after = pads[2 * k], pads[2 * k + 1]
-        v = ctx.dim(x.shape[i])
-        problem = pad_problem(mode, v, before, after) if isinstance(v, int) else None
+        problem = _pad_problem(ctx, mode, x.shape[i], before, after)
         if problem is not None:
             raise ctx.fail(codes.SIZE, f"{who}: {problem}, dim {i} of {ctx.show_tensor(x)}", ctx.input_story(), arg=arg,
                            help="use a smaller padding, or pad a larger input")

@@ -389,6 +389,16 @@ class LSTM(_Recurrent):
     def h_out(self, a):
         return a.proj_size if a.proj_size != 0 else a.hidden_size
 
+    def infer(self, ctx, a, inputs):
+        """torch needs proj_size < hidden_size; where the sizes come from parameters, the
+        built class tests it with their values (LSTMArgs refuses it for known sizes)."""
+        p, h = a.proj_size, a.hidden_size
+        if ctx.dim(p) != 0 and ctx.requires_at_most(p + 1, h) is False:
+            raise ctx.fail(codes.VALUE, f"{self.name}(proj_size=...): proj_size ({ctx.show(p)}) has to be smaller "
+                           f"than hidden_size ({ctx.show(h)})", arg="proj_size",
+                           help="give 0 (no projection) or a size smaller than hidden_size")
+        return super().infer(ctx, a, inputs)
+
     def saved(self, a, inputs, outputs, grad):
         """torch's CPU LSTM without a projection runs through oneDNN in float32
         (``onednn_saved``); in bfloat16 it does where the processor has bfloat16 instructions

@@ -147,9 +147,9 @@ class _Resample:
         self.check_layout(ctx, x)
         sizes = self.out_sizes(ctx, a, x)
         for i, o in enumerate(sizes):
-            v = ctx.dim(o)
-            if isinstance(v, int) and v < 1:
-                raise ctx.fail(codes.SIZE, f"{self.name} leaves no output: dim {i + 2} of {ctx.show_tensor(x)} becomes {v}",
+            if ctx.requires_at_most(1, o) is False:  # the class tests it over parameters
+                raise ctx.fail(codes.SIZE, f"{self.name} leaves no output: dim {i + 2} of {ctx.show_tensor(x)} becomes "
+                               f"{ctx.show(o)}",
                                ctx.input_story(), arg="scale_factor",
                                help="use a larger scale_factor, or give the output size with size=")
         keep = {0: 0, 1: 1}

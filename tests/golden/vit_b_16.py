@@ -204,6 +204,10 @@ class VisionTransformer(nn.Module):
             raise ValueError(
                 "VisionTransformer needs num_heads=12: line 11 of vit_b_16.net holds only for that value; rebuild with --set num_heads=...",
             )
+        if image_size // 16 < 1:
+            raise ValueError(
+                f"VisionTransformer: Conv2d (line 57 of vit_b_16.net) needs 1 <= image_size // 16; received image_size={image_size}",
+            )
         if hidden_dim % num_heads:
             raise ValueError(
                 f"VisionTransformer: MultiheadAttention in EncoderBlock in Encoder (line 62 of vit_b_16.net) needs hidden_dim divisible by num_heads; received hidden_dim={hidden_dim}, num_heads={num_heads}",
