@@ -625,13 +625,39 @@ def _optimizer(node_params: Dim, tensors: int, optimizer: str) -> Dim:
 def layer_training(net: TypedNetwork, node: Node, optimizer: str = DEFAULT_OPTIMIZER,
                    env: Mapping[str, int] | None = None) -> Training:
     """A layer's training memory as a user reads it: what it is the first to save, its
-    parameters' gradients, and the optimizer's state for them."""
+    parameters' gradients, and the optimizer's state for them. Where no one formula of its
+    saved bytes holds for every value of the symbols, ``cases`` states one for each range."""
     p = training_pass(net)
     if not p.ok or id(node) not in p.per_node:
         return Training(None, None, None)
     grads = raw_costs(node).param_bytes
     t = Training(p.per_node[id(node)], grads, _optimizer(grads, p.params.get(id(node), 0), optimizer))
-    return Training(*(None if v is None else bind(net.dim(v), env) for v in t.values()))
+    cases = _layer_cases(net, node, optimizer, env) if t.saved_bytes is None and p.unsure else []
+    if len(cases) == 1:  # one formula after all, or the one range of the values given
+        t = replace(t, saved_bytes=cases[0][1])
+    bound = Training(*_bound(net, t.values(), env))
+    if len(cases) > 1:
+        return replace(bound, cases=tuple((when, replace(bound, saved_bytes=_bound(net, (v,), env)[0]))
+                                          for when, v in cases))
+    return bound
+
+
+def _layer_cases(net: TypedNetwork, node: Node, optimizer: str, env: Mapping[str, int] | None) -> list:
+    """[(condition, bytes)]: what a layer is first to save in each range of the network's
+    training memory (:func:`training_cases`) that the values given are in; [] where unknown."""
+    found = _ranges(net, network_costs(net).param_bytes, optimizer)
+    if found is None:
+        return []
+    name, ranges = found
+    cases = []
+    for when, _ in ranges:
+        saved = _range_pass(net, when).per_node.get(id(node))
+        if saved is None:
+            return []
+        back = {n: sym(n) - 1 for n, v in when.items() if v is None}
+        cases.append((when, (substitute(saved, back) if back else saved,)))
+    return [(_condition(when), values[0]) for when, values in _merged(cases, name)
+            if all(n not in (env or {}) or _in_range(env[n], v) for n, v in when.items())]
 
 
 def network_training(net: TypedNetwork, optimizer: str = DEFAULT_OPTIMIZER,
@@ -685,12 +711,30 @@ def training_cases(net: TypedNetwork, params: Dim | None, optimizer: str) -> lis
     others (a size 1): the pass run with an input symbol at 1, and at 2 or more (``s + 1``,
     written back in ``s``), each split again on another where it is still unknown (at most
     MAX_SPLIT_SYMBOLS); [(condition, the range {symbol: 1, or None for 2 or more}, values)],
-    or [] where some range stays unknown."""
+    or [] where some range stays unknown. A range where some size of the network is below 1
+    (a pool over `length` at `length = 1`) is left out: torch refuses those values."""
+    found = _ranges(net, params, optimizer)
+    if found is None:
+        return []
+    name, cases = found
+    return [(_condition(when), when, values) for when, values in _merged(cases, name)]
+
+
+def _ranges(net: TypedNetwork, params: Dim | None, optimizer: str) -> tuple[str, list] | None:
+    """The symbol split on first, and [(range, values)] of every range that has values; None
+    where some range stays unknown."""
     for name in sorted(dim_symbols([net])):
         cases = _split_cases(net, params, optimizer, {name: 1}) + _split_cases(net, params, optimizer, {name: None})
         if cases and all(c is not None for c in cases):
-            return [(_condition(when), when, values) for when, values in _merged(cases, name)]
-    return []
+            return name, cases
+    return None
+
+
+def _range_pass(net: TypedNetwork, when: dict) -> _Pass:
+    """The training pass in the range ``when`` (a symbol at 2 or more runs as ``s + 1``)."""
+    values = {n: 1 if v == 1 else sym(n) + 1 for n, v in when.items()}
+    # the network's parameters too: a block's sizes are formulas in them (`image_size // 16`)
+    return training_pass(net, values={**_param_values(net), **values})
 
 
 def _merged(cases: list, name: str) -> list:
@@ -706,11 +750,13 @@ def _merged(cases: list, name: str) -> list:
 
 def _split_cases(net: TypedNetwork, params: Dim | None, optimizer: str, when: dict) -> list:
     """[(range, values)] of the pass in the range ``when``, split further on another symbol
-    where it is unknown; a None entry where it stays unknown."""
+    where it is unknown; a None entry where it stays unknown, none where no value of the range
+    is possible."""
+    if size_problems(net, {n: 1 for n, v in when.items() if v == 1}):
+        return []  # a size below 1 in the whole range: check refuses those values, and so does torch
     values = {n: 1 if v == 1 else sym(n) + 1 for n, v in when.items()}
-    # the network's parameters too: a block's sizes are formulas in them (`image_size // 16`)
     sized = None if params is None else substitute(params, values)  # a norm's weights may follow the input's size
-    step = _step(net, training_pass(net, values={**_param_values(net), **values}), sized, optimizer)
+    step = _step(net, _range_pass(net, when), sized, optimizer)
     if step is not None and step[0] is not None:
         back = {n: sym(n) - 1 for n, v in when.items() if v is None}
         return [(when, tuple(substitute(v, back) if back else v for v in step))]

@@ -105,6 +105,8 @@ def layer_json(net: TypedNetwork, node: Node, env: dict | None, ids: dict[int, i
                optimizer: str = DEFAULT_OPTIMIZER) -> dict:
     kernel = node.kind.kernel(node.args) if node.kind is not None and node.args is not None else None
     training = layer_training(net, node, optimizer, env)
+    cases = {"training_cases": [{"when": when, **{f: cost_json(v) for f, v in zip(TRAINING_FIELDS, case.values())}}
+                                for when, case in training.cases]} if training.cases else {}
     return {
         "kind": node.kind_name,
         "name": node_label(node) or None,
@@ -114,6 +116,7 @@ def layer_json(net: TypedNetwork, node: Node, env: dict | None, ids: dict[int, i
         "kernel": [dim_json(net.dim(k)) for k in kernel] if kernel else None,
         **costs_json(layer_costs(net, node, env)),
         **{f: cost_json(v) for f, v in zip(TRAINING_FIELDS, training.values())},
+        **cases,  # no one formula of the saved bytes: one for each range of a symbol
         "inputs": [ids.get(id(v)) for v in node.inputs],
         "tensors": {k: ids.get(id(v)) for k, v in node.state.items()},
         "outputs": [tensor_json(net, rname, v.tensor, env, ids[id(v)])
@@ -246,7 +249,10 @@ def _cost_column(key: str, head: str, fld: str, fmt, total_label: str, help: str
 
 def _saved_cells(t: Table, net: TypedNetwork, node: Node) -> list[str]:
     """What a layer is the first to save for backward in training (docs/costs.md)."""
-    saved = layer_training(net, node, t.optimizer, t.env).saved_bytes
+    m = layer_training(net, node, t.optimizer, t.env)
+    if m.saved_bytes is None and m.cases:  # one formula for each range of a symbol, a line each
+        return [f"{when}: {_shown(case.saved_bytes)}" for when, case in m.cases]
+    saved = m.saved_bytes
     return ["unknown" if saved is None and t.costs(net, node).flops is not None else human(saved, human_bytes)]
 
 

@@ -118,6 +118,8 @@ def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
         if net["params"] is not None or report["ok"]:  # null only where a layer failed
             _check_dim(net["params"], names)
         _check_extensions(net, names, report["ok"])
+        for case in net.get("training_cases", []):
+            _check_extensions(case, names, report["ok"])
         for t in net["inputs"]:
             _check_tensor(t, names)
         for t in net["outputs"]:
@@ -125,8 +127,13 @@ def validate_report(report: dict, param_names: dict[str, set[str]]) -> None:
         assert isinstance(net["layers"], list)
         for layer in net["layers"]:
             assert LAYER_KEYS <= set(layer), layer.keys()
-            assert set(layer) - LAYER_KEYS <= EXTENSION_KEYS, set(layer) - LAYER_KEYS
+            assert set(layer) - LAYER_KEYS <= EXTENSION_KEYS | {"training_cases"}, set(layer) - LAYER_KEYS
             _check_extensions(layer, names, report["ok"])
+            for case in layer.get("training_cases", []):  # present only where no one formula holds
+                assert set(case) == {"when", "saved_bytes", "grad_bytes", "optimizer_bytes"}, case
+                assert layer["saved_bytes"] is None and isinstance(case["when"], str)
+                assert case["saved_bytes"] is not None, case
+                _check_extensions(case, names, report["ok"])
             assert isinstance(layer["kind"], str) and layer["kind"]
             assert type(layer["line"]) is int and layer["line"] >= 1
             if layer["params"] is not None or report["ok"]:
