@@ -336,6 +336,9 @@ class GLU(FloatLayer):
         over = a.dim if isinstance(a.dim, int) else 0
         return 0 if rank >= 2 and over % rank != 0 else None
 
+    def saved(self, a, inputs, outputs, grad):
+        return Saved(inputs=(0,))
+
 
 def halves_apart(ctx, x: Tensor, i: int):
     """``Tensor.batch`` of GLU's result when dim ``i`` holds the samples merged after an even
@@ -346,9 +349,6 @@ def halves_apart(ctx, x: Tensor, i: int):
     _, inner, batch = x.batch
     runs = exact_div(ctx.dim(x.shape[i]), ctx.dim(batch) * ctx.dim(inner))
     return x.batch if runs is not None and exact_div(runs, 2) is not None else None
-
-    def saved(self, a, inputs, outputs, grad):
-        return Saved(inputs=(0,))
 
 
 @register
