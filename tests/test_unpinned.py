@@ -1,5 +1,5 @@
 """A size a root network's class computes from its parameters where check found it whole
-only for their values (a reshape's -1, `12 // h`): the class takes every value
+only for their values (a -1 in reshape or Unflatten, `12 // h`): the class takes every value
 ``check --set`` accepts, instead of being fixed to the checked one, and refuses exactly
 the values check --set refuses, with a ValueError naming the parameters and the fact.
 
@@ -40,6 +40,11 @@ SPECS = {
     "reshape-hole-read": (_net("Q(h=2)", "input x: float[batch, 12]",
                                "y = x -> reshape(batch, h, -1) -> flatten(1) -> Linear(3)", "output y"),
                           [2, 12], ("h",), "needs 12 divisible by h", lambda v: [2, 3]),
+    "unflatten-hole": (_net("W(h=3)", "input x: float[batch, 12, 5]", "y = x -> Unflatten(1, (h, -1)) -> Linear(3)",
+                            "output y"), [2, 12, 5], ("h",), "needs 12 divisible by h", lambda v: [2, v["h"], 12 // v["h"], 3]),
+    "unflatten-hole-read": (_net("V(h=3)", "input x: float[batch, 12, 5]",
+                                 "y = x -> Unflatten(1, (2, h, -1)) -> flatten(2) -> Linear(2)", "output y"),
+                            [2, 12, 5], ("h",), "needs 6 divisible by h", lambda v: [2, 2, 2]),
     "block-use": (_P + _net("U(size=4)", "input x: float[batch, 12]", "y = x -> P(h=size)", "output y"),
                   [2, 12], ("size",), "needs 12 divisible by size", lambda v: [2, v["size"], 5]),
 }
