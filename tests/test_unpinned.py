@@ -1,7 +1,8 @@
 """A size a root network's class computes from its parameters where check found it whole
-only for their values (a -1 in reshape or Unflatten, `12 // h`): the class takes every value
-``check --set`` accepts, instead of being fixed to the checked one, and refuses exactly
-the values check --set refuses, with a ValueError naming the parameters and the fact.
+or in order only for their values (a -1 in reshape or Unflatten, `12 // h`; an arange's
+span): the class takes every value ``check --set`` accepts, instead of being fixed to the
+checked one, and refuses exactly the values check --set refuses, with a ValueError naming
+the parameters and the fact.
 
 Random values of the parameters (seed printed, rotating; NETSPEC_SEED=N repeats one) are
 tried through both doors; where both accept, torch runs the class and the output has the
@@ -45,6 +46,9 @@ SPECS = {
     "unflatten-hole-read": (_net("V(h=3)", "input x: float[batch, 12, 5]",
                                  "y = x -> Unflatten(1, (2, h, -1)) -> flatten(2) -> Linear(2)", "output y"),
                             [2, 12, 5], ("h",), "needs 6 divisible by h", lambda v: [2, 2, 2]),
+    "arange-span": (_net("A(a=3, b=7)", "input x: float[batch, 4]", "i = arange(a, b) -> float",
+                         "y = x -> Linear(3)", "output i", "output y"),
+                    [2, 4], ("a", "b"), "needs 0 <= -a + b", lambda v: [v["b"] - v["a"]]),
     "block-use": (_P + _net("U(size=4)", "input x: float[batch, 12]", "y = x -> P(h=size)", "output y"),
                   [2, 12], ("size",), "needs 12 divisible by size", lambda v: [2, v["size"], 5]),
 }
@@ -71,6 +75,7 @@ def _try(name: str, values: dict[str, int]) -> bool:
     model = spec.module_class()(**kwargs).eval()  # accepted by both: it runs with the stated shapes
     with torch.no_grad():
         y = model(torch.randn(*shape))
+    y = y[0] if isinstance(y, tuple) else y
     (_, out), = checked.network().outputs[:1]
     assert list(y.shape) == oracle.shape_of(out.tensor, {"batch": 2, **values}), (name, values)
     assert list(y.shape) == meant(values), (name, values)
