@@ -1,8 +1,8 @@
 """A size a root network's class computes from its parameters where check found it whole
 or in order only for their values (a -1 in reshape or Unflatten, `12 // h`; an arange's
-span): the class takes every value ``check --set`` accepts, instead of being fixed to the
-checked one, and refuses exactly the values check --set refuses, with a ValueError naming
-the parameters and the fact.
+span, a narrow's bounds): the class takes every value ``check --set`` accepts, instead of
+being fixed to the checked one, and refuses exactly the values check --set refuses, with
+a ValueError naming the parameters and the fact.
 
 Random values of the parameters (seed printed, rotating; NETSPEC_SEED=N repeats one) are
 tried through both doors; where both accept, torch runs the class and the output has the
@@ -49,6 +49,8 @@ SPECS = {
     "arange-span": (_net("A(a=3, b=7)", "input x: float[batch, 4]", "i = arange(a, b) -> float",
                          "y = x -> Linear(3)", "output i", "output y"),
                     [2, 4], ("a", "b"), "needs 0 <= -a + b", lambda v: [v["b"] - v["a"]]),
+    "narrow-bounds": (_net("N(width=6, k=4)", "input x: float[batch, 5]", "y = x -> Linear(width) -> narrow(1, 1, k)",
+                           "output y"), [2, 5], ("width", "k"), "needs k + 1 <= width", lambda v: [2, v["k"]]),
     "block-use": (_P + _net("U(size=4)", "input x: float[batch, 12]", "y = x -> P(h=size)", "output y"),
                   [2, 12], ("size",), "needs 12 divisible by size", lambda v: [2, v["size"], 5]),
 }
