@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from . import codes, memo
 from .codes import Code
 from .diagnostics import Span
-from .dims import Dim, Expr, compare, exact_div, is_dim, less_equal, render, symbols
+from .dims import Dim, Expr, compare, exact_div, floordiv, is_dim, less_equal, product, render, sym, symbols
 from .graph import EQUAL, EQUAL_OR_ONE, LESS_EQUAL
 from .kinds import Fail, Layer
 from .kinds.base import numel
@@ -137,6 +137,30 @@ class StageCtx:
         elif exact_div(size, by) is None and self._nc.records and self._nc.over_params(size, by) \
                 and not isinstance(self.dim(size), int):
             self._require(size, by, True)  # undecided, required of the free parameters
+
+    def param_quotient(self, total: Dim, known: Dim) -> Dim | None:
+        """``total // known`` as the built class computes it from its parameters, where the
+        quotient is whole only for the parameters' values (a -1 size): the factors of
+        ``known`` that are parameters with values (``P``, positive at them) leave
+        ``T = total / (known / P)`` over those parameters alone; then ``T // P``, and the
+        class tests that ``P`` divides ``T`` (check --set refuses the values where it does
+        not). None where the quotient is not so expressed (the parameters are then fixed)."""
+        env = self._nc.net.param_env
+        if not isinstance(known, Expr) or len(known.terms) != 1:
+            return None
+        ((mono, _),) = known.terms.items()
+        by = product(sym(a) for a, p in mono if isinstance(a, str) and a in env for _ in range(p))
+        rest = exact_div(known, by)
+        part = None if rest is None else exact_div(total, rest)
+        if part is None or not (symbols(part) | symbols(by)) <= env.keys():
+            return None
+        value = self.dim(by)
+        if not isinstance(value, int) or value < 1 or exact_div(self.dim(part), value) is None:
+            return None
+        for name in sorted(symbols(by)):  # sizes: a class given 0 refuses it, as check --set does
+            self._require(1, sym(name), False)
+        self.requires_divisible(part, by)
+        return floordiv(part, by)
 
     def _require(self, a: Dim, b: Dim, divides: bool) -> None:
         if self.tracing:

@@ -457,6 +457,9 @@ class Unflatten(Layer):
                 notes = [o for o in [ctx.origin_note(x, i)] if o] + ctx.input_story()
                 raise ctx.fail(codes.SHAPE, f"Unflatten: dim {i} of {ctx.show_tensor(x)} ({sv}) is not divisible by "
                                f"{kv}", notes, arg="unflattened_size", help="give sizes that divide the dim")
+            q = ctx.param_quotient(size, known)  # the class computes it, and tests the fact
+            if q is not None:
+                return q
             ctx.fix(size, known)  # divides only for the parameters' values
             return sv // kv
         if not isinstance(kv, int):

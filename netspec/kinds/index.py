@@ -297,6 +297,9 @@ class Arange(Op):
             ctx.warn(codes.UNPROVEN, f"arange needs {render(ctx.dim(a.end))} to be "
                      f"{'at least' if step > 0 else 'at most'} {render(ctx.dim(a.start))}, which cannot be "
                      "proven for every value of the symbols", help="torch raises where it does not hold")
-        ctx.fix(span)
+        if order is True:
+            ctx.requires_at_most(0, span)  # the class tests it where the values alone make it hold
+        else:
+            ctx.fix(span)
         count = floordiv(span + abs(step) - 1, abs(step))
         return [Tensor("int64", (count,), (ctx.origin,))]

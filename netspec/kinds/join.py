@@ -290,7 +290,12 @@ class Narrow(Op):
                 ctx.warn(codes.UNPROVEN, f"narrow: whether {problem} depends on the values of the symbols; "
                          "netspec assumes it does not", [f"the input is {ctx.show_tensor(x)}"], arg="start",
                          help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")
-        ctx.fix(a.start, a.length, n)
+        ctx.fix(a.start)  # which end it counts from
+        for lo, hi in ((0, a.length), (start + a.length, n)):
+            if ctx.less_equal(lo, hi) is True:
+                ctx.requires_at_most(lo, hi)  # the class tests it where the values alone make it hold
+            else:
+                ctx.fix(lo, hi)
         keep = {i: i for i in range(x.rank) if i != d}
         inner = ctx.sliced_batch("narrow", x, d, start, a.length, arg="start")
         return [x.with_shape(x.shape[:d] + (a.length,) + x.shape[d + 1:], ctx.origin, keep=keep,
