@@ -860,7 +860,7 @@ def _fact_test(a: str, b: str, how) -> tuple[str, str]:
     if how == EQUAL_OR_ONE:
         return f"{a} not in ({b}, 1)", f"{a} == {b} or {a} == 1"
     if how == DIVIDES:
-        return f"{_operand(a)} % {_operand(b)}", f"{a} divisible by {b}"
+        return f"not {_operand(b)} or {_operand(a)} % {_operand(b)}", f"{a} divisible by {b}"  # not by 0
     return f"{b} < {a}", f"{a} <= {b}"
 
 

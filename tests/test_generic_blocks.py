@@ -1003,3 +1003,31 @@ def test_a_free_padding_and_dilation_are_tested_by_the_class():
             nn.MaxPool2d(3, 2, p, d)(torch.zeros(1, 2, 30, 31))
         with pytest.raises(ValueError, match=rf"MaxPool2d \(line 4 of .*\) needs {fact}"):
             cls(c=2, p=p, d=d, rows=30, cols=31)
+
+
+@pytest.mark.parametrize("g", [0, 3, 4])
+def test_a_divisibility_by_a_parameter_of_zero_is_refused_as_torch_refuses_it(g):
+    """The class tests `4 divisible by g` where a use leaves g free; at g = 0 that is a
+    ValueError naming the fact, as torch's own refusal is, never a ZeroDivisionError."""
+    text = """network B(g=2) {
+  input x: float[batch, 4, 8, 8]
+  y = x -> Conv2d(4, 3, padding=1, groups=g)
+  output y
+}
+network Top {
+  input x: float[batch, 4, 8, 8]
+  y = x -> B(g=2) -> B(g=4)
+  output y
+}
+"""
+    try:
+        torch.nn.Conv2d(4, 4, 3, padding=1, groups=g)
+        torch_refuses = False
+    except ValueError:
+        torch_refuses = True
+    spec = api.loads(text)
+    if torch_refuses:
+        with pytest.raises(ValueError, match="needs 4 divisible by g"):
+            spec.module("B", g=g)
+    else:
+        assert spec.module("B", g=g)(torch.randn(2, 4, 8, 8)).shape == (2, 4, 8, 8)

@@ -35,7 +35,7 @@ class TextTransformer(nn.Module):
             raise ValueError(
                 "TextTransformer needs classes=3: line 28 of text_transformer.net holds only for that value; rebuild with --set classes=...",
             )
-        if d_model % nhead:
+        if not nhead or d_model % nhead:
             raise ValueError(
                 f"TextTransformer: TransformerEncoder (line 26 of text_transformer.net) needs d_model divisible by nhead; received d_model={d_model}, nhead={nhead}",
             )

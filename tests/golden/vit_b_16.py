@@ -66,7 +66,7 @@ class Encoder(nn.Module):
         attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if hidden_dim % num_heads:
+        if not num_heads or hidden_dim % num_heads:
             raise ValueError(
                 f"Encoder: MultiheadAttention in EncoderBlock (line 38 of vit_b_16.net) needs hidden_dim divisible by num_heads; received hidden_dim={hidden_dim}, num_heads={num_heads}",
             )
@@ -208,7 +208,7 @@ class VisionTransformer(nn.Module):
             raise ValueError(
                 f"VisionTransformer: Conv2d (line 57 of vit_b_16.net) needs 1 <= image_size // 16; received image_size={image_size}",
             )
-        if hidden_dim % num_heads:
+        if not num_heads or hidden_dim % num_heads:
             raise ValueError(
                 f"VisionTransformer: MultiheadAttention in EncoderBlock in Encoder (line 62 of vit_b_16.net) needs hidden_dim divisible by num_heads; received hidden_dim={hidden_dim}, num_heads={num_heads}",
             )
