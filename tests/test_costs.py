@@ -497,6 +497,17 @@ def test_human_formulas_scale_each_term():
     assert human(2048 * sym("h") - 1024, human_bytes) == "2.0 KiB * h - 1.0 KiB"
 
 
+@pytest.mark.parametrize("seq", [1, 2, 5, 8])
+def test_human_formulas_read_as_python_mean_the_value(seq):
+    """A term over a floor division reads, as Python would read it, as the value it states:
+    `256 B * (seq // 2)`, never `256 B * seq // 2` (which is `(256 * seq) // 2`)."""
+    from netspec.dims import evaluate, floordiv, sym
+
+    for d in (256 * floordiv(sym("seq"), 2), 256 * floordiv(3 * sym("seq"), 2) * sym("seq")):
+        text = human(d, human_bytes).replace(" B", "")
+        assert eval(text, {"seq": seq}) == evaluate(d, {"seq": seq}), text
+
+
 def test_costs_table(run_cli):
     r = run_cli("check", "--costs", "specs/lenet.net")
     assert r.returncode == 0, r.stderr
