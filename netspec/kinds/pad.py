@@ -6,6 +6,10 @@ becomes ``size + before + after``, with torch's limits by mode: a constant pad m
 dim to nothing (not further), reflection needs each pad smaller than the dim and leaves at
 least 1, replication leaves at least 1, a circular pad may not wrap around more than once
 nor crop the whole dim.
+
+In a network checked generically a padding from the network's parameters stays a symbol:
+the padded size is the sum, and the class tests the facts torch asks of the padding
+(``pad_facts``), each use checking them with its values.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from .. import codes
-from ..dims import Dim, is_dim
+from ..dims import Dim, Expr, is_dim
 from ..types import Tensor
 from .args import Before
 from .base import Args, DimOrTuple, FloatArg, Forward, Layer, Op, _show, register
@@ -50,25 +54,68 @@ def pad_problem(mode: str, size: int, before: int, after: int) -> str | None:
     return None
 
 
-def pad_shape(ctx, who: str, mode: str, x: Tensor, pads: tuple[int, ...], arg: str) -> Tensor:
+def pad_facts(mode: str, size: Dim, before: Dim, after: Dim) -> list[tuple[Dim, Dim]]:
+    """``pad_problem``'s tests as the facts ``low <= high`` a padding must meet, for a
+    padding or a size that is a symbol: reflection pads smaller than the dim, a circular
+    pad at most the dim, and what the negative pads leave at least 0 (constant) or 1
+    (circular); the padded size at least 1 (reflect, replicate)."""
+    out = size + before + after
+    if mode == "reflect":
+        facts = [(before + 1, size), (after + 1, size), (1, out)]
+    elif mode == "replicate":
+        facts = [(1, out)]
+    else:
+        least = 1 if mode == "circular" else 0
+        facts = [(least - before, size), (least - after, size), (least, out)]  # what the crops leave
+        if mode == "circular":
+            facts += [(before, size), (after, size)]
+    return list(dict.fromkeys(facts))
+
+
+def _check_pad(ctx, who: str, mode: str, x: Tensor, i: int, before: Dim, after: Dim, arg: str) -> None:
+    """Refuse what torch refuses of padding dim ``i`` of ``x``; a fact over the network's
+    parameters that holds with their values (or, checked generically, without them) is one
+    the class tests."""
+    values = [ctx.dim(v) for v in (x.shape[i], before, after)]
+    if all(isinstance(v, int) for v in values):
+        problem = pad_problem(mode, *values)
+    else:
+        problem = None
+    broken = []
+    for low, high in pad_facts(mode, x.shape[i], before, after):
+        if ctx.requires_at_most(low, high, assume=True) is False:
+            broken.append((low, high))
+        else:
+            ctx.class_tests_at_most(low, high)
+    if problem is None and broken:
+        low, high = broken[0]
+        problem = f"padding ({ctx.show(before)}, {ctx.show(after)}) needs {ctx.show(low)} <= {ctx.show(high)}"
+    if problem is not None:
+        raise ctx.fail(codes.SIZE, f"{who}: {problem}, dim {i} of {ctx.show_tensor(x)}", ctx.input_story(), arg=arg,
+                       help="use a smaller padding, or pad a larger input")
+
+
+def pad_shape(ctx, who: str, mode: str, x: Tensor, pads: tuple[Dim, ...], arg: str) -> Tensor:
     """``x`` padded by torch's pad list ``pads`` (the last dim first) in ``mode``."""
     shape = list(x.shape)
     keep = {}
     for k in range(len(pads) // 2):
         i = x.rank - 1 - k
         before, after = pads[2 * k], pads[2 * k + 1]
-        v = ctx.dim(x.shape[i])
-        problem = pad_problem(mode, v, before, after) if isinstance(v, int) else None
-        if problem is not None:
-            raise ctx.fail(codes.SIZE, f"{who}: {problem}, dim {i} of {ctx.show_tensor(x)}", ctx.input_story(), arg=arg,
-                           help="use a smaller padding, or pad a larger input")
+        _check_pad(ctx, who, mode, x, i, before, after, arg)
         shape[i] = padded(x.shape[i], before, after)
-        if before == after == 0:
+        if isinstance(before, int) and isinstance(after, int) and before == after == 0:
             keep[i] = i
     keep.update({i: i for i in range(x.rank - len(pads) // 2)})
     ctx.refuse_batch_in(x, [i for i in range(x.rank) if i not in keep], "extends or crops {dim}",
                         "it would shift the samples, or add rows that are not samples")
     return x.with_shape(tuple(shape), ctx.origin, keep=keep)
+
+
+def pad_sizes(ctx, values, arg: str) -> tuple[Dim, ...]:
+    """Pad sizes as known integers, except in a network checked generically (``not
+    ctx.strict``), where a size given by the network's parameters stays a symbol."""
+    return tuple(v if isinstance(v, Expr) and not ctx.strict else ctx.concrete(v, arg, arg) for v in values)
 
 
 # -- the layers ----------------------------------------------------------------------------------
@@ -92,14 +139,14 @@ class _Pad(Layer):
     positional = ("padding",)
     torch_positional = ("padding",)
 
-    def pads(self, ctx, a) -> tuple[int, ...]:
+    def pads(self, ctx, a) -> tuple[Dim, ...]:
         p = a.padding
         if is_dim(p):
             p = (p,) * (2 * self.n)
         elif len(p) != 2 * self.n:
             raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): expected an integer or {2 * self.n} values "
                            f"({', '.join(SIDES[:2 * self.n])}), received {len(p)}", arg="padding")
-        return tuple(ctx.concrete(v, "padding", "padding") for v in p)
+        return pad_sizes(ctx, p, "padding")
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -307,7 +354,7 @@ class Pad(Op):
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
-        pads = tuple(ctx.concrete(v, "pad", "pad") for v in a.pad)
+        pads = pad_sizes(ctx, a.pad, "pad")
         if len(pads) % 2:
             raise ctx.fail(codes.VALUE, f"pad takes pairs (before, after), the last dim first; received {len(pads)} "
                            "values", arg="pad")
