@@ -4,8 +4,8 @@ torch's pad list names the last dim first: ``(left, right)`` for the last dim, t
 bottom)`` for the one before, then ``(front, back)``. A negative pad crops. Each padded dim
 becomes ``size + before + after``, with torch's limits by mode: a constant pad may crop the
 dim to nothing (not further), reflection needs each pad smaller than the dim and leaves at
-least 1, replication leaves at least 1, a circular pad may not wrap around more than once
-nor crop the whole dim.
+least 1, replication leaves at least 1, a circular pad may not crop the whole dim nor wrap
+around what the crops leave more than once.
 
 In a network checked generically a padding from the network's parameters stays a symbol:
 the padded size is the sum, and the class tests the facts torch asks of the padding
@@ -37,14 +37,16 @@ def padded(size: Dim, before: int, after: int) -> Dim:
 def pad_problem(mode: str, size: int, before: int, after: int) -> str | None:
     """Why torch refuses to pad a dim of ``size`` by (before, after) in ``mode``, or None.
 
-    A circular pad that crops the whole dim is refused too: torch then raises, or wraps
-    around nothing and returns uninitialized values."""
+    A circular pad wraps what the negative pads leave of the dim: one that crops all of it,
+    or wraps what is left more than once, is refused too, where torch raises or returns
+    uninitialized values."""
     out = size + before + after
     kept = size + min(before, 0) + min(after, 0)  # what the negative pads leave of the input
     if mode == "reflect" and max(before, after) >= size:
         return f"reflection padding ({before}, {after}) must be smaller than the dim ({size})"
-    if mode == "circular" and max(before, after) > size:
-        return f"circular padding ({before}, {after}) would wrap around the dim ({size}) more than once"
+    if mode == "circular" and kept >= 1 and max(before, after) > kept:
+        left = "the dim" if kept == size else f"what the crop leaves of the dim ({kept} of {size})"
+        return f"circular padding ({before}, {after}) would wrap around {left} more than once"
     if mode == "constant" and kept < 0:
         return f"padding ({before}, {after}) crops more than the dim ({size})"
     if mode == "circular" and kept < 1:
@@ -56,9 +58,10 @@ def pad_problem(mode: str, size: int, before: int, after: int) -> str | None:
 
 def pad_facts(mode: str, size: Dim, before: Dim, after: Dim) -> list[tuple[Dim, Dim]]:
     """``pad_problem``'s tests as the facts ``low <= high`` a padding must meet, for a
-    padding or a size that is a symbol: reflection pads smaller than the dim, a circular
-    pad at most the dim, and what the negative pads leave at least 0 (constant) or 1
-    (circular); the padded size at least 1 (reflect, replicate)."""
+    padding or a size that is a symbol: reflection pads smaller than the dim, what the
+    negative pads leave at least 0 (constant) or 1 (circular) and, circular, at least each
+    pad; the padded size at least 1 (reflect, replicate). What the crops leave is the least
+    of ``size``, ``size + before``, ``size + after`` and ``size + before + after``."""
     out = size + before + after
     if mode == "reflect":
         facts = [(before + 1, size), (after + 1, size), (1, out)]
@@ -67,8 +70,8 @@ def pad_facts(mode: str, size: Dim, before: Dim, after: Dim) -> list[tuple[Dim, 
     else:
         least = 1 if mode == "circular" else 0
         facts = [(least - before, size), (least - after, size), (least, out)]  # what the crops leave
-        if mode == "circular":
-            facts += [(before, size), (after, size)]
+        if mode == "circular":  # each pad at most what the crops leave
+            facts += [(before, size), (after, size), (before - after, size), (after - before, size)]
     return list(dict.fromkeys(facts))
 
 
