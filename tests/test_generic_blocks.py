@@ -1153,3 +1153,44 @@ def test_a_padding_torch_refuses_is_refused_at_the_use(use, problem):
     assert len(errors) == 1 and errors[0].code == "size", spec.diagnostics
     assert "does not check with these inputs" in errors[0].message
     assert re.search(problem, errors[0].message), errors[0].message
+
+
+# -- a stride from a parameter under padding="same" ------------------------------------------
+
+SAME_STRIDE = """
+network Same(c, s) {
+    input x: float[batch, c, l]
+    y = x -> Conv1d(c, 3, stride=s, padding="same", dilation=2) -> Flatten -> Linear(5)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 7]
+    y = x -> Same(3, 1)
+    output y
+}
+"""
+
+
+def test_a_same_padded_stride_from_a_parameter_must_be_1():
+    """torch refuses padding="same" with a stride past 1 (and a stride below 1): the class,
+    built over `s`, tests `1 <= s` and `s <= 1`; at s=1 it computes what torch computes."""
+    spec = api.loads(SAME_STRIDE)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    cls = spec.module_class("Same")
+    for c, length in ((3, 7), (2, 1), (4, 12)):
+        x = torch.randn(2, c, length)
+        conv = nn.Conv1d(c, c, 3, padding="same", dilation=2)
+        hand = _Holder(y=nn.Sequential(conv, nn.Flatten(), nn.Linear(conv(x).flatten(1).shape[1], 5)))
+        _load_and_compare(cls(c=c, s=1, l_=length), hand, {"x": x})
+    for s, fact in ((2, r"s <= 1"), (3, r"s <= 1"), (0, r"1 <= s")):
+        with pytest.raises((ValueError, RuntimeError)):
+            nn.Conv1d(3, 3, 3, stride=s, padding="same", dilation=2)(torch.zeros(1, 3, 7))
+        with pytest.raises(ValueError, match=rf"Conv1d \(line 4 of .*\) needs {fact}"):
+            cls(c=3, s=s, l_=7)
+
+
+def test_a_same_padded_stride_past_1_is_refused_at_the_use():
+    spec = api.loads(SAME_STRIDE.replace("Same(3, 1)", "Same(3, 2)"), strict=False)
+    errors = [d for d in spec.diagnostics if d.severity == "error"]
+    assert len(errors) == 1 and errors[0].code == "value", spec.diagnostics
+    assert 'padding="same" is not supported for strided convolutions' in errors[0].message
