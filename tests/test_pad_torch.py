@@ -13,7 +13,7 @@ nn = torch.nn
 
 from test_kinds_torch import check_one, parse_type, random_tensor, run_stage  # noqa: E402
 
-from netspec.kinds.pad import pad_problem  # noqa: E402
+from netspec.kinds.pad import pad_facts, pad_problem  # noqa: E402
 
 MODES = ["constant", "reflect", "replicate", "circular"]
 PADS = range(-7, 8)
@@ -46,6 +46,19 @@ def _wraps_right(size: int, before: int, after: int) -> bool:
         if got.shape != want.shape or not torch.equal(got, want):
             return False
     return True
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pad_facts_are_torch_s_limits(mode):
+    """The facts a class tests of a padding from parameters hold exactly where torch pads
+    (with the values torch's circular pad gets right): the symbolic form of the rule."""
+    for size, before, after in itertools.product(range(1, 8), PADS, PADS):
+        holds = all(low <= high for low, high in pad_facts(mode, size, before, after))
+        want = torch_pad(size, before, after, mode)
+        ok = want is not None and (mode != "circular" or _wraps_right(size, before, after))
+        if mode == "reflect" and size + before + after == 0:
+            ok = False  # torch's 1-d reflection raises; netspec refuses the empty dim of the others too
+        assert holds == ok, (size, before, after)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -30,7 +30,7 @@ SIDES = ("left", "right", "top", "bottom", "front", "back")
 # -- the pure shape rule (tested against torch over tables of cases) --------------------------
 
 
-def padded(size: Dim, before: int, after: int) -> Dim:
+def padded(size: Dim, before: Dim, after: Dim) -> Dim:
     return size + before + after
 
 
