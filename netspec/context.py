@@ -99,6 +99,20 @@ class StageCtx:
             return self.assume_at_most(a, b)
         return verdict
 
+    def class_tests_at_most(self, a: Dim, b: Dim) -> None:
+        """In a network checked generically, a fact ``a <= b`` over its parameters and input
+        sizes that holds for some of their values only (each use checks it with its own): the
+        built class tests it too, where its constructor is given every size in it (a pad
+        smaller than the dim it reflects), so that it refuses what torch would refuse."""
+        nc = self._nc
+        if nc.strict or less_equal(a, b, nc.positive) is True:
+            return
+        if self.tracing:
+            raise Fail("a fact the class tests")  # such an application is never reused
+        fact = (a, b, LESS_EQUAL, self.kind_name, self.span.line)
+        if fact not in nc.net.requires:
+            nc.net.requires.append(fact)
+
     def assume_at_most(self, a: Dim, b: Dim) -> bool | None:
         """``less_equal(a, b)``, for a fact the stated shape rests on: where it is undecided
         and the network's free parameters must make it hold, the class requires it (True)."""

@@ -2113,9 +2113,10 @@ def _pad_ok(mode: str, size: int, before: int, after: int) -> bool:
     """torch's limits on one dim's pads, and a result of at least one."""
     if mode == "reflect" and max(before, after) >= size:
         return False
-    if mode == "circular" and max(before, after) > size:
-        return False
-    return size + min(before, 0) + min(after, 0) >= 1 and size + before + after >= 1
+    kept = size + min(before, 0) + min(after, 0)  # what the crops leave, which a circular pad wraps
+    if mode == "circular" and max(before, after) > kept:
+        return False  # torch raises, or returns uninitialized values
+    return kept >= 1 and size + before + after >= 1
 
 
 def _pad_text(family: str, n: int, mode: str, pads: tuple, d: Draw) -> str:

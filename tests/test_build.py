@@ -639,9 +639,33 @@ def test_networks_as_stages_with_several_inputs_outputs_and_sizes():
 
 
 def test_a_class_that_cannot_serve_every_use_is_refused(tmp_path):
-    """A ZeroPad1d's padding from a parameter: the size it leaves is computed at the
-    padding's default in the class (the padding is taken at its value), and a use with
-    another padding needs another Linear."""
+    """An Unflatten's inferred size (`-1`) from a parameter: the class computes it at the
+    parameter's default (`l // k` taken at k=1), and a use with k=3 needs another Linear."""
+    text = """network Head(k=1) {
+    input x: float[batch, c, l]
+    y = x -> Unflatten(2, (k, -1)) -> Linear(3)
+    output y
+}
+network Top {
+    input x: float[batch, 1, 9]
+    y = x -> Head
+    z = x -> Head(k=3)
+    output y, z
+}
+"""
+    spec_file = tmp_path / "top.net"
+    spec_file.write_text(text)
+    r = cli("build", spec_file, "-o", tmp_path / "top.py")
+    assert r.returncode == 1
+    assert "error[build]" in r.stderr and "top.net:9:14" in r.stderr and "k=1" in r.stderr
+    assert not (tmp_path / "top.py").exists()
+    checked = cli("check", spec_file)  # one verdict: check refuses what build refuses
+    assert checked.returncode == 1 and "top.net:9:14: error[build]" in checked.stdout + checked.stderr
+
+
+def test_a_padding_from_a_parameter_serves_every_use(tmp_path):
+    """A ZeroPad1d's padding `k // 2` stays a symbol: one class serves k=2, k=0 and k=-5 (a
+    crop), each as torch pads (the Linear reads the size the padding leaves)."""
     text = """network Head(k=2) {
     input x: float[batch, c, l]
     y = x -> ZeroPad1d(k // 2) -> Flatten -> Linear(3)
@@ -651,17 +675,26 @@ network Top {
     input x: float[batch, 1, 9]
     y = x -> Head
     z = x -> Head(k=0)
-    output y, z
+    w = x -> Head(k=-5)
+    output y, z, w
 }
 """
     spec_file = tmp_path / "top.net"
     spec_file.write_text(text)
     r = cli("build", spec_file, "-o", tmp_path / "top.py")
-    assert r.returncode == 1
-    assert "error[build]" in r.stderr and "top.net:9:14" in r.stderr and "k=2" in r.stderr
-    assert not (tmp_path / "top.py").exists()
-    checked = cli("check", spec_file)  # one verdict: check refuses what build refuses
-    assert checked.returncode == 1 and "top.net:9:14: error[build]" in checked.stdout + checked.stderr
+    assert r.returncode == 0, r.stderr
+    code = (tmp_path / "top.py").read_text()
+    assert code.count("class Head(nn.Module)") == 1 and "nn.ZeroPad1d(k // 2)" in code
+    namespace: dict = {}
+    exec(compile(code, "top.py", "exec"), namespace)
+    top = namespace["Top"]()
+    x = torch.randn(2, 1, 9)
+    for name, k in (("y", 2), ("z", 0), ("w", -5)):
+        pad = torch.nn.ZeroPad1d(k // 2)
+        size = pad(x).flatten(1).shape[1]  # 9 + 2 * (k // 2), as torch pads it
+        linear = getattr(top, name).y[2]
+        assert linear.in_features == size
+        assert getattr(top, name)(x).shape == (2, 3)
 
 
 def test_nn_module_attributes_are_all_reserved():

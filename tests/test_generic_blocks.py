@@ -1031,3 +1031,194 @@ network Top {
             spec.module("B", g=g)
     else:
         assert spec.module("B", g=g)(torch.randn(2, 4, 8, 8)).shape == (2, 4, 8, 8)
+
+
+# -- a padding layer's padding from a parameter ------------------------------------------------
+
+PADS = """
+network Refl(p, q) {
+    input x: float[batch, c, l]
+    y = x -> ReflectionPad1d((p, q)) -> Flatten -> Linear(5)
+    output y
+}
+network Repl(p) {
+    input x: float[batch, c, rows, cols]
+    y = x -> ReplicationPad2d((p, 1, -p, 0)) -> Flatten -> Linear(5)
+    output y
+}
+network Zero(p) {
+    input x: float[batch, c, rows, cols]
+    y = x -> ConstantPad2d((p, 1, -p, 2), 0.5) -> Flatten -> Linear(5)
+    output y
+}
+network Circ(p) {
+    input x: float[batch, c, l]
+    y = x -> pad((p, -1), "circular") -> Flatten -> Linear(5)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 7]
+    input z: float[batch, 3, 6, 5]
+    a = x -> Refl(2, 3)
+    b = x -> Refl(6, -2)
+    c = z -> Repl(2)
+    d = z -> Repl(-3)
+    e = z -> Zero(1)
+    f = z -> Zero(-4)
+    g = x -> Circ(3)
+    output a, b, c, d, e, f, g
+}
+"""
+
+# the padding layer (a function for the pad op) each class's use runs, by class, as torch writes it
+PAD_LAYERS = {
+    "Refl": lambda p, q=None: nn.ReflectionPad1d((p, q)),
+    "Repl": lambda p: nn.ReplicationPad2d((p, 1, -p, 0)),
+    "Zero": lambda p: nn.ConstantPad2d((p, 1, -p, 2), 0.5),
+    "Circ": lambda p: (lambda x: nn.functional.pad(x, (p, -1), mode="circular")),
+}
+
+
+class _PadHand(nn.Module):
+    """A padding (a layer or a function) before `y`, a Flatten and a Linear over what it leaves."""
+
+    def __init__(self, pad, x: torch.Tensor):
+        super().__init__()
+        self.pad = pad
+        size = pad(x).flatten(1).shape[1]
+        self.y = nn.Sequential(nn.Flatten(), nn.Linear(size, 5))
+
+    def forward(self, x):
+        return self.y(self.pad(x))
+
+
+def _wraps_right(size: int, before: int, after: int) -> bool:
+    from test_pad_torch import _wraps_right as wraps
+
+    return wraps(size, before, after)
+
+
+def _pad_hand(name: str, values: tuple, x: torch.Tensor) -> nn.Module:
+    """The hand-written use: the layer inside `y` as the built class names it, or the pad
+    function before it (state_dict names match the class's either way); torch's error where
+    it refuses the padding."""
+    pad = PAD_LAYERS[name](*values)
+    if name == "Circ" and not _wraps_right(x.shape[-1], values[0], -1):
+        # torch raises, or returns uninitialized values (tests/test_pad_torch.py)
+        raise ValueError("a circular pad that crops all of the dim, or wraps it more than once")
+    if isinstance(pad, nn.Module):
+        size = pad(x).flatten(1).shape[1]
+        return _Holder(y=nn.Sequential(pad, nn.Flatten(), nn.Linear(size, 5)))
+    return _PadHand(pad, x)
+
+
+def _pad_kwargs(name: str, values: tuple, x: torch.Tensor) -> dict:
+    sizes = dict(zip(("l",) if x.dim() == 3 else ("rows", "cols"), x.shape[2:]))
+    params = dict(zip(("p", "q"), values))
+    return {"c": x.shape[1], **params, **({"l_": sizes["l"]} if "l" in sizes else sizes)}
+
+
+def test_one_padding_class_serves_every_use():
+    """Each padding class is built once, over its padding's symbols; each use's module
+    computes what the same padding written by hand computes."""
+    spec = api.loads(PADS)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    code = spec.code
+    for cls in PAD_LAYERS:
+        assert len(re.findall(rf"^class {cls}\(nn\.Module\)", code, re.M)) == 1
+    assert "nn.ReflectionPad1d((p, q))" in code and "nn.ConstantPad2d((p, 1, -p, 2), 0.5)" in code
+    for name, values, x in (("Refl", (2, 3), torch.randn(2, 3, 7)), ("Refl", (6, -2), torch.randn(2, 3, 7)),
+                            ("Repl", (2,), torch.randn(2, 3, 6, 5)), ("Repl", (-3,), torch.randn(2, 3, 6, 5)),
+                            ("Zero", (1,), torch.randn(2, 3, 6, 5)), ("Zero", (-4,), torch.randn(2, 3, 6, 5)),
+                            ("Circ", (3,), torch.randn(2, 3, 7))):
+        model = spec.module_class(name)(**_pad_kwargs(name, values, x))
+        _load_and_compare(model, _pad_hand(name, values, x), {"x": x})
+
+
+def _pad_values(name: str):
+    if name == "Refl":
+        return [(p, q) for p in range(-3, 8) for q in (-4, -1, 0, 2, 6)]
+    return [(p,) for p in range(-8, 9)]
+
+
+@pytest.mark.parametrize("name", list(PAD_LAYERS))
+def test_a_padding_class_refuses_what_torch_refuses(name):
+    """Over paddings and sizes no use gives (negative ones crop), the class builds exactly
+    where torch pads, with torch's sizes, and refuses the rest in its constructor (a
+    reflection pad not below the dim, a crop past the dim, nothing left)."""
+    cls = api.loads(PADS).module_class(name)
+    ran = refused = 0
+    for values in _pad_values(name):
+        for shape in ((1, 2, 1), (1, 2, 4), (1, 2, 7)) if name in ("Refl", "Circ") else ((1, 2, 1, 3), (1, 2, 5, 2)):
+            x = torch.randn(*shape)
+            try:
+                hand = _pad_hand(name, values, x)
+                hand(x)
+            except (RuntimeError, ValueError, IndexError):
+                with pytest.raises(ValueError, match=r"needs .* <= "):
+                    cls(**_pad_kwargs(name, values, x))
+                refused += 1
+                continue
+            _load_and_compare(cls(**_pad_kwargs(name, values, x)), hand, {"x": x})
+            ran += 1
+    assert ran > 10 and refused > 3
+
+
+@pytest.mark.parametrize("use,problem", [("Refl(7, 0)", r"reflection padding \(7, 0\) must be smaller"),
+                                         ("Repl(-6)", r"padding \(-6, 1\) leaves 0 of the dim \(5\)"),
+                                         ("Zero(-7)", r"padding \(-7, 1\) crops more than the dim \(5\)"),
+                                         ("Circ(8)", r"circular padding \(8, -1\) would wrap around what the crop")])
+def test_a_padding_torch_refuses_is_refused_at_the_use(use, problem):
+    """A use whose values torch refuses (it raises; a circular pad of one channel too) is a
+    `size` error at the use, in torch's terms."""
+    name, values = use.split("(")[0], tuple(int(v) for v in use[use.index("(") + 1:-1].split(","))
+    shape = (1, 3, 7) if name in ("Refl", "Circ") else (1, 3, 6, 5)
+    with pytest.raises(RuntimeError):
+        PAD_LAYERS[name](*values)(torch.zeros(1, 1, 7) if name == "Circ" else torch.zeros(*shape))
+    bad = PADS.replace("g = x -> Circ(3)", f"g = {'x' if len(shape) == 3 else 'z'} -> {use}")
+    spec = api.loads(bad, strict=False)
+    errors = [d for d in spec.diagnostics if d.severity == "error"]
+    assert len(errors) == 1 and errors[0].code == "size", spec.diagnostics
+    assert "does not check with these inputs" in errors[0].message
+    assert re.search(problem, errors[0].message), errors[0].message
+
+
+# -- a stride from a parameter under padding="same" ------------------------------------------
+
+SAME_STRIDE = """
+network Same(c, s) {
+    input x: float[batch, c, l]
+    y = x -> Conv1d(c, 3, stride=s, padding="same", dilation=2) -> Flatten -> Linear(5)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 7]
+    y = x -> Same(3, 1)
+    output y
+}
+"""
+
+
+def test_a_same_padded_stride_from_a_parameter_must_be_1():
+    """torch refuses padding="same" with a stride past 1 (and a stride below 1): the class,
+    built over `s`, tests `1 <= s` and `s <= 1`; at s=1 it computes what torch computes."""
+    spec = api.loads(SAME_STRIDE)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    cls = spec.module_class("Same")
+    for c, length in ((3, 7), (2, 1), (4, 12)):
+        x = torch.randn(2, c, length)
+        conv = nn.Conv1d(c, c, 3, padding="same", dilation=2)
+        hand = _Holder(y=nn.Sequential(conv, nn.Flatten(), nn.Linear(conv(x).flatten(1).shape[1], 5)))
+        _load_and_compare(cls(c=c, s=1, l_=length), hand, {"x": x})
+    for s, fact in ((2, r"s <= 1"), (3, r"s <= 1"), (0, r"1 <= s")):
+        with pytest.raises((ValueError, RuntimeError)):
+            nn.Conv1d(3, 3, 3, stride=s, padding="same", dilation=2)(torch.zeros(1, 3, 7))
+        with pytest.raises(ValueError, match=rf"Conv1d \(line 4 of .*\) needs {fact}"):
+            cls(c=3, s=s, l_=7)
+
+
+def test_a_same_padded_stride_past_1_is_refused_at_the_use():
+    spec = api.loads(SAME_STRIDE.replace("Same(3, 1)", "Same(3, 2)"), strict=False)
+    errors = [d for d in spec.diagnostics if d.severity == "error"]
+    assert len(errors) == 1 and errors[0].code == "value", spec.diagnostics
+    assert 'padding="same" is not supported for strided convolutions' in errors[0].message

@@ -13,7 +13,7 @@ nn = torch.nn
 
 from test_kinds_torch import check_one, parse_type, random_tensor, run_stage  # noqa: E402
 
-from netspec.kinds.pad import pad_problem  # noqa: E402
+from netspec.kinds.pad import pad_facts, pad_problem  # noqa: E402
 
 MODES = ["constant", "reflect", "replicate", "circular"]
 PADS = range(-7, 8)
@@ -27,6 +27,40 @@ def torch_pad(size: int, before: int, after: int, mode: str) -> int | None:
         return None
 
 
+def _wraps_right(size: int, before: int, after: int) -> bool:
+    """Whether torch's circular pad of a [1, c, size] input, for one channel and for two, is
+    the input, cropped by the negative pads, then wrapped around by the positive ones (index
+    arithmetic by hand); where it is not, torch raises (one channel: the wrap overlaps what
+    it reads) or returns uninitialized values."""
+    for c in (1, 2):
+        x = torch.arange(1.0, c * size + 1).reshape(1, c, size)
+        core = x[..., max(-before, 0):size - max(-after, 0)]
+        n = core.shape[-1]
+        try:
+            got = F.pad(x, (before, after), mode="circular")
+        except RuntimeError:
+            return False
+        if n < 1:
+            return False
+        want = core[..., [i % n for i in range(-max(before, 0), n + max(after, 0))]]
+        if got.shape != want.shape or not torch.equal(got, want):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pad_facts_are_torch_s_limits(mode):
+    """The facts a class tests of a padding from parameters hold exactly where torch pads
+    (with the values torch's circular pad gets right): the symbolic form of the rule."""
+    for size, before, after in itertools.product(range(1, 8), PADS, PADS):
+        holds = all(low <= high for low, high in pad_facts(mode, size, before, after))
+        want = torch_pad(size, before, after, mode)
+        ok = want is not None and (mode != "circular" or _wraps_right(size, before, after))
+        if mode == "reflect" and size + before + after == 0:
+            ok = False  # torch's 1-d reflection raises; netspec refuses the empty dim of the others too
+        assert holds == ok, (size, before, after)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_pad_rule_is_torch_s(mode):
     refused_more = 0
@@ -35,9 +69,11 @@ def test_pad_rule_is_torch_s(mode):
         problem = pad_problem(mode, size, before, after)
         if problem is None:
             assert want == size + before + after, (mode, size, before, after)
+            assert mode != "circular" or _wraps_right(size, before, after), (size, before, after)
         elif want is not None:
-            # the one place netspec refuses more: a circular pad that crops the whole dim
-            assert mode == "circular" and size + min(before, 0) + min(after, 0) < 1, (size, before, after)
+            # the one place netspec refuses more: a circular pad that crops the whole dim, or
+            # wraps what is left more than once, where torch's values are not the wrapped input
+            assert mode == "circular" and not _wraps_right(size, before, after), (size, before, after)
             refused_more += 1
     assert refused_more == 0 or mode == "circular"
 
@@ -48,10 +84,11 @@ def _spec(input_type: str, stage: str) -> str:
 
 def refused_on_purpose(mode: str, sizes, pads) -> bool:
     """Where netspec refuses a padding torch runs (docs/language.md): a circular pad that
-    crops a whole dim, a 2-d or 3-d reflection pad that leaves an empty dim."""
+    crops a whole dim or wraps what is left more than once (torch's values are then not the
+    wrapped input), a 2-d or 3-d reflection pad that leaves an empty dim."""
     for k, size in enumerate(sizes):
         before, after = pads[2 * k], pads[2 * k + 1]
-        if mode == "circular" and size + min(before, 0) + min(after, 0) < 1:
+        if mode == "circular" and not _wraps_right(size, before, after):
             return True
         if mode == "reflect" and size + before + after == 0:
             return True

@@ -156,13 +156,14 @@ class _Conv(Spatial):
         (x,) = inputs
         self.check_input(ctx, x)
         k = self.kernel_sizes(ctx, a.kernel_size)
-        # padding="same" refuses a stride past 1: its value is needed
-        s = self.kernel_sizes(ctx, a.stride, "stride") if a.padding != "same" else self.window(ctx, a.stride, "stride")
+        s = self.kernel_sizes(ctx, a.stride, "stride")
         d = self.kernel_sizes(ctx, a.dilation, "dilation")
         known = [v for v in map(ctx.dim, (*k, *s, *d)) if isinstance(v, int)]  # free: at each use
         if min(known, default=1) < 1:
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride, dilation and groups must be positive")
-        for v in d:  # a dilation from a parameter: at least 1, which the class tests where needed
+        # a dilation from a parameter (a stride too, under padding="same", which needs it to
+        # be 1): at least 1, which the class tests where needed
+        for v in (*d, *s) if a.padding == "same" else d:
             if not isinstance(v, int):
                 ctx.requires_at_most(1, v, assume=True)
         self.conv_groups(ctx, a)
@@ -181,7 +182,7 @@ class _Conv(Spatial):
             if pad not in ("same", "valid"):
                 raise ctx.fail(codes.VALUE, f'{self.name}: padding must be "same", "valid", an integer or a tuple, '
                                f'received "{pad}"', arg="padding")
-            if pad == "same" and max(s) > 1:
+            if pad == "same" and any([ctx.requires_at_most(v, 1, assume=True) is False for v in s]):
                 raise ctx.fail(codes.VALUE, f'{self.name}: padding="same" is not supported for strided '
                                f"convolutions (stride={a.stride})", arg="padding",
                                help="use an explicit padding, or stride=1")

@@ -4,8 +4,12 @@ torch's pad list names the last dim first: ``(left, right)`` for the last dim, t
 bottom)`` for the one before, then ``(front, back)``. A negative pad crops. Each padded dim
 becomes ``size + before + after``, with torch's limits by mode: a constant pad may crop the
 dim to nothing (not further), reflection needs each pad smaller than the dim and leaves at
-least 1, replication leaves at least 1, a circular pad may not wrap around more than once
-nor crop the whole dim.
+least 1, replication leaves at least 1, a circular pad may not crop the whole dim nor wrap
+around what the crops leave more than once.
+
+In a network checked generically a padding from the network's parameters stays a symbol:
+the padded size is the sum, and the class tests the facts torch asks of the padding
+(``pad_facts``), each use checking them with its values.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from .. import codes
-from ..dims import Dim, is_dim
+from ..dims import Dim, Expr, is_dim
 from ..types import Tensor
 from .args import Before
 from .base import Args, DimOrTuple, FloatArg, Forward, Layer, Op, _show, register
@@ -26,64 +30,95 @@ SIDES = ("left", "right", "top", "bottom", "front", "back")
 # -- the pure shape rule (tested against torch over tables of cases) --------------------------
 
 
-def padded(size: Dim, before: int, after: int) -> Dim:
+def padded(size: Dim, before: Dim, after: Dim) -> Dim:
     return size + before + after
 
 
-def pad_needs(mode: str, before: int, after: int) -> list[tuple[int, str]]:
-    """What torch needs of the size of a dim it pads by (before, after) in ``mode``: pairs
-    ``(least, why)``, each refused where the size is under ``least`` (``why`` has a ``{size}``
-    slot). A circular pad that crops the whole dim is refused too: torch then raises, or
-    wraps around nothing and returns uninitialized values."""
-    crop = -min(before, 0) - min(after, 0)  # what the negative pads take off the input
-    out = 1 - before - after  # the least size that leaves 1
-    needs = {"reflect": [(max(before, after) + 1, f"reflection padding ({before}, {after}) must be smaller "
-                          "than the dim ({size})"),
-                         (out, f"padding ({before}, {after}) leaves {{left}} of the dim ({{size}})")],
-             "circular": [(max(before, after), f"circular padding ({before}, {after}) would wrap around the dim "
-                           "({size}) more than once"),
-                          (crop + 1, f"circular padding ({before}, {after}) crops all of the dim ({{size}})")],
-             "constant": [(crop, f"padding ({before}, {after}) crops more than the dim ({{size}})")],
-             "replicate": [(out, f"padding ({before}, {after}) leaves {{left}} of the dim ({{size}})")]}
-    return needs[mode]
-
-
 def pad_problem(mode: str, size: int, before: int, after: int) -> str | None:
-    """Why torch refuses to pad a dim of ``size`` by (before, after) in ``mode``, or None."""
-    for least, why in pad_needs(mode, before, after):
-        if size < least:
-            return why.format(size=size, left=size + before + after)
+    """Why torch refuses to pad a dim of ``size`` by (before, after) in ``mode``, or None.
+
+    A circular pad wraps what the negative pads leave of the dim: one that crops all of it,
+    or wraps what is left more than once, is refused too, where torch raises or returns
+    uninitialized values."""
+    out = size + before + after
+    kept = size + min(before, 0) + min(after, 0)  # what the negative pads leave of the input
+    if mode == "reflect" and max(before, after) >= size:
+        return f"reflection padding ({before}, {after}) must be smaller than the dim ({size})"
+    if mode == "circular" and kept >= 1 and max(before, after) > kept:
+        left = "the dim" if kept == size else f"what the crop leaves of the dim ({kept} of {size})"
+        return f"circular padding ({before}, {after}) would wrap around {left} more than once"
+    if mode == "constant" and kept < 0:
+        return f"padding ({before}, {after}) crops more than the dim ({size})"
+    if mode == "circular" and kept < 1:
+        return f"circular padding ({before}, {after}) crops all of the dim ({size})"
+    if mode in ("reflect", "replicate") and out < 1:
+        return f"padding ({before}, {after}) leaves {out} of the dim ({size})"
     return None
 
 
-def _pad_problem(ctx, mode: str, size: Dim, before: int, after: int) -> str | None:
-    """pad_problem over a size that may come from parameters: where it holds with their
-    values but not for all of them, the built class tests it (``requires_at_most``)."""
-    for least, why in pad_needs(mode, before, after):
-        if least > 0 and ctx.requires_at_most(least, size) is False:
-            v = ctx.dim(size)
-            return why.format(size=ctx.show(size), left=v + before + after if isinstance(v, int) else "less than 1")
-    return None
+def pad_facts(mode: str, size: Dim, before: Dim, after: Dim) -> list[tuple[Dim, Dim]]:
+    """``pad_problem``'s tests as the facts ``low <= high`` a padding must meet, for a
+    padding or a size that is a symbol: reflection pads smaller than the dim, what the
+    negative pads leave at least 0 (constant) or 1 (circular) and, circular, at least each
+    pad; the padded size at least 1 (reflect, replicate). What the crops leave is the least
+    of ``size``, ``size + before``, ``size + after`` and ``size + before + after``."""
+    out = size + before + after
+    if mode == "reflect":
+        facts = [(before + 1, size), (after + 1, size), (1, out)]
+    elif mode == "replicate":
+        facts = [(1, out)]
+    else:
+        least = 1 if mode == "circular" else 0
+        facts = [(least - before, size), (least - after, size), (least, out)]  # what the crops leave
+        if mode == "circular":  # each pad at most what the crops leave
+            facts += [(before, size), (after, size), (before - after, size), (after - before, size)]
+    return list(dict.fromkeys(facts))
 
 
-def pad_shape(ctx, who: str, mode: str, x: Tensor, pads: tuple[int, ...], arg: str) -> Tensor:
+def _check_pad(ctx, who: str, mode: str, x: Tensor, i: int, before: Dim, after: Dim, arg: str) -> None:
+    """Refuse what torch refuses of padding dim ``i`` of ``x``; a fact over the network's
+    parameters that holds with their values (or, checked generically, without them) is one
+    the class tests."""
+    values = [ctx.dim(v) for v in (x.shape[i], before, after)]
+    if all(isinstance(v, int) for v in values):
+        problem = pad_problem(mode, *values)
+    else:
+        problem = None
+    broken = []
+    for low, high in pad_facts(mode, x.shape[i], before, after):
+        if ctx.requires_at_most(low, high, assume=True) is False:
+            broken.append((low, high))
+        else:
+            ctx.class_tests_at_most(low, high)
+    if problem is None and broken:
+        low, high = broken[0]
+        problem = f"padding ({ctx.show(before)}, {ctx.show(after)}) needs {ctx.show(low)} <= {ctx.show(high)}"
+    if problem is not None:
+        raise ctx.fail(codes.SIZE, f"{who}: {problem}, dim {i} of {ctx.show_tensor(x)}", ctx.input_story(), arg=arg,
+                       help="use a smaller padding, or pad a larger input")
+
+
+def pad_shape(ctx, who: str, mode: str, x: Tensor, pads: tuple[Dim, ...], arg: str) -> Tensor:
     """``x`` padded by torch's pad list ``pads`` (the last dim first) in ``mode``."""
     shape = list(x.shape)
     keep = {}
     for k in range(len(pads) // 2):
         i = x.rank - 1 - k
         before, after = pads[2 * k], pads[2 * k + 1]
-        problem = _pad_problem(ctx, mode, x.shape[i], before, after)
-        if problem is not None:
-            raise ctx.fail(codes.SIZE, f"{who}: {problem}, dim {i} of {ctx.show_tensor(x)}", ctx.input_story(), arg=arg,
-                           help="use a smaller padding, or pad a larger input")
+        _check_pad(ctx, who, mode, x, i, before, after, arg)
         shape[i] = padded(x.shape[i], before, after)
-        if before == after == 0:
+        if isinstance(before, int) and isinstance(after, int) and before == after == 0:
             keep[i] = i
     keep.update({i: i for i in range(x.rank - len(pads) // 2)})
     ctx.refuse_batch_in(x, [i for i in range(x.rank) if i not in keep], "extends or crops {dim}",
                         "it would shift the samples, or add rows that are not samples")
     return x.with_shape(tuple(shape), ctx.origin, keep=keep)
+
+
+def pad_sizes(ctx, values, arg: str) -> tuple[Dim, ...]:
+    """Pad sizes as known integers, except in a network checked generically (``not
+    ctx.strict``), where a size given by the network's parameters stays a symbol."""
+    return tuple(v if isinstance(v, Expr) and not ctx.strict else ctx.concrete(v, arg, arg) for v in values)
 
 
 # -- the layers ----------------------------------------------------------------------------------
@@ -107,14 +142,14 @@ class _Pad(Layer):
     positional = ("padding",)
     torch_positional = ("padding",)
 
-    def pads(self, ctx, a) -> tuple[int, ...]:
+    def pads(self, ctx, a) -> tuple[Dim, ...]:
         p = a.padding
         if is_dim(p):
             p = (p,) * (2 * self.n)
         elif len(p) != 2 * self.n:
             raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): expected an integer or {2 * self.n} values "
                            f"({', '.join(SIDES[:2 * self.n])}), received {len(p)}", arg="padding")
-        return tuple(ctx.concrete(v, "padding", "padding") for v in p)
+        return pad_sizes(ctx, p, "padding")
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
@@ -322,7 +357,7 @@ class Pad(Op):
 
     def infer(self, ctx, a, inputs):
         (x,) = inputs
-        pads = tuple(ctx.concrete(v, "pad", "pad") for v in a.pad)
+        pads = pad_sizes(ctx, a.pad, "pad")
         if len(pads) % 2:
             raise ctx.fail(codes.VALUE, f"pad takes pairs (before, after), the last dim first; received {len(pads)} "
                            "values", arg="pad")
