@@ -49,7 +49,7 @@ from netspec import codes, pycode
 from netspec.diagnostics import Diagnostic
 from netspec.dims import Dim, Expr, compare, is_dim, render, substitute, sym, symbols
 from netspec.fsutil import MARKER
-from netspec.graph import DIVIDES, EQUAL, EQUAL_OR_ONE, CheckResult, Node, TypedNetwork, Value, fact_holds
+from netspec.graph import DIVIDES, EQUAL, EQUAL_OR_ONE, LESS_EQUAL, CheckResult, Node, TypedNetwork, Value, fact_holds
 from netspec.kinds import Construct
 from netspec.pycode import Names, Planned, attribute, module_level, plan_modules, tree_paths
 from netspec.types import show_shape
@@ -818,12 +818,19 @@ class ClassGen:
         values only, or that a network with free parameters assumed of them
         (TypedNetwork.requires): the class refuses the values ``check --set`` refuses, or
         those where the stated shapes would not hold, naming the parameters and the fact."""
-        out, body, net = [], IND * 2, self.net
+        out, body, net, tested = [], IND * 2, self.net, set()
         for size, by, how, what, line in net.requires:
             names = sorted(free_names(size) | free_names(by))
             if not set(names) <= set(init_names):
                 continue  # not over the parameters alone: they are fixed instead (checker.require)
+            if how is LESS_EQUAL:
+                size, by = _constant_left(size, by)
             test, fact = _fact_test(scope.dim(size), scope.dim(by), how)
+            if how is DIVIDES and f"{scope.dim(by)} < 1" in tested:
+                test = test.removeprefix(_not_zero(scope.dim(by)))  # tested above: never 0 here
+            if test in tested:
+                continue  # the same fact from another stage: one test
+            tested.add(test)
             out.append(f"{body}if {test}:")
             said = f"{self.cls_of[net.name]}: {what} (line {line} of {source_name(net.span.file)}) needs {fact}"
             received = ", ".join(f"{init_names[n]}={{{init_names[n]}}}" for n in names)
@@ -839,7 +846,7 @@ class ClassGen:
             if not free_names(size) | free_names(by) <= set(init_names):
                 continue  # a size forward reads from its input: the layer's own constructor says it
             a, b = scope.dim(size), scope.dim(by)
-            out.append(f"{body}if {_operand(a)} % {_operand(b)}:")
+            out.append(f"{body}if {_not_zero(b)}{_operand(a)} % {_operand(b)}:")
             said = f"{self.cls_of[net.name]}: {what} (line {line} of {source_name(net.span.file)}); received "
             fields = [x if x.isdigit() else f"{{{x}}}" for x in (a, b)]  # a number is written as it is
             msg = said.replace("{", "{{").replace("}", "}}") + " and ".join(fields)  # an f-string
@@ -851,6 +858,18 @@ class ClassGen:
         return (0, pos, s) if pos is not None else (1, (0, 0), s)
 
 
+def _not_zero(b: str) -> str:
+    """The test before ``a % b`` that a divisor of 0 fails (as unmet, not ZeroDivisionError)."""
+    return "" if b.isdigit() else f"not {_operand(b)} or "
+
+
+def _constant_left(size: Dim, by: Dim) -> tuple[Dim, Dim]:
+    """``size <= by`` with the constant of ``by`` moved to the left: ``5 <= width`` rather
+    than ``1 <= width - 4``."""
+    c = by.terms.get((), 0) if isinstance(by, Expr) else 0
+    return (size - c, by - c) if c else (size, by)
+
+
 def _fact_test(a: str, b: str, how) -> tuple[str, str]:
     """The test that fails where a required fact (TypedNetwork.requires) does not hold, and
     the fact in words."""
@@ -860,7 +879,7 @@ def _fact_test(a: str, b: str, how) -> tuple[str, str]:
     if how == EQUAL_OR_ONE:
         return f"{a} not in ({b}, 1)", f"{a} == {b} or {a} == 1"
     if how == DIVIDES:
-        return f"not {_operand(b)} or {_operand(a)} % {_operand(b)}", f"{a} divisible by {b}"  # not by 0
+        return f"{_not_zero(b)}{_operand(a)} % {_operand(b)}", f"{a} divisible by {b}"
     return f"{b} < {a}", f"{a} <= {b}"
 
 

@@ -197,7 +197,7 @@ def test_a_generic_block_with_attention_is_one_class_tested_per_use():
     spec = api.loads(ATTENTION_BLOCK)
     assert spec.ok and not spec.diagnostics, spec.diagnostics
     assert len(re.findall(r"^class Att\(nn\.Module\)", spec.code, re.M)) == 1
-    assert "if d % heads:" in spec.code
+    assert "if not heads or d % heads:" in spec.code
     hand = [nn.MultiheadAttention(12, 3), nn.Linear(12, 8), nn.MultiheadAttention(8, 4), nn.MultiheadAttention(8, 2)]
     net = spec.network("Net")
     assert net.total_params == sum(_count(m) for m in hand)
@@ -421,7 +421,7 @@ def test_groups_from_a_parameter_without_a_default(tmp_path):
     assert spec.ok and not spec.diagnostics, spec.diagnostics
     code = spec.code
     assert len(re.findall(r"^class Dw\(nn\.Module\)", code, re.M)) == 1
-    assert "groups=g" in code and "if c % g:" in code
+    assert "groups=g" in code and "if not g or c % g:" in code
     assert list(inspect.signature(spec.module_class("Dw")).parameters) == ["c", "g"]
     hand = _Holder(y=nn.Sequential(_hand_dw(8, 8), _hand_dw(16, 2), _hand_dw(32, 1)))
     net = spec.network("Net")
@@ -803,7 +803,7 @@ def test_a_transposed_convolutions_free_groups_are_one_class():
     use checked with its own g, tested by the class."""
     spec = api.loads(UP_GROUPS)
     assert spec.ok and not spec.diagnostics, spec.diagnostics
-    assert len(re.findall(r"^class UpG\(nn\.Module\)", spec.code, re.M)) == 1 and "if c % g:" in spec.code
+    assert len(re.findall(r"^class UpG\(nn\.Module\)", spec.code, re.M)) == 1 and "if not g or c % g:" in spec.code
     hand = [nn.ConvTranspose2d(c, 2 * c, 2, stride=2, groups=g) for c, g in ((4, 1), (8, 4), (16, 16))]
     net = spec.network("Net")
     assert [net.dim(n.params) for n in net.nodes] == [_count(m) for m in hand]

@@ -18,7 +18,7 @@ class EncoderBlock(nn.Module):
         hidden: int,
     ) -> None:
         super().__init__()
-        if hidden % num_heads:
+        if not num_heads or hidden % num_heads:
             raise ValueError(
                 f"EncoderBlock: the embedding size of MultiheadAttention must be divisible by num_heads (line 11 of vit_b_16.net); received {hidden} and {num_heads}",
             )
