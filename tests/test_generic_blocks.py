@@ -623,22 +623,29 @@ def _unclipped(h: int, k: int, s: int, p: int) -> int:
     return -(-(h + 2 * p - (k - 1) - 1) // s) + 1
 
 
-def _hand_ceil(pool: nn.Module, c: int, rows: int, cols: int) -> nn.Module:
-    oh, ow = _torch_pool_size(pool, rows, cols)
-    return _Holder(y=nn.Sequential(pool, nn.Flatten(), nn.Linear(c * oh * ow, 5)))
+def _hand_window(layer: nn.Module, c: int, rows: int, cols: int, out: int = 5) -> nn.Module:
+    """The layer, then a Linear over the size torch's layer leaves (by running it)."""
+    oh, ow = layer(torch.zeros(1, c, rows, cols)).shape[2:]
+    return _Holder(y=nn.Sequential(layer, nn.Flatten(), nn.Linear(c * oh * ow, out)))
 
 
-class _HandCeilNet(nn.Module):
-    def __init__(self):
+class _Uses(nn.Module):
+    """Hand-written uses, one attribute each (a, b, ...), all run on the one input."""
+
+    def __init__(self, uses: list[nn.Module]):
         super().__init__()
-        pools = [nn.MaxPool2d(k, stride=s, ceil_mode=True) for k, s in CEIL_MAX_USES]
-        pools += [nn.AvgPool2d(2, stride=s, padding=1, ceil_mode=True) for s in CEIL_AVG_USES]
-        self.names = "abcdefgh"
-        for name, pool in zip(self.names, pools):
-            setattr(self, name, _hand_ceil(pool, 3, 9, 8))
+        self.names = "abcdefghijklmnopqrstuvwxyz"[: len(uses)]
+        for name, use in zip(self.names, uses):
+            setattr(self, name, use)
 
     def forward(self, x):
         return tuple(getattr(self, name)(x) for name in self.names)
+
+
+def _hand_ceil_net() -> nn.Module:
+    pools = [nn.MaxPool2d(k, stride=s, ceil_mode=True) for k, s in CEIL_MAX_USES]
+    pools += [nn.AvgPool2d(2, stride=s, padding=1, ceil_mode=True) for s in CEIL_AVG_USES]
+    return _Uses([_hand_window(pool, 3, 9, 8) for pool in pools])
 
 
 def test_ceil_mode_windows_and_strides_from_parameters_are_one_class(tmp_path):
@@ -656,7 +663,7 @@ def test_ceil_mode_windows_and_strides_from_parameters_are_one_class(tmp_path):
     drops += [_unclipped(h, 2, s, 1) != _torch_pool_size(nn.AvgPool2d(2, s, 1, ceil_mode=True), 9, 8)[i]
               for s in CEIL_AVG_USES for i, h in enumerate((9, 8))]
     assert any(drops) and not all(drops)  # the rule fires at some uses and not at others
-    hand = _HandCeilNet()
+    hand = _hand_ceil_net()
     net = spec.network("Net")
     assert [net.dim(n.params) for n in net.nodes] == [_count(getattr(hand, n)) for n in hand.names]
     x = torch.randn(2, 3, 9, 8)
@@ -679,10 +686,10 @@ def test_the_ceil_mode_class_serves_values_no_use_gives(k, s):
             continue  # torch refuses a window past the input; so does check at a use
         fired |= {_unclipped(h, k, s, 0) != got for h, got in zip((rows, cols), size)}
         model = spec.module_class("CeilMax")(c=2, k=k, s=s, rows=rows, cols=cols)
-        _load_and_compare(model, _hand_ceil(pool, 2, rows, cols), {"x": torch.randn(2, 2, rows, cols)})
+        _load_and_compare(model, _hand_window(pool, 2, rows, cols), {"x": torch.randn(2, 2, rows, cols)})
         avg = nn.AvgPool2d(2, stride=s, padding=1, ceil_mode=True)
         model = spec.module_class("CeilAvg")(c=2, s=s, rows=rows, cols=cols)
-        _load_and_compare(model, _hand_ceil(avg, 2, rows, cols), {"x": torch.randn(2, 2, rows, cols)})
+        _load_and_compare(model, _hand_window(avg, 2, rows, cols), {"x": torch.randn(2, 2, rows, cols)})
     # torch drops a last window only where the stride passes the window, at some sizes
     assert fired == ({True, False} if k < s else {False})
 
@@ -723,19 +730,11 @@ UP_USES = [(3, 2, 0, 1), (3, 3, 2, 1), (2, 1, 0, 1), (1, 1, 0, 1), (4, 2, 1, 2)]
 
 def _hand_up(c: int, k: int, s: int, op: int, d: int, rows: int, cols: int) -> nn.Module:
     up = nn.ConvTranspose2d(c, c, k, stride=s, padding=1, output_padding=op, dilation=d)
-    oh, ow = up(torch.zeros(1, c, rows, cols)).shape[2:]  # the size torch's layer makes
-    return _Holder(y=nn.Sequential(up, nn.Flatten(), nn.Linear(c * oh * ow, 4)))
+    return _hand_window(up, c, rows, cols, out=4)
 
 
-class _HandUpNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.names = "abcde"
-        for name, use in zip(self.names, UP_USES):
-            setattr(self, name, _hand_up(3, *use, 5, 4))
-
-    def forward(self, x):
-        return tuple(getattr(self, name)(x) for name in self.names)
+def _hand_up_net() -> nn.Module:
+    return _Uses([_hand_up(3, *use, 5, 4) for use in UP_USES])
 
 
 def test_a_transposed_convolutions_stride_from_a_parameter_is_one_class():
@@ -748,7 +747,7 @@ def test_a_transposed_convolutions_stride_from_a_parameter_is_one_class():
     assert len(re.findall(r"^class Up\(nn\.Module\)", code, re.M)) == 1
     assert all(f"{arg},\n" in code for arg in ("k", "stride=s", "output_padding=op", "dilation=d"))
     assert "if s < op + 1:" in code
-    hand = _HandUpNet()
+    hand = _hand_up_net()
     net = spec.network("Net")
     assert [net.dim(n.params) for n in net.nodes] == [_count(getattr(hand, n)) for n in hand.names]
     x = torch.randn(2, 3, 5, 4)
@@ -875,21 +874,8 @@ PAD_DIL_USES = [
 ]
 
 
-def _hand_window(layer: nn.Module, c: int, rows: int, cols: int) -> nn.Module:
-    """The layer, then a Linear over the size torch's layer leaves (by running it)."""
-    oh, ow = layer(torch.zeros(1, c, rows, cols)).shape[2:]
-    return _Holder(y=nn.Sequential(layer, nn.Flatten(), nn.Linear(c * oh * ow, 5)))
-
-
-class _HandPadDilNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.names = "abcdefghijklm"
-        for name, layer in zip(self.names, PAD_DIL_USES):
-            setattr(self, name, _hand_window(layer, 3, 11, 10))
-
-    def forward(self, x):
-        return tuple(getattr(self, name)(x) for name in self.names)
+def _hand_pad_dil_net() -> nn.Module:
+    return _Uses([_hand_window(layer, 3, 11, 10) for layer in PAD_DIL_USES])
 
 
 def test_pool_padding_and_dilations_from_parameters_are_one_class():
@@ -904,7 +890,7 @@ def test_pool_padding_and_dilations_from_parameters_are_one_class():
     assert "nn.MaxPool2d(k, stride=s, padding=p, dilation=d)" in code
     assert "nn.Conv2d(c, c, 3, stride=2, padding=d, dilation=d)" in code
     assert code.count("if k < 2 * p:") == 3
-    hand = _HandPadDilNet()
+    hand = _hand_pad_dil_net()
     net = spec.network("Net")
     assert [net.dim(n.params) for n in net.nodes] == [_count(getattr(hand, n)) for n in hand.names]
     x = torch.randn(2, 3, 11, 10)
