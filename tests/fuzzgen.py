@@ -552,7 +552,7 @@ ALLOWED_NODES = (
     ast.arguments, ast.arg, ast.Assign, ast.If, ast.Raise, ast.Return, ast.Compare, ast.Call,
     ast.keyword, ast.Attribute, ast.Name, ast.Constant, ast.Tuple, ast.BinOp, ast.UnaryOp,
     ast.Subscript, ast.Slice, ast.Starred, ast.Load, ast.Store, ast.Add, ast.Sub, ast.Mult,
-    ast.FloorDiv, ast.Mod, ast.USub, ast.NotEq, ast.IsNot, ast.Lt, ast.BoolOp, ast.And, ast.Div, ast.Pow,
+    ast.FloorDiv, ast.Mod, ast.USub, ast.NotEq, ast.IsNot, ast.Lt, ast.BoolOp, ast.And, ast.Or, ast.Not, ast.NotIn, ast.Eq, ast.Div, ast.Pow,
     ast.MatMult,
     # an f-string whose fields are plain names (a class refusing sizes names the values it got)
     ast.JoinedStr, ast.FormattedValue,
