@@ -36,6 +36,7 @@ from .dims import (
     is_short,
     less_equal,
     render,
+    render_factor,
     show_int,
     substitute,
     sym,
@@ -252,23 +253,12 @@ def human(d: Dim | None, fmt) -> str:
                                                     render(Expr({mc[0]: 1})) if mc[0] else ""))
     parts = []
     for mono, coeff in items:
-        text = fmt(abs(coeff)) + (f" * {_factor(render(Expr({mono: 1})))}" if mono else "")
+        text = fmt(abs(coeff)) + (f" * {render_factor(mono)}" if mono else "")
         parts.append((coeff < 0, text))
     out = ("-" if parts[0][0] else "") + parts[0][1]
     for neg, text in parts[1:]:
         out += (" - " if neg else " + ") + text
     return out
-
-
-def _factor(text: str) -> str:
-    """``text`` as a factor after `*`: parenthesized where a floor division is its outermost
-    operation (`256 B * (seq // 2)`, not `256 B * seq // 2`, which reads as `(256 * seq) // 2`)."""
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if depth == 0 and text.startswith(" //", i):
-            return f"({text})"
-    return text
 
 
 # -- training memory ----------------------------------------------------------------------------

@@ -636,6 +636,12 @@ def _render_mono(m: Monomial, alone: bool) -> str:
     return " * ".join(parts)
 
 
+def render_factor(m: Monomial) -> str:
+    """A monomial written as a factor after `*`, each floor division in parentheses
+    (`batch * (seq // 2)`; `(seq // 2)` alone)."""
+    return _render_mono(m, alone=False)
+
+
 def _order(item) -> tuple:
     m, _ = item
     return (-sum(p for _, p in m), _mono_key(m))
