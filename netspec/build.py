@@ -825,9 +825,8 @@ class ClassGen:
                 continue  # not over the parameters alone: they are fixed instead (checker.require)
             if how is LESS_EQUAL:
                 size, by = _constant_left(size, by)
-            test, fact = _fact_test(scope.dim(size), scope.dim(by), how)
-            if how is DIVIDES and f"{scope.dim(by)} < 1" in tested:
-                test = test.removeprefix(_not_zero(scope.dim(by)))  # tested above: never 0 here
+            a, b = scope.dim(size), scope.dim(by)
+            test, fact = _fact_test(a, b, how, nonzero=f"{b} < 1" in tested)  # a test above keeps b from 0
             if test in tested:
                 continue  # the same fact from another stage: one test
             tested.add(test)
@@ -870,7 +869,7 @@ def _constant_left(size: Dim, by: Dim) -> tuple[Dim, Dim]:
     return (size - c, by - c) if c else (size, by)
 
 
-def _fact_test(a: str, b: str, how) -> tuple[str, str]:
+def _fact_test(a: str, b: str, how, nonzero: bool = False) -> tuple[str, str]:
     """The test that fails where a required fact (TypedNetwork.requires) does not hold, and
     the fact in words."""
     if how == EQUAL:
@@ -879,7 +878,7 @@ def _fact_test(a: str, b: str, how) -> tuple[str, str]:
     if how == EQUAL_OR_ONE:
         return f"{a} not in ({b}, 1)", f"{a} == {b} or {a} == 1"
     if how == DIVIDES:
-        return f"{_not_zero(b)}{_operand(a)} % {_operand(b)}", f"{a} divisible by {b}"
+        return f"{'' if nonzero else _not_zero(b)}{_operand(a)} % {_operand(b)}", f"{a} divisible by {b}"
     return f"{b} < {a}", f"{a} <= {b}"
 
 
