@@ -36,41 +36,59 @@ def _viewed(v: Value, through_pieces: bool = False) -> tuple[Value, Node | None]
     """Follow ``v`` back through views: the value reached, and the ``split`` or ``chunk`` it
     is a piece of (None where it is a new tensor or an input). With ``through_pieces`` a
     piece is followed on to the tensor it is cut from: the value reached is the storage."""
+    v, source, _ = _viewed_in(v, through_pieces)
+    return v, source
+
+
+def _viewed_in(v: Value, through_pieces: bool = False) -> tuple[Value, Node | None, str | None]:
+    """``_viewed``, and the name of the network used that holds the ``split`` or ``chunk``
+    (the innermost; None where it is in the network of ``v``)."""
     while v.node is not None and v.tensor is not None:
         p = v.node
         if p.error is not None:
-            return v, None
+            return v, None, None
         if p.kind is None:  # a network used: follow its result inside, and out through an input
-            inner, source = _viewed(p.block.outputs[v.index][1], through_pieces) if p.block and v.index < len(p.block.outputs) \
-                else (v, None)
+            inner, source, where = _viewed_in(p.block.outputs[v.index][1], through_pieces) \
+                if p.block and v.index < len(p.block.outputs) else (v, None, None)
             given = [id(i) for i in p.block.inputs] if p.block else []
             if source is not None or inner.node is not None or id(inner) not in given:
-                return v, source
+                return v, source, (where or p.block.name) if source is not None else None
             v = p.inputs[given.index(id(inner))]
             continue
         if p.kind.multi_view and not through_pieces:
-            return v, p
+            return v, p, None
         in_t = [i.tensor for i in p.inputs]
         if not in_t or None in in_t or not p.kind.aliases_input(p.args, in_t):
-            return v, None
+            return v, None, None
         try:
             strides = p.kind.result_strides(p.args, in_t, [o.tensor for o in p.outputs], [_strides(t) for t in in_t])
         except Unsure:  # a view for some values of the sizes: torch refuses the write at those
             strides = [()] * len(p.outputs)
         if v.index >= len(strides) or strides[v.index] is None:
-            return v, None
+            return v, None, None
         v = p.inputs[0]
-    return v, None
+    return v, None, None
 
 
-def multi_view_source(v: Value) -> Node | None:
-    """The ``split`` or ``chunk`` whose result ``v`` is, or is a view of; None if it is none."""
-    return _viewed(v)[1]
+def multi_view_source(v: Value) -> tuple[Node, str | None] | None:
+    """The ``split`` or ``chunk`` whose result ``v`` is, or is a view of, and the name of
+    the network used that holds it (None: the network of ``v``); None if it is none."""
+    _, source, where = _viewed_in(v)
+    return None if source is None else (source, where)
 
 
-def block_writes_into_view(use: Node) -> tuple[Node, Node] | None:
-    """(the in-place layer of the network used, the ``split`` or ``chunk`` outside) where the
-    network writes in place into a piece it is given, or a view of one."""
+def _pieces_note(source: Node, where: str | None) -> str:
+    """The note on the ``split`` or ``chunk`` whose pieces are written: its line, and the
+    network it is in where that is another one."""
+    at = f"line {source.span.line}" + (f" of network `{where}`" if where else "")
+    return (f"`{source.kind.name}` at {at} returns its pieces as views of one tensor; torch does not let a layer "
+            "modify them in place")
+
+
+def block_writes_into_view(use: Node) -> tuple[Node, tuple[Node, str | None]] | None:
+    """(the in-place layer of the network used, the ``split`` or ``chunk`` outside and the
+    network that holds it: multi_view_source) where the network writes in place into a
+    piece it is given, or a view of one."""
     sub = use.block
     given = {id(v): i for i, v in enumerate(sub.inputs)}
     for n in sub.nodes:
@@ -89,13 +107,11 @@ def refuse_write_into_view(kind, a, ctx, inputs: list[Value]) -> None:
     if not inputs or not kind.writes_input(a):
         return
     _refuse_write_into_overlap(kind, ctx, inputs[0])
-    source = multi_view_source(inputs[0])
-    if source is None:
+    found = multi_view_source(inputs[0])
+    if found is None:
         return
-    name = source.kind.name
-    raise ctx.fail(codes.VALUE, f"{kind.name}(inplace=true) would write into a piece of `{name}`, which torch "
-                   "refuses in a training step", [f"`{name}` at line {source.span.line} returns its pieces as views "
-                                                   "of one tensor; torch does not let a layer modify them in place"],
+    raise ctx.fail(codes.VALUE, f"{kind.name}(inplace=true) would write into a piece of `{found[0].kind.name}`, "
+                   "which torch refuses in a training step", [_pieces_note(*found)],
                    help=f"use `{kind.name}()`: write it out of place", arg="inplace")
 
 
@@ -113,13 +129,12 @@ def _refuse_write_into_overlap(kind, ctx, v: Value) -> None:
                        arg="inplace")
 
 
-def refuse_block_write(reporter, use: Node, name: str, layer: Node, source: Node) -> None:
-    """The error for a network used on a piece that it writes into in place."""
-    piece = source.kind.name
-    reporter.error(codes.VALUE, f"`{name}` writes into a piece of `{piece}` in place ({layer.kind.name}(inplace=true) "
-                   f"at line {layer.span.line}), which torch refuses in a training step", use.span,
-                   [f"`{piece}` at line {source.span.line} returns its pieces as views of one tensor; torch does not "
-                    "let a layer modify them in place"],
+def refuse_block_write(reporter, use: Node, name: str, layer: Node, found: tuple[Node, str | None]) -> None:
+    """The error for a network used on a piece that it writes into in place (``found``:
+    the ``split`` or ``chunk`` and the network that holds it, multi_view_source)."""
+    reporter.error(codes.VALUE, f"`{name}` writes into a piece of `{found[0].kind.name}` in place "
+                   f"({layer.kind.name}(inplace=true) at line {layer.span.line}), which torch refuses in a training "
+                   "step", use.span, [_pieces_note(*found)],
                    help=f"use `{layer.kind.name}()` in `{name}`: write it out of place")
 
 

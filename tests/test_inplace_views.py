@@ -124,6 +124,18 @@ def test_networks_used_on_pieces(use, call):
         model(torch.randn(3, 8)).sum().backward()
 
 
+
+@pytest.mark.parametrize("use", ["out = x -> Linear(8) -> Cut -> ReLU(true)", "out = x -> Linear(8) -> Cut -> Act"])
+def test_the_note_names_the_network_that_holds_the_split(use):
+    """A piece cut in another network: the note gives the line of its `split` and the
+    network whose line that is; a split in the network itself needs no name."""
+    text = BLOCKS.replace("USE", use)
+    (d,) = check_text(text, "views.net").reporter.errors
+    line = next(i for i, s in enumerate(text.split("\n"), 1) if "split(4" in s)
+    assert d.notes and d.notes[0].startswith(f"`split` at line {line} of network `Cut` returns its pieces"), d.notes
+    (d,) = check_text(BLOCKS.replace("USE", BLOCK_CASES[0][0]), "views.net").reporter.errors
+    assert "of network" not in d.notes[0], d.notes
+
 # an expanded view repeats its elements: torch refuses a write in place into it, in any mode
 OVERLAP_CASES = [
     ("expand(5, 2, 3) -> ReLU(inplace=true)", lambda x: nn.ReLU(inplace=True)(x.expand(5, 2, 3))),
