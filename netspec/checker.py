@@ -428,13 +428,15 @@ class NetworkChecker:
         False when never, None when it depends on the values."""
         return compare(self.net.dim(a), self.net.dim(b), self.checker.sizes)
 
-    def same(self, a: Dim, b: Dim, what: str = "the check", span: Span | None = None) -> bool:
+    def same(self, a: Dim, b: Dim, what: str = "the check", span: Span | None = None, notes=()) -> bool:
+        """Whether a == b, proven or assumed (``notes``, or a function that gives them: where
+        the two sizes came from, for an `unproven` warning that it is assumed)."""
         known = self._same.get((a, b))
         if known is not None:  # asked before in this network: its parameters already fixed
             return known
         verdict = self.compare(a, b)
         if verdict is None:
-            verdict = self.assumes(a, b, EQUAL, what, span)
+            verdict = self.assumes(a, b, EQUAL, what, span, notes)
         elif verdict and compare(a, b) is not True:
             self.fix(a, b)  # equal only for the parameters' values
         self._same[(a, b)] = verdict
@@ -449,12 +451,13 @@ class NetworkChecker:
                     self.net.fixed[s] = self.net.param_env[s]
                     self.net.pins.setdefault(s, span or self.here)
 
-    def assumes(self, a: Dim, b: Dim, how, what: str, span: Span | None) -> bool:
+    def assumes(self, a: Dim, b: Dim, how, what: str, span: Span | None, notes=()) -> bool:
         """Whether an undecided fact (``a <= b``, ``b`` divides ``a``, ``a == b``, ``a`` is
         ``b`` or 1: graph.LESS_EQUAL ...) is assumed: in a block checked generically, always
         (each use checks it); where no caller checks it (``records``), required of the
         parameters when it is over them alone (the class tests it), else an `unproven`
-        warning; never in a strict check."""
+        warning (with ``notes``, or what a function given there returns: where the sizes
+        came from); never in a strict check."""
         if not self.records:
             return not self.strict
         if self.over_params(a, b):
@@ -462,7 +465,7 @@ class NetworkChecker:
             return True
         self.reporter.warning(codes.UNPROVEN, f"{what} assumes that {_fact_words(self.net, a, b, how)}, which "
                               "cannot be proven for every value of the symbols", span or self.here,
-                              help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")
+                              notes() if callable(notes) else notes, help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")
         return True
 
     def over_params(self, *dims: Dim) -> bool:
@@ -994,7 +997,8 @@ class NetworkChecker:
             return
         if not is_dim(given):
             return  # a tuple (LayerNorm's normalized_shape) the kind checks; a non-size, validation
-        if self.same(given, actual, ctx.kind_name, ctx.span):
+        if self.same(given, actual, ctx.kind_name, ctx.span,
+                     lambda: [n for n in [ctx.origin_note(t, index)] if n] + self.story(bound.inputs[0])):
             values[kind.inferred] = actual
             return
         notes = [n for n in [ctx.origin_note(t, index)] if n] + self.story(bound.inputs[0])
@@ -1442,18 +1446,23 @@ class NetworkChecker:
             verdict = self.compare(w, d)
             if verdict is True and compare(w, d) is not True:
                 self.fix(w, d, span=tt.dims[i].span)  # holds only for the parameters' values
+            notes = self._assertion_notes(v, i)
             if verdict is True or (verdict is None and self.assumes(w, d, EQUAL, "the shape assertion",
-                                                                 tt.dims[i].span)):
+                                                                 tt.dims[i].span, notes)):
                 continue
-            notes = []
-            o = t.origins[i]
-            if o is not None:
-                notes.append(f"dim {i} is {render(self.net.dim(d))}, set by {o}")
-            notes.extend(self.story(v))
             reason = "is not" if verdict is False else "cannot be proven equal to"
             self.reporter.error(codes.ASSERT, f"dim {i} of {what} is {render(self.net.dim(d))}, which {reason} "
-                                f"{render(self.net.dim(w))}", tt.dims[i].span, notes,
+                                f"{render(self.net.dim(w))}", tt.dims[i].span, notes(),
                                 help=f"the inferred shape is {self.net.show(t)}")
+
+    def _assertion_notes(self, v: Value, i: int):
+        """A function giving the notes on where dim ``i`` of ``v``, which a shape assertion
+        states, came from."""
+        def notes() -> list[str]:
+            t, o = v.tensor, v.tensor.origins[i]
+            return ([f"dim {i} is {render(self.net.dim(t.shape[i]))}, set by {o}"] if o is not None else []) \
+                + self.story(v)
+        return notes
 
     def story(self, v: Value) -> list[str]:
         """Where a value came from, for notes: its source and the stage that made it."""

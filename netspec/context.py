@@ -133,7 +133,7 @@ class StageCtx:
         where it is over them alone (the class tests it); never in a strict check."""
         if self._nc.records:
             self._untraced_fact()  # required of the parameters, or warned about
-        return self._nc.assumes(a, b, EQUAL, self.kind_name, self.span)
+        return self._nc.assumes(a, b, EQUAL, self.kind_name, self.span, lambda: self.size_notes(a, b))
 
     def warns_unproven(self, *dims: Dim) -> bool:
         """Whether a fact a rule cannot decide (over ``dims``, when given) is an `unproven`
@@ -227,7 +227,7 @@ class StageCtx:
         """Whether a == b may hold: provably, or assumed (in a generic block check; over the
         parameters alone where the network's free parameters are required to make it hold)."""
         self._untraced(a, b)
-        return self._nc.same(a, b, self.kind_name, self.span)
+        return self._nc.same(a, b, self.kind_name, self.span, lambda: self.size_notes(a, b))
 
     def _untraced(self, a: Dim, b: Dim) -> None:
         """An application whose facts would be required of the parameters is never reused."""
@@ -251,11 +251,12 @@ class StageCtx:
             names = ", ".join(f"`{s}`" for s in sorted(symbols(size) | symbols(d)))
             raise self.fail(codes.UNPROVEN, f"{self.kind_name}: the size `{self.show(size)}` meets "
                             f"`{self.show(d)}`, and either may be 1: the result is the other one, so its "
-                            f"size depends on the values of {names}", self._stories(),
+                            f"size depends on the values of {names}", self.size_notes(size, d),
                             help="give the parameters defaults (or values with --set), or size both with "
                             "the same parameter")
         never_one = compare(other, 1, _ALL_POSITIVE) is False  # then it must be the one kept
-        nc.assumes(other, kept, EQUAL if never_one else EQUAL_OR_ONE, self.kind_name, self.span)
+        nc.assumes(other, kept, EQUAL if never_one else EQUAL_OR_ONE, self.kind_name, self.span,
+                   lambda: self.size_notes(size, d))
         return to_d
 
     def concrete(self, d: Dim, what: str, arg: str | None = None) -> int:
@@ -450,6 +451,22 @@ class StageCtx:
         if o is None:
             return None
         return f"dim {i} ({self.show(t.shape[i])}) comes from {o}"
+
+    def size_notes(self, *dims: Dim) -> list[str]:
+        """Notes on where each of ``dims`` came from: the origin of the first dim of an input
+        that is it (one a stage's argument gives needs none); where none is found, where
+        each input came from."""
+        notes: list[str] = []
+        for d in dims:
+            for v in self.input_values:
+                t = v.tensor
+                found = None if t is None else next((i for i, s in enumerate(t.shape) if s == d), None)
+                note = None if found is None else self.origin_note(t, found)
+                if note is not None:
+                    if note not in notes:
+                        notes.append(note)
+                    break
+        return notes or self._stories()
 
     def layout_story(self) -> list[str]:
         """Where the input's memory layout came from: the first of the stages before it that

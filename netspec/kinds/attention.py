@@ -156,7 +156,8 @@ def check_heads(ctx, name: str, embed_dim: Dim, heads: Dim, arg: str) -> int:
     else:
         if ctx.warns_unproven(embed_dim, heads):
             ctx.warn(codes.UNPROVEN, f"{name}: whether the embedding size `{ctx.show(e)}` is divisible by {arg} "
-                     f"({h}) depends on its value", arg=arg, help="give the size a concrete value to check it")
+                     f"({h}) depends on its value", ctx.input_story(), arg=arg,
+                     help="give the size a concrete value to check it")
         if exact_div(e, h) is None:
             ctx.assume_divisible(embed_dim, heads, f"the embedding size of {name} must be divisible by {arg}")
     return h

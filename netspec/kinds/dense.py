@@ -441,7 +441,8 @@ class Unflatten(Layer):
             ctx.fix(size, known)  # equal only for the parameters' values
         if verdict is None and ctx.warns_unproven():
             ctx.warn(codes.UNPROVEN, f"Unflatten needs dim {i} (`{ctx.show(size)}`) to be {ctx.show(known)}, "
-                     "equal only for some values of the symbols", arg="unflattened_size")
+                     "equal only for some values of the symbols", ctx.size_notes(size), arg="unflattened_size",
+                     help="use -1 for the size netspec should work out")
         return tuple(sizes)
 
     def _hole(self, ctx, x: Tensor, i: int, known) -> Any:

@@ -331,7 +331,8 @@ class GroupNorm(FloatLayer):
             if not isinstance(v, int) and ctx.warns_unproven(channels, a.num_groups):
                 ctx.warn(codes.UNPROVEN, f"GroupNorm needs num_channels (`{ctx.show(channels)}`) divisible by "
                          f"num_groups ({groups}), which cannot be proven for every value of the symbols",
-                         ctx.input_story(), arg="num_groups")
+                         ctx.input_story(), arg="num_groups",
+                         help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")
         # torch's own count (F.group_norm): batch * channels a group * spatial elements
         values = ctx.dim(x.shape[0] * numel(x.shape[2:]) * channels)
         if isinstance(values, int) and values == groups:

@@ -276,7 +276,8 @@ class Reshape(Op):
                            help="use -1 for the size netspec should infer")
         if verdict is None and not ctx.assume_equal(total, known) and ctx.warns_unproven():
             ctx.warn(codes.UNPROVEN, f"reshape needs {render(k_show)} elements, and the input has "
-                     f"{render(t_show)}: equal only for some values of the symbols", arg="shape")
+                     f"{render(t_show)}: equal only for some values of the symbols", ctx.input_story(), arg="shape",
+                     help="use -1 for the size netspec should infer, or sizes whose product is the input's")
 
 
 @register
@@ -382,13 +383,15 @@ class Squeeze(Op):
                     drop.append(i)
                 elif not isinstance(v, int):
                     ctx.warn(codes.UNPROVEN, f"squeeze: whether dim {i} (`{render(v)}`) is 1 is unknown; "
-                             "netspec keeps it", help="name the dim to squeeze: squeeze(dim)")
+                             "netspec keeps it", ctx.size_notes(d), help="name the dim to squeeze: squeeze(dim)")
         else:
             i = self.dim_index(ctx, a.dim, x.rank, "dim")
             v = ctx.known(x.shape[i]) if x.rank else 1
             if not isinstance(v, int):
                 ctx.warn(codes.UNPROVEN, f"squeeze({i}): whether dim {i} (`{render(v)}`) is 1 is unknown; "
-                         "netspec keeps it", arg="dim")
+                         "netspec keeps it", ctx.size_notes(x.shape[i]), arg="dim",
+                         help=f"where dim {i} is always 1, declare it 1 where it comes from; "
+                         "else remove the squeeze")
             drop = [i] if v == 1 and x.rank else []
         kept = [i for i in range(x.rank) if i not in drop]
         return [x.with_shape(tuple(x.shape[i] for i in kept), ctx.origin,
