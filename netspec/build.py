@@ -32,7 +32,9 @@ input sizes its layers need (``DownBlock(planes=128, stride=2, inplanes=64)``); 
 proves that the class's code equals, at every use in the file, what the use was checked
 with, and refuses the spec with a ``build`` diagnostic where it does not.
 
-Dims are rendered with :func:`netspec.dims.render`, which gives Python integer expressions.
+Dims are rendered with :func:`netspec.dims.render`, which gives Python integer expressions;
+a long size a constructor needs is written over sizes ``__init__`` names first, one
+assignment per floor division (netspec.sizenames: ``rows1 = (rows + s - 1) // s``).
 The output is deterministic, fits ruff's formatting (lines of at most 88 characters where
 the names allow, splits with magic trailing commas), and passes ``ruff check``. Nothing in
 this module imports torch.
@@ -52,6 +54,7 @@ from netspec.fsutil import MARKER
 from netspec.graph import DIVIDES, EQUAL, EQUAL_OR_ONE, LESS_EQUAL, CheckResult, Node, TypedNetwork, Value, fact_holds
 from netspec.kinds import Construct
 from netspec.pycode import Names, Planned, attribute, module_level, plan_modules, tree_paths
+from netspec.sizenames import SizeNames
 from netspec.types import show_shape
 
 WIDTH = 88
@@ -774,7 +777,7 @@ class ClassGen:
         fwd_symbols = sorted(fwd_free - params, key=self._symbol_order)
         stored_symbols = [s for s in fwd_symbols if net.input_symbols.get(s, (0, -1))[1] < 0]
         ctor_symbols += [s for s in stored_symbols if s not in ctor_symbols]
-        local = Names(lambda n: pycode.local(n) or n in self.class_names)
+        self.local = local = Names(lambda n: pycode.local(n) or n in self.class_names)
         init_names = {name: local.add(name) for name in [*self.param_names, *ctor_symbols]}
         self.info.params = {p: init_names[p] for p in self.param_names}
         self.info.symbols = {s: init_names[s] for s in ctor_symbols}
@@ -806,6 +809,9 @@ class ClassGen:
         out += self._required_lines(init_names, scope)
         out += self._assumed_lines(init_names, scope)
         out += [f"{body}self.{attr} = {init_names[name]}" for name, attr in stored.items()]
+        sizes = SizeNames(lambda n: self.local.usable(n) and n not in init_names, self.local.add, ctor_symbols)
+        ctor_calls = [(attr, _shorten(call, sizes), comment) for attr, call, comment in ctor_calls]
+        out += [f"{body}{name} = {scope.dim(d)}" for name, d in sizes.definitions()]  # long sizes, named
         for attr, call, comment in ctor_calls:
             if attr and not pycode.plain(attr):  # a quoted `as` name: torch's, no attribute spells it
                 call = Call("self.add_module", [Raw(pystr(attr)), call])
@@ -855,6 +861,19 @@ class ClassGen:
     def _symbol_order(self, s: str):
         pos = self.net.input_symbols.get(s)
         return (0, pos, s) if pos is not None else (1, (0, 0), s)
+
+
+def _shorten(v, sizes: SizeNames):
+    """A constructor's value with each long size in it written over named sizes
+    (netspec.sizenames), whose assignments ``sizes`` then holds."""
+    if isinstance(v, Call):
+        return Call(v.func, [_shorten(a, sizes) for a in v.args], [(k, _shorten(x, sizes)) for k, x in v.kwargs],
+                    v.explode, v.comments)
+    if isinstance(v, Expr):
+        return sizes.shorten(v)
+    if type(v) is tuple:
+        return tuple(_shorten(x, sizes) for x in v)
+    return v
 
 
 def _not_zero(b: str) -> str:

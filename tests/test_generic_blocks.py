@@ -494,7 +494,10 @@ def test_a_pooling_window_from_a_parameter_varies_per_use(tmp_path):
     code = spec.code
     assert len(re.findall(r"^class Pool\(nn\.Module\)", code, re.M)) == 1
     assert "nn.MaxPool2d(k)" in code and "stride=s" in code
-    assert "nn.Linear(c * ((s + cols // k - 1) // s) * ((s + rows // k - 1) // s), 6)" in code
+    # each size the pools leave is named in __init__, one assignment a pool, inner ones first
+    assert "rows1 = rows // k\n        rows2 = (rows1 + s - 1) // s\n" in code
+    assert "cols1 = cols // k\n        cols2 = (cols1 + s - 1) // s\n" in code
+    assert "nn.Linear(c * cols2 * rows2, 6)" in code
     hand = _HandPoolNet()
     assert [m.y[3].in_features for m in (hand.a, hand.b, hand.c, hand.d)] == [108, 12, 27, 3]
     net = spec.network("Net")
@@ -505,6 +508,53 @@ def test_a_pooling_window_from_a_parameter_varies_per_use(tmp_path):
     _load_and_compare(spec.module("Net"), hand, {"x": x})
     _assert_formatted(code, tmp_path)
 
+
+POOL_CEIL = """
+network Down(k, s) {
+    input x: float[batch, c, rows, cols]
+    y = x -> MaxPool2d(k, stride=s, padding=1, ceil_mode=true) -> Flatten -> Linear(10)
+    output y
+}
+network Net {
+    input x: float[batch, 3, 32, 32]
+    y = x -> Down(3, 2)
+    z = x -> Down(2, 2)
+    output y, z
+}
+"""
+
+
+def test_a_long_size_is_written_over_named_sizes(tmp_path):
+    """The size a ceil-mode pool with padding leaves, over the class's k and s, is a long
+    polynomial of floor divisions: __init__ names each division (one assignment a size,
+    over the names before it) and the Linear reads the names, every line within 88
+    characters, and ruff format changes nothing at 88 or at the project's 120. torch's own
+    pool decides the in_features the class must give, at every k, s and size it accepts."""
+    spec = api.loads(POOL_CEIL)
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    code = spec.code
+    assert code == api.loads(POOL_CEIL).code
+    init = code[code.index("class Down"):code.index("def forward")]
+    named = re.findall(r"^ {8}(\w+) = (.*)$", init, re.M)
+    assert [n for n, _ in named] == ["size1", "rows1", "cols1"], named
+    assert "nn.Linear(c * cols1 * rows1, 10)" in init
+    assert "//" not in init[init.index("self.y"):]  # the constructors read names only
+    assert max(map(len, code.splitlines())) <= 88
+    _assert_formatted(code, tmp_path)  # at 88 (isolated) and at the project's 120
+    down = spec.module_class("Down")
+    tried = 0
+    for k in (2, 3, 4):
+        for s in (1, 2, 3):
+            for rows, cols in ((k, k + 1), (7, 9), (12, 5), (31, 32)):
+                try:
+                    pooled = nn.MaxPool2d(k, stride=s, padding=1, ceil_mode=True)(torch.zeros(1, 3, rows, cols))
+                except RuntimeError:
+                    continue
+                model = down(k=k, s=s, c=3, rows=rows, cols=cols)
+                assert model.y[2].in_features == pooled.numel(), (k, s, rows, cols)
+                assert tuple(model(torch.randn(2, 3, rows, cols)).shape) == (2, 10)
+                tried += 1
+    assert tried >= 30
 
 def test_a_pooling_window_from_a_parameter_states_its_sizes_in_the_class():
     """The generic check states the pool's output over k (`rows // k`), where it used k's
