@@ -27,6 +27,7 @@ LESS_EQUAL = False  # a <= b
 DIVIDES = True  # b divides a
 EQUAL = "=="  # a == b
 EQUAL_OR_ONE = "==1"  # a == b or a == 1 (torch broadcasts a 1 to b)
+BROADCASTS = "~"  # a == b, a == 1 or b == 1 (torch broadcasts them: a block's sizes)
 
 
 def fact_holds(a: int, b: int, how) -> bool:
@@ -35,6 +36,8 @@ def fact_holds(a: int, b: int, how) -> bool:
         return a == b
     if how == EQUAL_OR_ONE:
         return a in (b, 1)
+    if how == BROADCASTS:
+        return a == b or 1 in (a, b)
     if how == DIVIDES:
         return b != 0 and a % b == 0
     return a <= b
