@@ -982,6 +982,8 @@ class NetworkChecker:
         if self.strict:
             return
         for name in kind.Args.sizes():
+            if name == kind.inferred:
+                continue  # read from the input, whose size its own stage states
             for d in _dims_in(values.get(name)):
                 if not _has_floor(d) or less_equal(1, d, self.positive) is True:
                     continue
