@@ -158,8 +158,9 @@ class TypedNetwork:
     # (size, divisor, what, line): a divisibility the check assumed, tested by the built class
     assumed: list[tuple] = field(default_factory=list)
     # (a, b, how, what, line): a fact a stage needs (how: LESS_EQUAL, DIVIDES, EQUAL,
-    # EQUAL_OR_ONE) that holds with the parameters' values and not for every value of them,
-    # or that a network with free parameters assumed of them; the built class tests it
+    # EQUAL_OR_ONE, BROADCASTS) that holds with the parameters' values and not for every
+    # value of them, that a network with free parameters assumed of them, or that a network
+    # checked generically assumed (each use checks it); the built class tests it
     requires: list[tuple] = field(default_factory=list)
     generic: bool = False  # used as a stage: checked over free symbols, instantiated at each use
     ok: bool = True
