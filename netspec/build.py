@@ -51,7 +51,18 @@ from netspec import codes, pycode
 from netspec.diagnostics import Diagnostic
 from netspec.dims import Dim, Expr, compare, is_dim, render, substitute, sym, symbols
 from netspec.fsutil import MARKER
-from netspec.graph import DIVIDES, EQUAL, EQUAL_OR_ONE, LESS_EQUAL, CheckResult, Node, TypedNetwork, Value, fact_holds
+from netspec.graph import (
+    BROADCASTS,
+    DIVIDES,
+    EQUAL,
+    EQUAL_OR_ONE,
+    LESS_EQUAL,
+    CheckResult,
+    Node,
+    TypedNetwork,
+    Value,
+    fact_holds,
+)
 from netspec.kinds import Construct
 from netspec.pycode import Names, Planned, attribute, module_level, plan_modules, tree_paths
 from netspec.sizenames import SizeNames
@@ -896,6 +907,8 @@ def _fact_test(a: str, b: str, how, nonzero: bool = False) -> tuple[str, str]:
         return f"{a} != {b}", f"{a} == {b}"
     if how == EQUAL_OR_ONE:
         return f"{a} not in ({b}, 1)", f"{a} == {b} or {a} == 1"
+    if how == BROADCASTS:
+        return f"{a} != {b} and 1 not in ({a}, {b})", f"{a} == {b}, {a} == 1 or {b} == 1"
     if how == DIVIDES:
         return f"{'' if nonzero else _not_zero(b)}{_operand(a)} % {_operand(b)}", f"{a} divisible by {b}"
     return f"{b} < {a}", f"{a} <= {b}"

@@ -33,6 +33,7 @@ from .dims import (
     dividing,
     floordiv,
     is_dim,
+    less_equal,
     numel_beyond_int64,
     render,
     rounding_help,
@@ -42,7 +43,18 @@ from .dims import (
     symbols,
     total,
 )
-from .graph import DIVIDES, EQUAL, EQUAL_OR_ONE, CheckResult, Node, ParamUse, TypedNetwork, Value
+from .graph import (
+    BROADCASTS,
+    DIVIDES,
+    EQUAL,
+    EQUAL_OR_ONE,
+    LESS_EQUAL,
+    CheckResult,
+    Node,
+    ParamUse,
+    TypedNetwork,
+    Value,
+)
 from .inplace import (
     block_writes_into_saved,
     block_writes_into_view,
@@ -420,6 +432,7 @@ class NetworkChecker:
         # one): an undecided fact over its parameters alone is required of them (the class
         # tests it, TypedNetwork.requires); one over its input symbols is not assumed
         self.records = False
+        self.traced_facts: list | None = None  # while a rule is traced: its block facts (block_fact)
         self.param_syms = {p for p, v in params.items() if isinstance(v, Expr)}
 
     # -- comparisons and concreteness ------------------------------------------------------------
@@ -459,6 +472,8 @@ class NetworkChecker:
         warning (with ``notes``, or what a function given there returns: where the sizes
         came from); never in a strict check."""
         if not self.records:
+            if not self.strict:
+                self.block_fact(a, b, how, what, span or self.here)
             return not self.strict
         if self.over_params(a, b):
             self.require(a, b, how, what, span or self.here)
@@ -467,6 +482,17 @@ class NetworkChecker:
                               "cannot be proven for every value of the symbols", span or self.here,
                               notes() if callable(notes) else notes, help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")
         return True
+
+    def block_fact(self, a: Dim, b: Dim, how, what: str, span: Span) -> None:
+        """In a network checked generically (each use checks it with its values), an
+        undecided fact it assumed: its class, which a user may also construct directly,
+        tests it where its constructor is given every size in it (build)."""
+        if self.traced_facts is not None:  # tracing (memo): kept for each reuse, which records it
+            self.traced_facts.append((a, b, how, what))
+            return
+        fact = (a, b, how, what, span.line)
+        if fact not in self.net.requires:
+            self.net.requires.append(fact)
 
     def over_params(self, *dims: Dim) -> bool:
         return all(symbols(d) <= self.param_syms for d in dims)
@@ -920,6 +946,7 @@ class NetworkChecker:
             if in_types:
                 self.check_rank(kind, in_types[0], ctx, bound.inputs[0])
                 self._infer_size(kind, values, in_types[0], bound, ctx)
+            self._positive_quotients(kind, values, ctx.span)
             key = None if bound.tensors else memo.application_key(kind.name, values, in_types)
             seen = self._seen(key)
             if isinstance(seen, memo.Applied):
@@ -950,6 +977,23 @@ class NetworkChecker:
             self._remember(key, seen + 1, kind, ctx, a, in_types, node.params)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         return Results(node.outputs[0], dict(zip(kind.result_names(a), node.outputs)))
+
+    def _positive_quotients(self, kind: Kind, values: dict, span: Span) -> None:
+        """A size argument that a floor division over parameters without values computes
+        (`Linear(c // s)`) may be 0, which torch refuses, as ``check --set`` does: the class
+        tests that it is at least 1 (in a block, each use checks it too)."""
+        if self.strict:
+            return
+        for name in kind.Args.sizes():
+            if name == kind.inferred:
+                continue  # read from the input, whose size its own stage states
+            for d in _dims_in(values.get(name)):
+                if not _has_floor(d) or less_equal(1, d, self.positive) is True:
+                    continue
+                if self.records:
+                    self.require(1, d, LESS_EQUAL, f"{kind.name}'s {name}", span)
+                else:
+                    self.block_fact(1, d, LESS_EQUAL, f"{kind.name}'s {name}", span)
 
     def _param_count(self, kind: Kind, a) -> Dim:
         """The layer's parameter count; where it divides by a parameter's symbol (a
@@ -1069,15 +1113,17 @@ class NetworkChecker:
         """The rule's result over inputs whose origins are placeholders: which dim of which
         input (or the layer itself) each result dim takes its origin from. None (never
         reused) when the rule does not run through the same way again."""
-        raised = self.reporter.raised
+        raised, self.traced_facts = self.reporter.raised, []
         with self.fresh_facts() as fixed:  # the parameters the result depends on, all of them
             try:
                 outs = self.rule(kind, ctx.traced(), a, memo.placeholders(in_types))
             except Exception:  # noqa: BLE001 - the rule went another way: keep nothing
                 return None
+            finally:
+                facts, self.traced_facts = tuple(self.traced_facts), None
         if self.reporter.raised != raised:
             return None
-        return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed))
+        return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed), facts)
 
     def _replay(self, node: Node, seen: memo.Applied, ctx: StageCtx, in_types: list[Tensor]) -> Results:
         node.args = seen.args
@@ -1085,6 +1131,8 @@ class NetworkChecker:
         self.net.fixed.update(seen.fixed)
         for p in seen.fixed:
             self.net.pins.setdefault(p, node.span)
+        for a, b, how, what in seen.facts:
+            self.block_fact(a, b, how, what, node.span)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(memo.replay(seen, in_types, ctx.origin))]
         return Results(node.outputs[0], dict(zip(seen.results, node.outputs)))
 
@@ -1388,6 +1436,8 @@ class NetworkChecker:
                 raise Fail("size")
             return result
         if expr.op == "//" and self._over_parameters(right):
+            if less_equal(1, right, self.positive) is not True:  # torch's sizes, the class's `//`
+                self.require(1, right, LESS_EQUAL, f"the divisor `{_text(expr.right)}`", expr.right.span)
             return floordiv(left, right)
         divisor = self.net.dim(right)
         if not isinstance(divisor, int):
@@ -1510,9 +1560,23 @@ def _fact_words(net: TypedNetwork, a: Dim, b: Dim, how) -> str:
     x, y = f"`{render(net.dim(a))}`", f"`{render(net.dim(b))}`"
     if how == EQUAL:
         return f"{x} equals {y}"
+    if how == BROADCASTS:
+        return f"{x} and {y} broadcast"
     if how == EQUAL_OR_ONE:
         return f"{x} is {y} or 1"
     return f"{x} is divisible by {y}" if how == DIVIDES else f"{x} is at most {y}"
+
+
+def _dims_in(v) -> list[Expr]:
+    """The symbolic dims in an argument value: itself, or those of a tuple."""
+    if isinstance(v, tuple):
+        return [d for x in v for d in _dims_in(x)]
+    return [v] if isinstance(v, Expr) else []
+
+
+def _has_floor(d: Expr) -> bool:
+    """Whether ``d`` holds a floor division (``c // s``)."""
+    return any(not isinstance(atom, str) for mono in d.terms for atom, _ in mono)
 
 
 def _untyped(values) -> bool:

@@ -14,7 +14,7 @@ from . import codes, memo
 from .codes import Code
 from .diagnostics import Span
 from .dims import Dim, Expr, compare, exact_div, floordiv, is_dim, less_equal, product, render, sym, symbols
-from .graph import EQUAL, EQUAL_OR_ONE, LESS_EQUAL
+from .graph import BROADCASTS, DIVIDES, EQUAL, EQUAL_OR_ONE, LESS_EQUAL
 from .kinds import Fail, Layer
 from .kinds.base import numel
 from .layout import Decide
@@ -121,7 +121,32 @@ class StageCtx:
             self._untraced_fact()
             self._nc.require(a, b, LESS_EQUAL, self.kind_name, self.span)
             return True
+        if verdict is None and self.generic:  # each use checks it; the class tests it too
+            self._nc.block_fact(a, b, LESS_EQUAL, self.kind_name, self.span)
         return verdict
+
+    @property
+    def generic(self) -> bool:
+        """Whether the network is checked generically (used as a stage: each use checks
+        what it assumes; its class tests it, where its constructor has the sizes)."""
+        return not self._nc.strict and not self._nc.records
+
+    def free_params(self, d: Dim) -> set[str]:
+        """The network's parameters without a value in ``d`` (a window one gives)."""
+        return symbols(self.dim(d)) & self._nc.param_syms
+
+    def assume_divides(self, size: Dim, by: Dim) -> bool:
+        """For ``size % by == 0``, which the rule cannot decide: whether it is an `unproven`
+        warning (the rule's own, with its notes: ``warns_unproven``); where it is not, it
+        is required of the free parameters, or assumed by a network checked generically,
+        and the built class tests it."""
+        if self.warns_unproven(size, by):
+            return True
+        if not self.strict:
+            if self._nc.records:
+                self._untraced_fact()
+            self._nc.assumes(size, by, DIVIDES, self.kind_name, self.span)
+        return False
 
     def _untraced_fact(self) -> None:
         if self.tracing:
@@ -151,6 +176,9 @@ class StageCtx:
         elif exact_div(size, by) is None and self._nc.records and self._nc.over_params(size, by) \
                 and not isinstance(self.dim(size), int):
             self._require(size, by, True)  # undecided, required of the free parameters
+        elif self.generic and exact_div(self.dim(size), self.dim(by)) is None:
+            # undecided in a block: each use checks it, the class tests it
+            self._nc.block_fact(size, by, DIVIDES, self.kind_name, self.span)
 
     def param_quotient(self, total: Dim, known: Dim) -> Dim | None:
         """``total // known`` as the built class computes it from its parameters, where the
@@ -242,6 +270,9 @@ class StageCtx:
         expand's size; else the size depends on which is 1, an `unproven` error) and the
         other is required to be it or 1 (of the free parameters, or warned about)."""
         nc = self._nc
+        if self.generic and nc.compare(size, d) is None:  # each use decides which is kept
+            nc.block_fact(size, d, BROADCASTS, self.kind_name, self.span)
+            return to_d
         if not nc.records or nc.compare(size, d) is not None:
             return to_d if self.same(size, d) else None
         self._untraced(size, d)

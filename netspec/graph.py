@@ -27,6 +27,7 @@ LESS_EQUAL = False  # a <= b
 DIVIDES = True  # b divides a
 EQUAL = "=="  # a == b
 EQUAL_OR_ONE = "==1"  # a == b or a == 1 (torch broadcasts a 1 to b)
+BROADCASTS = "~"  # a == b, a == 1 or b == 1 (torch broadcasts them: a block's sizes)
 
 
 def fact_holds(a: int, b: int, how) -> bool:
@@ -35,6 +36,8 @@ def fact_holds(a: int, b: int, how) -> bool:
         return a == b
     if how == EQUAL_OR_ONE:
         return a in (b, 1)
+    if how == BROADCASTS:
+        return a == b or 1 in (a, b)
     if how == DIVIDES:
         return b != 0 and a % b == 0
     return a <= b
@@ -155,8 +158,9 @@ class TypedNetwork:
     # (size, divisor, what, line): a divisibility the check assumed, tested by the built class
     assumed: list[tuple] = field(default_factory=list)
     # (a, b, how, what, line): a fact a stage needs (how: LESS_EQUAL, DIVIDES, EQUAL,
-    # EQUAL_OR_ONE) that holds with the parameters' values and not for every value of them,
-    # or that a network with free parameters assumed of them; the built class tests it
+    # EQUAL_OR_ONE, BROADCASTS) that holds with the parameters' values and not for every
+    # value of them, that a network with free parameters assumed of them, or that a network
+    # checked generically assumed (each use checks it); the built class tests it
     requires: list[tuple] = field(default_factory=list)
     generic: bool = False  # used as a stage: checked over free symbols, instantiated at each use
     ok: bool = True

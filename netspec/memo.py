@@ -47,6 +47,7 @@ class Applied:
     outputs: tuple
     results: tuple[str, ...]
     fixed: dict
+    facts: tuple = ()  # (a, b, how, what): what a block checked generically assumed (block_fact)
 
 
 def tagged(v):
@@ -81,9 +82,10 @@ def placeholders(inputs: list[Tensor]) -> list[Tensor]:
             for k, t in enumerate(inputs)]
 
 
-def recorded(a, params: Dim, outs: list[Tensor], results: tuple[str, ...], fixed: dict) -> Applied:
+def recorded(a, params: Dim, outs: list[Tensor], results: tuple[str, ...], fixed: dict,
+             facts: tuple = ()) -> Applied:
     return Applied(a, params, tuple((t.dtype, t.shape, t.origins, t.strides, t.batch, t.values) for t in outs),
-                   results, fixed)
+                   results, fixed, facts)
 
 
 def replay(seen: Applied, inputs: list[Tensor], origin: Origin) -> list[Tensor]:

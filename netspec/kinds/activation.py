@@ -324,7 +324,7 @@ class GLU(FloatLayer):
             if isinstance(v, int):
                 half = v // 2
             else:
-                if ctx.warns_unproven():
+                if ctx.assume_divides(size, 2):
                     ctx.warn(codes.UNPROVEN, f"GLU halves dim {i} (`{ctx.show(size)}`), which must be even; "
                              "that cannot be proven for every value of the symbols", ctx.input_story(),
                              help="give the dim an even size, e.g. `2 * n`")

@@ -106,21 +106,49 @@ class Spatial(FloatLayer):
 
     def check_groups(self, ctx, groups: int, given: Dim, **channels) -> None:
         """in_channels and out_channels must divide into ``groups`` (``given``: as the stage
-        writes it), as torch's constructor says."""
+        writes it), as torch's constructor says. Channels a symbol sizes (`c` of
+        ``[batch, c, L]``) may not divide: an `unproven` warning, and the class, which is
+        given ``c``, tests it (in a block, each use checks it and the class tests it)."""
         for what, value in channels.items():
             v = ctx.dim(value)
             if isinstance(v, int) and v % groups:
                 raise ctx.fail(codes.VALUE, f"{self.name}: {what} ({v}) must be divisible by groups ({groups})",
                                arg="groups", help=f"use groups that divide {v}, or make {what} a multiple of {groups}")
             ctx.requires_divisible(value, given)
+            if isinstance(v, int) or exact_div(v, groups) is not None or not ctx.warns_unproven(value, given):
+                continue
+            ctx.warn(codes.UNPROVEN, f"{self.name}: {what} (`{ctx.show(value)}`) must be divisible by groups "
+                     f"({groups}), which cannot be proven for every value of the symbols", ctx.input_story(),
+                     arg="groups", help=f"give {what} a multiple of {groups} (`{groups} * n` in the input's shape), "
+                     "or groups that divide it")
+            ctx.assume_divisible(value, given, f"{self.name}'s {what} must be divisible by groups")
 
-    def check_output(self, ctx, x: Tensor, sizes, too_small) -> None:
+    def positive_windows(self, ctx, *windows) -> None:
+        """A kernel size, stride or dilation from a parameter without a value (a network
+        checked generically) must be at least 1, as torch demands: the class tests it."""
+        for v in windows:
+            if not isinstance(v, int):
+                ctx.requires_at_most(1, v, assume=True)
+
+    def check_output(self, ctx, x: Tensor, sizes, too_small, windows=None) -> None:
         """Every output size must be at least 1: ``too_small(i, size)`` gives the message and
-        the help for spatial dim ``i`` when it is not."""
+        the help for spatial dim ``i`` when it is not. Over a symbolic input a window of
+        known size is assumed to fit (docs/language.md); one a parameter without a value
+        sizes (``windows``: the dilated window of each dim; else the size's own) has no
+        bound, so that the output may be empty for any input: an `unproven` warning."""
         for i, size in enumerate(sizes):
-            if ctx.requires_at_most(1, size) is False:  # the class tests it over parameters
+            verdict = ctx.requires_at_most(1, size)  # the class tests it over parameters
+            if verdict is False:
                 message, help = too_small(i, ctx.dim(size))
                 raise ctx.fail(codes.SIZE, f"{self.name} leaves no output: {message}", ctx.input_story(), help=help)
+            free = ctx.free_params(size if windows is None else windows[i])
+            if verdict is None and free and ctx.warns_unproven(size):  # a window from a parameter: no bound
+                names = ", ".join(f"`{p}`" for p in sorted(free))
+                ctx.warn(codes.UNPROVEN, f"{self.name} leaves an output of `{ctx.show(size)}` in dim "
+                         f"{x.rank - self.n + i}, at least 1 only where the input is at least its window: that "
+                         f"depends on the values of {names}", ctx.input_story(),
+                         help=f"give {names} a default (or a value with --set), or check that every input is "
+                         "at least the window; `# netspec: allow[unproven]` on the line accepts it")
 
 
 # -- convolutions -----------------------------------------------------------------------------
@@ -161,16 +189,15 @@ class _Conv(Spatial):
         known = [v for v in map(ctx.dim, (*k, *s, *d)) if isinstance(v, int)]  # free: at each use
         if min(known, default=1) < 1:
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride, dilation and groups must be positive")
-        # a dilation from a parameter (a stride too, under padding="same", which needs it to
-        # be 1): at least 1, which the class tests where needed
-        for v in (*d, *s) if a.padding == "same" else d:
-            if not isinstance(v, int):
-                ctx.requires_at_most(1, v, assume=True)
+        # a kernel size, stride or dilation from a parameter: at least 1, which the class
+        # tests where needed
+        self.positive_windows(ctx, *k, *s, *d)
         self.conv_groups(ctx, a)
         out_spatial = self._spatial(ctx, a, x.shape[-self.n:], k, s, d)
         self.check_output(ctx, x, out_spatial, lambda i, v: (
             f"input {ctx.show_tensor(x)} is too small for kernel_size={a.kernel_size} (output size {v} in dim "
-            f"{x.rank - self.n + i})", "use a smaller kernel or stride, or pad the input"))
+            f"{x.rank - self.n + i})", "use a smaller kernel or stride, or pad the input"),
+            [dd * (kk - 1) + 1 for kk, dd in zip(k, d)])
         shape = x.shape[:-self.n - 1] + (a.out_channels,) + tuple(out_spatial)
         keep = {i: i for i in range(x.rank - self.n - 1)}
         return [x.with_shape(shape, ctx.origin, keep=keep)]
@@ -347,6 +374,7 @@ class _ConvTranspose(Spatial):
             ("kernel_size", a.kernel_size), ("stride", a.stride), ("padding", a.padding),
             ("dilation", a.dilation), ("output_padding", a.output_padding)))
         self._check_windows(ctx, k, s, p, d, op)
+        self.positive_windows(ctx, *k, *s, *d)
         self.conv_groups(ctx, a)  # a block's free groups too, as a convolution's
         out = [conv_transpose_out(L, k[i], s[i], p[i], d[i], op[i]) for i, L in enumerate(x.shape[-self.n:])]
         self.check_output(ctx, x, out, lambda i, v: (

@@ -468,7 +468,7 @@ class Unflatten(Layer):
                            "expressed as a dim", ctx.input_story(), arg="unflattened_size",
                            help="give the other sizes so that they divide the dim exactly")
         ctx.fix(known)
-        if ctx.warns_unproven():
+        if ctx.assume_divides(size, kv):
             ctx.warn(codes.UNPROVEN, f"Unflatten needs dim {i} (`{render(sv)}`) to be divisible by {kv}, which "
                      "cannot be proven for every value of the symbols", ctx.input_story(), arg="unflattened_size",
                      help="check that the sizes divide, or use sizes that make it exact")

@@ -96,13 +96,14 @@ class _Pool(Spatial):
         s = k if a.stride is None else self.kernel_sizes(ctx, a.stride, "stride")
         p = self.kernel_sizes(ctx, getattr(a, "padding", 0), "padding")  # LPPool has none
         d = self.kernel_sizes(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
+        self.positive_windows(ctx, *k, *s)
         self._check_windows(ctx, k, s, p, d)
         out = []
         for i, size in enumerate(x.shape[-self.n:]):
             o = pool_out(size, k[i], s[i], p[i], d[i], a.ceil_mode)
             self.check_output(ctx, x, [o], lambda _, v, i=i: (
                 f"input {ctx.show_tensor(x)} is smaller than its window ({ctx.show(k[i])})",
-                "remove the pooling, or use a smaller window"))
+                "remove the pooling, or use a smaller window"), [d[i] * (k[i] - 1) + 1])
             out.append(o)
         shape = x.shape[:-self.n] + tuple(out)
         return [x.with_shape(shape, ctx.origin, keep={i: i for i in range(x.rank - self.n)})]
@@ -122,7 +123,7 @@ class _Pool(Spatial):
             for low, high in ((1, d[i]), (0, p[i])):
                 if not isinstance(high, int):
                     ctx.requires_at_most(low, high, assume=True)
-            if ctx.requires_at_most(2 * p[i], k[i], assume=True) is False:
+            if p[i] != 0 and ctx.requires_at_most(2 * p[i], k[i], assume=True) is False:  # k >= 1 is tested
                 pi, ki = ctx.dim(p[i]), ctx.dim(k[i])
                 raise ctx.fail(codes.VALUE, f"{self.name}: padding ({ctx.show(pi)}) should be at most half of the "
                                f"kernel size ({ctx.show(ki)})", arg="padding",

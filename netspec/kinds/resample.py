@@ -256,7 +256,7 @@ def divided(ctx, kind: str, x: Tensor, i: int, by: int, what: str) -> Dim:
             raise ctx.fail(codes.SHAPE, f"{kind} needs {what} (dim {i}, {v}) divisible by {by}", notes,
                            help=f"give dim {i} a multiple of {by}")
         return v // by
-    if ctx.warns_unproven():
+    if ctx.assume_divides(size, by):
         ctx.warn(codes.UNPROVEN, f"{kind} needs {what} (dim {i}, `{ctx.show(size)}`) divisible by {by}, which "
                  "cannot be proven for every value of the symbols", ctx.input_story(),
                  help=f"give dim {i} a size that is a multiple of {by}")

@@ -43,6 +43,10 @@ class Up(nn.Module):
 
     def __init__(self, *, out_channels: int, c: int, s: int) -> None:
         super().__init__()
+        if c // 2 < 1:
+            raise ValueError(
+                f"Up: ConvTranspose2d's out_channels (line 39 of unet.net) needs 1 <= c // 2; received c={c}",
+            )
         self.up = nn.ConvTranspose2d(c, c // 2, 2, stride=2)  # line 39
         self.conv = DoubleConv(out_channels=out_channels, c=s + c // 2)  # line 40
 
