@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import pickle
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -65,6 +67,33 @@ def work(job: tuple[int, int, int, str | None, float]) -> dict:
     return {"kinds": kinds, "exits": exits, "failures": failures, "slowest": slowest, "seconds": total}
 
 
+def isolated(oracle, case, limit: float):
+    """``oracle.run(case)`` in a forked child, so that a case on which torch dies (a
+    segfault inside a kernel) is a ``crash`` finding of that case, not a lost work unit
+    that leaves the pool waiting forever. The worker itself never runs torch, so the
+    fork copies no thread pool in use."""
+    if not hasattr(os, "fork"):
+        return oracle.run(case, time_limit=limit)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run the case, send the outcome back, leave without cleanup
+        os.close(read)
+        with os.fdopen(write, "wb") as pipe:
+            out = oracle.run(case, time_limit=limit)
+            out.warnings = tuple(str(code) for code in out.warnings)  # plain text crosses the pipe
+            pickle.dump(out, pipe)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if data and not os.WIFSIGNALED(status):
+        return pickle.loads(data)
+    died = signal.Signals(os.WTERMSIG(status)).name if os.WIFSIGNALED(status) else f"exit {os.WEXITSTATUS(status)}"
+    crash = oracle.Finding("crash", "?", f"the process running the case died ({died}) inside check, build or torch")
+    return oracle.Outcome(checked=True, findings=[crash])
+
+
 def oracle_work(job: tuple[int, int, int, str | None, float]) -> dict:
     """Oracle cases ``first`` to ``first + count`` of the run seeded ``seed``."""
     import oracle
@@ -78,7 +107,7 @@ def oracle_work(job: tuple[int, int, int, str | None, float]) -> dict:
     total = 0.0
     for index in range(first, first + count):
         case = oracle.make_case(seed, index, only)
-        out = oracle.run(case, time_limit=limit)
+        out = isolated(oracle, case, limit)
         kinds[case.kind.split()[0]] += 1
         checked += out.checked
         ran += out.ran

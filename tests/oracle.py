@@ -65,7 +65,7 @@ class Finding:
     """One disagreement between what check stated and what build and torch did."""
 
     what: str  # build, constructor, run, shape, dtype, output, params, unobserved, view, batch,
-    #            data-sized, override, size, unused-param, timeout
+    #            data-sized, override, size, unused-param, timeout, crash (scripts/fuzz.py)
     network: str
     message: str
     assignment: dict = field(default_factory=dict)
