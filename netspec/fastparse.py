@@ -165,7 +165,7 @@ class Split(NamedTuple):
 
 
 _MARK_EVERY = 24  # tokens between two marks, at least
-_WINDOW = 512  # characters past an edit first read again by resplit_body (doubled as needed)
+_WINDOW = 512  # characters past an edit first read by resplit_body (then twice as many, ...)
 
 
 class _Walk:
@@ -179,9 +179,11 @@ class _Walk:
         self.starts, self.marks, self.next_mark = starts, marks, 1
 
     def run(self, complete: bool, rejoin=None) -> str:
-        """Walks on: "end" where the tokens end or the body closes; "more" where ``toks``
-        is a window and the walk needs tokens past it; "rejoin" where ``rejoin(at, depth,
-        before)`` says the walk stands where a split of the old text did, in the same state."""
+        """Walks on: "end" where the tokens end or the body closes; "more" where the text
+        goes on past ``toks`` (not ``complete``) and the walk needs a token past them (it
+        stops before the token that asks, to go on once more are added); "rejoin" where
+        ``rejoin(at, depth, before)`` says the walk stands where a split of the old text
+        did, in the same state."""
         toks, i, depth, reach = self.toks, self.i, self.depth, self.reach
         starts, marks, n = self.starts, self.marks, len(toks)
         result = "end"
@@ -196,6 +198,9 @@ class _Walk:
                     self.next_mark = i + _MARK_EVERY
             if depth == 1 and kind == _NAME:
                 after, read = _statement_at(toks, i)
+                if read >= n and not complete:
+                    result = "more"
+                    break
                 reach = max(reach, read)
                 if after:
                     starts.append(at)
@@ -206,7 +211,7 @@ class _Walk:
             elif value in ")]}":
                 depth -= 1
             i += 1
-        if result == "end" and not complete and (i >= n or reach >= n):
+        if result == "end" and not complete and i >= n:
             result = "more"
         self.i, self.depth, self.reach = i, depth, reach
         return result
@@ -220,18 +225,21 @@ class _Walk:
         return toks[-1][2]
 
 
-def _tokens(text: str, pos: int = 0, end: int | None = None) -> list:
-    """The tokens body_split reads, from ``pos``, those starting before ``end``."""
-    it = _SPLIT.finditer(text, pos)
-    if end is None:
-        return [(m.lastindex, m.group(), m.start()) for m in it if m.lastindex > 3]
+def _tokens(text: str) -> list:
+    """The tokens body_split reads."""
+    return [(m.lastindex, m.group(), m.start()) for m in _SPLIT.finditer(text) if m.lastindex > 3]
+
+
+def _window(text: str, pos: int, end: int) -> tuple[list, int, bool]:
+    """The tokens body_split reads from ``pos`` that start before ``end``; where to read on
+    (the next one's start); whether they are all the text has."""
     toks = []
-    for m in it:
+    for m in _SPLIT.finditer(text, pos):
         if m.start() >= end:
-            break
+            return toks, m.start(), False
         if m.lastindex > 3:
             toks.append((m.lastindex, m.group(), m.start()))
-    return toks
+    return toks, len(text), True
 
 
 def split_body(body: str) -> Split | None:
@@ -287,14 +295,15 @@ def resplit_body(old: str, split: Split, new: str) -> Split | None:
         return at >= tail and old_marks.get(at - shift) == (depth, before)
 
     end = tail + _WINDOW
-    while True:
-        complete = end >= len(new)
-        walk = _Walk([(0, before, -1)] + _tokens(new, start, None if complete else end), depth,
-                     split.starts[:bisect_left(split.starts, start)], {m: old_marks[m] for m in keys[:k]})
-        got = walk.run(complete, rejoin)
-        if got != "more":
-            break
+    toks, pos, complete = _window(new, start, end)
+    walk = _Walk([(0, before, -1)] + toks, depth, split.starts[:bisect_left(split.starts, start)],
+                 {m: old_marks[m] for m in keys[:k]})
+    got = walk.run(complete, rejoin)
+    while got == "more":
         end = tail + 2 * (end - tail)
+        toks, pos, complete = _window(new, pos, end)
+        walk.toks += toks
+        got = walk.run(complete, rejoin)
     if got == "end":
         close = walk.ended()
         return None if close is None else Split(close, walk.starts, walk.marks)

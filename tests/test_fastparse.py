@@ -458,13 +458,12 @@ def test_a_resplit_reads_only_around_the_edit():
         f"        -> Conv2d(8, {3 + i % 2}, padding=1)\n" for i in range(1000)) + "    output y\n}\n"
     at = body.index("3, padding", len(body) // 2)
     read = []
-    tokens = fastparse._tokens
-    fastparse._tokens = lambda *a: read.append(a[1:]) or tokens(*a)
+    window = fastparse._window
+    fastparse._window = lambda *a: read.append(a[1:]) or window(*a)
     try:
         got = _resplit_agrees(body, body[:at] + "7" + body[at + 1:])
     finally:
-        fastparse._tokens = tokens
-    read = [r for r in read if r]  # the whole splits of old and new read from the start
+        fastparse._window = window
     assert got is not None and len(read) == 1 and at - 200 < read[0][0] < at < read[0][1] < at + 1000
 
 
@@ -487,8 +486,18 @@ def _bodies() -> list[str]:
 @given(st.data())
 def test_resplits_after_random_edits_split_as_the_whole_body_does(data):
     """A series of random edits (brackets, strings, comments, names, `=`, `,`, newlines,
-    unicode), each body split from the last one's split, compared with a fresh split."""
+    unicode), each body split from the last one's split, compared with a fresh split; the
+    text after an edit read a few characters at a time, or all at once."""
     body = data.draw(st.sampled_from(_bodies()))
+    window = fastparse._WINDOW
+    fastparse._WINDOW = data.draw(st.sampled_from([1, 7, 512]))
+    try:
+        _random_edits(data, body)
+    finally:
+        fastparse._WINDOW = window
+
+
+def _random_edits(data, body: str) -> None:
     split = fastparse.split_body(body)
     pieces = st.sampled_from(["\n", " ", ",", "=", "a", "(", ")", "[", "]", "{", "}", '"', "#", ".", "as",
                               "output", "1e", "5", "\\", "x = ", "é", "->", "\n    b = a\n"])
