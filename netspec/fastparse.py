@@ -18,6 +18,8 @@ this on every spec, on the language document's examples and on generated program
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from typing import NamedTuple
 
 from .ast import (
     ALLOW_COMMENT,
@@ -146,39 +148,187 @@ def body_open(text: str) -> int | None:
 
 def body_split(body: str) -> tuple[int, list[int]] | None:
     """body_statements for a body alone (``body`` starts at its `{`): offsets in ``body``."""
-    toks = [(m.lastindex, m.group(), m.start()) for m in _SPLIT.finditer(body) if m.lastindex > 3]
-    starts, depth, i = [], 1, 1
-    while i < len(toks) and depth:
-        kind, value, at = toks[i]
-        if depth == 1 and kind == _NAME:
-            after = _statement_at(toks, i)
-            if after:
-                starts.append(at)
-                i = after
-                continue
-        if value in "([{":
-            depth += 1
-        elif value in ")]}":
-            depth -= 1
-        i += 1
-    if depth or i != len(toks) or not starts or toks[-1][1] != "}":
-        return None
-    return toks[-1][2], starts
+    got = split_body(body)
+    return None if got is None else (got.close, got.starts)
 
 
-def _statement_at(toks: list, i: int) -> int:
-    """The index past the tokens that begin a statement at token ``i`` (a NAME), else 0."""
+class Split(NamedTuple):
+    """A body split into statements (:func:`body_split`: where it closes, where each
+    statement starts), with the places where a split of the body edited may start from
+    this one, or join it again (:func:`resplit_body`): the offset of a token the split
+    stood on, where nothing read before it reads that token or one past it -> (the depth
+    of brackets there, the token before it)."""
+
+    close: int
+    starts: list[int]
+    marks: dict[int, tuple[int, str]]
+
+
+_MARK_EVERY = 24  # tokens between two marks, at least
+_WINDOW = 512  # characters past an edit first read by resplit_body (then twice as many, ...)
+
+
+class _Walk:
+    """body_split's walk over tokens ``toks`` (the token before the first one to read
+    first), from token ``i``, with the statements' starts and the marks found so far."""
+
+    __slots__ = ("toks", "i", "depth", "reach", "starts", "marks", "next_mark")
+
+    def __init__(self, toks: list, depth: int, starts: list[int], marks: dict):
+        self.toks, self.i, self.depth, self.reach = toks, 1, depth, 0
+        self.starts, self.marks, self.next_mark = starts, marks, 1
+
+    def run(self, complete: bool, rejoin=None) -> str:
+        """Walks on: "end" where the tokens end or the body closes; "more" where the text
+        goes on past ``toks`` (not ``complete``) and the walk needs a token past them (it
+        stops before the token that asks, to go on once more are added); "rejoin" where
+        ``rejoin(at, depth, before)`` says the walk stands where a split of the old text
+        did, in the same state."""
+        toks, i, depth, reach = self.toks, self.i, self.depth, self.reach
+        starts, marks, n = self.starts, self.marks, len(toks)
+        result = "end"
+        while i < n and depth:
+            kind, value, at = toks[i]
+            if i > reach:
+                if rejoin is not None and rejoin(at, depth, toks[i - 1][1]):
+                    result = "rejoin"
+                    break
+                if i >= self.next_mark:
+                    marks[at] = (depth, toks[i - 1][1])
+                    self.next_mark = i + _MARK_EVERY
+            if depth == 1 and kind == _NAME:
+                after, read = _statement_at(toks, i)
+                if read >= n and not complete:
+                    result = "more"
+                    break
+                reach = max(reach, read)
+                if after:
+                    starts.append(at)
+                    i = after
+                    continue
+            if value in "([{":
+                depth += 1
+            elif value in ")]}":
+                depth -= 1
+            i += 1
+        if result == "end" and not complete and i >= n:
+            result = "more"
+        self.i, self.depth, self.reach = i, depth, reach
+        return result
+
+    def ended(self) -> int | None:
+        """Where the body closes, after a walk to the end of all the tokens; None where the
+        tokens do not read as one body (unclosed, something after it, no statement)."""
+        toks = self.toks
+        if self.depth or self.i != len(toks) or not self.starts or toks[-1][1] != "}":
+            return None
+        return toks[-1][2]
+
+
+def _tokens(text: str) -> list:
+    """The tokens body_split reads."""
+    return [(m.lastindex, m.group(), m.start()) for m in _SPLIT.finditer(text) if m.lastindex > 3]
+
+
+def _window(text: str, pos: int, end: int) -> tuple[list, int, bool]:
+    """The tokens body_split reads from ``pos`` that start before ``end``; where to read on
+    (the next one's start); whether they are all the text has."""
+    toks = []
+    for m in _SPLIT.finditer(text, pos):
+        if m.start() >= end:
+            return toks, m.start(), False
+        if m.lastindex > 3:
+            toks.append((m.lastindex, m.group(), m.start()))
+    return toks, len(text), True
+
+
+def split_body(body: str) -> Split | None:
+    """:func:`body_split`, with the marks :func:`resplit_body` reuses."""
+    toks = _tokens(body)
+    walk = _Walk(toks or [(0, "", -1)], 1, [], {})
+    walk.run(True)
+    close = walk.ended()
+    return None if close is None else Split(close, walk.starts, walk.marks)
+
+
+def _common(old: str, new: str) -> tuple[int, int]:
+    """The lengths of the longest common prefix, and of the longest common suffix of what
+    follows it (slices compared by halves: each comparison runs in C)."""
+    lo, hi = 0, min(len(old), len(new))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[lo:mid] == new[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    prefix = lo
+    lo, hi = 0, min(len(old), len(new)) - prefix
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[len(old) - mid:len(old) - lo] == new[len(new) - mid:len(new) - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return prefix, lo
+
+
+def resplit_body(old: str, split: Split, new: str) -> Split | None:
+    """``split_body(new)``, where ``split`` is ``split_body(old)`` and ``new`` is ``old``
+    edited: the walk starts again at the last mark a line or more before the first character
+    that changed (the tokens and the walk before it are the same: no token reads past its
+    line but a `,`-separated list of names, which the marks' rule stops at), and joins the
+    old split again at its first mark past the last character that changed where it stands
+    in the same state (everything after it is read alike), the old split's offsets from
+    there shifted."""
+    prefix, suffix = _common(old, new)
+    line = new.rfind("\n", 0, prefix)
+    keys = list(split.marks)
+    k = bisect_right(keys, line) - 1
+    if line < 0 or k < 0:
+        return split_body(new)
+    start = keys[k]
+    depth, before = split.marks[start]
+    shift, tail = len(new) - len(old), len(new) - suffix
+    old_marks = split.marks
+
+    def rejoin(at: int, depth: int, before: str) -> bool:
+        return at >= tail and old_marks.get(at - shift) == (depth, before)
+
+    end = tail + _WINDOW
+    toks, pos, complete = _window(new, start, end)
+    walk = _Walk([(0, before, -1)] + toks, depth, split.starts[:bisect_left(split.starts, start)],
+                 {m: old_marks[m] for m in keys[:k]})
+    got = walk.run(complete, rejoin)
+    while got == "more":
+        end = tail + 2 * (end - tail)
+        toks, pos, complete = _window(new, pos, end)
+        walk.toks += toks
+        got = walk.run(complete, rejoin)
+    if got == "end":
+        close = walk.ended()
+        return None if close is None else Split(close, walk.starts, walk.marks)
+    at = walk.toks[walk.i][2]
+    starts = walk.starts + [s + shift for s in split.starts[bisect_left(split.starts, at - shift):]]
+    marks = walk.marks
+    marks.update((m + shift, v) for m, v in old_marks.items() if m >= at - shift)
+    return Split(split.close + shift, starts, marks) if starts else None
+
+
+def _statement_at(toks: list, i: int) -> tuple[int, int]:
+    """The index past the tokens that begin a statement at token ``i`` (a NAME), else 0;
+    and the index of the last token read to tell."""
     word = toks[i][1]
     if toks[i - 1][1] in (".", "as"):  # an attribute or a name given (`enc.output`, `as input`)
-        return 0
+        return 0, i
     if word in ("input", "output"):
-        return i + 1
+        return i + 1, i
     if word in DECLARATIONS and i + 1 < len(toks) and toks[i + 1][0] == _NAME:
-        return i + 2  # past the name declared: `shared cell = ...` is one statement
+        return i + 2, i + 1  # past the name declared: `shared cell = ...` is one statement
     j = i + 1
     while j + 1 < len(toks) and toks[j][1] == "," and toks[j + 1][0] == _NAME:
         j += 2
-    return j + 1 if j < len(toks) and toks[j][1] == "=" else 0
+    read = j + 1 if j >= len(toks) or toks[j][1] == "," else j
+    return (j + 1 if j < len(toks) and toks[j][1] == "=" else 0), read
 
 
 class _Parser:

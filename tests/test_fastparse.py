@@ -409,3 +409,104 @@ def test_the_nesting_limit_is_found_where_a_character_scan_finds_it(parts):
     if expected is not None:
         (d,) = reporter.items
         assert (d.code, d.span.line, d.span.column) == ("limit", *expected)
+
+
+# -- splitting an edited body from the split of the body before the edit ----------------------------
+
+def _resplit_agrees(old: str, new: str) -> fastparse.Split | None:
+    """resplit_body(old, split_body(old), new) finds split_body(new)'s statements; the split
+    it gives (None where ``new`` does not split)."""
+    split = fastparse.split_body(old)
+    assert split is not None
+    got = fastparse.resplit_body(old, split, new)
+    want = fastparse.body_split(new)
+    assert (None if got is None else (got.close, got.starts)) == want
+    return got
+
+
+_NAMES = ", ".join(f"a{i}" for i in range(40))
+_ARGS = ", ".join("x" for _ in range(40))
+
+
+@pytest.mark.parametrize("old, edit", [
+    # a string closed at the end of its line: the names after its `"` no longer split statements
+    ('{\n    y = f("a, b) c = g(' + _ARGS + ")\n    output y\n}\n", ('x)\n', 'x)")\n')),
+    # a list of names that becomes the targets of a binding on the next line: the names
+    # before the edit start a statement (each name reads the list to its end)
+    ("{\n    input x: float[1]\n    output " + _NAMES + "\n    b = x\n}\n", ("    b = x", "    , b = x")),
+    # a newline deleted between two statements, and one put in the middle of a statement
+    ("{\n    input x: float[1]\n    a = x -> f(" + _ARGS + ")\n    b = a\n    output b\n}\n", (")\n    b", ")    b")),
+    ("{\n    input x: float[1]\n    a = x -> f(" + _ARGS + ")\n    b = a\n    output b\n}\n", ("x, x)", "x,\n    c = x)")),
+    # inside a comment, at the very start and the very end, unicode before the edit
+    ("{  # é\n    input x: float[1]\n    a = x -> f(" + _ARGS + ")  # a = b\n    output a\n}\n", ("# a = b", "# a = c, d = e")),
+    ("{\n    input x: float[1]\n    a = x -> f(" + _ARGS + ")\n    output a\n}\n", ("{\n", "{  b = x\n")),
+    ("{\n    input x: float[1]\n    a = x -> f(" + _ARGS + ")\n    output a\n}\n", ("}\n", "}\n# end\n")),
+    ("{\n    input x: float[1]  # é\n    a = x -> f(" + _ARGS + ")\n    output a\n}\n", ("output a", "output a, é")),
+    # a number that reads further once edited (`1e` + `5`), and a bracket closed early
+    ("{\n    input x: float[1]\n    a = x -> f(" + _ARGS + ", 1ex)\n    output a\n}\n", ("1ex", "1e5")),
+    ("{\n    input x: float[1]\n    a = x -> f(" + _ARGS + ")\n    output a\n}\n", ("x, x, x)", "x), x, x)")),
+])
+def test_a_resplit_body_splits_as_the_whole_body_does(old, edit):
+    at = old.rindex(edit[0])
+    _resplit_agrees(old, old[:at] + edit[1] + old[at + len(edit[0]):])
+
+
+def test_a_resplit_reads_only_around_the_edit():
+    """A digit edited near the end of a 1,000-stage chain: the split is found from a place
+    just before the edit, and joins the old one again just after it."""
+    body = "{\n    input x: float[b, 8, 32, 32]\n    y = x\n" + "".join(
+        f"        -> Conv2d(8, {3 + i % 2}, padding=1)\n" for i in range(1000)) + "    output y\n}\n"
+    at = body.index("3, padding", len(body) // 2)
+    read = []
+    window = fastparse._window
+    fastparse._window = lambda *a: read.append(a[1:]) or window(*a)
+    try:
+        got = _resplit_agrees(body, body[:at] + "7" + body[at + 1:])
+    finally:
+        fastparse._window = window
+    assert got is not None and len(read) == 1 and at - 200 < read[0][0] < at < read[0][1] < at + 1000
+
+
+def _bodies() -> list[str]:
+    """The body of every network in specs/ (from its `{`, with the comments after it)."""
+    from netspec.ide.analysis import network_starts
+
+    out = []
+    for path in SPECS:
+        text = path.read_text()
+        starts = network_starts(text) + [len(text)]
+        for a, b in zip(starts, starts[1:]):
+            brace = fastparse.body_open(text[a:b])
+            if brace is not None and fastparse.split_body(text[a + brace:b]) is not None:
+                out.append(text[a + brace:b])
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_resplits_after_random_edits_split_as_the_whole_body_does(data):
+    """A series of random edits (brackets, strings, comments, names, `=`, `,`, newlines,
+    unicode), each body split from the last one's split, compared with a fresh split; the
+    text after an edit read a few characters at a time, or all at once."""
+    body = data.draw(st.sampled_from(_bodies()))
+    window = fastparse._WINDOW
+    fastparse._WINDOW = data.draw(st.sampled_from([1, 7, 512]))
+    try:
+        _random_edits(data, body)
+    finally:
+        fastparse._WINDOW = window
+
+
+def _random_edits(data, body: str) -> None:
+    split = fastparse.split_body(body)
+    pieces = st.sampled_from(["\n", " ", ",", "=", "a", "(", ")", "[", "]", "{", "}", '"', "#", ".", "as",
+                              "output", "1e", "5", "\\", "x = ", "é", "->", "\n    b = a\n"])
+    for _ in range(8):
+        start = data.draw(st.integers(1, len(body)))
+        end = data.draw(st.integers(start, min(len(body), start + 20)))
+        new = body[:start] + "".join(data.draw(st.lists(pieces, max_size=3))) + body[end:]
+        got = fastparse.resplit_body(body, split, new)
+        want = fastparse.body_split(new)
+        assert (None if got is None else (got.close, got.starts)) == want
+        if got is not None:
+            body, split = new, got

@@ -288,3 +288,40 @@ network Uses2 {
     unused = text.replace("y = x -> Block2(8)", "y = x -> ReLU")
     for edited in [unused, unused.replace("y = b -> Linear(c)", "y = b -> Linear(7)"), text, unused, text]:
         _same_as_fresh(an, edited)
+
+
+def test_statements_split_from_the_last_split_over_edits_that_move_them():
+    """A body split from the split of the version before it (netspec.fastparse.resplit_body):
+    edits that merge two statements (a newline deleted), split one, open and close a string
+    and a comment, at the very start and the very end of the text, after unicode: every
+    version is a fresh check's, and its body was split from the last one's, its statements
+    parsed apart (a wrong split would not parse so, or not as a fresh check)."""
+    text = "# é ünïcode\n" + _bindings(40).replace("h20 = h19 -> ReLU", 'h20 = h19 -> ReLU as "act"') + _chain(40)
+    edits = [
+        ("\n    h31 = h30", "    h31 = h30"),  # two bindings on one line: not a statement
+        ("    h31 = h30", "\n    h31 = h30"),
+        ("h12 = h11 -> ", "h12 = h11\n    q = h11 -> "),  # a binding split in two
+        ("\n    q = h11 -> ", " -> "),
+        ('as "act"', 'as "act'),  # a string left open (a syntax error: the network parsed whole)
+        ('as "act', 'as "act"'),
+        ("h24 = h23 -> Linear(width)", "h24 = h23 -> Linear(width)  # h25 = h24"),  # a comment
+        ("  # h25 = h24", ""),
+        ("# é ünïcode\n", ""),  # the very start
+        ("network Bindings", "# é\nnetwork Bindings"),
+        ("    output y\n}\n", "    output y\n}\n# the end\n"),  # the very end
+        ("-> Linear(width)\n    output y", "-> Linear(7)\n    output y"),  # the chain's last stage
+        ("-> Linear(7)\n    output y", "-> Linear(width)\n    output y"),
+        ("h39 = h38 -> Linear(width)", "h39 = h38 -> Linéar(width)"),  # unicode in a name: parsed whole
+        ("h39 = h38 -> Linéar(width)", "h39 = h38 -> Linear(width)"),
+    ]
+    an = Analyzer("m.net")
+    _same_as_fresh(an, text)
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+        resplit, whole = an.parser.bodies_resplit, an.parser.whole_parsed
+        _same_as_fresh(an, text)
+        if new == "# é\nnetwork Bindings":  # a comment added before the network: only it parsed
+            continue
+        assert an.parser.bodies_resplit > resplit
+        assert an.parser.whole_parsed == whole or 'as "act\n' in text or "Linéar" in text, (old, new)

@@ -88,10 +88,13 @@ class NetworkParser:
         self.parsed = 0  # networks parsed again, in all (for tests and benchmarks)
         self.parts_parsed = 0  # headers and statements parsed again, in all
         self.bodies_split = 0  # bodies split into statements again, in all
+        self.whole_parsed = 0  # networks parsed again whole (not statement by statement), in all
+        self.bodies_resplit = 0  # of them, split from the split of a body of the last text
+        self._splits: dict[int, tuple] = {}  # the i-th network -> its body split last, and its split
 
     def __call__(self, text: str, file: str, reporter: Reporter) -> Module | None:
         if file != self._file:
-            self._file, self._kept, self._parts, self._fresh_bodies = file, {}, {}, {}
+            self._file, self._kept, self._parts, self._fresh_bodies, self._splits = file, {}, {}, {}, {}
         if len(self._parts) > 2 * len(self._fresh) + 1000:  # stale parts: drop them
             self._parts = self._fresh
         self._fresh = {}
@@ -108,7 +111,7 @@ class NetworkParser:
             line += text.count("\n", pos, start)
             pos = start
             piece = text[start:starts[i + 1] if i + 1 < len(starts) else len(text)]
-            got = self._kept.get((line, piece)) or self._parse(piece, line, file)
+            got = self._kept.get((line, piece)) or self._parse(piece, line, file, i)
             if got is None:
                 self._kept = kept
                 return self._rest(text, start, line, file, reporter, networks, allowed)
@@ -118,15 +121,16 @@ class NetworkParser:
         self._kept = kept
         return Module(file, text, networks, allowed)
 
-    def _parse(self, piece: str, line: int, file: str) -> tuple[list, list] | None:
+    def _parse(self, piece: str, line: int, file: str, i: int) -> tuple[list, list] | None:
         self.parsed += 1
-        got = self._by_statement(piece, line, file)
+        got = self._by_statement(piece, line, file, i)
         if got is not None:
             return got
+        self.whole_parsed += 1
         module = parse("\n" * (line - 1) + piece, file, Reporter())
         return None if module is None else (module.networks, module.allowed)
 
-    def _by_statement(self, piece: str, line: int, file: str) -> tuple[list, list] | None:
+    def _by_statement(self, piece: str, line: int, file: str, i: int) -> tuple[list, list] | None:
         """A network parsed statement by statement, each statement whose text and place did
         not change kept: its header (the body blanked out), then each statement apart, as
         the whole network would parse (None where one does not, or the body cannot be split).
@@ -138,11 +142,12 @@ class NetworkParser:
         column = brace - piece.rfind("\n", 0, brace)
         body = self._bodies.get(key)
         if body is None or body[4] not in (None, column):  # a statement on the `{` line moved
-            body = self._body(key, column, file)
+            body = self._body(key, column, file, self._splits.get(i))
         if body is None:
             return None
+        self._splits[i] = key[1], body[5]
         self._fresh_bodies[key] = body
-        (close, first), statements, allowed, parts, _ = body
+        (close, first), statements, allowed, parts, _, _ = body
         self._fresh.update(parts)
         close, first = brace + close, brace + first
         blank = piece[first:close]  # blanked to its newlines, and blanks before the `}` where it stands
@@ -156,17 +161,24 @@ class NetworkParser:
             net.add(st)
         return [net], sorted(list(got.allowed) + allowed, key=lambda a: a[0])
 
-    def _body(self, key: tuple[int, str], column: int, file: str) -> tuple | None:
+    def _body(self, key: tuple[int, str], column: int, file: str,
+              last: tuple[str, fastparse.Split] | None = None) -> tuple | None:
         """A body's statements, each parsed apart (``key``: the line of its `{` and its text
-        from there; ``column``: the `{`'s): ((close, first statement) offsets in the body,
-        the statements, their allow comments, the parts parsed, and the column where a
-        statement stands on the `{` line, else None)."""
+        from there; ``column``: the `{`'s; ``last``: a body split before (the last one of the
+        network at the same place in the text: most likely this one before an edit) and its
+        split, to split this one from): ((close, first statement) offsets in the body, the statements,
+        their allow comments, the parts parsed, the column where a statement stands on the
+        `{` line, else None, and the split)."""
         line, text = key
         self.bodies_split += 1
-        split = fastparse.body_split(text)
+        if last is not None:
+            self.bodies_resplit += 1
+            split = fastparse.resplit_body(last[0], last[1], text)
+        else:
+            split = fastparse.split_body(text)
         if split is None:
             return None
-        close, starts = split
+        close, starts = split.close, split.starts
         statements, allowed, parts = [], [], {}
         at, counted = line, 0
         for start, end in zip(starts, starts[1:] + [close]):
@@ -181,7 +193,7 @@ class NetworkParser:
             statements += got[0]
             allowed += got[1]
         on_brace_line = "\n" not in text[:starts[0]]
-        return (close, starts[0]), statements, allowed, parts, column if on_brace_line else None
+        return (close, starts[0]), statements, allowed, parts, column if on_brace_line else None, split
 
     def _piece(self, key: tuple, parse_it):
         """A header's or a statement's parse, kept while its text and place stay the same."""
