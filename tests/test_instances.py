@@ -94,6 +94,19 @@ network Main(width, groups) {
     output a
 }
 """,
+    # a repetition whose count is a parameter: more layers than the text shows ahead
+    "repeat": """network Rep(k) {
+    input x: float[batch, 8]
+    y = x -> (Linear(8) -> ReLU) * k
+    output y
+}
+
+network Main {
+    input x: float[batch, 8]
+    a = x -> Rep(3) -> Rep(3) -> Rep(3) -> Rep(3) -> Rep(3)
+    output a
+}
+""",
     # a shared module inside a network used several times, and ops that write in place
     "shared": """network Step {
     input x: float[batch, 4]
@@ -154,11 +167,12 @@ def test_resnet18_copies_the_uses_it_repeats(monkeypatch):
     assert reused((ROOT / "specs" / "resnet18.net").read_text(), monkeypatch) == 1
 
 
-@pytest.mark.parametrize("max_layers", [40, 52, 60])
+@pytest.mark.parametrize("max_layers", range(16, 37, 2))
 def test_a_copy_that_would_pass_the_layer_limit_is_checked(max_layers, monkeypatch):
-    """Past the layer limit within a use's layers: that use is checked, and reports it."""
+    """Past the layer limit within a use's layers (a repetition counted by a parameter, which
+    the bound checked before a use does not see): that use is checked, and reports it."""
     monkeypatch.setattr(limits, "MAX_LAYERS", max_layers)
-    text = CASES["shapes"]
+    text = CASES["repeat"]
     off = outcome(text, False, monkeypatch)
     assert any("layers and ops" in d[0]["message"] for d in off[0][0])
     assert outcome(text, True, monkeypatch) == off
