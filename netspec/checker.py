@@ -1232,7 +1232,7 @@ class NetworkChecker:
         checker.instances.checked += 1
         if key is not None and instances.clean(inner.items):
             checker.instances.keep(key, instances.Instance(
-                instances.copy_network(nc.net, {}, nc.net.param_env), dict(nc.symbol_env),
+                instances.Plan(instances.copy_network(nc.net, {}, nc.net.param_env)), dict(nc.symbol_env),
                 checker.layer_count - layers, checker.use_count - uses, checker.instances.closure(checker, ast.name)))
         return nc.net
 
@@ -1243,14 +1243,14 @@ class NetworkChecker:
         for kept in checker.instances.find(key) or ():
             if not instances.reusable(checker, kept):
                 return None
-            origins = instances.origin_map(kept.net, inputs)
+            origins = instances.origin_map(kept.plan.net, inputs)
             if origins is None:
                 continue
             checker.layer_count += kept.layers
             checker.use_count += kept.uses
             checker.instances.reused += 1
             node.block_symbols = dict(kept.symbols)
-            return instances.copy_network(kept.net, origins, self.net.param_env)
+            return kept.plan.copy(origins, self.net.param_env)
         return None
 
     def _block_params(self, ast: A.Network, given: dict, span: Span, inner: Reporter) -> dict | None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ast as A
 from . import codes
-from .graph import Declared, Node, TypedNetwork, Value
+from .graph import Node, TypedNetwork, Value
 from .kinds.base import TensorArg
 from .memo import tagged
 from .types import Tensor
@@ -44,7 +44,7 @@ _TEMPLATES = 4  # copies kept of one signature's check, for inputs whose origins
 class Instance:
     """A clean check of a network at one use, to copy: never handed to a node itself."""
 
-    net: TypedNetwork
+    plan: Plan  # of a copy of the check, never handed to a node
     symbols: dict  # the block's symbols -> the caller's dims (Node.block_symbols)
     layers: int  # layers and ops it counted (Checker.layer_count)
     uses: int  # uses of networks it counted (Checker.use_count)
@@ -144,9 +144,9 @@ def origin_map(net: TypedNetwork, inputs: list[Tensor]) -> dict[int, Any] | None
 
 
 def copy_network(net: TypedNetwork, origins: dict[int, Any], param_env: dict) -> TypedNetwork:
-    """A copy of ``net`` with new nodes and values, ``origins`` put in (by object), over the
-    caller's ``param_env``."""
-    return _Copier(origins, param_env).network(net)
+    """A copy of ``net`` with new nodes and values, ``origins`` put in (each origin object of
+    ``net``'s inputs, by its id), over the caller's ``param_env``."""
+    return Plan(net).copy(origins, param_env)
 
 
 def _shallow(obj):
@@ -155,59 +155,90 @@ def _shallow(obj):
     return new
 
 
-class _Copier:
-    def __init__(self, origins: dict[int, Any], param_env: dict):
-        self.origins, self.param_env = origins, param_env
-        self.values: dict[int, Value] = {}
-        self.nodes: dict[int, Node] = {}
+_COPIED = ("params", "binding_names", "shared_lines", "output_names", "input_symbols", "fixed", "pins", "assumed",
+           "requires", "_dims")
 
-    def tensor(self, t: Tensor | None) -> Tensor | None:
-        origins = self.origins
-        if t is None or not origins or not any(id(o) in origins for o in t.origins):
-            return t
-        return Tensor(t.dtype, t.shape, tuple([origins.get(id(o), o) for o in t.origins]), t.strides, t.batch,
-                      t.values)
 
-    def value(self, v: Value) -> Value:
-        new = self.values.get(id(v))
-        if new is None:
-            new = self.values[id(v)] = _shallow(v)
-            new.tensor = self.tensor(v.tensor)
-            new.node = self.nodes.get(id(v.node), v.node)
-        return new
+class Plan:
+    """A network's copy, worked out once: its values in order, what each node reads and
+    makes (by position), and where each value's tensor has an origin of the inputs (of
+    the network copied, which a network used inside it passes on)."""
 
-    def network(self, net: TypedNetwork) -> TypedNetwork:
+    def __init__(self, net: TypedNetwork, inputs: set[int] | None = None):
+        if inputs is None:  # the ids of the origin objects of the inputs
+            inputs = {id(o) for v in net.inputs if v.tensor is not None for o in v.tensor.origins if o is not None}
+        self.net = net
+        self._index: dict[int, int] = {}
+        self._values: list[Value] = []
+        nodes = {id(n): i for i, n in enumerate(net.nodes)}
+        self.inputs = [self._at(v) for v in net.inputs]
+        self.nodes = [(n, [self._at(v) for v in n.inputs], self._state(n),
+                       [self._at(v) for v in n.outputs], nodes.get(id(n.loop)) if n.loop is not None else None,
+                       Plan(n.block, inputs) if n.block is not None and not n.block.generic else None)
+                      for n in net.nodes]
+        self.outputs = [(name, self._at(v)) for name, v in net.outputs]
+        self.tensors = [(d, self._at(d.value)) for d in net.tensors]
+        self.values = [(v, nodes.get(id(v.node), -1),
+                        [] if v.tensor is None else [j for j, o in enumerate(v.tensor.origins) if id(o) in inputs])
+                       for v in self._values]
+        del self._index, self._values
+
+    def _state(self, n: Node) -> tuple | None:
+        """A node's tensors passed by keyword, and its arguments that hold them: positions."""
+        if not n.state:
+            return None
+        held = [] if n.args is None else [(k, a.name, self._at(a.value)) for k in n.args.model_fields
+                                          for a in [getattr(n.args, k)] if isinstance(a, TensorArg)]
+        return {k: self._at(v) for k, v in n.state.items()}, held
+
+    def _at(self, v: Value) -> int:
+        i = self._index.get(id(v))
+        if i is None:
+            i = self._index[id(v)] = len(self._values)
+            self._values.append(v)
+        return i
+
+    def copy(self, origins: dict[int, Any], param_env: dict) -> TypedNetwork:
+        nodes = [_shallow(n) for n, *_ in self.nodes]
+        values = []
+        for v, node, mapped in self.values:
+            new = _shallow(v)
+            if mapped and origins:
+                t = v.tensor
+                at = list(t.origins)
+                for j in mapped:
+                    at[j] = origins[id(at[j])]
+                new.tensor = Tensor(t.dtype, t.shape, tuple(at), t.strides, t.batch, t.values)
+            if node >= 0:
+                new.node = nodes[node]
+            values.append(new)
+        for n, (_, ins, state, outs, loop, sub) in zip(nodes, self.nodes):
+            n.inputs = [values[i] for i in ins]
+            n.outputs = [values[i] for i in outs]
+            if state is not None:  # tensors passed by keyword: the arguments hold them too
+                n.state = {k: values[i] for k, i in state[0].items()}
+                if state[1]:
+                    n.args = n.args.model_copy({k: TensorArg(values[i], name) for k, name, i in state[1]})
+            n.block_args, n.block_symbols, n.arg_params = dict(n.block_args), dict(n.block_symbols), dict(n.arg_params)
+            if loop is not None:
+                n.loop = nodes[loop]
+            if sub is not None:
+                n.block = sub.copy(origins, param_env)
+        return self._network(nodes, values, param_env)
+
+    def _network(self, nodes: list[Node], values: list[Value], param_env: dict) -> TypedNetwork:
+        net = self.net
         new = _shallow(net)
-        nodes = [_shallow(n) for n in net.nodes]
-        self.nodes.update((id(old), n) for old, n in zip(net.nodes, nodes))
-        new.param_env = self.param_env
-        new.inputs = [self.value(v) for v in net.inputs]
-        for n in nodes:
-            self._node(n)
+        new.param_env = param_env
         new.nodes = nodes
-        new.outputs = [(name, self.value(v)) for name, v in net.outputs]
-        new.tensors = [self._declared(d) for d in net.tensors]
-        for name in ("params", "binding_names", "shared_lines", "output_names", "input_symbols", "fixed", "pins",
-                     "assumed", "requires", "_dims"):
+        new.inputs = [values[i] for i in self.inputs]
+        new.outputs = [(name, values[i]) for name, i in self.outputs]
+        new.tensors = []
+        for d, i in self.tensors:
+            declared = _shallow(d)
+            declared.value = values[i]
+            new.tensors.append(declared)
+        for name in _COPIED:
             setattr(new, name, getattr(net, name).copy())
         new.unpacked = {k: list(v) for k, v in net.unpacked.items()}
-        return new
-
-    def _node(self, n: Node) -> None:
-        n.inputs = [self.value(v) for v in n.inputs]
-        if n.state:  # tensors passed by keyword: the arguments hold them too
-            n.state = {k: self.value(v) for k, v in n.state.items()}
-            if n.args is not None:
-                n.args = n.args.model_copy({k: TensorArg(self.value(v.value), v.name) for k in n.args.model_fields
-                                            for v in [getattr(n.args, k)] if isinstance(v, TensorArg)})
-        n.outputs = [self.value(v) for v in n.outputs]
-        n.block_args, n.block_symbols, n.arg_params = dict(n.block_args), dict(n.block_symbols), dict(n.arg_params)
-        if n.loop is not None:
-            n.loop = self.nodes.get(id(n.loop), n.loop)
-        if n.block is not None and not n.block.generic:
-            n.block = _Copier(self.origins, self.param_env).network(n.block)
-
-    def _declared(self, d: Declared) -> Declared:
-        new = _shallow(d)
-        new.value = self.value(d.value)
         return new
