@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from . import ast as A
-from . import codes, declared, limits, memo, operators, scan, sharing
+from . import codes, declared, instances, limits, memo, operators, scan, sharing
 from .binder import Bound, KindSignature, NetworkSignature, bind
 from .context import StageCtx
 from .diagnostics import Diagnostic, Reporter, Span, suggest
@@ -63,6 +63,7 @@ from .inplace import (
     refuse_write_into_saved,
     refuse_write_into_view,
 )
+from .instances import Instances
 from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
 from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
@@ -75,12 +76,14 @@ from .uses import UseCounter
 
 def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
                reporter: Reporter | None = None, *, parser=None, memo: dict | None = None,
-               resume: Resume | None = None, prove_uses: bool = True) -> CheckResult:
+               resume: Resume | None = None, prove_uses: bool = True,
+               instances: Instances | None = None) -> CheckResult:
     """Parse and check the text of a spec; ``overrides`` give parameters values (``--set``).
     ``parser`` stands in for netspec.parser.parse (the language server's, which reparses
     only the networks whose text changed); ``memo`` is the reuse memo of an earlier check of
     the same document with the same overrides (netspec.memo.keep_for_next_check);
     ``resume`` the state of its networks' checks kept from that check (netspec.resume);
+    ``instances`` the checks of its networks at their uses kept from it (netspec.instances);
     ``prove_uses`` runs build's proof that each network's class serves its uses (the
     language server leaves it to `netspec check` and `build`: it costs as much as the check
     of a file of many uses)."""
@@ -90,7 +93,8 @@ def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _check_text(text, file, overrides, reporter or Reporter(), parser or parse, memo, resume, prove_uses)
+        return _check_text(text, file, overrides, reporter or Reporter(), parser or parse, memo, resume, prove_uses,
+                           instances)
     finally:
         if collecting:
             gc.enable()
@@ -98,7 +102,7 @@ def check_text(text: str, file: str, overrides: dict[str, Any] | None = None,
 
 def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter: Reporter,
                 parser=parse, memo: dict | None = None, resume: Resume | None = None,
-                prove_uses: bool = True) -> CheckResult:
+                prove_uses: bool = True, instances: Instances | None = None) -> CheckResult:
     module = parser(text, file, reporter)
     if module is None:
         return CheckResult(None, [], reporter)
@@ -106,6 +110,9 @@ def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter
         reporter.allow(file, line, code)
     checker = Checker(module, reporter, overrides, memo)
     checker.resume = resume
+    if instances is not None:
+        checker.instances = instances
+        instances.start(checker)
     try:
         networks = checker.check()
     except RecursionError:
@@ -185,6 +192,8 @@ class Checker:
         # the symbols that are sizes, at least 1: every name but the networks' parameters
         self.sizes = _Sizes({p.name for net in module.networks for p in net.params})
         self.resume: Resume | None = None  # the language server's: see netspec.resume
+        self.instances = Instances()  # uses checked, by signature (netspec.instances)
+        self.instances.start(self)
 
     def _define_networks(self, module: A.Module) -> None:
         for net in module.networks:
@@ -1241,9 +1250,27 @@ class NetworkChecker:
         if params is None:
             return None
         node.block_args = dict(params)
-        nc = NetworkChecker(self.checker, ast, params, self.net.param_env, {}, inner, strict=self.strict)
+        key = self.checker.instances.key(self, ast, params, inputs) if instances.REUSE else None
+        sub = None if key is None else self._copied_instance(key, inputs, node)
+        if sub is None:
+            sub = self._instance(ast, params, inputs, inner, node, key)
+        self.net.fixed.update(sub.fixed)  # the caller's parameters the use depends on
+        for a, b, how, what, _ in sub.requires:  # over the caller's parameters
+            self.require(a, b, how, f"{what} in {ast.name}", span)
+        for p, where in sub.pins.items():
+            self.net.pins.setdefault(p, where)
+        self._report_use(ast, inner, span)
+        return sub
+
+    def _instance(self, ast: A.Network, params: dict, inputs: list[Tensor], inner: Reporter, node: Node,
+                  key: tuple | None) -> TypedNetwork:
+        """Network ``ast``'s body checked at this use; kept under ``key`` where it reported
+        nothing (netspec.instances)."""
+        checker = self.checker
+        layers, uses = checker.layer_count, checker.use_count
+        nc = NetworkChecker(checker, ast, params, self.net.param_env, {}, inner, strict=self.strict)
         nc.records, nc.param_syms = self.records, self.param_syms  # over the caller's parameters
-        self.checker.active.append(self.ast.name)
+        checker.active.append(self.ast.name)
         try:
             for inp, t in zip(ast.inputs, inputs):
                 nc.unify_input(inp, t)
@@ -1251,16 +1278,32 @@ class NetworkChecker:
         except Fail:
             pass  # an input that does not fit the block's declaration: reported below
         finally:
-            self.checker.active.pop()
+            checker.active.pop()
         node.block_symbols = dict(nc.symbol_env)
         nc.net.ok = not inner.errors
-        self.net.fixed.update(nc.net.fixed)  # the caller's parameters the use depends on
-        for a, b, how, what, _ in nc.net.requires:  # over the caller's parameters
-            self.require(a, b, how, f"{what} in {ast.name}", span)
-        for p, where in nc.net.pins.items():
-            self.net.pins.setdefault(p, where)
-        self._report_use(ast, inner, span)
+        checker.instances.checked += 1
+        if key is not None and instances.clean(inner.items):
+            checker.instances.keep(key, instances.Instance(
+                instances.Plan(instances.copy_network(nc.net, {}, nc.net.param_env)), dict(nc.symbol_env),
+                checker.layer_count - layers, checker.use_count - uses, checker.instances.closure(checker, ast.name)))
         return nc.net
+
+    def _copied_instance(self, key: tuple, inputs: list[Tensor], node: Node) -> TypedNetwork | None:
+        """A copy of a clean check of this use's signature, its inputs' origins put in; None
+        where none is kept that serves this use (netspec.instances)."""
+        checker = self.checker
+        for kept in checker.instances.find(key) or ():
+            if not instances.reusable(checker, kept):
+                return None
+            origins = instances.origin_map(kept.plan.net, inputs)
+            if origins is None:
+                continue
+            checker.layer_count += kept.layers
+            checker.use_count += kept.uses
+            checker.instances.reused += 1
+            node.block_symbols = dict(kept.symbols)
+            return kept.plan.copy(origins, self.net.param_env)
+        return None
 
     def _block_params(self, ast: A.Network, given: dict, span: Span, inner: Reporter) -> dict | None:
         params: dict[str, Any] = {}

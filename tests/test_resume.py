@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from checked import everything
 
+import netspec.instances as instances
 from netspec import codes
 from netspec.checker import check_text
 from netspec.ide.analysis import Analyzer
@@ -325,3 +327,100 @@ def test_statements_split_from_the_last_split_over_edits_that_move_them():
             continue
         assert an.parser.bodies_resplit > resplit
         assert an.parser.whole_parsed == whole or 'as "act\n' in text or "Linéar" in text, (old, new)
+
+
+BLOCKS = """network Inner(c) {
+    input x: float[batch, c, h, w]
+    y = x -> Conv2d(c, 3, padding=1) -> ReLU
+    output y
+}
+
+network Block(c, k=3) {
+    input x: float[batch, c, h, w]
+    out = x -> Inner(c) -> Conv2d(c, k, padding=k // 2) -> BatchNorm2d(c)
+    y = add(out, x) -> ReLU
+    output y
+}
+
+network Main {
+    input image: float[batch, 8, 32, 32]
+    a = image -> Block(8) -> Block(8) -> Block(8)
+    b = a -> MaxPool2d(2) -> Block(8) -> Block(8)
+    c = b -> Block(8) -> Block(8)
+    output c
+}
+"""
+
+BLOCK_EDITS = [  # (network, old, new), applied one after another
+    ("Block", "BatchNorm2d(c)", "BatchNorm2d(5)"),  # the body: an error at every use
+    ("Block", "BatchNorm2d(5)", "BatchNorm2d(c)"),  # and back
+    ("Inner", "padding=1", "padding=0"),  # a network used inside the one used: other shapes
+    ("Inner", "padding=0", "padding=1"),
+    ("Block", "network Block(c, k=3)", "network Block(d, k=3)"),  # a parameter renamed: `c` unknown
+    ("Block", "float[batch, c, h, w]", "float[batch, d, h, w]"),
+    ("Block", "Inner(c) -> Conv2d(c, k, padding=k // 2) -> BatchNorm2d(c)",
+     "Inner(d) -> Conv2d(d, k, padding=k // 2) -> BatchNorm2d(d)"),
+    ("Main", "b = a -> MaxPool2d(2) -> Block(8) -> Block(8)", "b = a -> MaxPool2d(2) -> Block(8, k=5) -> Block(8)"),
+    ("Main", "Block(8, k=5)", "Block(8, k=1)"),  # a use's argument changed
+    ("Main", "c = b -> Block(8) -> Block(8)", "c = b -> Block(8) -> Block(8) -> Block(8)"),  # a use added
+    ("Main", "c = b -> Block(8) -> Block(8) -> Block(8)", "c = b -> Block(8)"),  # two removed
+    ("Main", "MaxPool2d(2)", "MaxPool2d(4)"),  # the uses after it: another shape
+    ("Main", "float[batch, 8, 32, 32]", "float[batch, 8, 32, 30]"),  # the input: every use
+    ("Main", "image -> Block(8)", "image -> Block(7)"),  # a use that does not check, before clean ones
+    ("Main", "image -> Block(7)", "image -> Block(8)"),
+    ("Main", "network Main {", "network Main(h=2) {"),  # a parameter named as the networks' symbol
+    ("Main", "network Main(h=2) {", "network Main {"),
+    ("Block", "y = add(out, x) -> ReLU", "y = add(out, x) -> ReLU(inplace=true)"),
+    ("Inner", "-> ReLU\n", "-> GELU\n"),
+]
+
+
+def _same_as_fresh_without_copies(an: Analyzer, text: str, monkeypatch) -> None:
+    """The language server's check (uses copied from the last version) is a fresh check's,
+    made without copying any use (netspec.instances)."""
+    got = everything(an.analyze(text).result)
+    monkeypatch.setattr(instances, "REUSE", False)
+    fresh = everything(check_text(text, "m.net"))
+    monkeypatch.setattr(instances, "REUSE", True)
+    assert got == fresh
+
+
+def test_edits_of_networks_used_as_stages(monkeypatch):
+    """Edits in a network used at many uses, in one used inside it, and at the uses: every
+    version as a fresh check that copies nothing, and uses copied from the last version."""
+    text = BLOCKS
+    an = Analyzer("m.net")
+    _same_as_fresh_without_copies(an, text, monkeypatch)
+    for network, old, new in BLOCK_EDITS:
+        text = _in(text, network, old, new)
+        _same_as_fresh_without_copies(an, text, monkeypatch)
+    checked = an.instances.checked
+    _same_as_fresh_without_copies(an, _in(text, "Main", "output c", "output  c"), monkeypatch)
+    assert an.instances.checked == checked  # an edit that changes no use: every use copied
+
+
+def test_a_symbol_named_as_a_parameter_elsewhere(monkeypatch):
+    """`n` is a size (at least 1) until another network names a parameter `n`: then the
+    uses of `Head`, unchanged, no longer prove that `narrow` stays within dim 0."""
+    text = """network Head {
+    input x: float[n, 8]
+    y = x -> narrow(0, 0, 1) -> Linear(8)
+    output y
+}
+
+network Main {
+    input x: float[n, 8]
+    a = x -> Head
+    b = x -> Head
+    output a, b
+}
+
+network Spare(m=1) {
+    input x: float[batch, m]
+    output x
+}
+"""
+    an = Analyzer("m.net")
+    for edited in [text, text.replace("Spare(m=1)", "Spare(m=1, n=2)"), text]:
+        _same_as_fresh_without_copies(an, edited, monkeypatch)
+    assert an.instances.reused > 0

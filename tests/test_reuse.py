@@ -24,6 +24,7 @@ import netgen
 import pytest
 
 import netspec.checker as checker
+import netspec.instances as instances
 import netspec.memo as memo
 from netspec.build import BuildError, generate
 from netspec.checker import check_text
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def outcome(text: str, trace_at: int, monkeypatch) -> dict:
     monkeypatch.setattr(memo, "TRACE_AT", trace_at)
+    monkeypatch.setattr(instances, "REUSE", False)  # every use checked: its applications reach the memo
     result = check_text(text, "case.net")
     nets = [_network(net) + (network_json(net),) for net in result.networks]
     code = None
@@ -75,6 +77,7 @@ def assert_same(text: str, monkeypatch) -> dict:
 def reused(text: str, monkeypatch) -> int:
     """How many applications the check reused (with TRACE_AT = 1)."""
     monkeypatch.setattr(memo, "TRACE_AT", 1)
+    monkeypatch.setattr(instances, "REUSE", False)
     count = 0
     original = checker.NetworkChecker._replay
 

@@ -27,6 +27,7 @@ from .. import fastparse, limits, memo
 from ..ast import Module
 from ..checker import check_text
 from ..diagnostics import Reporter
+from ..instances import Instances
 from ..parser import parse, parse_statements
 from ..resume import Resume
 from .text import Text
@@ -240,6 +241,7 @@ class Analyzer:
         self.last_parsed: Analysis | None = None  # the latest version that parsed
         self.memo: dict = {}  # the reuse memo, kept from one version to the next (netspec.memo)
         self.resume = Resume()  # each network's check before its bindings that changed (netspec.resume)
+        self.instances = Instances()  # the checks of networks at their uses (netspec.instances)
 
     def analyze(self, text: str) -> Analysis:
         if self.last is not None and self.last.text.text == text:
@@ -250,7 +252,7 @@ class Analyzer:
         if sum(len(m) for by_params in self.memo.values() for m in by_params.values()) > _MEMO_LIMIT:
             self.memo = {}
         result = check_text(text, self.file, self.overrides, parser=self.parser, memo=self.memo,
-                            resume=self.resume, prove_uses=False)  # build's proof: `netspec check`'s
+                            resume=self.resume, prove_uses=False, instances=self.instances)  # build's proof: `netspec check`'s
         for by_params in self.memo.values():
             for applied in by_params.values():
                 memo.keep_for_next_check(applied)
