@@ -188,6 +188,77 @@ def is_dense(shape, strides, decide: Decide) -> bool:
     return True
 
 
+# -- memory formats ---------------------------------------------------------------------------------
+
+# the order ATen's is_channels_last_strides_2d / _3d walks the dims of a 4-dim / 5-dim tensor
+_CHANNELS_LAST_ORDER = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}
+
+
+def channels_last_strides(shape) -> tuple[Dim, ...]:
+    """The strides of a new tensor of ``shape`` (4 or 5 dims) in torch's channels_last (or
+    channels_last_3d) memory format: the channels fastest, then the spatial dims, then N."""
+    out: list[Dim] = [0] * len(shape)
+    step: Dim = 1
+    for d in (1, *range(len(shape) - 1, 1, -1), 0):
+        out[d] = step
+        step = step * shape[d]
+    return tuple(out)
+
+
+def _like_channels_last(shape, strides, eq: Callable, lt: Callable) -> bool:
+    """ATen's is_channels_last_strides_2d_s4 / _3d_s5 (c10/core/MemoryFormat.h), which
+    decides ``suggest_memory_format``: the strides ascend in the order C, W, H, (D,) N, a dim
+    of size 1 counting its stride alone; never for a channel stride of 0, an empty dim, or
+    an N whose stride ties the channels' (the ambiguous N111 case torch reads as NCHW)."""
+    order = _CHANNELS_LAST_ORDER.get(len(shape))
+    if order is None or eq(strides[1], 0):
+        return False
+    low: Dim = 0
+    for d in order:
+        if eq(shape[d], 0) or lt(strides[d], low):
+            return False
+        if d == 0 and eq(low, strides[1]):
+            return False
+        low = strides[d] if eq(shape[d], 1) else strides[d] * shape[d]
+    return True
+
+
+def suggested(t: Tensor, shape, decide: Decide) -> Any:
+    """The strides of a result of ``shape`` that torch allocates in the memory format its
+    input ``t`` suggests (``suggest_memory_format``; convolutions, pools, batch and group
+    norms, upsampling, padding of 4-dim and 5-dim tensors on the CPU): channels_last strides
+    where ``t``'s are like channels_last, contiguous ones otherwise. A tensor stated
+    contiguous (None) has torch's default strides, which never are; channels_last strides
+    are kept as they are (a tuple), even where they are contiguous too, since a later
+    layer's format depends on the strides of its dims of size 1. UNKNOWN where ``t``'s
+    strides are, or where the format depends on the values of the symbols and the two
+    layouts differ in a dim that is not 1."""
+    if t.strides is None or len(shape) not in _CHANNELS_LAST_ORDER:
+        return None
+    if t.strides is UNKNOWN:
+        return UNKNOWN
+
+    def run(env: dict, eq: Callable, lt: Callable) -> bool:
+        return _like_channels_last([substitute(d, env) for d in t.shape],
+                                   [substitute(d, env) for d in t.strides], eq, lt)
+
+    cases = _split(run, decide)
+    if cases is None:
+        return UNKNOWN
+    last = channels_last_strides(shape)
+    if all(like for _, like in cases):
+        return last
+    if any(like and not _same_layout(shape, last, env, decide) for env, like in cases):
+        return UNKNOWN
+    return None
+
+
+def _same_layout(shape, strides, env: dict, decide: Decide) -> bool:
+    """Whether ``strides`` are contiguous ones in the case ``env`` (every dim not 1)."""
+    full = [substitute(d, env) for d in shape]
+    return is_contiguous(full, [substitute(d, env) for d in strides], decide)
+
+
 # -- the view ops, as torch computes their strides -------------------------------------------------
 
 def permuted(strides, order) -> Any:

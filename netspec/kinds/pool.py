@@ -156,6 +156,7 @@ class _Pool(Spatial):
 
 @register
 class MaxPool1d(_Pool):
+    contiguous_ranks = (3,)
     name = "MaxPool1d"
     torch_name = "MaxPool1d"
     Args = MaxPoolArgs
@@ -169,6 +170,7 @@ class MaxPool1d(_Pool):
 
 @register
 class MaxPool2d(_Pool):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "MaxPool2d"
     torch_name = "MaxPool2d"
     Args = MaxPoolArgs
@@ -201,6 +203,7 @@ class AvgPool1d(_Pool):
 
 @register
 class AvgPool2d(_Pool):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "AvgPool2d"
     torch_name = "AvgPool2d"
     Args = AvgPool2dArgs
@@ -217,6 +220,7 @@ class AvgPool2d(_Pool):
 
 @register
 class MaxPool3d(_Pool):
+    format_ranks = (5,)  # torch's suggest_memory_format (layout.suggested)
     name = "MaxPool3d"
     torch_name = "MaxPool3d"
     Args = MaxPoolArgs
@@ -230,6 +234,7 @@ class MaxPool3d(_Pool):
 
 @register
 class AvgPool3d(_Pool):
+    contiguous_ranks = (5,)
     name = "AvgPool3d"
     torch_name = "AvgPool3d"
     Args = AvgPool2dArgs
@@ -279,6 +284,7 @@ class LPPool1d(_LPPool):
 
 @register
 class LPPool2d(_LPPool):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "LPPool2d"
     torch_name = "LPPool2d"
     n = 2
@@ -291,6 +297,7 @@ class LPPool2d(_LPPool):
 
 @register
 class LPPool3d(_LPPool):
+    contiguous_ranks = (5,)
     name = "LPPool3d"
     torch_name = "LPPool3d"
     n = 3
@@ -370,6 +377,7 @@ class AdaptiveAvgPool1d(_Adaptive):
 
 @register
 class AdaptiveAvgPool2d(_Adaptive):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "AdaptiveAvgPool2d"
     torch_name = "AdaptiveAvgPool2d"
     Args = AdaptiveArgs
@@ -394,6 +402,7 @@ class AdaptiveMaxPool1d(_Adaptive):
 
 @register
 class AdaptiveMaxPool2d(_Adaptive):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "AdaptiveMaxPool2d"
     torch_name = "AdaptiveMaxPool2d"
     Args = AdaptiveMaxArgs
@@ -405,6 +414,7 @@ class AdaptiveMaxPool2d(_Adaptive):
 
 @register
 class AdaptiveAvgPool3d(_Adaptive):
+    contiguous_ranks = (5,)
     name = "AdaptiveAvgPool3d"
     torch_name = "AdaptiveAvgPool3d"
     Args = AdaptiveArgs
@@ -415,6 +425,7 @@ class AdaptiveAvgPool3d(_Adaptive):
 
 @register
 class AdaptiveMaxPool3d(_Adaptive):
+    contiguous_ranks = (5,)
     name = "AdaptiveMaxPool3d"
     torch_name = "AdaptiveMaxPool3d"
     Args = AdaptiveMaxArgs
