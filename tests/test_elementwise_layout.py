@@ -270,3 +270,18 @@ def test_channels_last_layout_then_a_fold_matches_torch(x_type, body):
     check_network(text, envs, must_state=False)
     for batch, seq in ((2, 3), (1, 2), (1, 1)):
         check_network(_concrete(text, batch, seq), [{}], must_state=True)
+
+
+def test_a_layer_whose_format_depends_on_more_than_strides_is_unknown():
+    """torch's Conv3d on the CPU writes a channels-last result of a channels-last input at
+    batch 2 and a contiguous one at batch 1 (its path depends on the batch and the threads),
+    so netspec states neither: the fold after it, which views one and copies the other, is
+    unknown, where it used to be taken as contiguous."""
+    conv = torch.nn.Conv3d(3, 4, 3)
+    formats = {n: conv(torch.randn(n, 4, 5, 6, 3).permute(0, 4, 1, 2, 3)).is_contiguous() for n in (1, 2)}
+    assert formats[1] != formats[2], formats  # torch's own dependence on the batch size
+    text = ("network K {\n    input x: float32[2, 4, 5, 6, 3]\n    h = x -> Linear(3) -> permute(0, 4, 1, 2, 3)\n"
+            "    y = h -> Conv3d(4, 3) -> Sigmoid -> flatten(1) -> Linear(2)\n    output y\n}\n")
+    net = api.loads(text, file="k.net").network("K")
+    assert network_training(net, "adam").saved_bytes is None
+    assert training_pass(net).unsure
