@@ -223,34 +223,67 @@ def _like_channels_last(shape, strides, eq: Callable, lt: Callable) -> bool:
     return True
 
 
+def _in_order(shape, strides, order, eq: Callable) -> bool:
+    """Whether the dims not of size 1, taken in ``order`` (fastest first), step through memory
+    densely: torch's is_contiguous (or is_channels_last_contiguous) of those strides."""
+    expected: Dim = 1
+    for d in order:
+        if eq(shape[d], 1):
+            continue
+        if not eq(strides[d], expected):
+            return False
+        expected = expected * shape[d]
+    return True
+
+
+def _format(shape, strides, eq: Callable, lt: Callable) -> bool | None:
+    """Whether torch reads a tensor of these strides as channels_last; None where that turns
+    on the strides of its dims of size 1, which netspec does not state: where the tensor is
+    contiguous, or channels-last contiguous, in its other dims, torch's own allocation of it
+    may have given those dims either format's strides, and the answers differ."""
+    if all(eq(a, b) for a, b in zip(strides, default_strides(shape))):
+        return False  # torch's default strides, those of a tensor stated contiguous (None)
+    given = _like_channels_last(shape, strides, eq, lt)
+    rank = len(shape)
+    canonical = [(tuple(range(rank - 1, -1, -1)), default_strides(shape)),
+                 ((1, *range(rank - 1, 1, -1), 0), channels_last_strides(shape))]
+    for order, other in canonical:
+        if _in_order(shape, strides, order, eq) and _like_channels_last(shape, other, eq, lt) != given:
+            return None
+    return given
+
+
 def suggested(t: Tensor, shape, decide: Decide) -> Any:
     """The strides of a result of ``shape`` that torch allocates in the memory format its
     input ``t`` suggests (``suggest_memory_format``; convolutions, pools, batch and group
     norms, upsampling, padding of 4-dim and 5-dim tensors on the CPU): channels_last strides
     where ``t``'s are like channels_last, contiguous ones otherwise. A tensor stated
-    contiguous (None) has torch's default strides, which never are; channels_last strides
-    are kept as they are (a tuple), even where they are contiguous too, since a later
-    layer's format depends on the strides of its dims of size 1. UNKNOWN where ``t``'s
-    strides are, or where the format depends on the values of the symbols and the two
-    layouts differ in a dim that is not 1."""
+    contiguous (None) has torch's default strides, which never are; a tuple of strides
+    states those of the dims not of size 1 (the others are read as either format's, see
+    :func:`_format`), so channels_last strides stay a tuple even where they are contiguous
+    too, and so does a result whose format is unsure where both agree. UNKNOWN where
+    ``t``'s strides are, or where the format depends on the values of the symbols or on
+    strides of dims of size 1 (:func:`_format`) and the two layouts differ in a dim that
+    is not 1."""
     if t.strides is None or len(shape) not in _CHANNELS_LAST_ORDER:
         return None
     if t.strides is UNKNOWN:
         return UNKNOWN
 
-    def run(env: dict, eq: Callable, lt: Callable) -> bool:
-        return _like_channels_last([substitute(d, env) for d in t.shape],
-                                   [substitute(d, env) for d in t.strides], eq, lt)
+    def run(env: dict, eq: Callable, lt: Callable) -> bool | None:
+        return _format([substitute(d, env) for d in t.shape], [substitute(d, env) for d in t.strides], eq, lt)
 
     cases = _split(run, decide)
     if cases is None:
         return UNKNOWN
     last = channels_last_strides(shape)
-    if all(like for _, like in cases):
-        return last
-    if any(like and not _same_layout(shape, last, env, decide) for env, like in cases):
+    if all(like is False for _, like in cases):
+        return None  # allocated contiguous: torch's default strides
+    if any(like is not True and not _same_layout(shape, last, env, decide) for env, like in cases):
         return UNKNOWN
-    return None
+    # channels_last, or either where the two agree in every dim not 1: the strides of those
+    # dims as stated, the others' unstated (a later format read from them is unsure)
+    return last
 
 
 def _same_layout(shape, strides, env: dict, decide: Decide) -> bool:
