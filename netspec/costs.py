@@ -43,11 +43,13 @@ from .dims import (
     symbols,
 )
 from .graph import Node, TypedNetwork
-from .kinds.base import numel
+from .kinds.base import Kind, numel
 from .kinds.memory import (
     Autograd,
     Unsure,
+    contiguous_strides,
     dropped,
+    formatted_strides,
     held_strides,
     is_contiguous,
     iterated_strides,
@@ -529,7 +531,30 @@ class _Pass:
         if kind.iterates:  # laid out from the inputs' strides in this step (an elementwise op)
             stated = [iterated_strides(in_t, [h.strides for h in ins], t) if s is None else s
                       for t, s in zip(out_t, stated)]
+        else:
+            stated = [_laid_out(node, in_t, ins, t) if s is None else s for t, s in zip(out_t, stated)]
         return [self.fresh(t if s is None else replace(t, strides=tuple(s)), g) for t, g, s in zip(out_t, grads, stated)]
+
+
+def _laid_out(node: Node, in_t: list, ins: list[_Held], t: Tensor) -> tuple | None:
+    """The strides of a new result ``t`` in a training step, from its inputs' strides in that
+    step (None: ``t``'s own): the memory format its first input suggests, or contiguous,
+    where the kind's ``result_format`` says; else those ``layout`` states, where the kind
+    states a rule of its own; else contiguous where every input is, and unknown where one
+    is not (netspec does not assume a layer writes a contiguous result)."""
+    kind = node.kind
+    if kind.tracks_layout:
+        return None
+    how = kind.result_format(node.args, in_t[0].rank) if in_t else None
+    if how == "format":
+        return formatted_strides(in_t[0], ins[0].strides, t)
+    if how == "contiguous" or isinstance(t.strides, tuple):
+        return None if how is None else contiguous_strides(t.shape)
+    if t.strides is None and type(kind).layout is not Kind.layout:
+        return None  # the kind's own rule: a contiguous result
+    if all(_contiguous(u.shape, h.strides) for u, h in zip(in_t, ins)):
+        return None
+    return unknown_strides(t.rank)
 
 
 def _substituted(t: Tensor, values: Mapping[str, Dim]) -> Tensor:

@@ -188,6 +188,110 @@ def is_dense(shape, strides, decide: Decide) -> bool:
     return True
 
 
+# -- memory formats ---------------------------------------------------------------------------------
+
+# the order ATen's is_channels_last_strides_2d / _3d walks the dims of a 4-dim / 5-dim tensor
+_CHANNELS_LAST_ORDER = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}
+
+
+def channels_last_strides(shape) -> tuple[Dim, ...]:
+    """The strides of a new tensor of ``shape`` (4 or 5 dims) in torch's channels_last (or
+    channels_last_3d) memory format: the channels fastest, then the spatial dims, then N."""
+    out: list[Dim] = [0] * len(shape)
+    step: Dim = 1
+    for d in (1, *range(len(shape) - 1, 1, -1), 0):
+        out[d] = step
+        step = step * shape[d]
+    return tuple(out)
+
+
+def _like_channels_last(shape, strides, eq: Callable, lt: Callable) -> bool:
+    """ATen's is_channels_last_strides_2d_s4 / _3d_s5 (c10/core/MemoryFormat.h), which
+    decides ``suggest_memory_format``: the strides ascend in the order C, W, H, (D,) N, a dim
+    of size 1 counting its stride alone; never for a channel stride of 0, an empty dim, or
+    an N whose stride ties the channels' (the ambiguous N111 case torch reads as NCHW)."""
+    order = _CHANNELS_LAST_ORDER.get(len(shape))
+    if order is None or eq(strides[1], 0):
+        return False
+    low: Dim = 0
+    for d in order:
+        if eq(shape[d], 0) or lt(strides[d], low):
+            return False
+        if d == 0 and eq(low, strides[1]):
+            return False
+        low = strides[d] if eq(shape[d], 1) else strides[d] * shape[d]
+    return True
+
+
+def _in_order(shape, strides, order, eq: Callable) -> bool:
+    """Whether the dims not of size 1, taken in ``order`` (fastest first), step through memory
+    densely: torch's is_contiguous (or is_channels_last_contiguous) of those strides."""
+    expected: Dim = 1
+    for d in order:
+        if eq(shape[d], 1):
+            continue
+        if not eq(strides[d], expected):
+            return False
+        expected = expected * shape[d]
+    return True
+
+
+def _format(shape, strides, eq: Callable, lt: Callable) -> bool | None:
+    """Whether torch reads a tensor of these strides as channels_last; None where that turns
+    on the strides of its dims of size 1, which netspec does not state: where the tensor is
+    contiguous, or channels-last contiguous, in its other dims, torch's own allocation of it
+    may have given those dims either format's strides, and the answers differ."""
+    if all(eq(a, b) for a, b in zip(strides, default_strides(shape))):
+        return False  # torch's default strides, those of a tensor stated contiguous (None)
+    given = _like_channels_last(shape, strides, eq, lt)
+    rank = len(shape)
+    canonical = [(tuple(range(rank - 1, -1, -1)), default_strides(shape)),
+                 ((1, *range(rank - 1, 1, -1), 0), channels_last_strides(shape))]
+    for order, other in canonical:
+        if _in_order(shape, strides, order, eq) and _like_channels_last(shape, other, eq, lt) != given:
+            return None
+    return given
+
+
+def suggested(t: Tensor, shape, decide: Decide) -> Any:
+    """The strides of a result of ``shape`` that torch allocates in the memory format its
+    input ``t`` suggests (``suggest_memory_format``; convolutions, pools, batch and group
+    norms, upsampling, padding of 4-dim and 5-dim tensors on the CPU): channels_last strides
+    where ``t``'s are like channels_last, contiguous ones otherwise. A tensor stated
+    contiguous (None) has torch's default strides, which never are; a tuple of strides
+    states those of the dims not of size 1 (the others are read as either format's, see
+    :func:`_format`), so channels_last strides stay a tuple even where they are contiguous
+    too, and so does a result whose format is unsure where both agree. UNKNOWN where
+    ``t``'s strides are, or where the format depends on the values of the symbols or on
+    strides of dims of size 1 (:func:`_format`) and the two layouts differ in a dim that
+    is not 1."""
+    if t.strides is None or len(shape) not in _CHANNELS_LAST_ORDER:
+        return None
+    if t.strides is UNKNOWN:
+        return UNKNOWN
+
+    def run(env: dict, eq: Callable, lt: Callable) -> bool | None:
+        return _format([substitute(d, env) for d in t.shape], [substitute(d, env) for d in t.strides], eq, lt)
+
+    cases = _split(run, decide)
+    if cases is None:
+        return UNKNOWN
+    last = channels_last_strides(shape)
+    if all(like is False for _, like in cases):
+        return None  # allocated contiguous: torch's default strides
+    if any(like is not True and not _same_layout(shape, last, env, decide) for env, like in cases):
+        return UNKNOWN
+    # channels_last, or either where the two agree in every dim not 1: the strides of those
+    # dims as stated, the others' unstated (a later format read from them is unsure)
+    return last
+
+
+def _same_layout(shape, strides, env: dict, decide: Decide) -> bool:
+    """Whether ``strides`` are contiguous ones in the case ``env`` (every dim not 1)."""
+    full = [substitute(d, env) for d in shape]
+    return is_contiguous(full, [substitute(d, env) for d in strides], decide)
+
+
 # -- the view ops, as torch computes their strides -------------------------------------------------
 
 def permuted(strides, order) -> Any:

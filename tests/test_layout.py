@@ -41,30 +41,44 @@ def _flat(result) -> list:
     return [result] if isinstance(result, torch.Tensor) else []
 
 
-def _transposed(text: str, types: dict) -> str:
-    """The example's spec with ``x`` read from an input of its dims reversed, permuted back:
-    the same shape, every stride reversed."""
-    rank = len(parse_type(types["x"])[1])
+def _stored(types: dict, layout: str) -> tuple | None:
+    """The order in memory of the dims of the example's input ``x`` in ``layout`` (outermost
+    first): every dim reversed ("transposed"), or the channels last ("channels_last", an input
+    of 4 or 5 dims); None where the example has no such input."""
+    rank = len(parse_type(types["x"])[1]) if "x" in types else 0
+    if layout == "transposed" and rank >= 2:
+        return tuple(reversed(range(rank)))
+    if layout == "channels_last" and rank in (4, 5):
+        return (0, *range(2, rank), 1)
+    return None
+
+
+def _read_through(text: str, types: dict, stored: tuple) -> str:
+    """The example's spec with ``x`` read from an input of its dims in the order ``stored``,
+    permuted back: the same shape, its strides those of that order."""
     dtype, shape = types["x"].split("[", 1)
-    reversed_shape = ", ".join(reversed(shape.rstrip("]").split(", ")))
-    back = ", ".join(str(rank - 1 - i) for i in range(rank))
-    text = text.replace(f"input x: {types['x']}", f"input x: {dtype}[{reversed_shape}]", 1)
+    dims = shape.rstrip("]").split(", ")
+    back = ", ".join(str(stored.index(j)) for j in range(len(stored)))
+    text = text.replace(f"input x: {types['x']}", f"input x: {dtype}[{', '.join(dims[i] for i in stored)}]", 1)
     return text.replace("out = x -> ", f"out = x -> permute({back}) -> ", 1)
 
 
-@pytest.mark.parametrize("transposed", [False, True], ids=["contiguous", "transposed"])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "channels_last"])
 @pytest.mark.parametrize("kind,index,ex", EXAMPLES, ids=[f"{k.name}-{i}" for k, i, _ in EXAMPLES])
-def test_stated_layout_of_every_example_is_torchs(kind, index, ex, transposed):
-    """Every kind's worked examples, in training and in eval mode, on contiguous inputs and
-    on an input whose strides are reversed (a permuted tensor): the layout netspec states
-    for each result is torch's."""
+def test_stated_layout_of_every_example_is_torchs(kind, index, ex, layout):
+    """Every kind's worked examples, in training and in eval mode, on contiguous inputs, on
+    an input whose strides are reversed (a permuted tensor), and on a channels-last input
+    (an NHWC tensor permuted to NCHW; torch's convolutions, pools and norms keep that
+    format): the layout netspec states for each result is torch's."""
     text, stage, types = example_spec(kind, ex)
-    if transposed:
-        if "x" not in types or len(parse_type(types["x"])[1]) < 2:
-            pytest.skip("no input of two dims or more")
+    stored = None
+    if layout != "contiguous":
+        stored = _stored(types, layout)
+        if stored is None:
+            pytest.skip(f"no input that can be {layout}")
         if kind.name == "view":
             pytest.skip("torch refuses these views: test_view_refused_exactly_where_torch_refuses")
-        text = _transposed(text, types)
+        text = _read_through(text, types, stored)
     result, errors = check_one(text)
     assert not errors, (text, errors)
     (net,) = result.networks
@@ -72,14 +86,18 @@ def test_stated_layout_of_every_example_is_torchs(kind, index, ex, transposed):
     for training in (True, False):
         torch.manual_seed(0)
         env = example_tensors(types)
-        if transposed:
-            env["x"] = env["x"].permute(*reversed(range(env["x"].dim()))).contiguous().permute(
-                *reversed(range(env["x"].dim())))
+        if stored is not None:
+            env["x"] = env["x"].permute(*stored).contiguous().permute(*(stored.index(j) for j in range(len(stored))))
         module, call = stage_call(stage, env.get("x"), env)
         if module is not None:
             module.train(training)
         with torch.set_grad_enabled(training):  # eval without grad: torch's fast paths
-            outs = _flat(call())
+            try:
+                outs = _flat(call())
+            except RuntimeError as e:  # max_pool3d of an unbatched [C, D, H, W] like channels_last
+                if layout == "channels_last" and "Unsupported memory format" in str(e):
+                    pytest.xfail(f"torch refuses the input's memory format: {e}")
+                raise
         for value, actual in zip(node.outputs, outs):
             wrong = claims(net, value.tensor, actual)
             assert wrong is None, f"{stage} on {ex['input']} (training={training}): {wrong}"

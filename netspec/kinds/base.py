@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, NamedTuple
 
-from .. import codes
+from .. import codes, layout
 from ..dims import Dim, Expr, is_dim, render
 from ..types import FLOAT_DTYPES, UNKNOWN, Tensor
 from .args import Args, ArgValueError, Before, Positive, ValidationError
@@ -315,12 +315,34 @@ class Kind:
         the first input's when the kind only moves its elements."""
         return inputs[0].values if self.keeps_values and inputs else None
 
+    # The ranks of the first input at which torch allocates every result in the memory format
+    # that input suggests (layout.suggested: channels_last where the input is like it), and
+    # those at which it allocates them contiguous whatever the input's strides; at other
+    # ranks, contiguous results of contiguous inputs, others unstated (``result_format``);
+    # "every" for every rank.
+    format_ranks: ClassVar[tuple[int, ...]] = ()
+    contiguous_ranks: ClassVar[tuple[int, ...] | str] = ()
+
+    def result_format(self, a: Args, rank: int) -> str | None:
+        """How torch lays out the new results of a first input of ``rank`` dims: "format"
+        (layout.suggested), "contiguous", or None (unstated for a non-contiguous input).
+        tests/test_layout.py runs every kind's examples on transposed and channels-last
+        inputs through torch."""
+        if rank in self.format_ranks:
+            return "format"
+        return "contiguous" if self.contiguous_ranks == "every" or rank in self.contiguous_ranks else None
+
     def layout(self, ctx, a: Args, inputs: list[Tensor], outputs: list[Tensor]) -> list:
-        """The strides of each result (Tensor.strides). Unless ``infer`` states them: the
-        results of contiguous tensors are contiguous (tests/test_layout.py runs every kind's
-        examples through torch), any other is UNKNOWN."""
+        """The strides of each result (Tensor.strides). Unless ``infer`` states them, or
+        ``result_format`` does: the results of contiguous tensors are contiguous
+        (tests/test_layout.py runs every kind's examples through torch), any other is UNKNOWN."""
         if self.tracks_layout:
             return [t.strides for t in outputs]
+        how = self.result_format(a, inputs[0].rank) if inputs else None
+        if how == "format":
+            return [layout.suggested(inputs[0], t.shape, ctx.decide) for t in outputs]
+        if how == "contiguous":
+            return [None] * len(outputs)
         given = [getattr(a, n, None) for n in self.state_inputs]
         tensors = [*inputs, *(g.tensor for g in given if isinstance(g, TensorArg) and g.tensor is not None)]
         if all(t.strides is None for t in tensors):

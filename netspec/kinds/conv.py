@@ -303,6 +303,7 @@ class Conv1d(_Conv):
 
 @register
 class Conv2d(_Conv):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "Conv2d"
     torch_name = "Conv2d"
     n = 2
@@ -466,6 +467,7 @@ class ConvTranspose1d(_ConvTranspose):
 
 @register
 class ConvTranspose2d(_ConvTranspose):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "ConvTranspose2d"
     torch_name = "ConvTranspose2d"
     n = 2

@@ -163,6 +163,19 @@ def iterated_strides(inputs: list[Tensor], strides: list[Strides], out: Tensor) 
     return contiguous_strides(out.shape) if got is None else tuple(got)
 
 
+def formatted_strides(x: Tensor, strides: Strides, out: Tensor) -> Strides:
+    """The strides of a result that torch allocates in the memory format of an input ``x``
+    with the strides ``strides`` in a training step (layout.suggested: channels_last where
+    ``x``'s strides are like it); unknown strides where netspec cannot tell."""
+    if any(opaque(s) for s in strides):
+        return unknown_strides(out.rank)
+    x = replace(x, strides=tuple(strides))
+    got = layout.suggested(x, out.shape, _decide(*x.shape, *x.strides, *out.shape))
+    if got is NOT_STATED:
+        return unknown_strides(out.rank)
+    return contiguous_strides(out.shape) if got is None else tuple(got)
+
+
 def contiguous_strides(shape) -> Strides:
     out: list[Dim] = []
     step: Dim = 1

@@ -77,6 +77,7 @@ def _affine(channels, affine: bool, bias: bool) -> list:
 
 @register
 class BatchNorm1d(_BatchNorm):
+    contiguous_ranks = (2, 3)
     name = "BatchNorm1d"
     torch_name = "BatchNorm1d"
     ranks = (2, 3)
@@ -91,6 +92,7 @@ class BatchNorm1d(_BatchNorm):
 
 @register
 class BatchNorm2d(_BatchNorm):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "BatchNorm2d"
     torch_name = "BatchNorm2d"
     ranks = (4,)
@@ -105,6 +107,7 @@ class BatchNorm2d(_BatchNorm):
 
 @register
 class BatchNorm3d(_BatchNorm):
+    format_ranks = (5,)  # torch's suggest_memory_format (layout.suggested)
     name = "BatchNorm3d"
     torch_name = "BatchNorm3d"
     ranks = (5,)
@@ -125,6 +128,7 @@ class LayerNormArgs(Args):
 
 @register
 class LayerNorm(FloatLayer):
+    contiguous_ranks = "every"  # torch normalizes a contiguous copy of its input
     name = "LayerNorm"
     torch_name = "LayerNorm"
     Args = LayerNormArgs
@@ -288,6 +292,8 @@ class GroupNormArgs(Args):
 @register
 class GroupNorm(FloatLayer):
     """Normalizes groups of the channels (dim 1) of [N, C, *]; num_channels is dim 1."""
+    contiguous_ranks = (3,)
+    format_ranks = (4, 5)  # torch's suggest_memory_format (layout.suggested)
 
     name = "GroupNorm"
     torch_name = "GroupNorm"
@@ -420,6 +426,7 @@ class _InstanceNorm(_BatchNorm):
 
 @register
 class InstanceNorm1d(_InstanceNorm):
+    contiguous_ranks = (3,)
     name = "InstanceNorm1d"
     torch_name = "InstanceNorm1d"
     n = 1
@@ -432,6 +439,7 @@ class InstanceNorm1d(_InstanceNorm):
 
 @register
 class InstanceNorm2d(_InstanceNorm):
+    contiguous_ranks = (4,)
     name = "InstanceNorm2d"
     torch_name = "InstanceNorm2d"
     n = 2
@@ -445,6 +453,7 @@ class InstanceNorm2d(_InstanceNorm):
 
 @register
 class InstanceNorm3d(_InstanceNorm):
+    contiguous_ranks = (5,)
     name = "InstanceNorm3d"
     torch_name = "InstanceNorm3d"
     n = 3

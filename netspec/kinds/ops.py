@@ -517,6 +517,11 @@ class Cat(Op):
         tensors = f"({inputs[0]},)" if len(inputs) == 1 else f"({', '.join(inputs)})"
         return f"torch.cat({tensors}, dim={code(a.dim)})"
 
+    def result_format(self, a, rank):
+        """A new tensor in the memory format its inputs suggest (ATen's cat): contiguous but
+        at 4 and 5 dims, where channels-last inputs may make it channels-last (unstated)."""
+        return None if rank in (4, 5) else "contiguous"
+
     def infer(self, ctx, a, inputs):
         first = inputs[0]
         for k, t in enumerate(inputs):

@@ -161,6 +161,18 @@ class _Pad(Layer):
     def batch_axis(self, a, rank):
         return 0 if rank >= self.n + 2 else None
 
+    def result_format(self, a, rank):
+        """A new tensor in the memory format the input suggests (ATen's constant_pad_nd, and
+        the reflection and replication pads of a batched input); contiguous at 3 dims. A
+        padding with no size above 0 is a clone of the input instead, which keeps its
+        strides: unstated."""
+        p = a.padding if isinstance(a.padding, tuple) else (a.padding,)
+        if not all(isinstance(v, int) for v in p) or not any(v > 0 for v in p):
+            return None
+        if rank in (4, 5) and (self.mode == "constant" or rank == self.n + 2):
+            return "format"
+        return "contiguous" if rank == 3 or (self.mode == "constant" and rank < 4) else None
+
 
 class _ConstantPad(_Pad):
     """Pads with a constant: any dtype, any rank from n on (torch pads the last n dims)."""

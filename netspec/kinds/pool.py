@@ -157,6 +157,7 @@ class _Pool(Spatial):
 
 @register
 class MaxPool1d(_Pool):
+    contiguous_ranks = (3,)
     name = "MaxPool1d"
     torch_name = "MaxPool1d"
     Args = MaxPoolArgs
@@ -170,6 +171,7 @@ class MaxPool1d(_Pool):
 
 @register
 class MaxPool2d(_Pool):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "MaxPool2d"
     torch_name = "MaxPool2d"
     Args = MaxPoolArgs
@@ -202,6 +204,7 @@ class AvgPool1d(_Pool):
 
 @register
 class AvgPool2d(_Pool):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "AvgPool2d"
     torch_name = "AvgPool2d"
     Args = AvgPool2dArgs
@@ -218,6 +221,7 @@ class AvgPool2d(_Pool):
 
 @register
 class MaxPool3d(_Pool):
+    format_ranks = (5,)  # torch's suggest_memory_format (layout.suggested)
     name = "MaxPool3d"
     torch_name = "MaxPool3d"
     Args = MaxPoolArgs
@@ -231,6 +235,7 @@ class MaxPool3d(_Pool):
 
 @register
 class AvgPool3d(_Pool):
+    contiguous_ranks = (5,)
     name = "AvgPool3d"
     torch_name = "AvgPool3d"
     Args = AvgPool2dArgs
@@ -280,6 +285,7 @@ class LPPool1d(_LPPool):
 
 @register
 class LPPool2d(_LPPool):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "LPPool2d"
     torch_name = "LPPool2d"
     n = 2
@@ -292,6 +298,7 @@ class LPPool2d(_LPPool):
 
 @register
 class LPPool3d(_LPPool):
+    contiguous_ranks = (5,)
     name = "LPPool3d"
     torch_name = "LPPool3d"
     n = 3
@@ -371,6 +378,7 @@ class AdaptiveAvgPool1d(_Adaptive):
 
 @register
 class AdaptiveAvgPool2d(_Adaptive):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "AdaptiveAvgPool2d"
     torch_name = "AdaptiveAvgPool2d"
     Args = AdaptiveArgs
@@ -395,6 +403,7 @@ class AdaptiveMaxPool1d(_Adaptive):
 
 @register
 class AdaptiveMaxPool2d(_Adaptive):
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
     name = "AdaptiveMaxPool2d"
     torch_name = "AdaptiveMaxPool2d"
     Args = AdaptiveMaxArgs
@@ -406,6 +415,7 @@ class AdaptiveMaxPool2d(_Adaptive):
 
 @register
 class AdaptiveAvgPool3d(_Adaptive):
+    contiguous_ranks = (5,)
     name = "AdaptiveAvgPool3d"
     torch_name = "AdaptiveAvgPool3d"
     Args = AdaptiveArgs
@@ -416,6 +426,7 @@ class AdaptiveAvgPool3d(_Adaptive):
 
 @register
 class AdaptiveMaxPool3d(_Adaptive):
+    contiguous_ranks = (5,)
     name = "AdaptiveMaxPool3d"
     torch_name = "AdaptiveMaxPool3d"
     Args = AdaptiveMaxArgs

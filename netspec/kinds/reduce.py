@@ -35,6 +35,7 @@ def _need_float(ctx, name: str, x: Tensor, help: str) -> None:
 
 class _Reduce(Op):
     """A reduction over ``dim`` (an int, a tuple, or every dim when omitted)."""
+    contiguous_ranks = "every"  # a new result (ATen's resize_reduction), kept dims or not
 
     Args = ReduceArgs
     positional = ("dim", "keepdim")
@@ -209,6 +210,7 @@ class SoftmaxDimArgs(Args):
 
 
 class _SoftmaxOp(Op):
+    contiguous_ranks = "every"
     Args = SoftmaxDimArgs
     positional = ("dim",)
 

@@ -163,6 +163,8 @@ class _Resample:
 class Upsample(_Resample, FloatLayer):
     """torch.nn.Upsample: [N, C, *spatial] resized to size=, or by scale_factor= (see the
     module's docstring for the size rule)."""
+    contiguous_ranks = (3,)
+    format_ranks = (4, 5)  # torch's suggest_memory_format (layout.suggested)
 
     name = "Upsample"
     torch_name = "Upsample"
@@ -196,6 +198,8 @@ class Upsample(_Resample, FloatLayer):
 @register
 class Interpolate(_Resample, Op):
     """torch.nn.functional.interpolate: Upsample's rule as a function, and ``antialias``."""
+    contiguous_ranks = (3,)
+    format_ranks = (4, 5)  # torch's suggest_memory_format (layout.suggested)
 
     name = "interpolate"
     Args = InterpolateArgs
@@ -284,6 +288,8 @@ class PixelShuffleArgs(Args):
 @register
 class PixelShuffle(_Shuffle):
     """[*, C * r**2, H, W] -> [*, C, H * r, W * r]."""
+    contiguous_ranks = (3,)
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
 
     name = "PixelShuffle"
     torch_name = "PixelShuffle"
@@ -310,6 +316,8 @@ class PixelUnshuffleArgs(Args):
 @register
 class PixelUnshuffle(_Shuffle):
     """[*, C, H * r, W * r] -> [*, C * r**2, H, W]."""
+    contiguous_ranks = (3,)
+    format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
 
     name = "PixelUnshuffle"
     torch_name = "PixelUnshuffle"
