@@ -823,6 +823,8 @@ class ClassGen:
             names = sorted(free_names(size) | free_names(by))
             if not set(names) <= set(init_names):
                 continue  # not over the parameters alone: they are fixed instead (checker.require)
+            if set(names) <= set(self.checked):
+                continue  # the class takes these parameters at their checked values only
             if how is LESS_EQUAL:
                 size, by = _constant_left(size, by)
             a, b = scope.dim(size), scope.dim(by)
@@ -864,9 +866,13 @@ def _not_zero(b: str) -> str:
 
 def _constant_left(size: Dim, by: Dim) -> tuple[Dim, Dim]:
     """``size <= by`` with the constant of ``by`` moved to the left: ``5 <= width`` rather
-    than ``1 <= width - 4``."""
+    than ``1 <= width - 4``, and ``k <= 32`` rather than ``-32 <= -k``."""
     c = by.terms.get((), 0) if isinstance(by, Expr) else 0
-    return (size - c, by - c) if c else (size, by)
+    if c:
+        size, by = size - c, by - c
+    if isinstance(size, int) and isinstance(by, Expr) and all(v < 0 for v in by.terms.values()):
+        return -by, -size  # `k <= 32` rather than `-32 <= -k`
+    return size, by
 
 
 def _fact_test(a: str, b: str, how, nonzero: bool = False) -> tuple[str, str]:

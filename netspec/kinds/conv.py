@@ -70,18 +70,22 @@ class Spatial(FloatLayer):
             raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name) from None
         return tuple(ctx.concrete(v, name, name) for v in t)
 
-    def kernel_sizes(self, ctx, value, name: str = "kernel_size") -> tuple:
-        """A window size (kernel_size, stride) as :meth:`window` reads it, except in a
-        network checked generically (``not ctx.strict``), where a size given by the
-        network's parameters stays a symbol: its class is built over it (a size it leaves
-        divides by it: ``(h - 1) // s + 1``), and each use checks its value."""
-        if ctx.strict:
-            return self.window(ctx, value, name)
+    def kernel_sizes(self, ctx, value, name: str = "kernel_size", low: int = 1) -> tuple:
+        """A window size (kernel_size, stride, dilation, a pool's padding) as :meth:`window`
+        reads it, except that a size given by the network's parameters stays a symbol (in a
+        network checked generically, any symbolic size): the class is built over it (a size
+        it leaves divides by it: ``(h - 1) // s + 1``), each use of a block checks its value,
+        and the class tests that it is at least ``low`` (torch's least value), as ``check
+        --set`` does."""
         try:
             t = normalize_tuple(value, self.n)
         except ValueError as e:
             raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name) from None
-        return tuple(v if isinstance(v, Expr) else ctx.concrete(v, name, name) for v in t)
+        out = tuple(v if isinstance(v, Expr) and (not ctx.strict or ctx.over_params(v))
+                    else ctx.concrete(v, name, name) for v in t)
+        for v in out:
+            ctx.requires_at_least(low, v)
+        return out
 
     def conv_groups(self, ctx, a) -> None:
         """groups must divide both channel counts: a known integer checked as torch checks
@@ -161,11 +165,6 @@ class _Conv(Spatial):
         known = [v for v in map(ctx.dim, (*k, *s, *d)) if isinstance(v, int)]  # free: at each use
         if min(known, default=1) < 1:
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride, dilation and groups must be positive")
-        # a dilation from a parameter (a stride too, under padding="same", which needs it to
-        # be 1): at least 1, which the class tests where needed
-        for v in (*d, *s) if a.padding == "same" else d:
-            if not isinstance(v, int):
-                ctx.requires_at_most(1, v, assume=True)
         self.conv_groups(ctx, a)
         out_spatial = self._spatial(ctx, a, x.shape[-self.n:], k, s, d)
         self.check_output(ctx, x, out_spatial, lambda i, v: (
@@ -196,6 +195,12 @@ class _Conv(Spatial):
         if not all(is_dim(v) for v in p):
             raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): expected an integer, a tuple or "
                            '"same"/"valid"', arg="padding")
+        low = min((v for v in map(ctx.dim, p) if isinstance(v, int)), default=0)
+        if low < 0:
+            raise ctx.fail(codes.VALUE, f"{self.name}: padding must not be negative (received {low})",
+                           arg="padding", help="give a padding of 0 or more")
+        for v in p:
+            ctx.requires_at_least(0, v)
         return tuple(conv_out(L, k[i], s[i], p[i], d[i]) for i, L in enumerate(spatial))
 
     def param_count(self, a):
@@ -343,9 +348,9 @@ class _ConvTranspose(Spatial):
         (x,) = inputs
         self.check_input(ctx, x)
         self._no_string_padding(ctx, a)
-        k, s, p, d, op = (self.kernel_sizes(ctx, v, name) for name, v in (
-            ("kernel_size", a.kernel_size), ("stride", a.stride), ("padding", a.padding),
-            ("dilation", a.dilation), ("output_padding", a.output_padding)))
+        k, s, p, d, op = (self.kernel_sizes(ctx, v, name, low) for name, v, low in (
+            ("kernel_size", a.kernel_size, 1), ("stride", a.stride, 1), ("padding", a.padding, 0),
+            ("dilation", a.dilation, 1), ("output_padding", a.output_padding, 0)))
         self._check_windows(ctx, k, s, p, d, op)
         self.conv_groups(ctx, a)  # a block's free groups too, as a convolution's
         out = [conv_transpose_out(L, k[i], s[i], p[i], d[i], op[i]) for i, L in enumerate(x.shape[-self.n:])]

@@ -94,7 +94,7 @@ class _Pool(Spatial):
         # ceil_pool_out); the class tests the facts torch demands of them
         k = self.kernel_sizes(ctx, a.kernel_size, "kernel_size")
         s = k if a.stride is None else self.kernel_sizes(ctx, a.stride, "stride")
-        p = self.kernel_sizes(ctx, getattr(a, "padding", 0), "padding")  # LPPool has none
+        p = self.kernel_sizes(ctx, getattr(a, "padding", 0), "padding", low=0)  # LPPool has none
         d = self.kernel_sizes(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
         self._check_windows(ctx, k, s, p, d)
         out = []
@@ -119,9 +119,6 @@ class _Pool(Spatial):
             raise ctx.fail(codes.VALUE, f"{self.name}: kernel_size, stride and dilation must be positive, "
                            "padding not negative")
         for i in range(self.n):
-            for low, high in ((1, d[i]), (0, p[i])):
-                if not isinstance(high, int):
-                    ctx.requires_at_most(low, high, assume=True)
             if ctx.requires_at_most(2 * p[i], k[i], assume=True) is False:
                 pi, ki = ctx.dim(p[i]), ctx.dim(k[i])
                 raise ctx.fail(codes.VALUE, f"{self.name}: padding ({ctx.show(pi)}) should be at most half of the "
