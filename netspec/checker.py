@@ -1024,7 +1024,7 @@ class NetworkChecker:
         if not (self.strict or self.records):
             return
         for field in kind.Args.sizes():
-            v = None if field == kind.inferred else values.get(field)  # read from an input: a size
+            v = values.get(field)
             for d in v if isinstance(v, tuple) else (v,):
                 if isinstance(d, Expr) and self.over_params(d) and less_equal(1, d, self.checker.sizes) is not True:
                     self.require(1, _scaled_symbol(d), LESS_EQUAL, ctx.kind_name, spans.get(field, ctx.span))

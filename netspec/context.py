@@ -110,8 +110,15 @@ class StageCtx:
         0) that torch refuses below ``low``: the class tests it, as ``check --set`` refuses
         such values (a parameter whose value is 1 may be given 0), unless no value of them
         is below it."""
-        if isinstance(d, Expr) and self.over_params(d) and less_equal(low, d, self._nc.checker.sizes) is not True:
-            self._require(low, d, False)
+        if isinstance(d, Expr) and self.over_params(d):
+            self.requires_for_every_value(low, d)
+
+    def requires_for_every_value(self, a: Dim, b: Dim) -> None:
+        """``a <= b``, true with the parameters' values: the class tests it for the values it
+        is given, unless it holds for every value of the parameters (none taken to be
+        positive because its value is: the class may be given another)."""
+        if less_equal(a, b, self._nc.checker.sizes) is not True:
+            self._require(a, b, False)
 
     def class_tests_at_most(self, a: Dim, b: Dim) -> None:
         """In a network checked generically, a fact ``a <= b`` over its parameters and input

@@ -1,7 +1,7 @@
 """A root network whose parameters give a convolution's or a pool's window (kernel_size,
 stride, padding, dilation), a floor division by a sum of them (`24 // (h + 1)`, a -1 next
-to `h + 1`), or a size: its class computes every size from its parameters, and takes
-exactly the values ``check --set`` takes.
+to `h + 1`), a narrow's start (from either end) or a size: its class computes every size
+from its parameters, and takes exactly the values ``check --set`` takes.
 
 Each case is tried over a grid of values, the spec's defaults among them and the edges
 (0 and -1, a size of 1, the largest window the input takes and one past it), through three
@@ -38,6 +38,15 @@ class _Reshape(nn.Module):
 
     def forward(self, x):
         return x.reshape(x.shape[0], *self.sizes)
+
+
+class _Narrow(nn.Module):
+    def __init__(self, start, length):
+        super().__init__()
+        self.start, self.length = start, length
+
+    def forward(self, x):
+        return x.narrow(1, self.start, self.length)
 
 
 def _seq(*layers):
@@ -89,6 +98,10 @@ CASES = {
         _net("F(h=3)", "input x: float[batch, 12]", "y = x -> Linear(24 // (h + 1)) -> Linear(24 // h)", "output y"),
         [2, 12], {"h": range(-3, 27)},
         lambda v: _seq(nn.Linear(12, 24 // (v["h"] + 1)), nn.Linear(24 // (v["h"] + 1), 24 // v["h"]))),
+    "narrow-start": (
+        _net("W(t=-3, k=2)", "input x: float[batch, 6]", "y = x -> narrow(1, t, k) -> Linear(4)", "output y"),
+        [2, 6], {"t": range(-8, 8), "k": range(-1, 8)},
+        lambda v: _seq(_Narrow(v["t"], v["k"]), nn.LazyLinear(4))),
 }
 
 MAX_TRIED = 120  # value tuples per case: all of a small grid, else a sample with the defaults
@@ -120,7 +133,7 @@ def _reference(make, values: dict, x):
                 y = layer(y)
                 if y.numel() == 0:
                     return None  # sizes are at least 1 (torch takes a Linear of no features)
-    except (RuntimeError, ValueError, ZeroDivisionError):
+    except (RuntimeError, ValueError, IndexError, ZeroDivisionError):
         return None
     return model, y
 
