@@ -841,14 +841,8 @@ class Gen:
                     break
         name = f"Conv{n}d"
         tup = (lambda xs: str(xs[0]) if n == 1 or len(set(xs)) == 1 else "(" + ", ".join(map(str, xs)) + ")")
-        args = [windows.get("kernel_size", tup(k))]
-        if any(x != 1 for x in s) or "stride" in windows:
-            args.append(f"stride={windows.get('stride', tup(s))}")
-        if any(p) or "padding" in windows:
-            args.append(f"padding={windows.get('padding', tup(p))}")
-        if any(x != 1 for x in dil) or "dilation" in windows:
-            args.append(f"dilation={windows.get('dilation', tup(dil))}")
-        args.insert(0, text_out)
+        args = [text_out, windows.get("kernel_size", tup(k))] + _window_args(
+            windows, tup, (("stride", s, 1), ("padding", p, 0), ("dilation", dil, 1)))
         if groups > 1:
             args.append(f"groups={groups}")
         if self.d.chance(0.2):
@@ -990,10 +984,7 @@ class Gen:
             st = windows.get("stride", tup(stride))
             args.append(self.d.choice([f"stride={st}", st]) if not any(p) and not ceil and "padding" not in windows
                         else f"stride={st}")
-        if any(p) or "padding" in windows:
-            args.append(f"padding={windows.get('padding', tup(p))}")
-        if any(x != 1 for x in dil) or "dilation" in windows:
-            args.append(f"dilation={windows.get('dilation', tup(dil))}")
+        args += _window_args(windows, tup, (("padding", p, 0), ("dilation", dil, 1)))
         if ceil:
             args.append("ceil_mode=true")
         if kind == "AvgPool" and self.d.chance(0.2):
@@ -2008,6 +1999,13 @@ class Gen:
 
 
 # -- shape rules the generator needs (torch's) -------------------------------------------------------
+
+def _window_args(windows: dict, tup, pairs) -> list[str]:
+    """A window layer's `name=value` arguments: a parameter's name, or the values where
+    they are not the default."""
+    return [f"{name}={windows.get(name, tup(xs))}" for name, xs, default in pairs
+            if name in windows or any(x != default for x in xs)]
+
 
 def _by_params(d: Dim) -> Dim:
     """A size a window from a parameter leaves: known by the parameters' values only."""
