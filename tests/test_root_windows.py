@@ -113,13 +113,17 @@ def _seed() -> int:
     return seed
 
 
-def _values(name: str, grid: dict) -> list[dict]:
+def _values(name: str, grid: dict, defaults: dict) -> list[dict]:
+    """Every value tuple of a small grid; else each parameter swept over its range with the
+    others at their defaults (the largest window each takes, and one past it), and a
+    sample of the rest."""
     names = list(grid)
     every = [dict(zip(names, t)) for t in itertools.product(*grid.values())]
     if len(every) <= MAX_TRIED:
         return every
+    sweeps = [{**defaults, p: v} for p, values in grid.items() for v in values]
     rng = random.Random(f"{name} {_seed()}")
-    return rng.sample(every, MAX_TRIED)
+    return sweeps + rng.sample(every, MAX_TRIED - len(sweeps))
 
 
 def _reference(make, values: dict, x):
@@ -168,7 +172,7 @@ def test_class_check_and_torch_take_the_same_values(name, one_thread):
     torch.manual_seed(0)
     x = torch.randn(*shape)
     verdicts = set()
-    for values in _values(name, grid):
+    for values in _values(name, grid, spec.class_info().defaults):
         checked = api.loads(text, values, strict=False)
         model = _built(spec, values)
         ref = _reference(make, values, x)
