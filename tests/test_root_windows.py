@@ -90,6 +90,13 @@ CASES = {
         [2, 2, 5, 4], {"k": range(-1, 5), "s": range(-1, 4), "p": range(-1, 6)},
         lambda v: _seq(nn.ConvTranspose2d(2, 3, v["k"], stride=v["s"], padding=v["p"]), nn.Flatten(),
                        nn.LazyLinear(2))),
+    "conv-transpose-output-padding": (
+        _net("U(s=2, op=1, d=1)", "input x: float[batch, 2, 5, 4]",
+             "y = x -> ConvTranspose2d(3, 3, stride=s, output_padding=op, dilation=d) -> flatten(1) -> Linear(2)",
+             "output y"),
+        [2, 2, 5, 4], {"s": range(0, 5), "op": range(-1, 6), "d": range(0, 5)},
+        lambda v: _seq(nn.ConvTranspose2d(2, 3, 3, stride=v["s"], output_padding=v["op"], dilation=v["d"]),
+                       nn.Flatten(), nn.LazyLinear(2))),
     "reshape-by-sum": (
         _net("R(h=3)", "input x: float[batch, 12]", "y = x -> reshape(batch, h + 1, -1) -> Linear(3)", "output y"),
         [2, 12], {"h": range(-3, 14)},

@@ -376,8 +376,8 @@ class _ConvTranspose(Spatial):
         """kernel_size, stride and dilation positive, padding and output_padding not negative,
         and output_padding below stride or dilation, refused where torch refuses them. In a
         network checked generically any of them may be a parameter (the output's size is a
-        polynomial in them); each use checks its values, and the class tests
-        ``output_padding < stride`` (or ``< dilation``, whichever its values meet)."""
+        polynomial in them); each use checks its values, and the class tests that
+        ``output_padding`` is below the stride or the dilation, as torch does."""
         def known(values):
             return [v for v in map(ctx.dim, values) if isinstance(v, int)] or [1]
         if min(known((*k, *s, *d))) < 1:
@@ -386,13 +386,15 @@ class _ConvTranspose(Spatial):
             if min(known(values)) < 0:
                 raise ctx.fail(codes.VALUE, f"{self.name}: {name} must not be negative", arg=name)
         for i in range(self.n):
-            if ctx.requires_at_most(op[i] + 1, s[i], assume=True) is False \
-                    and ctx.requires_at_most(op[i] + 1, d[i], assume=True) is False:
+            if ctx.less_equal(op[i] + 1, s[i]) is False and ctx.less_equal(op[i] + 1, d[i]) is False:
                 o, st, di = (ctx.dim(v) for v in (op[i], s[i], d[i]))
                 raise ctx.fail(codes.VALUE, f"{self.name}: output_padding ({o}) must be smaller than either "
                                f"stride ({st}) or dilation ({di})", arg="output_padding",
                                help=f"use an output_padding below {max(st, di)}" if isinstance(st, int)
                                and isinstance(di, int) else "use an output_padding below the stride")
+            # below either: with 0 <= op, 1 <= s and 1 <= d (tested first), `op // s` is 0
+            # exactly when op < s, so the class tests that one of the quotients is 0
+            ctx.requires_for_every_value(floordiv(op[i], s[i]) * floordiv(op[i], d[i]), 0)
 
     def param_count(self, a):
         per = numel(normalize_tuple(a.kernel_size, self.n))
