@@ -219,7 +219,27 @@ def lay_out(prefix: str, value, suffix: str, indent: str, scope: Scope, comment:
     text = value.text if isinstance(value, Raw) else scope.value(value)
     if isinstance(value, Expr) and not prefix and not comment and len(indent + text + suffix) > WIDTH:
         return split_sum(text, indent, suffix) or [indent + text + suffix]
+    if isinstance(value, Raw) and len(indent + prefix + text + suffix) > WIDTH:
+        lines = _split_last_call(indent + prefix, text, suffix, indent)
+        if lines:
+            return _with_comment(lines[0], comment, indent) + lines[1:]
     return _with_comment(indent + prefix + text + suffix, comment, indent)
+
+
+def _split_last_call(head: str, text: str, suffix: str, indent: str) -> list[str] | None:
+    """ruff's layout of a line too long that ends in a call whose arguments fit on a line of
+    their own: ``a, b = x.chunk(`` / ``4, dim=2`` / ``)``; None otherwise."""
+    if not text.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            break
+    args = text[i + 1:-1]
+    if not i or not args or len(indent + IND + args) > WIDTH or len(head + text[:i + 1]) > WIDTH:
+        return None
+    return [head + text[:i + 1], indent + IND + args, indent + ")" + suffix]
 
 
 def _top_level(text: str, ops: tuple[str, ...]) -> list[tuple[str, str]]:
