@@ -204,6 +204,8 @@ network Net {
     output z
 }
 """,
+    # (an application whose facts the class tests, `1 <= k` of a kernel from a parameter, is
+    # never reused: the ReLUs are, under the parameters' values)
     "parameter_values": """
 network Block(k=3) {
     input x: float[batch, 2, 9, 9]
@@ -214,7 +216,9 @@ network Net(k=5) {
     input x: float[batch, 2, 9, 9]
     a = x -> Block -> Conv2d(4, k)
     b = x -> Conv2d(4, k) -> Conv2d(4, k)
-    output a, b
+    c = x -> ReLU
+    d = x -> ReLU
+    output a, b, c, d
 }
 """,
     # add's equality k == 4 holds only for the caller's parameter value (k is its `n`): each
