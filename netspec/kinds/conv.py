@@ -62,21 +62,13 @@ class Spatial(FloatLayer):
         ctx.refuse_batch_in(x, range(max(x.rank - self.n, 0), x.rank), "reads {dim} as a spatial dim",
                             "its window would slide across samples", first=x.rank == self.n + 2)
 
-    def window(self, ctx, value, name: str) -> tuple[int, ...]:
-        """A size or an n-tuple of them (kernel_size, stride, ...), every one a known integer."""
-        try:
-            t = normalize_tuple(value, self.n)
-        except ValueError as e:
-            raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name) from None
-        return tuple(ctx.concrete(v, name, name) for v in t)
-
     def kernel_sizes(self, ctx, value, name: str = "kernel_size", low: int = 1) -> tuple:
-        """A window size (kernel_size, stride, dilation, a pool's padding) as :meth:`window`
-        reads it, except that a size given by the network's parameters stays a symbol (in a
-        network checked generically, any symbolic size): the class is built over it (a size
-        it leaves divides by it: ``(h - 1) // s + 1``), each use of a block checks its value,
-        and the class tests that it is at least ``low`` (torch's least value), as ``check
-        --set`` does."""
+        """A window size or an n-tuple of them (kernel_size, stride, dilation, a pool's
+        padding), each a known integer, except a size given by the network's parameters,
+        which stays a symbol (in a network checked generically, any symbolic size): the
+        class is built over it (a size it leaves divides by it: ``(h - 1) // s + 1``), each
+        use of a block checks its value, and the class tests that it is at least ``low``
+        (torch's least value), as ``check --set`` does."""
         try:
             t = normalize_tuple(value, self.n)
         except ValueError as e:
