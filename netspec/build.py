@@ -233,7 +233,27 @@ def lay_out(prefix: str, value, suffix: str, indent: str, scope: Scope, comment:
     text = value.text if isinstance(value, Raw) else scope.value(value)
     if isinstance(value, Expr) and not prefix and not comment and len(indent + text + suffix) > WIDTH:
         return split_sum(text, indent, suffix) or [indent + text + suffix]
+    if isinstance(value, Raw) and len(indent + prefix + text + suffix) > WIDTH:
+        lines = _split_last_call(indent + prefix, text, suffix, indent)
+        if lines:
+            return _with_comment(lines[0], comment, indent) + lines[1:]
     return _with_comment(indent + prefix + text + suffix, comment, indent)
+
+
+def _split_last_call(head: str, text: str, suffix: str, indent: str) -> list[str] | None:
+    """ruff's layout of a line too long that ends in a call whose arguments fit on a line of
+    their own: ``a, b = x.chunk(`` / ``4, dim=2`` / ``)``; None otherwise."""
+    if not text.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            break
+    args = text[i + 1:-1]
+    if not i or not args or len(indent + IND + args) > WIDTH or len(head + text[:i + 1]) > WIDTH:
+        return None
+    return [head + text[:i + 1], indent + IND + args, indent + ")" + suffix]
 
 
 def _top_level(text: str, ops: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -817,12 +837,12 @@ class ClassGen:
             msg = (f"{self.cls_of[net.name]} needs {kw}={literal(value)}: line {line} of "
                    f"{source_name(net.span.file)} holds only for that value; rebuild with --set {p}=...")
             out.extend(lay_out("raise ", Call("ValueError", [Raw(pystr(msg))]), "", body + IND, scope))
-        out += self._required_lines(init_names, scope)
+        sizes = SizeNames(lambda n: self.local.usable(n) and n not in init_names, self.local.add, ctor_symbols)
+        out += self._required_lines(init_names, scope, sizes)
         out += self._assumed_lines(init_names, scope)
         out += [f"{body}self.{attr} = {init_names[name]}" for name, attr in stored.items()]
-        sizes = SizeNames(lambda n: self.local.usable(n) and n not in init_names, self.local.add, ctor_symbols)
         ctor_calls = [(attr, _shorten(call, sizes), comment) for attr, call, comment in ctor_calls]
-        out += [f"{body}{name} = {scope.dim(d)}" for name, d in sizes.definitions()]  # long sizes, named
+        out += [f"{body}{name} = {scope.dim(d)}" for name, d in sizes.fresh()]  # long sizes, named
         for attr, call, comment in ctor_calls:
             if attr and not pycode.plain(attr):  # a quoted `as` name: torch's, no attribute spells it
                 call = Call("self.add_module", [Raw(pystr(attr)), call])
@@ -830,7 +850,7 @@ class ClassGen:
                                comment))
         return out
 
-    def _required_lines(self, init_names: dict[str, str], scope: Scope) -> list[str]:
+    def _required_lines(self, init_names: dict[str, str], scope: Scope, sizes: SizeNames) -> list[str]:
         """A test per fact a stage needs that the check found true with the parameters'
         values only, or that a network with free parameters assumed of them
         (TypedNetwork.requires): the class refuses the values ``check --set`` refuses, or
@@ -840,13 +860,17 @@ class ClassGen:
             names = sorted(free_names(size) | free_names(by))
             if not set(names) <= set(init_names):
                 continue  # not over the parameters alone: they are fixed instead (checker.require)
+            if set(names) <= set(self.checked):
+                continue  # the class takes these parameters at their checked values only
             if how is LESS_EQUAL:
                 size, by = _constant_left(size, by)
+            size, by = sizes.shorten(size), sizes.shorten(by)  # a long size: over named sizes
             a, b = scope.dim(size), scope.dim(by)
             test, fact = _fact_test(a, b, how, nonzero=f"{b} < 1" in tested)  # a test above keeps b from 0
             if test in tested:
                 continue  # the same fact from another stage: one test
             tested.add(test)
+            out += [f"{body}{name} = {scope.dim(d)}" for name, d in sizes.fresh()]
             out.append(f"{body}if {test}:")
             said = f"{self.cls_of[net.name]}: {what} (line {line} of {source_name(net.span.file)}) needs {fact}"
             received = ", ".join(f"{init_names[n]}={{{init_names[n]}}}" for n in names)
@@ -894,9 +918,13 @@ def _not_zero(b: str) -> str:
 
 def _constant_left(size: Dim, by: Dim) -> tuple[Dim, Dim]:
     """``size <= by`` with the constant of ``by`` moved to the left: ``5 <= width`` rather
-    than ``1 <= width - 4``."""
+    than ``1 <= width - 4``, and ``k <= 32`` rather than ``-32 <= -k``."""
     c = by.terms.get((), 0) if isinstance(by, Expr) else 0
-    return (size - c, by - c) if c else (size, by)
+    if c:
+        size, by = size - c, by - c
+    if isinstance(size, int) and isinstance(by, Expr) and all(v < 0 for v in by.terms.values()):
+        return -by, -size  # `k <= 32` rather than `-32 <= -k`
+    return size, by
 
 
 def _fact_test(a: str, b: str, how, nonzero: bool = False) -> tuple[str, str]:

@@ -535,10 +535,10 @@ class NetworkChecker:
         raise Fail(what)
 
     def _over_parameters(self, divisor: Dim) -> bool:
-        """Whether a floor division by ``divisor`` stays over it: in a network checked
-        generically, a divisor of its parameters only, positive at their values (each use
-        checks the quotient at its own; the class computes it, `(h + s - 1) // s`)."""
-        if self.strict or not isinstance(divisor, Expr) or not symbols(divisor) <= set(self.net.params):
+        """Whether a floor division by ``divisor`` stays over it: a divisor of the network's
+        parameters only, positive at their values (each use of a block checks the quotient
+        at its own; the class computes it, `(h + s - 1) // s`, and tests the divisor)."""
+        if not isinstance(divisor, Expr) or not symbols(divisor) <= set(self.net.params):
             return False
         value = self.net.dim(divisor)
         return not isinstance(value, int) or value > 0
@@ -963,7 +963,7 @@ class NetworkChecker:
                 refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
                 refuse_write_into_saved(kind, seen.args, ctx, bound.inputs, self.net)
                 return self._replay(node, seen, ctx, in_types)
-            raised = self.reporter.raised
+            raised, required = self.reporter.raised, len(self.net.requires)
             a = node.args = self._validate(kind, values, bound.spans, ctx)
             refuse_write_into_view(kind, a, ctx, bound.inputs)
             refuse_write_into_saved(kind, a, ctx, bound.inputs, self.net)
@@ -982,7 +982,7 @@ class NetworkChecker:
             node.error = "too large"
             return self._poison(node, kind.results)
         self._check_sizes(node, outs, ctx.span)
-        if isinstance(seen, int) and self.reporter.raised == raised:
+        if isinstance(seen, int) and self.reporter.raised == raised and len(self.net.requires) == required:
             self._remember(key, seen + 1, kind, ctx, a, in_types, node.params)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         return Results(node.outputs[0], dict(zip(kind.result_names(a), node.outputs)))
@@ -1070,7 +1070,20 @@ class NetworkChecker:
         actual = {k: self._valued(v) for k, v in values.items()}
         if actual != values:
             self._validated(kind, actual, spans, ctx, values)
+            self._sizes_required(kind, values, spans, ctx)
         return a
+
+    def _sizes_required(self, kind: Kind, values: dict, spans: dict[str, Span], ctx: StageCtx) -> None:
+        """In a root network, a size argument given by its parameters (`Linear(h)`, `h + 1`):
+        the class refuses the values below 1, as check --set does (a block's uses check
+        their own values)."""
+        if not (self.strict or self.records):
+            return
+        for field in kind.Args.sizes():
+            v = values.get(field)
+            for d in v if isinstance(v, tuple) else (v,):
+                if isinstance(d, Expr) and self.over_params(d) and less_equal(1, d, self.checker.sizes) is not True:
+                    self.require(1, _scaled_symbol(d), LESS_EQUAL, ctx.kind_name, spans.get(field, ctx.span))
 
     def _valued(self, v):
         if isinstance(v, Expr):
@@ -1091,7 +1104,7 @@ class NetworkChecker:
                     continue
                 where = spans.get(r.field, span) if r.field else span
                 message = f"{name}({r.field}=...): {r.message}" if r.field else f"{name}: {r.message}"
-                notes = [f"`{r.field}` is `{render(written[r.field])}`, which is {render(values[r.field])} here"
+                notes = [f"`{r.field}` is `{_show_arg(written[r.field])}`, which is {_show_arg(values[r.field])} here"
                          ] if r.field in written and written[r.field] != values[r.field] else []
                 fix = f"`{r.field}` takes {takes(kind, r.field)}" if r.field else "check the values of its arguments"
                 self.reporter.error(r.code, message, where, notes, help=r.help or fix)
@@ -1479,8 +1492,8 @@ class NetworkChecker:
                 raise Fail("size")
             return result
         if expr.op == "//" and self._over_parameters(right):
-            if less_equal(1, right, self.positive) is not True:  # torch's sizes, the class's `//`
-                self.require(1, right, LESS_EQUAL, f"the divisor `{_text(expr.right)}`", expr.right.span)
+            if less_equal(1, right, self.checker.sizes) is not True:  # the class refuses a divisor below 1
+                self.require(1, right, LESS_EQUAL, f"the divisor `{render(right)}`", expr.right.span)
             return floordiv(left, right)
         divisor = self.net.dim(right)
         if not isinstance(divisor, int):
@@ -1688,6 +1701,21 @@ def _used_names(ast: A.Network, known: dict[int, set[str]]) -> set[str]:
 def _names_in(node) -> set[str]:
     """Every name a part of the AST refers to (values, parameters and symbols alike)."""
     return {n.name for n in A.walk(node) if isinstance(n, A.Ref)}
+
+
+def _scaled_symbol(d: Expr) -> Expr:
+    """``h`` for ``4 * h`` (at least 1 exactly when ``h`` is): one test for every multiple."""
+    ((mono, c),) = d.terms.items() if len(d.terms) == 1 else ((None, 0),)
+    if c > 0 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], str):
+        return sym(mono[0][0])
+    return d
+
+
+def _show_arg(v) -> str:
+    """An argument's value as the spec writes it: a size, or a tuple of them."""
+    if isinstance(v, tuple):
+        return "(" + ", ".join(map(_show_arg, v)) + ("," if len(v) == 1 else "") + ")"
+    return render(v) if is_dim(v) else str(v)
 
 
 def _text(expr) -> str:

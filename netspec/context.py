@@ -8,6 +8,7 @@ on. A rule never reaches past it into the checker.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from . import codes, memo
@@ -99,6 +100,26 @@ class StageCtx:
             return self.assume_at_most(a, b)
         return verdict
 
+    def over_params(self, d: Dim) -> bool:
+        """Whether ``d`` is a size of the network's parameters alone (``k + 1``), one its
+        class can compute from its constructor's arguments."""
+        return bool(symbols(d)) and self._nc.over_params(d)
+
+    def requires_at_least(self, low: int, d: Dim) -> None:
+        """A window size of the parameters (a kernel, a stride: ``low`` 1; a pool's padding:
+        0) that torch refuses below ``low``: the class tests it, as ``check --set`` refuses
+        such values (a parameter whose value is 1 may be given 0), unless no value of them
+        is below it."""
+        if isinstance(d, Expr) and self.over_params(d):
+            self.requires_for_every_value(low, d)
+
+    def requires_for_every_value(self, a: Dim, b: Dim) -> None:
+        """``a <= b``, true with the parameters' values: the class tests it for the values it
+        is given, unless it holds for every value of the parameters (none taken to be
+        positive because its value is: the class may be given another)."""
+        if less_equal(a, b, self._nc.checker.sizes) is not True:
+            self._require(a, b, False)
+
     def class_tests_at_most(self, a: Dim, b: Dim) -> None:
         """In a network checked generically, a fact ``a <= b`` over its parameters and input
         sizes that holds for some of their values only (each use checks it with its own): the
@@ -180,27 +201,29 @@ class StageCtx:
             # undecided in a block: each use checks it, the class tests it
             self._nc.block_fact(size, by, DIVIDES, self.kind_name, self.span)
 
-    def param_quotient(self, total: Dim, known: Dim) -> Dim | None:
+    def param_quotient(self, total: Dim, known: Dim, factors=None) -> Dim | None:
         """``total // known`` as the built class computes it from its parameters, where the
-        quotient is whole only for the parameters' values (a -1 size): the factors of
-        ``known`` that are parameters with values (``P``, positive at them) leave
-        ``T = total / (known / P)`` over those parameters alone; then ``T // P``, and the
-        class tests that ``P`` divides ``T`` (check --set refuses the values where it does
-        not). None where the quotient is not so expressed (the parameters are then fixed)."""
+        quotient is whole only for the parameters' values (a -1 size): the part ``P`` of
+        ``known`` over parameters with values (``h``, ``a * b``, ``h + 1``; positive at them)
+        leaves ``T = total / (known / P)`` over those parameters alone; then ``T // P``, and
+        the class tests that ``P`` divides ``T`` and that each size of ``factors`` (the sizes
+        multiplied into ``known``; else each parameter of ``P``) is at least 1 (check --set
+        refuses the values where they are not). None where the quotient is not so expressed
+        (the parameters are then fixed)."""
         env = self._nc.net.param_env
-        if not isinstance(known, Expr) or len(known.terms) != 1:
-            return None
-        ((mono, _),) = known.terms.items()
-        by = product(sym(a) for a, p in mono if isinstance(a, str) and a in env for _ in range(p))
-        rest = exact_div(known, by)
+        by = _param_part(known, env)
+        rest = None if by is None else exact_div(known, by)
         part = None if rest is None else exact_div(total, rest)
         if part is None or not (symbols(part) | symbols(by)) <= env.keys():
             return None
         value = self.dim(by)
         if not isinstance(value, int) or value < 1 or exact_div(self.dim(part), value) is None:
             return None
-        for name in sorted(symbols(by)):  # sizes: a class given 0 refuses it, as check --set does
-            self._require(1, sym(name), False)
+        sizes = [sym(name) for name in sorted(symbols(by))] if factors is None else \
+            [f for f in factors if isinstance(f, Expr) and symbols(f) <= env.keys()]
+        for size in sizes:  # sizes: a class given 0 refuses it, as check --set does
+            if less_equal(1, size) is not True:
+                self._require(1, size, False)
         self.requires_divisible(part, by)
         return floordiv(part, by)
 
@@ -558,3 +581,20 @@ def _dims(v) -> list[Dim]:
     if isinstance(v, tuple):
         return [d for item in v for d in _dims(item)]
     return [v] if is_dim(v) and not isinstance(v, bool) else []
+
+
+def _param_part(known: Dim, env) -> Dim | None:
+    """The part of ``known`` over the parameters with values: ``known`` over what every
+    term shares of its coefficient and of other atoms (``h`` of ``2 * batch * h``, ``h + 1``
+    of ``batch * h + batch``); None for an int."""
+    if not isinstance(known, Expr):
+        return None
+    terms = list(known.terms.items())
+    shared: dict = {}
+    for atom, power in terms[0][0]:
+        if not (isinstance(atom, str) and atom in env):
+            shared[atom] = min([power] + [dict(m).get(atom, 0) for m, _ in terms[1:]])
+    coefficient = math.gcd(*(c for _, c in terms))
+    rest = coefficient * product(sym(a) if isinstance(a, str) else Expr({((a, 1),): 1})
+                                 for a, p in shared.items() for _ in range(p))
+    return exact_div(known, rest)

@@ -31,6 +31,7 @@ class SizeNames:
         self.inputs = inputs  # the input sizes a name may be drawn from, in order
         self.named: dict[Floor, str] = {}
         self.order: list[Floor] = []  # in the order of definition: inner ones first
+        self.written = 0  # how many of them :meth:`fresh` has handed out
 
     def shorten(self, d: Dim) -> Dim:
         """``d`` over named sizes where it is long, else ``d`` itself."""
@@ -77,6 +78,13 @@ class SizeNames:
             name = self.named[atom] = self.take(f"{stem}{k}")
             self.order.append(atom)
         return name
+
+    def fresh(self) -> list[tuple[str, Dim]]:
+        """The definitions named since the last call: written just before the first line
+        that reads them."""
+        new = self.definitions()[self.written:]
+        self.written += len(new)
+        return new
 
     def definitions(self) -> list[tuple[str, Dim]]:
         """(name, its size over the names before it) per named size, in order."""

@@ -819,6 +819,10 @@ class Gen:
         s = [self.d.choice([1, 1, 2, 3]) for _ in range(n)]
         dil = [self.d.choice([1, 1, 2]) for _ in range(n)]
         p = [self.d.int(0, 2) for _ in range(n)]
+        windows = self.window_params(spatial, ("kernel_size", "stride", "padding", "dilation"))
+        for name, xs in zip(("kernel_size", "stride", "padding", "dilation"), (k, s, p, dil)):
+            if name in windows:
+                xs[:] = [xs[0]] * n  # one parameter gives every spatial dim's
         for i, L in enumerate(spatial):
             while L.value + 2 * p[i] < dil[i] * (k[i] - 1) + 1:
                 if dil[i] > 1:
@@ -827,6 +831,7 @@ class Gen:
                     k[i] -= 1
                 else:
                     p[i] += 1
+        windows = self.name_windows(windows, {"kernel_size": k, "stride": s, "padding": p, "dilation": dil})
         in_ch = v.shape[-n - 1]
         groups = 1
         if in_ch.concrete and out.concrete and self.d.chance(0.25):
@@ -836,13 +841,8 @@ class Gen:
                     break
         name = f"Conv{n}d"
         tup = (lambda xs: str(xs[0]) if n == 1 or len(set(xs)) == 1 else "(" + ", ".join(map(str, xs)) + ")")
-        args = [text_out, tup(k)]
-        if any(x != 1 for x in s):
-            args.append(f"stride={tup(s)}")
-        if any(p):
-            args.append(f"padding={tup(p)}")
-        if any(x != 1 for x in dil):
-            args.append(f"dilation={tup(dil)}")
+        args = [text_out, windows.get("kernel_size", tup(k))] + _window_args(
+            windows, tup, (("stride", s, 1), ("padding", p, 0), ("dilation", dil, 1)))
         if groups > 1:
             args.append(f"groups={groups}")
         if self.d.chance(0.2):
@@ -866,13 +866,35 @@ class Gen:
             outs = []
             for i, L in enumerate(x.shape[-n:]):
                 o = _conv_out(L, kk[i], ss[i], pp[i], dd[i])
-                if o is None:
-                    return None
+                if o is None or windows and not L.concrete:
+                    return None  # (a window from a parameter: over sizes the class knows)
                 if 'reflect' in text and L.value <= pp[i]:
                     return None
-                outs.append(o)
+                outs.append(_by_params(o) if windows else o)
             return Val(x.expr, x.dtype, x.shape[:-n - 1] + (out,) + tuple(outs))
         return Stage(text, apply, reads=(-n - 1,))
+
+    def window_params(self, spatial, names) -> dict[str, str]:
+        """Which window arguments of a root network's convolution or pool its parameters
+        give (its class computes the sizes they leave, and takes other values of them):
+        over sizes the class is given (concrete), sometimes."""
+        if not (self.opts.params and self.depth == 0 and all(L.concrete for L in spatial) and self.d.chance(0.25)):
+            return {}
+        chosen = [name for name in names if self.d.chance(0.5)] or [self.d.choice(names)]
+        return {name: "" for name in chosen}
+
+    def name_windows(self, windows: dict, values: dict) -> dict[str, str]:
+        """The parameters for the chosen window arguments (declared with their values as
+        defaults); none where the fitting made the dims differ."""
+        if any(len(set(values[name])) > 1 for name in windows):
+            return {}
+        out = {}
+        for name in windows:
+            param = self.fresh({"kernel_size": ["k", "kernel", "ks"], "stride": ["s", "step", "stride"],
+                                "padding": ["pad", "p", "padding"], "dilation": ["dil", "dilation"]}[name])
+            self.params.append((param, str(values[name][0])))
+            out[name] = param
+        return out
 
     def conv_same(self, v: Val) -> Stage | None:
         """A convolution that keeps the spatial sizes: only the channels may change."""
@@ -936,27 +958,33 @@ class Gen:
         spatial = v.shape[-n:]
         kind = self.d.choice(["MaxPool", "AvgPool"])
         k = [self.d.int(1, 4) for _ in range(n)]
+        windows = self.window_params(spatial, ("kernel_size", "stride", "padding", "dilation")[:4 if kind == "MaxPool"
+                                                                                              else 3])
+        if "kernel_size" in windows:
+            k = [min(k[0], *(L.value for L in spatial))] * n
         for i, L in enumerate(spatial):
             k[i] = min(k[i], L.value)
-        stride = [self.d.int(1, 3) for _ in range(n)] if self.d.chance(0.6) else None
+        stride = [self.d.int(1, 3) for _ in range(n)] if self.d.chance(0.6) or "stride" in windows else None
         p = [self.d.int(0, k[i] // 2) for i in range(n)]
         dil = [self.d.choice([1, 1, 2]) for _ in range(n)] if kind == "MaxPool" else [1] * n
+        for name, xs in (("stride", stride), ("padding", p), ("dilation", dil)):
+            if name in windows:
+                xs[:] = [min(xs)] * n  # one parameter gives every spatial dim's
         for i, L in enumerate(spatial):
             while L.value + 2 * p[i] < dil[i] * (k[i] - 1) + 1:
                 dil[i] = 1
                 if L.value + 2 * p[i] < k[i]:
                     k[i] -= 1
                     p[i] = min(p[i], k[i] // 2)
+        windows = self.name_windows(windows, {"kernel_size": k, "stride": stride, "padding": p, "dilation": dil})
         ceil = all(L.literal for L in spatial) and self.d.chance(0.3)
         tup = (lambda xs: str(xs[0]) if n == 1 or len(set(xs)) == 1 else "(" + ", ".join(map(str, xs)) + ")")
-        args = [tup(k)]
+        args = [windows.get("kernel_size", tup(k))]
         if stride:
-            args.append(self.d.choice([f"stride={tup(stride)}", tup(stride)]) if not any(p) and not ceil
-                        else f"stride={tup(stride)}")
-        if any(p):
-            args.append(f"padding={tup(p)}")
-        if any(x != 1 for x in dil):
-            args.append(f"dilation={tup(dil)}")
+            st = windows.get("stride", tup(stride))
+            args.append(self.d.choice([f"stride={st}", st]) if not any(p) and not ceil and "padding" not in windows
+                        else f"stride={st}")
+        args += _window_args(windows, tup, (("padding", p, 0), ("dilation", dil, 1)))
         if ceil:
             args.append("ceil_mode=true")
         if kind == "AvgPool" and self.d.chance(0.2):
@@ -972,9 +1000,9 @@ class Gen:
                 if ceil and not L.literal:
                     return None
                 o = _pool_out(L, k[i], ss[i], p[i], dil[i], ceil)
-                if o is None:
-                    return None
-                outs.append(o)
+                if o is None or windows and not L.concrete:
+                    return None  # (a window from a parameter: over sizes the class knows)
+                outs.append(_by_params(o) if windows else o)
             return Val(x.expr, x.dtype, x.shape[:-n] + tuple(outs))
         return Stage(text, apply)
 
@@ -1971,6 +1999,18 @@ class Gen:
 
 
 # -- shape rules the generator needs (torch's) -------------------------------------------------------
+
+def _window_args(windows: dict, tup, pairs) -> list[str]:
+    """A window layer's `name=value` arguments: a parameter's name, or the values where
+    they are not the default."""
+    return [f"{name}={windows.get(name, tup(xs))}" for name, xs, default in pairs
+            if name in windows or any(x != default for x in xs)]
+
+
+def _by_params(d: Dim) -> Dim:
+    """A size a window from a parameter leaves: known by the parameters' values only."""
+    return Dim(d.value, None, d.value) if d.concrete else d
+
 
 def _conv_out(L: Dim, k: int, s: int, p: int, d: int) -> Dim | None:
     value = (L.value + 2 * p - d * (k - 1) - 1) // s + 1

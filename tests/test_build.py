@@ -366,11 +366,14 @@ def test_an_assertion_pins_the_parameters_it_holds_for():
 
 
 def test_a_parameter_the_shapes_depend_on_is_refused_with_a_rebuild_hint():
+    """A shape assertion that holds only for the stride's value pins it; without the
+    assertion the class computes the sizes from the stride (`(16 - 3 + stride) // stride`)."""
     text = """
     network Strided(stride=2, classes=3) {
         input x: float[batch, 2, 16]
-        y = x -> Conv1d(4, 3, stride=stride) -> Flatten -> Linear(classes)
-        output y
+        y = x -> Conv1d(4, 3, stride=stride) : [batch, 4, 7]
+        z = y -> Flatten -> Linear(classes)
+        output z
     }"""
     spec = api.loads(text)
     assert spec.class_info().checked == {"stride": 2}
@@ -378,7 +381,11 @@ def test_a_parameter_the_shapes_depend_on_is_refused_with_a_rebuild_hint():
         spec.module(stride=3)
     model = spec.module(classes=5)
     assert list(model(torch.zeros(2, 2, 16)).shape) == [2, 5]
-    run_and_compare(api.loads(text, {"stride": 3}), {"batch": 2})
+    free = api.loads(text.replace(" : [batch, 4, 7]", ""))
+    assert free.class_info().checked == {}
+    assert list(free.module(stride=3)(torch.zeros(2, 2, 16)).shape) == [2, 3]
+    assert list(free.module(stride=3).z[1].weight.shape) == [3, 20]  # 4 channels of (16 - 3) // 3 + 1 = 5
+    run_and_compare(api.loads(text.replace("[batch, 4, 7]", "[batch, 4, 5]"), {"stride": 3}), {"batch": 2})
 
 
 def test_equalities_proven_with_values_fix_the_parameters():

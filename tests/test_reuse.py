@@ -191,22 +191,26 @@ network Net(w=4, n=2) {
     output a, b, c
 }
 """,
+    # (Pair's adds, checked generically, record a broadcast its class tests and are never
+    # reused; the ReLUs after them are)
     "strictness": """
 network Pair {
     input x: float[batch, 8]
     input y: float[seq, 8]
-    z = add(x, y)
-    w = add(x, y)
+    z = add(x, y) -> ReLU
+    w = add(x, y) -> ReLU
     output z, w
 }
 network Net {
     input x: float[batch, 8]
     input y: float[seq, 8]
     p = x -> Pair(y=y)
-    z = add(x, y)
+    z = add(x, y) -> ReLU
     output z
 }
 """,
+    # (an application whose facts the class tests, `1 <= k` of a kernel from a parameter, is
+    # never reused: the ReLUs are, under the parameters' values)
     "parameter_values": """
 network Block(k=3) {
     input x: float[batch, 2, 9, 9]
@@ -217,7 +221,9 @@ network Net(k=5) {
     input x: float[batch, 2, 9, 9]
     a = x -> Block -> Conv2d(4, k)
     b = x -> Conv2d(4, k) -> Conv2d(4, k)
-    output a, b
+    c = x -> ReLU
+    d = x -> ReLU
+    output a, b, c, d
 }
 """,
     # add's equality k == 4 holds only for the caller's parameter value (k is its `n`): each

@@ -1,5 +1,5 @@
 """A size a root network's class computes from its parameters where check found it whole
-or in order only for their values (a -1 in reshape or Unflatten, `12 // h`; an arange's
+or in order only for their values (a -1 in reshape or Unflatten, `12 // h`, `12 // (h + 1)`; an arange's
 span, a narrow's bounds): the class takes every value ``check --set`` accepts, instead of
 being fixed to the checked one, and refuses exactly the values check --set refuses, with
 a ValueError naming the parameters and the fact.
@@ -51,6 +51,8 @@ SPECS = {
                     [2, 4], ("a", "b"), "needs 0 <= -a + b", lambda v: [v["b"] - v["a"]]),
     "narrow-bounds": (_net("N(width=6, k=4)", "input x: float[batch, 5]", "y = x -> Linear(width) -> narrow(1, 1, k)",
                            "output y"), [2, 5], ("width", "k"), "needs k + 1 <= width", lambda v: [2, v["k"]]),
+    "reshape-by-sum": (_net("K(h=3)", "input x: float[batch, 12]", "y = x -> reshape(batch, h + 1, -1) -> Linear(3)",
+                            "output y"), [2, 12], ("h",), "needs 12 divisible by h + 1", lambda v: [2, v["h"] + 1, 3]),
     "block-use": (_P + _net("U(size=4)", "input x: float[batch, 12]", "y = x -> P(h=size)", "output y"),
                   [2, 12], ("size",), "needs 12 divisible by size", lambda v: [2, v["size"], 5]),
 }
@@ -119,13 +121,17 @@ def test_a_use_with_other_arguments_runs_each():
     assert list(model(torch.randn(2, 12)).shape) == [2, 9, 5]
 
 
-def test_a_size_the_class_cannot_compute_keeps_the_value():
-    """`12 // (h + 1)` is not a quotient of the parameters' product: the class is fixed to the
-    checked value, and says to rebuild with --set."""
+def test_a_quotient_by_a_sum_is_computed_with_its_guard():
+    """`12 // (h + 1)`: the class computes the -1 from `h` and tests the divisor, and
+    refuses `h = -1` (a divisor of 0) as check --set does, with a ValueError, not a
+    ZeroDivisionError."""
     text = _net("K(h=3)", "input x: float[batch, 12]", "y = x -> reshape(batch, h + 1, -1) -> Linear(3)",
                 "output y")
     spec = api.loads(text)
-    assert spec.class_info().checked == {"h": 3}
-    with pytest.raises(ValueError, match="holds only for that value"):
-        spec.module_class()(h=1)
-    assert list(spec.module_class()(h=3)(torch.randn(2, 12)).shape) == [2, 4, 3]
+    assert spec.class_info().checked == {}
+    assert "nn.Linear(12 // (h + 1), 3)" in spec.code
+    assert list(spec.module_class()(h=1)(torch.randn(2, 12)).shape) == [2, 2, 3]
+    for h in (-1, -2, 4):
+        assert not api.loads(text, {"h": h}, strict=False).ok
+        with pytest.raises(ValueError, match=f"received h={h}"):
+            spec.module_class()(h=h)

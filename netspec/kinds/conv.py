@@ -62,26 +62,22 @@ class Spatial(FloatLayer):
         ctx.refuse_batch_in(x, range(max(x.rank - self.n, 0), x.rank), "reads {dim} as a spatial dim",
                             "its window would slide across samples", first=x.rank == self.n + 2)
 
-    def window(self, ctx, value, name: str) -> tuple[int, ...]:
-        """A size or an n-tuple of them (kernel_size, stride, ...), every one a known integer."""
+    def kernel_sizes(self, ctx, value, name: str = "kernel_size", low: int = 1) -> tuple:
+        """A window size or an n-tuple of them (kernel_size, stride, dilation, a pool's
+        padding), each a known integer, except a size given by the network's parameters,
+        which stays a symbol (in a network checked generically, any symbolic size): the
+        class is built over it (a size it leaves divides by it: ``(h - 1) // s + 1``), each
+        use of a block checks its value, and the class tests that it is at least ``low``
+        (torch's least value), as ``check --set`` does."""
         try:
             t = normalize_tuple(value, self.n)
         except ValueError as e:
             raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name) from None
-        return tuple(ctx.concrete(v, name, name) for v in t)
-
-    def kernel_sizes(self, ctx, value, name: str = "kernel_size") -> tuple:
-        """A window size (kernel_size, stride) as :meth:`window` reads it, except in a
-        network checked generically (``not ctx.strict``), where a size given by the
-        network's parameters stays a symbol: its class is built over it (a size it leaves
-        divides by it: ``(h - 1) // s + 1``), and each use checks its value."""
-        if ctx.strict:
-            return self.window(ctx, value, name)
-        try:
-            t = normalize_tuple(value, self.n)
-        except ValueError as e:
-            raise ctx.fail(codes.ARGUMENT, f"{self.name}({name}=...): {e}", arg=name) from None
-        return tuple(v if isinstance(v, Expr) else ctx.concrete(v, name, name) for v in t)
+        out = tuple(v if isinstance(v, Expr) and (not ctx.strict or ctx.over_params(v))
+                    else ctx.concrete(v, name, name) for v in t)
+        for v in out:
+            ctx.requires_at_least(low, v)
+        return out
 
     def conv_groups(self, ctx, a) -> None:
         """groups must divide both channel counts: a known integer checked as torch checks
@@ -223,6 +219,12 @@ class _Conv(Spatial):
         if not all(is_dim(v) for v in p):
             raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): expected an integer, a tuple or "
                            '"same"/"valid"', arg="padding")
+        low = min((v for v in map(ctx.dim, p) if isinstance(v, int)), default=0)
+        if low < 0:
+            raise ctx.fail(codes.VALUE, f"{self.name}: padding must not be negative (received {low})",
+                           arg="padding", help="give a padding of 0 or more")
+        for v in p:
+            ctx.requires_at_least(0, v)
         return tuple(conv_out(L, k[i], s[i], p[i], d[i]) for i, L in enumerate(spatial))
 
     def param_count(self, a):
@@ -371,9 +373,9 @@ class _ConvTranspose(Spatial):
         (x,) = inputs
         self.check_input(ctx, x)
         self._no_string_padding(ctx, a)
-        k, s, p, d, op = (self.kernel_sizes(ctx, v, name) for name, v in (
-            ("kernel_size", a.kernel_size), ("stride", a.stride), ("padding", a.padding),
-            ("dilation", a.dilation), ("output_padding", a.output_padding)))
+        k, s, p, d, op = (self.kernel_sizes(ctx, v, name, low) for name, v, low in (
+            ("kernel_size", a.kernel_size, 1), ("stride", a.stride, 1), ("padding", a.padding, 0),
+            ("dilation", a.dilation, 1), ("output_padding", a.output_padding, 0)))
         self._check_windows(ctx, k, s, p, d, op)
         self.positive_windows(ctx, *k, *s, *d)
         self.conv_groups(ctx, a)  # a block's free groups too, as a convolution's
@@ -400,8 +402,8 @@ class _ConvTranspose(Spatial):
         """kernel_size, stride and dilation positive, padding and output_padding not negative,
         and output_padding below stride or dilation, refused where torch refuses them. In a
         network checked generically any of them may be a parameter (the output's size is a
-        polynomial in them); each use checks its values, and the class tests
-        ``output_padding < stride`` (or ``< dilation``, whichever its values meet)."""
+        polynomial in them); each use checks its values, and the class tests that
+        ``output_padding`` is below the stride or the dilation, as torch does."""
         def known(values):
             return [v for v in map(ctx.dim, values) if isinstance(v, int)] or [1]
         if min(known((*k, *s, *d))) < 1:
@@ -410,13 +412,15 @@ class _ConvTranspose(Spatial):
             if min(known(values)) < 0:
                 raise ctx.fail(codes.VALUE, f"{self.name}: {name} must not be negative", arg=name)
         for i in range(self.n):
-            if ctx.requires_at_most(op[i] + 1, s[i], assume=True) is False \
-                    and ctx.requires_at_most(op[i] + 1, d[i], assume=True) is False:
+            if ctx.less_equal(op[i] + 1, s[i]) is False and ctx.less_equal(op[i] + 1, d[i]) is False:
                 o, st, di = (ctx.dim(v) for v in (op[i], s[i], d[i]))
                 raise ctx.fail(codes.VALUE, f"{self.name}: output_padding ({o}) must be smaller than either "
                                f"stride ({st}) or dilation ({di})", arg="output_padding",
                                help=f"use an output_padding below {max(st, di)}" if isinstance(st, int)
                                and isinstance(di, int) else "use an output_padding below the stride")
+            # below either: with 0 <= op, 1 <= s and 1 <= d (tested first), `op // s` is 0
+            # exactly when op < s, so the class tests that one of the quotients is 0
+            ctx.requires_for_every_value(floordiv(op[i], s[i]) * floordiv(op[i], d[i]), 0)
 
     def param_count(self, a):
         per = numel(normalize_tuple(a.kernel_size, self.n))

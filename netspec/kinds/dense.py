@@ -428,7 +428,7 @@ class Unflatten(Layer):
         size = x.shape[i]
         known = numel(v for k, v in enumerate(sizes) if k not in holes)
         if holes:
-            sizes[holes[0]] = self._hole(ctx, x, i, known)
+            sizes[holes[0]] = self._hole(ctx, x, i, known, [v for k, v in enumerate(sizes) if k not in holes])
             return tuple(sizes)
         verdict = compare(ctx.dim(size), ctx.dim(known))
         if verdict is False:
@@ -445,7 +445,7 @@ class Unflatten(Layer):
                      help="use -1 for the size netspec should work out")
         return tuple(sizes)
 
-    def _hole(self, ctx, x: Tensor, i: int, known) -> Any:
+    def _hole(self, ctx, x: Tensor, i: int, known, factors: list) -> Any:
         size = x.shape[i]
         q = exact_div(size, known)
         if q is not None:
@@ -458,7 +458,7 @@ class Unflatten(Layer):
                 notes = [o for o in [ctx.origin_note(x, i)] if o] + ctx.input_story()
                 raise ctx.fail(codes.SHAPE, f"Unflatten: dim {i} of {ctx.show_tensor(x)} ({sv}) is not divisible by "
                                f"{kv}", notes, arg="unflattened_size", help="give sizes that divide the dim")
-            q = ctx.param_quotient(size, known)  # the class computes it, and tests the fact
+            q = ctx.param_quotient(size, known, factors)  # the class computes it, and tests the facts
             if q is not None:
                 return q
             ctx.fix(size, known)  # divides only for the parameters' values

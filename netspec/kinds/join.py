@@ -268,6 +268,15 @@ class Narrow(Op):
     def layout(self, ctx, a, inputs, outputs):
         return [layout.kept(inputs[0], outputs[0], ctx.decide)]
 
+    @staticmethod
+    def _any_end(ctx, t: Dim, length: Dim, n: Dim) -> tuple:
+        """A start ``t`` from the parameters, whichever end it counts from (torch adds ``n``
+        to a negative one): the class tests ``-n <= t``, ``t + length <= n`` and
+        ``0 <= t * (t + length)`` (a negative start leaves ``length`` elements exactly
+        when ``t + length <= 0``; the product is negative exactly between), for every value
+        of the parameters."""
+        return (0, length), (-n, t), (t + length, n), (0, t * (t + length))
+
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         if x.rank == 0:
@@ -290,10 +299,14 @@ class Narrow(Op):
                 ctx.warn(codes.UNPROVEN, f"narrow: whether {problem} depends on the values of the symbols; "
                          "netspec assumes it does not", [f"the input is {ctx.show_tensor(x)}"], arg="start",
                          help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")
-        ctx.fix(a.start)  # which end it counts from
-        for lo, hi in ((0, a.length), (start + a.length, n)):
+        if ctx.over_params(a.start):
+            facts = self._any_end(ctx, a.start, a.length, n)
+        else:
+            ctx.fix(a.start)  # which end it counts from
+            facts = ((0, a.length), (start + a.length, n))
+        for lo, hi in facts:
             if ctx.less_equal(lo, hi) is True:
-                ctx.requires_at_most(lo, hi)  # the class tests it where the values alone make it hold
+                ctx.requires_for_every_value(lo, hi)  # the class tests it where the values alone make it hold
             else:
                 ctx.fix(lo, hi)
         keep = {i: i for i in range(x.rank) if i != d}

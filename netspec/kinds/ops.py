@@ -256,7 +256,8 @@ class Reshape(Op):
                      [f"the input is {ctx.show_tensor(x)}"],
                      help="check that the sizes divide, or use sizes that make it exact")
         if q_param is None:
-            q_param = ctx.param_quotient(total, known)  # the class computes it, and tests the fact
+            others = [d for i, d in enumerate(shape) if i != hole]
+            q_param = ctx.param_quotient(total, known, others)  # the class computes it, and tests the facts
         if q_param is None:
             ctx.fix(total, known)  # divides only for the parameters' values
         return q_param if q_param is not None else q

@@ -94,7 +94,7 @@ class _Pool(Spatial):
         # ceil_pool_out); the class tests the facts torch demands of them
         k = self.kernel_sizes(ctx, a.kernel_size, "kernel_size")
         s = k if a.stride is None else self.kernel_sizes(ctx, a.stride, "stride")
-        p = self.kernel_sizes(ctx, getattr(a, "padding", 0), "padding")  # LPPool has none
+        p = self.kernel_sizes(ctx, getattr(a, "padding", 0), "padding", low=0)  # LPPool has none
         d = self.kernel_sizes(ctx, a.dilation, "dilation") if self.has_dilation else (1,) * self.n
         self.positive_windows(ctx, *k, *s)
         self._check_windows(ctx, k, s, p, d)

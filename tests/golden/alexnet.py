@@ -8,6 +8,10 @@ class AlexNet(nn.Module):
 
     def __init__(self, *, num_classes: int = 1000, dropout: float = 0.5) -> None:
         super().__init__()
+        if num_classes < 1:
+            raise ValueError(
+                f"AlexNet: Linear (line 28 of alexnet.net) needs 1 <= num_classes; received num_classes={num_classes}",
+            )
         self.features = nn.Sequential(
             nn.Conv2d(3, 64, 11, stride=4, padding=2),  # line 6
             nn.ReLU(inplace=True),  # line 7

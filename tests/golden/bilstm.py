@@ -23,6 +23,14 @@ class BiLSTMClassifier(nn.Module):
             raise ValueError(
                 "BiLSTMClassifier needs classes=12: line 12 of bilstm.net holds only for that value; rebuild with --set classes=...",
             )
+        if features < 1:
+            raise ValueError(
+                f"BiLSTMClassifier: LSTM (line 5 of bilstm.net) needs 1 <= features; received features={features}",
+            )
+        if layers < 1:
+            raise ValueError(
+                f"BiLSTMClassifier: LSTM (line 5 of bilstm.net) needs 1 <= layers; received layers={layers}",
+            )
         self.enc = nn.LSTM(  # line 5
             features,
             hidden,

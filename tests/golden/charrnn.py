@@ -28,6 +28,14 @@ class CharRNN(nn.Module):
             raise ValueError(
                 "CharRNN needs classes=4: line 8 of charrnn.net holds only for that value; rebuild with --set classes=...",
             )
+        if vocab < 1:
+            raise ValueError(
+                f"CharRNN: Embedding (line 6 of charrnn.net) needs 1 <= vocab; received vocab={vocab}",
+            )
+        if layers < 1:
+            raise ValueError(
+                f"CharRNN: RNN (line 7 of charrnn.net) needs 1 <= layers; received layers={layers}",
+            )
         self.classes = classes
         self.logits = nn.Sequential(
             nn.Embedding(vocab, embedding),  # line 6

@@ -79,6 +79,10 @@ class ConvNeXtTiny(nn.Module):
 
     def __init__(self, *, num_classes: int = 1000) -> None:
         super().__init__()
+        if num_classes < 1:
+            raise ValueError(
+                f"ConvNeXtTiny: Linear (line 32 of convnext_tiny.net) needs 1 <= num_classes; received num_classes={num_classes}",
+            )
         self.features = nn.Sequential(
             nn.Sequential(
                 nn.Conv2d(3, 96, 4, stride=4),  # line 29

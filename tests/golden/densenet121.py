@@ -57,6 +57,10 @@ class DenseNet121(nn.Module):
 
     def __init__(self, *, num_classes: int = 1000) -> None:
         super().__init__()
+        if num_classes < 1:
+            raise ValueError(
+                f"DenseNet121: Linear (line 43 of densenet121.net) needs 1 <= num_classes; received num_classes={num_classes}",
+            )
         self.features = nn.Sequential(
             OrderedDict(
                 conv0=nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),  # line 41

@@ -82,6 +82,18 @@ class MBConv(nn.Module):
         c: int,
     ) -> None:
         super().__init__()
+        if kernel < 1:
+            raise ValueError(
+                f"MBConv: Conv2d (line 36 of efficientnet_b0.net) needs 1 <= kernel; received kernel={kernel}",
+            )
+        if stride < 1:
+            raise ValueError(
+                f"MBConv: Conv2d (line 36 of efficientnet_b0.net) needs 1 <= stride; received stride={stride}",
+            )
+        if (kernel + 1) // 2 < 1:
+            raise ValueError(
+                f"MBConv: Conv2d (line 36 of efficientnet_b0.net) needs 1 <= (kernel + 1) // 2; received kernel={kernel}",
+            )
         self.block = nn.Sequential(
             nn.Sequential(
                 nn.Conv2d(c, 6 * c, 1, bias=False),  # line 36
@@ -119,6 +131,14 @@ class MBConvResidual(nn.Module):
 
     def __init__(self, *, kernel: int = 3, p: float = 0.0, c: int) -> None:
         super().__init__()
+        if kernel < 1:
+            raise ValueError(
+                f"MBConvResidual: Conv2d (line 47 of efficientnet_b0.net) needs 1 <= kernel; received kernel={kernel}",
+            )
+        if (kernel + 1) // 2 < 1:
+            raise ValueError(
+                f"MBConvResidual: Conv2d (line 47 of efficientnet_b0.net) needs 1 <= (kernel + 1) // 2; received kernel={kernel}",
+            )
         self.block = nn.Sequential(
             nn.Sequential(
                 nn.Conv2d(c, 6 * c, 1, bias=False),  # line 47
@@ -160,6 +180,10 @@ class EfficientNetB0(nn.Module):
 
     def __init__(self, *, num_classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
+        if num_classes < 1:
+            raise ValueError(
+                f"EfficientNetB0: Linear (line 60 of efficientnet_b0.net) needs 1 <= num_classes; received num_classes={num_classes}",
+            )
         self.features = nn.Sequential(
             nn.Sequential(
                 nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False),  # line 58

@@ -16,6 +16,18 @@ class BasicConv2d(nn.Module):
         in_channels: int,
     ) -> None:
         super().__init__()
+        if kernel_size < 1:
+            raise ValueError(
+                f"BasicConv2d: Conv2d (line 12 of googlenet.net) needs 1 <= kernel_size; received kernel_size={kernel_size}",
+            )
+        if stride < 1:
+            raise ValueError(
+                f"BasicConv2d: Conv2d (line 12 of googlenet.net) needs 1 <= stride; received stride={stride}",
+            )
+        if padding < 0:
+            raise ValueError(
+                f"BasicConv2d: Conv2d (line 12 of googlenet.net) needs 0 <= padding; received padding={padding}",
+            )
         self.conv = nn.Conv2d(  # line 12
             in_channels,
             out_channels,
@@ -117,6 +129,10 @@ class GoogLeNet(nn.Module):
 
     def __init__(self, *, num_classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
+        if num_classes < 1:
+            raise ValueError(
+                f"GoogLeNet: Linear (line 61 of googlenet.net) needs 1 <= num_classes; received num_classes={num_classes}",
+            )
         self.conv1 = BasicConv2d(  # line 38
             out_channels=64,
             kernel_size=7,

@@ -27,6 +27,10 @@ class GRUClassifier(nn.Module):
             raise ValueError(
                 "GRUClassifier needs classes=2: line 15 of gru.net holds only for that value; rebuild with --set classes=...",
             )
+        if vocab < 1:
+            raise ValueError(
+                f"GRUClassifier: Embedding (line 7 of gru.net) needs 1 <= vocab; received vocab={vocab}",
+            )
         self.hidden = hidden
         self.enc = nn.Sequential(
             nn.Embedding(vocab, embed),  # line 7

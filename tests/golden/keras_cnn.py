@@ -8,6 +8,10 @@ class KerasConvNet(nn.Module):
 
     def __init__(self, *, classes: int = 10) -> None:
         super().__init__()
+        if classes < 1:
+            raise ValueError(
+                f"KerasConvNet: Linear (line 16 of keras_cnn.net) needs 1 <= classes; received classes={classes}",
+            )
         self.features = nn.Sequential(
             nn.Conv2d(1, 32, 3),  # line 7
             nn.ReLU(),  # line 8

@@ -23,6 +23,14 @@ class LSTMWithState(nn.Module):
             raise ValueError(
                 "LSTMWithState needs embed=64: line 9 of lstm_state.net holds only for that value; rebuild with --set embed=...",
             )
+        if hidden < 1:
+            raise ValueError(
+                f"LSTMWithState: LSTM (line 10 of lstm_state.net) needs 1 <= hidden; received hidden={hidden}",
+            )
+        if layers < 1:
+            raise ValueError(
+                f"LSTMWithState: LSTM (line 10 of lstm_state.net) needs 1 <= layers; received layers={layers}",
+            )
         self.enc = nn.Sequential(
             nn.Embedding(vocab, embed),  # line 9
             nn.LSTM(embed, hidden, num_layers=layers, dropout=0.1),  # line 10

@@ -35,6 +35,10 @@ class InvertedResidual(nn.Module):
         c: int,
     ) -> None:
         super().__init__()
+        if stride < 1:
+            raise ValueError(
+                f"InvertedResidual: Conv2d (line 22 of mobilenet_v2.net) needs 1 <= stride; received stride={stride}",
+            )
         self.conv = nn.Sequential(
             nn.Sequential(
                 nn.Conv2d(c, c * t, 1, bias=False),  # line 22
@@ -96,6 +100,10 @@ class MobileNetV2(nn.Module):
 
     def __init__(self, *, num_classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
+        if num_classes < 1:
+            raise ValueError(
+                f"MobileNetV2: Linear (line 44 of mobilenet_v2.net) needs 1 <= num_classes; received num_classes={num_classes}",
+            )
         self.features = nn.Sequential(
             nn.Sequential(
                 nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False),  # line 42

@@ -32,6 +32,10 @@ class QstEncoder(nn.Module):
             raise ValueError(
                 "QstEncoder needs hidden_size=512: line 16 of qstencoder.net holds only for that value; rebuild with --set hidden_size=...",
             )
+        if qst_vocab_size < 1:
+            raise ValueError(
+                f"QstEncoder: Embedding (line 12 of qstencoder.net) needs 1 <= qst_vocab_size; received qst_vocab_size={qst_vocab_size}",
+            )
         self.words = nn.Sequential(
             nn.Embedding(qst_vocab_size, word_embed_size),  # line 12
             nn.Tanh(),  # line 13

@@ -31,6 +31,10 @@ class DownBlock(nn.Module):
 
     def __init__(self, *, planes: int, stride: int = 2, inplanes: int) -> None:
         super().__init__()
+        if stride < 1:
+            raise ValueError(
+                f"DownBlock: Conv2d (line 25 of resnet18.net) needs 1 <= stride; received stride={stride}",
+            )
         self.conv1 = nn.Conv2d(  # line 25
             inplanes,
             planes,
@@ -74,6 +78,10 @@ class ResNet18(nn.Module):
 
     def __init__(self, *, num_classes: int = 1000) -> None:
         super().__init__()
+        if num_classes < 1:
+            raise ValueError(
+                f"ResNet18: Linear (line 50 of resnet18.net) needs 1 <= num_classes; received num_classes={num_classes}",
+            )
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)  # line 41
         self.bn1 = nn.BatchNorm2d(64)  # line 42
         self.relu = nn.ReLU(inplace=True)  # line 43

@@ -12,6 +12,10 @@ class RowLSTM(nn.Module):
             raise ValueError(
                 "RowLSTM needs hidden=100: line 10 of rowlstm.net holds only for that value; rebuild with --set hidden=...",
             )
+        if classes < 1:
+            raise ValueError(
+                f"RowLSTM: Linear (line 11 of rowlstm.net) needs 1 <= classes; received classes={classes}",
+            )
         self.enc = nn.LSTM(28, hidden, bidirectional=True)  # line 7
         self.logits = nn.Linear(2 * hidden, classes)  # line 11
 

@@ -23,6 +23,14 @@ class Seq2SeqLuong(nn.Module):
             raise ValueError(
                 "Seq2SeqLuong needs hidden=64: line 20 of seq2seq_luong.net holds only for that value; rebuild with --set hidden=...",
             )
+        if src_vocab < 1:
+            raise ValueError(
+                f"Seq2SeqLuong: Embedding (line 11 of seq2seq_luong.net) needs 1 <= src_vocab; received src_vocab={src_vocab}",
+            )
+        if embed < 1:
+            raise ValueError(
+                f"Seq2SeqLuong: Embedding (line 11 of seq2seq_luong.net) needs 1 <= embed; received embed={embed}",
+            )
         self.src_embed = nn.Embedding(src_vocab, embed)  # line 11
         self.encoder = nn.LSTM(embed, hidden, batch_first=True)  # line 12
         self.tgt_embed = nn.Embedding(tgt_vocab, embed)  # line 14

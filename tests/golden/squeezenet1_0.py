@@ -40,6 +40,10 @@ class SqueezeNet1_0(nn.Module):
 
     def __init__(self, *, num_classes: int = 1000, dropout: float = 0.5) -> None:
         super().__init__()
+        if num_classes < 1:
+            raise ValueError(
+                f"SqueezeNet1_0: Conv2d (line 38 of squeezenet1_0.net) needs 1 <= num_classes; received num_classes={num_classes}",
+            )
         self.features = nn.Sequential(
             nn.Conv2d(3, 96, 7, stride=2),  # line 23
             nn.ReLU(inplace=True),  # line 24

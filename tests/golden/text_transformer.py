@@ -35,9 +35,17 @@ class TextTransformer(nn.Module):
             raise ValueError(
                 "TextTransformer needs classes=3: line 28 of text_transformer.net holds only for that value; rebuild with --set classes=...",
             )
-        if not nhead or d_model % nhead:
+        if vocab < 1:
             raise ValueError(
-                f"TextTransformer: TransformerEncoder (line 26 of text_transformer.net) needs d_model divisible by nhead; received d_model={d_model}, nhead={nhead}",
+                f"TextTransformer: Embedding (line 19 of text_transformer.net) needs 1 <= vocab; received vocab={vocab}",
+            )
+        if num_layers < 1:
+            raise ValueError(
+                f"TextTransformer: TransformerEncoder (line 26 of text_transformer.net) needs 1 <= num_layers; received num_layers={num_layers}",
+            )
+        if dim_feedforward < 1:
+            raise ValueError(
+                f"TextTransformer: TransformerEncoder (line 26 of text_transformer.net) needs 1 <= dim_feedforward; received dim_feedforward={dim_feedforward}",
             )
         self.pos_embedding = nn.Parameter(  # line 17
             nn.init.normal_(torch.empty(1, max_len, d_model), std=0.02),

@@ -8,6 +8,10 @@ class VGG16(nn.Module):
 
     def __init__(self, *, num_classes: int = 1000) -> None:
         super().__init__()
+        if num_classes < 1:
+            raise ValueError(
+                f"VGG16: Linear (line 26 of vgg16.net) needs 1 <= num_classes; received num_classes={num_classes}",
+            )
         self.features = nn.Sequential(
             nn.Conv2d(3, 64, 3, padding=1),  # line 7
             nn.ReLU(inplace=True),  # line 7

@@ -204,19 +204,28 @@ class VisionTransformer(nn.Module):
             raise ValueError(
                 "VisionTransformer needs num_heads=12: line 11 of vit_b_16.net holds only for that value; rebuild with --set num_heads=...",
             )
-        if image_size // 16 < 1:
+        if hidden_dim < 1:
             raise ValueError(
-                f"VisionTransformer: Conv2d (line 57 of vit_b_16.net) needs 1 <= image_size // 16; received image_size={image_size}",
+                f"VisionTransformer: Conv2d (line 57 of vit_b_16.net) needs 1 <= hidden_dim; received hidden_dim={hidden_dim}",
             )
         if not num_heads or hidden_dim % num_heads:
             raise ValueError(
                 f"VisionTransformer: MultiheadAttention in EncoderBlock in Encoder (line 62 of vit_b_16.net) needs hidden_dim divisible by num_heads; received hidden_dim={hidden_dim}, num_heads={num_heads}",
             )
+        if mlp_dim < 1:
+            raise ValueError(
+                f"VisionTransformer: Linear in EncoderBlock in Encoder (line 62 of vit_b_16.net) needs 1 <= mlp_dim; received mlp_dim={mlp_dim}",
+            )
+        if num_classes < 1:
+            raise ValueError(
+                f"VisionTransformer: Linear (line 64 of vit_b_16.net) needs 1 <= num_classes; received num_classes={num_classes}",
+            )
+        size1 = image_size // patch_size
         self.class_token = nn.Parameter(torch.zeros(1, 1, hidden_dim))  # line 54
         # line 57
         self.conv_proj = nn.Conv2d(3, hidden_dim, patch_size, stride=patch_size)
         self.encoder = Encoder(  # line 62
-            seq_length=(image_size // 16) * (image_size // 16) + 1,
+            seq_length=size1 * size1 + 1,
             hidden_dim=hidden_dim,
             num_layers=num_layers,
             num_heads=num_heads,
@@ -228,17 +237,17 @@ class VisionTransformer(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         batch = image.shape[0]
-        # [batch, hidden_dim, image_size // 16, image_size // 16]  (line 57)
+        # [batch, hidden_dim, image_size // patch_size, image_size // patch_size]  (line 57)
         patches = self.conv_proj(image)
-        # [batch, hidden_dim, (image_size // 16) * (image_size // 16)]  (line 58)
+        # [batch, hidden_dim, (image_size // patch_size) * (image_size // patch_size)]  (line 58)
         patches = patches.flatten(2)
-        # [batch, (image_size // 16) * (image_size // 16), hidden_dim]  (line 59)
+        # [batch, (image_size // patch_size) * (image_size // patch_size), hidden_dim]  (line 59)
         patches = patches.permute(0, 2, 1)
         # [batch, 1, hidden_dim]  (line 60)
         tokens = self.class_token.expand(batch, -1, -1)
-        # [batch, (image_size // 16) * (image_size // 16) + 1, hidden_dim]  (line 60)
+        # [batch, (image_size // patch_size) * (image_size // patch_size) + 1, hidden_dim]  (line 60)
         tokens = torch.cat((tokens, patches), dim=1)
-        # [batch, (image_size // 16) * (image_size // 16) + 1, hidden_dim]  (line 62)
+        # [batch, (image_size // patch_size) * (image_size // patch_size) + 1, hidden_dim]  (line 62)
         encoded = self.encoder(tokens)
         first = encoded[:, 0]  # [batch, hidden_dim]  (line 63)
         logits = self.heads(first)  # [batch, num_classes]  (line 64)
