@@ -442,6 +442,9 @@ class NetworkChecker:
         # tests it, TypedNetwork.requires); one over its input symbols is not assumed
         self.records = False
         self.traced_facts: list | None = None  # while a rule is traced: its block facts (block_fact)
+        self.validated_facts: list | None = None  # while arguments are validated: the facts required
+        self._fact_list: list | None = None  # the requirements _fact_set holds (_add_fact)
+        self._fact_set: set = set()
         self.param_syms = {p for p, v in params.items() if isinstance(v, Expr)}
 
     # -- comparisons and concreteness ------------------------------------------------------------
@@ -499,9 +502,17 @@ class NetworkChecker:
         if self.traced_facts is not None:  # tracing (memo): kept for each reuse, which records it
             self.traced_facts.append((a, b, how, what))
             return
-        fact = (a, b, how, what, span.line)
-        if fact not in self.net.requires:
-            self.net.requires.append(fact)
+        self._add_fact((a, b, how, what, span.line))
+
+    def _add_fact(self, fact: tuple) -> None:
+        """``fact`` appended to the network's requirements unless there: a set beside the list
+        keeps a long chain of stages that require the same fact from scanning it each time."""
+        reqs = self.net.requires
+        if self._fact_list is not reqs or len(self._fact_set) != len(reqs):
+            self._fact_list, self._fact_set = reqs, set(reqs)
+        if fact not in self._fact_set:
+            reqs.append(fact)
+            self._fact_set.add(fact)
 
     def over_params(self, *dims: Dim) -> bool:
         return all(symbols(d) <= self.param_syms for d in dims)
@@ -515,8 +526,9 @@ class NetworkChecker:
             self.fix(a, b, span=span)
             return
         fact = (a, b, how, what, span.line)
-        if fact not in self.net.requires:
-            self.net.requires.append(fact)
+        if self.validated_facts is not None:  # kept for each reuse of the application (apply)
+            self.validated_facts.append(fact)
+        self._add_fact(fact)
 
     def known(self, d: Dim) -> Dim:
         """``d`` with the parameters' values; a decision taken on it depends on them."""
@@ -963,8 +975,11 @@ class NetworkChecker:
                 refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
                 refuse_write_into_saved(kind, seen.args, ctx, bound.inputs, self.net)
                 return self._replay(node, seen, ctx, in_types)
-            raised, required = self.reporter.raised, len(self.net.requires)
-            a = node.args = self._validate(kind, values, bound.spans, ctx)
+            raised, required, self.validated_facts = self.reporter.raised, len(self.net.requires), []
+            try:
+                a = node.args = self._validate(kind, values, bound.spans, ctx)
+            finally:
+                validated, self.validated_facts = self.validated_facts, None
             refuse_write_into_view(kind, a, ctx, bound.inputs)
             refuse_write_into_saved(kind, a, ctx, bound.inputs, self.net)
             outs = self.rule(kind, ctx, a, in_types)
@@ -982,10 +997,19 @@ class NetworkChecker:
             node.error = "too large"
             return self._poison(node, kind.results)
         self._check_sizes(node, outs, ctx.span)
-        if isinstance(seen, int) and self.reporter.raised == raised and len(self.net.requires) == required:
-            self._remember(key, seen + 1, kind, ctx, a, in_types, node.params)
+        if isinstance(seen, int) and self.reporter.raised == raised and self._same_facts(required, validated, ctx):
+            facts = tuple((x, y, how) for x, y, how, _, _ in validated)
+            self._remember(key, seen + 1, kind, ctx, a, in_types, node.params, facts)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         return Results(node.outputs[0], dict(zip(kind.result_names(a), node.outputs)))
+
+    def _same_facts(self, required: int, validated: list, ctx: StageCtx) -> bool:
+        """Whether the application's result may be reused: the facts it recorded are only
+        those its arguments required (_sizes_required), each named by the kind at the stage's
+        line, which a reuse records again at its own (_replay)."""
+        new = self.net.requires[required:]
+        return all(f in validated for f in new) and all(
+            what == ctx.kind_name and line == ctx.span.line for _, _, _, what, line in validated)
 
     def _positive_quotients(self, kind: Kind, values: dict, span: Span) -> None:
         """A size argument that a floor division over parameters without values computes
@@ -1124,14 +1148,17 @@ class NetworkChecker:
             self._applied = self.checker.applied.setdefault(env, {})
         return self._applied.get(key, 0)
 
-    def _remember(self, key, seen: int, kind: Kind, ctx: StageCtx, a, in_types: list[Tensor], params: Dim) -> None:
-        """Nothing was reported: this application's result is the same wherever it stands."""
+    def _remember(self, key, seen: int, kind: Kind, ctx: StageCtx, a, in_types: list[Tensor], params: Dim,
+                  required: tuple = ()) -> None:
+        """Nothing was reported: this application's result is the same wherever it stands
+        (with the facts its arguments require, ``required``, recorded again where it does)."""
         if memo.TRACE_AT and seen >= memo.TRACE_AT:
-            self._applied[key] = self._trace(kind, ctx, a, in_types, params)
+            self._applied[key] = self._trace(kind, ctx, a, in_types, params, required)
         else:
             self._applied[key] = seen
 
-    def _trace(self, kind: Kind, ctx: StageCtx, a, in_types: list[Tensor], params: Dim) -> memo.Applied | None:
+    def _trace(self, kind: Kind, ctx: StageCtx, a, in_types: list[Tensor], params: Dim,
+               required: tuple = ()) -> memo.Applied | None:
         """The rule's result over inputs whose origins are placeholders: which dim of which
         input (or the layer itself) each result dim takes its origin from. None (never
         reused) when the rule does not run through the same way again."""
@@ -1145,7 +1172,7 @@ class NetworkChecker:
                 facts, self.traced_facts = tuple(self.traced_facts), None
         if self.reporter.raised != raised:
             return None
-        return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed), facts)
+        return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed), facts, required)
 
     def _replay(self, node: Node, seen: memo.Applied, ctx: StageCtx, in_types: list[Tensor]) -> Results:
         node.args = seen.args
@@ -1155,6 +1182,8 @@ class NetworkChecker:
             self.net.pins.setdefault(p, node.span)
         for a, b, how, what in seen.facts:
             self.block_fact(a, b, how, what, node.span)
+        for a, b, how in seen.required:
+            self.require(a, b, how, ctx.kind_name, ctx.span)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(memo.replay(seen, in_types, ctx.origin))]
         return Results(node.outputs[0], dict(zip(seen.results, node.outputs)))
 

@@ -48,6 +48,7 @@ class Applied:
     results: tuple[str, ...]
     fixed: dict
     facts: tuple = ()  # (a, b, how, what): what a block checked generically assumed (block_fact)
+    required: tuple = ()  # (a, b, how): what its arguments require of the parameters (require)
 
 
 def tagged(v):
@@ -83,9 +84,9 @@ def placeholders(inputs: list[Tensor]) -> list[Tensor]:
 
 
 def recorded(a, params: Dim, outs: list[Tensor], results: tuple[str, ...], fixed: dict,
-             facts: tuple = ()) -> Applied:
+             facts: tuple = (), required: tuple = ()) -> Applied:
     return Applied(a, params, tuple((t.dtype, t.shape, t.origins, t.strides, t.batch, t.values) for t in outs),
-                   results, fixed, facts)
+                   results, fixed, facts, required)
 
 
 def replay(seen: Applied, inputs: list[Tensor], origin: Origin) -> list[Tensor]:

@@ -56,7 +56,7 @@ def _network(net) -> tuple:
               _network(n.block) if n.block is not None else None)
              for n in net.nodes]
     outputs = [(name, v.tensor) for name, v in net.outputs]
-    return (net.name, nodes, outputs, dict(net.fixed), net.total_params)
+    return (net.name, nodes, outputs, dict(net.fixed), net.total_params, list(net.requires))
 
 
 def _args(a):
@@ -211,6 +211,18 @@ network Net {
 """,
     # (an application whose facts the class tests, `1 <= k` of a kernel from a parameter, is
     # never reused: the ReLUs are, under the parameters' values)
+    # (each Linear(width) requires 1 <= width of the class's width, at its own line: a reused
+    # application records it again where it stands)
+    "required_sizes": """
+network Wide(width=16) {
+    input x: float[batch, 8]
+    a = x -> Linear(width) -> ReLU -> Linear(width)
+    b = a -> Linear(width)
+    c = b -> Linear(width)
+        -> Linear(width)
+    output c
+}
+""",
     "parameter_values": """
 network Block(k=3) {
     input x: float[batch, 2, 9, 9]
