@@ -131,14 +131,21 @@ def _concrete(text: str, batch: int, seq: int) -> str:
     return text.replace("batch", str(batch)).replace("seq", str(seq))
 
 
-@pytest.mark.parametrize("round_", range(int(os.environ.get("NETSPEC_LAYOUT_ROUNDS", "6"))))
-def test_random_elementwise_layout_and_training_memory_match_torch(round_):
+def _random_round(make, round_: int) -> str:
+    """One round's random network (its seed rotates and is printed), checked against torch
+    with batch and seq symbolic at 1, 2 and 3."""
     seed = int(os.environ.get("NETSPEC_SEED", time.time_ns() % 2**32)) + round_
     print(f"seed {seed} (NETSPEC_SEED={seed - round_} repeats it)")
-    text = random_spec(random.Random(seed))
+    text = make(random.Random(seed))
     print(text)
     envs = [dict(zip(("batch", "seq"), v)) for v in product((1, 2, 3), repeat=2)]
     check_network(text, envs, must_state=False)
+    return text
+
+
+@pytest.mark.parametrize("round_", range(int(os.environ.get("NETSPEC_LAYOUT_ROUNDS", "6"))))
+def test_random_elementwise_layout_and_training_memory_match_torch(round_):
+    text = _random_round(random_spec, round_)
     for batch, seq in ((2, 3), (1, 2)):  # literal sizes: nothing depends on a symbol's value
         check_network(_concrete(text, batch, seq), [{}], must_state=True)
 
@@ -233,12 +240,7 @@ def test_random_channels_last_layout_and_training_memory_match_torch(round_):
     """Random networks of :func:`random_spatial_spec`: the strides stated for every result,
     its activation bytes and the bytes a training step saves, against torch's, at batch and
     seq 1, 2 and 3 and with both literal; unknown only with a reason (training_pass.unsure)."""
-    seed = int(os.environ.get("NETSPEC_SEED", time.time_ns() % 2**32)) + round_
-    print(f"seed {seed} (NETSPEC_SEED={seed - round_} repeats it)")
-    text = random_spatial_spec(random.Random(seed))
-    print(text)
-    envs = [dict(zip(("batch", "seq"), v)) for v in product((1, 2, 3), repeat=2)]
-    check_network(text, envs, must_state=False)
+    text = _random_round(random_spatial_spec, round_)
     # stated, with every size literal, unless a size of 1 leaves torch's format to strides
     # netspec does not state (a batch of 1, or a spatial size shrunk to 1)
     shrinks = any(k in text for k in SHRINK)
