@@ -443,7 +443,7 @@ class NetworkChecker:
         self.records = False
         self.traced_facts: list | None = None  # while a rule is traced: its block facts (block_fact)
         self.validated_facts: list | None = None  # while arguments are validated: the facts required
-        self._fact_list: list | None = None  # the requirements _fact_set holds (_add_fact)
+        self._fact_list: list | None = None  # the requirements _fact_set holds (add_fact)
         self._fact_set: set = set()
         self.param_syms = {p for p, v in params.items() if isinstance(v, Expr)}
 
@@ -502,9 +502,9 @@ class NetworkChecker:
         if self.traced_facts is not None:  # tracing (memo): kept for each reuse, which records it
             self.traced_facts.append((a, b, how, what))
             return
-        self._add_fact((a, b, how, what, span.line))
+        self.add_fact((a, b, how, what, span.line))
 
-    def _add_fact(self, fact: tuple) -> None:
+    def add_fact(self, fact: tuple) -> None:
         """``fact`` appended to the network's requirements unless there: a set beside the list
         keeps a long chain of stages that require the same fact from scanning it each time."""
         reqs = self.net.requires
@@ -528,7 +528,7 @@ class NetworkChecker:
         fact = (a, b, how, what, span.line)
         if self.validated_facts is not None:  # kept for each reuse of the application (apply)
             self.validated_facts.append(fact)
-        self._add_fact(fact)
+        self.add_fact(fact)
 
     def known(self, d: Dim) -> Dim:
         """``d`` with the parameters' values; a decision taken on it depends on them."""

@@ -130,9 +130,7 @@ class StageCtx:
             return
         if self.tracing:
             raise Fail("a fact the class tests")  # such an application is never reused
-        fact = (a, b, LESS_EQUAL, self.kind_name, self.span.line)
-        if fact not in nc.net.requires:
-            nc.net.requires.append(fact)
+        nc.add_fact((a, b, LESS_EQUAL, self.kind_name, self.span.line))
 
     def assume_at_most(self, a: Dim, b: Dim) -> bool | None:
         """``less_equal(a, b)``, for a fact the stated shape rests on: where it is undecided

@@ -82,13 +82,13 @@ class SizeNames:
     def fresh(self) -> list[tuple[str, Dim]]:
         """The definitions named since the last call: written just before the first line
         that reads them."""
-        new = self.definitions()[self.written:]
-        self.written += len(new)
-        return new
+        new = self.order[self.written:]
+        self.written = len(self.order)
+        return [self._definition(a) for a in new]
 
-    def definitions(self) -> list[tuple[str, Dim]]:
-        """(name, its size over the names before it) per named size, in order."""
-        return [(self.named[a], _alone(Floor(self._over_names(a.num), self._over_names(a.den)))) for a in self.order]
+    def _definition(self, atom: Floor) -> tuple[str, Dim]:
+        """(name, its size over the names before it)."""
+        return self.named[atom], _alone(Floor(self._over_names(atom.num), self._over_names(atom.den)))
 
 
 def _alone(atom: Floor) -> Expr:
