@@ -29,6 +29,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 
@@ -76,13 +77,19 @@ def isolated(oracle, case, limit: float):
         return oracle.run(case, time_limit=limit)
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: run the case, send the outcome back, leave without cleanup
-        os.close(read)
-        with os.fdopen(write, "wb") as pipe:
-            out = oracle.run(case, time_limit=limit)
-            out.warnings = tuple(str(code) for code in out.warnings)  # plain text crosses the pipe
-            pickle.dump(out, pipe)
-        os._exit(0)
+    if pid == 0:  # the child: run the case, send the outcome back, never return into the pool
+        status = 1
+        try:
+            os.close(read)
+            with os.fdopen(write, "wb") as pipe:
+                out = oracle.run(case, time_limit=limit)
+                out.warnings = tuple(str(code) for code in out.warnings)  # plain text crosses the pipe
+                pickle.dump(out, pipe)
+            status = 0
+        except BaseException:  # noqa: BLE001 - said on stderr; the parent reports the case
+            traceback.print_exc()
+        finally:
+            os._exit(status)
     os.close(write)
     with os.fdopen(read, "rb") as pipe:
         data = pipe.read()
