@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ast as A
 from .graph import TypedNetwork
+from .memo import tagged
 from .scan import SCAN
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ _CHECKER_PLAIN = ("symbols_refused", "_group_counter", "here")
 # what a TypedNetwork is made with (the same in both checks): not restored
 _MADE_WITH = {"name", "span", "params", "param_env", "param_defaults", "param_names", "param_refs", "generic"}
 _NET_STATE = tuple(f.name for f in fields(TypedNetwork) if f.name not in _MADE_WITH)
+_VERSIONS = 4  # the checks of a network kept: of its last versions whose parameters differ
 
 
 def _copied(v: Any) -> Any:
@@ -75,7 +77,7 @@ class Kept:
     """What the last check of a network leaves for the next one."""
 
     context: tuple
-    same: tuple  # the network's name, span, parameters and inputs (compared by identity)
+    same: tuple  # the network's name, span, parameters' names, places and values, and inputs (by identity)
     bindings: list[A.Binding]
     snapshot: Snapshot | None
 
@@ -84,7 +86,7 @@ class Resume:
     """The last check of each network of one document, by name (kept by its Analyzer)."""
 
     def __init__(self) -> None:
-        self.kept: dict[str, Kept] = {}
+        self.kept: dict[str, list[Kept]] = {}  # the latest first
         self.resumed = 0  # bindings not checked again, in all (for tests and benchmarks)
         self.stages = 0  # stages of a changed binding's chain not checked again, in all
 
@@ -98,7 +100,28 @@ class Resume:
         context = (tuple(checker.asts), frozenset(checker.sizes.params), tuple(checker.module.allowed),
                    tuple(sorted(checker.overrides.items(), key=lambda kv: kv[0])), nc.strict,
                    checker.layer_count, checker.use_count, generic)
-        return Tracker(self, nc, context, (ast.name, ast.span, ast.name_span, *ast.params, None, *ast.inputs))
+        return Tracker(self, nc, context, (ast.name, ast.span, ast.name_span, _parameters(nc), None, *ast.inputs))
+
+    def last(self, name: str, context: tuple, same: tuple) -> tuple[Kept | None, Kept | None]:
+        """The latest check of network ``name``, and the latest whose context and network
+        (name, span, parameters and inputs) are these: a version before the last where an
+        edit changed a parameter's value and an edit since put it back."""
+        kept = self.kept.get(name, [])
+        return (kept[0] if kept else None,
+                next((k for k in kept if k.context == context and _identical(k.same, same)), None))
+
+    def add(self, name: str, kept: Kept) -> None:
+        """A network's check, kept before the ones of its other parameters' values."""
+        older = [k for k in self.kept.get(name, []) if k.context != kept.context or not _identical(k.same, kept.same)]
+        self.kept[name] = [kept, *older[:_VERSIONS - 1]]
+
+
+def _parameters(nc: NetworkChecker) -> tuple:
+    """What a network's check reads of its parameters: their names and places, and the
+    values it takes them at (tagged: 1, 1.0 and true differ), defaults and overrides put in."""
+    net = nc.net
+    return (tuple((p.name, p.span) for p in nc.ast.params),
+            *(tuple((k, tagged(v)) for k, v in d.items()) for d in (net.params, net.param_env, net.param_defaults)))
 
 
 def _first_changed_stage(b: A.Binding, old: A.Binding) -> int | None:
@@ -125,9 +148,10 @@ class Tracker:
         self.start_items = len(nc.reporter.items)
         self.start_layers, self.start_uses = nc.checker.layer_count, nc.checker.use_count
         bindings = nc.ast.bindings
-        last = resume.kept.get(nc.ast.name)
-        self.last = last if last is not None and last.context == context and _identical(last.same, same) else None
+        latest, self.last = resume.last(nc.ast.name, context, same)
+        last = self.last or latest
         # where to keep the state: the first binding that changed since the last version
+        # (since the one resumed from, where there is one)
         self.at: int | None = None
         self.stage_at: int | None = None  # inside binding ``at``: its chain's first stage that changed
         if last is not None:
@@ -212,4 +236,4 @@ class Tracker:
 
     def done(self) -> None:
         """The network checked: what the next version can start from."""
-        self.resume.kept[self.nc.ast.name] = Kept(self.context, self.same, list(self.nc.ast.bindings), self.snapshot)
+        self.resume.add(self.nc.ast.name, Kept(self.context, self.same, list(self.nc.ast.bindings), self.snapshot))
