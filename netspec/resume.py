@@ -151,8 +151,9 @@ class Tracker:
         latest, self.last = resume.last(nc.ast.name, context, same)
         last = self.last or latest
         # where to keep the state: the first binding that changed since the last version
-        # (since the one resumed from, where there is one)
-        self.at: int | None = None
+        # (since the one resumed from, where there is one); after the last binding in a first
+        # check (for an edit of the header)
+        self.at: int | None = len(bindings)
         self.stage_at: int | None = None  # inside binding ``at``: its chain's first stage that changed
         if last is not None:
             old = last.bindings
