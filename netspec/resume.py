@@ -7,12 +7,18 @@ replays the same values, nodes and diagnostics. :class:`Resume`, kept from one v
 the next, holds for each network checked on its own (a network used as a stage is, once,
 over free symbols; not its instances at each use) the state of its check before the first
 binding that changed in the last version (where the next keystroke most likely lands
-again); the next check of the network starts from that state, when:
+again; after its last binding in its first check), and that of its check at each of its
+last parameter values (_VERSIONS: an edit of a parameter's default, undone or typed again,
+puts back the whole check of that value instead of checking every binding again, each of
+which reads it); the next check of the network starts from the state of the version with
+its parameters, or else the last one, when:
 
 * every binding before that point is the same object as then, and none of them uses a
   network or a scan (their checks read other networks);
-* the network has the same name, span, parameters and inputs (the same objects), and no
-  tensor or shared declaration;
+* the network has the same name and span, the same inputs (the same objects), and the same
+  parameters as the check reads them: their names and places, and the values it takes
+  them at (defaults and overrides put in, tagged: 1, 1.0 and true differ); and no tensor
+  or shared declaration;
 * the check around it is the same: the networks' names, every parameter name, the allow
   comments, the overrides, whether equations may be assumed, and the counts of layers and
   uses of networks when the network's check starts, and whether it is checked over free
@@ -27,8 +33,9 @@ Otherwise the network is checked from its start, as always. What the state holds
 checker's values, names and caches of the network, the typed network's lists (its nodes,
 inputs, bindings, the parameters its shapes depend on), the counts, and the diagnostics
 reported so far in the network. Later steps of the check (marking in-place ops, naming the
-modules, the unused-value warnings) run over the whole network each time. tests/test_ide.py
-compares every version's diagnostics, JSON and table with a fresh check's.
+modules, the unused-value warnings) run over the whole network each time. tests/test_ide.py,
+tests/test_resume.py and tests/test_param_edits.py compare every version's check with a
+fresh check's.
 """
 
 from __future__ import annotations
