@@ -9,9 +9,11 @@ with the origin of each dim, costs and facts (tests/checked.py), and hover at ev
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,13 @@ SPECS = sorted((ROOT / "specs").glob("*.net"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_scale import bindings_spec  # noqa: E402
+
+BASE = int(os.environ.get("NETSPEC_SEED", time.time_ns() % 2**32))  # rotates; printed by each test
+
+
+def _rng(offset: int) -> random.Random:
+    print(f"seed {BASE + offset} (NETSPEC_SEED={BASE} repeats the run)")
+    return random.Random(BASE + offset)
 
 
 def _hovers(analysis) -> list:
@@ -87,7 +96,7 @@ def _bindings_edit(rng: random.Random, text: str, history: list[str]) -> str:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_random_edits_of_the_bindings_spec(seed):
-    rng = random.Random(seed)
+    rng = _rng(seed)
     text = bindings_spec(40)
     an = Analyzer("m.net")
     history = [text]
@@ -132,7 +141,7 @@ def _spec_edit(rng: random.Random, text: str, original: str, history: list[str])
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_random_edits_of_every_spec(path):
     original = text = path.read_text()
-    rng = random.Random(path.stem)
+    rng = _rng(SPECS.index(path))
     an = Analyzer("m.net")
     history = [text]
     _same_as_fresh(an, text, hovers=False)
