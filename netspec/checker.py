@@ -617,11 +617,19 @@ class NetworkChecker:
                     self.declare_symbol(name, dexpr.span, (len(self.net.inputs), i))
                 return self.symbol_env[name]
             except Fail:
-                return sym(f"_{inp.name}_{i}")
+                return self._refused_dim(inp, i)
         try:
             return self.dim_expr(dexpr, declare=True)
         except Fail:
-            return sym(f"_{inp.name}_{i}")
+            return self._refused_dim(inp, i)
+
+    def _refused_dim(self, inp: A.Input, i: int) -> Dim:
+        """A stand-in for an input dim whose declaration was refused (reported): a size named
+        in words no spec can write, which a later diagnostic states only as a consequence of
+        that error (the reporter drops such a diagnostic)."""
+        name = f"{inp.name}'s dim {i}"
+        self.reporter.unknown_sizes.add(name)
+        return sym(name)
 
     def declare_symbol(self, name: str, span: Span, where: tuple[int, int]) -> None:
         """A new symbolic dim of an input shape; past MAX_SYMBOLS in a network, a limit
