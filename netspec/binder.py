@@ -163,7 +163,7 @@ class KindSignature(Signature):
                 continue
             bound.values[name] = value
             bound.spans[name] = aspan
-        if not self._input_count(len(bound.inputs), span):
+        if not bound.bad and not self._input_count(len(bound.inputs), span):  # one a refused argument left
             bound.bad = True
 
     def _variadic(self, bound: Bound) -> list[tuple[Any, Span]]:

@@ -850,10 +850,19 @@ class NetworkChecker:
                 self.reporter.error(codes.ARGUMENT, f"`{_text(first.value)}` is not a tensor", first.span,
                                     help="index and operate on tensor values; sizes take `+ - * // %`")
                 raise Fail("operator")
-            return self.call(call.name, call.name_span, call.span, rest, piped, None)
+            return self._operator_call(expr, call, rest, piped)
         self.reporter.error(codes.ARGUMENT, "a chain must start with a tensor value", expr.span,
                             help="start with an input or a binding: `x -> ...`")
         raise Fail("source")
+
+    def _operator_call(self, expr, call: A.Call, rest: list[A.Arg], piped: Value) -> Results:
+        """The op an operator stands for; its diagnostics name the operator (`+`), not the op."""
+        shown = operators.label(expr)
+        start = len(self.reporter.items)
+        try:
+            return self.call(call.name, call.name_span, call.span, rest, piped, None, shown)
+        finally:
+            operators.reword(self.reporter.items, start, call.name, shown, {expr.span, *(a.span for a in call.args)})
 
     def stage(self, st: A.Stage, x: Value) -> Results:
         if st.alias_quoted:
@@ -925,7 +934,9 @@ class NetworkChecker:
 
     # -- calls: layers, ops, networks ----------------------------------------------------------
     def call(self, name: str, name_span: Span, span: Span, args: list[A.Arg], piped: Value | None,
-             st: A.Stage | None) -> Results:
+             st: A.Stage | None, shown: str | None = None) -> Results:
+        """A stage or source call; ``shown``: how its diagnostics and notes name it, for an
+        operator (`+`) that stands for the op ``name``."""
         checker = self.checker
         self.here = span
         checker.layer_count += 1
@@ -955,11 +966,11 @@ class NetworkChecker:
             raise Fail(name)
         bound = bind(self, KindSignature(kind, name, self.reporter), args, piped, span)
         node = self._node(kind, bound.inputs, bound.tensors, span, st)
-        node.arg_params = bound.params
+        node.arg_params, node.shown = bound.params, shown
         self.net.nodes.append(node)
         if bound.bad or _untyped(bound.inputs) or (bound.tensors and _untyped(bound.tensors.values())):
             return self._poison(node, kind.results)
-        return self.apply(kind, node, bound, StageCtx(self, span, name, bound.spans, bound.inputs))
+        return self.apply(kind, node, bound, StageCtx(self, span, shown or name, bound.spans, bound.inputs))
 
     def _node(self, kind: Kind | None, inputs: list[Value], state: dict[str, Value], span: Span,
               st: A.Stage | None) -> Node:
@@ -1635,7 +1646,7 @@ class NetworkChecker:
             where = f" (line {span.line})" if span else ""
             notes.append(f"{first.name} is {first.tensor.dtype}{self.net.show(first.tensor)}{where}")
         if v.tensor is not None:
-            notes.append(f"{node.kind_name} (line {node.span.line}) makes it "
+            notes.append(f"{node.shown or node.kind_name} (line {node.span.line}) makes it "
                          f"{v.tensor.dtype}{self.net.show(v.tensor)}")
         return notes
 
