@@ -156,8 +156,11 @@ class Spec:
 
     def module(self, name: str | None = None, **params) -> Any:
         """An instance of a network's class; ``params`` go to its constructor (the network's
-        parameters, and any input size its layers need, e.g. ``inplanes=64``)."""
-        return self.module_class(name)(**params)
+        parameters, and any input size its layers need, e.g. ``inplanes=64``), by the names
+        the spec gives them (a name the built code renames, `len` or `scan`, is `len_` there)."""
+        info = self.class_info(name)
+        spec_names = {**info.symbols, **info.params}
+        return self.module_class(name)(**{spec_names.get(k, k): v for k, v in params.items()})
 
 
 class _SourceKeeper:

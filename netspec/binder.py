@@ -163,7 +163,7 @@ class KindSignature(Signature):
                 continue
             bound.values[name] = value
             bound.spans[name] = aspan
-        if not self._input_count(len(bound.inputs), span):
+        if not bound.bad and not self._input_count(len(bound.inputs), span):  # one a refused argument left
             bound.bad = True
 
     def _variadic(self, bound: Bound) -> list[tuple[Any, Span]]:
@@ -180,7 +180,8 @@ class KindSignature(Signature):
             bound.values[variadic] = given[0][0]
         else:
             bound.values[variadic] = tuple(v for v, _ in given)
-        bound.spans[variadic] = given[0][1]
+        first, last = given[0][1], given[-1][1]  # the argument is every value: `reshape(b, 2, -1)`
+        bound.spans[variadic] = first._replace(end_line=last.end_line, end_column=last.end_column)
         return []
 
     def _too_many(self, given: list[tuple[Any, Span]]) -> None:

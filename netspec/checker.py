@@ -617,11 +617,19 @@ class NetworkChecker:
                     self.declare_symbol(name, dexpr.span, (len(self.net.inputs), i))
                 return self.symbol_env[name]
             except Fail:
-                return sym(f"_{inp.name}_{i}")
+                return self._refused_dim(inp, i)
         try:
             return self.dim_expr(dexpr, declare=True)
         except Fail:
-            return sym(f"_{inp.name}_{i}")
+            return self._refused_dim(inp, i)
+
+    def _refused_dim(self, inp: A.Input, i: int) -> Dim:
+        """A stand-in for an input dim whose declaration was refused (reported): a size named
+        in words no spec can write, which a later diagnostic states only as a consequence of
+        that error (the reporter drops such a diagnostic)."""
+        name = f"{inp.name}'s dim {i}"
+        self.reporter.unknown_sizes.add(name)
+        return sym(name)
 
     def declare_symbol(self, name: str, span: Span, where: tuple[int, int]) -> None:
         """A new symbolic dim of an input shape; past MAX_SYMBOLS in a network, a limit
@@ -842,10 +850,19 @@ class NetworkChecker:
                 self.reporter.error(codes.ARGUMENT, f"`{_text(first.value)}` is not a tensor", first.span,
                                     help="index and operate on tensor values; sizes take `+ - * // %`")
                 raise Fail("operator")
-            return self.call(call.name, call.name_span, call.span, rest, piped, None)
+            return self._operator_call(expr, call, rest, piped)
         self.reporter.error(codes.ARGUMENT, "a chain must start with a tensor value", expr.span,
                             help="start with an input or a binding: `x -> ...`")
         raise Fail("source")
+
+    def _operator_call(self, expr, call: A.Call, rest: list[A.Arg], piped: Value) -> Results:
+        """The op an operator stands for; its diagnostics name the operator (`+`), not the op."""
+        shown = operators.label(expr)
+        start = len(self.reporter.items)
+        try:
+            return self.call(call.name, call.name_span, call.span, rest, piped, None, shown)
+        finally:
+            operators.reword(self.reporter.items, start, call.name, shown, {expr.span, *(a.span for a in call.args)})
 
     def stage(self, st: A.Stage, x: Value) -> Results:
         if st.alias_quoted:
@@ -917,7 +934,9 @@ class NetworkChecker:
 
     # -- calls: layers, ops, networks ----------------------------------------------------------
     def call(self, name: str, name_span: Span, span: Span, args: list[A.Arg], piped: Value | None,
-             st: A.Stage | None) -> Results:
+             st: A.Stage | None, shown: str | None = None) -> Results:
+        """A stage or source call; ``shown``: how its diagnostics and notes name it, for an
+        operator (`+`) that stands for the op ``name``."""
         checker = self.checker
         self.here = span
         checker.layer_count += 1
@@ -947,11 +966,11 @@ class NetworkChecker:
             raise Fail(name)
         bound = bind(self, KindSignature(kind, name, self.reporter), args, piped, span)
         node = self._node(kind, bound.inputs, bound.tensors, span, st)
-        node.arg_params = bound.params
+        node.arg_params, node.shown = bound.params, shown
         self.net.nodes.append(node)
         if bound.bad or _untyped(bound.inputs) or (bound.tensors and _untyped(bound.tensors.values())):
             return self._poison(node, kind.results)
-        return self.apply(kind, node, bound, StageCtx(self, span, name, bound.spans, bound.inputs))
+        return self.apply(kind, node, bound, StageCtx(self, span, shown or name, bound.spans, bound.inputs))
 
     def _node(self, kind: Kind | None, inputs: list[Value], state: dict[str, Value], span: Span,
               st: A.Stage | None) -> Node:
@@ -1420,23 +1439,26 @@ class NetworkChecker:
             return self.number(expr) if _real(expr) else self.dim_expr(expr)
         raise Fail("value")
 
-    def number(self, expr) -> int | float:
+    def number(self, expr, whole=None) -> int | float:
         """Arithmetic on Python numbers (`0.5 ** 3`, `d ** -0.5`), as Python computes it; a
         parameter in it must have a known value, which the result then depends on."""
+        whole = expr if whole is None else whole
         if isinstance(expr, (A.Int, A.Float)):
             return expr.value
         if isinstance(expr, A.Neg):
-            return -self.number(expr.operand)
+            return -self.number(expr.operand, whole)
         if isinstance(expr, A.Ref) and expr.attr is None:
-            return self.concrete(self.dim_expr(expr), f"`{expr.name}` in a number", expr.span)
+            return self.concrete(self.dim_expr(expr), f"`{expr.name}` in `{_text(whole)}`", expr.span)
         if not isinstance(expr, A.BinOp) or expr.op == "@":
-            self.reporter.error(codes.ARGUMENT, f"expected a number, received {_text(expr)}", expr.span)
+            self.reporter.error(codes.ARGUMENT, f"expected a number, received {_text(expr)}", expr.span,
+                                help="arithmetic on numbers takes numbers and parameters with known values")
             raise Fail("number")
-        left, right = self.number(expr.left), self.number(expr.right)
+        left, right = self.number(expr.left, whole), self.number(expr.right, whole)
         try:
             out = _NUMBER_OPS[expr.op](left, right)
         except ZeroDivisionError:
-            self.reporter.error(codes.VALUE, f"`{_text(expr)}` divides by zero", expr.span)
+            self.reporter.error(codes.VALUE, f"`{_text(expr)}` divides by zero", expr.span,
+                                help="divide by a number other than 0")
             raise Fail("number") from None
         except OverflowError:
             out = None
@@ -1498,12 +1520,23 @@ class NetworkChecker:
                             help=suggest(expr.name, known) or "symbols come from the inputs' shapes")
         raise Fail(expr.name)
 
-    def _dim_binop(self, expr: A.BinOp, declare: bool) -> Dim:
+    def _refuse_non_integer(self, expr: A.BinOp) -> None:
+        """A size's arithmetic that is not on integers: a tensor operator, or a float result."""
         if expr.op in ("/", "@"):
             self.reporter.error(codes.ARGUMENT, f"`{expr.op}` is an operator on tensors; `{_text(expr)}` has none",
                                 expr.span, help="sizes divide with `//`" if expr.op == "/" else
                                 "`@` multiplies matrices: give it tensors")
             raise Fail("size operator")
+        if _real(expr):  # `8 ** 0.5`, `2 ** -1`, `n * 1.5`: torch refuses a float size
+            value = _literal_number(expr)
+            shown = f" is {value}," if value is not None else " is"
+            self.reporter.error(codes.ARGUMENT, f"`{_text(expr)}`{shown} not an integer size", expr.span,
+                                help="a size is a whole number: divide with `//`, and raise only to a power "
+                                     "from 0 to 64")
+            raise Fail("size")
+
+    def _dim_binop(self, expr: A.BinOp, declare: bool) -> Dim:
+        self._refuse_non_integer(expr)
         left = self.dim_expr(expr.left, declare)
         right = self.dim_expr(expr.right, declare)
         if expr.op == "**":
@@ -1613,7 +1646,7 @@ class NetworkChecker:
             where = f" (line {span.line})" if span else ""
             notes.append(f"{first.name} is {first.tensor.dtype}{self.net.show(first.tensor)}{where}")
         if v.tensor is not None:
-            notes.append(f"{node.kind_name} (line {node.span.line}) makes it "
+            notes.append(f"{node.shown or node.kind_name} (line {node.span.line}) makes it "
                          f"{v.tensor.dtype}{self.net.show(v.tensor)}")
         return notes
 
@@ -1684,6 +1717,26 @@ def _real(expr) -> bool:
     return False
 
 
+def _literal_number(expr) -> int | float | None:
+    """What arithmetic on literal numbers comes to, as Python computes it; None where it
+    names anything else or has no finite real value."""
+    if isinstance(expr, (A.Int, A.Float)):
+        return expr.value
+    if isinstance(expr, A.Neg):
+        v = _literal_number(expr.operand)
+        return None if v is None else -v
+    if not isinstance(expr, A.BinOp) or expr.op not in _NUMBER_OPS:
+        return None
+    left, right = _literal_number(expr.left), _literal_number(expr.right)
+    if left is None or right is None or (expr.op == "**" and abs(right) > 64):
+        return None
+    try:
+        out = _NUMBER_OPS[expr.op](left, right)
+    except (ArithmeticError, ValueError):
+        return None
+    return out if isinstance(out, (int, float)) and abs(out) < float("inf") else None
+
+
 def _oversized(d: Dim) -> bool:
     """An integer (or a coefficient of a symbolic dim) beyond 10**MAX_DIGITS."""
     if isinstance(d, Expr):
@@ -1747,16 +1800,35 @@ def _show_arg(v) -> str:
     return render(v) if is_dim(v) else str(v)
 
 
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "@": 2, "**": 4}  # a negation: 3
+
+
 def _text(expr) -> str:
+    """An expression as the spec writes it, with the parentheses its meaning needs."""
     if isinstance(expr, (A.Int, A.Float)):
         return str(expr.value)
+    if isinstance(expr, A.Bool):
+        return "true" if expr.value else "false"
+    if isinstance(expr, A.Str):
+        return f'"{expr.value}"'
     if isinstance(expr, A.Ref):
         return expr.text
+    if isinstance(expr, A.Tuple):
+        return "(" + ", ".join(_text(e) for e in expr.items) + ("," if len(expr.items) == 1 else "") + ")"
     if isinstance(expr, A.Neg):
-        return f"-{_text(expr.operand)}"
+        return f"-{_grouped(expr.operand, 3)}"
     if isinstance(expr, A.BinOp):
-        return f"{_text(expr.left)} {expr.op} {_text(expr.right)}"
+        level = _PRECEDENCE.get(expr.op, 0)
+        if expr.op == "**":  # right-associative: its left side is an atom, its right a unary
+            return f"{_grouped(expr.left, 5)} ** {_grouped(expr.right, 3)}"
+        return f"{_grouped(expr.left, level)} {expr.op} {_grouped(expr.right, level + 1)}"
     return "..."
+
+
+def _grouped(expr, level: int) -> str:
+    """``expr`` in parentheses where it binds more loosely than ``level``."""
+    own = 3 if isinstance(expr, A.Neg) else _PRECEDENCE.get(expr.op, 0) if isinstance(expr, A.BinOp) else 9
+    return f"({_text(expr)})" if own < level else _text(expr)
 
 
 def _kind_of(v) -> str:

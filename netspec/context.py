@@ -534,7 +534,7 @@ class StageCtx:
             v = v.node.inputs[0]
         if maker is None:
             return []
-        return [f"{maker.kind_name} (line {maker.span.line}) leaves its result "
+        return [f"{maker.shown or maker.kind_name} (line {maker.span.line}) leaves its result "
                 f"{'with a memory layout netspec cannot state' if maker.outputs[0].tensor.strides is UNKNOWN else 'not contiguous'}"]
 
     def _stories(self) -> list[str]:

@@ -67,6 +67,9 @@ class Reporter:
         # every diagnostic raised, repeats and silenced ones included: a result computed
         # while none was raised does not depend on where it was computed
         self.raised = 0
+        # sizes a refused declaration left unknown (an input dim): a diagnostic whose message
+        # states one is a consequence of that error, not a mistake of its own
+        self.unknown_sizes: set[str] = set()
 
     def allow(self, file: str, line: int, code: str) -> None:
         self.allowed.setdefault(code, set()).add((file, line))
@@ -84,6 +87,8 @@ class Reporter:
         if key in self._seen:
             return
         if self.silenced(diag.code, diag.span, diag.severity):
+            return
+        if self.unknown_sizes and any(name in diag.message for name in self.unknown_sizes):
             return
         self._seen.add(key)
         self.items.append(diag)

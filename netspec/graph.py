@@ -89,6 +89,7 @@ class Node:
     shared: str | None = None  # the shared module it applies (`shared cell = ...`)
     loop: "Node | None" = None  # the scan that applies it at each position (its code is the loop's)
     times: Dim = 1  # how many times it runs per forward pass (a scan's step: once a position)
+    shown: str | None = None  # how notes name it where an operator stands for it (`+` for add)
 
     def __repr__(self) -> str:  # `Node(Conv2d (conv1) at line 9: [1, 3, 8, 8] -> [1, 6, 8, 8])`
         def shapes(values) -> str:

@@ -8,6 +8,8 @@ This module only rewrites the AST; it decides nothing about shapes.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Callable
 
 from . import ast as A
@@ -52,6 +54,11 @@ def as_call(expr, is_value: Callable[[str], bool]) -> A.Call:
     if isinstance(expr, A.Neg):
         return _call(expr, "neg", [expr.operand])
     op = expr.op
+    if op == "@" and not (is_tensor(expr.left, is_value) and is_tensor(expr.right, is_value)):
+        number = expr.right if is_tensor(expr.left, is_value) else expr.left
+        raise OperatorError(f"`@` multiplies two tensors, but `{number.text if isinstance(number, A.Ref) else '...'}` "
+                            "is not one" if isinstance(number, A.Ref) else "`@` multiplies two tensors, not a number",
+                            number.span, "write a tensor on each side of `@`; scale by a number with `*`")
     if is_tensor(expr.left, is_value):
         if op not in FORWARD:
             raise OperatorError(f"`{op}` cannot {WORDS[op]} tensors", expr.span,
@@ -64,6 +71,33 @@ def as_call(expr, is_value: Callable[[str], bool]) -> A.Call:
                             "write it with the tensor on the left, or as sizes only")
     # the tensor first, as the op takes it: `2 * x` is mul(x, 2), `2 - x` is rsub(x, 2)
     return _call(expr, REFLECTED[op], [expr.right, expr.left])
+
+
+def label(expr) -> str:
+    """How a diagnostic names the op an operator expression stands for: the operator as the
+    spec writes it (`+`, `//`), never the op's own name (add, div)."""
+    if isinstance(expr, A.Subscript):
+        return "indexing `[...]`"
+    if isinstance(expr, A.Neg):
+        return "unary `-`"
+    return f"`{expr.op}`"
+
+
+def reword(items: list, start: int, op: str, shown: str, spans: set) -> None:
+    """The diagnostics from ``start`` on that the op ``op`` raised at one of ``spans`` (the
+    operator expression and its operands), naming the operator ``shown`` in its place:
+    `add cannot broadcast ...` becomes `` `+` cannot broadcast ...``."""
+    names = "|".join(re.escape(n) for n in {op, op.removeprefix("r") if op in REFLECTED.values() else op, shown})
+    lead = re.compile(rf"^(?:{names})(?:\([^)]*\))?(?![\w`])")  # `add`, `add(other=...)`, `sub` for rsub
+    operand = re.compile(r"^`(?:other|exponent|self)` takes")  # the help of an operand's type error
+    for k in range(start, len(items)):
+        d = items[k]
+        if d.span not in spans:
+            continue
+        message = lead.sub(lambda _m: shown, d.message).replace(f"`{op}`", shown)
+        notes = [n.replace(f"`{op}`", shown) for n in d.notes]
+        help = d.help and operand.sub(f"each side of {shown} takes a tensor or", d.help).replace(f"`{op}`", shown)
+        items[k] = replace(d, message=message, notes=notes, help=help)
 
 
 def _call(expr, name: str, operands: list, extra: list | None = None) -> A.Call:

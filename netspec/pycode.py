@@ -77,11 +77,16 @@ MODULE_ATTRS = PUBLIC_MODULE_ATTRS | frozenset("""
 """.split())
 # Names a built module cannot use for a spec's name, whatever the build renames.
 RESERVED = KEYWORDS | {"self", "super", "torch", "nn"}
+# Words the grammar reads as literals wherever a name could stand (grammar/netspec.lark).
+LITERALS = frozenset({"true", "false"})
 
 
 def check_name(reporter: Reporter, name: str, span: Span, what: str, submodule: bool = False) -> None:
-    """A `reserved` error for a name the generated Python module could not use."""
-    if name in RESERVED or (name.startswith("__") and name.endswith("__")):
+    """A `reserved` error for a name the generated Python module could not use, or that the
+    spec itself reads as something else (`true`)."""
+    if name in LITERALS:
+        why = f"the boolean literal `{name}` wherever a value is read"
+    elif name in RESERVED or (name.startswith("__") and name.endswith("__")):
         why = "a Python keyword" if name in KEYWORDS else "a name the built module itself uses"
     elif submodule and name in PUBLIC_MODULE_ATTRS:
         why = "an attribute of torch's nn.Module"

@@ -52,3 +52,32 @@ def test_every_error_has_a_help_line():
     assert not without, f"{len(without)} error(s) without a help line:\n" + "\n".join(without[:20])
     stale = [k for k in PENDING if k not in used]
     assert not stale, f"PENDING entries no error needs any more (remove them): {stale}"
+
+
+# an identifier of netspec's own (a placeholder dim such as `_x_1`) or `<...>` in a message
+_INTERNAL = re.compile(r"(?<![\w.$])_\w+|<[a-z][^<>=]*>")
+
+
+def _internal_names(name: str, text: str) -> list[str]:
+    out = []
+    for d in check_text(text, name).reporter.items:
+        for part in (d.message, d.help or "", *d.notes):
+            out += [f"{name}:{d.span.line}: {d.code}: {part}" for m in _INTERNAL.findall(part) if m not in text]
+    return out
+
+
+def test_no_diagnostic_shows_an_internal_name():
+    """Every message, note and help speaks in the spec's own terms: a name the spec does not
+    contain (a placeholder netspec made for a refused dim) never reaches the user."""
+    hits = [h for name, text in _specs() for h in _internal_names(name, text)]
+    assert not hits, f"{len(hits)} diagnostic part(s) with an internal name:\n" + "\n".join(hits[:20])
+
+
+def test_a_refused_input_dim_is_reported_once():
+    """What is said about a size the spec never wrote (corpus cases like `float[batch, 28,
+    0.0]`) is a consequence of the error on it: not reported; the stages' own mistakes are."""
+    text = ("network N {\n    input image: float[batch, 28, 0.0]\n"
+            "    y = image -> permute(1, 0, 2) : [28, batch, 28] -> Linear(4) -> Dropout(1.5)\n    output y\n}\n")
+    items = check_text(text, "n.net").reporter.items
+    assert [(d.code, d.span.line) for d in items] == [("argument", 2), ("value", 3)], [d.message for d in items]
+    assert not _internal_names("n.net", text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 
 import pytest
@@ -189,3 +190,28 @@ def test_built_code_writes_the_operators():
     code = api.loads(spec_of("1 / (1 + 2 ** -x) + x[:, -1:] @ w[:1]", ["x", "w"])).code
     for line in ("= -x", "= 2**", ".add_(1)", "= 1 / ", "x[:, -1:]", "w[:1]", " @ "):
         assert line in code, (line, code)
+
+
+_OPERATOR_SPEC = ("network N {{\n    input a: float[batch, 3]\n    input b: float[batch, 5]\n"
+                  "    input t: bool[batch, 3]\n    y = {}\n    output y\n}}\n")
+# what the operators stand for: never a word of what a user who wrote the operator is told
+_OP_NAMES = re.compile(r"(?<![\w`])(add|sub|mul|div|matmul|pow|rsub|rdiv|rpow|neg|getitem)(?![\w])")
+
+
+@pytest.mark.parametrize("expr, shown", [
+    ("a + b", "`+`"), ("a - b", "`-`"), ("a * b", "`*`"), ("a / b", "`/`"), ("a // b", "`//`"), ("a ** b", "`**`"),
+    ("a @ b", "`@`"), ("a % b", "`%`"), ("a @ 2", "`@`"), ("2 @ a", "`@`"), ("t - t", "`-`"), ("2 - t", "`-`"),
+    ("-t", "unary `-`"), ("t ** -1", "`**`"), ('a + "x"', "`+`"), ('a ** "x"', "`**`"),
+    ("a[:, 7]", "indexing"), ("a[0, 0, 0]", "indexing"), ("a[::-1]", "indexing"), ("a[..., ..., 0]", "indexing"),
+    ("(a * 2)[:, 1:] -> Linear(4, in_features=7)", "indexing `[...]` (line 5) makes it"),
+])
+def test_an_operator_error_names_the_operator_as_written(expr, shown):
+    r = check_text(_OPERATOR_SPEC.format(expr), "n.net")
+    errors = r.reporter.errors
+    assert len(errors) == 1, [d.message for d in errors]
+    (d,) = errors
+    said = " ".join([d.message, *d.notes])
+    assert shown in said, said
+    assert not _OP_NAMES.search(said) and not re.search(r"`(add|sub|mul|div|matmul|pow|neg|getitem)\b", d.help or ""), \
+        (said, d.help)
+    assert d.help, d.message

@@ -645,7 +645,10 @@ _TAKES = {"SizeArg": "a positive integer", "SizeOrTuple": "a positive integer or
           "DimArg": "an integer", "DimOrTuple": "an integer or a tuple of integers",
           "OptDimOrTuple": "an integer, a tuple of integers or none", "FloatArg": "a number",
           "BoolArg": "true or false", "StrArg": "a string", "TensorIn": "a tensor value",
-          "IntTuple": "integers"}
+          "IntTuple": "integers", "DimsArg": "an integer or a tuple of integers", "NumberArg": "a number",
+          "ScaleArg": "a positive number or a tuple of them", "_sizes_arg": "a positive integer or a tuple of them",
+          "_sizes": "a tuple of sizes", "_pad_list": "a tuple of integers, two per padded dim",
+          "_dtype": "a dtype, e.g. `float32`"}
 
 
 def takes(kind: "Kind", field: str) -> str:

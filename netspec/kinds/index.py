@@ -117,11 +117,12 @@ class Getitem(Op):
         (x,) = inputs
         items = a.index
         if items.count("...") > 1:  # torch's reading of a second one is its own: refused, as NumPy does
-            raise ctx.fail(codes.VALUE, "getitem: an index can have only one `...`", arg="index")
+            raise ctx.fail(codes.VALUE, "getitem: an index can have only one `...`", arg="index",
+                           help="keep one `...`: it stands for every dim the other indices leave out")
         used = sum(1 for i in items if i is not None and i != "...")
         if used > x.rank:
             raise ctx.fail(codes.RANK, f"getitem: {used} indices for {ctx.show_tensor(x)}, which has {x.rank} dims",
-                           arg="index")
+                           arg="index", help=f"index at most {x.rank} dims; `None` adds a dim")
         shape: list[Dim] = []
         keep: dict[int, int] = {}
         batch = None  # where the samples are, when a slice cuts the dim they are merged into

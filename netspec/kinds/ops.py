@@ -16,8 +16,11 @@ from .memory import axis, dropped, expanded, is_contiguous, permuted, reshaped
 
 
 def _int_tuple(v):
-    if not isinstance(v, tuple) or not all(is_dim(x) for x in v):
+    if not isinstance(v, tuple):
         raise ValueError(f"expected integers, received {_show(v)}")
+    bad = next((i for i, x in enumerate(v) if not is_dim(x)), None)
+    if bad is not None:
+        raise ValueError(f"expected integers, but value {bad + 1} of {_show(v)} is {_show(v[bad])}")
     return v
 
 
