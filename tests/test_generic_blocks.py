@@ -147,7 +147,10 @@ def test_groups_from_a_parameter_of_a_root_network():
     assert tuple(spec.network().outputs[0][1].tensor.shape[1:]) == tuple(hand(torch.randn(1, 8, 9, 9)).shape[1:])
     assert _count(spec.module()) == _count(hand)
     with pytest.raises(ValueError, match="g=4"):
-        spec.module(g=2)
+        spec.module_class()(g=2)  # the class is built for the checked value
+    halves = nn.Sequential(nn.Conv2d(8, 8, 3, groups=2), nn.Conv2d(8, 12, 1, groups=2))
+    assert api.loads(text, {"g": 2}).ok
+    assert _count(spec.module(g=2)) == _count(halves)  # what `check --set g=2` takes, built for it
 
 
 # -- a divisibility the check assumes: the class tests it -----------------------------------------
