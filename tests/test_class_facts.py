@@ -5,8 +5,9 @@ translation written here by hand, never from netspec).
 
 * `reshape(batch, 12 // s, s)` with a free parameter: as many elements exactly where `s`
   divides 12;
-* a bare free parameter as a size (`Linear(h)`, `reshape(batch, h, -1)`), in a root network
-  and in one used as a stage: at least 1, and the reshape's divisibility.
+* a bare free parameter as a size (`Linear(h)`, `reshape(batch, h, -1)`, `Unflatten(1, (h,
+  -1))`), in a root network and in one used as a stage: at least 1, and the divisibility;
+* a long size in a message: spelled out over the parameters, not by its name in the code.
 """
 
 from __future__ import annotations
@@ -80,6 +81,13 @@ FREE = {
                            "output y")
                       + _net("Top", "input x: float[batch, 12]", "y = x -> Blk(h=4)", "output y"), "Blk",
                       lambda h: nn.Sequential(nn.Unflatten(1, (h, 12 // h)), nn.Linear(12 // h, h))),
+    "root-unflatten": (_net("N(h)", "input x: float[batch, 12]", "y = x -> Unflatten(1, (h, -1)) -> Linear(h)",
+                            "output y"), "N",
+                       lambda h: nn.Sequential(nn.Unflatten(1, (h, 12 // h)), nn.Linear(12 // h, h))),
+    "block-unflatten": (_net("Blk(h)", "input x: float[batch, 12]", "y = x -> Unflatten(1, (h, -1)) -> Linear(h)",
+                             "output y")
+                        + _net("Top", "input x: float[batch, 12]", "y = x -> Blk(h=6)", "output y"), "Blk",
+                        lambda h: nn.Sequential(nn.Unflatten(1, (h, 12 // h)), nn.Linear(12 // h, h))),
 }
 
 
@@ -94,7 +102,7 @@ def test_a_bare_free_parameter_as_a_size_is_tested(case):
     x = torch.randn(2, 12)
     for h in range(-1, 14):
         got = _construct(spec, name, {"h": h})
-        if h < 1 or (case.endswith("reshape") and 12 % h):
+        if h < 1 or (not case.endswith("linear") and 12 % h):
             assert isinstance(got, ValueError), (case, h)
             continue
         assert not isinstance(got, ValueError), (case, h, got)
