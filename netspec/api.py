@@ -31,7 +31,7 @@ from netspec.source import check_overrides, read_spec, shown_name
 if TYPE_CHECKING:
     from netspec.build import ClassInfo, Generated
 
-__all__ = ["Spec", "SpecError", "check_file", "from_module", "load", "loads", "module"]
+__all__ = ["PinnedValueError", "Spec", "SpecError", "check_file", "from_module", "load", "loads", "module"]
 
 _counter = itertools.count()
 
@@ -56,6 +56,7 @@ class Spec:
         self.overrides = dict(overrides)
         self._generated: Generated | None = None
         self._namespace: types.ModuleType | None = None
+        self._specs: dict[str, Spec] = {}  # checked again with values of pinned parameters (module)
 
     def __repr__(self) -> str:
         """What `netspec check FILE` prints: each network's table, the diagnostics, and the
@@ -157,10 +158,74 @@ class Spec:
     def module(self, name: str | None = None, **params) -> Any:
         """An instance of a network's class; ``params`` go to its constructor (the network's
         parameters, and any input size its layers need, e.g. ``inplanes=64``), by the names
-        the spec gives them (a name the built code renames, `len` or `scan`, is `len_` there)."""
+        the spec gives them (a name the built code renames, `len` or `scan`, is `len_` there).
+
+        A parameter the class takes at its checked value only (``ClassInfo.checked``: a
+        slice's bounds, a boolean or string argument, an equality that holds for the value)
+        given another value is what ``check --set`` does: the spec is checked again with the
+        network's parameters in ``params`` as overrides, and built for them; where that
+        check has errors, :class:`PinnedValueError` (a :class:`SpecError`) gives them."""
         info = self.class_info(name)
         spec_names = {**info.symbols, **info.params}
-        return self.module_class(name)(**{spec_names.get(k, k): v for k, v in params.items()})
+        params = {spec_names.get(k, k): v for k, v in params.items()}
+        changed = pinned_changes(info, params)
+        if not changed:
+            return self.module_class(name)(**params)
+        given = {p: params[kw] for p, kw in info.params.items() if kw in params}
+        return self._specialized(info, given, changed).module_class(info.network)(**params)
+
+    def _specialized(self, info: ClassInfo, given: dict[str, Any], changed: list[str]) -> Spec:
+        """This spec checked again with ``given`` over its overrides (as ``load`` with them
+        would), one per set of values; PinnedValueError where that check has errors."""
+        overrides = {**self.overrides, **given}
+        key = repr(sorted(overrides.items()))
+        cache = self._specs
+        if key not in cache:
+            check_overrides(overrides)
+            result = check_text(self.text, self.file, overrides)
+            errors = [d for d in result.reporter.items if d.severity == "error"]
+            if errors:
+                raise PinnedValueError(info, given, changed, errors, self)
+            cache[key] = Spec(self.file, self.text, result, overrides)
+        return cache[key]
+
+
+def pinned_changes(info: ClassInfo, params: dict[str, Any]) -> list[str]:
+    """The parameters among ``params`` (by keyword) that the class pins (ClassInfo.checked)
+    and that are given another value (a bool for an int, or 1 for True, is another)."""
+    out = []
+    for p, value in info.checked.items():
+        kw = info.params.get(p, p)
+        if kw in params and (type(params[kw]) is not type(value) or params[kw] != value):
+            out.append(p)
+    return out
+
+
+class PinnedValueError(SpecError, ValueError):
+    """``Spec.module`` was given a value of a parameter the class pins, and the spec checked
+    with that value has errors (``diagnostics``): what ``load`` with the value raises, and
+    a ValueError, as the class's own refusal is."""
+
+    def __init__(self, info: ClassInfo, given: dict[str, Any], changed: list[str], errors: list[Diagnostic],
+                 spec: Spec):
+        super().__init__(errors, spec.text)
+        from netspec.build import literal, source_name
+
+        p = changed[0]
+        sets = " ".join(f"--set {q}={_written(given[q])}" for q in changed)
+        line = info.pinned.get(p)
+        where = f": line {line} of {source_name(spec.file)} holds only for that value" if line else ""
+        self.args = (f"{info.class_name} needs {info.params.get(p, p)}={literal(info.checked[p])}{where}, and "
+                     f"`check {sets}` refuses the spec:\n\n{self.args[0]}",)
+
+
+def _written(value: Any) -> str:
+    """A value as ``--set`` takes it: the language's literals (``true``, ``"same"``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value + '"'
+    return repr(value)
 
 
 class _SourceKeeper:

@@ -864,9 +864,10 @@ class ClassGen:
                 continue  # the class takes these parameters at their checked values only
             if how is LESS_EQUAL:
                 size, by = _constant_left(size, by)
-            size, by = sizes.shorten(size), sizes.shorten(by)  # a long size: over named sizes
+            _, fact = _fact_test(scope.dim(size), scope.dim(by), how)  # the message spells a long size out
+            size, by = sizes.shorten(size), sizes.shorten(by)  # the test: over named sizes
             a, b = scope.dim(size), scope.dim(by)
-            test, fact = _fact_test(a, b, how, nonzero=f"{b} < 1" in tested)  # a test above keeps b from 0
+            test, _ = _fact_test(a, b, how, nonzero=f"{b} < 1" in tested)  # a test above keeps b from 0
             if test in tested:
                 continue  # the same fact from another stage: one test
             tested.add(test)

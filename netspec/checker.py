@@ -1113,15 +1113,14 @@ class NetworkChecker:
         actual = {k: self._valued(v) for k, v in values.items()}
         if actual != values:
             self._validated(kind, actual, spans, ctx, values)
-            self._sizes_required(kind, values, spans, ctx)
+        self._sizes_required(kind, values, spans, ctx)
         return a
 
     def _sizes_required(self, kind: Kind, values: dict, spans: dict[str, Span], ctx: StageCtx) -> None:
-        """In a root network, a size argument given by its parameters (`Linear(h)`, `h + 1`):
-        the class refuses the values below 1, as check --set does (a block's uses check
-        their own values)."""
-        if not (self.strict or self.records):
-            return
+        """A size argument given by the network's parameters (`Linear(h)`, `h + 1`), with
+        values or free, in a root network or in one used as a stage (whose class may be
+        constructed directly; each use checks its own values): the class refuses the
+        values below 1, as check --set does."""
         for field in kind.Args.sizes():
             v = values.get(field)
             for d in v if isinstance(v, tuple) else (v,):

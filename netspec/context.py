@@ -225,6 +225,26 @@ class StageCtx:
         self.requires_divisible(part, by)
         return floordiv(part, by)
 
+    def free_quotient(self, total: Dim, known: Dim, factors) -> Dim | None:
+        """``total // known`` where ``known`` is sizes ``total`` shares times a part over the
+        free parameters (no values: ``h`` of ``reshape(batch, h, -1)`` of ``[batch, 12]`` in
+        a network with ``h`` and no default): ``12 // h``, which the class computes; that
+        ``h`` divides 12 and that each size of ``factors`` over the parameters is at least 1
+        are required of the parameters, or assumed in a block checked generically (the
+        class tests them). None elsewhere, and in a strict check."""
+        nc = self._nc
+        free = nc.param_syms - nc.net.param_env.keys()
+        by = None if nc.strict or not free else _param_part(known, free)
+        rest = None if by is None else exact_div(known, by)
+        part = None if rest is None else exact_div(total, rest)
+        if part is None or not symbols(by) <= free or not symbols(part) <= nc.param_syms:
+            return None
+        for size in factors:  # sizes: a class given 0 refuses it, as check --set does
+            if isinstance(size, Expr) and symbols(size) <= nc.param_syms and less_equal(1, size) is not True:
+                self._require(1, size, False)
+        self.assume_divides(part, by)
+        return floordiv(part, by)
+
     def _require(self, a: Dim, b: Dim, divides: bool) -> None:
         if self.tracing:
             raise Fail("a fact that holds for the parameters' values")  # such an application is never reused
@@ -292,6 +312,10 @@ class StageCtx:
         other is required to be it or 1 (of the free parameters, or warned about)."""
         nc = self._nc
         if self.generic and nc.compare(size, d) is None:  # each use decides which is kept
+            # The class tests that torch broadcasts them, not that the one kept is the result:
+            # where both may be 1, the stated size is not torch's for the class constructed
+            # directly with the kept one 1 and the other not, but a use at such values (its
+            # instance checked with them, its shapes torch's) needs the class to take them.
             nc.block_fact(size, d, BROADCASTS, self.kind_name, self.span)
             return to_d
         if not nc.records or nc.compare(size, d) is not None:

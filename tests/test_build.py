@@ -415,7 +415,10 @@ def test_non_integer_parameters():
     assert spec.class_info().checked == {"bi": True, "mode": "relu"}
     assert spec.module(drop=0.5).y[1].p == 0.5  # a rate is free
     with pytest.raises(ValueError, match="bi=True"):
-        spec.module(bi=False)
+        spec.module_class()(bi=False)  # the class is built for the checked value
+    one_way = spec.module(bi=False)  # as `check --set bi=false` and `build --set bi=false`
+    assert one_way.y[0].bidirectional is False
+    assert list(one_way(torch.zeros(4, 2, 3)).shape) == [4, 2, 6]
     run_and_compare(spec, {"seq": 4, "batch": 2})
 
 

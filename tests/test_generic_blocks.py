@@ -147,7 +147,10 @@ def test_groups_from_a_parameter_of_a_root_network():
     assert tuple(spec.network().outputs[0][1].tensor.shape[1:]) == tuple(hand(torch.randn(1, 8, 9, 9)).shape[1:])
     assert _count(spec.module()) == _count(hand)
     with pytest.raises(ValueError, match="g=4"):
-        spec.module(g=2)
+        spec.module_class()(g=2)  # the class is built for the checked value
+    halves = nn.Sequential(nn.Conv2d(8, 8, 3, groups=2), nn.Conv2d(8, 12, 1, groups=2))
+    assert api.loads(text, {"g": 2}).ok
+    assert _count(spec.module(g=2)) == _count(halves)  # what `check --set g=2` takes, built for it
 
 
 # -- a divisibility the check assumes: the class tests it -----------------------------------------
@@ -1048,7 +1051,8 @@ def test_a_free_padding_and_dilation_are_tested_by_the_class():
 @pytest.mark.parametrize("g", [0, 3, 4])
 def test_a_divisibility_by_a_parameter_of_zero_is_refused_as_torch_refuses_it(g):
     """The class tests `4 divisible by g` where a use leaves g free; at g = 0 that is a
-    ValueError naming the fact, as torch's own refusal is, never a ZeroDivisionError."""
+    ValueError naming a fact (there, that g is at least 1), as torch's own refusal is, never a
+    ZeroDivisionError."""
     text = """network B(g=2) {
   input x: float[batch, 4, 8, 8]
   y = x -> Conv2d(4, 3, padding=1, groups=g)
@@ -1067,7 +1071,7 @@ network Top {
         torch_refuses = True
     spec = api.loads(text)
     if torch_refuses:
-        with pytest.raises(ValueError, match="needs 4 divisible by g"):
+        with pytest.raises(ValueError, match=r"needs 1 <= g" if g < 1 else "needs 4 divisible by g"):
             spec.module("B", g=g)
     else:
         assert spec.module("B", g=g)(torch.randn(2, 4, 8, 8)).shape == (2, 4, 8, 8)

@@ -453,6 +453,10 @@ class Unflatten(Layer):
         sv, kv = ctx.dim(size), ctx.dim(known)
         if isinstance(kv, int) and kv == 0:
             raise ctx.fail(codes.VALUE, "Unflatten: cannot work out -1 next to a size of 0", arg="unflattened_size")
+        if not isinstance(kv, int):
+            q = ctx.free_quotient(size, known, factors)  # over free parameters: computed, its facts tested
+            if q is not None:
+                return q
         if isinstance(sv, int) and isinstance(kv, int):
             if sv % kv:
                 notes = [o for o in [ctx.origin_note(x, i)] if o] + ctx.input_story()

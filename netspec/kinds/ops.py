@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Optional
 
 from .. import codes, layout
-from ..dims import Dim, compare, exact_div, floordiv, is_dim, ratio, render, rounding_help
+from ..dims import Dim, Expr, Floor, compare, exact_div, floordiv, is_dim, ratio, render, rounding_help
 from ..types import UNKNOWN, Tensor
 from . import why
 from .args import Before
@@ -247,6 +247,9 @@ class Reshape(Op):
                                f"{render(k_show)}" + ("" if isinstance(t_show, int) else f" (the ratio is {r})"),
                                ctx.input_story(), arg="shape",
                                help="choose sizes whose product divides the input's number of elements")
+            q_free = ctx.free_quotient(total, known, [d for i, d in enumerate(shape) if i != hole])
+            if q_free is not None:
+                return q_free  # over free parameters: the class computes it, and tests the facts
             q_param = _floor_quotient(total, k_show)
             ctx.fix(known)  # the divisor is the parameters' value
             if q_param is None:  # one diagnostic: the -1 is not a whole quotient of the symbols
@@ -271,6 +274,8 @@ class Reshape(Op):
         total, known = numel(x.shape), numel(shape)
         t_show, k_show = ctx.dim(total), ctx.dim(known)
         verdict = ctx.compare(total, known)
+        if verdict is not False and compare(total, known) is not True and _whole_floor(ctx, total, shape, verdict):
+            return  # as many exactly where a floor division among the sizes is whole: that is tested
         if verdict and compare(total, known) is not True:
             ctx.fix(total, known)  # equal only for the parameters' values
         if verdict is False:
@@ -282,6 +287,33 @@ class Reshape(Op):
             ctx.warn(codes.UNPROVEN, f"reshape needs {render(k_show)} elements, and the input has "
                      f"{render(t_show)}: equal only for some values of the symbols", ctx.input_story(), arg="shape",
                      help="use -1 for the size netspec should infer, or sizes whose product is the input's")
+
+
+def _whole_floor(ctx, total: Dim, shape: list, verdict: bool | None) -> bool:
+    """Whether the sizes of ``shape`` hold ``total`` elements exactly where one of them, a
+    floor division ``a // b``, is whole (``reshape(batch, 12 // s, s)`` of ``[batch, 12]``:
+    where ``s`` divides 12), and that fact is then the stage's: required of the parameters
+    (the class tests it, with ``1 <= s`` from the division), assumed by a block checked
+    generically, or, undecided where nothing tests it, left to the count's own warning
+    (False)."""
+    for i, d in enumerate(shape):
+        atom = _floor_atom(d)
+        if atom is None or compare(total * atom.den, numel(shape[:i] + shape[i + 1:]) * atom.num) is not True:
+            continue
+        if verdict:  # whole at the parameters' values
+            ctx.requires_divisible(atom.num, atom.den)
+            return True
+        return not ctx.assume_divides(atom.num, atom.den)
+    return False
+
+
+def _floor_atom(d: Dim):
+    """The floor division ``d`` is, alone (``12 // s``), or None."""
+    if isinstance(d, Expr) and len(d.terms) == 1:
+        ((mono, coeff),) = d.terms.items()
+        if coeff == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Floor):
+            return mono[0][0]
+    return None
 
 
 @register

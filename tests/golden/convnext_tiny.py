@@ -54,6 +54,10 @@ class CNBlock(nn.Module):
 
     def __init__(self, *, dim: int, stochastic_depth_prob: float = 0.0) -> None:
         super().__init__()
+        if dim < 1:
+            raise ValueError(
+                f"CNBlock: Conv2d (line 14 of convnext_tiny.net) needs 1 <= dim; received dim={dim}",
+            )
         self.layer_scale = nn.Parameter(torch.full((dim, 1, 1), 1e-06))  # line 11
         self.block = nn.Sequential(
             nn.Conv2d(dim, dim, 7, padding=3, groups=dim),  # line 14

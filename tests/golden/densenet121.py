@@ -10,6 +10,14 @@ class DenseLayer(nn.Module):
 
     def __init__(self, *, growth_rate: int = 32, bn_size: int = 4, c: int) -> None:
         super().__init__()
+        if bn_size * growth_rate < 1:
+            raise ValueError(
+                f"DenseLayer: Conv2d (line 15 of densenet121.net) needs 1 <= bn_size * growth_rate; received bn_size={bn_size}, growth_rate={growth_rate}",
+            )
+        if growth_rate < 1:
+            raise ValueError(
+                f"DenseLayer: Conv2d (line 18 of densenet121.net) needs 1 <= growth_rate; received growth_rate={growth_rate}",
+            )
         self.norm1 = nn.BatchNorm2d(c)  # line 13
         self.relu1 = nn.ReLU(inplace=True)  # line 14
         self.conv1 = nn.Conv2d(c, bn_size * growth_rate, 1, bias=False)  # line 15
@@ -39,6 +47,10 @@ class Transition(nn.Module):
 
     def __init__(self, *, out_channels: int, c: int) -> None:
         super().__init__()
+        if out_channels < 1:
+            raise ValueError(
+                f"Transition: Conv2d (line 31 of densenet121.net) needs 1 <= out_channels; received out_channels={out_channels}",
+            )
         self.norm = nn.BatchNorm2d(c)  # line 29
         self.relu = nn.ReLU(inplace=True)  # line 30
         self.conv = nn.Conv2d(c, out_channels, 1, bias=False)  # line 31

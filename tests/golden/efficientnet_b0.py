@@ -31,6 +31,10 @@ class SqueezeExcitation(nn.Module):
 
     def __init__(self, *, squeeze_channels: int, c: int) -> None:
         super().__init__()
+        if squeeze_channels < 1:
+            raise ValueError(
+                f"SqueezeExcitation: Conv2d (line 11 of efficientnet_b0.net) needs 1 <= squeeze_channels; received squeeze_channels={squeeze_channels}",
+            )
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # line 10
         self.fc1 = nn.Conv2d(c, squeeze_channels, 1)  # line 11
         self.activation = nn.SiLU(inplace=True)  # line 12
@@ -52,6 +56,10 @@ class MBConv1(nn.Module):
 
     def __init__(self, *, out_channels: int, c: int) -> None:
         super().__init__()
+        if out_channels < 1:
+            raise ValueError(
+                f"MBConv1: Conv2d (line 25 of efficientnet_b0.net) needs 1 <= out_channels; received out_channels={out_channels}",
+            )
         self.block = nn.Sequential(
             nn.Sequential(
                 nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False),  # line 25
@@ -93,6 +101,10 @@ class MBConv(nn.Module):
         if (kernel + 1) // 2 < 1:
             raise ValueError(
                 f"MBConv: Conv2d (line 36 of efficientnet_b0.net) needs 1 <= (kernel + 1) // 2; received kernel={kernel}",
+            )
+        if out_channels < 1:
+            raise ValueError(
+                f"MBConv: Conv2d (line 36 of efficientnet_b0.net) needs 1 <= out_channels; received out_channels={out_channels}",
             )
         self.block = nn.Sequential(
             nn.Sequential(

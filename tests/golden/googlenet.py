@@ -16,6 +16,10 @@ class BasicConv2d(nn.Module):
         in_channels: int,
     ) -> None:
         super().__init__()
+        if out_channels < 1:
+            raise ValueError(
+                f"BasicConv2d: Conv2d (line 12 of googlenet.net) needs 1 <= out_channels; received out_channels={out_channels}",
+            )
         if kernel_size < 1:
             raise ValueError(
                 f"BasicConv2d: Conv2d (line 12 of googlenet.net) needs 1 <= kernel_size; received kernel_size={kernel_size}",
@@ -64,6 +68,30 @@ class Inception(nn.Module):
         in_channels: int,
     ) -> None:
         super().__init__()
+        if ch1x1 < 1:
+            raise ValueError(
+                f"Inception: Conv2d in BasicConv2d (line 24 of googlenet.net) needs 1 <= ch1x1; received ch1x1={ch1x1}",
+            )
+        if ch3x3red < 1:
+            raise ValueError(
+                f"Inception: Conv2d in BasicConv2d (line 25 of googlenet.net) needs 1 <= ch3x3red; received ch3x3red={ch3x3red}",
+            )
+        if ch3x3 < 1:
+            raise ValueError(
+                f"Inception: Conv2d in BasicConv2d (line 25 of googlenet.net) needs 1 <= ch3x3; received ch3x3={ch3x3}",
+            )
+        if ch5x5red < 1:
+            raise ValueError(
+                f"Inception: Conv2d in BasicConv2d (line 26 of googlenet.net) needs 1 <= ch5x5red; received ch5x5red={ch5x5red}",
+            )
+        if ch5x5 < 1:
+            raise ValueError(
+                f"Inception: Conv2d in BasicConv2d (line 26 of googlenet.net) needs 1 <= ch5x5; received ch5x5={ch5x5}",
+            )
+        if pool_proj < 1:
+            raise ValueError(
+                f"Inception: Conv2d in BasicConv2d (line 28 of googlenet.net) needs 1 <= pool_proj; received pool_proj={pool_proj}",
+            )
         self.branch1 = BasicConv2d(  # line 24
             out_channels=ch1x1,
             kernel_size=1,

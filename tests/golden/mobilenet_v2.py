@@ -8,6 +8,10 @@ class DepthwiseBlock(nn.Module):
 
     def __init__(self, *, out_channels: int, c: int) -> None:
         super().__init__()
+        if out_channels < 1:
+            raise ValueError(
+                f"DepthwiseBlock: Conv2d (line 11 of mobilenet_v2.net) needs 1 <= out_channels; received out_channels={out_channels}",
+            )
         self.conv = nn.Sequential(
             nn.Sequential(
                 nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False),  # line 11
@@ -38,6 +42,10 @@ class InvertedResidual(nn.Module):
         if stride < 1:
             raise ValueError(
                 f"InvertedResidual: Conv2d (line 22 of mobilenet_v2.net) needs 1 <= stride; received stride={stride}",
+            )
+        if out_channels < 1:
+            raise ValueError(
+                f"InvertedResidual: Conv2d (line 22 of mobilenet_v2.net) needs 1 <= out_channels; received out_channels={out_channels}",
             )
         self.conv = nn.Sequential(
             nn.Sequential(

@@ -8,6 +8,10 @@ class BasicBlock(nn.Module):
 
     def __init__(self, *, planes: int) -> None:
         super().__init__()
+        if planes < 1:
+            raise ValueError(
+                f"BasicBlock: Conv2d (line 9 of resnet18.net) needs 1 <= planes; received planes={planes}",
+            )
         self.conv1 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)  # line 9
         self.bn1 = nn.BatchNorm2d(planes)  # line 10
         self.relu = nn.ReLU(inplace=True)  # line 11
@@ -31,6 +35,10 @@ class DownBlock(nn.Module):
 
     def __init__(self, *, planes: int, stride: int = 2, inplanes: int) -> None:
         super().__init__()
+        if planes < 1:
+            raise ValueError(
+                f"DownBlock: Conv2d (line 25 of resnet18.net) needs 1 <= planes; received planes={planes}",
+            )
         if stride < 1:
             raise ValueError(
                 f"DownBlock: Conv2d (line 25 of resnet18.net) needs 1 <= stride; received stride={stride}",

@@ -15,6 +15,18 @@ class Fire(nn.Module):
         inplanes: int,
     ) -> None:
         super().__init__()
+        if squeeze_planes < 1:
+            raise ValueError(
+                f"Fire: Conv2d (line 9 of squeezenet1_0.net) needs 1 <= squeeze_planes; received squeeze_planes={squeeze_planes}",
+            )
+        if expand1x1_planes < 1:
+            raise ValueError(
+                f"Fire: Conv2d (line 10 of squeezenet1_0.net) needs 1 <= expand1x1_planes; received expand1x1_planes={expand1x1_planes}",
+            )
+        if expand3x3_planes < 1:
+            raise ValueError(
+                f"Fire: Conv2d (line 12 of squeezenet1_0.net) needs 1 <= expand3x3_planes; received expand3x3_planes={expand3x3_planes}",
+            )
         self.squeeze = nn.Conv2d(inplanes, squeeze_planes, 1)  # line 9
         self.squeeze_activation = nn.ReLU(inplace=True)  # line 9
         self.expand1x1 = nn.Conv2d(squeeze_planes, expand1x1_planes, 1)  # line 10

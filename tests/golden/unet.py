@@ -8,6 +8,10 @@ class DoubleConv(nn.Module):
 
     def __init__(self, *, out_channels: int, c: int) -> None:
         super().__init__()
+        if out_channels < 1:
+            raise ValueError(
+                f"DoubleConv: Conv2d (line 11 of unet.net) needs 1 <= out_channels; received out_channels={out_channels}",
+            )
         self.double_conv = nn.Sequential(
             nn.Conv2d(c, out_channels, 3, padding=1, bias=False),  # line 11
             nn.BatchNorm2d(out_channels),  # line 12
@@ -27,6 +31,10 @@ class Down(nn.Module):
 
     def __init__(self, *, out_channels: int, c: int) -> None:
         super().__init__()
+        if out_channels < 1:
+            raise ValueError(
+                f"Down: Conv2d in DoubleConv (line 27 of unet.net) needs 1 <= out_channels; received out_channels={out_channels}",
+            )
         self.maxpool_conv = nn.Sequential(
             nn.MaxPool2d(2),  # line 26
             DoubleConv(out_channels=out_channels, c=c),  # line 27
@@ -47,6 +55,10 @@ class Up(nn.Module):
             raise ValueError(
                 f"Up: ConvTranspose2d's out_channels (line 39 of unet.net) needs 1 <= c // 2; received c={c}",
             )
+        if out_channels < 1:
+            raise ValueError(
+                f"Up: Conv2d in DoubleConv (line 40 of unet.net) needs 1 <= out_channels; received out_channels={out_channels}",
+            )
         self.up = nn.ConvTranspose2d(c, c // 2, 2, stride=2)  # line 39
         self.conv = DoubleConv(out_channels=out_channels, c=s + c // 2)  # line 40
 
@@ -63,6 +75,10 @@ class OutConv(nn.Module):
 
     def __init__(self, *, out_channels: int, c: int) -> None:
         super().__init__()
+        if out_channels < 1:
+            raise ValueError(
+                f"OutConv: Conv2d (line 49 of unet.net) needs 1 <= out_channels; received out_channels={out_channels}",
+            )
         self.conv = nn.Conv2d(c, out_channels, 1)  # line 49
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

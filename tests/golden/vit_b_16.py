@@ -18,6 +18,14 @@ class EncoderBlock(nn.Module):
         hidden: int,
     ) -> None:
         super().__init__()
+        if num_heads < 1:
+            raise ValueError(
+                f"EncoderBlock: MultiheadAttention (line 11 of vit_b_16.net) needs 1 <= num_heads; received num_heads={num_heads}",
+            )
+        if mlp_dim < 1:
+            raise ValueError(
+                f"EncoderBlock: Linear (line 16 of vit_b_16.net) needs 1 <= mlp_dim; received mlp_dim={mlp_dim}",
+            )
         if not num_heads or hidden % num_heads:
             raise ValueError(
                 f"EncoderBlock: the embedding size of MultiheadAttention must be divisible by num_heads (line 11 of vit_b_16.net); received {hidden} and {num_heads}",
@@ -66,9 +74,21 @@ class Encoder(nn.Module):
         attention_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if not num_heads or hidden_dim % num_heads:
+        if hidden_dim < 1:
+            raise ValueError(
+                f"Encoder: MultiheadAttention in EncoderBlock (line 38 of vit_b_16.net) needs 1 <= hidden_dim; received hidden_dim={hidden_dim}",
+            )
+        if num_heads < 1:
+            raise ValueError(
+                f"Encoder: MultiheadAttention in EncoderBlock (line 38 of vit_b_16.net) needs 1 <= num_heads; received num_heads={num_heads}",
+            )
+        if hidden_dim % num_heads:
             raise ValueError(
                 f"Encoder: MultiheadAttention in EncoderBlock (line 38 of vit_b_16.net) needs hidden_dim divisible by num_heads; received hidden_dim={hidden_dim}, num_heads={num_heads}",
+            )
+        if mlp_dim < 1:
+            raise ValueError(
+                f"Encoder: Linear in EncoderBlock (line 38 of vit_b_16.net) needs 1 <= mlp_dim; received mlp_dim={mlp_dim}",
             )
         self.pos_embedding = nn.Parameter(  # line 33
             nn.init.normal_(torch.empty(1, seq_length, hidden_dim), std=0.02),
