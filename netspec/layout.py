@@ -138,10 +138,18 @@ def _iterate(shape, strides: list, eq: Callable, lt: Callable) -> tuple:
 
 
 def normal(shape, strides, decide: Decide) -> Any:
-    """``strides`` as a Tensor holds them: None when provably contiguous."""
+    """``strides`` as a Tensor holds them: None when provably contiguous, and, for 4 or 5
+    dims (whose memory format torch reads from every stride: :func:`_format`), when each dim
+    of size 1 has torch's default stride too (a permute that moves one keeps its tuple)."""
     if strides is None or strides is UNKNOWN:
         return strides
-    return None if is_contiguous(shape, strides, decide) else tuple(strides)
+    if not is_contiguous(shape, strides, decide):
+        return tuple(strides)
+    if len(shape) in _CHANNELS_LAST_ORDER and any(
+            decide.eq(size, 1) is True and decide.eq(s, d) is not True
+            for size, s, d in zip(shape, strides, default_strides(shape))):
+        return tuple(strides)
+    return None
 
 
 def is_contiguous(shape, strides, decide: Decide) -> bool:
@@ -284,6 +292,26 @@ def suggested(t: Tensor, shape, decide: Decide) -> Any:
     # channels_last, or either where the two agree in every dim not 1: the strides of those
     # dims as stated, the others' unstated (a later format read from them is unsure)
     return last
+
+
+def like_channels_last(t: Tensor, decide: Decide) -> bool | None:
+    """Whether torch's ``suggest_memory_format`` reads ``t`` (4 or 5 dims) as channels_last
+    (or channels_last_3d) for every value of the symbols: True, False (never, and for a
+    tensor of another rank), or None where that depends on the values of the symbols, on
+    strides of dims of size 1 (:func:`_format`), or on strides netspec does not know."""
+    if t.strides is None or len(t.shape) not in _CHANNELS_LAST_ORDER:
+        return False
+    if t.strides is UNKNOWN:
+        return None
+
+    def run(env: dict, eq: Callable, lt: Callable) -> bool | None:
+        return _format([substitute(d, env) for d in t.shape], [substitute(d, env) for d in t.strides], eq, lt)
+
+    cases = _split(run, decide)
+    if cases is None:
+        return None
+    verdicts = {like for _, like in cases}
+    return verdicts.pop() if len(verdicts) == 1 else None
 
 
 def _same_layout(shape, strides, env: dict, decide: Decide) -> bool:

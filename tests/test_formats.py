@@ -1,0 +1,118 @@
+"""Memory formats torch refuses ("Unsupported memory format"): `check` refuses a layer on an
+input laid out as torch refuses it (Kind.refused_formats), and accepts every other layout,
+compared with hand-written torch calls on inputs of every order in memory.
+
+max_pool3d of an unbatched [C, D, H, W] reads its memory format as a 4-dim tensor's and
+refuses channels_last; pixel_shuffle and pixel_unshuffle of a 5-dim input refuse
+channels_last_3d. Each case is run on inputs stored in every order of their dims (a permute
+of a contiguous tensor), with sizes of 1, and with a size expanded (a stride of 0).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from netspec.checker import check_text  # noqa: E402
+
+# (stage, the same call in torch, a shape it takes, the dims that may be 1)
+CASES = [
+    ("MaxPool3d(1)", lambda t: F.max_pool3d(t, 1), [3, 2, 4, 5], (0, 1, 2, 3)),  # unbatched
+    ("MaxPool3d((1, 2, 2))", lambda t: F.max_pool3d(t, (1, 2, 2)), [2, 3, 4, 4], (0, 1)),
+    ("MaxPool3d(1)", lambda t: F.max_pool3d(t, 1), [2, 3, 2, 4, 5], (0, 1, 2, 3, 4)),  # batched: runs
+    ("PixelShuffle(2)", lambda t: F.pixel_shuffle(t, 2), [2, 3, 4, 3, 2], (0, 1, 3, 4)),
+    ("PixelShuffle(1)", lambda t: F.pixel_shuffle(t, 1), [2, 3, 2, 4, 3], (0, 1, 2, 3, 4)),
+    ("PixelUnshuffle(2)", lambda t: F.pixel_unshuffle(t, 2), [2, 3, 2, 4, 2], (0, 1, 2)),
+    ("PixelShuffle(2)", lambda t: F.pixel_shuffle(t, 2), [3, 4, 3, 2], (0,)),  # 4 dims: runs
+    ("PixelUnshuffle(2)", lambda t: F.pixel_unshuffle(t, 2), [2, 3, 4, 2], (0, 1)),
+]
+
+
+def _spec(stored: list, prefix: str, stage: str) -> str:
+    return (f"network K {{\n    input x: float32[{', '.join(map(str, stored))}]\n"
+            f"    y = x -> {prefix}{stage}\n    output y\n}}\n")
+
+
+def _inputs(shape: list, ones: tuple):
+    """(spec of the input and the stages before the layer, the same tensor in torch, whether
+    a dim is 1): every order in memory of ``shape`` and of it with one dim of ``ones`` at 1,
+    and ``shape`` with a dim expanded from 1."""
+    rank = len(shape)
+    shapes = [shape] + [shape[:i] + [1] + shape[i + 1:] for i in ones if shape[i] != 1]
+    orders = list(itertools.permutations(range(rank)))
+    for sizes in shapes:  # every order of ``shape``; of each with a 1, one in five (always its own)
+        for order in orders if sizes is shape else orders[::5]:
+            back = [order.index(j) for j in range(rank)]
+            stored = [sizes[i] for i in order]
+            yield (stored, f"permute({', '.join(map(str, back))}) -> ", torch.randn(stored).permute(*back),
+                   1 in sizes)
+    for i in range(rank):
+        one = shape[:i] + [1] + shape[i + 1:]
+        yield one, f"expand({', '.join(map(str, shape))}) -> ", torch.randn(one).expand(*shape), False
+
+
+def _runs(call, x) -> bool:
+    try:
+        call(x)
+    except RuntimeError as e:
+        assert "memory format" in str(e), e
+        return False
+    return True
+
+
+@pytest.mark.parametrize("stage,call,shape,ones", CASES, ids=[f"{c[0]}-{len(c[2])}d" for c in CASES])
+def test_check_refuses_exactly_the_layouts_torch_refuses(stage, call, shape, ones):
+    """Accepted: torch runs it. Refused as a layout torch refuses: torch raises. Refused as a
+    layout it may refuse: only where a dim is 1 (torch then reads the format from strides of
+    dims of size 1, which netspec does not state), and never for every input."""
+    tally = {"runs": 0, "refused": 0, "unsure": 0}
+    for stored, prefix, x, has_one in _inputs(shape, ones):
+        text = _spec(stored, prefix, stage)
+        errors = check_text(text, "k.net").reporter.errors
+        runs = _runs(call, x)
+        if not errors:
+            assert runs, f"check accepts, torch refuses:\n{text}"
+            tally["runs"] += 1
+            continue
+        (e,) = errors
+        assert e.code == "value" and "refuses an input laid out" in e.message, (text, e.message)
+        if "may be" in e.message:
+            assert has_one, f"unsure without a dim of 1:\n{text}\n{e.message}"
+            tally["unsure"] += 1
+        else:
+            assert not runs, f"check refuses, torch runs it:\n{text}\n{e.message}"
+            tally["refused"] += 1
+    print(tally)
+    assert tally["runs"] > 0, tally
+    assert tally["unsure"] <= tally["refused"] + tally["runs"], tally
+
+
+SYMBOLIC = [  # (input, stages, the same in torch, the symbol's values)
+    ("float32[c, 4, 5, 3]", "permute(0, 3, 1, 2) -> MaxPool3d(1)", lambda t: F.max_pool3d(t.permute(0, 3, 1, 2), 1),
+     "refused"),
+    ("float32[c, 4, 5, 3]", "permute(0, 3, 2, 1) -> MaxPool3d(1)", lambda t: F.max_pool3d(t.permute(0, 3, 2, 1), 1),
+     "runs"),
+    ("float32[n, 4, 4, 4, 8]", "permute(0, 4, 1, 2, 3) -> PixelShuffle(2)",
+     lambda t: F.pixel_shuffle(t.permute(0, 4, 1, 2, 3), 2), "refused"),
+    ("float32[n, 4, 4, 4, 8]", "permute(0, 4, 1, 2, 3) -> contiguous() -> PixelShuffle(2)",
+     lambda t: F.pixel_shuffle(t.permute(0, 4, 1, 2, 3).contiguous(), 2), "runs"),
+    ("float32[n, c, 4, 4, 4]", "Linear(8) -> permute(0, 4, 1, 2, 3) -> PixelUnshuffle(2)", None, "refused"),
+]
+
+
+@pytest.mark.parametrize("x_type,stages,call,verdict", SYMBOLIC, ids=[s[1] for s in SYMBOLIC])
+def test_symbolic_sizes_refused_where_torch_refuses_at_every_value(x_type, stages, call, verdict):
+    """With a symbol in the shape, the verdict holds at each value tried, 1 among them."""
+    text = f"network K {{\n    input x: {x_type}\n    y = x -> {stages}\n    output y\n}}\n"
+    errors = check_text(text, "k.net").reporter.errors
+    assert [e.code for e in errors] == (["value"] if verdict == "refused" else []), [e.message for e in errors]
+    if call is None:  # a Linear first: the module's weights in torch by hand
+        linear = torch.nn.Linear(4, 8)
+        call = lambda t: F.pixel_unshuffle(linear(t).permute(0, 4, 1, 2, 3), 2)  # noqa: E731
+    for value in (1, 2, 3):
+        dims = [value if d in ("c", "n") else int(d) for d in x_type.split("[")[1].rstrip("]").split(", ")]
+        assert _runs(call, torch.randn(dims)) == (verdict == "runs"), (stages, value)
