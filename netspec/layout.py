@@ -138,18 +138,23 @@ def _iterate(shape, strides: list, eq: Callable, lt: Callable) -> tuple:
 
 
 def normal(shape, strides, decide: Decide) -> Any:
-    """``strides`` as a Tensor holds them: None when provably contiguous, and, for 4 or 5
-    dims (whose memory format torch reads from every stride: :func:`_format`), when each dim
-    of size 1 has torch's default stride too (a permute that moves one keeps its tuple)."""
+    """``strides`` as a Tensor holds them: None when provably contiguous."""
     if strides is None or strides is UNKNOWN:
         return strides
-    if not is_contiguous(shape, strides, decide):
-        return tuple(strides)
-    if len(shape) in _CHANNELS_LAST_ORDER and any(
+    return None if is_contiguous(shape, strides, decide) else tuple(strides)
+
+
+def normal_view(shape, strides, decide: Decide) -> Any:
+    """:func:`normal` for the strides of a view op, which computes those of its dims of size
+    1 as torch does: for 4 or 5 dims (whose memory format torch reads from every stride,
+    :func:`_format`) a tuple still where a dim of size 1 has a stride other than torch's
+    default (a permute of [N, H, W, 1] to [N, 1, H, W] is channels_last to torch)."""
+    out = normal(shape, strides, decide)
+    if out is None and strides is not None and len(shape) in _CHANNELS_LAST_ORDER and any(
             decide.eq(size, 1) is True and decide.eq(s, d) is not True
             for size, s, d in zip(shape, strides, default_strides(shape))):
         return tuple(strides)
-    return None
+    return out
 
 
 def is_contiguous(shape, strides, decide: Decide) -> bool:

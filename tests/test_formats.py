@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from netspec.checker import check_text  # noqa: E402
+from netspec.types import UNKNOWN  # noqa: E402
 
 # (stage, the same call in torch, a shape it takes, the dims that may be 1)
 CASES = [
@@ -116,3 +117,77 @@ def test_symbolic_sizes_refused_where_torch_refuses_at_every_value(x_type, stage
     for value in (1, 2, 3):
         dims = [value if d in ("c", "n") else int(d) for d in x_type.split("[")[1].rstrip("]").split(", ")]
         assert _runs(call, torch.randn(dims)) == (verdict == "runs"), (stages, value)
+
+
+# (input, stages before a view, the same in torch); a permute that moves a dim of size 1 keeps
+# the stride torch gives it, from which torch reads the memory format of what follows
+MOVED_ONES = [
+    ("float32[3, 4, 5, 1]", "permute(0, 3, 1, 2) -> Conv2d(2, 1)",
+     lambda t: torch.nn.Conv2d(1, 2, 1)(t.permute(0, 3, 1, 2))),
+    ("float32[3, 4, 5, 1]", "permute(0, 3, 1, 2) -> contiguous() -> Conv2d(2, 1)",
+     lambda t: torch.nn.Conv2d(1, 2, 1)(t.permute(0, 3, 1, 2).contiguous())),
+    ("float32[3, 4, 5, 1]", "permute(0, 3, 1, 2) -> MaxPool2d(1)", lambda t: F.max_pool2d(t.permute(0, 3, 1, 2), 1)),
+    ("float32[2, 3, 4, 5, 1]", "permute(0, 4, 1, 2, 3) -> MaxPool3d(1)",
+     lambda t: F.max_pool3d(t.permute(0, 4, 1, 2, 3), 1)),
+    ("float32[3, 4, 5, 1]", "permute(0, 3, 1, 2) -> Upsample(scale_factor=2)",
+     lambda t: F.interpolate(t.permute(0, 3, 1, 2), scale_factor=2)),
+]
+
+
+@pytest.mark.parametrize("x_type,stages,call", MOVED_ONES, ids=[s[1] for s in MOVED_ONES])
+def test_view_after_a_moved_dim_of_size_1_refused_where_torch_refuses(x_type, stages, call):
+    """A view of the result that merges every dim but the first: accepted only where torch
+    views it (a permute of [N, H, W, 1] to [N, 1, H, W] is channels_last to torch, which
+    writes the convolution's result in that format)."""
+    dims = [int(d) for d in x_type.split("[")[1].rstrip("]").split(", ")]
+    text = f"network K {{\n    input x: {x_type}\n    y = x -> {stages} -> view({dims[0]}, -1)\n    output y\n}}\n"
+    errors = check_text(text, "k.net").reporter.errors
+    out = call(torch.randn(dims))
+    try:
+        out.view(dims[0], -1)
+    except RuntimeError:
+        assert [e.code for e in errors] == ["value"], f"check accepts a view torch refuses: strides {out.stride()}"
+    else:
+        assert not errors, f"check refuses a view torch takes: strides {out.stride()}: {[e.message for e in errors]}"
+
+
+# -- the memory format of cat's result (ATen's compute_output_memory_format) --------------------
+
+def _stored_as(how: str, rank: int) -> tuple:
+    """The order in memory of a tensor's dims: contiguous, channels-last, or transposed."""
+    if how == "last":
+        return (0, *range(2, rank), 1)
+    if how == "swapped":
+        return (*range(rank - 2), rank - 1, rank - 2)
+    return tuple(range(rank))
+
+
+CAT_SHAPES = [[2, 3, 4, 5], [1, 3, 4, 5], [2, 1, 4, 5], [2, 3, 1, 1], [1, 1, 2, 1], [2, 3, 2, 4, 5], [1, 2, 1, 3, 1]]
+
+
+@pytest.mark.parametrize("shape", CAT_SHAPES, ids=[str(s) for s in CAT_SHAPES])
+def test_cat_of_4_and_5_dims_is_laid_out_as_torch_lays_it_out(shape):
+    """cat of two tensors, each contiguous, channels-last or with its last dims swapped,
+    along each dim: the strides netspec states (or unknown) against torch's."""
+    from test_layout import claims
+
+    rank = len(shape)
+    for hows in itertools.product(("plain", "last", "swapped"), repeat=2):
+        orders = [_stored_as(h, rank) for h in hows]
+        for dim in range(rank):
+            decls, uses, tensors = [], [], []
+            for name, order in zip("pq", orders):
+                back = [order.index(j) for j in range(rank)]
+                decls.append(f"    input {name}: float32[{', '.join(str(shape[i]) for i in order)}]")
+                uses.append(f"    {name}2 = {name} -> permute({', '.join(map(str, back))})")
+                tensors.append(torch.randn([shape[i] for i in order]).permute(*back))
+            text = ("network K {\n" + "\n".join(decls + uses) + f"\n    y = cat(p2, q2, dim={dim})\n"
+                    "    output y\n}\n")
+            result = check_text(text, "k.net")
+            assert not result.reporter.errors, text
+            (net,) = result.networks
+            stated = net.nodes[-1].outputs[0].tensor
+            wrong = claims(net, stated, torch.cat(tensors, dim))
+            assert wrong is None, f"{hows} along {dim}: {wrong}\n{text}"
+            # every format is told apart where no dim is 1
+            assert 1 in shape or stated.strides is not UNKNOWN, f"{hows} along {dim}: unknown"
