@@ -191,3 +191,36 @@ def test_cat_of_4_and_5_dims_is_laid_out_as_torch_lays_it_out(shape):
             assert wrong is None, f"{hows} along {dim}: {wrong}\n{text}"
             # every format is told apart where no dim is 1
             assert 1 in shape or stated.strides is not UNKNOWN, f"{hows} along {dim}: unknown"
+
+
+STACK_SHAPES = [[2, 3, 4], [1, 3, 4], [2, 1, 4], [3, 1, 1], [2, 3], [4], [3, 2, 4, 5], [1, 2, 1, 3]]
+
+
+@pytest.mark.parametrize("shape", STACK_SHAPES, ids=[str(s) for s in STACK_SHAPES])
+def test_stack_is_laid_out_as_torch_lays_it_out(shape):
+    """stack of two tensors, each contiguous, channels-last (of 3 or 4 dims: dim 1 innermost)
+    or with its last dims swapped, along each new dim: the strides netspec states against
+    torch's, stated for every result of up to 4 dims."""
+    from test_layout import claims
+
+    rank = len(shape)
+    for hows in itertools.product(("plain", "last", "swapped"), repeat=2):
+        if rank < 2 and hows != ("plain", "plain"):
+            continue
+        orders = [_stored_as(h, rank) for h in hows]
+        for dim in range(rank + 1):
+            decls, uses, tensors = [], [], []
+            for name, order in zip("pq", orders):
+                back = [order.index(j) for j in range(rank)]
+                decls.append(f"    input {name}: float32[{', '.join(str(shape[i]) for i in order)}]")
+                uses.append(f"    {name}2 = {name} -> permute({', '.join(map(str, back))})")
+                tensors.append(torch.randn([shape[i] for i in order]).permute(*back))
+            text = ("network K {\n" + "\n".join(decls + uses) + f"\n    y = stack(p2, q2, dim={dim})\n"
+                    "    output y\n}\n")
+            result = check_text(text, "k.net")
+            assert not result.reporter.errors, text
+            (net,) = result.networks
+            stated = net.nodes[-1].outputs[0].tensor
+            wrong = claims(net, stated, torch.stack(tensors, dim))
+            assert wrong is None, f"{hows} along {dim}: {wrong}\n{text}"
+            assert rank == 4 or stated.strides is not UNKNOWN, f"{hows} along {dim}: unknown"
