@@ -224,3 +224,54 @@ def test_stack_is_laid_out_as_torch_lays_it_out(shape):
             wrong = claims(net, stated, torch.stack(tensors, dim))
             assert wrong is None, f"{hows} along {dim}: {wrong}\n{text}"
             assert rank == 4 or stated.strides is not UNKNOWN, f"{hows} along {dim}: unknown"
+
+
+# (stage, the input's shape, tensors the stage names): layers whose results torch writes
+# contiguous whatever their input's strides (Kind.result_format "contiguous")
+CONTIGUOUS = [
+    ("Embedding(5, 3)", "int64", [2, 3, 4], {}),
+    ("Embedding(5, 3)", "int64", [1, 3], {}),
+    ("RNNCell(3)", "float32", [2, 4], {}),
+    ('RNNCell(3, nonlinearity="relu")', "float32", [1, 4], {}),
+    ("LSTMCell(3)", "float32", [3, 4], {}),
+    ("LSTMCell(3)", "float32", [1, 4], {}),
+    ("TransformerEncoderLayer(2, 8, 0.0)", "float32", [3, 2, 4], {}),
+    ("TransformerEncoderLayer(2, 8, 0.0, batch_first=true)", "float32", [2, 1, 4], {}),
+    ("TransformerEncoder(2, 2, 8, 0.0)", "float32", [3, 1, 4], {}),
+    ("TransformerEncoder(2, 1, 8, 0.0, norm_first=true, norm=true)", "float32", [3, 2, 4], {}),
+    ("TransformerDecoderLayer(2, 8, 0.0, memory=m)", "float32", [3, 2, 4], {"m": [5, 2, 4]}),
+    ("TransformerDecoder(2, 1, 8, 0.0, batch_first=true, memory=m)", "float32", [2, 3, 4], {"m": [2, 5, 4]}),
+    ("Transformer(2, 1, 1, 8, 0.0, norm_first=true, tgt=m)", "float32", [3, 2, 4], {"m": [5, 2, 4]}),
+]
+
+
+@pytest.mark.parametrize("stage,dtype,shape,others", CONTIGUOUS, ids=[c[0] for c in CONTIGUOUS])
+def test_layers_that_write_contiguous_results_do_for_every_input_order(stage, dtype, shape, others):
+    """The layer on its input stored in every order of its dims, in training and in eval
+    without gradients (torch's fast paths): netspec states contiguous results, and torch's
+    are."""
+    from test_kinds_torch import flat, stage_call
+    from test_layout import claims
+
+    rank = len(shape)
+    for order in itertools.permutations(range(rank)):
+        back = [order.index(j) for j in range(rank)]
+        decls = [f"    input x: {dtype}[{', '.join(str(shape[i]) for i in order)}]"]
+        decls += [f"    input {n}: float32[{', '.join(map(str, s))}]" for n, s in others.items()]
+        text = ("network K {\n" + "\n".join(decls) + f"\n    y = x -> permute({', '.join(map(str, back))}) -> {stage}\n"
+                "    output y\n}\n")
+        result = check_text(text, "k.net")
+        assert not result.reporter.errors, (text, [e.message for e in result.reporter.errors])
+        (net,) = result.networks
+        outs = net.nodes[-1].outputs
+        assert all(v.tensor.strides is None for v in outs), (text, [v.tensor.strides for v in outs])
+        base = torch.randint(0, 5, [shape[i] for i in order]) if dtype == "int64" else torch.randn([shape[i] for i in order])
+        env = {n: torch.randn(s) for n, s in others.items()}
+        for training in (True, False):
+            torch.manual_seed(0)
+            module, call = stage_call(stage, base.permute(*back), env)
+            module.train(training)
+            with torch.set_grad_enabled(training):
+                actual = flat(call())
+            for value, t in zip(outs, actual):
+                assert claims(net, value.tensor, t) is None, (order, training, t.stride())
