@@ -275,3 +275,27 @@ def test_layers_that_write_contiguous_results_do_for_every_input_order(stage, dt
                 actual = flat(call())
             for value, t in zip(outs, actual):
                 assert claims(net, value.tensor, t) is None, (order, training, t.stride())
+
+
+GLU_SHAPES = [[4], [2, 6], [1, 4], [4, 1], [2, 4, 3], [1, 2, 2], [2, 3, 2, 4], [2, 1, 2, 2]]
+
+
+@pytest.mark.parametrize("shape", GLU_SHAPES, ids=[str(s) for s in GLU_SHAPES])
+def test_glu_is_laid_out_as_torch_lays_it_out(shape):
+    """GLU along each even dim of an input stored in every order: the strides netspec states
+    against torch's (F.glu), stated wherever no dim is 1."""
+    from test_layout import claims
+
+    rank = len(shape)
+    for order in itertools.permutations(range(rank)):
+        back = [order.index(j) for j in range(rank)]
+        x = torch.randn([shape[i] for i in order]).permute(*back)
+        for dim in (d for d in range(rank) if shape[d] % 2 == 0):
+            text = (f"network K {{\n    input x: float32[{', '.join(str(shape[i]) for i in order)}]\n"
+                    f"    y = x -> permute({', '.join(map(str, back))}) -> GLU({dim})\n    output y\n}}\n")
+            result = check_text(text, "k.net")
+            assert not result.reporter.errors, text
+            (net,) = result.networks
+            stated = net.nodes[-1].outputs[0].tensor
+            assert claims(net, stated, F.glu(x, dim)) is None, (order, dim, stated.strides, F.glu(x, dim).stride())
+            assert 1 in shape or stated.strides is not UNKNOWN, (order, dim)
