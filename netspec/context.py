@@ -18,7 +18,7 @@ from .dims import Dim, Expr, compare, exact_div, floordiv, is_dim, less_equal, p
 from .graph import BROADCASTS, DIVIDES, EQUAL, EQUAL_OR_ONE, LESS_EQUAL
 from .kinds import Fail, Layer
 from .kinds.base import numel
-from .layout import Decide
+from .layout import Decide, is_contiguous
 from .types import UNKNOWN, Origin, Tensor
 
 if TYPE_CHECKING:
@@ -558,8 +558,15 @@ class StageCtx:
             v = v.node.inputs[0]
         if maker is None:
             return []
-        return [f"{maker.shown or maker.kind_name} (line {maker.span.line}) leaves its result "
-                f"{'with a memory layout netspec cannot state' if maker.outputs[0].tensor.strides is UNKNOWN else 'not contiguous'}"]
+        t = maker.outputs[0].tensor
+        if t.strides is UNKNOWN:
+            how = "with a memory layout netspec cannot state"
+        elif is_contiguous(t.shape, t.strides, self.decide):  # a permute that moves a dim of size 1
+            how = (f"with the strides ({', '.join(self.show(d) for d in t.strides)}): contiguous but for the stride "
+                   "of a dim of size 1, from which torch reads its memory format too")
+        else:
+            how = "not contiguous"
+        return [f"{maker.shown or maker.kind_name} (line {maker.span.line}) leaves its result {how}"]
 
     def _stories(self) -> list[str]:
         """Notes on where each input came from."""

@@ -144,6 +144,19 @@ def normal(shape, strides, decide: Decide) -> Any:
     return None if is_contiguous(shape, strides, decide) else tuple(strides)
 
 
+def normal_view(shape, strides, decide: Decide) -> Any:
+    """:func:`normal` for the strides of a view op, which computes those of its dims of size
+    1 as torch does: for 4 or 5 dims (whose memory format torch reads from every stride,
+    :func:`_format`) a tuple still where a dim of size 1 has a stride other than torch's
+    default (a permute of [N, H, W, 1] to [N, 1, H, W] is channels_last to torch)."""
+    out = normal(shape, strides, decide)
+    if out is None and strides is not None and len(shape) in _CHANNELS_LAST_ORDER and any(
+            decide.eq(size, 1) is True and decide.eq(s, d) is not True
+            for size, s, d in zip(shape, strides, default_strides(shape))):
+        return tuple(strides)
+    return out
+
+
 def is_contiguous(shape, strides, decide: Decide) -> bool:
     """Whether torch's ``is_contiguous`` holds for every value of the symbols (proven)."""
     if strides is None:
@@ -284,6 +297,31 @@ def suggested(t: Tensor, shape, decide: Decide) -> Any:
     # channels_last, or either where the two agree in every dim not 1: the strides of those
     # dims as stated, the others' unstated (a later format read from them is unsure)
     return last
+
+
+def like_channels_last(t: Tensor, decide: Decide) -> bool | None:
+    """Whether torch's ``suggest_memory_format`` reads ``t`` (4 or 5 dims) as channels_last
+    (or channels_last_3d) for every value of the symbols: True, False (never, and for a
+    tensor of another rank), or None where that depends on the values of the symbols, on
+    strides of dims of size 1 (:func:`_format`), or on strides netspec does not know."""
+    return strides_like_channels_last(t.shape, t.strides, decide)
+
+
+def strides_like_channels_last(shape, strides, decide: Decide) -> bool | None:
+    """:func:`like_channels_last` of a tensor of ``shape`` and ``strides`` (Tensor.strides)."""
+    if strides is None or len(shape) not in _CHANNELS_LAST_ORDER:
+        return False
+    if strides is UNKNOWN:
+        return None
+
+    def run(env: dict, eq: Callable, lt: Callable) -> bool | None:
+        return _format([substitute(d, env) for d in shape], [substitute(d, env) for d in strides], eq, lt)
+
+    cases = _split(run, decide)
+    if cases is None:
+        return None
+    verdicts = {like for _, like in cases}
+    return verdicts.pop() if len(verdicts) == 1 else None
 
 
 def _same_layout(shape, strides, env: dict, decide: Decide) -> bool:

@@ -336,6 +336,13 @@ class GLU(FloatLayer):
         over = a.dim if isinstance(a.dim, int) else 0
         return 0 if rank >= 2 and over % rank != 0 else None
 
+    def layout(self, ctx, a, inputs, outputs):
+        """torch's TensorIterator over the two halves (views of the input, its strides), as
+        an elementwise op of them (layout.iterated; tests/test_formats.py)."""
+        (x,) = inputs
+        half = x.with_shape(outputs[0].shape, ctx.origin, strides=layout.strides_of(x))
+        return [layout.iterated([half, half], outputs[0].shape, ctx.decide)]
+
     def saved(self, a, inputs, outputs, grad):
         return Saved(inputs=(0,))
 

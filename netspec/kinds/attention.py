@@ -637,6 +637,14 @@ class _Transformer(_Attention):
     def heads(self, ctx, a) -> int:
         return check_heads(ctx, self.name, a.d_model, a.nhead, "nhead")
 
+    def result_format(self, a, rank):
+        """Contiguous after the LayerNorm that ends each layer, whatever the input's strides
+        (tests/test_formats.py); with norm_first a layer ends in a sum with its input, whose
+        strides it may keep (unstated), unless a final LayerNorm follows (``norm=true``, and
+        nn.Transformer's own)."""
+        ends_in_norm = not getattr(a, "norm_first", False) or getattr(a, "norm", False) is True
+        return "contiguous" if ends_in_norm or self.name == "Transformer" else None
+
     def check_encoder(self, ctx, a, x: Tensor, heads: int, call: AttentionCall) -> None:
         s = steps(x, a.batch_first)
         check_masks(ctx, self.name, a, call, x, heads, s.length, s.length, s.batch)

@@ -332,10 +332,39 @@ class Kind:
             return "format"
         return "contiguous" if self.contiguous_ranks == "every" or rank in self.contiguous_ranks else None
 
+    # The ranks of the first input at which torch refuses one that it reads as channels_last
+    # (4 dims) or channels_last_3d (5 dims) ("Unsupported memory format"), each with the
+    # layouts it takes there: `refuse_format` makes that a `value` error
+    # (tests/test_formats.py runs each against torch).
+    refused_formats: ClassVar[dict[int, str]] = {}
+
+    def refuse_format(self, ctx, x: Tensor) -> None:
+        """A `value` error where torch refuses the memory layout of the input ``x``
+        (``refused_formats``), or may refuse it: where that depends on the values of the
+        symbols or on strides netspec does not know, as for `view`."""
+        takes = self.refused_formats.get(x.rank)
+        like = False if takes is None else layout.like_channels_last(x, ctx.decide)
+        if like is False:
+            return
+        fmt = "channels_last" if x.rank == 4 else "channels_last_3d"
+        if x.strides is UNKNOWN:
+            why = f"netspec cannot tell the memory layout of {ctx.show_tensor(x)}, and torch refuses one in {fmt}"
+        else:
+            why = f"torch refuses an input laid out as {fmt}{'' if like else ', which this one may be'}"
+        notes = [f"{self.name} runs a {x.rank}-dim input {takes} (torch raises \"Unsupported memory format\")"]
+        if isinstance(x.strides, tuple):
+            notes.append(f"the input {ctx.show_tensor(x)} has strides ({', '.join(ctx.show(d) for d in x.strides)}): "
+                         "dim 1 is innermost in memory, as the channels of a channels_last tensor are")
+        raise ctx.fail(codes.VALUE, f"{self.name}: {why}", notes + ctx.layout_story(),
+                       help="add `-> contiguous()` before it")
+
     def layout(self, ctx, a: Args, inputs: list[Tensor], outputs: list[Tensor]) -> list:
         """The strides of each result (Tensor.strides). Unless ``infer`` states them, or
         ``result_format`` does: the results of contiguous tensors are contiguous
-        (tests/test_layout.py runs every kind's examples through torch), any other is UNKNOWN."""
+        (tests/test_layout.py runs every kind's examples through torch), any other is UNKNOWN.
+        First, an error where torch refuses the input's layout (``refused_formats``)."""
+        if inputs:
+            self.refuse_format(ctx, inputs[0])
         if self.tracks_layout:
             return [t.strides for t in outputs]
         how = self.result_format(a, inputs[0].rank) if inputs else None

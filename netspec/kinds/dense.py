@@ -105,6 +105,7 @@ def require_padding_idx(ctx, name: str, n, p) -> None:
 
 @register
 class Embedding(Layer):
+    contiguous_ranks = "every"  # rows of the weight gathered anew (tests/test_formats.py)
     name = "Embedding"
     torch_name = "Embedding"
     Args = EmbeddingArgs

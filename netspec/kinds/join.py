@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from .. import codes, layout
 from ..dims import Dim, compare, is_dim, render
-from ..types import Tensor, promote_types
+from ..types import UNKNOWN, Tensor, promote_types
 from .args import Before
 from .base import Args, DimArg, Op, _show, register
 
@@ -69,6 +69,14 @@ class Stack(Op):
         shape = first.shape[:d] + (len(inputs),) + first.shape[d:]
         keep = {n: (n if n < d else n - 1) for n in range(first.rank + 1) if n != d}
         return [first.with_shape(shape, ctx.origin, keep=keep, dtype=dtype)]
+
+    def layout(self, ctx, a, inputs, outputs):
+        """A new tensor: contiguous whatever its inputs' strides (tests/test_formats.py runs
+        contiguous, channels-last and transposed inputs through torch), but of 5 dims, where
+        torch keeps 4-dim channels-last inputs' order in a way netspec does not state."""
+        if all(t.strides is None for t in inputs) or outputs[0].rank != 5:
+            return [None]
+        return [UNKNOWN]
 
 
 # -- several results ------------------------------------------------------------------------------

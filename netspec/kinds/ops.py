@@ -110,7 +110,7 @@ class PermuteLayer(Layer):
 def reordered(ctx, x: Tensor, order: list[int]) -> Tensor:
     """``x`` with its dims in ``order``: a view, its strides reordered alike."""
     shape = tuple(x.shape[i] for i in order)
-    strides = layout.normal(shape, layout.permuted(layout.strides_of(x), order), ctx.decide)
+    strides = layout.normal_view(shape, layout.permuted(layout.strides_of(x), order), ctx.decide)
     return x.with_shape(shape, ctx.origin, keep={n: o for n, o in enumerate(order)}, strides=strides)
 
 
@@ -555,8 +555,20 @@ class Cat(Op):
 
     def result_format(self, a, rank):
         """A new tensor in the memory format its inputs suggest (ATen's cat): contiguous but
-        at 4 and 5 dims, where channels-last inputs may make it channels-last (unstated)."""
+        at 4 and 5 dims, where channels-last inputs may make it channels-last (``layout``)."""
         return None if rank in (4, 5) else "contiguous"
+
+    def layout(self, ctx, a, inputs, outputs):
+        """At 4 and 5 dims, ATen's compute_output_memory_format: contiguous where an input
+        suggests it, channels_last (or _3d) where every input does; unknown where netspec
+        cannot tell one input's format (layout.like_channels_last)."""
+        shape = outputs[0].shape
+        if len(shape) not in (4, 5):
+            return super().layout(ctx, a, inputs, outputs)
+        likes = [layout.like_channels_last(t, ctx.decide) for t in inputs]
+        if False in likes:
+            return [None]
+        return [layout.channels_last_strides(shape) if all(likes) else UNKNOWN]
 
     def infer(self, ctx, a, inputs):
         first = inputs[0]
@@ -734,4 +746,10 @@ class Contiguous(Op):
         return [inputs[0]]
 
     def layout(self, ctx, a, inputs, outputs):
+        """torch's default strides, or, for 4 or 5 dims, the input's own where they are
+        contiguous (torch returns the input, and reads its memory format from the strides
+        of its dims of size 1 too: a permuted [N, H, W, 1] is channels_last)."""
+        (x,) = inputs
+        if isinstance(x.strides, tuple) and x.rank in (4, 5) and layout.is_contiguous(x.shape, x.strides, ctx.decide):
+            return [x.strides]
         return [None]

@@ -222,6 +222,8 @@ class AvgPool2d(_Pool):
 @register
 class MaxPool3d(_Pool):
     format_ranks = (5,)  # torch's suggest_memory_format (layout.suggested)
+    # max_pool3d of an unbatched [C, D, H, W] reads its memory format as a 4-dim tensor's
+    refused_formats: ClassVar[dict[int, str]] = {4: "only contiguous or channels_last_3d"}
     name = "MaxPool3d"
     torch_name = "MaxPool3d"
     Args = MaxPoolArgs

@@ -618,6 +618,7 @@ class _Cell(FloatLayer):
 
 @register
 class RNNCell(_Cell):
+    contiguous_ranks = "every"  # whatever its inputs' strides (tests/test_formats.py)
     name = "RNNCell"
     torch_name = "RNNCell"
     Args = RNNCellArgs
@@ -633,6 +634,7 @@ class RNNCell(_Cell):
 
 @register
 class LSTMCell(_Cell):
+    contiguous_ranks = "every"  # whatever its inputs' strides (tests/test_formats.py)
     name = "LSTMCell"
     torch_name = "LSTMCell"
     Args = LSTMCellArgs

@@ -290,6 +290,7 @@ class PixelShuffle(_Shuffle):
     """[*, C * r**2, H, W] -> [*, C, H * r, W * r]."""
     contiguous_ranks = (3,)
     format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
+    refused_formats: ClassVar[dict[int, str]] = {5: "only contiguous or channels_last"}
 
     name = "PixelShuffle"
     torch_name = "PixelShuffle"
@@ -318,6 +319,7 @@ class PixelUnshuffle(_Shuffle):
     """[*, C, H * r, W * r] -> [*, C * r**2, H, W]."""
     contiguous_ranks = (3,)
     format_ranks = (4,)  # torch's suggest_memory_format (layout.suggested)
+    refused_formats: ClassVar[dict[int, str]] = {5: "only contiguous or channels_last"}
 
     name = "PixelUnshuffle"
     torch_name = "PixelUnshuffle"
