@@ -119,10 +119,23 @@ def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter
         reporter.error(codes.LIMIT, "the spec nests too deeply to check", Span(file, 1, 1, 1, 2))
         networks = []
     result = CheckResult(module, networks, reporter)
-    if prove_uses and result.ok and _uses_differ(networks):
-        _refuse_what_build_refuses(result, file)
+    if prove_uses:
+        prove_uses_served(result, file)
     reporter.items.sort(key=lambda d: (d.span.line, d.span.column))
     return result
+
+
+def prove_uses_served(result: CheckResult, file: str) -> bool:
+    """Build's proof that each network's class serves its uses, run where a check without it
+    accepted a spec whose networks are used with other arguments than they are checked with
+    (``check_text(..., prove_uses=False)``, as the language server first publishes); its
+    `build` errors join the result's diagnostics in check's order. Whether any did."""
+    if not (result.ok and _uses_differ(result.networks)):
+        return False
+    before = len(result.reporter.items)
+    _refuse_what_build_refuses(result, file)
+    result.reporter.items.sort(key=lambda d: (d.span.line, d.span.column))
+    return len(result.reporter.items) > before
 
 
 def _uses_differ(networks: list[TypedNetwork]) -> bool:

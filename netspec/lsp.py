@@ -7,7 +7,11 @@ Positions are converted in the encoding agreed with the client (UTF-16 unless it
 UTF-8 or UTF-32). The server keeps its own copy of each open document's text and applies
 the editor's changes to it by LSP's rules for lines (``\\n``, ``\\r\\n``, ``\\r``).
 Changes that arrive faster than the checks are applied at once and checked once: only the
-latest version's diagnostics are published.
+latest version's diagnostics are published. They are published in two steps: the check's at
+once, then, where networks are used with other arguments than they are checked with,
+build's proof that each network's class serves its uses (its `build` errors), unless a
+later change has arrived; the second publication, made only if the proof found something,
+holds every diagnostic of `netspec check`.
 """
 
 from __future__ import annotations
@@ -130,12 +134,23 @@ def publish(server: LanguageServer, uri: str, doc: Document, analysis: Analysis)
     server.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri, diags, doc.version))
 
 
+async def prove_and_publish(server: LanguageServer, ws: Workspace, uri: str, version: int | None,
+                            analysis: Analysis) -> None:
+    """The second step of a version's diagnostics: build's proof of its networks' uses, run
+    when no later change is waiting, and published again if it found something."""
+    await asyncio.sleep(0)  # a change received meanwhile is checked instead
+    doc = ws.documents.get(uri)
+    if doc is not None and doc.version == version and ws.analyzers[uri].prove(analysis):
+        publish(server, uri, doc, analysis)
+
+
 def _sync(server: LanguageServer, ws: Workspace) -> None:
     @server.feature(T.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(params: T.DidOpenTextDocumentParams) -> None:
+    async def did_open(params: T.DidOpenTextDocumentParams) -> None:
         d = params.text_document
         analysis = ws.open(d.uri, d.text, d.version, encoding_of(server))
         publish(server, d.uri, ws.documents[d.uri], analysis)
+        await prove_and_publish(server, ws, d.uri, d.version, analysis)
 
     @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
     async def did_change(params: T.DidChangeTextDocumentParams) -> None:
@@ -146,7 +161,9 @@ def _sync(server: LanguageServer, ws: Workspace) -> None:
         await asyncio.sleep(0)  # the changes already received apply first
         doc = ws.documents.get(d.uri)
         if doc is not None and doc.version == d.version:  # else a later change publishes
-            publish(server, d.uri, doc, ws.analyze(d.uri))
+            analysis = ws.analyze(d.uri)
+            publish(server, d.uri, doc, analysis)
+            await prove_and_publish(server, ws, d.uri, d.version, analysis)
 
     @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: T.DidCloseTextDocumentParams) -> None:

@@ -271,3 +271,43 @@ def test_quoted_module_names(client):
     assert client.request("shutdown", None) is None
     client.notify("exit", None)
     assert client.proc.wait(timeout=30) == 0
+
+
+USES = """\
+network Blk(n=2) {
+    input x: float[batch, 8]
+    y = x -> (Linear(8) * n)
+    output y
+}
+
+network Main {
+    input x: float[batch, 8]
+    y = x -> Blk(2)
+    output y
+}
+"""
+
+
+def test_build_proof_of_uses_is_published_after_the_check(client):
+    """A use that the network's one class cannot serve (a `build` error of `netspec check`):
+    the server publishes the check's diagnostics, then those of build's proof of the uses."""
+    client.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+    client.notify("initialized", {})
+    client.notify("textDocument/didOpen", {"textDocument": {**doc(), "languageId": "netspec", "version": 1,
+                                                             "text": USES}})
+    assert client.diagnostics() == []  # the same arguments: the class serves the use
+    two = at(USES, "2)")
+    client.notify("textDocument/didChange", {
+        "textDocument": {**doc(), "version": 2},
+        "contentChanges": [{"range": {"start": two, "end": {**two, "character": two["character"] + 1}},
+                            "text": "3"}]})
+    assert client.diagnostics() == []  # the check's own: none
+    errors = [d for d in client.diagnostics() if d["severity"] == 1]  # then build's proof
+    assert [d["code"] for d in errors] == ["build"]
+    use = at(USES, "Blk(2)")
+    assert errors[0]["range"]["start"] == use and "repetition count" in errors[0]["message"]
+    client.notify("textDocument/didChange", {
+        "textDocument": {**doc(), "version": 3},
+        "contentChanges": [{"range": {"start": two, "end": {**two, "character": two["character"] + 1}},
+                            "text": "2"}]})
+    assert client.diagnostics() == []

@@ -44,6 +44,7 @@ def _hovers(analysis) -> list:
 
 def _same_as_fresh(an: Analyzer, text: str, hovers: bool = True) -> None:
     got = an.analyze(text)
+    an.prove(got)  # build's proof of the uses, the language server's second publication
     assert everything(got.result) == everything(check_text(text, "m.net"))
     if hovers and got.result.module is not None:
         assert _hovers(got) == _hovers(Analyzer("m.net").analyze(text))

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .. import ast as A
 from .. import fastparse, limits, memo
 from ..ast import Module
-from ..checker import check_text
+from ..checker import check_text, prove_uses_served
 from ..diagnostics import Reporter
 from ..instances import Instances
 from ..parser import parse, parse_statements
@@ -222,6 +222,7 @@ class Analysis:
     file: str
     result: CheckResult
     seconds: float = 0.0  # how long the check took
+    proven: bool = False  # build's proof of the networks' uses run (Analyzer.prove)
 
     @cached_property
     def index(self) -> Index:
@@ -260,6 +261,16 @@ class Analyzer:
         if result.module is not None:
             self.last_parsed = self.last
         return self.last
+
+    def prove(self, analysis: Analysis) -> bool:
+        """Build's proof that each network's class serves its uses, which ``analyze`` leaves
+        out (it costs as much as the check of a file of many uses): run once per version,
+        its `build` errors joined to the version's diagnostics, which are then those of
+        `netspec check`. Whether it added any (the server then publishes again)."""
+        if analysis.proven:
+            return False
+        analysis.proven = True
+        return prove_uses_served(analysis.result, self.file)
 
 
 # -- diagnostics -----------------------------------------------------------------------------------
