@@ -134,4 +134,4 @@ def test_a_fact_over_an_input_symbol_warns_as_without_parameters():
     assert without and _unproven(_net("Free(k)", *body)) == without
     added = _unproven(_net("AddSym(k)", "input x: float[batch, d]", "input y: float[batch, 4]",
                            "z = x + y -> Linear(k)", "output z"))
-    assert added == ["add assumes that `d` is `4` or 1, which cannot be proven for every value of the symbols"]
+    assert added == ["`+` assumes that `d` is `4` or 1, which cannot be proven for every value of the symbols"]
