@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .diagnostics import Span
-from .dims import Dim
+from .dims import Dim, Expr
 from .types import Origin, Tensor
 
 TRACE_AT = 2
@@ -62,8 +62,15 @@ def tagged(v):
 
 def application_key(name: str, values: dict[str, Any], inputs: list[Tensor]) -> tuple:
     """What an application's result depends on: the kind, the argument values, the inputs' types."""
-    return (name, tuple(sorted([(k, tagged(v)) for k, v in values.items()])),
-            tuple([(t.dtype, t.shape, t.strides, t.batch, t.values) for t in inputs]))
+    args = [(k, (type(v), v) if type(v) in _PLAIN else tagged(v)) for k, v in values.items()]
+    if len(args) > 1:
+        args.sort()
+    return (name, tuple(args), tuple([(t.dtype, t.shape, t.strides, t.batch, t.values) for t in inputs]))
+
+
+# the types that tagged() tags with themselves alone (a float is tagged with its repr, a
+# tuple item by item); a subclass of them goes through tagged() (bool is not int's here)
+_PLAIN = frozenset({int, bool, str, type(None), Expr})
 
 
 def keep_for_next_check(applied: dict) -> None:
@@ -93,7 +100,7 @@ def replay(seen: Applied, inputs: list[Tensor], origin: Origin) -> list[Tensor]:
     """The results of ``seen`` on these inputs, with their origins and the layer's own put in."""
     outs = []
     for dtype, shape, origins, strides, batch, values in seen.outputs:
-        outs.append(Tensor(dtype, shape, tuple([
-            inputs[o.input].origins[o.dim] if type(o) is Slot else origin if o is SELF else o
+        outs.append(Tensor(dtype, shape, tuple([  # a Slot is (input, dim)
+            inputs[o[0]].origins[o[1]] if type(o) is Slot else origin if o is SELF else o
             for o in origins]), strides, batch, values))
     return outs
