@@ -160,6 +160,7 @@ def _refuse_what_build_refuses(result: CheckResult, file: str) -> None:
 
 
 _LOADED_KINDS = REGISTRY.loaded
+_new_tuple = tuple.__new__  # a named tuple made from its fields, as its class called with them does
 
 # names an argument may use that no value, parameter or symbol defines: `None`, and a dtype
 # (`to(float16)`, read as its canonical name, as `to("float16")`)
@@ -1270,7 +1271,7 @@ class NetworkChecker:
         """An argument that is a bare reference to one of the network's parameters."""
         if (isinstance(expr, A.Ref) and expr.attr is None and expr.name in self.net.params
                 and expr.name not in self.values):
-            return ParamUse(expr.name, expr.span)
+            return _new_tuple(ParamUse, (expr.name, expr.span))  # ParamUse(expr.name, expr.span), at once
         return None
 
     def _alias(self, st: A.Stage | None) -> str | None:
