@@ -1025,7 +1025,7 @@ class NetworkChecker:
             seen = self._seen(key)
             if isinstance(seen, memo.Applied):
                 node.args = seen.args  # a failed node keeps its arguments, as on the path below
-                if kind.writes_input(seen.args):  # else neither refuses anything
+                if seen.writes:  # kind.writes_input(seen.args), recorded: else neither refuses anything
                     refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
                     refuse_write_into_saved(kind, seen.args, ctx, bound.inputs, self.net)
                 return self._replay(node, seen, ctx, in_types)
@@ -1226,7 +1226,8 @@ class NetworkChecker:
                 facts, self.traced_facts = tuple(self.traced_facts), None
         if self.reporter.raised != raised:
             return None
-        return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed), facts, required)
+        return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed), facts, required,
+                             kind.writes_input(a))
 
     def _replay(self, node: Node, seen: memo.Applied, ctx: StageCtx, in_types: list[Tensor]) -> Results:
         node.args = seen.args
