@@ -11,7 +11,6 @@ a bare network parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import ast as A
@@ -25,14 +24,18 @@ if TYPE_CHECKING:
     from .checker import NetworkChecker
 
 
-@dataclass
 class Bound:
-    inputs: list[Value] = field(default_factory=list)  # tensors in order, the piped one first
-    tensors: dict[str, Value] = field(default_factory=dict)  # tensors by keyword or input name
-    values: dict[str, Any] = field(default_factory=dict)  # argument values by name
-    spans: dict[str, Span] = field(default_factory=dict)  # where each argument was written
-    params: dict[str, ParamUse] = field(default_factory=dict)  # argument -> parameter given bare
-    bad: bool = False  # an argument was refused (and reported)
+    """What a call's arguments bound to (one is made for every stage checked)."""
+
+    __slots__ = ("inputs", "tensors", "values", "spans", "params", "bad")
+
+    def __init__(self) -> None:
+        self.inputs: list[Value] = []  # tensors in order, the piped one first
+        self.tensors: dict[str, Value] = {}  # tensors by keyword or input name
+        self.values: dict[str, Any] = {}  # argument values by name
+        self.spans: dict[str, Span] = {}  # where each argument was written
+        self.params: dict[str, ParamUse] = {}  # argument -> parameter given bare
+        self.bad = False  # an argument was refused (and reported)
 
 
 class Signature:
@@ -78,7 +81,8 @@ def bind(network: "NetworkChecker", sig: Signature, args: list[A.Arg], piped: Va
         if not place(value, arg, bound):
             bound.bad = True
     sig.finish(bound, span)
-    bound.params = {k: given_bare[s] for k, s in bound.spans.items() if s in given_bare}
+    if given_bare:
+        bound.params = {k: given_bare[s] for k, s in bound.spans.items() if s in given_bare}
     return bound
 
 
@@ -88,7 +92,7 @@ class KindSignature(Signature):
     (a layer's ``h0=``)."""
 
     def __init__(self, kind: Kind, name: str, reporter: Reporter):
-        super().__init__(name, reporter)
+        self.name, self.reporter = name, reporter  # Signature.__init__, one is made per stage
         self.kind = kind
         self.given: list[tuple[Any, Span]] = []  # positional values, placed in finish()
 
@@ -101,7 +105,7 @@ class KindSignature(Signature):
             return True
         if self.kind.max_inputs != 1:
             bound.inputs.append(value)
-            if any(not isinstance(v, str) for v, _ in self.given):
+            if self.given and any(not isinstance(v, str) for v, _ in self.given):
                 # `sub(2.0, x)` would read as x - 2.0 (an equation may come first: einsum)
                 self.error(f"`{self.name}` takes its tensors before its other arguments", arg.span,
                            help=f"put the tensors first: {self.name}(x, y, ...)")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
+from operator import is_
 from typing import Any, NoReturn
 
 from . import ast as A
@@ -40,6 +41,7 @@ from .dims import (
     show_size,
     sign,
     sym,
+    symbol_set,
     symbols,
     total,
 )
@@ -68,7 +70,7 @@ from .kinds import REGISTRY, Fail, Kind, ValidationError, validation_messages
 from .kinds.base import takes
 from .limits import INT64_MAX, MAX_DIGITS, MAX_MAGNITUDE, MAX_REPEAT, MAX_SYMBOLS, MAX_USE_DEPTH, MAX_USES
 from .parser import literal, parse
-from .pycode import check_module_name, check_modules, check_name, mark_in_place
+from .pycode import MAYBE_REFUSED, check_module_name, check_modules, check_name, mark_in_place
 from .resume import Resume, Tracker
 from .types import DTYPES, INT_DTYPES, Origin, Tensor
 from .uses import UseCounter
@@ -157,6 +159,9 @@ def _refuse_what_build_refuses(result: CheckResult, file: str) -> None:
             result.reporter.add(d)
 
 
+_LOADED_KINDS = REGISTRY.loaded
+_new_tuple = tuple.__new__  # a named tuple made from its fields, as its class called with them does
+
 # names an argument may use that no value, parameter or symbol defines: `None`, and a dtype
 # (`to(float16)`, read as its canonical name, as `to("float16")`)
 CONSTANTS: dict[str, Any] = {"None": None, **DTYPES}
@@ -197,7 +202,8 @@ class Checker:
         # (a rule reads which names are parameters: the memo kept between checks is keyed by them)
         params = frozenset(p.name for net in module.networks for p in net.params)
         self.applied: dict[tuple, dict] = {} if memo is None else memo.setdefault(params, {})
-        self.used_names: dict[int, set[str]] = {}  # id(network AST) -> names its outputs use
+        # id(network AST) -> the names its outputs use, and its bindings' other names (_used_names)
+        self.used_names: dict[int, tuple[set[str], list]] = {}
         self.too_deep = self._uses_nested_too_deep()
         self.uses, self.use_count = UseCounter(self.asts), 0  # uses of networks, bounded by MAX_USES
         if not self.too_deep:
@@ -227,15 +233,23 @@ class Checker:
     def _find_uses(self) -> set[str]:
         """Networks that some chain uses as a stage. The same pass over the text keeps the
         names each binding's chain refers to, for the unused-binding warning."""
-        uses = set()
+        objs = tuple(st for net in self.asts.values() for st in (*net.bindings, *net.shared))
+        got = _KEPT_USES.get("", objs, tuple(self.asts))  # the same statements of the same networks
+        if got is None:
+            got = _KEPT_USES.put("", objs, tuple(self.asts), self._read_uses())
+        uses, self.binding_names, self.binding_refs = got
+        return uses
+
+    def _read_uses(self) -> tuple[set[str], dict[int, set[str]], dict[int, list[A.Ref]]]:
+        uses, names, refs = set(), {}, {}
         for net in self.asts.values():
             for b in net.bindings:
                 found = b.references()
                 uses.update(name for name in found.stages if name in self.asts)
-                self.binding_names[id(b)] = found.names
-                self.binding_refs[id(b)] = found.refs
+                names[id(b)] = found.names
+                refs[id(b)] = found.refs
             uses.update(d.layer.name for d in net.shared if d.layer.name in self.asts)
-        return uses
+        return uses, names, refs
 
     def _uses_nested_too_deep(self) -> set[str]:
         """Networks whose uses nest more than MAX_USE_DEPTH deep (a network using a network
@@ -535,7 +549,8 @@ class NetworkChecker:
         parameters' values and not for every value of them: the built class tests it
         (TypedNetwork.requires). A fact over a size the constructor is not given (an input
         symbol) fixes the parameters instead: the class then refuses their other values."""
-        if not (symbols(a) | symbols(b)) <= self.net.param_env.keys() | self.param_syms:
+        outside = (symbol_set(a) | symbol_set(b)) - self.param_syms
+        if outside and not outside <= self.net.param_env.keys():
             self.fix(a, b, span=span)
             return
         fact = (a, b, how, what, span.line)
@@ -703,14 +718,14 @@ class NetworkChecker:
         # read from the text, not the inferred graph: a stage that failed still uses its inputs
         if not self.ast.outputs:
             return
-        used = self.checker.used_names.get(id(self.ast))
-        if used is None:  # once per network, not at each of its uses
-            used = self.checker.used_names[id(self.ast)] = _used_names(self.ast, self.checker.binding_names)
-        for b in self.ast.bindings:
-            for name, span in b.targets or [(b.name, b.name_span)]:
-                if name not in used and not name.startswith("_") and self.value_spans.get(name) == b.span:
-                    self.reporter.warning(codes.UNUSED, f"`{name}` is computed but no output uses it",
-                                          span, help="add it to `output`, or remove the binding")
+        got = self.checker.used_names.get(id(self.ast))
+        if got is None:  # once per network, not at each of its uses
+            got = self.checker.used_names[id(self.ast)] = _used_names(self.ast, self.checker.binding_names)
+        used, unused = got
+        for name, span, b_span in unused:  # the bindings' names that no output uses, in order
+            if self.value_spans.get(name) == b_span:
+                self.reporter.warning(codes.UNUSED, f"`{name}` is computed but no output uses it",
+                                      span, help="add it to `output`, or remove the binding")
         for inp in self.ast.inputs:
             if inp.name not in used:
                 self.reporter.warning(codes.UNUSED, f"input `{inp.name}` is declared but no output uses it",
@@ -732,7 +747,8 @@ class NetworkChecker:
             self.reporter.error(codes.DUPLICATE, f"`{name}` is already a symbolic dim of an input",
                                 span, help="give the value another name")
             return False
-        check_name(self.reporter, name, span, "a binding", submodule=True)
+        if name in MAYBE_REFUSED or name.startswith("__"):  # else check_name passes it
+            check_name(self.reporter, name, span, "a binding", submodule=True)
         return True
 
     def run_binding(self, b: A.Binding, first: bool = False) -> None:
@@ -882,7 +898,7 @@ class NetworkChecker:
             check_module_name(self.reporter, st.alias, st.alias_span)
         elif st.alias:
             check_name(self.reporter, st.alias, st.alias_span, "a layer", submodule=True)
-        count = self._repeat_count(st)
+        count = 1 if st.repeat is None else self._repeat_count(st)
         self._group_counter += 1
         gid = self._group_counter
         res = None
@@ -966,7 +982,9 @@ class NetworkChecker:
             if checker.use_count + checker.uses.in_network(name) > MAX_USES:
                 self.use_limit(span)
             return self.use_network(name, span, args, piped, st)
-        kind = REGISTRY.get(name)
+        kind = _LOADED_KINDS.get(name)  # a kind imported already: at once
+        if kind is None:
+            kind = REGISTRY.get(name)
         if kind is None:
             what = "layer or network" if name[:1].isupper() else "op"
             self.reporter.error(codes.UNKNOWN_LAYER, f"unknown {what} `{name}`", name_span,
@@ -988,9 +1006,12 @@ class NetworkChecker:
     def _node(self, kind: Kind | None, inputs: list[Value], state: dict[str, Value], span: Span,
               st: A.Stage | None) -> Node:
         # a stage belongs to the repetitions around it; a source (`cat(...)`) to none
-        stack = self._group_stack if st is not None else []
-        return Node(kind, None, inputs, state, span, self.binding, alias=self._alias(st),
-                    group=tuple((g, i) for g, i, _, _ in stack), scopes=tuple(stack))
+        stack = self._group_stack
+        alias = self._alias(st) if stack else None
+        if st is None or not stack:
+            return Node(kind, None, inputs, state, span, self.binding, alias=alias)
+        return Node(kind, None, inputs, state, span, self.binding, alias=alias,
+                    group=tuple([(g, i) for g, i, _, _ in stack]), scopes=tuple(stack))
 
     def apply(self, kind: Kind, node: Node, bound: Bound, ctx: StageCtx) -> Results:
         """The kind's rule on bound arguments: the node's results, or poisoned ones after an error."""
@@ -1004,8 +1025,9 @@ class NetworkChecker:
             seen = self._seen(key)
             if isinstance(seen, memo.Applied):
                 node.args = seen.args  # a failed node keeps its arguments, as on the path below
-                refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
-                refuse_write_into_saved(kind, seen.args, ctx, bound.inputs, self.net)
+                if seen.writes:  # kind.writes_input(seen.args), recorded: else neither refuses anything
+                    refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
+                    refuse_write_into_saved(kind, seen.args, ctx, bound.inputs, self.net)
                 return self._replay(node, seen, ctx, in_types)
             raised, required, self.validated_facts = self.reporter.raised, len(self.net.requires), []
             try:
@@ -1030,7 +1052,8 @@ class NetworkChecker:
             return self._poison(node, kind.results)
         self._check_sizes(node, outs, ctx.span)
         if isinstance(seen, int) and self.reporter.raised == raised and self._same_facts(required, validated, ctx):
-            facts = tuple((x, y, how) for x, y, how, _, _ in validated)
+            # once each: a reuse requires each again, and a second time adds nothing
+            facts = tuple(dict.fromkeys((x, y, how) for x, y, how, _, _ in validated))
             self._remember(key, seen + 1, kind, ctx, a, in_types, node.params, facts)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         return Results(node.outputs[0], dict(zip(kind.result_names(a), node.outputs)))
@@ -1203,7 +1226,8 @@ class NetworkChecker:
                 facts, self.traced_facts = tuple(self.traced_facts), None
         if self.reporter.raised != raised:
             return None
-        return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed), facts, required)
+        return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed), facts, required,
+                             kind.writes_input(a))
 
     def _replay(self, node: Node, seen: memo.Applied, ctx: StageCtx, in_types: list[Tensor]) -> Results:
         node.args = seen.args
@@ -1221,17 +1245,12 @@ class NetworkChecker:
     # -- checks around a rule --------------------------------------------------------------------
     def check_rank(self, kind: Kind, t: Tensor, ctx: StageCtx, v: Value) -> None:
         ranks = kind.ranks
-        if ranks is None:
-            ok = t.rank >= kind.min_rank
-            want = f"at least {kind.min_rank}"
-        else:
-            ok = t.rank in ranks
-            want = " or ".join(str(r) for r in ranks)
-        if not ok:
-            self.reporter.error(codes.RANK, f"{kind.name} takes a tensor with {want} dims, received {t.rank}: "
-                                f"{self.net.show(t)}", ctx.span, self.story(v),
-                                help=kind.rank_help or None)
-            raise Fail("rank")
+        if t.rank >= kind.min_rank if ranks is None else t.rank in ranks:
+            return
+        want = f"at least {kind.min_rank}" if ranks is None else " or ".join(str(r) for r in ranks)
+        self.reporter.error(codes.RANK, f"{kind.name} takes a tensor with {want} dims, received {t.rank}: "
+                            f"{self.net.show(t)}", ctx.span, self.story(v), help=kind.rank_help or None)
+        raise Fail("rank")
 
     def _check_sizes(self, node: Node, outs: list[Tensor], span: Span) -> None:
         for t in outs:
@@ -1253,7 +1272,7 @@ class NetworkChecker:
         """An argument that is a bare reference to one of the network's parameters."""
         if (isinstance(expr, A.Ref) and expr.attr is None and expr.name in self.net.params
                 and expr.name not in self.values):
-            return ParamUse(expr.name, expr.span)
+            return _new_tuple(ParamUse, (expr.name, expr.span))  # ParamUse(expr.name, expr.span), at once
         return None
 
     def _alias(self, st: A.Stage | None) -> str | None:
@@ -1433,12 +1452,12 @@ class NetworkChecker:
     # -- argument values and dim expressions -----------------------------------------------------
     def value(self, expr) -> Any:
         """An argument's value: a Python literal, a dim, a tuple, or a tensor Value."""
+        if isinstance(expr, A.Ref):  # the commonest argument (the AST's classes are disjoint)
+            return self._ref_value(expr)
         if isinstance(expr, (A.Int, A.Float, A.Str, A.Bool)):
             return expr.value
         if isinstance(expr, A.Tuple):
             return tuple(self.value(e) for e in expr.items)
-        if isinstance(expr, A.Ref):
-            return self._ref_value(expr)
         if isinstance(expr, A.Call):
             return self.source(expr).primary
         if isinstance(expr, A.Chain):
@@ -1756,12 +1775,47 @@ def _oversized(d: Dim) -> bool:
     return isinstance(d, int) and abs(d) > MAX_MAGNITUDE
 
 
+class _Kept:
+    """The result of a pass over a network's statements, kept by network name for the next
+    check of the same statements: the same objects (an AST is not changed once built, and
+    the language server keeps each statement whose text did not change; the entry holds
+    them, so no other object can have their ids), with ``extra`` equal. Read only."""
+
+    def __init__(self, limit: int = 64):
+        self.limit = limit
+        self.kept: dict[str, tuple] = {}
+
+    def get(self, name: str, objs: tuple, extra: Any) -> Any:
+        got = self.kept.get(name)
+        if got is None or got[1] != extra or len(got[0]) != len(objs) or not all(map(is_, got[0], objs)):
+            return None
+        return got[2]
+
+    def put(self, name: str, objs: tuple, extra: Any, value: Any) -> Any:
+        if len(self.kept) >= self.limit:
+            self.kept.clear()
+        self.kept[name] = (objs, extra, value)
+        return value
+
+
+_KEPT_PARAM_REFS, _KEPT_USED_NAMES, _KEPT_USES = _Kept(), _Kept(), _Kept(1)
+
+
 def _param_refs(ast: A.Network, params: dict, chain_refs: dict[int, list[A.Ref]]) -> dict[str, set[Span]]:
     """Every reference to a parameter in a network's body and input shapes: name -> spans
-    (``chain_refs``: the references of each binding's chain, already read)."""
-    out: dict[str, set[Span]] = {}
+    (``chain_refs``: the references of each binding's chain, already read). It depends on
+    the inputs, declared tensors and bindings, and on the parameters' names alone."""
     if not params:
-        return out
+        return {}
+    objs, names = (*ast.inputs, *ast.tensors, *ast.bindings), frozenset(params)
+    got = _KEPT_PARAM_REFS.get(ast.name, objs, names)
+    if got is None:
+        got = _KEPT_PARAM_REFS.put(ast.name, objs, names, _read_param_refs(ast, params, chain_refs))
+    return got
+
+
+def _read_param_refs(ast: A.Network, params: dict, chain_refs: dict[int, list[A.Ref]]) -> dict[str, set[Span]]:
+    out: dict[str, set[Span]] = {}
     roots = [d for i in (*ast.inputs, *ast.tensors) for d in i.type.dims] \
         + [t.init for t in ast.tensors if t.init is not None] \
         + [b.chain for b in ast.bindings if id(b) not in chain_refs]
@@ -1774,9 +1828,22 @@ def _param_refs(ast: A.Network, params: dict, chain_refs: dict[int, list[A.Ref]]
     return out
 
 
-def _used_names(ast: A.Network, known: dict[int, set[str]]) -> set[str]:
+def _used_names(ast: A.Network, known: dict[int, set[str]]) -> tuple[set[str], list]:
     """The names the network's outputs depend on, read from its text (``known``: the names
-    in each binding's chain, by the binding's id, where already read)."""
+    in each binding's chain, by the binding's id, where already read); and (name, its span,
+    the binding's span) for each name a binding defines that they do not, unless it starts
+    with `_`, in order. From its bindings and outputs alone."""
+    objs = (*ast.bindings, *ast.outputs)
+    got = _KEPT_USED_NAMES.get(ast.name, objs, None)
+    if got is None:
+        used = _read_used_names(ast, known)
+        unused = [(name, span, b.span) for b in ast.bindings for name, span in b.targets or [(b.name, b.name_span)]
+                  if name not in used and not name.startswith("_")]
+        got = _KEPT_USED_NAMES.put(ast.name, objs, None, (used, unused))
+    return got
+
+
+def _read_used_names(ast: A.Network, known: dict[int, set[str]]) -> set[str]:
     deps: dict[str, set[str]] = {}
     for b in ast.bindings:
         names = known.get(id(b))

@@ -34,6 +34,9 @@ SPATIAL_NAMES = frozenset({"h", "w", "height", "width", "H", "W"})
 DATA_ROLES = (("batch", BATCH_NAMES), ("time", TIME_NAMES), ("spatial", SPATIAL_NAMES))
 
 
+_origin = tuple.__new__  # a named tuple made from its fields at once, as Origin(...) does
+
+
 class StageCtx:
     """What a kind may use while inferring: report at the stage, compare and show dims."""
 
@@ -46,7 +49,7 @@ class StageCtx:
         self.input_values = inputs
         # tracing (memo): origins are placeholders and nothing is reported
         self.tracing = tracing
-        self.origin = memo.SELF if tracing else Origin(kind_name, span)
+        self.origin = memo.SELF if tracing else _origin(Origin, (kind_name, span))  # Origin(kind_name, span)
 
     def traced(self) -> "StageCtx":
         """The same stage, for tracing its rule over placeholder origins (netspec.memo)."""

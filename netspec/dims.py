@@ -412,6 +412,18 @@ def symbols(d: Dim) -> set[str]:
     return set(d._symbols)
 
 
+def symbol_set(d: Dim) -> frozenset[str]:
+    """The symbol names in ``d``, as symbols() has them, not copied (not to be changed)."""
+    if not isinstance(d, Expr):
+        return _NO_SYMBOLS
+    if d._symbols is None:
+        d._symbols = frozenset(_collect_symbols(d))
+    return d._symbols
+
+
+_NO_SYMBOLS: frozenset[str] = frozenset()
+
+
 def _collect_symbols(d: Expr) -> set[str]:
     out: set[str] = set()
     for m in d.terms:

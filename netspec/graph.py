@@ -195,8 +195,11 @@ class TypedNetwork:
         as an output of the network."""
         uses: dict[int, int] = {}
         for n in self.nodes:
-            for v in (*n.inputs, *n.state.values()):
+            for v in n.inputs:
                 uses[id(v)] = uses.get(id(v), 0) + 1
+            if n.state:
+                for v in n.state.values():
+                    uses[id(v)] = uses.get(id(v), 0) + 1
         for _, v in self.outputs:
             uses[id(v)] = uses.get(id(v), 0) + 1
         return uses

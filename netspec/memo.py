@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .diagnostics import Span
-from .dims import Dim
+from .dims import Dim, Expr
 from .types import Origin, Tensor
 
 TRACE_AT = 2
@@ -49,6 +49,7 @@ class Applied:
     fixed: dict
     facts: tuple = ()  # (a, b, how, what): what a block checked generically assumed (block_fact)
     required: tuple = ()  # (a, b, how): what its arguments require of the parameters (require)
+    writes: bool = False  # kind.writes_input(args): it writes into its input, which may be refused
 
 
 def tagged(v):
@@ -62,8 +63,18 @@ def tagged(v):
 
 def application_key(name: str, values: dict[str, Any], inputs: list[Tensor]) -> tuple:
     """What an application's result depends on: the kind, the argument values, the inputs' types."""
-    return (name, tuple(sorted([(k, tagged(v)) for k, v in values.items()])),
-            tuple([(t.dtype, t.shape, t.strides, t.batch, t.values) for t in inputs]))
+    args = [(k, (type(v), v) if type(v) in _PLAIN else tagged(v)) for k, v in values.items()]
+    if len(args) > 1:
+        args.sort()
+    if len(inputs) == 1:  # the commonest: one tensor in (the tuple below, made at once)
+        t = inputs[0]
+        return (name, tuple(args), ((t.dtype, t.shape, t.strides, t.batch, t.values),))
+    return (name, tuple(args), tuple([(t.dtype, t.shape, t.strides, t.batch, t.values) for t in inputs]))
+
+
+# the types that tagged() tags with themselves alone (a float is tagged with its repr, a
+# tuple item by item); a subclass of them goes through tagged() (bool is not int's here)
+_PLAIN = frozenset({int, bool, str, type(None), Expr})
 
 
 def keep_for_next_check(applied: dict) -> None:
@@ -84,16 +95,28 @@ def placeholders(inputs: list[Tensor]) -> list[Tensor]:
 
 
 def recorded(a, params: Dim, outs: list[Tensor], results: tuple[str, ...], fixed: dict,
-             facts: tuple = (), required: tuple = ()) -> Applied:
-    return Applied(a, params, tuple((t.dtype, t.shape, t.origins, t.strides, t.batch, t.values) for t in outs),
-                   results, fixed, facts, required)
+             facts: tuple = (), required: tuple = (), writes: bool = False) -> Applied:
+    return Applied(a, params, tuple((t.dtype, t.shape, t.origins, t.strides, t.batch, t.values, _whole(t.origins))
+                                    for t in outs), results, fixed, facts, required, writes)
+
+
+def _whole(origins: tuple) -> int:
+    """``k`` where the origins are dims 0, 1, ... of input ``k`` in order (an elementwise
+    result's): where that input has as many dims, its origins are the result's; else -1."""
+    k = origins[0][0] if origins and type(origins[0]) is Slot else -1
+    if k >= 0 and all(type(o) is Slot and o[0] == k and o[1] == j for j, o in enumerate(origins)):
+        return k
+    return -1
 
 
 def replay(seen: Applied, inputs: list[Tensor], origin: Origin) -> list[Tensor]:
     """The results of ``seen`` on these inputs, with their origins and the layer's own put in."""
     outs = []
-    for dtype, shape, origins, strides, batch, values in seen.outputs:
-        outs.append(Tensor(dtype, shape, tuple([
-            inputs[o.input].origins[o.dim] if type(o) is Slot else origin if o is SELF else o
-            for o in origins]), strides, batch, values))
+    for dtype, shape, origins, strides, batch, values, whole in seen.outputs:
+        if whole >= 0 and len(inputs[whole].origins) == len(origins):
+            mine = inputs[whole].origins  # what the tuple below would be, item for item
+        else:
+            mine = tuple([  # a Slot is (input, dim)
+                inputs[o[0]].origins[o[1]] if type(o) is Slot else origin if o is SELF else o for o in origins])
+        outs.append(Tensor(dtype, shape, mine, strides, batch, values))
     return outs

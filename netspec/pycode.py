@@ -79,6 +79,8 @@ MODULE_ATTRS = PUBLIC_MODULE_ATTRS | frozenset("""
 RESERVED = KEYWORDS | {"self", "super", "torch", "nn"}
 # Words the grammar reads as literals wherever a name could stand (grammar/netspec.lark).
 LITERALS = frozenset({"true", "false"})
+# every name check_name may refuse, but for dunder names: a name outside it passes
+MAYBE_REFUSED = RESERVED | PUBLIC_MODULE_ATTRS | LITERALS
 
 
 def check_name(reporter: Reporter, name: str, span: Span, what: str, submodule: bool = False) -> None:
@@ -403,6 +405,8 @@ def pipeline(nodes: list[Node]) -> bool:
 def check_modules(net: TypedNetwork, reporter: Reporter) -> None:
     """Names the built class could not hold: one `as` name for two modules (they would
     share weights, or one would be lost), or for layers that are not one pipeline."""
+    if _named_by_bindings_alone(net):
+        return
     first: dict[str, Node] = {}
     for unit in plan_modules(net):
         for name, node in tree_duplicates(unit.tree):
@@ -419,6 +423,17 @@ def check_modules(net: TypedNetwork, reporter: Reporter) -> None:
             reporter.error(codes.DUPLICATE, f"`as {shown(unit.name)}` names layers that do not form one pipeline",
                            _alias_span(unit), [f"{n.kind_name} (line {n.span.line})" for n in unit.nodes][:4],
                            help="name each layer on its own, or only a run of layers that pass one tensor on")
+
+
+def _named_by_bindings_alone(net: TypedNetwork) -> bool:
+    """Whether no node has an `as` name (then none has a named level: levels()) or applies a
+    shared module, and no two bindings have one name: then each submodule is one binding's,
+    named after it (its layers numbered from 0, or run each by its index where they are not
+    one pipeline), and check_modules has nothing to report."""
+    for n in net.nodes:
+        if n.alias is not None or n.shared is not None:
+            return False
+    return len(set(net.binding_names)) == len(net.binding_names)
 
 
 def _alias_span(unit: Planned) -> Span:

@@ -50,7 +50,7 @@ class _Unknown:
 UNKNOWN = _Unknown()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Tensor:
     """A value's type: dtype, shape, where each dim came from, and its memory layout.
 
@@ -74,6 +74,13 @@ class Tensor:
     strides: Any = None
     batch: Any = None
     values: Any = None
+
+    def __init__(self, dtype: str, shape: tuple[Dim, ...], origins: tuple[Origin | None, ...],
+                 strides: Any = None, batch: Any = None, values: Any = None):
+        # the generated __init__ of a frozen dataclass sets each field through
+        # object.__setattr__; a check makes a tensor per stage, so the fields go in at once
+        self.__dict__.update(dtype=dtype, shape=shape, origins=origins, strides=strides, batch=batch,
+                             values=values)
 
     def __repr__(self) -> str:  # `Tensor(float32[batch, 10])`; the origins are for diagnostics
         return f"Tensor({show_shape(self.shape, self.dtype)})"

@@ -29,6 +29,7 @@ class Registry(Mapping):
 
     def __init__(self) -> None:
         self._kinds: dict[str, Kind] = {}
+        self.loaded = self._kinds  # the kinds imported so far, by name (read only)
 
     @staticmethod
     def _where() -> dict[str, str]:
