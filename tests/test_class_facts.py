@@ -16,6 +16,7 @@ import itertools
 import re
 
 import pytest
+from test_generic_blocks import POOL_CEIL
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -108,21 +109,6 @@ def test_a_bare_free_parameter_as_a_size_is_tested(case):
         assert not isinstance(got, ValueError), (case, h, got)
         want = list(make(h)(x).shape)
         assert list(got(x).shape) == want == _stated(spec, name, {"batch": 2, "h": h}), (case, h)
-
-
-POOL_CEIL = """
-network Down(k, s) {
-    input x: float[batch, c, rows, cols]
-    y = x -> MaxPool2d(k, stride=s, padding=1, ceil_mode=true) -> Flatten -> Linear(10)
-    output y
-}
-network Net {
-    input x: float[batch, 3, 32, 32]
-    y = x -> Down(3, 2)
-    z = x -> Down(2, 2)
-    output y, z
-}
-"""
 
 
 def test_a_long_size_in_a_message_is_spelled_out():

@@ -165,6 +165,24 @@ def _stored_as(how: str, rank: int) -> tuple:
 CAT_SHAPES = [[2, 3, 4, 5], [1, 3, 4, 5], [2, 1, 4, 5], [2, 3, 1, 1], [1, 1, 2, 1], [2, 3, 2, 4, 5], [1, 2, 1, 3, 1]]
 
 
+def _joined(op: str, shape: list[int], orders: list[list[int]], dim: int):
+    """Two inputs of ``shape``, each stored in its order of dims and permuted back, joined
+    by ``op`` along ``dim``: the spec's text, its network, the stated result, and the torch
+    tensors laid out alike."""
+    rank = len(shape)
+    decls, uses, tensors = [], [], []
+    for name, order in zip("pq", orders):
+        back = [order.index(j) for j in range(rank)]
+        decls.append(f"    input {name}: float32[{', '.join(str(shape[i]) for i in order)}]")
+        uses.append(f"    {name}2 = {name} -> permute({', '.join(map(str, back))})")
+        tensors.append(torch.randn([shape[i] for i in order]).permute(*back))
+    text = "network K {\n" + "\n".join(decls + uses) + f"\n    y = {op}(p2, q2, dim={dim})\n    output y\n}}\n"
+    result = check_text(text, "k.net")
+    assert not result.reporter.errors, text
+    (net,) = result.networks
+    return text, net, net.nodes[-1].outputs[0].tensor, tensors
+
+
 @pytest.mark.parametrize("shape", CAT_SHAPES, ids=[str(s) for s in CAT_SHAPES])
 def test_cat_of_4_and_5_dims_is_laid_out_as_torch_lays_it_out(shape):
     """cat of two tensors, each contiguous, channels-last or with its last dims swapped,
@@ -175,18 +193,7 @@ def test_cat_of_4_and_5_dims_is_laid_out_as_torch_lays_it_out(shape):
     for hows in itertools.product(("plain", "last", "swapped"), repeat=2):
         orders = [_stored_as(h, rank) for h in hows]
         for dim in range(rank):
-            decls, uses, tensors = [], [], []
-            for name, order in zip("pq", orders):
-                back = [order.index(j) for j in range(rank)]
-                decls.append(f"    input {name}: float32[{', '.join(str(shape[i]) for i in order)}]")
-                uses.append(f"    {name}2 = {name} -> permute({', '.join(map(str, back))})")
-                tensors.append(torch.randn([shape[i] for i in order]).permute(*back))
-            text = ("network K {\n" + "\n".join(decls + uses) + f"\n    y = cat(p2, q2, dim={dim})\n"
-                    "    output y\n}\n")
-            result = check_text(text, "k.net")
-            assert not result.reporter.errors, text
-            (net,) = result.networks
-            stated = net.nodes[-1].outputs[0].tensor
+            text, net, stated, tensors = _joined("cat", shape, orders, dim)
             wrong = claims(net, stated, torch.cat(tensors, dim))
             assert wrong is None, f"{hows} along {dim}: {wrong}\n{text}"
             # every format is told apart where no dim is 1
@@ -209,18 +216,7 @@ def test_stack_is_laid_out_as_torch_lays_it_out(shape):
             continue
         orders = [_stored_as(h, rank) for h in hows]
         for dim in range(rank + 1):
-            decls, uses, tensors = [], [], []
-            for name, order in zip("pq", orders):
-                back = [order.index(j) for j in range(rank)]
-                decls.append(f"    input {name}: float32[{', '.join(str(shape[i]) for i in order)}]")
-                uses.append(f"    {name}2 = {name} -> permute({', '.join(map(str, back))})")
-                tensors.append(torch.randn([shape[i] for i in order]).permute(*back))
-            text = ("network K {\n" + "\n".join(decls + uses) + f"\n    y = stack(p2, q2, dim={dim})\n"
-                    "    output y\n}\n")
-            result = check_text(text, "k.net")
-            assert not result.reporter.errors, text
-            (net,) = result.networks
-            stated = net.nodes[-1].outputs[0].tensor
+            text, net, stated, tensors = _joined("stack", shape, orders, dim)
             wrong = claims(net, stated, torch.stack(tensors, dim))
             assert wrong is None, f"{hows} along {dim}: {wrong}\n{text}"
             assert rank == 4 or stated.strides is not UNKNOWN, f"{hows} along {dim}: unknown"

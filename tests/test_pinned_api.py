@@ -11,9 +11,8 @@ states. A value check refuses is refused by the API with the check's diagnostics
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
+from test_root_windows import _reference
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -72,22 +71,6 @@ CASES = {
         [2, 8, 5], [{"g": g} for g in (-1, 0, 1, 2, 3, 4, 5, 8)],
         lambda v: _seq(nn.Conv1d(8, 12, 3, groups=v["g"]), nn.Flatten())),
 }
-
-
-def _reference(make, values: dict, x):
-    """The hand-written model and its output, or None where torch refuses the values."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = make(values)
-            y = x
-            for layer in model:
-                y = layer(y)
-                if y.numel() == 0:
-                    return None  # sizes are at least 1 (torch takes a Linear of no features)
-    except (RuntimeError, ValueError, IndexError, ZeroDivisionError):
-        return None
-    return model, y
 
 
 def _errors(spec_or_error) -> list[tuple]:
