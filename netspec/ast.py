@@ -18,6 +18,9 @@ KEYWORDS = frozenset({"network", "input", "output", "as", "true", "false"})
 DECLARATIONS = frozenset({"param", "buffer", "shared"})
 # `# netspec: allow[code, ...]` silences those diagnostics on its line
 ALLOW_COMMENT = re.compile(r"#\s*netspec:\s*allow\[([A-Za-z0-9_\- ,]+)\]")
+# precedence levels of the grammar, loosest first (fmt writes by them, check quotes by them)
+CHAIN, SUM, PRODUCT, UNARY, POWER, POSTFIX, ATOM = range(7)
+OPERATOR_LEVEL = {"+": SUM, "-": SUM, "*": PRODUCT, "/": PRODUCT, "//": PRODUCT, "%": PRODUCT, "@": PRODUCT, "**": POWER}
 
 
 @dataclass

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from . import ast as A
 from . import codes, declared, instances, limits, memo, operators, scan, sharing
+from .ast import ATOM, OPERATOR_LEVEL, POSTFIX, UNARY
 from .binder import Bound, KindSignature, NetworkSignature, bind
 from .context import StageCtx
 from .diagnostics import Diagnostic, Reporter, Span, suggest
@@ -1879,9 +1880,6 @@ def _show_arg(v) -> str:
     return render(v) if is_dim(v) else str(v)
 
 
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2, "@": 2, "**": 4}  # a negation: 3
-
-
 def _text(expr) -> str:
     """An expression as the spec writes it, with the parentheses its meaning needs."""
     if isinstance(expr, (A.Int, A.Float)):
@@ -1895,18 +1893,18 @@ def _text(expr) -> str:
     if isinstance(expr, A.Tuple):
         return "(" + ", ".join(_text(e) for e in expr.items) + ("," if len(expr.items) == 1 else "") + ")"
     if isinstance(expr, A.Neg):
-        return f"-{_grouped(expr.operand, 3)}"
+        return f"-{_grouped(expr.operand, UNARY)}"
     if isinstance(expr, A.BinOp):
-        level = _PRECEDENCE.get(expr.op, 0)
+        level = OPERATOR_LEVEL.get(expr.op, 0)
         if expr.op == "**":  # right-associative: its left side is an atom, its right a unary
-            return f"{_grouped(expr.left, 5)} ** {_grouped(expr.right, 3)}"
+            return f"{_grouped(expr.left, POSTFIX)} ** {_grouped(expr.right, UNARY)}"
         return f"{_grouped(expr.left, level)} {expr.op} {_grouped(expr.right, level + 1)}"
     return "..."
 
 
 def _grouped(expr, level: int) -> str:
-    """``expr`` in parentheses where it binds more loosely than ``level``."""
-    own = 3 if isinstance(expr, A.Neg) else _PRECEDENCE.get(expr.op, 0) if isinstance(expr, A.BinOp) else 9
+    """``expr`` in parentheses where it binds more loosely than ``level`` (the grammar's levels, ast.py)."""
+    own = UNARY if isinstance(expr, A.Neg) else OPERATOR_LEVEL.get(expr.op, 0) if isinstance(expr, A.BinOp) else ATOM
     return f"({_text(expr)})" if own < level else _text(expr)
 
 

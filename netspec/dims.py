@@ -404,12 +404,8 @@ def _div_by_term(a: Dim, b: "Expr") -> Dim | None:
 
 
 def symbols(d: Dim) -> set[str]:
-    """The symbol names in ``d``, those inside floor atoms included."""
-    if not isinstance(d, Expr):
-        return set()
-    if d._symbols is None:
-        d._symbols = frozenset(_collect_symbols(d))
-    return set(d._symbols)
+    """The symbol names in ``d``, those inside floor atoms included (a set of one's own)."""
+    return set(symbol_set(d))
 
 
 def symbol_set(d: Dim) -> frozenset[str]:

@@ -26,7 +26,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, fields
 
 from . import ast as A
-from .ast import ALLOW_COMMENT
+from .ast import ALLOW_COMMENT, ATOM, CHAIN, OPERATOR_LEVEL, POSTFIX, POWER, PRODUCT, SUM, UNARY
 from .diagnostics import Diagnostic, Reporter, Span
 from .fastparse import _TOKENS
 
@@ -34,9 +34,6 @@ WIDTH = 100
 INDENT = 4
 MAX_ONE_LINE_STAGES = 3
 
-# precedence levels of the grammar, loosest first
-CHAIN, SUM, PRODUCT, UNARY, POWER, POSTFIX, ATOM = range(7)
-_LEVEL = {"+": SUM, "-": SUM, "*": PRODUCT, "/": PRODUCT, "//": PRODUCT, "%": PRODUCT, "@": PRODUCT, "**": POWER}
 
 
 class FormatError(Exception):
@@ -145,7 +142,7 @@ class _Writer:
 
     def _operator(self, node) -> tuple[str, int]:
         if isinstance(node, A.BinOp):
-            level = _LEVEL[node.op]
+            level = OPERATOR_LEVEL[node.op]
             if node.op == "**":
                 return f"{self.expr(node.left, POSTFIX)} ** {self.expr(node.right, UNARY)}", POWER
             right = PRODUCT if level == SUM else UNARY
