@@ -36,6 +36,7 @@ from .dims import (
     floordiv,
     is_dim,
     less_equal,
+    lone_atom,
     numel_beyond_int64,
     render,
     rounding_help,
@@ -1867,9 +1868,9 @@ def _names_in(node) -> set[str]:
 
 def _scaled_symbol(d: Expr) -> Expr:
     """``h`` for ``4 * h`` (at least 1 exactly when ``h`` is): one test for every multiple."""
-    ((mono, c),) = d.terms.items() if len(d.terms) == 1 else ((None, 0),)
-    if c > 0 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], str):
-        return sym(mono[0][0])
+    lone = lone_atom(d)
+    if lone is not None and lone[1] > 0 and isinstance(lone[0], str):
+        return sym(lone[0])
     return d
 
 

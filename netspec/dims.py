@@ -431,6 +431,15 @@ def _collect_symbols(d: Expr) -> set[str]:
     return out
 
 
+def lone_atom(d: Dim) -> tuple[str | Floor, int] | None:
+    """``(atom, c)`` where ``d`` is ``c * atom`` for one symbol or floor division ``atom``
+    to the first power (``4 * h``, ``12 // s``), else None."""
+    if not isinstance(d, Expr) or len(d.terms) != 1:
+        return None
+    ((mono, c),) = d.terms.items()
+    return (mono[0][0], c) if len(mono) == 1 and mono[0][1] == 1 else None
+
+
 def divisor_symbols(d: Dim) -> set[str]:
     """The symbols of the symbolic divisors of ``d``'s floor atoms (``s`` in ``h // s``)."""
     out: set[str] = set()

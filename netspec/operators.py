@@ -56,9 +56,9 @@ def as_call(expr, is_value: Callable[[str], bool]) -> A.Call:
     op = expr.op
     if op == "@" and not (is_tensor(expr.left, is_value) and is_tensor(expr.right, is_value)):
         number = expr.right if is_tensor(expr.left, is_value) else expr.left
-        raise OperatorError(f"`@` multiplies two tensors, but `{number.text if isinstance(number, A.Ref) else '...'}` "
-                            "is not one" if isinstance(number, A.Ref) else "`@` multiplies two tensors, not a number",
-                            number.span, "write a tensor on each side of `@`; scale by a number with `*`")
+        what = f"but `{number.text}` is not one" if isinstance(number, A.Ref) else "not a number"
+        raise OperatorError(f"`@` multiplies two tensors, {what}", number.span,
+                            "write a tensor on each side of `@`; scale by a number with `*`")
     if is_tensor(expr.left, is_value):
         if op not in FORWARD:
             raise OperatorError(f"`{op}` cannot {WORDS[op]} tensors", expr.span,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Optional
 
 from .. import codes, layout
-from ..dims import Dim, Expr, Floor, compare, exact_div, floordiv, is_dim, ratio, render, rounding_help
+from ..dims import Dim, Floor, compare, exact_div, floordiv, is_dim, lone_atom, ratio, render, rounding_help
 from ..types import UNKNOWN, Tensor
 from . import why
 from .args import Before
@@ -309,11 +309,8 @@ def _whole_floor(ctx, total: Dim, shape: list, verdict: bool | None) -> bool:
 
 def _floor_atom(d: Dim):
     """The floor division ``d`` is, alone (``12 // s``), or None."""
-    if isinstance(d, Expr) and len(d.terms) == 1:
-        ((mono, coeff),) = d.terms.items()
-        if coeff == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], Floor):
-            return mono[0][0]
-    return None
+    lone = lone_atom(d)
+    return lone[0] if lone is not None and lone[1] == 1 and isinstance(lone[0], Floor) else None
 
 
 @register
