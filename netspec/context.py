@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from . import codes, memo
 from .codes import Code
 from .diagnostics import Span
-from .dims import Dim, Expr, compare, exact_div, floordiv, is_dim, less_equal, product, render, sym, symbols
+from .dims import Dim, Expr, compare, exact_div, floordiv, is_dim, less_equal, maximum, product, render, sym, symbols
 from .graph import BROADCASTS, DIVIDES, EQUAL, EQUAL_OR_ONE, LESS_EQUAL
 from .kinds import Fail, Layer
 from .kinds.base import numel
@@ -315,10 +315,8 @@ class StageCtx:
         other is required to be it or 1 (of the free parameters, or warned about)."""
         nc = self._nc
         if self.generic and nc.compare(size, d) is None:  # each use decides which is kept
-            # The class tests that torch broadcasts them, not that the one kept is the result:
-            # where both may be 1, the stated size is not torch's for the class constructed
-            # directly with the kept one 1 and the other not, but a use at such values (its
-            # instance checked with them, its shapes torch's) needs the class to take them.
+            # The class tests that torch broadcasts them; where both may be 1, the size is
+            # neither one (broadcast_max), and the other one kept is torch's result.
             nc.block_fact(size, d, BROADCASTS, self.kind_name, self.span)
             return to_d
         if not nc.records or nc.compare(size, d) is not None:
@@ -337,6 +335,22 @@ class StageCtx:
         nc.assumes(other, kept, EQUAL if never_one else EQUAL_OR_ONE, self.kind_name, self.span,
                    lambda: self.size_notes(size, d))
         return to_d
+
+    def broadcast_max(self, size: Dim, d: Dim) -> Dim | None:
+        """In a generic check, the size torch makes of ``size`` and ``d``, which broadcast_size
+        allowed and which may each be 1: ``max(size, d)`` (broadcast sizes are equal or one is
+        1, and sizes are at least 1, which the class tests where it is not known: torch keeps
+        a size of 0). None where the one broadcast_size kept is torch's result for every
+        value: one of them is never 1, or they are provably equal."""
+        nc = self._nc
+        if not self.generic or nc.compare(size, d) is not None:
+            return None
+        if nc.compare(size, 1) is False or nc.compare(d, 1) is False:
+            return None
+        for x in (size, d):
+            if less_equal(1, self.dim(x), nc.checker.sizes) is not True:
+                nc.block_fact(1, x, LESS_EQUAL, self.kind_name, self.span)
+        return maximum(size, d, positive=nc.checker.sizes)
 
     def concrete(self, d: Dim, what: str, arg: str | None = None) -> int:
         return self._nc.concrete(d, what, self._span(arg))

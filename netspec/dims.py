@@ -18,6 +18,12 @@ A floor atom may also divide by a symbolic divisor, ``N // s`` (a stride or a wi
 is a parameter of a network checked generically, always at least 1): it is kept as it is
 written, and becomes an ordinary floor when ``s`` gets a value (:func:`substitute`).
 
+A max atom ``max(a, b)`` (:class:`Max`, made by :func:`maximum`) is the size torch's
+broadcast makes of two sizes that may each be 1 (sizes are at least 1, and broadcast only
+when equal or one is 1, so the result is the larger): its arguments are sorted, none
+repeated, nested maxima flattened and an argument provably at most another dropped; it
+becomes that argument, or an int, when substitution decides it.
+
 Arithmetic on an ``Expr`` returns a plain ``int`` whenever the result is constant, so the
 common, concrete case costs what Python's own integers cost.
 """
@@ -56,6 +62,23 @@ class Floor:
         return isinstance(other, Floor) and self._key == other._key
 
 
+class Max:
+    """The atom ``max(a, b, ...)`` of two or more sizes, in canonical form (see
+    :func:`maximum`): ``args`` sorted by their keys, none repeated, at most one int."""
+
+    __slots__ = ("args", "_key")
+
+    def __init__(self, args: tuple):
+        self.args = args
+        self._key = ("max",) + tuple(_key_of(a) for a in args)
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Max) and self._key == other._key
+
+
 def _key_of(d: "Dim") -> tuple:
     """An expression's canonical key; an int's, as the key of its one constant term."""
     return d._key if isinstance(d, Expr) else ((((), d),) if d else ())
@@ -66,6 +89,8 @@ def _atom_key(atom) -> tuple:
     # quotes of the texts nested in it, doubling at each level of floors within floors
     if isinstance(atom, str):
         return (0, atom)
+    if isinstance(atom, Max):
+        return (2, atom._key[1:])
     if isinstance(atom.den, int):
         return (1, atom.num._key, 0, atom.den)
     return (1, _key_of(atom.num), 1, atom.den._key)
@@ -90,6 +115,9 @@ def _mono_info(mono: Monomial) -> tuple:
         for atom, p in mono:
             if isinstance(atom, str):
                 degree += p
+            elif isinstance(atom, Max):
+                size += sum(a._size for a in atom.args if isinstance(a, Expr))
+                degree += p * max(a._degree if isinstance(a, Expr) else 0 for a in atom.args)
             else:
                 for part in (atom.num, atom.den):
                     if isinstance(part, Expr):
@@ -403,6 +431,23 @@ def _div_by_term(a: Dim, b: "Expr") -> Dim | None:
     return Expr._make(out)
 
 
+def maximum(*dims: Dim, positive: Container[str] = ()) -> Dim:
+    """The greatest of ``dims``, sizes (each at least 1): an int where they are, else the max
+    atom of those not provably at most another (symbols in ``positive`` at least 1), nested
+    maxima flattened: ``max(max(a, b), a)`` is ``max(a, b)``, ``max(h + 1, h)`` is ``h + 1``."""
+    args: dict = {}
+    for d in dims:
+        lone = lone_atom(d)
+        for a in lone[0].args if lone is not None and lone[1] == 1 and isinstance(lone[0], Max) else (d,):
+            args[_key_of(a)] = a
+    ints = [a for a in args.values() if isinstance(a, int)]
+    kept = [a for a in args.values() if not isinstance(a, int)] + ([max(ints)] if ints else [])
+    kept = [a for a in kept if not any(b is not a and less_equal(a, b, positive) is True for b in kept)]
+    if len(kept) == 1:
+        return kept[0]
+    return Expr({((Max(tuple(sorted(kept, key=_key_of))), 1),): 1})
+
+
 def symbols(d: Dim) -> set[str]:
     """The symbol names in ``d``, those inside floor atoms included (a set of one's own)."""
     return set(symbol_set(d))
@@ -426,14 +471,17 @@ def _collect_symbols(d: Expr) -> set[str]:
         for atom, _ in m:
             if isinstance(atom, str):
                 out.add(atom)
+            elif isinstance(atom, Max):
+                for a in atom.args:
+                    out |= symbol_set(a)
             else:
                 out |= symbols(atom.num) | symbols(atom.den)
     return out
 
 
-def lone_atom(d: Dim) -> tuple[str | Floor, int] | None:
-    """``(atom, c)`` where ``d`` is ``c * atom`` for one symbol or floor division ``atom``
-    to the first power (``4 * h``, ``12 // s``), else None."""
+def lone_atom(d: Dim) -> tuple[str | Floor | Max, int] | None:
+    """``(atom, c)`` where ``d`` is ``c * atom`` for one symbol, floor division or maximum
+    ``atom`` to the first power (``4 * h``, ``12 // s``), else None."""
     if not isinstance(d, Expr) or len(d.terms) != 1:
         return None
     ((mono, c),) = d.terms.items()
@@ -445,7 +493,10 @@ def divisor_symbols(d: Dim) -> set[str]:
     out: set[str] = set()
     for m in Expr._terms(d):
         for atom, _ in m:
-            if isinstance(atom, Floor):
+            if isinstance(atom, Max):
+                for a in atom.args:
+                    out |= divisor_symbols(a)
+            elif isinstance(atom, Floor):
                 out |= divisor_symbols(atom.num)
                 if not isinstance(atom.den, int):
                     out |= symbols(atom.den)
@@ -468,6 +519,8 @@ def substitute(d: Dim, env: Mapping[str, Dim]) -> Dim:
                 base = env.get(atom)
                 if base is None:
                     base = sym(atom)
+            elif isinstance(atom, Max):
+                base = maximum(*(substitute(a, env) for a in atom.args))
             else:
                 base = floordiv(substitute(atom.num, env), substitute(atom.den, env))
             for _ in range(p):
@@ -525,6 +578,12 @@ def least(d: Dim, positive: Container[str] = ()) -> int | None:
                 if atom not in positive:
                     return None
                 continue  # at least 1
+            if isinstance(atom, Max):  # at least its greatest known lower bound
+                low = max((x for x in (least(a, positive) for a in atom.args) if x is not None), default=None)
+                if low is None or low < 0:
+                    return None
+                term *= low ** power
+                continue
             low = least(atom.num, positive)
             if low is None or low < 0:
                 return None
@@ -579,7 +638,10 @@ def _floors(d: Dim, dens: set[int], names: set[str]) -> None:
         return
     for m in d.terms:
         for atom, _ in m:
-            if isinstance(atom, Floor) and isinstance(atom.den, int):
+            if isinstance(atom, Max):
+                for a in atom.args:
+                    _floors(a, dens, names)
+            elif isinstance(atom, Floor) and isinstance(atom.den, int):
                 inner: set[int] = set()
                 _floors(atom.num, inner, names)
                 names |= symbols(atom.num)
@@ -628,6 +690,8 @@ def product(dims: Iterable[Dim]) -> Dim:
 def _render_atom(atom, alone: bool) -> str:
     if isinstance(atom, str):
         return atom
+    if isinstance(atom, Max):
+        return f"max({', '.join(render(a) for a in atom.args)})"
     num = _operand(atom.num)
     text = f"{num} // {_operand(atom.den)}"
     return text if alone else f"({text})"
@@ -756,6 +820,11 @@ def bounds(d: Dim, positive: Container[str] = ()) -> tuple[int, int] | None:
                 if atom not in positive:
                     return None
                 a = (1, INT64_MAX)
+            elif isinstance(atom, Max):
+                each = [bounds(x, positive) for x in atom.args]
+                if None in each:
+                    return None
+                a = (max(b[0] for b in each), max(b[1] for b in each))
             else:
                 inner = bounds(atom.num, positive)
                 den = bounds(atom.den, positive)

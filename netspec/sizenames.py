@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .dims import Dim, Expr, Floor, render, sym, symbols
+from .dims import Dim, Expr, Floor, Max, maximum, render, sym, symbols
 
 LONG = 50  # a size rendered longer than this is written over named sizes
 
@@ -50,7 +50,10 @@ class SizeNames:
         for mono, coeff in d.terms.items():
             term: Dim = coeff
             for atom, power in mono:
-                base = sym(atom) if isinstance(atom, str) else sym(self.named[atom])
+                if isinstance(atom, Max):  # its arguments over names, itself written out
+                    base = maximum(*(self._over_names(a) for a in atom.args))
+                else:
+                    base = sym(atom) if isinstance(atom, str) else sym(self.named[atom])
                 for _ in range(power):
                     term = term * base
             total = total + term

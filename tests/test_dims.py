@@ -275,3 +275,31 @@ def test_a_floor_over_a_symbolic_divisor_is_python_floor_division_at_every_value
     assert symbols(floordiv(h, k)) == {"h", "k"}
     with dividing():
         assert render(h // k) == "h // k"
+
+
+def test_a_maximum_is_canonical_and_decided_by_substitution():
+    from netspec.dims import least, maximum
+
+    m, c, h = sym("m"), sym("c"), sym("h")
+    most = maximum(m, c)
+    assert most == maximum(c, m) == maximum(most, m) == maximum(c, most, m)
+    assert render(most) == "max(c, m)" and render(8 * most + 8) == "8 * max(c, m) + 8"
+    assert maximum(h + 1, h, positive={"h"}) == h + 1  # one argument provably the greater
+    assert maximum(3, 5, m) == maximum(5, m) and maximum(3, 5) == 5
+    assert substitute(most, {"m": 1, "c": 6}) == 6 and substitute(most, {"m": 6, "c": 1}) == 6
+    assert substitute(most, {"m": c}) == c
+    assert compare(most, m) is None and compare(most, maximum(c, m)) is True
+    assert least(most, {"m", "c"}) == 1 and least(most) is None
+    assert symbols(most // 2) == {"c", "m"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 4)), min_size=2, max_size=4),
+       st.integers(1, 9), st.integers(1, 9))
+def test_a_maximum_evaluates_to_the_greatest_of_its_arguments(args, m, c):
+    from netspec.dims import maximum
+
+    dims = [a * sym("m") + b * sym("c") + k for a, b, k in args]
+    env = {"m": m, "c": c}
+    assert evaluate(maximum(*dims, positive={"m", "c"}), env) == max(evaluate(d, env) for d in dims)
+    assert evaluate(maximum(*dims) // 2 + 1, env) == max(evaluate(d, env) for d in dims) // 2 + 1

@@ -70,6 +70,8 @@ def broadcast(ctx, name: str, tensors: list[Tensor], shown: list[Tensor] | None 
             elif (to_d := ctx.broadcast_size(size, d, broadcast_to(ctx, size, d))) is not None:
                 if to_d:
                     size, origin, owner = d, here, k
+                elif (most := ctx.broadcast_max(size, d)) is not None:
+                    size, origin = most, ctx.origin  # neither size: this stage's own
             else:
                 first = tensors[owner]
                 fi = i - (rank - first.rank)

@@ -390,6 +390,8 @@ class Einsum(Op):
         if to_d is not None:
             if to_d:
                 sizes[lab] = (d, x.origins[i])  # a size that may be 1 broadcast to one that is not
+            elif (most := ctx.broadcast_max(sizes[lab][0], d)) is not None:
+                sizes[lab] = (most, ctx.origin)  # both may be 1: the greater
             return
         what = "the dims under `...`" if lab.startswith("...") else f"subscript {lab}"
         raise ctx.fail(codes.SHAPE, f"einsum: {what} has size {ctx.show(sizes[lab][0])} in one operand and "
