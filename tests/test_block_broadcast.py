@@ -198,3 +198,50 @@ def test_a_long_size_over_the_maximum_is_built_with_torch_s_size(m, c, k, s):
     module = spec.module("Blk", m=m, c=c, k=k, s=s)
     assert run(module, [x, y]) == list(fc(z).shape)
     assert params(module) == params(fc) == evaluate(spec.network("Blk").total_params, {"m": m, "c": c, "k": k, "s": s})
+
+
+CHAIN = """
+network Blk(m, c) {
+    input x: float32[batch, m]
+    input y: float32[batch, c]
+    z = add(x, y)
+    w = z + x
+    v = w * y -> Linear(5)
+    output w, v
+}
+
+network Top {
+    input x: float32[batch, 6]
+    input y: float32[batch, 1]
+    w, v = x -> Blk(y=y, m=6, c=1)
+    output w, v
+}
+"""
+
+
+@pytest.mark.parametrize("m, c", VALUES)
+def test_a_maximum_broadcast_again_stays_torch_s_size(m, c):
+    """`(x + y) + x` and then `* y`: the greater of the sizes each time, in torch as stated."""
+    spec = api.loads(CHAIN)
+    assert spec.ok, spec.diagnostics
+    x, y = randn(BATCH, m), randn(BATCH, c)
+    w = (x + y) + x
+    fc = torch.nn.Linear((w * y).shape[-1], 5)
+    want = [list(w.shape), list(fc(w * y).shape)]
+    net = spec.network("Blk")
+    env = {"batch": BATCH, "m": m, "c": c}
+    assert [[evaluate(d, env) for d in net.shape(v.tensor)] for _, v in net.outputs] == want
+    module = spec.module_class("Blk")(m=m, c=c)
+    with torch.no_grad():
+        assert [list(t.shape) for t in module(x, y)] == want
+    assert params(module) == params(fc)
+
+
+def test_the_table_and_the_hover_state_the_maximum():
+    from netspec.ide.analysis import Analyzer
+    from netspec.ide.hover import hover
+
+    text = spec_text(CASES["add"][0], " -> Linear(8)")
+    assert "[batch, max(c, m)]" in str(api.loads(text))
+    got = hover(Analyzer("m.net").analyze(text).index, text.index("Linear"))
+    assert got is not None and "`float32[batch, max(c, m)]` → `float32[batch, 8]`" in got[0]
