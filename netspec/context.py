@@ -14,7 +14,21 @@ from typing import TYPE_CHECKING
 from . import codes, memo
 from .codes import Code
 from .diagnostics import Span
-from .dims import Dim, Expr, compare, exact_div, floordiv, is_dim, less_equal, maximum, product, render, sym, symbols
+from .dims import (
+    Dim,
+    Expr,
+    compare,
+    exact_div,
+    floordiv,
+    is_dim,
+    less_equal,
+    max_args,
+    maximum,
+    product,
+    render,
+    sym,
+    symbols,
+)
 from .graph import BROADCASTS, DIVIDES, EQUAL, EQUAL_OR_ONE, LESS_EQUAL
 from .kinds import Fail, Layer
 from .kinds.base import numel
@@ -316,8 +330,10 @@ class StageCtx:
         nc = self._nc
         if self.generic and nc.compare(size, d) is None:  # each use decides which is kept
             # The class tests that torch broadcasts them; where both may be 1, the size is
-            # neither one (broadcast_max), and the other one kept is torch's result.
-            nc.block_fact(size, d, BROADCASTS, self.kind_name, self.span)
+            # neither one (broadcast_max), and the other one kept is torch's result. A
+            # maximum broadcasts with each of its arguments where they broadcast together.
+            if size not in max_args(d) and d not in max_args(size):
+                nc.block_fact(size, d, BROADCASTS, self.kind_name, self.span)
             return to_d
         if not nc.records or nc.compare(size, d) is not None:
             return to_d if self.same(size, d) else None
@@ -347,7 +363,7 @@ class StageCtx:
             return None
         if nc.compare(size, 1) is False or nc.compare(d, 1) is False:
             return None
-        for x in (size, d):
+        for x in (*max_args(size), *max_args(d)):  # a maximum is at least 1 where its arguments are
             if less_equal(1, self.dim(x), nc.checker.sizes) is not True:
                 nc.block_fact(1, x, LESS_EQUAL, self.kind_name, self.span)
         return maximum(size, d, positive=nc.checker.sizes)

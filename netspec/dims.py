@@ -437,8 +437,7 @@ def maximum(*dims: Dim, positive: Container[str] = ()) -> Dim:
     maxima flattened: ``max(max(a, b), a)`` is ``max(a, b)``, ``max(h + 1, h)`` is ``h + 1``."""
     args: dict = {}
     for d in dims:
-        lone = lone_atom(d)
-        for a in lone[0].args if lone is not None and lone[1] == 1 and isinstance(lone[0], Max) else (d,):
+        for a in max_args(d):
             args[_key_of(a)] = a
     ints = [a for a in args.values() if isinstance(a, int)]
     kept = [a for a in args.values() if not isinstance(a, int)] + ([max(ints)] if ints else [])
@@ -446,6 +445,12 @@ def maximum(*dims: Dim, positive: Container[str] = ()) -> Dim:
     if len(kept) == 1:
         return kept[0]
     return Expr({((Max(tuple(sorted(kept, key=_key_of))), 1),): 1})
+
+
+def max_args(d: Dim) -> tuple:
+    """The arguments of ``d`` where it is one maximum (``(c, m)`` of ``max(c, m)``), else ``(d,)``."""
+    lone = lone_atom(d)
+    return lone[0].args if lone is not None and lone[1] == 1 and isinstance(lone[0], Max) else (d,)
 
 
 def symbols(d: Dim) -> set[str]:
