@@ -97,10 +97,14 @@ _DIM_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, as
 def formula(text: str):
     """(code, names) of a dim as the check writes it: a Python integer expression."""
     tree = ast.parse(text, mode="eval")
+    calls = set()  # the names of `max(a, b)`: the size two broadcast sizes make, each maybe 1
     for node in ast.walk(tree):
-        if not isinstance(node, _DIM_NODES) or isinstance(node, ast.Constant) and type(node.value) is not int:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "max" \
+                and len(node.args) >= 2 and not node.keywords:
+            calls.add(id(node.func))
+        elif not isinstance(node, _DIM_NODES) or isinstance(node, ast.Constant) and type(node.value) is not int:
             raise ValueError(f"not an integer expression: {text!r}")
-    names = frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+    names = frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in calls)
     return compile(tree, "<dim>", "eval"), names
 
 
@@ -113,7 +117,7 @@ def value(d, env: dict) -> int:
     if isinstance(d, int):
         return d
     code, names = formula(render(d))
-    return eval(code, {"__builtins__": {}}, {n: env[n] for n in names})  # noqa: S307 - checked by formula
+    return eval(code, {"__builtins__": {"max": max}}, {n: env[n] for n in names})  # noqa: S307 - checked by formula
 
 
 def shape_of(t, env: dict) -> list[int]:
