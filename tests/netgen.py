@@ -1958,11 +1958,14 @@ class Gen:
         """A block that scales (or shifts) its input by a declared tensor of its parameter's
         size ``c``, used with ``c`` = 1 (broadcast) or the last dim, then a Linear: the
         block's generic check must state the product's last dim as the input's (never 1),
-        not ``c`` (1 at one use), or the class's Linear reads the wrong size."""
+        not ``c`` (1 at one use), or the class's Linear reads the wrong size. In the extended
+        specs the block's input names its last dim too, a size that may be 1 as ``c`` may:
+        the product is then ``max(c, n)``, and the class's Linear is built with it."""
         last = v.shape[-1]
         if not last.literal or last.value < 2 or last.role:
             return None
-        typ = f"{v.dtype}[{', '.join([*syms[:-1], str(last.value)])}]"
+        symbolic = self.opts.extended and self.d.chance(0.5)
+        typ = f"{v.dtype}[{', '.join([*syms[:-1], syms[-1] if symbolic else str(last.value)])}]"
         c = self.d.choice([1, last.value])
         op = self.d.choice(["*", "+", "mul", "add"])
         a, b = ("x", "s") if self.d.chance(0.5) else ("s", "x")

@@ -245,3 +245,39 @@ def test_the_table_and_the_hover_state_the_maximum():
     assert "[batch, max(c, m)]" in str(api.loads(text))
     got = hover(Analyzer("m.net").analyze(text).index, text.index("Linear"))
     assert got is not None and "`float32[batch, max(c, m)]` → `float32[batch, 8]`" in got[0]
+
+
+SCALED = """
+network Bc(c) {
+    input x: float32[batch, n]
+    param s: float[c] = ones
+    y = s * x -> Linear(3)
+    output y
+}
+
+network Top {
+    input x: float32[batch, 5]
+    y = x -> Bc(c=1)
+    z = x -> Bc(c=5)
+    output y, z
+}
+"""
+
+
+def test_uses_at_a_size_of_1_and_at_the_input_s_are_served_by_one_class():
+    """`s * x` of `[c]` and `[batch, n]`: `max(c, n)` serves the use at c=1 (torch: 5) and
+    at c=5 alike, where one stated size, `c`, would have needed two classes."""
+    spec = api.loads(SCALED)
+    assert spec.ok, spec.diagnostics
+    x = randn(BATCH, 5)
+    fcs = [torch.nn.Linear((torch.ones(c) * x).shape[-1], 3) for c in (1, 5)]
+    want = [list(fc(torch.ones(c) * x).shape) for fc, c in zip(fcs, (1, 5))]
+    with torch.no_grad():
+        assert [list(t.shape) for t in spec.module()(x)] == want
+    assert params(spec.module()) == 1 + 5 + sum(params(fc) for fc in fcs)
+    for c, n in ((1, 7), (7, 1), (7, 7)):
+        xn = randn(BATCH, n)
+        fc = torch.nn.Linear((torch.ones(c) * xn).shape[-1], 3)
+        module = spec.module_class("Bc")(c=c, n=n)
+        assert run(module, [xn]) == list(fc(torch.ones(c) * xn).shape)
+        assert params(module) == c + params(fc)
