@@ -37,15 +37,22 @@ TENSOR_KEYS = {"name", "dtype", "shape", "id"}
 # -- the JSON contract --------------------------------------------------------------------------
 
 def _dim_names(text: str) -> set[str]:
-    """The names in a dim expression, after checking it is integer arithmetic and nothing else."""
+    """The names in a dim expression, after checking it is integer arithmetic and nothing else
+    (`max(c, m)`, two broadcast sizes where either may be 1, the one call)."""
     tree = ast.parse(text, mode="eval")
     allowed = (ast.Expression, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.Add, ast.Sub,
                ast.Mult, ast.FloorDiv, ast.Mod, ast.USub, ast.Constant)
+    calls = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            assert isinstance(node.func, ast.Name) and node.func.id == "max" and len(node.args) >= 2 \
+                and not node.keywords, f"{text!r} calls something other than max"
+            calls.add(id(node.func))
+            continue
         assert isinstance(node, allowed), f"{text!r} has {type(node).__name__}"
         if isinstance(node, ast.Constant):
             assert type(node.value) is int, text
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in calls}
 
 
 def _check_dim(d, names: set[str]) -> None:
@@ -465,3 +472,18 @@ def test_a_long_formula_is_a_note_under_the_table(run_cli):
     assert note.count("//") >= 4 and not any(line.startswith("[2]") for line in lines)
     saved = next(line for line in lines if line.startswith("Saved for backward: "))
     assert len(saved) <= len(rule) and lines[lines.index(saved) + 1].startswith("    ")
+
+
+def test_the_json_of_a_block_whose_sizes_broadcast_states_their_maximum(run_cli, tmp_path):
+    """`[batch, m] + [batch, c]` in a block: `max(c, m)` in the JSON, within its schema."""
+    path = tmp_path / "blk.net"
+    path.write_text("network Blk(m, c) {\n input x: float32[batch, m]\n input y: float32[batch, c]\n"
+                    " z = add(x, y) -> Linear(8)\n output z\n}\n\nnetwork Top {\n input x: float32[batch, 6]\n"
+                    " input y: float32[batch, 6]\n z = x -> Blk(y=y, m=6, c=6)\n output z\n}\n")
+    proc = run_cli("check", "--json", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    validate_report(report, _param_names([path]))
+    (blk,) = [n for n in report["networks"] if n["name"] == "Blk"]
+    assert blk["layers"][0]["outputs"][0]["shape"] == ["batch", "max(c, m)"]
+    assert blk["params"] == "8 * max(c, m) + 8"
