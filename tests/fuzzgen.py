@@ -558,7 +558,8 @@ ALLOWED_NODES = (
     ast.JoinedStr, ast.FormattedValue,
 )
 # builtins a built module may read; every other name must be one it defines
-BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str"}
+# (`max`: a size two broadcast sizes make where either may be 1, in a network used as a stage)
+BUILTIN_NAMES = {"super", "ValueError", "float", "tuple", "int", "bool", "str", "max"}
 # nn.Parameter and nn.init's in-place inits make a network's declared tensors (`param`)
 NN_CLASSES = {k.torch_name for k in _registry().values() if k.is_module} | {"Module", "Sequential", "Parameter",
                                                                               "init"}
@@ -642,7 +643,7 @@ def check_module_ast(code: str) -> list[str]:
                 problems.append(f"attribute .{node.attr} of {ast.unparse(base)[:40]}")
         if isinstance(node, ast.Call):
             f = node.func
-            if isinstance(f, ast.Name) and f.id not in {"super", "ValueError", "float", "OrderedDict"} | defined:
+            if isinstance(f, ast.Name) and f.id not in {"super", "ValueError", "float", "OrderedDict", "max"} | defined:
                 problems.append(f"call of {f.id}")
             if isinstance(f, ast.Name) and f.id == "float" and [ast.literal_eval(a) for a in node.args] != ["inf"]:
                 problems.append("float() of something other than inf")

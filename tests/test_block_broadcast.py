@@ -281,3 +281,13 @@ def test_uses_at_a_size_of_1_and_at_the_input_s_are_served_by_one_class():
         module = spec.module_class("Bc")(c=c, n=n)
         assert run(module, [xn]) == list(fc(torch.ones(c) * xn).shape)
         assert params(module) == c + params(fc)
+
+
+def test_the_built_code_holds_nothing_but_what_a_built_module_may():
+    """`max(c, m)` is the one builtin the maximum adds to the code (tests/fuzzgen.py's audit)."""
+    import fuzzgen
+
+    for text in (spec_text(CASES["add"][0], " -> Linear(8)"), POOLED, SCALED, CHAIN):
+        code = api.loads(text).code
+        assert "max(" in code
+        assert fuzzgen.check_module_ast(code) == []
