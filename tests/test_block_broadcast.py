@@ -12,6 +12,7 @@ the stated dims are evaluated at the same values.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -291,3 +292,40 @@ def test_the_built_code_holds_nothing_but_what_a_built_module_may():
         code = api.loads(text).code
         assert "max(" in code
         assert fuzzgen.check_module_ast(code) == []
+
+
+THREE = """
+network W(m, c, k) {
+    input q: bool[batch, m]
+    input x: float32[batch, c]
+    input y: float32[batch, k]
+    z = where(q, x, y) -> Linear(4)
+    output z
+}
+
+network Top {
+    input q: bool[batch, 3]
+    input x: float32[batch, 3]
+    input y: float32[batch, 3]
+    z = q -> W(x=x, y=y, m=3, c=3, k=3)
+    output z
+}
+"""
+
+
+def test_three_sizes_the_class_takes_exactly_where_torch_broadcasts_them():
+    """`where` of three sizes, each maybe 1: the class refuses exactly the sizes torch does
+    not broadcast, and elsewhere builds its Linear with torch's size."""
+    cls = api.loads(THREE).module_class("W")
+    for m, c, k in itertools.product([1, 2, 3], [1, 3], [1, 2, 3]):
+        q, x, y = mask(2, m), randn(2, c), randn(2, k)
+        try:
+            width = torch.where(q, x, y).shape[-1]
+        except RuntimeError:
+            with pytest.raises(ValueError):
+                cls(m=m, c=c, k=k)
+            continue
+        module = cls(m=m, c=c, k=k)
+        fc = torch.nn.Linear(width, 4)
+        assert run(module, [q, x, y]) == list(fc(torch.where(q, x, y)).shape)
+        assert params(module) == params(fc)
