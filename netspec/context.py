@@ -41,19 +41,34 @@ class StageCtx:
     """What a kind may use while inferring: report at the stage, compare and show dims."""
 
     def __init__(self, network: "NetworkChecker", span: Span, kind_name: str,
-                 arg_spans: dict[str, Span], inputs: "list[Value]", tracing: bool = False):
+                 arg_spans: dict[str, Span], inputs: "list[Value]", tracing: bool = False,
+                 label: str | None = None):
         self._nc = network
         self.span = span
-        self.kind_name = kind_name
+        # how messages name the stage: the kind's name, or for an operator that stands for
+        # it the operator as the spec writes it (``label``: `+`, indexing `[...]`)
+        self.kind_name = label or kind_name
+        self.label = label
         self.arg_spans = arg_spans
         self.input_values = inputs
         # tracing (memo): origins are placeholders and nothing is reported
         self.tracing = tracing
-        self.origin = memo.SELF if tracing else _origin(Origin, (kind_name, span))  # Origin(kind_name, span)
+        self.origin = memo.SELF if tracing else _origin(Origin, (self.kind_name, span))  # Origin(kind_name, span)
 
     def traced(self) -> "StageCtx":
         """The same stage, for tracing its rule over placeholder origins (netspec.memo)."""
-        return StageCtx(self._nc, self.span, self.kind_name, self.arg_spans, self.input_values, tracing=True)
+        return StageCtx(self._nc, self.span, self.kind_name, self.arg_spans, self.input_values, tracing=True,
+                        label=self.label)
+
+    @property
+    def quoted(self) -> str:
+        """The stage's name quoted in a sentence: `add`, or the operator's label (`+`)."""
+        return self.label or f"`{self.kind_name}`"
+
+    def called(self, args: str) -> str:
+        """The call a message quotes, ``div(rounding_mode="floor")``; an operator's label
+        alone, as the spec writes no arguments to it."""
+        return self.label or f"{self.kind_name}({args})"
 
     # -- reporting --------------------------------------------------------------------------------
     def _span(self, arg: str | None) -> Span:
