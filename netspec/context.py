@@ -235,11 +235,7 @@ class StageCtx:
         value = self.dim(by)
         if not isinstance(value, int) or value < 1 or exact_div(self.dim(part), value) is None:
             return None
-        sizes = [sym(name) for name in sorted(symbols(by))] if factors is None else \
-            [f for f in factors if isinstance(f, Expr) and symbols(f) <= env.keys()]
-        for size in sizes:  # sizes: a class given 0 refuses it, as check --set does
-            if less_equal(1, size) is not True:
-                self._require(1, size, False)
+        self._require_sizes([sym(name) for name in sorted(symbols(by))] if factors is None else factors, env.keys())
         self.requires_divisible(part, by)
         return floordiv(part, by)
 
@@ -257,11 +253,16 @@ class StageCtx:
         part = None if rest is None else exact_div(total, rest)
         if part is None or not symbols(by) <= free or not symbols(part) <= nc.param_syms:
             return None
-        for size in factors:  # sizes: a class given 0 refuses it, as check --set does
-            if isinstance(size, Expr) and symbols(size) <= nc.param_syms and less_equal(1, size) is not True:
-                self._require(1, size, False)
+        self._require_sizes(factors, nc.param_syms)
         self.assume_divides(part, by)
         return floordiv(part, by)
+
+    def _require_sizes(self, sizes, names) -> None:
+        """Each of ``sizes`` over the parameters ``names`` that is not at least 1 for every
+        value of them is required to be (sizes: a class given 0 refuses it, as check --set does)."""
+        for size in sizes:
+            if isinstance(size, Expr) and symbols(size) <= names and less_equal(1, size) is not True:
+                self._require(1, size, False)
 
     def _require(self, a: Dim, b: Dim, divides: bool) -> None:
         if self.tracing:
