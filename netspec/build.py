@@ -144,7 +144,7 @@ def literal(v) -> str:
             return 'float("nan")'
         if v in (float("inf"), float("-inf")):
             return 'float("inf")' if v > 0 else '-float("inf")'
-        return repr(v)
+        return repr(float(v))  # the value, not a literal's spelling (ast.SpelledFloat)
     if isinstance(v, str):
         return pystr(v)
     if isinstance(v, tuple):
@@ -644,7 +644,8 @@ def _annotation(net: TypedNetwork, p: str) -> str:
     has, v = _param_default(net, p)
     if not has or isinstance(v, int) and not isinstance(v, bool):
         return "int"
-    return {bool: "bool", float: "float", str: "str", tuple: "tuple"}.get(type(v), "int")
+    return next((name for t, name in ((bool, "bool"), (float, "float"), (str, "str"), (tuple, "tuple"))
+                 if isinstance(v, t)), "int")
 
 
 class ClassGen:
