@@ -35,7 +35,40 @@ class Int(Node):
 
 @dataclass
 class Float(Node):
-    value: float
+    value: float  # a SpelledFloat where the literal is past float's range
+
+
+class SpelledFloat(float):
+    """A float literal past float's range, with the value Python reads (`1e999` is inf,
+    `1e-999` is 0.0), that keeps its spelling: a message quotes the literal as the spec
+    writes it, not as `inf`. A float in every other way (arithmetic makes plain floats)."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, value: float, text: str) -> "SpelledFloat":
+        out = super().__new__(cls, value)
+        out.text = text
+        return out
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+    def __neg__(self) -> "SpelledFloat":
+        return SpelledFloat(-float(self), self.text[1:] if self.text.startswith("-") else "-" + self.text)
+
+    def __reduce__(self):
+        return SpelledFloat, (float(self), self.text)
+
+
+def float_literal(text: str) -> float:
+    """A FLOAT token's value: a float, or a SpelledFloat where the literal is past float's
+    range (it overflows to inf, or its digits are not all zero and it underflows to 0.0)."""
+    value = float(text.replace("_", ""))
+    if value in (float("inf"), float("-inf")) or (value == 0 and re.search(r"[1-9]", re.split("[eE]", text)[0])):
+        return SpelledFloat(value, text)
+    return value
 
 
 @dataclass

@@ -91,8 +91,10 @@ class KindSignature(Signature):
     keyword, tensors piped, by position (ops that join several: ``cat``) or by keyword
     (a layer's ``h0=``)."""
 
-    def __init__(self, kind: Kind, name: str, reporter: Reporter):
+    def __init__(self, kind: Kind, name: str, reporter: Reporter, label: str | None = None):
         self.name, self.reporter = name, reporter  # Signature.__init__, one is made per stage
+        # how a message quotes the callee: `add`, or the operator that stands for it (`+`)
+        self.quoted = label or f"`{name}`"
         self.kind = kind
         self.given: list[tuple[Any, Span]] = []  # positional values, placed in finish()
 
@@ -107,11 +109,11 @@ class KindSignature(Signature):
             bound.inputs.append(value)
             if self.given and any(not isinstance(v, str) for v, _ in self.given):
                 # `sub(2.0, x)` would read as x - 2.0 (an equation may come first: einsum)
-                self.error(f"`{self.name}` takes its tensors before its other arguments", arg.span,
+                self.error(f"{self.quoted} takes its tensors before its other arguments", arg.span,
                            help=f"put the tensors first: {self.name}(x, y, ...)")
                 return False
             return True
-        self.error(f"`{self.name}` takes no tensor as a positional argument", arg.span,
+        self.error(f"{self.quoted} takes no tensor as a positional argument", arg.span,
                    help=f"pipe the tensor in: `x -> {self.name}(...)`")
         return False
 
@@ -122,18 +124,18 @@ class KindSignature(Signature):
             return False
         if isinstance(value, Value):
             if key not in kind.state_inputs:
-                self.error(f"`{self.name}` takes no tensor `{key}`", arg.span, help=self._tensor_help(key))
+                self.error(f"{self.quoted} takes no tensor `{key}`", arg.span, help=self._tensor_help(key))
                 return False
             bound.tensors[key] = value
             bound.values[key] = TensorArg(value, arg.value.text if isinstance(arg.value, A.Ref) else key)
         else:
             fields = kind.Args.model_fields
             if key not in fields:
-                self.error(f"`{self.name}` has no argument `{key}`", arg.span,
-                           [f"`{self.name}` takes: " + ", ".join(fields)] if fields else
-                           [f"`{self.name}` takes no arguments"], help=suggest(key, fields) or (
-                               f"remove `{key}=...`; `{self.name}` takes " + ", ".join(f"`{f}`" for f in fields)
-                               if fields else f"remove `{key}=...`: write `{self.name}` alone"))
+                self.error(f"{self.quoted} has no argument `{key}`", arg.span,
+                           [f"{self.quoted} takes: " + ", ".join(fields)] if fields else
+                           [f"{self.quoted} takes no arguments"], help=suggest(key, fields) or (
+                               f"remove `{key}=...`; {self.quoted} takes " + ", ".join(f"`{f}`" for f in fields)
+                               if fields else f"remove `{key}=...`: write {self.quoted} alone"))
                 return False
             bound.values[key] = value
         bound.spans[key] = arg.span
@@ -148,7 +150,7 @@ class KindSignature(Signature):
             return f"`{key}` takes a value, not a tensor: a number, a parameter or a symbolic dim"
         if kind.max_inputs != 1:
             return f"pass the tensor by position: `{self.name}(x, y)`"
-        return f"`{self.name}` takes one tensor, piped in: `x -> {self.name}(...)`"
+        return f"{self.quoted} takes one tensor, piped in: `x -> {self.name}(...)`"
 
     def finish(self, bound, span):
         given = self._variadic(bound)
@@ -190,21 +192,21 @@ class KindSignature(Signature):
 
     def _too_many(self, given: list[tuple[Any, Span]]) -> None:
         taken = self.kind.positional
-        self.error(f"`{self.name}` takes {len(taken)} positional argument{'s' if len(taken) != 1 else ''} "
+        self.error(f"{self.quoted} takes {len(taken)} positional argument{'s' if len(taken) != 1 else ''} "
                    f"({', '.join(taken) or 'none'}), received {len(given)}", given[len(taken)][1],
                    help="pass the others by keyword" if taken else
-                   f"`{self.name}` takes its arguments by keyword: write `name=value`")
+                   f"{self.quoted} takes its arguments by keyword: write `name=value`")
 
     def _input_count(self, n: int, span: Span) -> bool:
         kind = self.kind
         if n < kind.min_inputs:
-            self.error(f"`{self.name}` needs {kind.min_inputs} tensor input"
+            self.error(f"{self.quoted} needs {kind.min_inputs} tensor input"
                        f"{'s' if kind.min_inputs > 1 else ''}, received {n}", span,
                        help=f"pipe one in (`x -> {self.name}(...)`) and pass the others first: "
                        f"`{self.name}(y, ...)`" if kind.min_inputs > 1 else f"pipe one in: `x -> {self.name}(...)`")
             return False
         if kind.max_inputs is not None and n > kind.max_inputs:
-            self.error(f"`{self.name}` takes {kind.max_inputs} tensor input"
+            self.error(f"{self.quoted} takes {kind.max_inputs} tensor input"
                        f"{'s' if kind.max_inputs > 1 else ''}, received {n}", span,
                        help="a piped value counts as the first")
             return False

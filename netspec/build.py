@@ -144,7 +144,7 @@ def literal(v) -> str:
             return 'float("nan")'
         if v in (float("inf"), float("-inf")):
             return 'float("inf")' if v > 0 else '-float("inf")'
-        return repr(v)
+        return repr(float(v))  # the value, not a literal's spelling (ast.SpelledFloat)
     if isinstance(v, str):
         return pystr(v)
     if isinstance(v, tuple):
@@ -644,7 +644,8 @@ def _annotation(net: TypedNetwork, p: str) -> str:
     has, v = _param_default(net, p)
     if not has or isinstance(v, int) and not isinstance(v, bool):
         return "int"
-    return {bool: "bool", float: "float", str: "str", tuple: "tuple"}.get(type(v), "int")
+    return next((name for t, name in ((bool, "bool"), (float, "float"), (str, "str"), (tuple, "tuple"))
+                 if isinstance(v, t)), "int")
 
 
 class ClassGen:
@@ -733,6 +734,17 @@ class ClassGen:
             "generated module", node.span if node is not None else self.net.span,
             [f"its state_dict keys begin `{built}.`"], help=f"rename `{written.split('.')[-1]}` in the spec"))
 
+    def _renamed_keyword(self, written: str, built: str) -> None:
+        """A parameter or an input symbol the constructor takes under another name (`len_`)."""
+        where = self.net.input_symbols.get(written)  # (input, dim); None for a parameter
+        t = self.net.inputs[where[0]].tensor if where is not None else None
+        origin = t.origins[where[1]] if t is not None else None
+        span = origin.span if origin is not None else self.net.span
+        self.diagnostics.append(Diagnostic(
+            "warning", codes.RENAMED, f"`{written}` is built as `{built}`: the name is taken in the "
+            "generated module", span, [f"the class's constructor takes it as the keyword `{built}`"],
+            help=f"rename `{written}` in the spec"))
+
     def _unnamed(self, built: str, node: Node) -> None:
         self.diagnostics.append(Diagnostic(
             "warning", codes.RENAMED, f"this {node.kind_name} is built as `{built}`: its binding names "
@@ -810,6 +822,9 @@ class ClassGen:
         ctor_symbols += [s for s in stored_symbols if s not in ctor_symbols]
         self.local = local = Names(lambda n: pycode.local(n) or n in self.class_names)
         init_names = {name: local.add(name) for name in [*self.param_names, *ctor_symbols]}
+        for name, built in init_names.items():
+            if built != name:
+                self._renamed_keyword(name, built)
         self.info.params = {p: init_names[p] for p in self.param_names}
         self.info.symbols = {s: init_names[s] for s in ctor_symbols}
         for p in self.param_names:

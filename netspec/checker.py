@@ -888,12 +888,7 @@ class NetworkChecker:
 
     def _operator_call(self, expr, call: A.Call, rest: list[A.Arg], piped: Value) -> Results:
         """The op an operator stands for; its diagnostics name the operator (`+`), not the op."""
-        shown = operators.label(expr)
-        start = len(self.reporter.items)
-        try:
-            return self.call(call.name, call.name_span, call.span, rest, piped, None, shown)
-        finally:
-            operators.reword(self.reporter.items, start, call.name, shown, {expr.span, *(a.span for a in call.args)})
+        return self.call(call.name, call.name_span, call.span, rest, piped, None, operators.label(expr))
 
     def stage(self, st: A.Stage, x: Value) -> Results:
         if st.alias_quoted:
@@ -997,13 +992,13 @@ class NetworkChecker:
             self.reporter.error(codes.ARGUMENT, f"`{name}` is a layer: it needs an input piped into it",
                                 span, help=f"write `x -> {name}(...)`")
             raise Fail(name)
-        bound = bind(self, KindSignature(kind, name, self.reporter), args, piped, span)
+        bound = bind(self, KindSignature(kind, name, self.reporter, shown), args, piped, span)
         node = self._node(kind, bound.inputs, bound.tensors, span, st)
         node.arg_params, node.shown = bound.params, shown
         self.net.nodes.append(node)
         if bound.bad or _untyped(bound.inputs) or (bound.tensors and _untyped(bound.tensors.values())):
             return self._poison(node, kind.results)
-        return self.apply(kind, node, bound, StageCtx(self, span, shown or name, bound.spans, bound.inputs))
+        return self.apply(kind, node, bound, StageCtx(self, span, name, bound.spans, bound.inputs, label=shown))
 
     def _node(self, kind: Kind | None, inputs: list[Value], state: dict[str, Value], span: Span,
               st: A.Stage | None) -> Node:
@@ -1179,14 +1174,14 @@ class NetworkChecker:
         except ValidationError as e:
             for r in validation_messages(e):
                 if r.field is not None and r.field not in values:
-                    self.reporter.error(codes.ARGUMENT, f"`{name}` needs `{r.field}`", span,
+                    self.reporter.error(codes.ARGUMENT, f"{ctx.quoted} needs `{r.field}`", span,
                                         help=f"pass it: {name}({', '.join(kind.positional) or r.field + '=...'})")
                     continue
                 where = spans.get(r.field, span) if r.field else span
-                message = f"{name}({r.field}=...): {r.message}" if r.field else f"{name}: {r.message}"
+                message = f"{ctx.called(f'{r.field}=...')}: {r.message}" if r.field else f"{name}: {r.message}"
                 notes = [f"`{r.field}` is `{_show_arg(written[r.field])}`, which is {_show_arg(values[r.field])} here"
                          ] if r.field in written and written[r.field] != values[r.field] else []
-                fix = f"`{r.field}` takes {takes(kind, r.field)}" if r.field else "check the values of its arguments"
+                fix = _takes_help(kind, r.field, ctx)
                 self.reporter.error(r.code, message, where, notes, help=r.help or fix)
             raise Fail("args") from None
         except ValueError as e:
@@ -1250,7 +1245,7 @@ class NetworkChecker:
         if t.rank >= kind.min_rank if ranks is None else t.rank in ranks:
             return
         want = f"at least {kind.min_rank}" if ranks is None else " or ".join(str(r) for r in ranks)
-        self.reporter.error(codes.RANK, f"{kind.name} takes a tensor with {want} dims, received {t.rank}: "
+        self.reporter.error(codes.RANK, f"{ctx.kind_name} takes a tensor with {want} dims, received {t.rank}: "
                             f"{self.net.show(t)}", ctx.span, self.story(v), help=kind.rank_help or None)
         raise Fail("rank")
 
@@ -1872,6 +1867,16 @@ def _scaled_symbol(d: Expr) -> Expr:
     if lone is not None and lone[1] > 0 and isinstance(lone[0], str):
         return sym(lone[0])
     return d
+
+
+def _takes_help(kind: Kind, field: str | None, ctx: StageCtx) -> str:
+    """A help line for an argument validation refused: what it takes; for the operand of an
+    operator (`x + "a"`), what each side of the operator takes."""
+    if field is None:
+        return "check the values of its arguments"
+    if ctx.label is not None and field == getattr(kind, "operand", None):
+        return f"each side of {ctx.label} takes a tensor or {takes(kind, field)}"
+    return f"`{field}` takes {takes(kind, field)}"
 
 
 def _show_arg(v) -> str:

@@ -55,19 +55,34 @@ class StageCtx:
     """What a kind may use while inferring: report at the stage, compare and show dims."""
 
     def __init__(self, network: "NetworkChecker", span: Span, kind_name: str,
-                 arg_spans: dict[str, Span], inputs: "list[Value]", tracing: bool = False):
+                 arg_spans: dict[str, Span], inputs: "list[Value]", tracing: bool = False,
+                 label: str | None = None):
         self._nc = network
         self.span = span
-        self.kind_name = kind_name
+        # how messages name the stage: the kind's name, or for an operator that stands for
+        # it the operator as the spec writes it (``label``: `+`, indexing `[...]`)
+        self.kind_name = label or kind_name
+        self.label = label
         self.arg_spans = arg_spans
         self.input_values = inputs
         # tracing (memo): origins are placeholders and nothing is reported
         self.tracing = tracing
-        self.origin = memo.SELF if tracing else _origin(Origin, (kind_name, span))  # Origin(kind_name, span)
+        self.origin = memo.SELF if tracing else _origin(Origin, (self.kind_name, span))  # Origin(kind_name, span)
 
     def traced(self) -> "StageCtx":
         """The same stage, for tracing its rule over placeholder origins (netspec.memo)."""
-        return StageCtx(self._nc, self.span, self.kind_name, self.arg_spans, self.input_values, tracing=True)
+        return StageCtx(self._nc, self.span, self.kind_name, self.arg_spans, self.input_values, tracing=True,
+                        label=self.label)
+
+    @property
+    def quoted(self) -> str:
+        """The stage's name quoted in a sentence: `add`, or the operator's label (`+`)."""
+        return self.label or f"`{self.kind_name}`"
+
+    def called(self, args: str) -> str:
+        """The call a message quotes, ``div(rounding_mode="floor")``; an operator's label
+        alone, as the spec writes no arguments to it."""
+        return self.label or f"{self.kind_name}({args})"
 
     # -- reporting --------------------------------------------------------------------------------
     def _span(self, arg: str | None) -> Span:
@@ -234,11 +249,7 @@ class StageCtx:
         value = self.dim(by)
         if not isinstance(value, int) or value < 1 or exact_div(self.dim(part), value) is None:
             return None
-        sizes = [sym(name) for name in sorted(symbols(by))] if factors is None else \
-            [f for f in factors if isinstance(f, Expr) and symbols(f) <= env.keys()]
-        for size in sizes:  # sizes: a class given 0 refuses it, as check --set does
-            if less_equal(1, size) is not True:
-                self._require(1, size, False)
+        self._require_sizes([sym(name) for name in sorted(symbols(by))] if factors is None else factors, env.keys())
         self.requires_divisible(part, by)
         return floordiv(part, by)
 
@@ -256,11 +267,16 @@ class StageCtx:
         part = None if rest is None else exact_div(total, rest)
         if part is None or not symbols(by) <= free or not symbols(part) <= nc.param_syms:
             return None
-        for size in factors:  # sizes: a class given 0 refuses it, as check --set does
-            if isinstance(size, Expr) and symbols(size) <= nc.param_syms and less_equal(1, size) is not True:
-                self._require(1, size, False)
+        self._require_sizes(factors, nc.param_syms)
         self.assume_divides(part, by)
         return floordiv(part, by)
+
+    def _require_sizes(self, sizes, names) -> None:
+        """Each of ``sizes`` over the parameters ``names`` that is not at least 1 for every
+        value of them is required to be (sizes: a class given 0 refuses it, as check --set does)."""
+        for size in sizes:
+            if isinstance(size, Expr) and symbols(size) <= names and less_equal(1, size) is not True:
+                self._require(1, size, False)
 
     def _require(self, a: Dim, b: Dim, divides: bool) -> None:
         if self.tracing:

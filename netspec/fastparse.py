@@ -50,6 +50,7 @@ from .ast import (
     TensorDecl,
     TensorType,
     Tuple,
+    float_literal,
 )
 from .ast import BinOp as _BinOp
 from .diagnostics import Span
@@ -725,7 +726,7 @@ class _Parser:
             return Int(self.span(i, i), int(self.texts[i].replace("_", "")))
         if t == "FLOAT":
             self.i = i + 1
-            return Float(self.span(i, i), float(self.texts[i].replace("_", "")))
+            return Float(self.span(i, i), float_literal(self.texts[i]))
         if t == "STRING":
             self.i = i + 1
             return Str(self.span(i, i), self.texts[i][1:-1])

@@ -34,6 +34,7 @@ from .ast import (
     TensorDecl,
     TensorType,
     Tuple,
+    float_literal,
 )
 from .diagnostics import Span
 from .limits import MAX_DEPTH
@@ -235,7 +236,7 @@ class Builder(lark.Transformer_NonRecursive):
 
     @lark.v_args(meta=True)
     def float_lit(self, meta, items):
-        return Float(self._span(meta), float(str(items[0]).replace("_", "")))
+        return Float(self._span(meta), float_literal(str(items[0])))
 
     @lark.v_args(meta=True)
     def string_lit(self, meta, items):

@@ -304,11 +304,7 @@ def like_channels_last(t: Tensor, decide: Decide) -> bool | None:
     (or channels_last_3d) for every value of the symbols: True, False (never, and for a
     tensor of another rank), or None where that depends on the values of the symbols, on
     strides of dims of size 1 (:func:`_format`), or on strides netspec does not know."""
-    return strides_like_channels_last(t.shape, t.strides, decide)
-
-
-def strides_like_channels_last(shape, strides, decide: Decide) -> bool | None:
-    """:func:`like_channels_last` of a tensor of ``shape`` and ``strides`` (Tensor.strides)."""
+    shape, strides = t.shape, t.strides
     if strides is None or len(shape) not in _CHANNELS_LAST_ORDER:
         return False
     if strides is UNKNOWN:

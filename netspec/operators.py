@@ -8,8 +8,6 @@ This module only rewrites the AST; it decides nothing about shapes.
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
 from typing import Callable
 
 from . import ast as A
@@ -81,23 +79,6 @@ def label(expr) -> str:
     if isinstance(expr, A.Neg):
         return "unary `-`"
     return f"`{expr.op}`"
-
-
-def reword(items: list, start: int, op: str, shown: str, spans: set) -> None:
-    """The diagnostics from ``start`` on that the op ``op`` raised at one of ``spans`` (the
-    operator expression and its operands), naming the operator ``shown`` in its place:
-    `add cannot broadcast ...` becomes `` `+` cannot broadcast ...``."""
-    names = "|".join(re.escape(n) for n in {op, op.removeprefix("r") if op in REFLECTED.values() else op, shown})
-    lead = re.compile(rf"^(?:{names})(?:\([^)]*\))?(?![\w`])")  # `add`, `add(other=...)`, `sub` for rsub
-    operand = re.compile(r"^`(?:other|exponent|self)` takes")  # the help of an operand's type error
-    for k in range(start, len(items)):
-        d = items[k]
-        if d.span not in spans:
-            continue
-        message = lead.sub(lambda _m: shown, d.message).replace(f"`{op}`", shown)
-        notes = [n.replace(f"`{op}`", shown) for n in d.notes]
-        help = d.help and operand.sub(f"each side of {shown} takes a tensor or", d.help).replace(f"`{op}`", shown)
-        items[k] = replace(d, message=message, notes=notes, help=help)
 
 
 def _call(expr, name: str, operands: list, extra: list | None = None) -> A.Call:

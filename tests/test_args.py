@@ -165,3 +165,20 @@ def test_annotation_kinds_map_to_pydantic_core_schemas():
     assert _schema(typing.Literal["a", "b"]) == {"type": "literal", "expected": ["a", "b"]}
     assert _schema(typing.Optional[Annotated[Any, Before(int)]])["type"] == "nullable"
     assert _schema(Annotated[Any, Before(int)])["type"] == "function-before"
+
+
+@pytest.mark.parametrize("stage, said", [
+    ("Dropout(1e999)", "dropout probability has to be between 0 and 1, but got 1e999"),
+    ("Dropout(p=-1E999)", "but got -1E999"),
+    ("Dropout(q)", "but got 1e999"),  # a parameter's default, as its declaration writes it
+    ("Linear(1e-999)", "expected an integer, received 1e-999"),
+    ("Linear(2 * 1e999)", "`2 * 1e999` is not a finite real number"),
+])
+def test_a_float_literal_past_float_range_is_quoted_as_written(stage, said):
+    """`1e999` is inf to Python (and to torch): a message quotes what the spec wrote."""
+    from netspec.checker import check_text
+
+    r = check_text(f"network N(q=1e999) {{\n    input x: float[batch, 3]\n    y = x -> {stage}\n    output y\n}}\n",
+                   "n.net")
+    (d,) = r.reporter.errors
+    assert said in d.message and "inf" not in d.message, d.message

@@ -135,3 +135,24 @@ def test_a_long_size_in_a_message_is_spelled_out():
         nn.MaxPool2d(4, stride=1, padding=1, ceil_mode=True)(torch.zeros(1, 3, 1, 4))
     with pytest.raises(ValueError, match=r"needs 1 <= \(-k \* .*rows.*; received k=4, rows=1, s=1"):
         spec.module_class("Down")(k=4, s=1, c=3, rows=1, cols=4)
+
+
+@pytest.mark.parametrize("head", ["N(h)", "N(h=4)"])
+def test_a_size_multiplied_into_a_minus_one_reshape_is_at_least_one(head):
+    """`reshape(batch, h - 1, -1)`: the -1 is `12 // (h - 1)`, computed by the class for a
+    free `h` and for one with a value alike; the class refuses h - 1 < 1 (torch cannot
+    infer the -1 beside a 0) and h - 1 not dividing 12, and at every other value gives
+    torch's shape, the stated one."""
+    spec = api.loads(_net(head, "input x: float[batch, 12]", "y = x -> reshape(batch, h - 1, -1) -> flatten(1)",
+                          "output y"))
+    assert spec.ok and not spec.diagnostics, spec.diagnostics
+    x = torch.randn(2, 12)
+    for h in range(-1, 15):
+        got = _construct(spec, "N", {"h": h})
+        if h - 1 < 1 or 12 % (h - 1):
+            assert isinstance(got, ValueError), h
+            assert "needs 2 <= h" in str(got) if h - 1 < 1 else "divisible" in str(got), (h, got)
+            continue
+        assert not isinstance(got, ValueError), (h, got)
+        want = list(x.reshape(2, h - 1, -1).flatten(1).shape)
+        assert list(got(x).shape) == want == _stated(spec, "N", {"batch": 2, "h": h}), h

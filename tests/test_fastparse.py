@@ -78,6 +78,7 @@ def test_the_documents_examples_parse_alike():
     "network N() { }",
     "network N(a, b=2,) { input x: [a, b,] output x }",
     "network N { input x: float[1_000, 2] y = x -> f(1., 2.5e-3, 1e3, 1_0.0_1) output y }",
+    "network N(q=1e999) { input x: float[2] y = x -> f(-1E999, 1_0e-999, 0e-999, 0.0) output y }",
     'network N { input x: float[2] y = x -> f("same", true, false, ()) output y }',
     "network N { input x: float[2] y = x -> f((1,), (1, 2), (1, 2,), (x -> A)) output y }",
     "network N { input x: float[2] y = (x) -> (A -> B(1) as b) * 2 as c : [2] output y }",
@@ -510,3 +511,17 @@ def _random_edits(data, body: str) -> None:
         assert (None if got is None else (got.close, got.starts)) == want
         if got is not None:
             body, split = new, got
+
+
+def test_a_float_literal_past_float_range_keeps_its_spelling_in_both_parsers():
+    """`1e999` is inf and `1e-999` is 0.0, as Python reads them; the value keeps the
+    literal's spelling, which messages quote, and both parsers give the same."""
+    import math
+
+    text = "network N { input x: float[2] y = x -> f(1e999, 1_0E-999, 0e-999, 2.5) output y }"
+    for module in (fast_parse(text), lark_parse(text)):
+        args = [a.value.value for a in module.networks[0].bindings[0].chain.stages[0].core.args]
+        assert [str(v) for v in args] == ["1e999", "1_0E-999", "0.0", "2.5"]
+        assert math.isinf(args[0]) and args[1] == 0.0 and type(args[2]) is float and type(args[3]) is float
+        negated = -args[0]
+        assert str(negated) == "-1e999" and str(-negated) == "1e999" and negated == float("-inf")

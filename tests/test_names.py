@@ -158,3 +158,26 @@ def test_a_depthwise_block_over_its_own_sizes_builds_for_every_use():
         output y
     }""", strict=False).result
     assert [d.code for d in refused.reporter.errors] == [codes.UNPROVEN]
+
+
+@pytest.mark.parametrize("head, size, name", [
+    ("N", "len", "len"), ("N", "scan", "scan"), ("N(len=4)", "n", "len"), ("N(scan=4)", "n", "scan"),
+])
+def test_a_constructor_keyword_renamed_is_warned_of(head, size, name):
+    """A parameter or an input symbol named like a builtin or a name the generated code
+    takes (`len`, `scan`) is the constructor's keyword `len_`: warned of as a `renamed`
+    name, as a renamed submodule is, at its declaration; the class takes the new keyword."""
+    value = name if size == "n" else "4"
+    spec = api.loads(f"network {head} {{\n    input x: float[batch, {size}]\n    y = x -> Linear({value})\n"
+                     "    output y\n}\n")
+    (warned,) = [d for d in spec.generated.diagnostics if d.code == codes.RENAMED]
+    assert warned.severity == "warning" and warned.message.startswith(f"`{name}` is built as `{name}_`"), warned
+    assert warned.span.line == (2 if size == name else 1) and f"keyword `{name}_`" in warned.notes[0]
+    assert f"{name}_: int" in spec.code
+    m = spec.module_class()(**{f"{name}_": 5, **({"n": 3} if size == "n" else {})})
+    assert m.y.in_features == (5 if size == name else 3)
+
+
+def test_a_constructor_keyword_kept_is_not_warned_of():
+    spec = api.loads("network N(k=4) {\n    input x: float[batch, n]\n    y = x -> Linear(k)\n    output y\n}\n")
+    assert not [d for d in spec.generated.diagnostics if d.code == codes.RENAMED]

@@ -201,7 +201,8 @@ _OP_NAMES = re.compile(r"(?<![\w`])(add|sub|mul|div|matmul|pow|rsub|rdiv|rpow|ne
 @pytest.mark.parametrize("expr, shown", [
     ("a + b", "`+`"), ("a - b", "`-`"), ("a * b", "`*`"), ("a / b", "`/`"), ("a // b", "`//`"), ("a ** b", "`**`"),
     ("a @ b", "`@`"), ("a % b", "`%`"), ("a @ 2", "`@`"), ("2 @ a", "`@`"), ("t - t", "`-`"), ("2 - t", "`-`"),
-    ("-t", "unary `-`"), ("t ** -1", "`**`"), ('a + "x"', "`+`"), ('a ** "x"', "`**`"),
+    ("-t", "unary `-`"), ("t ** -1", "`**`"), ('a + "x"', "`+`"), ('a ** "x"', "`**`"), ("a + None", "`+`"),
+    ("t // t", "`//`"), ("t ** t", "`**`"), ("t @ t", "`@`"), ("a[1.5]", "indexing"),
     ("a[:, 7]", "indexing"), ("a[0, 0, 0]", "indexing"), ("a[::-1]", "indexing"), ("a[..., ..., 0]", "indexing"),
     ("(a * 2)[:, 1:] -> Linear(4, in_features=7)", "indexing `[...]` (line 5) makes it"),
 ])
@@ -215,3 +216,29 @@ def test_an_operator_error_names_the_operator_as_written(expr, shown):
     assert not _OP_NAMES.search(said) and not re.search(r"`(add|sub|mul|div|matmul|pow|neg|getitem)\b", d.help or ""), \
         (said, d.help)
     assert d.help, d.message
+
+
+@pytest.mark.parametrize("expr, said", [
+    # an op called by name inside an operator's operand keeps its name: the error is its own
+    ("a + add(b, a)", "add cannot broadcast float32[batch, 5] with float32[batch, 3]"),
+    ("a * (b -> mul(a))", "mul cannot broadcast float32[batch, 5] with float32[batch, 3]"),
+    ("a + (a -> getitem((0, 0, 0)))", "getitem: 3 indices for float32[batch, 3]"),
+    ("a + a[0, 0, 0]", "indexing `[...]`: 3 indices for float32[batch, 3]"),
+    # a reflected op called by name is named as written
+    ("t -> rsub(2)", "rsub: subtraction with a bool tensor"),
+    ('t -> div(t, rounding_mode="floor")', 'div(rounding_mode="floor") of bool tensors'),
+    ("t // t", "`//` of bool tensors"),
+    ('a -> add("x")', 'add(other=...): expected a number, received "x"'),
+    ('a + "x"', '`+`: expected a number, received "x"'),
+])
+def test_an_error_names_the_op_or_operator_the_spec_wrote(expr, said):
+    r = check_text(_OPERATOR_SPEC.format(expr), "n.net")
+    (d,) = r.reporter.errors
+    assert d.message.startswith(said), d.message
+
+
+def test_an_operand_refused_by_type_says_what_each_side_takes():
+    (op,) = check_text(_OPERATOR_SPEC.format('a ** "x"'), "n.net").reporter.errors
+    (call,) = check_text(_OPERATOR_SPEC.format('a -> pow(exponent="x")'), "n.net").reporter.errors
+    assert op.help == "each side of `**` takes a tensor or a number", op.help
+    assert call.help == "`exponent` takes a number", call.help

@@ -119,12 +119,13 @@ class _Binary(Op):
         value = getattr(a, self.operand)
         if len(inputs) == 2:
             if value is not None:
-                raise ctx.fail(codes.ARGUMENT, f"`{self.name}` takes one second operand, a tensor or a number, "
+                raise ctx.fail(codes.ARGUMENT, f"{ctx.quoted} takes one second operand, a tensor or a number, "
                                "received both", arg=self.operand)
             return list(inputs)
         if value is None:
-            raise ctx.fail(codes.ARGUMENT, f"`{self.name}` needs a second operand",
-                           help=f"pass a tensor, `{self.name}(x, y)`, or a number, `x -> {self.name}(2)`")
+            raise ctx.fail(codes.ARGUMENT, f"{ctx.quoted} needs a second operand",
+                           help=f"write a tensor or a number on each side of {ctx.label}" if ctx.label else
+                           f"pass a tensor, `{self.name}(x, y)`, or a number, `x -> {self.name}(2)`")
         return [inputs[0], value]
 
     def result_dtype(self, ctx, a, ops: list) -> str:
@@ -133,7 +134,7 @@ class _Binary(Op):
     def infer(self, ctx, a, inputs):
         ops = self.operands(ctx, a, inputs)
         dtype = self.result_dtype(ctx, a, ops)
-        shape, origins = broadcast(ctx, self.name, [t for t in ops if isinstance(t, Tensor)])
+        shape, origins = broadcast(ctx, ctx.kind_name, [t for t in ops if isinstance(t, Tensor)])
         return [Tensor(dtype, shape, origins, batch=broadcast_batch(ops, shape))]
 
     def right(self, a, inputs, code) -> str:
@@ -192,8 +193,8 @@ class Sub(_Binary):
     def result_dtype(self, ctx, a, ops):
         for k, t in enumerate(ops):
             if isinstance(t, Tensor) and t.dtype == "bool":
-                raise ctx.fail(codes.DTYPE, f"sub: subtraction with a bool tensor (operand {k}) is not supported",
-                               ctx.input_story(k) if k < len(ctx.input_values) else [],
+                raise ctx.fail(codes.DTYPE, f"{ctx.kind_name}: subtraction with a bool tensor (operand {k}) is not "
+                               "supported", ctx.input_story(k) if k < len(ctx.input_values) else [],
                                help="convert it first: `-> int()` or `-> float()`")
         return result_type(*ops)
 
@@ -233,7 +234,8 @@ class Div(_Binary):
         if a.rounding_mode is None:
             return dtype if category(dtype) == 2 else "float32"  # true division
         if dtype == "bool":
-            raise ctx.fail(codes.DTYPE, f'div(rounding_mode="{a.rounding_mode}") of bool tensors is not supported',
+            mode = f'rounding_mode="{a.rounding_mode}"'
+            raise ctx.fail(codes.DTYPE, f"{ctx.called(mode)} of bool tensors is not supported",
                            help="convert them first: `-> int()`")
         return dtype
 
@@ -282,11 +284,12 @@ class Pow(_Binary):
     def result_dtype(self, ctx, a, ops):
         dtype = result_type(*ops)
         if dtype == "bool":
-            raise ctx.fail(codes.DTYPE, "pow of bool tensors is not supported", help="convert them first: `-> int()`")
+            raise ctx.fail(codes.DTYPE, f"{ctx.kind_name} of bool tensors is not supported",
+                           help="convert them first: `-> int()`")
         e = ops[1]
         if category(dtype) < 2 and isinstance(e, int) and e < 0:
-            raise ctx.fail(codes.VALUE, f"pow: an integer tensor to a negative integer power ({e}) is not allowed",
-                           arg="exponent", help=f"make the tensor float first (`-> float()`), or write {e}.0")
+            raise ctx.fail(codes.VALUE, f"{ctx.kind_name}: an integer tensor to a negative integer power ({e}) is "
+                           "not allowed", arg="exponent", help=f"make the tensor float first (`-> float()`), or write {e}.0")
         return dtype
 
 
@@ -300,7 +303,7 @@ class _Reflected:
 
     def operands(self, ctx, a, inputs):
         if a.other is None:
-            raise ctx.fail(codes.ARGUMENT, f"`{self.name}` needs the number on the left of `{self.symbol}`",
+            raise ctx.fail(codes.ARGUMENT, f"{ctx.quoted} needs the number on the left of `{self.symbol}`",
                            help=f"write it as `2 {self.symbol} x`, or `x -> {self.name}(2)`")
         return [inputs[0], a.other]
 
@@ -395,7 +398,7 @@ class Neg(Op):
     def infer(self, ctx, a, inputs):
         (x,) = inputs
         if x.dtype == "bool":
-            raise ctx.fail(codes.DTYPE, "neg of a bool tensor is not supported", ctx.input_story(),
+            raise ctx.fail(codes.DTYPE, f"{ctx.kind_name} of a bool tensor is not supported", ctx.input_story(),
                            help="convert it first: `-> int()` or `-> float()`")
         return [x]
 

@@ -126,7 +126,7 @@ def _opt_dim_or_tuple(v):
 def _float(v):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ValueError(f"expected a number, received {_show(v)}")
-    return float(v)
+    return v if isinstance(v, float) else float(v)  # a float literal keeps its spelling (ast.SpelledFloat)
 
 
 def _bool(v):

@@ -117,11 +117,12 @@ class Getitem(Op):
         (x,) = inputs
         items = a.index
         if items.count("...") > 1:  # torch's reading of a second one is its own: refused, as NumPy does
-            raise ctx.fail(codes.VALUE, "getitem: an index can have only one `...`", arg="index",
+            raise ctx.fail(codes.VALUE, f"{ctx.kind_name}: an index can have only one `...`", arg="index",
                            help="keep one `...`: it stands for every dim the other indices leave out")
         used = sum(1 for i in items if i is not None and i != "...")
         if used > x.rank:
-            raise ctx.fail(codes.RANK, f"getitem: {used} indices for {ctx.show_tensor(x)}, which has {x.rank} dims",
+            raise ctx.fail(codes.RANK, f"{ctx.kind_name}: {used} indices for {ctx.show_tensor(x)}, which has "
+                           f"{x.rank} dims",
                            arg="index", help=f"index at most {x.rank} dims; `None` adds a dim")
         shape: list[Dim] = []
         keep: dict[int, int] = {}
@@ -161,8 +162,8 @@ class Getitem(Op):
             start = 0
         elif ctx.less_equal(start, -1):  # counted from the end (slice_size warned if it may pass the start)
             start = x.shape[d] + start
-        inner = ctx.sliced_batch("getitem", x, d, start, size, 1 if step is None else ctx.concrete(step, "a slice step"),
-                                 arg="index")
+        step = 1 if step is None else ctx.concrete(step, "a slice step")
+        inner = ctx.sliced_batch(ctx.kind_name, x, d, start, size, step, arg="index")
         return None if inner is None else (at, inner, x.batch[2])
 
     def layout(self, ctx, a, inputs, outputs):
@@ -174,7 +175,8 @@ class Getitem(Op):
             need = v + 1 if v >= 0 else -v
             fits = ctx.assume_at_most(need, x.shape[d])
             if fits is False:
-                raise ctx.fail(codes.VALUE, f"getitem: index {v} is out of range for dim {d} of size {ctx.show(n)}",
+                raise ctx.fail(codes.VALUE, f"{ctx.kind_name}: index {v} is out of range for dim {d} of size "
+                               f"{ctx.show(n)}",
                                [n for n in [ctx.origin_note(x, d)] if n], arg="index",
                                help=f"the dim must have at least {need} elements for this index")
             if fits is None:
@@ -183,7 +185,7 @@ class Getitem(Op):
         if isinstance(n, int) and isinstance(v, int):
             ctx.fix(x.shape[d], i)
             if not -n <= v < n:
-                raise ctx.fail(codes.VALUE, f"getitem: index {v} is out of range for dim {d} of size {n}",
+                raise ctx.fail(codes.VALUE, f"{ctx.kind_name}: index {v} is out of range for dim {d} of size {n}",
                                [n for n in [ctx.origin_note(x, d)] if n], arg="index",
                                help=f"an index into a dim of size {n} is {-n} to {n - 1}")
 
@@ -194,7 +196,7 @@ class Getitem(Op):
         n = x.shape[d]
         step = 1 if step is None else ctx.concrete(step, "a slice step", "index")
         if step <= 0:
-            raise ctx.fail(codes.VALUE, f"getitem: the slice step must be greater than zero, received {step}",
+            raise ctx.fail(codes.VALUE, f"{ctx.kind_name}: the slice step must be greater than zero, received {step}",
                            arg="index", help="flip the tensor instead: torch does not take negative steps")
         if start is None and stop is None and step == 1:
             return n  # the dim itself
@@ -231,7 +233,7 @@ class Getitem(Op):
         """A fact the slice's size depends on that cannot be proven: an `unproven` warning,
         and the size stated as if it holds (a block checked for every size assumes it)."""
         if ctx.warns_unproven():
-            ctx.warn(codes.UNPROVEN, f"getitem: the size of dim {d} of the result assumes that {fact}, "
+            ctx.warn(codes.UNPROVEN, f"{ctx.kind_name}: the size of dim {d} of the result assumes that {fact}, "
                      "which cannot be proven for every value of the symbols",
                      [f"the input is {ctx.show_tensor(x)}"], arg="index",
                      help="check that it holds; `# netspec: allow[unproven]` on the line accepts it")

@@ -146,13 +146,14 @@ class Matmul(Op):
         x, y = inputs
         for k, t in enumerate(inputs):
             if t.rank == 0:
-                raise ctx.fail(codes.RANK, f"matmul needs tensors with at least 1 dim, tensor {k} is {ctx.show_tensor(t)}",
+                raise ctx.fail(codes.RANK, f"{ctx.kind_name} needs tensors with at least 1 dim, tensor {k} is "
+                               f"{ctx.show_tensor(t)}",
                                help="unsqueeze it, or use `mul` for a scalar")
-        dtype = _same_dtype(ctx, "matmul", inputs)
-        _contract(ctx, "matmul", x, y, x.rank - 1, max(y.rank - 2, 0))
+        dtype = _same_dtype(ctx, ctx.kind_name, inputs)
+        _contract(ctx, ctx.kind_name, x, y, x.rank - 1, max(y.rank - 2, 0))
         bx = Tensor(dtype, x.shape[:-2], x.origins[:-2])
         by = Tensor(dtype, y.shape[:-2], y.origins[:-2])
-        shape, origins = broadcast(ctx, "matmul", [bx, by], shown=[x, y])
+        shape, origins = broadcast(ctx, ctx.kind_name, [bx, by], shown=[x, y])
         if x.rank >= 2:
             shape, origins = shape + (x.shape[-2],), origins + (x.origins[-2],)
         if y.rank >= 2:
