@@ -156,3 +156,27 @@ def test_a_size_multiplied_into_a_minus_one_reshape_is_at_least_one(head):
         assert not isinstance(got, ValueError), (h, got)
         want = list(x.reshape(2, h - 1, -1).flatten(1).shape)
         assert list(got(x).shape) == want == _stated(spec, "N", {"batch": 2, "h": h}), h
+
+
+NARROW_END = _net("N(s=2)", "input x: float[batch, 8]",
+                  "y = x -> AvgPool1d(3, stride=s) -> narrow(1, -3, 3)", "output y")
+
+
+@pytest.mark.parametrize("s", range(1, 7))
+def test_a_start_from_the_end_is_tested(s):
+    """`narrow(1, -3, 3)` after a pool whose length depends on `s`: the start counted from
+    the end exists only where the pooled length is at least 3. The class refuses exactly
+    the values at which torch's narrow raises, and at the others gives torch's shape."""
+    spec = api.loads(NARROW_END)
+    assert not spec.diagnostics, spec.diagnostics
+    x = torch.randn(2, 8)
+    try:
+        want = list(nn.AvgPool1d(3, stride=s)(x).narrow(1, -3, 3).shape)
+    except (RuntimeError, IndexError):
+        want = None
+    got = _construct(spec, "N", {"s": s})
+    if want is None:
+        assert isinstance(got, ValueError), f"s={s}: the class took a value torch's narrow refuses"
+    else:
+        assert not isinstance(got, ValueError), got
+        assert list(got(x).shape) == want

@@ -311,7 +311,7 @@ class Narrow(Op):
             facts = self._any_end(ctx, a.start, a.length, n)
         else:
             ctx.fix(a.start)  # which end it counts from
-            facts = ((0, a.length), (start + a.length, n))
+            facts = ((0, start), (0, a.length), (start + a.length, n))  # a start from the end: n - k >= 0
         for lo, hi in facts:
             if ctx.less_equal(lo, hi) is True:
                 ctx.requires_for_every_value(lo, hi)  # the class tests it where the values alone make it hold
