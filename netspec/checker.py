@@ -1876,6 +1876,8 @@ def _takes_help(kind: Kind, field: str | None, ctx: StageCtx) -> str:
         return "check the values of its arguments"
     if ctx.label is not None and field == getattr(kind, "operand", None):
         return f"each side of {ctx.label} takes a tensor or {takes(kind, field)}"
+    if ctx.label is not None:  # what the operator's own syntax gives: `x[...]`'s index
+        return f"{ctx.label} takes {takes(kind, field)}"
     return f"`{field}` takes {takes(kind, field)}"
 
 

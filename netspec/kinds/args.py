@@ -24,17 +24,31 @@ from typing import Any, Callable, ClassVar
 from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 
-__all__ = ["ArgValueError", "Args", "Before", "Field", "Positive", "ValidationError", "after"]
+__all__ = ["ArgTypeError", "ArgValueError", "Args", "Before", "Field", "Positive", "Takes", "ValidationError", "after",
+           "words"]
 
 
 class Before:
-    """Field metadata, as pydantic's ``BeforeValidator``: ``Annotated[Any, Before(f)]``
-    checks a value with ``f``, which returns it (or its normal form) or raises ValueError."""
+    """Field metadata, as pydantic's ``BeforeValidator``: ``Annotated[Any, Before(f, takes)]``
+    checks a value with ``f``, which returns it (or its normal form) or raises ValueError;
+    ``takes`` says in words what ``f`` lets through ("a positive integer"), for help lines."""
 
-    __slots__ = ("func",)
+    __slots__ = ("func", "takes")
 
-    def __init__(self, func: Callable[[Any], Any]):
+    def __init__(self, func: Callable[[Any], Any], takes: str | None = None):
         self.func = func
+        self.takes = takes
+
+
+class Takes:
+    """Field metadata: what an argument takes, in words, where its annotation cannot say it
+    (``Annotated[Any, Takes('an integer, a tuple of integers, `same` or `valid`')]`` for an
+    argument its kind checks itself), or says it other than torch does."""
+
+    __slots__ = ("takes",)
+
+    def __init__(self, takes: str):
+        self.takes = takes
 
 
 class Positive:
@@ -43,6 +57,15 @@ class Positive:
     parameter (a symbol here) is checked once the parameter's value is known."""
 
     __slots__ = ()
+
+
+class ArgTypeError(ValueError):
+    """A value of the wrong type, raised by a field's ``Before`` function where the generic
+    help line (what the field takes) is not the fix: it says how to fix it."""
+
+    def __init__(self, message: str, help: str):
+        super().__init__(message)
+        self.help = help
 
 
 class ArgValueError(ValueError):
@@ -65,7 +88,7 @@ def after(method):
 class Field:
     """A declared argument: its name, its annotation and its default (if any)."""
 
-    __slots__ = ("name", "annotation", "default", "required", "positive")
+    __slots__ = ("name", "annotation", "default", "required", "positive", "takes")
 
     def __init__(self, name: str, annotation: str, default: Any, required: bool):
         self.name = name
@@ -73,6 +96,7 @@ class Field:
         self.default = default
         self.required = required
         self.positive = False  # a size (Positive), known once the class's validator is built
+        self.takes = ""  # what it takes, in words (see ``words``), known then too
 
     def is_required(self) -> bool:
         return self.required
@@ -102,6 +126,32 @@ def _schema(tp) -> dict:
     if tp is tuple:
         return cs.tuple_variable_schema()
     raise TypeError(f"no argument schema for {tp!r}")
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def words(tp) -> str | None:
+    """What a field's annotation lets through, in words, for a help line: the ``takes`` of
+    its ``Takes`` or ``Before`` metadata, the values of a Literal ("one of `zeros`,
+    `reflect` or `circular`"), and "or `None`" for an Optional. None: it cannot say."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        inner, *meta = typing.get_args(tp)
+        said = [m.takes for m in meta if isinstance(m, Takes)] + [m.takes for m in meta if isinstance(m, Before)]
+        return next((w for w in said if w), None) or words(inner)
+    if origin is typing.Literal:
+        return "one of " + _listed([f"`{v}`" for v in typing.get_args(tp)])
+    if origin is typing.Union:
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(options) != 1 or len(options) == len(typing.get_args(tp)):
+            return None
+        if typing.get_origin(options[0]) is typing.Literal:
+            return "one of " + _listed([f"`{v}`" for v in (*typing.get_args(options[0]), None)])
+        said = words(options[0])
+        return said and f"{said}{', or' if ' or ' in said else ' or'} `None`"
+    return None
 
 
 class Args:
@@ -138,6 +188,13 @@ class Args:
         return [f.name for f in cls.model_fields.values() if f.positive]
 
     @classmethod
+    def takes(cls, name: str) -> str:
+        """What the argument ``name`` takes, in words: "a positive integer", "one of ..."."""
+        if cls._validator is None:
+            cls._build()
+        return cls.model_fields[name].takes
+
+    @classmethod
     def _build(cls) -> SchemaValidator:
         module = vars(sys.modules[cls.__module__])
         entries = {}
@@ -146,6 +203,10 @@ class Args:
             f.positive = typing.get_origin(tp) is typing.Annotated and any(
                 isinstance(m, Positive) for m in typing.get_args(tp)[1:])
             schema = _schema(tp)
+            f.takes = words(tp) or ""
+            if not f.takes:  # a help line says what an argument takes: never "a value of its type"
+                raise TypeError(f"{cls.__name__}.{f.name}: its annotation does not say what it takes; "
+                                "give it a Takes(...) or its Before a takes")
             if not f.required:
                 schema = cs.with_default_schema(schema, default=f.default)
             entries[f.name] = cs.typed_dict_field(schema, required=f.required)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 from .. import codes, layout
 from ..dims import Dim, Expr, render
 from ..types import Tensor, broadcast_batch, category, result_type
-from .args import Before
+from .args import Before, Takes
 from .base import Args, Op, _show, register
 from .memory import NOTHING, Saved, nbytes
 
@@ -24,7 +24,7 @@ def _number(v):
     return v
 
 
-NumberArg = Annotated[Any, Before(_number)]
+NumberArg = Annotated[Any, Before(_number, "a number")]
 
 
 def number_code(v, code) -> str:
@@ -89,8 +89,9 @@ def broadcast(ctx, name: str, tensors: list[Tensor], shown: list[Tensor] | None 
 
 # -- binary arithmetic ----------------------------------------------------------------------------
 
+# None: the second operand is a tensor input; a spec writes a number (or a tensor) here
 class OtherArgs(Args):
-    other: Optional[NumberArg] = None
+    other: Annotated[Optional[NumberArg], Takes("a number")] = None
 
 
 class _Binary(Op):
@@ -253,7 +254,7 @@ class Div(_Binary):
 
 
 class PowArgs(Args):
-    exponent: Optional[NumberArg] = None
+    exponent: Annotated[Optional[NumberArg], Takes("a number")] = None  # None: a tensor exponent
 
 
 @register
@@ -344,7 +345,7 @@ class Rdiv(_Reflected, Div):
 
 
 class RpowArgs(Args):
-    other: Optional[NumberArg] = None
+    other: Annotated[Optional[NumberArg], Takes("a number")] = None
 
 
 @register

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, NamedTuple
 from .. import codes, layout
 from ..dims import Dim, Expr, is_dim, render
 from ..types import FLOAT_DTYPES, UNKNOWN, Tensor
-from .args import Args, ArgValueError, Before, Positive, ValidationError
+from .args import Args, ArgTypeError, ArgValueError, Before, Positive, ValidationError
 from .memory import NOTHING, Autograd, Saved, Strides
 
 
@@ -147,6 +147,14 @@ def _tensor(v):
     return v
 
 
+def is_tensor_value(v) -> bool:
+    """Whether ``v`` is a tensor of the network (graph.Value), as an argument holds one
+    where its kind takes a value (`x[b]`, `pad((t, 1))`)."""
+    from ..graph import Value  # graph imports the kinds: loaded by the time a value exists
+
+    return isinstance(v, Value)
+
+
 def _show(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -154,8 +162,8 @@ def _show(v) -> str:
         return f'"{v}"'
     if isinstance(v, tuple):
         return "(" + ", ".join(_show(x) for x in v) + ("," if len(v) == 1 else "") + ")"
-    if isinstance(v, TensorArg):
-        return f"the tensor `{v.name}`"
+    if isinstance(v, TensorArg) or is_tensor_value(v):
+        return f"the tensor `{v.name}`" if v.name else "a tensor"
     if isinstance(v, (int, Expr)):
         return render(v)
     return repr(v)
@@ -170,15 +178,16 @@ def _map_dims(v, dim):
     return v
 
 
-DimArg = Annotated[Any, Before(_dim)]  # an integer: a dim index, a padding, ...
-SizeArg = Annotated[Any, Before(_size), Positive()]  # a size: at least 1
-SizeOrTuple = Annotated[Any, Before(_size_or_tuple), Positive()]  # sizes: kernel_size, stride
-DimOrTuple = Annotated[Any, Before(_dim_or_tuple)]
-OptDimOrTuple = Annotated[Any, Before(_opt_dim_or_tuple)]
-FloatArg = Annotated[Any, Before(_float)]
-BoolArg = Annotated[Any, Before(_bool)]
-StrArg = Annotated[Any, Before(_str)]
-TensorIn = Annotated[Any, Before(_tensor)]
+DimArg = Annotated[Any, Before(_dim, "an integer")]  # an integer: a dim index, a padding, ...
+SizeArg = Annotated[Any, Before(_size, "a positive integer"), Positive()]  # a size: at least 1
+SizeOrTuple = Annotated[Any, Before(_size_or_tuple, "a positive integer or a tuple of them"),
+                        Positive()]  # sizes: kernel_size, stride
+DimOrTuple = Annotated[Any, Before(_dim_or_tuple, "an integer or a tuple of integers")]
+OptDimOrTuple = Annotated[Any, Before(_opt_dim_or_tuple, "an integer, a tuple of integers or `None`")]
+FloatArg = Annotated[Any, Before(_float, "a number")]
+BoolArg = Annotated[Any, Before(_bool, "true or false")]
+StrArg = Annotated[Any, Before(_str, "a string")]
+TensorIn = Annotated[Any, Before(_tensor, "a tensor value")]
 
 
 class TensorArg:
@@ -663,6 +672,8 @@ def validation_messages(err: ValidationError) -> list[Refusal]:
         cause = (e.get("ctx") or {}).get("error")
         if isinstance(cause, ArgValueError):
             out.append(Refusal(cause.field, msg, codes.VALUE, cause.help))
+        elif isinstance(cause, ArgTypeError):
+            out.append(Refusal(field, msg, codes.ARGUMENT, cause.help))
         elif isinstance(cause, SizeError):
             out.append(Refusal(field, msg, codes.VALUE, "sizes are at least 1"))
         else:
@@ -670,27 +681,15 @@ def validation_messages(err: ValidationError) -> list[Refusal]:
     return out
 
 
-# What an argument takes, by its annotation, for a help line.
-_TAKES = {"SizeArg": "a positive integer", "SizeOrTuple": "a positive integer or a tuple of them",
-          "DimArg": "an integer", "DimOrTuple": "an integer or a tuple of integers",
-          "OptDimOrTuple": "an integer, a tuple of integers or none", "FloatArg": "a number",
-          "BoolArg": "true or false", "StrArg": "a string", "TensorIn": "a tensor value",
-          "IntTuple": "integers", "DimsArg": "an integer or a tuple of integers", "NumberArg": "a number",
-          "ScaleArg": "a positive number or a tuple of them", "_sizes_arg": "a positive integer or a tuple of them",
-          "_sizes": "a tuple of sizes", "_pad_list": "a tuple of integers, two per padded dim",
-          "_dtype": "a dtype, e.g. `float32`"}
-
-
 def takes(kind: "Kind", field: str) -> str:
-    """What an argument of ``kind`` takes, in words: "a positive integer", "one of ..."."""
-    f = kind.Args.model_fields.get(field)
-    text = f.annotation if f is not None and isinstance(f.annotation, str) else ""
-    if text.startswith("Literal["):
-        return "one of " + text[len("Literal["):-1].replace('"', "`")
-    for name, words in _TAKES.items():
-        if name in text:
-            return words
-    return "a value of its type"
+    """What an argument of ``kind`` takes, in words ("a positive integer", "one of `zeros`,
+    `reflect`, `replicate` or `circular`"), as its annotation says (kinds/args.py ``words``)."""
+    return kind.Args.takes(field)
+
+
+def takes_help(kind: "Kind", field: str) -> str:
+    """The help line for a refused argument: what it takes."""
+    return f"`{field}` takes {takes(kind, field)}"
 
 
 def normalize_tuple(v, n: int) -> tuple:

@@ -65,7 +65,7 @@ def _dtype(v):
 
 
 class ToArgs(Args):
-    dtype: Annotated[Any, Before(_dtype)]
+    dtype: Annotated[Any, Before(_dtype, "a dtype, e.g. `float32`")]
 
 
 @register

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from .. import codes
 from ..dims import Dim, Expr, exact_div, floordiv, is_dim
 from ..types import Tensor
 from . import why
+from .args import Takes
 from .base import (
     Args,
     BoolArg,
@@ -19,6 +20,7 @@ from .base import (
     normalize_tuple,
     numel,
     register,
+    takes_help,
 )
 from .memory import Saved, shape_bytes
 
@@ -157,7 +159,8 @@ class ConvArgs(Args):
     out_channels: SizeArg
     kernel_size: SizeOrTuple
     stride: SizeOrTuple = 1
-    padding: Any = 0  # int, tuple, "same" or "valid"; checked in infer
+    # as torch's Conv*d takes it; checked in infer
+    padding: Annotated[Any, Takes("an integer, a tuple of integers, `same` or `valid`")] = 0
     dilation: SizeOrTuple = 1
     groups: SizeArg = 1
     bias: BoolArg = True
@@ -204,7 +207,7 @@ class _Conv(Spatial):
         if isinstance(pad, str):
             if pad not in ("same", "valid"):
                 raise ctx.fail(codes.VALUE, f'{self.name}: padding must be "same", "valid", an integer or a tuple, '
-                               f'received "{pad}"', arg="padding")
+                               f'received "{pad}"', arg="padding", help=takes_help(self, "padding"))
             if pad == "same" and any([ctx.requires_at_most(v, 1, assume=True) is False for v in s]):
                 raise ctx.fail(codes.VALUE, f'{self.name}: padding="same" is not supported for strided '
                                f"convolutions (stride={a.stride})", arg="padding",
@@ -215,10 +218,11 @@ class _Conv(Spatial):
         try:
             p = normalize_tuple(pad, self.n)
         except ValueError as e:
-            raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): {e}", arg="padding") from None
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): {e}", arg="padding",
+                           help=takes_help(self, "padding")) from None
         if not all(is_dim(v) for v in p):
             raise ctx.fail(codes.ARGUMENT, f"{self.name}(padding=...): expected an integer, a tuple or "
-                           '"same"/"valid"', arg="padding")
+                           '"same"/"valid"', arg="padding", help=takes_help(self, "padding"))
         low = min((v for v in map(ctx.dim, p) if isinstance(v, int)), default=0)
         if low < 0:
             raise ctx.fail(codes.VALUE, f"{self.name}: padding must not be negative (received {low})",
@@ -345,12 +349,14 @@ class ConvTransposeArgs(Args):
     out_channels: SizeArg
     kernel_size: SizeOrTuple
     stride: SizeOrTuple = 1
-    padding: Any = 0  # an int or a tuple; a string is refused in infer, as torch does
+    # a string is refused in infer, as torch does
+    padding: Annotated[Any, Takes("an integer or a tuple of integers")] = 0
     output_padding: DimOrTuple = 0
     groups: SizeArg = 1
     bias: BoolArg = True
     dilation: SizeOrTuple = 1
-    padding_mode: PaddingMode = "zeros"  # torch takes only "zeros" (checked in infer)
+    # torch takes only "zeros" (checked in infer)
+    padding_mode: Annotated[PaddingMode, Takes("only `zeros` (torch's transposed convolutions pad with zeros)")] = "zeros"
 
 
 class _ConvTranspose(Spatial):

@@ -380,7 +380,7 @@ def _sizes(v):
 
 class UnflattenArgs(Args):
     dim: DimArg
-    unflattened_size: Annotated[Any, Before(_sizes)]
+    unflattened_size: Annotated[Any, Before(_sizes, "a tuple of sizes")]
 
 
 @register

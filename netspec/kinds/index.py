@@ -8,8 +8,8 @@ from typing import Annotated, Any, ClassVar
 from .. import codes, layout
 from ..dims import Dim, Expr, compare, floordiv, is_dim, render
 from ..types import Tensor
-from .args import Before
-from .base import Args, DimArg, Forward, Op, _show, register
+from .args import ArgTypeError, Before
+from .base import Args, DimArg, Forward, Op, _show, is_tensor_value, register
 from .memory import indexed
 
 FULL = ("slice", None, None, None)
@@ -19,13 +19,27 @@ def _bound(v) -> bool:
     return v is None or is_dim(v)
 
 
+INDEX = "integers, slices `a:b:c`, `...` and `None`"  # what `x[...]` takes, in words
+
+
 def _item(v):
     if v is None or v == "..." or is_dim(v):
         return v
-    if isinstance(v, tuple) and len(v) == 4 and v[0] == "slice" and all(_bound(x) for x in v[1:]):
-        return v
-    raise ValueError(f"expected an index: an integer, \"...\", None or (\"slice\", start, stop, step), "
-                     f"received {_show(v)}")
+    if isinstance(v, tuple) and len(v) == 4 and v[0] == "slice":
+        bad = [x for x in v[1:] if not _bound(x)]
+        if not bad:
+            return v
+        _refuse(bad[0], "a slice's bound: an integer, or nothing")
+    _refuse(v, "an index: an integer, a slice `a:b:c`, `...` or `None`")
+
+
+def _refuse(v, expected: str):
+    """Refuse an index item (or a slice's bound) ``v``; a tensor in the spec's terms."""
+    if is_tensor_value(v):
+        raise ArgTypeError(f"{_show(v)} cannot index here: netspec indexes with {INDEX}, not by a tensor's values",
+                           help="write integers or slices in `[...]` (`x[0]`, `x[:, 1:3]`); indexing by a "
+                           "tensor's values is not supported")
+    raise ValueError(f"expected {expected}, received {_show(v)}")
 
 
 def _index(v):
@@ -35,7 +49,7 @@ def _index(v):
 
 
 class GetitemArgs(Args):
-    index: Annotated[Any, Before(_index)]
+    index: Annotated[Any, Before(_index, INDEX)]
 
 
 _SIMPLE = re.compile(r"-?(?:[0-9][0-9_.]*|[A-Za-z_][A-Za-z0-9_]*)")

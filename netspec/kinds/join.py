@@ -129,7 +129,7 @@ def _sizes_arg(v):
 
 
 class SplitArgs(Args):
-    split_size_or_sections: Annotated[Any, Before(_sizes_arg)]
+    split_size_or_sections: Annotated[Any, Before(_sizes_arg, "a positive integer or a tuple of them")]
     dim: DimArg = 0
 
 

@@ -7,15 +7,15 @@ from typing import Annotated, Any, ClassVar
 from .. import codes, layout
 from ..dims import exact_div
 from ..types import ITEMSIZE
-from .args import Before
-from .base import Args, BoolArg, FloatArg, FloatLayer, SizeArg, Weight, _float, numel, register
+from .args import Before, Takes
+from .base import Args, BoolArg, FloatArg, FloatLayer, SizeArg, Weight, _float, _show, numel, register, takes_help
 from .memory import Saved, nbytes
 
 
 class BatchNormArgs(Args):
     num_features: SizeArg
     eps: FloatArg = 1e-5
-    momentum: Any = 0.1
+    momentum: Annotated[Any, Takes("a number or `None` (a cumulative average)")] = 0.1  # checked in infer
     affine: BoolArg = True
     track_running_stats: BoolArg = True
 
@@ -54,7 +54,8 @@ class _BatchNorm(FloatLayer):
     def infer(self, ctx, a, inputs):
         self.check_dtype(ctx, inputs[0])
         if a.momentum is not None and (isinstance(a.momentum, bool) or not isinstance(a.momentum, (int, float))):
-            raise ctx.fail(codes.ARGUMENT, f"{self.name}(momentum=...): expected a number", arg="momentum")
+            raise ctx.fail(codes.ARGUMENT, f"{self.name}(momentum=...): expected a number or None, received "
+                           f"{_show(a.momentum)}", arg="momentum", help=takes_help(self, "momentum"))
         return [inputs[0]]
 
     def param_count(self, a):
@@ -120,7 +121,7 @@ class BatchNorm3d(_BatchNorm):
 
 
 class LayerNormArgs(Args):
-    normalized_shape: Any
+    normalized_shape: Annotated[Any, Takes("an integer or a tuple of integers: the sizes of the dims it normalizes")]
     eps: FloatArg = 1e-5
     elementwise_affine: BoolArg = True
     bias: BoolArg = True
@@ -159,7 +160,7 @@ class LayerNorm(FloatLayer):
         for i, (want, got) in enumerate(zip(shape, tail)):
             if not isinstance(want, int) and not hasattr(want, "terms"):
                 raise ctx.fail(codes.ARGUMENT, "LayerNorm(normalized_shape=...): expected integers",
-                               arg="normalized_shape")
+                               arg="normalized_shape", help=takes_help(self, "normalized_shape"))
             if not ctx.same(want, got):
                 idx = x.rank - len(shape) + i
                 notes = [n for n in [ctx.origin_note(x, idx)] if n]
@@ -248,7 +249,7 @@ class LayerNorm2d(LayerNorm):
         for i, (want, got) in enumerate(zip(shape, last[len(last) - len(shape):])):
             if not isinstance(want, int) and not hasattr(want, "terms"):
                 raise ctx.fail(codes.ARGUMENT, "LayerNorm2d(normalized_shape=...): expected integers",
-                               arg="normalized_shape")
+                               arg="normalized_shape", help=takes_help(self, "normalized_shape"))
             if not ctx.same(want, got):
                 idx = CHANNELS_LAST[len(last) - len(shape) + i]
                 notes = [n for n in [ctx.origin_note(x, idx)] if n]
@@ -284,7 +285,7 @@ def _group_eps(v):
 class GroupNormArgs(Args):
     num_groups: SizeArg
     num_channels: SizeArg
-    eps: Annotated[Any, Before(_group_eps)] = 1e-5
+    eps: Annotated[Any, Before(_group_eps, "a float such as `1e-5` (torch's num_channels is inferred here)")] = 1e-5
     affine: BoolArg = True
     bias: BoolArg = True
 

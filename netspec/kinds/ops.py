@@ -24,7 +24,7 @@ def _int_tuple(v):
     return v
 
 
-IntTuple = Annotated[Any, Before(_int_tuple)]
+IntTuple = Annotated[Any, Before(_int_tuple, "a tuple of integers")]
 
 
 class DimsArgs(Args):

@@ -342,7 +342,7 @@ FRAME_RANKS = {1: (2, 3), 2: (3, 4), 3: (4, 5)}
 
 
 class PadOpArgs(Args):
-    pad: Annotated[Any, Before(_pad_list)]
+    pad: Annotated[Any, Before(_pad_list, "a tuple of integers, two per padded dim")]
     mode: PadMode = "constant"
     value: Optional[FloatArg] = None
 

@@ -19,7 +19,7 @@ def _dims(v):
     raise ValueError(f"expected a dim or a tuple of dims, received {_show(v)}")
 
 
-DimsArg = Annotated[Any, Before(_dims)]
+DimsArg = Annotated[Any, Before(_dims, "an integer, a tuple of integers or `None`")]
 
 
 class ReduceArgs(Args):

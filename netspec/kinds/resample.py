@@ -63,7 +63,7 @@ def _scale(v):
     return _float(v)
 
 
-ScaleArg = Annotated[Any, Before(_scale)]
+ScaleArg = Annotated[Any, Before(_scale, "a positive number or a tuple of them")]
 
 
 class UpsampleArgs(Args):
