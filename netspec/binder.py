@@ -86,6 +86,95 @@ def bind(network: "NetworkChecker", sig: Signature, args: list[A.Arg], piped: Va
     return bound
 
 
+_LITERALS = frozenset({A.Int, A.Float, A.Str, A.Bool})
+_new_tuple = tuple.__new__  # a named tuple made from its fields, as its class called with them does
+
+
+def bind_kind(network: "NetworkChecker", kind: Kind, name: str, args: list[A.Arg], piped: Value | None,
+              span: Span) -> Bound:
+    """``bind`` with a KindSignature: the arguments of a call to a layer or an op."""
+    bound = _bind_plain(network, kind, args, piped)
+    if bound is None:
+        bound = bind(network, KindSignature(kind, name, network.reporter), args, piped, span)
+    return bound
+
+
+def _bind_plain(network: "NetworkChecker", kind: Kind, args: list[A.Arg], piped: Value | None) -> Bound | None:
+    """The commonest call bound at once: every argument a literal, a parameter or a symbol
+    (by position or by keyword), or a tensor value named bare (by position, to a kind that
+    joins several), each placed where KindSignature places it. None where an argument is
+    anything else or would be refused: ``bind`` then binds the call (and reports), as if
+    this had not run (nothing here reports, nor changes the network's state)."""
+    if kind.variadic is not None:
+        return None
+    bound = Bound()
+    if piped is not None:
+        bound.inputs.append(piped)
+    given: list[tuple[Any, Span]] = []
+    bare: dict[Span, ParamUse] = {}
+    for arg in args:
+        got = _plain_value(network, arg.value, bare, arg.span)
+        if got is None:
+            return None
+        value = got[0]
+        if isinstance(value, Value):
+            # by position, to a kind that takes several, after no value but an equation
+            if arg.name is not None or kind.max_inputs == 1 or any(not isinstance(v, str) for v, _ in given):
+                return None
+            bound.inputs.append(value)
+        elif arg.name is None:
+            given.append((value, arg.span))
+        elif arg.name in bound.values or arg.name not in kind.Args.model_fields:
+            return None
+        else:
+            bound.values[arg.name] = value
+            bound.spans[arg.name] = arg.span
+    return bound if _place_given(kind, given, bound, bare) else None
+
+
+def _plain_value(network: "NetworkChecker", expr, bare: dict, at: Span) -> tuple | None:
+    """(the value) of an argument that ``network.value`` evaluates without reporting: a
+    literal, or a bare name of a value, a parameter (noted in ``bare`` at the argument's
+    span ``at``, as ``network.param_use`` notes it) or a symbol; None for anything else."""
+    t = type(expr)
+    if t in _LITERALS:
+        return (expr.value,)
+    if t is not A.Ref or expr.attr is not None:
+        return None
+    name = expr.name
+    res = network.values.get(name)
+    if res is not None:
+        return (res.primary,)
+    params = network.net.params
+    if name in params:
+        bare[at] = _new_tuple(ParamUse, (name, expr.span))
+        return (params[name],)
+    if name in network.symbol_env:
+        return (network.symbol_env[name],)
+    return None
+
+
+def _place_given(kind: Kind, given: list[tuple[Any, Span]], bound: Bound, bare: dict) -> bool:
+    """KindSignature.finish for a call whose arguments fit (False where one does not)."""
+    names = kind.positional
+    if kind.size_first and given and _is_size(given[0][0]):
+        names = (kind.inferred, *names)
+    if len(given) > len(names):
+        return False
+    values, spans = bound.values, bound.spans
+    for (value, aspan), name in zip(given, names):
+        if name in values:
+            return False
+        values[name] = value
+        spans[name] = aspan
+    n = len(bound.inputs)
+    if n < kind.min_inputs or (kind.max_inputs is not None and n > kind.max_inputs):
+        return False
+    if bare:
+        bound.params = {k: bare[s] for k, s in spans.items() if s in bare}
+    return True
+
+
 class KindSignature(Signature):
     """A layer's or an op's arguments: ``kind.positional`` by position, its Args fields by
     keyword, tensors piped, by position (ops that join several: ``cat``) or by keyword

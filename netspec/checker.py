@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from . import ast as A
 from . import codes, declared, instances, limits, memo, operators, scan, sharing
 from .ast import ATOM, OPERATOR_LEVEL, POSTFIX, UNARY
-from .binder import Bound, KindSignature, NetworkSignature, bind
+from .binder import Bound, NetworkSignature, bind, bind_kind
 from .context import StageCtx
 from .diagnostics import Diagnostic, Reporter, Span, suggest
 from .dims import (
@@ -997,7 +997,7 @@ class NetworkChecker:
             self.reporter.error(codes.ARGUMENT, f"`{name}` is a layer: it needs an input piped into it",
                                 span, help=f"write `x -> {name}(...)`")
             raise Fail(name)
-        bound = bind(self, KindSignature(kind, name, self.reporter), args, piped, span)
+        bound = bind_kind(self, kind, name, args, piped, span)
         node = self._node(kind, bound.inputs, bound.tensors, span, st)
         node.arg_params, node.shown = bound.params, shown
         self.net.nodes.append(node)
