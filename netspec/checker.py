@@ -240,6 +240,7 @@ class Checker:
         if got is None:
             got = _KEPT_USES.put("", objs, tuple(self.asts), self._read_uses())
         uses, self.binding_names, self.binding_refs = got
+        self._statements = objs
         return uses
 
     def _read_uses(self) -> tuple[set[str], dict[int, set[str]], dict[int, list[A.Ref]]]:
@@ -280,14 +281,19 @@ class Checker:
     def _too_many_uses(self) -> set[str]:
         """The networks not checked because the uses of networks the file expands to pass
         MAX_USES (netspec.uses): the error is reported at the stage that passes it."""
-        past = self.uses.past_limit()
+        # it reads the networks' statements alone: kept for the same ones, in the same networks
+        extra = tuple((name, len(net.bindings), len(net.shared)) for name, net in self.asts.items())
+        got = _KEPT_PAST.get("", self._statements, extra)
+        if got is None:
+            got = _KEPT_PAST.put("", self._statements, extra, (self.uses.past_limit(),))
+        past = got[0]
         if past is None:
             return set()
         self.reporter.error(codes.LIMIT, f"the spec uses networks more than {MAX_USES:,} times", past[0],
                             help=f"netspec checks at most {MAX_USES:,} uses of networks in a file, uses inside "
                                  "uses and repetitions counted; use fewer, or flatten some networks")
         self.use_count = MAX_USES + 1  # reported: each later use fails alike, silently
-        return past[1]
+        return set(past[1])
 
     # -- the layer limit, counted before checking ----------------------------------------------
     def fewest_layers(self, core: A.StageCall | A.StageGroup) -> int:
@@ -759,7 +765,10 @@ class NetworkChecker:
             self.run_unpacking(b)
             return
         resumed = self.tracker is not None and first and self.tracker.chain is b.chain
-        if not resumed and not self._definable(b.name, b.name_span):
+        name = b.name
+        if not resumed and (name in self.values or name in self.net.params or name in self.symbol_env
+                            or name in MAYBE_REFUSED or name.startswith("__")) \
+                and not self._definable(name, b.name_span):  # else it may define the name: at once
             return
         if not resumed:  # else defined in the state restored, inside its chain
             self.net.binding_names.append(b.name)
@@ -844,7 +853,11 @@ class NetworkChecker:
         if tracker is not None and tracker.chain is ch:  # resumed inside it (netspec.resume)
             (start, res), tracker.chain = tracker.resumed, None
         else:
-            start, res = 0, self.source(ch.source)
+            src = ch.source
+            res = self.values.get(src.name) if type(src) is A.Ref and src.attr is None else None
+            if res is None or res.primary is None:  # else a value's name: what source returns, at once
+                res = self.source(src)
+            start = 0
             if ch.assertion is not None:
                 self.assert_type(res.primary, ch.assertion, "the value")
         stages = ch.stages
@@ -896,6 +909,16 @@ class NetworkChecker:
             operators.reword(self.reporter.items, start, call.name, shown, {expr.span, *(a.span for a in call.args)})
 
     def stage(self, st: A.Stage, x: Value) -> Results:
+        c = st.core
+        if type(c) is A.StageCall and st.repeat is None and not st.alias and not st.alias_quoted \
+                and st.assertion is None:  # one layer or op, unnamed (the commonest): the loop below, once
+            self._group_counter += 1
+            stack = self._group_stack
+            stack.append((self._group_counter, 0, st.alias, False))
+            try:
+                return self.call(c.name, c.name_span, c.span, c.args, x, st)
+            finally:
+                stack.pop()
         if st.alias_quoted:
             check_module_name(self.reporter, st.alias, st.alias_span)
         elif st.alias:
@@ -1009,6 +1032,10 @@ class NetworkChecker:
               st: A.Stage | None) -> Node:
         # a stage belongs to the repetitions around it; a source (`cat(...)`) to none
         stack = self._group_stack
+        if st is not None and len(stack) == 1:  # a stage in no group: _alias and the tuples below, at once
+            scope = stack[0]
+            return Node(kind, None, inputs, state, span, self.binding, alias=scope[2] or None,
+                        group=((scope[0], scope[1]),), scopes=(scope,))
         alias = self._alias(st) if stack else None
         if st is None or not stack:
             return Node(kind, None, inputs, state, span, self.binding, alias=alias)
@@ -1020,8 +1047,11 @@ class NetworkChecker:
         values, in_types = bound.values, [v.tensor for v in bound.inputs]
         try:
             if in_types:
-                self.check_rank(kind, in_types[0], ctx, bound.inputs[0])
-                self._infer_size(kind, values, in_types[0], bound, ctx)
+                rank, ranks = len(in_types[0].shape), kind.ranks
+                if not (rank >= kind.min_rank if ranks is None else rank in ranks):
+                    self.check_rank(kind, in_types[0], ctx, bound.inputs[0])
+                if kind.inferred:
+                    self._infer_size(kind, values, in_types[0], bound, ctx)
             self._positive_quotients(kind, values, ctx.span)
             key = None if bound.tensors else memo.application_key(kind.name, values, in_types)
             seen = self._seen(key)
@@ -1234,14 +1264,20 @@ class NetworkChecker:
     def _replay(self, node: Node, seen: memo.Applied, ctx: StageCtx, in_types: list[Tensor]) -> Results:
         node.args = seen.args
         node.params = seen.params
-        self.net.fixed.update(seen.fixed)
-        for p in seen.fixed:
-            self.net.pins.setdefault(p, node.span)
+        if seen.fixed:
+            self.net.fixed.update(seen.fixed)
+            for p in seen.fixed:
+                self.net.pins.setdefault(p, node.span)
         for a, b, how, what in seen.facts:
             self.block_fact(a, b, how, what, node.span)
         for a, b, how in seen.required:
             self.require(a, b, how, ctx.kind_name, ctx.span)
-        node.outputs = [Value(t, node, i, "") for i, t in enumerate(memo.replay(seen, in_types, ctx.origin))]
+        outs = memo.replay(seen, in_types, ctx.origin)
+        if len(outs) == 1:  # the commonest: the list and the dict below, at once
+            v = Value(outs[0], node, 0, "")
+            node.outputs = [v]
+            return Results(v, {seen.results[0]: v} if seen.results else {})
+        node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         return Results(node.outputs[0], dict(zip(seen.results, node.outputs)))
 
     # -- checks around a rule --------------------------------------------------------------------
@@ -1800,7 +1836,7 @@ class _Kept:
         return value
 
 
-_KEPT_PARAM_REFS, _KEPT_USED_NAMES, _KEPT_USES = _Kept(), _Kept(), _Kept(1)
+_KEPT_PARAM_REFS, _KEPT_USED_NAMES, _KEPT_USES, _KEPT_PAST = _Kept(), _Kept(), _Kept(1), _Kept(1)
 
 
 def _param_refs(ast: A.Network, params: dict, chain_refs: dict[int, list[A.Ref]]) -> dict[str, set[Span]]:
