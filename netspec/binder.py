@@ -93,13 +93,11 @@ _new_tuple = tuple.__new__  # a named tuple made from its fields, as its class c
 def bind_kind(network: "NetworkChecker", kind: Kind, name: str, args: list[A.Arg], piped: Value | None,
               span: Span) -> Bound:
     """``bind`` with a KindSignature: the arguments of a call to a layer or an op."""
-    bound = _bind_plain(network, kind, args, piped)
-    if bound is None:
-        bound = bind(network, KindSignature(kind, name, network.reporter), args, piped, span)
-    return bound
+    return bind_plain(network, kind, args, piped) or bind(network, KindSignature(kind, name, network.reporter),
+                                                          args, piped, span)
 
 
-def _bind_plain(network: "NetworkChecker", kind: Kind, args: list[A.Arg], piped: Value | None) -> Bound | None:
+def bind_plain(network: "NetworkChecker", kind: Kind, args: list[A.Arg], piped: Value | None) -> Bound | None:
     """The commonest call bound at once: every argument a literal, a parameter or a symbol
     (by position or by keyword), or a tensor value named bare (by position, to a kind that
     joins several), each placed where KindSignature places it. None where an argument is
@@ -108,20 +106,20 @@ def _bind_plain(network: "NetworkChecker", kind: Kind, args: list[A.Arg], piped:
     if kind.variadic is not None:
         return None
     bound = Bound()
+    inputs = bound.inputs
     if piped is not None:
-        bound.inputs.append(piped)
+        inputs.append(piped)
     given: list[tuple[Any, Span]] = []
     bare: dict[Span, ParamUse] = {}
     for arg in args:
-        got = _plain_value(network, arg.value, bare, arg.span)
-        if got is None:
+        value = _plain_value(network, arg.value, bare, arg.span)
+        if value is _NOT_PLAIN:
             return None
-        value = got[0]
         if isinstance(value, Value):
             # by position, to a kind that takes several, after no value but an equation
-            if arg.name is not None or kind.max_inputs == 1 or any(not isinstance(v, str) for v, _ in given):
+            if arg.name is not None or kind.max_inputs == 1 or (given and any(not isinstance(v, str) for v, _ in given)):
                 return None
-            bound.inputs.append(value)
+            inputs.append(value)
         elif arg.name is None:
             given.append((value, arg.span))
         elif arg.name in bound.values or arg.name not in kind.Args.model_fields:
@@ -129,35 +127,43 @@ def _bind_plain(network: "NetworkChecker", kind: Kind, args: list[A.Arg], piped:
         else:
             bound.values[arg.name] = value
             bound.spans[arg.name] = arg.span
-    return bound if _place_given(kind, given, bound, bare) else None
+    n = len(inputs)
+    if n < kind.min_inputs or (kind.max_inputs is not None and n > kind.max_inputs):
+        return None
+    if given and not _place_given(kind, given, bound):
+        return None
+    if bare:
+        bound.params = {k: bare[s] for k, s in bound.spans.items() if s in bare}
+    return bound
 
 
-def _plain_value(network: "NetworkChecker", expr, bare: dict, at: Span) -> tuple | None:
-    """(the value) of an argument that ``network.value`` evaluates without reporting: a
+_NOT_PLAIN: Any = object()  # what _plain_value returns for an argument bind_plain leaves to bind
+
+
+def _plain_value(network: "NetworkChecker", expr, bare: dict, at: Span) -> Any:
+    """The value of an argument that ``network.value`` evaluates without reporting: a
     literal, or a bare name of a value, a parameter (noted in ``bare`` at the argument's
-    span ``at``, as ``network.param_use`` notes it) or a symbol; None for anything else."""
+    span ``at``, as ``network.param_use`` notes it) or a symbol; _NOT_PLAIN for anything else."""
     t = type(expr)
     if t in _LITERALS:
-        return (expr.value,)
+        return expr.value
     if t is not A.Ref or expr.attr is not None:
-        return None
+        return _NOT_PLAIN
     name = expr.name
     res = network.values.get(name)
     if res is not None:
-        return (res.primary,)
+        return _NOT_PLAIN if res.primary is None else res.primary  # a value that is none: bind's Fail
     params = network.net.params
     if name in params:
         bare[at] = _new_tuple(ParamUse, (name, expr.span))
-        return (params[name],)
-    if name in network.symbol_env:
-        return (network.symbol_env[name],)
-    return None
+        return params[name]
+    return network.symbol_env.get(name, _NOT_PLAIN)
 
 
-def _place_given(kind: Kind, given: list[tuple[Any, Span]], bound: Bound, bare: dict) -> bool:
-    """KindSignature.finish for a call whose arguments fit (False where one does not)."""
+def _place_given(kind: Kind, given: list[tuple[Any, Span]], bound: Bound) -> bool:
+    """KindSignature.finish's placing of the positional values, where each fits (else False)."""
     names = kind.positional
-    if kind.size_first and given and _is_size(given[0][0]):
+    if kind.size_first and _is_size(given[0][0]):
         names = (kind.inferred, *names)
     if len(given) > len(names):
         return False
@@ -167,11 +173,6 @@ def _place_given(kind: Kind, given: list[tuple[Any, Span]], bound: Bound, bare: 
             return False
         values[name] = value
         spans[name] = aspan
-    n = len(bound.inputs)
-    if n < kind.min_inputs or (kind.max_inputs is not None and n > kind.max_inputs):
-        return False
-    if bare:
-        bound.params = {k: bare[s] for k, s in spans.items() if s in bare}
     return True
 
 

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from . import ast as A
 from . import codes, declared, instances, limits, memo, operators, scan, sharing
 from .ast import ATOM, OPERATOR_LEVEL, POSTFIX, UNARY
-from .binder import Bound, NetworkSignature, bind, bind_kind
+from .binder import Bound, KindSignature, NetworkSignature, bind, bind_plain
 from .context import StageCtx
 from .diagnostics import Diagnostic, Reporter, Span, suggest
 from .dims import (
@@ -163,6 +163,7 @@ def _refuse_what_build_refuses(result: CheckResult, file: str) -> None:
 
 _LOADED_KINDS = REGISTRY.loaded
 _new_tuple = tuple.__new__  # a named tuple made from its fields, as its class called with them does
+_SCAN_NAME = scan.SCAN.name
 
 # names an argument may use that no value, parameter or symbol defines: `None`, and a dtype
 # (`to(float16)`, read as its canonical name, as `to("float16")`)
@@ -771,8 +772,8 @@ class NetworkChecker:
                 and not self._definable(name, b.name_span):  # else it may define the name: at once
             return
         if not resumed:  # else defined in the state restored, inside its chain
-            self.net.binding_names.append(b.name)
-        self.binding = b.name
+            self.net.binding_names.append(name)
+        self.binding = name
         try:
             res = self.chain(b.chain)
         except TooLarge as e:  # in a comparison or a use: at the stage being checked
@@ -781,14 +782,14 @@ class NetworkChecker:
         except Fail:
             res = None
         if res is None:
-            poisoned = Value(None, None, 0, b.name)
+            poisoned = Value(None, None, 0, name)
             res = Results(poisoned, {"output": poisoned})
         self.binding = None
-        self.values[b.name] = res
-        self.value_spans[b.name] = b.span
+        self.values[name] = res
+        self.value_spans[name] = b.span
         for key, v in res.named.items():
             if not v.name:
-                v.name = b.name if key == "output" else f"{b.name}.{key}"
+                v.name = name if key == "output" else f"{name}.{key}"
 
     def run_unpacking(self, b: A.Binding) -> None:
         """`q, k, v = ...`: each name takes one result of the chain's last stage, in order."""
@@ -998,7 +999,7 @@ class NetworkChecker:
             self.layer_limit(span)
         if name in self.shared:
             return sharing.apply(self, name, span, args, piped, st)
-        if name == scan.SCAN.name and name not in checker.asts:
+        if name == _SCAN_NAME and name not in checker.asts:
             return scan.apply(self, span, args, piped, st)
         if name in checker.asts:
             if checker.layer_count + checker.fewest_in_network(name) > limits.MAX_LAYERS:
@@ -1020,27 +1021,31 @@ class NetworkChecker:
             self.reporter.error(codes.ARGUMENT, f"`{name}` is a layer: it needs an input piped into it",
                                 span, help=f"write `x -> {name}(...)`")
             raise Fail(name)
-        bound = bind_kind(self, kind, name, args, piped, span)
-        node = self._node(kind, bound.inputs, bound.tensors, span, st)
-        node.arg_params, node.shown = bound.params, shown
+        bound = bind_plain(self, kind, args, piped) or bind(self, KindSignature(kind, name, self.reporter), args, piped, span)
+        inputs = bound.inputs
+        node = self._node(kind, inputs, bound.tensors, span, st, bound.params, shown)
         self.net.nodes.append(node)
-        if bound.bad or _untyped(bound.inputs) or (bound.tensors and _untyped(bound.tensors.values())):
+        if bound.bad or (inputs[0].tensor is None if len(inputs) == 1 else _untyped(inputs)) \
+                or (bound.tensors and _untyped(bound.tensors.values())):
             return self._poison(node, kind.results)
         return self.apply(kind, node, bound, StageCtx(self, span, shown or name, bound.spans, bound.inputs))
 
     def _node(self, kind: Kind | None, inputs: list[Value], state: dict[str, Value], span: Span,
-              st: A.Stage | None) -> Node:
+              st: A.Stage | None, arg_params: dict | None = None, shown: str | None = None) -> Node:
         # a stage belongs to the repetitions around it; a source (`cat(...)`) to none
         stack = self._group_stack
+        arg_params = {} if arg_params is None else arg_params
         if st is not None and len(stack) == 1:  # a stage in no group: _alias and the tuples below, at once
             scope = stack[0]
-            return Node(kind, None, inputs, state, span, self.binding, alias=scope[2] or None,
-                        group=((scope[0], scope[1]),), scopes=(scope,))
+            return Node(kind, None, inputs, state, span, self.binding, scope[2] or None, ((scope[0], scope[1]),),
+                        (scope,), arg_params=arg_params, shown=shown)
         alias = self._alias(st) if stack else None
         if st is None or not stack:
-            return Node(kind, None, inputs, state, span, self.binding, alias=alias)
+            return Node(kind, None, inputs, state, span, self.binding, alias=alias, arg_params=arg_params,
+                        shown=shown)
         return Node(kind, None, inputs, state, span, self.binding, alias=alias,
-                    group=tuple([(g, i) for g, i, _, _ in stack]), scopes=tuple(stack))
+                    group=tuple([(g, i) for g, i, _, _ in stack]), scopes=tuple(stack), arg_params=arg_params,
+                    shown=shown)
 
     def apply(self, kind: Kind, node: Node, bound: Bound, ctx: StageCtx) -> Results:
         """The kind's rule on bound arguments: the node's results, or poisoned ones after an error."""
@@ -1052,9 +1057,11 @@ class NetworkChecker:
                     self.check_rank(kind, in_types[0], ctx, bound.inputs[0])
                 if kind.inferred:
                     self._infer_size(kind, values, in_types[0], bound, ctx)
-            self._positive_quotients(kind, values, ctx.span)
+            if not self.strict:
+                self._positive_quotients(kind, values, ctx.span)
             key = None if bound.tensors else memo.application_key(kind.name, values, in_types)
-            seen = self._seen(key)
+            applied = self._applied
+            seen = applied.get(key, 0) if applied is not None and key is not None else self._seen(key)
             if isinstance(seen, memo.Applied):
                 node.args = seen.args  # a failed node keeps its arguments, as on the path below
                 if seen.writes:  # kind.writes_input(seen.args), recorded: else neither refuses anything

@@ -63,13 +63,17 @@ def tagged(v):
 
 def application_key(name: str, values: dict[str, Any], inputs: list[Tensor]) -> tuple:
     """What an application's result depends on: the kind, the argument values, the inputs' types."""
-    args = [(k, (type(v), v) if type(v) in _PLAIN else tagged(v)) for k, v in values.items()]
-    if len(args) > 1:
-        args.sort()
+    if values:
+        args = [(k, (type(v), v) if type(v) in _PLAIN else tagged(v)) for k, v in values.items()]
+        if len(args) > 1:
+            args.sort()
+        args = tuple(args)
+    else:
+        args = ()
     if len(inputs) == 1:  # the commonest: one tensor in (the tuple below, made at once)
         t = inputs[0]
-        return (name, tuple(args), ((t.dtype, t.shape, t.strides, t.batch, t.values),))
-    return (name, tuple(args), tuple([(t.dtype, t.shape, t.strides, t.batch, t.values) for t in inputs]))
+        return (name, args, ((t.dtype, t.shape, t.strides, t.batch, t.values),))
+    return (name, args, tuple([(t.dtype, t.shape, t.strides, t.batch, t.values) for t in inputs]))
 
 
 # the types that tagged() tags with themselves alone (a float is tagged with its repr, a
