@@ -862,7 +862,11 @@ class NetworkChecker:
             if ch.assertion is not None:
                 self.assert_type(res.primary, ch.assertion, "the value")
         stages = ch.stages
-        keep = -1 if tracker is None or tracker.stage_at is None else tracker.stage_mark(ch)
+        if tracker is None or tracker.stage_at is None:  # no state to keep inside it: the loop below, alone
+            for st in stages[start:] if start else stages:
+                res = self.stage(st, res.primary)
+            return res
+        keep = tracker.stage_mark(ch)
         for i in range(start, len(stages)):
             if i == keep:
                 tracker.keep_stage(ch, i, res)
@@ -1279,11 +1283,11 @@ class NetworkChecker:
             self.block_fact(a, b, how, what, node.span)
         for a, b, how in seen.required:
             self.require(a, b, how, ctx.kind_name, ctx.span)
-        outs = memo.replay(seen, in_types, ctx.origin)
-        if len(outs) == 1:  # the commonest: the list and the dict below, at once
-            v = Value(outs[0], node, 0, "")
+        if len(seen.outputs) == 1:  # the commonest: the lists and the dict below, at once
+            v = Value(memo.replay_one(seen.outputs[0], in_types, ctx.origin), node, 0, "")
             node.outputs = [v]
             return Results(v, {seen.results[0]: v} if seen.results else {})
+        outs = memo.replay(seen, in_types, ctx.origin)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         return Results(node.outputs[0], dict(zip(seen.results, node.outputs)))
 

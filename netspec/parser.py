@@ -134,7 +134,7 @@ def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
     in_comment = in_string = False
     for m in _NESTING_CHARS.finditer(text):  # only the characters that matter, not every one
         ch = m.group()
-        if ch[0] == "\n":
+        if ch < "\x0b":  # newlines: every other character matched is past them
             line, line_start = line + len(ch), m.end()
             in_comment = in_string = False
             continue

@@ -54,7 +54,7 @@ def network_starts(text: str) -> list[int]:
     in_comment = in_string = False
     for m in _SCAN.finditer(text):
         ch = m.group()
-        if ch[0] == "\n":
+        if ch < "\x0b":  # newlines: every other character matched is past them
             in_comment = in_string = False
             if depth == 0 and _NETWORK.match(text, m.end()):
                 starts.append(m.end())
