@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from .ast import Module
@@ -64,6 +66,7 @@ class ParamUse(NamedTuple):
     span: Span
 
 
+_INPUTS, _STATE = attrgetter("inputs"), attrgetter("state")
 _FRESH: Any = object()  # Node's default for the fields that take a new list or dict
 
 
@@ -212,11 +215,11 @@ class TypedNetwork:
     def uses(self) -> dict[int, int]:
         """How many times each value is read (by id): as a layer's input or initial state, or
         as an output of the network."""
-        nodes = self.nodes
-        read = [id(v) for n in nodes for v in n.inputs]
-        read += [id(v) for n in nodes if n.state for v in n.state.values()]
-        read += [id(v) for _, v in self.outputs]
-        return dict(Counter(read))  # counted at once
+        nodes = self.nodes  # each counted at once
+        read = Counter(map(id, chain.from_iterable(map(_INPUTS, nodes))))
+        read.update(id(v) for state in filter(None, map(_STATE, nodes)) for v in state.values())
+        read.update(id(v) for _, v in self.outputs)
+        return dict(read)
 
     @property
     def total_params(self) -> Dim:

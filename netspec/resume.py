@@ -41,6 +41,7 @@ fresh check's.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from operator import is_
 from typing import TYPE_CHECKING, Any
 
 from . import ast as A
@@ -165,8 +166,8 @@ class Tracker:
         self.stage_at: int | None = None  # inside binding ``at``: its chain's first stage that changed
         if last is not None:
             old = last.bindings
-            self.at = next((i for i, (b, o) in enumerate(zip(bindings, old)) if b is not o),
-                           min(len(bindings), len(old)))
+            same = list(map(is_, bindings, old))  # the first that is not the same object, at once
+            self.at = same.index(False) if False in same else len(same)
             if self.at < min(len(bindings), len(old)):
                 self.stage_at = _first_changed_stage(bindings[self.at], old[self.at])
         # the first bindings known to use no network or scan: those of the last version's
