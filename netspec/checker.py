@@ -164,6 +164,7 @@ def _refuse_what_build_refuses(result: CheckResult, file: str) -> None:
 _LOADED_KINDS = REGISTRY.loaded
 _new_tuple = tuple.__new__  # a named tuple made from its fields, as its class called with them does
 _SCAN_NAME = scan.SCAN.name
+_origin = tuple.__new__  # an Origin made from its fields at once, as StageCtx makes it
 
 # names an argument may use that no value, parameter or symbol defines: `None`, and a dtype
 # (`to(float16)`, read as its canonical name, as `to("float16")`)
@@ -262,14 +263,11 @@ class Checker:
         them are not checked (they could only fail alike)."""
         if len(self.asts) < 2:
             return set()
-        uses: dict[str, dict[str, Span]] = {}
-        for name, ast in self.asts.items():
-            found: dict[str, Span] = {}
-            for node in A.walk([b.chain for b in ast.bindings]):
-                if isinstance(node, (A.Call, A.StageCall)) and node.name in self.asts:
-                    found.setdefault(node.name, node.span)
-            uses[name] = found
-        depth = _use_depths(uses)
+        # read from the networks' statements alone: kept for the same ones, in the same networks
+        got = _KEPT_NESTING.get("", self._statements, self._networks_key())
+        if got is None:
+            got = _KEPT_NESTING.put("", self._statements, self._networks_key(), self._read_nesting())
+        uses, depth = got
         for name, d in depth.items():
             if d == MAX_USE_DEPTH + 1:
                 used, span = next((u, sp) for u, sp in uses[name].items() if depth.get(u) == MAX_USE_DEPTH)
@@ -279,14 +277,29 @@ class Checker:
                                          "flatten some of them into one network")
         return {name for name, d in depth.items() if d > MAX_USE_DEPTH}
 
+    def _read_nesting(self) -> tuple[dict[str, dict[str, Span]], dict[str, int]]:
+        """Each network's uses of networks (the first place of each), and how deep they nest."""
+        uses: dict[str, dict[str, Span]] = {}
+        for name, ast in self.asts.items():
+            found: dict[str, Span] = {}
+            for node in A.walk([b.chain for b in ast.bindings]):
+                if isinstance(node, (A.Call, A.StageCall)) and node.name in self.asts:
+                    found.setdefault(node.name, node.span)
+            uses[name] = found
+        return uses, _use_depths(uses)
+
+    def _networks_key(self) -> tuple:
+        """What a pass over the statements (``_statements``) reads besides them: the networks'
+        names, and how many of the statements each has."""
+        return tuple((name, len(net.bindings), len(net.shared)) for name, net in self.asts.items())
+
     def _too_many_uses(self) -> set[str]:
         """The networks not checked because the uses of networks the file expands to pass
         MAX_USES (netspec.uses): the error is reported at the stage that passes it."""
         # it reads the networks' statements alone: kept for the same ones, in the same networks
-        extra = tuple((name, len(net.bindings), len(net.shared)) for name, net in self.asts.items())
-        got = _KEPT_PAST.get("", self._statements, extra)
+        got = _KEPT_PAST.get("", self._statements, self._networks_key())
         if got is None:
-            got = _KEPT_PAST.put("", self._statements, extra, (self.uses.past_limit(),))
+            got = _KEPT_PAST.put("", self._statements, self._networks_key(), (self.uses.past_limit(),))
         past = got[0]
         if past is None:
             return set()
@@ -1032,7 +1045,8 @@ class NetworkChecker:
         if bound.bad or (inputs[0].tensor is None if len(inputs) == 1 else _untyped(inputs)) \
                 or (bound.tensors and _untyped(bound.tensors.values())):
             return self._poison(node, kind.results)
-        return self.apply(kind, node, bound, StageCtx(self, span, shown or name, bound.spans, bound.inputs))
+        return self._replayed(kind, node, bound, span, shown or name) \
+            or self.apply(kind, node, bound, StageCtx(self, span, shown or name, bound.spans, bound.inputs))
 
     def _node(self, kind: Kind | None, inputs: list[Value], state: dict[str, Value], span: Span,
               st: A.Stage | None, arg_params: dict | None = None, shown: str | None = None) -> Node:
@@ -1050,6 +1064,37 @@ class NetworkChecker:
         return Node(kind, None, inputs, state, span, self.binding, alias=alias,
                     group=tuple([(g, i) for g, i, _, _ in stack]), scopes=tuple(stack), arg_params=arg_params,
                     shown=shown)
+
+    def _replayed(self, kind: Kind, node: Node, bound: Bound, span: Span, kind_name: str) -> Results | None:
+        """apply's way, without its StageCtx, for an application of one tensor that the memo
+        holds in a check with the parameters' values, where nothing on that way reports or
+        records anything: its rank passes, its inferred argument is read from the input (or
+        was proven equal to it before), it writes into nothing. None where apply is to run
+        (nothing done here then)."""
+        inputs = bound.inputs
+        if not self.strict or bound.tensors or len(inputs) != 1:
+            return None
+        t = inputs[0].tensor
+        rank, ranks = len(t.shape), kind.ranks
+        if not (rank >= kind.min_rank if ranks is None else rank in ranks):
+            return None
+        values = keyed = bound.values
+        inferred = kind.inferred
+        if inferred:  # _infer_size, where it neither reports nor compares anything anew
+            actual, given = t.shape[kind.inferred_index(rank)], values.get(inferred)
+            if given is None or (is_dim(given) and self._same.get((given, actual)) is True):
+                keyed = dict(values)
+                keyed[inferred] = actual
+            elif is_dim(given):
+                return None
+        key = memo.application_key(kind.name, keyed, [t])
+        seen = self._applied.get(key, 0) if self._applied is not None else self._seen(key)
+        if not isinstance(seen, memo.Applied) or seen.writes:
+            return None
+        if keyed is not values:
+            values[inferred] = actual
+        node.args = seen.args
+        return self._replay(node, seen, kind_name, span, _origin(Origin, (kind_name, span)), [t])
 
     def apply(self, kind: Kind, node: Node, bound: Bound, ctx: StageCtx) -> Results:
         """The kind's rule on bound arguments: the node's results, or poisoned ones after an error."""
@@ -1071,7 +1116,7 @@ class NetworkChecker:
                 if seen.writes:  # kind.writes_input(seen.args), recorded: else neither refuses anything
                     refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
                     refuse_write_into_saved(kind, seen.args, ctx, bound.inputs, self.net)
-                return self._replay(node, seen, ctx, in_types)
+                return self._replay(node, seen, ctx.kind_name, ctx.span, ctx.origin, in_types)
             raised, required, self.validated_facts = self.reporter.raised, len(self.net.requires), []
             try:
                 a = node.args = self._validate(kind, values, bound.spans, ctx)
@@ -1272,7 +1317,10 @@ class NetworkChecker:
         return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed), facts, required,
                              kind.writes_input(a))
 
-    def _replay(self, node: Node, seen: memo.Applied, ctx: StageCtx, in_types: list[Tensor]) -> Results:
+    def _replay(self, node: Node, seen: memo.Applied, kind_name: str, span: Span, origin: Origin,
+                in_types: list[Tensor]) -> Results:
+        """The memo's result of an application at this stage (``kind_name`` at ``span``, its
+        own dims' ``origin``)."""
         node.args = seen.args
         node.params = seen.params
         if seen.fixed:
@@ -1282,12 +1330,12 @@ class NetworkChecker:
         for a, b, how, what in seen.facts:
             self.block_fact(a, b, how, what, node.span)
         for a, b, how in seen.required:
-            self.require(a, b, how, ctx.kind_name, ctx.span)
+            self.require(a, b, how, kind_name, span)
         if len(seen.outputs) == 1:  # the commonest: the lists and the dict below, at once
-            v = Value(memo.replay_one(seen.outputs[0], in_types, ctx.origin), node, 0, "")
+            v = Value(memo.replay_one(seen.outputs[0], in_types, origin), node, 0, "")
             node.outputs = [v]
             return Results(v, {seen.results[0]: v} if seen.results else {})
-        outs = memo.replay(seen, in_types, ctx.origin)
+        outs = memo.replay(seen, in_types, origin)
         node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         return Results(node.outputs[0], dict(zip(seen.results, node.outputs)))
 
@@ -1847,7 +1895,7 @@ class _Kept:
         return value
 
 
-_KEPT_PARAM_REFS, _KEPT_USED_NAMES, _KEPT_USES, _KEPT_PAST = _Kept(), _Kept(), _Kept(1), _Kept(1)
+_KEPT_PARAM_REFS, _KEPT_USED_NAMES, _KEPT_USES, _KEPT_PAST, _KEPT_NESTING = _Kept(), _Kept(), _Kept(1), _Kept(1), _Kept(1)
 
 
 def _param_refs(ast: A.Network, params: dict, chain_refs: dict[int, list[A.Ref]]) -> dict[str, set[Span]]:

@@ -3,14 +3,17 @@
 * ``binder.bind_plain`` places the arguments of the commonest calls (literals, parameters,
   symbols, tensors named bare) at once: every call it binds is bound to what ``bind`` with a
   KindSignature gives, over every spec, the broken specs and the benchmarks' specs.
+* ``NetworkChecker._replayed`` replays an application the memo holds without apply's
+  StageCtx: every spec checks to the same with it and without it, and an argument that
+  differs from the input's size after the same application was replayed is still refused.
 * ``network_starts`` returns at once where no line begins with ``network``, and reads a run
   of newlines at once: the pieces are those a character-by-character reading finds.
 * ``resume.Tracker`` starts from the bindings the last version knew to use no network
   (``Kept.clean``) only where the networks' names are the same: a network defined after a
   binding named it is used there, in every later version.
-* The pass that counts the uses of networks against MAX_USES is kept for the same
-  statements in the same networks only: a count, a network's name, or a statement changed,
-  the limit is counted again.
+* The passes that count the uses of networks against MAX_USES and their nesting against
+  MAX_USE_DEPTH are kept for the same statements in the same networks only: a count, a
+  network's name, or a statement changed, they are read again.
 Each version is compared with a fresh check of its text (tests/checked.py).
 """
 
@@ -65,6 +68,30 @@ def test_plain_calls_are_bound_as_bind_binds_them(monkeypatch):
     for text in texts:
         check_text(text, "m.net")
     assert served > 1000 and declined > 100  # both ways taken, many times
+
+
+SIZES = """network N(w=16) {
+    input x: float[b, w]
+    a = x -> LayerNorm(w)
+    c = a -> LayerNorm(w)
+    d = c -> LayerNorm(w)
+    e = d -> LayerNorm(8)
+    f = d -> Linear(4, in_features=w)
+    g = f -> Linear(4, in_features=4) -> Linear(4, in_features=4) -> Linear(4, in_features=5)
+    output e, g
+}
+"""
+
+
+def test_applications_replayed_without_apply_check_alike(monkeypatch):
+    texts = [p.read_bytes().decode("utf-8", "replace") for p in TEXTS] + [
+        bindings_spec(60), chain_spec(60), blocks_spec(60), SIZES, SIZES.replace("w=16", "w=8")]
+    fast = [everything(check_text(text, "m.net")) for text in texts]
+    monkeypatch.setattr(checker.NetworkChecker, "_replayed", lambda *args: None)
+    assert fast == [everything(check_text(text, "m.net")) for text in texts]
+    refused = [(d.span.line, d.message) for d in check_text(SIZES, "m.net").reporter.items]
+    assert [(line, m.split(",")[0]) for line, m in refused] == [
+        (6, "LayerNorm was given normalized_shape=8"), (8, "Linear was given in_features=5")]
 
 
 def _starts_by_characters(text: str) -> list[int]:
@@ -165,3 +192,38 @@ def test_the_uses_limit_is_counted_again_for_other_statements(monkeypatch):
         limited.append(any("uses networks more than" in d.message for d in got.reporter.items))
     assert checked == [everything(check_text(text, "m.net")) for text in versions]
     assert limited == [False, True, False, True, False]
+
+
+NESTED = """network C {
+    input x: float[2]
+    y = x -> ReLU
+    output y
+}
+
+network B {
+    input x: float[2]
+    y = x -> C
+    output y
+}
+
+network A {
+    input x: float[2]
+    y = x -> B
+    output y
+}
+"""
+
+
+def test_the_nesting_of_uses_is_read_again_for_other_networks(monkeypatch):
+    """A uses B uses C: two levels, past a limit of one; with C renamed, B's `C` is no
+    network and the uses nest one level (the statements the same objects)."""
+    monkeypatch.setattr(checker, "MAX_USE_DEPTH", 1)
+    an = Analyzer("m.net")
+    versions = [NESTED, NESTED.replace("network C", "network D"), NESTED, NESTED.replace("network A", "network E")]
+    checked, nested = [], []
+    for text in versions:  # the versions in turn, then fresh checks (which keep passes of their own)
+        got = an.analyze(text).result
+        checked.append(everything(got))
+        nested.append(any("used inside one another" in d.message for d in got.reporter.items))
+    assert checked == [everything(check_text(text, "m.net")) for text in versions]
+    assert nested == [True, False, True, True]
