@@ -125,7 +125,7 @@ def _end_of_text(text: str) -> tuple[int, int]:
     return len(lines), len(lines[-1]) + 1
 
 
-_NESTING_CHARS = re.compile(r'[()\[\]{}"#]|\n+')  # a run of newlines at once
+_NESTING_CHARS = re.compile(r'[()\[\]{}"#\n]')
 
 
 def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
@@ -134,8 +134,8 @@ def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
     in_comment = in_string = False
     for m in _NESTING_CHARS.finditer(text):  # only the characters that matter, not every one
         ch = m.group()
-        if ch < "\x0b":  # newlines: every other character matched is past them
-            line, line_start = line + len(ch), m.end()
+        if ch == "\n":
+            line, line_start = line + 1, m.end()
             in_comment = in_string = False
             continue
         if in_comment:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 _MEMO_LIMIT = 100_000  # applications kept between checks; past it the memo starts again
 
-_SCAN = re.compile(r'[()\[\]{}"#]|\n+')  # a run of newlines at once
+_SCAN = re.compile(r'[()\[\]{}"#\n]')
 _NETWORK = re.compile(r"network(?![A-Za-z0-9_])")
 _LINE_NETWORK = re.compile(r"\nnetwork(?![A-Za-z0-9_])")  # where _NETWORK may match after a newline
 
@@ -54,7 +54,7 @@ def network_starts(text: str) -> list[int]:
     in_comment = in_string = False
     for m in _SCAN.finditer(text):
         ch = m.group()
-        if ch < "\x0b":  # newlines: every other character matched is past them
+        if ch == "\n":
             in_comment = in_string = False
             if depth == 0 and _NETWORK.match(text, m.end()):
                 starts.append(m.end())
