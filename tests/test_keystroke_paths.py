@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 from checked import everything
 
-from netspec import binder, checker, uses
+from netspec import binder, checker, codes, uses
 from netspec.checker import check_text
 from netspec.ide.analysis import Analyzer, network_starts
+from netspec.limits import MAX_DEPTH
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = sorted((ROOT / "specs").glob("*.net")) + sorted((ROOT / "tests" / "broken").glob("*.net"))
@@ -227,3 +228,22 @@ def test_the_nesting_of_uses_is_read_again_for_other_networks(monkeypatch):
         nested.append(any("used inside one another" in d.message for d in got.reporter.items))
     assert checked == [everything(check_text(text, "m.net")) for text in versions]
     assert nested == [True, False, True, True]
+
+
+@pytest.mark.parametrize("blank", ["", "\n\n\n", "\n" * 500])
+@pytest.mark.parametrize("deep", [True, False])
+def test_brackets_nesting_too_deep_reported_where_they_do_after_runs_of_newlines(blank, deep):
+    """The parser's screen reads a run of newlines as one (a blanked body): the error, where
+    brackets nest past MAX_DEPTH, stands at the bracket that passes it, lines counted."""
+    opens = MAX_DEPTH if deep else MAX_DEPTH - 1  # the body's `{` nests one level too
+    text = (f"network A {{{blank}\n    # ((((\n{blank}    y = x -> f({blank}" + "(" * (opens - 1) + "1"
+            + ")" * opens + f"\n{blank}    output y\n}}\n")
+    got = [d for d in check_text(text, "m.net").reporter.items if d.code == codes.LIMIT]
+    if not deep:
+        assert got == []
+        return
+    comment = text.index("#")
+    brackets = [i for i, ch in enumerate(text) if ch in "({" and not comment <= i < text.index("\n", comment)]
+    at = brackets[MAX_DEPTH]  # the one past MAX_DEPTH open
+    line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+    assert [(d.span.line, d.span.column) for d in got] == [(line, column)]
