@@ -90,13 +90,6 @@ _LITERALS = frozenset({A.Int, A.Float, A.Str, A.Bool})
 _new_tuple = tuple.__new__  # a named tuple made from its fields, as its class called with them does
 
 
-def bind_kind(network: "NetworkChecker", kind: Kind, name: str, args: list[A.Arg], piped: Value | None,
-              span: Span) -> Bound:
-    """``bind`` with a KindSignature: the arguments of a call to a layer or an op."""
-    return bind_plain(network, kind, args, piped) or bind(network, KindSignature(kind, name, network.reporter),
-                                                          args, piped, span)
-
-
 def bind_plain(network: "NetworkChecker", kind: Kind, args: list[A.Arg], piped: Value | None) -> Bound | None:
     """The commonest call bound at once: every argument a literal, a parameter or a symbol
     (by position or by keyword), or a tensor value named bare (by position, to a kind that
