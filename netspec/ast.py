@@ -273,9 +273,15 @@ class Network(Node):
 
     def add(self, st: Node) -> None:
         """Add a statement, in order, to the list of its kind too."""
-        self.statements.append(st)
-        {Input: self.inputs, Binding: self.bindings, Output: self.outputs, TensorDecl: self.tensors,
-         SharedDecl: self.shared}[type(st)].append(st)
+        self.add_all([st])
+
+    def add_all(self, statements: list[Node]) -> None:
+        """Add statements, in order, each to the list of its kind too."""
+        self.statements += statements
+        lists = {Input: self.inputs, Binding: self.bindings, Output: self.outputs, TensorDecl: self.tensors,
+                 SharedDecl: self.shared}
+        for st in statements:
+            lists[type(st)].append(st)
 
 
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}

@@ -86,6 +86,89 @@ def bind(network: "NetworkChecker", sig: Signature, args: list[A.Arg], piped: Va
     return bound
 
 
+_LITERALS = frozenset({A.Int, A.Float, A.Str, A.Bool})
+_new_tuple = tuple.__new__  # a named tuple made from its fields, as its class called with them does
+
+
+def bind_plain(network: "NetworkChecker", kind: Kind, args: list[A.Arg], piped: Value | None) -> Bound | None:
+    """The commonest call bound at once: every argument a literal, a parameter or a symbol
+    (by position or by keyword), or a tensor value named bare (by position, to a kind that
+    joins several), each placed where KindSignature places it. None where an argument is
+    anything else or would be refused: ``bind`` then binds the call (and reports), as if
+    this had not run (nothing here reports, nor changes the network's state)."""
+    if kind.variadic is not None:
+        return None
+    bound = Bound()
+    inputs = bound.inputs
+    if piped is not None:
+        inputs.append(piped)
+    given: list[tuple[Any, Span]] = []
+    bare: dict[Span, ParamUse] = {}
+    for arg in args:
+        value = _plain_value(network, arg.value, bare, arg.span)
+        if value is _NOT_PLAIN:
+            return None
+        if isinstance(value, Value):
+            # by position, to a kind that takes several, after no value but an equation
+            if arg.name is not None or kind.max_inputs == 1 or (given and any(not isinstance(v, str) for v, _ in given)):
+                return None
+            inputs.append(value)
+        elif arg.name is None:
+            given.append((value, arg.span))
+        elif arg.name in bound.values or arg.name not in kind.Args.model_fields:
+            return None
+        else:
+            bound.values[arg.name] = value
+            bound.spans[arg.name] = arg.span
+    n = len(inputs)
+    if n < kind.min_inputs or (kind.max_inputs is not None and n > kind.max_inputs):
+        return None
+    if given and not _place_given(kind, given, bound):
+        return None
+    if bare:
+        bound.params = {k: bare[s] for k, s in bound.spans.items() if s in bare}
+    return bound
+
+
+_NOT_PLAIN: Any = object()  # what _plain_value returns for an argument bind_plain leaves to bind
+
+
+def _plain_value(network: "NetworkChecker", expr, bare: dict, at: Span) -> Any:
+    """The value of an argument that ``network.value`` evaluates without reporting: a
+    literal, or a bare name of a value, a parameter (noted in ``bare`` at the argument's
+    span ``at``, as ``network.param_use`` notes it) or a symbol; _NOT_PLAIN for anything else."""
+    t = type(expr)
+    if t in _LITERALS:
+        return expr.value
+    if t is not A.Ref or expr.attr is not None:
+        return _NOT_PLAIN
+    name = expr.name
+    res = network.values.get(name)
+    if res is not None:
+        return _NOT_PLAIN if res.primary is None else res.primary  # a value that is none: bind's Fail
+    params = network.net.params
+    if name in params:
+        bare[at] = _new_tuple(ParamUse, (name, expr.span))
+        return params[name]
+    return network.symbol_env.get(name, _NOT_PLAIN)
+
+
+def _place_given(kind: Kind, given: list[tuple[Any, Span]], bound: Bound) -> bool:
+    """KindSignature.finish's placing of the positional values, where each fits (else False)."""
+    names = kind.positional
+    if kind.size_first and _is_size(given[0][0]):
+        names = (kind.inferred, *names)
+    if len(given) > len(names):
+        return False
+    values, spans = bound.values, bound.spans
+    for (value, aspan), name in zip(given, names):
+        if name in values:
+            return False
+        values[name] = value
+        spans[name] = aspan
+    return True
+
+
 class KindSignature(Signature):
     """A layer's or an op's arguments: ``kind.positional`` by position, its Args fields by
     keyword, tensors piped, by position (ops that join several: ``cat``) or by keyword

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from . import ast as A
 from . import codes, declared, instances, limits, memo, operators, scan, sharing
 from .ast import ATOM, OPERATOR_LEVEL, POSTFIX, UNARY
-from .binder import Bound, KindSignature, NetworkSignature, bind
+from .binder import Bound, KindSignature, NetworkSignature, bind, bind_plain
 from .context import StageCtx
 from .diagnostics import Diagnostic, Reporter, Span, suggest
 from .dims import (
@@ -163,6 +163,8 @@ def _refuse_what_build_refuses(result: CheckResult, file: str) -> None:
 
 _LOADED_KINDS = REGISTRY.loaded
 _new_tuple = tuple.__new__  # a named tuple made from its fields, as its class called with them does
+_SCAN_NAME = scan.SCAN.name
+_origin = tuple.__new__  # an Origin made from its fields at once, as StageCtx makes it
 
 # names an argument may use that no value, parameter or symbol defines: `None`, and a dtype
 # (`to(float16)`, read as its canonical name, as `to("float16")`)
@@ -240,6 +242,7 @@ class Checker:
         if got is None:
             got = _KEPT_USES.put("", objs, tuple(self.asts), self._read_uses())
         uses, self.binding_names, self.binding_refs = got
+        self._statements = objs
         return uses
 
     def _read_uses(self) -> tuple[set[str], dict[int, set[str]], dict[int, list[A.Ref]]]:
@@ -260,14 +263,11 @@ class Checker:
         them are not checked (they could only fail alike)."""
         if len(self.asts) < 2:
             return set()
-        uses: dict[str, dict[str, Span]] = {}
-        for name, ast in self.asts.items():
-            found: dict[str, Span] = {}
-            for node in A.walk([b.chain for b in ast.bindings]):
-                if isinstance(node, (A.Call, A.StageCall)) and node.name in self.asts:
-                    found.setdefault(node.name, node.span)
-            uses[name] = found
-        depth = _use_depths(uses)
+        # read from the networks' statements alone: kept for the same ones, in the same networks
+        got = _KEPT_NESTING.get("", self._statements, self._networks_key())
+        if got is None:
+            got = _KEPT_NESTING.put("", self._statements, self._networks_key(), self._read_nesting())
+        uses, depth = got
         for name, d in depth.items():
             if d == MAX_USE_DEPTH + 1:
                 used, span = next((u, sp) for u, sp in uses[name].items() if depth.get(u) == MAX_USE_DEPTH)
@@ -277,17 +277,37 @@ class Checker:
                                          "flatten some of them into one network")
         return {name for name, d in depth.items() if d > MAX_USE_DEPTH}
 
+    def _read_nesting(self) -> tuple[dict[str, dict[str, Span]], dict[str, int]]:
+        """Each network's uses of networks (the first place of each), and how deep they nest."""
+        uses: dict[str, dict[str, Span]] = {}
+        for name, ast in self.asts.items():
+            found: dict[str, Span] = {}
+            for node in A.walk([b.chain for b in ast.bindings]):
+                if isinstance(node, (A.Call, A.StageCall)) and node.name in self.asts:
+                    found.setdefault(node.name, node.span)
+            uses[name] = found
+        return uses, _use_depths(uses)
+
+    def _networks_key(self) -> tuple:
+        """What a pass over the statements (``_statements``) reads besides them: the networks'
+        names, and how many of the statements each has."""
+        return tuple((name, len(net.bindings), len(net.shared)) for name, net in self.asts.items())
+
     def _too_many_uses(self) -> set[str]:
         """The networks not checked because the uses of networks the file expands to pass
         MAX_USES (netspec.uses): the error is reported at the stage that passes it."""
-        past = self.uses.past_limit()
+        # it reads the networks' statements alone: kept for the same ones, in the same networks
+        got = _KEPT_PAST.get("", self._statements, self._networks_key())
+        if got is None:
+            got = _KEPT_PAST.put("", self._statements, self._networks_key(), (self.uses.past_limit(),))
+        past = got[0]
         if past is None:
             return set()
         self.reporter.error(codes.LIMIT, f"the spec uses networks more than {MAX_USES:,} times", past[0],
                             help=f"netspec checks at most {MAX_USES:,} uses of networks in a file, uses inside "
                                  "uses and repetitions counted; use fewer, or flatten some networks")
         self.use_count = MAX_USES + 1  # reported: each later use fails alike, silently
-        return past[1]
+        return set(past[1])
 
     # -- the layer limit, counted before checking ----------------------------------------------
     def fewest_layers(self, core: A.StageCall | A.StageGroup) -> int:
@@ -759,11 +779,14 @@ class NetworkChecker:
             self.run_unpacking(b)
             return
         resumed = self.tracker is not None and first and self.tracker.chain is b.chain
-        if not resumed and not self._definable(b.name, b.name_span):
+        name = b.name
+        if not resumed and (name in self.values or name in self.net.params or name in self.symbol_env
+                            or name in MAYBE_REFUSED or name.startswith("__")) \
+                and not self._definable(name, b.name_span):  # else it may define the name: at once
             return
         if not resumed:  # else defined in the state restored, inside its chain
-            self.net.binding_names.append(b.name)
-        self.binding = b.name
+            self.net.binding_names.append(name)
+        self.binding = name
         try:
             res = self.chain(b.chain)
         except TooLarge as e:  # in a comparison or a use: at the stage being checked
@@ -772,14 +795,14 @@ class NetworkChecker:
         except Fail:
             res = None
         if res is None:
-            poisoned = Value(None, None, 0, b.name)
+            poisoned = Value(None, None, 0, name)
             res = Results(poisoned, {"output": poisoned})
         self.binding = None
-        self.values[b.name] = res
-        self.value_spans[b.name] = b.span
+        self.values[name] = res
+        self.value_spans[name] = b.span
         for key, v in res.named.items():
             if not v.name:
-                v.name = b.name if key == "output" else f"{b.name}.{key}"
+                v.name = name if key == "output" else f"{name}.{key}"
 
     def run_unpacking(self, b: A.Binding) -> None:
         """`q, k, v = ...`: each name takes one result of the chain's last stage, in order."""
@@ -844,11 +867,19 @@ class NetworkChecker:
         if tracker is not None and tracker.chain is ch:  # resumed inside it (netspec.resume)
             (start, res), tracker.chain = tracker.resumed, None
         else:
-            start, res = 0, self.source(ch.source)
+            src = ch.source
+            res = self.values.get(src.name) if type(src) is A.Ref and src.attr is None else None
+            if res is None or res.primary is None:  # else a value's name: what source returns, at once
+                res = self.source(src)
+            start = 0
             if ch.assertion is not None:
                 self.assert_type(res.primary, ch.assertion, "the value")
         stages = ch.stages
-        keep = -1 if tracker is None or tracker.stage_at is None else tracker.stage_mark(ch)
+        if tracker is None or tracker.stage_at is None:  # no state to keep inside it: the loop below, alone
+            for st in stages[start:] if start else stages:
+                res = self.stage(st, res.primary)
+            return res
+        keep = tracker.stage_mark(ch)
         for i in range(start, len(stages)):
             if i == keep:
                 tracker.keep_stage(ch, i, res)
@@ -891,6 +922,16 @@ class NetworkChecker:
         return self.call(call.name, call.name_span, call.span, rest, piped, None, operators.label(expr))
 
     def stage(self, st: A.Stage, x: Value) -> Results:
+        c = st.core
+        if type(c) is A.StageCall and st.repeat is None and not st.alias and not st.alias_quoted \
+                and st.assertion is None:  # one layer or op, unnamed (the commonest): the loop below, once
+            self._group_counter += 1
+            stack = self._group_stack
+            stack.append((self._group_counter, 0, st.alias, False))
+            try:
+                return self.call(c.name, c.name_span, c.span, c.args, x, st)
+            finally:
+                stack.pop()
         if st.alias_quoted:
             check_module_name(self.reporter, st.alias, st.alias_span)
         elif st.alias:
@@ -970,7 +1011,7 @@ class NetworkChecker:
             self.layer_limit(span)
         if name in self.shared:
             return sharing.apply(self, name, span, args, piped, st)
-        if name == scan.SCAN.name and name not in checker.asts:
+        if name == _SCAN_NAME and name not in checker.asts:
             return scan.apply(self, span, args, piped, st)
         if name in checker.asts:
             if checker.layer_count + checker.fewest_in_network(name) > limits.MAX_LAYERS:
@@ -992,40 +1033,86 @@ class NetworkChecker:
             self.reporter.error(codes.ARGUMENT, f"`{name}` is a layer: it needs an input piped into it",
                                 span, help=f"write `x -> {name}(...)`")
             raise Fail(name)
-        bound = bind(self, KindSignature(kind, name, self.reporter, shown), args, piped, span)
-        node = self._node(kind, bound.inputs, bound.tensors, span, st)
-        node.arg_params, node.shown = bound.params, shown
+        bound = bind_plain(self, kind, args, piped) \
+            or bind(self, KindSignature(kind, name, self.reporter, shown), args, piped, span)
+        inputs = bound.inputs
+        node = self._node(kind, inputs, bound.tensors, span, st, bound.params, shown)
         self.net.nodes.append(node)
-        if bound.bad or _untyped(bound.inputs) or (bound.tensors and _untyped(bound.tensors.values())):
+        if bound.bad or (inputs[0].tensor is None if len(inputs) == 1 else _untyped(inputs)) \
+                or (bound.tensors and _untyped(bound.tensors.values())):
             return self._poison(node, kind.results)
-        return self.apply(kind, node, bound, StageCtx(self, span, name, bound.spans, bound.inputs, label=shown))
+        return self._replayed(kind, node, bound, span, shown or name) \
+            or self.apply(kind, node, bound, StageCtx(self, span, name, bound.spans, bound.inputs, label=shown))
 
     def _node(self, kind: Kind | None, inputs: list[Value], state: dict[str, Value], span: Span,
-              st: A.Stage | None) -> Node:
+              st: A.Stage | None, arg_params: dict | None = None, shown: str | None = None) -> Node:
         # a stage belongs to the repetitions around it; a source (`cat(...)`) to none
         stack = self._group_stack
+        arg_params = {} if arg_params is None else arg_params
+        if st is not None and len(stack) == 1:  # a stage in no group: _alias and the tuples below, at once
+            scope = stack[0]
+            return Node(kind, None, inputs, state, span, self.binding, scope[2] or None, ((scope[0], scope[1]),),
+                        (scope,), arg_params=arg_params, shown=shown)
         alias = self._alias(st) if stack else None
         if st is None or not stack:
-            return Node(kind, None, inputs, state, span, self.binding, alias=alias)
+            return Node(kind, None, inputs, state, span, self.binding, alias=alias, arg_params=arg_params,
+                        shown=shown)
         return Node(kind, None, inputs, state, span, self.binding, alias=alias,
-                    group=tuple([(g, i) for g, i, _, _ in stack]), scopes=tuple(stack))
+                    group=tuple([(g, i) for g, i, _, _ in stack]), scopes=tuple(stack), arg_params=arg_params,
+                    shown=shown)
+
+    def _replayed(self, kind: Kind, node: Node, bound: Bound, span: Span, kind_name: str) -> Results | None:
+        """apply's way, without its StageCtx, for an application of one tensor that the memo
+        holds in a check with the parameters' values, where nothing on that way reports or
+        records anything: its rank passes, its inferred argument is read from the input (or
+        was proven equal to it before), it writes into nothing. None where apply is to run
+        (nothing done here then)."""
+        inputs = bound.inputs
+        if not self.strict or bound.tensors or len(inputs) != 1:
+            return None
+        t = inputs[0].tensor
+        rank, ranks = len(t.shape), kind.ranks
+        if not (rank >= kind.min_rank if ranks is None else rank in ranks):
+            return None
+        values = keyed = bound.values
+        inferred = kind.inferred
+        if inferred:  # _infer_size, where it neither reports nor compares anything anew
+            actual, given = t.shape[kind.inferred_index(rank)], values.get(inferred)
+            if given is None or (is_dim(given) and self._same.get((given, actual)) is True):
+                keyed = dict(values)
+                keyed[inferred] = actual
+            elif is_dim(given):
+                return None
+        key = memo.application_key(kind.name, keyed, [t])
+        seen = self._applied.get(key, 0) if self._applied is not None else self._seen(key)
+        if not isinstance(seen, memo.Applied) or seen.writes:
+            return None
+        if keyed is not values:
+            values[inferred] = actual
+        node.args = seen.args
+        return self._replay(node, seen, kind_name, span, _origin(Origin, (kind_name, span)), [t])
 
     def apply(self, kind: Kind, node: Node, bound: Bound, ctx: StageCtx) -> Results:
         """The kind's rule on bound arguments: the node's results, or poisoned ones after an error."""
         values, in_types = bound.values, [v.tensor for v in bound.inputs]
         try:
             if in_types:
-                self.check_rank(kind, in_types[0], ctx, bound.inputs[0])
-                self._infer_size(kind, values, in_types[0], bound, ctx)
-            self._positive_quotients(kind, values, ctx.span)
+                rank, ranks = len(in_types[0].shape), kind.ranks
+                if not (rank >= kind.min_rank if ranks is None else rank in ranks):
+                    self.check_rank(kind, in_types[0], ctx, bound.inputs[0])
+                if kind.inferred:
+                    self._infer_size(kind, values, in_types[0], bound, ctx)
+            if not self.strict:
+                self._positive_quotients(kind, values, ctx.span)
             key = None if bound.tensors else memo.application_key(kind.name, values, in_types)
-            seen = self._seen(key)
+            applied = self._applied
+            seen = applied.get(key, 0) if applied is not None and key is not None else self._seen(key)
             if isinstance(seen, memo.Applied):
                 node.args = seen.args  # a failed node keeps its arguments, as on the path below
                 if seen.writes:  # kind.writes_input(seen.args), recorded: else neither refuses anything
                     refuse_write_into_view(kind, seen.args, ctx, bound.inputs)
                     refuse_write_into_saved(kind, seen.args, ctx, bound.inputs, self.net)
-                return self._replay(node, seen, ctx, in_types)
+                return self._replay(node, seen, ctx.kind_name, ctx.span, ctx.origin, in_types)
             raised, required, self.validated_facts = self.reporter.raised, len(self.net.requires), []
             try:
                 a = node.args = self._validate(kind, values, bound.spans, ctx)
@@ -1226,17 +1313,26 @@ class NetworkChecker:
         return memo.recorded(a, params, outs, kind.result_names(a), dict(fixed), facts, required,
                              kind.writes_input(a))
 
-    def _replay(self, node: Node, seen: memo.Applied, ctx: StageCtx, in_types: list[Tensor]) -> Results:
+    def _replay(self, node: Node, seen: memo.Applied, kind_name: str, span: Span, origin: Origin,
+                in_types: list[Tensor]) -> Results:
+        """The memo's result of an application at this stage (``kind_name`` at ``span``, its
+        own dims' ``origin``)."""
         node.args = seen.args
         node.params = seen.params
-        self.net.fixed.update(seen.fixed)
-        for p in seen.fixed:
-            self.net.pins.setdefault(p, node.span)
+        if seen.fixed:
+            self.net.fixed.update(seen.fixed)
+            for p in seen.fixed:
+                self.net.pins.setdefault(p, node.span)
         for a, b, how, what in seen.facts:
             self.block_fact(a, b, how, what, node.span)
         for a, b, how in seen.required:
-            self.require(a, b, how, ctx.kind_name, ctx.span)
-        node.outputs = [Value(t, node, i, "") for i, t in enumerate(memo.replay(seen, in_types, ctx.origin))]
+            self.require(a, b, how, kind_name, span)
+        if len(seen.outputs) == 1:  # the commonest: the lists and the dict below, at once
+            v = Value(memo.replay_one(seen.outputs[0], in_types, origin), node, 0, "")
+            node.outputs = [v]
+            return Results(v, {seen.results[0]: v} if seen.results else {})
+        outs = memo.replay(seen, in_types, origin)
+        node.outputs = [Value(t, node, i, "") for i, t in enumerate(outs)]
         return Results(node.outputs[0], dict(zip(seen.results, node.outputs)))
 
     # -- checks around a rule --------------------------------------------------------------------
@@ -1795,7 +1891,7 @@ class _Kept:
         return value
 
 
-_KEPT_PARAM_REFS, _KEPT_USED_NAMES, _KEPT_USES = _Kept(), _Kept(), _Kept(1)
+_KEPT_PARAM_REFS, _KEPT_USED_NAMES, _KEPT_USES, _KEPT_PAST, _KEPT_NESTING = _Kept(), _Kept(), _Kept(1), _Kept(1), _Kept(1)
 
 
 def _param_refs(ast: A.Network, params: dict, chain_refs: dict[int, list[A.Ref]]) -> dict[str, set[Span]]:

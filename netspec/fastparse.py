@@ -61,7 +61,7 @@ from .diagnostics import Span
 # has no terminal for.
 _TOKENS = re.compile(r"""
     ([ \t\f\r]*)
-    (?:(\n)
+    (?:(\n+)
       |(\#[^\n]*)
       |([0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+)
       |([0-9][0-9_]*)
@@ -346,8 +346,8 @@ class _Parser:
         comments: list[tuple[int, str]] = []
         for blank, newline, comment, flt, integer, name, string, punct, _other in _TOKENS.findall(text):
             col += len(blank)
-            if newline:
-                line += 1
+            if newline:  # a run of them at once
+                line += len(newline)
                 col = 1
                 continue
             if name:

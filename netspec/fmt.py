@@ -83,8 +83,8 @@ class _Source:
         line, line_start = 1, 0
         for m in _TOKENS.finditer(text):
             g = m.lastindex  # the alternative that matched (group 1 is the blanks before it)
-            if g == 2:
-                line, line_start = line + 1, m.end(2)
+            if g == 2:  # a run of newlines
+                line, line_start = line + m.end(2) - m.start(2), m.end(2)
                 continue
             start, end = m.start(g), m.end(g)
             if g == 3:

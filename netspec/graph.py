@@ -13,7 +13,10 @@ backend re-reads the AST or re-derives a shape.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from .ast import Module
@@ -63,7 +66,11 @@ class ParamUse(NamedTuple):
     span: Span
 
 
-@dataclass(eq=False)
+_INPUTS, _STATE = attrgetter("inputs"), attrgetter("state")
+_FRESH: Any = object()  # Node's default for the fields that take a new list or dict
+
+
+@dataclass(eq=False, init=False)
 class Node:
     """One application of a layer, an op or a network (``kind`` None, ``block`` set)."""
 
@@ -90,6 +97,21 @@ class Node:
     loop: "Node | None" = None  # the scan that applies it at each position (its code is the loop's)
     times: Dim = 1  # how many times it runs per forward pass (a scan's step: once a position)
     shown: str | None = None  # how notes name it where an operator stands for it (`+` for add)
+
+    def __init__(self, kind: Kind | None, args: Any, inputs: list[Value], state: dict[str, Value], span: Span,
+                 binding: str | None, alias: str | None = None, group: tuple = (), scopes: tuple = (),
+                 outputs: list[Value] = _FRESH, params: Dim = 0, error: str | None = None,
+                 block: TypedNetwork | None = None, block_args: dict = _FRESH, block_symbols: dict = _FRESH,
+                 arg_params: dict[str, ParamUse] = _FRESH, in_place: bool = False, shared: str | None = None,
+                 loop: Node | None = None, times: Dim = 1, shown: str | None = None):
+        # the __init__ dataclass would write, the fields set at once: a check makes a node per stage
+        self.__dict__.update(
+            kind=kind, args=args, inputs=inputs, state=state, span=span, binding=binding, alias=alias,
+            group=group, scopes=scopes, outputs=[] if outputs is _FRESH else outputs, params=params,
+            error=error, block=block, block_args={} if block_args is _FRESH else block_args,
+            block_symbols={} if block_symbols is _FRESH else block_symbols,
+            arg_params={} if arg_params is _FRESH else arg_params, in_place=in_place, shared=shared,
+            loop=loop, times=times, shown=shown)
 
     def __repr__(self) -> str:  # `Node(Conv2d (conv1) at line 9: [1, 3, 8, 8] -> [1, 6, 8, 8])`
         def shapes(values) -> str:
@@ -193,16 +215,11 @@ class TypedNetwork:
     def uses(self) -> dict[int, int]:
         """How many times each value is read (by id): as a layer's input or initial state, or
         as an output of the network."""
-        uses: dict[int, int] = {}
-        for n in self.nodes:
-            for v in n.inputs:
-                uses[id(v)] = uses.get(id(v), 0) + 1
-            if n.state:
-                for v in n.state.values():
-                    uses[id(v)] = uses.get(id(v), 0) + 1
-        for _, v in self.outputs:
-            uses[id(v)] = uses.get(id(v), 0) + 1
-        return uses
+        nodes = self.nodes  # each counted at once
+        read = Counter(map(id, chain.from_iterable(map(_INPUTS, nodes))))
+        read.update(id(v) for state in filter(None, map(_STATE, nodes)) for v in state.values())
+        read.update(id(v) for _, v in self.outputs)
+        return dict(read)
 
     @property
     def total_params(self) -> Dim:

@@ -149,6 +149,9 @@ def copy_network(net: TypedNetwork, origins: dict[int, Any], param_env: dict) ->
     return Plan(net).copy(origins, param_env)
 
 
+_new = object.__new__
+
+
 def _shallow(obj):
     new = object.__new__(type(obj))
     new.__dict__.update(obj.__dict__)
@@ -202,7 +205,8 @@ class Plan:
         nodes = [_shallow(n) for n, *_ in self.nodes]
         values = []
         for v, node, mapped in self.values:
-            new = _shallow(v)
+            new = _new(type(v))  # _shallow(v), at once
+            new.__dict__.update(v.__dict__)
             if mapped and origins:
                 t = v.tensor
                 at = list(t.origins)
@@ -212,9 +216,10 @@ class Plan:
             if node >= 0:
                 new.node = nodes[node]
             values.append(new)
+        at = values.__getitem__
         for n, (_, ins, state, outs, loop, sub) in zip(nodes, self.nodes):
-            n.inputs = [values[i] for i in ins]
-            n.outputs = [values[i] for i in outs]
+            n.inputs = list(map(at, ins))  # [values[i] for i in ins], at once
+            n.outputs = list(map(at, outs))
             if state is not None:  # tensors passed by keyword: the arguments hold them too
                 n.state = {k: values[i] for k, i in state[0].items()}
                 if state[1]:

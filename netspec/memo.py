@@ -63,13 +63,17 @@ def tagged(v):
 
 def application_key(name: str, values: dict[str, Any], inputs: list[Tensor]) -> tuple:
     """What an application's result depends on: the kind, the argument values, the inputs' types."""
-    args = [(k, (type(v), v) if type(v) in _PLAIN else tagged(v)) for k, v in values.items()]
-    if len(args) > 1:
-        args.sort()
+    if not values:
+        args = ()
+    elif _PLAIN.issuperset(map(type, values.values())):  # each tagged with its type alone: at once
+        args = tuple(sorted(zip(values, zip(map(type, values.values()), values.values()))))
+    else:
+        args = [(k, (type(v), v) if type(v) in _PLAIN else tagged(v)) for k, v in values.items()]
+        args = tuple(sorted(args))
     if len(inputs) == 1:  # the commonest: one tensor in (the tuple below, made at once)
         t = inputs[0]
-        return (name, tuple(args), ((t.dtype, t.shape, t.strides, t.batch, t.values),))
-    return (name, tuple(args), tuple([(t.dtype, t.shape, t.strides, t.batch, t.values) for t in inputs]))
+        return (name, args, ((t.dtype, t.shape, t.strides, t.batch, t.values),))
+    return (name, args, tuple([(t.dtype, t.shape, t.strides, t.batch, t.values) for t in inputs]))
 
 
 # the types that tagged() tags with themselves alone (a float is tagged with its repr, a
@@ -111,12 +115,15 @@ def _whole(origins: tuple) -> int:
 
 def replay(seen: Applied, inputs: list[Tensor], origin: Origin) -> list[Tensor]:
     """The results of ``seen`` on these inputs, with their origins and the layer's own put in."""
-    outs = []
-    for dtype, shape, origins, strides, batch, values, whole in seen.outputs:
-        if whole >= 0 and len(inputs[whole].origins) == len(origins):
-            mine = inputs[whole].origins  # what the tuple below would be, item for item
-        else:
-            mine = tuple([  # a Slot is (input, dim)
-                inputs[o[0]].origins[o[1]] if type(o) is Slot else origin if o is SELF else o for o in origins])
-        outs.append(Tensor(dtype, shape, mine, strides, batch, values))
-    return outs
+    return [replay_one(out, inputs, origin) for out in seen.outputs]
+
+
+def replay_one(out: tuple, inputs: list[Tensor], origin: Origin) -> Tensor:
+    """One result of an Applied (an item of its ``outputs``) on these inputs."""
+    dtype, shape, origins, strides, batch, values, whole = out
+    if whole >= 0 and len(inputs[whole].origins) == len(origins):
+        mine = inputs[whole].origins  # what the tuple below would be, item for item
+    else:
+        mine = tuple([  # a Slot is (input, dim)
+            inputs[o[0]].origins[o[1]] if type(o) is Slot else origin if o is SELF else o for o in origins])
+    return Tensor(dtype, shape, mine, strides, batch, values)

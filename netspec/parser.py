@@ -128,7 +128,24 @@ def _end_of_text(text: str) -> tuple[int, int]:
 _NESTING_CHARS = re.compile(r'[()\[\]{}"#\n]')
 
 
+_NEWLINE_RUNS = re.compile(r"\n\n+")
+
+
 def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
+    if "\n\n\n" in text and _too_deep(_NEWLINE_RUNS.sub("\n", text)) is None:
+        return True  # a run of newlines read as one (a blanked body's lines at once): the same verdict
+    where = _too_deep(text)
+    if where is None:
+        return True
+    line, col = where
+    reporter.error(codes.LIMIT, f"brackets nest deeper than {MAX_DEPTH} levels", Span(file, line, col, line, col + 1),
+                   help="split the expression into named bindings")
+    return False
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Where brackets first nest deeper than MAX_DEPTH (line, column), outside strings and
+    comments; None where they never do."""
     depth = 0
     line, line_start = 1, 0
     in_comment = in_string = False
@@ -150,15 +167,10 @@ def _nesting_ok(text: str, file: str, reporter: Reporter) -> bool:
         elif ch in "([{":
             depth += 1
             if depth > MAX_DEPTH:
-                col = m.start() - line_start + 1
-                reporter.error(
-                    codes.LIMIT, f"brackets nest deeper than {MAX_DEPTH} levels",
-                    Span(file, line, col, line, col + 1),
-                    help="split the expression into named bindings")
-                return False
+                return line, m.start() - line_start + 1
         elif ch in ")]}":
             depth = max(0, depth - 1)
-    return True
+    return None
 
 
 _STRING_OR_COMMENT = re.compile(r'"[^"\n]*"|#[^\n]*')

@@ -41,6 +41,7 @@ fresh check's.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from operator import is_
 from typing import TYPE_CHECKING, Any
 
 from . import ast as A
@@ -87,6 +88,7 @@ class Kept:
     same: tuple  # the network's name, span, parameters' names, places and values, and inputs (by identity)
     bindings: list[A.Binding]
     snapshot: Snapshot | None
+    clean: int = 0  # of ``bindings``, how many first ones are known to use no network or scan
 
 
 class Resume:
@@ -164,10 +166,13 @@ class Tracker:
         self.stage_at: int | None = None  # inside binding ``at``: its chain's first stage that changed
         if last is not None:
             old = last.bindings
-            self.at = next((i for i, (b, o) in enumerate(zip(bindings, old)) if b is not o),
-                           min(len(bindings), len(old)))
+            same = list(map(is_, bindings, old))  # the first that is not the same object, at once
+            self.at = same.index(False) if False in same else len(same)
             if self.at < min(len(bindings), len(old)):
                 self.stage_at = _first_changed_stage(bindings[self.at], old[self.at])
+        # the first bindings known to use no network or scan: those of the last version's
+        # before ``at`` (the same objects), where the networks' names are the same
+        self.clean = 0 if last is None or last.context[0] != context[0] else min(last.clean, self.at)
         self.snapshot: Snapshot | None = None
         self.restored = False
         self.chain: A.Chain | None = None  # the chain restored into: (its stage, its value) in ``resumed``
@@ -209,11 +214,12 @@ class Tracker:
         here, where none of the bindings before it uses a network or a scan."""
         if self.snapshot is not None:
             return  # what was restored is kept
-        asts = self.nc.checker.asts
-        for b in self.nc.ast.bindings[:i]:
-            calls = b.references().calls
+        asts, bindings, clean = self.nc.checker.asts, self.nc.ast.bindings, self.clean
+        while clean < i:
+            calls = bindings[clean].references().calls
             if not asts.keys().isdisjoint(calls) or SCAN.name in calls:
                 return
+            clean = self.clean = clean + 1
         self.snapshot = self._take(i)
 
     def stage_mark(self, ch: A.Chain) -> int:
@@ -244,4 +250,5 @@ class Tracker:
 
     def done(self) -> None:
         """The network checked: what the next version can start from."""
-        self.resume.add(self.nc.ast.name, Kept(self.context, self.same, list(self.nc.ast.bindings), self.snapshot))
+        self.resume.add(self.nc.ast.name, Kept(self.context, self.same, list(self.nc.ast.bindings), self.snapshot,
+                                               self.clean))

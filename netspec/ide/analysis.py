@@ -40,12 +40,15 @@ _MEMO_LIMIT = 100_000  # applications kept between checks; past it the memo star
 
 _SCAN = re.compile(r'[()\[\]{}"#\n]')
 _NETWORK = re.compile(r"network(?![A-Za-z0-9_])")
+_LINE_NETWORK = re.compile(r"\nnetwork(?![A-Za-z0-9_])")  # where _NETWORK may match after a newline
 
 
 def network_starts(text: str) -> list[int]:
     """Where each top-level piece of the text starts: 0, and each line that begins with
     the keyword ``network`` outside every bracket, string and comment (counted as the
     parser's screening counts them)."""
+    if _LINE_NETWORK.search(text) is None:  # no line begins with it: one piece (no scan)
+        return [0]
     starts = [0]
     depth = 0
     in_comment = in_string = False
@@ -158,8 +161,7 @@ class NetworkParser:
             return None
         h = got.networks[0]
         net = A.Network(h.span, h.name, h.name_span, h.params)
-        for st in statements:
-            net.add(st)
+        net.add_all(statements)
         return [net], sorted(list(got.allowed) + allowed, key=lambda a: a[0])
 
     def _body(self, key: tuple[int, str], column: int, file: str,
