@@ -125,7 +125,7 @@ def _check_text(text: str, file: str, overrides: dict[str, Any] | None, reporter
     result = CheckResult(module, networks, reporter)
     if prove_uses:
         prove_uses_served(result, file)
-    reporter.items.sort(key=lambda d: (d.span.line, d.span.column))
+    reporter.finish()
     return result
 
 
@@ -138,7 +138,7 @@ def prove_uses_served(result: CheckResult, file: str) -> bool:
         return False
     before = len(result.reporter.items)
     _refuse_what_build_refuses(result, file)
-    result.reporter.items.sort(key=lambda d: (d.span.line, d.span.column))
+    result.reporter.finish()
     return len(result.reporter.items) > before
 
 
@@ -474,6 +474,7 @@ class NetworkChecker:
         self.value_spans: dict[str, Span] = {}
         self.symbol_env: dict[str, Dim] = {}  # names of symbols -> dims (instantiation)
         self.symbols_refused = False  # past MAX_SYMBOLS: reported
+        self.unknown_sizes: tuple[str, ...] = ()  # the stand-ins of its refused input dims (_refused_dim)
         self.binding: str | None = None
         self._group_counter = 0
         self._group_stack: list = []
@@ -676,8 +677,10 @@ class NetworkChecker:
     def _refused_dim(self, inp: A.Input, i: int) -> Dim:
         """A stand-in for an input dim whose declaration was refused (reported): a size named
         in words no spec can write, which a later diagnostic states only as a consequence of
-        that error (the reporter drops such a diagnostic)."""
+        that error (the reporter drops such a diagnostic when the check is finished; a check
+        resumed after the inputs, netspec.resume, tells the reporter the network's again)."""
         name = f"{inp.name}'s dim {i}"
+        self.unknown_sizes += (name,)
         self.reporter.unknown_sizes.add(name)
         return sym(name)
 

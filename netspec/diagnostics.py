@@ -68,7 +68,7 @@ class Reporter:
         # while none was raised does not depend on where it was computed
         self.raised = 0
         # sizes a refused declaration left unknown (an input dim): a diagnostic whose message
-        # states one is a consequence of that error, not a mistake of its own
+        # states one is a consequence of that error, not a mistake of its own (finish drops it)
         self.unknown_sizes: set[str] = set()
 
     def allow(self, file: str, line: int, code: str) -> None:
@@ -88,10 +88,18 @@ class Reporter:
             return
         if self.silenced(diag.code, diag.span, diag.severity):
             return
-        if self.unknown_sizes and any(name in diag.message for name in self.unknown_sizes):
-            return
         self._seen.add(key)
         self.items.append(diag)
+
+    def finish(self) -> None:
+        """The diagnostics as a check gives them, however it got them (checked afresh, or
+        resumed from a kept state, netspec.resume): the ones that state a size a refused
+        declaration left unknown dropped (consequences of that error), in the order of their
+        places."""
+        unknown = self.unknown_sizes
+        if unknown:
+            self.items[:] = [d for d in self.items if not any(name in d.message for name in unknown)]
+        self.items.sort(key=lambda d: (d.span.line, d.span.column))
 
     def error(self, code: str, message: str, span: Span, notes: Iterable[str] = (),
               help: str | None = None) -> Diagnostic:

@@ -32,7 +32,8 @@ chain edited near its end); the stages before it must not use a network or a sca
 Otherwise the network is checked from its start, as always. What the state holds: the
 checker's values, names and caches of the network, the typed network's lists (its nodes,
 inputs, bindings, the parameters its shapes depend on), the counts, and the diagnostics
-reported so far in the network. Later steps of the check (marking in-place ops, naming the
+reported so far in the network, with the sizes its refused input dims left unknown (what
+states one is dropped when the check is finished, Reporter.finish, as in a fresh check). Later steps of the check (marking in-place ops, naming the
 modules, the unused-value warnings) run over the whole network each time. tests/test_ide.py,
 tests/test_resume.py and tests/test_param_edits.py compare every version's check with a
 fresh check's.
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 
 # the checker's own state of a network, copied (containers) or taken as it is
 _CHECKER_STATE = ("values", "value_spans", "symbol_env", "_sources", "_same")
-_CHECKER_PLAIN = ("symbols_refused", "_group_counter", "here")
+_CHECKER_PLAIN = ("symbols_refused", "unknown_sizes", "_group_counter", "here")
 # what a TypedNetwork is made with (the same in both checks): not restored
 _MADE_WITH = {"name", "span", "params", "param_env", "param_defaults", "param_names", "param_refs", "generic"}
 _NET_STATE = tuple(f.name for f in fields(TypedNetwork) if f.name not in _MADE_WITH)
@@ -192,6 +193,9 @@ class Tracker:
         nc.checker.layer_count, nc.checker.use_count = snap.layers, snap.uses
         for d in snap.items:
             nc.reporter.add(d)
+        # the sizes its refused input dims left unknown (declared before the kept state): what
+        # states one is dropped when the check is finished, as in a fresh check
+        nc.reporter.unknown_sizes.update(nc.unknown_sizes)
         self.snapshot, self.restored = snap, True
         self.resume.resumed += snap.at
         if snap.stage is not None:

@@ -79,11 +79,12 @@ def test_a_parameter_edited_and_put_back():
 
 def _bindings_edit(rng: random.Random, text: str, history: list[str]) -> str:
     """One edit of the bindings spec: the parameter's default (from a few values: 0 is an
-    error), the size of a binding's Linear (a shape error below it) and back, a binding's
-    source renamed (an unknown name) and back, or a version before put back (undo)."""
+    error, 2.5 too, and it refuses the input dim that reads it), the size of a binding's
+    Linear (a shape error below it) and back, a binding's source renamed (an unknown name)
+    and back, or a version before put back (undo)."""
     what = rng.randrange(4)
     if what == 0:
-        return re.sub(r"width=\d+", f"width={rng.choice([16, 12, 0, 5])}", text, count=1)
+        return re.sub(r"width=[\d.]+", f"width={rng.choice([16, 12, 0, 5, 2.5])}", text, count=1)
     if what == 1:
         sizes = [m.start(1) for m in re.finditer(r"Linear\((width|7)\)", text)]
         at = rng.choice(sizes)
@@ -108,7 +109,7 @@ def test_random_edits_of_the_bindings_spec(seed):
         _same_as_fresh(an, text)
 
 
-_HEADER_DIGITS = re.compile(r"(?<==)\d+(?=[,)])")
+_HEADER_DIGITS = re.compile(r"(?<==)\d+(?:\.\d+)?(?=[,)])")
 
 
 def _header_digits(text: str) -> list[tuple[int, int]]:
@@ -119,14 +120,41 @@ def _header_digits(text: str) -> list[tuple[int, int]]:
     return out
 
 
+_INPUT_DIMS = re.compile(r"^\s*input \w+: \w*\[([^\]]*)\]", re.M)
+_REFUSED = "0.5 * "  # put before an input dim: a size that is no integer, refused
+
+
+def _input_dim_edit(rng: random.Random, text: str) -> str | None:
+    """An input's dim refused (``0.5 * 224``), or one refused so put back; None where no
+    input has dims."""
+    starts = []
+    for m in _INPUT_DIMS.finditer(text):
+        at = m.start(1)
+        for dim in m.group(1).split(","):
+            starts.append(at + len(dim) - len(dim.lstrip()))
+            at += len(dim) + 1
+    if not starts:
+        return None
+    at = rng.choice(starts)
+    if text.startswith(_REFUSED, at):
+        return text[:at] + text[at + len(_REFUSED):]
+    return text[:at] + _REFUSED + text[at:]
+
+
 def _spec_edit(rng: random.Random, text: str, original: str, history: list[str]) -> str:
-    """A parameter's default, a digit of an argument, the first letter of a stage's kind
-    (an unknown layer) changed, or a version before put back."""
+    """A parameter's default (2.5 refuses the input dims that read it), a digit of an
+    argument, the first letter of a stage's kind (an unknown layer) changed, an input's dim
+    refused or put back (the bindings below it, edited next, read it), or a version before
+    put back."""
     header = _header_digits(text)
-    what = rng.randrange(4)
+    what = rng.randrange(5)
     if what == 0 and header:
         start, end = rng.choice(header)
-        return text[:start] + str(rng.choice([1, 2, 3, 7, 0, int(text[start:end])])) + text[end:]
+        return text[:start] + str(rng.choice([1, 2, 3, 7, 0, 2.5, text[start:end]])) + text[end:]
+    if what == 4:
+        edited = _input_dim_edit(rng, text)
+        if edited is not None:
+            return edited
     if what == 1:
         digits = [m.start() for m in re.finditer(r"(?:(?<=[(=])|(?<=, ))[0-9]", text)]
         at = rng.choice(digits)

@@ -424,3 +424,67 @@ network Spare(m=1) {
     for edited in [text, text.replace("Spare(m=1)", "Spare(m=1, n=2)"), text]:
         _same_as_fresh_without_copies(an, edited, monkeypatch)
     assert an.instances.reused > 0
+
+
+REFUSED = """network Above(w=8) {
+    input y: float[batch, w]
+    h = y -> Linear(w)
+    output h
+}
+
+network N(n=4) {
+    input x: float[batch, 8 ** (n - 4)]
+    a = x -> Linear(8)
+    b = x -> LayerNorm(3)
+    c = x -> LayerNorm(4) -> Linear(2)
+    d = c -> Linear(2)
+    output a, b, d
+}
+
+network Below {
+    input z: float[batch, 4]
+    e = z -> Linear(4)
+    output e
+}
+"""
+
+REFUSED_EDITS = [  # (network, old, new): `x`'s dim 1 is refused while `n` is not 4 or more
+    ("N", "n=4", "n=3"),  # 8 ** -1: not an integer size
+    ("N", "LayerNorm(4)", "LayerNorm(5)"),  # a binding below the input that reads the dim
+    ("N", "LayerNorm(5)", "LayerNorm(6)"),  # the same binding again: resumed before it
+    ("N", "Linear(2)\n    output", "Linear(3)\n    output"),  # the last one
+    ("Below", "Linear(4)", "Linear(5)"),  # a network below
+    ("Above", "Linear(w)", "Linear(9)"),  # and one above
+    ("N", "LayerNorm(6)", "LayerNorm(7)"),
+    ("N", "n=3", "n=4"),  # the dim is 1 again
+    ("N", "LayerNorm(7)", "LayerNorm(8)"),
+    ("N", "n=4", "n=3"),  # refused again: the check kept at n=3
+    ("N", "LayerNorm(8)", "LayerNorm(9)"),
+    ("N", "n=3", "n=4.5"),  # a parameter that is no integer: refused too
+    ("N", "LayerNorm(3)", "LayerNorm(2)"),
+    ("N", "LayerNorm(9)", "LayerNorm(1)"),
+    ("N", "n=4.5", "n=5"),  # 8
+    ("N", "LayerNorm(1)", "LayerNorm(8)"),
+    ("N", "8 ** (n - 4)]", "8 ** 0.5]"),  # a refused dim written in the input
+    ("N", "LayerNorm(8)", "LayerNorm(7)"),
+    ("N", "8 ** 0.5]", "8 ** (n - 4)]"),
+]
+
+
+def test_a_refused_input_dim_as_a_fresh_check():
+    """What states a size a refused input dim left unknown (`x's dim 1`) is a consequence of
+    the error on the dim, dropped in a fresh check: a check resumed after the input (the
+    input not declared again) drops it too. Every version, the dim refused and accepted by
+    turns, edited below the input and in the networks around it, is a fresh check's."""
+    text = REFUSED
+    an = Analyzer("m.net")
+    _same_as_fresh(an, text)
+    resumed = []
+    for network, old, new in REFUSED_EDITS:
+        text = _in(text, network, old, new)
+        before = an.resume.resumed
+        _same_as_fresh(an, text)
+        resumed.append(an.resume.resumed > before)
+        if "n=3" in text or "n=4.5" in text:
+            assert not any("x's dim" in d.message for d in an.last.result.reporter.items)
+    assert sum(resumed) >= 5, resumed
