@@ -33,8 +33,9 @@ Otherwise the network is checked from its start, as always. What the state holds
 checker's values, names and caches of the network, the typed network's lists (its nodes,
 inputs, bindings, the parameters its shapes depend on), the counts, and the diagnostics
 reported so far in the network, with the sizes its refused input dims left unknown (what
-states one is dropped when the check is finished, Reporter.finish, as in a fresh check). Later steps of the check (marking in-place ops, naming the
-modules, the unused-value warnings) run over the whole network each time. tests/test_ide.py,
+states one is dropped when the check is finished, Reporter.finish, as in a fresh check).
+Later steps of the check (marking in-place ops, naming the modules, the unused-value
+warnings) run over the whole network each time. tests/test_ide.py,
 tests/test_resume.py and tests/test_param_edits.py compare every version's check with a
 fresh check's.
 """
