@@ -164,7 +164,6 @@ def _refuse_what_build_refuses(result: CheckResult, file: str) -> None:
 _LOADED_KINDS = REGISTRY.loaded
 _new_tuple = tuple.__new__  # a named tuple made from its fields, as its class called with them does
 _SCAN_NAME = scan.SCAN.name
-_origin = tuple.__new__  # an Origin made from its fields at once, as StageCtx makes it
 
 # names an argument may use that no value, parameter or symbol defines: `None`, and a dtype
 # (`to(float16)`, read as its canonical name, as `to("float16")`)
@@ -783,9 +782,7 @@ class NetworkChecker:
             return
         resumed = self.tracker is not None and first and self.tracker.chain is b.chain
         name = b.name
-        if not resumed and (name in self.values or name in self.net.params or name in self.symbol_env
-                            or name in MAYBE_REFUSED or name.startswith("__")) \
-                and not self._definable(name, b.name_span):  # else it may define the name: at once
+        if not resumed and not self._definable(name, b.name_span):
             return
         if not resumed:  # else defined in the state restored, inside its chain
             self.net.binding_names.append(name)
@@ -1093,7 +1090,7 @@ class NetworkChecker:
         if keyed is not values:
             values[inferred] = actual
         node.args = seen.args
-        return self._replay(node, seen, kind_name, span, _origin(Origin, (kind_name, span)), [t])
+        return self._replay(node, seen, kind_name, span, _new_tuple(Origin, (kind_name, span)), [t])
 
     def apply(self, kind: Kind, node: Node, bound: Bound, ctx: StageCtx) -> Results:
         """The kind's rule on bound arguments: the node's results, or poisoned ones after an error."""
